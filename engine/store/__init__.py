@@ -1,0 +1,180 @@
+"""The store layer: the only code that talks to SQLAlchemy.
+
+``open_store(url)`` gives a :class:`Store` with an engine; ``store.transaction()`` is the unit of work
+(commit on success, roll back on any error). Query functions live in the sibling modules
+(``entities``, ``cycles``, ``lists``, ``plans``, ``notices``) and take a ``Connection``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import pathlib
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import StoreError
+from . import schema
+
+DEFAULT_URL = "sqlite:///supervise.db"
+MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3; accept a bare file path for SQLite."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+def default_url() -> str:
+    return os.environ.get("SUPERVISE_DB") or DEFAULT_URL
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Let SQLAlchemy/us control transactions: BEGIN IMMEDIATE takes the write lock up front.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if ":memory:" not in url and url != "sqlite://":
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise StoreError(f"Cannot use database URL '{url}': {exc}. Check --db or SUPERVISE_DB.") from exc
+
+
+class Store:
+    """Use this for every database access: one engine, transactions, schema checks."""
+
+    def __init__(self, url: str | None = None):
+        self.url = normalize_url(url or default_url())
+        self.engine = make_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def display_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A unit of work: commit on success, roll back on any exception."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._operational_message(exc)) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (SQLite: no write lock taken)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = False
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info["write"] = True
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._operational_message(exc)) from exc
+
+    def _operational_message(self, exc: Exception) -> str:
+        text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        if "no such table" in text or "does not exist" in text:
+            return (f"The database {self.display_url()} has no supervise schema ({text}). "
+                    f"Run 'supervise init' first.")
+        if "database is locked" in text:
+            return (f"The database {self.display_url()} is locked by another process that is writing "
+                    f"(a cycle or import may be running); try again when it has finished.")
+        return f"Database error on {self.display_url()}: {text}"
+
+    # -- schema -------------------------------------------------------------------------------
+    def alembic_config(self):
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def init(self) -> dict[str, Any]:
+        """Create or upgrade the schema to the newest migration. Idempotent."""
+        from alembic import command
+
+        before = self.revision()
+        try:
+            command.upgrade(self.alembic_config(), "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._operational_message(exc)) from exc
+        after = self.revision()
+        return {"database": self.display_url(), "from": before, "to": after, "changed": before != after}
+
+    def revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = False
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._operational_message(exc)) from exc
+
+    def require_schema(self) -> None:
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        current = self.revision()
+        if current is None:
+            raise StoreError(f"The database {self.display_url()} has no supervise schema. Run 'supervise init' first.")
+        if current != head:
+            raise StoreError(f"The database {self.display_url()} is at schema {current}, this version needs {head}. "
+                             f"Run 'supervise init' to upgrade it.")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def audit(conn: Connection, actor: str, action: str, target: str | None = None, **detail: Any) -> None:
+    conn.execute(sa.insert(schema.audit_log).values(at=now(), actor=actor, action=action, target=target,
+                                                   detail=detail or None))
+
+
+def chunked(iterable, size: int):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,303 @@
+"""Tables for the whole product (SQLAlchemy Core). Alembic migrations in engine/migrations create them.
+
+Append-only tables (``list_events``, ``objection_decisions``, ``repair_decisions``, ``measure_acks``,
+``audit_log``, ``notices``) are never updated or deleted by the library; state is derived from them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TS = sa.DateTime(timezone=True)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+entities = sa.Table(
+    "entities", metadata, _id(),
+    sa.Column("code", sa.String(18), nullable=False, unique=True),
+    sa.Column("code_kind", sa.String(8), nullable=False),  # uscc | person
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("entity_type", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(6)),
+    sa.Column("industry", sa.String(64)),
+    sa.Column("established_on", sa.Date),
+    sa.Column("legal_rep", sa.Text),  # personal data: masked wherever published
+    sa.Column("extra", JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+records = sa.Table(
+    "records", metadata, _id(),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("natural_key", sa.String(255), nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("source", sa.String(255)),
+    sa.Column("imported_at", TS, nullable=False),
+    sa.UniqueConstraint("entity_id", "kind", "natural_key"),
+    sa.Index("ix_records_kind_date", "kind", "date"),
+)
+
+policy_versions = sa.Table(
+    "policy_versions", metadata, _id(),
+    sa.Column("pack_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("effective_to", sa.Date),
+    sa.Column("body", JSON, nullable=False),
+    sa.Column("source", sa.Text),
+    sa.Column("loaded_at", TS, nullable=False),
+    sa.UniqueConstraint("content_hash"),
+)
+
+cycles = sa.Table(
+    "cycles", metadata, _id(),
+    sa.Column("pack_id", sa.String(64), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("policy_version_id", sa.Integer, sa.ForeignKey("policy_versions.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # committed | superseded
+    sa.Column("supersedes_id", sa.Integer, sa.ForeignKey("cycles.id")),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("committed_at", TS),
+    sa.Column("entity_count", sa.Integer, nullable=False, default=0),
+    sa.Column("summary", JSON),
+    sa.Column("actor", sa.String(128)),
+    sa.UniqueConstraint("pack_id", "period", "revision"),
+)
+
+# One row per distinct evaluation (entities that agree on every predicate share it).
+outcomes = sa.Table(
+    "outcomes", metadata, _id(),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
+    sa.Column("vector_key", sa.String(64), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("result", JSON, nullable=False),  # lists, measures, reasons, notices, inspection
+    sa.UniqueConstraint("cycle_id", "vector_key"),
+)
+
+decisions = sa.Table(
+    "decisions", metadata, _id(),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("outcome_id", sa.Integer, sa.ForeignKey("outcomes.id"), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("ratio", sa.Float, nullable=False),
+    sa.Column("per_year", sa.Float, nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False, default=False),  # always inspected (e.g. black list)
+    sa.Column("facts", JSON, nullable=False),  # fact values used, for explanation and replay checks
+    sa.UniqueConstraint("cycle_id", "entity_id"),
+)
+
+list_entries = sa.Table(
+    "list_entries", metadata, _id(),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False, index=True),
+    sa.Column("list", sa.String(32), nullable=False),
+    sa.Column("pack_id", sa.String(64), nullable=False),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("authority", sa.Text),
+    sa.Column("decision_no", sa.String(128)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id")),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id")),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("data", JSON),
+)
+
+list_events = sa.Table(
+    "list_events", metadata, _id(),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # state after the event
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("data", JSON),
+    sa.UniqueConstraint("entry_id", "seq"),
+)
+
+objections = sa.Table(
+    "objections", metadata, _id(),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", JSON),
+    sa.Column("filed_on", sa.Date, nullable=False),
+    sa.Column("filed_at", TS, nullable=False),
+    sa.Column("filed_by", sa.String(128), nullable=False),
+)
+
+objection_decisions = sa.Table(
+    "objection_decisions", metadata, _id(),
+    sa.Column("objection_id", sa.Integer, sa.ForeignKey("objections.id"), nullable=False, unique=True),
+    sa.Column("decision", sa.String(16), nullable=False),  # upheld | rejected
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("decided_at", TS, nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),
+)
+
+repair_applications = sa.Table(
+    "repair_applications", metadata, _id(),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
+    sa.Column("applied_on", sa.Date, nullable=False),
+    sa.Column("applied_at", TS, nullable=False),
+    sa.Column("applicant", sa.String(128), nullable=False),
+    sa.Column("commitment", JSON),  # {path, sha256, size}
+    sa.Column("evidence", JSON),
+    sa.Column("eligibility", JSON, nullable=False),
+)
+
+repair_decisions = sa.Table(
+    "repair_decisions", metadata, _id(),
+    sa.Column("application_id", sa.Integer, sa.ForeignKey("repair_applications.id"), nullable=False, unique=True),
+    sa.Column("decision", sa.String(16), nullable=False),  # approved | rejected
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("decided_at", TS, nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),
+)
+
+measure_tasks = sa.Table(
+    "measure_tasks", metadata, _id(),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
+    sa.Column("measure_id", sa.String(64), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),  # apply | lift
+    sa.Column("created_on", sa.Date, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("data", JSON),
+)
+
+measure_acks = sa.Table(
+    "measure_acks", metadata, _id(),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("measure_tasks.id"), nullable=False, unique=True),
+    sa.Column("acked_on", sa.Date, nullable=False),
+    sa.Column("acked_at", TS, nullable=False),
+    sa.Column("acked_by", sa.String(128), nullable=False),
+    sa.Column("note", sa.Text),
+)
+
+inspectors = sa.Table(
+    "inspectors", metadata, _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Column("region", sa.String(12), nullable=False),
+    sa.Column("specialties", JSON, nullable=False),
+    sa.Column("max_checks", sa.Integer, nullable=False),
+    sa.Column("conflicts", JSON, nullable=False),  # entity codes this inspector must not inspect
+    sa.Column("home_region", sa.String(12)),  # street/township for the recusal rule
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+plans = sa.Table(
+    "plans", metadata, _id(),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
+    sa.Column("seed", sa.String(128), nullable=False),
+    sa.Column("algorithm", sa.String(64), nullable=False),
+    sa.Column("per_check", sa.Integer, nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("candidates_fingerprint", sa.String(64), nullable=False),
+    sa.Column("inspectors_fingerprint", sa.String(64), nullable=False),
+    sa.Column("plan_fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("actor", sa.String(128)),
+)
+
+plan_checks = sa.Table(
+    "plan_checks", metadata, _id(),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("rank_key", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),  # sampled | forced
+    sa.Column("items", JSON),
+    sa.UniqueConstraint("plan_id", "seq"),
+    sa.UniqueConstraint("plan_id", "entity_id"),
+)
+
+plan_assignments = sa.Table(
+    "plan_assignments", metadata, _id(),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id"), nullable=False),
+    sa.Column("inspector_id", sa.Integer, sa.ForeignKey("inspectors.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("check_id", "inspector_id"),
+)
+
+check_results = sa.Table(
+    "check_results", metadata, _id(),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id"), nullable=False, unique=True),
+    sa.Column("outcome", sa.String(32), nullable=False),  # clean | problems | not_found | refused
+    sa.Column("penalty_ref", sa.String(128)),
+    sa.Column("inspected_on", sa.Date, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("recorded_at", TS, nullable=False),
+)
+
+plan_publications = sa.Table(
+    "plan_publications", metadata, _id(),
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # plan | results
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("published_at", TS, nullable=False),
+    sa.Column("path", sa.Text),
+)
+
+notices = sa.Table(
+    "notices", metadata, _id(),
+    sa.Column("number", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False, index=True),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id")),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id")),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id")),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id")),
+    sa.Column("source_key", sa.String(128), nullable=False, unique=True),  # what caused it; one notice per cause
+    sa.Column("template", sa.String(128), nullable=False),
+    sa.Column("pack_id", sa.String(64)),
+    sa.Column("pack_version", sa.String(32)),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("context", JSON, nullable=False),
+    sa.Column("issued_on", sa.Date, nullable=False),
+    sa.Column("issued_at", TS, nullable=False),
+)
+
+doc_counters = sa.Table(
+    "doc_counters", metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata, _id(),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(255)),
+    sa.Column("detail", JSON),
+)

@@ -1,0 +1,76 @@
+"""Parsing of cell values (dates, numbers, booleans) from CSV, XLSX and JSON input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+TRUE = {"1", "true", "yes", "y", "t", "是", "有", "√", "守诺", "kept"}
+FALSE = {"0", "false", "no", "n", "f", "否", "无", "×", "失诺", "broken"}
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def parse_date(value: Any) -> dt.date:
+    """Accept 2024-03-05, 2024/3/5, 20240305, 2024年3月5日, datetime/date objects."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    m = (re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?", text)
+         or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
+         or re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日", text))
+    if not m:
+        raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD)")
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a real date") from None
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f"'{value}' is not a yes/no value (use true or false)")
+
+
+def parse_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' is not a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a number") from None
+
+
+def parse_int(value: Any) -> int:
+    number = parse_number(value)
+    if number != int(number):
+        raise ValueError(f"'{value}' is not a whole number")
+    return int(number)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar month arithmetic, clamping to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
