@@ -1,0 +1,329 @@
+"""Evaluation of entities against a pack version: facts -> predicate vector -> durable-rules -> outcome.
+
+Entities that agree on every predicate share one evaluation (``Evaluator.outcome`` memoises by vector), so
+durable-rules runs once per distinct vector, not once per entity.
+
+Precedence (docs/precedence.md; one test row per line):
+  P1 tier: the fired tier rule with the highest priority decides;
+  P2 tier: at equal priority the stricter tier (later in tiers.order) wins;
+  P3 tier: no tier rule fired -> default_tier;
+  P4 lists: the same list proposed by several rules -> one proposal, the first rule in pack order decides;
+  P5 lists: an incentive list is not proposed together with a sanction or watch list (the stricter wins);
+  P6 inspection: a proposed list with force_inspection raises the ratio to 100% and marks the entity forced;
+  P7 measures: where a sanction and an incentive address the same service item, the sanction applies and
+      the incentive is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import string
+from typing import Any
+
+from . import conditions as C
+from .facts import FactCompiler, Period
+from .rules import engine as rule_engine
+
+STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
+
+
+class _Safe(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(text: str, facts: dict[str, Any]) -> str:
+    """Fill ``{fact}`` placeholders with fact values; nothing else is interpreted (no attribute access)."""
+    out = []
+    for literal, name, spec, _ in string.Formatter().parse(text):
+        out.append(literal)
+        if name is None:
+            continue
+        if name in facts:
+            value = facts[name]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out.append("无" if value is None else str(value))
+        else:
+            out.append("{" + name + "}")
+    return "".join(out)
+
+
+class Evaluator:
+    """Use this to evaluate many entities against one pack version at one as-of date."""
+
+    def __init__(self, version, as_of: dt.date):
+        self.version = version
+        self.as_of = as_of
+        self.facts = FactCompiler(version, as_of)
+        self.period: Period = self.facts.period
+        self.index1 = {a: i for i, a in enumerate(version.atoms1)}
+        self.index2 = {a: i for i, a in enumerate(version.atoms2)}
+        eng = rule_engine()
+        h = version.content_hash[:20]
+        self.rs1 = eng.ruleset(f"{version.pack.id}-{h}-tiers", {r.id: r.when for r in version.tier_rules}, self.index1)
+        stage2 = {r.id: r.when for r in version.list_rules + version.measure_rules + version.notice_rules}
+        self.rs2 = eng.ruleset(f"{version.pack.id}-{h}-consequences", stage2, self.index2)
+        self.rules = {r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules
+                      + version.notice_rules}
+        self._atoms2_plain = [(i, a) for i, a in enumerate(version.atoms2) if a.fact != "tier"]
+        self._atoms2_tier = [(i, a) for i, a in enumerate(version.atoms2) if a.fact == "tier"]
+        self.memo: dict[bytes, tuple[str, dict]] = {}
+        self.distinct = 0
+
+    def vector(self, facts: dict[str, Any]) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+        v1 = tuple(a.test(facts.get(a.fact)) for a in self.version.atoms1)
+        v2 = tuple(a.test(facts.get(a.fact)) for _, a in self._atoms2_plain)
+        return v1, v2
+
+    def outcome(self, facts: dict[str, Any]) -> tuple[str, dict]:
+        """(vector key, outcome) for an entity's facts; evaluated once per distinct vector."""
+        v1, v2 = self.vector(facts)
+        raw = bytes(v1) + b"|" + bytes(v2)
+        hit = self.memo.get(raw)
+        if hit is None:
+            hit = (hashlib.sha1(raw).hexdigest(), self._evaluate(v1, v2))
+            self.memo[raw] = hit
+            self.distinct += 1
+        return hit
+
+    # -- the rules --------------------------------------------------------------------------------
+    def _evaluate(self, v1: tuple[bool, ...], v2_plain: tuple[bool, ...]) -> dict:
+        version = self.version
+        fired_tier = [self.rules[rid] for rid in self.rs1.fire(v1)]
+        from policies.loader import decide_tier
+
+        tier, best, others = decide_tier(version, fired_tier)
+        reasons = []
+        if best is not None:
+            reasons.append(self._reason(best, "decisive"))
+        for r in others:
+            because = (f"规则 {best.id} 优先级更高（{best.priority} > {r.priority}）" if r.priority < best.priority
+                       else f"同一优先级下规则 {best.id} 给出更严格的等级 {best.tier}")
+            reasons.append(self._reason(r, "ignored", because))
+        if best is None:
+            reasons.append({"rule": "default_tier", "outcome": "decisive", "why": "没有等级规则适用，适用默认等级",
+                            "basis": "", "condition": ""})
+        # Stage 2: the plain predicates plus the ones on `tier`.
+        vec2 = [False] * len(version.atoms2)
+        for (i, _), val in zip(self._atoms2_plain, v2_plain):
+            vec2[i] = val
+        for i, atom in self._atoms2_tier:
+            vec2[i] = atom.test(tier)
+        fired2 = [self.rules[rid] for rid in self.rs2.fire(vec2)]
+        lists: dict[str, dict] = {}
+        for r in fired2:
+            if r.category != "list":
+                continue
+            if r.list in lists:
+                reasons.append(self._reason(r, "ignored", f"名单 {r.list} 已由规则 {lists[r.list]['rule']} 提出"))
+                continue
+            d = version.lists[r.list]
+            lists[r.list] = {"list": r.list, "title": d.get("title", r.list), "kind": d.get("kind"),
+                             "action": "propose", "rule": r.id, "reason": r.reason, "basis": r.basis}
+            reasons.append(self._reason(r, "fired"))
+        strict = max((STRICTNESS.get(x["kind"], 0) for x in lists.values()), default=0)
+        if strict > 0:
+            for name in [n for n, x in lists.items() if x["kind"] == "incentive"]:
+                dropped = lists.pop(name)
+                for reason in reasons:
+                    if reason["rule"] == dropped["rule"]:
+                        reason["outcome"] = "ignored"
+                        reason["ignored_because"] = "同时拟列入惩戒或重点关注名单，不列入激励名单"
+        sup = dict(version.supervision.get(tier, {"ratio": 0.0, "per_year": 0.0, "note": ""}))
+        forced = False
+        for name in lists:
+            d = version.lists[name]
+            if d.get("force_inspection"):
+                forced = True
+                sup = {"ratio": 1.0, "per_year": max(sup["per_year"], float(d.get("per_year", sup["per_year"]) or 0)),
+                       "note": f"列入{d.get('title', name)}，纳入重点检查"}
+        measures: dict[str, dict] = {}
+        for r in fired2:
+            if r.category == "measure":
+                for mid in r.apply:
+                    measures.setdefault(mid, {**version.measures[mid], "rule": r.id})
+                reasons.append(self._reason(r, "fired"))
+        for name in lists:
+            for mid in version.lists[name].get("measures") or []:
+                measures.setdefault(mid, {**version.measures[mid], "rule": f"list:{name}"})
+        sanctioned = {s for m in measures.values() if m["kind"] == "sanction" for s in m["services"]}
+        kept = []
+        for m in measures.values():
+            clash = sorted(set(m["services"]) & sanctioned) if m["kind"] == "incentive" else []
+            if clash:
+                reasons.append({"rule": m["rule"], "outcome": "ignored", "why": f"激励措施“{m['text']}”",
+                                "basis": m["basis"], "condition": "",
+                                "ignored_because": f"同一服务事项（{'、'.join(clash)}）适用惩戒措施，激励措施不予适用"})
+                continue
+            kept.append(m)
+        notices = []
+        for r in fired2:
+            if r.category == "notice":
+                notices.append({"kind": r.notice, "rule": r.id, "reason": r.reason, "basis": r.basis})
+                reasons.append(self._reason(r, "fired"))
+        return {
+            "tier": tier, "tier_label": version.tier_labels.get(tier, tier),
+            "decisive_rule": best.id if best else "default_tier",
+            "inspection": {"ratio": sup["ratio"], "per_year": sup["per_year"], "forced": forced,
+                           "note": sup.get("note", "")},
+            "lists": list(lists.values()),
+            "measures": [{"id": m["id"], "kind": m["kind"], "rule": m["rule"], "basis": m["basis"], "text": m["text"],
+                          "department": m["department"], "services": m["services"]} for m in kept],
+            "notices": notices,
+            "reasons": reasons,
+        }
+
+    def _reason(self, rule, outcome: str, because: str | None = None) -> dict:
+        item = {"rule": rule.id, "outcome": outcome, "why": rule.reason, "basis": rule.basis,
+                "condition": rule.condition_text}
+        if because:
+            item["ignored_because"] = because
+        return item
+
+
+def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: dict) -> dict:
+    """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled."""
+    def filled(items, keys=("why", "reason")):
+        out = []
+        for item in items:
+            item = dict(item)
+            for k in keys:
+                if k in item and isinstance(item[k], str):
+                    item[k] = fill(item[k], facts)
+            out.append(item)
+        return out
+
+    period = Period.at(version.period, as_of)
+    return {
+        "uscc": entity["code"], "name": entity.get("name"), "as_of": as_of.isoformat(),
+        "policy": {"id": version.pack.id, "version": version.version, "content_hash": version.content_hash},
+        "period": period.label,
+        "tier": outcome["tier"], "tier_label": outcome["tier_label"],
+        "inspection": {"ratio": outcome["inspection"]["ratio"], "per_year": outcome["inspection"]["per_year"],
+                       "forced": outcome["inspection"]["forced"]},
+        "lists": filled(outcome["lists"]),
+        "measures": outcome["measures"],
+        "notices": filled(outcome["notices"]),
+        "reasons": filled(outcome["reasons"]),
+        "facts": {k: v for k, v in facts.items()},
+    }
+
+
+def explain_text(result: dict, version) -> str:
+    """A plain-language account a regulator can read to the entity."""
+    lines = [f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
+             f"依据{version.pack.meta.get('authority', '')}《{version.pack.title}》{version.version}版"
+             f"（{version.title}），对{result['period']}评价期、截至{result['as_of']}的信用记录评价如下。"]
+    lines.append(f"一、评价结果：{result['tier_label']}。")
+    decisive = [r for r in result["reasons"] if r["outcome"] == "decisive"]
+    for r in decisive:
+        lines.append(f"    理由：{r['why']}。依据：{r['basis'] or '本政策包默认规则'}。")
+        if r.get("condition"):
+            lines.append(f"    适用条件：{r['condition']}。")
+    ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
+    for r in ignored:
+        lines.append(f"    另有规则 {r['rule']}（{r['why']}）亦适用，但未采用：{r.get('ignored_because', '')}。")
+    insp = result["inspection"]
+    lines.append(f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
+                 + ("，列入重点检查对象。" if insp["forced"] else "。"))
+    if result["lists"]:
+        lines.append("三、名单：")
+        for item in result["lists"]:
+            lines.append(f"    拟列入{item['title']}：{item['reason']}。依据：{item['basis']}。")
+    if result["measures"]:
+        lines.append("四、联合奖惩措施：")
+        for m in result["measures"]:
+            kind = "激励" if m["kind"] == "incentive" else "惩戒"
+            lines.append(f"    【{kind}】{m['text']}（实施部门：{m['department']}；依据：{m['basis']}）")
+    lines.append("如对评价结果有异议，可在规定期限内提出异议申请；失信行为纠正后可依法申请信用修复。")
+    return "\n".join(lines)
+
+
+def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = None) -> tuple[dict, Any]:
+    """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
+    from policies import get_pack
+
+    from .register import resolve_code
+    from .errors import EntityNotFound
+    from .store import cycles as qc
+    from .store import entities as qe
+
+    as_of = as_of or dt.date.today()
+    version = get_pack(pack_ref).version_at(as_of)
+    code = resolve_code(code)
+    with store.read() as conn:
+        entity = qe.get_entity(conn, code)
+        if entity is None:
+            raise EntityNotFound(f"No entity with code {code} in the register {store.display_url()}; "
+                                 f"import it first with 'supervise import entities'.")
+        records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
+        prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
+        prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
+    ev = Evaluator(version, as_of)
+    facts = ev.facts.compute(entity, records, prev_tier)
+    _, outcome = ev.outcome(facts)
+    return entity_result(version, entity, as_of, facts, outcome), version
+
+
+def check_service(store, code: str, service: str, as_of: dt.date | None = None) -> dict:
+    """Measures that apply when this entity applies for a government service item.
+
+    Reads stored decisions only (the latest cycle of every pack) and the entity's active list entries;
+    nothing is recomputed.
+    """
+    from .errors import EntityNotFound
+    from .register import resolve_code
+    from .store import cycles as qc
+    from .store import entities as qe
+
+    as_of = as_of or dt.date.today()
+    code = resolve_code(code)
+    with store.read() as conn:
+        entity = qe.get_entity(conn, code)
+        if entity is None:
+            raise EntityNotFound(f"No entity with code {code} in the register {store.display_url()}.")
+        latest = qc.latest_decision(conn, entity["id"]) or {"by_pack": []}
+        entries = []
+        try:
+            from lists.lifecycle import active_entries
+
+            entries = active_entries(conn, entity["id"], as_of)
+        except ImportError:  # pragma: no cover
+            entries = []
+        bodies = {}
+        for e in entries:
+            if e.get("pack_id") and e["pack_id"] not in bodies:
+                bodies[e["pack_id"]] = qc.pack_body_latest(conn, e["pack_id"])
+    applies, seen = [], set()
+    for d in latest["by_pack"]:
+        for m in d["result"].get("measures", []):
+            if service in m["services"] and m["rule"].startswith("list:") is False and (m["id"], d["pack_id"]) not in seen:
+                seen.add((m["id"], d["pack_id"]))
+                applies.append({"measure": m["id"], "kind": m["kind"], "text": m["text"], "basis": m["basis"],
+                                "department": m["department"], "pack": d["pack_id"],
+                                "cause": {"type": "tier", "tier": d["tier"], "cycle": d["cycle_id"],
+                                          "period": d["period"], "rule": m["rule"]}})
+    for e in entries:
+        body = bodies.get(e.get("pack_id")) or {}
+        version = body.get("version", {})
+        definition = (version.get("lists") or {}).get(e["list"], {})
+        catalogue = version.get("measures") or {}
+        for mid in definition.get("measures") or []:
+            m = catalogue.get(mid) or {}
+            if service in (m.get("services") or []) and (mid, e.get("pack_id")) not in seen:
+                seen.add((mid, e.get("pack_id")))
+                basis = m.get("basis") or {}
+                applies.append({"measure": mid, "kind": m.get("kind"), "text": m.get("text"),
+                                "basis": basis if isinstance(basis, str) else " ".join(str(x) for x in basis.values()),
+                                "department": m.get("department"), "pack": e.get("pack_id"),
+                                "cause": {"type": "list", "list": e["list"], "entry": e["id"], "state": e.get("state"),
+                                          "listed_from": str(e.get("listed_from") or "")}})
+    sanction = any(a["kind"] == "sanction" for a in applies)
+    for a in applies:
+        if a["kind"] == "incentive" and sanction:
+            a["ignored_because"] = "a sanction applies to the same service item"
+    verdict = "restricted" if sanction else ("incentive" if applies else "no_measure")
+    return {"uscc": code, "name": entity["name"], "service": service, "as_of": as_of.isoformat(),
+            "verdict": verdict, "measures": applies}

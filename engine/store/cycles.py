@@ -1,0 +1,184 @@
+"""Cycles, outcomes and decisions: bulk writes and the reads that lists, plans and notices need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..errors import CycleError, CycleNotFound
+from . import now, schema
+
+CY, OU, DE, PV, E = schema.cycles, schema.outcomes, schema.decisions, schema.policy_versions, schema.entities
+
+
+def lock_pack_period(conn: Connection, pack_id: str, period: str) -> None:
+    """Fail at once when another run of this pack and period holds the lock (PostgreSQL advisory lock;
+    on SQLite the write transaction itself is exclusive: BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(f"supervise-cycle:{pack_id}:{period}".encode())
+        got = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar()
+        if not got:
+            raise CycleError(f"Another run of policy {pack_id} for period {period} is in progress; "
+                             f"wait for it to finish, then use --rerun if you still need a new revision.")
+
+
+def ensure_policy_version(conn: Connection, version) -> int:
+    found = conn.execute(sa.select(PV.c.id).where(PV.c.content_hash == version.content_hash)).scalar()
+    if found:
+        return found
+    return conn.execute(sa.insert(PV).values(
+        pack_id=version.pack.id, version=version.version, content_hash=version.content_hash,
+        effective_from=version.effective_from, effective_to=version.effective_to, body=version.stored_body(),
+        source=str(version.pack.path), loaded_at=now()).returning(PV.c.id)).scalar_one()
+
+
+def current_cycle(conn: Connection, pack_id: str, period: str) -> dict | None:
+    row = conn.execute(sa.select(CY).where(CY.c.pack_id == pack_id, CY.c.period == period)
+                       .order_by(CY.c.revision.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def create_cycle(conn: Connection, **values: Any) -> int:
+    return conn.execute(sa.insert(CY).values(**values).returning(CY.c.id)).scalar_one()
+
+
+def finish_cycle(conn: Connection, cycle_id: int, entity_count: int, summary: dict) -> None:
+    """Fill in the totals of a cycle inside the transaction that created it (before it is visible)."""
+    conn.execute(sa.update(CY).where(CY.c.id == cycle_id)
+                 .values(entity_count=entity_count, summary=summary, committed_at=now()))
+
+
+def insert_outcome(conn: Connection, cycle_id: int, key: str, tier: str, result: dict) -> int:
+    return conn.execute(sa.insert(OU).values(cycle_id=cycle_id, vector_key=key, tier=tier, result=result)
+                        .returning(OU.c.id)).scalar_one()
+
+
+def insert_decisions(conn: Connection, rows: Sequence[dict]) -> None:
+    if rows:
+        conn.execute(sa.insert(DE), list(rows))
+
+
+def previous_cycle(conn: Connection, pack_id: str, as_of: dt.date, before: dt.datetime | None = None) -> dict | None:
+    """The newest revision of the latest cycle of this pack with an earlier as-of date."""
+    stmt = sa.select(CY).where(CY.c.pack_id == pack_id, CY.c.as_of < as_of)
+    if before is not None:
+        stmt = stmt.where(CY.c.started_at < before)
+    row = conn.execute(stmt.order_by(CY.c.as_of.desc(), CY.c.revision.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def tiers_of(conn: Connection, cycle_id: int) -> dict[int, str]:
+    return dict(conn.execute(sa.select(DE.c.entity_id, DE.c.tier).where(DE.c.cycle_id == cycle_id)).all())
+
+
+def get_cycle(conn: Connection, cycle_id: int) -> dict:
+    row = conn.execute(sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
+                       .join(PV, PV.c.id == CY.c.policy_version_id).where(CY.c.id == cycle_id)).mappings().first()
+    if row is None:
+        raise CycleNotFound(f"No cycle with id {cycle_id}; 'supervise cycle list' shows the cycles.")
+    out = dict(row)
+    newer = conn.execute(sa.select(CY.c.id).where(CY.c.pack_id == out["pack_id"], CY.c.period == out["period"],
+                                                  CY.c.revision > out["revision"]).order_by(CY.c.revision).limit(1)
+                         ).scalar()
+    out["superseded_by"] = newer
+    out["status"] = "superseded" if newer else "committed"
+    return out
+
+
+def latest_cycle(conn: Connection, pack_id: str | None = None) -> dict | None:
+    stmt = sa.select(CY.c.id)
+    if pack_id:
+        stmt = stmt.where(CY.c.pack_id == pack_id)
+    cid = conn.execute(stmt.order_by(CY.c.as_of.desc(), CY.c.id.desc()).limit(1)).scalar()
+    return get_cycle(conn, cid) if cid else None
+
+
+def list_cycles(conn: Connection) -> list[dict]:
+    rows = conn.execute(sa.select(CY.c.id, CY.c.pack_id, CY.c.period, CY.c.revision, CY.c.as_of, CY.c.entity_count,
+                                  CY.c.committed_at, PV.c.version, CY.c.summary)
+                        .join(PV, PV.c.id == CY.c.policy_version_id).order_by(CY.c.id)).mappings().all()
+    latest: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["pack_id"], r["period"])
+        latest[key] = max(latest.get(key, 0), r["revision"])
+    return [{**dict(r), "status": "committed" if latest[(r["pack_id"], r["period"])] == r["revision"] else "superseded"}
+            for r in rows]
+
+
+def iter_decisions(conn: Connection, cycle_id: int, batch: int = 20000) -> Iterator[list[dict]]:
+    """Decisions of a cycle with entity code/region and the outcome id, in entity order."""
+    last = 0
+    while True:
+        rows = conn.execute(sa.select(DE.c.id, DE.c.entity_id, DE.c.outcome_id, DE.c.tier, DE.c.ratio, DE.c.per_year,
+                                      DE.c.forced, DE.c.facts, E.c.code, E.c.region)
+                            .join(E, E.c.id == DE.c.entity_id)
+                            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id > last)
+                            .order_by(DE.c.entity_id).limit(batch)).mappings().all()
+        if not rows:
+            return
+        yield [dict(r) for r in rows]
+        last = rows[-1]["entity_id"]
+
+
+def outcomes_of(conn: Connection, cycle_id: int) -> dict[int, dict]:
+    return {r.id: {"key": r.vector_key, "tier": r.tier, "result": r.result}
+            for r in conn.execute(sa.select(OU.c.id, OU.c.vector_key, OU.c.tier, OU.c.result)
+                                  .where(OU.c.cycle_id == cycle_id))}
+
+
+def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None:
+    row = conn.execute(sa.select(DE, OU.c.result, OU.c.vector_key).join(OU, OU.c.id == DE.c.outcome_id)
+                       .where(DE.c.cycle_id == cycle_id, DE.c.entity_id == entity_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_decision(conn: Connection, entity_id: int, pack_id: str | None = None) -> dict | None:
+    """The entity's decision in the newest revision of the latest cycle (optionally of one pack)."""
+    stmt = (sa.select(DE, OU.c.result, CY.c.pack_id, CY.c.period, CY.c.as_of, CY.c.revision, PV.c.version)
+            .join(OU, OU.c.id == DE.c.outcome_id).join(CY, CY.c.id == DE.c.cycle_id)
+            .join(PV, PV.c.id == CY.c.policy_version_id).where(DE.c.entity_id == entity_id))
+    if pack_id:
+        stmt = stmt.where(CY.c.pack_id == pack_id)
+    rows = conn.execute(stmt.order_by(CY.c.as_of.desc(), CY.c.revision.desc())).mappings().all()
+    seen = set()
+    out = []
+    for r in rows:
+        if r["pack_id"] in seen:
+            continue
+        seen.add(r["pack_id"])
+        out.append(dict(r))
+    return out[0] if out and pack_id else ({"by_pack": out} if out else None)
+
+
+def tier_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
+    return dict(conn.execute(sa.select(DE.c.tier, sa.func.count()).where(DE.c.cycle_id == cycle_id)
+                             .group_by(DE.c.tier)).all())
+
+
+def transitions(conn: Connection, a: int, b: int) -> dict[tuple[str, str], int]:
+    da, db = DE.alias("da"), DE.alias("db")
+    rows = conn.execute(sa.select(da.c.tier, db.c.tier, sa.func.count())
+                        .select_from(da.join(db, (da.c.entity_id == db.c.entity_id) & (db.c.cycle_id == b)))
+                        .where(da.c.cycle_id == a).group_by(da.c.tier, db.c.tier)).all()
+    return {(x, y): n for x, y, n in rows}
+
+
+def region_tier_workload(conn: Connection, cycle_id: int) -> list[dict]:
+    rows = conn.execute(sa.select(E.c.region, DE.c.tier, sa.func.count(), sa.func.sum(DE.c.ratio),
+                                  sa.func.sum(sa.case((DE.c.forced, 1), else_=0)))
+                        .join(E, E.c.id == DE.c.entity_id).where(DE.c.cycle_id == cycle_id)
+                        .group_by(E.c.region, DE.c.tier)).all()
+    return [{"region": r, "tier": t, "entities": n, "expected_inspections": float(s or 0), "forced": int(f or 0)}
+            for r, t, n, s, f in rows]
+
+
+def tiers_of_entity(conn: Connection, cycle_id: int, entity_id: int) -> str | None:
+    return conn.execute(sa.select(DE.c.tier).where(DE.c.cycle_id == cycle_id, DE.c.entity_id == entity_id)).scalar()
+
+
+def pack_body_latest(conn: Connection, pack_id: str) -> dict | None:
+    return conn.execute(sa.select(PV.c.body).where(PV.c.pack_id == pack_id).order_by(PV.c.id.desc()).limit(1)).scalar()
