@@ -39,7 +39,7 @@ PACK_KEYS = {"id", "title", "authority", "authority_short", "document_prefix", "
              "record_kinds", "versions", "description"}
 VERSION_KEYS = {"version", "title", "effective_from", "effective_to", "period", "basis", "facts", "tiers",
                 "tier_rules", "default_tier", "supervision", "lists", "list_rules", "measures", "measure_rules",
-                "notice_rules", "publication", "inspection", "numbering", "services"}
+                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings"}
 
 
 @dataclass
@@ -125,9 +125,16 @@ class PackVersion:
         if not ref:
             return ""
         doc = self.basis.get(ref.get("doc"), {})
-        title = doc.get("title", ref.get("doc", ""))
+        title = str(doc.get("title", ref.get("doc", "")))
         article = ref.get("article") or ""
-        return f"《{title.split('（')[0]}》{article}" + (f"（{title.split('（', 1)[1]}" if "（" in title else "")
+        # 《纳税信用管理办法（试行）》第二十条（国家税务总局公告2014年第40号）: only a trailing document
+        # number in brackets goes after the article; other brackets are part of the title.
+        name, number = title, ""
+        if title.endswith("）") and "（" in title:
+            head, _, tail = title.rpartition("（")
+            if any(mark in tail for mark in ("号", "令", "公告")):
+                name, number = head, "（" + tail
+        return f"《{name}》{article}{number}"
 
 
 @dataclass

@@ -31,7 +31,9 @@ def _worker_pg_url(worker: str) -> str:
             raise RuntimeError(_pg_state["error"])
         return _pg_state["url"]
     base = sa.engine.make_url(normalize_url(PG_URL))
-    name = f"supervise_test_{worker}"
+    # Unique per test run (xdist gives every run a uid): two runs on one server never share a database.
+    run = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:10]
+    name = f"supervise_test_{run}_{worker}"
     try:
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -42,7 +44,22 @@ def _worker_pg_url(worker: str) -> str:
         _pg_state["error"] = f"PostgreSQL at {base.render_as_string(hide_password=True)} is not reachable: {exc}"
         raise RuntimeError(_pg_state["error"]) from exc
     _pg_state["url"] = base.set(database=name).render_as_string(hide_password=False)
+    _pg_state["admin"] = base.render_as_string(hide_password=False)
+    _pg_state["name"] = name
     return _pg_state["url"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop this run's PostgreSQL database."""
+    if "name" not in _pg_state:
+        return
+    try:
+        admin = sa.create_engine(_pg_state["admin"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_pg_state["name"]}" WITH (FORCE)')
+        admin.dispose()
+    except Exception:
+        pass
 
 
 def _reset_pg(url: str) -> None:

@@ -1,0 +1,234 @@
+"""Notices: reads of the cycle, plan and list rows a notice is built from; numbering; storing notices.
+
+Numbering is gap-free because the counter row (``doc_counters``) is locked and bumped in the same transaction that
+inserts the notices: PostgreSQL row lock through ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (plus a
+transaction-scoped advisory lock that serialises issuing runs, so two runs never both decide a cause is new);
+SQLite through the ``BEGIN IMMEDIATE`` that ``Store.transaction()`` issues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from . import schema
+
+N = schema.notices
+C = schema.cycles
+PV = schema.policy_versions
+D = schema.decisions
+O = schema.outcomes
+E = schema.entities
+LE = schema.list_entries
+LV = schema.list_events
+P = schema.plans
+PC = schema.plan_checks
+PA = schema.plan_assignments
+I = schema.inspectors
+DC = schema.doc_counters
+
+ISSUE_LOCK = 0x5355_5045_4E4F  # pg_advisory_xact_lock key for "issuing notices"
+_IN_CHUNK = 900
+ENTITY_COLUMNS = (E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.legal_rep)
+
+
+def _upsert(conn: Connection, table: sa.Table):
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+def _in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), _IN_CHUNK):
+        yield values[i:i + _IN_CHUNK]
+
+
+# -- cycles, plans, list entries --------------------------------------------------------------------
+
+def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
+    """The cycle row with its pack version: ``pack_body``, ``pack_version``."""
+    row = conn.execute(
+        sa.select(C, PV.c.version.label("pack_version"), PV.c.body.label("pack_body"))
+        .join(PV, PV.c.id == C.c.policy_version_id).where(C.c.id == cycle_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_plan(conn: Connection, plan_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(P).where(P.c.id == plan_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def cycle_outcomes(conn: Connection, cycle_id: int) -> dict[int, dict]:
+    return {r.id: r.result for r in conn.execute(sa.select(O.c.id, O.c.result).where(O.c.cycle_id == cycle_id))}
+
+
+def cycle_decision_ids(conn: Connection, cycle_id: int) -> list[int]:
+    return list(conn.execute(sa.select(D.c.id).where(D.c.cycle_id == cycle_id).order_by(D.c.id)).scalars())
+
+
+def decisions_with_entities(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in _in_chunks(list(ids)):
+        stmt = (sa.select(D.c.id, D.c.cycle_id, D.c.entity_id, D.c.outcome_id, D.c.tier, D.c.facts, *ENTITY_COLUMNS)
+                .join(E, E.c.id == D.c.entity_id).where(D.c.id.in_(part)).order_by(D.c.id))
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    return out
+
+
+def decision_with_entity(conn: Connection, decision_id: int) -> dict[str, Any] | None:
+    rows = decisions_with_entities(conn, [decision_id])
+    if not rows:
+        return None
+    row = rows[0]
+    row["result"] = conn.execute(sa.select(O.c.result).where(O.c.id == row["outcome_id"])).scalar_one()
+    return row
+
+
+def cycle_entry_ids(conn: Connection, cycle_id: int) -> list[int]:
+    return list(conn.execute(sa.select(LE.c.id).where(LE.c.cycle_id == cycle_id).order_by(LE.c.id)).scalars())
+
+
+def cycle_entry_events(conn: Connection, cycle_id: int) -> list[dict[str, Any]]:
+    """(decision_id, list, data, event) for the list entries a cycle created; event is None without events."""
+    stmt = (sa.select(LE.c.decision_id, LE.c.list, LE.c.data, LV.c.event).outerjoin(LV, LV.c.entry_id == LE.c.id)
+            .where(LE.c.cycle_id == cycle_id, LE.c.decision_id.is_not(None)))
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """List entries with their entity, ``events`` (by seq) and, when linked, the decision's ``facts``."""
+    out: list[dict[str, Any]] = []
+    for part in _in_chunks(list(ids)):
+        stmt = (sa.select(LE, *ENTITY_COLUMNS, D.c.facts.label("facts"), D.c.outcome_id.label("outcome_id"))
+                .join(E, E.c.id == LE.c.entity_id).outerjoin(D, D.c.id == LE.c.decision_id)
+                .where(LE.c.id.in_(part)).order_by(LE.c.id))
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        events: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        for ev in conn.execute(sa.select(LV).where(LV.c.entry_id.in_(part)).order_by(LV.c.entry_id, LV.c.seq)
+                               ).mappings():
+            events[ev["entry_id"]].append(dict(ev))
+        for r in rows:
+            r["events"] = events[r["id"]]
+        out.extend(rows)
+    return out
+
+
+def outcome_result(conn: Connection, outcome_id: int) -> dict | None:
+    return conn.execute(sa.select(O.c.result).where(O.c.id == outcome_id)).scalar()
+
+
+def pack_version_by_id(conn: Connection, version_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(PV.c.id, PV.c.version, PV.c.body).where(PV.c.id == version_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def pack_version_for(conn: Connection, pack_id: str, on: dt.date) -> dict[str, Any] | None:
+    """The pack version in force on ``on`` (newest effective_from <= on), else the newest one."""
+    base = sa.select(PV.c.id, PV.c.version, PV.c.body).where(PV.c.pack_id == pack_id)
+    row = conn.execute(base.where(PV.c.effective_from <= on).order_by(PV.c.effective_from.desc(), PV.c.id.desc())
+                       ).mappings().first()
+    if row is None:
+        row = conn.execute(base.order_by(PV.c.effective_from.desc(), PV.c.id.desc())).mappings().first()
+    return dict(row) if row else None
+
+
+def plan_check_ids(conn: Connection, plan_id: int) -> list[int]:
+    return list(conn.execute(sa.select(PC.c.id).where(PC.c.plan_id == plan_id).order_by(PC.c.seq)).scalars())
+
+
+def checks_with_inspectors(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Plan checks with their entity and ``inspectors`` (by assignment position)."""
+    out: list[dict[str, Any]] = []
+    for part in _in_chunks(list(ids)):
+        stmt = (sa.select(PC, *ENTITY_COLUMNS).join(E, E.c.id == PC.c.entity_id)
+                .where(PC.c.id.in_(part)).order_by(PC.c.seq))
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        staff: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        for a in conn.execute(sa.select(PA.c.check_id, PA.c.position, I.c.code, I.c.name, I.c.department)
+                              .join(I, I.c.id == PA.c.inspector_id).where(PA.c.check_id.in_(part))
+                              .order_by(PA.c.check_id, PA.c.position)).mappings():
+            staff[a["check_id"]].append({"code": a["code"], "name": a["name"], "department": a["department"]})
+        for r in rows:
+            r["inspectors"] = staff[r["id"]]
+        out.extend(rows)
+    return out
+
+
+# -- numbering ----------------------------------------------------------------------------------
+
+def lock_issuing(conn: Connection) -> None:
+    """Serialise issuing transactions (PostgreSQL advisory lock until commit; SQLite is serial already)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ISSUE_LOCK})
+
+
+def lock_counters(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    """Create-if-missing and lock each counter row (in key order, so no deadlocks); return current values."""
+    values: dict[str, int] = {}
+    for key in sorted(set(keys)):
+        stmt = (_upsert(conn, DC).values(key=key, value=0)
+                .on_conflict_do_update(index_elements=[DC.c.key], set_={"value": DC.c.value})
+                .returning(DC.c.value))
+        values[key] = conn.execute(stmt).scalar_one()
+    return values
+
+
+def set_counter(conn: Connection, key: str, value: int) -> None:
+    conn.execute(sa.update(DC).where(DC.c.key == key).values(value=value))
+
+
+def counters(conn: Connection, prefix: str = "") -> dict[str, int]:
+    rows = conn.execute(sa.select(DC.c.key, DC.c.value).where(DC.c.key.startswith(prefix, autoescape=True)))
+    return {r.key: r.value for r in rows}
+
+
+# -- notices ------------------------------------------------------------------------------------
+
+_SUMMARY = (N.c.id, N.c.number, N.c.kind, N.c.entity_id, N.c.cycle_id, N.c.decision_id, N.c.entry_id, N.c.check_id,
+            N.c.source_key, N.c.template, N.c.pack_id, N.c.pack_version, N.c.content_hash, N.c.issued_on,
+            N.c.issued_at)
+
+
+def notices_by_source_keys(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for part in _in_chunks(list(keys)):
+        for r in conn.execute(sa.select(*_SUMMARY, N.c.context).where(N.c.source_key.in_(part))).mappings():
+            out[r["source_key"]] = dict(r)
+    return out
+
+
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(N), list(rows))
+
+
+def get_notice(conn: Connection, number: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(*_SUMMARY, N.c.context, E.c.code, E.c.code_kind, E.c.name)
+                       .join(E, E.c.id == N.c.entity_id).where(N.c.number == number)).mappings().first()
+    return dict(row) if row else None
+
+
+def find_numbers(conn: Connection, fragment: str, limit: int = 5) -> list[str]:
+    like = f"%{fragment}%"
+    return list(conn.execute(sa.select(N.c.number).where(N.c.number.like(like)).order_by(N.c.id).limit(limit))
+                .scalars())
+
+
+def list_notices(conn: Connection, cycle_id: int | None = None, kind: str | None = None,
+                 entity_code: str | None = None, plan_id: int | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    stmt = sa.select(*_SUMMARY, E.c.code, E.c.code_kind, E.c.name).join(E, E.c.id == N.c.entity_id)
+    if cycle_id is not None:
+        stmt = stmt.where(N.c.cycle_id == cycle_id)
+    if kind:
+        stmt = stmt.where(N.c.kind == kind)
+    if entity_code:
+        stmt = stmt.where(E.c.code == entity_code)
+    if plan_id is not None:
+        stmt = stmt.where(N.c.check_id.in_(sa.select(PC.c.id).where(PC.c.plan_id == plan_id)))
+    stmt = stmt.order_by(N.c.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return [dict(r) for r in conn.execute(stmt).mappings()]

@@ -1,0 +1,1129 @@
+"""Issue notices: decide which notices a cycle, plan or list event calls for, number, store and write them.
+
+Everything is read from the store (the committed cycle's decisions and outcomes, list entries and their events,
+plan checks and assignments, the exact pack version used); nothing is recomputed. Each notice gets:
+
+* a cause (``source_key``, unique in ``notices``): ``d<decision>:<kind>`` for a cycle decision,
+  ``e<entry>:<event seq>:<kind>`` for a list event, ``k<check>:inspection`` for a plan check. Issuing the same
+  cause again finds the stored notice and re-renders it from its stored context (identical bytes);
+* a document number from the pack's pattern (version ``numbering``, default ``{prefix}〔{year}〕{seq}号``,
+  prefix = pack ``document_prefix`` (else ``authority_short``) + the kind's abbreviation), taken from a counter
+  row locked in the same transaction that stores the notice, so numbers are gap-free and unique;
+* its full render context, template name, pack id/version and the SHA-256 of its text form.
+
+两书同达: a pre-listing notice, and a listing on a sanction or watch list, always come with a
+``repair_instructions`` notice (unless the list does not allow repair), whatever the pack's ``notices`` mapping
+says.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import os
+import pathlib
+import string
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from engine.codes import ENTITY_TYPE_LABELS, mask_person_id
+from engine.errors import CycleNotFound, NoticeError, PlanError, did_you_mean
+from engine.store import Store, chunked, now
+from engine.store import notices as ns
+
+from .render import FORMATS, KINDS, content_hash, fill, render, require_kind
+
+DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
+CHUNK = 1000  # notices are numbered and stored in transactions of this many causes
+LIST_KINDS = ("pre_listing", "repair_instructions", "removal_decision")
+# list_events.event names (and the pack's notices mapping verbs) -> the pack's notices mapping key
+EVENT_ALIASES = {"propose": "propose", "proposed": "propose", "list": "list", "listed": "list",
+                 "remove": "remove", "removed": "remove", "repaired": "remove", "expired": "remove",
+                 "revoked": "remove"}
+REMOVAL_REASONS = {
+    "repaired": "经审核，{you}已纠正失信行为、履行相关义务并完成信用修复，符合移出条件",
+    "expired": "{you}列入该名单的期限已届满",
+    "revoked": "{you}被列入该名单所依据的决定已被依法撤销或者变更",
+    "removed": "经审核，{you}已符合移出该名单的条件",
+    "remove": "经审核，{you}已符合移出该名单的条件",
+}
+REPAIR_REQUIREMENTS = {
+    "obligations_fulfilled": ("已履行行政处罚、行政决定等确定的法定义务，纠正失信行为",
+                              "履行法定义务、纠正失信行为的证明材料（如缴款凭证、整改情况报告）"),
+    "commitment": ("作出信用承诺，并公开承诺内容", "信用修复承诺书（承诺所提交材料真实有效，并愿意承担违反承诺的责任）"),
+    "no_repeat_same_kind": ("自列入之日起未再发生同类失信行为", None),
+    "training": ("参加信用修复专题培训", "信用修复专题培训证明"),
+    "credit_report": ("提交信用报告", "依法设立的信用服务机构出具的信用报告"),
+}
+# Settings a caller (or `--set key=value`) may give; pack version `notice_settings` (when a pack has it) sits
+# between these defaults and the caller's values. Every value ends up in the stored context.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "contact.person": None,
+    "contact.phone": None,
+    "contact.address": None,
+    "warning.rectify_days": 15,
+    "interview.days": 7,
+    "interview.time": "09:30",
+    "interview.at": None,
+    "interview.place": None,
+    "repair.channel": "“信用中国”网站（www.creditchina.gov.cn）或本机关政务服务窗口",
+    "repair.decide_days": 10,
+    "review.body": None,
+    "review.days": 60,
+    "review.court_months": 6,
+    "inspection.start": None,
+    "inspection.end": None,
+    "inspection.basis": "《国务院办公厅关于推广随机抽查规范事中事后监管的通知》（国办发〔2015〕58号）",
+    "rights.basis": "《国务院办公厅关于进一步完善失信约束制度构建诚信建设长效机制的指导意见》（国办发〔2020〕49号）",
+}
+_INT_SETTINGS = {"warning.rectify_days", "interview.days", "repair.decide_days", "review.days", "review.court_months"}
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + int(months)
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _dedupe(items: Iterable[str | None]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        if item:
+            seen.setdefault(str(item).strip(), None)
+    return [s for s in seen if s]
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _bases(items: Iterable[str | None]) -> list[str]:
+    """Citations without repeats; a bare 《title》 is dropped when the same title is also cited with an article."""
+    cited = _dedupe(items)
+    return [c for c in cited if not any(o != c and o.startswith(c) for o in cited)]
+
+
+def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults <- pack version ``notice_settings`` <- ``given``; unknown keys are an error."""
+    out = dict(DEFAULT_SETTINGS)
+    layers = [((pack_body.get("version") or {}).get("notice_settings") or {}, "the pack version's notice_settings"),
+              (given or {}, "--set")]
+    for layer, where in layers:
+        flat = _flatten(layer)
+        for key, value in flat.items():
+            if key not in DEFAULT_SETTINGS:
+                raise NoticeError(f"Unknown notice setting '{key}' in {where}{did_you_mean(key, DEFAULT_SETTINGS)}; "
+                                  f"the settings are {', '.join(DEFAULT_SETTINGS)}.")
+            if key in _INT_SETTINGS and value is not None:
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise NoticeError(f"Notice setting '{key}' must be a whole number, not '{value}' "
+                                      f"({where}).") from None
+            out[key] = value
+    return out
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
+    """``["interview.place=第一会议室", ...]`` -> dict (for ``--set``)."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise NoticeError(f"'--set {pair}' needs KEY=VALUE, e.g. --set interview.place=本局三楼会议室.")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# -- numbering ------------------------------------------------------------------------------------
+
+class _SeqSlot:
+    def __format__(self, spec: str) -> str:
+        return "{seq" + (f":{spec}" if spec else "") + "}"
+
+
+def numbering(pack_body: Mapping[str, Any], kind: str, year: int) -> str:
+    """The number template with only ``{seq...}`` left, e.g. ``泉税信提示〔2025〕{seq}号``.
+
+    It is also the counter key: every pack, kind and year whose numbers look alike share one counter, so two
+    packs of one authority can never hand out the same number."""
+    pack = pack_body.get("pack") or {}
+    version = pack_body.get("version") or {}
+    pattern = version.get("numbering") or DEFAULT_NUMBERING
+    where = f"pack '{pack.get('id')}' version '{version.get('version')}' numbering '{pattern}'"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as exc:
+        raise NoticeError(f"The {where} is not a valid pattern ({exc}); e.g. \"{DEFAULT_NUMBERING}\".") from None
+    if "seq" not in fields or fields - {"prefix", "year", "seq"}:
+        raise NoticeError(f"The {where} must use {{seq}} and may use only {{prefix}}, {{year}} and {{seq}}; "
+                          f"e.g. \"{DEFAULT_NUMBERING}\" or \"{{prefix}}〔{{year}}〕{{seq:05d}}号\".")
+    prefix = (pack.get("document_prefix") or pack.get("authority_short") or pack.get("authority") or "") \
+        + KINDS[kind].abbr
+    template = pattern.format(prefix=prefix, year=year, seq=_SeqSlot())
+    if len(template) > 120:
+        raise NoticeError(f"The {where} gives numbers longer than 120 characters; shorten document_prefix.")
+    return template
+
+
+def format_number(template: str, seq: int) -> str:
+    return template.format(seq=seq)
+
+
+# -- contexts (pure functions: plain dicts in, plain JSON-able dict out) ---------------------------
+
+def _basis_text(version: Mapping[str, Any], basis: Any) -> list[str]:
+    """A basis as stored (text, doc id, {doc, article} or a list of them) -> citation strings."""
+    docs = version.get("basis") or {}
+    if not basis:
+        return []
+    if isinstance(basis, (list, tuple)):
+        return [t for b in basis for t in _basis_text(version, b)]
+    if isinstance(basis, Mapping):
+        doc = docs.get(basis.get("doc"), {})
+        title = doc.get("title") or basis.get("doc") or ""
+        return [cite(title, basis.get("article"))] if title else []
+    text = str(basis)
+    if text in docs:
+        return [cite(docs[text].get("title") or text)]
+    return [text]
+
+
+def cite(title: str, article: str | None = None) -> str:
+    """《name》（document number）article: a trailing （…号）/（…令…） stays outside the title marks."""
+    name, number = title, ""
+    if title.endswith("）") and "（" in title:
+        head, tail = title.rsplit("（", 1)
+        if any(mark in tail for mark in ("号", "令", "公告")):
+            name, number = head, f"（{tail}"
+    return f"《{name}》{number}{article or ''}"
+
+
+def _recipient(entity: Mapping[str, Any]) -> dict[str, Any]:
+    person = entity.get("code_kind") == "person" or entity.get("entity_type") == "natural_person"
+    code = str(entity.get("code") or "")
+    return {
+        "name": entity.get("name") or "",
+        "is_person": person,
+        "you": "你" if person else "你单位",
+        "code_label": "公民身份号码" if person else "统一社会信用代码",
+        # A notice to the party is not publication: the name stays, the identity number never appears in full.
+        "code": mask_person_id(code) if person else code,
+        "type_label": ENTITY_TYPE_LABELS.get(entity.get("entity_type") or "", "其他组织"),
+        "legal_rep": None if person else (entity.get("legal_rep") or None),
+    }
+
+
+def _common(kind: str, pack_body: Mapping[str, Any], entity: Mapping[str, Any], issued_on: dt.date,
+            settings: Mapping[str, Any], *, authority: str | None = None, title: str | None = None
+            ) -> dict[str, Any]:
+    pack = pack_body.get("pack") or {}
+    version = pack_body.get("version") or {}
+    return {
+        "kind": kind,
+        "title": title or KINDS[kind].title,
+        "number": None,
+        "issued_on": issued_on.isoformat(),
+        "authority": {
+            "name": authority or pack.get("authority") or "",
+            "contact_person": settings["contact.person"],
+            "phone": settings["contact.phone"],
+            "address": settings["contact.address"],
+        },
+        "recipient": _recipient(entity),
+        "pack": {"id": pack.get("id"), "title": pack.get("title") or "", "version": version.get("version"),
+                 "version_title": version.get("title") or ""},
+        "review": {"body": settings["review.body"], "days": settings["review.days"],
+                   "court_months": settings["review.court_months"]},
+    }
+
+
+def _list_info(version: Mapping[str, Any], list_id: str, where: str) -> dict[str, Any]:
+    lists = version.get("lists") or {}
+    if list_id not in lists:
+        raise NoticeError(f"{where} refers to list '{list_id}', which the pack version does not define"
+                          f"{did_you_mean(list_id, lists)}; the notice cannot be built.")
+    d = lists[list_id]
+    return {"id": list_id, "title": d.get("title") or list_id, "kind": d.get("kind") or "sanction",
+            "objection_days": int(d.get("objection_days") or 0), "min_months": int(d.get("min_months") or 0),
+            "max_months": int(d.get("max_months") or 0), "publish": bool(d.get("publish", False))}
+
+
+def _list_measures(version: Mapping[str, Any], list_id: str) -> list[dict[str, Any]]:
+    catalogue = version.get("measures") or {}
+    out = []
+    for mid in ((version.get("lists") or {}).get(list_id) or {}).get("measures") or []:
+        m = catalogue.get(mid) or {}
+        out.append({"id": mid, "text": m.get("text") or mid, "department": m.get("department") or ""})
+    return out
+
+
+def _result_measures(result: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [{"id": m.get("id"), "text": m.get("text") or m.get("id") or "", "department": m.get("department") or ""}
+            for m in result.get("measures") or [] if m.get("kind") == kind]
+
+
+def _findings(result: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """The tier reasons that decided or fired (filled from the decision's facts), and their bases."""
+    own = {e.get("rule") for key in ("lists", "measures", "notices") for e in result.get(key) or []}
+    rows = [r for r in result.get("reasons") or [] if r.get("outcome") in ("decisive", "fired")
+            and r.get("rule") not in own]
+    rows.sort(key=lambda r: r.get("outcome") != "decisive")
+    return _dedupe(fill(r.get("why") or r.get("reason"), facts) for r in rows), [r.get("basis") for r in rows]
+
+
+def _tier(result: Mapping[str, Any], period: str | None) -> dict[str, Any] | None:
+    if not result.get("tier"):
+        return None
+    return {"code": result.get("tier"), "label": result.get("tier_label") or result.get("tier"), "period": period,
+            "period_label": _period_label(period)}
+
+
+def _period_label(period: str | None) -> str | None:
+    if not period:
+        return None
+    return f"{period}年度" if len(str(period)) == 4 and str(period).isdigit() else str(period)
+
+
+def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None, settings: Mapping[str, Any],
+            issued_on: dt.date) -> dict[str, Any]:
+    d = (version.get("lists") or {}).get(list_id) or {}
+    rep = d.get("repair") or {}
+    allowed = bool(rep.get("allowed", False))
+    min_months = int(rep.get("min_months", d.get("min_months") or 0) or 0)
+    requires = list(rep.get("requires") or ["obligations_fulfilled", "commitment"])
+    conditions = [REPAIR_REQUIREMENTS.get(r, (r, None))[0] for r in requires]
+    materials = ["信用修复申请书", "主体身份证明材料（营业执照副本复印件或者身份证件复印件）"]
+    materials += [REPAIR_REQUIREMENTS[r][1] for r in requires if r in REPAIR_REQUIREMENTS and REPAIR_REQUIREMENTS[r][1]]
+    limit = rep.get("max_repairs") or {}
+    max_repairs = (f"{int(limit['years'])}年内信用修复次数不超过{int(limit['count'])}次"
+                   if limit.get("count") and limit.get("years") else None)
+    basis = ("《信用修复管理办法》（国家发展和改革委员会）" if issued_on >= dt.date(2026, 4, 1)
+             else "《失信行为纠正后的信用信息修复管理办法（试行）》（国家发展和改革委员会令第58号）")
+    return {
+        "allowed": allowed,
+        "min_months": min_months,
+        "listed_on": _iso(listed_on),
+        "earliest": _iso(add_months(listed_on, min_months)) if listed_on else None,
+        "conditions": conditions,
+        "materials": _dedupe(materials),
+        "max_repairs": max_repairs,
+        "cooldown_months": rep.get("cooldown_months"),
+        "decide_days": int(rep.get("decide_days") or settings["repair.decide_days"]),
+        "channel": settings["repair.channel"],
+        "basis": basis,
+        "free": True,
+    }
+
+
+def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[str, Any], issued_on: dt.date,
+                  settings: Mapping[str, Any] | None = None, result: Mapping[str, Any] | None = None,
+                  facts: Mapping[str, Any] | None = None, notice: Mapping[str, Any] | None = None,
+                  list_id: str | None = None, list_reason: str | None = None, list_basis: Any = None,
+                  listed_on: dt.date | None = None, event: Mapping[str, Any] | None = None,
+                  check: Mapping[str, Any] | None = None, plan: Mapping[str, Any] | None = None,
+                  period: str | None = None, with_repair: bool = False, where: str = "the notice"
+                  ) -> dict[str, Any]:
+    """The render context of one notice (JSON-able; stored with the notice). Pure: no database."""
+    require_kind(kind)
+    settings = settings if settings is not None else resolve_settings(pack_body, None)
+    version = pack_body.get("version") or {}
+    result = result or {}
+    facts = facts or {}
+    notice = notice or {}
+    linfo = _list_info(version, list_id, where) if list_id else None
+    authority = ((version.get("lists") or {}).get(list_id) or {}).get("authority") if list_id else None
+    title = None
+    if linfo and kind == "pre_listing":
+        title = f"列入{linfo['title']}告知书"
+    elif linfo and kind == "removal_decision":
+        title = f"移出{linfo['title']}决定书"
+    ctx = _common(kind, pack_body, entity, issued_on, settings, authority=authority, title=title)
+    you = ctx["recipient"]["you"]
+    findings, finding_basis = _findings(result, facts)
+    summary = fill(notice.get("reason"), facts) or fill(list_reason, facts) or None
+    ctx["tier"] = _tier(result, period)
+    ctx["summary"] = summary
+    ctx["facts"] = findings
+    ctx["list"] = linfo
+
+    if kind == "warning":
+        days = int(notice.get("days") or settings["warning.rectify_days"])
+        ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, finding_basis))
+        ctx["measures"] = _result_measures(result, "sanction")
+        ctx["rectify"] = {"days": days, "deadline": (issued_on + dt.timedelta(days=days)).isoformat()}
+    elif kind == "interview":
+        at = notice.get("at") or settings["interview.at"]
+        if at:
+            moment = dt.datetime.fromisoformat(str(at))
+        else:
+            day = next_working_day(issued_on + dt.timedelta(days=int(settings["interview.days"])))
+            hh, mm = (int(x) for x in str(settings["interview.time"]).split(":"))
+            moment = dt.datetime(day.year, day.month, day.day, hh, mm)
+        place = notice.get("place") or settings["interview.place"] or settings["contact.address"] \
+            or f"{ctx['authority']['name']}（具体地点以电话通知为准）"
+        bring = (["本人身份证件", "整改情况说明及相关证明材料"] if ctx["recipient"]["is_person"] else
+                 ["营业执照副本复印件", "法定代表人身份证明或者授权委托书及受托人身份证件", "整改情况说明及相关证明材料"])
+        ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, finding_basis))
+        ctx["interview"] = {"at": moment.isoformat(timespec="minutes"), "place": place,
+                            "attendee": "本人" if ctx["recipient"]["is_person"] else "法定代表人或者主要负责人",
+                            "bring": bring}
+    elif kind == "commendation":
+        ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, list_basis)
+                               + _basis_text(version, finding_basis))
+        ctx["measures"] = (_list_measures(version, list_id) if list_id else []) or _result_measures(result, "incentive")
+    elif kind in LIST_KINDS:
+        if not linfo:
+            raise NoticeError(f"{where}: a '{kind}' notice needs a list, and none is named (the notice entry has no "
+                              f"'list' and the outcome proposes none); add the list to the rule or issue it from the "
+                              f"list entry.")
+        ctx["summary"] = fill(list_reason, facts) or summary
+        ctx["basis"] = _bases(_basis_text(version, list_basis) + _basis_text(version, notice.get("basis")))
+        ctx["measures"] = _list_measures(version, list_id)
+        if kind == "pre_listing":
+            days = linfo["objection_days"]
+            ctx["objection"] = {"days": days, "deadline": (issued_on + dt.timedelta(days=days)).isoformat(),
+                                "hearing": True, "rights_basis": settings["rights.basis"]}
+            ctx["with_repair"] = with_repair
+        elif kind == "repair_instructions":
+            ctx["repair"] = _repair(version, list_id, listed_on, settings, issued_on)
+            ctx["listed"] = listed_on is not None
+        else:
+            name = (event or {}).get("event") or "removed"
+            reason = (event or {}).get("reason") or ""
+            if not _has_cjk(reason):  # automatic events carry a technical English note, not a reason for the party
+                reason = REMOVAL_REASONS.get(name, REMOVAL_REASONS["removed"])
+            effective = _as_date((event or {}).get("valid_from")) or issued_on
+            ctx["removal"] = {"event": name, "reason": reason.replace("{you}", you),
+                              "listed_on": _iso(listed_on), "effective_on": effective.isoformat()}
+    elif kind == "inspection":
+        check = check or {}
+        items_def = ((version.get("inspection") or {}).get("items") or {})
+        items = []
+        for item in check.get("items") or []:
+            key = item.get("id") if isinstance(item, Mapping) else item
+            spec = items_def.get(key) if isinstance(key, str) else None
+            title_ = (item.get("title") if isinstance(item, Mapping) else None) \
+                or (spec.get("title") if isinstance(spec, Mapping) else spec) or str(key)
+            items.append(str(title_))
+        labels = ((version.get("tiers") or {}).get("labels") or {})
+        tier = check.get("tier")
+        params = (plan or {}).get("params") or {}
+        ctx["tier"] = {"code": tier, "label": labels.get(tier, tier), "period": period,
+                       "period_label": _period_label(period)} if tier else None
+        ctx["basis"] = _bases([settings["inspection.basis"]] + _basis_text(version, (version.get("inspection") or {})
+                                                                          .get("basis")))
+        ctx["inspection"] = {
+            "plan_id": (plan or {}).get("id"), "seq": check.get("seq"),
+            "reason": check.get("reason") or "sampled",
+            "check_items": items or ["依法应当检查的其他事项"],
+            "inspectors": [{"name": i["name"], "code": i["code"], "department": i.get("department") or ""}
+                           for i in check.get("inspectors") or []],
+            "start": _iso(settings["inspection.start"] or params.get("start")),
+            "end": _iso(settings["inspection.end"] or params.get("end")),
+        }
+        if not ctx["inspection"]["inspectors"]:
+            raise NoticeError(f"{where}: plan check {check.get('id')} has no inspectors assigned; an inspection "
+                              f"notice names at least two. Assign inspectors to the plan first.")
+    return ctx
+
+
+# -- causes and issuing ---------------------------------------------------------------------------
+
+@dataclass
+class Cause:
+    """One notice to issue: why (source_key), for whom, and its context (number still empty)."""
+
+    source_key: str
+    kind: str
+    entity_id: int
+    pack_body: Mapping[str, Any]
+    pack_id: str | None
+    pack_version: str | None
+    context: dict[str, Any]
+    cycle_id: int | None = None
+    decision_id: int | None = None
+    entry_id: int | None = None
+    check_id: int | None = None
+
+
+@dataclass
+class IssueReport:
+    """What an issuing run did: new notices, ones already issued (re-written), causes skipped and why."""
+
+    source: str
+    issued_on: str
+    out: str | None
+    formats: tuple[str, ...]
+    issued: list[dict] = field(default_factory=list)
+    already: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    files: int = 0
+
+    def by_kind(self, rows: list[dict]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in rows:
+            out[r["kind"]] = out.get(r["kind"], 0) + 1
+        return {k: out[k] for k in KINDS if k in out}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "issued_on": self.issued_on, "out": self.out, "formats": list(self.formats),
+                "issued_count": len(self.issued), "already_count": len(self.already),
+                "issued_by_kind": self.by_kind(self.issued), "already_by_kind": self.by_kind(self.already),
+                "files": self.files, "skipped": self.skipped, "changed": self.changed,
+                "issued": self.issued, "already": self.already}
+
+
+def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
+    recipient = row["context"]["recipient"]
+    return {"number": row["number"], "kind": row["kind"], "recipient": recipient["name"],
+            "code": recipient["code"], "source_key": row["source_key"], "files": files}
+
+
+def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any) -> tuple[list[dict], list[dict]]:
+    """Inside one transaction: lock, skip causes already issued, number the rest and insert them."""
+    ns.lock_issuing(conn)
+    existing = ns.notices_by_source_keys(conn, [c.source_key for c in causes])
+    new: list[Cause] = []
+    seen: set[str] = set()
+    for c in causes:
+        if c.source_key not in existing and c.source_key not in seen:
+            seen.add(c.source_key)
+            new.append(c)
+    groups: dict[str, list[Cause]] = {}
+    for c in new:
+        key = numbering(c.pack_body, c.kind, issued_on.year)
+        groups.setdefault(key, []).append(c)
+    current = ns.lock_counters(conn, groups)
+    stamp = now()
+    rows: list[dict] = []
+    for key in sorted(groups):
+        seq = current[key]
+        for c in groups[key]:
+            seq += 1
+            c.context["number"] = format_number(key, seq)
+            text = render(c.kind, c.context, "txt", templates)
+            rows.append({"number": c.context["number"], "kind": c.kind, "entity_id": c.entity_id,
+                         "cycle_id": c.cycle_id, "decision_id": c.decision_id, "entry_id": c.entry_id,
+                         "check_id": c.check_id, "source_key": c.source_key, "template": c.kind,
+                         "pack_id": c.pack_id, "pack_version": c.pack_version, "content_hash": content_hash(text),
+                         "context": c.context, "issued_on": issued_on, "issued_at": stamp})
+        ns.set_counter(conn, key, seq)
+    ns.insert_notices(conn, rows)
+    order = {c.source_key: i for i, c in enumerate(causes)}
+    rows.sort(key=lambda r: order[r["source_key"]])
+    old = sorted(existing.values(), key=lambda r: order.get(r["source_key"], 0))
+    return rows, old
+
+
+_UNSAFE = str.maketrans({**{c: "_" for c in '/\\:*?"<>|'}, **{chr(i): "_" for i in range(32)}})
+
+
+def safe_filename(number: str) -> str:
+    """A document number as a file name (Chinese characters and 〔〕 are kept; path separators are not)."""
+    return number.translate(_UNSAFE)
+
+
+def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str], templates: Any) -> list[str]:
+    """Render a stored notice in each format and write ``out/<number>.<fmt>``; returns the paths."""
+    paths = []
+    html = None
+    for fmt in formats:
+        path = out / f"{safe_filename(row['number'])}.{fmt}"
+        if fmt == "pdf":
+            from .render import to_pdf
+
+            html = html if html is not None else render(row["template"], row["context"], "html", templates)
+            path.write_bytes(to_pdf(html))
+        else:
+            content = render(row["template"], row["context"], fmt, templates)
+            if fmt == "html":
+                html = content
+            path.write_text(content, encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(formats or ("html",)))
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
+    return formats
+
+
+def _check_kinds(kinds: Sequence[str] | None) -> set[str] | None:
+    if not kinds:
+        return None
+    for k in kinds:
+        require_kind(k)
+    return set(kinds)
+
+
+PARALLEL_MIN = 2000  # a run that may write at least this many notices renders its files in worker processes
+_BATCH = 200  # notices per worker job
+_IN_FLIGHT = 8  # worker jobs queued at most (bounds the memory held by pending contexts)
+
+
+def _file_job(rows: list[dict], out: str | None, formats: Sequence[str], templates: Any
+              ) -> list[tuple[list[str], bool]]:
+    """Render and write the files of stored notices; for already-issued ones (``check``) also tell whether the
+    text form still renders to the stored hash. Runs in a worker process for large runs."""
+    results = []
+    for row in rows:
+        changed = bool(row.get("check")) and \
+            content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
+        files = write_files(row, pathlib.Path(out), formats, templates) if out else []
+        results.append((files, changed))
+    return results
+
+
+class _Files:
+    """Writes the files of each committed chunk: in this process, or (large runs) in worker processes while
+    this process numbers and stores the next chunk."""
+
+    def __init__(self, out_dir: pathlib.Path | None, formats: Sequence[str], templates: Any, parallel: bool):
+        self.out = str(out_dir) if out_dir is not None else None
+        self.formats, self.templates = tuple(formats), templates
+        self.pool = None
+        self.pending: list[tuple[Any, list[dict]]] = []
+        if parallel:
+            import concurrent.futures
+            import multiprocessing
+
+            workers = max(1, min(4, (os.cpu_count() or 1)))
+            # spawn: a worker must not inherit this process's database connections
+            self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def add(self, rows: list[dict], summaries: list[dict], report: IssueReport) -> None:
+        jobs = [{"number": r["number"], "template": r["template"], "context": r["context"],
+                 "content_hash": r["content_hash"], "check": r.get("_check", False)} for r in rows]
+        if self.pool is None:
+            self._collect(_file_job(jobs, self.out, self.formats, self.templates), summaries, report)
+            return
+        for i in range(0, len(jobs), _BATCH):
+            future = self.pool.submit(_file_job, jobs[i:i + _BATCH], self.out, self.formats, self.templates)
+            self.pending.append((future, summaries[i:i + _BATCH]))
+            while len(self.pending) > _IN_FLIGHT:
+                self._wait_one(report)
+
+    def _wait_one(self, report: IssueReport) -> None:
+        future, summaries = self.pending.pop(0)
+        self._collect(future.result(), summaries, report)
+
+    @staticmethod
+    def _collect(results: list[tuple[list[str], bool]], summaries: list[dict], report: IssueReport) -> None:
+        for (files, changed), summary in zip(results, summaries):
+            summary["files"] = files
+            report.files += len(files)
+            if changed:
+                report.changed.append(summary["number"])
+
+    def finish(self, report: IssueReport) -> None:
+        try:
+            while self.pending:
+                self._wait_one(report)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+
+
+def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]]], *, issued_on: dt.date,
+         out: str | os.PathLike | None, formats: Sequence[str], templates: Any, report: IssueReport,
+         progress: Callable[[int], None] | None, actor: str) -> IssueReport:
+    out_dir = pathlib.Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    files = _Files(out_dir, formats, templates,
+                   parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
+    try:
+        for make_causes in chunks:
+            with store.transaction() as conn:
+                causes = make_causes(conn)
+                if not causes:
+                    continue
+                new, old = _store_causes(conn, causes, issued_on, templates)
+                if new:
+                    from engine.store import audit
+
+                    audit(conn, actor, "notices.issue", source, count=len(new),
+                          first=new[0]["number"], last=new[-1]["number"])
+            for row in old:
+                row["_check"] = True
+            for rows, bucket in ((new, report.issued), (old, report.already)):
+                summaries = [_summary(row, []) for row in rows]
+                bucket.extend(summaries)
+                files.add(rows, summaries, report)
+            if progress:
+                progress(len(causes))
+    finally:
+        files.finish(report)
+    return report
+
+
+def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    return (pack_body.get("pack") or {}).get("id"), (pack_body.get("version") or {}).get("version")
+
+
+def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: Mapping[str, Any],
+                     covered: set[tuple[int, str]], kinds: set[str] | None, issued_on: dt.date,
+                     settings: Mapping[str, Any], skipped: list[dict]) -> list[Cause]:
+    """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
+    pack_body = cycle["pack_body"]
+    version = pack_body.get("version") or {}
+    pack_id, pack_version = _pack_ids(pack_body)
+    by_kind: dict[str, dict] = {}
+    for entry in result.get("notices") or []:
+        kind = entry.get("kind")
+        where = f"Cycle {cycle['id']} decision {row['id']} (rule {entry.get('rule')})"
+        require_kind(kind)
+        if kind in by_kind:  # two rules asking for the same notice: one notice, both reasons
+            merged = by_kind[kind]
+            merged["reason"] = "；".join(_dedupe([merged.get("reason"), entry.get("reason")]))
+            merged["basis"] = _dedupe(_basis_text(version, merged.get("basis"))
+                                      + _basis_text(version, entry.get("basis")))
+        else:
+            by_kind[kind] = {**entry, "_where": where}
+    proposed = [l for l in result.get("lists") or [] if l.get("action", "propose") in ("propose", "list")]
+    if "pre_listing" in by_kind and "repair_instructions" not in by_kind:  # 两书同达
+        pre_list = by_kind["pre_listing"].get("list") or (proposed[0].get("list") if proposed else None)
+        if (((version.get("lists") or {}).get(pre_list) or {}).get("repair") or {}).get("allowed", False):
+            by_kind["repair_instructions"] = {**by_kind["pre_listing"], "kind": "repair_instructions"}
+    causes = []
+    for kind in KINDS:
+        if kind not in by_kind or (kinds and kind not in kinds) or (row["id"], kind) in covered:
+            continue  # covered: the cycle created a list entry whose event issues this kind
+        entry = by_kind[kind]
+        list_id = entry.get("list")
+        lentry = next((l for l in proposed if l.get("list") == list_id), None) if list_id else \
+            (proposed[0] if kind in LIST_KINDS and proposed else None)
+        if kind in LIST_KINDS:
+            list_id = list_id or (lentry or {}).get("list")
+        if kind == "pre_listing" and list_id and int(((version.get("lists") or {}).get(list_id) or {})
+                                                     .get("objection_days") or 0) == 0:
+            skipped.append({"source_key": f"d{row['id']}:{kind}", "reason":
+                            f"list '{list_id}' has objection_days 0 (listed at once, no pre-listing notice)"})
+            continue
+        ctx = build_context(kind, pack_body=pack_body, entity=row, issued_on=issued_on, settings=settings,
+                            result=result, facts=row.get("facts") or {},
+                            notice=entry if kind not in LIST_KINDS else {"basis": entry.get("basis")},
+                            list_id=list_id if (kind in LIST_KINDS or entry.get("list")) else None,
+                            list_reason=(lentry or {}).get("reason") or entry.get("reason"),
+                            list_basis=(lentry or {}).get("basis"), period=cycle.get("period"),
+                            with_repair="repair_instructions" in by_kind, where=entry["_where"])
+        causes.append(Cause(f"d{row['id']}:{kind}", kind, row["entity_id"], pack_body, pack_id, pack_version, ctx,
+                            cycle_id=cycle["id"], decision_id=row["id"]))
+    return causes
+
+
+def _covered(version: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> set[tuple[int, str]]:
+    """(decision_id, kind) pairs that the cycle's list entries issue through their events."""
+    out: set[tuple[int, str]] = set()
+    for r in rows:
+        event = r.get("event") or (r.get("data") or {}).get("action") or "propose"
+        for kind in _event_kinds(version, r["list"], event):
+            out.add((r["decision_id"], kind))
+    return out
+
+
+def _event_kinds(version: Mapping[str, Any], list_id: str, event_name: str) -> list[str]:
+    alias = EVENT_ALIASES.get(event_name)
+    d = (version.get("lists") or {}).get(list_id) or {}
+    kinds = list((d.get("notices") or {}).get(alias) or []) if alias else []
+    repairable = bool((d.get("repair") or {}).get("allowed", False))
+    needs_repair = "pre_listing" in kinds or (alias == "list" and d.get("kind") in ("sanction", "watch"))
+    if needs_repair and repairable and "repair_instructions" not in kinds:  # 两书同达
+        kinds.append("repair_instructions")
+    return [k for k in KINDS if k in kinds]
+
+
+def _listed_on(events: Sequence[Mapping[str, Any]]) -> dt.date | None:
+    for ev in events:
+        if EVENT_ALIASES.get(ev.get("event")) == "list":
+            return _as_date(ev.get("valid_from"))
+    return None
+
+
+def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
+                  kinds: set[str] | None, issued_on: dt.date, settings: Mapping[str, Any], skipped: list[dict],
+                  period: str | None = None) -> list[Cause]:
+    version = pack_body.get("version") or {}
+    pack_id, pack_version = _pack_ids(pack_body)
+    list_id = entry["list"]
+    result = ns.outcome_result(conn, entry["outcome_id"]) if entry.get("outcome_id") else {}
+    facts = entry.get("facts") or {}
+    listed_on = _listed_on(entry.get("events") or [])
+    causes = []
+    for ev in events:
+        event_kinds = _event_kinds(version, list_id, ev["event"])
+        for kind in event_kinds:
+            if kinds and kind not in kinds:
+                continue
+            key = f"e{entry['id']}:{ev['seq']}:{kind}"
+            if kind == "pre_listing" and int(((version.get("lists") or {}).get(list_id) or {})
+                                             .get("objection_days") or 0) == 0:
+                skipped.append({"source_key": key, "reason": f"list '{list_id}' has objection_days 0"})
+                continue
+            where = f"List entry {entry['id']} ({list_id}, event '{ev['event']}')"
+            ctx = build_context(kind, pack_body=pack_body, entity=entry, issued_on=issued_on, settings=settings,
+                                result=result or {}, facts=facts, notice={}, list_id=list_id,
+                                list_reason=entry.get("reason"), list_basis=entry.get("basis"),
+                                listed_on=listed_on if EVENT_ALIASES.get(ev["event"]) != "propose" else None,
+                                event=ev, period=period, with_repair="repair_instructions" in event_kinds,
+                                where=where)
+            causes.append(Cause(key, kind, entry["entity_id"], pack_body, pack_id, pack_version, ctx,
+                                cycle_id=entry.get("cycle_id"), decision_id=entry.get("decision_id"),
+                                entry_id=entry["id"]))
+    return causes
+
+
+def _entry_events(entry: Mapping[str, Any], result: Mapping[str, Any] | None) -> list[dict]:
+    """The entry's events; an entry without any (lists engine not recording yet) counts as its outcome action."""
+    if entry.get("events"):
+        return list(entry["events"])
+    action = (entry.get("data") or {}).get("action")
+    if not action:
+        action = next((l.get("action") for l in (result or {}).get("lists") or [] if l.get("list") == entry["list"]),
+                      "propose")
+    return [{"seq": 0, "event": action, "valid_from": _iso(entry.get("created_at")), "reason": None}]
+
+
+def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
+    cycle = ns.get_cycle(conn, cycle_id)
+    if cycle is None:
+        raise CycleNotFound(f"No cycle {cycle_id} in the database; 'supervise cycle list' shows the cycles.")
+    if cycle["status"] not in ("committed", "superseded"):
+        raise NoticeError(f"Cycle {cycle_id} is '{cycle['status']}', not committed; notices are issued only from "
+                          f"committed cycles. Commit the cycle first.")
+    return cycle
+
+
+def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None = None,
+                    out: str | os.PathLike | None = None, formats: Sequence[str] = ("html",),
+                    as_of: dt.date | None = None, templates: Any = None, settings: Mapping[str, Any] | None = None,
+                    actor: str = "system", progress: Callable[[int], None] | None = None) -> IssueReport:
+    """Issue every notice a committed cycle's decisions and its new list entries call for."""
+    formats, wanted = _check_formats(formats), _check_kinds(kinds)
+    issued_on = _as_date(as_of) or dt.date.today()
+    with store.read() as conn:
+        cycle = _require_cycle(conn, cycle_id)
+        outcomes = ns.cycle_outcomes(conn, cycle_id)
+        decision_ids = ns.cycle_decision_ids(conn, cycle_id)
+        entry_ids = ns.cycle_entry_ids(conn, cycle_id)
+        covered = _covered(cycle["pack_body"].get("version") or {}, ns.cycle_entry_events(conn, cycle_id))
+    cfg = resolve_settings(cycle["pack_body"], settings)
+    report = IssueReport(f"cycle {cycle_id}", issued_on.isoformat(), _iso(out), formats)
+
+    def decision_chunk(ids):
+        def make(conn):
+            return [c for row in ns.decisions_with_entities(conn, ids)
+                    for c in _decision_causes(row, outcomes[row["outcome_id"]], cycle, covered, wanted, issued_on,
+                                              cfg, report.skipped)]
+        return make
+
+    def entry_chunk(ids):
+        def make(conn):
+            causes = []
+            for entry in ns.entries_with_events(conn, ids):
+                result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
+                causes += _entry_causes(conn, entry, cycle["pack_body"], _entry_events(entry, result), wanted,
+                                        issued_on, cfg, report.skipped, period=cycle.get("period"))
+            return causes
+        return make
+
+    chunks = [decision_chunk(c) for c in chunked(decision_ids, CHUNK)]
+    chunks += [entry_chunk(c) for c in chunked(entry_ids, CHUNK)]
+    return _run(store, f"cycle:{cycle_id}", chunks, issued_on=issued_on, out=out, formats=formats,
+                templates=templates, report=report, progress=progress, actor=actor)
+
+
+def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None = None,
+                   formats: Sequence[str] = ("html",), as_of: dt.date | None = None, templates: Any = None,
+                   settings: Mapping[str, Any] | None = None, actor: str = "system",
+                   progress: Callable[[int], None] | None = None) -> IssueReport:
+    """Issue one inspection notice per plan check, naming the inspectors drawn for it."""
+    formats = _check_formats(formats)
+    issued_on = _as_date(as_of) or dt.date.today()
+    with store.read() as conn:
+        plan = ns.get_plan(conn, plan_id)
+        if plan is None:
+            raise PlanError(f"No inspection plan {plan_id} in the database; check the id "
+                            f"('supervise plan draw' prints it).")
+        cycle = _require_cycle(conn, plan["cycle_id"])
+        check_ids = ns.plan_check_ids(conn, plan_id)
+    pack_body = cycle["pack_body"]
+    pack_id, pack_version = _pack_ids(pack_body)
+    cfg = resolve_settings(pack_body, settings)
+    report = IssueReport(f"plan {plan_id}", issued_on.isoformat(), _iso(out), formats)
+
+    def check_chunk(ids):
+        def make(conn):
+            causes = []
+            for check in ns.checks_with_inspectors(conn, ids):
+                where = f"Plan {plan_id} check {check['seq']}"
+                ctx = build_context("inspection", pack_body=pack_body, entity=check, issued_on=issued_on,
+                                    settings=cfg, check=check, plan=plan, period=cycle.get("period"), where=where)
+                causes.append(Cause(f"k{check['id']}:inspection", "inspection", check["entity_id"], pack_body,
+                                    pack_id, pack_version, ctx, cycle_id=cycle["id"], check_id=check["id"]))
+            return causes
+        return make
+
+    return _run(store, f"plan:{plan_id}", [check_chunk(c) for c in chunked(check_ids, CHUNK)], issued_on=issued_on,
+                out=out, formats=formats, templates=templates, report=report, progress=progress, actor=actor)
+
+
+def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None]:
+    """The pack version the entry was decided under: its cycle's, else the one recorded in the entry's data,
+    else the version of its pack in force on ``on``."""
+    if entry.get("cycle_id"):
+        cycle = ns.get_cycle(conn, entry["cycle_id"])
+        if cycle:
+            return cycle["pack_body"], cycle.get("period")
+    pv_id = (entry.get("data") or {}).get("policy_version_id")
+    pv = ns.pack_version_by_id(conn, pv_id) if pv_id else None
+    pv = pv or ns.pack_version_for(conn, entry["pack_id"], on)
+    if pv is None:
+        raise NoticeError(f"List entry {entry['id']} belongs to pack '{entry['pack_id']}', which has no stored "
+                          f"version; run a cycle with that pack first (the version used is stored with the cycle).")
+    return pv["body"], None
+
+
+def _select_event(entry: Mapping[str, Any], event: str | None, seq: int | None) -> dict:
+    events = entry.get("events") or []
+    if event is None and seq is None:  # the newest event that issues notices
+        match = [e for e in events if e["event"] in EVENT_ALIASES]
+        if match:
+            return match[-1]
+        if events:
+            raise NoticeError(f"List entry {entry['id']} has no event that issues notices (its events: "
+                              f"{', '.join(e['event'] for e in events)}).")
+        event = "propose"
+    if seq is not None:
+        match = [e for e in events if e["seq"] == seq]
+        if not match:
+            known = ", ".join(f"{e['seq']}:{e['event']}" for e in events) or "none"
+            raise NoticeError(f"List entry {entry['id']} has no event with seq {seq}; its events are {known}.")
+        return match[0]
+    alias = EVENT_ALIASES.get(event)
+    if alias is None:
+        raise NoticeError(f"'{event}' is not a list event that issues notices{did_you_mean(event, EVENT_ALIASES)}; "
+                          f"use one of {', '.join(EVENT_ALIASES)}.")
+    match = [e for e in events if e["event"] == event] or [e for e in events if EVENT_ALIASES.get(e["event"]) == alias]
+    if match:
+        return match[-1]
+    if not events:  # entries created before the lists engine records events
+        return {"seq": 0, "event": event, "valid_from": _iso(entry.get("created_at")), "reason": None}
+    raise NoticeError(f"List entry {entry['id']} has no '{event}' event (its events: "
+                      f"{', '.join(e['event'] for e in events)}); record the event before issuing its notices.")
+
+
+def issue_for_list_event(conn, entry_id: int, event: str | None, *, seq: int | None = None,
+                         as_of: dt.date | None = None,
+                         kinds: Sequence[str] | None = None, templates: Any = None,
+                         settings: Mapping[str, Any] | None = None) -> dict[str, list[dict]]:
+    """Issue (number and store) the notices a list event calls for, inside the caller's transaction.
+
+    ``event`` is the event name (``proposed``/``propose``, ``listed``/``list``, ``removed``, ``repaired``,
+    ``expired``, ``revoked``); the newest such event of the entry is used unless ``seq`` picks one. The pack's
+    list definition ``notices`` mapping decides the kinds (plus 两书同达). Writes no files: render them later
+    with :func:`write_files` / ``supervise notices show``. Returns ``{"issued": [...], "already": [...],
+    "skipped": [...]}`` with one summary per notice.
+    """
+    wanted = _check_kinds(kinds)
+    issued_on = _as_date(as_of) or dt.date.today()
+    entries = ns.entries_with_events(conn, [entry_id])
+    if not entries:
+        raise NoticeError(f"No list entry {entry_id} in the database; 'supervise lists history CODE' shows an "
+                          f"entity's entries.")
+    entry = entries[0]
+    chosen = _select_event(entry, event, seq)
+    pack_body, period = _entry_pack_body(conn, entry, _as_date(chosen.get("valid_from")) or issued_on)
+    cfg = resolve_settings(pack_body, settings)
+    skipped: list[dict] = []
+    causes = _entry_causes(conn, entry, pack_body, [chosen], wanted, issued_on, cfg, skipped, period=period)
+    if not causes:
+        return {"issued": [], "already": [], "skipped": skipped}
+    new, old = _store_causes(conn, causes, issued_on, templates)
+    return {"issued": [_summary(r, []) for r in new], "already": [_summary(r, []) for r in old], "skipped": skipped}
+
+
+def issue_list_event(store: Store, entry_id: int, event: str | None, *, seq: int | None = None,
+                     out: str | os.PathLike | None = None, formats: Sequence[str] = ("html",),
+                     as_of: dt.date | None = None, kinds: Sequence[str] | None = None, templates: Any = None,
+                     settings: Mapping[str, Any] | None = None, actor: str = "system") -> IssueReport:
+    """:func:`issue_for_list_event` in its own transaction, then write the files (for the CLI)."""
+    formats = _check_formats(formats)
+    issued_on = _as_date(as_of) or dt.date.today()
+    report = IssueReport(f"list entry {entry_id}" + (f" ({event})" if event else ""), issued_on.isoformat(),
+                         _iso(out), formats)
+    with store.transaction() as conn:
+        result = issue_for_list_event(conn, entry_id, event, seq=seq, as_of=issued_on, kinds=kinds,
+                                      templates=templates, settings=settings)
+        numbers = [r["number"] for r in result["issued"] + result["already"]]
+        rows = {n: ns.get_notice(conn, n) for n in numbers}
+        if result["issued"]:
+            from engine.store import audit
+
+            audit(conn, actor, "notices.issue", f"entry:{entry_id}", count=len(result["issued"]))
+    report.skipped = result["skipped"]
+    out_dir = pathlib.Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for bucket, summaries in ((report.issued, result["issued"]), (report.already, result["already"])):
+        for s in summaries:
+            files = write_files(rows[s["number"]], out_dir, formats, templates) if out_dir is not None else []
+            report.files += len(files)
+            bucket.append({**s, "files": files})
+    return report
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+def get_notice(store: Store, number: str) -> dict[str, Any]:
+    """A stored notice by its document number (with its context)."""
+    with store.read() as conn:
+        row = ns.get_notice(conn, number)
+        if row is None:
+            close = ns.find_numbers(conn, number.strip("〔〕号")[-6:] or number)
+            hint = f" Numbers like it: {', '.join(close)}." if close else ""
+            raise NoticeError(f"No notice numbered '{number}'.{hint} 'supervise notices list' shows the numbers.")
+    return row
+
+
+def render_notice(row: Mapping[str, Any], fmt: str = "txt", templates: Any = None) -> str | bytes:
+    """Re-render a stored notice from its stored context."""
+    return render(row["template"], row["context"], fmt, templates)
+
+
+def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None = None,
+                 entity_code: str | None = None, plan_id: int | None = None, limit: int | None = None
+                 ) -> list[dict[str, Any]]:
+    if kind:
+        require_kind(kind)
+    with store.read() as conn:
+        rows = ns.list_notices(conn, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id,
+                               limit=limit)
+    out = []
+    for r in rows:
+        person = r["code_kind"] == "person"
+        out.append({"number": r["number"], "kind": r["kind"], "title": KINDS[r["kind"]].title if r["kind"] in KINDS
+                    else r["kind"], "recipient": r["name"], "code": mask_person_id(r["code"]) if person else r["code"],
+                    "cycle_id": r["cycle_id"], "decision_id": r["decision_id"], "entry_id": r["entry_id"],
+                    "check_id": r["check_id"], "source_key": r["source_key"], "issued_on": _iso(r["issued_on"]),
+                    "content_hash": r["content_hash"]})
+    return out
+
+
+# -- samples (template previews and meta tests) -----------------------------------------------------
+
+SAMPLE_PACK: dict[str, Any] = {
+    "pack": {"id": "sample", "title": "纳税缴费信用评价", "authority": "国家税务总局泉州市税务局",
+             "authority_short": "泉税", "document_prefix": "泉税信", "jurisdiction": "泉州市"},
+    "version": {
+        "version": "2025", "title": "纳税缴费信用管理办法（国家税务总局公告2025年第12号）",
+        "basis": {"sat-2025-12": {"title": "纳税缴费信用管理办法（国家税务总局公告2025年第12号）"}},
+        "tiers": {"order": ["A", "B", "M", "C", "D"],
+                  "labels": {"A": "A级", "B": "B级", "M": "M级", "C": "C级", "D": "D级"}},
+        "lists": {
+            "red": {"title": "纳税信用A级纳税人名单", "kind": "incentive", "objection_days": 0, "min_months": 0,
+                    "max_months": 12, "publish": True, "measures": ["a-invoice"], "repair": {"allowed": False},
+                    "notices": {"list": ["commendation"], "remove": ["removal_decision"]}},
+            "black": {"title": "重大税收违法失信主体名单", "kind": "sanction", "objection_days": 15, "min_months": 12,
+                      "max_months": 36, "publish": True, "measures": ["black-procurement-ban"],
+                      "notices": {"propose": ["pre_listing", "repair_instructions"], "list": ["repair_instructions"],
+                                  "remove": ["removal_decision"]},
+                      "repair": {"allowed": True, "min_months": 12, "decide_days": 15,
+                                 "requires": ["obligations_fulfilled", "commitment", "credit_report"],
+                                 "max_repairs": {"count": 2, "years": 5}}},
+        },
+        "measures": {
+            "a-invoice": {"kind": "incentive", "text": "增值税专用发票一次领取不超过3个月的用量", "department": "税务部门"},
+            "black-procurement-ban": {"kind": "sanction", "text": "依法限制参加政府采购活动", "department": "财政部门"},
+        },
+        "inspection": {"items": {"invoice": {"title": "发票使用和管理情况"}}},
+        "numbering": DEFAULT_NUMBERING,
+    },
+}
+SAMPLE_ENTITY = {"code": "91350100M000100Y43", "code_kind": "uscc", "name": "泉州市示例贸易有限公司",
+                 "entity_type": "enterprise", "region": "350100", "legal_rep": "张三"}
+SAMPLE_RESULT = {
+    "tier": "D", "tier_label": "D级",
+    "lists": [{"list": "black", "action": "propose", "rule": "black-major", "reason": "被确定为重大税收违法失信主体",
+               "basis": "sat-2025-12"}],
+    "measures": [{"id": "black-procurement-ban", "kind": "sanction", "text": "依法限制参加政府采购活动",
+                  "department": "财政部门"},
+                 {"id": "a-invoice", "kind": "incentive", "text": "增值税专用发票一次领取不超过3个月的用量",
+                  "department": "税务部门"}],
+    "notices": [{"kind": "warning", "rule": "notice-d", "reason": "纳税信用评价为D级，请依法整改失信行为",
+                 "basis": {"doc": "sat-2025-12", "article": "第三十四条"}}],
+    "reasons": [{"rule": "d-score", "outcome": "decisive", "why": "年度评价指标得分{score}分，不满40分",
+                 "basis": "《纳税缴费信用管理办法》第十六条"}],
+}
+
+SAMPLE_RESULT_A = {
+    "tier": "A", "tier_label": "A级", "lists": [], "measures": SAMPLE_RESULT["measures"][1:],
+    "notices": [{"kind": "commendation", "rule": "notice-a", "reason": "纳税信用评价为A级",
+                 "basis": {"doc": "sat-2025-12", "article": "第三十二条"}}],
+    "reasons": [{"rule": "a-score", "outcome": "decisive", "why": "年度评价指标得分{score}分，在90分以上",
+                 "basis": "《纳税缴费信用管理办法》第十六条"}],
+}
+
+
+def sample_context(kind: str, number: str | None = None) -> dict[str, Any]:
+    """A complete context for ``kind`` from built-in sample data (to preview or test templates)."""
+    require_kind(kind)
+    issued_on = dt.date(2025, 9, 1)
+    check = {"id": 1, "seq": 1, "tier": "D", "reason": "sampled", "items": ["invoice"],
+             "inspectors": [{"code": "35010001", "name": "李明", "department": "第一稽查局"},
+                            {"code": "35010002", "name": "王芳", "department": "第一稽查局"}]}
+    list_id = {"pre_listing": "black", "repair_instructions": "black", "removal_decision": "black",
+               "commendation": "red"}.get(kind)
+    result = SAMPLE_RESULT_A if kind == "commendation" else SAMPLE_RESULT
+    ctx = build_context(kind, pack_body=SAMPLE_PACK, entity=SAMPLE_ENTITY, issued_on=issued_on,
+                        result=result, facts={"score": 95 if kind == "commendation" else 35},
+                        notice=result["notices"][0] if kind in ("warning", "interview", "commendation") else {},
+                        list_id=list_id,
+                        list_reason="被确定为重大税收违法失信主体" if list_id == "black" else "纳税信用评价为A级",
+                        list_basis="sat-2025-12", listed_on=dt.date(2024, 9, 1) if kind != "pre_listing" else None,
+                        event={"event": "repaired", "valid_from": "2025-09-01"}, check=check,
+                        plan={"id": 1, "params": {}}, period="2024", with_repair=True)
+    ctx["number"] = number or format_number(numbering(SAMPLE_PACK, kind, issued_on.year), 1)
+    return ctx

@@ -1,0 +1,359 @@
+"""Render notices from a stored context: the Jinja environment, filters, text/HTML/PDF output.
+
+Templates live in ``notices/templates`` as ``<kind>.txt`` (plain text, never escaped) and ``<kind>.html``
+(autoescaped). Partials start with ``_``. A user directory given with ``--templates DIR`` is searched first, so a
+file there with a shipped template's name replaces it. Every field a template uses must be in the context:
+``StrictUndefined`` turns a missing field into a :class:`NoticeError` naming the template and the field, because a
+blank in a legal notice is worse than no notice.
+
+``fill(text, facts)`` fills ``{fact}`` placeholders in stored reasons; it is safe on untrusted pack text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import os
+import pathlib
+import re
+import string
+import traceback
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jinja2
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+
+from engine.codes import mask_name, mask_person_id
+from engine.errors import NoticeError, did_you_mean
+
+TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent / "templates"
+FORMATS = ("txt", "html", "pdf")
+TEXT_WIDTH = 72  # display columns of the text form (a CJK character takes two)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A notice kind: its document title and the abbreviation used in its document number."""
+
+    name: str
+    title: str
+    abbr: str
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("warning", "失信提示函", "提示"),
+    Kind("interview", "警示约谈通知书", "约谈"),
+    Kind("pre_listing", "列入名单告知书", "告知"),
+    Kind("repair_instructions", "信用修复告知书", "修复"),
+    Kind("inspection", "检查通知书", "检查"),
+    Kind("commendation", "守信激励告知书", "激励"),
+    Kind("removal_decision", "移出名单决定书", "移出"),
+)}
+
+
+def require_kind(kind: str) -> Kind:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise NoticeError(f"Unknown notice kind '{kind}'{did_you_mean(kind, KINDS)}; "
+                          f"the kinds are {', '.join(KINDS)}.") from None
+
+
+# -- fill ---------------------------------------------------------------------------------------
+
+_FORMATTER = string.Formatter()
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _fact_text(value: Any, spec: str) -> str:
+    if spec:
+        return format(value, spec)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return "、".join(_fact_text(v, "") for v in value)
+    return str(value)
+
+
+def fill(text: str | None, facts: Mapping[str, Any] | None) -> str:
+    """Replace ``{name}`` / ``{name:spec}`` in ``text`` with ``facts[name]``.
+
+    Only plain names that are keys of ``facts`` are replaced; anything else (unknown names, ``{a.b}``,
+    ``{a[0]}``, conversions, nested specs) stays in the text exactly as written, so pack text can never reach
+    attributes or items of Python objects. Unbalanced braces leave the text unchanged.
+    """
+    if not text:
+        return text or ""
+    if "{" not in text and "}" not in text:
+        return text
+    facts = facts or {}
+    try:
+        parts = list(_FORMATTER.parse(text))
+    except ValueError:
+        return text
+    out: list[str] = []
+    for literal, field, spec, conversion in parts:
+        out.append(literal)
+        if field is None:
+            continue
+        original = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if conversion or not _IDENT.match(field) or field not in facts or "{" in (spec or ""):
+            out.append(original)
+            continue
+        try:
+            out.append(_fact_text(facts[field], spec or ""))
+        except (ValueError, TypeError):
+            out.append(original)
+    return "".join(out)
+
+
+# -- filters (registered in one place: FILTERS) -------------------------------------------------
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def cn_date(value: Any) -> str:
+    """2025-03-01 -> 2025年3月1日 (GB/T 9704: Arabic numerals, no leading zeros)."""
+    d = _as_date(value)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def cn_datetime(value: Any) -> str:
+    """2025-03-10T14:30 -> 2025年3月10日（星期一）下午14时30分."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    half = "上午" if moment.hour < 12 else "下午"
+    weekday = "一二三四五六日"[moment.weekday()]
+    minutes = f"{moment.minute}分" if moment.minute else ""
+    return f"{cn_date(moment)}（星期{weekday}）{half}{moment.hour}时{minutes}"
+
+
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def cn_number(value: int) -> str:
+    """1 -> 一, 10 -> 十, 15 -> 十五, 23 -> 二十三 (for 0..99; larger numbers stay Arabic)."""
+    n = int(value)
+    if not 0 <= n < 100:
+        return str(n)
+    if n < 10:
+        return _CN_DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def display_width(text: str) -> int:
+    """Columns a string takes in a terminal or text editor (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def center(text: Any, width: int = TEXT_WIDTH) -> str:
+    """Centre text in ``width`` display columns (CJK characters count two); no trailing spaces."""
+    text = str(text)
+    pad = max(0, (width - display_width(text)) // 2)
+    return " " * pad + text
+
+
+def right(text: Any, width: int = TEXT_WIDTH) -> str:
+    """Right-align text in ``width`` display columns."""
+    text = str(text)
+    return " " * max(0, width - display_width(text)) + text
+
+
+def rule_line(width: int = TEXT_WIDTH, char: str = "━") -> str:
+    """A full-width rule; box-drawing characters are 'ambiguous' width, drawn two columns wide by CJK fonts."""
+    return char * (width // 2)
+
+
+def join_cn(values: Any, sep: str = "、") -> str:
+    return sep.join(str(v) for v in values)
+
+
+def enum_cn(items: Any, sep: str = "；", end: str = "。") -> str:
+    """["甲", "乙"] -> "（一）甲；（二）乙。" (items' own trailing punctuation is dropped)."""
+    parts = [f"（{cn_number(i)}）{sentence(item, '')}" for i, item in enumerate(items, 1)]
+    return sep.join(parts) + end if parts else ""
+
+
+def sentence(text: Any, end: str = "。") -> str:
+    """Trim trailing punctuation and end with ``end`` (stored reasons come with or without a full stop)."""
+    body = str(text or "").rstrip().rstrip("。．.;；,，、:：")
+    return body + end if body else ""
+
+
+FILTERS = {
+    "cn_date": cn_date,
+    "cn_datetime": cn_datetime,
+    "cn_number": cn_number,
+    "center": center,
+    "right": right,
+    "join_cn": join_cn,
+    "sentence": sentence,
+    "enum_cn": enum_cn,
+    "width": display_width,
+    "mask_id": mask_person_id,
+    "mask_name": mask_name,
+}
+GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH}
+
+
+# -- environment --------------------------------------------------------------------------------
+
+class _MissingField(jinja2.UndefinedError):
+    def __init__(self, name: str | None, obj: Any, hint: str | None):
+        super().__init__(hint or f"'{name}' is undefined")
+        self.name, self.obj = name, obj
+
+
+class NoticeUndefined(StrictUndefined):
+    """StrictUndefined that remembers which name was missing on which object."""
+
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any):
+        raise _MissingField(self._undefined_name, self._undefined_obj, self._undefined_hint)
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return self._fail_with_undefined_error()
+
+
+# Undefined binds its operators to the base method at class creation; point them at ours.
+for _name in dir(StrictUndefined):
+    if getattr(StrictUndefined, _name, None) in (jinja2.Undefined._fail_with_undefined_error,
+                                                  StrictUndefined._fail_with_undefined_error) \
+            and _name != "_fail_with_undefined_error":
+        setattr(NoticeUndefined, _name, NoticeUndefined._fail_with_undefined_error)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(user_dir: str | None) -> Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir:
+        loaders.append(FileSystemLoader(user_dir))
+    loaders.append(PackageLoader("notices", "templates"))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        undefined=NoticeUndefined,
+        # *.html (and .htm/.xml) are escaped, *.txt and _style.css are not; name HTML templates *.html,
+        # never *.html.j2, which select_autoescape does not match.
+        autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,  # templates do not change during a run; skips a stat() per render
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
+    return env
+
+
+def environment(templates: str | os.PathLike | None = None) -> Environment:
+    """The Jinja environment: ``templates`` (a user directory) first, then the shipped templates."""
+    if templates is None:
+        return _environment(None)
+    path = pathlib.Path(templates)
+    if not path.is_dir():
+        raise NoticeError(f"Template directory '{templates}' does not exist or is not a directory; "
+                          f"fix --templates (it may hold e.g. warning.html to replace the shipped one).")
+    return _environment(str(path.resolve()))
+
+
+def template_names(templates: str | os.PathLike | None = None) -> list[str]:
+    return sorted(environment(templates).list_templates())
+
+
+def _find_path(context: Mapping[str, Any], target: Any, prefix: str = "") -> str | None:
+    """Dotted path of the dict ``target`` inside ``context`` (only used to word an error)."""
+    for key, value in context.items():
+        path = f"{prefix}{key}"
+        if value is target:
+            return path
+        if isinstance(value, Mapping):
+            found = _find_path(value, target, path + ".")
+            if found:
+                return found
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if item is target:
+                    return f"{path}[{i}]"
+                if isinstance(item, Mapping):
+                    found = _find_path(item, target, f"{path}[{i}].")
+                    if found:
+                        return found
+    return None
+
+
+def _template_frames(exc: BaseException) -> list[str]:
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = pathlib.Path(frame.filename).name
+        if frame.filename.endswith((".txt", ".html", ".css", ".htm")):
+            frames.append(f"{name} line {frame.lineno}")
+    return frames
+
+
+def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
+           templates: str | os.PathLike | None = None) -> str | bytes:
+    """Render a notice: ``txt`` and ``html`` give str, ``pdf`` gives bytes (WeasyPrint)."""
+    if fmt == "pdf":
+        return to_pdf(render(kind_or_template, context, "html", templates))
+    if fmt not in ("txt", "html"):
+        raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
+    name = f"{kind_or_template}.{fmt}"
+    env = environment(templates)
+    try:
+        template = env.get_template(name)
+    except jinja2.TemplateNotFound as exc:
+        where = f"'{templates}' or " if templates else ""
+        raise NoticeError(f"No notice template '{exc.name}' in {where}the shipped templates ({TEMPLATES_DIR}); "
+                          f"available: {', '.join(t for t in env.list_templates() if not t.startswith('_'))}."
+                          ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise NoticeError(f"Notice template '{exc.filename or exc.name}' line {exc.lineno} has a syntax error: "
+                          f"{exc.message}. Fix the template.") from None
+    try:
+        return template.render(context)
+    except _MissingField as exc:
+        parent = None if exc.obj is None else _find_path(context, exc.obj)
+        field = f"{parent}.{exc.name}" if parent and exc.name else (exc.name or str(exc))
+        frames = _template_frames(exc)
+        where = f" ({frames[-1]})" if frames else ""
+        raise NoticeError(
+            f"Notice template '{name}'{where} uses the field '{field}', which the render context does not have. "
+            f"A missing field in a legal notice is an error, never a blank: put '{field}' in the context, or "
+            f"guard it in the template with {{% if {field} is defined %}}.") from None
+    except jinja2.UndefinedError as exc:  # e.g. calling an undefined filter argument
+        frames = _template_frames(exc)
+        where = f" ({frames[-1]})" if frames else ""
+        raise NoticeError(f"Notice template '{name}'{where} failed: {exc}. Fix the template or the context.") from None
+    except jinja2.TemplateError as exc:
+        raise NoticeError(f"Notice template '{name}' failed: {exc}. Fix the template.") from None
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the text form: what ``sha256sum`` gives on the written .txt file."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def to_pdf(html: str) -> bytes:
+    """HTML -> PDF with WeasyPrint (needs a CJK font, e.g. Debian fonts-noto-cjk)."""
+    try:
+        import weasyprint
+    except ImportError as exc:  # pragma: no cover - weasyprint is a dependency
+        raise NoticeError(f"PDF output needs WeasyPrint ({exc}); pip install weasyprint, "
+                          f"or use --format html.") from exc
+    return weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
