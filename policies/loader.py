@@ -779,7 +779,15 @@ def _vectors(v: PackVersion, atoms: list[C.Atom], tiers: list[str] | None = None
     for a in atoms:
         by_fact.setdefault(a.fact, []).append(a)
     names = list(by_fact)
-    classes = [fact_classes(v.facts[n], by_fact[n]) if n != "tier" else list(tiers or v.tier_order) for n in names]
+    classes = []
+    for n in names:
+        reps = fact_classes(v.facts[n], by_fact[n]) if n != "tier" else list(tiers or v.tier_order)
+        # Keep one value per distinct truth pattern of this fact's own atoms: values the rules cannot
+        # tell apart need not be combined with everything else.
+        distinct: dict[tuple, Any] = {}
+        for rep in reps:
+            distinct.setdefault(tuple(a.test(rep) for a in by_fact[n]), rep)
+        classes.append(list(distinct.values()))
     total = math.prod(len(c) for c in classes)
     if total > MAX_VECTORS:
         raise PolicyError(f"{v.pack.path}: version {v.version} has {total:,} fact combinations to check; split rules "
