@@ -6,9 +6,9 @@ An import is one transaction: any invalid row means nothing is stored and every 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import json
 import pathlib
 from dataclasses import dataclass, field
@@ -33,6 +33,9 @@ ALIASES = {
     "成立日期": "established_on", "established": "established_on",
     "法定代表人": "legal_rep", "负责人": "legal_rep", "legal_representative": "legal_rep",
     "记录类型": "kind", "record_kind": "kind",
+    # Record files whose kind has a field named `code` (tax_violation, no_a_condition, conduct) name the entity
+    # in this column instead, leaving `code` to the record.
+    "entity_code": "entity_code", "主体代码": "entity_code",
 }
 
 
@@ -78,31 +81,37 @@ def read_rows(path: pathlib.Path) -> Iterator[Row]:
         raise IntakeError(f"{path}: unknown file type '{suffix}'; use .csv, .xlsx or .jsonl")
 
 
-def _decode(path: pathlib.Path) -> str:
-    raw = path.read_bytes()
+def _encoding(path: pathlib.Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030, checked over the whole file without loading it at once."""
     for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return raw.decode(encoding)
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise IntakeError(f"{path}: the file is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
 
 
 def _read_csv(path: pathlib.Path) -> Iterator[Row]:
-    text = _decode(path)
+    # Stream the file: a register export can be hundreds of MB, and decoding it whole costs several times that.
     dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = [_clean_header(h) for h in next(reader)]
-    except StopIteration:
-        return
-    for number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            yield Row(number, {"__error__": f"row has {len(cells)} cells but the header has {len(header)}"})
-            continue
-        yield Row(number, dict(zip(header, cells)))
+    with path.open(encoding=_encoding(path), newline="") as handle:
+        reader = csv.reader(handle, dialect)
+        try:
+            header = [_clean_header(h) for h in next(reader)]
+        except StopIteration:
+            return
+        for number, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                yield Row(number, {"__error__": f"row has {len(cells)} cells but the header has {len(header)}"})
+                continue
+            yield Row(number, dict(zip(header, cells)))
 
 
 def _read_xlsx(path: pathlib.Path) -> Iterator[Row]:
@@ -146,6 +155,8 @@ def _read_jsonl(path: pathlib.Path) -> Iterator[Row]:
                 continue
             data = {_clean_header(k): v for k, v in obj.items() if k != "data"}
             if isinstance(obj.get("data"), dict):
+                if "code" in obj["data"] and "code" in data:
+                    data.setdefault("entity_code", data.pop("code"))  # top-level code = entity, data.code = field
                 data.update(obj["data"])
             yield Row(number, data)
 
@@ -204,13 +215,14 @@ def parse_record(row: Row, kinds: dict[str, RecordKind], default_kind: str | Non
         return None, [("-", data["__error__"])]
     errors: list[tuple[str, str]] = []
     code = None
-    if values.is_blank(data.get("code")):
-        errors.append(("code", "code is required (the entity's 统一社会信用代码 or identity number)"))
+    column = "entity_code" if "entity_code" in data else "code"
+    if values.is_blank(data.get(column)):
+        errors.append((column, "code is required (the entity's 统一社会信用代码 or identity number)"))
     else:
         try:
-            code = normalize_code(str(data["code"]))
+            code = normalize_code(str(data[column]))
         except CodeError as exc:
-            errors.append(("code", str(exc)))
+            errors.append((column, str(exc)))
     kind_name = data.get("kind") if not values.is_blank(data.get("kind")) else default_kind
     if kind_name is None:
         errors.append(("kind", "kind is required (or pass --kind)"))

@@ -1,0 +1,56 @@
+# supervise: developer tasks (GNU make). `make demo` and `make test` are all a new user needs.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT := out
+# Debian/Ubuntu packages for notices (WeasyPrint's Pango/HarfBuzz, CJK fonts), PDF checks (poppler) and
+# browser rendering (Chromium).
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+
+.PHONY: help venv install deps test demo bench clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo    build a demo register in $(OUT)/demo.db (and $(OUT)/*.csv) and run the supervision stages"
+	@echo "make test    run the test suite (REQUIRE_PG=1: PostgreSQL tests fail instead of skipping)"
+	@echo "make venv    create $(VENV) and install the package with its test extras"
+	@echo "make deps    install the system packages (root only): $(APT_PACKAGES)"
+	@echo "make bench   run the benchmarks in bench/"
+	@echo "make clean   remove $(OUT)/, caches and build files (keeps $(VENV))"
+
+venv install: $(STAMP)
+
+# Re-install when the package metadata changes; the stamp records the last install.
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make deps: not root, skipping apt-get; as root install: $(APT_PACKAGES)"; exit 0; fi; \
+	missing=$$(for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "make deps: system packages already installed"; exit 0; fi; \
+	echo "make deps: installing" $$missing; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+# PYTEST_STATUS=FILE: also write pytest's own exit status there (make itself exits 2 on any failure).
+test: $(STAMP)
+	@status=0; $(PY) -m pytest -n 2 -q || status=$$?; \
+	$(if $(PYTEST_STATUS),echo $$status > $(PYTEST_STATUS);) exit $$status
+
+demo: $(STAMP)
+	@mkdir -p $(OUT)
+	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm
+	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db demo --out $(OUT)
+
+bench: $(STAMP)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+
+clean:
+	rm -rf $(OUT) build dist *.egg-info .pytest_cache .hypothesis bench/out
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
