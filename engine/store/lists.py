@@ -1,0 +1,286 @@
+"""List entries, their events, objections, credit repair and joint-measure tasks (SQLAlchemy Core).
+
+Everything here is append-only: this module only selects and inserts (tests check the source and every statement
+sent to the database; no row of these tables is ever rewritten or removed). An entry's state is the ``state`` of its latest event; the library
+(``lists.lifecycle``) derives everything else from the event rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import now, schema
+
+LE = schema.list_entries
+EV = schema.list_events
+OB = schema.objections
+OD = schema.objection_decisions
+RA = schema.repair_applications
+RD = schema.repair_decisions
+MT = schema.measure_tasks
+MA = schema.measure_acks
+E = schema.entities
+CHUNK = 900  # stay below SQLite's bound-parameter limit
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), CHUNK):
+        yield values[i:i + CHUNK]
+
+
+# -- cycles and packs ---------------------------------------------------------------------------------------
+
+def cycle_with_pack(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
+    """The cycle row with its pack version (``policy_version``, ``pack_body``)."""
+    pv = schema.policy_versions
+    row = conn.execute(
+        sa.select(schema.cycles, pv.c.version.label("pack_version"), pv.c.body.label("pack_body"))
+        .join(pv, pv.c.id == schema.cycles.c.policy_version_id)
+        .where(schema.cycles.c.id == cycle_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_pack_bodies(conn: Connection) -> list[dict[str, Any]]:
+    """Bodies of the newest stored version of every pack (for list titles on the public site)."""
+    pv = schema.policy_versions
+    newest = sa.select(sa.func.max(pv.c.id)).group_by(pv.c.pack_id)
+    return [body for (body,) in conn.execute(sa.select(pv.c.body).where(pv.c.id.in_(newest)).order_by(pv.c.id))]
+
+
+def list_proposals(conn: Connection, cycle_id: int) -> Iterator[dict[str, Any]]:
+    """Decisions of a cycle whose outcome proposes at least one list, with the outcome's list items."""
+    O, D = schema.outcomes, schema.decisions
+    wanted: dict[int, list[dict]] = {}
+    for outcome_id, result in conn.execute(sa.select(O.c.id, O.c.result).where(O.c.cycle_id == cycle_id)):
+        items = [i for i in (result or {}).get("lists") or [] if i.get("action") == "propose"]
+        if items:
+            wanted[outcome_id] = items
+    for part in _chunks(sorted(wanted)):
+        stmt = (sa.select(D.c.id, D.c.entity_id, D.c.outcome_id, D.c.facts)
+                .where(D.c.cycle_id == cycle_id, D.c.outcome_id.in_(part)).order_by(D.c.entity_id))
+        for row in conn.execute(stmt):
+            yield {"decision_id": row.id, "entity_id": row.entity_id, "facts": row.facts or {},
+                   "items": wanted[row.outcome_id]}
+
+
+# -- entries and events -------------------------------------------------------------------------------------
+
+def insert_entry(conn: Connection, **values: Any) -> int:
+    return conn.execute(sa.insert(LE).values(created_at=now(), **values).returning(LE.c.id)).scalar_one()
+
+
+def insert_event(conn: Connection, entry_id: int, event: str, state: str, valid_from: dt.date, actor: str,
+                 reason: str | None, data: dict[str, Any] | None) -> dict[str, Any]:
+    """Append the next event of an entry (seq = last + 1; the unique (entry_id, seq) key guards races)."""
+    seq = (conn.execute(sa.select(sa.func.max(EV.c.seq)).where(EV.c.entry_id == entry_id)).scalar() or 0) + 1
+    row = {"entry_id": entry_id, "seq": seq, "event": event, "state": state, "valid_from": valid_from,
+           "recorded_at": now(), "actor": actor, "reason": reason, "data": data}
+    row["id"] = conn.execute(sa.insert(EV).values(**row).returning(EV.c.id)).scalar_one()
+    return row
+
+
+def lock_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
+    """Serialise writers of the same entries (PostgreSQL row locks; SQLite holds a database write lock)."""
+    if conn.dialect.name == "postgresql" and entry_ids:
+        for part in _chunks(sorted(set(entry_ids))):
+            conn.execute(sa.select(LE.c.id).where(LE.c.id.in_(part)).with_for_update()).all()
+
+
+def _entry_select():
+    return (sa.select(LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type)
+            .join(E, E.c.id == LE.c.entity_id))
+
+
+def get_entries(conn: Connection, entry_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for part in _chunks(sorted(set(entry_ids))):
+        for row in conn.execute(_entry_select().where(LE.c.id.in_(part))).mappings():
+            out[row["id"]] = dict(row)
+    return out
+
+
+def events_for(conn: Connection, entry_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for part in _chunks(sorted(set(entry_ids))):
+        stmt = sa.select(EV).where(EV.c.entry_id.in_(part)).order_by(EV.c.entry_id, EV.c.seq)
+        for row in conn.execute(stmt).mappings():
+            out.setdefault(row["entry_id"], []).append(dict(row))
+    return out
+
+
+def _latest_states():
+    last = sa.select(EV.c.entry_id, sa.func.max(EV.c.seq).label("seq")).group_by(EV.c.entry_id).subquery()
+    return (sa.select(EV.c.entry_id, EV.c.state)
+            .join(last, sa.and_(last.c.entry_id == EV.c.entry_id, last.c.seq == EV.c.seq)).subquery())
+
+
+def entry_ids(conn: Connection, *, states: Sequence[str] | None = None, entity_id: int | None = None,
+              list_name: str | None = None, cycle_id: int | None = None,
+              ever: str | None = None, ever_before: dt.date | None = None) -> list[int]:
+    """Ids of entries filtered by current state, entity, list, proposing cycle, or by having had an event
+    ``ever`` valid on or before ``ever_before``."""
+    stmt = sa.select(LE.c.id)
+    if states is not None:
+        latest = _latest_states()
+        stmt = stmt.join(latest, latest.c.entry_id == LE.c.id).where(latest.c.state.in_(list(states)))
+    if entity_id is not None:
+        stmt = stmt.where(LE.c.entity_id == entity_id)
+    if list_name is not None:
+        stmt = stmt.where(LE.c.list == list_name)
+    if cycle_id is not None:
+        stmt = stmt.where(LE.c.cycle_id == cycle_id)
+    if ever is not None:
+        had = sa.select(EV.c.entry_id).where(EV.c.event == ever)
+        if ever_before is not None:
+            had = had.where(EV.c.valid_from <= ever_before)
+        stmt = stmt.where(LE.c.id.in_(had))
+    return list(conn.execute(stmt.order_by(LE.c.id)).scalars())
+
+
+def entries_of_cycle(conn: Connection, cycle_id: int) -> set[tuple[int, str]]:
+    """(entity_id, list) pairs that already have an entry proposed by this cycle."""
+    return {(e, l) for e, l in conn.execute(sa.select(LE.c.entity_id, LE.c.list).where(LE.c.cycle_id == cycle_id))}
+
+
+def pair_states(conn: Connection) -> dict[tuple[int, str], tuple[int, str]]:
+    """(entity_id, list) -> (id, current state) of the newest entry of that entity on that list."""
+    latest = _latest_states()
+    stmt = (sa.select(LE.c.entity_id, LE.c.list, LE.c.id, latest.c.state)
+            .join(latest, latest.c.entry_id == LE.c.id).order_by(LE.c.id))
+    return {(e, l): (i, s) for e, l, i, s in conn.execute(stmt)}
+
+
+def list_names(conn: Connection) -> list[str]:
+    return list(conn.execute(sa.select(LE.c.list).distinct().order_by(LE.c.list)).scalars())
+
+
+def entities_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for part in _chunks(sorted(set(ids))):
+        for row in conn.execute(sa.select(E.c.id, E.c.code, E.c.code_kind, E.c.name).where(E.c.id.in_(part))):
+            out[row.id] = row._asdict()
+    return out
+
+
+# -- objections ---------------------------------------------------------------------------------------------
+
+def insert_objection(conn: Connection, entry_id: int, reason: str, evidence: list[dict], filed_on: dt.date,
+                     filed_by: str) -> int:
+    return conn.execute(sa.insert(OB).values(entry_id=entry_id, reason=reason, evidence=evidence, filed_on=filed_on,
+                                             filed_at=now(), filed_by=filed_by).returning(OB.c.id)).scalar_one()
+
+
+def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
+    stmt = (sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
+            .outerjoin(OD, OD.c.objection_id == OB.c.id).where(OB.c.id == objection_id))
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def objections_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
+    out = []
+    for part in _chunks(sorted(set(entry_ids))):
+        stmt = (sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
+                .outerjoin(OD, OD.c.objection_id == OB.c.id).where(OB.c.entry_id.in_(part)).order_by(OB.c.id))
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    return out
+
+
+def insert_objection_decision(conn: Connection, objection_id: int, decision: str, reason: str,
+                              decided_on: dt.date, decided_by: str) -> None:
+    conn.execute(sa.insert(OD).values(objection_id=objection_id, decision=decision, reason=reason,
+                                      decided_on=decided_on, decided_at=now(), decided_by=decided_by))
+
+
+# -- credit repair ------------------------------------------------------------------------------------------
+
+def insert_application(conn: Connection, entry_id: int, applied_on: dt.date, applicant: str,
+                       commitment: dict | None, evidence: list[dict], eligibility: dict) -> int:
+    return conn.execute(sa.insert(RA).values(entry_id=entry_id, applied_on=applied_on, applied_at=now(),
+                                             applicant=applicant, commitment=commitment, evidence=evidence,
+                                             eligibility=eligibility).returning(RA.c.id)).scalar_one()
+
+
+def _application_select():
+    return (sa.select(RA, RD.c.decision, RD.c.reason.label("decision_reason"), RD.c.decided_on, RD.c.decided_by)
+            .outerjoin(RD, RD.c.application_id == RA.c.id))
+
+
+def get_application(conn: Connection, application_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_application_select().where(RA.c.id == application_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def applications_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
+    out = []
+    for part in _chunks(sorted(set(entry_ids))):
+        stmt = _application_select().where(RA.c.entry_id.in_(part)).order_by(RA.c.id)
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    return out
+
+
+def approved_repairs(conn: Connection, entity_id: int) -> list[dt.date]:
+    """Dates of every approved credit repair of an entity (any list), oldest first."""
+    stmt = (sa.select(RD.c.decided_on).join(RA, RA.c.id == RD.c.application_id).join(LE, LE.c.id == RA.c.entry_id)
+            .where(LE.c.entity_id == entity_id, RD.c.decision == "approved").order_by(RD.c.decided_on))
+    return list(conn.execute(stmt).scalars())
+
+
+def insert_repair_decision(conn: Connection, application_id: int, decision: str, reason: str,
+                           decided_on: dt.date, decided_by: str) -> None:
+    conn.execute(sa.insert(RD).values(application_id=application_id, decision=decision, reason=reason,
+                                      decided_on=decided_on, decided_at=now(), decided_by=decided_by))
+
+
+# -- joint measure tasks ------------------------------------------------------------------------------------
+
+def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    stamp = now()
+    return [conn.execute(sa.insert(MT).values(created_at=stamp, **r).returning(MT.c.id)).scalar_one() for r in rows]
+
+
+def _task_select():
+    return (sa.select(MT, MA.c.acked_on, MA.c.acked_by, MA.c.note, LE.c.list, LE.c.entity_id,
+                      E.c.code, E.c.name.label("entity_name"))
+            .join(LE, LE.c.id == MT.c.entry_id).join(E, E.c.id == LE.c.entity_id)
+            .outerjoin(MA, MA.c.task_id == MT.c.id))
+
+
+def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_task_select().where(MT.c.id == task_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def tasks(conn: Connection, *, entry_ids: Sequence[int] | None = None, department: str | None = None,
+          unacked_on: dt.date | None = None) -> list[dict[str, Any]]:
+    """Measure tasks, optionally of some entries, of one department, or not acknowledged by a date."""
+    stmt = _task_select()
+    if entry_ids is not None:
+        stmt = stmt.where(MT.c.entry_id.in_(list(entry_ids)))
+    if department is not None:
+        stmt = stmt.where(MT.c.department == department)
+    if unacked_on is not None:
+        stmt = stmt.where(MT.c.created_on <= unacked_on,
+                          sa.or_(MA.c.task_id.is_(None), MA.c.acked_on > unacked_on))
+    return [dict(r) for r in conn.execute(stmt.order_by(MT.c.due_on, MT.c.id)).mappings()]
+
+
+def insert_ack(conn: Connection, task_id: int, acked_on: dt.date, acked_by: str, note: str | None) -> None:
+    conn.execute(sa.insert(MA).values(task_id=task_id, acked_on=acked_on, acked_at=now(), acked_by=acked_by,
+                                      note=note))
+
+
+# -- notices (read only; written by the notices package) --------------------------------------------------
+
+def notices_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
+    N = schema.notices
+    out = []
+    for part in _chunks(sorted(set(entry_ids))):
+        stmt = (sa.select(N.c.id, N.c.entry_id, N.c.number, N.c.kind, N.c.issued_on)
+                .where(N.c.entry_id.in_(part)).order_by(N.c.issued_on, N.c.id))
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    return out

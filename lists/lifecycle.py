@@ -1,0 +1,648 @@
+"""List entries (red, black, key-watch ...) as dated records with an append-only event history.
+
+An entry links an entity to a list with its rule, legal basis, deciding authority, reason and the cycle decision
+that proposed it. Its life is a sequence of events, each with a ``valid_from`` date (when it takes legal effect)
+and a ``recorded_at`` time (when it was written)::
+
+    proposed -> notified -> listed -> expired | repaired | revoked
+    proposed -> listed                  (lists with objection_days 0: no pre-listing notice)
+    proposed | notified -> revoked      (objection upheld, or basis overturned before listing)
+
+Objections, repair applications and extensions are events that keep the state. Nothing is updated or deleted:
+the state on a date is the state of the last event valid on or before that date, so "what was published on
+date D" is a query, not a guess.
+
+Automatic transitions (listing once the objection window has passed, expiry at the end of the maximum period)
+are made by :func:`advance`; every manual action first catches its entry up to the action's date, so an action
+never lands on a state the entry had already left in law.
+
+The list rules (objection window, periods, measures, repair block) are copied from the pack version into the
+entry when it is proposed: an entry keeps the regime it was decided under, whatever later versions say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from engine.codes import fold
+from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
+from engine.store import audit
+from engine.store import entities as entities_q
+from engine.store import lists as q
+from engine.values import add_months
+
+from . import measures
+
+STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
+PRE_LISTING = ("proposed", "notified")
+OPEN = ("proposed", "notified", "listed")
+TERMINAL = ("expired", "repaired", "revoked")
+
+# event -> (states it may follow, state after it; None keeps the state). ``listed`` may follow ``proposed``
+# only on lists without an objection window (checked in _append).
+TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
+    "proposed": ((None,), "proposed"),
+    "notified": (("proposed",), "notified"),
+    "objection_filed": (PRE_LISTING, None),
+    "objection_rejected": (PRE_LISTING, None),
+    "objection_upheld": (PRE_LISTING, "revoked"),
+    "listed": (PRE_LISTING, "listed"),
+    "extended": (("listed",), None),
+    "repair_applied": (("listed",), None),
+    "repair_refused": (("listed",), None),
+    "repair_rejected": (("listed",), None),
+    "repaired": (("listed",), "repaired"),
+    "expired": (("listed",), "expired"),
+    "revoked": (OPEN, "revoked"),
+}
+DEFAULT_RECORD_LOOKBACK_MONTHS = 36
+BASIS_RECORD_KINDS = ("penalty", "tax_violation")
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def jsonable(value: Any) -> Any:
+    """Dates to ISO strings, recursively (for JSON columns and --json output)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def file_ref(path: str | pathlib.Path, what: str) -> dict[str, Any]:
+    """Fingerprint a supporting file (evidence, commitment ...): path, size and SHA-256, never its content."""
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise ListError(f"The {what} file {p} does not exist or is not a file; give the path of the document.")
+    data = p.read_bytes()
+    return {"name": p.name, "path": str(p.resolve()), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+@dataclass
+class Entry:
+    """An entry with its events; every state question is answered from the events."""
+
+    row: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+    @property
+    def list(self) -> str:
+        return self.row["list"]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.row.get("data") or {}
+
+    @property
+    def list_def(self) -> dict[str, Any]:
+        return self.data.get("list_def") or {}
+
+    @property
+    def title(self) -> str:
+        return self.list_def.get("title") or self.list
+
+    @property
+    def label(self) -> str:
+        return f"Entry {self.id} ({self.list}, {self.row.get('code', 'entity ' + str(self.row['entity_id']))})"
+
+    @property
+    def objection_days(self) -> int:
+        return int(self.list_def.get("objection_days") or 0)
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.events[-1] if self.events else None
+
+    @property
+    def state(self) -> str | None:
+        return self.last["state"] if self.last else None
+
+    @property
+    def since(self) -> dt.date | None:
+        """Date the current state began."""
+        since, state = None, None
+        for ev in self.events:
+            if ev["state"] != state:
+                since, state = ev["valid_from"], ev["state"]
+        return since
+
+    def event(self, name: str) -> dict[str, Any] | None:
+        for ev in reversed(self.events):
+            if ev["event"] == name:
+                return ev
+        return None
+
+    def state_on(self, day: dt.date) -> str | None:
+        state = None
+        for ev in self.events:
+            if ev["valid_from"] > day:
+                break
+            state = ev["state"]
+        return state
+
+    @property
+    def listed_from(self) -> dt.date | None:
+        ev = self.event("listed")
+        return ev["valid_from"] if ev else None
+
+    @property
+    def served_on(self) -> dt.date | None:
+        ev = self.event("notified")
+        return ev["valid_from"] if ev else None
+
+    @property
+    def objection_deadline(self) -> dt.date | None:
+        """Last day an objection may be filed (service date + objection_days)."""
+        served = self.served_on
+        return served + dt.timedelta(days=self.objection_days) if served else None
+
+    def until_on(self, day: dt.date | None = None) -> dt.date | None:
+        """End of the publication period (exclusive) as known on ``day`` (default: latest), None = no end."""
+        until = None
+        for ev in self.events:
+            if day is not None and ev["valid_from"] > day:
+                break
+            if ev["event"] in ("listed", "extended"):
+                until = _date((ev.get("data") or {}).get("until"))
+        return until
+
+    @property
+    def pending_objections(self) -> list[int]:
+        if self.state not in PRE_LISTING:
+            return []
+        filed = [(ev.get("data") or {}).get("objection_id") for ev in self.events if ev["event"] == "objection_filed"]
+        decided = {(ev.get("data") or {}).get("objection_id") for ev in self.events
+                   if ev["event"] in ("objection_rejected", "objection_upheld")}
+        return [i for i in filed if i not in decided]
+
+    @property
+    def pending_application(self) -> int | None:
+        if self.state != "listed":
+            return None
+        applied = [(ev.get("data") or {}).get("application_id") for ev in self.events if ev["event"] == "repair_applied"]
+        closed = {(ev.get("data") or {}).get("application_id") for ev in self.events
+                  if ev["event"] in ("repair_rejected", "repaired")}
+        open_ = [i for i in applied if i not in closed]
+        return open_[-1] if open_ else None
+
+    def listable_on(self) -> dt.date | None:
+        """The date the entry becomes listed if nothing else happens, or None (not yet known / not applicable)."""
+        if self.state == "proposed" and self.objection_days == 0:
+            return self.last["valid_from"]
+        if self.state != "notified" or self.pending_objections:
+            return None
+        day = self.objection_deadline + dt.timedelta(days=1)
+        rejected = self.event("objection_rejected")
+        if rejected is not None:
+            day = max(day, rejected["valid_from"])
+        return max(day, self.last["valid_from"])
+
+    def due(self, on: dt.date) -> tuple[str, dt.date, str] | None:
+        """The automatic transition that is due on or before ``on``: (event, valid_from, reason)."""
+        if self.state in PRE_LISTING:
+            day = self.listable_on()
+            if day is not None and day <= on:
+                if self.state == "proposed":
+                    return "listed", day, f"list {self.list} has no objection window"
+                return ("listed", day, f"objection window ended on {self.objection_deadline} "
+                                       f"with no objection pending")
+        elif self.state == "listed":
+            until = self.until_on()
+            if until is not None and until <= on:
+                return "expired", until, f"maximum publication period ended on {until}"
+        return None
+
+    def in_effect_on(self, day: dt.date) -> bool:
+        """Listed on ``day`` and inside the publication period (valid_from <= day < until)."""
+        if self.state_on(day) != "listed":
+            return False
+        until = self.until_on(day)
+        return until is None or day < until
+
+    def published_on(self, day: dt.date) -> bool:
+        return bool(self.list_def.get("publish")) and self.in_effect_on(day)
+
+    def summary(self, as_of: dt.date | None = None) -> dict[str, Any]:
+        r = self.row
+        return jsonable({
+            "id": self.id, "list": self.list, "list_title": self.title, "code": r.get("code"),
+            "name": r.get("entity_name"), "state": self.state_on(as_of) if as_of else self.state,
+            "since": self.since, "listed_from": self.listed_from, "until": self.until_on(as_of),
+            "served_on": self.served_on, "objection_deadline": self.objection_deadline,
+            "rule": r["rule_id"], "basis": r["basis"],
+            "authority": r.get("authority"), "decision_no": r.get("decision_no"), "reason": r["reason"],
+            "cycle_id": r.get("cycle_id"), "decision_id": r.get("decision_id"), "pack_id": r.get("pack_id"),
+        })
+
+
+# -- loading and appending ----------------------------------------------------------------------------------
+
+def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
+    ids = sorted(set(entry_ids))
+    rows = q.get_entries(conn, ids)
+    events = q.events_for(conn, ids)
+    return [Entry(rows[i], events.get(i, [])) for i in ids if i in rows]
+
+
+def load_one(conn, entry_id: int, lock: bool = True) -> Entry:
+    if lock:
+        q.lock_entries(conn, [entry_id])
+    found = load(conn, [entry_id])
+    if not found:
+        raise ListError(f"There is no list entry {entry_id}; find entry ids with 'supervise lists history CODE' "
+                        f"or 'supervise lists show LIST'.")
+    return found[0]
+
+
+def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
+            data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Append one event after checking the transition; route measures and notices for it."""
+    allowed, to_state = TRANSITIONS[event]
+    before = entry.state
+    if before not in allowed:
+        raise ListError(f"{entry.label} is {before}; '{event}' can only follow "
+                        f"{' or '.join(str(s) for s in allowed)}.")
+    if event == "listed" and before == "proposed" and entry.objection_days:
+        raise ListError(f"{entry.label} is proposed and list {entry.list} has a {entry.objection_days}-day objection "
+                        f"window; serve the pre-listing notice first (supervise lists serve --entry {entry.id}).")
+    if entry.last and valid_from < entry.last["valid_from"]:
+        raise ListError(f"{entry.label}: its last event ({entry.last['event']}) takes effect on "
+                        f"{entry.last['valid_from']}, so '{event}' cannot take effect earlier ({valid_from}); "
+                        f"use a date on or after {entry.last['valid_from']}.")
+    if event == "listed":  # the publication period is fixed when the entry is listed
+        months = entry.list_def.get("max_months")
+        data = {"until": add_months(valid_from, int(months)) if months else None, **(data or {})}
+    row = q.insert_event(conn, entry.id, event, to_state or before, valid_from, actor, reason, jsonable(data))
+    entry.events.append(row)
+    if row["state"] == "listed" and before != "listed":  # listing: apply the measures, 两书同达
+        measures.route(conn, entry, "apply", valid_from)
+        _issue_notices(conn, entry, row)
+    elif before == "listed" and row["state"] in TERMINAL:  # removal: lift them, removal decision
+        measures.route(conn, entry, "lift", valid_from)
+        _issue_notices(conn, entry, row)
+    elif event == "proposed":  # pre-listing notice (with the repair instructions)
+        _issue_notices(conn, entry, row)
+    return row
+
+
+def _issue_notices(conn, entry: Entry, event: dict[str, Any]) -> None:
+    """The one place that asks the notices package for the documents an event needs: the pack's list
+    ``notices`` mapping decides (pre-listing notice with repair instructions, 两书同达 on listing, removal
+    decision on removal), issued on the event's valid_from date. Skipped while ``notices.issue`` is absent."""
+    try:
+        from notices import issue as notices_issue
+    except ModuleNotFoundError as exc:
+        if exc.name in ("notices", "notices.issue"):
+            return
+        raise
+    issue = getattr(notices_issue, "issue_for_list_event", None)
+    if issue is not None:
+        issue(conn, entry.id, event["event"], seq=event["seq"], as_of=event["valid_from"])
+
+
+def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system") -> list[dict[str, Any]]:
+    """Make the automatic transitions due on or before ``on`` (listing, expiry); returns the new events."""
+    made = []
+    while (due := entry.due(on)) is not None:
+        event, day, reason = due
+        made.append(_append(conn, entry, event, day, actor, reason))
+    return made
+
+
+def _require_state(entry: Entry, states: Sequence[str], action: str, fix: str = "") -> None:
+    if entry.state not in states:
+        raise ListError(f"{entry.label} is {entry.state} (since {entry.since}); {action} only while it is "
+                        f"{' or '.join(states)}.{(' ' + fix) if fix else ''}")
+
+
+# -- proposals from a committed cycle -----------------------------------------------------------------------
+
+def _fill(text: str, facts: dict[str, Any]) -> str:
+    try:
+        from engine.explain import fill
+    except ImportError:
+        try:
+            from engine.evaluate import fill
+        except ImportError:
+            return text
+    return fill(text, facts)
+
+
+def basis_text(version: dict[str, Any], basis: Any) -> str:
+    """A legal basis as text: plain text stays, ``{doc, article}`` becomes the document title and article."""
+    if isinstance(basis, dict):
+        doc = (version.get("basis") or {}).get(basis.get("doc")) or {}
+        return " ".join(str(x) for x in (doc.get("title") or basis.get("doc"), basis.get("article")) if x)
+    return str(basis or "")
+
+
+def _basis_records(conn, entity_id: int, as_of: dt.date, item: dict[str, Any], ldef: dict[str, Any]) -> list[dict]:
+    """The violations behind an entry: the outcome's ``records`` ids if it names them, else the entity's penalties
+    and tax violations dated within the list's maximum period before ``as_of`` (and not annulled by then)."""
+    records = entities_q.records_for(conn, entity_id, until=as_of)
+    wanted = item.get("records")
+    if wanted is not None:
+        chosen = [r for r in records if r["id"] in set(wanted)]
+    else:
+        since = add_months(as_of, -int(ldef.get("max_months") or DEFAULT_RECORD_LOOKBACK_MONTHS))
+        chosen = [r for r in records if r["kind"] in BASIS_RECORD_KINDS and r["date"] > since
+                  and not (_date((r["data"] or {}).get("annulled_on")) or dt.date.max) <= as_of]
+    return [{"id": r["id"], "kind": r["kind"], "date": r["date"].isoformat(),
+             "ref": (r["data"] or {}).get("decision_no") or (r["data"] or {}).get("ref") or (r["data"] or {}).get("code"),
+             "field": (r["data"] or {}).get("field"), "severity": (r["data"] or {}).get("severity")}
+            for r in chosen]
+
+
+def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system") -> dict[str, Any]:
+    """Create a ``proposed`` entry for every list proposal of a committed cycle (call it inside the cycle's own
+    transaction, or later). An entity that already has an open entry on the list is skipped as already listed;
+    running it twice for the same cycle proposes nothing the second time. Lists without an objection window
+    are listed at once."""
+    cycle = q.cycle_with_pack(conn, cycle_id)
+    if cycle is None:
+        raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
+    if cycle["status"] != "committed":
+        raise ListError(f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list entries "
+                        f"(use the cycle that superseded it).")
+    as_of = as_of or cycle["as_of"]
+    if as_of < cycle["as_of"]:
+        raise ListError(f"Proposals of cycle {cycle_id} cannot take effect on {as_of}, before the cycle's as-of date "
+                        f"{cycle['as_of']}; give --as-of {cycle['as_of']} or later.")
+    body = cycle["pack_body"] or {}
+    pack, version = body.get("pack") or {}, body.get("version") or {}
+    lists_def, catalogue = version.get("lists") or {}, version.get("measures") or {}
+    done = q.entries_of_cycle(conn, cycle_id)
+    latest = q.pair_states(conn)
+    summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [], "listed": [],
+                               "skipped": []}
+    for prop in q.list_proposals(conn, cycle_id):
+        entity_id = prop["entity_id"]
+        for item in prop["items"]:
+            name = item.get("list")
+            ldef = lists_def.get(name)
+            if ldef is None:
+                raise ListError(f"Cycle {cycle_id} decision {prop['decision_id']} proposes list '{name}', which pack "
+                                f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
+                                f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
+                                f"the list under 'lists:'.")
+            key = (entity_id, name)
+            if key in done:
+                summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already proposed by this cycle"})
+                continue
+            previous = latest.get(key)
+            if previous and previous[1] in OPEN:
+                summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
+                                           "entry_id": previous[0], "state": previous[1]})
+                continue
+            measures = {}
+            for mid in ldef.get("measures") or []:
+                if mid not in catalogue:
+                    raise ListError(f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
+                                    f"measure '{mid}', which is not in the pack's measures catalogue"
+                                    f"{did_you_mean(mid, catalogue)}; add it under 'measures:' with its department.")
+                measures[mid] = {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
+            basis = basis_text(version, item.get("basis") or ldef.get("basis"))
+            entry_id = q.insert_entry(
+                conn, entity_id=entity_id, list=name, pack_id=cycle["pack_id"], rule_id=str(item.get("rule") or ""),
+                basis=basis, authority=ldef.get("authority") or pack.get("authority"),
+                decision_no=item.get("decision_no"),
+                reason=_fill(str(item.get("reason") or ldef.get("title") or name), prop["facts"]),
+                cycle_id=cycle_id, decision_id=prop["decision_id"],
+                data=jsonable({"list_def": ldef, "measures": measures, "policy_version_id": cycle["policy_version_id"],
+                               "pack_version": cycle["pack_version"],
+                               "records": _basis_records(conn, entity_id, as_of, item, ldef),
+                               "relisting_of": previous[0] if previous else None}))
+            entry = load_one(conn, entry_id, lock=False)
+            _append(conn, entry, "proposed", as_of, actor, f"proposed by cycle {cycle_id}, rule {item.get('rule')}",
+                    {"cycle_id": cycle_id, "decision_id": prop["decision_id"]})
+            summary["proposed"].append({"entry_id": entry_id, "entity_id": entity_id, "list": name})
+            if catch_up(conn, entry, as_of):
+                summary["listed"].append(entry_id)
+            latest[key] = (entry_id, entry.state)
+    counts: dict[str, int] = {}
+    for p in summary["proposed"]:
+        counts[p["list"]] = counts.get(p["list"], 0) + 1
+    summary["counts"] = counts
+    audit(conn, actor, "lists_propose", f"cycle:{cycle_id}", proposed=len(summary["proposed"]),
+          listed=len(summary["listed"]), skipped=len(summary["skipped"]))
+    return summary
+
+
+# -- manual actions -----------------------------------------------------------------------------------------
+
+def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None) -> dict[str, Any]:
+    """Record that the pre-listing notice was served (proposed -> notified); the objection window runs from ``on``."""
+    if (entry_id is None) == (cycle_id is None):
+        raise UsageProblem("Give exactly one of --entry ID or --cycle ID.")
+    if entry_id is not None:
+        entries = [load_one(conn, entry_id)]
+    else:
+        ids = q.entry_ids(conn, cycle_id=cycle_id)
+        q.lock_entries(conn, ids)
+        entries = load(conn, ids)
+    served, skipped = [], []
+    for entry in entries:
+        catch_up(conn, entry, on)
+        if entry.state != "proposed":
+            if entry_id is not None:
+                _require_state(entry, ("proposed",), "the pre-listing notice can be served",
+                               f"It was served on {entry.served_on}." if entry.served_on else "")
+            skipped.append({"entry_id": entry.id, "state": entry.state})
+            continue
+        deadline = on + dt.timedelta(days=entry.objection_days)
+        _append(conn, entry, "notified", on, actor, "pre-listing notice served",
+                {"served_on": on, "objection_deadline": deadline})
+        served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
+                       "objection_deadline": deadline.isoformat()})
+    return {"on": on.isoformat(), "served": served, "skipped": skipped}
+
+
+def advance(conn, as_of: dt.date, actor: str = "system") -> dict[str, Any]:
+    """List entries whose objection window has passed with no objection pending, expire those past their
+    maximum period. Idempotent: a second run on the same date changes nothing."""
+    result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
+    ids = q.entry_ids(conn, states=OPEN)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        q.lock_entries(conn, part)
+        for entry in load(conn, part):
+            for ev in catch_up(conn, entry, as_of, actor):
+                result[ev["event"]].append(entry.id)
+            if entry.state in PRE_LISTING:
+                why = ("objection pending" if entry.pending_objections else
+                       "notice not served" if entry.state == "proposed" else "objection window running")
+                result["waiting"][why] = result["waiting"].get(why, 0) + 1
+    return result
+
+
+def revoke(conn, entry_id: int, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+    """End an entry because its basis was overturned (e.g. the penalty was annulled)."""
+    entry = load_one(conn, entry_id)
+    catch_up(conn, entry, on)
+    _require_state(entry, OPEN, "it can be revoked", "An entry that has ended needs no revocation.")
+    was = entry.state
+    _append(conn, entry, "revoked", on, actor, reason)
+    return {"entry_id": entry.id, "was": was, "state": entry.state, "on": on.isoformat()}
+
+
+def extension_allowance(list_def: dict[str, Any]) -> int:
+    """Months all extensions of one entry may add: ``extendable: N`` months, ``true`` = up to ``max_months``
+    again, absent/false = none."""
+    value = list_def.get("extendable")
+    if value is True:
+        return int(list_def.get("max_months") or 0)
+    return int(value) if isinstance(value, int) and value > 0 else 0
+
+
+def extend(conn, entry_id: int, months: int, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+    """Extend the publication period where the list allows it (``extendable`` in the list definition)."""
+    if months <= 0:
+        raise UsageProblem(f"--months must be a positive number of months, not {months}.")
+    entry = load_one(conn, entry_id)
+    catch_up(conn, entry, on)
+    _require_state(entry, ("listed",), "its publication period can be extended")
+    allowed = extension_allowance(entry.list_def)
+    used = sum(int((ev.get("data") or {}).get("months") or 0) for ev in entry.events if ev["event"] == "extended")
+    if used + months > allowed:
+        raise ListError(f"{entry.label}: list {entry.list} allows at most {allowed} months of extension "
+                        f"(extendable in pack {entry.row['pack_id']}), {used} already used; "
+                        f"give --months {allowed - used} or less." if allowed else
+                        f"{entry.label}: list {entry.list} does not allow extensions (extendable is not set in pack "
+                        f"{entry.row['pack_id']}).")
+    until = entry.until_on()
+    if until is None:
+        raise ListError(f"{entry.label} has no maximum period on list {entry.list}; there is nothing to extend.")
+    new_until = add_months(until, months)
+    _append(conn, entry, "extended", on, actor, reason, {"months": months, "until": new_until, "previous_until": until})
+    return {"entry_id": entry.id, "until": new_until.isoformat(), "previous_until": until.isoformat()}
+
+
+def file_objection(conn, entry_id: int, reason: str, evidence: Sequence[str], on: dt.date,
+                   actor: str) -> dict[str, Any]:
+    """File an objection (异议); it suspends the entry until decided."""
+    refs = [file_ref(p, "evidence") for p in evidence]
+    entry = load_one(conn, entry_id)
+    catch_up(conn, entry, on)
+    _require_state(entry, PRE_LISTING, "an objection can be filed",
+                   "A published entry can be ended early through credit repair (supervise repair apply) or "
+                   "revoked by the deciding authority if its basis was overturned (supervise lists revoke).")
+    if entry.pending_objections:
+        raise ListError(f"{entry.label} already has objection {entry.pending_objections[0]} pending; decide it first "
+                        f"(supervise objection decide {entry.pending_objections[0]} --uphold|--reject).")
+    if entry.state == "notified" and on > entry.objection_deadline:
+        raise ListError(f"{entry.label}: the objection window closed on {entry.objection_deadline}; "
+                        f"an objection filed on {on} is late.")
+    objection_id = q.insert_objection(conn, entry.id, reason, refs, on, actor)
+    _append(conn, entry, "objection_filed", on, actor, reason, {"objection_id": objection_id, "evidence": refs})
+    return {"objection_id": objection_id, "entry_id": entry.id, "state": entry.state, "filed_on": on.isoformat()}
+
+
+def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+    """Uphold an objection (the entry is revoked) or reject it (the entry resumes: listed once the window and the
+    decision have passed)."""
+    objection = q.get_objection(conn, objection_id)
+    if objection is None:
+        raise ListError(f"There is no objection {objection_id}; see 'supervise lists history CODE' for the ids.")
+    if objection["decision"]:
+        raise ListError(f"Objection {objection_id} was already {objection['decision']} on {objection['decided_on']} "
+                        f"by {objection['decided_by']}; a decision is final here.")
+    if on < objection["filed_on"]:
+        raise ListError(f"Objection {objection_id} was filed on {objection['filed_on']}; it cannot be decided "
+                        f"earlier ({on}).")
+    entry = load_one(conn, objection["entry_id"])
+    _require_state(entry, PRE_LISTING, f"objection {objection_id} can be decided")
+    decision = "upheld" if uphold else "rejected"
+    q.insert_objection_decision(conn, objection_id, decision, reason, on, actor)
+    _append(conn, entry, f"objection_{decision}", on, actor, reason, {"objection_id": objection_id})
+    catch_up(conn, entry, on)
+    return {"objection_id": objection_id, "entry_id": entry.id, "decision": decision, "state": entry.state,
+            "listable_on": _iso(entry.listable_on())}
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+def known_lists(conn) -> dict[str, str]:
+    """List name -> title, from stored entries and the newest version of every stored pack."""
+    titles: dict[str, str] = {name: name for name in q.list_names(conn)}
+    for body in q.latest_pack_bodies(conn):
+        for name, ldef in ((body.get("version") or {}).get("lists") or {}).items():
+            titles[name] = (ldef or {}).get("title") or name
+    return titles
+
+
+def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[str, Any]:
+    """Entries of a list on a date. ``state='listed'`` shows those in effect (inside their publication period),
+    ``'all'`` every entry that existed on the date, or one state by name."""
+    titles = known_lists(conn)
+    if list_name not in titles:
+        raise ListError(f"There is no list '{list_name}'{did_you_mean(list_name, titles)}; known lists: "
+                        f"{', '.join(sorted(titles)) or 'none yet (load a policy pack and run a cycle)'}.")
+    if state not in STATES and state != "all":
+        raise UsageProblem(f"--state must be one of {', '.join(STATES)} or all, not '{state}'.")
+    if state == "listed":
+        entries = [e for e in load(conn, q.entry_ids(conn, list_name=list_name, ever="listed", ever_before=as_of))
+                   if e.in_effect_on(as_of)]
+    else:
+        entries = [e for e in load(conn, q.entry_ids(conn, list_name=list_name))
+                   if e.state_on(as_of) is not None and (state == "all" or e.state_on(as_of) == state)]
+    return {"list": list_name, "title": titles[list_name], "as_of": as_of.isoformat(), "state": state,
+            "entries": [e.summary(as_of) for e in entries]}
+
+
+def history(conn, code: str) -> dict[str, Any]:
+    """The whole story of every entry of an entity: events, objections, repair applications, measure tasks
+    and notices."""
+    entity = entities_q.get_entity(conn, fold(code))
+    if entity is None:
+        raise EntityNotFound(f"No entity with code {fold(code)} in the register; check the code or import it "
+                             f"with 'supervise import entities'.")
+    ids = q.entry_ids(conn, entity_id=entity["id"])
+    objections = q.objections_for(conn, ids)
+    applications = q.applications_for(conn, ids)
+    tasks = q.tasks(conn, entry_ids=ids)
+    notices = q.notices_for(conn, ids)
+    out = []
+    for entry in load(conn, ids):
+        item = entry.summary()
+        item["events"] = [jsonable({k: ev[k] for k in ("seq", "event", "state", "valid_from", "recorded_at", "actor",
+                                                       "reason", "data")}) for ev in entry.events]
+        item["objections"] = [jsonable(o) for o in objections if o["entry_id"] == entry.id]
+        item["repair_applications"] = [jsonable(a) for a in applications if a["entry_id"] == entry.id]
+        item["measure_tasks"] = [jsonable(t) for t in tasks if t["entry_id"] == entry.id]
+        item["notices"] = [jsonable(n) for n in notices if n["entry_id"] == entry.id]
+        out.append(item)
+    return {"code": entity["code"], "name": entity["name"], "entries": out}
+
+
+def active_entries(conn, entity_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    """Entries of an entity in effect on ``as_of`` with the measures they carry (for ``supervise check``):
+    each measure has id, kind, text, basis, department and services (service item ids)."""
+    ids = q.entry_ids(conn, entity_id=entity_id, ever="listed", ever_before=as_of)
+    out = []
+    for entry in load(conn, ids):
+        if entry.in_effect_on(as_of):
+            item = entry.summary(as_of)
+            item["kind"] = entry.list_def.get("kind")
+            item["force_inspection"] = bool(entry.list_def.get("force_inspection"))
+            item["measures"] = [{"id": mid, **m} for mid, m in (entry.data.get("measures") or {}).items()]
+            out.append(item)
+    return out

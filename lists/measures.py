@@ -1,0 +1,73 @@
+"""Joint measures routing (联合奖惩, 抄告反馈): one task per measure for the department that applies it.
+
+Listing an entry creates an ``apply`` task for every measure of its list; removing it (expired, repaired,
+revoked) creates a ``lift`` task for every measure that was applied. A department acknowledges a task once
+(``measure_acks``); a task not acknowledged by its due date (created + ``ack_days`` calendar days) is overdue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ListError
+from engine.store import lists as q
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lifecycle import Entry
+
+DEFAULT_ACK_DAYS = 10
+
+
+def route(conn, entry: "Entry", action: str, on: dt.date) -> list[int]:
+    """Create the apply (on listing) or lift (on removal) tasks of an entry; returns their ids."""
+    measures = entry.data.get("measures") or {}
+    if action == "lift":
+        applied = {t["measure_id"] for t in q.tasks(conn, entry_ids=[entry.id]) if t["action"] == "apply"}
+        measures = {mid: m for mid, m in measures.items() if mid in applied}
+    due = on + dt.timedelta(days=int(entry.list_def.get("ack_days") or DEFAULT_ACK_DAYS))
+    rows = [{"entry_id": entry.id, "measure_id": mid, "department": m.get("department") or "未指定部门",
+             "action": action, "created_on": on, "due_on": due,
+             "data": {"text": m.get("text"), "basis": m.get("basis"), "kind": m.get("kind"),
+                      "services": m.get("services") or [], "list": entry.list}}
+            for mid, m in measures.items()]
+    return q.insert_tasks(conn, rows) if rows else []
+
+
+def task_view(task: dict[str, Any]) -> dict[str, Any]:
+    acked = task.get("acked_on")
+    return {"task_id": task["id"], "entry_id": task["entry_id"], "list": task["list"], "code": task["code"],
+            "name": task["entity_name"], "measure_id": task["measure_id"], "action": task["action"],
+            "department": task["department"], "text": (task.get("data") or {}).get("text"),
+            "created_on": task["created_on"].isoformat(), "due_on": task["due_on"].isoformat(),
+            "acked_on": acked.isoformat() if acked else None, "acked_by": task.get("acked_by")}
+
+
+def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, Any]:
+    """Tasks created on or before ``as_of`` and not acknowledged by then; overdue ones counted per department."""
+    tasks, overdue = [], {}
+    for task in q.tasks(conn, department=department, unacked_on=as_of):
+        view = task_view({**task, "acked_on": None, "acked_by": None})  # an ack after as_of: pending on as_of
+        view["overdue_days"] = max(0, (as_of - task["due_on"]).days)
+        if view["overdue_days"]:
+            overdue[task["department"]] = overdue.get(task["department"], 0) + 1
+        tasks.append(view)
+    return {"as_of": as_of.isoformat(), "department": department, "tasks": tasks,
+            "overdue": sum(overdue.values()), "overdue_by_department": overdue}
+
+
+def ack(conn, task_id: int, by: str, on: dt.date, note: str | None = None) -> dict[str, Any]:
+    """Record that the department applied (or lifted) the measure."""
+    task = q.get_task(conn, task_id)
+    if task is None:
+        raise ListError(f"There is no measure task {task_id}; see 'supervise measures pending'.")
+    if task["acked_on"] is not None:
+        raise ListError(f"Measure task {task_id} ({task['measure_id']}, {task['department']}) was already "
+                        f"acknowledged on {task['acked_on']} by {task['acked_by']}.")
+    if on < task["created_on"]:
+        raise ListError(f"Measure task {task_id} was created on {task['created_on']}; it cannot be acknowledged "
+                        f"earlier ({on}).")
+    q.insert_ack(conn, task_id, on, by, note)
+    view = task_view({**task, "acked_on": on, "acked_by": by})
+    view["late"] = on > task["due_on"]
+    return view

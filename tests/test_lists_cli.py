@@ -1,0 +1,147 @@
+"""The whole story through the CLI: cycle -> proposals -> notices served -> objections -> listed -> repair
+refused (too early, with the date) -> repair approved -> removed, measures lifted, publication updated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from cli import cli
+from tests.builders_lists import scenario
+
+D = dt.date
+
+
+@pytest.fixture
+def sv(store, runner):
+    def invoke(*args, ok=True):
+        result = runner.invoke(cli, ["--db", store.url, *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+    return invoke
+
+
+def as_json(result):
+    return json.loads(result.stdout)
+
+
+def test_the_whole_story(store, factory, sv, tmp_path):
+    s = scenario(store, factory, lists=("black", "black", "red"))
+    good, bad, person = s["codes"]
+    commitment = tmp_path / "信用承诺书.pdf"
+    commitment.write_bytes(b"%PDF commitment")
+    training = tmp_path / "培训证明.pdf"
+    training.write_bytes(b"%PDF training")
+    report = tmp_path / "信用报告.pdf"
+    report.write_bytes(b"%PDF report")
+    receipt = tmp_path / "缴款凭证.pdf"
+    receipt.write_bytes(b"%PDF receipt")
+
+    # cycle -> proposals (the red entry has no objection window: listed at once)
+    r = sv("lists", "propose", "--cycle", str(s["cycle"]), "--by", "系统")
+    assert "3 entries proposed (black: 2, red: 1), 1 listed at once" in r.output
+    # pre-listing notices served
+    r = sv("lists", "serve", "--cycle", str(s["cycle"]), "--on", "2026-05-06", "--by", "送达员")
+    assert "Notice served on 2026-05-06 for 2 entries" in r.output and "objections until 2026-05-21" in r.output
+    # objections: one upheld, one rejected
+    r = sv("--json", "objection", "file", "--entry", "1", "--reason", "罚款已在处罚决定前缴清", "--evidence",
+           str(receipt), "--on", "2026-05-10", "--by", "甲公司")
+    upheld = as_json(r)["objection_id"]
+    r = sv("--json", "objection", "file", "--entry", "2", "--reason", "处罚畸重", "--on", "2026-05-12", "--by", "乙公司")
+    rejected = as_json(r)["objection_id"]
+    r = sv("objection", "decide", str(upheld), "--uphold", "--reason", "经核实异议成立", "--on", "2026-05-18",
+           "--by", "科长")
+    assert f"Objection {upheld} upheld; entry 1 is revoked." in r.output
+    r = sv("objection", "decide", str(rejected), "--reject", "--reason", "异议理由不成立", "--on", "2026-05-19",
+           "--by", "科长")
+    assert "entry 2 is notified (listed from 2026-05-22 unless something else happens)" in r.output
+    r = sv("objection", "decide", str(rejected), "--reason", "x", ok=False)
+    assert r.exit_code == 2 and "Give --uphold or --reject" in r.output
+    # listed; advance is idempotent
+    r = sv("lists", "advance", "--as-of", "2026-06-01")
+    assert "As of 2026-06-01: 1 listed, 0 expired." in r.output
+    r = sv("lists", "advance", "--as-of", "2026-06-01")
+    assert "As of 2026-06-01: 0 listed, 0 expired." in r.output
+    r = sv("--json", "lists", "show", "black", "--as-of", "2026-06-01")
+    assert [(e["id"], e["code"], e["listed_from"]) for e in as_json(r)["entries"]] == [(2, bad, "2026-05-22")]
+    # joint measures routed; one department acknowledges, the others are overdue
+    r = sv("--json", "measures", "pending", "--as-of", "2026-06-05")
+    tasks = as_json(r)["tasks"]
+    assert len(tasks) == 5 and as_json(r)["overdue"] == 5  # red (due 2026-05-10) + 4 black (due 2026-06-01)
+    finance = next(t["task_id"] for t in tasks if t["department"] == "财政局")
+    r = sv("measures", "ack", str(finance), "--by", "财政局 王五", "--on", "2026-05-25")
+    assert "acknowledged on 2026-05-25 by 财政局 王五." in r.output
+    r = sv("measures", "pending", "--department", "住房和城乡建设局", "--as-of", "2026-06-05")
+    assert "1 measure tasks pending on 2026-06-05 for 住房和城乡建设局, 1 overdue." in r.output
+    assert "OVERDUE 4 days" in r.output
+    # published
+    site = tmp_path / "site"
+    r = sv("lists", "publish", "--out", str(site), "--as-of", "2026-06-01")
+    assert "Published 2 entries as of 2026-06-01" in r.output
+    black = (site / "black.html").read_text(encoding="utf-8")
+    assert bad in black and good not in black
+    assert person not in (site / "red.html").read_text(encoding="utf-8")
+    # repair refused: too early, with the date
+    r = sv("repair", "apply", "--entry", "2", "--commitment", str(commitment), "--training", str(training),
+           "--credit-report", str(report), "--on", "2026-09-01", "--by", "乙公司", ok=False)
+    assert r.exit_code == 1
+    assert "min_period: listed from 2026-05-22; the minimum publication period of 12 months ends on 2027-05-22" \
+        in r.output
+    assert "The earliest date an application could succeed is 2027-05-22." in r.output
+    # repair approved later
+    r = sv("--json", "repair", "apply", "--entry", "2", "--commitment", str(commitment), "--evidence", str(receipt),
+           "--training", str(training), "--credit-report", str(report), "--on", "2027-05-24", "--by", "乙公司")
+    application = as_json(r)["application_id"]
+    assert as_json(r)["status"] == "pending"
+    r = sv("repair", "decide", str(application), "--approve", "--reason", "已履行义务并完成信用修复",
+           "--on", "2027-05-31", "--by", "科长")
+    assert f"Repair application {application} approved on 2027-05-31; entry 2 is repaired." in r.output
+    # removed: measures lifted, publication updated
+    r = sv("--json", "measures", "pending", "--department", "财政局", "--as-of", "2027-05-31")
+    assert [(t["action"], t["measure_id"]) for t in as_json(r)["tasks"]] == [("lift", "black-procurement-ban")]
+    sv("lists", "publish", "--out", str(site), "--as-of", "2027-06-01")
+    assert bad not in (site / "black.html").read_text(encoding="utf-8")
+    assert json.loads((site / "black.json").read_text(encoding="utf-8"))["count"] == 0
+    r = sv("lists", "show", "black", "--as-of", "2027-06-01")
+    assert "0 entries" in r.output
+    # the history shows every step
+    r = sv("lists", "history", bad)
+    steps = [line.split()[2] for line in r.output.splitlines() if line.strip().startswith("#")]
+    assert steps == ["proposed", "notified", "objection_filed", "objection_rejected", "listed", "repair_refused",
+                     "repair_applied", "repaired"]
+    assert "measures to apply: 4 tasks, 1 acknowledged" in r.output and "measures to lift: 4 tasks" in r.output
+    assert "earliest 2027-05-22" in r.output
+    r = sv("lists", "history", good)
+    steps = [line.split()[2] for line in r.output.splitlines() if line.strip().startswith("#")]
+    assert steps == ["proposed", "notified", "objection_filed", "objection_upheld"]
+    data = as_json(sv("--json", "lists", "history", bad))
+    (entry,) = data["entries"]
+    assert [a["eligibility"]["eligible"] for a in entry["repair_applications"]] == [False, True]
+    assert entry["objections"][0]["decision"] == "rejected"
+
+
+def test_errors_are_sentences(store, factory, sv):
+    s = scenario(store, factory, lists=("black",))
+    sv("lists", "propose", "--cycle", str(s["cycle"]))
+    r = sv("lists", "serve", "--on", "2026-05-06", ok=False)
+    assert r.exit_code == 2 and "Give exactly one of --entry ID or --cycle ID" in r.output
+    r = sv("lists", "revoke", "--entry", "7", "--reason", "x", ok=False)
+    assert r.exit_code == 1 and "There is no list entry 7" in r.output
+    r = sv("lists", "show", "blak", ok=False)
+    assert "There is no list 'blak' (did you mean 'black'?)" in r.output
+    r = sv("lists", "advance", "--as-of", "2026-13-01", ok=False)
+    assert r.exit_code == 2 and "'2026-13-01' is not a date" in r.output
+    r = sv("lists", "history", "91350100M000100Y43", ok=False)
+    assert "No entity with code 91350100M000100Y43" in r.output
+
+
+@pytest.mark.parametrize("group", ["lists", "objection", "repair", "measures"])
+def test_every_command_has_help_with_an_example(runner, group):
+    command = cli.commands[group]
+    for name, sub in command.commands.items():
+        assert "Example: supervise " in (sub.help or ""), f"{group} {name} has no Example: line"
+        result = runner.invoke(cli, [group, name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
