@@ -418,8 +418,10 @@ def _cycle_summary_text(r: dict) -> str:
     if ch:
         lines.append(f"Against cycle {ch['previous_cycle']}: {ch['tier_up']} up, {ch['tier_down']} down, "
                      f"{ch['unchanged']} unchanged.")
-    if r.get("lists"):
-        lines.append("Lists: " + ", ".join(f"{k}: {v}" for k, v in r["lists"].items() if not isinstance(v, (dict, list))))
+    lists = r.get("lists") or {}
+    if lists.get("proposed"):
+        lines.append("List proposals: " + ", ".join(f"{k} {v}" for k, v in lists["proposed"].items())
+                     + f" ({lists.get('listed_at_once', 0)} listed at once, {lists.get('already_listed', 0)} already listed)")
     return "\n".join(lines)
 
 

@@ -473,4 +473,116 @@ def run_demo(store: Store, entities: int = 20000, seed: int = 42, out: str | pat
         lines.append(f"input files: {', '.join(register['files'])}")
     stages = [{"name": "register", "title": f"Register (seed {seed}, as of {as_of.isoformat()})", "lines": lines,
                **register}]
+    stages += supervision_stages(store, as_of, seed, pathlib.Path(out) if out else None)
     return {"database": init["database"], "as_of": as_of.isoformat(), "seed": seed, "stages": stages}
+
+
+DEMO_CYCLES = (  # (pack, period, as-of offset): the previous tax year under the 2014 regime first
+    ("tax-credit", "prev-year", -365),
+    ("tax-credit", "year", 0),
+    ("market-credit-risk", "day", 0),
+    ("bank-tax", "year", 0),
+    ("epidemic-conduct", "day", 0),
+)
+
+
+def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Path | None) -> list[dict[str, Any]]:
+    """Run every stage of a supervision cycle on the demo register: cycles, report, inspection plan, list
+    lifecycle, notices and the public site. Each stage reads what the previous one stored."""
+    from . import cycles as cyc
+
+    stages: list[dict[str, Any]] = []
+    cycle_ids: dict[str, int] = {}
+    lines = []
+    for pack, kind, offset in DEMO_CYCLES:
+        day = as_of + dt.timedelta(days=offset)
+        if kind == "day":
+            period = day.isoformat()
+        else:
+            period = str(day.year - 1)
+            day = dt.date(day.year, 4, 30)
+        r = cyc.run_cycle(store, pack, period, as_of=day, actor="demo")
+        cycle_ids[f"{pack}@{period}"] = r["cycle"]
+        served = _serve_and_advance(store, r["cycle"], day)
+        tiers = ", ".join(f"{t['tier']} {t['entities']:,}" for t in r["tiers"])
+        proposed = ", ".join(f"{k} {v}" for k, v in (r.get("lists") or {}).get("proposed", {}).items()) or "none"
+        lines.append(f"cycle {r['cycle']}: {pack}@{r['version']} period {period}: {tiers}; "
+                     f"{r['expected_inspections']:,} expected checks; list proposals: {proposed} "
+                     f"({r['distinct_vectors']} distinct evaluations, {r['wall_seconds']:.1f}s); {served}")
+    tax_cycle = cycle_ids[f"tax-credit@{as_of.year - 1}"]
+    replay = cyc.replay_cycle(store, tax_cycle)
+    lines.append(f"replay of cycle {tax_cycle}: {'identical' if replay['identical'] else 'DIFFERENT'} "
+                 f"({replay['entities']:,} decisions)")
+    stages.append({"name": "cycles", "title": "Supervision cycles (4 policy packs)", "lines": lines,
+                   "cycles": cycle_ids})
+    if out is not None:
+        from .report import write_report
+
+        rep = write_report(store, tax_cycle, out / "report")
+        stages.append({"name": "report", "title": "Cycle report", "lines": [f"{out / 'report' / 'index.html'}"],
+                       "report": str(out / "report")})
+        del rep
+    stages += _plan_stage(store, cycle_ids, seed, as_of, out)
+    stages += _lists_and_notices(store, cycle_ids, as_of, out)
+    return stages
+
+
+def _serve_and_advance(store: Store, cycle_id: int, day: dt.date) -> str:
+    """Serve the cycle's pre-listing notices a few days after it ran and let the objection windows pass."""
+    from lists import lifecycle
+
+    with store.transaction() as conn:
+        served = lifecycle.serve(conn, day + dt.timedelta(days=6), "demo", cycle_id=cycle_id)
+        adv = lifecycle.advance(conn, day + dt.timedelta(days=30), "demo")
+    return (f"{len(served['served'])} pre-listing notices served, {len(adv['listed'])} entries listed by "
+            f"{day + dt.timedelta(days=30)}")
+
+
+def _plan_stage(store: Store, cycle_ids: dict[str, int], seed: int, as_of: dt.date,
+                out: pathlib.Path | None) -> list[dict[str, Any]]:
+    try:
+        from . import plans as _plans  # noqa: F401
+        from .demo_plan import plan_stage
+    except ImportError:
+        return []
+    return [plan_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], seed, as_of, out)]
+
+
+def _lists_and_notices(store: Store, cycle_ids: dict[str, int], as_of: dt.date,
+                       out: pathlib.Path | None) -> list[dict[str, Any]]:
+    from lists import lifecycle
+    from lists.publish import publish
+    from notices.issue import issue_for_cycle
+
+    served_on = as_of + dt.timedelta(days=6)
+    later = as_of + dt.timedelta(days=45)
+    with store.transaction() as conn:
+        adv = lifecycle.advance(conn, later, "demo")
+    lines = [f"advance to {later}: {len(adv['listed'])} listed, {len(adv['expired'])} expired",
+             "see 'supervise lists show black --as-of " + later.isoformat() + "' and 'supervise lists history CODE'"]
+    stages = [{"name": "lists", "title": "List lifecycle", "lines": lines}]
+    if out is None:
+        return stages
+    n_lines = []
+    for name, cid in cycle_ids.items():
+        if name == f"tax-credit@{as_of.year - 2}" or name.startswith("tax-credit@" + str(as_of.year - 2)):
+            continue
+        formats = ("html", "txt", "pdf") if name.startswith("epidemic-conduct") else ("html", "txt")
+        report = issue_for_cycle(store, cid, out=out / "notices" / name.split("@")[0], formats=formats,
+                                 as_of=served_on, actor="demo")
+        data = report.as_dict()
+        kinds = {k: data["issued_by_kind"].get(k, 0) + data["already_by_kind"].get(k, 0)
+                 for k in {**data["issued_by_kind"], **data["already_by_kind"]}}
+        if not kinds:
+            continue
+        n_lines.append(f"{name}: {data['issued_count'] + data['already_count']} notices "
+                       f"({', '.join(f'{k} {v}' for k, v in kinds.items())}) "
+                       f"as {'/'.join(formats)} in {out / 'notices' / name.split('@')[0]}")
+    stages.append({"name": "notices", "title": "Notices", "lines": n_lines})
+    with store.transaction() as conn:
+        site = publish(conn, out / "site", later, "demo")
+    counts = site.get("counts") or {}
+    stages.append({"name": "site", "title": f"Public site as of {later}",
+                   "lines": [f"{out / 'site' / 'index.html'}: " + (", ".join(f"{k} {v}" for k, v in counts.items())
+                                                                   if counts else str(site.get("rows", "")))]})
+    return stages
