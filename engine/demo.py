@@ -190,7 +190,9 @@ class _Generator:
                                   name=self.trade_name())
         code = self.uscc(dept_type, region, established)
         row = {"code": code, "code_kind": "uscc", "name": name, "entity_type": ENTITY_TYPES[code[:2]],
-               "region": region, "industry": industry, "established_on": established, "legal_rep": legal_rep}
+               "region": region, "industry": industry, "established_on": established, "legal_rep": legal_rep,
+               # street/township (for the inspectors' recusal rule), derived from the code, not the random stream
+               "extra": {"township": f"{region}{int(code[10:13], 36) % 12 + 1:03d}"}}
         return row, {"grade": grade, "new": new}
 
     def next_grade(self) -> str:
@@ -432,9 +434,10 @@ def _write_csv(out: pathlib.Path, rows: list[dict[str, Any]], records: list[tupl
     columns = ["code", "name", "entity_type", "region", "industry", "established_on", "legal_rep"]
     with entities_csv.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([*columns, "township"])
         for r in rows:
-            writer.writerow(["" if r[c] is None else r[c] for c in columns])
+            writer.writerow(["" if r[c] is None else r[c] for c in columns]
+                            + [((r.get("extra") or {}).get("township")) or ""])
     # The entity goes in `entity_code`, because some kinds have a field called `code` of their own.
     used = {r[1] for r in records}
     fields = list(dict.fromkeys(f for name, kind in kinds.items() if name in used for f in kind.fields))
@@ -492,6 +495,11 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
     from . import cycles as cyc
 
     stages: list[dict[str, Any]] = []
+    existing = cyc.list_cycles(store)
+    if existing:
+        return [{"name": "cycles", "title": "Supervision stages",
+                 "lines": [f"already run on this database ({len(existing)} cycles); 'supervise cycle list' shows them. "
+                           f"Use a new database (or delete it) to run the demo stages again."]}]
     cycle_ids: dict[str, int] = {}
     lines = []
     for pack, kind, offset in DEMO_CYCLES:

@@ -33,6 +33,7 @@ ALIASES = {
     "成立日期": "established_on", "established": "established_on",
     "法定代表人": "legal_rep", "负责人": "legal_rep", "legal_representative": "legal_rep",
     "记录类型": "kind", "record_kind": "kind",
+    "街道": "township", "乡镇": "township", "街道乡镇": "township", "乡镇街道": "township", "所属街道": "township",
     # Record files whose kind has a field named `code` (tax_violation, no_a_condition, conduct) name the entity
     # in this column instead, leaving `code` to the record.
     "entity_code": "entity_code", "主体代码": "entity_code",
@@ -192,6 +193,12 @@ def parse_entity(row: Row) -> tuple[dict[str, Any] | None, list[tuple[str, str]]
             region = str(int(data["region"]))
         if not (len(region) == 6 and region.isdigit()):
             errors.append(("region", f"'{region}' is not a 6-digit administrative division code"))
+    township = None
+    if not values.is_blank(data.get("township")):
+        township = str(int(data["township"])) if isinstance(data["township"], (int, float)) else str(data["township"]).strip()
+        if not (township.isdigit() and 9 <= len(township) <= 12):
+            errors.append(("township", f"'{township}' is not a street/township code (9 to 12 digits, "
+                                       f"the 6-digit division code followed by the street/township number)"))
     if errors or code is None:
         return None, errors
     if values.is_blank(region):
@@ -203,6 +210,7 @@ def parse_entity(row: Row) -> tuple[dict[str, Any] | None, list[tuple[str, str]]
         "region": region, "industry": None if values.is_blank(data.get("industry")) else str(data["industry"]).strip(),
         "established_on": established,
         "legal_rep": None if values.is_blank(data.get("legal_rep")) else str(data["legal_rep"]).strip(),
+        "extra": {"township": township} if township else None,
     }, []
 
 

@@ -13,7 +13,7 @@ from . import now, schema
 
 E = schema.entities
 R = schema.records
-ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep")
+ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra")
 
 
 def _insert(conn: Connection, table: sa.Table):
@@ -37,7 +37,7 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     for code, row in unique.items():
         old = found.get(code)
         if old is None:
-            to_insert.append({**row, "created_at": stamp, "updated_at": stamp})
+            to_insert.append({"extra": None, **row, "created_at": stamp, "updated_at": stamp})
         elif any(getattr(old, f) != row.get(f) for f in ENTITY_FIELDS):
             to_update.append(row)
     if to_insert:

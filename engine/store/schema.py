@@ -273,7 +273,7 @@ notices = sa.Table(
     sa.Column("number", sa.String(64), nullable=False, unique=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False, index=True),
-    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id")),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), index=True),
     sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id")),
     sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id")),
     sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id")),

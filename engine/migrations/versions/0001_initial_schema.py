@@ -278,6 +278,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notices_entity_id'), ['entity_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notices_cycle_id'), ['cycle_id'], unique=False)
 
     op.create_table('objections',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -361,6 +362,7 @@ def downgrade() -> None:
     op.drop_table('objections')
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notices_entity_id'))
+        batch_op.drop_index(batch_op.f('ix_notices_cycle_id'))
 
     op.drop_table('notices')
     with op.batch_alter_table('measure_tasks', schema=None) as batch_op:
