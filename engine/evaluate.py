@@ -71,6 +71,18 @@ class Evaluator:
         self._atoms2_tier = [(i, a) for i, a in enumerate(version.atoms2) if a.fact == "tier"]
         self.memo: dict[bytes, tuple[str, dict]] = {}
         self.distinct = 0
+        # Batch path (outcomes()): per fact, a cache from value to the id of the truth values of that fact's atoms
+        # (its interval between the pack's thresholds, or its class for other types). The tuple of those ids fixes
+        # the predicate vector, so it keys a second memo in front of ``memo``: per entity that is one dict lookup per
+        # fact instead of testing every atom.
+        by_fact: dict[str, list[C.Atom]] = {}
+        for a in list(version.atoms1) + [a for _, a in self._atoms2_plain]:
+            if a not in by_fact.setdefault(a.fact, []):
+                by_fact[a.fact].append(a)
+        # (fact, cache for non-bool values, cache for bools, truth tuple -> id, atoms). Bools have their own cache:
+        # True == 1.0 and hash alike, but 'x >= 1' is false for True.
+        self._classes = [(fact, {}, {}, {}, tuple(atoms)) for fact, atoms in by_fact.items()]
+        self._by_class: dict[tuple, tuple[str, dict]] = {}
 
     def vector(self, facts: dict[str, Any]) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
         v1 = tuple(a.test(facts.get(a.fact)) for a in self.version.atoms1)
@@ -87,6 +99,43 @@ class Evaluator:
             self.memo[raw] = hit
             self.distinct += 1
         return hit
+
+    def outcomes(self, facts_list: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+        """``[outcome(f) for f in facts_list]``, computed a fact at a time over the whole list."""
+        columns = []
+        try:
+            for fact, cache, bools, seen, atoms in self._classes:
+                values = [f.get(fact) for f in facts_list]
+                get, bget = cache.get, bools.get
+                ids = [bget(v) if v is True or v is False else get(v) for v in values]
+                if None in ids:  # values not met before: classify each new distinct value once
+                    for v in set(values).difference(cache.keys()):
+                        target = bools if v is True or v is False else cache
+                        if v not in target and len(target) < 65536:
+                            target[v] = seen.setdefault(tuple(a.test(v) for a in atoms), len(seen))
+                    ids = [bget(v) if v is True or v is False else get(v) for v in values]
+                if None in ids:  # left: NaN, a bool where 1.0 was met in this list (or the reverse), a full cache
+                    for i, cid in enumerate(ids):
+                        if cid is None:
+                            v = values[i]
+                            truth = tuple(a.test(v) for a in atoms)
+                            cid = ids[i] = seen.setdefault(truth, len(seen))
+                            target = bools if v is True or v is False else cache
+                            if len(target) < 65536:
+                                target[v] = cid
+                columns.append(ids)
+        except TypeError:  # an unhashable fact value (or a test that fails): the plain path raises or answers
+            return [self.outcome(f) for f in facts_list]
+        memo = self._by_class
+        hits = [memo.get(k) for k in zip(*columns)] if columns else [memo.get(())] * len(facts_list)
+        if None in hits:
+            for i, k in enumerate(zip(*columns) if columns else [()] * len(facts_list)):
+                if hits[i] is None:
+                    hit = memo.get(k)
+                    if hit is None:
+                        hit = memo[k] = self.outcome(facts_list[i])
+                    hits[i] = hit
+        return hits
 
     # -- the rules --------------------------------------------------------------------------------
     def _evaluate(self, v1: tuple[bool, ...], v2_plain: tuple[bool, ...]) -> dict:
@@ -292,10 +341,6 @@ def check_service(store, code: str, service: str, as_of: dt.date | None = None) 
             entries = active_entries(conn, entity["id"], as_of)
         except ImportError:  # pragma: no cover
             entries = []
-        bodies = {}
-        for e in entries:
-            if e.get("pack_id") and e["pack_id"] not in bodies:
-                bodies[e["pack_id"]] = qc.pack_body_latest(conn, e["pack_id"])
     applies, seen = [], set()
     for d in latest["by_pack"]:
         for m in d["result"].get("measures", []):
@@ -306,24 +351,18 @@ def check_service(store, code: str, service: str, as_of: dt.date | None = None) 
                                 "cause": {"type": "tier", "tier": d["tier"], "cycle": d["cycle_id"],
                                           "period": d["period"], "rule": m["rule"]}})
     for e in entries:
-        body = bodies.get(e.get("pack_id")) or {}
-        version = body.get("version", {})
-        definition = (version.get("lists") or {}).get(e["list"], {})
-        catalogue = version.get("measures") or {}
-        for mid in definition.get("measures") or []:
-            m = catalogue.get(mid) or {}
-            if service in (m.get("services") or []) and (mid, e.get("pack_id")) not in seen:
-                seen.add((mid, e.get("pack_id")))
-                basis = m.get("basis") or {}
-                applies.append({"measure": mid, "kind": m.get("kind"), "text": m.get("text"),
-                                "basis": basis if isinstance(basis, str) else " ".join(str(x) for x in basis.values()),
-                                "department": m.get("department"), "pack": e.get("pack_id"),
+        for m in e.get("measures") or []:
+            if service in (m.get("services") or []) and (m["id"], e.get("pack_id")) not in seen:
+                seen.add((m["id"], e.get("pack_id")))
+                applies.append({"measure": m["id"], "kind": m.get("kind"), "text": m.get("text"),
+                                "basis": m.get("basis") or "", "department": m.get("department"),
+                                "pack": e.get("pack_id"),
                                 "cause": {"type": "list", "list": e["list"], "entry": e["id"], "state": e.get("state"),
                                           "listed_from": str(e.get("listed_from") or "")}})
     sanction = any(a["kind"] == "sanction" for a in applies)
     for a in applies:
         if a["kind"] == "incentive" and sanction:
-            a["ignored_because"] = "a sanction applies to the same service item"
+            a["ignored_because"] = "同一服务事项适用惩戒措施，激励措施不予适用"
     verdict = "restricted" if sanction else ("incentive" if applies else "no_measure")
     return {"uscc": code, "name": entity["name"], "service": service, "as_of": as_of.isoformat(),
             "verdict": verdict, "measures": applies}

@@ -103,27 +103,28 @@ def records_for(conn: Connection, entity_id: int, until: dt.date | None = None) 
 
 def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[str, Any]]]:
     """Stream every entity in id order, in batches (keyset pagination, constant memory)."""
+
+    class Days(dict):  # SQLite keeps dates as ISO text: parse each distinct one once, as the Date type would
+        def __missing__(self, text):
+            value = self[text] = None if text is None else dt.date.fromisoformat(text)
+            return value
+
     last = 0
     cols = [E.c.id, E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.industry, E.c.established_on]
-    names = tuple(c.name for c in cols)
-    sqlite_dates = conn.dialect.name == "sqlite"
-    if sqlite_dates:  # SQLite keeps dates as ISO text: parse each distinct one once (as the Date type would)
+    days = None
+    if conn.dialect.name == "sqlite":
         cols[-1] = sa.type_coerce(E.c.established_on, sa.Text).label("established_on")
-        days: dict[str, dt.date] = {}
+        days = Days()
     while True:
         rows = conn.execute(sa.select(*cols).where(E.c.id > last).order_by(E.c.id).limit(batch)).all()
         if not rows:
             return
-        out = [dict(zip(names, r)) for r in rows]
-        if sqlite_dates:
-            for e in out:
-                text = e["established_on"]
-                if text is not None:
-                    day = days.get(text)
-                    if day is None:
-                        day = days[text] = dt.date.fromisoformat(text)
-                    e["established_on"] = day
-        yield out
+        if days is None:
+            yield [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
+                    "established_on": est} for i, c, ck, n, t, r, ind, est in rows]
+        else:
+            yield [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
+                    "established_on": days[est]} for i, c, ck, n, t, r, ind, est in rows]
         last = rows[-1][0]
 
 
