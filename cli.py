@@ -422,6 +422,7 @@ def _cycle_summary_text(r: dict) -> str:
     if lists.get("proposed"):
         lines.append("List proposals: " + ", ".join(f"{k} {v}" for k, v in lists["proposed"].items())
                      + f" ({lists.get('listed_at_once', 0)} listed at once, {lists.get('already_listed', 0)} already listed)")
+        lines.append(f"Issue their notices (pre-listing notices, 两书同达) with: supervise notices issue --cycle {r['cycle']}")
     return "\n".join(lines)
 
 

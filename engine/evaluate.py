@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import string
 from typing import Any
 
 from . import conditions as C
 from .facts import FactCompiler, Period
+from .values import fill
 from .rules import engine as rule_engine
 
 STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
@@ -31,23 +31,6 @@ STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
 class _Safe(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
-
-
-def fill(text: str, facts: dict[str, Any]) -> str:
-    """Fill ``{fact}`` placeholders with fact values; nothing else is interpreted (no attribute access)."""
-    out = []
-    for literal, name, spec, _ in string.Formatter().parse(text):
-        out.append(literal)
-        if name is None:
-            continue
-        if name in facts:
-            value = facts[name]
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            out.append("无" if value is None else str(value))
-        else:
-            out.append("{" + name + "}")
-    return "".join(out)
 
 
 class Evaluator:

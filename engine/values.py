@@ -1,9 +1,11 @@
-"""Parsing of cell values (dates, numbers, booleans) from CSV, XLSX and JSON input."""
+"""Values: parsing cells (dates, numbers, booleans) from CSV, XLSX and JSON input; month arithmetic; filling
+fact placeholders into reason texts."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 from typing import Any
 
 TRUE = {"1", "true", "yes", "y", "t", "是", "有", "√", "守诺", "kept"}
@@ -74,3 +76,20 @@ def add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def fill(text: str, facts: dict[str, Any]) -> str:
+    """Fill ``{fact}`` placeholders with fact values; nothing else is interpreted (no attribute access)."""
+    out = []
+    for literal, name, spec, _ in string.Formatter().parse(text):
+        out.append(literal)
+        if name is None:
+            continue
+        if name in facts:
+            value = facts[name]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out.append("无" if value is None else str(value))
+        else:
+            out.append("{" + name + "}")
+    return "".join(out)

@@ -30,10 +30,10 @@ from typing import Any, Iterable, Sequence
 
 from engine.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
-from engine.store import audit
+from engine.store import audit, chunked, now
 from engine.store import entities as entities_q
 from engine.store import lists as q
-from engine.values import add_months
+from engine.values import add_months, fill
 
 from . import measures
 
@@ -99,6 +99,7 @@ class Entry:
 
     row: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
+    regime: dict[str, Any] | None = None  # list_def and measures of the list in the entry's pack version
 
     @property
     def id(self) -> int:
@@ -114,7 +115,14 @@ class Entry:
 
     @property
     def list_def(self) -> dict[str, Any]:
-        return self.data.get("list_def") or {}
+        """The list's rules as the entry's pack version defined them (entries written before the regime was
+        kept by reference carry their own copy in ``data``)."""
+        return self.data.get("list_def") or (self.regime or {}).get("list_def") or {}
+
+    @property
+    def measures(self) -> dict[str, dict[str, Any]]:
+        """Measure id -> the measure (text, kind, department, services, basis as text) the list carries."""
+        return self.data.get("measures") or (self.regime or {}).get("measures") or {}
 
     @property
     def title(self) -> str:
@@ -256,11 +264,42 @@ class Entry:
 
 # -- loading and appending ----------------------------------------------------------------------------------
 
+def list_regime(version: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The rules an entry on list ``name`` lives under in a pack version body: ``list_def`` and its ``measures``
+    (basis resolved to text), plus ``missing`` measure ids the catalogue lacks; None if there is no such list.
+
+    Entries keep the regime they were decided under by referring to their stored, immutable pack version
+    (``data.policy_version_id``) instead of copying it: a copy was 3 KB of JSON per entry."""
+    ldef = (version.get("lists") or {}).get(name)
+    if ldef is None:
+        return None
+    catalogue = version.get("measures") or {}
+    wanted = ldef.get("measures") or []
+    chosen = {mid: {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
+              for mid in wanted if mid in catalogue}
+    chosen = jsonable(chosen)
+    return {"list_def": jsonable(ldef), "measures": chosen,
+            "task_data": {mid: measures.task_data(name, m) for mid, m in chosen.items()},
+            "missing": [mid for mid in wanted if mid not in catalogue]}
+
+
 def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
     ids = sorted(set(entry_ids))
     rows = q.get_entries(conn, ids)
     events = q.events_for(conn, ids)
-    return [Entry(rows[i], events.get(i, [])) for i in ids if i in rows]
+    bodies = q.pack_bodies(conn, {(r.get("data") or {}).get("policy_version_id") for r in rows.values()} - {None})
+    regimes: dict[tuple[int, str], dict[str, Any] | None] = {}
+    out = []
+    for i in ids:
+        if i not in rows:
+            continue
+        row = rows[i]
+        key = ((row.get("data") or {}).get("policy_version_id"), row["list"])
+        if key not in regimes:
+            body = bodies.get(key[0])
+            regimes[key] = list_regime(body.get("version") or {}, key[1]) if body else None
+        out.append(Entry(row, events.get(i, []), regimes[key]))
+    return out
 
 
 def load_one(conn, entry_id: int, lock: bool = True) -> Entry:
@@ -273,9 +312,26 @@ def load_one(conn, entry_id: int, lock: bool = True) -> Entry:
     return found[0]
 
 
-def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
-            data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Append one event after checking the transition; route measures and notices for it."""
+class Batch:
+    """Use this when many entries move at once (a cycle's proposals): the event rows and measure tasks that
+    :func:`_append` makes are kept here and written by :meth:`flush` in one multi-row insert each, instead of a
+    statement per event. The documents those events call for are not issued inline: ``supervise notices issue
+    --cycle ID`` issues them (pre-listing notices with repair instructions, 两书同达 on listing), and
+    :func:`serve` issues a pre-listing notice still missing before it records service."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []
+
+    def flush(self, conn) -> None:
+        q.insert_events(conn, self.events)
+        q.insert_tasks(conn, self.tasks)
+        self.events, self.tasks = [], []
+
+
+def _event_row(entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
+               data: dict[str, Any] | None) -> dict[str, Any]:
+    """Check that ``event`` may follow the entry's history and build its row (not yet stored)."""
     allowed, to_state = TRANSITIONS[event]
     before = entry.state
     if before not in allowed:
@@ -291,15 +347,32 @@ def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, rea
     if event == "listed":  # the publication period is fixed when the entry is listed
         months = entry.list_def.get("max_months")
         data = {"until": add_months(valid_from, int(months)) if months else None, **(data or {})}
-    row = q.insert_event(conn, entry.id, event, to_state or before, valid_from, actor, reason, jsonable(data))
+    return {"entry_id": entry.id, "seq": entry.last["seq"] + 1 if entry.last else 1, "event": event,
+            "state": to_state or before, "valid_from": valid_from, "recorded_at": now(), "actor": actor,
+            "reason": reason, "data": jsonable(data)}
+
+
+def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
+            data: dict[str, Any] | None = None, batch: Batch | None = None) -> dict[str, Any]:
+    """Append one event after checking the transition; route measures and notices for it (into ``batch`` when
+    given: rows kept for one insert, notices left to ``notices issue``)."""
+    before = entry.state
+    row = _event_row(entry, event, valid_from, actor, reason, data)
+    if batch is None:
+        q.insert_events(conn, [row])
+    else:
+        batch.events.append(row)
     entry.events.append(row)
-    if row["state"] == "listed" and before != "listed":  # listing: apply the measures, 两书同达
-        measures.route(conn, entry, "apply", valid_from)
-        _issue_notices(conn, entry, row)
-    elif before == "listed" and row["state"] in TERMINAL:  # removal: lift them, removal decision
-        measures.route(conn, entry, "lift", valid_from)
-        _issue_notices(conn, entry, row)
-    elif event == "proposed":  # pre-listing notice (with the repair instructions)
+    listing = row["state"] == "listed" and before != "listed"
+    removal = before == "listed" and row["state"] in TERMINAL
+    if listing or removal:  # joint measures: applied on listing, lifted on removal
+        tasks = measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from)
+        if batch is None:
+            q.insert_tasks(conn, tasks)
+        else:
+            batch.tasks.extend(tasks)
+    # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
+    if batch is None and (listing or removal or event == "proposed"):
         _issue_notices(conn, entry, row)
     return row
 
@@ -307,7 +380,8 @@ def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, rea
 def _issue_notices(conn, entry: Entry, event: dict[str, Any]) -> None:
     """The one place that asks the notices package for the documents an event needs: the pack's list
     ``notices`` mapping decides (pre-listing notice with repair instructions, 两书同达 on listing, removal
-    decision on removal), issued on the event's valid_from date. Skipped while ``notices.issue`` is absent."""
+    decision on removal), issued on the event's valid_from date. Issuing is idempotent (one notice per event and
+    kind). Skipped while ``notices.issue`` is absent."""
     try:
         from notices import issue as notices_issue
     except ModuleNotFoundError as exc:
@@ -319,12 +393,13 @@ def _issue_notices(conn, entry: Entry, event: dict[str, Any]) -> None:
         issue(conn, entry.id, event["event"], seq=event["seq"], as_of=event["valid_from"])
 
 
-def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system") -> list[dict[str, Any]]:
+def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batch | None = None
+             ) -> list[dict[str, Any]]:
     """Make the automatic transitions due on or before ``on`` (listing, expiry); returns the new events."""
     made = []
     while (due := entry.due(on)) is not None:
         event, day, reason = due
-        made.append(_append(conn, entry, event, day, actor, reason))
+        made.append(_append(conn, entry, event, day, actor, reason, batch=batch))
     return made
 
 
@@ -336,17 +411,6 @@ def _require_state(entry: Entry, states: Sequence[str], action: str, fix: str = 
 
 # -- proposals from a committed cycle -----------------------------------------------------------------------
 
-def _fill(text: str, facts: dict[str, Any]) -> str:
-    try:
-        from engine.explain import fill
-    except ImportError:
-        try:
-            from engine.evaluate import fill
-        except ImportError:
-            return text
-    return fill(text, facts)
-
-
 def basis_text(version: dict[str, Any], basis: Any) -> str:
     """A legal basis as text: plain text stays, ``{doc, article}`` becomes the document title and article."""
     if isinstance(basis, dict):
@@ -355,10 +419,11 @@ def basis_text(version: dict[str, Any], basis: Any) -> str:
     return str(basis or "")
 
 
-def _basis_records(conn, entity_id: int, as_of: dt.date, item: dict[str, Any], ldef: dict[str, Any]) -> list[dict]:
-    """The violations behind an entry: the outcome's ``records`` ids if it names them, else the entity's penalties
-    and tax violations dated within the list's maximum period before ``as_of`` (and not annulled by then)."""
-    records = entities_q.records_for(conn, entity_id, until=as_of)
+def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict[str, Any],
+                   ldef: dict[str, Any]) -> list[dict]:
+    """The violations behind an entry, from the entity's records dated up to ``as_of``: the outcome's ``records``
+    ids if it names them, else its penalties and tax violations dated within the list's maximum period before
+    ``as_of`` (and not annulled by then)."""
     wanted = item.get("records")
     if wanted is not None:
         chosen = [r for r in records if r["id"] in set(wanted)]
@@ -372,11 +437,19 @@ def _basis_records(conn, entity_id: int, as_of: dt.date, item: dict[str, Any], l
             for r in chosen]
 
 
+PROPOSAL_CHUNK = 5000  # decisions per round trip: entries, events and tasks of a chunk go in one insert each
+
+
 def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system") -> dict[str, Any]:
     """Create a ``proposed`` entry for every list proposal of a committed cycle (call it inside the cycle's own
     transaction, or later). An entity that already has an open entry on the list is skipped as already listed;
     running it twice for the same cycle proposes nothing the second time. Lists without an objection window
-    are listed at once."""
+    are listed at once (their joint-measure tasks created).
+
+    Proposals are written in chunks (a :class:`Batch` per chunk), so a cycle of a million entities with a
+    hundred thousand proposals costs a few statements per chunk, not several per entry. The notices these
+    events call for are issued by ``supervise notices issue --cycle ID`` (or, for a pre-listing notice, by
+    :func:`serve` at the latest)."""
     cycle = q.cycle_with_pack(conn, cycle_id)
     if cycle is None:
         raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
@@ -394,50 +467,80 @@ def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor:
     latest = q.pair_states(conn)
     summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [], "listed": [],
                                "skipped": []}
-    for prop in q.list_proposals(conn, cycle_id):
-        entity_id = prop["entity_id"]
-        for item in prop["items"]:
-            name = item.get("list")
-            ldef = lists_def.get(name)
-            if ldef is None:
-                raise ListError(f"Cycle {cycle_id} decision {prop['decision_id']} proposes list '{name}', which pack "
-                                f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
-                                f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
-                                f"the list under 'lists:'.")
-            key = (entity_id, name)
-            if key in done:
-                summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already proposed by this cycle"})
-                continue
-            previous = latest.get(key)
-            if previous and previous[1] in OPEN:
-                summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
-                                           "entry_id": previous[0], "state": previous[1]})
-                continue
-            measures = {}
-            for mid in ldef.get("measures") or []:
-                if mid not in catalogue:
-                    raise ListError(f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
-                                    f"measure '{mid}', which is not in the pack's measures catalogue"
-                                    f"{did_you_mean(mid, catalogue)}; add it under 'measures:' with its department.")
-                measures[mid] = {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
-            basis = basis_text(version, item.get("basis") or ldef.get("basis"))
-            entry_id = q.insert_entry(
-                conn, entity_id=entity_id, list=name, pack_id=cycle["pack_id"], rule_id=str(item.get("rule") or ""),
-                basis=basis, authority=ldef.get("authority") or pack.get("authority"),
-                decision_no=item.get("decision_no"),
-                reason=_fill(str(item.get("reason") or ldef.get("title") or name), prop["facts"]),
-                cycle_id=cycle_id, decision_id=prop["decision_id"],
-                data=jsonable({"list_def": ldef, "measures": measures, "policy_version_id": cycle["policy_version_id"],
-                               "pack_version": cycle["pack_version"],
-                               "records": _basis_records(conn, entity_id, as_of, item, ldef),
-                               "relisting_of": previous[0] if previous else None}))
-            entry = load_one(conn, entry_id, lock=False)
+    per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what every entry of it copies
+    bases: dict[str, str] = {}
+
+    def list_parts(name: str, prop: dict, item: dict) -> dict[str, Any]:
+        parts = per_list.get(name)
+        if parts is not None:
+            return parts
+        regime = list_regime(version, name)
+        if regime is None:
+            raise ListError(f"Cycle {cycle_id} decision {prop['decision_id']} proposes list '{name}', which pack "
+                            f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
+                            f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
+                            f"the list under 'lists:'.")
+        if regime["missing"]:
+            mid = regime["missing"][0]
+            raise ListError(f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
+                            f"measure '{mid}', which is not in the pack's measures catalogue"
+                            f"{did_you_mean(mid, catalogue)}; add it under 'measures:' with its department.")
+        ldef = lists_def[name]
+        parts = per_list[name] = {"ldef": ldef, "regime": regime,
+                                  "authority": ldef.get("authority") or pack.get("authority")}
+        return parts
+
+    def basis_of(basis: Any) -> str:
+        key = repr(basis)
+        if key not in bases:
+            bases[key] = basis_text(version, basis)
+        return bases[key]
+
+    for chunk in chunked(q.list_proposals(conn, cycle_id), PROPOSAL_CHUNK):
+        wanted = []  # (prop, item, name, parts, previous entry id)
+        for prop in chunk:
+            entity_id = prop["entity_id"]
+            for item in prop["items"]:
+                name = item.get("list")
+                parts = list_parts(name, prop, item)
+                key = (entity_id, name)
+                if key in done:
+                    summary["skipped"].append({"entity_id": entity_id, "list": name,
+                                               "why": "already proposed by this cycle"})
+                    continue
+                previous = latest.get(key)
+                if previous and previous[1] in OPEN:
+                    summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
+                                               "entry_id": previous[0], "state": previous[1]})
+                    continue
+                done.add(key)
+                wanted.append((prop, item, name, parts, previous[0] if previous else None))
+        if not wanted:
+            continue
+        explicit = any(item.get("records") is not None for _, item, *_ in wanted)
+        records = q.basis_records(conn, {p["entity_id"] for p, *_ in wanted}, as_of,
+                                  None if explicit else BASIS_RECORD_KINDS)
+        rows = []
+        for prop, item, name, parts, relisting_of in wanted:
+            rows.append({
+                "entity_id": prop["entity_id"], "list": name, "pack_id": cycle["pack_id"],
+                "rule_id": str(item.get("rule") or ""), "basis": basis_of(item.get("basis") or parts["ldef"].get("basis")),
+                "authority": parts["authority"], "decision_no": item.get("decision_no"),
+                "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
+                "cycle_id": cycle_id, "decision_id": prop["decision_id"],
+                "data": {"policy_version_id": cycle["policy_version_id"], "pack_version": cycle["pack_version"],
+                         "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
+                         "relisting_of": relisting_of}})
+        batch = Batch()
+        for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
+            entry = Entry({**row, "id": entry_id}, regime=parts["regime"])
             _append(conn, entry, "proposed", as_of, actor, f"proposed by cycle {cycle_id}, rule {item.get('rule')}",
-                    {"cycle_id": cycle_id, "decision_id": prop["decision_id"]})
-            summary["proposed"].append({"entry_id": entry_id, "entity_id": entity_id, "list": name})
-            if catch_up(conn, entry, as_of):
+                    {"cycle_id": cycle_id, "decision_id": prop["decision_id"]}, batch=batch)
+            summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
+            if catch_up(conn, entry, as_of, batch=batch):
                 summary["listed"].append(entry_id)
-            latest[key] = (entry_id, entry.state)
+            latest[(prop["entity_id"], name)] = (entry_id, entry.state)
+        batch.flush(conn)
     counts: dict[str, int] = {}
     for p in summary["proposed"]:
         counts[p["list"]] = counts.get(p["list"], 0) + 1
@@ -450,7 +553,8 @@ def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor:
 # -- manual actions -----------------------------------------------------------------------------------------
 
 def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None) -> dict[str, Any]:
-    """Record that the pre-listing notice was served (proposed -> notified); the objection window runs from ``on``."""
+    """Record that the pre-listing notice was served (proposed -> notified); the objection window runs from ``on``.
+    A pre-listing notice (with its repair instructions) not yet issued is issued first, dated the proposal."""
     if (entry_id is None) == (cycle_id is None):
         raise UsageProblem("Give exactly one of --entry ID or --cycle ID.")
     if entry_id is not None:
@@ -469,6 +573,8 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
             skipped.append({"entry_id": entry.id, "state": entry.state})
             continue
         deadline = on + dt.timedelta(days=entry.objection_days)
+        # The notice served must exist: issue it now if 'notices issue --cycle' has not (a no-op if it has).
+        _issue_notices(conn, entry, entry.event("proposed"))
         _append(conn, entry, "notified", on, actor, "pre-listing notice served",
                 {"served_on": on, "objection_deadline": deadline})
         served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
@@ -643,6 +749,6 @@ def active_entries(conn, entity_id: int, as_of: dt.date) -> list[dict[str, Any]]
             item = entry.summary(as_of)
             item["kind"] = entry.list_def.get("kind")
             item["force_inspection"] = bool(entry.list_def.get("force_inspection"))
-            item["measures"] = [{"id": mid, **m} for mid, m in (entry.data.get("measures") or {}).items()]
+            item["measures"] = [{"id": mid, **m} for mid, m in entry.measures.items()]
             out.append(item)
     return out

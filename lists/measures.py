@@ -19,19 +19,25 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_ACK_DAYS = 10
 
 
-def route(conn, entry: "Entry", action: str, on: dt.date) -> list[int]:
-    """Create the apply (on listing) or lift (on removal) tasks of an entry; returns their ids."""
-    measures = entry.data.get("measures") or {}
+def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
+    """What a task records of its measure (the department has its own column)."""
+    return {"text": measure.get("text"), "basis": measure.get("basis"), "kind": measure.get("kind"),
+            "services": measure.get("services") or [], "list": list_name}
+
+
+def task_rows(conn, entry: "Entry", action: str, on: dt.date) -> list[dict[str, Any]]:
+    """The apply (on listing) or lift (on removal: only measures that were applied) task rows of an entry;
+    ``lists.lifecycle`` stores them with the event that calls for them."""
+    measures = entry.measures
     if action == "lift":
         applied = {t["measure_id"] for t in q.tasks(conn, entry_ids=[entry.id]) if t["action"] == "apply"}
         measures = {mid: m for mid, m in measures.items() if mid in applied}
     due = on + dt.timedelta(days=int(entry.list_def.get("ack_days") or DEFAULT_ACK_DAYS))
-    rows = [{"entry_id": entry.id, "measure_id": mid, "department": m.get("department") or "未指定部门",
+    shared = (entry.regime or {}).get("task_data") or {}  # one object per measure for every entry of the list
+    return [{"entry_id": entry.id, "measure_id": mid, "department": m.get("department") or "未指定部门",
              "action": action, "created_on": on, "due_on": due,
-             "data": {"text": m.get("text"), "basis": m.get("basis"), "kind": m.get("kind"),
-                      "services": m.get("services") or [], "list": entry.list}}
+             "data": shared.get(mid) or task_data(entry.list, m)}
             for mid, m in measures.items()]
-    return q.insert_tasks(conn, rows) if rows else []
 
 
 def task_view(task: dict[str, Any]) -> dict[str, Any]:

@@ -49,9 +49,10 @@ def test_propose_from_cycle_creates_dated_entries_with_provenance(store, factory
     assert e.row["rule_id"] == "black-serious-penalty" and "第44号" in e.row["basis"]
     assert e.row["authority"] == "泉州市市场监督管理局"
     assert e.row["reason"] == "近三年受到2次从重行政处罚，情节严重"  # {fact} filled from the decision's facts
-    assert e.data["list_def"]["objection_days"] == 15
-    assert e.data["measures"]["black-procurement-ban"]["department"] == "财政局"
-    assert e.data["measures"]["black-procurement-ban"]["basis"].endswith("第二十条")
+    assert e.list_def["objection_days"] == 15 and "list_def" not in e.data  # the regime by reference
+    assert e.data["policy_version_id"] and e.data["pack_version"] == "2026"
+    assert e.measures["black-procurement-ban"]["department"] == "财政局"
+    assert e.measures["black-procurement-ban"]["basis"].endswith("第二十条")
     assert [r["ref"] for r in e.data["records"]] == ["泉市监罚〔2026〕100号"]
     assert states(store, 3) == [("proposed", "proposed", D(2026, 4, 30)), ("listed", "listed", D(2026, 4, 30))]
     assert entry(store, 3).until_on() == D(2027, 4, 30)
@@ -333,7 +334,9 @@ def test_failed_action_stores_nothing(store, factory):
         assert all_append_only_rows(conn) == before
 
 
-def test_notice_hook_is_called_for_each_listing_event(store, factory, monkeypatch):
+def test_notice_hook_is_called_for_manual_events_and_before_serving(store, factory, monkeypatch):
+    """A cycle's proposals leave their documents to 'notices issue --cycle' (bulk); serving issues the
+    pre-listing notice first if it is still missing (dated the proposal); later events issue their own."""
     calls = []
     fake = types.ModuleType("notices.issue")
     fake.issue_for_list_event = lambda conn, entry_id, event, **kw: calls.append((entry_id, event, kw["seq"],
@@ -344,10 +347,69 @@ def test_notice_hook_is_called_for_each_listing_event(store, factory, monkeypatc
     monkeypatch.setattr(notices, "issue", fake, raising=False)
     s = scenario(store, factory, lists=("black", "black", "red"))
     propose(store, s["cycle"])
+    assert calls == []
     run(store, L.revoke, 2, "撤销", D(2026, 5, 1), "t")  # never listed: no removal notice
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     run(store, L.advance, D(2026, 6, 1))
     run(store, L.revoke, 1, "撤销", D(2026, 7, 1), "t")
-    assert calls == [(1, "proposed", 1, D(2026, 4, 30)), (2, "proposed", 1, D(2026, 4, 30)),
-                     (3, "proposed", 1, D(2026, 4, 30)), (3, "listed", 2, D(2026, 4, 30)),
-                     (1, "listed", 3, D(2026, 5, 22)), (1, "revoked", 4, D(2026, 7, 1))]
+    assert calls == [(1, "proposed", 1, D(2026, 4, 30)), (1, "listed", 3, D(2026, 5, 22)),
+                     (1, "revoked", 4, D(2026, 7, 1))]
+
+
+def test_cycle_proposals_get_their_notices_from_notices_issue_and_serving_issues_none_twice(store, factory):
+    """Bulk proposals issue no document inline; 'notices issue --cycle' issues the pre-listing notice with the
+    repair instructions (两书同达) for each proposed entry and the commendation for the entry listed at once;
+    serving afterwards finds them issued and adds none."""
+    from notices import issue
+
+    s = scenario(store, factory, lists=("black", "red"))
+    propose(store, s["cycle"])
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one() == 0
+    report = issue.issue_for_cycle(store, s["cycle"], as_of=D(2026, 4, 30))
+    by_entry = {}
+    with store.read() as conn:
+        for entry_id, kind in conn.execute(sa.select(schema.notices.c.entry_id, schema.notices.c.kind)
+                                           .where(schema.notices.c.entry_id.is_not(None))):
+            by_entry.setdefault(entry_id, set()).add(kind)
+    assert by_entry == {1: {"pre_listing", "repair_instructions"}, 2: {"commendation"}}
+    issued = len(report.issued)
+    run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"])
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one() == issued
+
+
+def test_serving_issues_a_missing_pre_listing_notice_dated_the_proposal(store, factory):
+    s = scenario(store, factory, lists=("black",))
+    propose(store, s["cycle"])
+    run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
+    with store.read() as conn:
+        rows = conn.execute(sa.select(schema.notices.c.kind, schema.notices.c.issued_on)
+                            .where(schema.notices.c.entry_id == 1).order_by(schema.notices.c.kind)).all()
+    assert [tuple(r) for r in rows] == [("pre_listing", D(2026, 4, 30)), ("repair_instructions", D(2026, 4, 30))]
+
+
+def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_changes_the_list(store, factory):
+    from tests.builders_lists import add_cycle, pack_body
+
+    s = scenario(store, factory, lists=("black",))
+    propose(store, s["cycle"])
+    stricter = pack_body(black={"objection_days": 30, "max_months": 60, "ack_days": 3,
+                                "measures": ["black-honours"]})
+    stricter["version"]["version"] = "2027"
+    with store.transaction() as conn:
+        later = add_cycle(conn, D(2027, 4, 30), [], body=stricter)  # the newer version is stored and in force
+    assert later
+    e = entry(store, 1)
+    assert e.data["pack_version"] == "2026"
+    assert e.objection_days == 15 and e.list_def["max_months"] == 36
+    assert sorted(e.measures) == ["black-bidding-limit", "black-honours", "black-more-inspections",
+                                  "black-procurement-ban"]
+    run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
+    run(store, L.advance, D(2026, 6, 1))
+    e = entry(store, 1)
+    assert e.listed_from == D(2026, 5, 22) and e.until_on() == D(2029, 5, 22)  # 36 months, not 60
+    with store.read() as conn:
+        due = conn.execute(sa.select(schema.measure_tasks.c.due_on).where(schema.measure_tasks.c.entry_id == 1)
+                           ).scalars().all()
+    assert len(due) == 4 and set(due) == {D(2026, 6, 1)}  # ack_days 10 of the 2026 version, not 3

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import now, schema
+from . import allocate_ids, bulk_insert, now, schema
 
 LE = schema.list_entries
 EV = schema.list_events
@@ -51,6 +51,13 @@ def latest_pack_bodies(conn: Connection) -> list[dict[str, Any]]:
     return [body for (body,) in conn.execute(sa.select(pv.c.body).where(pv.c.id.in_(newest)).order_by(pv.c.id))]
 
 
+def pack_bodies(conn: Connection, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Stored pack version bodies by id."""
+    pv = schema.policy_versions
+    ids = sorted(set(version_ids))
+    return {i: body for i, body in conn.execute(sa.select(pv.c.id, pv.c.body).where(pv.c.id.in_(ids)))} if ids else {}
+
+
 def list_proposals(conn: Connection, cycle_id: int) -> Iterator[dict[str, Any]]:
     """Decisions of a cycle whose outcome proposes at least one list, with the outcome's list items."""
     O, D = schema.outcomes, schema.decisions
@@ -69,18 +76,20 @@ def list_proposals(conn: Connection, cycle_id: int) -> Iterator[dict[str, Any]]:
 
 # -- entries and events -------------------------------------------------------------------------------------
 
-def insert_entry(conn: Connection, **values: Any) -> int:
-    return conn.execute(sa.insert(LE).values(created_at=now(), **values).returning(LE.c.id)).scalar_one()
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert entries (ids reserved first, then one bulk insert); returns their ids in the order of ``rows``."""
+    ids = allocate_ids(conn, LE, len(rows))
+    stamp = now()
+    bulk_insert(conn, LE, [{"id": i, "created_at": stamp, **r} for i, r in zip(ids, rows)])
+    return ids
 
 
-def insert_event(conn: Connection, entry_id: int, event: str, state: str, valid_from: dt.date, actor: str,
-                 reason: str | None, data: dict[str, Any] | None) -> dict[str, Any]:
-    """Append the next event of an entry (seq = last + 1; the unique (entry_id, seq) key guards races)."""
-    seq = (conn.execute(sa.select(sa.func.max(EV.c.seq)).where(EV.c.entry_id == entry_id)).scalar() or 0) + 1
-    row = {"entry_id": entry_id, "seq": seq, "event": event, "state": state, "valid_from": valid_from,
-           "recorded_at": now(), "actor": actor, "reason": reason, "data": data}
-    row["id"] = conn.execute(sa.insert(EV).values(**row).returning(EV.c.id)).scalar_one()
-    return row
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append event rows (entry_id, seq, event, state, valid_from, recorded_at, actor, reason, data).
+
+    The caller numbers them from the entry's loaded events (under the entry's lock); the unique (entry_id, seq)
+    key turns a concurrent writer that slipped past the lock into an error instead of a second history."""
+    bulk_insert(conn, EV, rows)
 
 
 def lock_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
@@ -166,6 +175,25 @@ def entities_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str,
     return out
 
 
+def basis_records(conn: Connection, entity_ids: Iterable[int], until: dt.date,
+                  kinds: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Records of several entities dated on or before ``until`` (optionally of some kinds), grouped by entity,
+    each entity's in (date, kind, id) order like ``entities.records_for``."""
+    R = schema.records
+    wanted = set(kinds) if kinds is not None else None
+    out: dict[int, list[dict[str, Any]]] = {}
+    for part in _chunks(sorted(set(entity_ids))):
+        # Kinds are filtered here, not in SQL: "kind IN (..)" lets SQLite answer from ix_records_kind_date, walking
+        # every record of those kinds in the register for each chunk, instead of the entity index.
+        stmt = (sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.date, R.c.data)
+                .where(R.c.entity_id.in_(part), R.c.date <= until)
+                .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id))
+        for row in conn.execute(stmt).mappings():
+            if wanted is None or row["kind"] in wanted:
+                out.setdefault(row["entity_id"], []).append(dict(row))
+    return out
+
+
 # -- objections ---------------------------------------------------------------------------------------------
 
 def insert_objection(conn: Connection, entry_id: int, reason: str, evidence: list[dict], filed_on: dt.date,
@@ -238,9 +266,10 @@ def insert_repair_decision(conn: Connection, application_id: int, decision: str,
 
 # -- joint measure tasks ------------------------------------------------------------------------------------
 
-def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+def insert_tasks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert measure tasks (one bulk insert)."""
     stamp = now()
-    return [conn.execute(sa.insert(MT).values(created_at=stamp, **r).returning(MT.c.id)).scalar_one() for r in rows]
+    bulk_insert(conn, MT, [{"created_at": stamp, **r} for r in rows])
 
 
 def _task_select():
