@@ -419,9 +419,13 @@ def _cycle_summary_text(r: dict) -> str:
         lines.append(f"Against cycle {ch['previous_cycle']}: {ch['tier_up']} up, {ch['tier_down']} down, "
                      f"{ch['unchanged']} unchanged.")
     lists = r.get("lists") or {}
+    if lists.get("expired_since_previous"):
+        lines.append("Expired since the previous cycle: "
+                     + ", ".join(f"{k} {v}" for k, v in lists["expired_since_previous"].items()))
     if lists.get("proposed"):
         lines.append("List proposals: " + ", ".join(f"{k} {v}" for k, v in lists["proposed"].items())
-                     + f" ({lists.get('listed_at_once', 0)} listed at once, {lists.get('already_listed', 0)} already listed)")
+                     + f" ({sum(lists.get('listed_at_once', {}).values())} listed at once, "
+                       f"{sum(lists.get('already_listed', {}).values())} already on their list)")
         lines.append(f"Issue their notices (pre-listing notices, 两书同达) with: supervise notices issue --cycle {r['cycle']}")
     return "\n".join(lines)
 

@@ -7,9 +7,11 @@ results), written in bulk with Core executemany like tests/test_cycles.py::bulk_
 register built earlier (same N and seed) and only clears what earlier cycles wrote.
 
 Then, per pack, a fresh child process runs ``engine.cycles.run_cycle`` (one transaction, lists proposed, summary
-written) and reports the stage timings from the cycle summary (load, facts, evaluate, store; lists/summary/other
-measured around the real functions), entities/s, its own peak RSS (so the register build is not in it), the number
-of distinct vectors and of durable-rules evaluations. A second child computes the same facts again and times a
+written) and reports the stage timings from the cycle summary: the evaluation (load, facts, evaluate; in a worker
+process on a register of 100,000 entities or more, overlapping the writes) and the writes of the cycle process
+(store: decisions; lists: proposals, batch by batch), pack load, previous tiers and summary measured around the real
+functions, entities/s, peak RSS of the cycle process and of its worker (so the register build is not in it), the
+number of distinct vectors and of durable-rules evaluations. A second child computes the same facts again and times a
 plain-Python evaluation of the pack's rules over them (per entity: predicate vector, every tier/list/measure/notice
 rule's condition with ``engine.conditions.evaluate``, the tier with ``policies.loader.decide_tier``; no memo, no
 durable-rules), and prints the ratio of the cycle's evaluate stage to it.
@@ -293,11 +295,12 @@ def clear_cycles(url: str) -> float:
 # -- children ---------------------------------------------------------------------------------------------------
 
 def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
-    """Run one cycle through engine.cycles.run_cycle; time the list proposals and summary around the real calls."""
+    """Run one cycle through engine.cycles.run_cycle; time the pack load, previous tiers and summary around the real
+    calls (the stages, list proposals included, come from the cycle summary)."""
     import engine.cycles as cyc
     from engine.store import cycles as qc
 
-    extra = {"pack_load": 0.0, "previous_tiers": 0.0, "lists": 0.0, "summary": 0.0}
+    extra = {"pack_load": 0.0, "previous_tiers": 0.0, "summary": 0.0}
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -309,7 +312,6 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
         return wrapper
 
     cyc._load_version = timed("pack_load", cyc._load_version)
-    cyc._propose_lists = timed("lists", cyc._propose_lists)
     cyc._summary = timed("summary", cyc._summary)
     qc.tiers_of = timed("previous_tiers", qc.tiers_of)
     store = Store(url)
@@ -327,6 +329,9 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
             "tiers": {t["tier"]: t["entities"] for t in result["tiers"]},
             "lists_proposed": lists.get("counts") or (lists.get("proposed") if isinstance(lists.get("proposed"), dict)
                                                       else {}), "previous_cycle": (result.get("changes") or {}).get("previous_cycle"),
+            "workers": result.get("workers", 0),
+            # the largest peak among this process's finished children: the evaluation worker
+            "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
             "rss_start_mb": round(rss0, 1), "rss_peak_mb": round(rss_mb(), 1)}
 
 
@@ -390,24 +395,24 @@ def run_child(args: list[str]) -> dict:
 def report(c: dict, p: dict) -> None:
     t = c["timings"]
     n = c["entities"]
-    staged = sum(t.values())
-    other = c["wall"] - staged - sum(c["extra"].values())
+    workers = c.get("workers", 0)
     print(f"\n== {c['pack']} version {c['version']}, period {c['period']} (cycle {c['cycle']}) ==")
     print(f"  entities evaluated   {n:>12,}")
     print(f"  {'pack load+validate':<20} {c['extra']['pack_load']:>10.2f} s  (policies.get_pack, before the stages)")
-    for name in ("load", "facts", "evaluate", "store"):
-        if name in t:
-            print(f"  {name:<20} {t[name]:>10.2f} s")
     print(f"  {'previous tiers':<20} {c['extra']['previous_tiers']:>10.2f} s"
           + (f"  (previous cycle {c['previous_cycle']})" if c["previous_cycle"] else "  (no previous cycle)"))
-    print(f"  {'lists (proposals)':<20} {c['extra']['lists']:>10.2f} s  {c['lists_proposed']}")
+    print(f"  evaluation, {'in ' + str(workers) + ' worker process(es), overlapping the writes' if workers else 'in the cycle process'}:")
+    for name in ("load", "facts", "evaluate"):
+        print(f"    {name:<18} {t.get(name, 0.0):>10.2f} s")
+    print("  writes, in the cycle process:")
+    print(f"    {'store (decisions)':<18} {t.get('store', 0.0):>10.2f} s")
+    print(f"    {'lists (proposals)':<18} {t.get('lists', 0.0):>10.2f} s  {c['lists_proposed']}")
     print(f"  {'summary':<20} {c['extra']['summary']:>10.2f} s")
-    print(f"  {'other (commit, ...)':<20} {other:>10.2f} s")
     print(f"  {'wall':<20} {c['wall']:>10.2f} s   -> {n / c['wall']:,.0f} entities/s  (CPU {c['cpu']:.1f} s in the "
           f"cycle process; 1-min load average at the end {c['load_average']:.1f} on {os.cpu_count()} cores)")
-    own = c["wall"] - c["extra"]["lists"]
-    print(f"  {'wall without lists':<20} {own:>10.2f} s   -> {n / own:,.0f} entities/s")
-    print(f"  peak RSS (cycle child, fresh process) {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)")
+    peak = c["rss_peak_mb"] + (c.get("worker_rss_peak_mb", 0.0) if workers else 0.0)
+    print(f"  peak RSS: cycle process {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)"
+          + (f" + worker {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else ""))
     print(f"  distinct vectors {c['distinct_vectors']:,}; durable evaluations {c['durable_evaluations']:,}")
     print(f"  tiers {c['tiers']}")
     if p:

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import gc
+import json
 import math
+import os
 import re
 import time
 from collections import Counter
 from typing import Any, Callable
 
 from .errors import CycleError, UsageProblem
-from .evaluate import Evaluator
+from .parallel import Sink, evaluate_batches
 from .store import Store, audit, now
 from .store import cycles as q
 from .store import entities as qe
 
-BATCH = 20000
+BATCH = 20000  # entities per batch (one read, one insert)
+PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this process
 
 
 def period_end(period: str) -> dt.date:
@@ -55,76 +57,31 @@ def _load_version(pack_ref: str, as_of: dt.date):
     return pack.version_at(as_of)
 
 
-def evaluate_register(conn, version, as_of: dt.date, sink: Callable[[list[dict], dict[str, dict]], None],
-                      previous: dict[int, str] | None = None, imported_before: dt.datetime | None = None,
-                      progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Stream the register through an Evaluator; call ``sink(decision_rows, new_outcomes)`` per batch.
+def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
+    """How many evaluation worker processes to use: ``SUPERVISE_WORKERS`` if set; otherwise none for a small
+    register (starting one costs about a second) or an in-memory database (a worker could not see it), one
+    when this process writes (a cycle: the worker evaluates while this process stores), and two when it only
+    counts (simulate, replay)."""
+    setting = os.environ.get("SUPERVISE_WORKERS")
+    if setting is not None:
+        try:
+            return max(0, int(setting))
+        except ValueError:
+            raise UsageProblem(f"SUPERVISE_WORKERS must be a whole number of worker processes, not '{setting}'.") \
+                from None
+    if store.in_memory or entities < PARALLEL_MIN:
+        return 0
+    return min(2, os.cpu_count() or 1) if sink_is_light else 1
 
-    ``timings`` in the result: ``load`` (entities and records read), ``facts`` (facts computed from them),
-    ``evaluate`` (predicate vector, memoised rule evaluation, decision rows built), ``store`` (the sink).
-    """
-    ev = Evaluator(version, as_of)
-    kinds = ev.facts.kinds
-    # The facts as stored (None left out, integral floats as ints) test exactly like the computed ones, so one
-    # dict per entity serves the rules and the decision row.
-    compute = ev.facts.compute_stored
-    # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers.
-    prev_get = previous.get if previous and ev.facts.needs_previous else None
-    timings = Counter({"load": 0.0, "facts": 0.0, "evaluate": 0.0, "store": 0.0})
-    clock = time.perf_counter
-    count = 0
-    per_key: dict[str, tuple] = {}  # vector key seen in this run -> (tier, ratio, per_year, forced)
-    subjects = set(version.pack.meta.get("subjects") or [])
-    none = ()
-    batches = qe.iter_entities(conn, BATCH)
-    # Every batch allocates a few hundred thousand short-lived, acyclic containers (rows, records, facts); the cyclic
-    # collector then ran thousands of times over them and over everything long-lived, about a third of a
-    # 1,000,000-entity cycle. Reference counting frees all of it, so the collector is paused for the loop.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        while True:
-            t0 = clock()
-            batch = next(batches, None)
-            if batch is None:
-                timings["load"] += clock() - t0
-                break
-            records = qe.records_for_range(conn, batch[0]["id"], batch[-1]["id"], as_of, kinds, imported_before) \
-                if kinds else {}
-            t1 = clock()
-            entities = [e for e in batch if e["entity_type"] in subjects] if subjects else batch
-            get = records.get
-            if prev_get is None:
-                facts_list = [compute(e, get(e["id"], none), None) for e in entities]
-            else:
-                facts_list = [compute(e, get(e["id"], none), prev_get(e["id"])) for e in entities]
-            del records
-            t2 = clock()
-            rows, new = [], {}
-            for entity, facts, (key, outcome) in zip(entities, facts_list, ev.outcomes(facts_list)):
-                fixed = per_key.get(key)
-                if fixed is None:  # the first entity with this vector in this run
-                    insp = outcome["inspection"]
-                    fixed = per_key[key] = (outcome["tier"], insp["ratio"], insp["per_year"], insp["forced"])
-                    new[key] = outcome
-                rows.append({"entity_id": entity["id"], "key": key, "tier": fixed[0], "ratio": fixed[1],
-                             "per_year": fixed[2], "forced": fixed[3], "facts": facts})
-            del facts_list
-            t3 = clock()
-            sink(rows, new)
-            t4 = clock()
-            timings["load"] += t1 - t0
-            timings["facts"] += t2 - t1
-            timings["evaluate"] += t3 - t2
-            timings["store"] += t4 - t3
-            count += len(rows)
-            if progress:
-                progress(len(batch))
-    finally:
-        if collecting:
-            gc.enable()
-    return {"entities": count, "distinct_vectors": ev.distinct, "timings": dict(timings),
-            "durable_evaluations": ev.rs1.evaluations + ev.rs2.evaluations}
+
+def evaluate_register(conn, version, as_of: dt.date, sink: Sink, previous: dict[int, str] | None = None,
+                      imported_before: dt.datetime | None = None, progress: Callable[[int], None] | None = None,
+                      workers: int = 0, url: str | None = None) -> dict[str, Any]:
+    """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
+    order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
+    ``url`` while the sink runs here."""
+    return evaluate_batches(conn, version, as_of, qe.batch_ranges(conn, BATCH), sink, previous=previous,
+                            imported_before=imported_before, workers=workers, url=url, progress=progress)
 
 
 def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = None, rerun: bool = False,
@@ -150,24 +107,44 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                                   supersedes_id=existing["id"] if existing else None, started_at=started,
                                   entity_count=0, actor=actor)
         outcome_ids: dict[str, int] = {}
+        proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
+        proposer = _proposer(conn, cycle_id, as_of, actor)
+        spent = Counter({"store": 0.0, "lists": 0.0})
+        loads, clock = json.loads, time.perf_counter
 
-        def sink(rows: list[dict], new: dict[str, dict]) -> None:
+        def sink(rows: list[tuple], new: dict[str, dict]) -> None:
+            t0 = clock()
             for key, outcome in new.items():
-                outcome_ids[key] = q.insert_outcome(conn, cycle_id, key, outcome["tier"], outcome)
-            for r in rows:
-                r["outcome_id"] = outcome_ids[r.pop("key")]
-                r["cycle_id"] = cycle_id
-            q.insert_decisions(conn, rows)
+                if key not in outcome_ids:  # two workers may both meet a vector first
+                    outcome_ids[key] = q.insert_outcome(conn, cycle_id, key, outcome["tier"], outcome)
+                    items = [i for i in outcome.get("lists") or [] if i.get("action") == "propose"]
+                    if items:
+                        proposing[key] = items
+            ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
+            t1 = clock()
+            if proposer is not None:
+                props = [{"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
+                         for i, r in zip(ids, rows) if r[1] in proposing]
+                if props:
+                    proposer.add(props)
+            spent["store"] += t1 - t0
+            spent["lists"] += clock() - t1
 
-        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress)
+        workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
+        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress, workers=workers,
+                                  url=store.url)
         if stats["entities"] == 0:
             raise CycleError(f"The register in {store.display_url()} has no entity that policy {pack_id} evaluates; "
                              f"import entities first ('supervise import entities FILE').")
-        lists = _propose_lists(conn, cycle_id, as_of, actor)
+        t0 = clock()
+        lists = _list_summary(conn, proposer.finish(), pack_id, prev, as_of) if proposer is not None else {}
+        spent["lists"] += clock() - t0
+        timings = {k: v for k, v in stats["timings"].items() if k != "sink"}
+        timings.update(spent)
         summary = _summary(conn, cycle_id, prev, version)
         summary.update({"lists": lists, "distinct_vectors": stats["distinct_vectors"],
-                        "durable_evaluations": stats["durable_evaluations"],
-                        "timings": {k: round(v, 3) for k, v in stats["timings"].items()}})
+                        "durable_evaluations": stats["durable_evaluations"], "workers": stats["workers"],
+                        "timings": {k: round(v, 3) for k, v in timings.items()}})
         q.finish_cycle(conn, cycle_id, stats["entities"], summary)
         audit(conn, actor, "cycle_run", f"cycle:{cycle_id}", pack=pack_id, period=period, as_of=as_of.isoformat(),
               version=version.version, rerun=rerun)
@@ -177,15 +154,25 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
             "supersedes": existing["id"] if existing else None, "entities": stats["entities"], **summary}
 
 
-def _propose_lists(conn, cycle_id: int, as_of: dt.date, actor: str) -> dict[str, Any]:
+def _proposer(conn, cycle_id: int, as_of: dt.date, actor: str):
+    """The list lifecycle's proposer for this cycle: entries are proposed batch by batch as decisions are stored."""
     try:
-        from lists.lifecycle import propose_from_cycle
+        from lists.lifecycle import Proposer
     except ImportError:  # pragma: no cover - the lists package is part of the product
-        return {}
-    result = propose_from_cycle(conn, cycle_id, as_of, actor)
-    # Keep the cycle summary small at a million entities: counts only (the entries are in list_entries).
-    return {"proposed": result.get("counts", {}), "listed_at_once": len(result.get("listed", [])),
-            "already_listed": sum(1 for s in result.get("skipped", []) if s.get("why") == "already listed")}
+        return None
+    return Proposer(conn, cycle_id, as_of, actor)
+
+
+def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date) -> dict[str, Any]:
+    """Counts per list only, to keep the cycle summary small at a million entities (the entries are in
+    list_entries): proposed, listed at once, already on the list, expired since the previous cycle."""
+    from lists.lifecycle import expiries
+
+    entry_list = {p["entry_id"]: p["list"] for p in result["proposed"]}
+    return {"proposed": result["counts"],
+            "listed_at_once": dict(Counter(entry_list[e] for e in result["listed"])),
+            "already_listed": dict(Counter(s["list"] for s in result["skipped"] if s.get("why") == "already listed")),
+            "expired_since_previous": expiries(conn, pack_id, prev["as_of"], as_of) if prev else None}
 
 
 def _summary(conn, cycle_id: int, prev: dict | None, version) -> dict[str, Any]:
@@ -298,14 +285,16 @@ def replay_cycle(store: Store, cycle_id: int) -> dict:
 
         def sink(rows, new):
             nonlocal seen
-            for r in rows:
+            for entity_id, key, tier, ratio, per_year, forced, _facts in rows:
                 seen += 1
-                got = (r["tier"], r["ratio"], r["per_year"], r["forced"], r["key"])
-                want = stored.pop(r["entity_id"], None)
+                got = (tier, ratio, per_year, forced, key)
+                want = stored.pop(entity_id, None)
                 if want != got and len(differences) < 100:
-                    differences.append({"entity_id": r["entity_id"], "stored": want, "replayed": got})
+                    differences.append({"entity_id": entity_id, "stored": want, "replayed": got})
 
-        evaluate_register(conn, version, c["as_of"], sink, previous, imported_before=c["started_at"])
+        workers = workers_for(store, c["entity_count"], sink_is_light=True)
+        evaluate_register(conn, version, c["as_of"], sink, previous, imported_before=c["started_at"],
+                          workers=workers, url=store.url)
     for entity_id, want in list(stored.items())[:100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})
     return {"cycle": cycle_id, "pack": c["pack_id"], "version": c["version"], "as_of": c["as_of"].isoformat(),

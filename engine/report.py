@@ -165,12 +165,14 @@ def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
 
 
 def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict) -> list[dict]:
-    created = proposals.get("counts") if isinstance(proposals.get("counts"), dict) else None
-    skipped = listed = None
-    if created is not None:
-        skipped = Counter(s.get("list") for s in proposals.get("skipped") or [] if isinstance(s, dict))
-        entry_list = {p.get("entry_id"): p.get("list") for p in proposals.get("proposed") or [] if isinstance(p, dict)}
-        listed = Counter(entry_list.get(e) for e in proposals.get("listed") or [])
+    """Per list: entities the rules proposed (and the previous cycle's figure), entries the cycle created, listed
+    at once, skipped as already on the list and expired since the previous cycle (the cycle summary's counts)."""
+    def counts(key: str) -> dict | None:
+        value = proposals.get(key)
+        return value if isinstance(value, dict) else None
+
+    created, listed, skipped = counts("proposed"), counts("listed_at_once"), counts("already_listed")
+    expired = counts("expired_since_previous")
     rows = []
     for name in list(defs) + sorted((set(per_list) | set(prev or {})) - set(defs)):
         d = defs.get(name) or {}
@@ -180,7 +182,8 @@ def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict)
                "previous": prev.get(name, 0) if prev is not None else None,
                "new_entries": created.get(name, 0) if created is not None else None,
                "listed_at_once": listed.get(name, 0) if listed is not None else None,
-               "already_listed": skipped.get(name, 0) if skipped is not None else None}
+               "already_listed": skipped.get(name, 0) if skipped is not None else None,
+               "expired": expired.get(name, 0) if expired is not None else None}
         if prev is not None:
             row["change"] = row["proposed_by_rules"] - row["previous"]
         rows.append(row)
@@ -252,6 +255,9 @@ def headline(data: dict) -> list[str]:
         if any(x["new_entries"] is not None for x in proposed):
             text += f"；新增拟列入名单{_n(created)}户" + (f"，另有{_n(skipped)}户已在名单中" if skipped else "")
         out.append(text + "。")
+    expired = [x for x in data["lists"] if x.get("expired")]
+    if expired:
+        out.append("自上一周期以来公示期届满移出" + "、".join(f"{x['title']}{_n(x['expired'])}户" for x in expired) + "。")
     return out
 
 

@@ -19,10 +19,11 @@ import time
 from collections import Counter
 from typing import Any, Callable, Iterator
 
-from .cycles import evaluate_register
+from .cycles import evaluate_register, workers_for
 from .errors import CycleError
 from .store import Store
 from .store import cycles as q
+from .store import entities as qe
 from .store import reports as qr
 
 def simulate(store: Store, policy_ref: str, against: int | None = None, as_of: dt.date | None = None,
@@ -41,14 +42,16 @@ def simulate(store: Store, policy_ref: str, against: int | None = None, as_of: d
         drafts: dict[str, dict] = {}
         stream = _Merge(qr.iter_register_decisions(conn, base["id"] if base else None), combos)
 
-        def sink(rows: list[dict], new: dict[str, dict]) -> None:
+        def sink(rows: list[tuple], new: dict[str, dict]) -> None:
             for key, outcome in new.items():
                 drafts[key] = _slim(outcome)
             advance = stream.advance
-            for r in rows:
-                combos[(advance(r["entity_id"]), r["key"])] += 1
+            for r in rows:  # (entity_id, key, ...): see engine.parallel
+                combos[(advance(r[0]), r[1])] += 1
 
-        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress)
+        workers = workers_for(store, qe.entity_count(conn), sink_is_light=True)
+        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress, workers=workers,
+                                  url=store.url)
         stream.drain()
         stored = q.outcomes_of(conn, base["id"]) if base else {}
         stored_workload = q.region_tier_workload(conn, base["id"]) if base else []
@@ -58,6 +61,7 @@ def simulate(store: Store, policy_ref: str, against: int | None = None, as_of: d
         "policy": {"ref": policy_ref, "id": pack.id, "title": pack.title, "version": version.version,
                    "version_title": version.title, "content_hash": version.content_hash, "file": str(pack.path)},
         "as_of": as_of.isoformat(), "entities": stats["entities"], "distinct_vectors": stats["distinct_vectors"],
+        "workers": stats["workers"],
         "wall_seconds": round(time.perf_counter() - t0, 3),
     })
     return result

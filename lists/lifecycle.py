@@ -440,43 +440,46 @@ def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict
 PROPOSAL_CHUNK = 5000  # decisions per round trip: entries, events and tasks of a chunk go in one insert each
 
 
-def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system") -> dict[str, Any]:
-    """Create a ``proposed`` entry for every list proposal of a committed cycle (call it inside the cycle's own
-    transaction, or later). An entity that already has an open entry on the list is skipped as already listed;
-    running it twice for the same cycle proposes nothing the second time. Lists without an objection window
-    are listed at once (their joint-measure tasks created).
+class Proposer:
+    """Use this to create the list entries a committed cycle proposes, in chunks as its decisions come: the cycle
+    run feeds it each batch of decisions it stores (:meth:`add`), :func:`propose_from_cycle` feeds it the stored
+    decisions; :meth:`finish` returns the summary.
 
-    Proposals are written in chunks (a :class:`Batch` per chunk), so a cycle of a million entities with a
-    hundred thousand proposals costs a few statements per chunk, not several per entry. The notices these
-    events call for are issued by ``supervise notices issue --cycle ID`` (or, for a pre-listing notice, by
-    :func:`serve` at the latest)."""
-    cycle = q.cycle_with_pack(conn, cycle_id)
-    if cycle is None:
-        raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
-    if cycle["status"] != "committed":
-        raise ListError(f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list entries "
-                        f"(use the cycle that superseded it).")
-    as_of = as_of or cycle["as_of"]
-    if as_of < cycle["as_of"]:
-        raise ListError(f"Proposals of cycle {cycle_id} cannot take effect on {as_of}, before the cycle's as-of date "
-                        f"{cycle['as_of']}; give --as-of {cycle['as_of']} or later.")
-    body = cycle["pack_body"] or {}
-    pack, version = body.get("pack") or {}, body.get("version") or {}
-    lists_def, catalogue = version.get("lists") or {}, version.get("measures") or {}
-    done = q.entries_of_cycle(conn, cycle_id)
-    latest = q.pair_states(conn)
-    summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [], "listed": [],
-                               "skipped": []}
-    per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what every entry of it copies
-    bases: dict[str, str] = {}
+    An entity that already has an open entry on the list is skipped as already listed; a decision proposed twice
+    (running it again for the same cycle) proposes nothing the second time. Lists without an objection window are
+    listed at once (their joint-measure tasks created). A chunk costs a few statements (a :class:`Batch`), not
+    several per entry. The notices these events call for are issued by ``supervise notices issue --cycle ID``
+    (or, for a pre-listing notice, by :func:`serve` at the latest)."""
 
-    def list_parts(name: str, prop: dict, item: dict) -> dict[str, Any]:
-        parts = per_list.get(name)
+    def __init__(self, conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system"):
+        cycle = q.cycle_with_pack(conn, cycle_id)
+        if cycle is None:
+            raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
+        if cycle["status"] != "committed":
+            raise ListError(f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list "
+                            f"entries (use the cycle that superseded it).")
+        as_of = as_of or cycle["as_of"]
+        if as_of < cycle["as_of"]:
+            raise ListError(f"Proposals of cycle {cycle_id} cannot take effect on {as_of}, before the cycle's as-of "
+                            f"date {cycle['as_of']}; give --as-of {cycle['as_of']} or later.")
+        body = cycle["pack_body"] or {}
+        self.conn, self.cycle, self.as_of, self.actor = conn, cycle, as_of, actor
+        self.pack, self.version = body.get("pack") or {}, body.get("version") or {}
+        self.done = q.entries_of_cycle(conn, cycle_id)
+        self.latest = q.pair_states(conn)
+        self.summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [],
+                                        "listed": [], "skipped": []}
+        self.per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what its entries share
+        self.bases: dict[str, str] = {}
+
+    def _list(self, name: str, prop: dict, item: dict) -> dict[str, Any]:
+        parts = self.per_list.get(name)
         if parts is not None:
             return parts
-        regime = list_regime(version, name)
+        cycle, lists_def = self.cycle, self.version.get("lists") or {}
+        regime = list_regime(self.version, name)
         if regime is None:
-            raise ListError(f"Cycle {cycle_id} decision {prop['decision_id']} proposes list '{name}', which pack "
+            raise ListError(f"Cycle {cycle['id']} decision {prop['decision_id']} proposes list '{name}', which pack "
                             f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
                             f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
                             f"the list under 'lists:'.")
@@ -484,39 +487,47 @@ def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor:
             mid = regime["missing"][0]
             raise ListError(f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
                             f"measure '{mid}', which is not in the pack's measures catalogue"
-                            f"{did_you_mean(mid, catalogue)}; add it under 'measures:' with its department.")
+                            f"{did_you_mean(mid, self.version.get('measures') or {})}; add it under 'measures:' "
+                            f"with its department.")
         ldef = lists_def[name]
-        parts = per_list[name] = {"ldef": ldef, "regime": regime,
-                                  "authority": ldef.get("authority") or pack.get("authority")}
+        parts = self.per_list[name] = {"ldef": ldef, "regime": regime,
+                                       "authority": ldef.get("authority") or self.pack.get("authority")}
         return parts
 
-    def basis_of(basis: Any) -> str:
+    def _basis(self, basis: Any) -> str:
         key = repr(basis)
-        if key not in bases:
-            bases[key] = basis_text(version, basis)
-        return bases[key]
+        if key not in self.bases:
+            self.bases[key] = basis_text(self.version, basis)
+        return self.bases[key]
 
-    for chunk in chunked(q.list_proposals(conn, cycle_id), PROPOSAL_CHUNK):
+    def add(self, proposals: Iterable[dict[str, Any]]) -> None:
+        """Propose the entries of decisions ``{decision_id, entity_id, facts, items}`` (items: the outcome's
+        list proposals)."""
+        for chunk in chunked(proposals, PROPOSAL_CHUNK):
+            self._chunk(chunk)
+
+    def _chunk(self, chunk: list[dict[str, Any]]) -> None:
+        conn, cycle, as_of, summary = self.conn, self.cycle, self.as_of, self.summary
         wanted = []  # (prop, item, name, parts, previous entry id)
         for prop in chunk:
             entity_id = prop["entity_id"]
             for item in prop["items"]:
                 name = item.get("list")
-                parts = list_parts(name, prop, item)
+                parts = self._list(name, prop, item)
                 key = (entity_id, name)
-                if key in done:
+                if key in self.done:
                     summary["skipped"].append({"entity_id": entity_id, "list": name,
                                                "why": "already proposed by this cycle"})
                     continue
-                previous = latest.get(key)
+                previous = self.latest.get(key)
                 if previous and previous[1] in OPEN:
                     summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
                                                "entry_id": previous[0], "state": previous[1]})
                     continue
-                done.add(key)
+                self.done.add(key)
                 wanted.append((prop, item, name, parts, previous[0] if previous else None))
         if not wanted:
-            continue
+            return
         explicit = any(item.get("records") is not None for _, item, *_ in wanted)
         records = q.basis_records(conn, {p["entity_id"] for p, *_ in wanted}, as_of,
                                   None if explicit else BASIS_RECORD_KINDS)
@@ -524,30 +535,67 @@ def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor:
         for prop, item, name, parts, relisting_of in wanted:
             rows.append({
                 "entity_id": prop["entity_id"], "list": name, "pack_id": cycle["pack_id"],
-                "rule_id": str(item.get("rule") or ""), "basis": basis_of(item.get("basis") or parts["ldef"].get("basis")),
+                "rule_id": str(item.get("rule") or ""),
+                "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
                 "authority": parts["authority"], "decision_no": item.get("decision_no"),
                 "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
-                "cycle_id": cycle_id, "decision_id": prop["decision_id"],
+                "cycle_id": cycle["id"], "decision_id": prop["decision_id"],
                 "data": {"policy_version_id": cycle["policy_version_id"], "pack_version": cycle["pack_version"],
                          "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
                          "relisting_of": relisting_of}})
         batch = Batch()
         for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
             entry = Entry({**row, "id": entry_id}, regime=parts["regime"])
-            _append(conn, entry, "proposed", as_of, actor, f"proposed by cycle {cycle_id}, rule {item.get('rule')}",
-                    {"cycle_id": cycle_id, "decision_id": prop["decision_id"]}, batch=batch)
+            _append(conn, entry, "proposed", as_of, self.actor,
+                    f"proposed by cycle {cycle['id']}, rule {item.get('rule')}",
+                    {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]}, batch=batch)
             summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
             if catch_up(conn, entry, as_of, batch=batch):
                 summary["listed"].append(entry_id)
-            latest[(prop["entity_id"], name)] = (entry_id, entry.state)
+            self.latest[(prop["entity_id"], name)] = (entry_id, entry.state)
         batch.flush(conn)
+
+    def finish(self) -> dict[str, Any]:
+        """The summary (``proposed``, ``listed``, ``skipped``, ``counts`` per list), audited."""
+        summary = self.summary
+        counts: dict[str, int] = {}
+        for p in summary["proposed"]:
+            counts[p["list"]] = counts.get(p["list"], 0) + 1
+        summary["counts"] = counts
+        audit(self.conn, self.actor, "lists_propose", f"cycle:{self.cycle['id']}", proposed=len(summary["proposed"]),
+              listed=len(summary["listed"]), skipped=len(summary["skipped"]))
+        return summary
+
+
+def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system") -> dict[str, Any]:
+    """Create a ``proposed`` entry for every list proposal of a committed cycle's stored decisions (call it inside
+    the cycle's own transaction, or later); see :class:`Proposer`."""
+    proposer = Proposer(conn, cycle_id, as_of, actor)
+    proposer.add(q.list_proposals(conn, cycle_id))
+    return proposer.finish()
+
+
+def expiries(conn, pack_id: str, after: dt.date, until: dt.date) -> dict[str, int]:
+    """Entries of a pack whose publication period ended in (``after``, ``until``], per list: the period as set on
+    listing and by extensions, not ended earlier by repair or revocation (whether ``advance`` has recorded the
+    expiry yet or not)."""
     counts: dict[str, int] = {}
-    for p in summary["proposed"]:
-        counts[p["list"]] = counts.get(p["list"], 0) + 1
-    summary["counts"] = counts
-    audit(conn, actor, "lists_propose", f"cycle:{cycle_id}", proposed=len(summary["proposed"]),
-          listed=len(summary["listed"]), skipped=len(summary["skipped"]))
-    return summary
+    current, name, end, early = None, None, None, None
+
+    def close() -> None:
+        if current is not None and end is not None and after < end <= until and not (early and early < end):
+            counts[name] = counts.get(name, 0) + 1
+
+    for entry_id, list_name, event, valid_from, data in q.period_events(conn, pack_id):
+        if entry_id != current:
+            close()
+            current, name, end, early = entry_id, list_name, None, None
+        if event in ("listed", "extended"):
+            end = _date((data or {}).get("until"))
+        elif event in ("repaired", "revoked") and early is None:
+            early = valid_from
+    close()
+    return dict(sorted(counts.items()))
 
 
 # -- manual actions -----------------------------------------------------------------------------------------

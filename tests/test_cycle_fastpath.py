@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 from dataclasses import dataclass
@@ -239,8 +240,10 @@ def test_insert_decisions_keeps_any_json(store):
         eid = qe.entity_ids(conn, [extra])[extra]
         oid = next(iter(qc.outcomes_of(conn, result["cycle"])))
         conn.execute(sa.delete(schema.decisions).where(schema.decisions.c.entity_id == eid))
-        qc.insert_decisions(conn, [{"cycle_id": result["cycle"], "entity_id": eid, "outcome_id": oid, "tier": "B",
-                                    "ratio": 0.25, "per_year": 1.5, "forced": True, "facts": odd}])
+        # rows as the evaluation makes them: facts serialised where they were computed (see engine.parallel)
+        ids = qc.insert_decisions(conn, result["cycle"], [(eid, "k", "B", 0.25, 1.5, True, json.dumps(odd))],
+                                  {"k": oid})
+        assert len(ids) == 1
     with store.read() as conn:
         row = qc.decision_for(conn, result["cycle"], eid)
     assert row["facts"] == odd and row["forced"] is True and row["ratio"] == 0.25 and row["tier"] == "B"

@@ -413,3 +413,19 @@ def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_ch
         due = conn.execute(sa.select(schema.measure_tasks.c.due_on).where(schema.measure_tasks.c.entry_id == 1)
                            ).scalars().all()
     assert len(due) == 4 and set(due) == {D(2026, 6, 1)}  # ack_days 10 of the 2026 version, not 3
+
+
+def test_expiries_count_periods_that_ended_in_the_window_not_early_removals(store, factory):
+    s = scenario(store, factory)  # black, black, red (the red entry listed at once on 2026-04-30 for 12 months)
+    propose(store, s["cycle"])
+    run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"])
+    run(store, L.advance, D(2026, 6, 1))  # both black entries listed on 2026-05-22 for 36 months
+    run(store, L.revoke, 2, "处罚决定被撤销", D(2026, 7, 1), "t")
+    with store.read() as conn:
+        assert L.expiries(conn, "samr-credit", D(2026, 4, 30), D(2027, 4, 29)) == {}
+        assert L.expiries(conn, "samr-credit", D(2026, 4, 30), D(2027, 4, 30)) == {"red": 1}
+        assert L.expiries(conn, "samr-credit", D(2027, 4, 30), D(2030, 1, 1)) == {"black": 1}  # entry 2 revoked
+        assert L.expiries(conn, "other-pack", D(2020, 1, 1), D(2030, 1, 1)) == {}
+    run(store, L.advance, D(2030, 1, 1))  # the expiry recorded as an event counts the same
+    with store.read() as conn:
+        assert L.expiries(conn, "samr-credit", D(2026, 4, 30), D(2030, 1, 1)) == {"black": 1, "red": 1}

@@ -14,7 +14,8 @@ from engine.errors import CycleNotFound, PolicyError
 from engine.simulate import simulate
 from engine.store import reports as qr
 from policies import PACKS_DIR
-from tests.test_report import build_register, run_or_skip, two_cycles
+from engine.cycles import run_cycle
+from tests.test_report import build_register, two_cycles
 
 SHIPPED = (PACKS_DIR / "tax-credit.yaml").read_text(encoding="utf-8")
 
@@ -174,7 +175,7 @@ def test_lists_stage_skip_helper_is_only_for_lists(store):
     from engine.errors import CycleError
 
     with pytest.raises(CycleError):
-        run_or_skip(store, "2025", dt.date(2026, 4, 30))
+        run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
 
 
 def test_read_only_connection_refuses_writes(store):

@@ -66,9 +66,20 @@ def make_engine(url: str) -> Engine:
 
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # bad URL, missing driver
         raise StoreError(f"Cannot use database URL '{url}': {exc}. Check --db or SUPERVISE_DB.") from exc
+
+    @sa.event.listens_for(engine, "connect")
+    def _check_client(dbapi_conn, _record):  # pragma: no cover - trivial
+        # A backend notices that its client died (a killed cycle) only when it next talks to it; until then it
+        # keeps the cycle's locks. PostgreSQL 14+ can check the socket during long statements as well.
+        if getattr(getattr(dbapi_conn, "info", None), "server_version", 0) >= 140000:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET client_connection_check_interval = 1000")
+            dbapi_conn.commit()
+
+    return engine
 
 
 class Store:
@@ -81,6 +92,12 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory SQLite database: only this process's connections see it."""
+        url = sa.engine.make_url(self.url)
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     def display_url(self) -> str:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
@@ -166,39 +183,47 @@ class Store:
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows straight through the driver, in the caller's transaction: COPY on PostgreSQL (psycopg 3),
-    one executemany of plain tuples on SQLite. Every row has the keys of the first; values are bound as the
-    column types bind them (dates, timestamps and JSON stored exactly as a Core insert would store them).
+    """Insert many rows (dicts with the keys of the first) with :func:`insert_columns`."""
+    if rows:
+        insert_columns(conn, table, {name: [r[name] for r in rows] for name in rows[0]})
 
-    Use this for the tens of thousands of rows a cycle writes: SQLAlchemy's per-row parameter processing cost
+
+def insert_columns(conn: Connection, table: sa.Table, columns: dict[str, Sequence[Any]],
+                   raw_json: Sequence[str] = ()) -> None:
+    """Insert rows given column by column straight through the driver, in the caller's transaction: COPY on
+    PostgreSQL (psycopg 3), one executemany of plain tuples on SQLite. Values are bound as the column types bind
+    them (dates, timestamps and JSON stored exactly as a Core insert would store them); the JSON columns named in
+    ``raw_json`` hold JSON text already (serialised where it was computed, e.g. in a worker process).
+
+    Use this for the hundreds of thousands of rows a cycle writes: SQLAlchemy's per-row parameter processing cost
     more than SQLite's own insert, and psycopg's executemany several times what COPY does."""
-    if not rows:
+    names = list(columns)
+    if not names or not len(columns[names[0]]):
         return
-    columns = list(rows[0])
-    cols = [table.c[name] for name in columns]
+    cols = [table.c[name] for name in names]
     dialect = conn.dialect
     if dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()
         if hasattr(cursor, "copy"):  # psycopg 3; COPY reads JSON as text
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
-            as_json = [isinstance(c.type, sa.JSON) for c in cols]
-            names = ", ".join(columns)
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row([dumps(v) if j else v for v, j in zip((r[k] for k in columns), as_json)])
+            values = [columns[name] if name in raw_json or not isinstance(col.type, sa.JSON)
+                      else [dumps(v) for v in columns[name]] for name, col in zip(names, cols)]
+            with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in zip(*values):
+                    copy.write_row(row)
             cursor.close()
             return
         cursor.close()
     if dialect.name != "sqlite":  # a driver this function was not written for: the generic Core path
-        conn.execute(sa.insert(table), list(rows))
+        values = [[json.loads(v) for v in columns[n]] if n in raw_json else columns[n] for n in names]
+        conn.execute(sa.insert(table), [dict(zip(names, row)) for row in zip(*values)])
         return
     values = []
-    for name, col in zip(columns, cols):
-        column = [r[name] for r in rows]
-        process = col.type._cached_bind_processor(dialect)
-        values.append(_processed(column, process) if process else column)
-    marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(zip(*values)))
+    for name, col in zip(names, cols):
+        process = None if name in raw_json else col.type._cached_bind_processor(dialect)
+        values.append(_processed(columns[name], process) if process else columns[name])
+    marks = ", ".join("?" * len(names))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", list(zip(*values)))
 
 
 _UNSET = object()

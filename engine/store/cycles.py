@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import time
 import zlib
 from typing import Any, Iterator, Sequence
 
@@ -11,20 +12,29 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..errors import CycleError, CycleNotFound
-from . import bulk_insert, now, schema
+from . import allocate_ids, insert_columns, now, schema
 
 CY, OU, DE, PV, E = schema.cycles, schema.outcomes, schema.decisions, schema.policy_versions, schema.entities
 
 
-def lock_pack_period(conn: Connection, pack_id: str, period: str) -> None:
-    """Fail at once when another run of this pack and period holds the lock (PostgreSQL advisory lock;
-    on SQLite the write transaction itself is exclusive: BEGIN IMMEDIATE)."""
-    if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"supervise-cycle:{pack_id}:{period}".encode())
-        got = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar()
-        if not got:
+LOCK_WAIT_SECONDS = 5.0
+
+
+def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = LOCK_WAIT_SECONDS) -> None:
+    """Take the run lock of this pack and period, or fail with a clear message (PostgreSQL advisory lock; on
+    SQLite the write transaction itself is exclusive: BEGIN IMMEDIATE waits for the other writer).
+
+    PostgreSQL: retried for ``wait`` seconds, the time a killed run's backend needs to notice its client is gone
+    and release the lock; a run still going after that is reported as in progress."""
+    if conn.dialect.name != "postgresql":
+        return
+    key = zlib.crc32(f"supervise-cycle:{pack_id}:{period}".encode())
+    deadline = time.monotonic() + wait
+    while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
+        if time.monotonic() >= deadline:
             raise CycleError(f"Another run of policy {pack_id} for period {period} is in progress; "
                              f"wait for it to finish, then use --rerun if you still need a new revision.")
+        time.sleep(0.2)
 
 
 def ensure_policy_version(conn: Connection, version) -> int:
@@ -58,12 +68,17 @@ def insert_outcome(conn: Connection, cycle_id: int, key: str, tier: str, result:
                         .returning(OU.c.id)).scalar_one()
 
 
-def insert_decisions(conn: Connection, rows: Sequence[dict]) -> None:
-    """Insert decision rows (keys: cycle_id, entity_id, outcome_id, tier, ratio, per_year, forced, facts) with
-    :func:`bulk_insert` (COPY on PostgreSQL, one executemany on SQLite)."""
-    bulk_insert(conn, DE, [{"cycle_id": r["cycle_id"], "entity_id": r["entity_id"], "outcome_id": r["outcome_id"],
-                            "tier": r["tier"], "ratio": r["ratio"], "per_year": r["per_year"],
-                            "forced": bool(r["forced"]), "facts": r["facts"]} for r in rows])
+def insert_decisions(conn: Connection, cycle_id: int, rows: Sequence[tuple], outcome_ids: dict[str, int]) -> list[int]:
+    """Insert a batch of evaluation rows ``(entity_id, vector key, tier, ratio, per_year, forced, facts JSON)`` as
+    decisions of a cycle (ids reserved first, then :func:`insert_columns`); returns their ids in row order."""
+    if not rows:
+        return []
+    ids = allocate_ids(conn, DE, len(rows))
+    entity_id, key, tier, ratio, per_year, forced, facts = zip(*rows)
+    insert_columns(conn, DE, {"id": ids, "cycle_id": [cycle_id] * len(rows), "entity_id": entity_id,
+                              "outcome_id": [outcome_ids[k] for k in key], "tier": tier, "ratio": ratio,
+                              "per_year": per_year, "forced": forced, "facts": facts}, raw_json=("facts",))
+    return ids
 
 
 def previous_cycle(conn: Connection, pack_id: str, as_of: dt.date, before: dt.datetime | None = None) -> dict | None:

@@ -84,6 +84,10 @@ def count(conn: Connection, table: sa.Table) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
+def entity_count(conn: Connection) -> int:
+    return count(conn, E)
+
+
 def get_entity(conn: Connection, code: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(E).where(E.c.code == code)).mappings().first()
     return dict(row) if row else None
@@ -101,31 +105,60 @@ def records_for(conn: Connection, entity_id: int, until: dt.date | None = None) 
     return [dict(r) for r in conn.execute(stmt.order_by(R.c.date, R.c.kind, R.c.id)).mappings()]
 
 
-def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[str, Any]]]:
-    """Stream every entity in id order, in batches (keyset pagination, constant memory)."""
+def batch_ranges(conn: Connection, batch: int = 20000) -> list[tuple[int, int]]:
+    """(first id, last id) of consecutive batches of ``batch`` entities in id order: the units that the
+    evaluation's worker processes take (each reads its batches itself)."""
+    out: list[tuple[int, int]] = []
+    first = last = None
+    n = 0
+    for (i,) in conn.execute(sa.select(E.c.id).order_by(E.c.id)):
+        if n == 0:
+            first = i
+        last = i
+        n += 1
+        if n == batch:
+            out.append((first, last))
+            n = 0
+    if n:
+        out.append((first, last))
+    return out
 
-    class Days(dict):  # SQLite keeps dates as ISO text: parse each distinct one once, as the Date type would
-        def __missing__(self, text):
-            value = self[text] = None if text is None else dt.date.fromisoformat(text)
-            return value
 
-    last = 0
+class _Days(dict):
+    """SQLite keeps dates as ISO text: parse each distinct one once, as the Date type would."""
+
+    def __missing__(self, text):
+        value = self[text] = None if text is None else dt.date.fromisoformat(text)
+        return value
+
+
+def entities_between(conn: Connection, first: int, last: int | None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Entities with ids in [first, last] (no upper bound when ``last`` is None) in id order, at most ``limit``,
+    as the evaluation reads them."""
     cols = [E.c.id, E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.industry, E.c.established_on]
     days = None
     if conn.dialect.name == "sqlite":
         cols[-1] = sa.type_coerce(E.c.established_on, sa.Text).label("established_on")
-        days = Days()
+        days = _Days()
+    stmt = sa.select(*cols).where(E.c.id >= first if last is None else E.c.id.between(first, last)).order_by(E.c.id)
+    rows = conn.execute(stmt.limit(limit) if limit else stmt).all()
+    if days is None:
+        return [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
+                 "established_on": est} for i, c, ck, n, t, r, ind, est in rows]
+    return [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
+             "established_on": days[est]} for i, c, ck, n, t, r, ind, est in rows]
+
+
+def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[str, Any]]]:
+    """Stream every entity in id order, in batches (keyset pagination, constant memory)."""
+    last = 0
     while True:
-        rows = conn.execute(sa.select(*cols).where(E.c.id > last).order_by(E.c.id).limit(batch)).all()
+        rows = entities_between(conn, last + 1, None, limit=batch)
         if not rows:
             return
-        if days is None:
-            yield [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
-                    "established_on": est} for i, c, ck, n, t, r, ind, est in rows]
-        else:
-            yield [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
-                    "established_on": days[est]} for i, c, ck, n, t, r, ind, est in rows]
-        last = rows[-1][0]
+        yield rows
+        last = rows[-1]["id"]
 
 
 def records_for_range(conn: Connection, first_id: int, last_id: int, until: dt.date,

@@ -163,6 +163,16 @@ def pair_states(conn: Connection) -> dict[tuple[int, str], tuple[int, str]]:
     return {(e, l): (i, s) for e, l, i, s in conn.execute(stmt)}
 
 
+def period_events(conn: Connection, pack_id: str) -> Iterator[tuple[int, str, str, dt.date, Any]]:
+    """(entry_id, list, event, valid_from, data) of the events that set or end the publication period of a pack's
+    entries (listed, extended, repaired, revoked, expired), by entry and seq."""
+    stmt = (sa.select(EV.c.entry_id, LE.c.list, EV.c.event, EV.c.valid_from, EV.c.data)
+            .join(LE, LE.c.id == EV.c.entry_id)
+            .where(LE.c.pack_id == pack_id, EV.c.event.in_(["listed", "extended", "repaired", "revoked", "expired"]))
+            .order_by(EV.c.entry_id, EV.c.seq))
+    return iter(conn.execute(stmt).all())
+
+
 def list_names(conn: Connection) -> list[str]:
     return list(conn.execute(sa.select(LE.c.list).distinct().order_by(LE.c.list)).scalars())
 
