@@ -16,8 +16,11 @@ plain-Python evaluation of the pack's rules over them (per entity: predicate vec
 rule's condition with ``engine.conditions.evaluate``, the tier with ``policies.loader.decide_tier``; no memo, no
 durable-rules), and prints the ratio of the cycle's evaluate stage to it.
 
+Last, per pack, ``simulate`` of the shipped pack against that cycle and ``replay`` of the cycle (two worker
+processes each), with wall time and peak RSS.
+
 Targets on a 2-core machine: 1,000,000 entities in under 60 s wall on SQLite (120 s on PostgreSQL), peak RSS under
-2 GB, evaluate stage no worse than 3x the plain-Python figure.
+2 GB, evaluate stage no worse than 3x the plain-Python figure; simulate under 60 s.
 
 Example: .venv/bin/python bench/cycle_bench.py --entities 1000000 --reuse
 Example: .venv/bin/python bench/cycle_bench.py --db postgresql://postgres@127.0.0.1:5432/supervise_cycle_bench --reuse
@@ -330,7 +333,8 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
             "lists_proposed": lists.get("counts") or (lists.get("proposed") if isinstance(lists.get("proposed"), dict)
                                                       else {}), "previous_cycle": (result.get("changes") or {}).get("previous_cycle"),
             "workers": result.get("workers", 0),
-            # the largest peak among this process's finished children: the evaluation worker
+            # the largest peak among this process's finished children, the evaluation worker: an upper bound, since
+            # a spawned child's peak also counts the parent's pages between fork and exec
             "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
             "rss_start_mb": round(rss0, 1), "rss_peak_mb": round(rss_mb(), 1)}
 
@@ -382,6 +386,25 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
             "tiers": tiers, "rss_peak_mb": round(rss_mb(), 1)}
 
 
+def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
+    """``simulate`` of the shipped pack against the cycle, or ``replay`` of the cycle: wall, RSS, the answer."""
+    from engine.cycles import replay_cycle
+    from engine.simulate import simulate
+
+    store = Store(url)
+    t0, c0 = time.perf_counter(), time.process_time()
+    if what == "simulate":
+        r = simulate(store, pack, against=cycle)
+        answer = {"entities": r["entities"], "workers": r["workers"], "unchanged": (r["changes"] or {}).get("unchanged")}
+    else:
+        r = replay_cycle(store, cycle)
+        answer = {"entities": r["entities"], "identical": r["identical"]}
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    store.dispose()
+    return {"what": what, "wall": wall, "cpu": cpu, "rss_peak_mb": round(rss_mb(), 1),
+            "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1), **answer}
+
+
 def run_child(args: list[str]) -> dict:
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=str(ROOT))
     if proc.returncode != 0:
@@ -412,7 +435,7 @@ def report(c: dict, p: dict) -> None:
           f"cycle process; 1-min load average at the end {c['load_average']:.1f} on {os.cpu_count()} cores)")
     peak = c["rss_peak_mb"] + (c.get("worker_rss_peak_mb", 0.0) if workers else 0.0)
     print(f"  peak RSS: cycle process {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)"
-          + (f" + worker {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else ""))
+          + (f" + worker at most {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else ""))
     print(f"  distinct vectors {c['distinct_vectors']:,}; durable evaluations {c['durable_evaluations']:,}")
     print(f"  tiers {c['tiers']}")
     if p:
@@ -435,7 +458,9 @@ def main() -> None:
     ap.add_argument("--no-plain", action="store_true", help="skip the plain-Python comparison")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--build-only", action="store_true", help="build (or keep with --reuse) the register and stop")
-    ap.add_argument("--child", choices=["cycle", "plain"], help=argparse.SUPPRESS)
+    ap.add_argument("--no-whatif", action="store_true", help="skip simulate and replay of each cycle")
+    ap.add_argument("--child", choices=["cycle", "plain", "simulate", "replay"], help=argparse.SUPPRESS)
+    ap.add_argument("--cycle", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--period", help=argparse.SUPPRESS)
     ap.add_argument("--as-of", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -445,6 +470,9 @@ def main() -> None:
         return
     if a.child == "plain":
         print(json.dumps(child_plain(url, a.pack, dt.date.fromisoformat(a.as_of)), default=str))
+        return
+    if a.child in ("simulate", "replay"):
+        print(json.dumps(child_whatif(url, a.child, a.pack, a.cycle), default=str))
         return
     print(f"database {Store(url).display_url()}")
     size = register_size(url) if a.reuse else None
@@ -473,6 +501,12 @@ def main() -> None:
         p = None if a.no_plain else run_child(["--db", url, "--child", "plain", "--pack", pack, "--as-of",
                                                as_of.isoformat()])
         report(c, p)
+        for what in () if a.no_whatif else ("simulate", "replay"):
+            w = run_child(["--db", url, "--child", what, "--pack", pack, "--cycle", str(c["cycle"])])
+            detail = (f"{w['workers']} worker(s), {w['unchanged']:,} unchanged" if what == "simulate"
+                      else f"identical: {w['identical']}")
+            print(f"  {what:<20} {w['wall']:>10.2f} s   {w['entities']:,} entities, {detail}; CPU {w['cpu']:.1f} s here, "
+                  f"peak RSS {w['rss_peak_mb']:,.0f} MB here + at most {w['worker_rss_peak_mb']:,.0f} MB per worker")
 
 
 if __name__ == "__main__":

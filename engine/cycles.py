@@ -253,11 +253,7 @@ def diff_cycles(store: Store, a: int, b: int) -> dict:
 def _list_counts(conn, cycle_id: int) -> dict[str, int]:
     counts: Counter = Counter()
     outcomes = q.outcomes_of(conn, cycle_id)
-    per_outcome = Counter()
-    for batch in q.iter_decisions(conn, cycle_id):
-        for d in batch:
-            per_outcome[d["outcome_id"]] += 1
-    for oid, n in per_outcome.items():
+    for oid, n in q.outcome_counts(conn, cycle_id).items():
         for item in outcomes[oid]["result"].get("lists", []):
             counts[item["list"]] += n
     return dict(counts)
@@ -275,11 +271,9 @@ def replay_cycle(store: Store, cycle_id: int) -> dict:
                              f"the stored body was altered.")
         prev = q.previous_cycle(conn, c["pack_id"], c["as_of"], before=c["started_at"])
         previous = q.tiers_of(conn, prev["id"]) if prev else {}
-        stored = {}
-        outcomes = q.outcomes_of(conn, cycle_id)
-        for batch in q.iter_decisions(conn, cycle_id):
-            for d in batch:
-                stored[d["entity_id"]] = (d["tier"], d["ratio"], d["per_year"], d["forced"], outcomes[d["outcome_id"]]["key"])
+        keys = {oid: o["key"] for oid, o in q.outcomes_of(conn, cycle_id).items()}
+        stored = {entity_id: (tier, ratio, per_year, forced, keys[oid])
+                  for entity_id, (tier, ratio, per_year, forced, oid) in q.decided(conn, cycle_id).items()}
         differences: list[dict] = []
         seen = 0
 

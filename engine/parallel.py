@@ -14,7 +14,8 @@ evaluates the next batches while this process writes the current one.
 
 Workers follow the rules for durable-rules (docs in ``engine.rules``): each is a fresh *spawned* interpreter with
 its own engine host (a forked child would inherit the parent's C-engine handles), reads through its own database
-connection (the register is only read: a cycle writes decisions, never entities or records), and rebuilds the
+connection (on PostgreSQL in the caller's exported snapshot, so every process sees the same register; the register
+is only read: a cycle writes decisions, never entities or records), and rebuilds the
 pack version from its stored body, checking the content hash. A worker whose parent dies (even by SIGKILL)
 stops at its next batch; an error in a worker is raised here with its message.
 """
@@ -36,6 +37,7 @@ from typing import Any, Callable, Sequence
 from .errors import CycleError
 from .evaluate import Evaluator
 from .store import entities as qe
+from .store import export_snapshot
 
 Row = tuple  # (entity_id, key, tier, ratio, per_year, forced, facts_json)
 Sink = Callable[[list[Row], dict[str, dict]], None]
@@ -116,18 +118,17 @@ def evaluate_batches(conn, version, as_of: dt.date, ranges: Sequence[tuple[int, 
     gc.disable()
     try:
         if workers > 0:
-            return _in_workers(version, as_of, ranges, sink, previous, imported_before, workers, url, progress)
+            return _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress)
         return _here(conn, version, as_of, ranges, sink, previous, imported_before, progress)
     finally:
         if collecting:
             gc.enable()
 
 
-def _here(conn, version, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
-    be = BatchEvaluator(version, as_of, previous, imported_before)
+def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
+    """Hand each (rows, new outcomes, entities read) to the sink; (rows, distinct keys, seconds in the sink)."""
     count, keys, spent = 0, set(), 0.0
-    for first, last in ranges:
-        rows, new, read = be.run(conn, first, last)
+    for rows, new, read in batches:
         keys.update(new)
         t0 = time.perf_counter()
         sink(rows, new)
@@ -135,35 +136,35 @@ def _here(conn, version, as_of, ranges, sink, previous, imported_before, progres
         count += len(rows)
         if progress:
             progress(read)
-    return {"entities": count, "distinct_vectors": len(keys), "durable_evaluations": be.durable_evaluations,
+    return count, len(keys), spent
+
+
+def _here(conn, version, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
+    be = BatchEvaluator(version, as_of, previous, imported_before)
+    count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
+    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": be.durable_evaluations,
             "workers": 0, "timings": {**be.timings, "sink": spent}}
 
 
-def _in_workers(version, as_of, ranges, sink, previous, imported_before, workers, url, progress) -> dict[str, Any]:
+def _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress
+                ) -> dict[str, Any]:
     import multiprocessing
 
     if not url:
         raise CycleError("Evaluating in worker processes needs the database URL; pass url= or workers=0.")
     ctx = multiprocessing.get_context("spawn")
     body, digest = version.stored_body(), version.content_hash
+    snapshot = export_snapshot(conn)  # PostgreSQL: the workers read the register exactly as this transaction does
     channels = [ctx.Queue(maxsize=QUEUE_BATCHES) for _ in range(workers)]
     procs = [ctx.Process(target=_worker, name=f"supervise-eval-{k}", daemon=True,
-                         args=(url, body, digest, as_of, list(ranges[k::workers]), previous, imported_before,
-                               channels[k], os.getpid()))
+                         args=(url, snapshot, body, digest, as_of, list(ranges[k::workers]), previous,
+                               imported_before, channels[k], os.getpid()))
              for k in range(workers)]
     for p in procs:
         p.start()
-    count, keys, spent = 0, set(), 0.0
     try:
-        for i in range(len(ranges)):
-            rows, new, read = _receive(channels[i % workers], procs[i % workers])
-            keys.update(new)
-            t0 = time.perf_counter()
-            sink(rows, new)
-            spent += time.perf_counter() - t0
-            count += len(rows)
-            if progress:
-                progress(read)
+        batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
+        count, distinct, spent = _feed(batches, sink, progress)
         timings: Counter = Counter()
         evaluations = 0
         for k in range(workers):
@@ -175,7 +176,7 @@ def _in_workers(version, as_of, ranges, sink, previous, imported_before, workers
             if p.is_alive():
                 p.terminate()
             p.join(5)
-    return {"entities": count, "distinct_vectors": len(keys), "durable_evaluations": evaluations,
+    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": evaluations,
             "workers": workers, "timings": {**timings, "sink": spent}}
 
 
@@ -201,7 +202,7 @@ def _receive(channel, proc) -> Any:
         return payload
 
 
-def _worker(url, body, digest, as_of, ranges, previous, imported_before, channel, parent) -> None:
+def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_before, channel, parent) -> None:
     """Worker process: evaluate ``ranges`` in order, put ("batch", (rows, new, read)) per batch, then
     ("done", stats); ("error", exception) on failure. Ends at once when the parent is gone."""
 
@@ -230,7 +231,7 @@ def _worker(url, body, digest, as_of, ranges, previous, imported_before, channel
                              f"parallel (run with workers=0).")
         be = BatchEvaluator(version, as_of, previous, imported_before)
         store = Store(url)
-        with store.read() as conn:
+        with store.read(snapshot) as conn:
             for first, last in ranges:
                 put(("batch", be.run(conn, first, last)))
         store.dispose()

@@ -16,8 +16,12 @@ Automatic transitions (listing once the objection window has passed, expiry at t
 are made by :func:`advance`; every manual action first catches its entry up to the action's date, so an action
 never lands on a state the entry had already left in law.
 
-The list rules (objection window, periods, measures, repair block) are copied from the pack version into the
-entry when it is proposed: an entry keeps the regime it was decided under, whatever later versions say.
+The list rules (objection window, periods, measures, repair block) come from the pack version the entry was
+proposed under, which the entry names (``data.policy_version_id``; stored versions are immutable and content-
+hashed): an entry keeps the regime it was decided under, whatever later versions say (:func:`list_regime`).
+
+A cycle's proposals are written in bulk (:class:`Proposer`, :class:`Batch`); their documents come from ``supervise
+notices issue --cycle ID``. Single actions (serve, objections, advance, revoke, repair) issue theirs inline.
 """
 
 from __future__ import annotations

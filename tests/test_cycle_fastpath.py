@@ -223,8 +223,11 @@ def test_stored_decisions_read_back(store):
     reg.entity(records=[tax(2025, 30), ("external_list", {"date": "2025-01-01", "list": "major_tax_dishonest"})])
     result = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
     with store.read() as conn:
-        rows = [d for batch in qc.iter_decisions(conn, result["cycle"]) for d in batch]
+        decided = qc.decided(conn, result["cycle"])
+        rows = [qc.decision_for(conn, result["cycle"], eid) for eid in sorted(decided)]
     assert [(d["tier"], d["forced"]) for d in rows] == [("A", False), ("D", True)]
+    assert [decided[d["entity_id"]][:4] for d in rows] == [(d["tier"], d["ratio"], d["per_year"], d["forced"])
+                                                           for d in rows]
     assert rows[0]["facts"]["score"] == 95 and isinstance(rows[0]["facts"]["score"], int)
     assert rows[1]["facts"]["major_dishonest"] == 1 and "score_prev" not in rows[1]["facts"]
     assert rows[0]["facts"]["has_revenue"] is True

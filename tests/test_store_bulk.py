@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from engine.store import allocate_ids, bulk_insert, now, schema
@@ -60,3 +61,26 @@ def test_empty_bulk_insert_and_allocation_write_nothing(store):
         bulk_insert(conn, schema.list_entries, [])
         assert allocate_ids(conn, schema.list_entries, 0) == []
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.list_entries)).scalar_one() == 0
+
+
+def test_a_read_in_an_exported_snapshot_sees_what_the_exporter_saw(store):
+    from engine.errors import StoreError
+    from engine.store import export_snapshot
+
+    E = schema.entities
+    with store.transaction() as conn:
+        _entity(conn)
+    with store.read() as reader:
+        snapshot = export_snapshot(reader)
+        with store.transaction() as conn:  # committed after the export
+            conn.execute(sa.insert(E).values(code="91350100MA2YYYYY0Y", code_kind="uscc", name="后来", entity_type="e",
+                                             created_at=now(), updated_at=now()))
+        with store.read(snapshot) as worker:
+            seen = worker.execute(sa.select(sa.func.count()).select_from(E)).scalar_one()
+    if store.dialect == "postgresql":
+        assert snapshot and seen == 1  # the worker sees the register as the exporter's transaction did
+        with pytest.raises(StoreError, match="not a PostgreSQL snapshot id"):
+            with store.read("1'; DROP TABLE entities; --"):
+                pass
+    else:
+        assert snapshot is None and seen == 2  # SQLite: a read sees what is committed when it starts

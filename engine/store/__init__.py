@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import re
 from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -112,13 +113,19 @@ class Store:
             raise StoreError(self._operational_message(exc)) from exc
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only connection (SQLite: no write lock taken)."""
+    def read(self, snapshot: str | None = None) -> Iterator[Connection]:
+        """A read-only connection (SQLite: no write lock taken). PostgreSQL: ``snapshot`` (from
+        :func:`export_snapshot` in another transaction, still open) makes this one see exactly what that one sees."""
         try:
             with self.engine.connect() as conn:
                 conn.info["write"] = False
                 try:
                     with conn.begin():
+                        if snapshot and conn.dialect.name == "postgresql":
+                            if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+                                raise StoreError(f"'{snapshot}' is not a PostgreSQL snapshot id.")
+                            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                         yield conn
                 finally:
                     conn.info["write"] = True
@@ -244,6 +251,15 @@ def _processed(column: list[Any], process: Any) -> list[Any]:
             done = memo[key] = process(v)
         append(done)
     return out
+
+
+def export_snapshot(conn: Connection) -> str | None:
+    """PostgreSQL: the id of this transaction's snapshot, for other processes' :meth:`Store.read` (valid while this
+    transaction is open). SQLite: None (a worker's read transaction starts after the caller's and the register is
+    not written meanwhile by the cycle; an import waits for the write lock)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:

@@ -138,19 +138,24 @@ def list_cycles(conn: Connection) -> list[dict]:
             for r in rows]
 
 
-def iter_decisions(conn: Connection, cycle_id: int, batch: int = 20000) -> Iterator[list[dict]]:
-    """Decisions of a cycle with entity code/region and the outcome id, in entity order."""
-    last = 0
-    while True:
-        rows = conn.execute(sa.select(DE.c.id, DE.c.entity_id, DE.c.outcome_id, DE.c.tier, DE.c.ratio, DE.c.per_year,
-                                      DE.c.forced, DE.c.facts, E.c.code, E.c.region)
-                            .join(E, E.c.id == DE.c.entity_id)
-                            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id > last)
-                            .order_by(DE.c.entity_id).limit(batch)).mappings().all()
-        if not rows:
-            return
-        yield [dict(r) for r in rows]
-        last = rows[-1]["entity_id"]
+def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
+    """Outcome id -> number of entities decided with it in a cycle."""
+    return dict(conn.execute(sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id)
+                             .group_by(DE.c.outcome_id)).all())
+
+
+def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
+    """Entity id -> (tier, ratio, per_year, forced, outcome id) of every decision of a cycle (what replay compares);
+    a million pairs read with the cyclic collector paused, as ``tiers_of`` does."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rows = conn.execute(sa.select(DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced,
+                                      DE.c.outcome_id).where(DE.c.cycle_id == cycle_id)).all()
+        return {r[0]: tuple(r[1:]) for r in rows}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def outcomes_of(conn: Connection, cycle_id: int) -> dict[int, dict]:
