@@ -317,20 +317,25 @@ def load_one(conn, entry_id: int, lock: bool = True) -> Entry:
 
 
 class Batch:
-    """Use this when many entries move at once (a cycle's proposals): the event rows and measure tasks that
-    :func:`_append` makes are kept here and written by :meth:`flush` in one multi-row insert each, instead of a
-    statement per event. The documents those events call for are not issued inline: ``supervise notices issue
-    --cycle ID`` issues them (pre-listing notices with repair instructions, 两书同达 on listing), and
-    :func:`serve` issues a pre-listing notice still missing before it records service."""
+    """Use this when many entries move at once: the event rows and measure tasks that :func:`_append` makes are
+    kept here and written by :meth:`flush` in one multi-row insert each, instead of a statement per event.
 
-    def __init__(self) -> None:
+    ``documents=True`` (serving, advancing): the notices the events call for are issued at :meth:`flush` as well,
+    all of the batch's in one call (``notices.issue.issue_for_list_events``). ``documents=False`` (a cycle's
+    proposals): none are issued; ``supervise notices issue --cycle ID`` issues them (pre-listing notices with
+    repair instructions, 两书同达 on listing), and :func:`serve` a pre-listing notice still missing."""
+
+    def __init__(self, documents: bool = True) -> None:
+        self.documents = documents
         self.events: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
+        self.notices: list[tuple[int, dict[str, Any]]] = []  # (entry id, event) whose notices are due
 
     def flush(self, conn) -> None:
         q.insert_events(conn, self.events)
         q.insert_tasks(conn, self.tasks)
-        self.events, self.tasks = [], []
+        _issue_notices_many(conn, self.notices)  # after the events: issuing reads them back
+        self.events, self.tasks, self.notices = [], [], []
 
 
 def _event_row(entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
@@ -370,31 +375,46 @@ def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, rea
     listing = row["state"] == "listed" and before != "listed"
     removal = before == "listed" and row["state"] in TERMINAL
     if listing or removal:  # joint measures: applied on listing, lifted on removal
-        tasks = measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from)
+        tasks = measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from,
+                                   batch.tasks if batch is not None else ())
         if batch is None:
             q.insert_tasks(conn, tasks)
         else:
             batch.tasks.extend(tasks)
     # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
-    if batch is None and (listing or removal or event == "proposed"):
-        _issue_notices(conn, entry, row)
+    if listing or removal or event == "proposed":
+        _issue_notices(conn, entry, row, batch)
     return row
 
 
-def _issue_notices(conn, entry: Entry, event: dict[str, Any]) -> None:
+def _issue_notices(conn, entry: Entry, event: dict[str, Any], batch: Batch | None = None) -> None:
     """The one place that asks the notices package for the documents an event needs: the pack's list
     ``notices`` mapping decides (pre-listing notice with repair instructions, 两书同达 on listing, removal
-    decision on removal), issued on the event's valid_from date. Issuing is idempotent (one notice per event and
-    kind). Skipped while ``notices.issue`` is absent."""
+    decision on removal), issued on the event's valid_from date; with a batch, when it is flushed (or not at all
+    for a batch without documents). Issuing is idempotent (one notice per event and kind)."""
+    if batch is None:
+        _issue_notices_many(conn, [(entry.id, event)])
+    elif batch.documents:
+        batch.notices.append((entry.id, event))
+
+
+def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    if not events:
+        return
     try:
         from notices import issue as notices_issue
-    except ModuleNotFoundError as exc:
+    except ModuleNotFoundError as exc:  # skipped while notices.issue is absent
         if exc.name in ("notices", "notices.issue"):
             return
         raise
-    issue = getattr(notices_issue, "issue_for_list_event", None)
-    if issue is not None:
-        issue(conn, entry.id, event["event"], seq=event["seq"], as_of=event["valid_from"])
+    many = getattr(notices_issue, "issue_for_list_events", None)
+    if many is not None and len(events) > 1:
+        many(conn, [(entry_id, event["seq"]) for entry_id, event in events])
+        return
+    one = getattr(notices_issue, "issue_for_list_event", None)
+    if one is not None:
+        for entry_id, event in events:
+            one(conn, entry_id, event["event"], seq=event["seq"], as_of=event["valid_from"])
 
 
 def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batch | None = None
@@ -441,6 +461,7 @@ def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict
             for r in chosen]
 
 
+ENTRY_CHUNK = 500  # entries loaded, locked and moved together by serve and advance
 PROPOSAL_CHUNK = 5000  # decisions per round trip: entries, events and tasks of a chunk go in one insert each
 
 
@@ -547,7 +568,7 @@ class Proposer:
                 "data": {"policy_version_id": cycle["policy_version_id"], "pack_version": cycle["pack_version"],
                          "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
                          "relisting_of": relisting_of}})
-        batch = Batch()
+        batch = Batch(documents=False)
         for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
             entry = Entry({**row, "id": entry_id}, regime=parts["regime"])
             _append(conn, entry, "proposed", as_of, self.actor,
@@ -610,27 +631,31 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
     if (entry_id is None) == (cycle_id is None):
         raise UsageProblem("Give exactly one of --entry ID or --cycle ID.")
     if entry_id is not None:
-        entries = [load_one(conn, entry_id)]
+        load_one(conn, entry_id)  # an unknown id is an error naming it
+        ids = [entry_id]
     else:
         ids = q.entry_ids(conn, cycle_id=cycle_id)
-        q.lock_entries(conn, ids)
-        entries = load(conn, ids)
     served, skipped = [], []
-    for entry in entries:
-        catch_up(conn, entry, on)
-        if entry.state != "proposed":
-            if entry_id is not None:
-                _require_state(entry, ("proposed",), "the pre-listing notice can be served",
-                               f"It was served on {entry.served_on}." if entry.served_on else "")
-            skipped.append({"entry_id": entry.id, "state": entry.state})
-            continue
-        deadline = on + dt.timedelta(days=entry.objection_days)
-        # The notice served must exist: issue it now if 'notices issue --cycle' has not (a no-op if it has).
-        _issue_notices(conn, entry, entry.event("proposed"))
-        _append(conn, entry, "notified", on, actor, "pre-listing notice served",
-                {"served_on": on, "objection_deadline": deadline})
-        served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
-                       "objection_deadline": deadline.isoformat()})
+    for i in range(0, len(ids), ENTRY_CHUNK):
+        part = ids[i:i + ENTRY_CHUNK]
+        q.lock_entries(conn, part)
+        batch = Batch()  # events, tasks and notices of the chunk: a few statements, not several per entry
+        for entry in load(conn, part):
+            catch_up(conn, entry, on, batch=batch)
+            if entry.state != "proposed":
+                if entry_id is not None:
+                    _require_state(entry, ("proposed",), "the pre-listing notice can be served",
+                                   f"It was served on {entry.served_on}." if entry.served_on else "")
+                skipped.append({"entry_id": entry.id, "state": entry.state})
+                continue
+            deadline = on + dt.timedelta(days=entry.objection_days)
+            # The notice served must exist: issue it now if 'notices issue --cycle' has not (a no-op if it has).
+            _issue_notices(conn, entry, entry.event("proposed"), batch)
+            _append(conn, entry, "notified", on, actor, "pre-listing notice served",
+                    {"served_on": on, "objection_deadline": deadline}, batch=batch)
+            served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
+                           "objection_deadline": deadline.isoformat()})
+        batch.flush(conn)
     return {"on": on.isoformat(), "served": served, "skipped": skipped}
 
 
@@ -639,16 +664,18 @@ def advance(conn, as_of: dt.date, actor: str = "system") -> dict[str, Any]:
     maximum period. Idempotent: a second run on the same date changes nothing."""
     result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
     ids = q.entry_ids(conn, states=OPEN)
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
+    for i in range(0, len(ids), ENTRY_CHUNK):
+        part = ids[i:i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
+        batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
         for entry in load(conn, part):
-            for ev in catch_up(conn, entry, as_of, actor):
+            for ev in catch_up(conn, entry, as_of, actor, batch=batch):
                 result[ev["event"]].append(entry.id)
             if entry.state in PRE_LISTING:
                 why = ("objection pending" if entry.pending_objections else
                        "notice not served" if entry.state == "proposed" else "objection window running")
                 result["waiting"][why] = result["waiting"].get(why, 0) + 1
+        batch.flush(conn)
     return result
 
 

@@ -8,7 +8,7 @@ revoked) creates a ``lift`` task for every measure that was applied. A departmen
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.errors import ListError
 from engine.store import lists as q
@@ -25,12 +25,15 @@ def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
             "services": measure.get("services") or [], "list": list_name}
 
 
-def task_rows(conn, entry: "Entry", action: str, on: dt.date) -> list[dict[str, Any]]:
-    """The apply (on listing) or lift (on removal: only measures that were applied) task rows of an entry;
-    ``lists.lifecycle`` stores them with the event that calls for them."""
+def task_rows(conn, entry: "Entry", action: str, on: dt.date,
+              pending: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The apply (on listing) or lift (on removal: only measures that were applied, stored or still ``pending``
+    in the caller's batch) task rows of an entry; ``lists.lifecycle`` stores them with the event that calls for
+    them."""
     measures = entry.measures
     if action == "lift":
         applied = {t["measure_id"] for t in q.tasks(conn, entry_ids=[entry.id]) if t["action"] == "apply"}
+        applied |= {t["measure_id"] for t in pending if t["entry_id"] == entry.id and t["action"] == "apply"}
         measures = {mid: m for mid, m in measures.items() if mid in applied}
     due = on + dt.timedelta(days=int(entry.list_def.get("ack_days") or DEFAULT_ACK_DAYS))
     shared = (entry.regime or {}).get("task_data") or {}  # one object per measure for every entry of the list

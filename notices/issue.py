@@ -784,11 +784,19 @@ def _listed_on(events: Sequence[Mapping[str, Any]]) -> dt.date | None:
 
 def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
                   kinds: set[str] | None, issued_on: dt.date, settings: Mapping[str, Any], skipped: list[dict],
-                  period: str | None = None) -> list[Cause]:
+                  period: str | None = None, results: dict[int, Any] | None = None) -> list[Cause]:
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
-    result = ns.outcome_result(conn, entry["outcome_id"]) if entry.get("outcome_id") else {}
+    oid = entry.get("outcome_id")
+    if not oid:
+        result = {}
+    elif results is not None:  # many entries share an outcome: read each once
+        if oid not in results:
+            results[oid] = ns.outcome_result(conn, oid)
+        result = results[oid]
+    else:
+        result = ns.outcome_result(conn, oid)
     facts = entry.get("facts") or {}
     listed_on = _listed_on(entry.get("events") or [])
     causes = []
@@ -910,9 +918,15 @@ def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None 
                 out=out, formats=formats, templates=templates, report=report, progress=progress, actor=actor)
 
 
-def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None]:
+def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date, cache: dict | None = None
+                     ) -> tuple[dict, str | None]:
     """The pack version the entry was decided under: its cycle's, else the one recorded in the entry's data,
-    else the version of its pack in force on ``on``."""
+    else the version of its pack in force on ``on``. ``cache`` keeps the answer per cycle (a pack body is large)."""
+    if cache is not None and entry.get("cycle_id"):
+        key = ("cycle", entry["cycle_id"])
+        if key not in cache:
+            cache[key] = _entry_pack_body(conn, entry, on)
+        return cache[key]
     if entry.get("cycle_id"):
         cycle = ns.get_cycle(conn, entry["cycle_id"])
         if cycle:
@@ -983,6 +997,41 @@ def issue_for_list_event(conn, entry_id: int, event: str | None, *, seq: int | N
         return {"issued": [], "already": [], "skipped": skipped}
     new, old = _store_causes(conn, causes, issued_on, templates)
     return {"issued": [_summary(r, []) for r in new], "already": [_summary(r, []) for r in old], "skipped": skipped}
+
+
+def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates: Any = None,
+                          settings: Mapping[str, Any] | None = None) -> dict[str, list[dict]]:
+    """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
+    transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
+    chunk at a time. The list lifecycle calls it when it moves many entries (serving a cycle's pre-listing
+    notices, listing them when their objection windows end)."""
+    wanted: dict[int, set[int]] = {}
+    for entry_id, seq in events:
+        wanted.setdefault(entry_id, set()).add(seq)
+    out: dict[str, list[dict]] = {"issued": [], "already": [], "skipped": []}
+    bodies: dict = {}
+    results: dict[int, Any] = {}
+    configs: dict[int, tuple[dict, dict]] = {}
+    for ids in chunked(sorted(wanted), CHUNK):
+        by_day: dict[dt.date, list[Cause]] = {}
+        for entry in ns.entries_with_events(conn, ids):
+            for ev in entry.get("events") or []:
+                if ev["seq"] not in wanted[entry["id"]] or ev["event"] not in EVENT_ALIASES:
+                    continue
+                on = _as_date(ev.get("valid_from"))
+                pack_body, period = _entry_pack_body(conn, entry, on, bodies)
+                held = configs.get(id(pack_body))  # (body, settings): holding the body keeps its id its own
+                if held is None:
+                    held = configs[id(pack_body)] = (pack_body, resolve_settings(pack_body, settings))
+                cfg = held[1]
+                by_day.setdefault(on, []).extend(
+                    _entry_causes(conn, entry, pack_body, [ev], None, on, cfg, out["skipped"], period=period,
+                                  results=results))
+        for on in sorted(by_day):
+            new, old = _store_causes(conn, by_day[on], on, templates)
+            out["issued"] += [_summary(r, []) for r in new]
+            out["already"] += [_summary(r, []) for r in old]
+    return out
 
 
 def issue_list_event(store: Store, entry_id: int, event: str | None, *, seq: int | None = None,

@@ -429,3 +429,37 @@ def test_expiries_count_periods_that_ended_in_the_window_not_early_removals(stor
     run(store, L.advance, D(2030, 1, 1))  # the expiry recorded as an event counts the same
     with store.read() as conn:
         assert L.expiries(conn, "samr-credit", D(2026, 4, 30), D(2030, 1, 1)) == {"black": 1, "red": 1}
+
+
+def test_serving_and_advancing_many_entries_issue_what_one_entry_at_a_time_would(store, factory):
+    from notices import issue
+
+    s = scenario(store, factory, lists=("black", "black", "watch", "red"))
+    propose(store, s["cycle"])
+    run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"])  # one batch: three entries served
+    run(store, L.advance, D(2026, 6, 1))  # one batch: three listed (两书同达)
+    with store.read() as conn:
+        kinds = sorted(conn.execute(sa.select(schema.notices.c.kind)).scalars())
+        entries = L.load(conn, L.q.entry_ids(conn))
+    assert kinds == ["pre_listing"] * 3 + ["repair_instructions"] * 6  # listing: repair instructions again
+    # The one-event path finds every notice the batches issued, and adds none. (The red entry was listed when
+    # proposed: its commendation comes from 'notices issue --cycle', as for every proposal.)
+    with store.transaction() as conn:
+        for e in entries:
+            if e.list == "red":
+                continue
+            for ev in e.events:
+                again = issue.issue_for_list_event(conn, e.id, ev["event"], seq=ev["seq"], as_of=ev["valid_from"])
+                assert again["issued"] == []
+
+
+def test_an_entry_listed_and_expired_in_one_advance_gets_its_lift_tasks(store, factory):
+    s = scenario(store, factory, lists=("black",))
+    propose(store, s["cycle"])
+    run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
+    result = run(store, L.advance, D(2030, 1, 1))  # listed on 2026-05-22 and expired on 2029-05-22
+    assert result["listed"] == [1] and result["expired"] == [1]
+    with store.read() as conn:
+        tasks = conn.execute(sa.select(schema.measure_tasks.c.action, schema.measure_tasks.c.measure_id)).all()
+    applied = sorted(m for a, m in tasks if a == "apply")
+    assert len(applied) == 4 and sorted(m for a, m in tasks if a == "lift") == applied
