@@ -491,7 +491,7 @@ class Proposer:
         self.conn, self.cycle, self.as_of, self.actor = conn, cycle, as_of, actor
         self.pack, self.version = body.get("pack") or {}, body.get("version") or {}
         self.done = q.entries_of_cycle(conn, cycle_id)
-        self.latest = q.pair_states(conn)
+        self.latest = q.pair_states(conn, cycle["pack_id"])
         self.summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [],
                                         "listed": [], "skipped": []}
         self.per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what its entries share
@@ -545,7 +545,9 @@ class Proposer:
                                                "why": "already proposed by this cycle"})
                     continue
                 previous = self.latest.get(key)
-                if previous and previous[1] in OPEN:
+                # Open, unless its publication period has ended by the as-of date (whether or not 'advance' has
+                # recorded the expiry yet): then the entity is proposed again, as a relisting.
+                if previous and previous[1] in OPEN and not (previous[2] is not None and previous[2] <= as_of):
                     summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
                                                "entry_id": previous[0], "state": previous[1]})
                     continue
@@ -577,7 +579,7 @@ class Proposer:
             summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
             if catch_up(conn, entry, as_of, batch=batch):
                 summary["listed"].append(entry_id)
-            self.latest[(prop["entity_id"], name)] = (entry_id, entry.state)
+            self.latest[(prop["entity_id"], name)] = (entry_id, entry.state, entry.until_on())
         batch.flush(conn)
 
     def finish(self) -> dict[str, Any]:

@@ -463,3 +463,37 @@ def test_an_entry_listed_and_expired_in_one_advance_gets_its_lift_tasks(store, f
         tasks = conn.execute(sa.select(schema.measure_tasks.c.action, schema.measure_tasks.c.measure_id)).all()
     applied = sorted(m for a, m in tasks if a == "apply")
     assert len(applied) == 4 and sorted(m for a, m in tasks if a == "lift") == applied
+
+
+def test_an_entity_whose_listing_ended_by_the_next_cycle_is_proposed_again(store, factory):
+    from tests.builders_lists import add_cycle
+
+    s = scenario(store, factory, lists=("red",))  # listed at once on 2026-04-30 until 2027-04-30
+    propose(store, s["cycle"])
+    entity = s["entities"][0]
+    with store.transaction() as conn:
+        mid = add_cycle(conn, D(2026, 10, 31), [(entity, ["red"])])
+        later = add_cycle(conn, D(2027, 4, 30), [(entity, ["red"])])
+    early = propose(store, mid)  # still in its publication period
+    assert early["proposed"] == [] and early["skipped"][0]["why"] == "already listed"
+    again = propose(store, later)  # the period ended on the as-of date; 'advance' has not recorded it yet
+    assert [p["list"] for p in again["proposed"]] == ["red"] and again["listed"] == [again["proposed"][0]["entry_id"]]
+    new = entry(store, again["proposed"][0]["entry_id"])
+    assert new.data["relisting_of"] == 1 and new.listed_from == D(2027, 4, 30) and new.until_on() == D(2028, 4, 30)
+    with store.read() as conn:  # published without a gap and without overlap
+        day = D(2027, 4, 30)
+        assert [e.id for e in L.load(conn, [1, new.id]) if e.in_effect_on(day)] == [new.id]
+        assert [e.id for e in L.load(conn, [1, new.id]) if e.in_effect_on(day - dt.timedelta(days=1))] == [1]
+
+
+def test_a_list_of_another_pack_with_the_same_name_does_not_block_a_proposal(store, factory):
+    from tests.builders_lists import add_cycle, pack_body
+
+    s = scenario(store, factory, lists=("black",))
+    propose(store, s["cycle"])  # samr-credit 'black': proposed, open
+    other = pack_body()
+    other["pack"] = {**other["pack"], "id": "other-pack"}
+    with store.transaction() as conn:
+        cycle = add_cycle(conn, D(2026, 5, 31), [(s["entities"][0], ["black"])], body=other)
+    result = propose(store, cycle)
+    assert [p["list"] for p in result["proposed"]] == ["black"] and result["skipped"] == []

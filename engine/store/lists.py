@@ -155,12 +155,24 @@ def entries_of_cycle(conn: Connection, cycle_id: int) -> set[tuple[int, str]]:
     return {(e, l) for e, l in conn.execute(sa.select(LE.c.entity_id, LE.c.list).where(LE.c.cycle_id == cycle_id))}
 
 
-def pair_states(conn: Connection) -> dict[tuple[int, str], tuple[int, str]]:
-    """(entity_id, list) -> (id, current state) of the newest entry of that entity on that list."""
+def pair_states(conn: Connection, pack_id: str) -> dict[tuple[int, str], tuple[int, str, dt.date | None]]:
+    """(entity_id, list) -> (id, current state, end of its publication period or None) of the newest entry of that
+    entity on that list of a pack (lists are a pack's own: two packs' 'red' lists are different lists)."""
     latest = _latest_states()
     stmt = (sa.select(LE.c.entity_id, LE.c.list, LE.c.id, latest.c.state)
-            .join(latest, latest.c.entry_id == LE.c.id).order_by(LE.c.id))
-    return {(e, l): (i, s) for e, l, i, s in conn.execute(stmt)}
+            .join(latest, latest.c.entry_id == LE.c.id).where(LE.c.pack_id == pack_id).order_by(LE.c.id))
+    pairs = {(e, l): (i, s) for e, l, i, s in conn.execute(stmt)}
+    until: dict[int, Any] = {}
+    for entry_id, _list, event, _valid_from, data in period_events(conn, pack_id):
+        if event in ("listed", "extended"):
+            until[entry_id] = (data or {}).get("until")
+    return {key: (i, s, _day(until.get(i))) for key, (i, s) in pairs.items()}
+
+
+def _day(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def period_events(conn: Connection, pack_id: str) -> Iterator[tuple[int, str, str, dt.date, Any]]:
