@@ -352,7 +352,6 @@ def chart_transitions(data: dict, colours: dict[str, str]) -> dict | None:
     order = [t for t in order if t in seen] + sorted(seen - set(order))  # tiers nobody held in either cycle: no row
     if not order:
         return None
-    rank = {t: i for i, t in enumerate(order)}
     cells = {(x["from"], x["to"]): x["entities"] for x in tr["matrix"]}
     row_total = Counter()
     for (a, _), n in cells.items():

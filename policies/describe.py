@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
-from typing import Any
 
 from engine.errors import PolicyError
 

@@ -900,7 +900,6 @@ def _base_kinds() -> dict[str, RecordKind]:
 def version_from_body(body: dict) -> PackVersion:
     """Rebuild the exact pack version stored with a cycle (``policy_versions.body``)."""
     raw = {**body["pack"], "versions": [body["version"]]}
-    import tempfile
 
     problems = _Problems(pathlib.Path(f"<stored {body['pack'].get('id')}@{body['version'].get('version')}>"),
                          _Lines(None))

@@ -10,7 +10,7 @@ import pytest
 from engine import conditions as C
 from engine.errors import RuleEngineError
 from engine.evaluate import Evaluator
-from engine.rules import RuleEngine, engine
+from engine.rules import RuleEngine
 from policies import get_pack, list_packs
 
 

@@ -1,4 +1,3 @@
-import sqlalchemy as sa
 
 from engine.store import schema
 

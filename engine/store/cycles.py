@@ -6,7 +6,7 @@ import datetime as dt
 import gc
 import time
 import zlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
