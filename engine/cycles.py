@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+from lists.lifecycle import Proposer, expiries
+
 from .errors import CycleError, UsageProblem
 from .parallel import Sink, evaluate_batches
 from .store import Store, audit, now
@@ -108,7 +110,7 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                                   entity_count=0, actor=actor)
         outcome_ids: dict[str, int] = {}
         proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
-        proposer = _proposer(conn, cycle_id, as_of, actor)
+        proposer = Proposer(conn, cycle_id, as_of, actor)  # entries proposed batch by batch as decisions are stored
         spent = Counter({"store": 0.0, "lists": 0.0})
         loads, clock = json.loads, time.perf_counter
 
@@ -122,11 +124,8 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                         proposing[key] = items
             ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
             t1 = clock()
-            if proposer is not None:
-                props = [{"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
-                         for i, r in zip(ids, rows) if r[1] in proposing]
-                if props:
-                    proposer.add(props)
+            proposer.add([{"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
+                          for i, r in zip(ids, rows) if r[1] in proposing])
             spent["store"] += t1 - t0
             spent["lists"] += clock() - t1
 
@@ -136,9 +135,9 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
         if stats["entities"] == 0:
             raise CycleError(f"The register in {store.display_url()} has no entity that policy {pack_id} evaluates; "
                              f"import entities first ('supervise import entities FILE').")
-        t0 = clock()
-        lists = _list_summary(conn, proposer.finish(), pack_id, prev, as_of) if proposer is not None else {}
-        spent["lists"] += clock() - t0
+        t1 = clock()
+        lists = _list_summary(conn, proposer.finish(), pack_id, prev, as_of)
+        spent["lists"] += clock() - t1
         timings = {k: v for k, v in stats["timings"].items() if k != "sink"}
         timings.update(spent)
         summary = _summary(conn, cycle_id, prev, version)
@@ -154,20 +153,9 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
             "supersedes": existing["id"] if existing else None, "entities": stats["entities"], **summary}
 
 
-def _proposer(conn, cycle_id: int, as_of: dt.date, actor: str):
-    """The list lifecycle's proposer for this cycle: entries are proposed batch by batch as decisions are stored."""
-    try:
-        from lists.lifecycle import Proposer
-    except ImportError:  # pragma: no cover - the lists package is part of the product
-        return None
-    return Proposer(conn, cycle_id, as_of, actor)
-
-
 def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date) -> dict[str, Any]:
     """Counts per list only, to keep the cycle summary small at a million entities (the entries are in
     list_entries): proposed, listed at once, already on the list, expired since the previous cycle."""
-    from lists.lifecycle import expiries
-
     entry_list = {p["entry_id"]: p["list"] for p in result["proposed"]}
     return {"proposed": result["counts"],
             "listed_at_once": dict(Counter(entry_list[e] for e in result["listed"])),

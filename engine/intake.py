@@ -298,4 +298,4 @@ def fail_message(report: ImportReport) -> str:
 
 
 # One chunking helper for the whole product (engine.store.chunked); this name is kept for the importers.
-from .store import chunked as chunked_rows  # noqa: E402
+from .store import chunked as chunked_rows  # noqa: E402, F401 - a re-export

@@ -34,7 +34,7 @@ import traceback
 from collections import Counter
 from typing import Any, Callable, Sequence
 
-from .errors import CycleError
+from .errors import CycleError, SupervisionError
 from .evaluate import Evaluator
 from .store import entities as qe
 from .store import export_snapshot
@@ -214,10 +214,6 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-    def put(message) -> None:
-        channel.put(message)  # bounded queue: waits while the sink is QUEUE_BATCHES behind
-
     try:
         gc.disable()
         from policies.loader import version_from_body
@@ -233,17 +229,13 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
         store = Store(url)
         with store.read(snapshot) as conn:
             for first, last in ranges:
-                put(("batch", be.run(conn, first, last)))
+                channel.put(("batch", be.run(conn, first, last)))  # waits while the sink is behind
         store.dispose()
-        put(("done", {"timings": dict(be.timings), "durable_evaluations": be.durable_evaluations}))
+        channel.put(("done", {"timings": dict(be.timings), "durable_evaluations": be.durable_evaluations}))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent, which raises it
-        try:
-            pickle.dumps(exc)
+        if isinstance(exc, SupervisionError):  # ours, with a message for the user: raised as it is
             error = exc
-        except Exception:  # noqa: BLE001 - an exception that does not pickle is sent as its text
-            error = CycleError(f"The evaluation worker failed: {type(exc).__name__}: {exc}")
-        error.__cause__ = None
-        if not isinstance(error, CycleError) and type(error).__module__.split(".")[0] not in ("engine", "policies"):
+        else:
             error = CycleError(f"The evaluation worker failed: {type(exc).__name__}: {exc}\n"
                                f"{''.join(traceback.format_exception(exc)[-3:])}")
-        put(("error", error))
+        channel.put(("error", error))

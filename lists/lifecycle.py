@@ -363,55 +363,50 @@ def _event_row(entry: Entry, event: str, valid_from: dt.date, actor: str, reason
 
 def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
             data: dict[str, Any] | None = None, batch: Batch | None = None) -> dict[str, Any]:
-    """Append one event after checking the transition; route measures and notices for it (into ``batch`` when
-    given: rows kept for one insert, notices left to ``notices issue``)."""
+    """Append one event after checking the transition, with the measure tasks and notices it calls for: into
+    ``batch`` when given, else stored at once (a batch of its own)."""
+    own = batch is None
+    batch = Batch() if own else batch
     before = entry.state
     row = _event_row(entry, event, valid_from, actor, reason, data)
-    if batch is None:
-        q.insert_events(conn, [row])
-    else:
-        batch.events.append(row)
+    batch.events.append(row)
     entry.events.append(row)
     listing = row["state"] == "listed" and before != "listed"
     removal = before == "listed" and row["state"] in TERMINAL
     if listing or removal:  # joint measures: applied on listing, lifted on removal
-        tasks = measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from,
-                                   batch.tasks if batch is not None else ())
-        if batch is None:
-            q.insert_tasks(conn, tasks)
-        else:
-            batch.tasks.extend(tasks)
+        batch.tasks.extend(measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from, batch.tasks))
     # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
     if listing or removal or event == "proposed":
-        _issue_notices(conn, entry, row, batch)
+        _issue_notices(entry, row, batch)
+    if own:
+        batch.flush(conn)
     return row
 
 
-def _issue_notices(conn, entry: Entry, event: dict[str, Any], batch: Batch | None = None) -> None:
-    """The one place that asks the notices package for the documents an event needs: the pack's list
-    ``notices`` mapping decides (pre-listing notice with repair instructions, 两书同达 on listing, removal
-    decision on removal), issued on the event's valid_from date; with a batch, when it is flushed (or not at all
-    for a batch without documents). Issuing is idempotent (one notice per event and kind)."""
-    if batch is None:
-        _issue_notices_many(conn, [(entry.id, event)])
-    elif batch.documents:
+def _issue_notices(entry: Entry, event: dict[str, Any], batch: Batch) -> None:
+    """Ask for the documents an event needs, issued when the batch is flushed (not at all for a batch without
+    documents): the pack's list ``notices`` mapping decides (pre-listing notice with repair instructions, 两书同达
+    on listing, removal decision on removal), each dated the event's valid_from. Issuing is idempotent (one notice
+    per event and kind)."""
+    if batch.documents:
         batch.notices.append((entry.id, event))
 
 
 def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """The one place that calls the notices package for list events (skipped while ``notices.issue`` is absent)."""
     if not events:
         return
     try:
         from notices import issue as notices_issue
-    except ModuleNotFoundError as exc:  # skipped while notices.issue is absent
+    except ModuleNotFoundError as exc:
         if exc.name in ("notices", "notices.issue"):
             return
         raise
     many = getattr(notices_issue, "issue_for_list_events", None)
-    if many is not None and len(events) > 1:
+    if many is not None:
         many(conn, [(entry_id, event["seq"]) for entry_id, event in events])
         return
-    one = getattr(notices_issue, "issue_for_list_event", None)
+    one = getattr(notices_issue, "issue_for_list_event", None)  # a notices package without the bulk call
     if one is not None:
         for entry_id, event in events:
             one(conn, entry_id, event["event"], seq=event["seq"], as_of=event["valid_from"])
@@ -607,21 +602,9 @@ def expiries(conn, pack_id: str, after: dt.date, until: dt.date) -> dict[str, in
     listing and by extensions, not ended earlier by repair or revocation (whether ``advance`` has recorded the
     expiry yet or not)."""
     counts: dict[str, int] = {}
-    current, name, end, early = None, None, None, None
-
-    def close() -> None:
-        if current is not None and end is not None and after < end <= until and not (early and early < end):
+    for name, end, early in q.publication_periods(conn, pack_id).values():
+        if end is not None and after < end <= until and not (early and early < end):
             counts[name] = counts.get(name, 0) + 1
-
-    for entry_id, list_name, event, valid_from, data in q.period_events(conn, pack_id):
-        if entry_id != current:
-            close()
-            current, name, end, early = entry_id, list_name, None, None
-        if event in ("listed", "extended"):
-            end = _date((data or {}).get("until"))
-        elif event in ("repaired", "revoked") and early is None:
-            early = valid_from
-    close()
     return dict(sorted(counts.items()))
 
 
@@ -652,7 +635,7 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
                 continue
             deadline = on + dt.timedelta(days=entry.objection_days)
             # The notice served must exist: issue it now if 'notices issue --cycle' has not (a no-op if it has).
-            _issue_notices(conn, entry, entry.event("proposed"), batch)
+            _issue_notices(entry, entry.event("proposed"), batch)
             _append(conn, entry, "notified", on, actor, "pre-listing notice served",
                     {"served_on": on, "objection_deadline": deadline}, batch=batch)
             served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,

@@ -918,15 +918,9 @@ def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None 
                 out=out, formats=formats, templates=templates, report=report, progress=progress, actor=actor)
 
 
-def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date, cache: dict | None = None
-                     ) -> tuple[dict, str | None]:
+def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None]:
     """The pack version the entry was decided under: its cycle's, else the one recorded in the entry's data,
-    else the version of its pack in force on ``on``. ``cache`` keeps the answer per cycle (a pack body is large)."""
-    if cache is not None and entry.get("cycle_id"):
-        key = ("cycle", entry["cycle_id"])
-        if key not in cache:
-            cache[key] = _entry_pack_body(conn, entry, on)
-        return cache[key]
+    else the version of its pack in force on ``on``."""
     if entry.get("cycle_id"):
         cycle = ns.get_cycle(conn, entry["cycle_id"])
         if cycle:
@@ -1009,9 +1003,18 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
     for entry_id, seq in events:
         wanted.setdefault(entry_id, set()).add(seq)
     out: dict[str, list[dict]] = {"issued": [], "already": [], "skipped": []}
-    bodies: dict = {}
-    results: dict[int, Any] = {}
-    configs: dict[int, tuple[dict, dict]] = {}
+    results: dict[int, Any] = {}  # outcome id -> result, shared by many entries
+    contexts: dict[tuple, tuple[dict, str | None, dict]] = {}
+
+    def context(entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None, dict]:
+        """Pack body, period and settings of the version the entry was decided under, read once per version."""
+        pv_id = (entry.get("data") or {}).get("policy_version_id")
+        key = (entry.get("cycle_id"), pv_id, entry["pack_id"], None if entry.get("cycle_id") or pv_id else on)
+        if key not in contexts:
+            body, period = _entry_pack_body(conn, entry, on)
+            contexts[key] = (body, period, resolve_settings(body, settings))
+        return contexts[key]
+
     for ids in chunked(sorted(wanted), CHUNK):
         by_day: dict[dt.date, list[Cause]] = {}
         for entry in ns.entries_with_events(conn, ids):
@@ -1019,11 +1022,7 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
                 if ev["seq"] not in wanted[entry["id"]] or ev["event"] not in EVENT_ALIASES:
                     continue
                 on = _as_date(ev.get("valid_from"))
-                pack_body, period = _entry_pack_body(conn, entry, on, bodies)
-                held = configs.get(id(pack_body))  # (body, settings): holding the body keeps its id its own
-                if held is None:
-                    held = configs[id(pack_body)] = (pack_body, resolve_settings(pack_body, settings))
-                cfg = held[1]
+                pack_body, period, cfg = context(entry, on)
                 by_day.setdefault(on, []).extend(
                     _entry_causes(conn, entry, pack_body, [ev], None, on, cfg, out["skipped"], period=period,
                                   results=results))

@@ -56,6 +56,9 @@ def test_a_cycle_evaluated_in_a_worker_stores_what_one_process_stores(store, sma
     b = run_cycle(store, "tax-credit", "2025-12", as_of=AS_OF)  # same as-of, another period label
     assert b["workers"] == 0
     assert decisions(store, a["cycle"]) == decisions(store, b["cycle"]) and len(decisions(store, a["cycle"])) == N
+    # the wall time covers what the cycle process did: every stage in one process, the writes with a worker
+    assert b["wall_seconds"] >= sum(b["timings"][k] for k in ("load", "facts", "evaluate", "store", "lists"))
+    assert a["wall_seconds"] >= a["timings"]["store"] + a["timings"]["lists"]
     assert [t["entities"] for t in a["tiers"]] == [t["entities"] for t in b["tiers"]]
     # The worker path proposed one entry per list proposal of the stored decisions, listed the red ones at once;
     # the second cycle found them all open.

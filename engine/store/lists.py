@@ -161,28 +161,27 @@ def pair_states(conn: Connection, pack_id: str) -> dict[tuple[int, str], tuple[i
     latest = _latest_states()
     stmt = (sa.select(LE.c.entity_id, LE.c.list, LE.c.id, latest.c.state)
             .join(latest, latest.c.entry_id == LE.c.id).where(LE.c.pack_id == pack_id).order_by(LE.c.id))
-    pairs = {(e, l): (i, s) for e, l, i, s in conn.execute(stmt)}
-    until: dict[int, Any] = {}
-    for entry_id, _list, event, _valid_from, data in period_events(conn, pack_id):
-        if event in ("listed", "extended"):
-            until[entry_id] = (data or {}).get("until")
-    return {key: (i, s, _day(until.get(i))) for key, (i, s) in pairs.items()}
+    periods = publication_periods(conn, pack_id)
+    return {(e, l): (i, s, periods[i][1] if i in periods else None) for e, l, i, s in conn.execute(stmt)}
 
 
-def _day(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def period_events(conn: Connection, pack_id: str) -> Iterator[tuple[int, str, str, dt.date, Any]]:
-    """(entry_id, list, event, valid_from, data) of the events that set or end the publication period of a pack's
-    entries (listed, extended, repaired, revoked, expired), by entry and seq."""
+def publication_periods(conn: Connection, pack_id: str) -> dict[int, tuple[str, dt.date | None, dt.date | None]]:
+    """Entry id -> (list, end of its publication period as set on listing and by extensions (None: no end),
+    date it was first repaired or revoked (None: never)) for every entry of a pack that was listed."""
     stmt = (sa.select(EV.c.entry_id, LE.c.list, EV.c.event, EV.c.valid_from, EV.c.data)
             .join(LE, LE.c.id == EV.c.entry_id)
-            .where(LE.c.pack_id == pack_id, EV.c.event.in_(["listed", "extended", "repaired", "revoked", "expired"]))
+            .where(LE.c.pack_id == pack_id, EV.c.event.in_(["listed", "extended", "repaired", "revoked"]))
             .order_by(EV.c.entry_id, EV.c.seq))
-    return iter(conn.execute(stmt).all())
+    out: dict[int, tuple[str, dt.date | None, dt.date | None]] = {}
+    for entry_id, name, event, valid_from, data in conn.execute(stmt):
+        _, end, early = out.get(entry_id, (name, None, None))
+        if event in ("listed", "extended"):
+            until = (data or {}).get("until")  # an ISO date in the event's JSON
+            end = dt.date.fromisoformat(str(until)[:10]) if until else None
+        elif early is None:
+            early = valid_from
+        out[entry_id] = (name, end, early)
+    return out
 
 
 def list_names(conn: Connection) -> list[str]:
