@@ -393,6 +393,9 @@ def cycle() -> None:
 def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> None:
     """Evaluate every entity in the register and store the cycle (all or nothing).
 
+    From 100,000 entities a worker process evaluates while this one writes; SUPERVISE_WORKERS=N sets the number
+    (0: one process). Issue the cycle's notices afterwards with 'supervise notices issue --cycle ID'.
+
     Example: supervise cycle run --policy tax-credit --period 2025 --as-of 2026-04-30
     """
     from engine.cycles import run_cycle
@@ -499,6 +502,8 @@ def cycle_diff(a: int, b: int) -> None:
 def cycle_replay(cycle_id: int) -> None:
     """Recompute a cycle from its stored pack version and the records known when it ran; compare.
 
+    From 100,000 entities two worker processes evaluate (SUPERVISE_WORKERS=N sets the number).
+
     Example: supervise cycle replay 1
     """
     from engine.cycles import replay_cycle
@@ -537,6 +542,8 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 @json_option
 def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> None:
     """Impact of a draft pack on the whole register, compared with a stored cycle; nothing is written.
+
+    From 100,000 entities two worker processes evaluate (SUPERVISE_WORKERS=N sets the number).
 
     Example: supervise simulate --policy drafts/tax-credit-2026.yaml --against 1
     """
