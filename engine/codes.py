@@ -152,3 +152,39 @@ def make_uscc(dept_type: str, region: str, subject8: str) -> str:
 def make_person_id(region: str, birth: dt.date, seq: int) -> str:
     body = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
     return body + id_check_char(body)
+
+
+def is_natural_person(entity_type: str | None, code: str | None = None) -> bool:
+    """A natural person by the register's entity type, or by a code that validates as an identity number."""
+    if entity_type == "natural_person":
+        return True
+    if entity_type:
+        return False
+    try:
+        return validate_person_id(code or "").is_person
+    except CodeError:
+        return False
+
+
+def public_party(name: str | None, code: str | None, entity_type: str | None,
+                 operator: str | None = None) -> dict[str, str]:
+    """What the public may see of a party: the one masking rule for every published artefact.
+
+    - a natural person (entity type ``natural_person``, whatever the code looks like): name and code masked;
+    - a 个体工商户: the operator's name masked, also where it stands inside the business's name (an individual
+      business without a trade name is registered under its operator's name);
+    - anyone else: as registered.
+    The result has ``name``, ``code`` and ``operator`` (masked or empty).
+    """
+    name = (name or "").strip()
+    code = code or ""
+    operator = (operator or "").strip()
+    if is_natural_person(entity_type, code):
+        return {"name": mask_name(name), "code": mask_person_id(code), "operator": ""}
+    if entity_type == "individual_business":
+        masked_op = mask_name(operator) if operator else ""
+        shown = name.replace(operator, masked_op) if operator and operator in name else name
+        # A code that is an identity number (an individual business registered before the USCC) is masked too.
+        shown_code = mask_person_id(code) if is_natural_person(None, code) else code
+        return {"name": shown, "code": shown_code, "operator": masked_op}
+    return {"name": name, "code": code, "operator": operator}
