@@ -357,3 +357,60 @@ def test_search_pagination_and_screenshot_in_chromium(sqlite_store, factory, tmp
     if os.environ.get("SITE_SHOT_DIR"):  # to look at them: SITE_SHOT_DIR=/tmp/shots pytest -m chromium
         for name in ("list.png", "index.png"):
             shutil.copy(tmp_path / name, pathlib.Path(os.environ["SITE_SHOT_DIR"]) / name)
+
+
+@pytest.mark.chromium
+def test_typing_in_the_search_box_and_clicking_the_pages_with_playwright(sqlite_store, factory, tmp_path):
+    """A person's use of the page: type into the box, see the rows filtered across pages, clear it, page through
+    with 下一页 / 末页 / a page number, follow a result's link (Playwright driving /usr/bin/chromium; no browser
+    download)."""
+    binary = chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if REQUIRE_BROWSER:
+            pytest.fail("REQUIRE_PG=1 (CI) but playwright is not installed; 'make venv' installs the test extra")
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    many(sqlite_store, factory, 2 * PAGE_SIZE + 20)
+    out = tmp_path / "site"
+    run(sqlite_store, publish, out, D(2026, 5, 1))
+    red = out / "samr-credit/red"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=binary, args=["--no-sandbox", "--disable-gpu",
+                                                                  "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto((red / "index.html").as_uri())
+            static = page.locator("#page tr[data-entry]")
+            found = page.locator("#results tr[data-entry]")
+            assert static.count() == PAGE_SIZE and page.locator("#page").is_visible()
+            page.fill("#q", "第11")  # 第110号 ... 第119号 live on page 3, 第011号 is not a match
+            assert found.count() == 10 and not page.locator("#page").is_visible()
+            assert page.locator(".pager").first.is_hidden()
+            assert "共 10 条" in page.locator("#status").inner_text()
+            page.fill("#q", "")
+            assert found.count() == 0 and static.count() == PAGE_SIZE and page.locator(".pager").first.is_visible()
+            page.fill("#q", "第007号")
+            page.click("button[type=submit]")
+            assert found.count() == 1
+            page.click("button[type=reset]")
+            page.wait_for_function("document.getElementById('results').hidden")
+            page.click(".pager >> text=下一页")
+            assert page.url.endswith("/page-2.html") and static.first.locator("td").first.inner_text() == "51"
+            page.click(".pager >> text=末页")
+            assert page.url.endswith("/page-3.html") and static.count() == 20
+            page.click(".pager >> text=首页")
+            assert page.url.endswith("/index.html")
+            page.click(".pager a >> text=2")
+            assert page.url.endswith("/page-2.html")
+            page.fill("#q", "第120号")
+            with page.expect_navigation():
+                found.first.locator("a").click()
+            assert "/page-3.html#e" in page.url
+            target = page.url.split("#")[1]
+            assert page.locator(f"tr#{target}").is_visible()
+            page.goto((out / "index.html").as_uri())
+            page.click("#lists >> text=守信激励对象名单")
+            assert page.url.endswith("/samr-credit/red/index.html")
+        finally:
+            browser.close()
