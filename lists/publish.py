@@ -97,7 +97,8 @@ def public_row(entry: Entry, day: dt.date, notices: Sequence[dict[str, Any]] = (
         "entry_id": entry.id, "pack": r["pack_id"], "list": entry.list, "list_title": entry.title,
         "name": party["name"], "code": party["code"],
         "entity_type": ENTITY_TYPE_LABELS.get(r.get("entity_type") or "", "其他组织"),
-        "reason": r["reason"], "basis": r["basis"], "authority": listing_authority(entry),
+        "reason": r["reason"] or NOT_RECORDED, "basis": r["basis"] or NOT_RECORDED,
+        "authority": listing_authority(entry) or NOT_RECORDED,
         "decision_no": doc[0] if doc else (NOT_REQUIRED if incentive else NOT_RECORDED),
         "decision_doc": doc[1] if doc else "", "listed_from": entry.listed_from,
         "published_until": until - dt.timedelta(days=1) if until else NO_END})
@@ -152,7 +153,10 @@ def _catalogue(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         _safe(item["pack"], "Pack id")
         _safe(item["name"], f"List name of pack {item['pack']}")
         mine = [r for r in rows if (r["pack"], r["list"]) == key]
-        authorities = list(dict.fromkeys(r["authority"] for r in mine if r["authority"])) or [item["authority"]]
+        # The page's issuing body: the one authority its rows name, else (none, or several regional ones) the
+        # list's or pack's authority; every row still names its own.
+        named = list(dict.fromkeys(r["authority"] for r in mine if r["authority"] != NOT_RECORDED))
+        authorities = named if len(named) == 1 or not item["authority"] else [item["authority"]]
         item["bases"] = item.pop("row_bases", None) or item["bases"]  # as stored with the entries, else the rules'
         item.update(rows=mine, count=len(mine), authorities=authorities, dir=f"{item['pack']}/{item['name']}",
                     pages=max(1, -(-len(mine) // PAGE_SIZE)))
