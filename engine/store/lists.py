@@ -200,7 +200,8 @@ def operators(conn: Connection, entity_ids: Iterable[int]) -> dict[int, str | No
     """Entity id -> its legal representative / operator (personal data: only for masking on published artefacts)."""
     out: dict[int, str | None] = {}
     for part in _chunks(sorted(set(entity_ids))):
-        out.update({i: rep for i, rep in conn.execute(sa.select(E.c.id, E.c.legal_rep).where(E.c.id.in_(part)))})
+        for entity_id, rep in conn.execute(sa.select(E.c.id, E.c.legal_rep).where(E.c.id.in_(part))):
+            out[entity_id] = rep
     return out
 
 
