@@ -1028,15 +1028,28 @@ def lists_history(code: str) -> None:
 @by_option
 @json_option
 def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
-    """Write the public site (index, one page per list with search, CSV and JSON) for a date.
+    """Write the public list site for a date: a page per list of each pack (PACK/LIST/index.html, page-2.html ...,
+    50 rows a page, titled with the list's name and listing authority), an index linking them with counts, a
+    search box on every page (name, code, decision number; works from file://), and entries.csv / entries.json
+    downloads. Natural persons and 个体工商户 operators are masked in every file.
 
     Example: supervise lists publish --out site/ --as-of 2026-06-01
     """
     from lists.publish import publish
 
     r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
-    emit(r, lambda r: f"Published {sum(r['counts'].values())} entries as of {r['as_of']} into {r['out']} ("
-                      + ", ".join(f"{k}: {v}" for k, v in r["counts"].items()) + ").")
+
+    def text(r: dict) -> str:
+        line = (f"Published {sum(r['counts'].values())} entries as of {r['as_of']} into {r['out']} ("
+                + ", ".join(f"{k}: {v}" for k, v in r["counts"].items()) + ").")
+        if r["missing_documents"]:
+            ids = ", ".join(str(i) for i in r["missing_documents"][:10])
+            line += (f"\n{len(r['missing_documents'])} entries have no stored listing document (决定文号 shows 未记载): "
+                     f"entries {ids}{' ...' if len(r['missing_documents']) > 10 else ''}; issue their notices with "
+                     f"'supervise notices issue --cycle ID' and publish again.")
+        return line
+
+    emit(r, text)
 
 
 # == objection ==

@@ -81,9 +81,9 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     site = tmp_path / "site"
     r = sv("lists", "publish", "--out", str(site), "--as-of", "2026-06-01")
     assert "Published 2 entries as of 2026-06-01" in r.output
-    black = (site / "black.html").read_text(encoding="utf-8")
+    black = (site / "samr-credit/black/index.html").read_text(encoding="utf-8")
     assert bad in black and good not in black
-    assert person not in (site / "red.html").read_text(encoding="utf-8")
+    assert person not in (site / "samr-credit/red/index.html").read_text(encoding="utf-8")
     # repair refused: too early, with the date
     r = sv("repair", "apply", "--entry", "2", "--commitment", str(commitment), "--training", str(training),
            "--credit-report", str(report), "--on", "2026-09-01", "--by", "乙公司", ok=False)
@@ -103,8 +103,8 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     r = sv("--json", "measures", "pending", "--department", "财政局", "--as-of", "2027-05-31")
     assert [(t["action"], t["measure_id"]) for t in as_json(r)["tasks"]] == [("lift", "black-procurement-ban")]
     sv("lists", "publish", "--out", str(site), "--as-of", "2027-06-01")
-    assert bad not in (site / "black.html").read_text(encoding="utf-8")
-    assert json.loads((site / "black.json").read_text(encoding="utf-8"))["count"] == 0
+    assert bad not in (site / "samr-credit/black/index.html").read_text(encoding="utf-8")
+    assert json.loads((site / "samr-credit/black/entries.json").read_text(encoding="utf-8"))["count"] == 0
     r = sv("lists", "show", "black", "--as-of", "2027-06-01")
     assert "0 entries" in r.output
     # the history shows every step

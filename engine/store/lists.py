@@ -196,6 +196,15 @@ def entities_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str,
     return out
 
 
+def operators(conn: Connection, entity_ids: Iterable[int]) -> dict[int, str | None]:
+    """Entity id -> its legal representative / operator (personal data: only for masking on published artefacts)."""
+    out: dict[int, str | None] = {}
+    for part in _chunks(sorted(set(entity_ids))):
+        for entity_id, rep in conn.execute(sa.select(E.c.id, E.c.legal_rep).where(E.c.id.in_(part))):
+            out[entity_id] = rep
+    return out
+
+
 def basis_records(conn: Connection, entity_ids: Iterable[int], until: dt.date,
                   kinds: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
     """Records of several entities dated on or before ``until`` (optionally of some kinds), grouped by entity,
