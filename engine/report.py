@@ -61,8 +61,7 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
             except CycleNotFound:
                 prev = None
         workload = q.region_tier_workload(conn, cycle_id)
-        per_list, measures = _outcome_aggregates(q.outcomes_of(conn, cycle_id),
-                                                          qr.outcome_counts(conn, cycle_id))
+        per_list, measures = _outcome_aggregates(q.outcomes_of(conn, cycle_id), qr.outcome_counts(conn, cycle_id))
         prev_lists = (_outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0]
                       if prev else {})
         notices = _notice_counts(conn, c)
@@ -463,7 +462,8 @@ def chart_regions(data: dict, colours: dict[str, str]) -> dict | None:
     shown = regions[:TOP_REGIONS]
     rest = regions[TOP_REGIONS:]
     if rest:
-        other = {"region": None, "region_name": f"其他{len(rest)}个地区", "expected": sum(r["expected"] for r in rest), "tiers": {}}
+        other = {"region": None, "region_name": f"其他{len(rest)}个地区", "expected": sum(r["expected"] for r in rest),
+                 "tiers": {}}
         for r in rest:
             for t, v in r["tiers"].items():
                 acc = other["tiers"].setdefault(t, {"expected": 0.0})

@@ -124,7 +124,7 @@ def test_script_in_values_is_escaped(sqlite_store):
     _, second = two_cycles(sqlite_store)
     data = report_data(sqlite_store, second["cycle"])
     evil = "<script>alert(1)</script>"
-    data["regions"][0]["region"] = evil
+    data["regions"][0]["region"] = data["regions"][0]["region_name"] = evil
     data["pack"]["title"] = evil
     data["lists"][0]["title"] = evil
     data["measures"][0]["text"] = evil
