@@ -216,12 +216,20 @@ def entities_show(code: str) -> None:
     Example: supervise entities show 91350100M000100Y43
     """
     from engine import register
+    from engine.regions import region_label
 
     with errors():
         result = register.show_entity(settings().store, code)
+    named = {}
+    for key, value in result.items():  # the region's name next to its code (JSON and text)
+        named[key] = value
+        if key == "region":
+            named["region_name"] = region_label(value)
+    result = named
 
     def text(r: dict) -> str:
-        lines = [f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']}, industry {r['industry'] or '-'},"
+        lines = [f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']} {r['region_name']}, "
+                 f"industry {r['industry'] or '-'},"
                  f" established {r['established_on'] or '-'})",
                  f"legal representative: {r['legal_rep'] or '-'}", f"{len(r['records'])} records:"]
         for rec in r["records"]:
@@ -491,6 +499,15 @@ def cycle_diff(a: int, b: int) -> None:
             lines.append(f"list {lst['list']}: {lst['a']} -> {lst['b']} ({lst['change']:+d})")
         e = r["expected_inspections"]
         lines.append(f"expected inspections: {e['a']:g} -> {e['b']:g}")
+        regions: dict = {}
+        for w in r["workload"]:
+            row = regions.setdefault(w["region"], [w["region_name"], 0.0, 0.0])
+            row[1] += w["a"]
+            row[2] += w["b"]
+        if regions:
+            lines.append("expected inspections by region:")
+            for code, (name, x, y) in sorted(regions.items(), key=lambda kv: (-abs(kv[1][2] - kv[1][1]), kv[0] or "")):
+                lines.append(f"  {name} ({code or '-'}): {x:.1f} -> {y:.1f} ({y - x:+.1f})")
         return "\n".join(lines)
 
     emit(r, text)
@@ -519,10 +536,13 @@ def cycle_replay(cycle_id: int) -> None:
 @cycle.command("report")
 @click.argument("cycle_id", type=int)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for index.html and report.json (created if missing).")
+              help="Directory for index.html, report.json and regions.csv (created if missing).")
 @json_option
 def cycle_report(cycle_id: int, out_dir: str) -> None:
-    """Write an HTML report of a stored cycle (charts, figures, Chinese summary) and report.json.
+    """Write an HTML report of a stored cycle (charts, figures, Chinese summary), report.json and regions.csv.
+
+    Regions are named (GB/T 2260); the notices table counts, per kind, what the cycle's decisions and list
+    entries call for and what is already issued.
 
     Example: supervise cycle report 1 --out reports/cycle-1
     """
@@ -531,7 +551,7 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
     with errors():
         r = write_report(settings().store, cycle_id, out_dir)
     emit(r, lambda r: f"Report of cycle {cycle_id} ({r['entities']:,} entities, {r['expected_inspections']:,} expected "
-                      f"inspections) written to {r['html']} and {r['json']}.")
+                      f"inspections) written to {r['html']}, {r['json']} and {r['csv']}.")
 
 
 @cli.command("simulate")

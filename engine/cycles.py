@@ -22,6 +22,7 @@ from lists.lifecycle import Proposer, expiries
 
 from .errors import CycleError, UsageProblem
 from .parallel import Sink, evaluate_batches
+from .regions import region_label
 from .store import Store, audit, now
 from .store import cycles as q
 from .store import entities as qe
@@ -225,7 +226,8 @@ def diff_cycles(store: Store, a: int, b: int) -> dict:
     for key in sorted(set(wa) | set(wb)):
         x = wa.get(key, {}).get("expected_inspections", 0.0)
         y = wb.get(key, {}).get("expected_inspections", 0.0)
-        workload.append({"region": key[0], "tier": key[1], "a": round(x, 2), "b": round(y, 2), "change": round(y - x, 2)})
+        workload.append({"region": key[0], "region_name": region_label(key[0]), "tier": key[1], "a": round(x, 2),
+                         "b": round(y, 2), "change": round(y - x, 2)})
     return {"a": {"id": a, "pack": ca["pack_id"], "period": ca["period"], "version": ca["version"]},
             "b": {"id": b, "pack": cb["pack_id"], "period": cb["period"], "version": cb["version"]},
             "tiers": [{"tier": t, "a": ta.get(t, 0), "b": tb.get(t, 0), "change": tb.get(t, 0) - ta.get(t, 0)}

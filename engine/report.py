@@ -1,8 +1,15 @@
 """Cycle report: one self-contained HTML page (and report.json) a director reads instead of a table.
 
 Everything comes from the stored cycle, never from a new evaluation: the cycle summary (tiers, transitions against
-the previous cycle of the same pack, list proposals), decisions aggregated per stored outcome (lists, measures,
-notices) and per region and tier (expected inspections = sum of the stored sampling ratios).
+the previous cycle of the same pack, list proposals), decisions aggregated per stored outcome (lists, measures)
+and per region and tier (expected inspections = sum of the stored sampling ratios), and the notices the cycle calls
+for (its decisions and every event of the list entries it created) against those stored
+(``notices.issue.cycle_notice_counts``).
+
+Regions are shown by name (``engine.regions``; within one province without the province's name); report.json keeps
+the code (``region``) next to the name (``region_name``). Tiers are shown graded first, in the pack's order, then
+the unrated tier (label 未评价), whatever its place in the pack's order, which only decides what counts as
+moving up or down.
 
 Charts are inline SVG built here from plain numbers: ``_Chart`` collects shapes (rect, text, line) as dicts and
 the template ``_chart.html`` draws them, so every label goes through Jinja's autoescape like any other value;
@@ -22,6 +29,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .errors import CycleNotFound
+from .exports import write_csv
+from .regions import is_region, region_label, region_name
 from .store import Store
 from .store import cycles as q
 from .store import reports as qr
@@ -33,6 +42,8 @@ NOTICE_LABELS = {"warning": "失信提示函", "interview": "警示约谈通知�
                  "repair_instructions": "信用修复告知书", "inspection": "检查通知书", "commendation": "守信激励告知书",
                  "removal_decision": "移出名单决定书"}
 MEASURE_KIND_LABELS = {"incentive": "激励", "sanction": "惩戒"}
+UNRATED_LABEL = "未评价"  # a tier with this label holds the entities not graded: shown after the graded tiers
+UNRATED_COLOUR = "#9aa5b1"
 
 
 # -- figures from the store ----------------------------------------------------------------------------------
@@ -50,10 +61,10 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
             except CycleNotFound:
                 prev = None
         workload = q.region_tier_workload(conn, cycle_id)
-        per_list, measures, notices = _outcome_aggregates(q.outcomes_of(conn, cycle_id),
-                                                          qr.outcome_counts(conn, cycle_id))
+        per_list, measures = _outcome_aggregates(q.outcomes_of(conn, cycle_id), qr.outcome_counts(conn, cycle_id))
         prev_lists = (_outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0]
                       if prev else {})
+        notices = _notice_counts(conn, c)
     body = c["pack_body"] or {}
     pack, version = body.get("pack") or {}, body.get("version") or {}
     tiers_def = version.get("tiers") or {}
@@ -82,7 +93,9 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
             tiers.append(row)
     rank = {t: i for i, t in enumerate(order)}
     tiers.sort(key=lambda r: (rank.get(r["tier"], len(rank)), r["tier"]))
-    tier_order = [t["tier"] for t in tiers]
+    tier_order = [t["tier"] for t in tiers]  # the pack's order: what counts as up and down
+    tiers.sort(key=lambda r: r["label"].startswith(UNRATED_LABEL))  # stable: graded first, then unrated
+    display = {t["tier"]: i for i, t in enumerate(tiers)}
 
     transitions = None
     if changes:
@@ -99,14 +112,16 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
                        for x in changes.get("transitions") or []],
         }
 
-    regions = _regions(workload, rank)
+    regions = _regions(workload, display)
     lists = _lists(version.get("lists") or {}, per_list, prev_lists if changes else None, summary.get("lists") or {})
     measures_def = version.get("measures") or {}
     measure_rows = [{"id": mid, "kind": m["kind"], "kind_label": MEASURE_KIND_LABELS.get(m["kind"], m["kind"] or ""),
                      "text": (measures_def.get(mid) or {}).get("text") or m["text"],
                      "department": m["department"], "entities": m["entities"]}
                     for mid, m in sorted(measures.items(), key=lambda kv: (kv[1]["kind"] != "sanction", kv[0]))]
-    notice_rows = [{"kind": k, "label": NOTICE_LABELS.get(k, k), "entities": n} for k, n in sorted(notices.items())]
+    notice_rows = [{"kind": k, "label": NOTICE_LABELS.get(k, k), "due": n["due"], "issued": n["issued"],
+                    "pending": None if n["due"] is None else max(n["due"] - n["issued"], 0)}
+                   for k, n in notices.items()]
     data = {
         "cycle": {"id": c["id"], "period": c["period"], "revision": c["revision"], "as_of": c["as_of"].isoformat(),
                   "status": c["status"], "superseded_by": c["superseded_by"], "supersedes": c["supersedes_id"],
@@ -116,11 +131,15 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
                  "jurisdiction": pack.get("jurisdiction"), "version": c["version"],
                  "version_title": version.get("title"), "content_hash": c["content_hash"]},
         "tier_order": tier_order,
+        "display_order": [t["tier"] for t in tiers],
+        "unrated": [t["tier"] for t in tiers if t["label"].startswith(UNRATED_LABEL)],
+        "tier_labels": {t["tier"]: t["label"] for t in tiers},
         "tiers": tiers,
         "expected_inspections": summary.get("expected_inspections", sum(t["expected_inspections"] for t in tiers)),
         "forced_inspections": sum(t["forced"] for t in tiers),
         "transitions": transitions,
         "regions": regions,
+        "unknown_regions": [r["region"] for r in regions if r["region"] and not is_region(r["region"])],
         "lists": lists,
         "measures": measure_rows,
         "notices": notice_rows,
@@ -129,11 +148,19 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
     return data
 
 
+def _notice_counts(conn, cycle: dict) -> dict[str, dict]:
+    """Notices per kind the cycle calls for (``due``) and stored (``issued``); none for a cycle not committed."""
+    if cycle["status"] not in ("committed", "superseded"):
+        return {}
+    from notices.issue import cycle_notice_counts  # notices build on the engine, not the other way round
+
+    return cycle_notice_counts(conn, cycle["id"])
+
+
 def _outcome_aggregates(outcomes: dict[int, dict], counts: dict[int, int]):
-    """Entities per proposed list, per measure and per notice kind, from the stored outcomes."""
+    """Entities per proposed list and per measure, from the stored outcomes."""
     per_list: Counter = Counter()
     measures: dict[str, dict] = {}
-    notices: Counter = Counter()
     for oid, n in counts.items():
         result = outcomes[oid]["result"]
         for name in {item["list"] for item in result.get("lists") or []}:
@@ -142,22 +169,34 @@ def _outcome_aggregates(outcomes: dict[int, dict], counts: dict[int, int]):
             row = measures.setdefault(m["id"], {"kind": m.get("kind"), "text": m.get("text") or "",
                                                 "department": m.get("department") or "", "entities": 0})
             row["entities"] += n
-        for kind in {x["kind"] for x in result.get("notices") or []}:
-            notices[kind] += n
-    return per_list, measures, notices
+    return per_list, measures
+
+
+def region_names(codes: list[str | None]) -> dict[str | None, str]:
+    """Display name per region code: the full name, without the province when every known code is in the same
+    one (泉州市晋江市, 福州市鼓楼区); ``区划代码…（未知）`` for a code not in GB/T 2260, 未填写 for none."""
+    full = {code: region_label(code) for code in codes}
+    provinces = {code[:2] for code in codes if is_region(code)}
+    if len(provinces) == 1:
+        province = region_name(provinces.pop() + "0000")
+        full = {code: name[len(province):] if is_region(code) and name.startswith(province) and name != province
+                else name for code, name in full.items()}
+    return full
 
 
 def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
-    regions: dict[str, dict] = {}
+    regions: dict[str | None, dict] = {}
+    names = region_names(sorted({w["region"] or "" for w in workload}))
     for w in workload:
-        name = w["region"] or "未填写"
-        r = regions.setdefault(name, {"region": name, "entities": 0, "expected": 0.0, "forced": 0, "tiers": {}})
+        code = w["region"] or None
+        r = regions.setdefault(code, {"region": code, "region_name": names[code or ""], "entities": 0,
+                                      "expected": 0.0, "forced": 0, "tiers": {}})
         r["entities"] += w["entities"]
         r["expected"] += w["expected_inspections"]
         r["forced"] += w["forced"]
         r["tiers"][w["tier"]] = {"entities": w["entities"], "expected": round(w["expected_inspections"], 2),
                                  "forced": w["forced"]}
-    out = sorted(regions.values(), key=lambda r: (-r["expected"], r["region"]))
+    out = sorted(regions.values(), key=lambda r: (-r["expected"], r["region"] or ""))
     for r in out:
         r["expected"] = round(r["expected"], 2)
         r["tiers"] = dict(sorted(r["tiers"].items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
@@ -245,7 +284,7 @@ def headline(data: dict) -> list[str]:
         text += f"，其中{_n(data['forced_inspections'])}户因列入重点关注或惩戒名单须全部纳入检查"
     if data["regions"]:
         top = data["regions"][0]
-        text += f"；检查任务最重的地区为{top['region']}（约{top['expected']:,.1f}户）"
+        text += f"；检查任务最重的地区为{top['region_name']}（约{top['expected']:,.1f}户）"
     out.append(text + "。")
     proposed = [x for x in data["lists"] if x["proposed_by_rules"]]
     if proposed:
@@ -258,6 +297,13 @@ def headline(data: dict) -> list[str]:
     expired = [x for x in data["lists"] if x.get("expired")]
     if expired:
         out.append("自上一周期以来公示期届满移出" + "、".join(f"{x['title']}{_n(x['expired'])}户" for x in expired) + "。")
+    due = [x for x in data["notices"] if x["due"]]
+    if due:
+        text = ("本周期需制发告知文书" + _n(sum(x["due"] for x in due)) + "份（"
+                + "、".join(f"{x['label']}{_n(x['due'])}份" for x in due) + "）")
+        pending = sum(x["pending"] for x in due)
+        text += f"，尚有{_n(pending)}份待制发" if pending else "，均已制发"
+        out.append(text + "。")
     return out
 
 
@@ -267,9 +313,11 @@ TIER_RAMP = ((0.106, 0.478, 0.243), (0.467, 0.659, 0.251), (0.878, 0.663, 0.051)
              (0.702, 0.149, 0.118))  # green, yellow-green, amber, orange, red
 
 
-def tier_colours(order: list[str]) -> dict[str, str]:
-    """A colour per tier along the pack's tier order: the first (best) green, through amber, the last red."""
-    out = {}
+def tier_colours(order: list[str], unrated: list[str] = ()) -> dict[str, str]:
+    """A colour per tier along the pack's tier order: the first (best) green, through amber, the last red; the
+    unrated tiers grey."""
+    out = {t: UNRATED_COLOUR for t in unrated}
+    order = [t for t in order if t not in out]
     for i, t in enumerate(order):
         pos = (i / (len(order) - 1) if len(order) > 1 else 0.0) * (len(TIER_RAMP) - 1)
         k = min(int(pos), len(TIER_RAMP) - 2)
@@ -346,7 +394,8 @@ def chart_transitions(data: dict, colours: dict[str, str]) -> dict | None:
     tr = data["transitions"]
     if not tr:
         return None
-    order = data["tier_order"]
+    order = data["display_order"]
+    rank = {t: i for i, t in enumerate(data["tier_order"])}
     labels = {t["tier"]: t["label"] for t in data["tiers"]}
     seen = {x["from"] for x in tr["matrix"] if x["entities"]} | {x["to"] for x in tr["matrix"] if x["entities"]}
     order = [t for t in order if t in seen] + sorted(seen - set(order))  # tiers nobody held in either cycle: no row
@@ -372,9 +421,10 @@ def chart_transitions(data: dict, colours: dict[str, str]) -> dict | None:
         for j, b in enumerate(order):
             n = cells.get((a, b), 0)
             share = n / row_total[a] if row_total[a] else 0.0
-            if i == j:
+            ra, rb = rank.get(a, len(rank)), rank.get(b, len(rank))  # the pack's order decides up and down
+            if ra == rb:
                 base = (0.12, 0.31, 0.47)  # unchanged: administrative blue
-            elif j < i:
+            elif rb < ra:
                 base = (0.16, 0.49, 0.31)  # up to a better tier: green
             else:
                 base = (0.70, 0.15, 0.12)  # down to a worse tier: red
@@ -407,18 +457,20 @@ def chart_regions(data: dict, colours: dict[str, str]) -> dict | None:
     regions = data["regions"]
     if not regions:
         return None
-    order = data["tier_order"]
+    order = data["display_order"]
     labels = {t["tier"]: t["label"] for t in data["tiers"]}
     shown = regions[:TOP_REGIONS]
     rest = regions[TOP_REGIONS:]
     if rest:
-        other = {"region": f"其他{len(rest)}个地区", "expected": sum(r["expected"] for r in rest), "tiers": {}}
+        other = {"region": None, "region_name": f"其他{len(rest)}个地区", "expected": sum(r["expected"] for r in rest),
+                 "tiers": {}}
         for r in rest:
             for t, v in r["tiers"].items():
                 acc = other["tiers"].setdefault(t, {"expected": 0.0})
                 acc["expected"] += v["expected"]
         shown = shown + [other]
-    label_w, right_w, bar_h, gap, top = 110, 80, 20, 9, 40
+    longest = max(len(r["region_name"]) for r in shown)
+    label_w, right_w, bar_h, gap, top = min(max(110, 20 + 13 * longest), 260), 80, 20, 9, 40
     width = 640
     height = top + len(shown) * (bar_h + gap) + 26
     ch = _Chart(width, height, "各地区预计检查户数（按等级分段）")
@@ -432,14 +484,14 @@ def chart_regions(data: dict, colours: dict[str, str]) -> dict | None:
     peak = _axis(ch, x0, x1, top - 6, height - 26, max(r["expected"] for r in shown))
     for i, r in enumerate(shown):
         y = top + i * (bar_h + gap)
-        ch.text(x0 - 10, y + bar_h / 2 + 5, r["region"], "end", 13)
+        ch.text(x0 - 10, y + bar_h / 2 + 5, r["region_name"], "end", 13)
         xx = x0
         for t in used:
             v = r["tiers"].get(t, {}).get("expected", 0.0)
             if not v:
                 continue
             w = (x1 - x0) * v / peak
-            ch.rect(xx, y, w, bar_h, colours.get(t, "#7b8794"), f"{r['region']} {labels.get(t, t)}：约{v:,.1f}户")
+            ch.rect(xx, y, w, bar_h, colours.get(t, "#7b8794"), f"{r['region_name']} {labels.get(t, t)}：约{v:,.1f}户")
             xx += w
         ch.text(xx + 6, y + bar_h / 2 + 5, f"{r['expected']:,.1f}", "start", 12, "#1f2933", "bold")
     return ch.as_dict()
@@ -496,7 +548,7 @@ def _environment() -> Environment:
 
 def render_html(data: dict, generated_at: dt.datetime | None = None) -> str:
     """The report page for figures from ``report_data``."""
-    colours = tier_colours(data["tier_order"])
+    colours = tier_colours(data["tier_order"], data["unrated"])
     charts = {"tiers": chart_tiers(data, colours), "transitions": chart_transitions(data, colours),
               "regions": chart_regions(data, colours), "lists": chart_lists(data)}
     generated_at = generated_at or dt.datetime.now().astimezone()
@@ -504,13 +556,27 @@ def render_html(data: dict, generated_at: dt.datetime | None = None) -> str:
         d=data, charts=charts, colours=colours, generated=generated_at.strftime("%Y-%m-%d %H:%M"))
 
 
+def write_regions_csv(data: dict, path: str | pathlib.Path) -> int:
+    """表4 as a spreadsheet (``engine.exports.write_csv``): per region its code, name, entities, expected
+    inspections per tier (display order), forced and total; returns the row count."""
+    tiers = [t for t in data["tiers"] if t["entities"]]
+    header = ["区划代码", "地区", "主体户数", *[f"{t['label']}预计检查" for t in tiers], "必查", "预计检查合计"]
+    rows = ([r["region"] or "", r["region_name"], r["entities"],
+             *[r["tiers"][t["tier"]]["expected"] if t["tier"] in r["tiers"] else 0 for t in tiers],
+             r["forced"], r["expected"]] for r in data["regions"])
+    return write_csv(path, header, rows)
+
+
 def write_report(store: Store, cycle_id: int, out_dir: str | pathlib.Path) -> dict[str, Any]:
-    """Write ``index.html`` and ``report.json`` for a stored cycle into ``out_dir`` (created if missing)."""
+    """Write ``index.html``, ``report.json`` and ``regions.csv`` (表4) for a stored cycle into ``out_dir``
+    (created if missing)."""
     data = report_data(store, cycle_id)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    html_path, json_path = out / "index.html", out / "report.json"
+    html_path, json_path, csv_path = out / "index.html", out / "report.json", out / "regions.csv"
     html_path.write_text(render_html(data), encoding="utf-8")
     json_path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return {"cycle": cycle_id, "html": str(html_path), "json": str(json_path), "entities": data["cycle"]["entities"],
-            "expected_inspections": data["expected_inspections"], "headline": data["headline"]}
+    write_regions_csv(data, csv_path)
+    return {"cycle": cycle_id, "html": str(html_path), "json": str(json_path), "csv": str(csv_path),
+            "entities": data["cycle"]["entities"], "expected_inspections": data["expected_inspections"],
+            "headline": data["headline"]}

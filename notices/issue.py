@@ -703,17 +703,20 @@ def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (pack_body.get("pack") or {}).get("id"), (pack_body.get("version") or {}).get("version")
 
 
-def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: Mapping[str, Any],
-                     covered: set[tuple[int, str]], kinds: set[str] | None, issued_on: dt.date,
-                     settings: Mapping[str, Any], skipped: list[dict]) -> list[Cause]:
-    """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
-    pack_body = cycle["pack_body"]
-    version = pack_body.get("version") or {}
-    pack_id, pack_version = _pack_ids(pack_body)
+def _listed_at_once(version: Mapping[str, Any], list_id: str) -> bool:
+    """The list has no objection period: its entries are listed at once, without a pre-listing notice."""
+    return int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0) == 0
+
+
+def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where: str
+                    ) -> tuple[dict[str, dict], list[dict], list[tuple[str, str | None, dict | None, bool]]]:
+    """What a decision's outcome asks for, before the cycle's list entries cover any of it: the notice entries by
+    kind (two rules asking for one kind merged; 两书同达 added), the proposed list items, and per kind in
+    ``KINDS`` order ``(kind, list id, list item, listed_at_once)``; ``listed_at_once``: a pre-listing notice for a
+    list without objection period, which is not issued."""
     by_kind: dict[str, dict] = {}
     for entry in result.get("notices") or []:
         kind = entry.get("kind")
-        where = f"Cycle {cycle['id']} decision {row['id']} (rule {entry.get('rule')})"
         require_kind(kind)
         if kind in by_kind:  # two rules asking for the same notice: one notice, both reasons
             merged = by_kind[kind]
@@ -721,24 +724,41 @@ def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: M
             merged["basis"] = _dedupe(_basis_text(version, merged.get("basis"))
                                       + _basis_text(version, entry.get("basis")))
         else:
-            by_kind[kind] = {**entry, "_where": where}
+            by_kind[kind] = {**entry, "_where": f"{where} (rule {entry.get('rule')})"}
     proposed = [l for l in result.get("lists") or [] if l.get("action", "propose") in ("propose", "list")]
     if "pre_listing" in by_kind and "repair_instructions" not in by_kind:  # 两书同达
         pre_list = by_kind["pre_listing"].get("list") or (proposed[0].get("list") if proposed else None)
         if (((version.get("lists") or {}).get(pre_list) or {}).get("repair") or {}).get("allowed", False):
             by_kind["repair_instructions"] = {**by_kind["pre_listing"], "kind": "repair_instructions"}
-    causes = []
+    plan = []
     for kind in KINDS:
-        if kind not in by_kind or (kinds and kind not in kinds) or (row["id"], kind) in covered:
-            continue  # covered: the cycle created a list entry whose event issues this kind
+        if kind not in by_kind:
+            continue
         entry = by_kind[kind]
         list_id = entry.get("list")
         lentry = next((l for l in proposed if l.get("list") == list_id), None) if list_id else \
             (proposed[0] if kind in LIST_KINDS and proposed else None)
         if kind in LIST_KINDS:
             list_id = list_id or (lentry or {}).get("list")
-        if kind == "pre_listing" and list_id and int(((version.get("lists") or {}).get(list_id) or {})
-                                                     .get("objection_days") or 0) == 0:
+        at_once = kind == "pre_listing" and bool(list_id) and _listed_at_once(version, list_id)
+        plan.append((kind, list_id, lentry, at_once))
+    return by_kind, proposed, plan
+
+
+def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: Mapping[str, Any],
+                     covered: set[tuple[int, str]], kinds: set[str] | None, issued_on: dt.date,
+                     settings: Mapping[str, Any], skipped: list[dict]) -> list[Cause]:
+    """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
+    pack_body = cycle["pack_body"]
+    version = pack_body.get("version") or {}
+    pack_id, pack_version = _pack_ids(pack_body)
+    by_kind, proposed, plan = _decision_kinds(result, version, f"Cycle {cycle['id']} decision {row['id']}")
+    causes = []
+    for kind, list_id, lentry, at_once in plan:
+        if (kinds and kind not in kinds) or (row["id"], kind) in covered:
+            continue  # covered: the cycle created a list entry whose event issues this kind
+        entry = by_kind[kind]
+        if at_once:
             skipped.append({"source_key": f"d{row['id']}:{kind}", "reason":
                             f"list '{list_id}' has objection_days 0 (listed at once, no pre-listing notice)"})
             continue
@@ -806,8 +826,7 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
             if kinds and kind not in kinds:
                 continue
             key = f"e{entry['id']}:{ev['seq']}:{kind}"
-            if kind == "pre_listing" and int(((version.get("lists") or {}).get(list_id) or {})
-                                             .get("objection_days") or 0) == 0:
+            if kind == "pre_listing" and _listed_at_once(version, list_id):
                 skipped.append({"source_key": key, "reason": f"list '{list_id}' has objection_days 0"})
                 continue
             where = f"List entry {entry['id']} ({list_id}, event '{ev['event']}')"
@@ -881,6 +900,44 @@ def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None 
     chunks += [entry_chunk(c) for c in chunked(entry_ids, CHUNK)]
     return _run(store, f"cycle:{cycle_id}", chunks, issued_on=issued_on, out=out, formats=formats,
                 templates=templates, report=report, progress=progress, actor=actor)
+
+
+def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
+    """Per notice kind (in ``KINDS`` order), the notices a committed cycle calls for and how many are stored:
+    ``{kind: {"due": n, "issued": m}}``. Nothing is rendered or written.
+
+    ``due`` counts, by the rules :func:`issue_for_cycle` and the list lifecycle apply, the notices of the
+    cycle's decisions (their outcomes' notices, 两书同达 included, minus those a list entry of the cycle issues)
+    and of every event of the list entries the cycle created (proposal, listing, removal: recorded by the cycle
+    or later by the lifecycle). ``issued`` counts the notices stored for the cycle (``notices.cycle_id``),
+    the inspection notices of its plans included (their ``due`` is None: plans, not the cycle, call for them)."""
+    from engine.store.reports import outcome_counts, stored_notice_counts
+
+    cycle = _require_cycle(conn, cycle_id)
+    version = cycle["pack_body"].get("version") or {}
+    outcomes = ns.cycle_outcomes(conn, cycle_id)
+    covered = _covered(version, ns.cycle_entry_events(conn, cycle_id))
+    due: dict[str, int] = {}
+    per_outcome: dict[int, set[str]] = {}
+    for oid, n in outcome_counts(conn, cycle_id).items():
+        plan = _decision_kinds(outcomes[oid], version, f"Cycle {cycle_id} outcome {oid}")[2]
+        per_outcome[oid] = {kind for kind, _, _, at_once in plan if not at_once}
+        for kind in per_outcome[oid]:
+            due[kind] = due.get(kind, 0) + n
+    entries = ns.entries_with_events(conn, ns.cycle_entry_ids(conn, cycle_id))
+    outcome_of = {e["decision_id"]: e.get("outcome_id") for e in entries if e.get("decision_id")}
+    for decision_id, kind in covered:  # issued through the entry's event instead (counted below)
+        if kind in per_outcome.get(outcome_of.get(decision_id), ()):
+            due[kind] -= 1
+    for entry in entries:
+        result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
+        for ev in _entry_events(entry, result):
+            for kind in _event_kinds(version, entry["list"], ev["event"]):
+                if not (kind == "pre_listing" and _listed_at_once(version, entry["list"])):
+                    due[kind] = due.get(kind, 0) + 1
+    issued = stored_notice_counts(conn, cycle_id)
+    return {kind: {"due": None if kind == "inspection" else due.get(kind, 0), "issued": issued.get(kind, 0)}
+            for kind in KINDS if due.get(kind, 0) or issued.get(kind, 0)}
 
 
 def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None = None,

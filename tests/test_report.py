@@ -60,7 +60,8 @@ def test_report_figures_come_from_the_stored_cycle(store):
     tiers = {t["tier"]: t for t in data["tiers"]}
     assert {t: tiers[t]["entities"] for t in "ABCD"} == {"A": 10, "B": 10, "C": 10, "D": 10}
     assert tiers["A"]["share"] == 0.25 and tiers["B"]["previous"] == 40 and tiers["B"]["change"] == -30
-    assert [t["tier"] for t in data["tiers"]] == ["A", "B", "M", "N", "C", "D"]  # pack order, zero tiers kept
+    assert [t["tier"] for t in data["tiers"]] == ["A", "B", "M", "C", "D", "N"]  # graded, then unrated; zero kept
+    assert data["tier_order"] == ["A", "B", "M", "N", "C", "D"]  # the pack's order (up and down)
     tr = data["transitions"]
     assert tr["previous_cycle"] == first["cycle"] and (tr["tier_up"], tr["tier_down"], tr["unchanged"]) == (10, 20, 10)
     assert {(x["from"], x["to"]): x["entities"] for x in tr["matrix"]} == {("B", t): 10 for t in "ABCD"}
@@ -77,7 +78,10 @@ def test_report_figures_come_from_the_stored_cycle(store):
     assert second["lists"]["expired_since_previous"] == {} and first["lists"]["expired_since_previous"] is None
     measures = {m["id"]: m["entities"] for m in data["measures"]}
     assert measures["d-invoice-limit"] == 10 and measures["b-coaching"] == 10 and measures["a-bank-tax-loan"] == 10
-    assert {n["kind"]: n["entities"] for n in data["notices"]} == {"warning": 20}
+    # C and D: warnings; D proposed for the watch list: pre-listing with repair instructions; A listed at once on
+    # the red list (no objection window): commendation. Nothing issued yet.
+    assert {n["kind"]: (n["due"], n["issued"]) for n in data["notices"]} == {
+        "warning": (20, 0), "pre_listing": (10, 0), "repair_instructions": (10, 0), "commendation": (10, 0)}
     assert data["headline"][0].startswith("国家税务总局泉州市税务局纳税缴费信用评价2025年度监管周期")
     assert "A级10户（占25.0%）" in data["headline"][0]
     assert "信用等级上升10户、下降20户、保持不变10户" in data["headline"][1]
@@ -120,7 +124,7 @@ def test_script_in_values_is_escaped(sqlite_store):
     _, second = two_cycles(sqlite_store)
     data = report_data(sqlite_store, second["cycle"])
     evil = "<script>alert(1)</script>"
-    data["regions"][0]["region"] = evil
+    data["regions"][0]["region"] = data["regions"][0]["region_name"] = evil
     data["pack"]["title"] = evil
     data["lists"][0]["title"] = evil
     data["measures"][0]["text"] = evil

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from . import schema
 
-E, DE = schema.entities, schema.decisions
+E, DE, N = schema.entities, schema.decisions, schema.notices
 
 
 @contextlib.contextmanager
@@ -40,6 +40,12 @@ def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
     """Number of decisions per outcome id of a cycle (entities sharing each stored outcome)."""
     return dict(conn.execute(sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id)
                              .group_by(DE.c.outcome_id)).all())
+
+
+def stored_notice_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
+    """Stored notices per kind whose cause belongs to a cycle (``notices.cycle_id``)."""
+    return dict(conn.execute(sa.select(N.c.kind, sa.func.count()).where(N.c.cycle_id == cycle_id)
+                             .group_by(N.c.kind)).all())
 
 
 def iter_register_decisions(conn: Connection, cycle_id: int | None, batch: int = 20000
