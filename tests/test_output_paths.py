@@ -87,7 +87,7 @@ def test_every_writing_command_refuses_a_bad_out_and_stores_nothing(store, runne
         r = runner.invoke(cli, db + args)
         assert r.exit_code in (1, 2), (args, r.output)
         assert str(bad) in r.output or "a-file.txt" in r.output, (args, r.output)
-        assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+        assert "Traceback" not in r.output and isinstance(r.exception, SystemExit), (args, r.exception)
         if shape == "file":
             assert "is a file" in r.output, (args, r.output)
         elif shape == "missing-parent":
