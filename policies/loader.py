@@ -434,6 +434,7 @@ LENGTHS: dict[str, int] = {
     "description": 2000, "version": 32, "tier": 16, "tier_label": 20, "fact": 64, "fact_label": 100, "list": 32,
     "list_title": 100, "measure": 64, "measure_text": 1000, "department": 100, "rule_id": 64, "reason": 1000,
     "basis_title": 200, "basis_article": 60, "note": 500, "numbering": 60, "notice_setting": 500,
+    "service": 64, "inspection_item": 64,
 }
 NUMBER_MAX_CHARS = 64  # notices.number column: a rendered document number must fit
 NUMBER_ABBR_CHARS = 2  # every notice kind's abbreviation in its number (提示, 约谈, 告知, ...) is two characters
@@ -467,6 +468,15 @@ def _text_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> None:
     limit = LENGTHS[key]
     if len(str(value)) > limit:
         P.add(keypath, f"'{keypath[-1]}' is {len(str(value))} characters long; at most {limit}")
+
+
+_HUGE_LITERAL = (f"a number in the condition is too large (at most {MAX_INT_DIGITS} digits; thresholds are from "
+                 f"{BOUNDS['facts.min_max'][0]:,} to {BOUNDS['facts.min_max'][1]:,})")
+
+
+def _in_range(value: Any, key: str) -> bool:
+    lo, hi = BOUNDS[key]
+    return lo <= value <= hi
 
 
 def _short(value: Any) -> str:
@@ -699,6 +709,13 @@ def _version_settings(pack: Pack, raw: dict, at: tuple, P: _Problems) -> None:
     elif insp:
         _int_in(insp.get("exclude_clean_within_months"), "inspection.exclude_clean_within_months",
                 at + ("inspection", "exclude_clean_within_months"), P)
+        items = insp.get("items")
+        if isinstance(items, dict):
+            for item, body in items.items():
+                _text_in(item, "inspection_item", at + ("inspection", "items", item), P)
+                if isinstance(body, dict):
+                    for key, limit in (("title", "title"), ("department", "department"), ("specialty", "department")):
+                        _text_in(body.get(key), limit, at + ("inspection", "items", item, key), P)
     settings = raw.get("notice_settings")
     if settings is not None and not isinstance(settings, dict):
         P.add(at + ("notice_settings",), "notice_settings is a mapping, e.g. {interview: {place: 本局会议室}}")
@@ -778,6 +795,8 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             parsed[name] = C.parse(cond, "when")
         except C.ConditionSyntaxError as exc:
             P.add(at + (name, "when"), str(exc).split(": ", 1)[1])
+        except ValueError:  # a literal beyond Python's integer parsing limit
+            P.add(at + (name, "when"), _HUGE_LITERAL)
     resolved: dict[str, C.Node] = {}
 
     def resolve(name: str, stack: tuple) -> C.Node | None:
@@ -900,6 +919,12 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
         _text_in(body.get("text"), "measure_text", where + ("text",), P)
         _text_in(body.get("department"), "department", where + ("department",), P)
         _int_in(body.get("duration_months"), "measures.duration_months", where + ("duration_months",), P)
+        services = body.get("services") or []
+        if not isinstance(services, list):
+            P.add(where + ("services",), "services is a list of service item ids")
+            services = []
+        for i, service in enumerate(services):
+            _text_in(service, "service", where + ("services", i), P)
         if body.get("kind") not in MEASURE_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(MEASURE_KINDS)}")
         for key in ("text", "department"):
@@ -1015,6 +1040,9 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
         except C.ConditionSyntaxError as exc:
             P.add(where + ("when",), str(exc).removeprefix("when: "))
             continue
+        except ValueError:  # a literal beyond Python's integer parsing limit
+            P.add(where + ("when",), _HUGE_LITERAL)
+            continue
         _check_atoms(v, node, where + ("when",), P, allow_tier=category != "tier")
         rule = Rule(rid, category, node, ".".join(map(str, where)), int(body.get("priority", 0)),
                     reason=str(body.get("reason", "")), condition_text=C.describe(node, v_labels(v), v_values(v)))
@@ -1096,7 +1124,10 @@ def _check_atoms(v: PackVersion, node: C.Node, where: tuple, P: _Problems, allow
                     P.add(where, f"'{atom.source()}': fact '{fact.name}' is never null")
                 continue
             if fact.type in ("number", "int") and (isinstance(val, bool) or not isinstance(val, (int, float))):
-                P.add(where, f"'{atom.source()}': fact '{fact.name}' is a number, not {val!r}")
+                P.add(where, f"'{atom.source()[:80]}': fact '{fact.name}' is a number, not {_short(val)}")
+            elif fact.type in ("number", "int") and not _in_range(val, "facts.min_max"):
+                lo, hi = BOUNDS["facts.min_max"]
+                P.add(where, f"'{atom.source()[:80]}': a threshold is a number from {lo:,} to {hi:,}")
             elif fact.type == "bool" and not isinstance(val, bool):
                 P.add(where, f"'{atom.source()}': fact '{fact.name}' is true/false, not {val!r}")
             elif fact.type == "enum":

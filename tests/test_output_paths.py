@@ -165,3 +165,21 @@ def test_failed_write_of_a_list_event_notice_is_reported_and_repaired_by_a_rerun
     again = issue.issue_list_event(store, world.entries["old"], "repaired", out=out, as_of=B.AS_OF)
     assert again.issued == [] and [n["number"] for n in again.already] == ["泉市监信移出〔2025〕1号"]
     assert (out / "泉市监信移出〔2025〕1号.html").is_file()
+
+
+def test_failed_write_in_a_worker_process_is_reported_the_same_way(store, tmp_path, monkeypatch):
+    """Large runs write files in worker processes: an error there is the same message, and the rerun repairs."""
+    world = B.build_world(store)
+    monkeypatch.setattr(issue, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "_BATCH", 2)
+    monkeypatch.setattr(issue, "_IN_FLIGHT", 1)
+    out = tmp_path / "n"
+    out.mkdir()
+    (out / "泉市监信告知〔2025〕1号.txt").mkdir()
+    with pytest.raises(NoticeError, match=r"Is a directory .*泉市监信告知〔2025〕1号\.txt\)\. 7 notice\(s\) were issued "
+                                          r"and stored by this run .*run the same command again"):
+        issue.issue_for_cycle(store, world.cycle_id, out=out, formats=("txt",), as_of=B.AS_OF)
+    assert notice_count(store) == 7
+    (out / "泉市监信告知〔2025〕1号.txt").rmdir()
+    again = issue.issue_for_cycle(store, world.cycle_id, out=out, formats=("txt",), as_of=B.AS_OF)
+    assert again.issued == [] and len(again.already) == 7 and len(_files(out)) == 7
