@@ -147,6 +147,12 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                 except (TypeError, ValueError):
                     raise NoticeError(f"Notice setting '{key}' must be a whole number, not '{value}' "
                                       f"({where}).") from None
+                from policies.loader import BOUNDS
+
+                lo, hi = BOUNDS["notice_settings.days_months"]
+                if not lo <= value <= hi:
+                    raise NoticeError(f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not "
+                                      f"{value} ({where}).")
             out[key] = value
     return out
 

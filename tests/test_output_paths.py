@@ -183,3 +183,14 @@ def test_failed_write_in_a_worker_process_is_reported_the_same_way(store, tmp_pa
     (out / "泉市监信告知〔2025〕1号.txt").rmdir()
     again = issue.issue_for_cycle(store, world.cycle_id, out=out, formats=("txt",), as_of=B.AS_OF)
     assert again.issued == [] and len(again.already) == 7 and len(_files(out)) == 7
+
+
+@pytest.mark.parametrize("setting", ["interview.days=99999999999", "review.days=-5", "review.court_months=100000"])
+def test_out_of_bound_notice_setting_is_refused_and_stores_nothing(store, runner, tmp_path, setting):
+    world = B.build_world(store)
+    r = runner.invoke(cli, ["--db", store.url, "notices", "issue", "--cycle", str(world.cycle_id), "--out",
+                            str(tmp_path / "n"), "--set", setting, "--as-of", "2025-03-03"])
+    key, value = setting.split("=")
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert f"Notice setting '{key}' must be a whole number from 0 to 3,650, not {value} (--set)." in r.output
+    assert notice_count(store) == 0
