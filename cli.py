@@ -1262,6 +1262,8 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
 
     Each notice gets a gap-free document number from the pack's pattern and is stored with its full render
     context; issuing the same cause again re-writes the identical files and issues nothing new.
+    If writing the files fails part-way (disk full), the notices already stored keep their numbers: run the same
+    command again to write the missing files.
 
     Example: supervise notices issue --cycle 3 --out notices/ --format html --format pdf
     """
