@@ -265,7 +265,8 @@ def policy_validate(files: tuple[str, ...]) -> None:
 @policy.command("list")
 @json_option
 def policy_list() -> None:
-    """List the policy packs (shipped, and in SUPERVISE_POLICIES directories).
+    """List the policy packs (shipped, and in SUPERVISE_POLICIES directories); an invalid pack is listed as
+    INVALID with its first problem (file:line), the others as usual.
 
     Example: supervise policy list
     """
@@ -277,6 +278,11 @@ def policy_list() -> None:
     def text(rows):
         lines = []
         for p in rows:
+            if not p["valid"]:
+                more = len(p["problems"]) - 1
+                lines.append(f"{p['id']:<22} INVALID {p['problems'][0]}"
+                             + (f" (and {more} more problem(s))" if more > 0 else ""))
+                continue
             lines.append(f"{p['id']:<22} {p['title']}  ({p['authority']}, {p['jurisdiction']})")
             for v in p["versions"]:
                 lines.append(f"    {v['version']:<8} {v['effective_from']} .. {v['effective_to'] or 'open':<10} "
@@ -536,7 +542,7 @@ def cycle_replay(cycle_id: int) -> None:
 @cycle.command("report")
 @click.argument("cycle_id", type=int)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for index.html, report.json and regions.csv (created if missing).")
+              help="Directory for index.html, report.json and regions.csv (created if missing, in an existing folder).")
 @json_option
 def cycle_report(cycle_id: int, out_dir: str) -> None:
     """Write an HTML report of a stored cycle (charts, figures, Chinese summary), report.json and regions.csv.
@@ -546,9 +552,11 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 
     Example: supervise cycle report 1 --out reports/cycle-1
     """
+    from engine.outpaths import output_dir
     from engine.report import write_report
 
     with errors():
+        output_dir(out_dir)
         r = write_report(settings().store, cycle_id, out_dir)
     emit(r, lambda r: f"Report of cycle {cycle_id} ({r['entities']:,} entities, {r['expected_inspections']:,} expected "
                       f"inspections) written to {r['html']}, {r['json']} and {r['csv']}.")
@@ -1043,7 +1051,8 @@ def lists_history(code: str) -> None:
 
 
 @lists_.command("publish")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the site.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for the site (created if missing, in an existing folder).")
 @click.option("--as-of", help="Publication date (default today).")
 @by_option
 @json_option
@@ -1055,8 +1064,11 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists publish --out site/ --as-of 2026-06-01
     """
+    from engine.outpaths import output_dir
     from lists.publish import publish
 
+    with errors():
+        output_dir(out_dir)
     r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
 
     def text(r: dict) -> str:
@@ -1267,7 +1279,8 @@ def _notices_text(r: dict) -> str:
 @click.option("--entry", "entry_id", type=int, help="List entry: the notices of one of its events (see --event).")
 @click.option("--event", help="With --entry: proposed, listed, repaired, expired, revoked (default: its latest event).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_NOTICE_KINDS), help="Only these kinds (repeatable).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for the files.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Directory for the files (created if missing, in an existing folder).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["html", "txt", "pdf"]),
               help="File format(s), repeatable (default html).")
 @click.option("--as-of", "as_of", metavar="DATE", help="Issue date printed on new notices (default today).")
@@ -1282,6 +1295,8 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
 
     Each notice gets a gap-free document number from the pack's pattern and is stored with its full render
     context; issuing the same cause again re-writes the identical files and issues nothing new.
+    If writing the files fails part-way (disk full), the notices already stored keep their numbers: run the same
+    command again to write the missing files.
 
     Example: supervise notices issue --cycle 3 --out notices/ --format html --format pdf
     """
@@ -1294,7 +1309,10 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
     if plan_id is not None and kinds and set(kinds) != {"inspection"}:
         raise click.UsageError("--plan issues only inspection notices; drop --kind or use --kind inspection.")
     day = parse_date(as_of, "--as-of")
+    from engine.outpaths import output_dir
+
     with errors():
+        output_dir(out)
         store = settings().store
         store.require_schema()
         options = dict(out=out, formats=formats or ("html",), as_of=day, templates=templates,
@@ -1323,9 +1341,13 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
     """
     from notices import issue
 
+    from engine.outpaths import output_file, write_atomically
+
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
+        if out:
+            output_file(out)
         row = issue.get_notice(settings().store, number)
         content = issue.render_notice(row, fmt, templates)
     if settings().json:
@@ -1335,9 +1357,11 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
         if not out:
             meta["content"] = content
     if out:
-        mode, data = ("wb", content) if isinstance(content, bytes) else ("w", content)
-        with open(out, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as handle:
-            handle.write(data)
+        try:
+            write_atomically(output_file(out), content if isinstance(content, bytes) else content.encode("utf-8"))
+        except OSError as exc:
+            raise click.ClickException(f"Could not write {out}: {exc.strerror or exc}; nothing was written "
+                                       f"(free disk space or choose another --out).") from exc
         emit(meta if settings().json else None, f"Wrote {row['number']} ({row['kind']}) to {out}.")
     elif settings().json:
         emit(meta)

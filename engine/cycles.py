@@ -9,6 +9,7 @@ loser then finds the committed cycle) unless ``rerun``, which stores a new revis
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import json
 import math
@@ -20,10 +21,10 @@ from typing import Any, Callable
 
 from lists.lifecycle import Proposer, expiries
 
-from .errors import CycleError, UsageProblem
+from .errors import CycleError, DatabaseLocked, UsageProblem
 from .parallel import Sink, evaluate_batches
 from .regions import region_label
-from .store import Store, audit, now
+from .store import Store, audit, lock_wait_seconds, now
 from .store import cycles as q
 from .store import entities as qe
 
@@ -87,6 +88,31 @@ def evaluate_register(conn, version, as_of: dt.date, sink: Sink, previous: dict[
                             imported_before=imported_before, workers=workers, url=url, progress=progress)
 
 
+@contextlib.contextmanager
+def _cycle_transaction(store: Store, pack_id: str, period: str):
+    """The cycle's transaction. SQLite: its write lock is the run lock; a run that cannot get it within the lock
+    wait (another run or an import is writing) stops with the same message as on PostgreSQL, storing nothing.
+
+    Test hook: with ``SUPERVISE_TEST_HOLD=PATH`` set, the run creates ``PATH.locked`` once it holds the
+    transaction and the run lock, and waits until ``PATH`` is removed (so a test can start a second run while this one holds it)."""
+    try:
+        with store.transaction() as conn:
+            hold = os.environ.get("SUPERVISE_TEST_HOLD")
+            if hold:
+                q.lock_pack_period(conn, pack_id, period)  # PostgreSQL: the run lock (taken again below, re-entrant)
+                with open(hold + ".locked", "w", encoding="utf-8") as handle:
+                    handle.write(str(os.getpid()))
+                deadline = time.monotonic() + 600
+                while os.path.exists(hold) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            yield conn
+    except DatabaseLocked as exc:
+        raise CycleError(f"Another run of policy {pack_id} for period {period} is in progress (or another process "
+                         f"is writing to {store.display_url()}) and still holds the database after "
+                         f"{lock_wait_seconds():g} s; this run stopped and stored nothing. Wait for it to finish, "
+                         f"then use --rerun if you still need a new revision.") from exc
+
+
 def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = None, rerun: bool = False,
               actor: str = "cli", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Evaluate every entity and store the cycle; returns the summary."""
@@ -95,7 +121,7 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
     pack_id = version.pack.id
     started = now()
     t0 = time.perf_counter()
-    with store.transaction() as conn:
+    with _cycle_transaction(store, pack_id, period) as conn:
         q.lock_pack_period(conn, pack_id, period)
         existing = q.current_cycle(conn, pack_id, period)
         if existing and not rerun:

@@ -60,6 +60,10 @@ class StoreError(SupervisionError):
     """The database is missing, out of date, or refused a write."""
 
 
+class DatabaseLocked(StoreError):
+    """Another process holds the database's write lock (SQLite) longer than the lock wait."""
+
+
 class CycleError(SupervisionError):
     """A supervision cycle cannot be run, found or compared."""
 

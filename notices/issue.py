@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from engine.codes import ENTITY_TYPE_LABELS, mask_person_id
 from engine.errors import CycleNotFound, NoticeError, PlanError, did_you_mean
+from engine.outpaths import write_atomically
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
 
@@ -146,6 +147,12 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                 except (TypeError, ValueError):
                     raise NoticeError(f"Notice setting '{key}' must be a whole number, not '{value}' "
                                       f"({where}).") from None
+                from policies.loader import BOUNDS
+
+                lo, hi = BOUNDS["notice_settings.days_months"]
+                if not lo <= value <= hi:
+                    raise NoticeError(f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not "
+                                      f"{value} ({where}).")
             out[key] = value
     return out
 
@@ -572,14 +579,34 @@ def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str
             from .render import to_pdf
 
             html = html if html is not None else render(row["template"], row["context"], "html", templates)
-            path.write_bytes(to_pdf(html))
+            write_atomically(path, to_pdf(html))
         else:
             content = render(row["template"], row["context"], fmt, templates)
             if fmt == "html":
                 html = content
-            path.write_text(content, encoding="utf-8")
+            write_atomically(path, content.encode("utf-8"))
         paths.append(str(path))
     return paths
+
+
+def _write_failed(exc: OSError, report: IssueReport, out_dir: pathlib.Path) -> NoticeError:
+    """The error of a run whose files could not all be written (disk full, a folder in the way): what is stored,
+    which files are there, and that running the same command again writes the missing ones."""
+    stored = report.issued + report.already
+    missing = [s for s in stored if not all((out_dir / f"{safe_filename(s['number'])}.{fmt}").is_file()
+                                            for fmt in report.formats)]
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    numbers = (f" ({report.issued[0]['number']} to {report.issued[-1]['number']})" if len(report.issued) > 1
+               else f" ({report.issued[0]['number']})" if report.issued else "")
+    return NoticeError(
+        f"Writing the notice files into {out_dir} failed: {exc.strerror or exc}{where}. "
+        f"{len(report.issued)} notice(s) were issued and stored by this run{numbers}"
+        + (f", {len(report.already)} were issued before" if report.already else "")
+        + f"; the files of {len(missing)} of these {len(stored)} are missing"
+        + (f" (first {missing[0]['number']})" if missing else "")
+        + ". Stored notices keep their numbers. Fix the cause (free disk space, remove what is in the way), then "
+          "run the same command again: issuing is idempotent, it numbers nothing twice and writes the missing "
+          "files (and issues the notices this run did not reach).")
 
 
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
@@ -675,6 +702,19 @@ def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]
     files = _Files(out_dir, formats, templates,
                    parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
     try:
+        _issue_chunks(store, source, chunks, files, issued_on=issued_on, templates=templates, report=report,
+                      progress=progress, actor=actor)
+    except OSError as exc:
+        if out_dir is None:
+            raise
+        raise _write_failed(exc, report, out_dir) from exc
+    return report
+
+
+def _issue_chunks(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]]], files: "_Files", *,
+                  issued_on: dt.date, templates: Any, report: IssueReport, progress: Callable[[int], None] | None,
+                  actor: str) -> None:
+    try:
         for make_causes in chunks:
             with store.transaction() as conn:
                 causes = make_causes(conn)
@@ -696,7 +736,6 @@ def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]
                 progress(len(causes))
     finally:
         files.finish(report)
-    return report
 
 
 def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -1113,10 +1152,13 @@ def issue_list_event(store: Store, entry_id: int, event: str | None, *, seq: int
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     for bucket, summaries in ((report.issued, result["issued"]), (report.already, result["already"])):
-        for s in summaries:
-            files = write_files(rows[s["number"]], out_dir, formats, templates) if out_dir is not None else []
-            report.files += len(files)
-            bucket.append({**s, "files": files})
+        bucket.extend({**s, "files": []} for s in summaries)
+    for s in report.issued + report.already:
+        try:
+            s["files"] = write_files(rows[s["number"]], out_dir, formats, templates) if out_dir is not None else []
+        except OSError as exc:
+            raise _write_failed(exc, report, out_dir) from exc
+        report.files += len(s["files"])
     return report
 
 

@@ -55,33 +55,83 @@ def load_file(path: str | pathlib.Path):
     return _cache[key]
 
 
-def pack_files() -> dict[str, pathlib.Path]:
-    """Pack id -> file, from the pack directories (a later directory overrides an earlier one)."""
+_logged: set[tuple[str, str]] = set()
+
+
+def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tuple[pathlib.Path, str]]]:
+    """Scan the pack directories: ``(id -> file, id -> (file, problem))``. A file that cannot be read as a pack
+    (not UTF-8, not YAML, over the size limits) is reported once on stderr with its file:line (unless not
+    ``report``) and left out; its id is taken from the file name, so using that id names the file and the problem.
+    A later directory overrides an earlier one."""
+    import logging
+
+    from engine.errors import PolicyError
+
+    from .loader import read_yaml
+
     found: dict[str, pathlib.Path] = {}
+    broken: dict[str, tuple[pathlib.Path, str]] = {}
     for d in pack_dirs():
         for path in sorted(d.glob("*.yaml")):
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError:
+                _, raw = read_yaml(path)
+            except PolicyError as exc:
+                problem = str(exc)
+                found.pop(path.stem, None)
+                broken[path.stem] = (path, problem)
+                if report and (str(path), problem) not in _logged:
+                    _logged.add((str(path), problem))
+                    logging.getLogger("supervise.policies").warning(
+                        f"Skipping policy pack {problem} ('supervise policy validate {path}' lists its problems).")
                 continue
             if isinstance(raw, dict) and "versions" in raw:
-                found[str(raw.get("id", path.stem))] = path
-    return found
+                pid = str(raw.get("id", path.stem))
+                broken.pop(pid, None)
+                found[pid] = path
+    return found, broken
+
+
+def pack_files() -> dict[str, pathlib.Path]:
+    """Pack id -> file, from the pack directories (a later directory overrides an earlier one)."""
+    return discover()[0]
 
 
 def get_pack(ref: str):
     """A pack by id (shipped or in SUPERVISE_POLICIES) or by file path."""
-    from engine.errors import UnknownPolicy, did_you_mean
+    from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 
     candidate = pathlib.Path(ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_file(candidate)
-    files = pack_files()
+    files, broken = discover()
+    if ref in broken and ref not in files:
+        path, problem = broken[ref]
+        raise PolicyError(f"Policy pack '{ref}' cannot be used: {problem}. Fix {path} (see 'supervise policy "
+                          f"validate {path}').", [problem])
     if ref not in files:
         raise UnknownPolicy(f"No policy pack '{ref}'{did_you_mean(ref, files)}; known packs: "
                             f"{', '.join(sorted(files))}. Give a pack id or a YAML file path.")
     return load_file(files[ref])
 
 
+def pack_status() -> list[dict[str, Any]]:
+    """Every pack file found, sorted by id: ``{"id", "file", "pack"}`` for a valid pack, ``{"id", "file",
+    "error", "problems"}`` for one that cannot be read or does not validate (the others are unaffected)."""
+    from engine.errors import PolicyError
+
+    files, broken = discover(report=False)
+    rows: list[dict[str, Any]] = []
+    for pid, path in files.items():
+        try:
+            rows.append({"id": pid, "file": path, "pack": load_file(path)})
+        except PolicyError as exc:
+            rows.append({"id": pid, "file": path, "error": str(exc), "problems": exc.problems or [str(exc)]})
+    for pid, (path, problem) in broken.items():
+        if pid not in files:
+            rows.append({"id": pid, "file": path, "error": problem, "problems": [problem]})
+    return sorted(rows, key=lambda r: r["id"])
+
+
 def list_packs() -> list[Any]:
-    return [get_pack(pid) for pid in sorted(pack_files())]
+    """The valid packs (invalid ones are left out: 'policy list' shows them with their problem)."""
+    return [r["pack"] for r in pack_status() if "pack" in r]

@@ -6,7 +6,7 @@ import json
 
 from engine.errors import PolicyError
 
-from . import get_pack, list_packs, load_file
+from . import get_pack, load_file, pack_status
 
 
 def validate_files(files) -> list[dict]:
@@ -32,8 +32,18 @@ def _version_row(v) -> dict:
 
 
 def pack_summaries() -> list[dict]:
-    return [{"id": p.id, "title": p.title, "authority": p.meta.get("authority"), "jurisdiction": p.meta.get("jurisdiction"),
-             "file": str(p.path), "versions": [_version_row(v) for v in p.versions]} for p in list_packs()]
+    """One row per pack file; an invalid pack has ``valid: false`` and its problems (the others are listed)."""
+    rows = []
+    for r in pack_status():
+        p = r.get("pack")
+        if p is None:
+            rows.append({"id": r["id"], "valid": False, "file": str(r["file"]), "error": r["error"],
+                         "problems": r["problems"]})
+            continue
+        rows.append({"id": p.id, "valid": True, "title": p.title, "authority": p.meta.get("authority"),
+                     "jurisdiction": p.meta.get("jurisdiction"), "file": str(p.path),
+                     "versions": [_version_row(v) for v in p.versions]})
+    return rows
 
 
 def resolve(ref: str):

@@ -225,6 +225,313 @@ class _Problems:
                 self.add(keypath + (key,), f"unknown key '{key}'{did_you_mean(key, allowed)}")
 
 
+# -- reading YAML safely --------------------------------------------------------------------------
+# A pack is data written by people: these limits are far above any real pack (the shipped tax-credit pack is
+# 23 KB, 5 alias references, 2,000 values expanded, 10 levels deep) and far below what exhausts memory or the stack.
+
+MAX_PACK_BYTES = 1_000_000      # file size
+MAX_ALIASES = 500               # alias references (*name) in one file
+MAX_NODES = 200_000             # nodes once every alias is expanded ("billion laughs" has 10^9)
+MAX_DEPTH = 40                  # nesting of mappings and lists, aliases followed
+MAX_INT_DIGITS = 15             # an integer literal longer than this is refused (every bounded key is far smaller)
+MAX_SCALAR_CHARS = 5_000        # any single string
+
+
+class PackYAMLError(Exception):
+    """A pack file that cannot be read as a bounded YAML document; ``line`` is 1-based."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+class _PackLoader(yaml.SafeLoader):
+    """SafeLoader that counts alias references, caps nesting, refuses duplicate keys, huge integers, impossible
+    dates and giant strings, each with the line it is on."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise PackYAMLError(self.peek_event().start_mark.line + 1,
+                                    f"more than {MAX_ALIASES} alias references (*name); a pack needs far fewer")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise PackYAMLError(self.peek_event().start_mark.line + 1,
+                                    f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    raise PackYAMLError(key_node.start_mark.line + 1, "a mapping key must be a plain value") from None
+                if first is not None:
+                    raise PackYAMLError(key_node.start_mark.line + 1,
+                                        f"duplicate key '{key}' (first at line {first.start_mark.line + 1}); "
+                                        f"a later value would silently replace the first")
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        digits = re.sub(r"[^0-9a-fA-F]", "", str(node.value).replace("0x", "").replace("0o", "").replace("0b", ""))
+        if len(digits) > MAX_INT_DIGITS:
+            raise PackYAMLError(node.start_mark.line + 1,
+                                f"the integer {str(node.value)[:30]}{'...' if len(str(node.value)) > 30 else ''} "
+                                f"is too large ({len(digits)} digits; at most {MAX_INT_DIGITS})")
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise PackYAMLError(node.start_mark.line + 1, f"'{node.value}' is not a finite number")
+        return value
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise PackYAMLError(node.start_mark.line + 1, f"'{node.value}' is not a real date ({exc})") from None
+
+    def construct_scalar(self, node):
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_SCALAR_CHARS:
+            raise PackYAMLError(node.start_mark.line + 1,
+                                f"a value of {len(node.value):,} characters (at most {MAX_SCALAR_CHARS:,})")
+        return super().construct_scalar(node)
+
+
+_PackLoader.add_constructor("tag:yaml.org,2002:int", _PackLoader.construct_yaml_int)
+_PackLoader.add_constructor("tag:yaml.org,2002:float", _PackLoader.construct_yaml_float)
+_PackLoader.add_constructor("tag:yaml.org,2002:timestamp", _PackLoader.construct_yaml_timestamp)
+
+
+def _expanded_size(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than MAX_NODES nodes or MAX_DEPTH levels (without expanding
+    it: each node's size is computed once)."""
+    sizes: dict[int, tuple[int, int]] = {}
+    busy: set[int] = set()
+
+    def walk(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            raise PackYAMLError(node.start_mark.line + 1, "an alias refers to the mapping or list that contains it")
+        busy.add(key)
+        size, depth = 1, 0
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        for child in children:
+            s, d = walk(child)
+            size, depth = size + s, max(depth, d)
+            if size > MAX_NODES:
+                raise PackYAMLError(node.start_mark.line + 1,
+                                    f"its aliases expand to more than {MAX_NODES:,} values (an alias bomb?)")
+        if depth + 1 > MAX_DEPTH:
+            raise PackYAMLError(node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep (aliases followed)")
+        busy.discard(key)
+        sizes[key] = (size, depth + 1 if children else 0)
+        return sizes[key]
+
+    walk(root)
+
+
+def read_yaml(path: str | pathlib.Path) -> tuple[yaml.Node | None, Any]:
+    """Read a pack file within the limits above: ``(node, data)``. Raises PolicyError naming ``file:line``."""
+    path = pathlib.Path(path)
+
+    def fail(line: int | None, reason: str):
+        where = f"{path}:{line}" if line else str(path)
+        return PolicyError(f"{where}: {reason}", [f"{where}: (top): {reason}"])
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_PACK_BYTES:
+            raise fail(None, f"the file is {size:,} bytes; a pack is at most {MAX_PACK_BYTES:,} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(None, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise fail(line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                         f"save the file as UTF-8") from None
+    loader = _PackLoader(text.removeprefix("\ufeff"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _expanded_size(node)
+        return node, loader.construct_document(node)
+    except PackYAMLError as exc:
+        raise fail(exc.line, exc.reason) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise fail(mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
+    except RecursionError:
+        raise fail(None, f"nested too deeply (at most {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+
+
+# -- bounds -----------------------------------------------------------------------------------------
+# Every number, period, width and length a pack sets, with the range the loader accepts. Far above any real
+# regulation, far below what overflows a date, a column or the disk. docs/policy-format.md lists the same table
+# (tests/test_policy_input.py checks that they agree).
+
+BOUNDS: dict[str, tuple[int, int]] = {
+    # list definitions (versions[].lists.NAME.*)
+    "lists.objection_days": (0, 365),
+    "lists.min_months": (0, 240),
+    "lists.max_months": (0, 240),
+    "lists.ack_days": (0, 365),
+    "lists.per_year": (0, 365),
+    "lists.extendable": (0, 240),
+    "lists.repair.min_months": (0, 240),
+    "lists.repair.cooldown_months": (0, 240),
+    "lists.repair.decide_days": (0, 365),
+    "lists.repair.max_repairs.count": (0, 100),
+    "lists.repair.max_repairs.years": (0, 50),
+    # measures, supervision, rules, facts
+    "measures.duration_months": (0, 240),
+    "supervision.per_year": (0, 365),
+    "rules.priority": (-1000, 1000),
+    "facts.source.window": (0, 1200),  # 12m, 3y (as months), period-N (as N)
+    "facts.min_max": (-10 ** 15, 10 ** 15),
+    # publication, inspection, notice settings
+    "publication.results_deadline_working_days": (0, 365),
+    "publication.licence_penalty_working_days": (0, 365),
+    "publication.holidays": (0, 1000),  # number of dates
+    "inspection.exclude_clean_within_months": (0, 240),
+    "notice_settings.days_months": (0, 3650),  # any whole number in notice_settings (days, months)
+    # numbering
+    "numbering.width": (0, 10),  # {seq:05d}: zero-padded to at most 10 digits
+    "effective.year": (1949, 2199),
+}
+LENGTHS: dict[str, int] = {
+    "id": 40, "title": 100, "authority": 100, "authority_short": 20, "document_prefix": 20, "jurisdiction": 100,
+    "description": 2000, "version": 32, "tier": 16, "tier_label": 20, "fact": 64, "fact_label": 100, "list": 32,
+    "list_title": 100, "measure": 64, "measure_text": 1000, "department": 100, "rule_id": 64, "reason": 1000,
+    "basis_title": 200, "basis_article": 60, "note": 500, "numbering": 60, "notice_setting": 500,
+    "service": 64, "inspection_item": 64,
+}
+NUMBER_MAX_CHARS = 64  # notices.number column: a rendered document number must fit
+NUMBER_ABBR_CHARS = 2  # every notice kind's abbreviation in its number (提示, 约谈, 告知, ...) is two characters
+NUMBER_SEQ_DIGITS = 7  # numbers are checked with a sequence of up to 9,999,999 per kind and year
+
+
+def _int_in(value: Any, key: str, keypath: tuple, P: "_Problems", required: bool = False) -> bool:
+    """True when ``value`` is a whole number in BOUNDS[key] (or absent and not required)."""
+    lo, hi = BOUNDS[key]
+    if value is None and not required:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        P.add(keypath, f"'{keypath[-1]}' must be a whole number from {lo:,} to {hi:,}, not {_short(value)}")
+        return False
+    return True
+
+
+def _num_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> bool:
+    lo, hi = BOUNDS[key]
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        P.add(keypath, f"'{keypath[-1]}' must be a number from {lo:,} to {hi:,}, not {_short(value)}")
+        return False
+    return True
+
+
+def _text_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> None:
+    if value is None:
+        return
+    limit = LENGTHS[key]
+    if len(str(value)) > limit:
+        P.add(keypath, f"'{keypath[-1]}' is {len(str(value))} characters long; at most {limit}")
+
+
+_HUGE_LITERAL = (f"a number in the condition is too large (at most {MAX_INT_DIGITS} digits; thresholds are from "
+                 f"{BOUNDS['facts.min_max'][0]:,} to {BOUNDS['facts.min_max'][1]:,})")
+
+
+def _in_range(value: Any, key: str) -> bool:
+    lo, hi = BOUNDS[key]
+    return lo <= value <= hi
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_SEQ_SPEC = re.compile(r"^(0?)(\d{0,2})d?$")
+
+
+def check_numbering(pattern: Any, prefix: str, keypath: tuple, P: "_Problems") -> None:
+    """A notice number pattern: only {prefix}, {year} and {seq} (with {seq} required), a width of at most
+    BOUNDS['numbering.width'] digits, and numbers that fit the number column with the longest prefix."""
+    import string
+
+    if not isinstance(pattern, str):
+        P.add(keypath, f"numbering is a text pattern such as \"{{prefix}}〔{{year}}〕{{seq}}号\", not {_short(pattern)}")
+        return
+    _text_in(pattern, "numbering", keypath, P)
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        P.add(keypath, f"'{pattern[:60]}' is not a valid pattern ({exc}); e.g. \"{{prefix}}〔{{year}}〕{{seq}}号\"")
+        return
+    fields = [f for _, f, _, _ in parts if f is not None]
+    bad = [f for f in fields if f not in ("prefix", "year", "seq")]
+    if bad or "seq" not in fields:
+        P.add(keypath, "numbering must use {seq} and may use only {prefix}, {year} and {seq}"
+                       + (f" (not {{{bad[0]}}})" if bad else ""))
+        return
+    lo, hi = BOUNDS["numbering.width"]
+    width = NUMBER_SEQ_DIGITS
+    for _, name, spec, conv in parts:
+        if name is None:
+            continue
+        if conv:
+            P.add(keypath, f"{{{name}!{conv}}}: conversions are not allowed in numbering")
+            return
+        if name != "seq":
+            if spec:
+                P.add(keypath, f"{{{name}:{spec}}}: only {{seq}} may have a format (e.g. {{seq:05d}})")
+                return
+            continue
+        m = _SEQ_SPEC.match(spec or "")
+        if not m or (m.group(2) and not lo <= int(m.group(2)) <= hi) or bool(m.group(1)) != bool(m.group(2)):
+            P.add(keypath, f"{{seq:{spec}}}: the sequence format is a zero-padded width of at most {hi} digits, "
+                           f"e.g. {{seq}} or {{seq:05d}}")
+            return
+        width = max(width, int(m.group(2) or 0))
+    longest = pattern.format(prefix=prefix + "字" * NUMBER_ABBR_CHARS, year=9999, seq=int("9" * width))
+    if len(longest) > NUMBER_MAX_CHARS:
+        P.add(keypath, f"numbers would be up to {len(longest)} characters long (e.g. '{longest[:70]}'); a document "
+                       f"number is at most {NUMBER_MAX_CHARS}: shorten the pattern or document_prefix")
+
+
 # -- loading --------------------------------------------------------------------------------------
 
 def load_pack(path: str | pathlib.Path, base_kinds: dict[str, RecordKind] | None = None) -> Pack:
@@ -232,15 +539,7 @@ def load_pack(path: str | pathlib.Path, base_kinds: dict[str, RecordKind] | None
     path = pathlib.Path(path)
     if not path.exists():
         raise UnknownPolicy(f"{path}: no such policy file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}",
-                          [f"{where}: (top): not valid YAML"]) from None
+    node, raw = read_yaml(path)
     problems = _Problems(path, _Lines(node))
     pack = _build_pack(raw, path, problems, base_kinds)
     if problems.items:
@@ -266,6 +565,10 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
         kinds.update(parse_kinds(raw.get("record_kinds"), str(path)))
     except PolicyError as exc:
         P.add(("record_kinds",), str(exc))
+    for key in ("id", "title", "authority", "authority_short", "document_prefix", "jurisdiction", "description"):
+        if raw.get(key) is not None and not isinstance(raw.get(key), (str, int, float)):
+            P.add((key,), f"'{key}' is a text, not {_short(raw.get(key))}")
+        _text_in(raw.get(key), key, (key,), P)
     meta = {k: _jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
     meta.setdefault("authority_short", meta.get("authority", ""))
     meta.setdefault("document_prefix", meta.get("authority_short", ""))
@@ -299,13 +602,19 @@ def _date(value: Any, keypath: tuple, P: _Problems, required: bool = True) -> dt
         if required:
             P.add(keypath, "a date (YYYY-MM-DD) is required")
         return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        P.add(keypath, f"'{value}' is not a date (YYYY-MM-DD)")
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        try:
+            value = dt.date.fromisoformat(str(value))
+        except ValueError:
+            P.add(keypath, f"'{_short(value)[1:-1] if isinstance(value, str) else value}' is not a date (YYYY-MM-DD)")
+            return None
+    lo, hi = BOUNDS["effective.year"]
+    if not lo <= value.year <= hi:
+        P.add(keypath, f"{value} is outside the years {lo} to {hi}")
         return None
+    return value
 
 
 def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion | None:
@@ -320,6 +629,9 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     eff_to = _date(raw.get("effective_to"), at + ("effective_to",), P, required=False)
     if eff_to is not None and eff_to < eff_from:
         P.add(at + ("effective_to",), f"effective_to {eff_to} is before effective_from {eff_from}")
+    _text_in(raw.get("version"), "version", at + ("version",), P)
+    _text_in(raw.get("title"), "title", at + ("title",), P)
+    _version_settings(pack, raw, at, P)
     period = raw.get("period", "year")
     if period not in PERIODS:
         P.add(at + ("period",), f"'{period}' is not one of {', '.join(PERIODS)}")
@@ -327,11 +639,19 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     if not isinstance(basis, dict):
         P.add(at + ("basis",), "basis is a mapping of document id to {title, article, url}")
         basis = {}
+    for doc, body in basis.items():
+        if isinstance(body, dict):
+            _text_in(body.get("title"), "basis_title", at + ("basis", doc, "title"), P)
+            _text_in(body.get("article"), "basis_article", at + ("basis", doc, "article"), P)
     tiers = raw.get("tiers") or {}
     order = [str(t) for t in (tiers.get("order") or [])] if isinstance(tiers, dict) else []
     if not order:
         P.add(at + ("tiers", "order"), "list the tiers from best to worst, e.g. [A, B, M, C, D]")
     labels = {str(k): str(v) for k, v in ((tiers.get("labels") or {}) if isinstance(tiers, dict) else {}).items()}
+    for i, t in enumerate(order):
+        _text_in(t, "tier", at + ("tiers", "order", i), P)
+    for t, label in labels.items():
+        _text_in(label, "tier_label", at + ("tiers", "labels", t), P)
     v = PackVersion(pack, str(raw.get("version", "?")), str(raw.get("title", "")), eff_from, eff_to, period, raw,
                     basis, {}, order, {t: labels.get(t, t) for t in order}, raw.get("default_tier"), [], [], [], [],
                     {}, {}, {})
@@ -362,6 +682,59 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     return v
 
 
+DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
+
+
+def _version_settings(pack: Pack, raw: dict, at: tuple, P: _Problems) -> None:
+    """Bounds of publication, inspection, notice_settings and numbering (their meaning is checked where used)."""
+    pub = raw.get("publication")
+    if pub is not None and not isinstance(pub, dict):
+        P.add(at + ("publication",), "publication is a mapping, e.g. {results_deadline_working_days: 20}")
+    elif pub:
+        for key in ("results_deadline_working_days", "licence_penalty_working_days"):
+            _int_in(pub.get(key), f"publication.{key}", at + ("publication", key), P)
+        for key in ("holidays", "working_weekends"):
+            days = pub.get(key)
+            if days is None:
+                continue
+            lo, hi = BOUNDS["publication.holidays"]
+            if not isinstance(days, list) or len(days) > hi:
+                P.add(at + ("publication", key), f"'{key}' is a list of at most {hi:,} dates (YYYY-MM-DD)")
+                continue
+            for i, day in enumerate(days):
+                _date(day, at + ("publication", key, i), P)
+    insp = raw.get("inspection")
+    if insp is not None and not isinstance(insp, dict):
+        P.add(at + ("inspection",), "inspection is a mapping, e.g. {exclude_clean_within_months: 12}")
+    elif insp:
+        _int_in(insp.get("exclude_clean_within_months"), "inspection.exclude_clean_within_months",
+                at + ("inspection", "exclude_clean_within_months"), P)
+        items = insp.get("items")
+        if isinstance(items, dict):
+            for item, body in items.items():
+                _text_in(item, "inspection_item", at + ("inspection", "items", item), P)
+                if isinstance(body, dict):
+                    for key, limit in (("title", "title"), ("department", "department"), ("specialty", "department")):
+                        _text_in(body.get(key), limit, at + ("inspection", "items", item, key), P)
+    settings = raw.get("notice_settings")
+    if settings is not None and not isinstance(settings, dict):
+        P.add(at + ("notice_settings",), "notice_settings is a mapping, e.g. {interview: {place: 本局会议室}}")
+    elif settings:
+        def walk(node: dict, path: tuple) -> None:
+            for key, value in node.items():
+                here = path + (key,)
+                if isinstance(value, dict):
+                    walk(value, here)
+                elif isinstance(value, int) and not isinstance(value, bool):
+                    _int_in(value, "notice_settings.days_months", here, P)
+                elif value is not None:
+                    _text_in(value, "notice_setting", here, P)
+        walk(settings, at + ("notice_settings",))
+    meta = pack.meta
+    prefix = str(meta.get("document_prefix") or meta.get("authority_short") or meta.get("authority") or "")
+    check_numbering(raw.get("numbering") or DEFAULT_NUMBERING, prefix, at + ("numbering",), P)
+
+
 def _has_errors_in(P: _Problems, at: tuple) -> bool:
     prefix = ".".join(map(str, at)) + "."
     return any(f": {prefix}" in p for p in P.items)
@@ -387,6 +760,11 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             continue
         P.unknown_keys(body, {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels"},
                        where)
+        _text_in(name, "fact", where, P)
+        _text_in(body.get("label"), "fact_label", where + ("label",), P)
+        for key in ("min", "max"):
+            if not _num_in(body.get(key), "facts.min_max", where + (key,), P):
+                body = {k: x for k, x in body.items() if k != key}
         label = str(body.get("label", name))
         if "when" in body:
             pending_when[name] = body["when"]
@@ -417,6 +795,8 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             parsed[name] = C.parse(cond, "when")
         except C.ConditionSyntaxError as exc:
             P.add(at + (name, "when"), str(exc).split(": ", 1)[1])
+        except ValueError:  # a literal beyond Python's integer parsing limit
+            P.add(at + (name, "when"), _HUGE_LITERAL)
     resolved: dict[str, C.Node] = {}
 
     def resolve(name: str, stack: tuple) -> C.Node | None:
@@ -488,7 +868,14 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
                 P.add(where + ("where", fld), f"'{fld}' is not a field of {kind_name}{did_you_mean(fld, kind.fields)}")
         window = str(source.get("window", "all"))
         if kind_key != "open" and not WINDOW.match(window):
-            P.add(where + ("window",), f"'{window}' is not a window: use period, period-1, 12m, 3y or all")
+            P.add(where + ("window",), f"'{window[:40]}' is not a window: use period, period-1, 12m, 3y or all")
+        elif kind_key != "open" and window not in ("all", "period"):
+            n = int(re.sub(r"\D", "", window))
+            months = n * 12 if window.endswith("y") else n
+            lo, hi = BOUNDS["facts.source.window"]
+            if not lo <= months <= hi:
+                P.add(where + ("window",), f"window '{window}' reaches back too far: at most {hi} months "
+                                           f"({hi // 12}y), or period-{hi}")
         date_field = source.get("date_field")
         if date_field is not None and date_field not in kind.fields:
             P.add(where + ("date_field",), f"'{date_field}' is not a field of {kind_name}")
@@ -528,6 +915,16 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
             P.add(where, "a measure is a mapping with kind, text, basis, department, services")
             continue
         P.unknown_keys(body, {"kind", "text", "basis", "department", "duration_months", "services", "title"}, where)
+        _text_in(mid, "measure", where, P)
+        _text_in(body.get("text"), "measure_text", where + ("text",), P)
+        _text_in(body.get("department"), "department", where + ("department",), P)
+        _int_in(body.get("duration_months"), "measures.duration_months", where + ("duration_months",), P)
+        services = body.get("services") or []
+        if not isinstance(services, list):
+            P.add(where + ("services",), "services is a list of service item ids")
+            services = []
+        for i, service in enumerate(services):
+            _text_in(service, "service", where + ("services", i), P)
         if body.get("kind") not in MEASURE_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(MEASURE_KINDS)}")
         for key in ("text", "department"):
@@ -552,12 +949,16 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         P.unknown_keys(body, keys, where)
         if body.get("kind") not in LIST_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(LIST_KINDS)}")
-        for key in ("objection_days", "min_months", "max_months"):
-            value = body.get(key)
-            if not isinstance(value, int) or value < 0:
-                P.add(where + (key,), f"'{key}' must be a whole number >= 0")
-        if isinstance(body.get("min_months"), int) and isinstance(body.get("max_months"), int) \
-                and body["min_months"] > body["max_months"]:
+        _text_in(name, "list", where, P)
+        for key, limit in (("title", "list_title"), ("authority", "authority")):
+            _text_in(body.get(key), limit, where + (key,), P)
+        ok = {key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
+              for key in ("objection_days", "min_months", "max_months")}
+        for key in ("ack_days", "per_year"):
+            _int_in(body.get(key), f"lists.{key}", where + (key,), P)
+        if not isinstance(body.get("extendable"), bool):
+            _int_in(body.get("extendable"), "lists.extendable", where + ("extendable",), P)
+        if ok["min_months"] and ok["max_months"] and body["min_months"] > body["max_months"]:
             P.add(where + ("min_months",), f"min_months {body['min_months']} exceeds max_months {body['max_months']}")
         for i, mid in enumerate(body.get("measures") or []):
             if mid not in v.measures:
@@ -569,6 +970,17 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
                 if kind not in NOTICE_KINDS:
                     P.add(where + ("notices", event), f"unknown notice kind '{kind}'{did_you_mean(kind, NOTICE_KINDS)}")
         repair = body.get("repair") or {"allowed": False}
+        if not isinstance(repair, dict):
+            P.add(where + ("repair",), "repair is a mapping {allowed, min_months, requires, ...}")
+            repair = {"allowed": False}
+        for key in ("min_months", "cooldown_months", "decide_days"):
+            _int_in(repair.get(key), f"lists.repair.{key}", where + ("repair", key), P)
+        limit = repair.get("max_repairs")
+        if limit is not None and not isinstance(limit, dict):
+            P.add(where + ("repair", "max_repairs"), "max_repairs is {count: N, years: N}")
+        elif limit:
+            for key in ("count", "years"):
+                _int_in(limit.get(key), f"lists.repair.max_repairs.{key}", where + ("repair", "max_repairs", key), P)
         for i, req in enumerate(repair.get("requires") or []):
             if req not in REPAIR_REQUIREMENTS:
                 P.add(where + ("repair", "requires", i),
@@ -587,8 +999,11 @@ def _supervision(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str
         ratio, per_year = row.get("ratio"), row.get("per_year")
         if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
             P.add(at + (tier, "ratio"), f"ratio must be a number from 0 to 1 (0.05 = 5%), not {ratio!r}")
-        if not isinstance(per_year, (int, float)) or per_year < 0:
-            P.add(at + (tier, "per_year"), f"per_year must be a number >= 0, not {per_year!r}")
+        lo, hi = BOUNDS["supervision.per_year"]
+        if isinstance(per_year, bool) or not isinstance(per_year, (int, float)) or not lo <= per_year <= hi:
+            P.add(at + (tier, "per_year"), f"per_year must be a number from {lo} to {hi}, not {_short(per_year)}")
+            per_year = 0
+        _text_in(row.get("note"), "note", at + (tier, "note"), P)
         out[tier] = {"ratio": float(ratio or 0), "per_year": float(per_year or 0), "note": row.get("note", "")}
     for tier in (raw or {}):
         if tier not in v.tier_order:
@@ -613,6 +1028,10 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
         rid = str(body.get("id") or f"{category}-{i}")
         if "id" not in body:
             P.add(where + ("id",), "'id' is required")
+        _text_in(body.get("id"), "rule_id", where + ("id",), P)
+        _text_in(body.get("reason"), "reason", where + ("reason",), P)
+        if not _int_in(body.get("priority"), "rules.priority", where + ("priority",), P):
+            body = {k: x for k, x in body.items() if k != "priority"}
         if "when" not in body:
             P.add(where + ("when",), "'when' is required")
             continue
@@ -620,6 +1039,9 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
             node = C.substitute(C.parse(body["when"], "when"), macros)
         except C.ConditionSyntaxError as exc:
             P.add(where + ("when",), str(exc).removeprefix("when: "))
+            continue
+        except ValueError:  # a literal beyond Python's integer parsing limit
+            P.add(where + ("when",), _HUGE_LITERAL)
             continue
         _check_atoms(v, node, where + ("when",), P, allow_tier=category != "tier")
         rule = Rule(rid, category, node, ".".join(map(str, where)), int(body.get("priority", 0)),
@@ -702,7 +1124,10 @@ def _check_atoms(v: PackVersion, node: C.Node, where: tuple, P: _Problems, allow
                     P.add(where, f"'{atom.source()}': fact '{fact.name}' is never null")
                 continue
             if fact.type in ("number", "int") and (isinstance(val, bool) or not isinstance(val, (int, float))):
-                P.add(where, f"'{atom.source()}': fact '{fact.name}' is a number, not {val!r}")
+                P.add(where, f"'{atom.source()[:80]}': fact '{fact.name}' is a number, not {_short(val)}")
+            elif fact.type in ("number", "int") and not _in_range(val, "facts.min_max"):
+                lo, hi = BOUNDS["facts.min_max"]
+                P.add(where, f"'{atom.source()[:80]}': a threshold is a number from {lo:,} to {hi:,}")
             elif fact.type == "bool" and not isinstance(val, bool):
                 P.add(where, f"'{atom.source()}': fact '{fact.name}' is true/false, not {val!r}")
             elif fact.type == "enum":

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import StoreError
+from ..errors import DatabaseLocked, StoreError
 from . import schema
 
 DEFAULT_URL = "sqlite:///supervise.db"
@@ -44,10 +44,20 @@ def default_url() -> str:
     return os.environ.get("SUPERVISE_DB") or DEFAULT_URL
 
 
+def lock_wait_seconds() -> float:
+    """How long a SQLite writer waits for another process's write lock: ``SUPERVISE_LOCK_WAIT`` (seconds), else 30."""
+    try:
+        return max(0.0, float(os.environ.get("SUPERVISE_LOCK_WAIT") or 30))
+    except ValueError:
+        raise StoreError(f"SUPERVISE_LOCK_WAIT must be a number of seconds, not "
+                         f"'{os.environ['SUPERVISE_LOCK_WAIT']}'.") from None
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        wait = lock_wait_seconds()
+        engine = sa.create_engine(url, connect_args={"timeout": wait})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -58,7 +68,7 @@ def make_engine(url: str) -> Engine:
             if ":memory:" not in url and url != "sqlite://":
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -110,7 +120,7 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except sa.exc.OperationalError as exc:
-            raise StoreError(self._operational_message(exc)) from exc
+            raise self._operational_error(exc) from exc
 
     @contextlib.contextmanager
     def read(self, snapshot: str | None = None) -> Iterator[Connection]:
@@ -130,7 +140,12 @@ class Store:
                 finally:
                     conn.info["write"] = True
         except sa.exc.OperationalError as exc:
-            raise StoreError(self._operational_message(exc)) from exc
+            raise self._operational_error(exc) from exc
+
+    def _operational_error(self, exc: Exception) -> StoreError:
+        message = self._operational_message(exc)
+        return DatabaseLocked(message) if "database is locked" in str(getattr(exc, "orig", exc)) else \
+            StoreError(message)
 
     def _operational_message(self, exc: Exception) -> str:
         text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -168,9 +183,15 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 conn.info["write"] = False
-                if not sa.inspect(conn).has_table("alembic_version"):
-                    return None
-                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                try:
+                    if not sa.inspect(conn).has_table("alembic_version"):
+                        return None
+                    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                finally:
+                    # conn.info lives with the pooled DBAPI connection: a later transaction on it must take the
+                    # write lock up front again (BEGIN IMMEDIATE), or its first write fails with 'database is
+                    # locked' at once when another process writes, instead of waiting for the lock
+                    conn.info["write"] = True
         except sa.exc.OperationalError as exc:
             raise StoreError(self._operational_message(exc)) from exc
 
