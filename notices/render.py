@@ -253,7 +253,7 @@ class _Ident(str):
 
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 _REPR = re.compile(r"""[(\[{]\s*['"]|\(\)|\[\]|\{\}|<[\w.]+ object at 0x|<(?:built-in |bound )?(?:method|function)\b"""
-                   r"""|\bNone\b|\bTrue\b|\bFalse\b""")
+                   r"""|(?<![A-Za-z])(?:None|True|False)(?![A-Za-z])""")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}")
 _PLAIN = (str, int, float, dt.date)
 
