@@ -219,6 +219,24 @@ def sentence(text: Any, end: str = "。") -> str:
     return body + end if body else ""
 
 
+ISSUER_WIDTH_PT = 430.0  # the 156 mm text block (442 pt) less a margin
+ISSUER_MAX_PT, ISSUER_MIN_PT, ISSUER_SPACING_EM = 26.0, 18.0, 0.06
+
+
+def issuer_layout(name: Any) -> dict[str, Any]:
+    """The issuing body's name as lines that never wrap (each ``white-space: nowrap``) and one font size: 26 pt
+    when it fits one line, smaller down to 18 pt, then split into balanced lines, so no line is left with one
+    lone character."""
+    text = str(name or "")
+    per_line = lambda size: max(1, int(ISSUER_WIDTH_PT // (size * (1 + ISSUER_SPACING_EM))))  # noqa: E731
+    n = max(1, len(text))
+    lines = -(-n // per_line(ISSUER_MIN_PT))
+    per = -(-n // lines)
+    size = min(ISSUER_MAX_PT, ISSUER_WIDTH_PT / (per * (1 + ISSUER_SPACING_EM)))
+    size = max(ISSUER_MIN_PT, int(size * 2) / 2)
+    return {"size": f"{size:g}", "lines": [text[i:i + per] for i in range(0, len(text), per)] or [text]}
+
+
 FILTERS = {
     "cn_date": cn_date,
     "cn_datetime": cn_datetime,
@@ -233,7 +251,7 @@ FILTERS = {
     "mask_name": mask_name,
     "ident": ident,
 }
-GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH}
+GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH, "issuer_layout": issuer_layout}
 
 
 # -- strict output ------------------------------------------------------------------------------
@@ -530,8 +548,52 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+GENERIC_FAMILIES = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "inherit", "initial"}
+_FONT_FAMILY = re.compile(r"font-family\s*:\s*([^;}]+)", re.IGNORECASE)
+
+
+def css_font_families(html: str) -> list[list[str]]:
+    """The named families of each ``font-family`` declaration in the HTML's styles (generic names left out)."""
+    out = []
+    for decl in _FONT_FAMILY.findall(html):
+        names = [n.strip().strip("\"'") for n in decl.split(",")]
+        named = [n for n in names if n and n.lower() not in GENERIC_FAMILIES]
+        if named and named not in out:
+            out.append(named)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
+    """Font families fontconfig has for Chinese (``fc-list :lang=zh family``); ``fontconfig_file`` only keys the
+    cache (the environment variable FONTCONFIG_FILE is what fc-list reads)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60,
+                              check=False)
+    except FileNotFoundError:
+        raise NoticeError("PDF notices need fontconfig's fc-list to find the Chinese fonts, and it is not installed; "
+                          "install the Debian packages fontconfig and fonts-noto-cjk (as root: make deps), or use "
+                          "--format html.") from None
+    return frozenset(name.strip() for line in done.stdout.splitlines() for name in line.split(",") if name.strip())
+
+
+def require_pdf_fonts(html: str) -> None:
+    """Refuse (NoticeError) when no Chinese font of a ``font-family`` the notice's style names is installed:
+    WeasyPrint would then print every character as an empty box, without a warning."""
+    installed = cjk_font_families(os.environ.get("FONTCONFIG_FILE"))
+    missing = [names for names in css_font_families(html) if not installed.intersection(names)]
+    if missing:
+        wanted = "、".join(dict.fromkeys(n for names in missing for n in names))
+        raise NoticeError(f"No Chinese font the notice style names is installed ({wanted}); a PDF would show every "
+                          f"character as an empty box, so none is written. Install the Debian package fonts-noto-cjk "
+                          f"(as root: make deps; it provides Noto Serif CJK SC), or use --format html or txt.")
+
+
 def to_pdf(html: str) -> bytes:
-    """HTML -> PDF with WeasyPrint (needs a CJK font, e.g. Debian fonts-noto-cjk)."""
+    """HTML -> PDF with WeasyPrint; refused when the style's CJK fonts are missing (Debian fonts-noto-cjk)."""
+    require_pdf_fonts(html)
     try:
         import weasyprint
     except ImportError as exc:  # pragma: no cover - weasyprint is a dependency
