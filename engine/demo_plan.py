@@ -26,7 +26,7 @@ def write_inspectors(path: pathlib.Path, rnd: random.Random, per_region: int = 2
         for _ in range(per_region):
             n += 1
             rows.append({"code": f"JC{n:05d}", "name": rnd.choice(SURNAMES) + "".join(rnd.sample(GIVEN, 2)),
-                         "department": f"{REGIONS[region]}市场监督管理局{rnd.choice(DEPARTMENTS)}",
+                         "department": f"{REGIONS[region][0]}市场监督管理局{rnd.choice(DEPARTMENTS)}",
                          "region": region, "specialties": "、".join(rnd.sample(SPECIALTIES, 2)),
                          "max_checks": max_checks, "conflicts": "", "home_region": f"{region}{rnd.randint(1, 12):03d}"})
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
@@ -57,10 +57,10 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
 
         (out / "plan").mkdir(parents=True, exist_ok=True)
         plans.export_plan(store, plan_id, "csv", out / "plan" / f"plan-{plan_id}.csv")
-        plans.publish_plan(store, plan_id, out / "plan", on=as_of + dt.timedelta(days=3), actor="demo")
+        public = plans.publish_plan(store, plan_id, out / "plan", on=as_of + dt.timedelta(days=3), actor="demo")
         notices = issue_for_plan(store, plan_id, out=out / "notices" / "inspection", formats=("html", "txt"),
                                  as_of=as_of + dt.timedelta(days=3), actor="demo")
-        lines.append(f"public plan: {out / 'plan' / 'index.html'}; {len(notices.issued):,} inspection notices "
+        lines.append(f"public plan: {public['files'][0]}; {len(notices.issued):,} inspection notices "
                      f"in {out / 'notices' / 'inspection'}")
         # The first checks come back: mostly clean, some problems, a few entities not found at their address.
         details = plans.plan_details(store, plan_id, as_of)
@@ -77,5 +77,6 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
         imported = plans.import_results(store, results, actor="demo")
         published = plans.publish_results(store, plan_id, out / "plan", on=done + dt.timedelta(days=10), actor="demo")
         lines.append(f"{imported.inserted} results imported from {results} (they feed the next cycle); "
-                     f"results published {published['published_on']}, {len(published.get('late') or [])} late")
+                     f"results published {published['published_on']} in {published['files'][0]}, "
+                     f"{len(published.get('late') or [])} late")
     return {"name": "plan", "title": "双随机、一公开 inspection plan", "lines": lines, "plan": plan_id}

@@ -215,8 +215,10 @@ class Evaluator:
         return item
 
 
-def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: dict) -> dict:
-    """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled."""
+def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: dict,
+                  evidence: dict | None = None) -> dict:
+    """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled; ``evidence``
+    (rule id -> the records behind that reason, engine.evidence) as given."""
     def filled(items, keys=("why", "reason")):
         out = []
         for item in items:
@@ -240,37 +242,61 @@ def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: d
         "notices": filled(outcome["notices"]),
         "reasons": filled(outcome["reasons"]),
         "facts": {k: v for k, v in facts.items()},
+        "evidence": evidence or {},
     }
 
 
+def _cn_date(iso: str) -> str:
+    d = dt.date.fromisoformat(str(iso)[:10])
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
 def explain_text(result: dict, version) -> str:
-    """A plain-language account a regulator can read to the entity."""
+    """A plain-language account a regulator can read to the entity: the reasons with the records behind them
+    (the wording notices use, engine.evidence); rule ids, priorities and fact names stay in ``--json``."""
+    from .evidence import with_evidence
+
+    evidence = result.get("evidence") or {}
     lines = [f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
              f"依据{version.pack.meta.get('authority', '')}《{version.pack.title}》{version.version}版"
-             f"（{version.title}），对{result['period']}评价期、截至{result['as_of']}的信用记录评价如下。"]
+             f"（{version.title}），对{result['period']}评价期、截至{_cn_date(result['as_of'])}的信用记录评价如下。"]
     lines.append(f"一、评价结果：{result['tier_label']}。")
     decisive = [r for r in result["reasons"] if r["outcome"] == "decisive"]
     for r in decisive:
-        lines.append(f"    理由：{r['why']}。依据：{r['basis'] or '本政策包默认规则'}。")
+        lines.append(f"    理由：{with_evidence(r['why'], evidence.get(r['rule']))}。"
+                     f"依据：{r['basis'] or '本政策包默认规则'}。")
         if r.get("condition"):
             lines.append(f"    适用条件：{r['condition']}。")
     ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
+    tier_rules = {t.id for t in version.tier_rules}
     for r in ignored:
-        lines.append(f"    另有规则 {r['rule']}（{r['why']}）亦适用，但未采用：{r.get('ignored_because', '')}。")
+        if r["rule"] in tier_rules:  # a tier rule that lost on precedence (P1/P2): not the deciding reason
+            lines.append(f"    另有情形（{r['why'].rstrip('。')}）亦符合，但依上述情形确定评价结果。")
+        else:
+            lines.append(f"    另有情形（{r['why'].rstrip('。')}）不予适用"
+                         + (f"：{r['ignored_because']}。" if _plain(r.get("ignored_because")) else "。"))
     insp = result["inspection"]
     lines.append(f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
                  + ("，列入重点检查对象。" if insp["forced"] else "。"))
     if result["lists"]:
         lines.append("三、名单：")
         for item in result["lists"]:
-            lines.append(f"    拟列入{item['title']}：{item['reason']}。依据：{item['basis']}。")
+            lines.append(f"    拟列入{item['title']}：{with_evidence(item['reason'], evidence.get(item.get('rule')))}。"
+                         f"依据：{item['basis']}。")
     if result["measures"]:
-        lines.append("四、联合奖惩措施：")
+        lines.append(f"{'四' if result['lists'] else '三'}、联合奖惩措施：")
         for m in result["measures"]:
             kind = "激励" if m["kind"] == "incentive" else "惩戒"
             lines.append(f"    【{kind}】{m['text']}（实施部门：{m['department']}；依据：{m['basis']}）")
     lines.append("如对评价结果有异议，可在规定期限内提出异议申请；失信行为纠正后可依法申请信用修复。")
     return "\n".join(lines)
+
+
+def _plain(text: str | None) -> bool:
+    """Text for the party: no rule ids or other ASCII identifiers (those stay in --json)."""
+    import re
+
+    return bool(text) and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text)
 
 
 def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = None) -> tuple[dict, Any]:
@@ -293,10 +319,13 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
         records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
         prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
         prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
+    from .evidence import Evidence
+
     ev = Evaluator(version, as_of)
     facts = ev.facts.compute(entity, records, prev_tier)
     _, outcome = ev.outcome(facts)
-    return entity_result(version, entity, as_of, facts, outcome), version
+    evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
+    return entity_result(version, entity, as_of, facts, outcome, evidence), version
 
 
 def check_service(store, code: str, service: str, as_of: dt.date | None = None) -> dict:

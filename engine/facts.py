@@ -294,6 +294,30 @@ class FactCompiler:
                 acc[slot] = previous_tier
         return acc
 
+    def matching(self, records: Iterable[Record], names: Iterable[str] | None = None) -> dict[str, list[Record]]:
+        """The records each count / open fact counted (only ``names`` when given): what ``compute`` counts,
+        record by record, for naming them in notices and explanations (engine.evidence). Same tests as
+        ``_values``; tests/test_evidence.py checks that the lengths equal the computed counts."""
+        counted = {slot for slot, how, _ in self._finish if how == "count"}
+        wanted = None if names is None else set(names)
+        out: dict[str, list[Record]] = {}
+        for kind, date, data in records:
+            for lo, hi, date_field, tests, counts, _ in self._by_kind.get(kind, ()):
+                if date_field is None:
+                    if not lo <= date <= hi:
+                        continue
+                else:
+                    raw = data.get(date_field)
+                    if raw is None or not lo <= dt.date.fromisoformat(raw) <= hi:
+                        continue
+                if tests and not _passes(tests, data):
+                    continue
+                for slot in counts:
+                    name = self._names[slot]
+                    if slot in counted and (wanted is None or name in wanted):
+                        out.setdefault(name, []).append((kind, date, data))
+        return out
+
     def compute_each(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None
                      ) -> dict[str, Any]:
         """The reference: one compiled function per fact over the records grouped by kind."""

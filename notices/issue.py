@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from engine.codes import ENTITY_TYPE_LABELS, mask_person_id
-from engine.errors import CycleNotFound, NoticeError, PlanError, did_you_mean
+from engine.evidence import Evidence, with_evidence
+from engine.evidence import cite as cite  # one citation rule for notices and explanations
+from engine.errors import CycleNotFound, NoticeError, PlanError, PolicyError, did_you_mean
 from engine.outpaths import write_atomically
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
@@ -233,16 +235,6 @@ def _basis_text(version: Mapping[str, Any], basis: Any) -> list[str]:
     return [text]
 
 
-def cite(title: str, article: str | None = None) -> str:
-    """《name》（document number）article: a trailing （…号）/（…令…） stays outside the title marks."""
-    name, number = title, ""
-    if title.endswith("）") and "（" in title:
-        head, tail = title.rsplit("（", 1)
-        if any(mark in tail for mark in ("号", "令", "公告")):
-            name, number = head, f"（{tail}"
-    return f"《{name}》{number}{article or ''}"
-
-
 def _recipient(entity: Mapping[str, Any]) -> dict[str, Any]:
     person = entity.get("code_kind") == "person" or entity.get("entity_type") == "natural_person"
     code = str(entity.get("code") or "")
@@ -307,13 +299,54 @@ def _result_measures(result: Mapping[str, Any], kind: str) -> list[dict[str, Any
             for m in result.get("measures") or [] if m.get("kind") == kind]
 
 
-def _findings(result: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
-    """The tier reasons that decided or fired (filled from the decision's facts), and their bases."""
+def _findings(result: Mapping[str, Any], facts: Mapping[str, Any], evidence: Mapping[str, Any] | None = None
+              ) -> tuple[list[str], list[Any]]:
+    """The tier reasons that decided or fired (filled from the decision's facts), each with the records behind
+    it (``evidence``: rule id -> items, engine.evidence), and their bases."""
     own = {e.get("rule") for key in ("lists", "measures", "notices") for e in result.get(key) or []}
     rows = [r for r in result.get("reasons") or [] if r.get("outcome") in ("decisive", "fired")
             and r.get("rule") not in own]
     rows.sort(key=lambda r: r.get("outcome") != "decisive")
-    return _dedupe(fill(r.get("why") or r.get("reason"), facts) for r in rows), [r.get("basis") for r in rows]
+    evidence = evidence or {}
+    return (_dedupe(with_evidence(fill(r.get("why") or r.get("reason"), facts), evidence.get(r.get("rule")))
+                    for r in rows), [r.get("basis") for r in rows])
+
+
+class _Evidence:
+    """The records behind the reasons of stored decisions (engine.evidence), read as each decision's cycle saw
+    them: dated on or before its as-of date, imported before it started. One engine per cycle."""
+
+    def __init__(self) -> None:
+        self.engines: dict[int, tuple[Evidence, dt.date, Any] | None] = {}
+
+    def engine(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None) -> tuple | None:
+        if cycle_id is None:
+            return None
+        if cycle_id not in self.engines:
+            from policies.loader import version_from_body
+
+            cycle = cycle if cycle is not None and cycle.get("id") == cycle_id else ns.get_cycle(conn, cycle_id)
+            if cycle is None:
+                return None
+            as_of = _as_date(cycle["as_of"])
+            try:
+                version = version_from_body(cycle["pack_body"])
+            except PolicyError:  # a body that no longer builds (hand-made in tests): the reasons stand alone
+                self.engines[cycle_id] = None
+            else:
+                self.engines[cycle_id] = (Evidence(version, as_of), as_of, cycle.get("started_at"))
+        return self.engines[cycle_id]
+
+    def of(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None,
+           items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]]) -> list[dict[str, list]]:
+        """For ``(entity id, facts, result)`` triples of one cycle: ``{rule id: [record citations]}`` each."""
+        found = self.engine(conn, cycle, cycle_id)
+        if found is None or not items:
+            return [{} for _ in items]
+        engine, as_of, started = found
+        records = ns.decision_records(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
+        return [engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
+                for entity_id, facts, result in items]
 
 
 def _tier(result: Mapping[str, Any], period: str | None) -> dict[str, Any] | None:
@@ -366,9 +399,13 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
                   list_id: str | None = None, list_reason: str | None = None, list_basis: Any = None,
                   listed_on: dt.date | None = None, event: Mapping[str, Any] | None = None,
                   check: Mapping[str, Any] | None = None, plan: Mapping[str, Any] | None = None,
-                  period: str | None = None, with_repair: bool = False, where: str = "the notice"
+                  period: str | None = None, with_repair: bool = False, where: str = "the notice",
+                  evidence: Mapping[str, list] | None = None, summary_rule: str | None = None
                   ) -> dict[str, Any]:
-    """The render context of one notice (JSON-able; stored with the notice). Pure: no database."""
+    """The render context of one notice (JSON-able; stored with the notice). Pure: no database.
+
+    ``evidence`` (rule id -> record citations, engine.evidence) names the records behind each finding and behind
+    the summary (the reason of rule ``summary_rule``); it is stored in the context as it is."""
     require_kind(kind)
     settings = settings if settings is not None else resolve_settings(pack_body, None)
     version = pack_body.get("version") or {}
@@ -384,11 +421,19 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
         title = f"移出{linfo['title']}决定书"
     ctx = _common(kind, pack_body, entity, issued_on, settings, authority=authority, title=title)
     you = ctx["recipient"]["you"]
-    findings, finding_basis = _findings(result, facts)
+    evidence = dict(evidence or {})
+    findings, finding_basis = _findings(result, facts, evidence)
     summary = fill(notice.get("reason"), facts) or fill(list_reason, facts) or None
+    shown = "".join(findings)
+
+    def with_records(text: str) -> str:  # the summary's records, unless a finding names them already
+        return with_evidence(text, [i for i in evidence.get(summary_rule) or [] if i["text"] not in shown])
+
+    summary = with_records(summary) if summary else None
     ctx["tier"] = _tier(result, period)
     ctx["summary"] = summary
     ctx["facts"] = findings
+    ctx["evidence"] = evidence
     ctx["list"] = linfo
 
     if kind == "warning":
@@ -422,6 +467,7 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
                               f"'list' and the outcome proposes none); add the list to the rule or issue it from the "
                               f"list entry.")
         ctx["summary"] = fill(list_reason, facts) or summary
+        ctx["summary"] = with_records(ctx["summary"]) if ctx["summary"] else None
         ctx["basis"] = _bases(_basis_text(version, list_basis) + _basis_text(version, notice.get("basis")))
         ctx["measures"] = _list_measures(version, list_id)
         if kind == "pre_listing":
@@ -786,7 +832,8 @@ def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where
 
 def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: Mapping[str, Any],
                      covered: set[tuple[int, str]], kinds: set[str] | None, issued_on: dt.date,
-                     settings: Mapping[str, Any], skipped: list[dict]) -> list[Cause]:
+                     settings: Mapping[str, Any], skipped: list[dict],
+                     evidence: Mapping[str, list] | None = None) -> list[Cause]:
     """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
     pack_body = cycle["pack_body"]
     version = pack_body.get("version") or {}
@@ -807,7 +854,8 @@ def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: M
                             list_id=list_id if (kind in LIST_KINDS or entry.get("list")) else None,
                             list_reason=(lentry or {}).get("reason") or entry.get("reason"),
                             list_basis=(lentry or {}).get("basis"), period=cycle.get("period"),
-                            with_repair="repair_instructions" in by_kind, where=entry["_where"])
+                            with_repair="repair_instructions" in by_kind, where=entry["_where"], evidence=evidence,
+                            summary_rule=(lentry or {}).get("rule") if kind in LIST_KINDS else entry.get("rule"))
         causes.append(Cause(f"d{row['id']}:{kind}", kind, row["entity_id"], pack_body, pack_id, pack_version, ctx,
                             cycle_id=cycle["id"], decision_id=row["id"]))
     return causes
@@ -843,7 +891,8 @@ def _listed_on(events: Sequence[Mapping[str, Any]]) -> dt.date | None:
 
 def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
                   kinds: set[str] | None, issued_on: dt.date, settings: Mapping[str, Any], skipped: list[dict],
-                  period: str | None = None, results: dict[int, Any] | None = None) -> list[Cause]:
+                  period: str | None = None, results: dict[int, Any] | None = None,
+                  evidence: _Evidence | None = None) -> list[Cause]:
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
@@ -858,6 +907,10 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
         result = ns.outcome_result(conn, oid)
     facts = entry.get("facts") or {}
     listed_on = _listed_on(entry.get("events") or [])
+    named: dict[str, list] = {}
+    if entry.get("decision_id") and events:
+        named = (evidence or _Evidence()).of(conn, None, entry.get("cycle_id"),
+                                             [(entry["entity_id"], facts, result or {})])[0]
     causes = []
     for ev in events:
         event_kinds = _event_kinds(version, list_id, ev["event"])
@@ -874,7 +927,7 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
                                 list_reason=entry.get("reason"), list_basis=entry.get("basis"),
                                 listed_on=listed_on if EVENT_ALIASES.get(ev["event"]) != "propose" else None,
                                 event=ev, period=period, with_repair="repair_instructions" in event_kinds,
-                                where=where)
+                                where=where, evidence=named, summary_rule=entry.get("rule_id"))
             causes.append(Cause(key, kind, entry["entity_id"], pack_body, pack_id, pack_version, ctx,
                                 cycle_id=entry.get("cycle_id"), decision_id=entry.get("decision_id"),
                                 entry_id=entry["id"]))
@@ -918,11 +971,16 @@ def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None 
     cfg = resolve_settings(cycle["pack_body"], settings)
     report = IssueReport(f"cycle {cycle_id}", issued_on.isoformat(), _iso(out), formats)
 
+    evidence = _Evidence()
+
     def decision_chunk(ids):
         def make(conn):
-            return [c for row in ns.decisions_with_entities(conn, ids)
+            rows = [r for r in ns.decisions_with_entities(conn, ids) if outcomes[r["outcome_id"]].get("notices")]
+            named = evidence.of(conn, cycle, cycle_id,
+                                [(r["entity_id"], r.get("facts"), outcomes[r["outcome_id"]]) for r in rows])
+            return [c for row, found in zip(rows, named)
                     for c in _decision_causes(row, outcomes[row["outcome_id"]], cycle, covered, wanted, issued_on,
-                                              cfg, report.skipped)]
+                                              cfg, report.skipped, evidence=found)]
         return make
 
     def entry_chunk(ids):
@@ -931,7 +989,8 @@ def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None 
             for entry in ns.entries_with_events(conn, ids):
                 result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
                 causes += _entry_causes(conn, entry, cycle["pack_body"], _entry_events(entry, result), wanted,
-                                        issued_on, cfg, report.skipped, period=cycle.get("period"))
+                                        issued_on, cfg, report.skipped, period=cycle.get("period"),
+                                        evidence=evidence)
             return causes
         return make
 
@@ -1100,6 +1159,7 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
         wanted.setdefault(entry_id, set()).add(seq)
     out: dict[str, list[dict]] = {"issued": [], "already": [], "skipped": []}
     results: dict[int, Any] = {}  # outcome id -> result, shared by many entries
+    evidence = _Evidence()  # one evidence engine per cycle
     contexts: dict[tuple, tuple[dict, str | None, dict]] = {}
 
     def context(entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None, dict]:
@@ -1121,7 +1181,7 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
                 pack_body, period, cfg = context(entry, on)
                 by_day.setdefault(on, []).extend(
                     _entry_causes(conn, entry, pack_body, [ev], None, on, cfg, out["skipped"], period=period,
-                                  results=results))
+                                  results=results, evidence=evidence))
         for on in sorted(by_day):
             new, old = _store_causes(conn, by_day[on], on, templates)
             out["issued"] += [_summary(r, []) for r in new]

@@ -4,7 +4,12 @@ Templates live in ``notices/templates`` as ``<kind>.txt`` (plain text, never esc
 (autoescaped). Partials start with ``_``. A user directory given with ``--templates DIR`` is searched first, so a
 file there with a shipped template's name replaces it. Every field a template uses must be in the context:
 ``StrictUndefined`` turns a missing field into a :class:`NoticeError` naming the template and the field, because a
-blank in a legal notice is worse than no notice.
+blank in a legal notice is worse than no notice. Rendering is strict about what a field prints, too (see
+:func:`check_output`): every ``{{ ... }}`` whose value is ``None``, a bool, a mapping, list or other container, a
+Python repr (``('a', 'b')``, ``{...}``, ``[...]``, ``<object ...>``), a bare key name (``items``, ``check_items``) or
+nothing at all (an empty string or list) is a :class:`NoticeError` naming the template, its line and the expression.
+Mappings in the context cannot be iterated (``{% for x in mapping %}`` would print its keys): iterate
+``mapping.items()`` or a list. The filters ``enum_cn`` and ``join_cn`` refuse mappings and check every item.
 
 ``fill(text, facts)`` fills ``{fact}`` placeholders in stored reasons; it is safe on untrusted pack text.
 """
@@ -21,9 +26,11 @@ import string
 import traceback
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import jinja2
+import jinja2.compiler
+import jinja2.nodes
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
 from engine.codes import mask_name, mask_person_id
@@ -177,20 +184,57 @@ def rule_line(width: int = TEXT_WIDTH, char: str = "━") -> str:
     return char * (width // 2)
 
 
+def _items(values: Any, name: str) -> list[str]:
+    """The items of a list a filter joins, each checked like a printed field (never a mapping's keys)."""
+    if isinstance(values, (Mapping, str)) or not isinstance(values, Iterable):
+        raise RenderProblem(f"'{name}' joins the items of a list, and was given {_what(values)}; give it a list "
+                            f"of texts (a mapping's keys are field names, not text for the party)")
+    out = []
+    for i, item in enumerate(values):
+        problem = _problem(item)
+        if problem:
+            raise RenderProblem(f"'{name}' item {i + 1} is {problem}")
+        out.append(str(item))
+    return out
+
+
 def join_cn(values: Any, sep: str = "、") -> str:
-    return sep.join(str(v) for v in values)
+    return sep.join(_items(values, "join_cn"))
 
 
 def enum_cn(items: Any, sep: str = "；", end: str = "。") -> str:
     """["甲", "乙"] -> "（一）甲；（二）乙。" (items' own trailing punctuation is dropped)."""
-    parts = [f"（{cn_number(i)}）{sentence(item, '')}" for i, item in enumerate(items, 1)]
+    parts = [f"（{cn_number(i)}）{sentence(item, '')}" for i, item in enumerate(_items(items, "enum_cn"), 1)]
     return sep.join(parts) + end if parts else ""
+
+
+def ident(value: Any) -> str:
+    """A key name printed on purpose (an HTML class such as ``notice-{{ kind|ident }}``), never text for the party."""
+    return _Ident(str(value))
 
 
 def sentence(text: Any, end: str = "。") -> str:
     """Trim trailing punctuation and end with ``end`` (stored reasons come with or without a full stop)."""
     body = str(text or "").rstrip().rstrip("。．.;；,，、:：")
     return body + end if body else ""
+
+
+ISSUER_WIDTH_PT = 430.0  # the 156 mm text block (442 pt) less a margin
+ISSUER_MAX_PT, ISSUER_MIN_PT, ISSUER_SPACING_EM = 26.0, 18.0, 0.06
+
+
+def issuer_layout(name: Any) -> dict[str, Any]:
+    """The issuing body's name as lines that never wrap (each ``white-space: nowrap``) and one font size: 26 pt
+    when it fits one line, smaller down to 18 pt, then split into balanced lines, so no line is left with one
+    lone character."""
+    text = str(name or "")
+    per_line = lambda size: max(1, int(ISSUER_WIDTH_PT // (size * (1 + ISSUER_SPACING_EM))))  # noqa: E731
+    n = max(1, len(text))
+    lines = -(-n // per_line(ISSUER_MIN_PT))
+    per = -(-n // lines)
+    size = min(ISSUER_MAX_PT, ISSUER_WIDTH_PT / (per * (1 + ISSUER_SPACING_EM)))
+    size = max(ISSUER_MIN_PT, int(size * 2) / 2)
+    return {"size": f"{size:g}", "lines": [text[i:i + per] for i in range(0, len(text), per)] or [text]}
 
 
 FILTERS = {
@@ -205,8 +249,154 @@ FILTERS = {
     "width": display_width,
     "mask_id": mask_person_id,
     "mask_name": mask_name,
+    "ident": ident,
 }
-GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH}
+GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH, "issuer_layout": issuer_layout}
+
+
+# -- strict output ------------------------------------------------------------------------------
+
+class RenderProblem(jinja2.TemplateRuntimeError):
+    """A field printed something no party may read (``None``, a repr, a key name, nothing); ``where`` is
+    ``(template, line, expression)`` when the output check knows it."""
+
+    def __init__(self, message: str, where: tuple[str | None, int, str] | None = None):
+        super().__init__(message)
+        self.problem, self.where = message, where
+
+
+class _Ident(str):
+    """A key name printed on purpose (``|ident``)."""
+
+
+_KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+# A tuple, list or dict repr (('a', 'b'), ['a'], {'k': 1}), an empty container, an object or method repr. Entity
+# names are free text: alert("x") is not a repr, ('a',) is.
+_REPR = re.compile(r"""\(\s*(['"])[^'"]*\1\s*,|\[\s*(['"])[^'"]*\2\s*[,\]]|\{\s*(['"])[^'"]*\3\s*:"""
+                   r"""|\(\)|\[\]|\{\}|<[\w.]+ object at 0x|<(?:built-in |bound )?(?:method|function)\b"""
+                   r"""|(?<![A-Za-z])(?:None|True|False)(?![A-Za-z])""")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}")
+_PLAIN = (str, int, float, dt.date)
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, Mapping):
+        return f"a mapping (keys {', '.join(map(str, list(value.keys())[:4]))})"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    if isinstance(value, str):
+        return f"the text '{value[:40]}'"
+    return f"a {type(value).__name__}"
+
+
+def _problem(value: Any) -> str | None:
+    """Why ``value`` must not be printed in a notice, or None when it may."""
+    if isinstance(value, jinja2.Undefined):
+        return None  # printing it raises the missing-field error, which names the field
+    if value is None:
+        return "None (the field has no value)"
+    if isinstance(value, bool):
+        return f"a yes/no value ({value}); print words chosen with {{% if %}}"
+    if isinstance(value, Mapping):
+        return f"{_what(value)}: it would print a Python repr; print one of its fields"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return (f"{_what(value)}: it would print a Python repr; join it with |join_cn or |enum_cn"
+                if value else "an empty list (it prints nothing)")
+    if isinstance(value, _Ident):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return "empty (it prints nothing); leave the sentence out with {% if %}"
+        if _KEY_NAME.match(text):
+            return f"the bare key name '{text}': a field name, not text for the party"
+        found = _REPR.search(text)
+        if found:
+            return f"Python text ('{found.group(0)}' in '{text[:60]}')"
+        found = _PLACEHOLDER.search(text)
+        if found:
+            return f"an unfilled placeholder ('{found.group(0)}' in '{text[:60]}')"
+        return None
+    if isinstance(value, _PLAIN):
+        return None
+    return f"a Python object ({type(value).__name__}): it would print its repr"
+
+
+def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
+    """The environment's ``finalize``: every ``{{ ... }}`` passes here with (template, line, expression)."""
+    problem = _problem(value)
+    if problem:
+        raise RenderProblem(problem, where)
+    return value
+
+
+class _StrictDict(dict):
+    """A context mapping: fields by name, ``.items()``, ``.values()``; iterating it (its keys) is an error."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        raise RenderProblem(f"iterating a mapping gives its keys (field names such as "
+                            f"{', '.join(map(str, list(self.keys())[:4]))}); iterate a list, or mapping.items()")
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _StrictDict((k, _strict(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_strict(v) for v in value]
+    return value
+
+
+def describe(node: jinja2.nodes.Node) -> str:
+    """A Jinja expression as template source, near enough to name it in an error."""
+    n = jinja2.nodes
+    if isinstance(node, n.Name):
+        return node.name
+    if isinstance(node, n.Getattr):
+        return f"{describe(node.node)}.{node.attr}"
+    if isinstance(node, n.Getitem):
+        return f"{describe(node.node)}[{describe(node.arg)}]"
+    if isinstance(node, n.Const):
+        return repr(node.value)
+    if isinstance(node, n.Filter):
+        args = ", ".join(describe(a) for a in node.args)
+        return f"{describe(node.node) if node.node is not None else ''}|{node.name}" + (f"({args})" if args else "")
+    if isinstance(node, n.Test):
+        return f"{describe(node.node)} is {node.name}"
+    if isinstance(node, n.CondExpr):
+        tail = f" else {describe(node.expr2)}" if node.expr2 is not None else ""
+        return f"{describe(node.expr1)} if {describe(node.test)}{tail}"
+    if isinstance(node, n.Concat):
+        return " ~ ".join(describe(x) for x in node.nodes)
+    if isinstance(node, n.Call):
+        return f"{describe(node.node)}(...)"
+    if isinstance(node, (n.And, n.Or)):
+        op = "and" if isinstance(node, n.And) else "or"
+        return f"{describe(node.left)} {op} {describe(node.right)}"
+    if isinstance(node, n.Not):
+        return f"not {describe(node.node)}"
+    if isinstance(node, (n.List, n.Tuple)):
+        return "[...]"
+    if isinstance(node, n.BinExpr):
+        return f"{describe(node.left)} {node.operator} {describe(node.right)}"
+    return type(node).__name__
+
+
+class _CodeGenerator(jinja2.compiler.CodeGenerator):
+    """Passes (template, line, expression) of each output to ``finalize``, so a bad value is named."""
+
+    def _output_child_post(self, node, frame, finalize) -> None:
+        if finalize.src is None:
+            return super()._output_child_post(node, frame, finalize)
+        self.write(f", {(self.name, node.lineno, describe(node))!r})")
+        self.write(")")
+
+
+class _NoticeEnvironment(Environment):
+    code_generator_class = _CodeGenerator
 
 
 # -- environment --------------------------------------------------------------------------------
@@ -245,9 +435,10 @@ def _environment(user_dir: str | None) -> Environment:
     if user_dir:
         loaders.append(FileSystemLoader(user_dir))
     loaders.append(PackageLoader("notices", "templates"))
-    env = Environment(
+    env = _NoticeEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=NoticeUndefined,
+        finalize=check_output,
         # *.html (and .htm/.xml) are escaped, *.txt and _style.css are not; name HTML templates *.html,
         # never *.html.j2, which select_autoescape does not match.
         autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=False, default=False),
@@ -325,10 +516,21 @@ def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
     except jinja2.TemplateSyntaxError as exc:
         raise NoticeError(f"Notice template '{exc.filename or exc.name}' line {exc.lineno} has a syntax error: "
                           f"{exc.message}. Fix the template.") from None
+    strict = {k: _strict(v) for k, v in context.items()}
     try:
-        return template.render(context)
+        return template.render(strict)
+    except RenderProblem as exc:
+        if exc.where:
+            source, line, expr = exc.where
+            at = f"'{source}' line {line}" + (f" (rendering '{name}')" if source != name else "")
+            raise NoticeError(f"Notice template {at}: '{{{{ {expr} }}}}' prints {exc.problem}. A notice never "
+                              f"shows None, a Python repr, a field name or a blank: fix the context or the "
+                              f"template.") from None
+        frames = _template_frames(exc)
+        where = f" ({frames[-1]})" if frames else ""
+        raise NoticeError(f"Notice template '{name}'{where}: {exc.problem}. Fix the context or the template.") from None
     except _MissingField as exc:
-        parent = None if exc.obj is None else _find_path(context, exc.obj)
+        parent = None if exc.obj is None else _find_path(strict, exc.obj)
         field = f"{parent}.{exc.name}" if parent and exc.name else (exc.name or str(exc))
         frames = _template_frames(exc)
         where = f" ({frames[-1]})" if frames else ""
@@ -349,8 +551,52 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+GENERIC_FAMILIES = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "inherit", "initial"}
+_FONT_FAMILY = re.compile(r"font-family\s*:\s*([^;}]+)", re.IGNORECASE)
+
+
+def css_font_families(html: str) -> list[list[str]]:
+    """The named families of each ``font-family`` declaration in the HTML's styles (generic names left out)."""
+    out = []
+    for decl in _FONT_FAMILY.findall(html):
+        names = [n.strip().strip("\"'") for n in decl.split(",")]
+        named = [n for n in names if n and n.lower() not in GENERIC_FAMILIES]
+        if named and named not in out:
+            out.append(named)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
+    """Font families fontconfig has for Chinese (``fc-list :lang=zh family``); ``fontconfig_file`` only keys the
+    cache (the environment variable FONTCONFIG_FILE is what fc-list reads)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60,
+                              check=False)
+    except FileNotFoundError:
+        raise NoticeError("PDF notices need fontconfig's fc-list to find the Chinese fonts, and it is not installed; "
+                          "install the Debian packages fontconfig and fonts-noto-cjk (as root: make deps), or use "
+                          "--format html.") from None
+    return frozenset(name.strip() for line in done.stdout.splitlines() for name in line.split(",") if name.strip())
+
+
+def require_pdf_fonts(html: str) -> None:
+    """Refuse (NoticeError) when no Chinese font of a ``font-family`` the notice's style names is installed:
+    WeasyPrint would then print every character as an empty box, without a warning."""
+    installed = cjk_font_families(os.environ.get("FONTCONFIG_FILE"))
+    missing = [names for names in css_font_families(html) if not installed.intersection(names)]
+    if missing:
+        wanted = "、".join(dict.fromkeys(n for names in missing for n in names))
+        raise NoticeError(f"No Chinese font the notice style names is installed ({wanted}); a PDF would show every "
+                          f"character as an empty box, so none is written. Install the Debian package fonts-noto-cjk "
+                          f"(as root: make deps; it provides Noto Serif CJK SC), or use --format html or txt.")
+
+
 def to_pdf(html: str) -> bytes:
-    """HTML -> PDF with WeasyPrint (needs a CJK font, e.g. Debian fonts-noto-cjk)."""
+    """HTML -> PDF with WeasyPrint; refused when the style's CJK fonts are missing (Debian fonts-noto-cjk)."""
+    require_pdf_fonts(html)
     try:
         import weasyprint
     except ImportError as exc:  # pragma: no cover - weasyprint is a dependency

@@ -39,7 +39,8 @@ PACK_KEYS = {"id", "title", "authority", "authority_short", "document_prefix", "
              "record_kinds", "versions", "description"}
 VERSION_KEYS = {"version", "title", "effective_from", "effective_to", "period", "basis", "facts", "tiers",
                 "tier_rules", "default_tier", "supervision", "lists", "list_rules", "measures", "measure_rules",
-                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings"}
+                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings",
+                "citations"}
 
 
 @dataclass
