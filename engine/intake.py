@@ -124,13 +124,13 @@ def _odd_character(text: str) -> str | None:
 def _check_text(row: Row, source_encoding: str | None) -> bool:
     """Add an error to a row whose text holds a private-use or unassigned character; True if it did."""
     for column, value in row.data.items():
-        if isinstance(value, str):
-            ch = _odd_character(value)
+        for text in (column, value):
+            ch = _odd_character(text) if isinstance(text, str) else None
             if ch is not None:
                 hint = (f"the file was read as {source_encoding}; if it is in another encoding (Big5, UTF-16, ...), "
                         f"pass --encoding" if source_encoding else "fix the text")
-                row.errors.append((column or "-", f"'{value[:30]}' contains U+{ord(ch):04X}, a private-use or "
-                                                  f"unassigned character: {hint}"))
+                row.errors.append((column or "-", f"'{text[:30]}' contains U+{ord(ch):04X}, a private-use "
+                                                  f"or unassigned character: {hint}"))
                 return True
     return False
 

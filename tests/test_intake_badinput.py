@@ -111,7 +111,7 @@ def test_jsonl_non_finite_numbers(store, entity, tmp_path, line, reason):
     assert counts(store) == (1, 0)
 
 
-@pytest.mark.parametrize("row, column, reason", [
+RANGE_CASES = [
     (evaluation(year="1948"), "year", "'1948' is not a plausible year (1949 to "),
     (evaluation(year=str(TODAY.year + 2)), "year", f"'{TODAY.year + 2}' is not a plausible year (1949 to {TODAY.year + 1})"),
     (evaluation(score="-0.5"), "score", "-0.5 is below the minimum 0"),
@@ -131,11 +131,16 @@ def test_jsonl_non_finite_numbers(store, entity, tmp_path, line, reason):
     ({"kind": "commitment", "date": "2025-03-01", "due_on": "2025-02-01"}, "due_on", "due_on 2025-02-01 is before"),
     ({"kind": "commitment", "date": "2025-03-01", "due_on": "9999-12-31"}, "due_on",
      "9999-12-31 is after"),
-])
-def test_ranges_come_from_the_record_kind(store, entity, tmp_path, row, column, reason):
-    path = write_csv(tmp_path / "r.csv", [{"code": entity, **row}])
+]
+
+
+def test_ranges_come_from_the_record_kind(store, entity, tmp_path):
+    # One file, one row per case: row n + 2 must fail on its column with its reason, and only there.
+    path = write_csv(tmp_path / "r.csv", [{"code": entity, **row} for row, _, _ in RANGE_CASES])
     errors = refused(register.import_records, store, path, KINDS)
-    assert len(errors) == 1 and errors[0].startswith(f"{path}:2:{column}: {reason}"), errors
+    assert len(errors) == len(RANGE_CASES), errors
+    for number, (error, (_, column, reason)) in enumerate(zip(errors, RANGE_CASES), start=2):
+        assert error.startswith(f"{path}:{number}:{column}: {reason}"), error
     assert counts(store) == (1, 0)
 
 
