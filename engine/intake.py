@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import pathlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -111,18 +112,32 @@ def normalize_header(names: list[Any]) -> tuple[list[str], list[tuple[str, str]]
     return clean, errors
 
 
+# Characters that are certainly assigned and not private-use (ASCII, CJK punctuation, CJK unified ideographs,
+# full-width forms): a text made of them alone needs no further look. Others are looked up once each.
+_PLAIN = re.compile(r"[^\x00-\x7f\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e]")
+_SEEN_CHARACTERS: set[str] = set()
+
+
 def _odd_character(text: str) -> str | None:
     """The first private-use or unassigned character in a text (what a wrong encoding produces), or None."""
-    if text.isascii():
-        return None
-    for ch in text:
-        if ord(ch) > 0x7F and unicodedata.category(ch) in ("Co", "Cn"):
+    for match in _PLAIN.finditer(text):
+        ch = match.group()
+        if ch in _SEEN_CHARACTERS:
+            continue
+        if unicodedata.category(ch) in ("Co", "Cn"):
             return ch
+        _SEEN_CHARACTERS.add(ch)
     return None
 
 
 def _check_text(row: Row, source_encoding: str | None) -> bool:
     """Add an error to a row whose text holds a private-use or unassigned character; True if it did."""
+    try:
+        whole = "".join(row.data) + "".join(row.data.values())  # CSV: every cell is text
+    except TypeError:
+        whole = "".join(row.data) + "".join(v for v in row.data.values() if isinstance(v, str))
+    if _odd_character(whole) is None:
+        return False
     for column, value in row.data.items():
         for text in (column, value):
             ch = _odd_character(text) if isinstance(text, str) else None
@@ -190,6 +205,11 @@ def _encoding(path: pathlib.Path) -> str:
                       f"or pass --encoding with the file's encoding")
 
 
+def _header_error(path: pathlib.Path, problems: list[tuple[str, str]]) -> IntakeError:
+    lines = [f"{path}:1:{c}: {r}" for c, r in problems]
+    return IntakeError("\n".join(lines) + "\nNothing was stored; fix the header row.", lines)
+
+
 def _csv_problem(exc: csv.Error) -> str:
     text = str(exc)
     if "field larger than field limit" in text:
@@ -212,8 +232,7 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
             except StopIteration:
                 return
             if header_errors:
-                raise IntakeError("\n".join(f"{path}:1:{c}: {r}" for c, r in header_errors),
-                                  [f"{path}:1:{c}: {r}" for c, r in header_errors])
+                raise _header_error(path, header_errors)
             for number, cells in enumerate(reader, start=2):
                 if not any(c.strip() for c in cells):
                     continue
@@ -286,8 +305,7 @@ def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterato
             except StopIteration:
                 return
             if header_errors:
-                raise IntakeError("\n".join(f"{path}:1:{c}: {r}" for c, r in header_errors),
-                                  [f"{path}:1:{c}: {r}" for c, r in header_errors])
+                raise _header_error(path, header_errors)
             seen = 1
             for number, cells in enumerate(rows, start=2):
                 seen = number
