@@ -51,6 +51,7 @@ ENTITY_COLUMNS = {"uscc", "统一社会信用代码", "信用代码", "身份证
 # Limits of an import file (README "Input files"): beyond them the file is refused with a named error.
 MAX_CELL_CHARS = csv.field_size_limit()  # 131072: a longer CSV cell is almost always an unclosed quote
 MAX_XLSX_UNPACKED = 256 * 2**20          # bytes a workbook may unpack to (a 1.5 MB zip bomb unpacks to GBs)
+MAX_XLSX_SHARED_STRINGS = 128 * 2**20    # bytes of xl/sharedStrings.xml, which is held in memory whole
 MAX_XLSX_ROWS = 1_048_576                # Excel's own sheet limits
 MAX_XLSX_COLUMNS = 1000
 MAX_JSON_DEPTH = 20                      # nesting of a JSON Lines object (a record needs 2)
@@ -96,8 +97,10 @@ def normalize_header(names: list[Any]) -> tuple[list[str], list[tuple[str, str]]
     (``name,name``, or ``code`` next to ``统一社会信用代码`` in an entity file)."""
     raw = [_raw_name(n) for n in names]
     clean = [_clean_header(n) for n in names]
-    if "code" in raw and any(r in ENTITY_COLUMNS and r != "entity_code" for r in raw):
-        # `uscc` + `code`: the explicit column is the entity, `code` the record's own field.
+    explicit = [r for r in raw if r in ENTITY_COLUMNS]
+    if explicit and ("code" in raw or any(ALIASES[r] == "entity_code" for r in explicit)):
+        # `uscc` + `code`: the explicit column is the entity, `code` the record's own field (and `uscc` next to
+        # `entity_code` is two columns for one thing).
         clean = ["entity_code" if r in ENTITY_COLUMNS else c for r, c in zip(raw, clean)]
     errors: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
@@ -247,6 +250,10 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
                           f"pass --encoding with the file's encoding") from None
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n / 2**10:,.0f} KB" if n >= 2**10 else f"{n:,} bytes"
+
+
 def _check_xlsx_container(path: pathlib.Path, warnings: list[str]) -> None:
     """Refuse a workbook that unpacks too large or declares a DTD; warn about external links."""
     import zipfile
@@ -256,11 +263,15 @@ def _check_xlsx_container(path: pathlib.Path, warnings: list[str]) -> None:
             infos = book.infolist()
             unpacked = sum(i.file_size for i in infos)
             if unpacked > MAX_XLSX_UNPACKED:
-                raise IntakeError(f"{path}: the workbook unpacks to {unpacked / 2**20:,.0f} MB, over the "
-                                  f"{MAX_XLSX_UNPACKED / 2**20:,.0f} MB limit for an import (compressed it is "
-                                  f"{path.stat().st_size / 2**20:,.1f} MB: a zip bomb?). Nothing was read; split "
+                raise IntakeError(f"{path}: the workbook unpacks to {_size(unpacked)}, over the "
+                                  f"{_size(MAX_XLSX_UNPACKED)} limit for an import (compressed it is "
+                                  f"{_size(path.stat().st_size)}: a zip bomb?). Nothing was read; split "
                                   f"the sheet or save it as CSV")
             for info in infos:
+                if info.filename == "xl/sharedStrings.xml" and info.file_size > MAX_XLSX_SHARED_STRINGS:
+                    raise IntakeError(f"{path}: the workbook's shared strings unpack to {_size(info.file_size)}, "
+                                      f"over the {_size(MAX_XLSX_SHARED_STRINGS)} limit for an import; split the "
+                                      f"sheet or save it as CSV")
                 if not info.filename.endswith((".xml", ".rels", ".vml")):
                     continue
                 with book.open(info) as part:

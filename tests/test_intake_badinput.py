@@ -233,6 +233,8 @@ def test_csv_structure_errors(store, factory, tmp_path):
         "codes.csv": (f"统一社会信用代码,信用代码,name\n{a},{b},甲公司\n",
                       ":1:信用代码: columns '统一社会信用代码' and '信用代码' both give code"),
         "both.csv": (f"code,统一社会信用代码,name\n{a},{b},甲公司\n", ":2:code: the file has an entity code column"),
+        "two.csv": (f"entity_code,uscc,name\n{a},{b},甲公司\n",
+                    ":1:uscc: columns 'entity_code' and 'uscc' both give entity_code"),
         "huge.csv": (f'code,name\n{a},"' + "x" * (intake.MAX_CELL_CHARS + 10) + '"\n',
                      f":2:-: a cell is longer than {intake.MAX_CELL_CHARS} characters"),
     }
@@ -379,6 +381,11 @@ def test_xlsx_row_and_column_caps(store, factory, tmp_path, monkeypatch):
     wide = workbook(tmp_path / "cols.xlsx", [["code", "name"], [factory.uscc(), "甲", *[None] * 1000, "x"]])
     [error] = refused(register.import_entities, store, wide)
     assert error.startswith(f"{wide}:2:-: the row has 1,003 columns, over the limit of 1,000")
+    monkeypatch.setattr(intake, "MAX_XLSX_SHARED_STRINGS", 100)
+    with zipfile.ZipFile(wide, "a") as book:
+        book.writestr("xl/sharedStrings.xml", "<sst>" + "x" * 300 + "</sst>")
+    [error] = refused(register.import_entities, store, wide)
+    assert error.startswith(f"{wide}: the workbook's shared strings unpack to 311 bytes, over the 100 bytes limit")
     assert counts(store) == (0, 0)
 
 
