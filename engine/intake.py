@@ -2,6 +2,9 @@
 
 An import is one transaction: any invalid row means nothing is stored and every error is reported as
 ``file:row:column: reason``; with ``skip_invalid`` the valid rows are stored and the rejects written out.
+A file that cannot be read as a whole (an unclosed quote, duplicate columns, a zip bomb, a wrong encoding) is
+refused by name before anything is stored. The limits are the ``MAX_*`` constants below and, for field values,
+``limits:`` in policies/record_kinds.yaml.
 """
 
 from __future__ import annotations
@@ -338,11 +341,12 @@ def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterato
         except (ParseError, ValueError, KeyError, OSError) as exc:
             raise IntakeError(f"{path}:{seen + 1}:-: the sheet's XML cannot be read ({type(exc).__name__}: {exc}); "
                               f"save the file again as .xlsx. Nothing was stored.") from None
-        except Exception as exc:  # defusedxml's EntitiesForbidden/DTDForbidden and other parser refusals
+        except Exception as exc:  # defusedxml's EntitiesForbidden/DTDForbidden and whatever else a broken sheet does
             if type(exc).__module__.startswith("defusedxml"):
                 raise IntakeError(f"{path}: the sheet's XML declares entities ({type(exc).__name__}), which a "
                                   f"workbook never needs; save the file again from Excel or WPS") from None
-            raise
+            raise IntakeError(f"{path}:{seen + 1}:-: the sheet cannot be read ({type(exc).__name__}: {exc}); save "
+                              f"the file again as .xlsx. Nothing was stored.") from None
         if claimed is not None and seen > claimed:
             warnings.append(f"{path}: the sheet's stored size said {claimed} rows, but it has {seen}; "
                             f"every row was read")
@@ -389,55 +393,72 @@ def _depth(value: Any, limit: int) -> bool:
     return False
 
 
+def _jsonl_lines(path: pathlib.Path, encoding: str) -> Iterator[tuple[int, str | None]]:
+    """(line number, text or None if it does not decode). UTF-8 is decoded line by line, so one bad line is one
+    error; another encoding (UTF-16 has no byte-wise lines) is decoded as a stream."""
+    if encoding.replace("_", "-") in ("utf-8", "utf-8-sig"):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    yield number, raw.decode(encoding)
+                except UnicodeDecodeError:
+                    yield number, None
+        return
+    number = 0
+    try:
+        with path.open(encoding=encoding, newline=None) as handle:
+            for number, line in enumerate(handle, start=1):
+                yield number, line
+    except UnicodeDecodeError:
+        yield number + 1, None
+
+
 def _read_jsonl(path: pathlib.Path, encoding: str = "utf-8") -> Iterator[Row]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError:
-                yield Row(number, {}, [("-", f"the line is not {encoding} text (JSON Lines are UTF-8; GBK?); save "
-                                             f"the file as UTF-8 or pass --encoding")])
-                continue
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            if not line.strip():
-                continue
-            if line.count("[") + line.count("{") > 4 * MAX_JSON_DEPTH and _bracket_depth(line) > MAX_JSON_DEPTH:
-                yield Row(number, {}, [("-", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; a record is "
-                                             f"an object with at most a 'data' object inside")])
-                continue
-            try:
-                obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_parse_float,
-                                 parse_int=_parse_int, object_pairs_hook=_unique_keys)
-            except json.JSONDecodeError as exc:
-                yield Row(number, {}, [("-", f"invalid JSON ({exc.msg} at column {exc.colno})")])
-                continue
-            except RecursionError:
-                yield Row(number, {}, [("-", f"the JSON nests too deeply (over {MAX_JSON_DEPTH} levels)")])
-                continue
-            except ValueError as exc:
-                yield Row(number, {}, [("-", f"invalid JSON: {exc}")])
-                continue
-            if not isinstance(obj, dict):
-                yield Row(number, {}, [("-", "each line must be a JSON object")])
-                continue
-            if _depth(obj, MAX_JSON_DEPTH):
-                yield Row(number, {}, [("-", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")])
-                continue
-            inner = obj.get("data") if isinstance(obj.get("data"), dict) else None
-            top = [k for k in obj if not (k == "data" and inner is not None)]
-            names, errors = normalize_header(top)
-            data = {n: obj[k] for k, n in zip(top, names)}
-            if inner is not None:
-                if "code" in inner and "code" in data:
-                    data.setdefault("entity_code", data.pop("code"))  # top-level code = entity, data.code = field
-                inner_names, inner_errors = normalize_header(list(inner))
-                errors += inner_errors
-                for k, n in zip(inner, inner_names):
-                    if n in data and n != "code":
-                        errors.append((k, f"'{k}' is given both at the top level and in 'data'; keep one"))
-                    data[n] = inner[k]
-            yield Row(number, data, errors)
+    for number, line in _jsonl_lines(path, encoding):
+        if line is None:
+            yield Row(number, {}, [("-", f"the line is not {encoding} text (JSON Lines are UTF-8; GBK?); save "
+                                         f"the file as UTF-8 or pass --encoding")])
+            continue
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if not line.strip():
+            continue
+        if line.count("[") + line.count("{") > 4 * MAX_JSON_DEPTH and _bracket_depth(line) > MAX_JSON_DEPTH:
+            yield Row(number, {}, [("-", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; a record is "
+                                         f"an object with at most a 'data' object inside")])
+            continue
+        try:
+            obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_parse_float,
+                             parse_int=_parse_int, object_pairs_hook=_unique_keys)
+        except json.JSONDecodeError as exc:
+            yield Row(number, {}, [("-", f"invalid JSON ({exc.msg} at column {exc.colno})")])
+            continue
+        except RecursionError:
+            yield Row(number, {}, [("-", f"the JSON nests too deeply (over {MAX_JSON_DEPTH} levels)")])
+            continue
+        except ValueError as exc:
+            yield Row(number, {}, [("-", f"invalid JSON: {exc}")])
+            continue
+        if not isinstance(obj, dict):
+            yield Row(number, {}, [("-", "each line must be a JSON object")])
+            continue
+        if _depth(obj, MAX_JSON_DEPTH):
+            yield Row(number, {}, [("-", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")])
+            continue
+        inner = obj.get("data") if isinstance(obj.get("data"), dict) else None
+        top = [k for k in obj if not (k == "data" and inner is not None)]
+        names, errors = normalize_header(top)
+        data = {n: obj[k] for k, n in zip(top, names)}
+        if inner is not None:
+            if "code" in inner and "code" in data:
+                data.setdefault("entity_code", data.pop("code"))  # top-level code = entity, data.code = field
+            inner_names, inner_errors = normalize_header(list(inner))
+            errors += inner_errors
+            for k, n in zip(inner, inner_names):
+                if n in data and n != "code":
+                    errors.append((k, f"'{k}' is given both at the top level and in 'data'; keep one"))
+                data[n] = inner[k]
+        yield Row(number, data, errors)
 
 
 def _bracket_depth(line: str) -> int:

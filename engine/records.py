@@ -220,7 +220,13 @@ def parse_kinds(raw: dict[str, Any], where: str, limits: Limits = DEFAULT_LIMITS
         for k in body.get("key") or []:
             if k not in fields:
                 raise PolicyError(f"{where}: kinds.{name}.key: '{k}' is not a field of {name}")
-        for fname, spec in fields.items():
+        for fname, spec in [*fields.items(), ("", None)]:
+            days = body.get("future_days") if spec is None else spec.future_days
+            if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
+                where_key = f"kinds.{name}.future_days" if spec is None else f"kinds.{name}.fields.{fname}.future_days"
+                raise PolicyError(f"{where}: {where_key}: '{days}' is not a whole number of days, 0 or more")
+            if spec is None:
+                continue
             if spec.not_before and (spec.not_before not in fields or fields[spec.not_before].type != "date"
                                     or spec.type != "date"):
                 raise PolicyError(f"{where}: kinds.{name}.fields.{fname}.not_before: '{spec.not_before}' is not a "

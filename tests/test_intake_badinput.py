@@ -474,3 +474,34 @@ def test_record_kinds_from_a_users_packs(store, entity, runner, db_url, tmp_path
     assert result.exit_code == 0, result.output
     assert register.show_entity(store, entity)["records"][0]["data"] == {"date": "2025-04-01", "passed": True,
                                                                          "fine": 500.0}
+
+
+def test_jsonl_in_another_encoding_with_encoding(store, factory, tmp_path):
+    code = factory.uscc()
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps({"code": code, "name": "厦门嘉宇物流有限公司"}, ensure_ascii=False) + "\n",
+                    encoding="utf-16")
+    error = refused(register.import_entities, store, path)[0]
+    assert error.startswith(f"{path}:1:-: the line is not utf-8 text")
+    assert counts(store) == (0, 0)
+    assert register.import_entities(store, path, encoding="utf-16").inserted == 1
+    assert register.show_entity(store, code)["name"] == "厦门嘉宇物流有限公司"
+
+
+def test_kind_ranges_are_checked_when_the_kinds_are_read():
+    from engine.errors import PolicyError
+    from engine.records import parse_kinds, parse_limits
+
+    with pytest.raises(PolicyError, match=r"f.yaml: kinds.k.fields.d.future_days: 'x' is not a whole number"):
+        parse_kinds({"k": {"fields": {"d": {"type": "date", "future_days": "x"}}, "date": "d"}}, "f.yaml")
+    with pytest.raises(PolicyError, match=r"f.yaml: kinds.k.fields.d.not_before: 'e' is not a date field of k"):
+        parse_kinds({"k": {"fields": {"d": {"type": "date", "not_before": "e"}}, "date": "d"}}, "f.yaml")
+    with pytest.raises(PolicyError, match=r"f.yaml: limits.earliest: not a limit"):
+        parse_limits({"earliest": 1949}, "f.yaml")
+    limits = parse_limits({"earliest_date": "1978-12-18", "future_days": 7}, "f.yaml")
+    kind = parse_kinds({"k": {"fields": {"d": {"type": "date"}}, "date": "d"}}, "f.yaml", limits)["k"]
+    assert kind.validate({"d": "1978-12-17"})[3] == [("d", "1978-12-17 is before 1978-12-18, the earliest "
+                                                          "plausible date")]
+    assert kind.validate({"d": (TODAY + dt.timedelta(days=7)).isoformat()})[3] == []
+    assert kind.validate({"d": (TODAY + dt.timedelta(days=8)).isoformat()})[3][0][1].endswith(
+        "(today + 7 days), the latest plausible d")
