@@ -113,7 +113,8 @@ def test_jsonl_non_finite_numbers(store, entity, tmp_path, line, reason):
 
 RANGE_CASES = [
     (evaluation(year="1948"), "year", "'1948' is not a plausible year (1949 to "),
-    (evaluation(year=str(TODAY.year + 2)), "year", f"'{TODAY.year + 2}' is not a plausible year (1949 to {TODAY.year + 1})"),
+    (evaluation(year=str(TODAY.year + 2)), "year",
+     f"'{TODAY.year + 2}' is not a plausible year (1949 to {TODAY.year + 1})"),
     (evaluation(score="-0.5"), "score", "-0.5 is below the minimum 0"),
     (penalty(amount="-1"), "amount", "-1 is below the minimum 0"),
     (penalty(amount="200000000000"), "amount", "200000000000 is above the maximum 1e+11"),
