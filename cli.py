@@ -159,11 +159,20 @@ def _import_text(kind: str) -> Callable[[dict], str]:
     return text
 
 
+_ENCODING_HELP = ("The file's text encoding (e.g. big5, gb18030, utf-16); without it a CSV is read as UTF-8 or "
+                  "GB18030 and a JSON Lines file as UTF-8.")
+
+
+def _with_warnings(text: Callable[[dict], str]) -> Callable[[dict], str]:
+    return lambda r: "\n".join([text(r), *(f"Warning: {w}" for w in r.get("warnings") or [])])
+
+
 @import_.command("entities")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows; write the rest to FILE.rejects.csv.")
+@click.option("--encoding", help=_ENCODING_HELP)
 @json_option
-def import_entities(file: str, skip_invalid: bool) -> None:
+def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None:
     """Import or update entities (统一社会信用代码 or identity number, name, region, ...).
 
     Example: supervise import entities register.csv
@@ -173,18 +182,20 @@ def import_entities(file: str, skip_invalid: bool) -> None:
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing entities") as tick:
-            report = register.import_entities(settings().store, file, skip_invalid=skip_invalid, progress=tick)
+            report = register.import_entities(settings().store, file, skip_invalid=skip_invalid, progress=tick,
+                                              encoding=encoding)
     result = report.as_dict()
     result["unchanged"] = report.valid - report.inserted - report.updated
-    emit(result, _import_text("rows"))
+    emit(result, _with_warnings(_import_text("rows")))
 
 
 @import_.command("records")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--kind", help="Record kind for every row (when the file has no 'kind' column).")
+@click.option("--kind", help="Record kind for every row without its own 'kind' (a row whose kind differs is an error).")
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows; write the rest to FILE.rejects.csv.")
+@click.option("--encoding", help=_ENCODING_HELP)
 @json_option
-def import_records(file: str, kind: str | None, skip_invalid: bool) -> None:
+def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: str | None) -> None:
     """Import credit records (tax_evaluation, penalty, commitment, ...).
 
     Example: supervise import records penalties.xlsx --kind penalty
@@ -196,8 +207,8 @@ def import_records(file: str, kind: str | None, skip_invalid: bool) -> None:
         settings().store.require_schema()
         with progress(None, "Importing records") as tick:
             report = register.import_records(settings().store, file, record_kinds(), skip_invalid=skip_invalid,
-                                             default_kind=kind, progress=tick)
-    emit(report.as_dict(), _import_text("rows"))
+                                             default_kind=kind, progress=tick, encoding=encoding)
+    emit(report.as_dict(), _with_warnings(_import_text("rows")))
 
 
 # == entities ==

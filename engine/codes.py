@@ -95,6 +95,28 @@ def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
     return Code(code, "uscc", entity_type)
 
 
+# GB/T 2260 province-level codes: the first two digits of a resident identity number's region.
+PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+                      "61 62 63 64 65 71 81 82 83".split())
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+PERSON_TYPES = frozenset({"natural_person", "自然人"})
+
+
+class AmbiguousCode(CodeError):
+    """An 18-digit code that reads both ways: an identity number with a wrong check character, or a USCC."""
+
+    def __init__(self, message: str, value: str):
+        super().__init__(message)
+        self.value = value
+
+
+def _birth(code: str) -> dt.date | None:
+    try:
+        return dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+    except ValueError:
+        return None
+
+
 def validate_person_id(raw: str) -> Code:
     """Validate an 18-character resident identity number (GB 11643, ISO 7064 MOD 11-2)."""
     code = fold(raw)
@@ -102,28 +124,58 @@ def validate_person_id(raw: str) -> Code:
         raise CodeError(f"'{mask_person_id(code)}' has {len(code)} characters; an identity number has 18")
     if not re.fullmatch(r"\d{17}[\dX]", code):
         raise CodeError(f"'{mask_person_id(code)}' must be 17 digits followed by a digit or X")
-    try:
-        dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
-    except ValueError:
+    if code[:6] == "000000":
+        raise CodeError(f"'{mask_person_id(code)}' has region 000000, which is not an administrative division")
+    birth = _birth(code)
+    if birth is None:
         raise CodeError(f"'{mask_person_id(code)}' contains birth date {code[6:14]}, which is not a real date") from None
+    if birth > dt.date.today():
+        raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, which is in the future")
+    if birth < EARLIEST_BIRTH:
+        raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, before "
+                        f"{EARLIEST_BIRTH.year}, which is not plausible")
     expected = id_check_char(code[:17])
     if code[17] != expected:
         raise CodeError(f"'{mask_person_id(code)}' check character is {code[17]}, expected {expected}")
     return Code(code, "person", "natural_person")
 
 
-def normalize_code(raw: str, allow: frozenset[str] = frozenset()) -> Code:
+def has_person_shape(code: str) -> bool:
+    """17 digits + digit/X, a province's region code and a real, plausible birth date: an identity number's shape."""
+    if not re.fullmatch(r"\d{17}[\dX]", code) or code[:2] not in PROVINCES:
+        return False
+    birth = _birth(code)
+    return birth is not None and EARLIEST_BIRTH <= birth <= dt.date.today()
+
+
+def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: str | None = None) -> Code:
     """Validate either kind of code. An 18-character all-digit string (or digits + X) whose
-    positions 7-14 look like a birth date is read as an identity number, anything else as a USCC."""
+    positions 7-14 look like a birth date is read as an identity number, anything else as a USCC.
+
+    A code with an identity number's shape (:func:`has_person_shape`) whose GB 11643 check fails but whose USCC
+    check passes (about 1 typo in 31) raises :class:`AmbiguousCode` explaining both readings, unless
+    ``entity_type`` says what the entity is (``natural_person``: identity number only; any other: a valid
+    identity number stays one, else the USCC reading).
+    """
     code = fold(raw)
+    explicit = None if entity_type is None or not str(entity_type).strip() else str(entity_type).strip()
+    if explicit in PERSON_TYPES:
+        return validate_person_id(code)
     if re.fullmatch(r"\d{17}[\dX]", code) and code[6:8] in ("18", "19", "20"):
         try:
             return validate_person_id(code)
         except CodeError as person_error:
             try:
-                return validate_uscc(code, allow)
+                uscc = validate_uscc(code, allow)
             except CodeError:
                 raise person_error from None
+            if explicit is None and has_person_shape(code):
+                raise AmbiguousCode(
+                    f"'{mask_person_id(code)}' reads two ways: as a resident identity number (region {code[:6]}, "
+                    f"born {_birth(code).isoformat()}) its {person_error.message.split(' ', 1)[1]}; as a "
+                    f"统一社会信用代码 its check character is right. Correct the code, or give the entity type "
+                    f"(entity_type: natural_person, or enterprise, individual_business, ...)", code) from None
+            return uscc
     return validate_uscc(code, allow)
 
 

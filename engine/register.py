@@ -6,7 +6,7 @@ import pathlib
 from typing import Any, Callable
 
 from . import intake
-from .codes import mask_person_id, normalize_code
+from .codes import AmbiguousCode, mask_person_id, normalize_code
 from .errors import CodeError, EntityNotFound, IntakeError
 from .store import Store, audit
 from .store import entities as q
@@ -15,13 +15,21 @@ ProgressFn = Callable[[int], None]
 
 
 def import_entities(store: Store, path: str | pathlib.Path, skip_invalid: bool = False, actor: str = "cli",
-                    progress: ProgressFn | None = None) -> intake.ImportReport:
-    """Upsert entities from a file in one transaction."""
+                    progress: ProgressFn | None = None, encoding: str | None = None) -> intake.ImportReport:
+    """Upsert entities from a file in one transaction (``encoding`` overrides the detection of a CSV's)."""
+    from policies import base_limits
+
     path = pathlib.Path(path)
     report = intake.ImportReport(str(path))
     rejects: list = []
+    limits = base_limits()
+
+    def parse(row: intake.Row):
+        return intake.parse_entity(row, limits)
+
     with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path), intake.parse_entity, report, rejects)
+        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report,
+                                    rejects)
         for chunk in intake.chunked_rows(rows, intake.CHUNK):
             if report.errors and not skip_invalid:
                 continue  # keep validating to list every error; nothing will be stored
@@ -38,8 +46,9 @@ def import_entities(store: Store, path: str | pathlib.Path, skip_invalid: bool =
 
 def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_invalid: bool = False,
                    default_kind: str | None = None, actor: str = "cli",
-                   progress: ProgressFn | None = None) -> intake.ImportReport:
-    """Insert credit records from a file in one transaction; unknown entities are errors."""
+                   progress: ProgressFn | None = None, encoding: str | None = None) -> intake.ImportReport:
+    """Insert credit records from a file in one transaction; unknown entities are errors. ``default_kind``
+    (--kind) applies to rows without a kind; a row whose own kind differs is an error."""
     path = pathlib.Path(path)
     report = intake.ImportReport(str(path))
     rejects: list = []
@@ -48,7 +57,8 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
         return intake.parse_record(row, kinds, default_kind)
 
     with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path), parse, report, rejects)
+        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report,
+                                    rejects)
         for chunk in intake.chunked_rows(rows, intake.CHUNK):
             ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
             good = []
@@ -59,6 +69,10 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
                     report.rejected += 1
                     reason = (f"no entity with code {parsed['code']} in the register; "
                               f"import it with 'supervise import entities' first")
+                    try:
+                        normalize_code(parsed["code"])
+                    except CodeError as exc:  # an ambiguous code: say so too
+                        reason += f" ({exc})"
                     report.errors.append(f"{path}:{row.number}:code: {reason}")
                     rejects.append((row, f"code: {reason}"))
                     continue
@@ -86,6 +100,8 @@ def _finish(report: intake.ImportReport, path: pathlib.Path, rejects: list, skip
 def resolve_code(raw: str) -> str:
     try:
         return normalize_code(raw).value
+    except AmbiguousCode as exc:
+        return exc.value  # a code is looked up by its text; the register knows what it is
     except CodeError as exc:
         raise CodeError(f"{exc}. Give a valid 统一社会信用代码 or resident identity number.") from None
 

@@ -8,25 +8,41 @@ from typing import Any
 
 import yaml
 
-from engine.records import RecordKind, parse_kinds
+from engine.records import Limits, RecordKind, parse_kinds, parse_limits
 
 HERE = pathlib.Path(__file__).resolve().parent
 PACKS_DIR = HERE / "packs"
 
 
 @functools.lru_cache(maxsize=1)
-def base_record_kinds() -> dict[str, RecordKind]:
+def _base_file() -> dict[str, Any]:
     path = HERE / "record_kinds.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return parse_kinds(raw.get("kinds"), str(path))
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def record_kinds(extra_dirs: tuple[str, ...] = ()) -> dict[str, RecordKind]:
-    """The base record kinds plus kinds declared by shipped packs (and packs in extra_dirs)."""
+def base_limits() -> Limits:
+    """The plausible ranges of record fields (``limits:`` in record_kinds.yaml)."""
+    return parse_limits(_base_file().get("limits"), str(HERE / "record_kinds.yaml"))
+
+
+@functools.lru_cache(maxsize=1)
+def base_record_kinds() -> dict[str, RecordKind]:
+    return parse_kinds(_base_file().get("kinds"), str(HERE / "record_kinds.yaml"), base_limits())
+
+
+def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, RecordKind]:
+    """The base record kinds plus kinds declared under ``record_kinds:`` by the packs in the pack directories
+    (shipped, then SUPERVISE_POLICIES) and in ``extra_dirs``; a later directory's kind overrides an earlier one."""
     kinds = dict(base_record_kinds())
-    for path in sorted(PACKS_DIR.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        kinds.update(parse_kinds(raw.get("record_kinds"), str(path)))
+    limits = base_limits()
+    for d in [*pack_dirs(), *(pathlib.Path(x) for x in extra_dirs)]:
+        for path in sorted(pathlib.Path(d).glob("*.yaml")):
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError:
+                continue  # not a pack; `supervise policy check` reports it
+            if isinstance(raw, dict):
+                kinds.update(parse_kinds(raw.get("record_kinds"), str(path), limits))
     return kinds
 
 

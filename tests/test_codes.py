@@ -136,3 +136,61 @@ def test_all_digit_uscc_is_not_read_as_a_person():
 def test_masking_helpers():
     assert mask_person_id("11010519491231002X") == "1101************2X"
     assert mask_name("张三") == "张*" and mask_name("欧阳娜娜") == "欧***" and mask_name("") == ""
+
+
+# -- implausible identity numbers and the two readings of an 18-digit code ------------------------------
+
+def _typo_passing_uscc(good: str) -> str:
+    from engine.codes import validate_uscc
+
+    for i in range(17):
+        for d in "0123456789":
+            typo = good[:i] + d + good[i + 1:]
+            try:
+                if typo != good and validate_uscc(typo):
+                    return typo
+            except CodeError:
+                continue
+    raise AssertionError("no typo of this number passes the USCC check")
+
+
+def test_identity_numbers_with_implausible_birth_dates_or_region():
+    import datetime as _dt
+
+    from engine.codes import make_person_id, normalize_code, validate_person_id
+
+    future = make_person_id("350102", _dt.date.today() + _dt.timedelta(days=1), 7)
+    with pytest.raises(CodeError, match="which is in the future"):
+        validate_person_id(future)
+    with pytest.raises(CodeError, match="before 1900"):
+        validate_person_id(make_person_id("350102", _dt.date(1899, 12, 31), 7))
+    with pytest.raises(CodeError, match="region 000000"):
+        validate_person_id(make_person_id("000000", _dt.date(1985, 6, 1), 7))
+    with pytest.raises(CodeError, match="region 000000"):
+        normalize_code(make_person_id("000000", _dt.date(1985, 6, 1), 7), entity_type="natural_person")
+    assert validate_person_id(make_person_id("350102", _dt.date(1900, 1, 1), 7)).is_person
+
+
+def test_a_mistyped_identity_number_that_passes_the_uscc_check_reads_two_ways():
+    import datetime as _dt
+
+    from engine.codes import AmbiguousCode, has_person_shape, make_person_id, normalize_code
+
+    good = make_person_id("350102", _dt.date(1985, 6, 1), 12)
+    typo = _typo_passing_uscc(good)
+    assert has_person_shape(typo)
+    with pytest.raises(AmbiguousCode) as exc:
+        normalize_code(typo)
+    message = str(exc.value)
+    assert "reads two ways" in message and "as a resident identity number" in message
+    assert f"check character is {typo[17]}, expected " in message and "统一社会信用代码" in message
+    assert exc.value.value == typo and typo not in message  # the number itself is masked
+    # The row's entity type decides.
+    assert normalize_code(typo, entity_type="enterprise").kind == "uscc"
+    with pytest.raises(CodeError, match="check character") as person:
+        normalize_code(typo, entity_type="natural_person")
+    assert not isinstance(person.value, AmbiguousCode)
+    # A real enterprise USCC (91...) never has an identity number's shape and reads as before.
+    uscc = make_uscc("91", "350100", "19850601")
+    assert not has_person_shape(uscc) and normalize_code(uscc).kind == "uscc"
+    assert normalize_code(good).kind == "person"
