@@ -33,14 +33,18 @@ def base_record_kinds() -> dict[str, RecordKind]:
 def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, RecordKind]:
     """The base record kinds plus kinds declared under ``record_kinds:`` by the packs in the pack directories
     (shipped, then SUPERVISE_POLICIES) and in ``extra_dirs``; a later directory's kind overrides an earlier one."""
+    from engine.errors import PolicyError
+
+    from .loader import read_yaml
+
     kinds = dict(base_record_kinds())
     limits = base_limits()
     for d in [*pack_dirs(), *(pathlib.Path(x) for x in extra_dirs)]:
         for path in sorted(pathlib.Path(d).glob("*.yaml")):
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError:
-                continue  # not a pack; `supervise policy check` reports it
+                _, raw = read_yaml(path)  # the same bounded reader as packs (aliases, size, depth, UTF-8)
+            except PolicyError:
+                continue  # not readable as a pack: discover() reports it once, `policy validate` lists its problems
             if isinstance(raw, dict):
                 kinds.update(parse_kinds(raw.get("record_kinds"), str(path), limits))
     return kinds
