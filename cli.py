@@ -964,7 +964,10 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
         lines = [f"{r['title']} ({r['list']}) on {r['as_of']}: {len(r['entries'])} entries ({r['state']})"]
         for e in r["entries"]:
             period = f"{e['listed_from']} .. {e['until'] or 'no end'}" if e["listed_from"] else "never listed"
-            lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}  {e['rule']}: {e['reason']}")
+            served = (f"  served {e['served_on']}, objections until {e['objection_deadline']}"
+                      if e.get("objection_deadline") else "")
+            lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
+                         f"{e['authority'] or '-'}  {e['rule']}: {e['reason']}")
         return "\n".join(lines)
 
     emit(r, text)
@@ -1155,11 +1158,13 @@ def measures() -> None:
 
 
 @measures.command("pending")
-@click.option("--department", help="Only this department's tasks.")
+@click.option("--department", help="Only this department's tasks (exactly as the pack's measures name it; an unknown "
+                                   "name is an error listing the departments).")
 @click.option("--as-of", help="Date (default today).")
 @json_option
 def measures_pending(department: str | None, as_of: str | None) -> None:
-    """Measure tasks not yet acknowledged; overdue ones are marked and counted per department.
+    """Measure tasks not yet acknowledged; overdue ones are marked and counted per department. A task is due
+    ack_days (working or calendar days, as the pack's deadlines.ack says) after it was sent.
 
     Example: supervise measures pending --department 财政部门
     """

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from engine import conditions as C
+from engine.authorities import problems as _authority_problems
+from engine.deadlines import problems as _deadline_problems
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 from engine.records import RecordKind, parse_kinds
 
@@ -36,10 +38,10 @@ WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
 MAX_VECTORS = 2_000_000
 
 PACK_KEYS = {"id", "title", "authority", "authority_short", "document_prefix", "jurisdiction", "subjects",
-             "record_kinds", "versions", "description"}
+             "record_kinds", "versions", "description", "authorities"}
 VERSION_KEYS = {"version", "title", "effective_from", "effective_to", "period", "basis", "facts", "tiers",
                 "tier_rules", "default_tier", "supervision", "lists", "list_rules", "measures", "measure_rules",
-                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings"}
+                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings", "deadlines"}
 
 
 @dataclass
@@ -266,6 +268,8 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
         kinds.update(parse_kinds(raw.get("record_kinds"), str(path)))
     except PolicyError as exc:
         P.add(("record_kinds",), str(exc))
+    for sub, reason in _authority_problems(raw.get("authorities")):  # issuing authority per region prefix
+        P.add(("authorities",) + sub, reason)
     meta = {k: _jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
     meta.setdefault("authority_short", meta.get("authority", ""))
     meta.setdefault("document_prefix", meta.get("authority_short", ""))
@@ -327,6 +331,8 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     if not isinstance(basis, dict):
         P.add(at + ("basis",), "basis is a mapping of document id to {title, article, url}")
         basis = {}
+    for sub, reason in _deadline_problems(raw.get("deadlines")):  # how each deadline is counted
+        P.add(at + ("deadlines",) + sub, reason)
     tiers = raw.get("tiers") or {}
     order = [str(t) for t in (tiers.get("order") or [])] if isinstance(tiers, dict) else []
     if not order:
