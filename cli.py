@@ -871,11 +871,13 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
 @lists_.command("serve")
 @click.option("--entry", "entry_id", type=int, help="Entry whose pre-listing notice was served.")
 @click.option("--cycle", "cycle_id", type=int, help="Every proposed entry of this cycle.")
-@click.option("--on", help="Service date (default today); the objection window counts from it.")
+@click.option("--on", help="Service date (default today): the objection window runs from the day after it, counted "
+                           "as the pack's deadlines.objection says; the pre-listing notice is issued dated it.")
 @by_option
 @json_option
 def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: str | None) -> None:
-    """Record that the pre-listing notice (列入名单告知书) was served: proposed -> notified.
+    """Record that the pre-listing notice (列入名单告知书) was served: proposed -> notified. The notice (with its
+    repair instructions) is issued now, dated the service and stating the objection deadline.
 
     Example: supervise lists serve --cycle 3 --on 2026-05-06
     """
