@@ -910,11 +910,13 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
 @lists_.command("serve")
 @click.option("--entry", "entry_id", type=int, help="Entry whose pre-listing notice was served.")
 @click.option("--cycle", "cycle_id", type=int, help="Every proposed entry of this cycle.")
-@click.option("--on", help="Service date (default today); the objection window counts from it.")
+@click.option("--on", help="Service date (default today): the objection window runs from the day after it, counted "
+                           "as the pack's deadlines.objection says; the pre-listing notice is issued dated it.")
 @by_option
 @json_option
 def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: str | None) -> None:
-    """Record that the pre-listing notice (列入名单告知书) was served: proposed -> notified.
+    """Record that the pre-listing notice (列入名单告知书) was served: proposed -> notified. The notice (with its
+    repair instructions) is issued now, dated the service and stating the objection deadline.
 
     Example: supervise lists serve --cycle 3 --on 2026-05-06
     """
@@ -1003,7 +1005,10 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
         lines = [f"{r['title']} ({r['list']}) on {r['as_of']}: {len(r['entries'])} entries ({r['state']})"]
         for e in r["entries"]:
             period = f"{e['listed_from']} .. {e['until'] or 'no end'}" if e["listed_from"] else "never listed"
-            lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}  {e['rule']}: {e['reason']}")
+            served = (f"  served {e['served_on']}, objections until {e['objection_deadline']}"
+                      if e.get("objection_deadline") else "")
+            lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
+                         f"{e['authority'] or '-'}  {e['rule']}: {e['reason']}")
         return "\n".join(lines)
 
     emit(r, text)
@@ -1211,11 +1216,13 @@ def measures() -> None:
 
 
 @measures.command("pending")
-@click.option("--department", help="Only this department's tasks.")
+@click.option("--department", help="Only this department's tasks (exactly as the pack's measures name it; an unknown "
+                                   "name is an error listing the departments).")
 @click.option("--as-of", help="Date (default today).")
 @json_option
 def measures_pending(department: str | None, as_of: str | None) -> None:
-    """Measure tasks not yet acknowledged; overdue ones are marked and counted per department.
+    """Measure tasks not yet acknowledged; overdue ones are marked and counted per department. A task is due
+    ack_days (working or calendar days, as the pack's deadlines.ack says) after it was sent.
 
     Example: supervise measures pending --department 财政部门
     """

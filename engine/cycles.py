@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from lists.lifecycle import Proposer, expiries
 
+from . import authorities
 from .errors import CycleError, DatabaseLocked, UsageProblem
 from .parallel import Sink, evaluate_batches
 from .regions import region_label
@@ -113,6 +114,31 @@ def _cycle_transaction(store: Store, pack_id: str, period: str):
                          f"then use --rerun if you still need a new revision.") from exc
 
 
+def check_authorities(conn, version) -> None:
+    """Every entity the pack evaluates must be in the region of one of its issuing authorities (when the pack
+    names ``authorities``): otherwise a CycleError naming the entities and regions, before anything is stored."""
+    import sqlalchemy as sa
+
+    from .store import schema
+
+    pack = version.pack.meta
+    if not pack.get("authorities"):
+        return
+    E = schema.entities
+    subjects = list(pack.get("subjects") or [])
+    where = [E.c.entity_type.in_(subjects)] if subjects else []
+    regions = [r[0] for r in conn.execute(sa.select(E.c.region).where(*where).distinct())]
+    missing = [r for r in regions if authorities.for_region(pack, r) is None]
+    if not missing:
+        return
+    cond = [E.c.region.in_([r for r in missing if r is not None])]
+    if None in missing:
+        cond.append(E.c.region.is_(None))
+    rows = conn.execute(sa.select(E.c.code, E.c.name, E.c.region).where(sa.or_(*cond), *where)
+                        .order_by(E.c.region, E.c.code).limit(7)).mappings().all()
+    raise CycleError(authorities.uncovered_message(version.pack.id, version.pack.path, pack, rows))
+
+
 def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = None, rerun: bool = False,
               actor: str = "cli", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Evaluate every entity and store the cycle; returns the summary."""
@@ -128,6 +154,7 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
             raise CycleError(f"Cycle {existing['id']} already holds policy {pack_id} for period {period} "
                              f"(revision {existing['revision']}, committed {existing['committed_at']:%Y-%m-%d %H:%M}). "
                              f"A committed cycle is immutable; pass --rerun to store a new revision.")
+        check_authorities(conn, version)
         pv_id = q.ensure_policy_version(conn, version)
         prev = q.previous_cycle(conn, pack_id, as_of)
         previous = q.tiers_of(conn, prev["id"]) if prev else {}

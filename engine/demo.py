@@ -480,6 +480,38 @@ def run_demo(store: Store, entities: int = 20000, seed: int = 42, out: str | pat
     return {"database": init["database"], "as_of": as_of.isoformat(), "seed": seed, "stages": stages}
 
 
+DEMO_CITIES = (("3505", "泉州", "泉"), ("3501", "福州", "榕"), ("3502", "厦门", "厦"))  # the demo register's cities
+
+
+def demo_authorities(pack: dict[str, Any]) -> list[dict[str, str]]:
+    """One issuing authority per demo city for a pack written for 泉州: its authority, short form and document
+    prefix with the city's name (福州市市场监督管理局, 榕市监信 ...)."""
+    name, short = pack.get("authority") or "", pack.get("authority_short") or ""
+    prefix = pack.get("document_prefix") or short
+    out = []
+    for region, city, abbr in DEMO_CITIES:
+        def local(text: str) -> str:
+            return text.replace("泉州", city) if "泉州" in text else text.replace("泉", abbr, 1)
+        out.append({"region": region, "name": local(name), "short": local(short), "document_prefix": local(prefix)})
+    return out
+
+
+def demo_pack(pack_id: str, out_dir: pathlib.Path) -> pathlib.Path:
+    """The shipped pack with :func:`demo_authorities` as its ``authorities``, written to ``out_dir`` (the demo's
+    register holds entities of 泉州, 福州 and 厦门; each city's notices come from its own authority)."""
+    import yaml
+
+    from policies import pack_files
+
+    raw = yaml.safe_load(pack_files()[pack_id].read_text(encoding="utf-8"))
+    raw["authorities"] = demo_authorities(raw)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{pack_id}.yaml"
+    path.write_text("# Written by supervise demo: the shipped pack with one issuing authority per demo city.\n"
+                    + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    return path
+
+
 DEMO_CYCLES = (  # (pack, period, as-of offset): the previous tax year under the 2014 regime first
     ("tax-credit", "prev-year", -365),
     ("tax-credit", "year", 0),
@@ -502,6 +534,10 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
                            f"Use a new database (or delete it) to run the demo stages again."]}]
     cycle_ids: dict[str, int] = {}
     lines = []
+    import tempfile
+
+    pack_dir = out / "packs" if out is not None else pathlib.Path(tempfile.mkdtemp(prefix="supervise-demo-packs-"))
+    pack_paths = {pack: demo_pack(pack, pack_dir) for pack in dict.fromkeys(p for p, _, _ in DEMO_CYCLES)}
     for pack, kind, offset in DEMO_CYCLES:
         day = as_of + dt.timedelta(days=offset)
         if kind == "day":
@@ -509,7 +545,7 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
         else:
             period = str(day.year - 1)
             day = dt.date(day.year, 4, 30)
-        r = cyc.run_cycle(store, pack, period, as_of=day, actor="demo")
+        r = cyc.run_cycle(store, str(pack_paths[pack]), period, as_of=day, actor="demo")
         cycle_ids[f"{pack}@{period}"] = r["cycle"]
         served = _serve_and_advance(store, r["cycle"], day)
         tiers = ", ".join(f"{t['tier']} {t['entities']:,}" for t in r["tiers"])

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
-from . import intake, values
+from . import deadlines, intake, values
 from .codes import mask_name, mask_person_id, normalize_code
 from .errors import CodeError, IntakeError, PlanError, UsageProblem
 from .store import Store, audit, now
@@ -549,39 +549,6 @@ def draw(candidates: Sequence[Candidate], inspectors: Sequence[Inspector], seed:
     return Draw(str(seed), options.algorithm, per_check, checks, strata, excluded, cfp, ifp, pfp, opts)
 
 
-# -- working days ----------------------------------------------------------------------------------
-
-def calendar(pack_version: dict[str, Any] | None) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
-    """The holiday hook: (non-working weekdays, working weekend days) for deadlines.
-
-    Today: Monday to Friday are working days, minus ``publication.holidays`` and plus
-    ``publication.working_weekends`` (调休) from the pack version when given (lists of ISO dates). Plug an
-    official holiday calendar in here.
-    """
-    pub = (pack_version or {}).get("publication") or {}
-    holidays = frozenset(values.parse_date(d) for d in pub.get("holidays") or ())
-    extra = frozenset(values.parse_date(d) for d in pub.get("working_weekends") or ())
-    return holidays, extra
-
-
-def is_working_day(day: dt.date, cal: tuple[frozenset, frozenset] = (frozenset(), frozenset())) -> bool:
-    holidays, extra = cal
-    if day in extra:
-        return True
-    return day.weekday() < 5 and day not in holidays
-
-
-def add_working_days(start: dt.date, n: int, cal: tuple[frozenset, frozenset] = (frozenset(), frozenset())
-                     ) -> dt.date:
-    """The n-th working day after ``start``."""
-    day = start
-    while n > 0:
-        day += dt.timedelta(days=1)
-        if is_working_day(day, cal):
-            n -= 1
-    return day
-
-
 # -- inspectors import -----------------------------------------------------------------------------
 
 INSPECTOR_ALIASES = {
@@ -1059,7 +1026,6 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
     snapshot = {s["id"]: s for s in params.get("inspectors") or []}
     items = {d["id"]: d for d in params.get("items") or []}
     version = _version(cycle) if cycle else {}
-    cal = calendar(version)
     wd = int(params.get("results_deadline_working_days") or DEFAULT_DEADLINE_WORKING_DAYS)
     result_pubs = [(p["published_on"], _utc(p["published_at"])) for p in pubs if p["kind"] == "results"]
     checks, flags = [], []
@@ -1076,7 +1042,7 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
                  "inspectors": inspectors, "result": None}
         res = results.get(row["id"])
         if res is not None:
-            deadline = add_working_days(res["inspected_on"], wd, cal)
+            deadline = deadlines.publication_deadline(version, res["inspected_on"], wd)
             recorded = _utc(res["recorded_at"])
             published_on = next((on for on, at in result_pubs if at is not None and recorded is not None
                                  and at >= recorded), None)

@@ -21,7 +21,9 @@ proposed under, which the entry names (``data.policy_version_id``; stored versio
 hashed): an entry keeps the regime it was decided under, whatever later versions say (:func:`list_regime`).
 
 A cycle's proposals are written in bulk (:class:`Proposer`, :class:`Batch`); their documents come from ``supervise
-notices issue --cycle ID``. Single actions (serve, objections, advance, revoke, repair) issue theirs inline.
+notices issue --cycle ID``, except the pre-listing notice, which states the objection deadline counted from its
+service and is issued when it is served (:func:`serve`). Single actions (serve, objections, advance, revoke,
+repair) issue theirs inline. Every deadline comes from :mod:`engine.deadlines`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from engine import authorities, deadlines
 from engine.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
 from engine.store import audit, chunked, now
@@ -141,6 +144,12 @@ class Entry:
         return int(self.list_def.get("objection_days") or 0)
 
     @property
+    def timing(self) -> dict[str, Any]:
+        """What the deadlines of the entry's pack version are counted with (``deadlines`` rules and
+        ``publication`` holidays), as a version-shaped mapping for :mod:`engine.deadlines`."""
+        return (self.regime or {}).get("timing") or {}
+
+    @property
     def last(self) -> dict[str, Any] | None:
         return self.events[-1] if self.events else None
 
@@ -183,9 +192,13 @@ class Entry:
 
     @property
     def objection_deadline(self) -> dt.date | None:
-        """Last day an objection may be filed (service date + objection_days)."""
-        served = self.served_on
-        return served + dt.timedelta(days=self.objection_days) if served else None
+        """Last day an objection may be filed, as fixed when the notice was served (stored with the
+        ``notified`` event; computed by :func:`engine.deadlines.objection_end` for events stored without it)."""
+        ev = self.event("notified")
+        if ev is None:
+            return None
+        stored = _date((ev.get("data") or {}).get("objection_deadline"))
+        return stored or deadlines.objection_end(self.timing, self.list_def, ev["valid_from"])
 
     def until_on(self, day: dt.date | None = None) -> dt.date | None:
         """End of the publication period (exclusive) as known on ``day`` (default: latest), None = no end."""
@@ -222,7 +235,7 @@ class Entry:
             return self.last["valid_from"]
         if self.state != "notified" or self.pending_objections:
             return None
-        day = self.objection_deadline + dt.timedelta(days=1)
+        day = deadlines.listable_from(self.objection_deadline)
         rejected = self.event("objection_rejected")
         if rejected is not None:
             day = max(day, rejected["valid_from"])
@@ -282,9 +295,12 @@ def list_regime(version: dict[str, Any], name: str) -> dict[str, Any] | None:
     chosen = {mid: {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
               for mid in wanted if mid in catalogue}
     chosen = jsonable(chosen)
+    pub = version.get("publication") or {}
+    timing = {"deadlines": version.get("deadlines") or {},
+              "publication": {k: pub[k] for k in ("holidays", "working_weekends") if pub.get(k)}}
     return {"list_def": jsonable(ldef), "measures": chosen,
             "task_data": {mid: measures.task_data(name, m) for mid, m in chosen.items()},
-            "missing": [mid for mid in wanted if mid not in catalogue]}
+            "missing": [mid for mid in wanted if mid not in catalogue], "timing": jsonable(timing)}
 
 
 def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
@@ -362,9 +378,12 @@ def _event_row(entry: Entry, event: str, valid_from: dt.date, actor: str, reason
 
 
 def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
-            data: dict[str, Any] | None = None, batch: Batch | None = None) -> dict[str, Any]:
+            data: dict[str, Any] | None = None, batch: Batch | None = None,
+            sent_on: dt.date | None = None) -> dict[str, Any]:
     """Append one event after checking the transition, with the measure tasks and notices it calls for: into
-    ``batch`` when given, else stored at once (a batch of its own)."""
+    ``batch`` when given, else stored at once (a batch of its own). ``sent_on`` is the day the measure tasks are
+    sent to the departments (the day of the action that records the event; default ``valid_from``): a listing
+    recorded late still gives each department its full ``ack_days``."""
     own = batch is None
     batch = Batch() if own else batch
     before = entry.state
@@ -374,7 +393,8 @@ def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, rea
     listing = row["state"] == "listed" and before != "listed"
     removal = before == "listed" and row["state"] in TERMINAL
     if listing or removal:  # joint measures: applied on listing, lifted on removal
-        batch.tasks.extend(measures.task_rows(conn, entry, "apply" if listing else "lift", valid_from, batch.tasks))
+        batch.tasks.extend(measures.task_rows(conn, entry, "apply" if listing else "lift",
+                                              max(valid_from, sent_on or valid_from), batch.tasks))
     # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
     if listing or removal or event == "proposed":
         _issue_notices(entry, row, batch)
@@ -418,7 +438,7 @@ def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batc
     made = []
     while (due := entry.due(on)) is not None:
         event, day, reason = due
-        made.append(_append(conn, entry, event, day, actor, reason, batch=batch))
+        made.append(_append(conn, entry, event, day, actor, reason, batch=batch, sent_on=on))
     return made
 
 
@@ -458,6 +478,19 @@ def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict
 
 ENTRY_CHUNK = 500  # entries loaded, locked and moved together by serve and advance
 PROPOSAL_CHUNK = 5000  # decisions per round trip: entries, events and tasks of a chunk go in one insert each
+
+
+def _entity_regions(conn, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Entity id -> {code, region} (the region decides the issuing authority)."""
+    import sqlalchemy as sa
+
+    from engine.store import schema
+
+    E, out = schema.entities, {}
+    for part in chunked(sorted(ids), 5000):
+        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(part))).mappings():
+            out[r["id"]] = {"code": r["code"], "region": r["region"]}
+    return out
 
 
 class Proposer:
@@ -510,9 +543,18 @@ class Proposer:
                             f"{did_you_mean(mid, self.version.get('measures') or {})}; add it under 'measures:' "
                             f"with its department.")
         ldef = lists_def[name]
-        parts = self.per_list[name] = {"ldef": ldef, "regime": regime,
-                                       "authority": ldef.get("authority") or self.pack.get("authority")}
+        parts = self.per_list[name] = {"ldef": ldef, "regime": regime}
         return parts
+
+    def _authority(self, name: str, ldef: dict[str, Any], entity: dict[str, Any]) -> str:
+        """The deciding authority of the entity's region (``authorities`` in the pack; see engine.authorities)."""
+        found = authorities.for_region(self.pack, entity.get("region"), ldef)
+        if found is None:
+            raise ListError(f"Entity {entity.get('code')} is in region {entity.get('region') or '(none)'}, outside "
+                            f"every issuing authority of pack {self.cycle['pack_id']} "
+                            f"({authorities.covered(self.pack)}); add an authority for its region under "
+                            f"'authorities:' in the pack (list {name}).")
+        return found["name"]
 
     def _basis(self, basis: Any) -> str:
         key = repr(basis)
@@ -553,13 +595,15 @@ class Proposer:
         explicit = any(item.get("records") is not None for _, item, *_ in wanted)
         records = q.basis_records(conn, {p["entity_id"] for p, *_ in wanted}, as_of,
                                   None if explicit else BASIS_RECORD_KINDS)
+        regions = _entity_regions(conn, {p["entity_id"] for p, *_ in wanted})
         rows = []
         for prop, item, name, parts, relisting_of in wanted:
             rows.append({
                 "entity_id": prop["entity_id"], "list": name, "pack_id": cycle["pack_id"],
                 "rule_id": str(item.get("rule") or ""),
                 "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
-                "authority": parts["authority"], "decision_no": item.get("decision_no"),
+                "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
+                "decision_no": item.get("decision_no"),
                 "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
                 "cycle_id": cycle["id"], "decision_id": prop["decision_id"],
                 "data": {"policy_version_id": cycle["policy_version_id"], "pack_version": cycle["pack_version"],
@@ -611,8 +655,9 @@ def expiries(conn, pack_id: str, after: dt.date, until: dt.date) -> dict[str, in
 # -- manual actions -----------------------------------------------------------------------------------------
 
 def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None) -> dict[str, Any]:
-    """Record that the pre-listing notice was served (proposed -> notified); the objection window runs from ``on``.
-    A pre-listing notice (with its repair instructions) not yet issued is issued first, dated the proposal."""
+    """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
+    day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
+    its repair instructions (两书同达) are issued dated ``on``, stating that deadline."""
     if (entry_id is None) == (cycle_id is None):
         raise UsageProblem("Give exactly one of --entry ID or --cycle ID.")
     if entry_id is not None:
@@ -633,11 +678,11 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
                                    f"It was served on {entry.served_on}." if entry.served_on else "")
                 skipped.append({"entry_id": entry.id, "state": entry.state})
                 continue
-            deadline = on + dt.timedelta(days=entry.objection_days)
-            # The notice served must exist: issue it now if 'notices issue --cycle' has not (a no-op if it has).
-            _issue_notices(entry, entry.event("proposed"), batch)
+            deadline = deadlines.objection_end(entry.timing, entry.list_def, on)
             _append(conn, entry, "notified", on, actor, "pre-listing notice served",
                     {"served_on": on, "objection_deadline": deadline}, batch=batch)
+            # The notice served is issued now, dated the service and stating this deadline (a no-op if it was).
+            _issue_notices(entry, entry.event("proposed"), batch)
             served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
                            "objection_deadline": deadline.isoformat()})
         batch.flush(conn)

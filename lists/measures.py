@@ -2,21 +2,28 @@
 
 Listing an entry creates an ``apply`` task for every measure of its list; removing it (expired, repaired,
 revoked) creates a ``lift`` task for every measure that was applied. A department acknowledges a task once
-(``measure_acks``); a task not acknowledged by its due date (created + ``ack_days`` calendar days) is overdue.
+(``measure_acks``); a task not acknowledged by its due date is overdue. The due date is ``ack_days`` after the
+task was sent (the day the listing or removal was recorded), working or calendar days as the pack's ``deadlines.ack``
+rule says (:func:`engine.deadlines.ack_due`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import TYPE_CHECKING, Any, Sequence
 
+import sqlalchemy as sa
+
+from engine import deadlines
 from engine.errors import ListError
 from engine.store import lists as q
+from engine.store import schema
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lifecycle import Entry
 
-DEFAULT_ACK_DAYS = 10
+DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
 
 
 def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
@@ -28,14 +35,14 @@ def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
 def task_rows(conn, entry: "Entry", action: str, on: dt.date,
               pending: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """The apply (on listing) or lift (on removal: only measures that were applied, stored or still ``pending``
-    in the caller's batch) task rows of an entry; ``lists.lifecycle`` stores them with the event that calls for
-    them."""
+    in the caller's batch) task rows of an entry, sent on ``on``; ``lists.lifecycle`` stores them with the event
+    that calls for them."""
     measures = entry.measures
     if action == "lift":
         applied = {t["measure_id"] for t in q.tasks(conn, entry_ids=[entry.id]) if t["action"] == "apply"}
         applied |= {t["measure_id"] for t in pending if t["entry_id"] == entry.id and t["action"] == "apply"}
         measures = {mid: m for mid, m in measures.items() if mid in applied}
-    due = on + dt.timedelta(days=int(entry.list_def.get("ack_days") or DEFAULT_ACK_DAYS))
+    due = deadlines.ack_due(entry.timing, entry.list_def, on)
     shared = (entry.regime or {}).get("task_data") or {}  # one object per measure for every entry of the list
     return [{"entry_id": entry.id, "measure_id": mid, "department": m.get("department") or "未指定部门",
              "action": action, "created_on": on, "due_on": due,
@@ -52,8 +59,27 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
             "acked_on": acked.isoformat() if acked else None, "acked_by": task.get("acked_by")}
 
 
+def departments(conn) -> list[str]:
+    """Departments that have measure tasks, or that a stored pack version's measures name."""
+    names = {r[0] for r in conn.execute(sa.select(schema.measure_tasks.c.department).distinct())}
+    for body in q.latest_pack_bodies(conn):
+        for m in ((body.get("version") or {}).get("measures") or {}).values():
+            if (m or {}).get("department"):
+                names.add(m["department"])
+    return sorted(n for n in names if n)
+
+
 def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, Any]:
-    """Tasks created on or before ``as_of`` and not acknowledged by then; overdue ones counted per department."""
+    """Tasks created on or before ``as_of`` and not acknowledged by then; overdue ones counted per department.
+    A department no task or measure names is an error (with the closest names), not "0 pending"."""
+    if department is not None:
+        known = departments(conn)
+        if department not in known:
+            close = difflib.get_close_matches(department, known, n=3, cutoff=0.4)  # short Chinese names
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise ListError(f"No department '{department}' has measure tasks or appears in a stored pack's measures"
+                            f"{hint}; departments: {', '.join(known) or 'none yet'}. "
+                            f"Give --department exactly as the pack's measures name it.")
     tasks, overdue = [], {}
     for task in q.tasks(conn, department=department, unacked_on=as_of):
         view = task_view({**task, "acked_on": None, "acked_by": None})  # an ack after as_of: pending on as_of

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
+from engine import deadlines
 from engine.errors import ListError
 from engine.store import entities as entities_q
 from engine.store import lists as q
@@ -40,15 +41,6 @@ from .lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref
 BLOCKING = ("repair_allowed", "no_repeat_same_kind")
 FILE_CONDITIONS = {"commitment": "信用承诺书 (--commitment FILE)", "training": "training certificate (--training FILE)",
                    "credit_report": "credit report (--credit-report FILE)"}
-
-
-def add_working_days(day: dt.date, days: int) -> dt.date:
-    """Monday-Friday working days (public holidays are not modelled)."""
-    while days > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
 
 
 def _kind_key(record: dict[str, Any]) -> tuple[str, str | None]:
@@ -71,7 +63,7 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
                                        f"(repair.allowed is not true in pack {entry.row['pack_id']})")
     listed_from = entry.listed_from
     months = int(repair.get("min_months", ldef.get("min_months") or 0))
-    min_end = add_months(listed_from, months)
+    min_end = deadlines.repair_earliest(ldef, listed_from)
     check("min_period", on >= min_end, f"listed from {listed_from}; the minimum publication period of {months} "
                                         f"months ends on {min_end}", min_end)
 
@@ -178,7 +170,7 @@ def apply(conn, entry_id: int, on: dt.date, applicant: str, commitment: str | No
     application_id = q.insert_application(conn, entry.id, on, applicant, files["commitment"], stored, result)
     decide_by = None
     if result["eligible"]:
-        decide_by = add_working_days(on, int((entry.list_def.get("repair") or {}).get("decide_days") or 10))
+        decide_by = deadlines.repair_decide_by(entry.timing, entry.list_def, on)
         _append(conn, entry, "repair_applied", on, applicant, "credit repair applied for",
                 {"application_id": application_id, "decide_by": decide_by})
     else:

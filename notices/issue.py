@@ -26,6 +26,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from engine import authorities, deadlines
 from engine.codes import ENTITY_TYPE_LABELS, mask_person_id
 from engine.evidence import Evidence, with_evidence
 from engine.evidence import cite as cite  # one citation rule for notices and explanations
@@ -88,12 +89,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + int(months)
     year, month = day.year + month // 12, month % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def next_working_day(day: dt.date) -> dt.date:
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
 
 
 def _iso(value: Any) -> str | None:
@@ -188,7 +183,7 @@ class _SeqSlot:
         return "{seq" + (f":{spec}" if spec else "") + "}"
 
 
-def numbering(pack_body: Mapping[str, Any], kind: str, year: int) -> str:
+def numbering(pack_body: Mapping[str, Any], kind: str, year: int, prefix: str | None = None) -> str:
     """The number template with only ``{seq...}`` left, e.g. ``泉税信提示〔2025〕{seq}号``.
 
     It is also the counter key: every pack, kind and year whose numbers look alike share one counter, so two
@@ -204,8 +199,8 @@ def numbering(pack_body: Mapping[str, Any], kind: str, year: int) -> str:
     if "seq" not in fields or fields - {"prefix", "year", "seq"}:
         raise NoticeError(f"The {where} must use {{seq}} and may use only {{prefix}}, {{year}} and {{seq}}; "
                           f"e.g. \"{DEFAULT_NUMBERING}\" or \"{{prefix}}〔{{year}}〕{{seq:05d}}号\".")
-    prefix = (pack.get("document_prefix") or pack.get("authority_short") or pack.get("authority") or "") \
-        + KINDS[kind].abbr
+    prefix = (prefix or pack.get("document_prefix") or pack.get("authority_short") or pack.get("authority") or "") \
+        + KINDS[kind].abbr  # ``prefix``: the document prefix of the issuing authority of the entity's region
     template = pattern.format(prefix=prefix, year=year, seq=_SeqSlot())
     if len(template) > 120:
         raise NoticeError(f"The {where} gives numbers longer than 120 characters; shorten document_prefix.")
@@ -250,18 +245,35 @@ def _recipient(entity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def issuing_authority(pack_body: Mapping[str, Any], entity: Mapping[str, Any], list_id: str | None = None,
+                      where: str = "the notice") -> dict[str, Any]:
+    """The authority of the entity's region in the pack ({region, name, short, document_prefix}); an error
+    naming the entity when the pack names authorities and none covers its region."""
+    pack = pack_body.get("pack") or {}
+    ldef = ((pack_body.get("version") or {}).get("lists") or {}).get(list_id) if list_id else None
+    found = authorities.for_region(pack, entity.get("region"), ldef)
+    if found is None:
+        raise NoticeError(f"{where}: entity {entity.get('code')} ({entity.get('name') or ''}) is in region "
+                          f"{entity.get('region') or '(none)'}, outside every issuing authority of pack "
+                          f"{pack.get('id')} ({authorities.covered(pack)}); add an authority for its region under "
+                          f"'authorities:' in the pack.")
+    return found
+
+
 def _common(kind: str, pack_body: Mapping[str, Any], entity: Mapping[str, Any], issued_on: dt.date,
-            settings: Mapping[str, Any], *, authority: str | None = None, title: str | None = None
+            settings: Mapping[str, Any], *, authority: Mapping[str, Any] | None = None, title: str | None = None
             ) -> dict[str, Any]:
     pack = pack_body.get("pack") or {}
     version = pack_body.get("version") or {}
+    authority = authority or authorities.for_region(pack, None, None) or {}
     return {
         "kind": kind,
         "title": title or KINDS[kind].title,
         "number": None,
         "issued_on": issued_on.isoformat(),
         "authority": {
-            "name": authority or pack.get("authority") or "",
+            "name": authority.get("name") or pack.get("authority") or "",
+            "document_prefix": authority.get("document_prefix"),
             "contact_person": settings["contact.person"],
             "phone": settings["contact.phone"],
             "address": settings["contact.address"],
@@ -381,7 +393,7 @@ def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None,
         "allowed": allowed,
         "min_months": min_months,
         "listed_on": _iso(listed_on),
-        "earliest": _iso(add_months(listed_on, min_months)) if listed_on else None,
+        "earliest": _iso(deadlines.repair_earliest(d, listed_on)) if listed_on else None,
         "conditions": conditions,
         "materials": _dedupe(materials),
         "max_repairs": max_repairs,
@@ -400,12 +412,14 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
                   listed_on: dt.date | None = None, event: Mapping[str, Any] | None = None,
                   check: Mapping[str, Any] | None = None, plan: Mapping[str, Any] | None = None,
                   period: str | None = None, with_repair: bool = False, where: str = "the notice",
-                  evidence: Mapping[str, list] | None = None, summary_rule: str | None = None
-                  ) -> dict[str, Any]:
+                  evidence: Mapping[str, list] | None = None, summary_rule: str | None = None,
+                  objection_deadline: dt.date | None = None) -> dict[str, Any]:
     """The render context of one notice (JSON-able; stored with the notice). Pure: no database.
 
     ``evidence`` (rule id -> record citations, engine.evidence) names the records behind each finding and behind
-    the summary (the reason of rule ``summary_rule``); it is stored in the context as it is."""
+    the summary (the reason of rule ``summary_rule``); it is stored in the context as it is.
+    Every date it states comes from :mod:`engine.deadlines`; a pre-listing notice states ``objection_deadline``,
+    the deadline stored when it was served (without one, service on ``issued_on`` is assumed)."""
     require_kind(kind)
     settings = settings if settings is not None else resolve_settings(pack_body, None)
     version = pack_body.get("version") or {}
@@ -413,7 +427,7 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
     facts = facts or {}
     notice = notice or {}
     linfo = _list_info(version, list_id, where) if list_id else None
-    authority = ((version.get("lists") or {}).get(list_id) or {}).get("authority") if list_id else None
+    authority = issuing_authority(pack_body, entity, list_id, where)
     title = None
     if linfo and kind == "pre_listing":
         title = f"列入{linfo['title']}告知书"
@@ -440,13 +454,13 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
         days = int(notice.get("days") or settings["warning.rectify_days"])
         ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, finding_basis))
         ctx["measures"] = _result_measures(result, "sanction")
-        ctx["rectify"] = {"days": days, "deadline": (issued_on + dt.timedelta(days=days)).isoformat()}
+        ctx["rectify"] = {"days": days, "deadline": deadlines.rectify_by(version, issued_on, days).isoformat()}
     elif kind == "interview":
         at = notice.get("at") or settings["interview.at"]
         if at:
             moment = dt.datetime.fromisoformat(str(at))
         else:
-            day = next_working_day(issued_on + dt.timedelta(days=int(settings["interview.days"])))
+            day = deadlines.interview_day(version, issued_on, int(settings["interview.days"]))
             hh, mm = (int(x) for x in str(settings["interview.time"]).split(":"))
             moment = dt.datetime(day.year, day.month, day.day, hh, mm)
         place = notice.get("place") or settings["interview.place"] or settings["contact.address"] \
@@ -472,7 +486,10 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
         ctx["measures"] = _list_measures(version, list_id)
         if kind == "pre_listing":
             days = linfo["objection_days"]
-            ctx["objection"] = {"days": days, "deadline": (issued_on + dt.timedelta(days=days)).isoformat(),
+            ldef = (version.get("lists") or {}).get(list_id) or {}
+            end = objection_deadline or deadlines.objection_end(version, ldef, issued_on)
+            ctx["objection"] = {"days": days, "deadline": end.isoformat(),
+                                **deadlines.describe(version, "objection", days),
                                 "hearing": True, "rights_basis": settings["rights.basis"]}
             ctx["with_repair"] = with_repair
         elif kind == "repair_instructions":
@@ -535,6 +552,7 @@ class Cause:
     decision_id: int | None = None
     entry_id: int | None = None
     check_id: int | None = None
+    issued_on: dt.date | None = None  # the notice's own date when it differs from the run's (served notices)
 
 
 @dataclass
@@ -583,7 +601,8 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
             new.append(c)
     groups: dict[str, list[Cause]] = {}
     for c in new:
-        key = numbering(c.pack_body, c.kind, issued_on.year)
+        key = numbering(c.pack_body, c.kind, (c.issued_on or issued_on).year,
+                        (c.context.get("authority") or {}).get("document_prefix"))
         groups.setdefault(key, []).append(c)
     current = ns.lock_counters(conn, groups)
     stamp = now()
@@ -598,7 +617,7 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
                          "cycle_id": c.cycle_id, "decision_id": c.decision_id, "entry_id": c.entry_id,
                          "check_id": c.check_id, "source_key": c.source_key, "template": c.kind,
                          "pack_id": c.pack_id, "pack_version": c.pack_version, "content_hash": content_hash(text),
-                         "context": c.context, "issued_on": issued_on, "issued_at": stamp})
+                         "context": c.context, "issued_on": c.issued_on or issued_on, "issued_at": stamp})
         ns.set_counter(conn, key, seq)
     ns.insert_notices(conn, rows)
     order = {c.source_key: i for i, c in enumerate(causes)}
@@ -912,25 +931,42 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
         named = (evidence or _Evidence()).of(conn, None, entry.get("cycle_id"),
                                              [(entry["entity_id"], facts, result or {})])[0]
     causes = []
+    window = int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0)
     for ev in events:
         event_kinds = _event_kinds(version, list_id, ev["event"])
+        day, deadline = issued_on, None
+        if event_kinds and window and EVENT_ALIASES.get(ev["event"]) == "propose" and ev.get("seq"):
+            # The pre-listing notice (with its repair instructions) states the objection deadline counted from its
+            # service: it is issued when served, dated the service, with the deadline stored on service.
+            served = next((e for e in entry.get("events") or [] if e["event"] == "notified"
+                           and e["seq"] > ev["seq"]), None)
+            if served is None:
+                for kind in event_kinds:
+                    if not kinds or kind in kinds:
+                        skipped.append({"source_key": f"e{entry['id']}:{ev['seq']}:{kind}", "reason":
+                                        f"issued when the pre-listing notice is served (supervise lists serve "
+                                        f"--entry {entry['id']} --on DATE): its objection deadline counts from then"})
+                continue
+            day = _as_date(served.get("valid_from"))
+            deadline = _as_date((served.get("data") or {}).get("objection_deadline"))
         for kind in event_kinds:
             if kinds and kind not in kinds:
                 continue
             key = f"e{entry['id']}:{ev['seq']}:{kind}"
-            if kind == "pre_listing" and _listed_at_once(version, list_id):
+            if kind == "pre_listing" and window == 0:
                 skipped.append({"source_key": key, "reason": f"list '{list_id}' has objection_days 0"})
                 continue
             where = f"List entry {entry['id']} ({list_id}, event '{ev['event']}')"
-            ctx = build_context(kind, pack_body=pack_body, entity=entry, issued_on=issued_on, settings=settings,
+            ctx = build_context(kind, pack_body=pack_body, entity=entry, issued_on=day, settings=settings,
                                 result=result or {}, facts=facts, notice={}, list_id=list_id,
                                 list_reason=entry.get("reason"), list_basis=entry.get("basis"),
                                 listed_on=listed_on if EVENT_ALIASES.get(ev["event"]) != "propose" else None,
                                 event=ev, period=period, with_repair="repair_instructions" in event_kinds,
-                                where=where, evidence=named, summary_rule=entry.get("rule_id"))
+                                where=where, evidence=named, summary_rule=entry.get("rule_id"),
+                                objection_deadline=deadline)
             causes.append(Cause(key, kind, entry["entity_id"], pack_body, pack_id, pack_version, ctx,
                                 cycle_id=entry.get("cycle_id"), decision_id=entry.get("decision_id"),
-                                entry_id=entry["id"]))
+                                entry_id=entry["id"], issued_on=day if day != issued_on else None))
     return causes
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from engine import conditions as C
+from engine.authorities import problems as _authority_problems
+from engine.deadlines import problems as _deadline_problems
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 from engine.records import RecordKind, parse_kinds
 
@@ -36,11 +38,11 @@ WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
 MAX_VECTORS = 2_000_000
 
 PACK_KEYS = {"id", "title", "authority", "authority_short", "document_prefix", "jurisdiction", "subjects",
-             "record_kinds", "versions", "description"}
+             "record_kinds", "versions", "description", "authorities"}
 VERSION_KEYS = {"version", "title", "effective_from", "effective_to", "period", "basis", "facts", "tiers",
                 "tier_rules", "default_tier", "supervision", "lists", "list_rules", "measures", "measure_rules",
                 "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings",
-                "citations"}
+                "citations", "deadlines"}
 
 
 @dataclass
@@ -570,6 +572,13 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
         if raw.get(key) is not None and not isinstance(raw.get(key), (str, int, float)):
             P.add((key,), f"'{key}' is a text, not {_short(raw.get(key))}")
         _text_in(raw.get(key), key, (key,), P)
+    for sub, reason in _authority_problems(raw.get("authorities")):  # issuing authority per region prefix
+        P.add(("authorities",) + sub, reason)
+    for i, item in enumerate(raw.get("authorities") if isinstance(raw.get("authorities"), list) else []):
+        if isinstance(item, dict):  # the same length bounds as the pack's own authority (notices' columns)
+            for key, bound in (("name", "authority"), ("short", "authority_short"),
+                               ("document_prefix", "document_prefix"), ("note", "note")):
+                _text_in(item.get(key), bound, ("authorities", i, key), P)
     meta = {k: _jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
     meta.setdefault("authority_short", meta.get("authority", ""))
     meta.setdefault("document_prefix", meta.get("authority_short", ""))
@@ -644,6 +653,8 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
         if isinstance(body, dict):
             _text_in(body.get("title"), "basis_title", at + ("basis", doc, "title"), P)
             _text_in(body.get("article"), "basis_article", at + ("basis", doc, "article"), P)
+    for sub, reason in _deadline_problems(raw.get("deadlines")):  # how each deadline is counted
+        P.add(at + ("deadlines",) + sub, reason)
     tiers = raw.get("tiers") or {}
     order = [str(t) for t in (tiers.get("order") or [])] if isinstance(tiers, dict) else []
     if not order:

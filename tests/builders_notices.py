@@ -246,7 +246,7 @@ def build_world(store: Store, script_name: bool = True) -> World:
         w.entries["food"] = add_list_entry(
             conn, w.entities["food"], "black", cycle_id=w.cycle_id, decision_id=w.decisions["food"],
             reason=RESULT_D["lists"][0]["reason"], basis="samr-44",
-            events=[("proposed", "proposed", dt.date(2025, 1, 1))])
+            events=[("proposed", "proposed", dt.date(2025, 1, 1)), ("notified", "notified", dt.date(2025, 1, 1))])
         w.entries["good"] = add_list_entry(
             conn, w.entities["good"], "red", cycle_id=w.cycle_id, decision_id=w.decisions["good"],
             reason=RESULT_A["lists"][0]["reason"], basis="gb-2019-35",

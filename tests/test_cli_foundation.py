@@ -129,7 +129,7 @@ def test_demo(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_register_grades_as_targeted_by_the_tax_pack(sqlite_store):
+def test_demo_register_grades_as_targeted_by_the_tax_pack(sqlite_store, tmp_path):
     """The demo's records are shaped for the 大庆 shares; the shipped tax-credit pack must agree entity by entity."""
     import datetime as dt
 
@@ -141,7 +141,9 @@ def test_demo_register_grades_as_targeted_by_the_tax_pack(sqlite_store):
     evaluated = sum(targets.values())
     for grade, share in GRADE_SHARES.items():
         assert abs(targets[grade] - share / 100 * evaluated) <= 1
-    cycle = run_cycle(sqlite_store, "tax-credit", "2025", dt.date(2026, 4, 30))
+    from engine.demo import demo_pack  # the demo register spans 泉州, 福州 and 厦门: one authority per city
+
+    cycle = run_cycle(sqlite_store, str(demo_pack("tax-credit", tmp_path)), "2025", dt.date(2026, 4, 30))
     tiers = {t["tier"]: t["entities"] for t in cycle["tiers"]}
     assert {g: tiers.get(g, 0) for g in GRADE_SHARES} == targets
 

@@ -68,15 +68,18 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     r = sv("--json", "lists", "show", "black", "--as-of", "2026-06-01")
     assert [(e["id"], e["code"], e["listed_from"]) for e in as_json(r)["entries"]] == [(2, bad, "2026-05-22")]
     # joint measures routed; one department acknowledges, the others are overdue
-    r = sv("--json", "measures", "pending", "--as-of", "2026-06-05")
+    r = sv("--json", "measures", "pending", "--as-of", "2026-06-19")
     tasks = as_json(r)["tasks"]
-    assert len(tasks) == 5 and as_json(r)["overdue"] == 5  # red (due 2026-05-10) + 4 black (due 2026-06-01)
+    # red (listed 2026-04-30, due 2026-05-18) + 4 black (sent by the advance of 2026-06-01, due 2026-06-15)
+    assert len(tasks) == 5 and as_json(r)["overdue"] == 5
     finance = next(t["task_id"] for t in tasks if t["department"] == "财政局")
-    r = sv("measures", "ack", str(finance), "--by", "财政局 王五", "--on", "2026-05-25")
-    assert "acknowledged on 2026-05-25 by 财政局 王五." in r.output
-    r = sv("measures", "pending", "--department", "住房和城乡建设局", "--as-of", "2026-06-05")
-    assert "1 measure tasks pending on 2026-06-05 for 住房和城乡建设局, 1 overdue." in r.output
+    r = sv("measures", "ack", str(finance), "--by", "财政局 王五", "--on", "2026-06-03")
+    assert "acknowledged on 2026-06-03 by 财政局 王五." in r.output
+    r = sv("measures", "pending", "--department", "住房和城乡建设局", "--as-of", "2026-06-19")
+    assert "1 measure tasks pending on 2026-06-19 for 住房和城乡建设局, 1 overdue." in r.output
     assert "OVERDUE 4 days" in r.output
+    r = sv("measures", "pending", "--department", "财政部门", "--as-of", "2026-06-19", ok=False)
+    assert r.exit_code == 1 and "No department '财政部门'" in r.output and "did you mean '财政局'" in r.output
     # published
     site = tmp_path / "site"
     r = sv("lists", "publish", "--out", str(site), "--as-of", "2026-06-01")

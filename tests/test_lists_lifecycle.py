@@ -357,9 +357,9 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
 
 
 def test_cycle_proposals_get_their_notices_from_notices_issue_and_serving_issues_none_twice(store, factory):
-    """Bulk proposals issue no document inline; 'notices issue --cycle' issues the pre-listing notice with the
-    repair instructions (两书同达) for each proposed entry and the commendation for the entry listed at once;
-    serving afterwards finds them issued and adds none."""
+    """Bulk proposals issue no document inline; 'notices issue --cycle' issues the commendation for the entry
+    listed at once and leaves the pre-listing notice (with its repair instructions, 两书同达) to its service, whose
+    date its objection deadline counts from; serving issues them, and issuing the cycle again adds none."""
     from notices import issue
 
     s = scenario(store, factory, lists=("black", "red"))
@@ -367,26 +367,32 @@ def test_cycle_proposals_get_their_notices_from_notices_issue_and_serving_issues
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one() == 0
     report = issue.issue_for_cycle(store, s["cycle"], as_of=D(2026, 4, 30))
-    by_entry = {}
-    with store.read() as conn:
-        for entry_id, kind in conn.execute(sa.select(schema.notices.c.entry_id, schema.notices.c.kind)
-                                           .where(schema.notices.c.entry_id.is_not(None))):
-            by_entry.setdefault(entry_id, set()).add(kind)
-    assert by_entry == {1: {"pre_listing", "repair_instructions"}, 2: {"commendation"}}
-    issued = len(report.issued)
+    assert any("supervise lists serve --entry 1" in k["reason"] for k in report.skipped)
+
+    def by_entry():
+        out = {}
+        with store.read() as conn:
+            for entry_id, kind in conn.execute(sa.select(schema.notices.c.entry_id, schema.notices.c.kind)
+                                               .where(schema.notices.c.entry_id.is_not(None))):
+                out.setdefault(entry_id, set()).add(kind)
+        return out
+
+    assert by_entry() == {2: {"commendation"}}
     run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"])
-    with store.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one() == issued
+    assert by_entry() == {1: {"pre_listing", "repair_instructions"}, 2: {"commendation"}}
+    again = issue.issue_for_cycle(store, s["cycle"], as_of=D(2026, 5, 7))
+    assert again.issued == [] and len(again.already) == 3
 
 
-def test_serving_issues_a_missing_pre_listing_notice_dated_the_proposal(store, factory):
+def test_serving_issues_the_pre_listing_notice_dated_the_service_with_its_deadline(store, factory):
     s = scenario(store, factory, lists=("black",))
     propose(store, s["cycle"])
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     with store.read() as conn:
-        rows = conn.execute(sa.select(schema.notices.c.kind, schema.notices.c.issued_on)
+        rows = conn.execute(sa.select(schema.notices.c.kind, schema.notices.c.issued_on, schema.notices.c.context)
                             .where(schema.notices.c.entry_id == 1).order_by(schema.notices.c.kind)).all()
-    assert [tuple(r) for r in rows] == [("pre_listing", D(2026, 4, 30)), ("repair_instructions", D(2026, 4, 30))]
+    assert [tuple(r[:2]) for r in rows] == [("pre_listing", D(2026, 5, 6)), ("repair_instructions", D(2026, 5, 6))]
+    assert rows[0][2]["objection"]["deadline"] == "2026-05-21"
 
 
 def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_changes_the_list(store, factory):
@@ -412,7 +418,8 @@ def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_ch
     with store.read() as conn:
         due = conn.execute(sa.select(schema.measure_tasks.c.due_on).where(schema.measure_tasks.c.entry_id == 1)
                            ).scalars().all()
-    assert len(due) == 4 and set(due) == {D(2026, 6, 1)}  # ack_days 10 of the 2026 version, not 3
+    # ack_days 10 of the 2026 version, not 3: working days from the advance of 2026-06-01 that sent them
+    assert len(due) == 4 and set(due) == {D(2026, 6, 15)}
 
 
 def test_expiries_count_periods_that_ended_in_the_window_not_early_removals(store, factory):

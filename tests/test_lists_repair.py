@@ -200,6 +200,11 @@ def test_local_limits_on_repeated_repairs(store, factory, files, cooldown, statu
     assert results[-1]["eligibility"]["unmet"] == unmet and results[-1]["eligibility"]["earliest_on"] == earliest
 
 
-def test_working_days():
-    assert R.add_working_days(D(2027, 5, 24), 10) == D(2027, 6, 7)  # Monday + 10 working days
-    assert R.add_working_days(D(2027, 5, 28), 1) == D(2027, 5, 31)  # Friday -> Monday
+def test_decide_by_counts_working_days():
+    from engine import deadlines
+
+    ldef = {"repair": {"decide_days": 10}}
+    assert deadlines.repair_decide_by({}, ldef, D(2027, 5, 24)) == D(2027, 6, 7)  # Monday + 10 working days
+    assert deadlines.repair_decide_by({}, {"repair": {"decide_days": 1}}, D(2027, 5, 28)) == D(2027, 5, 31)
+    # 2026-04-30 + 10 working days: 劳动节 1-5 May off, Saturday 9 May a working day (调休)
+    assert deadlines.repair_decide_by({}, ldef, D(2026, 4, 30)) == D(2026, 5, 18)

@@ -328,6 +328,9 @@ def test_list_event_inside_the_callers_transaction_adds_repair_instructions(stor
         entity = B.add_entity(conn, B.make_uscc("91", "350500", "00000999"), "泉州市新案商贸有限公司")
         entry = B.add_list_entry(conn, entity, "black", cycle_id=None, decision_id=None, reason="严重违法失信",
                                  basis="samr-44", events=[("proposed", "proposed", dt.date(2025, 3, 1))])
+        unserved = issue.issue_for_list_event(conn, entry, "proposed", as_of=dt.date(2025, 3, 1))
+        assert unserved["issued"] == [] and all("lists serve" in s["reason"] for s in unserved["skipped"])
+        B.add_event(conn, entry, 2, "notified", "notified", dt.date(2025, 3, 1))
         result = issue.issue_for_list_event(conn, entry, "proposed", as_of=dt.date(2025, 3, 1))
     assert [n["kind"] for n in result["issued"]] == ["pre_listing", "repair_instructions"]
     with store.transaction() as conn:  # again: nothing new

@@ -50,12 +50,15 @@ def test_region_matching_by_prefix(inspector, entity, covered):
 
 
 def test_working_days_skip_weekends_and_holidays():
+    from engine import calendar as wc
+    from engine import deadlines
+
     friday = dt.date(2025, 7, 4)
-    assert plans.add_working_days(friday, 1) == dt.date(2025, 7, 7)
-    assert plans.add_working_days(friday, 20) == dt.date(2025, 8, 1)
-    cal = plans.calendar({"publication": {"holidays": ["2025-07-07"], "working_weekends": ["2025-07-05"]}})
-    assert plans.add_working_days(friday, 1, cal) == dt.date(2025, 7, 5)
-    assert plans.add_working_days(friday, 2, cal) == dt.date(2025, 7, 8)
+    assert wc.for_version({}).add_working_days(friday, 1) == dt.date(2025, 7, 7)
+    assert deadlines.publication_deadline({}, friday, 20) == dt.date(2025, 8, 1)
+    version = {"publication": {"holidays": ["2025-07-07"], "working_weekends": ["2025-07-05"]}}
+    assert deadlines.publication_deadline(version, friday, 1) == dt.date(2025, 7, 5)
+    assert deadlines.publication_deadline(version, friday, 2) == dt.date(2025, 7, 8)
 
 
 def test_entity_rank_is_the_documented_sha256():
