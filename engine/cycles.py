@@ -24,6 +24,7 @@ from lists.lifecycle import Proposer, expiries
 from .errors import CycleError, UsageProblem
 from .parallel import Sink, evaluate_batches
 from .progress import announce
+from .values import parse_date
 from .store import Store, audit, now
 from .store import cycles as q
 from .store import entities as qe
@@ -61,9 +62,21 @@ def period_end(period: str) -> dt.date:
         y, mo = int(m.group(1)), int(m.group(2))
         return dt.date(y, mo, calendar.monthrange(y, mo)[1])
     try:
-        return dt.date.fromisoformat(p)
+        return parse_date(period)
     except ValueError:
         raise UsageProblem(f"--period '{period}' is not a period; use 2025, 2025-H1, 2025-Q3, 2025-06 or a date") from None
+
+
+def period_label(period: str) -> str:
+    """The label a cycle stores: as given, except that a date in another form an import accepts (2026/4/30,
+    20260430, 2026年4月30日) becomes 2026-04-30, so one day is one period however it was typed."""
+    text = period.strip()
+    if re.fullmatch(r"\d{4}(-(H[12]|Q[1-4]|\d{2}))?", text, re.IGNORECASE):
+        return text
+    try:
+        return parse_date(text).isoformat()
+    except ValueError:
+        return text
 
 
 def _load_version(pack_ref: str, as_of: dt.date):
@@ -111,6 +124,7 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
     t0 = time.perf_counter()
     from policies import get_pack
 
+    period = period_label(period)
     pack_id = get_pack(pack_ref).id
     as_of_from = "option" if as_of else "period_end"
     if as_of is None and rerun:

@@ -193,3 +193,13 @@ def test_progress_bar_of_notices_and_lists(sqlite_store, tmp_path):
     assert code == 0 and "Advancing list entries" in terminal
     piped = _pipes(["lists", "advance", "--as-of", "2025-07-01"], sqlite_store.url)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_a_period_given_as_a_date_is_stored_as_one_label(runner, sqlite_store):
+    Register(sqlite_store).entity(records=[tax(2025, 95)])
+    base = ["--db", sqlite_store.url, "--json", "cycle", "run", "--policy", "epidemic-conduct", "--period"]
+    first = runner.invoke(cli, base + ["2026年4月30日"])
+    assert first.exit_code == 0, first.output
+    assert (json.loads(first.stdout)["period"], json.loads(first.stdout)["as_of"]) == ("2026-04-30", "2026-04-30")
+    again = runner.invoke(cli, base + ["20260430"])  # the same period: refused without --rerun
+    assert again.exit_code == 1 and "already holds policy epidemic-conduct for period 2026-04-30" in again.stderr
