@@ -199,8 +199,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
     try:
         return parse(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{exc}; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)",
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)",
                                  param_hint=option) from None
 
 

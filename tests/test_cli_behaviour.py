@@ -63,7 +63,7 @@ def test_library_usage_and_option_errors_as_json(runner, sqlite_store, factory, 
     usage = fails("--json", "notices", "issue", "--out", str(tmp_path), code=2)  # a usage error raised by the command
     assert usage["where"] == "supervise notices issue" and "exactly one of --cycle" in usage["error"]
     date = fails("--json", "lists", "advance", "--as-of", "2026-02-30", code=2)
-    assert date["where"] == "supervise lists advance --as-of" and "'2026-02-30' is not a real date" in date["error"]
+    assert date["where"] == "supervise lists advance --as-of" and "'2026-02-30' is not a date" in date["error"]
     required = fails("--json", "cycle", "run", "--period", "2025", code=2)
     assert required["where"] == "supervise cycle run --policy" and "Missing option '--policy'" in required["error"]
     unknown = fails("--json", "cycel", code=2)
