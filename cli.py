@@ -63,13 +63,78 @@ def json_option(func: Callable) -> Callable:
 
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
-    """Turn library errors into click errors with their sentence."""
+    """Turn library errors into click errors with their sentence (as JSON on stderr with --json, see JsonErrors).
+
+    The itemised lines of an import or pack error (``errors``/``problems``) go along as ``details``."""
     try:
         yield
     except UsageProblem as exc:
         raise click.UsageError(str(exc)) from exc
     except SupervisionError as exc:
-        raise click.ClickException(str(exc)) from exc
+        error = click.ClickException(str(exc))
+        details = getattr(exc, "errors", None) or getattr(exc, "problems", None)
+        if details:
+            error.details = list(details)  # type: ignore[attr-defined]
+        raise error from exc
+
+
+def _wants_json(args: list[str]) -> bool:
+    """--json anywhere before a '--' (the root option or a command's)."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def _command_path(group: click.Group, args: list[str]) -> str:
+    """'supervise cycle run' from the command line (root options and their values skipped)."""
+    path, command, skip = ["supervise"], group, False
+    for token in args:
+        if skip:
+            skip = False
+        elif token == "--db":
+            skip = True
+        elif token.startswith("-"):
+            continue
+        elif isinstance(command, click.Group) and token in command.commands:
+            command = command.commands[token]
+            path.append(token)
+        else:
+            break
+    return " ".join(path)
+
+
+def error_json(exc: click.ClickException, where: str = "supervise") -> dict[str, Any]:
+    """{"error": sentence, "where": command [+ option], "exit_code": n[, "details": [...]]} of a click error."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:  # the program is 'supervise' however it was started (python -m cli, a test runner)
+        where = " ".join(["supervise", *ctx.command_path.split(" ")[1:]])
+    if isinstance(exc, click.BadParameter):
+        hint = exc.param_hint if exc.param_hint is not None else (
+            exc.param.get_error_hint(ctx) if exc.param is not None and ctx is not None else None)
+        if hint:
+            where += " " + (" / ".join(hint) if isinstance(hint, (list, tuple)) else str(hint)).replace("'", "")
+    out: dict[str, Any] = {"error": exc.format_message(), "where": where, "exit_code": exc.exit_code}
+    if getattr(exc, "details", None):
+        out["details"] = exc.details  # type: ignore[attr-defined]
+    return out
+
+
+class JsonErrors(click.Group):
+    """The root group: with --json, every error (library, usage, bad option) is printed as one JSON object on
+    stderr, with the same non-zero exit code as the text form."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or not _wants_json(argv):
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            click.echo(dumps(error_json(exc, _command_path(self, argv))), err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(dumps({"error": "Aborted.", "where": _command_path(self, argv), "exit_code": 1}), err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def settings() -> Settings:
@@ -87,38 +152,65 @@ def emit(result: Any, text: Callable[[Any], str] | str | None = None) -> None:
             click.echo(out)
 
 
+class _Bar:
+    """The callback a library function advances (``bar(n)``; ``set_total`` via engine.progress.announce)."""
+
+    def __init__(self, bar: Any = None, task: Any = None):
+        self.bar, self.task = bar, task
+
+    def __call__(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def set_total(self, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
+
+
+def _bar_wanted() -> bool:
+    s = settings()
+    quiet = s.quiet if s is not None else False
+    return not quiet and sys.stderr.isatty()
+
+
 @contextlib.contextmanager
 def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr for long work; silent with --quiet/--json or when not a terminal."""
-    s = settings()
-    if s.quiet or s.json or not sys.stderr.isatty():
-        yield lambda n: None
+    """A rich progress bar on stderr while the block runs, advanced by the callback it yields (pass it to the
+    library as ``progress=``); the library may announce the total. Nothing is printed with --quiet or when
+    stderr is not a terminal (a pipe, a file, a test runner)."""
+    if not _bar_wanted():
+        yield _Bar()
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        bar.refresh()  # shown at once, not at the first automatic refresh
+        yield _Bar(bar, task)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
+    """A date option, in any form an import accepts: 2026-04-30, 2026/4/30, 20260430, 2026年4月30日."""
     if value is None:
         return None
+    from engine.values import parse_date as parse
+
     try:
-        return dt.date.fromisoformat(value)
+        return parse(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD", param_hint=option) from None
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)",
+                                 param_hint=option) from None
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JsonErrors, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="supervise")
 @click.option("--db", envvar="SUPERVISE_DB", metavar="URL",
               help="Database URL (env SUPERVISE_DB; default sqlite:///supervise.db). "
                    "PostgreSQL: postgresql://user@host:5432/dbname.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON (errors too: a JSON object on stderr).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no progress bar either).")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, as_json: bool, quiet: bool) -> None:
     """Tiered credit supervision, random inspections, lists and joint measures.
@@ -374,29 +466,40 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
 
 @cli.command()
 @click.argument("code")
-@click.option("--service", required=True, help="Government service item, e.g. government_procurement, bidding.")
-@click.option("--as-of", help="Date (YYYY-MM-DD); default today.")
+@click.option("--service", required=True,
+              help="Government service item, by id or Chinese name: government_procurement or 政府采购, bidding, ...")
+@click.option("--as-of", help="Date (YYYY-MM-DD, 2026/4/30, 2026年4月30日); default today.")
 @json_option
 def check(code: str, service: str, as_of: str | None) -> None:
     """Measures that apply when this entity applies for a government service item (from stored decisions).
 
+    The verdict is restricted, needs_review (not in the register, or a pack that governs the item has not
+    decided it yet: the reasons say which), incentive or no_measure. Only the latest revision of a cycle counts.
+
     Example: supervise check 91350100M000100Y43 --service government_procurement
     """
-    from engine.evaluate import check_service
+    from engine.check import check as check_codes
 
     with errors():
-        result = check_service(settings().store, code, service, parse_date(as_of, "--as-of"))
+        result = check_codes(settings().store, [code], service, parse_date(as_of, "--as-of"))[0].as_dict()
 
     def text(r: dict) -> str:
-        lines = [f"{r['name']} {r['uscc']} applying for {r['service']}: {r['verdict']}"]
+        item = f"{r['service_name']} ({r['service']})" if r["service_name"] else r["service"]
+        lines = [f"{r['name'] or '(not in the register)'} {r['uscc']} applying for {item} on {r['as_of']}: "
+                 f"{r['verdict']}"]
         for m in r["measures"]:
             cause = m["cause"]
-            why = (f"tier {cause['tier']} in cycle {cause['cycle']}" if cause["type"] == "tier"
-                   else f"{cause['list']} list entry {cause['entry']}")
+            why = (f"tier {cause['tier']} in cycle {cause['cycle']} (revision {cause['revision']})"
+                   if cause["type"] == "tier" else f"{cause['list']} list entry {cause['entry']}")
             ignored = f" (not applied: {m['ignored_because']})" if m.get("ignored_because") else ""
             lines.append(f"  [{m['kind']}] {m['text']} — {m['department']}; basis {m['basis']}; because {why}{ignored}")
-        if not r["measures"]:
+        if not r["measures"] and not r["reviews"]:
             lines.append("  no joint measure applies")
+        for v in r["reviews"]:
+            lines.append(f"  needs review: {v['reason']}")
+        for d in r["decisions"]:
+            lines.append(f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
+                         f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}")
         return "\n".join(lines)
 
     emit(result, text)
@@ -412,7 +515,8 @@ def cycle() -> None:
 @cycle.command("run")
 @click.option("--policy", "policy_ref", required=True, help="Pack id or YAML file.")
 @click.option("--period", required=True, help="Period label: 2025, 2025-H1, 2025-Q3, 2025-06 or a date.")
-@click.option("--as-of", help="As-of date (default: end of the period).")
+@click.option("--as-of", help="As-of date (default: end of the period; with --rerun, the as-of date of the revision "
+                              "it supersedes).")
 @click.option("--rerun", is_flag=True, help="Store a new revision when the pack and period already have a cycle.")
 @json_option
 def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> None:
@@ -433,10 +537,16 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> N
     emit(result, _cycle_summary_text)
 
 
+_AS_OF_FROM = {"period_end": " (the end of the period)", "option": ""}
+
+
 def _cycle_summary_text(r: dict) -> str:
-    lines = [f"Cycle {r['cycle']}: {r['pack']}@{r['version']} period {r['period']} as of {r['as_of']}, "
-             f"revision {r['revision']}, {r['entities']} entities ({r['distinct_vectors']} distinct evaluations) "
-             f"in {r.get('wall_seconds', 0):.1f}s."]
+    origin = r.get("as_of_from") or "option"
+    origin = _AS_OF_FROM.get(origin, f" (kept from {origin}; --as-of sets another date)")
+    wall = f" in {r['wall_seconds']:.1f}s" if r.get("wall_seconds") is not None else ""
+    lines = [f"Cycle {r['cycle']}: {r['pack']}@{r['version']} period {r['period']} as of {r['as_of']}{origin}, "
+             f"revision {r['revision']}, {r['entities']} entities ({r['distinct_vectors']} distinct evaluations)"
+             f"{wall}."]
     lines.append(f"{'tier':<6}{'entities':>10}{'ratio':>8}{'per year':>10}{'expected checks':>17}")
     for t in r["tiers"]:
         ratio = f"{t['ratio']:.0%}" if t["ratio"] is not None else "-"
@@ -543,7 +653,8 @@ def cycle_replay(cycle_id: int) -> None:
     from engine.cycles import replay_cycle
 
     with errors():
-        r = replay_cycle(settings().store, cycle_id)
+        with progress(None, f"Replaying cycle {cycle_id}") as tick:
+            r = replay_cycle(settings().store, cycle_id, progress=tick)
     emit(r, lambda r: (f"Cycle {cycle_id} replayed: {r['entities']} decisions identical." if r["identical"] else
                        f"Cycle {cycle_id} replay differs for {len(r['differences'])} entities: {r['differences'][:5]}"))
     if not r["identical"]:
@@ -922,7 +1033,8 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
     """
     from lists.lifecycle import serve
 
-    r = _list_write(serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id)
+    with progress(None, "Serving pre-listing notices") as tick:
+        r = _list_write(serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick)
 
     def text(r: dict) -> str:
         lines = [f"Notice served on {r['on']} for {len(r['served'])} entries; {len(r['skipped'])} not proposed "
@@ -945,7 +1057,8 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
     """
     from lists.lifecycle import advance
 
-    r = _list_write(advance, _day(as_of, "--as-of"), _actor(by) if by else "system")
+    with progress(None, "Advancing list entries") as tick:
+        r = _list_write(advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
     waiting = ", ".join(f"{v} {k}" for k, v in r["waiting"].items())
     emit(r, lambda r: f"As of {r['as_of']}: {len(r['listed'])} listed, {len(r['expired'])} expired"
                       + (f"; waiting: {waiting}" if waiting else "") + ".")
@@ -1085,7 +1198,8 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
 
     with errors():
         output_dir(out_dir)
-    r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
+    with progress(None, "Writing the public lists"):
+        r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
 
     def text(r: dict) -> str:
         line = (f"Published {sum(r['counts'].values())} entries as of {r['as_of']} into {r['out']} ("

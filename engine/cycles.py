@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import os
+import pathlib
 import re
 import time
 from collections import Counter
@@ -24,13 +25,27 @@ from lists.lifecycle import Proposer, expiries
 from . import authorities
 from .errors import CycleError, DatabaseLocked, UsageProblem
 from .parallel import Sink, evaluate_batches
+from .progress import announce
 from .regions import region_label
 from .store import Store, audit, lock_wait_seconds, now
+from .values import parse_date
 from .store import cycles as q
 from .store import entities as qe
 
 BATCH = 20000  # entities per batch (one read, one insert)
 PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this process
+
+
+# Test hook: with SUPERVISE_TEST_PAUSE_AFTER_BATCH=FILE a cycle writes FILE once its first batch of decisions is
+# stored (in the open transaction) and waits until FILE.go exists, so that a test can kill it at a known point.
+PAUSE_AFTER_BATCH = "SUPERVISE_TEST_PAUSE_AFTER_BATCH"
+
+
+def _pause_for_test(marker: str) -> None:
+    go = pathlib.Path(marker + ".go")
+    pathlib.Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+    while not go.exists():
+        time.sleep(0.05)
 
 
 def period_end(period: str) -> dt.date:
@@ -50,9 +65,21 @@ def period_end(period: str) -> dt.date:
         y, mo = int(m.group(1)), int(m.group(2))
         return dt.date(y, mo, calendar.monthrange(y, mo)[1])
     try:
-        return dt.date.fromisoformat(p)
+        return parse_date(period)
     except ValueError:
         raise UsageProblem(f"--period '{period}' is not a period; use 2025, 2025-H1, 2025-Q3, 2025-06 or a date") from None
+
+
+def period_label(period: str) -> str:
+    """The label a cycle stores: as given, except that a date in another form an import accepts (2026/4/30,
+    20260430, 2026年4月30日) becomes 2026-04-30, so one day is one period however it was typed."""
+    text = period.strip()
+    if re.fullmatch(r"\d{4}(-(H[12]|Q[1-4]|\d{2}))?", text, re.IGNORECASE):
+        return text
+    try:
+        return parse_date(text).isoformat()
+    except ValueError:
+        return text
 
 
 def _load_version(pack_ref: str, as_of: dt.date):
@@ -84,7 +111,9 @@ def evaluate_register(conn, version, as_of: dt.date, sink: Sink, previous: dict[
                       workers: int = 0, url: str | None = None) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
-    ``url`` while the sink runs here."""
+    ``url`` while the sink runs here. ``progress`` is told the register's size, then advanced per batch."""
+    if progress is not None:
+        announce(progress, qe.entity_count(conn))
     return evaluate_batches(conn, version, as_of, qe.batch_ranges(conn, BATCH), sink, previous=previous,
                             imported_before=imported_before, workers=workers, url=url, progress=progress)
 
@@ -141,12 +170,24 @@ def check_authorities(conn, version) -> None:
 
 def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = None, rerun: bool = False,
               actor: str = "cli", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Evaluate every entity and store the cycle; returns the summary."""
+    """Evaluate every entity and store the cycle; returns the summary.
+
+    The as-of date is ``as_of`` if given; else, for a rerun, the as-of date of the revision it supersedes (a rerun
+    redoes that cycle); else the end of the period. ``as_of_from`` in the summary says which."""
+    t0 = time.perf_counter()
+    from policies import get_pack
+
+    period = period_label(period)
+    pack_id = get_pack(pack_ref).id
+    as_of_from = "option" if as_of else "period_end"
+    if as_of is None and rerun:
+        with store.read() as conn:
+            before = q.current_cycle(conn, pack_id, period)
+        if before:
+            as_of, as_of_from = before["as_of"], f"revision {before['revision']}"
     as_of = as_of or period_end(period)
     version = _load_version(pack_ref, as_of)
-    pack_id = version.pack.id
     started = now()
-    t0 = time.perf_counter()
     with _cycle_transaction(store, pack_id, period) as conn:
         q.lock_pack_period(conn, pack_id, period)
         existing = q.current_cycle(conn, pack_id, period)
@@ -154,6 +195,9 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
             raise CycleError(f"Cycle {existing['id']} already holds policy {pack_id} for period {period} "
                              f"(revision {existing['revision']}, committed {existing['committed_at']:%Y-%m-%d %H:%M}). "
                              f"A committed cycle is immutable; pass --rerun to store a new revision.")
+        if existing and as_of_from.startswith("revision") and existing["as_of"] != as_of:
+            raise CycleError(f"Cycle {existing['id']} (revision {existing['revision']}) of policy {pack_id} for period "
+                             f"{period} was stored while this run started; run again to rerun it.")
         check_authorities(conn, version)
         pv_id = q.ensure_policy_version(conn, version)
         prev = q.previous_cycle(conn, pack_id, as_of)
@@ -168,7 +212,10 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
         spent = Counter({"store": 0.0, "lists": 0.0})
         loads, clock = json.loads, time.perf_counter
 
+        pause = os.environ.get(PAUSE_AFTER_BATCH)
+
         def sink(rows: list[tuple], new: dict[str, dict]) -> None:
+            nonlocal pause
             t0 = clock()
             for key, outcome in new.items():
                 if key not in outcome_ids:  # two workers may both meet a vector first
@@ -182,6 +229,9 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                           for i, r in zip(ids, rows) if r[1] in proposing])
             spent["store"] += t1 - t0
             spent["lists"] += clock() - t1
+            if pause:
+                _pause_for_test(pause)
+                pause = None
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
         stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress, workers=workers,
@@ -198,10 +248,12 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
         summary.update({"lists": lists, "distinct_vectors": stats["distinct_vectors"],
                         "durable_evaluations": stats["durable_evaluations"], "workers": stats["workers"],
                         "timings": {k: round(v, 3) for k, v in timings.items()}})
+        summary["as_of_from"] = as_of_from
+        summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # stored: what 'cycle show' prints
         q.finish_cycle(conn, cycle_id, stats["entities"], summary)
         audit(conn, actor, "cycle_run", f"cycle:{cycle_id}", pack=pack_id, period=period, as_of=as_of.isoformat(),
               version=version.version, rerun=rerun)
-    summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # with the commit
     return {"cycle": cycle_id, "pack": pack_id, "version": version.version, "period": period,
             "as_of": as_of.isoformat(), "revision": existing["revision"] + 1 if existing else 1,
             "supersedes": existing["id"] if existing else None, "entities": stats["entities"], **summary}
@@ -259,6 +311,11 @@ def list_cycles(store: Store) -> list[dict]:
 def show_cycle(store: Store, cycle_id: int) -> dict:
     with store.read() as conn:
         c = q.get_cycle(conn, cycle_id)
+    summary = dict(c["summary"] or {})
+    if summary.get("wall_seconds") is None and c["committed_at"] and c["started_at"]:
+        # Cycles stored before the summary kept it: from start to commit as the cycle row recorded them.
+        summary["wall_seconds"] = round((c["committed_at"] - c["started_at"]).total_seconds(), 3)
+    c["summary"] = summary
     return {"id": c["id"], "pack": c["pack_id"], "version": c["version"], "content_hash": c["content_hash"],
             "period": c["period"], "revision": c["revision"], "as_of": c["as_of"].isoformat(), "status": c["status"],
             "superseded_by": c["superseded_by"], "supersedes": c["supersedes_id"], "entities": c["entity_count"],
@@ -302,7 +359,7 @@ def _list_counts(conn, cycle_id: int) -> dict[str, int]:
     return dict(counts)
 
 
-def replay_cycle(store: Store, cycle_id: int) -> dict:
+def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | None = None) -> dict:
     """Recompute a stored cycle from the pack version it stored and the records known when it ran."""
     from policies.loader import version_from_body
 
@@ -331,7 +388,7 @@ def replay_cycle(store: Store, cycle_id: int) -> dict:
 
         workers = workers_for(store, c["entity_count"], sink_is_light=True)
         evaluate_register(conn, version, c["as_of"], sink, previous, imported_before=c["started_at"],
-                          workers=workers, url=store.url)
+                          workers=workers, url=store.url, progress=progress)
     for entity_id, want in list(stored.items())[:100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})
     return {"cycle": cycle_id, "pack": c["pack_id"], "version": c["version"], "as_of": c["as_of"].isoformat(),

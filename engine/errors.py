@@ -52,6 +52,10 @@ class UnknownPolicy(PolicyError):
     """No policy pack (or version) with that id."""
 
 
+class UnknownServiceItem(SupervisionError):
+    """No policy pack addresses a government service item with that id or Chinese name."""
+
+
 class RuleEngineError(SupervisionError):
     """durable-rules misbehaved (lost, delayed or failed action); the evaluation is void."""
 

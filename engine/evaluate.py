@@ -329,52 +329,7 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
 
 
 def check_service(store, code: str, service: str, as_of: dt.date | None = None) -> dict:
-    """Measures that apply when this entity applies for a government service item.
+    """``engine.check.check`` for one code, as a dict (kept for callers of the former function)."""
+    from .check import check
 
-    Reads stored decisions only (the latest cycle of every pack) and the entity's active list entries;
-    nothing is recomputed.
-    """
-    from .errors import EntityNotFound
-    from .register import resolve_code
-    from .store import cycles as qc
-    from .store import entities as qe
-
-    as_of = as_of or dt.date.today()
-    code = resolve_code(code)
-    with store.read() as conn:
-        entity = qe.get_entity(conn, code)
-        if entity is None:
-            raise EntityNotFound(f"No entity with code {code} in the register {store.display_url()}.")
-        latest = qc.latest_decision(conn, entity["id"]) or {"by_pack": []}
-        entries = []
-        try:
-            from lists.lifecycle import active_entries
-
-            entries = active_entries(conn, entity["id"], as_of)
-        except ImportError:  # pragma: no cover
-            entries = []
-    applies, seen = [], set()
-    for d in latest["by_pack"]:
-        for m in d["result"].get("measures", []):
-            if service in m["services"] and m["rule"].startswith("list:") is False and (m["id"], d["pack_id"]) not in seen:
-                seen.add((m["id"], d["pack_id"]))
-                applies.append({"measure": m["id"], "kind": m["kind"], "text": m["text"], "basis": m["basis"],
-                                "department": m["department"], "pack": d["pack_id"],
-                                "cause": {"type": "tier", "tier": d["tier"], "cycle": d["cycle_id"],
-                                          "period": d["period"], "rule": m["rule"]}})
-    for e in entries:
-        for m in e.get("measures") or []:
-            if service in (m.get("services") or []) and (m["id"], e.get("pack_id")) not in seen:
-                seen.add((m["id"], e.get("pack_id")))
-                applies.append({"measure": m["id"], "kind": m.get("kind"), "text": m.get("text"),
-                                "basis": m.get("basis") or "", "department": m.get("department"),
-                                "pack": e.get("pack_id"),
-                                "cause": {"type": "list", "list": e["list"], "entry": e["id"], "state": e.get("state"),
-                                          "listed_from": str(e.get("listed_from") or "")}})
-    sanction = any(a["kind"] == "sanction" for a in applies)
-    for a in applies:
-        if a["kind"] == "incentive" and sanction:
-            a["ignored_because"] = "同一服务事项适用惩戒措施，激励措施不予适用"
-    verdict = "restricted" if sanction else ("incentive" if applies else "no_measure")
-    return {"uscc": code, "name": entity["name"], "service": service, "as_of": as_of.isoformat(),
-            "verdict": verdict, "measures": applies}
+    return check(store, [code], service, as_of)[0].as_dict()

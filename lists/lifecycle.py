@@ -32,11 +32,12 @@ import datetime as dt
 import hashlib
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from engine import authorities, deadlines
 from engine.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
+from engine.progress import announce
 from engine.store import audit, chunked, now
 from engine.store import entities as entities_q
 from engine.store import lists as q
@@ -654,7 +655,8 @@ def expiries(conn, pack_id: str, after: dt.date, until: dt.date) -> dict[str, in
 
 # -- manual actions -----------------------------------------------------------------------------------------
 
-def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None) -> dict[str, Any]:
+def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None,
+          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
     day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
     its repair instructions (两书同达) are issued dated ``on``, stating that deadline."""
@@ -666,6 +668,7 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
     else:
         ids = q.entry_ids(conn, cycle_id=cycle_id)
     served, skipped = [], []
+    announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i:i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
@@ -686,14 +689,18 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
             served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
                            "objection_deadline": deadline.isoformat()})
         batch.flush(conn)
+        if progress:
+            progress(len(part))
     return {"on": on.isoformat(), "served": served, "skipped": skipped}
 
 
-def advance(conn, as_of: dt.date, actor: str = "system") -> dict[str, Any]:
+def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None
+            ) -> dict[str, Any]:
     """List entries whose objection window has passed with no objection pending, expire those past their
     maximum period. Idempotent: a second run on the same date changes nothing."""
     result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
     ids = q.entry_ids(conn, states=OPEN)
+    announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i:i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
@@ -706,6 +713,8 @@ def advance(conn, as_of: dt.date, actor: str = "system") -> dict[str, Any]:
                        "notice not served" if entry.state == "proposed" else "objection window running")
                 result["waiting"][why] = result["waiting"].get(why, 0) + 1
         batch.flush(conn)
+        if progress:
+            progress(len(part))
     return result
 
 

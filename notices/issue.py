@@ -712,7 +712,9 @@ class _Files:
     """Writes the files of each committed chunk: in this process, or (large runs) in worker processes while
     this process numbers and stores the next chunk."""
 
-    def __init__(self, out_dir: pathlib.Path | None, formats: Sequence[str], templates: Any, parallel: bool):
+    def __init__(self, out_dir: pathlib.Path | None, formats: Sequence[str], templates: Any, parallel: bool,
+                 progress: Callable[[int], None] | None = None):
+        self.progress = progress  # advanced as files are written (rendering PDFs is most of a run)
         self.out = str(out_dir) if out_dir is not None else None
         self.formats, self.templates = tuple(formats), templates
         self.pool = None
@@ -729,11 +731,14 @@ class _Files:
         jobs = [{"number": r["number"], "template": r["template"], "context": r["context"],
                  "content_hash": r["content_hash"], "check": r.get("_check", False)} for r in rows]
         if self.pool is None:
-            self._collect(_file_job(jobs, self.out, self.formats, self.templates), summaries, report)
+            for i in range(0, len(jobs), 20):  # 20 at a time: a PDF takes about half a second
+                self._collect(_file_job(jobs[i:i + 20], self.out, self.formats, self.templates), summaries[i:i + 20],
+                              report)
             return
-        for i in range(0, len(jobs), _BATCH):
-            future = self.pool.submit(_file_job, jobs[i:i + _BATCH], self.out, self.formats, self.templates)
-            self.pending.append((future, summaries[i:i + _BATCH]))
+        step = 20 if "pdf" in self.formats else _BATCH  # PDF jobs smaller: progress moves every few seconds
+        for i in range(0, len(jobs), step):
+            future = self.pool.submit(_file_job, jobs[i:i + step], self.out, self.formats, self.templates)
+            self.pending.append((future, summaries[i:i + step]))
             while len(self.pending) > _IN_FLIGHT:
                 self._wait_one(report)
 
@@ -741,13 +746,14 @@ class _Files:
         future, summaries = self.pending.pop(0)
         self._collect(future.result(), summaries, report)
 
-    @staticmethod
-    def _collect(results: list[tuple[list[str], bool]], summaries: list[dict], report: IssueReport) -> None:
+    def _collect(self, results: list[tuple[list[str], bool]], summaries: list[dict], report: IssueReport) -> None:
         for (files, changed), summary in zip(results, summaries):
             summary["files"] = files
             report.files += len(files)
             if changed:
                 report.changed.append(summary["number"])
+        if self.progress:
+            self.progress(len(results))
 
     def finish(self, report: IssueReport) -> None:
         try:
@@ -765,7 +771,8 @@ def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     files = _Files(out_dir, formats, templates,
-                   parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1)
+                   parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
+                   progress=progress)
     try:
         _issue_chunks(store, source, chunks, files, issued_on=issued_on, templates=templates, report=report,
                       progress=progress, actor=actor)
@@ -796,9 +803,7 @@ def _issue_chunks(store: Store, source: str, chunks: Sequence[Callable[[Any], li
             for rows, bucket in ((new, report.issued), (old, report.already)):
                 summaries = [_summary(row, []) for row in rows]
                 bucket.extend(summaries)
-                files.add(rows, summaries, report)
-            if progress:
-                progress(len(causes))
+                files.add(rows, summaries, report)  # advances progress per notice written
     finally:
         files.finish(report)
 

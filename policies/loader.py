@@ -110,6 +110,7 @@ class PackVersion:
     content_hash: str = ""
     atoms1: list[C.Atom] = field(default_factory=list)  # stage 1: tier rules
     atoms2: list[C.Atom] = field(default_factory=list)  # stage 2: lists, measures, notices (may test `tier`)
+    services: dict[str, str] = field(default_factory=dict)  # service item id -> Chinese name (`services:`)
 
     @property
     def ref(self) -> str:
@@ -671,6 +672,7 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
         P.add(at + ("default_tier",), f"'{v.default_tier}' is not a tier{did_you_mean(v.default_tier, order)}")
     _facts(v, raw.get("facts") or {}, at + ("facts",), P)
     v.measures = _measures(v, raw.get("measures") or {}, at + ("measures",), P)
+    v.services = _services(v, raw.get("services"), at + ("services",), P)
     v.lists = _lists(v, raw.get("lists") or {}, at + ("lists",), P)
     v.supervision = _supervision(v, raw.get("supervision") or {}, at + ("supervision",), P)
     v.tier_rules = _rules(v, raw.get("tier_rules") or [], "tier", at + ("tier_rules",), P)
@@ -946,6 +948,30 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
         out[str(mid)] = {"id": str(mid), "kind": body.get("kind"), "text": body.get("text", ""),
                          "department": body.get("department", ""), "services": list(body.get("services") or []),
                          "duration_months": body.get("duration_months"), "basis": v.basis_text(ref) if ref else ""}
+    return out
+
+
+def _services(v: PackVersion, raw: Any, at: tuple, P: _Problems) -> dict[str, str]:
+    """The service items the version's measures address (id -> Chinese name, e.g. government_procurement: 政府采购).
+    Optional; when given, every service a measure names must be declared here."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        P.add(at, "services is a mapping of service item id to its Chinese name, e.g. government_procurement: 政府采购")
+        return {}
+    out = {}
+    for sid, name in raw.items():
+        if isinstance(name, dict):
+            name = name.get("name")
+        if not isinstance(name, str) or not name.strip():
+            P.add(at + (sid,), "give the service item's Chinese name, e.g. government_procurement: 政府采购")
+            continue
+        out[str(sid)] = name.strip()
+    for mid, m in v.measures.items():
+        for sid in m["services"]:
+            if out and str(sid) not in out:
+                P.add(at[:-1] + ("measures", mid, "services"),
+                      f"service item '{sid}' is not declared under services{did_you_mean(str(sid), out)}")
     return out
 
 

@@ -165,3 +165,15 @@ def write_csv(path: pathlib.Path, rows: list[dict], encoding: str = "utf-8") -> 
         for r in rows:
             w.writerow(r)
     return path
+
+
+# Hypothesis: no per-example deadline and no "too slow" health check, both measured in wall time (a loaded
+# machine would fail them). Tests that set their own settings still inherit these unless they override them.
+try:
+    from hypothesis import HealthCheck
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("supervise", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    _hypothesis_settings.load_profile("supervise")
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    pass

@@ -83,6 +83,7 @@ def test_check_uses_stored_decisions_and_lists(world):
     store, codes = world
     run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
     run_cycle(store, "market-credit-risk", AS_OF, as_of=dt.date(2026, 4, 30))
+    run_cycle(store, "epidemic-conduct", AS_OF, as_of=dt.date(2026, 4, 30))  # the third pack governing procurement
     bad = invoke(store, "check", codes["bad"], "--service", "government_procurement", "--as-of", AS_OF, "--json")
     assert bad.exit_code == 0, bad.output
     data = json.loads(bad.output)

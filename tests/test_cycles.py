@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine.codes import make_uscc
-from engine.cycles import list_cycles, replay_cycle, run_cycle, show_cycle
+from engine.cycles import PAUSE_AFTER_BATCH, list_cycles, replay_cycle, run_cycle, show_cycle
 from engine.errors import CycleError
 from engine.store import Store, schema
 from engine.store import entities as qe
@@ -120,23 +120,68 @@ def test_replay_detects_a_tampered_decision(sqlite_store):
     assert not replay["identical"] and replay["differences"][0]["stored"][0] == "B"
 
 
-def _cli(db_url: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "SUPERVISE_DB": db_url}
+def _cli(db_url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "SUPERVISE_DB": db_url, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
 
 
+def wait_until(condition, what: str, limit: float = 600.0) -> None:
+    """Poll an observable condition; ``limit`` only bounds a hung test, it is not a guess at how long work takes."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def paused_cycle_run(db_url: str, marker, *args: str) -> subprocess.Popen:
+    """Start 'cycle run' in a process of its own and return it once it has stored its first batch of decisions
+    (inside its open transaction) and waits there (engine.cycles test hook SUPERVISE_TEST_PAUSE_AFTER_BATCH)."""
+    proc = _cli(db_url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30", *args,
+                env={PAUSE_AFTER_BATCH: str(marker)})
+    wait_until(lambda: marker.exists() or proc.poll() is not None, "the cycle's first batch")
+    assert proc.poll() is None, f"the cycle ended without pausing: {proc.communicate()}"
+    return proc
+
+
+def killed_run_released(store: Store) -> None:
+    """Wait until the killed run's PostgreSQL backend has rolled back and released its run lock (SQLite: the
+    killed process's lock went with it)."""
+    if store.engine.dialect.name != "postgresql":
+        return
+    held = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                   "(SELECT oid FROM pg_database WHERE datname = current_database())")
+
+    def released() -> bool:
+        with store.engine.connect() as conn:
+            return conn.execute(held).scalar_one() == 0
+
+    wait_until(released, "the killed run's database session to end")
+
+
 @pytest.mark.slow
-def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store):
-    bulk_register(store, 30000)
-    proc = _cli(store.url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30")
-    time.sleep(2.5)
-    assert proc.poll() is None, "the cycle finished before it could be killed; enlarge the register"
+def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store, tmp_path):
+    bulk_register(store, 30000)  # two batches: the process is killed between them
+    proc = paused_cycle_run(store.url, tmp_path / "paused")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    killed_run_released(store)
     assert counts(store)["cycles"] == 0 and counts(store)["decisions"] == 0
     result = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
     assert result["entities"] == 30000 and counts(store)["decisions"] == 30000
+
+
+def test_pause_hook_resumes_when_told(sqlite_store, tmp_path):
+    """The hook the kill tests rely on: the run really waits at the marker, and finishes once told to go on."""
+    reg = Register(sqlite_store)
+    reg.entity(records=[tax(2025, 95)])
+    marker = tmp_path / "paused"
+    proc = paused_cycle_run(sqlite_store.url, marker)
+    assert counts(sqlite_store)["cycles"] == 0  # stored, not committed
+    (tmp_path / "paused.go").touch()
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "Cycle 1: tax-credit@2025" in out and counts(sqlite_store)["decisions"] == 1
 
 
 @pytest.mark.slow
@@ -175,3 +220,41 @@ def test_cli_cycle_commands(store, runner):
     assert replay.exit_code == 0 and "identical" in replay.output
     bad = runner.invoke(cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "20x5"])
     assert bad.exit_code == 2 and "is not a period" in bad.output
+
+
+def test_rerun_keeps_the_as_of_date_of_the_revision_it_supersedes(store, runner):
+    reg = Register(store)
+    reg.entity(records=[tax(2025, 95)])
+    first = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
+    again = run_cycle(store, "tax-credit", "2025", rerun=True)
+    assert (again["revision"], again["as_of"], again["as_of_from"]) == (2, "2026-04-30", "revision 1")
+    assert again["supersedes"] == first["cycle"]
+    moved = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 5, 31), rerun=True)
+    assert (moved["as_of"], moved["as_of_from"]) == ("2026-05-31", "option")
+    base = ["--db", store.url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--rerun"]
+    text = runner.invoke(cli, base)
+    assert text.exit_code == 0, text.output
+    assert ("as of 2026-05-31 (kept from revision 3; --as-of sets another date), revision 4" in text.output)
+    fresh = run_cycle(store, "tax-credit", "2024")  # no cycle yet: the end of the period
+    assert (fresh["as_of"], fresh["as_of_from"]) == ("2024-12-31", "period_end")
+    shown = runner.invoke(cli, ["--db", store.url, "cycle", "show", str(fresh["cycle"])])
+    assert "as of 2024-12-31 (the end of the period)" in shown.output
+
+
+def test_cycle_show_prints_the_stored_wall_time(store, runner):
+    reg = Register(store)
+    reg.entity(records=[tax(2025, 95)])
+    run = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
+    shown = show_cycle(store, run["cycle"])
+    stored = shown["summary"]["wall_seconds"]
+    assert 0 < stored <= run["wall_seconds"]  # the stored time is taken just before the commit
+    text = runner.invoke(cli, ["--db", store.url, "cycle", "show", str(run["cycle"])])
+    assert text.exit_code == 0 and f"in {stored:.1f}s." in text.output
+    # A cycle stored without it (before this was kept): from its start and commit times.
+    with store.transaction() as conn:
+        summary = {k: v for k, v in shown["summary"].items() if k != "wall_seconds"}
+        conn.execute(sa.update(schema.cycles).where(schema.cycles.c.id == run["cycle"]).values(summary=summary))
+        started, committed = conn.execute(sa.select(schema.cycles.c.started_at, schema.cycles.c.committed_at)
+                                          .where(schema.cycles.c.id == run["cycle"])).one()
+    old = show_cycle(store, run["cycle"])["summary"]["wall_seconds"]
+    assert old == round((committed - started).total_seconds(), 3) and old > 0

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import pathlib
 import signal
-import time
 import uuid
 
 import pytest
@@ -28,7 +27,7 @@ from engine.store import entities as qe
 from engine.store import lists as ql
 from policies import get_pack
 
-from .test_cycles import _cli, bulk_register, counts
+from .test_cycles import bulk_register, counts, killed_run_released, paused_cycle_run, wait_until
 
 AS_OF = dt.date(2026, 4, 30)
 N = 3000
@@ -126,23 +125,18 @@ def _marked(mark: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_workers_of_a_killed_cycle_exit_and_a_rerun_succeeds(store, monkeypatch):
+def test_workers_of_a_killed_cycle_exit_and_a_rerun_succeeds(store, monkeypatch, tmp_path):
     bulk_register(store, 30000)
     mark = f"SUPERVISE_TEST_MARK={uuid.uuid4().hex}"
     monkeypatch.setenv("SUPERVISE_WORKERS", "1")
     monkeypatch.setenv(*mark.split("=", 1))
-    proc = _cli(store.url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30")
-    deadline = time.monotonic() + 60
-    while len(_marked(mark)) < 2 and time.monotonic() < deadline:  # the CLI and its worker
-        time.sleep(0.1)
-    time.sleep(1.0)
-    assert proc.poll() is None, "the cycle finished before it could be killed; enlarge the register"
+    proc = paused_cycle_run(store.url, tmp_path / "paused")  # its first batch is stored; the worker is running
+    workers = [pid for pid in _marked(mark) if b"spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(workers) == 1, "the evaluation worker is not running while the cycle waits"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 15
-    while _marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _marked(mark) == [], "an evaluation worker outlived the killed cycle"
+    wait_until(lambda: not _marked(mark), "the evaluation worker to exit after its parent was killed")
+    killed_run_released(store)
     assert counts(store)["cycles"] == 0 and counts(store)["decisions"] == 0
     monkeypatch.setenv("SUPERVISE_WORKERS", "0")
     assert run_cycle(store, "tax-credit", "2025", as_of=AS_OF)["entities"] == 30000

@@ -170,22 +170,35 @@ def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None
     return dict(row) if row else None
 
 
-def latest_decision(conn: Connection, entity_id: int, pack_id: str | None = None) -> dict | None:
-    """The entity's decision in the newest revision of the latest cycle (optionally of one pack)."""
-    stmt = (sa.select(DE, OU.c.result, CY.c.pack_id, CY.c.period, CY.c.as_of, CY.c.revision, PV.c.version)
-            .join(OU, OU.c.id == DE.c.outcome_id).join(CY, CY.c.id == DE.c.cycle_id)
-            .join(PV, PV.c.id == CY.c.policy_version_id).where(DE.c.entity_id == entity_id))
-    if pack_id:
-        stmt = stmt.where(CY.c.pack_id == pack_id)
-    rows = conn.execute(stmt.order_by(CY.c.as_of.desc(), CY.c.revision.desc())).mappings().all()
-    seen = set()
-    out = []
-    for r in rows:
-        if r["pack_id"] in seen:
-            continue
-        seen.add(r["pack_id"])
-        out.append(dict(r))
-    return out[0] if out and pack_id else ({"by_pack": out} if out else None)
+def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, dict]:
+    """Pack id -> the cycle that speaks for the pack on ``as_of``: of each pack and period only the latest
+    committed revision counts, and of those the one with the latest as-of date on or before ``as_of`` (then the
+    newest). Each row carries ``version``, ``content_hash`` and ``pack_body``."""
+    newest = (sa.select(CY.c.pack_id, CY.c.period, sa.func.max(CY.c.revision).label("revision"))
+              .where(CY.c.committed_at.is_not(None)).group_by(CY.c.pack_id, CY.c.period).subquery())
+    stmt = (sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
+            .join(PV, PV.c.id == CY.c.policy_version_id)
+            .join(newest, (newest.c.pack_id == CY.c.pack_id) & (newest.c.period == CY.c.period)
+                  & (newest.c.revision == CY.c.revision)))
+    if as_of is not None:
+        stmt = stmt.where(CY.c.as_of <= as_of)
+    out: dict[str, dict] = {}
+    for row in conn.execute(stmt.order_by(CY.c.pack_id, CY.c.as_of.desc(), CY.c.id.desc())).mappings():
+        out.setdefault(row["pack_id"], dict(row))
+    return out
+
+
+def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:
+    """Entity id -> its decision in a cycle (tier, ratio, per_year, forced, outcome ``result``), for the given
+    entities only."""
+    out: dict[int, dict] = {}
+    ids = list(dict.fromkeys(entity_ids))
+    for i in range(0, len(ids), 5000):
+        rows = conn.execute(sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced,
+                                      OU.c.result).join(OU, OU.c.id == DE.c.outcome_id)
+                            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i:i + 5000]))).mappings()
+        out.update({r["entity_id"]: dict(r) for r in rows})
+    return out
 
 
 def tier_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
