@@ -271,8 +271,9 @@ class _Ident(str):
 
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 # A tuple, list or dict repr (('a', 'b'), ['a'], {'k': 1}), an empty container, an object or method repr. Entity
-# names are free text: alert("x") is not a repr, ('a',) is.
-_REPR = re.compile(r"""\(\s*(['"])[^'"]*\1\s*,|\[\s*(['"])[^'"]*\2\s*[,\]]|\{\s*(['"])[^'"]*\3\s*:"""
+# names are free text: alert("x") and =HYPERLINK("u","t") are not reprs, ('a',) is. Python quotes a str in its
+# repr with single quotes (double ones only around a single quote), so only single-quoted items count.
+_REPR = re.compile(r"""\(\s*'[^']*'\s*,|\[\s*'[^']*'\s*[,\]]|\{\s*'[^']*'\s*:"""
                    r"""|\(\)|\[\]|\{\}|<[\w.]+ object at 0x|<(?:built-in |bound )?(?:method|function)\b"""
                    r"""|(?<![A-Za-z])(?:None|True|False)(?![A-Za-z])""")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}")

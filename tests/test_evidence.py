@@ -11,6 +11,7 @@ from engine.evaluate import evaluate_entity, explain_text
 from engine.evidence import Evidence
 from notices.issue import issue_for_cycle, render_notice
 from engine.store import notices as ns
+from lists import lifecycle
 from policies import get_pack
 from tests.builders_engine import Register, tax
 
@@ -54,6 +55,8 @@ def test_market_d_notice_names_the_penalty_and_the_list(store):
     ])
     cycle = run_cycle(store, "market-credit-risk", AS_OF.isoformat(), as_of=AS_OF)
     issue_for_cycle(store, cycle["cycle"], as_of=AS_OF)
+    with store.transaction() as conn:  # the pre-listing notice is issued when served, dated the service
+        lifecycle.serve(conn, AS_OF, "test", cycle_id=cycle["cycle"])
     texts = _texts(store, cycle["cycle"], code)
     assert texts
     joined = "\n".join(texts.values())

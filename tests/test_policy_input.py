@@ -255,9 +255,12 @@ def test_values_at_the_bounds_run_through_cycle_lists_and_notices(store, runner,
     assert r.exit_code == 0, r.output
     numbers = [n["number"] for n in json.loads(r.output)["issued"]]
     assert numbers and all(len(n) <= 64 for n in numbers)
-    assert f"{'泉' * 20}告知〔2026〕0000000001号" in numbers
+    assert f"{'泉' * 20}激励〔2026〕0000000001号" in numbers
     r = runner.invoke(cli, db + ["lists", "serve", "--cycle", str(cycle), "--on", "2026-05-06", "--json"])
     assert r.exit_code == 0, r.output
+    with store.read() as conn:  # the pre-listing notice is issued on service, numbered like the others
+        stored = [n for (n,) in conn.execute(sa.select(schema.notices.c.number))]
+    assert f"{'泉' * 20}告知〔2026〕0000000001号" in stored and all(len(n) <= 64 for n in stored)
     r = runner.invoke(cli, db + ["lists", "advance", "--as-of", "2027-05-07", "--json"])
     assert r.exit_code == 0, r.output
     LE, EV = schema.list_entries, schema.list_events

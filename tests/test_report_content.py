@@ -117,9 +117,11 @@ def test_notice_table_counts_every_kind_the_cycle_calls_for(store, tmp_path):
 
     issued = issue_for_cycle(store, cid, as_of=dt.date(2026, 5, 6)).as_dict()["issued_by_kind"]
     html, counts, data = notices(tmp_path / "issued")
-    assert {k: v[1] for k, v in counts.items()} == issued  # what issuing stored, kind by kind
-    assert all(due == done and pending == 0 for due, done, pending in counts.values())
-    assert data["headline"][-1].endswith("均已制发。")
+    assert {k: v[1] for k, v in counts.items() if v[1]} == issued  # what issuing stored, kind by kind
+    # Pre-listing notices (with their repair instructions, 两书同达) are issued when served, dated the service:
+    # until 'lists serve' they stay pending; everything else is issued.
+    assert {k: v for k, v in counts.items() if v[2]} == {"pre_listing": (10, 0, 10), "repair_instructions": (10, 0, 10)}
+    assert "尚有20份待制发" in data["headline"][-1]
 
     # The watch entries are served and listed after the objection window: listing calls for repair instructions
     # again (两书同达), which the lifecycle issues; the report counts them for this cycle.
