@@ -3,7 +3,6 @@ some results imported back into the register, and the public plan and results.""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import pathlib
@@ -13,6 +12,7 @@ from typing import Any
 
 from . import plans
 from .demo import GIVEN, REGIONS, SURNAMES
+from .exports import write_csv
 from .store import Store
 
 DEPARTMENTS = ["综合执法大队", "食品安全监管科", "市场秩序科", "质量监管科", "网络交易监管科"]
@@ -66,11 +66,7 @@ def write_inspectors(path: pathlib.Path, rnd: random.Random, sizes: dict[str, in
                          "department": f"{department_of(region)}{rnd.choice(DEPARTMENTS)}",
                          "region": region, "specialties": "、".join(rnd.sample(SPECIALTIES, 2)),
                          "max_checks": max_checks, "conflicts": "", "home_region": f"{region}{k % 12 + 1:03d}"})
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return len(rows)
+    return write_csv(path, list(rows[0]), [list(r.values()) for r in rows])
 
 
 def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: pathlib.Path | None) -> dict[str, Any]:
@@ -83,8 +79,8 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
     drawn = plans.draw_plan(store, cycle_id, draw_seed, per_check=2, actor="demo")
     plan_id = drawn["plan_id"]
     verified = plans.verify_plan(store, plan_id)
-    strata = ", ".join(f"{t['tier']} {t['checks']}/{t['population']}" + (f" ({t['forced']} forced)" if t["forced"] else "")
-                       for t in drawn["tiers"])
+    strata = ", ".join(f"{t['tier']} {t['checks']}/{t['population']}"
+                       + (f" ({t['forced']} forced)" if t["forced"] else "") for t in drawn["tiers"])
     lines = [f"{count} inspectors imported from {inspectors_csv}",
              f"plan {plan_id} drawn from cycle {cycle_id} with seed {draw_seed!r}: {drawn['checks']:,} checks "
              f"({strata}), {drawn['inspectors_used']} inspectors used",
@@ -108,13 +104,12 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
         checks = details.get("checks") or []
         results = work / "results.csv"
         done = as_of + dt.timedelta(days=40)
-        with results.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["plan", "check", "code", "outcome", "penalty_ref", "inspected_on"])
-            for i, check in enumerate(checks[:200]):
-                outcome = "未发现问题" if i % 10 < 7 else "发现问题" if i % 10 < 9 else "查无下落"
-                ref = f"泉市监罚〔{done.year}〕{500 + i}号" if outcome == "发现问题" else ""
-                writer.writerow([plan_id, check["seq"], check["code"], outcome, ref, done.isoformat()])
+        rows = []
+        for i, check in enumerate(checks[:200]):
+            outcome = "未发现问题" if i % 10 < 7 else "发现问题" if i % 10 < 9 else "查无下落"
+            ref = f"泉市监罚〔{done.year}〕{500 + i}号" if outcome == "发现问题" else ""
+            rows.append([plan_id, check["seq"], check["code"], outcome, ref, done.isoformat()])
+        write_csv(results, ["plan", "check", "code", "outcome", "penalty_ref", "inspected_on"], rows)
         imported = plans.import_results(store, results, actor="demo")
         published = plans.publish_results(store, plan_id, out / "plan", on=done + dt.timedelta(days=10), actor="demo")
         lines.append(f"{imported.inserted} results imported from {results} (they feed the next cycle); "

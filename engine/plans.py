@@ -24,7 +24,8 @@ rule, the pack's inspection items).
    is a prefix of the entity's 6-digit region; (b) the entity's code is not in their conflicts; (c) with the
    recusal rule on, their home township (first 9 digits of ``home_region``) differs from the entity's township
    (first 9 digits of the register's ``extra.township``; unknown townships are not compared); (d) they have
-   fewer checks than ``max_checks`` so far.
+   fewer checks than ``max_checks`` so far. ``max_checks`` is per period (pack and period): the pool given to
+   the draw carries each inspector's capacity left after the period's earlier plans, and the snapshot logs it.
 5. Staffing order: checks whose region has fewer covering inspectors first, then by check number.
 6. Choice, per check. ``take(n, need)``: among the eligible inspectors (meeting the need, if any, and not yet
    chosen for this check), go through the load levels (checks so far) from the lowest; in a level, the
@@ -1174,7 +1175,8 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
             snap = snapshot.get(inspector_id, {"code": f"#{inspector_id}", "name": "?", "department": "?"})
             inspectors.append({"code": snap["code"], "name": snap["name"], "department": snap["department"]})
         check = {"check_id": row["id"], "seq": row["seq"], "code": row["code"], "code_kind": row["code_kind"],
-                 "entity_type": row["entity_type"], "name": row["name"], "legal_rep": row.get("legal_rep"), "region": extra.get("region"),
+                 "entity_type": row["entity_type"], "name": row["name"], "legal_rep": row.get("legal_rep"),
+                 "region": extra.get("region"),
                  "tier": row["tier"], "reason": row["reason"], "rank_key": row["rank_key"],
                  "items": [items.get(i, {"id": i, "title": i}) for i in extra.get("items") or []],
                  "inspectors": inspectors, "result": None}
@@ -1318,9 +1320,11 @@ SHA-256(随机种子|算法|检查对象代码|人员编号) 排序并均衡分�
 <td>{{ totals.forced }}</td><td>{{ totals.sampled }}</td></tr></table>
 <p>必查：依规则必须检查的对象（如列入严重违法失信名单的主体），不论是否被随机抽中。</p>
 {% if items %}<h2>抽查事项</h2><ul>{% for i in items %}
-<li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}{% if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
+<li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}
+{%- if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>检查对象与执法检查人员</h2>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>行政区划代码</th>{% if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
+<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>行政区划代码</th>
+{%- if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
 {% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region }}</td>
 {% if items %}<td>{{ c.item_titles }}</td>{% endif %}<td>{{ c.inspector_text }}</td></tr>
 {% endfor %}</table>

@@ -934,8 +934,15 @@ def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None 
 
     def check_chunk(ids):
         def make(conn):
+            from engine.store.plans import forced_entities
+
             causes = []
-            for check in ns.checks_with_inspectors(conn, ids):
+            checks = ns.checks_with_inspectors(conn, ids)
+            # An entity that must be inspected (e.g. on the black list) is told so, drawn by lot or not.
+            forced = forced_entities(conn, cycle["id"], [c["entity_id"] for c in checks])
+            for check in checks:
+                if check["entity_id"] in forced:
+                    check = check | {"reason": "forced"}
                 where = f"Plan {plan_id} check {check['seq']}"
                 ctx = build_context("inspection", pack_body=pack_body, entity=check, issued_on=issued_on,
                                     settings=cfg, check=check, plan=plan, period=cycle.get("period"), where=where)

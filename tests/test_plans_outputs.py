@@ -38,8 +38,9 @@ def _read_csv(path: pathlib.Path) -> list[list[str]]:
 
 def test_inspection_notice_prints_the_checks_items(store, tmp_path):
     body = pack_body(inspection={"items": ITEMS})
-    cycle_id, _rows = build_cycle(store, n=40, regions=("350503",), weights={"B": 0.5, "D": 0.5}, body=body,
-                                  townships=True)
+    cycle_id, rows = build_cycle(store, n=40, regions=("350503",), weights={"B": 0.5, "D": 0.5}, body=body,
+                                 townships=True, forced_share=0.25)
+    forced = {r["code"] for r in rows if r["forced"]}
     add_inspectors(store, inspector_rows(6, regions=("350503",), max_checks=100, city_every=0))
     plan_id = plans.draw_plan(store, cycle_id, "s")["plan_id"]
     details = plans.plan_details(store, plan_id, dt.date(2025, 7, 1))
@@ -61,8 +62,11 @@ def test_inspection_notice_prints_the_checks_items(store, tmp_path):
         for word in FIELD_WORDS:
             assert word not in line
         assert not re.search(r"检查事项：[^<]*\b(items|region|township|ratio)\b", page)
+        # A forced entity is told it is a 重点检查对象, whether or not the lottery also drew it.
+        assert ("重点检查对象" in text) == (check["code"] in forced) != ("经随机抽取" in text)
         seen_tiers.add(check["tier"])
     assert seen_tiers == by_tier
+    assert any(c["code"] in forced and c["reason"] == "sampled" for c in details["checks"])
 
 
 # -- departments ------------------------------------------------------------------------------------

@@ -105,6 +105,15 @@ def iter_candidates(conn: Connection, cycle_id: int, batch: int = 50000) -> Iter
         yield [tuple(r) for r in part]
 
 
+def forced_entities(conn: Connection, cycle_id: int, entity_ids: Iterable[int]) -> set[int]:
+    """The given entities whose decision in the cycle is ``forced`` (must be inspected)."""
+    out: set[int] = set()
+    for part in chunked(list(entity_ids), 900):
+        out.update(conn.execute(sa.select(D.c.entity_id).where(D.c.cycle_id == cycle_id, D.c.forced.is_(True),
+                                                               D.c.entity_id.in_(part))).scalars())
+    return out
+
+
 def entity_places(conn: Connection, entity_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
     """entity id -> (region, township) as the register has them now."""
     township = E.c.extra["township"].as_string()
