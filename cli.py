@@ -599,10 +599,12 @@ def _strata_lines(strata: list[dict]) -> list[str]:
     """One line per tier: checks = forced (must be inspected, drawn by lot or not) + sampled (the rest)."""
     from engine.plans import tier_summary
 
-    lines = [f"{'tier':<6}{'population':>11}{'excluded':>10}{'ratio':>8}{'checks':>8}{'forced':>8}{'sampled':>8}"]
-    for t in tier_summary(strata):
-        ratio = "/".join(_pct(r["ratio"]) for r in t["ratios"])
-        lines.append(f"{t['tier']:<6}{t['population']:>11}{t['excluded']:>10}{ratio:>8}{t['checks']:>8}"
+    tiers = tier_summary(strata)
+    ratios = {t["tier"]: "/".join(_pct(r["ratio"]) for r in t["ratios"]) for t in tiers}
+    w = max([8] + [len(r) + 2 for r in ratios.values()])
+    lines = [f"{'tier':<6}{'population':>11}{'excluded':>10}{'ratio':>{w}}{'checks':>8}{'forced':>8}{'sampled':>8}"]
+    for t in tiers:
+        lines.append(f"{t['tier']:<6}{t['population']:>11}{t['excluded']:>10}{ratios[t['tier']]:>{w}}{t['checks']:>8}"
                      f"{t['forced']:>8}{t['sampled']:>8}")
     return lines
 

@@ -332,3 +332,24 @@ def test_demo_plan_stage_scales_and_reads_right(demo_out):
         assert "('" not in text
     assert not (out / "plan" / f"plan-{plan_id}.xlsx").exists()  # the unmasked working list is not public
     assert (out / "plan-internal" / f"plan-{plan_id}.xlsx").exists()
+
+
+def test_cli_forced_counts_agree_with_the_json(runner, sqlite_url, sqlite_store):
+    """Forced entities drawn by lot anyway (tier D at 100 %) are still counted as forced in every summary."""
+    db = ["--db", sqlite_url]
+    cycle_id, rows = build_cycle(sqlite_store, n=60, regions=("350503",), weights={"B": 0.5, "D": 0.5},
+                                 forced_share=0.2)
+    forced = sum(1 for r in rows if r["forced"])
+    assert forced
+    add_inspectors(sqlite_store, inspector_rows(6, regions=("350503",), max_checks=100, city_every=0))
+    res = runner.invoke(cli, [*db, "plan", "draw", "--cycle", str(cycle_id), "--seed", "s"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads(runner.invoke(cli, [*db, "plan", "show", "1", "--json"]).output)
+    assert sum(s["forced"] for s in shown["strata"]) == forced == shown["totals"]["forced"]
+    assert shown["totals"]["sampled"] == shown["totals"]["checks"] - forced
+    assert f"({forced} forced, {shown['totals']['checks'] - forced} sampled)" in res.output
+    table = [ln.split() for ln in res.output.splitlines() if ln[:1] in ("B", "D") and ln.split()[0] in ("B", "D")]
+    assert [t[0] for t in table] == ["B", "D"]  # one row per tier
+    assert sum(int(t[-2]) for t in table) == forced
+    text = runner.invoke(cli, [*db, "plan", "show", "1"]).output
+    assert f"({shown['totals']['checks'] - forced} sampled, {forced} forced)" in text
