@@ -768,7 +768,8 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @json_option
 def plan_export(plan_id: int, fmt: str, out: str) -> None:
-    """Export the internal working list of a plan (not masked; for the inspection teams).
+    """Export the internal working list of a plan (not masked; for the inspection teams) with Chinese column
+    headers; text cells that start like a formula are written as text.
 
     Example: supervise plan export 5 --format xlsx --out plan-5.xlsx
     """
