@@ -716,7 +716,11 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
 @json_option
 def import_inspectors(file: str, skip_invalid: bool) -> None:
     """Import or update inspectors (执法检查人员名录库) by code: name, department, region, specialties,
-    max_checks, conflicts, home_region.
+    max_checks (checks the inspector can take in a period, over all its plans), conflicts, home_region.
+
+    The department is printed on notices and the public plan as written (e.g. 晋江市市场监督管理局质量监管科):
+    a cell with ASCII brackets or quotes, without Chinese characters or a placeholder (None, nan) is refused
+    with file:row:column.
 
     Specialties and conflicts (entity codes the inspector must not inspect) are lists; in CSV separate them
     with ; or 、. Region 3505 (or 350500) covers the whole city, 350503 one district.
@@ -742,10 +746,16 @@ def _pct(ratio: float) -> str:
 
 
 def _strata_lines(strata: list[dict]) -> list[str]:
-    lines = [f"{'tier':<6}{'population':>11}{'excluded':>10}{'ratio':>8}{'drawn':>8}{'forced':>8}{'checks':>8}"]
-    for s in strata:
-        lines.append(f"{s['tier']:<6}{s['population']:>11}{s['excluded']:>10}{_pct(s['ratio']):>8}{s['drawn']:>8}"
-                     f"{s['forced_added']:>8}{s['checks']:>8}")
+    """One line per tier: checks = forced (must be inspected, drawn by lot or not) + sampled (the rest)."""
+    from engine.plans import tier_summary
+
+    tiers = tier_summary(strata)
+    ratios = {t["tier"]: "/".join(_pct(r["ratio"]) for r in t["ratios"]) for t in tiers}
+    w = max([8] + [len(r) + 2 for r in ratios.values()])
+    lines = [f"{'tier':<6}{'population':>11}{'excluded':>10}{'ratio':>{w}}{'checks':>8}{'forced':>8}{'sampled':>8}"]
+    for t in tiers:
+        lines.append(f"{t['tier']:<6}{t['population']:>11}{t['excluded']:>10}{ratios[t['tier']]:>{w}}{t['checks']:>8}"
+                     f"{t['forced']:>8}{t['sampled']:>8}")
     return lines
 
 
@@ -759,14 +769,21 @@ def _strata_lines(strata: list[dict]) -> list[str]:
 @click.option("--recusal-same-township/--no-recusal-same-township", default=None,
               help="An inspector never inspects an entity registered in their own street/township "
                    "(default: the pack's inspection.recusal_same_township).")
+@click.option("--redraw", is_flag=True,
+              help="Draw another plan for a period (pack and period) that already has one; needs --reason.")
+@click.option("--reason", help="Why the period gets another plan (with --redraw; kept with the plan and in the "
+                               "audit log).")
 @json_option
 def plan_draw(cycle_id: int, seed: str, per_check: int, exclude_clean_months: int | None,
-              recusal_same_township: bool | None) -> None:
+              recusal_same_township: bool | None, redraw: bool, reason: str | None) -> None:
     """Draw a random inspection plan from a cycle's decisions and store it (all or nothing).
 
     Entities are ranked per tier by SHA-256(seed|algorithm|code) and the first ceil(ratio x tier size) are
     drawn; forced entities are always in. Inspectors are ranked per check by SHA-256(seed|algorithm|entity
     code|inspector code) and assigned least-loaded first, never with a conflict or over max_checks.
+
+    A period has one plan: drawing again needs --redraw --reason TEXT, and the checks an inspector has in
+    the period's other plans count against their max_checks.
 
     Example: supervise plan draw --cycle 3 --seed 2025-07-01-4711 --per-check 2
     """
@@ -774,14 +791,18 @@ def plan_draw(cycle_id: int, seed: str, per_check: int, exclude_clean_months: in
 
     with errors():
         settings().store.require_schema()
-        r = plans.draw_plan(settings().store, cycle_id, seed, per_check, exclude_clean_months, recusal_same_township)
+        r = plans.draw_plan(settings().store, cycle_id, seed, per_check, exclude_clean_months, recusal_same_township,
+                            redraw=redraw, reason=reason)
 
     def text(r: dict) -> str:
-        sampled = sum(s["drawn"] for s in r["strata"])
         lines = [f"Plan {r['plan_id']} drawn for cycle {r['cycle_id']} with seed '{r['seed']}' ({r['algorithm']}): "
-                 f"{r['checks']} checks ({sampled} sampled, {r['checks'] - sampled} forced), at least "
+                 f"{r['checks']} checks ({r['forced']} forced, {r['sampled']} sampled), at least "
                  f"{r['per_check']} inspectors each; {r['inspectors_used']} of {r['inspectors_in_pool']} "
                  f"inspectors used."]
+        if r["earlier_plans"]:
+            lines.append(f"Redraw (reason: {r['reason']}); the period's earlier plans "
+                         f"{', '.join(map(str, r['earlier_plans']))} stay stored, and their checks counted against "
+                         f"the inspectors' max_checks.")
         lines += _strata_lines(r["strata"])
         if r["exclude_clean_months"]:
             lines.append(f"{r['excluded']} entities left out: inspected clean within {r['exclude_clean_months']} "
@@ -792,6 +813,37 @@ def plan_draw(cycle_id: int, seed: str, per_check: int, exclude_clean_months: in
         return "\n".join(lines)
 
     emit(r, text)
+
+
+@plan.command("list")
+@json_option
+def plan_list() -> None:
+    """List the stored plans: id, cycle (pack and period), seed, when drawn, checks and status (drawn,
+    published, results published; a redraw names the plans it follows and its reason).
+
+    Example: supervise plan list --json
+    """
+    from engine import plans
+
+    with errors():
+        settings().store.require_schema()
+        rows = plans.list_plans(settings().store)
+
+    def text(rows: list[dict]) -> str:
+        if not rows:
+            return "No plans yet; draw one with 'supervise plan draw --cycle ID --seed SEED'."
+        lines = [f"{'id':>4}  {'cycle':<32}  {'seed':<24}  {'drawn at (UTC)':<16}  {'checks':>7}  status"]
+        for r in rows:
+            cycle = f"{r['cycle_id']} ({r['pack_id']} {r['period']})"
+            status = r["status"].replace("_", " ")
+            if r["redraw"]:
+                status += (f"; redraw after plan {', '.join(map(str, r['redraw']['earlier_plans']))}: "
+                           f"{r['redraw']['reason']}")
+            lines.append(f"{r['id']:>4}  {cycle:<32}  {r['seed']:<24}  {r['drawn_at']:%Y-%m-%d %H:%M}  "
+                         f"{r['checks']:>7}  {status}")
+        return "\n".join(lines)
+
+    emit(rows, text)
 
 
 @plan.command("verify")
@@ -866,7 +918,8 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @json_option
 def plan_export(plan_id: int, fmt: str, out: str) -> None:
-    """Export the internal working list of a plan (not masked; for the inspection teams).
+    """Export the internal working list of a plan (not masked; for the inspection teams) with Chinese column
+    headers; text cells that start like a formula are written as text.
 
     Example: supervise plan export 5 --format xlsx --out plan-5.xlsx
     """

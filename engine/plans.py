@@ -24,7 +24,8 @@ rule, the pack's inspection items).
    is a prefix of the entity's 6-digit region; (b) the entity's code is not in their conflicts; (c) with the
    recusal rule on, their home township (first 9 digits of ``home_region``) differs from the entity's township
    (first 9 digits of the register's ``extra.township``; unknown townships are not compared); (d) they have
-   fewer checks than ``max_checks`` so far.
+   fewer checks than ``max_checks`` so far. ``max_checks`` is per period (pack and period): the pool given to
+   the draw carries each inspector's capacity left after the period's earlier plans, and the snapshot logs it.
 5. Staffing order: checks whose region has fewer covering inspectors first, then by check number.
 6. Choice, per check. ``take(n, need)``: among the eligible inspectors (meeting the need, if any, and not yet
    chosen for this check), go through the load levels (checks so far) from the lowest; in a level, the
@@ -47,7 +48,6 @@ lines sorted; plan = a JSON header line then one tab-separated line per check (s
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import gc
 import hashlib
@@ -63,7 +63,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from . import deadlines, intake, values
-from .codes import mask_name, mask_person_id, normalize_code
+from .codes import normalize_code, public_party
+from .exports import write_csv, write_xlsx
 from .errors import CodeError, IntakeError, PlanError, UsageProblem
 from .store import Store, audit, now
 from .store import entities as eq
@@ -596,6 +597,32 @@ def _digits(value: Any) -> str:
     return str(value).strip()
 
 
+NOT_A_NAME = re.compile(r"[()\[\]{}<>'\"`\\]")
+PLACEHOLDERS = {"none", "null", "nan", "n/a", "na", "-", "--", "无", "空"}
+
+
+def department_problem(text: str) -> str | None:
+    """Why ``text`` is not a plain department name (printed on notices and the public plan), or None.
+
+    A department is written as the public reads it, e.g. 晋江市市场监督管理局质量监管科: it has Chinese
+    characters and no ASCII brackets, quotes or backslashes (which come from a program's output, such as a
+    Python tuple printed into the cell: ``('晋江市', '泉', '泉州')市场监督管理局``). Full-width brackets, as in
+    泉州市市场监督管理局（知识产权局）, are part of names and allowed."""
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    if text.strip().lower() in PLACEHOLDERS:
+        return f"'{shown}' is a placeholder, not a department; give the department's name, e.g. 晋江市市场监督管理局质量监管科"
+    bad = sorted(set(NOT_A_NAME.findall(text)))
+    if bad:
+        return (f"'{shown}' is not a plain department name: it contains {' '.join(bad)} (program output such as a "
+                f"printed list or tuple?); give the name as written, e.g. 晋江市市场监督管理局质量监管科")
+    if any(ord(ch) < 32 for ch in text):
+        return f"'{shown}' contains a control character (a tab or line break); give the name on one line"
+    if not any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text):
+        return (f"'{shown}' has no Chinese characters, so it is not a department name the public can read; give "
+                f"the name as written, e.g. 晋江市市场监督管理局质量监管科")
+    return None
+
+
 def parse_inspector(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     """Validate one inspector row: code, name, department, region, specialties, max_checks, conflicts,
     home_region, active."""
@@ -611,6 +638,10 @@ def parse_inspector(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[
             out[name] = _digits(data[name]) if name == "code" else str(data[name]).strip()
     if len(out.get("code", "")) > 64:
         errors.append(("code", "the inspector code is longer than 64 characters"))
+    if "department" in out:
+        problem = department_problem(out["department"])
+        if problem:
+            errors.append(("department", problem))
     region = data.get("region")
     if values.is_blank(region):
         errors.append(("region", "region is required (a 2-, 4- or 6-digit administrative division code, "
@@ -782,16 +813,40 @@ def gc_paused():
 
 def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclude_clean_months: int | None = None,
               recusal_same_township: bool | None = None, actor: str = "cli",
-              timings: dict[str, float] | None = None) -> dict[str, Any]:
-    """Draw and store an inspection plan for a committed cycle (one transaction; nothing stored on failure)."""
+              timings: dict[str, float] | None = None, redraw: bool = False,
+              reason: str | None = None) -> dict[str, Any]:
+    """Draw and store an inspection plan for a committed cycle (one transaction; nothing stored on failure).
+
+    A period (pack and period, whatever the cycle revision) has one plan; another one needs ``redraw`` and a
+    ``reason``, kept with the plan and in the audit log. Inspector capacity is per period: the checks already
+    assigned to an inspector in the period's other plans count against their ``max_checks``."""
     if exclude_clean_months is not None and exclude_clean_months < 0:
         raise UsageProblem(f"--exclude-clean-months is {exclude_clean_months}; give 0 (no exclusion) or more.")
+    reason = (reason or "").strip() or None
+    if reason and not redraw:
+        raise UsageProblem("--reason is for a redraw; give --redraw --reason TEXT to draw another plan for a period "
+                           "that has one.")
+    if redraw and not reason:
+        raise UsageProblem("--redraw needs --reason TEXT: why the period gets another plan (kept in the audit log).")
     timings = timings if timings is not None else {}
     with gc_paused(), store.transaction() as conn:
         t0 = time.perf_counter()
+        q.lock_plans(conn)
         # The plan's created_at; exclusions only count records imported by then, so verify sees the same.
         stamp = now()
         cycle = _require_cycle(conn, cycle_id, store)
+        earlier = q.period_plans(conn, cycle["pack_id"], cycle["period"])
+        if earlier and not redraw:
+            names = "; ".join(f"plan {p['id']} (cycle {p['cycle_id']}, seed '{p['seed']}', drawn "
+                              f"{_utc(p['created_at']):%Y-%m-%d %H:%M} UTC, {p['checks']} checks)" for p in earlier)
+            raise PlanError(f"{cycle['pack_id']} period {cycle['period']} already has an inspection plan: {names}. "
+                            f"Use that plan ('supervise plan show {earlier[-1]['id']}'); to draw another one for the "
+                            f"period give --redraw --reason TEXT (the reason is kept in the audit log; the "
+                            f"inspectors' checks in every plan of the period count against their max_checks).")
+        if redraw and not earlier:
+            raise UsageProblem(f"--redraw: {cycle['pack_id']} period {cycle['period']} has no plan yet, so there is "
+                               f"nothing to redraw; leave out --redraw and --reason.")
+        used = q.inspector_loads(conn, [p["id"] for p in earlier])
         version = _version(cycle)
         inspection = version.get("inspection") or {}
         months = (exclude_clean_months if exclude_clean_months is not None
@@ -810,13 +865,30 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
             window = _exclusion_window(cycle["as_of"], months)
             excluded = q.clean_results(conn, *window, imported_until=stamp)
         t2 = time.perf_counter()
-        inspectors = [_inspector_from(r) for r in q.active_inspectors(conn)]
-        if not inspectors:
+        directory = q.active_inspectors(conn)
+        if not directory:
             raise PlanError(f"No active inspectors with capacity in {store.display_url()}; import the "
                             f"执法检查人员名录库 with 'supervise import inspectors FILE' first.")
+        # Capacity left in the period: max_checks less the checks of the period's earlier plans.
+        totals = {r["id"]: int(r["max_checks"]) for r in directory}
+        inspectors = [_inspector_from(r | {"max_checks": totals[r["id"]] - used.get(r["id"], 0)})
+                      for r in directory if totals[r["id"]] > used.get(r["id"], 0)]
+        if not inspectors:
+            raise PlanError(f"Every active inspector has used their max_checks in {cycle['pack_id']} period "
+                            f"{cycle['period']} (plans {', '.join(str(p['id']) for p in earlier)}); import more "
+                            f"inspectors or raise their max_checks.")
         t3 = time.perf_counter()
-        result = draw(candidates, inspectors, seed, per_check,
-                      DrawOptions(frozenset(excluded), recusal, items), timings=timings)
+        try:
+            result = draw(candidates, inspectors, seed, per_check,
+                          DrawOptions(frozenset(excluded), recusal, items), timings=timings)
+        except InspectorShortage as exc:
+            if earlier:
+                spent = sum(used.values())
+                exc.message = exc.args[0] + (
+                    f"\nThe period's earlier plans ({', '.join(str(p['id']) for p in earlier)}) already use {spent} "
+                    f"inspector slots of the same inspectors' max_checks.")
+                exc.args = (exc.message,)
+            raise
         t4 = time.perf_counter()
         by_code = {i.code: i.id for i in inspectors}
         deadline = (version.get("publication") or {}).get("results_deadline_working_days")
@@ -829,8 +901,11 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
             "items": [it._asdict() | {"tiers": list(it.tiers)} for it in items],
             "strata": result.strata,
             "results_deadline_working_days": int(deadline or DEFAULT_DEADLINE_WORKING_DAYS),
-            "inspectors": [_snapshot(i) for i in inspectors],
+            "inspectors": [_snapshot(i) | ({"max_checks_period": totals[i.id], "used_in_period": used[i.id]}
+                                           if used.get(i.id) else {}) for i in inspectors],
         }
+        if earlier:
+            params["redraw"] = {"reason": reason, "earlier_plans": [p["id"] for p in earlier]}
         plan_row = {"cycle_id": cycle_id, "seed": result.seed, "algorithm": result.algorithm,
                     "per_check": per_check, "params": params,
                     "candidates_fingerprint": result.candidates_fingerprint,
@@ -842,8 +917,9 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
         assignments = [(c.seq, by_code[code], pos) for c in result.checks
                        for pos, code in enumerate(c.inspectors, 1)]
         plan_id = q.insert_plan(conn, plan_row, check_rows, assignments)
+        redrawn = {"redraw": True, "reason": reason, "earlier_plans": [p["id"] for p in earlier]} if earlier else {}
         audit(conn, actor, "plan_draw", f"plan:{plan_id}", cycle_id=cycle_id, seed=result.seed,
-              checks=len(result.checks), plan_fingerprint=result.plan_fingerprint)
+              checks=len(result.checks), plan_fingerprint=result.plan_fingerprint, **redrawn)
         t5 = time.perf_counter()
     timings.update({"load": t1 - t0, "exclusions": t2 - t1, "inspectors": t3 - t2, "draw": t4 - t3,
                     "save": t5 - t4})
@@ -853,7 +929,9 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
             "inspectors_in_pool": len(inspectors), "strata": result.strata,
             "excluded": len(result.excluded), "exclude_clean_months": months, "recusal_same_township": recusal,
             "candidates_fingerprint": result.candidates_fingerprint,
-            "inspectors_fingerprint": result.inspectors_fingerprint, "plan_fingerprint": result.plan_fingerprint}
+            "inspectors_fingerprint": result.inspectors_fingerprint, "plan_fingerprint": result.plan_fingerprint,
+            "sampled": result_totals(result.strata)["sampled"], "forced": result_totals(result.strata)["forced"],
+            "tiers": tier_summary(result.strata), "earlier_plans": [p["id"] for p in earlier], "reason": reason}
 
 
 def _check_items(c: Check, shared: dict[tuple, dict] | None = None) -> dict[str, Any]:
@@ -1008,8 +1086,35 @@ def _utc(ts: dt.datetime | None) -> dt.datetime | None:
     return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
 
 
-def _is_person(check: dict[str, Any]) -> bool:
-    return check.get("code_kind") == "person" or check.get("entity_type") == "natural_person"
+def tier_summary(strata: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per tier from the draw's strata (a tier has one stratum per ratio, e.g. D at 80 % and its
+    listed entities at 100 %): population, excluded, the ratios, checks, forced (entities that must be
+    inspected, whether or not the lottery also drew them) and sampled (the other checks, drawn by lot)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for s in strata:
+        row = rows.setdefault(s["tier"], {"tier": s["tier"], "population": 0, "excluded": 0, "ratios": [],
+                                          "checks": 0, "forced": 0, "sampled": 0})
+        row["population"] += s["population"]
+        row["excluded"] += s.get("excluded", 0)
+        row["checks"] += s["checks"]
+        row["forced"] += s.get("forced", s.get("forced_added", 0))
+        row["ratios"].append({"ratio": s["ratio"], "population": s["population"]})
+    for row in rows.values():
+        row["sampled"] = row["checks"] - row["forced"]
+        ratios = row["ratios"]
+        row["ratio_text"] = (ratio_pct(ratios[0]["ratio"]) if len(ratios) == 1 else
+                             "、".join(f"{ratio_pct(r['ratio'])}（{r['population']}户）" for r in ratios))
+    return list(rows.values())
+
+
+def result_totals(strata: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """checks, forced and sampled over every tier (see :func:`tier_summary`)."""
+    tiers = tier_summary(strata)
+    return {name: sum(t[name] for t in tiers) for name in ("checks", "forced", "sampled")}
+
+
+def ratio_pct(ratio: float) -> str:
+    return f"{float(ratio) * 100:g}%"
 
 
 def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -1036,7 +1141,8 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
             snap = snapshot.get(inspector_id, {"code": f"#{inspector_id}", "name": "?", "department": "?"})
             inspectors.append({"code": snap["code"], "name": snap["name"], "department": snap["department"]})
         check = {"check_id": row["id"], "seq": row["seq"], "code": row["code"], "code_kind": row["code_kind"],
-                 "entity_type": row["entity_type"], "name": row["name"], "region": extra.get("region"),
+                 "entity_type": row["entity_type"], "name": row["name"], "legal_rep": row.get("legal_rep"),
+                 "region": extra.get("region"),
                  "tier": row["tier"], "reason": row["reason"], "rank_key": row["rank_key"],
                  "items": [items.get(i, {"id": i, "title": i}) for i in extra.get("items") or []],
                  "inspectors": inspectors, "result": None}
@@ -1061,6 +1167,8 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
                               "published_on": published_on, "inspected_on": res["inspected_on"]})
         checks.append(check)
     used = {i["code"] for c in checks for i in c["inspectors"]}
+    forced = result_totals(params.get("strata") or [])["forced"]
+    labels = (((cycle.get("pack_body") or {}).get("version") or {}).get("tiers") or {}).get("labels") or {}
     return {
         "plan_id": plan_id, "cycle_id": plan["cycle_id"], "pack_id": params.get("pack_id"),
         "pack_title": ((cycle.get("pack_body") or {}).get("pack") or {}).get("title") if cycle else None,
@@ -1073,8 +1181,10 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
         "recusal_same_township": params.get("recusal_same_township"),
         "results_deadline_working_days": wd, "checked_on": as_of,
         "strata": params.get("strata") or [], "items": list(items.values()),
-        "totals": {"checks": len(checks), "sampled": sum(1 for c in checks if c["reason"] == "sampled"),
-                   "forced": sum(1 for c in checks if c["reason"] == "forced"), "inspectors_used": len(used),
+        "tiers": tier_summary(params.get("strata") or []), "tier_labels": labels,
+        "redraw": params.get("redraw"),
+        "totals": {"checks": len(checks), "sampled": len(checks) - forced, "forced": forced,
+                   "inspectors_used": len(used),
                    "results": len(results), "published_late": sum(1 for f in flags if f["flag"] == "published_late"),
                    "overdue": sum(1 for f in flags if f["flag"] == "overdue")},
         "publications": [{"kind": p["kind"], "published_on": p["published_on"], "path": p["path"]} for p in pubs],
@@ -1082,26 +1192,57 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
     }
 
 
-EXPORT_COLUMNS = ["seq", "check_id", "code", "name", "region", "tier", "reason", "rank_key", "items",
-                  "inspector_codes", "inspectors", "departments", "outcome", "inspected_on", "penalty_ref",
-                  "deadline", "results_published_on", "flag"]
+def list_plans(store: Store) -> list[dict[str, Any]]:
+    """Every stored plan: id, cycle (pack, period, as-of), seed, drawn_at (UTC), checks, status (``drawn``,
+    ``published`` or ``results_published``, from the plan's publications), published_on, results_published_on
+    and ``redraw`` ({reason, earlier_plans} for a plan drawn with --redraw, else None)."""
+    with store.read() as conn:
+        rows = q.plan_summaries(conn)
+    out = []
+    for r in rows:
+        pubs = r["publications"]
+        plan_on = next((on for kind, on in pubs if kind == "plan"), None)
+        results_on = next((on for kind, on in reversed(pubs) if kind == "results"), None)
+        status = "results_published" if results_on else "published" if plan_on else "drawn"
+        out.append({"id": r["id"], "cycle_id": r["cycle_id"], "pack_id": r["pack_id"], "period": r["period"],
+                    "as_of": r["as_of"], "seed": r["seed"], "algorithm": r["algorithm"], "per_check": r["per_check"],
+                    "drawn_at": _utc(r["created_at"]), "actor": r["actor"], "checks": r["checks"], "status": status,
+                    "published_on": plan_on, "results_published_on": results_on,
+                    "redraw": (r["params"] or {}).get("redraw")})
+    return out
+
+
+# The working list's columns: (key, header). Headers are Chinese for the clerk; `plan show --json` keeps the keys.
+EXPORT_COLUMNS = [
+    ("seq", "序号"), ("check_id", "检查编号"), ("code", "统一社会信用代码/证件号码"), ("name", "检查对象"),
+    ("region", "行政区划代码"), ("tier", "信用风险分类"), ("reason", "抽取方式"), ("rank_key", "排序值"),
+    ("items", "抽查事项"), ("inspector_codes", "执法证号"), ("inspectors", "执法检查人员"),
+    ("departments", "所属部门"), ("outcome", "检查结果"), ("inspected_on", "检查日期"),
+    ("penalty_ref", "处罚决定书文号"), ("deadline", "结果公示期限"), ("results_published_on", "结果公示日期"),
+    ("flag", "公示提示"),
+]
+REASON_LABELS = {"sampled": "随机抽取", "forced": "必查"}
+FLAG_LABELS = {"published_late": "逾期公示", "overdue": "逾期未公示"}
 
 
 def _export_rows(details: dict[str, Any]) -> list[list[Any]]:
+    labels = details.get("tier_labels") or {}
     out = []
     for c in details["checks"]:
         r = c["result"] or {}
-        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "", c["tier"], c["reason"],
+        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "",
+                    labels.get(c["tier"], c["tier"]), REASON_LABELS.get(c["reason"], c["reason"]),
                     c["rank_key"], "、".join(i["title"] for i in c["items"]),
-                    ";".join(i["code"] for i in c["inspectors"]), "、".join(i["name"] for i in c["inspectors"]),
-                    "、".join(dict.fromkeys(i["department"] for i in c["inspectors"])), r.get("outcome") or "",
-                    r.get("inspected_on") or "", r.get("penalty_ref") or "", r.get("deadline") or "",
-                    r.get("published_on") or "", r.get("flag") or ""])
+                    "、".join(i["code"] for i in c["inspectors"]), "、".join(i["name"] for i in c["inspectors"]),
+                    "、".join(dict.fromkeys(i["department"] for i in c["inspectors"])),
+                    OUTCOME_LABELS.get(r.get("outcome"), r.get("outcome") or ""), r.get("inspected_on"),
+                    r.get("penalty_ref") or "", r.get("deadline"), r.get("published_on"),
+                    FLAG_LABELS.get(r.get("flag"), r.get("flag") or "")])
     return out
 
 
 def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -> dict[str, Any]:
-    """Write the internal working list of a plan (unmasked) as CSV or XLSX."""
+    """Write the internal working list of a plan (unmasked; Chinese headers) as CSV or XLSX."""
     fmt = fmt.lower()
     if fmt not in ("csv", "xlsx"):
         raise UsageProblem(f"--format {fmt} is not supported; use csv or xlsx.")
@@ -1110,35 +1251,19 @@ def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -
     if not out.parent.exists():
         raise PlanError(f"The folder {out.parent} does not exist; create it or choose another --out.")
     rows = _export_rows(details)
+    header = [h for _key, h in EXPORT_COLUMNS]
     if fmt == "csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as handle:
-            w = csv.writer(handle)
-            w.writerow(EXPORT_COLUMNS)
-            w.writerows([[_cell(v) for v in r] for r in rows])
+        write_csv(out, header, rows)
     else:
-        import openpyxl
-
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet(f"plan {plan_id}")
-        sheet.append(EXPORT_COLUMNS)
-        for r in rows:
-            sheet.append([v.isoformat() if isinstance(v, dt.date) else v for v in r])
-        book.save(out)
+        write_xlsx(out, header, rows, sheet_title=f"抽查计划{plan_id}")
     return {"plan_id": plan_id, "format": fmt, "file": str(out), "checks": len(rows)}
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return str(value)
-
-
 def _public_entity(c: dict[str, Any]) -> tuple[str, str]:
-    if _is_person(c):
-        return mask_name(c["name"]), mask_person_id(c["code"])
-    return c["name"], c["code"]
+    """The check's party as published: :func:`engine.codes.public_party` (natural persons by entity type,
+    个体工商户 operator names)."""
+    shown = public_party(c["name"], c["code"], c.get("entity_type"), c.get("legal_rep"))
+    return shown["name"], shown["code"]
 
 
 PLAN_HTML = """<!doctype html>
@@ -1154,16 +1279,20 @@ SHA-256(随机种子|算法|检查对象代码|人员编号) 排序并均衡分�
 <code>{{ algorithm }}</code>，候选名单指纹 <code>{{ candidates_fingerprint }}</code>，执法人员名录指纹
 <code>{{ inspectors_fingerprint }}</code>，抽查计划指纹 <code>{{ plan_fingerprint }}</code>。</p>
 <h2>抽取数量</h2>
-<table><tr><th>分类</th><th>主体数</th><th>抽查比例</th><th>随机抽取</th><th>必查</th><th>检查数</th></tr>
-{% for s in strata %}<tr><td>{{ s.tier }}</td><td>{{ s.population }}</td><td>{{ s.ratio_pct }}</td>
-<td>{{ s.drawn }}</td><td>{{ s.forced_added }}</td><td>{{ s.checks }}</td></tr>
-{% endfor %}</table>
+<table><tr><th>信用风险分类</th><th>主体数</th><th>抽查比例</th><th>检查数</th><th>其中必查</th><th>其中随机抽取</th></tr>
+{% for t in tiers %}<tr><td>{{ t.label }}</td><td>{{ t.population }}</td><td>{{ t.ratio_text }}</td>
+<td>{{ t.checks }}</td><td>{{ t.forced }}</td><td>{{ t.sampled }}</td></tr>
+{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td></td><td>{{ totals.checks }}</td>
+<td>{{ totals.forced }}</td><td>{{ totals.sampled }}</td></tr></table>
+<p>必查：依规则必须检查的对象（如列入严重违法失信名单的主体），不论是否被随机抽中。</p>
 {% if items %}<h2>抽查事项</h2><ul>{% for i in items %}
-<li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
+<li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}
+{%- if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>检查对象与执法检查人员</h2>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>区划</th><th>抽查事项</th><th>执法检查人员</th></tr>
+<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>行政区划代码</th>
+{%- if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
 {% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region }}</td>
-<td>{{ c.item_titles }}</td><td>{{ c.inspector_text }}</td></tr>
+{% if items %}<td>{{ c.item_titles }}</td>{% endif %}<td>{{ c.inspector_text }}</td></tr>
 {% endfor %}</table>
 </body></html>
 """
@@ -1198,13 +1327,6 @@ def _out_dir(out: str | pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _write_csv(path: pathlib.Path, header: list[str], rows: list[list[Any]]) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(header)
-        w.writerows([[_cell(v) for v in r] for r in rows])
-
-
 def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.date | None = None,
                  actor: str = "cli") -> dict[str, Any]:
     """一公开: write the public plan (HTML, CSV, JSON; natural persons masked) and record the publication."""
@@ -1220,21 +1342,24 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
                        "inspector_text": "、".join(f"{i['name']}（{i['department']}）" for i in c["inspectors"]),
                        "inspectors": [{"name": i["name"], "department": i["department"]}
                                       for i in c["inspectors"]]})
-    strata = [{"tier": s["tier"], "population": s["population"], "ratio": s["ratio"],
-               "ratio_pct": f"{s['ratio'] * 100:g}%", "drawn": s["drawn"], "forced_added": s["forced_added"],
-               "checks": s["checks"]} for s in details["strata"]]
+    labels = details.get("tier_labels") or {}
+    tiers = [t | {"label": labels.get(t["tier"], t["tier"])} for t in details["tiers"]]
+    totals = {k: sum(t[k] for t in tiers) for k in ("population", "checks", "forced", "sampled")}
+    items = [{"id": i["id"], "title": i["title"], "department": i.get("department") or "",
+              "tiers": "、".join(labels.get(t, t) for t in i.get("tiers") or ())} for i in details["items"]]
     context = {"title": title, "authority": details["authority"] or "", "period": details["period"] or "",
                "plan_id": plan_id, "published_on": on.isoformat(), "seed": details["seed"],
                "algorithm": details["algorithm"], "candidates_fingerprint": details["candidates_fingerprint"],
                "inspectors_fingerprint": details["inspectors_fingerprint"],
-               "plan_fingerprint": details["plan_fingerprint"], "strata": strata, "items": details["items"],
+               "plan_fingerprint": details["plan_fingerprint"], "tiers": tiers, "totals": totals, "items": items,
                "checks": public}
     stem = f"plan-{plan_id}"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
     html_path.write_text(_render(PLAN_HTML, context), encoding="utf-8")
-    _write_csv(csv_path, ["序号", "检查对象", "统一社会信用代码/证件号码", "区划", "抽查事项", "执法检查人员"],
-               [[p["seq"], p["name"], p["code"], p["region"], p["item_titles"], p["inspector_text"]] for p in public])
-    json_path.write_text(json.dumps(context | {"checks": [
+    header = ["序号", "检查对象", "统一社会信用代码/证件号码", "行政区划代码"] + (["抽查事项"] if items else []) + ["执法检查人员"]
+    write_csv(csv_path, header, [[p["seq"], p["name"], p["code"], p["region"]] + ([p["item_titles"]] if items else [])
+                                 + [p["inspector_text"]] for p in public])
+    json_path.write_text(json.dumps(context | {"strata": details["strata"], "checks": [
         {"seq": p["seq"], "name": p["name"], "code": p["code"], "region": p["region"],
          "items": p["item_titles"], "inspectors": p["inspectors"]} for p in public]},
         ensure_ascii=False, indent=2), encoding="utf-8")
@@ -1270,8 +1395,8 @@ def publish_results(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.
     stem = f"plan-{plan_id}-results"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
     html_path.write_text(_render(RESULTS_HTML, context), encoding="utf-8")
-    _write_csv(csv_path, ["序号", "检查对象", "统一社会信用代码/证件号码", "检查日期", "检查结果", "处罚决定书文号"],
-               [[r["seq"], r["name"], r["code"], r["inspected_on"], r["outcome"], r["penalty_ref"]] for r in rows])
+    write_csv(csv_path, ["序号", "检查对象", "统一社会信用代码/证件号码", "检查日期", "检查结果", "处罚决定书文号"],
+              [[r["seq"], r["name"], r["code"], r["inspected_on"], r["outcome"], r["penalty_ref"]] for r in rows])
     json_path.write_text(json.dumps(context, ensure_ascii=False, indent=2), encoding="utf-8")
     with store.transaction() as conn:
         q.insert_publication(conn, plan_id, "results", on, str(folder))

@@ -505,14 +505,7 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
                               "listed_on": _iso(listed_on), "effective_on": effective.isoformat()}
     elif kind == "inspection":
         check = check or {}
-        items_def = ((version.get("inspection") or {}).get("items") or {})
-        items = []
-        for item in check.get("items") or []:
-            key = item.get("id") if isinstance(item, Mapping) else item
-            spec = items_def.get(key) if isinstance(key, str) else None
-            title_ = (item.get("title") if isinstance(item, Mapping) else None) \
-                or (spec.get("title") if isinstance(spec, Mapping) else spec) or str(key)
-            items.append(str(title_))
+        items = _inspection_item_titles(check, plan, version)
         labels = ((version.get("tiers") or {}).get("labels") or {})
         tier = check.get("tier")
         params = (plan or {}).get("params") or {}
@@ -533,6 +526,43 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
             raise NoticeError(f"{where}: plan check {check.get('id')} has no inspectors assigned; an inspection "
                               f"notice names at least two. Assign inspectors to the plan first.")
     return ctx
+
+
+def _inspection_item_titles(check: Mapping[str, Any], plan: Mapping[str, Any] | None,
+                            version: Mapping[str, Any]) -> list[str]:
+    """The Chinese titles of a plan check's inspection items (随机抽查事项).
+
+    A drawn check stores ``{"items": [item ids], "region", "township", "ratio"}`` (older rows a bare list of
+    ids or of ``{id, title}``); titles come from the items the plan logged when it was drawn, else from the
+    pack version's ``inspection.items`` (a mapping id -> {title} or a list of {id, title})."""
+    raw = check.get("items")
+    if isinstance(raw, Mapping):
+        raw = raw.get("items")
+    titles: dict[str, str] = {}
+    pack_items = (version.get("inspection") or {}).get("items") or {}
+    entries = (pack_items.items() if isinstance(pack_items, Mapping)
+               else ((e.get("id"), e) for e in pack_items if isinstance(e, Mapping)))
+    for key, spec in entries:
+        title = spec.get("title") if isinstance(spec, Mapping) else spec
+        if key is not None and title:
+            titles[str(key)] = str(title)
+    for logged in ((plan or {}).get("params") or {}).get("items") or []:
+        if isinstance(logged, Mapping) and logged.get("id") is not None and logged.get("title"):
+            titles[str(logged["id"])] = str(logged["title"])
+    out = []
+    for item in raw or []:
+        if isinstance(item, Mapping):
+            key = item.get("id")
+            title = item.get("title") or titles.get(str(key))
+        else:
+            key, title = item, titles.get(str(item))
+        if not title:
+            raise NoticeError(f"Inspection item '{key}' of plan check {check.get('id')} has no title in the plan or "
+                              f"in the pack's inspection.items; give it a title (the Chinese name of the "
+                              f"随机抽查事项) in the pack.")
+        if title not in out:
+            out.append(str(title))
+    return out
 
 
 # -- causes and issuing ---------------------------------------------------------------------------
@@ -1100,8 +1130,15 @@ def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None 
 
     def check_chunk(ids):
         def make(conn):
+            from engine.store.plans import forced_entities
+
             causes = []
-            for check in ns.checks_with_inspectors(conn, ids):
+            checks = ns.checks_with_inspectors(conn, ids)
+            # An entity that must be inspected (e.g. on the black list) is told so, drawn by lot or not.
+            forced = forced_entities(conn, cycle["id"], [c["entity_id"] for c in checks])
+            for check in checks:
+                if check["entity_id"] in forced:
+                    check = check | {"reason": "forced"}
                 where = f"Plan {plan_id} check {check['seq']}"
                 ctx = build_context("inspection", pack_body=pack_body, entity=check, issued_on=issued_on,
                                     settings=cfg, check=check, plan=plan, period=cycle.get("period"), where=where)

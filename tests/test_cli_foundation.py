@@ -108,9 +108,6 @@ def test_entities_show_errors(ready, factory):
     assert person not in masked.output and person[:4] + "*" in masked.output
 
 
-@pytest.mark.xfail(strict=True, reason="strict rendering refuses the inspection notices: the plan check's items "
-                                       "are a mapping {items, region, township, ratio} whose keys were printed; fixed "
-                                       "with the plans work in notices/issue.py's inspection branch")
 def test_demo(run, tmp_path):
     out = tmp_path / "out"
     result = run("demo", "--entities", "500", "--out", str(out))

@@ -48,9 +48,6 @@ def small_demo(tmp_path_factory):
     return out, done
 
 
-@pytest.mark.xfail(strict=True, reason="strict rendering refuses the inspection notices: the plan check's items "
-                                       "are a mapping {items, region, township, ratio} whose keys were printed; fixed "
-                                       "with the plans work in notices/issue.py's inspection branch")
 def test_small_demo_prints_existing_paths_and_writes_no_repr(small_demo):
     out, done = small_demo
     assert done.returncode == 0, done.stderr[-2000:]

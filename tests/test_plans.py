@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine import plans
+from engine.codes import mask_name, mask_person_id
 from engine.errors import IntakeError, PlanError
 from engine.store import plans as q
 from engine.store import schema
@@ -133,7 +134,7 @@ def test_draw_counts_constraints_verify_and_another_seed(store):
     v = plans.verify_plan(store, r["plan_id"])
     assert v["verified"], v["differences"]
     assert "verified" in v["message"]
-    other = plans.draw_plan(store, cycle_id, "another-seed", per_check=2)
+    other = plans.draw_plan(store, cycle_id, "another-seed", per_check=2, redraw=True, reason="测试另一种子")
     assert other["plan_fingerprint"] != r["plan_fingerprint"]
     assert {c["code"] for c in _stored(store, other["plan_id"])["checks"]} != drawn
     assert plans.verify_plan(store, other["plan_id"])["verified"]
@@ -242,7 +243,7 @@ def test_exclude_recent_clean_results(store):
     drawn = {c["code"] for c in _stored(store, r["plan_id"])["checks"]}
     assert drawn == {row["code"] for row in rows[4:]}
     assert plans.verify_plan(store, r["plan_id"])["verified"]
-    r0 = plans.draw_plan(store, cycle_id, "s", exclude_clean_months=0)
+    r0 = plans.draw_plan(store, cycle_id, "s", exclude_clean_months=0, redraw=True, reason="不排除近期检查")
     assert r0["checks"] == 50
 
 
@@ -403,7 +404,7 @@ def test_publish_plan_masks_persons_and_escapes(store, tmp_path):
     assert persons
     for c in persons:
         assert c["code"] not in page and c["name"] not in page
-        assert plans.mask_person_id(c["code"]) in page and plans.mask_name(c["name"]) in page
+        assert mask_person_id(c["code"]) in page and mask_name(c["name"]) in page
     data = json.loads((tmp_path / "public" / f"plan-{plan_id}.json").read_text(encoding="utf-8"))
     assert len(data["checks"]) == len(checks) and data["seed"] == "s"
     assert data["checks"][0]["inspectors"][0]["department"] == "泉州市市场监督管理局"
@@ -420,8 +421,8 @@ def test_export_csv_and_xlsx(sqlite_store, tmp_path):
     plans.export_plan(sqlite_store, plan_id, "csv", tmp_path / "p.csv")
     with open(tmp_path / "p.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["code"] for r in rows] == [c["code"] for c in checks]
-    assert all(len(r["inspector_codes"].split(";")) == 2 for r in rows)
+    assert [r["统一社会信用代码/证件号码"] for r in rows] == [c["code"] for c in checks]
+    assert all(len(r["执法证号"].split("、")) == 2 for r in rows)
     plans.export_plan(sqlite_store, plan_id, "xlsx", tmp_path / "p.xlsx")
     sheet = openpyxl.load_workbook(tmp_path / "p.xlsx").active
     assert sheet.max_row == len(checks) + 1

@@ -30,6 +30,7 @@ R = schema.records
 INSPECTOR_FIELDS = ("name", "department", "region", "specialties", "max_checks", "conflicts", "home_region",
                     "active")
 CHUNK = 5000
+PLAN_LOCK = 0x5D5250  # pg_advisory_xact_lock key for plan draws
 
 
 # -- inspectors -----------------------------------------------------------------------------------
@@ -102,6 +103,15 @@ def iter_candidates(conn: Connection, cycle_id: int, batch: int = 50000) -> Iter
     result = conn.execute(stmt.execution_options(yield_per=batch))
     for part in result.partitions(batch):
         yield [tuple(r) for r in part]
+
+
+def forced_entities(conn: Connection, cycle_id: int, entity_ids: Iterable[int]) -> set[int]:
+    """The given entities whose decision in the cycle is ``forced`` (must be inspected)."""
+    out: set[int] = set()
+    for part in chunked(list(entity_ids), 900):
+        out.update(conn.execute(sa.select(D.c.entity_id).where(D.c.cycle_id == cycle_id, D.c.forced.is_(True),
+                                                               D.c.entity_id.in_(part))).scalars())
+    return out
 
 
 def entity_places(conn: Connection, entity_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
@@ -182,6 +192,46 @@ def list_plans(conn: Connection, cycle_id: int | None = None) -> list[dict[str, 
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
+def lock_plans(conn: Connection) -> None:
+    """Serialise plan draws until commit (PostgreSQL advisory lock; SQLite writers are serial already), so two
+    draws of one period cannot both pass the existing-plan check or both spend the same inspector capacity."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLAN_LOCK})
+
+
+def period_plans(conn: Connection, pack_id: str, period: str) -> list[dict[str, Any]]:
+    """Plans drawn on any cycle (any revision) of one pack and period, oldest first, with their check count."""
+    count = sa.select(sa.func.count()).select_from(PC).where(PC.c.plan_id == P.c.id).scalar_subquery()
+    stmt = (sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.created_at, count.label("checks"))
+            .join(C, C.c.id == P.c.cycle_id).where(C.c.pack_id == pack_id, C.c.period == period).order_by(P.c.id))
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def inspector_loads(conn: Connection, plan_ids: Sequence[int]) -> dict[int, int]:
+    """inspector id -> checks assigned to them in the given plans."""
+    if not plan_ids:
+        return {}
+    stmt = (sa.select(PA.c.inspector_id, sa.func.count()).join(PC, PC.c.id == PA.c.check_id)
+            .where(PC.c.plan_id.in_(list(plan_ids))).group_by(PA.c.inspector_id))
+    return {i: n for i, n in conn.execute(stmt)}
+
+
+def plan_summaries(conn: Connection) -> list[dict[str, Any]]:
+    """Every plan with its cycle's pack, period and as-of date, its check count and publication kinds."""
+    count = sa.select(sa.func.count()).select_from(PC).where(PC.c.plan_id == P.c.id).scalar_subquery()
+    stmt = (sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.algorithm, P.c.per_check, P.c.created_at, P.c.params,
+                      P.c.actor, C.c.pack_id, C.c.period, C.c.as_of, count.label("checks"))
+            .join(C, C.c.id == P.c.cycle_id).order_by(P.c.id))
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    pubs: dict[int, list[tuple[str, dt.date]]] = {}
+    for plan_id, kind, on in conn.execute(sa.select(PP.c.plan_id, PP.c.kind, PP.c.published_on)
+                                          .order_by(PP.c.published_on, PP.c.id)):
+        pubs.setdefault(plan_id, []).append((kind, on))
+    for r in rows:
+        r["publications"] = pubs.get(r["id"], [])
+    return rows
+
+
 def plan_ids(conn: Connection, limit: int = 20) -> list[int]:
     return list(conn.execute(sa.select(P.c.id).order_by(P.c.id.desc()).limit(limit)).scalars())
 
@@ -189,7 +239,8 @@ def plan_ids(conn: Connection, limit: int = 20) -> list[int]:
 def plan_checks(conn: Connection, plan_id: int) -> list[dict[str, Any]]:
     """Checks in seq order with the entity's code, name, kind and type."""
     stmt = (sa.select(PC.c.id, PC.c.seq, PC.c.entity_id, PC.c.tier, PC.c.rank_key, PC.c.reason, PC.c["items"],
-                      E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region.label("entity_region"))
+                      E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.legal_rep,
+                      E.c.region.label("entity_region"))
             .join(E, E.c.id == PC.c.entity_id).where(PC.c.plan_id == plan_id).order_by(PC.c.seq))
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
