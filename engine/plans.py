@@ -784,8 +784,9 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
               recusal_same_township: bool | None = None, actor: str = "cli",
               timings: dict[str, float] | None = None) -> dict[str, Any]:
     """Draw and store an inspection plan for a committed cycle (one transaction; nothing stored on failure)."""
-    if exclude_clean_months is not None and exclude_clean_months < 0:
-        raise UsageProblem(f"--exclude-clean-months is {exclude_clean_months}; give 0 (no exclusion) or more.")
+    if exclude_clean_months is not None and not 0 <= exclude_clean_months <= 240:
+        raise UsageProblem(f"--exclude-clean-months is {exclude_clean_months}; give 0 (no exclusion) to 240 "
+                           "(the most a pack may set).")
     timings = timings if timings is not None else {}
     with gc_paused(), store.transaction() as conn:
         t0 = time.perf_counter()
@@ -1439,20 +1440,22 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
                     reject(row, "inspected_on", f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
                                                 f"an inspection of this plan cannot predate its cycle")
                     continue
+                # The records a result becomes are checked like imported ones (a future inspected_on is refused).
+                made = [(result_kind, {"date": r["inspected_on"], "outcome": r["outcome"], "plan_id": plan_id,
+                                       "check_id": check["id"], "penalty_ref": r["penalty_ref"]})]
+                if r["outcome"] == "not_found":
+                    made.append((abnormal_kind, {"date": r["inspected_on"], "cause": "unreachable_address"}))
+                checked = [(kind, kind.validate(fields)) for kind, fields in made]
+                errs = [e for _, (*_, kind_errs) in checked for e in kind_errs]
+                if errs:
+                    reject(row, "inspected_on" if errs[0][0] == "date" else errs[0][0],
+                           "; ".join(reason for _, reason in errs))
+                    continue
                 seen[check["id"]] = row.number
                 results.append({"check_id": check["id"], "outcome": r["outcome"], "penalty_ref": r["penalty_ref"],
                                 "inspected_on": r["inspected_on"], "note": r["note"]})
-                date, key, payload, errs = result_kind.validate(
-                    {"date": r["inspected_on"], "outcome": r["outcome"], "plan_id": plan_id,
-                     "check_id": check["id"], "penalty_ref": r["penalty_ref"]})
-                assert not errs, errs
-                records.append({"entity_id": check["entity_id"], "kind": result_kind.name, "date": date,
-                                "natural_key": key, "data": payload})
-                if r["outcome"] == "not_found":
-                    date, key, payload, errs = abnormal_kind.validate(
-                        {"date": r["inspected_on"], "cause": "unreachable_address"})
-                    assert not errs, errs
-                    records.append({"entity_id": check["entity_id"], "kind": abnormal_kind.name, "date": date,
+                for kind, (date, key, payload, _) in checked:
+                    records.append({"entity_id": check["entity_id"], "kind": kind.name, "date": date,
                                     "natural_key": key, "data": payload})
             if report.errors and not skip_invalid:
                 continue
