@@ -1488,7 +1488,7 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
-        if out:
+        if out is not None:
             output_file(out)
         row = issue.get_notice(settings().store, number)
         content = issue.render_notice(row, fmt, templates)
@@ -1552,13 +1552,16 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
     """
     from notices import issue, render
 
+    from engine.outpaths import output_file, write_atomically
+
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
+        target = output_file(out) if out is not None else None
         content = render.render(kind, issue.sample_context(kind), fmt, templates)
+        if target is not None:
+            write_atomically(target, content if isinstance(content, bytes) else content.encode("utf-8"))
     if out:
-        with open(out, "wb") as handle:
-            handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
         emit({"kind": kind, "file": out}, f"Wrote a sample {kind} notice to {out}.")
     else:
         click.echo(content, nl=False)

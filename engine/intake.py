@@ -237,10 +237,13 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
         with path.open(encoding=encoding, newline="") as handle:
             reader = csv.reader(handle, dialect, strict=True)
             try:
-                header, header_errors = normalize_header(next(reader))
+                first = next(reader)
+                if not any(c.strip() for c in first):
+                    raise StopIteration
+                header, header_errors = normalize_header(first)
             except StopIteration:
-                raise IntakeError(f"{path}: the file has no header row (nothing but a byte order mark or blank "
-                                  f"space); nothing was stored. Export it again with its header row") from None
+                raise IntakeError(f"{path}: the file has no header row (its first line is blank); nothing was "
+                                  f"stored. Export it again with the header row on line 1") from None
             if header_errors:
                 raise _header_error(path, header_errors)
             for number, cells in enumerate(reader, start=2):

@@ -1107,9 +1107,9 @@ def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -
     if fmt not in ("csv", "xlsx"):
         raise UsageProblem(f"--format {fmt} is not supported; use csv or xlsx.")
     details = plan_details(store, plan_id)
-    out = pathlib.Path(out)
-    if not out.parent.exists():
-        raise PlanError(f"The folder {out.parent} does not exist; create it or choose another --out.")
+    from .outpaths import output_file
+
+    out = output_file(out)
     rows = _export_rows(details)
     if fmt == "csv":
         with out.open("w", encoding="utf-8-sig", newline="") as handle:
@@ -1191,12 +1191,9 @@ def _render(template: str, context: dict[str, Any]) -> str:
 
 
 def _out_dir(out: str | pathlib.Path) -> pathlib.Path:
-    path = pathlib.Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PlanError(f"Cannot create the output folder {path} ({exc.strerror}); choose another --out.") from exc
-    return path
+    from .outpaths import output_dir
+
+    return output_dir(out, create=True)  # created in an existing folder only, like every --out
 
 
 def _write_csv(path: pathlib.Path, header: list[str], rows: list[list[Any]]) -> None:

@@ -1289,6 +1289,10 @@ def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None 
                  ) -> list[dict[str, Any]]:
     if kind:
         require_kind(kind)
+    if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
+        from engine.codes import normalize_code
+
+        entity_code = normalize_code(entity_code).value
     with store.read() as conn:
         rows = ns.list_notices(conn, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id,
                                limit=limit)
