@@ -507,10 +507,7 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
         check = check or {}
         items_def = ((version.get("inspection") or {}).get("items") or {})
         items = []
-        raw_items = check.get("items") or []
-        if isinstance(raw_items, Mapping):  # plan_checks.items: {"items": [...], "region": ..., ...}
-            raw_items = raw_items.get("items") or []
-        for item in raw_items:
+        for item in check.get("items") or []:
             key = item.get("id") if isinstance(item, Mapping) else item
             spec = items_def.get(key) if isinstance(key, str) else None
             title_ = (item.get("title") if isinstance(item, Mapping) else None) \
