@@ -901,7 +901,10 @@ def plan_publish(plan_id: int, out: str, on: str | None) -> None:
     """
     from engine import plans
 
+    from engine.outpaths import output_dir
+
     with errors():
+        output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_plan(settings().store, plan_id, out, parse_date(on, "--on"))
     emit(r, lambda r: f"Plan {r['plan_id']} published on {r['published_on']}: {r['checks']} checks in "
@@ -949,7 +952,10 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
     """
     from engine import plans
 
+    from engine.outpaths import output_dir
+
     with errors():
+        output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_results(settings().store, plan_id, out, parse_date(on, "--on"))
 
