@@ -202,3 +202,18 @@ def test_notices_list_entity_is_normalised_or_refused(demo_db, runner):
     assert "check character is 5, expected 4" in out
     out = _refused(runner, url, ["notices", "list", "--entity", ""], code=1)
     assert "has 0 characters" in out
+
+
+@pytest.mark.parametrize("pairs, reason", [
+    (["inspection.start=2026-02-30"], "Notice setting 'inspection.start': '2026-02-30' is not a real date (--set)"),
+    (["inspection.end=9999-12-31"], "is outside the dates supervise works with"),
+    (["inspection.start=2026-06-01", "inspection.end=2026-05-01"], "inspection.end 2026-05-01 is before"),
+])
+def test_notice_date_settings_are_checked(pairs, reason):
+    from engine.errors import NoticeError
+    from notices.issue import parse_settings, resolve_settings
+
+    with pytest.raises(NoticeError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        resolve_settings({}, parse_settings(pairs))
+    good = resolve_settings({}, parse_settings(["inspection.start=2026/6/1", "inspection.end=2026年6月30日"]))
+    assert (good["inspection.start"], good["inspection.end"]) == ("2026-06-01", "2026-06-30")
