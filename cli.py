@@ -19,6 +19,12 @@ import click
 from engine.errors import SupervisionError, UsageProblem
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+# Stored ids and counts are 64-bit integers in both databases; a larger number is refused as an option value.
+ID_MAX = 2**63 - 1
+ID = click.IntRange(max=ID_MAX)
+COUNT = click.IntRange(0, ID_MAX)
+# Dates an option may name: the register's earliest (records.Limits.earliest_date) to the end of the century.
+EARLIEST_DATE, LATEST_DATE = dt.date(1949, 1, 1), dt.date(2100, 12, 31)
 
 
 @dataclass
@@ -198,10 +204,14 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     from engine.values import parse_date as parse
 
     try:
-        return parse(value)
+        day = parse(value)
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)",
                                  param_hint=option) from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise click.BadParameter(f"'{value}' is outside the dates supervise works with ({EARLIEST_DATE} to "
+                                 f"{LATEST_DATE}); give the real date", param_hint=option)
+    return day
 
 
 @click.group(cls=JsonErrors, context_settings=CONTEXT_SETTINGS)
@@ -584,7 +594,7 @@ def cycle_list() -> None:
 
 
 @cycle.command("show")
-@click.argument("cycle_id", type=int)
+@click.argument("cycle_id", type=ID)
 @json_option
 def cycle_show(cycle_id: int) -> None:
     """Show a cycle's summary.
@@ -602,8 +612,8 @@ def cycle_show(cycle_id: int) -> None:
 
 
 @cycle.command("diff")
-@click.argument("a", type=int)
-@click.argument("b", type=int)
+@click.argument("a", type=ID)
+@click.argument("b", type=ID)
 @json_option
 def cycle_diff(a: int, b: int) -> None:
     """Compare two cycles: tier transition matrix, list changes, workload change.
@@ -641,7 +651,7 @@ def cycle_diff(a: int, b: int) -> None:
 
 
 @cycle.command("replay")
-@click.argument("cycle_id", type=int)
+@click.argument("cycle_id", type=ID)
 @json_option
 def cycle_replay(cycle_id: int) -> None:
     """Recompute a cycle from its stored pack version and the records known when it ran; compare.
@@ -662,7 +672,7 @@ def cycle_replay(cycle_id: int) -> None:
 
 
 @cycle.command("report")
-@click.argument("cycle_id", type=int)
+@click.argument("cycle_id", type=ID)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for index.html, report.json and regions.csv (created if missing, in an existing folder).")
 @json_option
@@ -687,7 +697,7 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 @cli.command("simulate")
 @click.option("--policy", "policy_ref", required=True, metavar="FILE",
               help="Draft pack file (YAML) to try; a pack id also works.")
-@click.option("--against", type=int, help="Cycle to compare with (default: the latest cycle of the same pack id).")
+@click.option("--against", type=ID, help="Cycle to compare with (default: the latest cycle of the same pack id).")
 @click.option("--as-of", help="Evaluation date (default: the --against cycle's as-of date, else today).")
 @json_option
 def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> None:
@@ -760,7 +770,7 @@ def _strata_lines(strata: list[dict]) -> list[str]:
 
 
 @plan.command("draw")
-@click.option("--cycle", "cycle_id", type=int, required=True, help="Committed cycle whose decisions to draw from.")
+@click.option("--cycle", "cycle_id", type=ID, required=True, help="Committed cycle whose decisions to draw from.")
 @click.option("--seed", required=True, help="Public seed (announce it before the draw, e.g. 2025-07-01-4711).")
 @click.option("--per-check", type=int, default=2, show_default=True, help="Inspectors per check (at least).")
 @click.option("--exclude-clean-months", type=int,
@@ -847,7 +857,7 @@ def plan_list() -> None:
 
 
 @plan.command("verify")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=ID)
 @json_option
 def plan_verify(plan_id: int) -> None:
     """Redo a plan's draw from what was logged (decisions, seed, inspector snapshot) and compare; exit 1 on
@@ -866,9 +876,9 @@ def plan_verify(plan_id: int) -> None:
 
 
 @plan.command("show")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=ID)
 @click.option("--as-of", help="Date for the overdue check of unpublished results (YYYY-MM-DD); default today.")
-@click.option("--limit", type=int, default=20, show_default=True, help="Checks to list in the text output (0 = all).")
+@click.option("--limit", type=COUNT, default=20, show_default=True, help="Checks to list in the text output (0 = all).")
 @json_option
 def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
     """Show a plan: counts per tier, checks with inspectors, results, publications and late results.
@@ -913,7 +923,7 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 
 
 @plan.command("export")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=ID)
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @json_option
@@ -932,7 +942,7 @@ def plan_export(plan_id: int, fmt: str, out: str) -> None:
 
 
 @plan.command("publish")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=ID)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the HTML, CSV and JSON.")
 @click.option("--on", "on", help="Publication date (YYYY-MM-DD); default today.")
 @json_option
@@ -944,7 +954,10 @@ def plan_publish(plan_id: int, out: str, on: str | None) -> None:
     """
     from engine import plans
 
+    from engine.outpaths import output_dir
+
     with errors():
+        output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_plan(settings().store, plan_id, out, parse_date(on, "--on"))
     emit(r, lambda r: f"Plan {r['plan_id']} published on {r['published_on']}: {r['checks']} checks in "
@@ -981,7 +994,7 @@ def plan_results_import(file: str, skip_invalid: bool) -> None:
 
 
 @plan_results.command("publish")
-@click.argument("plan_id", type=int)
+@click.argument("plan_id", type=ID)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the HTML, CSV and JSON.")
 @click.option("--on", "on", help="Publication date (YYYY-MM-DD); default today.")
 @json_option
@@ -992,7 +1005,10 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
     """
     from engine import plans
 
+    from engine.outpaths import output_dir
+
     with errors():
+        output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_results(settings().store, plan_id, out, parse_date(on, "--on"))
 
@@ -1053,7 +1069,7 @@ def lists_() -> None:
 
 
 @lists_.command("propose")
-@click.option("--cycle", "cycle_id", type=int, required=True, help="Committed cycle whose list proposals to record.")
+@click.option("--cycle", "cycle_id", type=ID, required=True, help="Committed cycle whose list proposals to record.")
 @click.option("--as-of", help="Date the proposals take effect (default: the cycle's as-of date).")
 @by_option
 @json_option
@@ -1072,8 +1088,8 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
 
 
 @lists_.command("serve")
-@click.option("--entry", "entry_id", type=int, help="Entry whose pre-listing notice was served.")
-@click.option("--cycle", "cycle_id", type=int, help="Every proposed entry of this cycle.")
+@click.option("--entry", "entry_id", type=ID, help="Entry whose pre-listing notice was served.")
+@click.option("--cycle", "cycle_id", type=ID, help="Every proposed entry of this cycle.")
 @click.option("--on", help="Service date (default today): the objection window runs from the day after it, counted "
                            "as the pack's deadlines.objection says; the pre-listing notice is issued dated it.")
 @by_option
@@ -1118,7 +1134,7 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
 
 
 @lists_.command("revoke")
-@click.option("--entry", "entry_id", type=int, required=True, help="Entry to revoke.")
+@click.option("--entry", "entry_id", type=ID, required=True, help="Entry to revoke.")
 @click.option("--reason", required=True, help="Why the basis no longer holds (e.g. the penalty was annulled).")
 @click.option("--on", help="Date the revocation takes effect (default today).")
 @by_option
@@ -1135,7 +1151,7 @@ def lists_revoke(entry_id: int, reason: str, on: str | None, by: str | None) -> 
 
 
 @lists_.command("extend")
-@click.option("--entry", "entry_id", type=int, required=True, help="Listed entry to extend.")
+@click.option("--entry", "entry_id", type=ID, required=True, help="Listed entry to extend.")
 @click.option("--months", type=int, required=True, help="Months to add to the publication period.")
 @click.option("--reason", required=True, help="Why the period is extended.")
 @click.option("--on", help="Date of the extension decision (default today).")
@@ -1275,7 +1291,7 @@ def objection() -> None:
 
 
 @objection.command("file")
-@click.option("--entry", "entry_id", type=int, required=True, help="Proposed or notified entry.")
+@click.option("--entry", "entry_id", type=ID, required=True, help="Proposed or notified entry.")
 @click.option("--reason", required=True, help="The party's statement.")
 @click.option("--evidence", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Evidence file (repeat).")
 @click.option("--on", help="Filing date (default today).")
@@ -1294,7 +1310,7 @@ def objection_file(entry_id: int, reason: str, evidence: tuple[str, ...], on: st
 
 
 @objection.command("decide")
-@click.argument("objection_id", type=int)
+@click.argument("objection_id", type=ID)
 @click.option("--uphold", "decision", flag_value="uphold", help="The objection is right: revoke the entry.")
 @click.option("--reject", "decision", flag_value="reject", help="The objection fails: the entry resumes.")
 @click.option("--reason", required=True, help="Reasons for the decision.")
@@ -1324,7 +1340,7 @@ def repair() -> None:
 
 
 @repair.command("apply")
-@click.option("--entry", "entry_id", type=int, required=True, help="Listed entry to repair.")
+@click.option("--entry", "entry_id", type=ID, required=True, help="Listed entry to repair.")
 @click.option("--commitment", required=True, type=click.Path(exists=True, dir_okay=False),
               help="信用承诺书 file.")
 @click.option("--evidence", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -1354,7 +1370,7 @@ def repair_apply(entry_id: int, commitment: str, evidence: tuple[str, ...], trai
 
 
 @repair.command("decide")
-@click.argument("application_id", type=int)
+@click.argument("application_id", type=ID)
 @click.option("--approve", "decision", flag_value="approve", help="Repair: the entry ends, measures are lifted.")
 @click.option("--reject", "decision", flag_value="reject", help="Refuse the application; the entry stays listed.")
 @click.option("--reason", required=True, help="Reasons for the decision.")
@@ -1412,7 +1428,7 @@ def measures_pending(department: str | None, as_of: str | None) -> None:
 
 
 @measures.command("ack")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--by", "by", required=True, metavar="NAME", help="Who in the department applied or lifted it.")
 @click.option("--on", help="Date (default today).")
 @click.option("--note", help="Optional note (e.g. the department's reference).")
@@ -1459,9 +1475,9 @@ def _notices_text(r: dict) -> str:
 
 
 @notices.command("issue")
-@click.option("--cycle", "cycle_id", type=int, help="Committed cycle: every notice its decisions and list entries call for.")
-@click.option("--plan", "plan_id", type=int, help="Inspection plan: one 检查通知书 per check, naming the inspectors.")
-@click.option("--entry", "entry_id", type=int, help="List entry: the notices of one of its events (see --event).")
+@click.option("--cycle", "cycle_id", type=ID, help="Committed cycle: every notice its decisions and list entries call for.")
+@click.option("--plan", "plan_id", type=ID, help="Inspection plan: one 检查通知书 per check, naming the inspectors.")
+@click.option("--entry", "entry_id", type=ID, help="List entry: the notices of one of its events (see --event).")
 @click.option("--event", help="With --entry: proposed, listed, repaired, expired, revoked (default: its latest event).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_NOTICE_KINDS), help="Only these kinds (repeatable).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
@@ -1531,7 +1547,7 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
-        if out:
+        if out is not None:
             output_file(out)
         row = issue.get_notice(settings().store, number)
         content = issue.render_notice(row, fmt, templates)
@@ -1555,11 +1571,11 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
 
 
 @notices.command("list")
-@click.option("--cycle", "cycle_id", type=int, help="Only notices of this cycle.")
-@click.option("--plan", "plan_id", type=int, help="Only inspection notices of this plan.")
+@click.option("--cycle", "cycle_id", type=ID, help="Only notices of this cycle.")
+@click.option("--plan", "plan_id", type=ID, help="Only inspection notices of this plan.")
 @click.option("--kind", type=click.Choice(_NOTICE_KINDS), help="Only this kind.")
 @click.option("--entity", "entity_code", metavar="CODE", help="Only notices to this entity.")
-@click.option("--limit", type=int, help="At most this many (oldest first).")
+@click.option("--limit", type=COUNT, help="At most this many (oldest first).")
 @json_option
 def notices_list(cycle_id: int | None, plan_id: int | None, kind: str | None, entity_code: str | None,
                  limit: int | None) -> None:
@@ -1595,13 +1611,16 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
     """
     from notices import issue, render
 
+    from engine.outpaths import output_file, write_atomically
+
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
+        target = output_file(out) if out is not None else None
         content = render.render(kind, issue.sample_context(kind), fmt, templates)
+        if target is not None:
+            write_atomically(target, content if isinstance(content, bytes) else content.encode("utf-8"))
     if out:
-        with open(out, "wb") as handle:
-            handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
         emit({"kind": kind, "file": out}, f"Wrote a sample {kind} notice to {out}.")
     else:
         click.echo(content, nl=False)

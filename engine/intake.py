@@ -167,6 +167,9 @@ def read_rows(path: pathlib.Path, encoding: str | None = None,
     suffix = path.suffix.lower()
     if not path.exists():
         raise IntakeError(f"{path}: file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise IntakeError(f"{path}: the file is empty (0 bytes); nothing was stored. Export the data again "
+                          f"(a CSV or XLSX file with its header row)")
     if encoding:
         try:
             encoding = codecs.lookup(encoding).name
@@ -234,9 +237,13 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
         with path.open(encoding=encoding, newline="") as handle:
             reader = csv.reader(handle, dialect, strict=True)
             try:
-                header, header_errors = normalize_header(next(reader))
+                first = next(reader)
+                if not any(c.strip() for c in first):
+                    raise StopIteration
+                header, header_errors = normalize_header(first)
             except StopIteration:
-                return
+                raise IntakeError(f"{path}: the file has no header row (its first line is blank); nothing was "
+                                  f"stored. Export it again with the header row on line 1") from None
             if header_errors:
                 raise _header_error(path, header_errors)
             for number, cells in enumerate(reader, start=2):
@@ -317,7 +324,8 @@ def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterato
             try:
                 header, header_errors = normalize_header(list(next(rows)))
             except StopIteration:
-                return
+                raise IntakeError(f"{path}: the first sheet is empty (no header row); nothing was stored. Put the "
+                                  f"header row and data rows on the first sheet") from None
             if header_errors:
                 raise _header_error(path, header_errors)
             seen = 1

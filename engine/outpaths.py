@@ -19,6 +19,13 @@ class OutputPathError(SupervisionError):
     """An output path (``--out``) that cannot be written."""
 
 
+def _require_named(path: str | os.PathLike, option: str, what: str) -> None:
+    # pathlib.Path("") is ".": an empty --out (an unset shell variable) would write into the current folder.
+    if not str(os.fspath(path)).strip():
+        example = "out/" if what == "folder" else "out/plan.csv"
+        raise OutputPathError(f"{option} is empty; give the {what} to write, e.g. {option} {example}")
+
+
 def _parent_problem(path: pathlib.Path, option: str) -> str | None:
     parent = path.parent if str(path.parent) else pathlib.Path(".")
     if parent.is_dir():
@@ -38,6 +45,7 @@ def _parent_problem(path: pathlib.Path, option: str) -> str | None:
 def output_dir(path: str | os.PathLike, option: str = "--out", create: bool = False) -> pathlib.Path:
     """The folder ``path``: existing, or missing in an existing writable folder (created when ``create``; else
     the command creates it when it writes); raises OutputPathError otherwise."""
+    _require_named(path, option, "folder")
     out = pathlib.Path(path)
     if out.exists():
         if not out.is_dir():
@@ -59,6 +67,7 @@ def output_dir(path: str | os.PathLike, option: str = "--out", create: bool = Fa
 
 def output_file(path: str | os.PathLike, option: str = "--out") -> pathlib.Path:
     """The file ``path`` (new or to be replaced) in an existing, writable folder; raises OutputPathError."""
+    _require_named(path, option, "file")
     out = pathlib.Path(path)
     if out.is_dir():
         raise OutputPathError(f"{option} {out} is a folder; give a file name, e.g. {out / 'notice.pdf'}")

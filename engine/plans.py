@@ -820,8 +820,9 @@ def draw_plan(store: Store, cycle_id: int, seed: str, per_check: int = 2, exclud
     A period (pack and period, whatever the cycle revision) has one plan; another one needs ``redraw`` and a
     ``reason``, kept with the plan and in the audit log. Inspector capacity is per period: the checks already
     assigned to an inspector in the period's other plans count against their ``max_checks``."""
-    if exclude_clean_months is not None and exclude_clean_months < 0:
-        raise UsageProblem(f"--exclude-clean-months is {exclude_clean_months}; give 0 (no exclusion) or more.")
+    if exclude_clean_months is not None and not 0 <= exclude_clean_months <= 240:
+        raise UsageProblem(f"--exclude-clean-months is {exclude_clean_months}; give 0 (no exclusion) to 240 "
+                           "(the most a pack may set).")
     reason = (reason or "").strip() or None
     if reason and not redraw:
         raise UsageProblem("--reason is for a redraw; give --redraw --reason TEXT to draw another plan for a period "
@@ -1247,9 +1248,9 @@ def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -
     if fmt not in ("csv", "xlsx"):
         raise UsageProblem(f"--format {fmt} is not supported; use csv or xlsx.")
     details = plan_details(store, plan_id)
-    out = pathlib.Path(out)
-    if not out.parent.exists():
-        raise PlanError(f"The folder {out.parent} does not exist; create it or choose another --out.")
+    from .outpaths import output_file
+
+    out = output_file(out)
     rows = _export_rows(details)
     header = [h for _key, h in EXPORT_COLUMNS]
     if fmt == "csv":
@@ -1319,12 +1320,9 @@ def _render(template: str, context: dict[str, Any]) -> str:
 
 
 def _out_dir(out: str | pathlib.Path) -> pathlib.Path:
-    path = pathlib.Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PlanError(f"Cannot create the output folder {path} ({exc.strerror}); choose another --out.") from exc
-    return path
+    from .outpaths import output_dir
+
+    return output_dir(out, create=True)  # created in an existing folder only, like every --out
 
 
 def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.date | None = None,
@@ -1564,20 +1562,22 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
                     reject(row, "inspected_on", f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
                                                 f"an inspection of this plan cannot predate its cycle")
                     continue
+                # The records a result becomes are checked like imported ones (a future inspected_on is refused).
+                made = [(result_kind, {"date": r["inspected_on"], "outcome": r["outcome"], "plan_id": plan_id,
+                                       "check_id": check["id"], "penalty_ref": r["penalty_ref"]})]
+                if r["outcome"] == "not_found":
+                    made.append((abnormal_kind, {"date": r["inspected_on"], "cause": "unreachable_address"}))
+                checked = [(kind, kind.validate(fields)) for kind, fields in made]
+                errs = [e for _, (*_, kind_errs) in checked for e in kind_errs]
+                if errs:
+                    reject(row, "inspected_on" if errs[0][0] == "date" else errs[0][0],
+                           "; ".join(reason for _, reason in errs))
+                    continue
                 seen[check["id"]] = row.number
                 results.append({"check_id": check["id"], "outcome": r["outcome"], "penalty_ref": r["penalty_ref"],
                                 "inspected_on": r["inspected_on"], "note": r["note"]})
-                date, key, payload, errs = result_kind.validate(
-                    {"date": r["inspected_on"], "outcome": r["outcome"], "plan_id": plan_id,
-                     "check_id": check["id"], "penalty_ref": r["penalty_ref"]})
-                assert not errs, errs
-                records.append({"entity_id": check["entity_id"], "kind": result_kind.name, "date": date,
-                                "natural_key": key, "data": payload})
-                if r["outcome"] == "not_found":
-                    date, key, payload, errs = abnormal_kind.validate(
-                        {"date": r["inspected_on"], "cause": "unreachable_address"})
-                    assert not errs, errs
-                    records.append({"entity_id": check["entity_id"], "kind": abnormal_kind.name, "date": date,
+                for kind, (date, key, payload, _) in checked:
+                    records.append({"entity_id": check["entity_id"], "kind": kind.name, "date": date,
                                     "natural_key": key, "data": payload})
             if report.errors and not skip_invalid:
                 continue

@@ -59,17 +59,37 @@ def parse_number(value: Any) -> float:
         raise ValueError(f"'{value}' is not a number") from None
 
 
+INT_MAX = 2**63 - 1  # the stores' BIGINT; a whole number beyond it cannot be stored or compared with a column
+
+
 def parse_int(value: Any) -> int:
-    number = parse_number(value)
-    if number != int(number):
-        raise ValueError(f"'{value}' is not a whole number")
-    return int(number)
+    """A whole number (digits, 1,000, 5.0, 1e3) within the stores' 64-bit range; NaN and infinity are refused."""
+    text = str(value).strip().replace(",", "")
+    if not isinstance(value, bool) and (isinstance(value, int) or re.fullmatch(r"[+-]?[0-9]+", text)):
+        number = int(value) if isinstance(value, int) else int(text)  # exact: no detour through a float
+    else:
+        real = parse_number(value)
+        if real != real or real in (float("inf"), float("-inf")):
+            raise ValueError(f"'{value}' is not a finite number (NaN and infinity are refused)")
+        if real != int(real):
+            raise ValueError(f"'{value}' is not a whole number")
+        number = int(real)
+    if abs(number) > INT_MAX:
+        raise ValueError(f"'{_short(text)}' is too large (at most {INT_MAX})")
+    return number
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """Calendar month arithmetic, clamping to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise ValueError(f"{day.isoformat()} {'+' if months >= 0 else '-'} {abs(months)} months is outside the "
+                         f"calendar (years {dt.MINYEAR} to {dt.MAXYEAR})")
     for d in (day.day, 30, 29, 28):
         try:
             return dt.date(year, month, d)

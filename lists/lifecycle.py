@@ -666,6 +666,8 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
         load_one(conn, entry_id)  # an unknown id is an error naming it
         ids = [entry_id]
     else:
+        if q.cycle_with_pack(conn, cycle_id) is None:
+            raise ListError(f"There is no cycle {cycle_id}; 'supervise cycle list' shows the cycles.")
         ids = q.entry_ids(conn, cycle_id=cycle_id)
     served, skipped = [], []
     announce(progress, len(ids))

@@ -81,6 +81,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "rights.basis": "《国务院办公厅关于进一步完善失信约束制度构建诚信建设长效机制的指导意见》（国办发〔2020〕49号）",
 }
 _INT_SETTINGS = {"warning.rectify_days", "interview.days", "repair.decide_days", "review.days", "review.court_months"}
+_DATE_SETTINGS = {"inspection.start", "inspection.end"}
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -150,7 +151,21 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                 if not lo <= value <= hi:
                     raise NoticeError(f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not "
                                       f"{value} ({where}).")
+            if key in _DATE_SETTINGS and value is not None:
+                from engine.values import parse_date
+
+                try:
+                    value = parse_date(value)
+                except ValueError as exc:
+                    raise NoticeError(f"Notice setting '{key}': {exc} ({where}).") from None
+                if not dt.date(1949, 1, 1) <= value <= dt.date(2100, 12, 31):
+                    raise NoticeError(f"Notice setting '{key}': {value} is outside the dates supervise works with "
+                                      f"(1949-01-01 to 2100-12-31) ({where}).")
+                value = value.isoformat()  # stored in the context as text, like the other settings
             out[key] = value
+    if out["inspection.start"] and out["inspection.end"] and out["inspection.end"] < out["inspection.start"]:
+        raise NoticeError(f"Notice settings: inspection.end {out['inspection.end']} is before inspection.start "
+                          f"{out['inspection.start']}; give an end on or after the start.")
     return out
 
 
@@ -1323,6 +1338,10 @@ def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None 
                  ) -> list[dict[str, Any]]:
     if kind:
         require_kind(kind)
+    if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
+        from engine.codes import normalize_code
+
+        entity_code = normalize_code(entity_code).value
     with store.read() as conn:
         rows = ns.list_notices(conn, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id,
                                limit=limit)

@@ -120,6 +120,9 @@ def get_pack(ref: str):
     """A pack by id (shipped or in SUPERVISE_POLICIES) or by file path."""
     from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 
+    if not str(ref).strip():  # pathlib.Path("") is the current folder
+        raise UnknownPolicy(f"--policy is empty; give a pack id ({', '.join(sorted(discover()[0]))}) or a YAML "
+                            f"file path.")
     candidate = pathlib.Path(ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_file(candidate)
