@@ -65,6 +65,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 from . import deadlines, intake, values
 from .codes import normalize_code, public_party
 from .exports import write_csv, write_xlsx
+from .regions import region_labels
 from .errors import CodeError, IntakeError, PlanError, UsageProblem
 from .store import Store, audit, now
 from .store import entities as eq
@@ -1215,7 +1216,7 @@ def list_plans(store: Store) -> list[dict[str, Any]]:
 # The working list's columns: (key, header). Headers are Chinese for the clerk; `plan show --json` keeps the keys.
 EXPORT_COLUMNS = [
     ("seq", "序号"), ("check_id", "检查编号"), ("code", "统一社会信用代码/证件号码"), ("name", "检查对象"),
-    ("region", "行政区划代码"), ("tier", "信用风险分类"), ("reason", "抽取方式"), ("rank_key", "排序值"),
+    ("region", "行政区划代码"), ("region_name", "所在地区"), ("tier", "信用风险分类"), ("reason", "抽取方式"), ("rank_key", "排序值"),
     ("items", "抽查事项"), ("inspector_codes", "执法证号"), ("inspectors", "执法检查人员"),
     ("departments", "所属部门"), ("outcome", "检查结果"), ("inspected_on", "检查日期"),
     ("penalty_ref", "处罚决定书文号"), ("deadline", "结果公示期限"), ("results_published_on", "结果公示日期"),
@@ -1227,10 +1228,11 @@ FLAG_LABELS = {"published_late": "逾期公示", "overdue": "逾期未公示"}
 
 def _export_rows(details: dict[str, Any]) -> list[list[Any]]:
     labels = details.get("tier_labels") or {}
+    places = region_labels({c["region"] for c in details["checks"]})
     out = []
     for c in details["checks"]:
         r = c["result"] or {}
-        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "",
+        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "", places[c["region"]],
                     labels.get(c["tier"], c["tier"]), REASON_LABELS.get(c["reason"], c["reason"]),
                     c["rank_key"], "、".join(i["title"] for i in c["items"]),
                     "、".join(i["code"] for i in c["inspectors"]), "、".join(i["name"] for i in c["inspectors"]),
@@ -1282,16 +1284,16 @@ SHA-256(随机种子|算法|检查对象代码|人员编号) 排序并均衡分�
 <table><tr><th>信用风险分类</th><th>主体数</th><th>抽查比例</th><th>检查数</th><th>其中必查</th><th>其中随机抽取</th></tr>
 {% for t in tiers %}<tr><td>{{ t.label }}</td><td>{{ t.population }}</td><td>{{ t.ratio_text }}</td>
 <td>{{ t.checks }}</td><td>{{ t.forced }}</td><td>{{ t.sampled }}</td></tr>
-{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td></td><td>{{ totals.checks }}</td>
+{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td>—</td><td>{{ totals.checks }}</td>
 <td>{{ totals.forced }}</td><td>{{ totals.sampled }}</td></tr></table>
 <p>必查：依规则必须检查的对象（如列入严重违法失信名单的主体），不论是否被随机抽中。</p>
 {% if items %}<h2>抽查事项</h2><ul>{% for i in items %}
 <li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}
 {%- if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>检查对象与执法检查人员</h2>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>行政区划代码</th>
+<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>所在地区</th>
 {%- if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
-{% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region }}</td>
+{% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region_name }}</td>
 {% if items %}<td>{{ c.item_titles }}</td>{% endif %}<td>{{ c.inspector_text }}</td></tr>
 {% endfor %}</table>
 </body></html>
@@ -1334,10 +1336,12 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     details = plan_details(store, plan_id, on)
     folder = _out_dir(out)
     title = f"{details['authority'] or ''}双随机抽查计划（{details['period'] or ''}）".strip()
+    places = region_labels({c["region"] for c in details["checks"]})
     public = []
     for c in details["checks"]:
         name, code = _public_entity(c)
         public.append({"seq": c["seq"], "name": name, "code": code, "region": c["region"] or "",
+                       "region_name": places[c["region"]],
                        "item_titles": "、".join(i["title"] for i in c["items"]),
                        "inspector_text": "、".join(f"{i['name']}（{i['department']}）" for i in c["inspectors"]),
                        "inspectors": [{"name": i["name"], "department": i["department"]}
@@ -1356,11 +1360,11 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     stem = f"plan-{plan_id}"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
     html_path.write_text(_render(PLAN_HTML, context), encoding="utf-8")
-    header = ["序号", "检查对象", "统一社会信用代码/证件号码", "行政区划代码"] + (["抽查事项"] if items else []) + ["执法检查人员"]
-    write_csv(csv_path, header, [[p["seq"], p["name"], p["code"], p["region"]] + ([p["item_titles"]] if items else [])
+    header = ["序号", "检查对象", "统一社会信用代码/证件号码", "所在地区"] + (["抽查事项"] if items else []) + ["执法检查人员"]
+    write_csv(csv_path, header, [[p["seq"], p["name"], p["code"], p["region_name"]] + ([p["item_titles"]] if items else [])
                                  + [p["inspector_text"]] for p in public])
     json_path.write_text(json.dumps(context | {"strata": details["strata"], "checks": [
-        {"seq": p["seq"], "name": p["name"], "code": p["code"], "region": p["region"],
+        {"seq": p["seq"], "name": p["name"], "code": p["code"], "region": p["region"], "region_name": p["region_name"],
          "items": p["item_titles"], "inspectors": p["inspectors"]} for p in public]},
         ensure_ascii=False, indent=2), encoding="utf-8")
     with store.transaction() as conn:
@@ -1386,7 +1390,7 @@ def publish_results(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.
         name, code = _public_entity(c)
         r = c["result"]
         rows.append({"seq": c["seq"], "name": name, "code": code, "inspected_on": r["inspected_on"].isoformat(),
-                     "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]), "penalty_ref": r["penalty_ref"] or ""})
+                     "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]), "penalty_ref": r["penalty_ref"] or "—"})
         if r["published_on"] is None and on > r["deadline"]:
             late.append({"seq": c["seq"], "code": c["code"], "deadline": r["deadline"]})
     title = f"{details['authority'] or ''}双随机抽查结果（{details['period'] or ''}）".strip()
