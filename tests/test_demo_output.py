@@ -175,3 +175,13 @@ def test_lists_show_titles_a_list_name_shared_by_packs_with_every_title(small_de
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert all(t in data["title"] for t in titles) and {e["list_title"] for e in data["entries"]} <= titles
+
+
+def test_site_header_and_report_name_the_demo_cities_and_the_pack_in_chinese(small_demo):
+    out, done = small_demo
+    assert done.returncode == 0, done.stderr[-2000:]
+    index = (out / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<div class="site">泉州市、福州市、厦门市信用信息公示</div>' in index
+    report = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "<dt>政策包</dt><dd>纳税缴费信用评价（tax-credit）</dd>" in report
+    assert "评价基准日2026年4月30日 · 泉州市、福州市、厦门市" in report
