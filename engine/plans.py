@@ -63,6 +63,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from . import deadlines, intake, values
+from .authorities import for_region
 from .codes import normalize_code, public_party
 from .exports import write_csv, write_xlsx
 from .regions import region_labels
@@ -1174,6 +1175,8 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
         "plan_id": plan_id, "cycle_id": plan["cycle_id"], "pack_id": params.get("pack_id"),
         "pack_title": ((cycle.get("pack_body") or {}).get("pack") or {}).get("title") if cycle else None,
         "authority": ((cycle.get("pack_body") or {}).get("pack") or {}).get("authority") if cycle else None,
+        "authorities": _plan_authorities(((cycle.get("pack_body") or {}).get("pack") or {}) if cycle else {},
+                                         [c["region"] for c in checks]),
         "period": params.get("period"), "as_of": params.get("as_of"), "seed": plan["seed"],
         "algorithm": plan["algorithm"], "per_check": plan["per_check"], "created_at": plan["created_at"],
         "candidates_fingerprint": plan["candidates_fingerprint"],
@@ -1211,6 +1214,14 @@ def list_plans(store: Store) -> list[dict[str, Any]]:
                     "published_on": plan_on, "results_published_on": results_on,
                     "redraw": (r["params"] or {}).get("redraw")})
     return out
+
+
+def _plan_authorities(pack: dict[str, Any], regions: Sequence[str | None]) -> list[str]:
+    """The issuing authorities of a plan's checks (a pack with per-region ``authorities`` plans for each city
+    through its own authority), the pack's authority first; the pack's authority alone without checks."""
+    names = list(dict.fromkeys(a["name"] for a in (for_region(pack, r) for r in dict.fromkeys(regions)) if a))
+    names.sort(key=lambda n: n != pack.get("authority"))
+    return names or ([pack["authority"]] if pack.get("authority") else [])
 
 
 # The working list's columns: (key, header). Headers are Chinese for the clerk; `plan show --json` keeps the keys.
@@ -1335,7 +1346,8 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     on = on or dt.date.today()
     details = plan_details(store, plan_id, on)
     folder = _out_dir(out)
-    title = f"{details['authority'] or ''}双随机抽查计划（{details['period'] or ''}）".strip()
+    authority = "、".join(details["authorities"]) or details["authority"] or ""
+    title = f"{authority}双随机抽查计划（{details['period'] or ''}）".strip()
     places = region_labels({c["region"] for c in details["checks"]})
     public = []
     for c in details["checks"]:
@@ -1351,7 +1363,7 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     totals = {k: sum(t[k] for t in tiers) for k in ("population", "checks", "forced", "sampled")}
     items = [{"id": i["id"], "title": i["title"], "department": i.get("department") or "",
               "tiers": "、".join(labels.get(t, t) for t in i.get("tiers") or ())} for i in details["items"]]
-    context = {"title": title, "authority": details["authority"] or "", "period": details["period"] or "",
+    context = {"title": title, "authority": authority, "period": details["period"] or "",
                "plan_id": plan_id, "published_on": on.isoformat(), "seed": details["seed"],
                "algorithm": details["algorithm"], "candidates_fingerprint": details["candidates_fingerprint"],
                "inspectors_fingerprint": details["inspectors_fingerprint"],
@@ -1393,8 +1405,9 @@ def publish_results(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.
                      "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]), "penalty_ref": r["penalty_ref"] or "—"})
         if r["published_on"] is None and on > r["deadline"]:
             late.append({"seq": c["seq"], "code": c["code"], "deadline": r["deadline"]})
-    title = f"{details['authority'] or ''}双随机抽查结果（{details['period'] or ''}）".strip()
-    context = {"title": title, "authority": details["authority"] or "", "period": details["period"] or "",
+    authority = "、".join(details["authorities"]) or details["authority"] or ""
+    title = f"{authority}双随机抽查结果（{details['period'] or ''}）".strip()
+    context = {"title": title, "authority": authority, "period": details["period"] or "",
                "plan_id": plan_id, "published_on": on.isoformat(), "results": rows}
     stem = f"plan-{plan_id}-results"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")

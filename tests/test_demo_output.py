@@ -110,6 +110,8 @@ def test_public_plan_names_regions_and_leaves_no_cell_empty(small_demo):
         assert f"<td>{row[3]}</td>" in page
     assert any(r[3].startswith(("福州市", "厦门市")) for r in table[1:])
     assert "<td></td>" not in page, "an empty cell on the public plan"
+    title = re.search(r"<title>(.*?)</title>", page).group(1)
+    assert title.startswith("泉州市市场监督管理局、") and "福州市市场监督管理局" in title and "厦门市市场监督管理局" in title
     results = _csv(out / "plan" / "plan-1-results.csv")
     assert results[1:] and all(all(cell.strip() for cell in r) for r in results[1:])
     internal = _csv(out / "plan-internal" / "plan-1.csv")
