@@ -1186,7 +1186,7 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
     def text(r: dict) -> str:
         lines = [f"{r['title']} ({r['list']}) on {r['as_of']}: {len(r['entries'])} entries ({r['state']})"]
         for e in r["entries"]:
-            period = f"{e['listed_from']} .. {e['until'] or 'no end'}" if e["listed_from"] else "never listed"
+            period = f"{e['listed_from']} .. {_last_day(e['until'])}" if e["listed_from"] else "never listed"
             served = (f"  served {e['served_on']}, objections until {e['objection_deadline']}"
                       if e.get("objection_deadline") else "")
             lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
@@ -1196,12 +1196,19 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
     emit(r, text)
 
 
+def _last_day(until: str | None) -> str:
+    """The last day of publication (what the public site prints as 公示截止日期) of a stored exclusive end."""
+    if not until:
+        return "no end"
+    return (dt.date.fromisoformat(str(until)[:10]) - dt.timedelta(days=1)).isoformat()
+
+
 def _event_detail(ev: dict) -> str:
     d = ev.get("data") or {}
     if ev["event"] == "notified":
         return f" (objections until {d.get('objection_deadline')})"
     if ev["event"] in ("listed", "extended"):
-        return f" (published until {d.get('until') or 'no end'})"
+        return f" (published through {_last_day(d.get('until'))})"
     if ev["event"].startswith("objection_"):
         return f" [objection {d.get('objection_id')}]"
     if ev["event"] == "repair_refused":

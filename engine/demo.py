@@ -497,14 +497,17 @@ def demo_authorities(pack: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def demo_pack(pack_id: str, out_dir: pathlib.Path) -> pathlib.Path:
-    """The shipped pack with :func:`demo_authorities` as its ``authorities``, written to ``out_dir`` (the demo's
-    register holds entities of 泉州, 福州 and 厦门; each city's notices come from its own authority)."""
+    """The shipped pack with :func:`demo_authorities` as its ``authorities`` and the three cities as its
+    jurisdiction, written to ``out_dir`` (the demo's register holds entities of 泉州, 福州 and 厦门; each city's
+    notices come from its own authority)."""
     import yaml
 
     from policies import pack_files
 
     raw = yaml.safe_load(pack_files()[pack_id].read_text(encoding="utf-8"))
     raw["authorities"] = demo_authorities(raw)
+    if raw.get("jurisdiction") == "泉州市":  # the site header and the report name the cities the pack now covers
+        raw["jurisdiction"] = "、".join(f"{city}市" for _region, city, _abbr in DEMO_CITIES)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{pack_id}.yaml"
     path.write_text("# Written by supervise demo: the shipped pack with one issuing authority per demo city.\n"

@@ -63,8 +63,10 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from . import deadlines, intake, values
+from .authorities import for_region
 from .codes import normalize_code, public_party
 from .exports import write_csv, write_xlsx
+from .regions import region_labels
 from .errors import CodeError, IntakeError, PlanError, UsageProblem
 from .store import Store, audit, now
 from .store import entities as eq
@@ -1174,6 +1176,8 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
         "plan_id": plan_id, "cycle_id": plan["cycle_id"], "pack_id": params.get("pack_id"),
         "pack_title": ((cycle.get("pack_body") or {}).get("pack") or {}).get("title") if cycle else None,
         "authority": ((cycle.get("pack_body") or {}).get("pack") or {}).get("authority") if cycle else None,
+        "authorities": _plan_authorities(((cycle.get("pack_body") or {}).get("pack") or {}) if cycle else {},
+                                         [c["region"] for c in checks]),
         "period": params.get("period"), "as_of": params.get("as_of"), "seed": plan["seed"],
         "algorithm": plan["algorithm"], "per_check": plan["per_check"], "created_at": plan["created_at"],
         "candidates_fingerprint": plan["candidates_fingerprint"],
@@ -1213,10 +1217,18 @@ def list_plans(store: Store) -> list[dict[str, Any]]:
     return out
 
 
+def _plan_authorities(pack: dict[str, Any], regions: Sequence[str | None]) -> list[str]:
+    """The issuing authorities of a plan's checks (a pack with per-region ``authorities`` plans for each city
+    through its own authority), the pack's authority first; the pack's authority alone without checks."""
+    names = list(dict.fromkeys(a["name"] for a in (for_region(pack, r) for r in dict.fromkeys(regions)) if a))
+    names.sort(key=lambda n: n != pack.get("authority"))
+    return names or ([pack["authority"]] if pack.get("authority") else [])
+
+
 # The working list's columns: (key, header). Headers are Chinese for the clerk; `plan show --json` keeps the keys.
 EXPORT_COLUMNS = [
     ("seq", "序号"), ("check_id", "检查编号"), ("code", "统一社会信用代码/证件号码"), ("name", "检查对象"),
-    ("region", "行政区划代码"), ("tier", "信用风险分类"), ("reason", "抽取方式"), ("rank_key", "排序值"),
+    ("region", "行政区划代码"), ("region_name", "所在地区"), ("tier", "信用风险分类"), ("reason", "抽取方式"), ("rank_key", "排序值"),
     ("items", "抽查事项"), ("inspector_codes", "执法证号"), ("inspectors", "执法检查人员"),
     ("departments", "所属部门"), ("outcome", "检查结果"), ("inspected_on", "检查日期"),
     ("penalty_ref", "处罚决定书文号"), ("deadline", "结果公示期限"), ("results_published_on", "结果公示日期"),
@@ -1228,10 +1240,11 @@ FLAG_LABELS = {"published_late": "逾期公示", "overdue": "逾期未公示"}
 
 def _export_rows(details: dict[str, Any]) -> list[list[Any]]:
     labels = details.get("tier_labels") or {}
+    places = region_labels({c["region"] for c in details["checks"]})
     out = []
     for c in details["checks"]:
         r = c["result"] or {}
-        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "",
+        out.append([c["seq"], c["check_id"], c["code"], c["name"], c["region"] or "", places[c["region"]],
                     labels.get(c["tier"], c["tier"]), REASON_LABELS.get(c["reason"], c["reason"]),
                     c["rank_key"], "、".join(i["title"] for i in c["items"]),
                     "、".join(i["code"] for i in c["inspectors"]), "、".join(i["name"] for i in c["inspectors"]),
@@ -1283,16 +1296,16 @@ SHA-256(随机种子|算法|检查对象代码|人员编号) 排序并均衡分�
 <table><tr><th>信用风险分类</th><th>主体数</th><th>抽查比例</th><th>检查数</th><th>其中必查</th><th>其中随机抽取</th></tr>
 {% for t in tiers %}<tr><td>{{ t.label }}</td><td>{{ t.population }}</td><td>{{ t.ratio_text }}</td>
 <td>{{ t.checks }}</td><td>{{ t.forced }}</td><td>{{ t.sampled }}</td></tr>
-{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td></td><td>{{ totals.checks }}</td>
+{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td>—</td><td>{{ totals.checks }}</td>
 <td>{{ totals.forced }}</td><td>{{ totals.sampled }}</td></tr></table>
 <p>必查：依规则必须检查的对象（如列入严重违法失信名单的主体），不论是否被随机抽中。</p>
 {% if items %}<h2>抽查事项</h2><ul>{% for i in items %}
 <li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}
 {%- if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>检查对象与执法检查人员</h2>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>行政区划代码</th>
+<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>所在地区</th>
 {%- if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
-{% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region }}</td>
+{% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region_name }}</td>
 {% if items %}<td>{{ c.item_titles }}</td>{% endif %}<td>{{ c.inspector_text }}</td></tr>
 {% endfor %}</table>
 </body></html>
@@ -1331,11 +1344,14 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     on = on or dt.date.today()
     details = plan_details(store, plan_id, on)
     folder = _out_dir(out)
-    title = f"{details['authority'] or ''}双随机抽查计划（{details['period'] or ''}）".strip()
+    authority = "、".join(details["authorities"]) or details["authority"] or ""
+    title = f"{authority}双随机抽查计划（{details['period'] or ''}）".strip()
+    places = region_labels({c["region"] for c in details["checks"]})
     public = []
     for c in details["checks"]:
         name, code = _public_entity(c)
         public.append({"seq": c["seq"], "name": name, "code": code, "region": c["region"] or "",
+                       "region_name": places[c["region"]],
                        "item_titles": "、".join(i["title"] for i in c["items"]),
                        "inspector_text": "、".join(f"{i['name']}（{i['department']}）" for i in c["inspectors"]),
                        "inspectors": [{"name": i["name"], "department": i["department"]}
@@ -1345,7 +1361,7 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     totals = {k: sum(t[k] for t in tiers) for k in ("population", "checks", "forced", "sampled")}
     items = [{"id": i["id"], "title": i["title"], "department": i.get("department") or "",
               "tiers": "、".join(labels.get(t, t) for t in i.get("tiers") or ())} for i in details["items"]]
-    context = {"title": title, "authority": details["authority"] or "", "period": details["period"] or "",
+    context = {"title": title, "authority": authority, "period": details["period"] or "",
                "plan_id": plan_id, "published_on": on.isoformat(), "seed": details["seed"],
                "algorithm": details["algorithm"], "candidates_fingerprint": details["candidates_fingerprint"],
                "inspectors_fingerprint": details["inspectors_fingerprint"],
@@ -1354,11 +1370,11 @@ def publish_plan(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.dat
     stem = f"plan-{plan_id}"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
     html_path.write_text(_render(PLAN_HTML, context), encoding="utf-8")
-    header = ["序号", "检查对象", "统一社会信用代码/证件号码", "行政区划代码"] + (["抽查事项"] if items else []) + ["执法检查人员"]
-    write_csv(csv_path, header, [[p["seq"], p["name"], p["code"], p["region"]] + ([p["item_titles"]] if items else [])
+    header = ["序号", "检查对象", "统一社会信用代码/证件号码", "所在地区"] + (["抽查事项"] if items else []) + ["执法检查人员"]
+    write_csv(csv_path, header, [[p["seq"], p["name"], p["code"], p["region_name"]] + ([p["item_titles"]] if items else [])
                                  + [p["inspector_text"]] for p in public])
     json_path.write_text(json.dumps(context | {"strata": details["strata"], "checks": [
-        {"seq": p["seq"], "name": p["name"], "code": p["code"], "region": p["region"],
+        {"seq": p["seq"], "name": p["name"], "code": p["code"], "region": p["region"], "region_name": p["region_name"],
          "items": p["item_titles"], "inspectors": p["inspectors"]} for p in public]},
         ensure_ascii=False, indent=2), encoding="utf-8")
     with store.transaction() as conn:
@@ -1384,11 +1400,12 @@ def publish_results(store: Store, plan_id: int, out: str | pathlib.Path, on: dt.
         name, code = _public_entity(c)
         r = c["result"]
         rows.append({"seq": c["seq"], "name": name, "code": code, "inspected_on": r["inspected_on"].isoformat(),
-                     "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]), "penalty_ref": r["penalty_ref"] or ""})
+                     "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]), "penalty_ref": r["penalty_ref"] or "—"})
         if r["published_on"] is None and on > r["deadline"]:
             late.append({"seq": c["seq"], "code": c["code"], "deadline": r["deadline"]})
-    title = f"{details['authority'] or ''}双随机抽查结果（{details['period'] or ''}）".strip()
-    context = {"title": title, "authority": details["authority"] or "", "period": details["period"] or "",
+    authority = "、".join(details["authorities"]) or details["authority"] or ""
+    title = f"{authority}双随机抽查结果（{details['period'] or ''}）".strip()
+    context = {"title": title, "authority": authority, "period": details["period"] or "",
                "plan_id": plan_id, "published_on": on.isoformat(), "results": rows}
     stem = f"plan-{plan_id}-results"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from .errors import SupervisionError
 
-__all__ = ["UnknownRegion", "region_name", "region_label", "city_of", "is_region"]
+__all__ = ["UnknownRegion", "region_name", "region_label", "region_labels", "city_of", "is_region"]
 
 MUNICIPALITIES = ("110000", "120000", "310000", "500000")  # 直辖市: the province is also the city
 
@@ -97,6 +97,19 @@ def region_label(code: object, full: bool = True) -> str:
         return region_name(code, full)
     except UnknownRegion:
         return f"区划代码{str(code).strip()}（未知）"
+
+
+def region_labels(codes) -> dict:
+    """``region_label`` for several codes at once, for a table a person reads: without the province when every
+    known code is in the same one (泉州市晋江市, 福州市鼓楼区). Never raises."""
+    codes = list(codes)
+    full = {code: region_label(code) for code in codes}
+    provinces = {str(code).strip()[:2] for code in codes if is_region(code)}
+    if len(provinces) == 1:
+        province = region_name(provinces.pop() + "0000")
+        full = {code: name[len(province):] if is_region(code) and name.startswith(province) and name != province
+                else name for code, name in full.items()}
+    return full
 
 
 def city_of(code: object) -> str:

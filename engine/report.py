@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from .errors import CycleNotFound
 from .exports import write_csv
-from .regions import is_region, region_label, region_name
+from .regions import is_region, region_labels
 from .store import Store
 from .store import cycles as q
 from .store import reports as qr
@@ -173,15 +173,9 @@ def _outcome_aggregates(outcomes: dict[int, dict], counts: dict[int, int]):
 
 
 def region_names(codes: list[str | None]) -> dict[str | None, str]:
-    """Display name per region code: the full name, without the province when every known code is in the same
-    one (泉州市晋江市, 福州市鼓楼区); ``区划代码…（未知）`` for a code not in GB/T 2260, 未填写 for none."""
-    full = {code: region_label(code) for code in codes}
-    provinces = {code[:2] for code in codes if is_region(code)}
-    if len(provinces) == 1:
-        province = region_name(provinces.pop() + "0000")
-        full = {code: name[len(province):] if is_region(code) and name.startswith(province) and name != province
-                else name for code, name in full.items()}
-    return full
+    """Display name per region code (:func:`engine.regions.region_labels`): the full name, without the province
+    when every known code is in the same one; ``区划代码…（未知）`` for a code not in GB/T 2260, 未填写 for none."""
+    return region_labels(codes)
 
 
 def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:

@@ -807,12 +807,15 @@ def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.
 # -- reading ------------------------------------------------------------------------------------------------
 
 def known_lists(conn) -> dict[str, str]:
-    """List name -> title, from stored entries and the newest version of every stored pack."""
-    titles: dict[str, str] = {name: name for name in q.list_names(conn)}
+    """List name -> title, from stored entries and the newest version of every stored pack; the titles joined
+    by 、 when several packs have a list of that name (tax-credit's and epidemic-conduct's ``black``)."""
+    found: dict[str, list[str]] = {name: [] for name in q.list_names(conn)}
     for body in q.latest_pack_bodies(conn):
         for name, ldef in ((body.get("version") or {}).get("lists") or {}).items():
-            titles[name] = (ldef or {}).get("title") or name
-    return titles
+            title = (ldef or {}).get("title") or name
+            if title not in found.setdefault(name, []):
+                found[name].append(title)
+    return {name: "、".join(titles) or name for name, titles in found.items()}
 
 
 def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[str, Any]:

@@ -153,10 +153,11 @@ def _catalogue(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         _safe(item["pack"], "Pack id")
         _safe(item["name"], f"List name of pack {item['pack']}")
         mine = [r for r in rows if (r["pack"], r["list"]) == key]
-        # The page's issuing body: the one authority its rows name, else (none, or several regional ones) the
-        # list's or pack's authority; every row still names its own.
+        # The page's issuing bodies: every authority its rows name (a pack with per-region authorities lists
+        # through each city's own), the list's or pack's authority first; without rows the list's or pack's.
         named = list(dict.fromkeys(r["authority"] for r in mine if r["authority"] != NOT_RECORDED))
-        authorities = named if len(named) == 1 or not item["authority"] else [item["authority"]]
+        named.sort(key=lambda a: a != item["authority"])
+        authorities = named or ([item["authority"]] if item["authority"] else [])
         item["bases"] = item.pop("row_bases", None) or item["bases"]  # as stored with the entries, else the rules'
         item.update(rows=mine, count=len(mine), authorities=authorities, dir=f"{item['pack']}/{item['name']}",
                     pages=max(1, -(-len(mine) // PAGE_SIZE)))

@@ -169,11 +169,11 @@ def test_published_plan_files(store, tmp_path):
     # One summary row per tier; forced the same in the page, the JSON and the draw.
     summary = page[page.index("<h2>抽取数量</h2>"):page.index("</table>", page.index("<h2>抽取数量</h2>"))]
     assert summary.count("<tr><td>D") == 1 and summary.count("<tr><td>B") == 1
-    total = re.search(r"<th>合计</th><td>(\d+)</td><td></td><td>(\d+)</td>\s*<td>(\d+)</td><td>(\d+)</td>", summary)
+    total = re.search(r"<th>合计</th><td>(\d+)</td><td>—</td><td>(\d+)</td>\s*<td>(\d+)</td><td>(\d+)</td>", summary)
     assert total and [int(x) for x in total.groups()] == [24, drawn["checks"], forced, drawn["checks"] - forced]
     assert sum(t["forced"] for t in data["tiers"]) == forced == sum(s["forced"] for s in data["strata"])
     # The 抽查事项 column holds each check's items, on every row.
-    assert table[0] == ["序号", "检查对象", "统一社会信用代码/证件号码", "行政区划代码", "抽查事项", "执法检查人员"]
+    assert table[0] == ["序号", "检查对象", "统一社会信用代码/证件号码", "所在地区", "抽查事项", "执法检查人员"]
     tiers = {c["seq"]: c["tier"] for c in details["checks"]}
     for row in table[1:]:
         assert "年度报告公示信息情况、即时公示信息情况" in row[4]
