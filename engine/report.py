@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .errors import CycleNotFound
 from .exports import write_csv
 from .regions import is_region, region_labels
+from .values import period_cn
 from .store import Store
 from .store import cycles as q
 from .store import reports as qr
@@ -238,15 +239,7 @@ def _date_cn(iso: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _period_cn(period: str) -> str:
-    p = period.upper()
-    if p.isdigit() and len(p) == 4:
-        return f"{p}年度"
-    if len(p) == 7 and p[4:6] == "-H":
-        return f"{p[:4]}年{'上' if p[6] == '1' else '下'}半年"
-    if len(p) == 7 and p[4:6] == "-Q":
-        return f"{p[:4]}年第{'一二三四'[int(p[6]) - 1]}季度"
-    return period
+_period_cn = period_cn  # one rendering of period labels (engine.values)
 
 
 def headline(data: dict) -> list[str]:

@@ -113,3 +113,24 @@ def fill(text: str, facts: dict[str, Any]) -> str:
         else:
             out.append("{" + name + "}")
     return "".join(out)
+
+
+def period_cn(period: Any) -> str:
+    """A cycle's period label as a person reads it: 2025 -> 2025年度, 2025-H1 -> 2025年上半年, 2025-Q3 ->
+    2025年第三季度, 2025-06 -> 2025年6月, 2026-04-30 -> 2026年4月30日; anything else as it is."""
+    p = str(period or "").strip().upper()
+    if re.fullmatch(r"\d{4}", p):
+        return f"{p}年度"
+    if re.fullmatch(r"\d{4}-H[12]", p):
+        return f"{p[:4]}年{'上' if p[6] == '1' else '下'}半年"
+    if re.fullmatch(r"\d{4}-Q[1-4]", p):
+        return f"{p[:4]}年第{'一二三四'[int(p[6]) - 1]}季度"
+    if re.fullmatch(r"\d{4}-\d{2}", p) and 1 <= int(p[5:]) <= 12:
+        return f"{p[:4]}年{int(p[5:])}月"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p):
+        try:
+            day = dt.date.fromisoformat(p)
+        except ValueError:
+            return str(period)
+        return f"{day.year}年{day.month}月{day.day}日"
+    return str(period)

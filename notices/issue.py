@@ -34,6 +34,7 @@ from engine.errors import CycleNotFound, NoticeError, PlanError, PolicyError, di
 from engine.outpaths import write_atomically
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
+from engine.values import period_cn
 
 from .render import FORMATS, KINDS, content_hash, fill, render, require_kind
 
@@ -384,9 +385,7 @@ def _tier(result: Mapping[str, Any], period: str | None) -> dict[str, Any] | Non
 
 
 def _period_label(period: str | None) -> str | None:
-    if not period:
-        return None
-    return f"{period}年度" if len(str(period)) == 4 and str(period).isdigit() else str(period)
+    return period_cn(period) if period else None
 
 
 def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None, settings: Mapping[str, Any],
