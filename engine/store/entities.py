@@ -37,9 +37,12 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     for code, row in unique.items():
         old = found.get(code)
         if old is None:
-            to_insert.append({"extra": None, **row, "created_at": stamp, "updated_at": stamp})
-        elif any(getattr(old, f) != row.get(f) for f in ENTITY_FIELDS):
-            to_update.append(row)
+            to_insert.append({f: None for f in ENTITY_FIELDS} | row | {"created_at": stamp, "updated_at": stamp})
+        else:
+            # A field the row does not carry (its column is not in the file) keeps the stored value.
+            row = {f: getattr(old, f) for f in ENTITY_FIELDS} | row
+            if any(getattr(old, f) != row[f] for f in ENTITY_FIELDS):
+                to_update.append(row)
     if to_insert:
         conn.execute(sa.insert(E), to_insert)
     if to_update:
