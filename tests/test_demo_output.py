@@ -74,3 +74,28 @@ def test_scan_finds_what_it_looks_for(tmp_path):
     problems = scan(out, f"written to {out / 'f1.csv'} and {out / 'missing' / 'index.html'}")
     assert any("printed but missing" in p and "missing/index.html" in p for p in problems)
     assert sum(1 for p in problems if "a.txt" in p or "b.txt" in p or "b.html" in p) == 3
+
+
+def test_lists_show_names_the_pack_of_a_list_name_several_packs_use(small_demo):
+    """`black` is a list of tax-credit, market-credit-risk and epidemic-conduct: the title never names another
+    pack's list alone, and PACK/LIST shows one pack's entries under its own title."""
+    import json
+
+    out, done = small_demo
+    assert done.returncode == 0, done.stderr[-2000:]
+    db = f"sqlite:///{out.parent / 'demo.db'}"
+
+    def show(name):
+        r = subprocess.run([sys.executable, "-c", "from cli import cli; cli()", "--db", db, "--json", "lists",
+                            "show", name, "--as-of", "2026-06-14"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    both = show("black")
+    packs = {e["pack_id"] for e in both["entries"]}
+    assert len(packs) > 1, packs
+    tax = show("tax-credit/black")
+    assert tax["title"] == "重大税收违法失信主体名单"
+    assert tax["entries"] and {e["pack_id"] for e in tax["entries"]} == {"tax-credit"}
+    assert all(f"（{p}）" in both["title"] for p in packs) and tax["title"] in both["title"]
+    assert len(tax["entries"]) < len(both["entries"])
