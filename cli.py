@@ -1096,6 +1096,8 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
                  f"(left alone)."]
         lines += [f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
                   for s in r["served"]]
+        if r.get("note"):
+            lines.append(r["note"])
         return "\n".join(lines)
 
     emit(r, text)

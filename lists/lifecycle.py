@@ -666,7 +666,25 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
         load_one(conn, entry_id)  # an unknown id is an error naming it
         ids = [entry_id]
     else:
+        import sqlalchemy as sa
+
+        from engine.store import cycles as cycles_q
+        from engine.store import schema
+
+        cycle = cycles_q.get_cycle(conn, cycle_id)  # an unknown id is an error naming it
         ids = q.entry_ids(conn, cycle_id=cycle_id)
+        if not ids and cycle["revision"] > 1:
+            # A rerun keeps the entries an earlier revision proposed: name the revision that holds them.
+            cy = schema.cycles
+            earlier = [i for i in conn.execute(sa.select(cy.c.id).where(
+                cy.c.pack_id == cycle["pack_id"], cy.c.period == cycle["period"],
+                cy.c.revision < cycle["revision"]).order_by(cy.c.revision)).scalars() if q.entry_ids(conn, cycle_id=i)]
+            if earlier:
+                note = (f"Cycle {cycle_id} (revision {cycle['revision']} of {cycle['pack_id']} {cycle['period']}) "
+                        f"created no list entries: the entries it proposes were created by cycle "
+                        f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
+                        f"{earlier[0]}'.")
+                return {"on": on.isoformat(), "served": [], "skipped": [], "note": note}
     served, skipped = [], []
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
