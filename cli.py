@@ -468,7 +468,8 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
             lines.append(f"measure: {m['id']} [{m['kind']}] {m['basis']}")
         for reason in r["reasons"]:
             extra = f" — ignored: {reason['ignored_because']}" if reason.get("ignored_because") else ""
-            lines.append(f"{reason['outcome']:>8}: {reason['rule']}: {reason['why']}{extra}")
+            why = f": {reason['why']}" if reason.get("why") else ""
+            lines.append(f"{reason['outcome']:>8}: {reason['rule']}{why}{extra}")
         return "\n".join(lines)
 
     emit(result, text)
@@ -924,7 +925,8 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 
 @plan.command("export")
 @click.argument("plan_id", type=ID)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="File format of the working list.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @json_option
 def plan_export(plan_id: int, fmt: str, out: str) -> None:
@@ -1110,6 +1112,8 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
                  f"(left alone)."]
         lines += [f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
                   for s in r["served"]]
+        if r.get("note"):
+            lines.append(r["note"])
         return "\n".join(lines)
 
     emit(r, text)
@@ -1175,9 +1179,10 @@ def lists_extend(entry_id: int, months: int, reason: str, on: str | None, by: st
               help="listed (in effect on the date), all, or one of proposed, notified, expired, repaired, revoked.")
 @json_option
 def lists_show(list_name: str, as_of: str | None, state: str) -> None:
-    """Entries of a list (red, black, watch, ...) on a date.
+    """Entries of a list (red, black, watch, ...) on a date; PACK/LIST (tax-credit/black) when several packs
+    have a list of that name.
 
-    Example: supervise lists show black --as-of 2026-06-01
+    Example: supervise lists show tax-credit/black --as-of 2026-06-01
     """
     from lists.lifecycle import show
 
@@ -1538,7 +1543,8 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
 
 @notices.command("show")
 @click.argument("number")
-@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True,
+              help="Output format (pdf needs the Noto CJK fonts and --out).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates that replace shipped ones.")
 @json_option
@@ -1608,7 +1614,8 @@ def notices_list(cycle_id: int | None, plan_id: int | None, kind: str | None, en
 
 @notices.command("preview")
 @click.argument("kind", type=click.Choice(_NOTICE_KINDS))
-@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True,
+              help="Output format (pdf needs the Noto CJK fonts and --out).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates to try out.")
 def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None) -> None:

@@ -146,25 +146,14 @@ def _cycle_transaction(store: Store, pack_id: str, period: str):
 def check_authorities(conn, version) -> None:
     """Every entity the pack evaluates must be in the region of one of its issuing authorities (when the pack
     names ``authorities``): otherwise a CycleError naming the entities and regions, before anything is stored."""
-    import sqlalchemy as sa
-
-    from .store import schema
-
     pack = version.pack.meta
     if not pack.get("authorities"):
         return
-    E = schema.entities
     subjects = list(pack.get("subjects") or [])
-    where = [E.c.entity_type.in_(subjects)] if subjects else []
-    regions = [r[0] for r in conn.execute(sa.select(E.c.region).where(*where).distinct())]
-    missing = [r for r in regions if authorities.for_region(pack, r) is None]
+    missing = [r for r in qe.regions_of(conn, subjects) if authorities.for_region(pack, r) is None]
     if not missing:
         return
-    cond = [E.c.region.in_([r for r in missing if r is not None])]
-    if None in missing:
-        cond.append(E.c.region.is_(None))
-    rows = conn.execute(sa.select(E.c.code, E.c.name, E.c.region).where(sa.or_(*cond), *where)
-                        .order_by(E.c.region, E.c.code).limit(7)).mappings().all()
+    rows = qe.entities_in_regions(conn, missing, subjects)
     raise CycleError(authorities.uncovered_message(version.pack.id, version.pack.path, pack, rows))
 
 

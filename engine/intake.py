@@ -597,13 +597,20 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         return None, errors
     if values.is_blank(region):
         region = code.value[2:8] if code.kind == "uscc" else code.value[:6]
-    return {
+    entity = {
         "code": code.value, "code_kind": code.kind, "name": texts["name"],
         "entity_type": entity_type or code.entity_type,
         "region": region, "industry": texts["industry"], "established_on": established,
         "legal_rep": texts["legal_rep"],
         "extra": {"township": township} if township else None,
-    }, []
+    }
+    # A file without an optional column (e.g. only code and name) leaves what the register holds for it; an
+    # empty cell in a column the file has clears it.
+    for column, key in (("industry", "industry"), ("established_on", "established_on"),
+                        ("legal_rep", "legal_rep"), ("township", "extra")):
+        if column not in data:
+            del entity[key]
+    return entity, []
 
 
 # -- records --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from engine.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
 from engine.progress import announce
 from engine.store import audit, chunked, now
+from engine.store import cycles as cycles_q
 from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
@@ -483,15 +484,7 @@ PROPOSAL_CHUNK = 5000  # decisions per round trip: entries, events and tasks of 
 
 def _entity_regions(conn, ids: set[int]) -> dict[int, dict[str, Any]]:
     """Entity id -> {code, region} (the region decides the issuing authority)."""
-    import sqlalchemy as sa
-
-    from engine.store import schema
-
-    E, out = schema.entities, {}
-    for part in chunked(sorted(ids), 5000):
-        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(part))).mappings():
-            out[r["id"]] = {"code": r["code"], "region": r["region"]}
-    return out
+    return entities_q.codes_and_regions(conn, ids)
 
 
 class Proposer:
@@ -666,9 +659,18 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
         load_one(conn, entry_id)  # an unknown id is an error naming it
         ids = [entry_id]
     else:
-        if q.cycle_with_pack(conn, cycle_id) is None:
-            raise ListError(f"There is no cycle {cycle_id}; 'supervise cycle list' shows the cycles.")
+        cycle = cycles_q.get_cycle(conn, cycle_id)  # an unknown id is CycleNotFound, named as everywhere
         ids = q.entry_ids(conn, cycle_id=cycle_id)
+        if not ids and cycle["revision"] > 1:
+            # A rerun keeps the entries an earlier revision proposed: name the revision that holds them.
+            earlier = [i for i in q.earlier_revisions(conn, cycle["pack_id"], cycle["period"], cycle["revision"])
+                       if q.entry_ids(conn, cycle_id=i)]
+            if earlier:
+                note = (f"Cycle {cycle_id} (revision {cycle['revision']} of {cycle['pack_id']} {cycle['period']}) "
+                        f"created no list entries: the entries it proposes were created by cycle "
+                        f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
+                        f"{earlier[0]}'.")
+                return {"on": on.isoformat(), "served": [], "skipped": [], "note": note}
     served, skipped = [], []
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
@@ -821,19 +823,37 @@ def known_lists(conn) -> dict[str, str]:
 def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[str, Any]:
     """Entries of a list on a date. ``state='listed'`` shows those in effect (inside their publication period),
     ``'all'`` every entry that existed on the date, or one state by name."""
+    # Several packs may name a list alike (black in tax-credit and market-credit-risk): PACK/LIST picks one.
+    pack_id, _, name = list_name.rpartition("/")
+    per_pack: dict[str, str] = {}  # pack id -> title of this list in that pack
+    for body in q.latest_pack_bodies(conn):
+        ldef = ((body.get("version") or {}).get("lists") or {}).get(name)
+        if ldef is not None:
+            per_pack[(body.get("pack") or {}).get("id", "")] = (ldef or {}).get("title") or name
     titles = known_lists(conn)
-    if list_name not in titles:
-        raise ListError(f"There is no list '{list_name}'{did_you_mean(list_name, titles)}; known lists: "
-                        f"{', '.join(sorted(titles)) or 'none yet (load a policy pack and run a cycle)'}.")
+    if name not in titles or (pack_id and pack_id not in per_pack):
+        known = sorted(titles) + sorted(f"{p}/{n}" for body in q.latest_pack_bodies(conn)
+                                        for p in [(body.get("pack") or {}).get("id", "")]
+                                        for n in ((body.get("version") or {}).get("lists") or {}))
+        raise ListError(f"There is no list '{list_name}'{did_you_mean(list_name, known)}; known lists: "
+                        f"{', '.join(known) or 'none yet (load a policy pack and run a cycle)'}.")
     if state not in STATES and state != "all":
         raise UsageProblem(f"--state must be one of {', '.join(STATES)} or all, not '{state}'.")
     if state == "listed":
-        entries = [e for e in load(conn, q.entry_ids(conn, list_name=list_name, ever="listed", ever_before=as_of))
+        entries = [e for e in load(conn, q.entry_ids(conn, list_name=name, ever="listed", ever_before=as_of))
                    if e.in_effect_on(as_of)]
     else:
-        entries = [e for e in load(conn, q.entry_ids(conn, list_name=list_name))
+        entries = [e for e in load(conn, q.entry_ids(conn, list_name=name))
                    if e.state_on(as_of) is not None and (state == "all" or e.state_on(as_of) == state)]
-    return {"list": list_name, "title": titles[list_name], "as_of": as_of.isoformat(), "state": state,
+    if pack_id:
+        entries = [e for e in entries if e.row.get("pack_id") == pack_id]
+        title = per_pack.get(pack_id, titles[name])
+    else:
+        # The title of every pack whose entries are shown (or that defines the list), never another pack's alone.
+        shown = sorted({e.row.get("pack_id") for e in entries}) or sorted(per_pack)
+        title = "、".join(dict.fromkeys(f"{per_pack.get(p, titles[name])}（{p}）" if len(per_pack) > 1
+                                        else per_pack.get(p, titles[name]) for p in shown)) or titles[name]
+    return {"list": list_name, "title": title, "as_of": as_of.isoformat(), "state": state,
             "entries": [e.summary(as_of) for e in entries]}
 
 

@@ -13,12 +13,10 @@ import datetime as dt
 import difflib
 from typing import TYPE_CHECKING, Any, Sequence
 
-import sqlalchemy as sa
 
 from engine import deadlines
 from engine.errors import ListError
 from engine.store import lists as q
-from engine.store import schema
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lifecycle import Entry
@@ -61,7 +59,7 @@ def task_view(task: dict[str, Any]) -> dict[str, Any]:
 
 def departments(conn) -> list[str]:
     """Departments that have measure tasks, or that a stored pack version's measures name."""
-    names = {r[0] for r in conn.execute(sa.select(schema.measure_tasks.c.department).distinct())}
+    names = q.task_departments(conn)
     for body in q.latest_pack_bodies(conn):
         for m in ((body.get("version") or {}).get("measures") or {}).values():
             if (m or {}).get("department"):

@@ -20,7 +20,8 @@ def validate_files(files) -> list[dict]:
             continue
         results.append({"file": str(f), "id": pack.id, "versions": [v.version for v in pack.versions]})
     if problems:
-        raise PolicyError(f"{len(problems)} problems found; fix them and validate again:\n" + "\n".join(problems),
+        raise PolicyError(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; fix "
+                          f"{'them' if len(problems) != 1 else 'it'} and validate again:\n" + "\n".join(problems),
                           problems)
     return results
 

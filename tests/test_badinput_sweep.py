@@ -4,7 +4,6 @@ unintended. Each case asserts the sentence, the exit code, and that nothing was 
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 import sqlalchemy as sa
@@ -91,7 +90,7 @@ def test_date_errors_are_json_on_stderr_with_json(demo_db, runner):
 def test_serving_an_unknown_cycle_is_an_error(demo_db, runner):
     url, _ = demo_db
     out = _refused(runner, url, ["lists", "serve", "--cycle", "99999"], code=1)
-    assert "There is no cycle 99999" in out
+    assert "No cycle with id 99999" in out
 
 
 def test_exclude_clean_months_beyond_the_pack_bound_is_refused(demo_db, runner):

@@ -187,3 +187,28 @@ def test_site_header_and_report_name_the_demo_cities_and_the_pack_in_chinese(sma
     report = (out / "report" / "index.html").read_text(encoding="utf-8")
     assert "<dt>政策包</dt><dd>纳税缴费信用评价（tax-credit）</dd>" in report
     assert "评价基准日2026年4月30日 · 泉州市、福州市、厦门市" in report
+
+
+def test_lists_show_names_the_pack_of_a_list_name_several_packs_use(small_demo):
+    """`black` is a list of tax-credit, market-credit-risk and epidemic-conduct: the title never names another
+    pack's list alone, and PACK/LIST shows one pack's entries under its own title."""
+    import json
+
+    out, done = small_demo
+    assert done.returncode == 0, done.stderr[-2000:]
+    db = f"sqlite:///{out.parent / 'demo.db'}"
+
+    def show(name):
+        r = subprocess.run([sys.executable, "-c", "from cli import cli; cli()", "--db", db, "--json", "lists",
+                            "show", name, "--as-of", "2026-06-14"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    both = show("black")
+    packs = {e["pack_id"] for e in both["entries"]}
+    assert len(packs) > 1, packs
+    tax = show("tax-credit/black")
+    assert tax["title"] == "重大税收违法失信主体名单"
+    assert tax["entries"] and {e["pack_id"] for e in tax["entries"]} == {"tax-credit"}
+    assert all(f"（{p}）" in both["title"] for p in packs) and tax["title"] in both["title"]
+    assert len(tax["entries"]) < len(both["entries"])

@@ -173,6 +173,28 @@ def test_importing_the_same_files_twice_changes_nothing(store, factory, tmp_path
     assert register.show_entity(store, entities[0]["code"])["name"] == "新名称有限公司"
 
 
+def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, tmp_path):
+    entity = factory.entity(township="350503001")
+    register.import_entities(store, write_csv(tmp_path / "full.csv", [entity]))
+    # Only code and a new name: the other fields stay as stored.
+    renamed = register.import_entities(store, write_csv(tmp_path / "names.csv",
+                                                        [{"code": entity["code"], "name": "新名称有限公司"}]))
+    assert (renamed.inserted, renamed.updated) == (0, 1)
+    shown = register.show_entity(store, entity["code"])
+    assert (shown["name"], shown["industry"], shown["legal_rep"], shown["established_on"]) == (
+        "新名称有限公司", "零售业", "张三", "2015-01-01")
+    with store.read() as conn:
+        assert q.get_entity(conn, entity["code"])["extra"] == {"township": "350503001"}
+    # The same short file again changes nothing; an empty cell in a column the file has clears the field.
+    again = register.import_entities(store, tmp_path / "names.csv")
+    assert (again.inserted, again.updated) == (0, 0)
+    cleared = register.import_entities(store, write_csv(tmp_path / "clear.csv", [
+        {"code": entity["code"], "name": "新名称有限公司", "industry": ""}]))
+    assert cleared.updated == 1
+    shown = register.show_entity(store, entity["code"])
+    assert (shown["industry"], shown["legal_rep"]) == (None, "张三")
+
+
 def test_records_for_an_unknown_entity_are_errors(store, factory, tmp_path):
     known, unknown = factory.uscc(), factory.uscc()
     register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=known)]))

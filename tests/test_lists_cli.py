@@ -148,3 +148,27 @@ def test_every_command_has_help_with_an_example(runner, group):
         assert "Example: supervise " in (sub.help or ""), f"{group} {name} has no Example: line"
         result = runner.invoke(cli, [group, name, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_serve_by_cycle_names_an_unknown_cycle_and_the_revision_holding_the_entries(store, factory, sv):
+    import sqlalchemy as sa
+
+    from engine.store import now, schema
+
+    s = scenario(store, factory, lists=("black",))
+    sv("lists", "propose", "--cycle", str(s["cycle"]))
+    r = sv("lists", "serve", "--cycle", "999", "--on", "2026-05-06", ok=False)
+    assert r.exit_code == 1 and "No cycle with id 999" in r.output
+    # A rerun (revision 2 of the same pack and period) keeps revision 1's entries: serving it says where they are.
+    C = schema.cycles
+    with store.transaction() as conn:
+        first = conn.execute(sa.select(C).where(C.c.id == s["cycle"])).mappings().one()
+        rerun = conn.execute(sa.insert(C).values(
+            pack_id=first["pack_id"], period=first["period"], revision=2, as_of=first["as_of"],
+            policy_version_id=first["policy_version_id"], status="committed", started_at=now(), committed_at=now(),
+            entity_count=0, actor="test", supersedes_id=first["id"]).returning(C.c.id)).scalar_one()
+    r = sv("lists", "serve", "--cycle", str(rerun), "--on", "2026-05-06")
+    assert (f"created no list entries: the entries it proposes were created by cycle {s['cycle']}; serve them with "
+            f"'supervise lists serve --cycle {s['cycle']}'") in r.output
+    r = sv("lists", "serve", "--cycle", str(s["cycle"]), "--on", "2026-05-06")
+    assert "Notice served on 2026-05-06 for 1 entries" in r.output

@@ -37,9 +37,12 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     for code, row in unique.items():
         old = found.get(code)
         if old is None:
-            to_insert.append({"extra": None, **row, "created_at": stamp, "updated_at": stamp})
-        elif any(getattr(old, f) != row.get(f) for f in ENTITY_FIELDS):
-            to_update.append(row)
+            to_insert.append({f: None for f in ENTITY_FIELDS} | row | {"created_at": stamp, "updated_at": stamp})
+        else:
+            # A field the row does not carry (its column is not in the file) keeps the stored value.
+            row = {f: getattr(old, f) for f in ENTITY_FIELDS} | row
+            if any(getattr(old, f) != row[f] for f in ENTITY_FIELDS):
+                to_update.append(row)
     if to_insert:
         conn.execute(sa.insert(E), to_insert)
     if to_update:
@@ -91,6 +94,34 @@ def entity_count(conn: Connection) -> int:
 def get_entity(conn: Connection, code: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(E).where(E.c.code == code)).mappings().first()
     return dict(row) if row else None
+
+
+def codes_and_regions(conn: Connection, ids: Iterable[int], chunk: int = 5000) -> dict[int, dict[str, Any]]:
+    """Entity id -> {code, region}, read a chunk of ids at a time."""
+    E, out, ids = schema.entities, {}, sorted(set(ids))
+    for i in range(0, len(ids), chunk):
+        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(ids[i:i + chunk]))).mappings():
+            out[r["id"]] = {"code": r["code"], "region": r["region"]}
+    return out
+
+
+def regions_of(conn: Connection, entity_types: Sequence[str] = ()) -> list[str | None]:
+    """The distinct regions of the register (of entities of these types, when given)."""
+    E = schema.entities
+    where = [E.c.entity_type.in_(list(entity_types))] if entity_types else []
+    return [r[0] for r in conn.execute(sa.select(E.c.region).where(*where).distinct())]
+
+
+def entities_in_regions(conn: Connection, regions: Sequence[str | None], entity_types: Sequence[str] = (),
+                        limit: int = 7) -> list[dict[str, Any]]:
+    """A few entities (code, name, region) of these regions (None: no region), ordered by region and code."""
+    E = schema.entities
+    cond = [E.c.region.in_([r for r in regions if r is not None])]
+    if None in regions:
+        cond.append(E.c.region.is_(None))
+    where = [E.c.entity_type.in_(list(entity_types))] if entity_types else []
+    return [dict(r) for r in conn.execute(sa.select(E.c.code, E.c.name, E.c.region).where(sa.or_(*cond), *where)
+                                          .order_by(E.c.region, E.c.code).limit(limit)).mappings()]
 
 
 def get_entity_by_id(conn: Connection, entity_id: int) -> dict[str, Any] | None:

@@ -34,6 +34,18 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 # -- cycles and packs ---------------------------------------------------------------------------------------
 
+def task_departments(conn: Connection) -> set[str]:
+    """Departments named by stored measure tasks."""
+    return {r[0] for r in conn.execute(sa.select(schema.measure_tasks.c.department).distinct())}
+
+
+def earlier_revisions(conn: Connection, pack_id: str, period: str, revision: int) -> list[int]:
+    """Ids of the cycles of a pack and period with a lower revision, oldest first."""
+    cy = schema.cycles
+    return list(conn.execute(sa.select(cy.c.id).where(cy.c.pack_id == pack_id, cy.c.period == period,
+                                                      cy.c.revision < revision).order_by(cy.c.revision)).scalars())
+
+
 def cycle_with_pack(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
     """The cycle row with its pack version (``policy_version``, ``pack_body``)."""
     pv = schema.policy_versions
