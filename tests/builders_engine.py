@@ -103,3 +103,19 @@ def tax(year: int, score: float, has_revenue: bool = True) -> tuple[str, dict]:
 
 def violation(date: str, code: str = "invoice_abuse") -> tuple[str, dict]:
     return ("tax_violation", {"date": date, "code": code})
+
+
+def typo_passing_uscc(good: str) -> str:
+    """A one-digit typo of the 18-digit code ``good`` whose USCC check happens to pass (about 1 typo in 31 does)."""
+    from engine.codes import validate_uscc
+    from engine.errors import CodeError
+
+    for i in range(17):
+        for d in "0123456789":
+            typo = good[:i] + d + good[i + 1:]
+            try:
+                if typo != good and validate_uscc(typo):
+                    return typo
+            except CodeError:
+                continue
+    raise AssertionError("no typo of this number passes the USCC check")

@@ -140,18 +140,7 @@ def test_masking_helpers():
 
 # -- implausible identity numbers and the two readings of an 18-digit code ------------------------------
 
-def _typo_passing_uscc(good: str) -> str:
-    from engine.codes import validate_uscc
-
-    for i in range(17):
-        for d in "0123456789":
-            typo = good[:i] + d + good[i + 1:]
-            try:
-                if typo != good and validate_uscc(typo):
-                    return typo
-            except CodeError:
-                continue
-    raise AssertionError("no typo of this number passes the USCC check")
+from tests.builders_engine import typo_passing_uscc as _typo_passing_uscc  # noqa: E402
 
 
 def test_identity_numbers_with_implausible_birth_dates_or_region():
