@@ -489,7 +489,7 @@ def check(code: str, service: str, as_of: str | None) -> None:
 
     Example: supervise check 91350100M000100Y43 --service government_procurement
     """
-    from engine.check import check as check_codes
+    from engine.pipeline.check import check as check_codes
 
     with errors():
         result = check_codes(settings().store, [code], service, parse_date(as_of, "--as-of"))[0].as_dict()
@@ -538,7 +538,7 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> N
 
     Example: supervise cycle run --policy tax-credit --period 2025 --as-of 2026-04-30
     """
-    from engine.cycles import run_cycle
+    from engine.pipeline.cycles import run_cycle
 
     with errors():
         settings().store.require_schema()
@@ -585,7 +585,7 @@ def cycle_list() -> None:
 
     Example: supervise cycle list
     """
-    from engine.cycles import list_cycles
+    from engine.pipeline.cycles import list_cycles
 
     with errors():
         rows = list_cycles(settings().store)
@@ -602,7 +602,7 @@ def cycle_show(cycle_id: int) -> None:
 
     Example: supervise cycle show 1
     """
-    from engine.cycles import show_cycle
+    from engine.pipeline.cycles import show_cycle
 
     with errors():
         r = show_cycle(settings().store, cycle_id)
@@ -621,7 +621,7 @@ def cycle_diff(a: int, b: int) -> None:
 
     Example: supervise cycle diff 1 2
     """
-    from engine.cycles import diff_cycles
+    from engine.pipeline.cycles import diff_cycles
 
     with errors():
         r = diff_cycles(settings().store, a, b)
@@ -661,7 +661,7 @@ def cycle_replay(cycle_id: int) -> None:
 
     Example: supervise cycle replay 1
     """
-    from engine.cycles import replay_cycle
+    from engine.pipeline.cycles import replay_cycle
 
     with errors():
         with progress(None, f"Replaying cycle {cycle_id}") as tick:
@@ -686,7 +686,7 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
     Example: supervise cycle report 1 --out reports/cycle-1
     """
     from engine.outpaths import output_dir
-    from engine.report import write_report
+    from engine.pipeline.report import write_report
 
     with errors():
         output_dir(out_dir)
@@ -708,7 +708,7 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
 
     Example: supervise simulate --policy drafts/tax-credit-2026.yaml --against 1
     """
-    from engine.simulate import simulate, simulation_text
+    from engine.pipeline.simulate import simulate, simulation_text
 
     with errors():
         settings().store.require_schema()
@@ -1655,7 +1655,7 @@ def demo(entities: int, seed: int, out: str | None, as_of: str) -> None:
 
     Example: supervise --db sqlite:///out/demo.db demo --entities 2000 --out out
     """
-    from engine.demo import run_demo
+    from engine.pipeline.demo import run_demo
 
     day = parse_date(as_of, "--as-of")
     with errors():

@@ -3,7 +3,7 @@
 Builds a register of N entities (default 1,000,000) with about 2 records per entity in a database (a realistic
 mix: tax evaluations for 2024/2025, tax violations, no-A conditions, penalties of every severity and field,
 abnormal-operation entries (some removed), kept and broken commitments, external lists, honours, inspection
-results), written in bulk with Core executemany like tests/test_cycles.py::bulk_register. ``--reuse`` keeps a
+results), written in bulk with Core executemany like tests/pipeline/test_cycles.py::bulk_register. ``--reuse`` keeps a
 register built earlier (same N and seed) and only clears what earlier cycles wrote.
 
 Then, per pack, a fresh child process runs ``engine.cycles.run_cycle`` (one transaction, lists proposed, summary
@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from engine.codes import make_uscc  # noqa: E402
+from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store, normalize_url, schema  # noqa: E402
 
 PACKS = {"tax-credit": ("2025", dt.date(2026, 4, 30)), "market-credit-risk": ("2026-04-30", dt.date(2026, 4, 30))}
@@ -300,7 +300,7 @@ def clear_cycles(url: str) -> float:
 def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
     """Run one cycle through engine.cycles.run_cycle; time the pack load, previous tiers and summary around the real
     calls (the stages, list proposals included, come from the cycle summary)."""
-    import engine.cycles as cyc
+    import engine.pipeline.cycles as cyc
     from engine.store import cycles as qc
 
     extra = {"pack_load": 0.0, "previous_tiers": 0.0, "summary": 0.0}
@@ -342,7 +342,7 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
 def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     """Plain-Python evaluation of the pack's rules over the same facts (no memo, no durable-rules)."""
     from engine import conditions as C
-    from engine.cycles import BATCH, _load_version
+    from engine.pipeline.cycles import BATCH, _load_version
     from engine.evaluate import Evaluator
     from engine.facts import FactCompiler
     from engine.store import entities as qe
@@ -388,8 +388,8 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
 
 def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
     """``simulate`` of the shipped pack against the cycle, or ``replay`` of the cycle: wall, RSS, the answer."""
-    from engine.cycles import replay_cycle
-    from engine.simulate import simulate
+    from engine.pipeline.cycles import replay_cycle
+    from engine.pipeline.simulate import simulate
 
     store = Store(url)
     t0, c0 = time.perf_counter(), time.process_time()

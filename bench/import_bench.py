@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import register  # noqa: E402
-from engine.codes import make_uscc  # noqa: E402
+from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store  # noqa: E402
 from policies import record_kinds  # noqa: E402
 

@@ -24,7 +24,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.codes import make_uscc  # noqa: E402
+from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store  # noqa: E402
 
 REGIONS = ("350502", "350503", "350504", "350505", "350521", "350524", "350525", "350526", "350581", "350582",

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from .errors import PolicyError
+from engine.errors import PolicyError
 
 NATIONAL_FILE = pathlib.Path(__file__).resolve().parent.parent / "policies" / "holidays.yaml"
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
-from .calendar import WorkCalendar, for_version
-from .errors import PolicyError
-from .values import add_months
+from engine.calendar import WorkCalendar, for_version
+from engine.errors import PolicyError
+from engine.values import add_months
 
 KINDS = ("objection", "ack", "repair_decide", "rectify", "publication")
 UNITS = ("calendar", "working")

@@ -20,10 +20,10 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from . import conditions as C
-from .facts import FactCompiler, Period
-from .values import fill
-from .rules import engine as rule_engine
+from engine import conditions as C
+from engine.facts import FactCompiler, Period
+from engine.values import fill
+from engine.rules import engine as rule_engine
 
 STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
 
@@ -254,7 +254,7 @@ def _cn_date(iso: str) -> str:
 def explain_text(result: dict, version) -> str:
     """A plain-language account a regulator can read to the entity: the reasons with the records behind them
     (the wording notices use, engine.evidence); rule ids, priorities and fact names stay in ``--json``."""
-    from .evidence import with_evidence
+    from engine.evidence import with_evidence
 
     evidence = result.get("evidence") or {}
     lines = [f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
@@ -303,10 +303,10 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
     """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
     from policies import get_pack
 
-    from .register import resolve_code
-    from .errors import EntityNotFound
-    from .store import cycles as qc
-    from .store import entities as qe
+    from engine.register import resolve_code
+    from engine.errors import EntityNotFound
+    from engine.store import cycles as qc
+    from engine.store import entities as qe
 
     as_of = as_of or dt.date.today()
     version = get_pack(pack_ref).version_at(as_of)
@@ -319,7 +319,7 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
         records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
         prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
         prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
-    from .evidence import Evidence
+    from engine.evidence import Evidence
 
     ev = Evaluator(version, as_of)
     facts = ev.facts.compute(entity, records, prev_tier)
@@ -330,6 +330,6 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
 
 def check_service(store, code: str, service: str, as_of: dt.date | None = None) -> dict:
     """``engine.check.check`` for one code, as a dict (kept for callers of the former function)."""
-    from .check import check
+    from engine.pipeline.check import check
 
     return check(store, [code], service, as_of)[0].as_dict()

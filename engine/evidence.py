@@ -23,8 +23,8 @@ import pathlib
 import string
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import conditions as C
-from .facts import FactCompiler
+from engine import conditions as C
+from engine.facts import FactCompiler
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
 REASON_OUTCOMES = ("decisive", "fired")

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .values import add_months
+from engine.values import add_months
 
 Record = tuple  # (kind, date, data)
 
@@ -154,7 +154,7 @@ class FactCompiler:
     ``compute`` makes one pass over an entity's records: every record is tested once per distinct
     (kind, window, where) group of the pack's facts and feeds the counts and picks of that group, instead of one
     pass per fact over records regrouped by kind. The per-fact functions of ``compile_fact`` (``self.fns``,
-    ``compute_each``) stay the reference: both give the same values and types (tests/test_cycle_fastpath.py).
+    ``compute_each``) stay the reference: both give the same values and types (tests/pipeline/test_cycle_fastpath.py).
     """
 
     def __init__(self, version, as_of: dt.date):
@@ -297,7 +297,7 @@ class FactCompiler:
     def matching(self, records: Iterable[Record], names: Iterable[str] | None = None) -> dict[str, list[Record]]:
         """The records each count / open fact counted (only ``names`` when given): what ``compute`` counts,
         record by record, for naming them in notices and explanations (engine.evidence). Same tests as
-        ``_values``; tests/test_evidence.py checks that the lengths equal the computed counts."""
+        ``_values``; tests/rules/test_evidence.py checks that the lengths equal the computed counts."""
         counted = {slot for slot, how, _ in self._finish if how == "count"}
         wanted = None if names is None else set(names)
         out: dict[str, list[Record]] = {}

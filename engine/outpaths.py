@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from .errors import SupervisionError
+from engine.errors import SupervisionError
 
 
 class OutputPathError(SupervisionError):

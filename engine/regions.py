@@ -29,7 +29,7 @@ import io
 from importlib import resources
 from typing import NamedTuple
 
-from .errors import SupervisionError
+from engine.errors import SupervisionError
 
 __all__ = ["UnknownRegion", "region_name", "region_label", "region_labels", "city_of", "is_region"]
 

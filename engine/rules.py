@@ -23,8 +23,8 @@ from typing import Sequence
 
 from durable import engine as _dr
 
-from . import conditions as C
-from .errors import RuleEngineError
+from engine import conditions as C
+from engine.errors import RuleEngineError
 
 CATCH_ALL = "__catch_all__"
 

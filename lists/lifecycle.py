@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from engine import authorities, deadlines
-from engine.codes import fold
+from engine.register.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
 from engine.progress import announce
 from engine.store import audit, chunked, now
@@ -44,7 +44,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 
-from . import measures
+from lists import measures
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
 PRE_LISTING = ("proposed", "notified")

@@ -19,7 +19,7 @@ from engine.errors import ListError
 from engine.store import lists as q
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .lifecycle import Entry
+    from lists.lifecycle import Entry
 
 DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
 

@@ -25,13 +25,13 @@ from typing import Any, Sequence
 
 import jinja2
 
-from engine.codes import ENTITY_TYPE_LABELS, public_party
+from engine.register.codes import ENTITY_TYPE_LABELS, public_party
 from engine.errors import ListError
 from engine.exports import write_csv
 from engine.store import audit
 from engine.store import lists as q
 
-from .lifecycle import Entry, basis_text, jsonable, load
+from lists.lifecycle import Entry, basis_text, jsonable, load
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 PAGE_SIZE = 50

@@ -35,7 +35,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months
 
-from .lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref, jsonable, load_one
+from lists.lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref, jsonable, load_one
 
 # Unmet, these rule out repair of the entry whatever the applicant does later.
 BLOCKING = ("repair_allowed", "no_repeat_same_kind")

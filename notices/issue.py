@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from engine import authorities, deadlines
-from engine.codes import ENTITY_TYPE_LABELS, mask_person_id
+from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id
 from engine.evidence import Evidence, with_evidence
-from engine.evidence import cite as cite  # one citation rule for notices and explanations
+from engine.evidence import cite  # one citation rule for notices and explanations
 from engine.errors import CycleNotFound, NoticeError, PlanError, PolicyError, did_you_mean
 from engine.outpaths import write_atomically
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
 from engine.values import period_cn
 
-from .render import FORMATS, KINDS, content_hash, fill, render, require_kind
+from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
 CHUNK = 1000  # notices are numbered and stored in transactions of this many causes
@@ -685,7 +685,7 @@ def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str
     for fmt in formats:
         path = out / f"{safe_filename(row['number'])}.{fmt}"
         if fmt == "pdf":
-            from .render import to_pdf
+            from notices.render import to_pdf
 
             html = html if html is not None else render(row["template"], row["context"], "html", templates)
             write_atomically(path, to_pdf(html))
@@ -1338,7 +1338,7 @@ def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None 
     if kind:
         require_kind(kind)
     if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
-        from engine.codes import normalize_code
+        from engine.register.codes import normalize_code
 
         entity_code = normalize_code(entity_code).value
     with store.read() as conn:

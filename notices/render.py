@@ -33,7 +33,7 @@ import jinja2.compiler
 import jinja2.nodes
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
-from engine.codes import mask_name, mask_person_id
+from engine.register.codes import mask_name, mask_person_id
 from engine.errors import NoticeError, did_you_mean
 
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent / "templates"

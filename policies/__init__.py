@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from engine.records import Limits, RecordKind, parse_kinds, parse_limits
+from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
 
 HERE = pathlib.Path(__file__).resolve().parent
 PACKS_DIR = HERE / "packs"
@@ -35,7 +35,7 @@ def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Reco
     (shipped, then SUPERVISE_POLICIES) and in ``extra_dirs``; a later directory's kind overrides an earlier one."""
     from engine.errors import PolicyError
 
-    from .loader import read_yaml
+    from policies.loader import read_yaml
 
     kinds = dict(base_record_kinds())
     limits = base_limits()
@@ -66,7 +66,7 @@ def pack_dirs() -> list[pathlib.Path]:
 
 def load_file(path: str | pathlib.Path):
     """Load and validate one pack file (cached by path and modification time)."""
-    from .loader import load_pack
+    from policies.loader import load_pack
 
     path = pathlib.Path(path).resolve()
     key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
@@ -87,7 +87,7 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
 
     from engine.errors import PolicyError
 
-    from .loader import read_yaml
+    from policies.loader import read_yaml
 
     found: dict[str, pathlib.Path] = {}
     broken: dict[str, tuple[pathlib.Path, str]] = {}

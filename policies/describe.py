@@ -6,7 +6,7 @@ import json
 
 from engine.errors import PolicyError
 
-from . import get_pack, load_file, pack_status
+from policies import get_pack, load_file, pack_status
 
 
 def validate_files(files) -> list[dict]:

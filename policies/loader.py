@@ -24,7 +24,7 @@ from engine import conditions as C
 from engine.authorities import problems as _authority_problems
 from engine.deadlines import problems as _deadline_problems
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
-from engine.records import RecordKind, parse_kinds
+from engine.register.records import RecordKind, parse_kinds
 
 PERIODS = ("year", "month", "day")
 FACT_TYPES = ("number", "int", "bool", "enum")
@@ -402,7 +402,7 @@ def read_yaml(path: str | pathlib.Path) -> tuple[yaml.Node | None, Any]:
 # -- bounds -----------------------------------------------------------------------------------------
 # Every number, period, width and length a pack sets, with the range the loader accepts. Far above any real
 # regulation, far below what overflows a date, a column or the disk. docs/policy-format.md lists the same table
-# (tests/test_policy_input.py checks that they agree).
+# (tests/rules/test_policy_input.py checks that they agree).
 
 BOUNDS: dict[str, tuple[int, int]] = {
     # list definitions (versions[].lists.NAME.*)

@@ -6,7 +6,7 @@ import datetime as dt
 import pathlib
 import textwrap
 
-from engine.codes import make_uscc
+from engine.register.codes import make_uscc
 from engine.store import entities as qe
 
 MINI_PACK = """
@@ -107,7 +107,7 @@ def violation(date: str, code: str = "invoice_abuse") -> tuple[str, dict]:
 
 def typo_passing_uscc(good: str) -> str:
     """A one-digit typo of the 18-digit code ``good`` whose USCC check happens to pass (about 1 typo in 31 does)."""
-    from engine.codes import validate_uscc
+    from engine.register.codes import validate_uscc
     from engine.errors import CodeError
 
     for i in range(17):

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.codes import make_person_id, make_uscc
+from engine.register.codes import make_person_id, make_uscc
 from engine.store import Store, now, schema
 
 AS_OF = dt.date(2025, 3, 3)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from engine.codes import make_person_id, make_uscc
+from engine.register.codes import make_person_id, make_uscc
 from engine.store import chunked, now, schema
 
 TIER_RATIOS = {"A": 0.05, "B": 0.2, "C": 0.6, "D": 1.0}

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from engine.codes import make_person_id, make_uscc
+from engine.register.codes import make_person_id, make_uscc
 from engine.store import Store, normalize_url
 
 PG_URL = os.environ.get("SUPERVISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

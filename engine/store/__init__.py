@@ -18,8 +18,8 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import DatabaseLocked, StoreError
-from . import schema
+from engine.errors import DatabaseLocked, StoreError
+from engine.store import schema
 
 DEFAULT_URL = "sqlite:///supervise.db"
 MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..errors import CycleError, CycleNotFound
-from . import allocate_ids, insert_columns, now, schema
+from engine.errors import CycleError, CycleNotFound
+from engine.store import allocate_ids, insert_columns, now, schema
 
 CY, OU, DE, PV, E = schema.cycles, schema.outcomes, schema.decisions, schema.policy_versions, schema.entities
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from . import now, schema
+from engine.store import now, schema
 
 E = schema.entities
 R = schema.records

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import allocate_ids, bulk_insert, now, schema
+from engine.store import allocate_ids, bulk_insert, now, schema
 
 LE = schema.list_entries
 EV = schema.list_events

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from . import schema
+from engine.store import schema
 
 N = schema.notices
 C = schema.cycles

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import chunked, now, schema
+from engine.store import chunked, now, schema
 
 I = schema.inspectors
 P = schema.plans
@@ -78,8 +78,8 @@ def count_inspectors(conn: Connection) -> int:
 def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
     """The cycle as ``engine.store.cycles.get_cycle`` reads it (``pack_body``, ``version``, ``status``
     derived from newer revisions, ``superseded_by``), or None when there is no such cycle."""
-    from ..errors import CycleNotFound
-    from .cycles import get_cycle as read
+    from engine.errors import CycleNotFound
+    from engine.store.cycles import get_cycle as read
 
     try:
         return read(conn, cycle_id)

@@ -13,7 +13,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import schema
+from engine.store import schema
 
 E, DE, N = schema.entities, schema.decisions, schema.notices
 

@@ -1,0 +1,257 @@
+"""Service checks (联合奖惩 at the service window): which joint measures apply when an entity applies for a
+government service item, from stored decisions and list entries only (nothing is recomputed).
+
+``check(store, codes, service, as_of)`` backs ``supervise check`` (and, later, an HTTP check service). It fails
+closed: an unknown service item is an error, and an entity that is not in the register, or that a pack governing
+the service item has not decided (no committed cycle yet, or not evaluated by the pack's current cycle), is
+``needs_review`` with the reason, never ``no_measure``. Of each pack and period only the latest committed revision
+counts (``store.cycles.current_cycles``).
+
+Verdicts, strongest first: ``restricted`` (a sanction applies), ``needs_review``, ``incentive``, ``no_measure``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Sequence
+
+from engine.errors import UnknownServiceItem, did_you_mean
+
+VERDICTS = ("restricted", "needs_review", "incentive", "no_measure")
+INCENTIVE_IGNORED = "同一服务事项适用惩戒措施，激励措施不予适用"
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    id: str
+    name: str | None  # Chinese name declared by a pack (``services:``), if any
+    packs: tuple[str, ...]  # packs with a measure that addresses it
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}（{self.name}）" if self.name else self.id
+
+
+@dataclass
+class AppliedMeasure:
+    measure: str
+    kind: str
+    text: str
+    basis: str
+    department: str
+    pack: str | None
+    cause: dict[str, Any]  # {"type": "tier", cycle, revision, period, tier, rule} or {"type": "list", list, entry, ...}
+    ignored_because: str | None = None
+
+
+@dataclass
+class CitedDecision:
+    """The stored decision a verdict rests on: the pack's current cycle (latest revision) and the entity's tier."""
+    pack: str
+    cycle: int
+    revision: int
+    period: str
+    cycle_as_of: str
+    version: str
+    tier: str
+    tier_label: str
+    decision: int
+
+
+@dataclass
+class Review:
+    """Why a person has to look: ``why`` is not_in_register, no_cycle or not_evaluated."""
+    why: str
+    reason: str
+    pack: str | None = None
+    cycle: int | None = None
+
+
+@dataclass
+class CheckResult:
+    uscc: str
+    name: str | None
+    service: str
+    service_name: str | None
+    as_of: str
+    verdict: str
+    measures: list[AppliedMeasure] = field(default_factory=list)
+    decisions: list[CitedDecision] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    governing_packs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- service items ------------------------------------------------------------------------------------------
+
+def _body_services(body: dict) -> tuple[set[str], dict[str, str]]:
+    """(service ids its measures address, declared id -> Chinese name) of a stored/raw version body."""
+    version = body.get("version") or {}
+    used = {str(s) for m in (version.get("measures") or {}).values() if isinstance(m, dict)
+            for s in (m.get("services") or [])}
+    names = {}
+    for sid, name in (version.get("services") or {}).items():
+        name = name.get("name") if isinstance(name, dict) else name
+        if isinstance(name, str) and name.strip():
+            names[str(sid)] = name.strip()
+    return used, names
+
+
+def _pack_bodies() -> Iterable[tuple[str, dict]]:
+    """(pack id, version body) of every version of every pack in the pack directories."""
+    from policies import get_pack, pack_files
+
+    for pack_id in pack_files():
+        for v in get_pack(pack_id).versions:
+            yield v.pack.id, v.stored_body()
+
+
+def service_items(stored_bodies: Iterable[tuple[str, dict]] = ()) -> dict[str, ServiceItem]:
+    """Service item id -> ServiceItem, over the shipped and configured packs (and the stored versions given)."""
+    packs: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for pack_id, body in list(_pack_bodies()) + list(stored_bodies):
+        used, declared = _body_services(body)
+        for sid, name in declared.items():
+            names.setdefault(sid, name)
+        for sid in used | set(declared):
+            if pack_id not in packs.setdefault(sid, []):
+                packs[sid].append(pack_id)
+    return {sid: ServiceItem(sid, names.get(sid), tuple(p)) for sid, p in sorted(packs.items())}
+
+
+def resolve_service(service: str, items: dict[str, ServiceItem]) -> ServiceItem:
+    """A service item by id or by its Chinese name; an unknown one is an error with a did-you-mean."""
+    text = (service or "").strip()
+    if text in items:
+        return items[text]
+    for item in items.values():
+        if item.name == text or item.id.lower() == text.lower():
+            return item
+    hint = did_you_mean(text, list(items) + [i.name for i in items.values() if i.name])
+    known = ", ".join(i.label for i in items.values())
+    raise UnknownServiceItem(f"Unknown service item '{service}'{hint}. No policy pack has a measure for it; the "
+                             f"service items are: {known}.")
+
+
+# -- the check ----------------------------------------------------------------------------------------------
+
+def _applies_to(pack_meta: dict, entity: dict) -> bool:
+    subjects = pack_meta.get("subjects") or []
+    return not subjects or entity.get("entity_type") in subjects
+
+
+def _governing(item: ServiceItem, current: dict[str, dict], as_of: dt.date) -> dict[str, dict]:
+    """Pack id -> {"meta", "title", "cycle" (or None)} of the packs that govern the service item on ``as_of``:
+    by the version their current cycle used, else by the version in force (a pack without one does not)."""
+    from policies import get_pack, pack_files
+
+    out: dict[str, dict] = {}
+    for pack_id, cycle in current.items():
+        if item.id in _body_services(cycle["pack_body"])[0]:
+            meta = cycle["pack_body"].get("pack") or {}
+            out[pack_id] = {"meta": meta, "title": meta.get("title") or pack_id, "cycle": cycle}
+    for pack_id in pack_files():
+        if pack_id in current or pack_id not in item.packs:
+            continue
+        pack = get_pack(pack_id)
+        version = next((v for v in pack.versions if v.in_force(as_of)), None)
+        if version is not None and item.id in _body_services(version.stored_body())[0]:
+            out[pack_id] = {"meta": pack.meta, "title": pack.title, "cycle": None}
+    return out
+
+
+def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None) -> list[CheckResult]:
+    """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
+    ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
+    invalid code; an entity not in the register is ``needs_review``."""
+    from lists.lifecycle import active_entries
+
+    from engine.register import resolve_code
+    from engine.store import cycles as qc
+    from engine.store import entities as qe
+
+    as_of = as_of or dt.date.today()
+    codes = [codes] if isinstance(codes, str) else list(codes)
+    resolved = [resolve_code(c) for c in codes]
+    with store.read() as conn:
+        current = qc.current_cycles(conn, as_of)
+        item = resolve_service(service, service_items((p, c["pack_body"]) for p, c in current.items()))
+        governing = _governing(item, current, as_of)
+        entities = {code: qe.get_entity(conn, code) for code in dict.fromkeys(resolved)}
+        ids = [e["id"] for e in entities.values() if e]
+        decisions = {p: qc.decisions_of(conn, g["cycle"]["id"], ids) for p, g in governing.items() if g["cycle"]}
+        entries = {e["id"]: active_entries(conn, e["id"], as_of) for e in entities.values() if e}
+    results = []
+    for code in resolved:
+        entity = entities[code]
+        result = CheckResult(code, entity["name"] if entity else None, item.id, item.name, as_of.isoformat(),
+                             "no_measure")
+        if entity is None:
+            result.reviews.append(Review("not_in_register", f"主体 {code} 不在主体名录中，无法判断其信用状况；"
+                                                            f"请核实代码，或导入该主体并运行评价周期后再查询。"))
+        else:
+            _decide(result, item, entity, governing, decisions, entries[entity["id"]])
+        result.verdict = verdict(result)
+        results.append(result)
+    return results
+
+
+def _decide(result: CheckResult, item: ServiceItem, entity: dict, governing: dict[str, dict],
+            decisions: dict[str, dict[int, dict]], entries: list[dict]) -> None:
+    seen: set[tuple[str, str | None]] = set()
+    for pack_id, g in sorted(governing.items()):
+        if not _applies_to(g["meta"], entity):
+            continue
+        result.governing_packs.append(pack_id)
+        cycle = g["cycle"]
+        if cycle is None:
+            result.reviews.append(Review("no_cycle", f"{g['title']}（{pack_id}）尚无截至{result.as_of}已提交的评价周期，"
+                                                     f"无法判断该主体在“{item.name or item.id}”事项上是否适用联合奖惩措施；"
+                                                     f"请先运行该政策包的评价周期。", pack=pack_id))
+            continue
+        d = decisions[pack_id].get(entity["id"])
+        where = f"第{cycle['id']}号评价周期（{cycle['period']}，第{cycle['revision']}次）"
+        if d is None:
+            result.reviews.append(Review("not_evaluated", f"{g['title']}（{pack_id}）的{where}未评价该主体"
+                                                          f"（可能在该周期之后才登记）；请重新运行评价周期或人工核查。",
+                                         pack=pack_id, cycle=cycle["id"]))
+            continue
+        outcome = d["result"] or {}
+        result.decisions.append(CitedDecision(pack_id, cycle["id"], cycle["revision"], cycle["period"],
+                                              cycle["as_of"].isoformat(), cycle["version"], d["tier"],
+                                              outcome.get("tier_label") or d["tier"], d["id"]))
+        for m in outcome.get("measures") or []:
+            # Measures a list carries apply through its entries (below), while the entry is in effect.
+            if item.id in (m.get("services") or []) and not str(m.get("rule", "")).startswith("list:") \
+                    and (m["id"], pack_id) not in seen:
+                seen.add((m["id"], pack_id))
+                result.measures.append(AppliedMeasure(
+                    m["id"], m["kind"], m["text"], m.get("basis") or "", m.get("department") or "", pack_id,
+                    {"type": "tier", "tier": d["tier"], "cycle": cycle["id"], "revision": cycle["revision"],
+                     "period": cycle["period"], "rule": m.get("rule")}))
+    for e in entries:
+        for m in e.get("measures") or []:
+            if item.id in (m.get("services") or []) and (m["id"], e.get("pack_id")) not in seen:
+                seen.add((m["id"], e.get("pack_id")))
+                result.measures.append(AppliedMeasure(
+                    m["id"], m.get("kind") or "", m.get("text") or "", m.get("basis") or "",
+                    m.get("department") or "", e.get("pack_id"),
+                    {"type": "list", "list": e["list"], "entry": e["id"], "state": e.get("state"),
+                     "listed_from": str(e.get("listed_from") or ""), "cycle": e.get("cycle_id")}))
+    if any(m.kind == "sanction" for m in result.measures):
+        for m in result.measures:
+            if m.kind == "incentive":
+                m.ignored_because = INCENTIVE_IGNORED
+
+
+def verdict(result: CheckResult) -> str:
+    """restricted if a sanction applies; else needs_review if anything is undecided; else incentive or no_measure."""
+    if any(m.kind == "sanction" for m in result.measures):
+        return "restricted"
+    if result.reviews:
+        return "needs_review"
+    return "incentive" if result.measures else "no_measure"

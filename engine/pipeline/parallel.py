@@ -1,0 +1,241 @@
+"""Evaluating the register in batches, in this process or in worker processes.
+
+A batch is a range of entity ids (``store.entities.batch_ranges``). :class:`BatchEvaluator` turns one into
+evaluation rows: it reads the entities and their records, computes the facts, evaluates them (durable-rules
+once per distinct predicate vector, memoised) and serialises the facts. A row is a plain tuple, the cheapest
+thing to send between processes::
+
+    (entity_id, vector key, tier, ratio, per_year, forced, facts as JSON text)
+
+:func:`evaluate_batches` runs the batches either in this process or in ``workers`` spawned processes and hands
+every batch to a sink **in entity order**, one at a time, in this process. The sink is where the writing happens
+(a cycle's decisions and list proposals, a simulation's counters): with a worker, a 2-core machine reads and
+evaluates the next batches while this process writes the current one.
+
+Workers follow the rules for durable-rules (docs in ``engine.rules``): each is a fresh *spawned* interpreter with
+its own engine host (a forked child would inherit the parent's C-engine handles), reads through its own database
+connection (on PostgreSQL in the caller's exported snapshot, so every process sees the same register; the register
+is only read: a cycle writes decisions, never entities or records), and rebuilds the
+pack version from its stored body, checking the content hash. A worker whose parent dies (even by SIGKILL)
+stops at its next batch; an error in a worker is raised here with its message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import os
+import pickle
+import queue
+import threading
+import time
+import traceback
+from collections import Counter
+from typing import Any, Callable, Sequence
+
+from engine.errors import CycleError, SupervisionError
+from engine.evaluate import Evaluator
+from engine.store import entities as qe
+from engine.store import export_snapshot
+
+Row = tuple  # (entity_id, key, tier, ratio, per_year, forced, facts_json)
+Sink = Callable[[list[Row], dict[str, dict]], None]
+QUEUE_BATCHES = 3  # batches a worker may run ahead of the sink (bounds memory)
+
+
+class BatchEvaluator:
+    """Use this to turn batches of the register into evaluation rows for one pack version and as-of date."""
+
+    def __init__(self, version, as_of: dt.date, previous: dict[int, str] | None = None,
+                 imported_before: dt.datetime | None = None):
+        self.ev = Evaluator(version, as_of)
+        self.as_of = as_of
+        self.imported_before = imported_before
+        self.kinds = self.ev.facts.kinds
+        # The facts as stored (None left out, integral floats as ints) test exactly like the computed ones, so one
+        # dict per entity serves the rules and the decision row.
+        self.compute = self.ev.facts.compute_stored
+        # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers.
+        self.prev_get = previous.get if previous and self.ev.facts.needs_previous else None
+        self.subjects = set(version.pack.meta.get("subjects") or [])
+        self.per_key: dict[str, tuple] = {}  # vector key -> (tier, ratio, per_year, forced)
+        self.timings: Counter = Counter({"load": 0.0, "facts": 0.0, "evaluate": 0.0})
+        self.dumps = json.JSONEncoder().encode  # what the JSON column type does (json.dumps defaults)
+
+    @property
+    def durable_evaluations(self) -> int:
+        return self.ev.rs1.evaluations + self.ev.rs2.evaluations
+
+    def run(self, conn, first: int, last: int) -> tuple[list[Row], dict[str, dict], int]:
+        """Rows of the entities with ids in [first, last] (those the pack evaluates), the outcomes of vector keys
+        first met in this batch, and the number of entities read."""
+        clock = time.perf_counter
+        t0 = clock()
+        batch = qe.entities_between(conn, first, last)
+        records = (qe.records_for_range(conn, first, last, self.as_of, self.kinds, self.imported_before)
+                   if self.kinds and batch else {})
+        t1 = clock()
+        entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
+        get, none, compute, prev_get = records.get, (), self.compute, self.prev_get
+        if prev_get is None:
+            facts_list = [compute(e, get(e["id"], none), None) for e in entities]
+        else:
+            facts_list = [compute(e, get(e["id"], none), prev_get(e["id"])) for e in entities]
+        del records
+        t2 = clock()
+        rows: list[Row] = []
+        new: dict[str, dict] = {}
+        per_key, dumps = self.per_key, self.dumps
+        for entity, facts, (key, outcome) in zip(entities, facts_list, self.ev.outcomes(facts_list)):
+            fixed = per_key.get(key)
+            if fixed is None:  # the first entity with this vector in this evaluator
+                insp = outcome["inspection"]
+                fixed = per_key[key] = (outcome["tier"], insp["ratio"], insp["per_year"], bool(insp["forced"]))
+                new[key] = outcome
+            rows.append((entity["id"], key, fixed[0], fixed[1], fixed[2], fixed[3], dumps(facts)))
+        t3 = clock()
+        self.timings["load"] += t1 - t0
+        self.timings["facts"] += t2 - t1
+        self.timings["evaluate"] += t3 - t2
+        return rows, new, len(batch)
+
+
+def evaluate_batches(conn, version, as_of: dt.date, ranges: Sequence[tuple[int, int]], sink: Sink, *,
+                     previous: dict[int, str] | None = None, imported_before: dt.datetime | None = None,
+                     workers: int = 0, url: str | None = None,
+                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Evaluate the batches ``ranges`` and call ``sink(rows, new_outcomes)`` for each, in order. ``workers`` > 0
+    runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``.
+
+    Returns ``entities``, ``distinct_vectors``, ``durable_evaluations`` (summed over workers: each evaluates the
+    vectors it meets) and ``timings``: ``load``, ``facts``, ``evaluate`` (summed over the workers, overlapping
+    the sink) and ``sink`` (this process)."""
+    # Every batch allocates a few hundred thousand short-lived, acyclic containers (rows, records, facts); the cyclic
+    # collector then ran thousands of times over them and over everything long-lived, about a third of a
+    # 1,000,000-entity cycle. Reference counting frees all of it, so the collector is paused for the loop.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if workers > 0:
+            return _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress)
+        return _here(conn, version, as_of, ranges, sink, previous, imported_before, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
+    """Hand each (rows, new outcomes, entities read) to the sink; (rows, distinct keys, seconds in the sink)."""
+    count, keys, spent = 0, set(), 0.0
+    for rows, new, read in batches:
+        keys.update(new)
+        t0 = time.perf_counter()
+        sink(rows, new)
+        spent += time.perf_counter() - t0
+        count += len(rows)
+        if progress:
+            progress(read)
+    return count, len(keys), spent
+
+
+def _here(conn, version, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
+    be = BatchEvaluator(version, as_of, previous, imported_before)
+    count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
+    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": be.durable_evaluations,
+            "workers": 0, "timings": {**be.timings, "sink": spent}}
+
+
+def _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress
+                ) -> dict[str, Any]:
+    import multiprocessing
+
+    if not url:
+        raise CycleError("Evaluating in worker processes needs the database URL; pass url= or workers=0.")
+    ctx = multiprocessing.get_context("spawn")
+    body, digest = version.stored_body(), version.content_hash
+    snapshot = export_snapshot(conn)  # PostgreSQL: the workers read the register exactly as this transaction does
+    channels = [ctx.Queue(maxsize=QUEUE_BATCHES) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, name=f"supervise-eval-{k}", daemon=True,
+                         args=(url, snapshot, body, digest, as_of, list(ranges[k::workers]), previous,
+                               imported_before, channels[k], os.getpid()))
+             for k in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
+        count, distinct, spent = _feed(batches, sink, progress)
+        timings: Counter = Counter()
+        evaluations = 0
+        for k in range(workers):
+            stats = _receive(channels[k], procs[k])
+            timings.update(stats["timings"])
+            evaluations += stats["durable_evaluations"]
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(5)
+    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": evaluations,
+            "workers": workers, "timings": {**timings, "sink": spent}}
+
+
+def _receive(channel, proc) -> Any:
+    """The worker's next message; its error raised here; a worker that died without a word is an error too."""
+    def stopped() -> CycleError:
+        code = f" (exit code {proc.exitcode})" if proc.exitcode is not None else ""
+        return CycleError(f"The evaluation worker {proc.name} stopped{code} before it finished; nothing was "
+                          f"stored. Run the command again.")
+
+    while True:
+        try:
+            kind, payload = channel.get(timeout=1.0)
+        except queue.Empty:
+            if not proc.is_alive():
+                raise stopped() from None
+            continue
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:  # killed while writing a message
+            proc.join(1)
+            raise stopped() from exc
+        if kind == "error":
+            raise payload
+        return payload
+
+
+def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_before, channel, parent) -> None:
+    """Worker process: evaluate ``ranges`` in order, put ("batch", (rows, new, read)) per batch, then
+    ("done", stats); ("error", exception) on failure. Ends at once when the parent is gone."""
+
+    def watch() -> None:
+        # Checked on a thread of its own: a worker whose parent died may be computing, waiting for room in the
+        # queue, or exiting, where multiprocessing joins the thread that writes to a pipe no one reads any more.
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    try:
+        gc.disable()
+        from policies.loader import version_from_body
+
+        from engine.store import Store
+
+        version = version_from_body(body)
+        if version.content_hash != digest:
+            raise CycleError(f"The pack version rebuilt in the evaluation worker hashes to "
+                             f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
+                             f"parallel (run with workers=0).")
+        be = BatchEvaluator(version, as_of, previous, imported_before)
+        store = Store(url)
+        with store.read(snapshot) as conn:
+            for first, last in ranges:
+                channel.put(("batch", be.run(conn, first, last)))  # waits while the sink is behind
+        store.dispose()
+        channel.put(("done", {"timings": dict(be.timings), "durable_evaluations": be.durable_evaluations}))
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent, which raises it
+        if isinstance(exc, SupervisionError):  # ours, with a message for the user: raised as it is
+            error = exc
+        else:
+            error = CycleError(f"The evaluation worker failed: {type(exc).__name__}: {exc}\n"
+                               f"{''.join(traceback.format_exception(exc)[-3:])}")
+        channel.put(("error", error))

@@ -1,0 +1,242 @@
+"""统一社会信用代码 (GB 32100-2015) and resident identity numbers (GB 11643-1999).
+
+Both are 18 characters with a check character. ``normalize_code`` accepts either, folds full-width
+characters and lower case, and raises :class:`CodeError` with the exact reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from engine.errors import CodeError
+
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+_ORG_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
+_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_ID_CHECK = "10X98765432"
+
+# Positions 1-2: registration department and institution type -> entity type.
+DEPARTMENTS = {
+    "1": "机构编制", "2": "外交", "3": "司法行政", "4": "文化", "5": "民政", "6": "旅游",
+    "7": "宗教", "8": "工会", "9": "市场监管(工商)", "A": "中央军委改革和编制办公室", "N": "农业", "Y": "其他",
+}
+ENTITY_TYPES = {
+    "91": "enterprise", "92": "individual_business", "93": "farmer_cooperative",
+    "51": "social_organisation", "52": "private_non_enterprise", "53": "foundation", "59": "social_organisation",
+    "11": "government_agency", "12": "public_institution", "13": "mass_organisation", "19": "institution",
+    "N1": "collective_economic", "N2": "collective_economic", "N3": "collective_economic", "N9": "collective_economic",
+}
+ENTITY_TYPE_LABELS = {
+    "enterprise": "企业", "individual_business": "个体工商户", "farmer_cooperative": "农民专业合作社",
+    "social_organisation": "社会组织", "private_non_enterprise": "民办非企业单位", "foundation": "基金会",
+    "government_agency": "机关", "public_institution": "事业单位", "mass_organisation": "群团组织",
+    "institution": "机构", "collective_economic": "农村集体经济组织", "other": "其他组织",
+    "natural_person": "自然人",
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """A validated code: ``kind`` is ``uscc`` or ``person``."""
+
+    value: str
+    kind: str
+    entity_type: str
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == "person"
+
+
+def fold(raw: str) -> str:
+    """Full-width to half-width, strip spaces, upper case."""
+    return unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "").upper()
+
+
+def uscc_check_char(body17: str) -> str:
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(body17, USCC_WEIGHTS))
+    value = 31 - total % 31
+    return USCC_CHARSET[0 if value == 31 else value]
+
+
+def org_code_check_char(body8: str) -> str:
+    total = sum(_ORG_CHARSET.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS))
+    value = 11 - total % 11
+    return "X" if value == 10 else "0" if value == 11 else str(value)
+
+
+def id_check_char(body17: str) -> str:
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS)) % 11]
+
+
+def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
+    """Validate a 统一社会信用代码; ``allow`` lists codes accepted despite a bad check character."""
+    code = fold(raw)
+    if len(code) != 18:
+        raise CodeError(f"'{raw}' has {len(code)} characters; a 统一社会信用代码 has 18")
+    for pos, ch in enumerate(code, 1):
+        if ch not in _USCC_VALUE:
+            raise CodeError(f"'{code}' has illegal character '{ch}' at position {pos} "
+                            f"(allowed: {USCC_CHARSET}; no I, O, S, V or Z)")
+    if code[0] not in DEPARTMENTS:
+        raise CodeError(f"'{code}' starts with '{code[0]}', which is not a registration department code")
+    if not code[2:8].isdigit():
+        raise CodeError(f"'{code}' positions 3-8 must be a 6-digit administrative division code")
+    expected = uscc_check_char(code[:17])
+    if code[17] != expected and code not in allow:
+        raise CodeError(f"'{code}' check character is {code[17]}, expected {expected}")
+    entity_type = ENTITY_TYPES.get(code[:2], "other")
+    return Code(code, "uscc", entity_type)
+
+
+# GB/T 2260 province-level codes: the first two digits of a resident identity number's region.
+PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+                      "61 62 63 64 65 71 81 82 83".split())
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+PERSON_TYPES = frozenset({"natural_person", "自然人"})
+
+
+class AmbiguousCode(CodeError):
+    """An 18-digit code that reads both ways: an identity number with a wrong check character, or a USCC."""
+
+    def __init__(self, message: str, value: str):
+        super().__init__(message)
+        self.value = value
+
+
+def _birth(code: str) -> dt.date | None:
+    try:
+        return dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+    except ValueError:
+        return None
+
+
+def validate_person_id(raw: str) -> Code:
+    """Validate an 18-character resident identity number (GB 11643, ISO 7064 MOD 11-2)."""
+    code = fold(raw)
+    if len(code) != 18:
+        raise CodeError(f"'{mask_person_id(code)}' has {len(code)} characters; an identity number has 18")
+    if not re.fullmatch(r"\d{17}[\dX]", code):
+        raise CodeError(f"'{mask_person_id(code)}' must be 17 digits followed by a digit or X")
+    if code[:6] == "000000":
+        raise CodeError(f"'{mask_person_id(code)}' has region 000000, which is not an administrative division")
+    birth = _birth(code)
+    if birth is None:
+        raise CodeError(f"'{mask_person_id(code)}' contains birth date {code[6:14]}, which is not a real date") from None
+    if birth > dt.date.today():
+        raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, which is in the future")
+    if birth < EARLIEST_BIRTH:
+        raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, before "
+                        f"{EARLIEST_BIRTH.year}, which is not plausible")
+    expected = id_check_char(code[:17])
+    if code[17] != expected:
+        raise CodeError(f"'{mask_person_id(code)}' check character is {code[17]}, expected {expected}")
+    return Code(code, "person", "natural_person")
+
+
+def has_person_shape(code: str) -> bool:
+    """17 digits + digit/X, a province's region code and a real, plausible birth date: an identity number's shape."""
+    if not re.fullmatch(r"\d{17}[\dX]", code) or code[:2] not in PROVINCES:
+        return False
+    birth = _birth(code)
+    return birth is not None and EARLIEST_BIRTH <= birth <= dt.date.today()
+
+
+def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: str | None = None) -> Code:
+    """Validate either kind of code. An 18-character all-digit string (or digits + X) whose
+    positions 7-14 look like a birth date is read as an identity number, anything else as a USCC.
+
+    A code with an identity number's shape (:func:`has_person_shape`) whose GB 11643 check fails but whose USCC
+    check passes (about 1 typo in 31) raises :class:`AmbiguousCode` explaining both readings, unless
+    ``entity_type`` says what the entity is (``natural_person``: identity number only; any other: a valid
+    identity number stays one, else the USCC reading).
+    """
+    code = fold(raw)
+    explicit = None if entity_type is None or not str(entity_type).strip() else str(entity_type).strip()
+    if explicit in PERSON_TYPES:
+        return validate_person_id(code)
+    if re.fullmatch(r"\d{17}[\dX]", code) and code[6:8] in ("18", "19", "20"):
+        try:
+            return validate_person_id(code)
+        except CodeError as person_error:
+            try:
+                uscc = validate_uscc(code, allow)
+            except CodeError:
+                raise person_error from None
+            if explicit is None and has_person_shape(code):
+                raise AmbiguousCode(
+                    f"'{mask_person_id(code)}' reads two ways: as a resident identity number (region {code[:6]}, "
+                    f"born {_birth(code).isoformat()}) its {person_error.message.split(' ', 1)[1]}; as a "
+                    f"统一社会信用代码 its check character is right. Correct the code, or give the entity type "
+                    f"(entity_type: natural_person, or enterprise, individual_business, ...)", code) from None
+            return uscc
+    return validate_uscc(code, allow)
+
+
+def mask_person_id(code: str) -> str:
+    """Mask an identity number for publication: keep the first 4 and last 2 characters."""
+    if len(code) < 8:
+        return "*" * len(code)
+    return code[:4] + "*" * (len(code) - 6) + code[-2:]
+
+
+def mask_name(name: str) -> str:
+    """Mask a person's name for publication: 张三 -> 张*, 欧阳娜娜 -> 欧***."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def make_uscc(dept_type: str, region: str, subject8: str) -> str:
+    """Build a valid USCC from a 2-char dept/type, a 6-digit region and an 8-char organisation body."""
+    body9 = subject8 + org_code_check_char(subject8)
+    body17 = dept_type + region + body9
+    return body17 + uscc_check_char(body17)
+
+
+def make_person_id(region: str, birth: dt.date, seq: int) -> str:
+    body = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
+    return body + id_check_char(body)
+
+
+def is_natural_person(entity_type: str | None, code: str | None = None) -> bool:
+    """A natural person by the register's entity type, or by a code that validates as an identity number."""
+    if entity_type == "natural_person":
+        return True
+    if entity_type:
+        return False
+    try:
+        return validate_person_id(code or "").is_person
+    except CodeError:
+        return False
+
+
+def public_party(name: str | None, code: str | None, entity_type: str | None,
+                 operator: str | None = None) -> dict[str, str]:
+    """What the public may see of a party: the one masking rule for every published artefact.
+
+    - a natural person (entity type ``natural_person``, whatever the code looks like): name and code masked;
+    - a 个体工商户: the operator's name masked, also where it stands inside the business's name (an individual
+      business without a trade name is registered under its operator's name);
+    - anyone else: as registered.
+    The result has ``name``, ``code`` and ``operator`` (masked or empty).
+    """
+    name = (name or "").strip()
+    code = code or ""
+    operator = (operator or "").strip()
+    if is_natural_person(entity_type, code):
+        return {"name": mask_name(name), "code": mask_person_id(code), "operator": ""}
+    if entity_type == "individual_business":
+        masked_op = mask_name(operator) if operator else ""
+        shown = name.replace(operator, masked_op) if operator and operator in name else name
+        # A code that is an identity number (an individual business registered before the USCC) is masked too.
+        shown_code = mask_person_id(code) if is_natural_person(None, code) else code
+        return {"name": shown, "code": shown_code, "operator": masked_op}
+    return {"name": name, "code": code, "operator": operator}

@@ -1,0 +1,252 @@
+"""The bulk paths of a cycle give exactly what the reference paths give.
+
+- FactCompiler.compute (one pass over an entity's records) == compute_each (one compiled function per fact),
+  value and type; compute_stored == the stored form of compute.
+- Evaluator.outcomes (a fact at a time over a batch, per-fact value classes) == [Evaluator.outcome(f)], on facts
+  that mix floats, ints, bools, None, NaN and missing keys, and on stored-form facts.
+- records_for_range == records_for per entity (order included), on SQLite and PostgreSQL; decisions written by
+  insert_decisions read back as the JSON and booleans they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from engine.pipeline.cycles import run_cycle
+from engine.evaluate import Evaluator
+from engine.facts import FactCompiler
+from engine.store import cycles as qc
+from engine.store import schema
+from engine.store import entities as qe
+from policies import get_pack
+
+from tests.builders_engine import Register, tax
+
+AS_OF = dt.date(2026, 4, 30)
+FIELDS = ("food", "quality", "consumer", "drugs", "advertising", "other")
+
+
+def _day(rnd: random.Random, start: dt.date, end: dt.date) -> dt.date:
+    return start + dt.timedelta(days=rnd.randrange((end - start).days + 1))
+
+
+def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
+    """Records of every kind the shipped packs read, with same-date ties and edge values."""
+    recs: list[tuple[str, dt.date, dict]] = []
+    tie = _day(rnd, dt.date(2023, 1, 1), AS_OF)
+    for year in (2023, 2024, 2025):
+        if rnd.random() < 0.8:
+            score = rnd.choice([round(rnd.uniform(0, 100), 1), 90, 70, 40, 39.9, 100, 0])
+            recs.append(("tax_evaluation", dt.date(year, 12, 31),
+                         {"year": year, "score": score, "has_revenue": rnd.random() < 0.9}))
+    for _ in range(rnd.choice((0, 0, 1, 2))):
+        d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2022, 1, 1), dt.date(2025, 12, 31))
+        recs.append(("tax_violation", d, {"date": d.isoformat(), "code": "invoice_abuse"}))
+    if rnd.random() < 0.2:
+        year = rnd.choice((2024, 2025))
+        recs.append(("no_a_condition", dt.date(year, 12, 31),
+                     {"year": year, "code": rnd.choice(("zero_vat_returns", "bad_books"))}))
+    for _ in range(rnd.choice((0, 1, 2, 3))):
+        d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2022, 1, 1), AS_OF)
+        data = {"date": d.isoformat(), "severity": rnd.choice(("minor", "general", "serious")),
+                "decision_no": f"D{rnd.random()}", "authority": "局", "field": rnd.choice(FIELDS),
+                "amount": rnd.choice((100.0, 5000.0, 5000, 2.5))}
+        if rnd.random() < 0.15:
+            data["annulled_on"] = AS_OF.isoformat()
+        recs.append(("penalty", d, data))
+    for kind, end, extra in (("abnormal_operation", "removed_on", {"cause": "other"}),
+                             ("external_list", "ended_on", {"list": None})):
+        if rnd.random() < 0.4:
+            d = _day(rnd, dt.date(2021, 1, 1), AS_OF)
+            data = {"date": d.isoformat(), **extra}
+            if kind == "external_list":
+                data["list"] = rnd.choice(("major_tax_dishonest", "serious_illegal", "court_dishonest"))
+            if rnd.random() < 0.5:
+                data[end] = rnd.choice((AS_OF, AS_OF - dt.timedelta(days=1), AS_OF + dt.timedelta(days=1))).isoformat()
+            recs.append((kind, d, data))
+    for _ in range(rnd.choice((0, 1, 2))):
+        d = _day(rnd, dt.date(2023, 1, 1), AS_OF)
+        data = {"date": d.isoformat(), "due_on": (d + dt.timedelta(days=90)).isoformat(), "matter": "x"}
+        if rnd.random() < 0.7:
+            data["kept"] = rnd.random() < 0.5
+        recs.append(("commitment", d, data))
+    for _ in range(rnd.choice((0, 1, 2))):
+        d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2023, 1, 1), AS_OF)
+        recs.append(("inspection_result", d, {"date": d.isoformat(), "check_id": rnd.randrange(10 ** 6),
+                                              "outcome": rnd.choice(("clean", "problems", "not_found", "refused"))}))
+    if rnd.random() < 0.2:
+        d = _day(rnd, dt.date(2022, 1, 1), AS_OF)
+        recs.append(("honour", d, {"date": d.isoformat(), "title": "t", "authority": "a"}))
+    recs.sort(key=lambda r: r[1])  # records_for order: by date (then kind, id)
+    return recs
+
+
+def random_entity(rnd: random.Random, i: int) -> dict:
+    return {"id": i, "code": f"C{i}", "code_kind": rnd.choice(("uscc", "uscc", "person")), "name": "n",
+            "entity_type": "enterprise", "region": "350503", "industry": rnd.choice(("制造", None)),
+            "established_on": None if rnd.random() < 0.05 else _day(rnd, dt.date(1990, 1, 1), AS_OF)}
+
+
+def stored_form(facts: dict) -> dict:
+    return {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in facts.items() if v is not None}
+
+
+@pytest.mark.parametrize("pack,as_of", [("tax-credit", AS_OF), ("tax-credit", dt.date(2025, 4, 30)),
+                                        ("market-credit-risk", AS_OF)])
+def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
+    fc = FactCompiler(get_pack(pack).version_at(as_of), as_of)
+    rnd = random.Random(11)
+    for i in range(3000):
+        entity, recs = random_entity(rnd, i), random_records(rnd)
+        one, each = fc.compute(entity, recs, "B"), fc.compute_each(entity, recs, "B")
+        assert repr(one) == repr(each), (entity, recs)
+        assert repr(fc.compute_stored(entity, recs, "B")) == repr(stored_form(each))
+
+
+@dataclass
+class _Fact:
+    source: dict
+    type: str = "number"
+    default: Any = None
+
+
+class _Version:
+    """Just what FactCompiler reads: every kind of source, with date_field, picks and list-valued where."""
+
+    period = "year"
+
+    def source_facts(self):
+        return {
+            "latest_amount": _Fact({"record": "penalty", "field": "amount", "window": "3y"}),
+            "max_amount": _Fact({"record": "penalty", "field": "amount", "window": "all", "pick": "max"}),
+            "min_amount": _Fact({"record": "penalty", "field": "amount", "window": "all", "pick": "min",
+                                 "where": {"field": ["food", "quality"]}}),
+            "latest_field": _Fact({"record": "penalty", "field": "field", "window": "12m"}, "enum", "none"),
+            "due_in_period": _Fact({"count": "commitment", "window": "period", "date_field": "due_on"}, "int"),
+            "kept_flag": _Fact({"record": "commitment", "field": "kept", "date_field": "due_on"}, "bool", True),
+            "broken": _Fact({"count": "commitment", "window": "24m", "where": {"kept": False}}, "int"),
+            "open_lists": _Fact({"open": "external_list", "end": "ended_on",
+                                 "where": {"list": ["serious_illegal", "court_dishonest"]}}, "int"),
+            "person": _Fact({"entity": "is_person"}, "bool"),
+            "industry": _Fact({"entity": "industry"}, "enum"),
+            "years": _Fact({"entity": "years_operating", "at": "period_start"}, "number", -1.0),
+            "prev": _Fact({"previous": "tier"}, "enum"),
+        }
+
+
+def test_single_pass_facts_cover_every_source_shape():
+    fc = FactCompiler(_Version(), AS_OF)
+    rnd = random.Random(5)
+    for i in range(3000):
+        entity, recs = random_entity(rnd, i), random_records(rnd)
+        prev = rnd.choice(("A", "D", None))
+        assert repr(fc.compute(entity, recs, prev)) == repr(fc.compute_each(entity, recs, prev)), (entity, recs)
+
+
+def random_facts(rnd: random.Random) -> dict:
+    def num():
+        return rnd.choice([None, 0.0, 1.0, 1, True, False, 2.0, 39.9, 40, 40.0, 70.0, 89.99, 90, 95.5, math.nan,
+                           round(rnd.uniform(0, 100), 1)])
+
+    facts = {name: num() for name in ("score", "score_prev", "years_operating", "direct_d", "direct_d_prev",
+                                      "direct_d_prev2", "zero_vat", "bad_books", "major_dishonest")}
+    facts["has_revenue"] = rnd.choice([True, False, None, 1, 0.0])
+    for name in list(facts):
+        if rnd.random() < 0.05:
+            del facts[name]
+    return facts
+
+
+def test_batch_outcomes_match_single_outcomes():
+    version = get_pack("tax-credit").version_at(AS_OF)
+    batch_ev, single_ev = Evaluator(version, AS_OF), Evaluator(version, AS_OF)
+    rnd = random.Random(3)
+    for _ in range(20):
+        facts_list = [random_facts(rnd) for _ in range(500)]
+        got = batch_ev.outcomes(facts_list)
+        want = [single_ev.outcome(f) for f in facts_list]
+        assert [k for k, _ in got] == [k for k, _ in want]
+        assert [o["tier"] for _, o in got] == [o["tier"] for _, o in want]
+    assert batch_ev.distinct == single_ev.distinct
+    assert batch_ev.outcomes([]) == []
+
+
+def test_stored_form_facts_give_the_same_vector():
+    version = get_pack("market-credit-risk").version_at(AS_OF)
+    fc = FactCompiler(version, AS_OF)
+    ev = Evaluator(version, AS_OF)
+    rnd = random.Random(8)
+    pairs = [(random_entity(rnd, i), random_records(rnd)) for i in range(2000)]
+    stored = [fc.compute_stored(e, r) for e, r in pairs]
+    full = [fc.compute(e, r) for e, r in pairs]
+    assert [k for k, _ in ev.outcomes(stored)] == [ev.outcome(f)[0] for f in full]
+
+
+def test_records_for_range_matches_records_for(store):
+    reg = Register(store)
+    codes = [reg.entity(records=[tax(2024, 80), tax(2025, 91)]),
+             reg.entity(records=[("penalty", {"date": "2025-03-01", "severity": "minor", "decision_no": "P2",
+                                              "authority": "局", "field": "food"}),
+                                 ("penalty", {"date": "2025-03-01", "severity": "serious", "decision_no": "P1",
+                                              "authority": "局", "field": "quality"}),
+                                 ("honour", {"date": "2025-03-01", "title": "t", "authority": "a"}),
+                                 ("honour", {"date": "2026-06-01", "title": "later", "authority": "a"})]),
+             reg.entity(),
+             reg.entity(records=[tax(2025, 55)])]
+    with store.read() as conn:
+        ids = qe.entity_ids(conn, codes)
+        first, last = min(ids.values()), max(ids.values())
+        for kinds in (None, ["penalty", "tax_evaluation"], ["honour"]):
+            got = qe.records_for_range(conn, first, last, AS_OF, kinds)
+            for code, eid in ids.items():
+                want = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, eid, AS_OF)
+                        if kinds is None or r["kind"] in kinds]
+                assert got.get(eid, []) == want
+        batch = next(qe.iter_entities(conn))
+        assert [e["id"] for e in batch] == sorted(ids.values())
+        assert all(isinstance(e["established_on"], dt.date) for e in batch)
+        assert set(batch[0]) == {"id", "code", "code_kind", "name", "entity_type", "region", "industry",
+                                 "established_on"}
+
+
+def test_stored_decisions_read_back(store):
+    reg = Register(store)
+    reg.entity(records=[tax(2025, 95)])
+    reg.entity(records=[tax(2025, 30), ("external_list", {"date": "2025-01-01", "list": "major_tax_dishonest"})])
+    result = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
+    with store.read() as conn:
+        decided = qc.decided(conn, result["cycle"])
+        rows = [qc.decision_for(conn, result["cycle"], eid) for eid in sorted(decided)]
+    assert [(d["tier"], d["forced"]) for d in rows] == [("A", False), ("D", True)]
+    assert [decided[d["entity_id"]][:4] for d in rows] == [(d["tier"], d["ratio"], d["per_year"], d["forced"])
+                                                           for d in rows]
+    assert rows[0]["facts"]["score"] == 95 and isinstance(rows[0]["facts"]["score"], int)
+    assert rows[1]["facts"]["major_dishonest"] == 1 and "score_prev" not in rows[1]["facts"]
+    assert rows[0]["facts"]["has_revenue"] is True
+
+
+def test_insert_decisions_keeps_any_json(store):
+    reg = Register(store)
+    reg.entity(records=[tax(2025, 95)])
+    extra = reg.entity()
+    result = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
+    odd = {"text": "中文\t\\n \"quoted\" \\u00e9 é\nline", "n": 1, "x": 1.5, "b": False, "l": [1, "a"], "empty": ""}
+    with store.transaction() as conn:
+        eid = qe.entity_ids(conn, [extra])[extra]
+        oid = next(iter(qc.outcomes_of(conn, result["cycle"])))
+        conn.execute(sa.delete(schema.decisions).where(schema.decisions.c.entity_id == eid))
+        # rows as the evaluation makes them: facts serialised where they were computed (see engine.parallel)
+        ids = qc.insert_decisions(conn, result["cycle"], [(eid, "k", "B", 0.25, 1.5, True, json.dumps(odd))],
+                                  {"k": oid})
+        assert len(ids) == 1
+    with store.read() as conn:
+        row = qc.decision_for(conn, result["cycle"], eid)
+    assert row["facts"] == odd and row["forced"] is True and row["ratio"] == 0.25 and row["tier"] == "B"
