@@ -10,12 +10,14 @@ OUT := out
 # browser rendering (Chromium).
 APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
-.PHONY: help venv install deps test demo bench clean
+.PHONY: help venv install deps test lint format demo bench clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    build a demo register in $(OUT)/demo.db (and $(OUT)/*.csv) and run the supervision stages"
 	@echo "make test    run the test suite (REQUIRE_PG=1: PostgreSQL tests fail instead of skipping)"
+	@echo "make lint    ruff (lint and format check) and mypy on the library"
+	@echo "make format rewrite the code with ruff format and the safe ruff fixes"
 	@echo "make venv    create $(VENV) and install the package with its test extras"
 	@echo "make deps    install the system packages (root only): $(APT_PACKAGES)"
 	@echo "make bench   run the benchmarks in bench/"
@@ -42,6 +44,15 @@ deps:
 test: $(STAMP)
 	@status=0; $(PY) -m pytest -n 2 -q || status=$$?; \
 	$(if $(PYTEST_STATUS),echo $$status > $(PYTEST_STATUS);) exit $$status
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 demo: $(STAMP)
 	@mkdir -p $(OUT)

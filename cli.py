@@ -11,8 +11,9 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
@@ -63,8 +64,9 @@ def json_option(func: Callable) -> Callable:
             ctx.find_object(Settings).json = True
         return value
 
-    return click.option("--json", "json_", is_flag=True, expose_value=False, callback=callback,
-                        help="Print the result as JSON.")(func)
+    return click.option(
+        "--json", "json_", is_flag=True, expose_value=False, callback=callback, help="Print the result as JSON."
+    )(func)
 
 
 @contextlib.contextmanager
@@ -86,7 +88,7 @@ def errors() -> Iterator[None]:
 
 def _wants_json(args: list[str]) -> bool:
     """--json anywhere before a '--' (the root option or a command's)."""
-    return "--json" in (args[:args.index("--")] if "--" in args else args)
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 def _command_path(group: click.Group, args: list[str]) -> str:
@@ -113,8 +115,11 @@ def error_json(exc: click.ClickException, where: str = "supervise") -> dict[str,
     if ctx is not None:  # the program is 'supervise' however it was started (python -m cli, a test runner)
         where = " ".join(["supervise", *ctx.command_path.split(" ")[1:]])
     if isinstance(exc, click.BadParameter):
-        hint = exc.param_hint if exc.param_hint is not None else (
-            exc.param.get_error_hint(ctx) if exc.param is not None and ctx is not None else None)
+        hint = (
+            exc.param_hint
+            if exc.param_hint is not None
+            else (exc.param.get_error_hint(ctx) if exc.param is not None and ctx is not None else None)
+        )
         if hint:
             where += " " + (" / ".join(hint) if isinstance(hint, (list, tuple)) else str(hint)).replace("'", "")
     out: dict[str, Any] = {"error": exc.format_message(), "where": where, "exit_code": exc.exit_code}
@@ -127,8 +132,14 @@ class JsonErrors(click.Group):
     """The root group: with --json, every error (library, usage, bad option) is printed as one JSON object on
     stderr, with the same non-zero exit code as the text form."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         if not standalone_mode or not _wants_json(argv):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
@@ -190,8 +201,14 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=total)
         bar.refresh()  # shown at once, not at the first automatic refresh
         yield _Bar(bar, task)
@@ -206,19 +223,27 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     try:
         day = parse(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)",
-                                 param_hint=option) from None
+        raise click.BadParameter(
+            f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)", param_hint=option
+        ) from None
     if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise click.BadParameter(f"'{value}' is outside the dates supervise works with ({EARLIEST_DATE} to "
-                                 f"{LATEST_DATE}); give the real date", param_hint=option)
+        raise click.BadParameter(
+            f"'{value}' is outside the dates supervise works with ({EARLIEST_DATE} to "
+            f"{LATEST_DATE}); give the real date",
+            param_hint=option,
+        )
     return day
 
 
 @click.group(cls=JsonErrors, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="supervise")
-@click.option("--db", envvar="SUPERVISE_DB", metavar="URL",
-              help="Database URL (env SUPERVISE_DB; default sqlite:///supervise.db). "
-                   "PostgreSQL: postgresql://user@host:5432/dbname.")
+@click.option(
+    "--db",
+    envvar="SUPERVISE_DB",
+    metavar="URL",
+    help="Database URL (env SUPERVISE_DB; default sqlite:///supervise.db). "
+    "PostgreSQL: postgresql://user@host:5432/dbname.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON (errors too: a JSON object on stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no progress bar either).")
 @click.pass_context
@@ -232,6 +257,7 @@ def cli(ctx: click.Context, db: str | None, as_json: bool, quiet: bool) -> None:
 
 # == store ==
 
+
 @cli.command()
 def init() -> None:
     """Create or upgrade the database schema (idempotent).
@@ -240,11 +266,18 @@ def init() -> None:
     """
     with errors():
         result = settings().store.init()
-    emit(result, lambda r: (f"Schema of {r['database']} upgraded from {r['from'] or 'empty'} to {r['to']}."
-                            if r["changed"] else f"Schema of {r['database']} is up to date ({r['to']})."))
+    emit(
+        result,
+        lambda r: (
+            f"Schema of {r['database']} upgraded from {r['from'] or 'empty'} to {r['to']}."
+            if r["changed"]
+            else f"Schema of {r['database']} is up to date ({r['to']})."
+        ),
+    )
 
 
 # == import ==
+
 
 @cli.group(name="import", context_settings=CONTEXT_SETTINGS)
 def import_() -> None:
@@ -253,16 +286,21 @@ def import_() -> None:
 
 def _import_text(kind: str) -> Callable[[dict], str]:
     def text(r: dict) -> str:
-        line = (f"{r['file']}: {r['rows']} rows, {r['inserted']} new, {r.get('updated', 0)} updated, "
-                f"{r['unchanged']} unchanged, {r['rejected']} rejected {kind}.")
+        line = (
+            f"{r['file']}: {r['rows']} rows, {r['inserted']} new, {r.get('updated', 0)} updated, "
+            f"{r['unchanged']} unchanged, {r['rejected']} rejected {kind}."
+        )
         if r.get("rejects_file"):
             line += f" Rejected rows with reasons: {r['rejects_file']}"
         return line
+
     return text
 
 
-_ENCODING_HELP = ("The file's text encoding (e.g. big5, gb18030, utf-16); without it a CSV is read as UTF-8 or "
-                  "GB18030 and a JSON Lines file as UTF-8.")
+_ENCODING_HELP = (
+    "The file's text encoding (e.g. big5, gb18030, utf-16); without it a CSV is read as UTF-8 or "
+    "GB18030 and a JSON Lines file as UTF-8."
+)
 
 
 def _with_warnings(text: Callable[[dict], str]) -> Callable[[dict], str]:
@@ -284,8 +322,9 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing entities") as tick:
-            report = register.import_entities(settings().store, file, skip_invalid=skip_invalid, progress=tick,
-                                              encoding=encoding)
+            report = register.import_entities(
+                settings().store, file, skip_invalid=skip_invalid, progress=tick, encoding=encoding
+            )
     result = report.as_dict()
     result["unchanged"] = report.valid - report.inserted - report.updated
     emit(result, _with_warnings(_import_text("rows")))
@@ -308,12 +347,20 @@ def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: st
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing records") as tick:
-            report = register.import_records(settings().store, file, record_kinds(), skip_invalid=skip_invalid,
-                                             default_kind=kind, progress=tick, encoding=encoding)
+            report = register.import_records(
+                settings().store,
+                file,
+                record_kinds(),
+                skip_invalid=skip_invalid,
+                default_kind=kind,
+                progress=tick,
+                encoding=encoding,
+            )
     emit(report.as_dict(), _with_warnings(_import_text("rows")))
 
 
 # == entities ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def entities() -> None:
@@ -341,10 +388,13 @@ def entities_show(code: str) -> None:
     result = named
 
     def text(r: dict) -> str:
-        lines = [f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']} {r['region_name']}, "
-                 f"industry {r['industry'] or '-'},"
-                 f" established {r['established_on'] or '-'})",
-                 f"legal representative: {r['legal_rep'] or '-'}", f"{len(r['records'])} records:"]
+        lines = [
+            f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']} {r['region_name']}, "
+            f"industry {r['industry'] or '-'},"
+            f" established {r['established_on'] or '-'})",
+            f"legal representative: {r['legal_rep'] or '-'}",
+            f"{len(r['records'])} records:",
+        ]
         for rec in r["records"]:
             data = ", ".join(f"{k}={v}" for k, v in rec["data"].items())
             lines.append(f"  {rec['date']}  {rec['kind']:<20} {data}")
@@ -354,6 +404,7 @@ def entities_show(code: str) -> None:
 
 
 # == policy ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def policy() -> None:
@@ -393,13 +444,16 @@ def policy_list() -> None:
         for p in rows:
             if not p["valid"]:
                 more = len(p["problems"]) - 1
-                lines.append(f"{p['id']:<22} INVALID {p['problems'][0]}"
-                             + (f" (and {more} more problem(s))" if more > 0 else ""))
+                lines.append(
+                    f"{p['id']:<22} INVALID {p['problems'][0]}" + (f" (and {more} more problem(s))" if more > 0 else "")
+                )
                 continue
             lines.append(f"{p['id']:<22} {p['title']}  ({p['authority']}, {p['jurisdiction']})")
             for v in p["versions"]:
-                lines.append(f"    {v['version']:<8} {v['effective_from']} .. {v['effective_to'] or 'open':<10} "
-                             f"{v['rules']} rules  {v['content_hash'][:12]}  {v['title']}")
+                lines.append(
+                    f"    {v['version']:<8} {v['effective_from']} .. {v['effective_to'] or 'open':<10} "
+                    f"{v['rules']} rules  {v['content_hash'][:12]}  {v['title']}"
+                )
         return "\n".join(lines)
 
     emit(result, text)
@@ -438,6 +492,7 @@ def policy_diff(a: str, b: str) -> None:
 
 # == evaluate ==
 
+
 @cli.command()
 @click.argument("code")
 @click.option("--policy", "policy_ref", required=True, help="Pack id or YAML file.")
@@ -458,10 +513,12 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
     def text(r: dict) -> str:
         if explain:
             return explain_text(r, version)
-        lines = [f"{r['name']} {r['uscc']}: {r['tier_label']} ({r['policy']['id']}@{r['policy']['version']}, "
-                 f"period {r['period']}, as of {r['as_of']})",
-                 f"inspection: ratio {r['inspection']['ratio']:.0%}, {r['inspection']['per_year']:g} per year"
-                 + (" (forced)" if r["inspection"]["forced"] else "")]
+        lines = [
+            f"{r['name']} {r['uscc']}: {r['tier_label']} ({r['policy']['id']}@{r['policy']['version']}, "
+            f"period {r['period']}, as of {r['as_of']})",
+            f"inspection: ratio {r['inspection']['ratio']:.0%}, {r['inspection']['per_year']:g} per year"
+            + (" (forced)" if r["inspection"]["forced"] else ""),
+        ]
         for item in r["lists"]:
             lines.append(f"list: propose {item['list']} ({item['rule']}; {item['basis']})")
         for m in r["measures"]:
@@ -477,8 +534,11 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
 
 @cli.command()
 @click.argument("code")
-@click.option("--service", required=True,
-              help="Government service item, by id or Chinese name: government_procurement or 政府采购, bidding, ...")
+@click.option(
+    "--service",
+    required=True,
+    help="Government service item, by id or Chinese name: government_procurement or 政府采购, bidding, ...",
+)
 @click.option("--as-of", help="Date (YYYY-MM-DD, 2026/4/30, 2026年4月30日); default today.")
 @json_option
 def check(code: str, service: str, as_of: str | None) -> None:
@@ -496,12 +556,16 @@ def check(code: str, service: str, as_of: str | None) -> None:
 
     def text(r: dict) -> str:
         item = f"{r['service_name']} ({r['service']})" if r["service_name"] else r["service"]
-        lines = [f"{r['name'] or '(not in the register)'} {r['uscc']} applying for {item} on {r['as_of']}: "
-                 f"{r['verdict']}"]
+        lines = [
+            f"{r['name'] or '(not in the register)'} {r['uscc']} applying for {item} on {r['as_of']}: {r['verdict']}"
+        ]
         for m in r["measures"]:
             cause = m["cause"]
-            why = (f"tier {cause['tier']} in cycle {cause['cycle']} (revision {cause['revision']})"
-                   if cause["type"] == "tier" else f"{cause['list']} list entry {cause['entry']}")
+            why = (
+                f"tier {cause['tier']} in cycle {cause['cycle']} (revision {cause['revision']})"
+                if cause["type"] == "tier"
+                else f"{cause['list']} list entry {cause['entry']}"
+            )
             ignored = f" (not applied: {m['ignored_because']})" if m.get("ignored_because") else ""
             lines.append(f"  [{m['kind']}] {m['text']} — {m['department']}; basis {m['basis']}; because {why}{ignored}")
         if not r["measures"] and not r["reviews"]:
@@ -509,14 +573,17 @@ def check(code: str, service: str, as_of: str | None) -> None:
         for v in r["reviews"]:
             lines.append(f"  needs review: {v['reason']}")
         for d in r["decisions"]:
-            lines.append(f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
-                         f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}")
+            lines.append(
+                f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
+                f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}"
+            )
         return "\n".join(lines)
 
     emit(result, text)
 
 
 # == cycle ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def cycle() -> None:
@@ -526,8 +593,10 @@ def cycle() -> None:
 @cycle.command("run")
 @click.option("--policy", "policy_ref", required=True, help="Pack id or YAML file.")
 @click.option("--period", required=True, help="Period label: 2025, 2025-H1, 2025-Q3, 2025-06 or a date.")
-@click.option("--as-of", help="As-of date (default: end of the period; with --rerun, the as-of date of the revision "
-                              "it supersedes).")
+@click.option(
+    "--as-of",
+    help="As-of date (default: end of the period; with --rerun, the as-of date of the revision it supersedes).",
+)
 @click.option("--rerun", is_flag=True, help="Store a new revision when the pack and period already have a cycle.")
 @json_option
 def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> None:
@@ -543,8 +612,7 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> N
     with errors():
         settings().store.require_schema()
         with progress(None, "Evaluating register") as tick:
-            result = run_cycle(settings().store, policy_ref, period, parse_date(as_of, "--as-of"), rerun,
-                               progress=tick)
+            result = run_cycle(settings().store, policy_ref, period, parse_date(as_of, "--as-of"), rerun, progress=tick)
     emit(result, _cycle_summary_text)
 
 
@@ -555,26 +623,39 @@ def _cycle_summary_text(r: dict) -> str:
     origin = r.get("as_of_from") or "option"
     origin = _AS_OF_FROM.get(origin, f" (kept from {origin}; --as-of sets another date)")
     wall = f" in {r['wall_seconds']:.1f}s" if r.get("wall_seconds") is not None else ""
-    lines = [f"Cycle {r['cycle']}: {r['pack']}@{r['version']} period {r['period']} as of {r['as_of']}{origin}, "
-             f"revision {r['revision']}, {r['entities']} entities ({r['distinct_vectors']} distinct evaluations)"
-             f"{wall}."]
+    lines = [
+        f"Cycle {r['cycle']}: {r['pack']}@{r['version']} period {r['period']} as of {r['as_of']}{origin}, "
+        f"revision {r['revision']}, {r['entities']} entities ({r['distinct_vectors']} distinct evaluations)"
+        f"{wall}."
+    ]
     lines.append(f"{'tier':<6}{'entities':>10}{'ratio':>8}{'per year':>10}{'expected checks':>17}")
     for t in r["tiers"]:
         ratio = f"{t['ratio']:.0%}" if t["ratio"] is not None else "-"
-        lines.append(f"{t['tier']:<6}{t['entities']:>10}{ratio:>8}{(t['per_year'] or 0):>10g}{t['expected_inspections']:>17}")
+        lines.append(
+            f"{t['tier']:<6}{t['entities']:>10}{ratio:>8}{(t['per_year'] or 0):>10g}{t['expected_inspections']:>17}"
+        )
     ch = r.get("changes")
     if ch:
-        lines.append(f"Against cycle {ch['previous_cycle']}: {ch['tier_up']} up, {ch['tier_down']} down, "
-                     f"{ch['unchanged']} unchanged.")
+        lines.append(
+            f"Against cycle {ch['previous_cycle']}: {ch['tier_up']} up, {ch['tier_down']} down, "
+            f"{ch['unchanged']} unchanged."
+        )
     lists = r.get("lists") or {}
     if lists.get("expired_since_previous"):
-        lines.append("Expired since the previous cycle: "
-                     + ", ".join(f"{k} {v}" for k, v in lists["expired_since_previous"].items()))
+        lines.append(
+            "Expired since the previous cycle: "
+            + ", ".join(f"{k} {v}" for k, v in lists["expired_since_previous"].items())
+        )
     if lists.get("proposed"):
-        lines.append("List proposals: " + ", ".join(f"{k} {v}" for k, v in lists["proposed"].items())
-                     + f" ({sum(lists.get('listed_at_once', {}).values())} listed at once, "
-                       f"{sum(lists.get('already_listed', {}).values())} already on their list)")
-        lines.append(f"Issue their notices (pre-listing notices, 两书同达) with: supervise notices issue --cycle {r['cycle']}")
+        lines.append(
+            "List proposals: "
+            + ", ".join(f"{k} {v}" for k, v in lists["proposed"].items())
+            + f" ({sum(lists.get('listed_at_once', {}).values())} listed at once, "
+            f"{sum(lists.get('already_listed', {}).values())} already on their list)"
+        )
+        lines.append(
+            f"Issue their notices (pre-listing notices, 两书同达) with: supervise notices issue --cycle {r['cycle']}"
+        )
     return "\n".join(lines)
 
 
@@ -589,9 +670,17 @@ def cycle_list() -> None:
 
     with errors():
         rows = list_cycles(settings().store)
-    emit(rows, lambda rs: "\n".join(f"{r['id']:>4} {r['pack']}@{r['version']} {r['period']} r{r['revision']} "
-                                    f"as of {r['as_of']} {r['entities']} entities {r['status']}" for r in rs)
-         or "No cycles yet.")
+    emit(
+        rows,
+        lambda rs: (
+            "\n".join(
+                f"{r['id']:>4} {r['pack']}@{r['version']} {r['period']} r{r['revision']} "
+                f"as of {r['as_of']} {r['entities']} entities {r['status']}"
+                for r in rs
+            )
+            or "No cycles yet."
+        ),
+    )
 
 
 @cycle.command("show")
@@ -606,10 +695,24 @@ def cycle_show(cycle_id: int) -> None:
 
     with errors():
         r = show_cycle(settings().store, cycle_id)
-    emit(r, lambda r: f"{r['status']} (revision {r['revision']}, pack hash {r['content_hash'][:12]})\n"
-                      + _cycle_summary_text({**r["summary"], "cycle": r["id"], "pack": r["pack"], "version": r["version"],
-                                             "period": r["period"], "as_of": r["as_of"], "revision": r["revision"],
-                                             "entities": r["entities"]}))
+    emit(
+        r,
+        lambda r: (
+            f"{r['status']} (revision {r['revision']}, pack hash {r['content_hash'][:12]})\n"
+            + _cycle_summary_text(
+                {
+                    **r["summary"],
+                    "cycle": r["id"],
+                    "pack": r["pack"],
+                    "version": r["version"],
+                    "period": r["period"],
+                    "as_of": r["as_of"],
+                    "revision": r["revision"],
+                    "entities": r["entities"],
+                }
+            )
+        ),
+    )
 
 
 @cycle.command("diff")
@@ -629,8 +732,10 @@ def cycle_diff(a: int, b: int) -> None:
     def text(r: dict) -> str:
         tiers = [t["tier"] for t in r["tiers"]]
         matrix = {(t["from"], t["to"]): t["entities"] for t in r["transitions"]}
-        lines = [f"Cycle {a} -> {b}: rows = tier in {a}, columns = tier in {b}",
-                 "      " + "".join(f"{t:>8}" for t in tiers)]
+        lines = [
+            f"Cycle {a} -> {b}: rows = tier in {a}, columns = tier in {b}",
+            "      " + "".join(f"{t:>8}" for t in tiers),
+        ]
         for x in tiers:
             lines.append(f"{x:<6}" + "".join(f"{matrix.get((x, y), 0):>8}" for y in tiers))
         for lst in r["lists"]:
@@ -666,16 +771,27 @@ def cycle_replay(cycle_id: int) -> None:
     with errors():
         with progress(None, f"Replaying cycle {cycle_id}") as tick:
             r = replay_cycle(settings().store, cycle_id, progress=tick)
-    emit(r, lambda r: (f"Cycle {cycle_id} replayed: {r['entities']} decisions identical." if r["identical"] else
-                       f"Cycle {cycle_id} replay differs for {len(r['differences'])} entities: {r['differences'][:5]}"))
+    emit(
+        r,
+        lambda r: (
+            f"Cycle {cycle_id} replayed: {r['entities']} decisions identical."
+            if r["identical"]
+            else f"Cycle {cycle_id} replay differs for {len(r['differences'])} entities: {r['differences'][:5]}"
+        ),
+    )
     if not r["identical"]:
         raise SystemExit(1)
 
 
 @cycle.command("report")
 @click.argument("cycle_id", type=ID)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for index.html, report.json and regions.csv (created if missing, in an existing folder).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for index.html, report.json and regions.csv (created if missing, in an existing folder).",
+)
 @json_option
 def cycle_report(cycle_id: int, out_dir: str) -> None:
     """Write an HTML report of a stored cycle (charts, figures, Chinese summary), report.json and regions.csv.
@@ -691,13 +807,19 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
     with errors():
         output_dir(out_dir)
         r = write_report(settings().store, cycle_id, out_dir)
-    emit(r, lambda r: f"Report of cycle {cycle_id} ({r['entities']:,} entities, {r['expected_inspections']:,} expected "
-                      f"inspections) written to {r['html']}, {r['json']} and {r['csv']}.")
+    emit(
+        r,
+        lambda r: (
+            f"Report of cycle {cycle_id} ({r['entities']:,} entities, {r['expected_inspections']:,} expected "
+            f"inspections) written to {r['html']}, {r['json']} and {r['csv']}."
+        ),
+    )
 
 
 @cli.command("simulate")
-@click.option("--policy", "policy_ref", required=True, metavar="FILE",
-              help="Draft pack file (YAML) to try; a pack id also works.")
+@click.option(
+    "--policy", "policy_ref", required=True, metavar="FILE", help="Draft pack file (YAML) to try; a pack id also works."
+)
 @click.option("--against", type=ID, help="Cycle to compare with (default: the latest cycle of the same pack id).")
 @click.option("--as-of", help="Evaluation date (default: the --against cycle's as-of date, else today).")
 @json_option
@@ -720,6 +842,7 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
 # == plan ==
 
 # -- inspectors (a command of the `import` group, kept with the plan commands that use it) --
+
 
 @import_.command("inspectors")
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -765,8 +888,10 @@ def _strata_lines(strata: list[dict]) -> list[str]:
     w = max([8] + [len(r) + 2 for r in ratios.values()])
     lines = [f"{'tier':<6}{'population':>11}{'excluded':>10}{'ratio':>{w}}{'checks':>8}{'forced':>8}{'sampled':>8}"]
     for t in tiers:
-        lines.append(f"{t['tier']:<6}{t['population']:>11}{t['excluded']:>10}{ratios[t['tier']]:>{w}}{t['checks']:>8}"
-                     f"{t['forced']:>8}{t['sampled']:>8}")
+        lines.append(
+            f"{t['tier']:<6}{t['population']:>11}{t['excluded']:>10}{ratios[t['tier']]:>{w}}{t['checks']:>8}"
+            f"{t['forced']:>8}{t['sampled']:>8}"
+        )
     return lines
 
 
@@ -774,19 +899,36 @@ def _strata_lines(strata: list[dict]) -> list[str]:
 @click.option("--cycle", "cycle_id", type=ID, required=True, help="Committed cycle whose decisions to draw from.")
 @click.option("--seed", required=True, help="Public seed (announce it before the draw, e.g. 2025-07-01-4711).")
 @click.option("--per-check", type=int, default=2, show_default=True, help="Inspectors per check (at least).")
-@click.option("--exclude-clean-months", type=int,
-              help="Leave out entities inspected clean within N months before the cycle's as-of date "
-                   "(default: the pack's inspection.exclude_clean_within_months, else 0).")
-@click.option("--recusal-same-township/--no-recusal-same-township", default=None,
-              help="An inspector never inspects an entity registered in their own street/township "
-                   "(default: the pack's inspection.recusal_same_township).")
-@click.option("--redraw", is_flag=True,
-              help="Draw another plan for a period (pack and period) that already has one; needs --reason.")
-@click.option("--reason", help="Why the period gets another plan (with --redraw; kept with the plan and in the "
-                               "audit log).")
+@click.option(
+    "--exclude-clean-months",
+    type=int,
+    help="Leave out entities inspected clean within N months before the cycle's as-of date "
+    "(default: the pack's inspection.exclude_clean_within_months, else 0).",
+)
+@click.option(
+    "--recusal-same-township/--no-recusal-same-township",
+    default=None,
+    help="An inspector never inspects an entity registered in their own street/township "
+    "(default: the pack's inspection.recusal_same_township).",
+)
+@click.option(
+    "--redraw",
+    is_flag=True,
+    help="Draw another plan for a period (pack and period) that already has one; needs --reason.",
+)
+@click.option(
+    "--reason", help="Why the period gets another plan (with --redraw; kept with the plan and in the audit log)."
+)
 @json_option
-def plan_draw(cycle_id: int, seed: str, per_check: int, exclude_clean_months: int | None,
-              recusal_same_township: bool | None, redraw: bool, reason: str | None) -> None:
+def plan_draw(
+    cycle_id: int,
+    seed: str,
+    per_check: int,
+    exclude_clean_months: int | None,
+    recusal_same_township: bool | None,
+    redraw: bool,
+    reason: str | None,
+) -> None:
     """Draw a random inspection plan from a cycle's decisions and store it (all or nothing).
 
     Entities are ranked per tier by SHA-256(seed|algorithm|code) and the first ceil(ratio x tier size) are
@@ -802,24 +944,40 @@ def plan_draw(cycle_id: int, seed: str, per_check: int, exclude_clean_months: in
 
     with errors():
         settings().store.require_schema()
-        r = plans.draw_plan(settings().store, cycle_id, seed, per_check, exclude_clean_months, recusal_same_township,
-                            redraw=redraw, reason=reason)
+        r = plans.draw_plan(
+            settings().store,
+            cycle_id,
+            seed,
+            per_check,
+            exclude_clean_months,
+            recusal_same_township,
+            redraw=redraw,
+            reason=reason,
+        )
 
     def text(r: dict) -> str:
-        lines = [f"Plan {r['plan_id']} drawn for cycle {r['cycle_id']} with seed '{r['seed']}' ({r['algorithm']}): "
-                 f"{r['checks']} checks ({r['forced']} forced, {r['sampled']} sampled), at least "
-                 f"{r['per_check']} inspectors each; {r['inspectors_used']} of {r['inspectors_in_pool']} "
-                 f"inspectors used."]
+        lines = [
+            f"Plan {r['plan_id']} drawn for cycle {r['cycle_id']} with seed '{r['seed']}' ({r['algorithm']}): "
+            f"{r['checks']} checks ({r['forced']} forced, {r['sampled']} sampled), at least "
+            f"{r['per_check']} inspectors each; {r['inspectors_used']} of {r['inspectors_in_pool']} "
+            f"inspectors used."
+        ]
         if r["earlier_plans"]:
-            lines.append(f"Redraw (reason: {r['reason']}); the period's earlier plans "
-                         f"{', '.join(map(str, r['earlier_plans']))} stay stored, and their checks counted against "
-                         f"the inspectors' max_checks.")
+            lines.append(
+                f"Redraw (reason: {r['reason']}); the period's earlier plans "
+                f"{', '.join(map(str, r['earlier_plans']))} stay stored, and their checks counted against "
+                f"the inspectors' max_checks."
+            )
         lines += _strata_lines(r["strata"])
         if r["exclude_clean_months"]:
-            lines.append(f"{r['excluded']} entities left out: inspected clean within {r['exclude_clean_months']} "
-                         f"months before the cycle's as-of date.")
-        lines.append(f"Fingerprints: candidates {r['candidates_fingerprint'][:16]}…, inspectors "
-                     f"{r['inspectors_fingerprint'][:16]}…, plan {r['plan_fingerprint'][:16]}…")
+            lines.append(
+                f"{r['excluded']} entities left out: inspected clean within {r['exclude_clean_months']} "
+                f"months before the cycle's as-of date."
+            )
+        lines.append(
+            f"Fingerprints: candidates {r['candidates_fingerprint'][:16]}…, inspectors "
+            f"{r['inspectors_fingerprint'][:16]}…, plan {r['plan_fingerprint'][:16]}…"
+        )
         lines.append(f"Check it with: supervise plan verify {r['plan_id']}")
         return "\n".join(lines)
 
@@ -848,10 +1006,13 @@ def plan_list() -> None:
             cycle = f"{r['cycle_id']} ({r['pack_id']} {r['period']})"
             status = r["status"].replace("_", " ")
             if r["redraw"]:
-                status += (f"; redraw after plan {', '.join(map(str, r['redraw']['earlier_plans']))}: "
-                           f"{r['redraw']['reason']}")
-            lines.append(f"{r['id']:>4}  {cycle:<32}  {r['seed']:<24}  {r['drawn_at']:%Y-%m-%d %H:%M}  "
-                         f"{r['checks']:>7}  {status}")
+                status += (
+                    f"; redraw after plan {', '.join(map(str, r['redraw']['earlier_plans']))}: {r['redraw']['reason']}"
+                )
+            lines.append(
+                f"{r['id']:>4}  {cycle:<32}  {r['seed']:<24}  {r['drawn_at']:%Y-%m-%d %H:%M}  "
+                f"{r['checks']:>7}  {status}"
+            )
         return "\n".join(lines)
 
     emit(rows, text)
@@ -894,30 +1055,44 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 
     def text(r: dict) -> str:
         t = r["totals"]
-        lines = [f"Plan {r['plan_id']}: cycle {r['cycle_id']} ({r['pack_id']} {r['period']}, as of {r['as_of']}), "
-                 f"seed '{r['seed']}' ({r['algorithm']}), {t['checks']} checks ({t['sampled']} sampled, "
-                 f"{t['forced']} forced), {r['per_check']}+ inspectors each, {t['inspectors_used']} inspectors."]
+        lines = [
+            f"Plan {r['plan_id']}: cycle {r['cycle_id']} ({r['pack_id']} {r['period']}, as of {r['as_of']}), "
+            f"seed '{r['seed']}' ({r['algorithm']}), {t['checks']} checks ({t['sampled']} sampled, "
+            f"{t['forced']} forced), {r['per_check']}+ inspectors each, {t['inspectors_used']} inspectors."
+        ]
         lines += _strata_lines(r["strata"])
         shown = r["checks"] if limit <= 0 else r["checks"][:limit]
         for c in shown:
             who = ", ".join(f"{i['name']} ({i['department']})" for i in c["inspectors"])
             res = c["result"]
-            state = (f"{res['outcome']} on {res['inspected_on']}, {res['status']}"
-                     + (f", {res['flag'].replace('_', ' ')}" if res["flag"] else "")) if res else "no result"
+            state = (
+                (
+                    f"{res['outcome']} on {res['inspected_on']}, {res['status']}"
+                    + (f", {res['flag'].replace('_', ' ')}" if res["flag"] else "")
+                )
+                if res
+                else "no result"
+            )
             lines.append(f"  {c['seq']:>5} {c['code']} {c['name']} [{c['tier']}, {c['reason']}] {who} — {state}")
         if len(shown) < len(r["checks"]):
             lines.append(f"  ... {len(r['checks']) - len(shown)} more (--limit 0 lists all, --json for everything)")
         pubs = {p["kind"]: p["published_on"] for p in r["publications"]}
-        lines.append(f"Results: {t['results']} of {t['checks']}. Plan published: {pubs.get('plan') or 'no'}; "
-                     f"results last published: {pubs.get('results') or 'no'}. Deadline: "
-                     f"{r['results_deadline_working_days']} working days after each inspection.")
+        lines.append(
+            f"Results: {t['results']} of {t['checks']}. Plan published: {pubs.get('plan') or 'no'}; "
+            f"results last published: {pubs.get('results') or 'no'}. Deadline: "
+            f"{r['results_deadline_working_days']} working days after each inspection."
+        )
         for f in r["flags"]:
             if f["flag"] == "published_late":
-                lines.append(f"  LATE: check {f['seq']} ({f['code']}) inspected {f['inspected_on']}, deadline "
-                             f"{f['deadline']}, published {f['published_on']}")
+                lines.append(
+                    f"  LATE: check {f['seq']} ({f['code']}) inspected {f['inspected_on']}, deadline "
+                    f"{f['deadline']}, published {f['published_on']}"
+                )
             else:
-                lines.append(f"  OVERDUE: check {f['seq']} ({f['code']}) inspected {f['inspected_on']}, deadline "
-                             f"{f['deadline']}, not published as of {r['checked_on']}")
+                lines.append(
+                    f"  OVERDUE: check {f['seq']} ({f['code']}) inspected {f['inspected_on']}, deadline "
+                    f"{f['deadline']}, not published as of {r['checked_on']}"
+                )
         return "\n".join(lines)
 
     emit(r, text)
@@ -925,8 +1100,14 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 
 @plan.command("export")
 @click.argument("plan_id", type=ID)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
-              help="File format of the working list.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="File format of the working list.",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
 @json_option
 def plan_export(plan_id: int, fmt: str, out: str) -> None:
@@ -955,15 +1136,18 @@ def plan_publish(plan_id: int, out: str, on: str | None) -> None:
     Example: supervise plan publish 5 --out public/
     """
     from engine import plans
-
     from engine.outpaths import output_dir
 
     with errors():
         output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_plan(settings().store, plan_id, out, parse_date(on, "--on"))
-    emit(r, lambda r: f"Plan {r['plan_id']} published on {r['published_on']}: {r['checks']} checks in "
-                      + ", ".join(r["files"]))
+    emit(
+        r,
+        lambda r: (
+            f"Plan {r['plan_id']} published on {r['published_on']}: {r['checks']} checks in " + ", ".join(r["files"])
+        ),
+    )
 
 
 @plan.group("results", context_settings=CONTEXT_SETTINGS)
@@ -1006,7 +1190,6 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
     Example: supervise plan results publish 5 --out public/
     """
     from engine import plans
-
     from engine.outpaths import output_dir
 
     with errors():
@@ -1015,11 +1198,14 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
         r = plans.publish_results(settings().store, plan_id, out, parse_date(on, "--on"))
 
     def text(r: dict) -> str:
-        line = (f"Results of plan {r['plan_id']} published on {r['published_on']}: {r['results']} results in "
-                + ", ".join(r["files"]))
+        line = (
+            f"Results of plan {r['plan_id']} published on {r['published_on']}: {r['results']} results in "
+            + ", ".join(r["files"])
+        )
         if r["late"]:
-            line += (f"\n{len(r['late'])} results are published after their deadline: "
-                     + ", ".join(f"check {x['seq']} (deadline {x['deadline']})" for x in r["late"][:20]))
+            line += f"\n{len(r['late'])} results are published after their deadline: " + ", ".join(
+                f"check {x['seq']} (deadline {x['deadline']})" for x in r["late"][:20]
+            )
         return line
 
     emit(r, text)
@@ -1027,10 +1213,12 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
 
 # == lists ==
 
+
 def by_option(func: Callable) -> Callable:
     """--by NAME: who records the action (default $SUPERVISE_ACTOR, else the login name)."""
-    return click.option("--by", "by", metavar="NAME",
-                        help="Who records this (default: $SUPERVISE_ACTOR or the login name).")(func)
+    return click.option(
+        "--by", "by", metavar="NAME", help="Who records this (default: $SUPERVISE_ACTOR or the login name)."
+    )(func)
 
 
 def _actor(by: str | None) -> str:
@@ -1083,17 +1271,25 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
     from lists.lifecycle import propose_from_cycle
 
     r = _list_write(propose_from_cycle, cycle_id, parse_date(as_of, "--as-of"), _actor(by))
-    emit(r, lambda r: f"Cycle {cycle_id}: {len(r['proposed'])} entries proposed "
-                      f"({', '.join(f'{k}: {v}' for k, v in r['counts'].items()) or 'none'}), "
-                      f"{len(r['listed'])} listed at once (no objection window), {len(r['skipped'])} skipped "
-                      f"(already listed or already proposed by this cycle).")
+    emit(
+        r,
+        lambda r: (
+            f"Cycle {cycle_id}: {len(r['proposed'])} entries proposed "
+            f"({', '.join(f'{k}: {v}' for k, v in r['counts'].items()) or 'none'}), "
+            f"{len(r['listed'])} listed at once (no objection window), {len(r['skipped'])} skipped "
+            f"(already listed or already proposed by this cycle)."
+        ),
+    )
 
 
 @lists_.command("serve")
 @click.option("--entry", "entry_id", type=ID, help="Entry whose pre-listing notice was served.")
 @click.option("--cycle", "cycle_id", type=ID, help="Every proposed entry of this cycle.")
-@click.option("--on", help="Service date (default today): the objection window runs from the day after it, counted "
-                           "as the pack's deadlines.objection says; the pre-listing notice is issued dated it.")
+@click.option(
+    "--on",
+    help="Service date (default today): the objection window runs from the day after it, counted "
+    "as the pack's deadlines.objection says; the pre-listing notice is issued dated it.",
+)
 @by_option
 @json_option
 def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: str | None) -> None:
@@ -1108,10 +1304,13 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
         r = _list_write(serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick)
 
     def text(r: dict) -> str:
-        lines = [f"Notice served on {r['on']} for {len(r['served'])} entries; {len(r['skipped'])} not proposed "
-                 f"(left alone)."]
-        lines += [f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
-                  for s in r["served"]]
+        lines = [
+            f"Notice served on {r['on']} for {len(r['served'])} entries; {len(r['skipped'])} not proposed (left alone)."
+        ]
+        lines += [
+            f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
+            for s in r["served"]
+        ]
         if r.get("note"):
             lines.append(r["note"])
         return "\n".join(lines)
@@ -1133,8 +1332,14 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
     with progress(None, "Advancing list entries") as tick:
         r = _list_write(advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
     waiting = ", ".join(f"{v} {k}" for k, v in r["waiting"].items())
-    emit(r, lambda r: f"As of {r['as_of']}: {len(r['listed'])} listed, {len(r['expired'])} expired"
-                      + (f"; waiting: {waiting}" if waiting else "") + ".")
+    emit(
+        r,
+        lambda r: (
+            f"As of {r['as_of']}: {len(r['listed'])} listed, {len(r['expired'])} expired"
+            + (f"; waiting: {waiting}" if waiting else "")
+            + "."
+        ),
+    )
 
 
 @lists_.command("revoke")
@@ -1175,8 +1380,12 @@ def lists_extend(entry_id: int, months: int, reason: str, on: str | None, by: st
 @lists_.command("show")
 @click.argument("list_name", metavar="LIST")
 @click.option("--as-of", help="Date (default today).")
-@click.option("--state", default="listed", show_default=True,
-              help="listed (in effect on the date), all, or one of proposed, notified, expired, repaired, revoked.")
+@click.option(
+    "--state",
+    default="listed",
+    show_default=True,
+    help="listed (in effect on the date), all, or one of proposed, notified, expired, repaired, revoked.",
+)
 @json_option
 def lists_show(list_name: str, as_of: str | None, state: str) -> None:
     """Entries of a list (red, black, watch, ...) on a date; PACK/LIST (tax-credit/black) when several packs
@@ -1192,10 +1401,15 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
         lines = [f"{r['title']} ({r['list']}) on {r['as_of']}: {len(r['entries'])} entries ({r['state']})"]
         for e in r["entries"]:
             period = f"{e['listed_from']} .. {_last_day(e['until'])}" if e["listed_from"] else "never listed"
-            served = (f"  served {e['served_on']}, objections until {e['objection_deadline']}"
-                      if e.get("objection_deadline") else "")
-            lines.append(f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
-                         f"{e['authority'] or '-'}  {e['rule']}: {e['reason']}")
+            served = (
+                f"  served {e['served_on']}, objections until {e['objection_deadline']}"
+                if e.get("objection_deadline")
+                else ""
+            )
+            lines.append(
+                f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
+                f"{e['authority'] or '-'}  {e['rule']}: {e['reason']}"
+            )
         return "\n".join(lines)
 
     emit(r, text)
@@ -1239,20 +1453,26 @@ def lists_history(code: str) -> None:
         lines = [f"{r['name']} {r['code']}: {len(r['entries'])} list entries"]
         for e in r["entries"]:
             lines.append(f"Entry {e['id']}  {e['list']} {e['list_title']}  now {e['state']} (since {e['since']})")
-            lines.append(f"  rule {e['rule']}; basis {e['basis']}; authority {e['authority'] or '-'}; "
-                         f"decision no. {e['decision_no'] or '-'}; cycle {e['cycle_id']} decision {e['decision_id']}")
+            lines.append(
+                f"  rule {e['rule']}; basis {e['basis']}; authority {e['authority'] or '-'}; "
+                f"decision no. {e['decision_no'] or '-'}; cycle {e['cycle_id']} decision {e['decision_id']}"
+            )
             lines.append(f"  reason: {e['reason']}")
             for ev in e["events"]:
-                lines.append(f"  #{ev['seq']:<2} {ev['valid_from']}  {ev['event']:<18} -> {ev['state']:<9} "
-                             f"by {ev['actor']}: {ev['reason'] or ''}{_event_detail(ev)}")
+                lines.append(
+                    f"  #{ev['seq']:<2} {ev['valid_from']}  {ev['event']:<18} -> {ev['state']:<9} "
+                    f"by {ev['actor']}: {ev['reason'] or ''}{_event_detail(ev)}"
+                )
             tasks = e["measure_tasks"]
             if tasks:
                 for action in ("apply", "lift"):
                     mine = [t for t in tasks if t["action"] == action]
                     if mine:
                         acked = sum(1 for t in mine if t["acked_on"])
-                        lines.append(f"  measures to {action}: {len(mine)} tasks, {acked} acknowledged "
-                                     f"({', '.join(sorted({t['department'] for t in mine}))})")
+                        lines.append(
+                            f"  measures to {action}: {len(mine)} tasks, {acked} acknowledged "
+                            f"({', '.join(sorted({t['department'] for t in mine}))})"
+                        )
             for n in e["notices"]:
                 lines.append(f"  notice {n['number']} {n['kind']} issued {n['issued_on']}")
         return "\n".join(lines)
@@ -1261,8 +1481,13 @@ def lists_history(code: str) -> None:
 
 
 @lists_.command("publish")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for the site (created if missing, in an existing folder).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the site (created if missing, in an existing folder).",
+)
 @click.option("--as-of", help="Publication date (default today).")
 @by_option
 @json_option
@@ -1283,19 +1508,25 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
         r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
 
     def text(r: dict) -> str:
-        line = (f"Published {sum(r['counts'].values())} entries as of {r['as_of']} into {r['out']} ("
-                + ", ".join(f"{k}: {v}" for k, v in r["counts"].items()) + ").")
+        line = (
+            f"Published {sum(r['counts'].values())} entries as of {r['as_of']} into {r['out']} ("
+            + ", ".join(f"{k}: {v}" for k, v in r["counts"].items())
+            + ")."
+        )
         if r["missing_documents"]:
             ids = ", ".join(str(i) for i in r["missing_documents"][:10])
-            line += (f"\n{len(r['missing_documents'])} entries have no stored listing document (决定文号 shows 未记载): "
-                     f"entries {ids}{' ...' if len(r['missing_documents']) > 10 else ''}; issue their notices with "
-                     f"'supervise notices issue --cycle ID' and publish again.")
+            line += (
+                f"\n{len(r['missing_documents'])} entries have no stored listing document (决定文号 shows 未记载): "
+                f"entries {ids}{' ...' if len(r['missing_documents']) > 10 else ''}; issue their notices with "
+                f"'supervise notices issue --cycle ID' and publish again."
+            )
         return line
 
     emit(r, text)
 
 
 # == objection ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def objection() -> None:
@@ -1317,8 +1548,13 @@ def objection_file(entry_id: int, reason: str, evidence: tuple[str, ...], on: st
     from lists.lifecycle import file_objection
 
     r = _list_write(file_objection, entry_id, reason, list(evidence), _day(on, "--on"), _actor(by))
-    emit(r, lambda r: f"Objection {r['objection_id']} filed on {r['filed_on']}; entry {r['entry_id']} "
-                      f"({r['state']}) waits for the decision.")
+    emit(
+        r,
+        lambda r: (
+            f"Objection {r['objection_id']} filed on {r['filed_on']}; entry {r['entry_id']} "
+            f"({r['state']}) waits for the decision."
+        ),
+    )
 
 
 @objection.command("decide")
@@ -1339,12 +1575,22 @@ def objection_decide(objection_id: int, decision: str | None, reason: str, on: s
     if decision is None:
         raise click.UsageError("Give --uphold or --reject.")
     r = _list_write(decide_objection, objection_id, decision == "uphold", reason, _day(on, "--on"), _actor(by))
-    emit(r, lambda r: f"Objection {r['objection_id']} {r['decision']}; entry {r['entry_id']} is {r['state']}"
-                      + (f" (listed from {r['listable_on']} unless something else happens)"
-                         if r["state"] != "listed" and r["listable_on"] else "") + ".")
+    emit(
+        r,
+        lambda r: (
+            f"Objection {r['objection_id']} {r['decision']}; entry {r['entry_id']} is {r['state']}"
+            + (
+                f" (listed from {r['listable_on']} unless something else happens)"
+                if r["state"] != "listed" and r["listable_on"]
+                else ""
+            )
+            + "."
+        ),
+    )
 
 
 # == repair ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def repair() -> None:
@@ -1353,17 +1599,27 @@ def repair() -> None:
 
 @repair.command("apply")
 @click.option("--entry", "entry_id", type=ID, required=True, help="Listed entry to repair.")
-@click.option("--commitment", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="信用承诺书 file.")
-@click.option("--evidence", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Proof of fulfilment or rectification (repeat).")
+@click.option("--commitment", required=True, type=click.Path(exists=True, dir_okay=False), help="信用承诺书 file.")
+@click.option(
+    "--evidence",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Proof of fulfilment or rectification (repeat).",
+)
 @click.option("--training", type=click.Path(exists=True, dir_okay=False), help="Training certificate file.")
 @click.option("--credit-report", type=click.Path(exists=True, dir_okay=False), help="Credit report file.")
 @click.option("--on", help="Application date (default today).")
 @by_option
 @json_option
-def repair_apply(entry_id: int, commitment: str, evidence: tuple[str, ...], training: str | None,
-                 credit_report: str | None, on: str | None, by: str | None) -> None:
+def repair_apply(
+    entry_id: int,
+    commitment: str,
+    evidence: tuple[str, ...],
+    training: str | None,
+    credit_report: str | None,
+    on: str | None,
+    by: str | None,
+) -> None:
     """Apply for credit repair; an ineligible application is refused with every unmet condition and the
     earliest date it could succeed (and kept in the history).
 
@@ -1371,14 +1627,18 @@ def repair_apply(entry_id: int, commitment: str, evidence: tuple[str, ...], trai
     """
     from lists.repair import apply
 
-    r = _list_write(apply, entry_id, _day(on, "--on"), _actor(by), commitment, list(evidence), training,
-                    credit_report)
+    r = _list_write(apply, entry_id, _day(on, "--on"), _actor(by), commitment, list(evidence), training, credit_report)
     if r["status"] == "refused":
         emit(r, "")
         raise click.ClickException(r["message"])
-    emit(r, lambda r: f"Repair application {r['application_id']} for entry {r['entry_id']} meets every condition; "
-                      f"decide it by {r['decide_by']} (supervise repair decide {r['application_id']} "
-                      f"--approve|--reject --reason ...).")
+    emit(
+        r,
+        lambda r: (
+            f"Repair application {r['application_id']} for entry {r['entry_id']} meets every condition; "
+            f"decide it by {r['decide_by']} (supervise repair decide {r['application_id']} "
+            f"--approve|--reject --reason ...)."
+        ),
+    )
 
 
 @repair.command("decide")
@@ -1399,11 +1659,17 @@ def repair_decide(application_id: int, decision: str | None, reason: str, on: st
     if decision is None:
         raise click.UsageError("Give --approve or --reject.")
     r = _list_write(decide, application_id, decision == "approve", reason, _day(on, "--on"), _actor(by))
-    emit(r, lambda r: f"Repair application {r['application_id']} {r['decision']} on {r['on']}; "
-                      f"entry {r['entry_id']} is {r['state']}.")
+    emit(
+        r,
+        lambda r: (
+            f"Repair application {r['application_id']} {r['decision']} on {r['on']}; "
+            f"entry {r['entry_id']} is {r['state']}."
+        ),
+    )
 
 
 # == measures ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def measures() -> None:
@@ -1411,8 +1677,11 @@ def measures() -> None:
 
 
 @measures.command("pending")
-@click.option("--department", help="Only this department's tasks (exactly as the pack's measures name it; an unknown "
-                                   "name is an error listing the departments).")
+@click.option(
+    "--department",
+    help="Only this department's tasks (exactly as the pack's measures name it; an unknown "
+    "name is an error listing the departments).",
+)
 @click.option("--as-of", help="Date (default today).")
 @json_option
 def measures_pending(department: str | None, as_of: str | None) -> None:
@@ -1426,12 +1695,17 @@ def measures_pending(department: str | None, as_of: str | None) -> None:
     r = _list_read(pending, _day(as_of, "--as-of"), department)
 
     def text(r: dict) -> str:
-        lines = [f"{len(r['tasks'])} measure tasks pending on {r['as_of']}"
-                 + (f" for {r['department']}" if r["department"] else "") + f", {r['overdue']} overdue."]
+        lines = [
+            f"{len(r['tasks'])} measure tasks pending on {r['as_of']}"
+            + (f" for {r['department']}" if r["department"] else "")
+            + f", {r['overdue']} overdue."
+        ]
         for t in r["tasks"]:
             late = f"  OVERDUE {t['overdue_days']} days" if t["overdue_days"] else ""
-            lines.append(f"  task {t['task_id']:>5} {t['action']:<5} {t['measure_id']} ({t['department']}) "
-                         f"{t['list']} {t['code']} {t['name']}, due {t['due_on']}{late}")
+            lines.append(
+                f"  task {t['task_id']:>5} {t['action']:<5} {t['measure_id']} ({t['department']}) "
+                f"{t['list']} {t['code']} {t['name']}, due {t['due_on']}{late}"
+            )
         for dept, n in r["overdue_by_department"].items():
             lines.append(f"Overdue: {dept}: {n}")
         return "\n".join(lines)
@@ -1453,27 +1727,44 @@ def measures_ack(task_id: int, by: str, on: str | None, note: str | None) -> Non
     from lists.measures import ack
 
     r = _list_write(ack, task_id, by, _day(on, "--on"), note)
-    emit(r, lambda r: f"Task {r['task_id']} ({r['action']} {r['measure_id']}, {r['department']}) acknowledged on "
-                      f"{r['acked_on']} by {r['acked_by']}" + (" — after its due date" if r["late"] else "") + ".")
+    emit(
+        r,
+        lambda r: (
+            f"Task {r['task_id']} ({r['action']} {r['measure_id']}, {r['department']}) acknowledged on "
+            f"{r['acked_on']} by {r['acked_by']}" + (" — after its due date" if r["late"] else "") + "."
+        ),
+    )
 
 
 # == notices ==
+
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def notices() -> None:
     """Issue, list and show notices (提示函, 约谈通知书, 告知书, 检查通知书, 决定书) as text, HTML or PDF."""
 
 
-_NOTICE_KINDS = ("warning", "interview", "pre_listing", "repair_instructions", "inspection", "commendation",
-                 "removal_decision")
+_NOTICE_KINDS = (
+    "warning",
+    "interview",
+    "pre_listing",
+    "repair_instructions",
+    "inspection",
+    "commendation",
+    "removal_decision",
+)
 
 
 def _notices_text(r: dict) -> str:
     kinds = lambda d: ", ".join(f"{k} {n}" for k, n in d.items())  # noqa: E731
-    lines = [f"{r['source'][0].upper()}{r['source'][1:]}: {r['issued_count']} notice(s) issued"
-             + (f" ({kinds(r['issued_by_kind'])})" if r["issued_count"] else "")
-             + f", {r['already_count']} already issued" + (" (re-written)" if r["already_count"] and r["out"] else "")
-             + (f"; {r['files']} file(s) in {r['out']} ({', '.join(r['formats'])})" if r["out"] else "") + "."]
+    lines = [
+        f"{r['source'][0].upper()}{r['source'][1:]}: {r['issued_count']} notice(s) issued"
+        + (f" ({kinds(r['issued_by_kind'])})" if r["issued_count"] else "")
+        + f", {r['already_count']} already issued"
+        + (" (re-written)" if r["already_count"] and r["out"] else "")
+        + (f"; {r['files']} file(s) in {r['out']} ({', '.join(r['formats'])})" if r["out"] else "")
+        + "."
+    ]
     shown = r["issued"] if len(r["issued"]) <= 20 else r["issued"][:10]
     lines += [f"  {n['number']}  {n['kind']:<20} {n['recipient']}" for n in shown]
     if len(shown) < len(r["issued"]):
@@ -1481,29 +1772,59 @@ def _notices_text(r: dict) -> str:
     for s in r["skipped"]:
         lines.append(f"  skipped {s['source_key']}: {s['reason']}")
     if r["changed"]:
-        lines.append(f"Warning: {len(r['changed'])} already-issued notice(s) now render differently from the text "
-                     f"that was issued (the templates changed since), e.g. {r['changed'][0]}.")
+        lines.append(
+            f"Warning: {len(r['changed'])} already-issued notice(s) now render differently from the text "
+            f"that was issued (the templates changed since), e.g. {r['changed'][0]}."
+        )
     return "\n".join(lines)
 
 
 @notices.command("issue")
-@click.option("--cycle", "cycle_id", type=ID, help="Committed cycle: every notice its decisions and list entries call for.")
+@click.option(
+    "--cycle", "cycle_id", type=ID, help="Committed cycle: every notice its decisions and list entries call for."
+)
 @click.option("--plan", "plan_id", type=ID, help="Inspection plan: one 检查通知书 per check, naming the inspectors.")
 @click.option("--entry", "entry_id", type=ID, help="List entry: the notices of one of its events (see --event).")
 @click.option("--event", help="With --entry: proposed, listed, repaired, expired, revoked (default: its latest event).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(_NOTICE_KINDS), help="Only these kinds (repeatable).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Directory for the files (created if missing, in an existing folder).")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["html", "txt", "pdf"]),
-              help="File format(s), repeatable (default html).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the files (created if missing, in an existing folder).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["html", "txt", "pdf"]),
+    help="File format(s), repeatable (default html).",
+)
 @click.option("--as-of", "as_of", metavar="DATE", help="Issue date printed on new notices (default today).")
-@click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates that replace shipped ones by name.")
-@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE",
-              help="Notice setting, e.g. interview.place=本局三楼会议室, contact.phone=0595-12345678 (repeatable).")
+@click.option(
+    "--templates", type=click.Path(file_okay=False), help="Directory of templates that replace shipped ones by name."
+)
+@click.option(
+    "--set",
+    "set_",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Notice setting, e.g. interview.place=本局三楼会议室, contact.phone=0595-12345678 (repeatable).",
+)
 @json_option
-def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | None, event: str | None,
-                  kinds: tuple[str, ...], out: str, formats: tuple[str, ...], as_of: str | None,
-                  templates: str | None, set_: tuple[str, ...]) -> None:
+def notices_issue(
+    cycle_id: int | None,
+    plan_id: int | None,
+    entry_id: int | None,
+    event: str | None,
+    kinds: tuple[str, ...],
+    out: str,
+    formats: tuple[str, ...],
+    as_of: str | None,
+    templates: str | None,
+    set_: tuple[str, ...],
+) -> None:
     """Number, store and write the notices a cycle, plan or list event calls for.
 
     Each notice gets a gap-free document number from the pack's pattern and is stored with its full render
@@ -1528,8 +1849,14 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
         output_dir(out)
         store = settings().store
         store.require_schema()
-        options = dict(out=out, formats=formats or ("html",), as_of=day, templates=templates,
-                       settings=issue.parse_settings(set_), actor=_actor(None))
+        options = dict(
+            out=out,
+            formats=formats or ("html",),
+            as_of=day,
+            templates=templates,
+            settings=issue.parse_settings(set_),
+            actor=_actor(None),
+        )
         if cycle_id is not None:
             with progress(None, "Issuing notices") as tick:
                 report = issue.issue_for_cycle(store, cycle_id, kinds=kinds, progress=tick, **options)
@@ -1543,8 +1870,14 @@ def notices_issue(cycle_id: int | None, plan_id: int | None, entry_id: int | Non
 
 @notices.command("show")
 @click.argument("number")
-@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True,
-              help="Output format (pdf needs the Noto CJK fonts and --out).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["txt", "html", "pdf"]),
+    default="txt",
+    show_default=True,
+    help="Output format (pdf needs the Noto CJK fonts and --out).",
+)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates that replace shipped ones.")
 @json_option
@@ -1553,9 +1886,8 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
 
     Example: supervise notices show "泉市监信告知〔2025〕1号" --format pdf --out notice.pdf
     """
-    from notices import issue
-
     from engine.outpaths import output_file, write_atomically
+    from notices import issue
 
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
@@ -1565,8 +1897,22 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
         row = issue.get_notice(settings().store, number)
         content = issue.render_notice(row, fmt, templates)
     if settings().json:
-        meta = {k: row[k] for k in ("number", "kind", "source_key", "template", "pack_id", "pack_version",
-                                    "content_hash", "cycle_id", "decision_id", "entry_id", "check_id")}
+        meta = {
+            k: row[k]
+            for k in (
+                "number",
+                "kind",
+                "source_key",
+                "template",
+                "pack_id",
+                "pack_version",
+                "content_hash",
+                "cycle_id",
+                "decision_id",
+                "entry_id",
+                "check_id",
+            )
+        }
         meta.update(issued_on=row["issued_on"], context=row["context"], file=out)
         if not out:
             meta["content"] = content
@@ -1574,8 +1920,10 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
         try:
             write_atomically(output_file(out), content if isinstance(content, bytes) else content.encode("utf-8"))
         except OSError as exc:
-            raise click.ClickException(f"Could not write {out}: {exc.strerror or exc}; nothing was written "
-                                       f"(free disk space or choose another --out).") from exc
+            raise click.ClickException(
+                f"Could not write {out}: {exc.strerror or exc}; nothing was written "
+                f"(free disk space or choose another --out)."
+            ) from exc
         emit(meta if settings().json else None, f"Wrote {row['number']} ({row['kind']}) to {out}.")
     elif settings().json:
         emit(meta)
@@ -1590,8 +1938,9 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
 @click.option("--entity", "entity_code", metavar="CODE", help="Only notices to this entity.")
 @click.option("--limit", type=COUNT, help="At most this many (oldest first).")
 @json_option
-def notices_list(cycle_id: int | None, plan_id: int | None, kind: str | None, entity_code: str | None,
-                 limit: int | None) -> None:
+def notices_list(
+    cycle_id: int | None, plan_id: int | None, kind: str | None, entity_code: str | None, limit: int | None
+) -> None:
     """List issued notices: number, kind, recipient, cause.
 
     Example: supervise notices list --cycle 3 --kind pre_listing
@@ -1599,23 +1948,34 @@ def notices_list(cycle_id: int | None, plan_id: int | None, kind: str | None, en
     from notices import issue
 
     with errors():
-        rows = issue.list_notices(settings().store, cycle_id=cycle_id, kind=kind, entity_code=entity_code,
-                                  plan_id=plan_id, limit=limit)
+        rows = issue.list_notices(
+            settings().store, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id, limit=limit
+        )
 
     def text(rows: list[dict]) -> str:
         if not rows:
             return "No notices match."
-        return "\n".join([f"{len(rows)} notice(s):"] + [
-            f"  {r['number']}  {r['issued_on']}  {r['kind']:<20} {r['recipient']} ({r['code']})  {r['source_key']}"
-            for r in rows])
+        return "\n".join(
+            [f"{len(rows)} notice(s):"]
+            + [
+                f"  {r['number']}  {r['issued_on']}  {r['kind']:<20} {r['recipient']} ({r['code']})  {r['source_key']}"
+                for r in rows
+            ]
+        )
 
     emit(rows, text)
 
 
 @notices.command("preview")
 @click.argument("kind", type=click.Choice(_NOTICE_KINDS))
-@click.option("--format", "fmt", type=click.Choice(["txt", "html", "pdf"]), default="txt", show_default=True,
-              help="Output format (pdf needs the Noto CJK fonts and --out).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["txt", "html", "pdf"]),
+    default="txt",
+    show_default=True,
+    help="Output format (pdf needs the Noto CJK fonts and --out).",
+)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates to try out.")
 def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None) -> None:
@@ -1623,9 +1983,8 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
 
     Example: supervise notices preview pre_listing --templates my_templates/ --format html --out preview.html
     """
-    from notices import issue, render
-
     from engine.outpaths import output_file, write_atomically
+    from notices import issue, render
 
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
@@ -1642,13 +2001,21 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
 
 # == demo ==
 
+
 @cli.command()
-@click.option("--entities", "-n", type=click.IntRange(1), default=20000, show_default=True,
-              help="How many entities to generate.")
+@click.option(
+    "--entities", "-n", type=click.IntRange(1), default=20000, show_default=True, help="How many entities to generate."
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same register).")
 @click.option("--out", type=click.Path(file_okay=False), help="Also write entities.csv and records.csv here.")
-@click.option("--as-of", "as_of", metavar="DATE", default="2026-04-30", show_default=True,
-              help="Reference date: every record is dated on or before it.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    default="2026-04-30",
+    show_default=True,
+    help="Reference date: every record is dated on or before it.",
+)
 @json_option
 def demo(entities: int, seed: int, out: str | None, as_of: str) -> None:
     """Build a deterministic demo register (泉州/福州/厦门) and run the supervision stages on it.

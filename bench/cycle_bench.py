@@ -53,14 +53,33 @@ from engine.store import Store, normalize_url, schema  # noqa: E402
 PACKS = {"tax-credit": ("2025", dt.date(2026, 4, 30)), "market-credit-risk": ("2026-04-30", dt.date(2026, 4, 30))}
 # --previous: an earlier cycle of the same pack first, so the measured cycle looks up previous tiers.
 PREVIOUS = {"tax-credit": ("2024", dt.date(2025, 4, 30)), "market-credit-risk": ("2025-10-31", dt.date(2025, 10, 31))}
-REGIONS = ("350502", "350503", "350504", "350505", "350521", "350524", "350525", "350526", "350581", "350582",
-           "350583")
-TYPES = (("91", "enterprise", 0.80), ("92", "individual_business", 0.15), ("93", "farmer_cooperative", 0.02),
-         ("51", "social_organisation", 0.03))
-VIOLATIONS = ("evasion_over_threshold", "unpaid_after_deadline", "invoice_abuse", "false_preference_claim",
-              "abnormal_household", "tax_crime")
-FIELDS = ("food", "quality", "consumer", "drugs", "competition", "special_equipment", "advertising", "registration",
-          "environment", "other")
+REGIONS = ("350502", "350503", "350504", "350505", "350521", "350524", "350525", "350526", "350581", "350582", "350583")
+TYPES = (
+    ("91", "enterprise", 0.80),
+    ("92", "individual_business", 0.15),
+    ("93", "farmer_cooperative", 0.02),
+    ("51", "social_organisation", 0.03),
+)
+VIOLATIONS = (
+    "evasion_over_threshold",
+    "unpaid_after_deadline",
+    "invoice_abuse",
+    "false_preference_claim",
+    "abnormal_household",
+    "tax_crime",
+)
+FIELDS = (
+    "food",
+    "quality",
+    "consumer",
+    "drugs",
+    "competition",
+    "special_equipment",
+    "advertising",
+    "registration",
+    "environment",
+    "other",
+)
 CAUSES = ("annual_report_missing", "info_not_published", "false_info", "unreachable_address", "other")
 CHUNK = 50000
 KEEP = {"entities", "records", "policy_versions", "alembic_version"}
@@ -85,27 +104,35 @@ def rss_mb() -> float:
 
 # -- register ---------------------------------------------------------------------------------------------------
 
+
 def _day(rnd: random.Random, start: dt.date, end: dt.date) -> dt.date:
     return start + dt.timedelta(days=rnd.randrange((end - start).days + 1))
 
 
 def _entity(i: int, rnd: random.Random) -> dict:
     x, acc = rnd.random(), 0.0
-    for prefix, etype, share in TYPES:
+    for prefix, etype, share in TYPES:  # noqa: B007 (prefix and etype are read after the loop)
         acc += share
         if x < acc:
             break
     region = REGIONS[i % len(REGIONS)]
     y = rnd.random()
     if y < 0.05:
-        est = _day(rnd, dt.date(2025, 1, 1), dt.date(2026, 3, 31))       # new: M in tax, young in market
+        est = _day(rnd, dt.date(2025, 1, 1), dt.date(2026, 3, 31))  # new: M in tax, young in market
     elif y < 0.15:
-        est = _day(rnd, dt.date(2023, 1, 1), dt.date(2024, 12, 31))      # under 3 years: no A in tax
+        est = _day(rnd, dt.date(2023, 1, 1), dt.date(2024, 12, 31))  # under 3 years: no A in tax
     else:
         est = _day(rnd, dt.date(1995, 1, 1), dt.date(2022, 12, 31))
-    return {"code": make_uscc(prefix, region, f"{i:08d}"), "code_kind": "uscc", "name": f"基准{i}有限公司",
-            "entity_type": etype, "region": region, "industry": rnd.choice(("制造", "批发零售", "餐饮", "建筑", "服务")),
-            "established_on": est, "legal_rep": "张三"}
+    return {
+        "code": make_uscc(prefix, region, f"{i:08d}"),
+        "code_kind": "uscc",
+        "name": f"基准{i}有限公司",
+        "entity_type": etype,
+        "region": region,
+        "industry": rnd.choice(("制造", "批发零售", "餐饮", "建筑", "服务")),
+        "established_on": est,
+        "legal_rep": "张三",
+    }
 
 
 def _score(rnd: random.Random) -> float:
@@ -126,12 +153,28 @@ def _records(i: int, ent: dict, rnd: random.Random) -> list[tuple[str, dt.date, 
     score = None
     if est < dt.date(2025, 1, 1) and rnd.random() < 0.95:
         score = _score(rnd)
-        out.append(("tax_evaluation", dt.date(2025, 12, 31), "2025",
-                    {"year": 2025, "score": score, "has_revenue": rnd.random() >= 0.04}))
+        out.append(
+            (
+                "tax_evaluation",
+                dt.date(2025, 12, 31),
+                "2025",
+                {"year": 2025, "score": score, "has_revenue": rnd.random() >= 0.04},
+            )
+        )
     if est < dt.date(2024, 1, 1) and rnd.random() < 0.90:
-        prev = _score(rnd) if score is None or rnd.random() < 0.3 else max(0.0, min(100.0, round(score + rnd.gauss(0, 6), 1)))
-        out.append(("tax_evaluation", dt.date(2024, 12, 31), "2024",
-                    {"year": 2024, "score": prev, "has_revenue": rnd.random() >= 0.04}))
+        prev = (
+            _score(rnd)
+            if score is None or rnd.random() < 0.3
+            else max(0.0, min(100.0, round(score + rnd.gauss(0, 6), 1)))
+        )
+        out.append(
+            (
+                "tax_evaluation",
+                dt.date(2024, 12, 31),
+                "2024",
+                {"year": 2024, "score": prev, "has_revenue": rnd.random() >= 0.04},
+            )
+        )
     if rnd.random() < 0.012:
         d = _day(rnd, dt.date(2023, 1, 1), dt.date(2025, 12, 31))
         code = rnd.choice(VIOLATIONS)
@@ -144,13 +187,22 @@ def _records(i: int, ent: dict, rnd: random.Random) -> list[tuple[str, dt.date, 
         for k in range(rnd.choice((1, 1, 2, 3))):
             d = _day(rnd, dt.date(2022, 1, 1), dt.date(2026, 4, 30))
             sev = rnd.choices(("minor", "general", "serious"), (45, 40, 15))[0]
-            data = {"date": d.isoformat(), "severity": sev, "decision_no": f"泉市监处〔{d.year}〕{i}-{k}号",
-                    "authority": "泉州市市场监督管理局", "field": rnd.choice(FIELDS),
-                    "amount": float(rnd.choice((500, 2000, 10000, 50000, 200000)))}
+            data = {
+                "date": d.isoformat(),
+                "severity": sev,
+                "decision_no": f"泉市监处〔{d.year}〕{i}-{k}号",
+                "authority": "泉州市市场监督管理局",
+                "field": rnd.choice(FIELDS),
+                "amount": float(rnd.choice((500, 2000, 10000, 50000, 200000))),
+            }
             if rnd.random() < 0.6:
-                data["fulfilled_on"] = min(d + dt.timedelta(days=rnd.randrange(10, 90)), dt.date(2026, 4, 30)).isoformat()
+                data["fulfilled_on"] = min(
+                    d + dt.timedelta(days=rnd.randrange(10, 90)), dt.date(2026, 4, 30)
+                ).isoformat()
             if rnd.random() < 0.03:
-                data["annulled_on"] = min(d + dt.timedelta(days=rnd.randrange(30, 200)), dt.date(2026, 4, 30)).isoformat()
+                data["annulled_on"] = min(
+                    d + dt.timedelta(days=rnd.randrange(30, 200)), dt.date(2026, 4, 30)
+                ).isoformat()
             out.append(("penalty", d, data["decision_no"], data))
     if rnd.random() < 0.05:
         d = _day(rnd, dt.date(2020, 1, 1), dt.date(2026, 4, 30))
@@ -179,15 +231,22 @@ def _records(i: int, ent: dict, rnd: random.Random) -> list[tuple[str, dt.date, 
         out.append(("external_list", d, f"{d}|{name}", data))
     if rnd.random() < 0.03:
         d = _day(rnd, dt.date(2022, 1, 1), dt.date(2026, 4, 30))
-        out.append(("honour", d, f"{d}|守合同重信用企业", {"date": d.isoformat(), "title": "守合同重信用企业",
-                                                           "authority": "泉州市人民政府"}))
+        out.append(
+            (
+                "honour",
+                d,
+                f"{d}|守合同重信用企业",
+                {"date": d.isoformat(), "title": "守合同重信用企业", "authority": "泉州市人民政府"},
+            )
+        )
     if rnd.random() < 0.09:
         for k in range(rnd.choice((1, 1, 2))):
             d = _day(rnd, dt.date(2023, 6, 1), dt.date(2026, 4, 30))
             outcome = rnd.choices(("clean", "problems", "not_found", "refused"), (70, 17, 9, 4))[0]
             check = i * 4 + k
-            out.append(("inspection_result", d, str(check), {"date": d.isoformat(), "outcome": outcome,
-                                                             "check_id": check}))
+            out.append(
+                ("inspection_result", d, str(check), {"date": d.isoformat(), "outcome": outcome, "check_id": check})
+            )
     return out
 
 
@@ -237,7 +296,7 @@ def build(url: str, n: int, seed: int) -> dict:
     store = Store(url)
     store.init()
     rnd = random.Random(seed)
-    stamp = dt.datetime.now(dt.timezone.utc)
+    stamp = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     entities: list[dict] = []
     for start in range(0, n, CHUNK):
@@ -261,8 +320,17 @@ def build(url: str, n: int, seed: int) -> dict:
 
     for i, (eid, ent) in enumerate(zip(ids, entities)):
         for kind, date, key, data in _records(i, ent, rnd):
-            buf.append({"entity_id": eid, "kind": kind, "date": date, "natural_key": key, "data": data,
-                        "source": "bench", "imported_at": stamp})
+            buf.append(
+                {
+                    "entity_id": eid,
+                    "kind": kind,
+                    "date": date,
+                    "natural_key": key,
+                    "data": data,
+                    "source": "bench",
+                    "imported_at": stamp,
+                }
+            )
             kinds[kind] = kinds.get(kind, 0) + 1
         if len(buf) >= CHUNK:
             total += len(buf)
@@ -276,8 +344,13 @@ def build(url: str, n: int, seed: int) -> dict:
     # SQLite: no ANALYZE (imports do not run it), so the query plans are the ones a fresh register gets.
     t2 = time.perf_counter()
     store.dispose()
-    return {"entities": n, "records": total, "kinds": kinds, "entities_s": round(t1 - t0, 1),
-            "records_s": round(t2 - t1, 1)}
+    return {
+        "entities": n,
+        "records": total,
+        "kinds": kinds,
+        "entities_s": round(t1 - t0, 1),
+        "records_s": round(t2 - t1, 1),
+    }
 
 
 def clear_cycles(url: str) -> float:
@@ -297,6 +370,7 @@ def clear_cycles(url: str) -> float:
 
 # -- children ---------------------------------------------------------------------------------------------------
 
+
 def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
     """Run one cycle through engine.cycles.run_cycle; time the pack load, previous tiers and summary around the real
     calls (the stages, list proposals included, come from the cycle summary)."""
@@ -312,6 +386,7 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
                 return fn(*a, **k)
             finally:
                 extra[name] += time.perf_counter() - t
+
         return wrapper
 
     cyc._load_version = timed("pack_load", cyc._load_version)
@@ -324,27 +399,38 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     store.dispose()
     lists = result.get("lists") or {}
-    return {"pack": pack, "version": result["version"], "period": period, "cycle": result["cycle"],
-            "entities": result["entities"], "wall": wall, "cpu": cpu,
-            "load_average": os.getloadavg()[0], "timings": result["timings"],
-            "extra": {k: round(v, 3) for k, v in extra.items()},
-            "distinct_vectors": result["distinct_vectors"], "durable_evaluations": result["durable_evaluations"],
-            "tiers": {t["tier"]: t["entities"] for t in result["tiers"]},
-            "lists_proposed": lists.get("counts") or (lists.get("proposed") if isinstance(lists.get("proposed"), dict)
-                                                      else {}), "previous_cycle": (result.get("changes") or {}).get("previous_cycle"),
-            "workers": result.get("workers", 0),
-            # the largest peak among this process's finished children, the evaluation worker: an upper bound, since
-            # a spawned child's peak also counts the parent's pages between fork and exec
-            "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-            "rss_start_mb": round(rss0, 1), "rss_peak_mb": round(rss_mb(), 1)}
+    return {
+        "pack": pack,
+        "version": result["version"],
+        "period": period,
+        "cycle": result["cycle"],
+        "entities": result["entities"],
+        "wall": wall,
+        "cpu": cpu,
+        "load_average": os.getloadavg()[0],
+        "timings": result["timings"],
+        "extra": {k: round(v, 3) for k, v in extra.items()},
+        "distinct_vectors": result["distinct_vectors"],
+        "durable_evaluations": result["durable_evaluations"],
+        "tiers": {t["tier"]: t["entities"] for t in result["tiers"]},
+        "lists_proposed": lists.get("counts")
+        or (lists.get("proposed") if isinstance(lists.get("proposed"), dict) else {}),
+        "previous_cycle": (result.get("changes") or {}).get("previous_cycle"),
+        "workers": result.get("workers", 0),
+        # the largest peak among this process's finished children, the evaluation worker: an upper bound, since
+        # a spawned child's peak also counts the parent's pages between fork and exec
+        "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "rss_start_mb": round(rss0, 1),
+        "rss_peak_mb": round(rss_mb(), 1),
+    }
 
 
 def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     """Plain-Python evaluation of the pack's rules over the same facts (no memo, no durable-rules)."""
     from engine import conditions as C
-    from engine.pipeline.cycles import BATCH, _load_version
     from engine.evaluate import Evaluator
     from engine.facts import FactCompiler
+    from engine.pipeline.cycles import BATCH, _load_version
     from engine.store import entities as qe
     from policies.loader import decide_tier
 
@@ -356,7 +442,7 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     index2 = {a: i for i, a in enumerate(atoms2)}
     tier_rules = [(r, r.when) for r in version.tier_rules]
     stage2 = [(r.id, r.when) for r in version.list_rules + version.measure_rules + version.notice_rules]
-    ev = Evaluator(version, as_of)   # our path over the same facts, for a like-for-like figure
+    ev = Evaluator(version, as_of)  # our path over the same facts, for a like-for-like figure
     plain_s = ours_s = facts_s = 0.0
     n = 0
     tiers: dict[str, int] = {}
@@ -365,8 +451,11 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
         for batch in qe.iter_entities(conn, BATCH):
             records = qe.records_for_range(conn, batch[0]["id"], batch[-1]["id"], as_of, fc.kinds) if fc.kinds else {}
             t0 = time.perf_counter()
-            facts = [fc.compute(e, records.get(e["id"], ()), None) for e in batch
-                     if not subjects or e["entity_type"] in subjects]
+            facts = [
+                fc.compute(e, records.get(e["id"], ()), None)
+                for e in batch
+                if not subjects or e["entity_type"] in subjects
+            ]
             t1 = time.perf_counter()
             for f in facts:
                 v1 = [a.test(f.get(a.fact)) for a in atoms1]
@@ -382,8 +471,15 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
             ours_s += t3 - t2
             n += len(facts)
     store.dispose()
-    return {"pack": pack, "entities": n, "plain_s": plain_s, "ours_outcome_s": ours_s, "facts_s": facts_s,
-            "tiers": tiers, "rss_peak_mb": round(rss_mb(), 1)}
+    return {
+        "pack": pack,
+        "entities": n,
+        "plain_s": plain_s,
+        "ours_outcome_s": ours_s,
+        "facts_s": facts_s,
+        "tiers": tiers,
+        "rss_peak_mb": round(rss_mb(), 1),
+    }
 
 
 def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
@@ -395,14 +491,24 @@ def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     if what == "simulate":
         r = simulate(store, pack, against=cycle)
-        answer = {"entities": r["entities"], "workers": r["workers"], "unchanged": (r["changes"] or {}).get("unchanged")}
+        answer = {
+            "entities": r["entities"],
+            "workers": r["workers"],
+            "unchanged": (r["changes"] or {}).get("unchanged"),
+        }
     else:
         r = replay_cycle(store, cycle)
         answer = {"entities": r["entities"], "identical": r["identical"]}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     store.dispose()
-    return {"what": what, "wall": wall, "cpu": cpu, "rss_peak_mb": round(rss_mb(), 1),
-            "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1), **answer}
+    return {
+        "what": what,
+        "wall": wall,
+        "cpu": cpu,
+        "rss_peak_mb": round(rss_mb(), 1),
+        "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        **answer,
+    }
 
 
 def run_child(args: list[str]) -> dict:
@@ -415,6 +521,7 @@ def run_child(args: list[str]) -> dict:
 
 # -- report -----------------------------------------------------------------------------------------------------
 
+
 def report(c: dict, p: dict) -> None:
     t = c["timings"]
     n = c["entities"]
@@ -422,30 +529,44 @@ def report(c: dict, p: dict) -> None:
     print(f"\n== {c['pack']} version {c['version']}, period {c['period']} (cycle {c['cycle']}) ==")
     print(f"  entities evaluated   {n:>12,}")
     print(f"  {'pack load+validate':<20} {c['extra']['pack_load']:>10.2f} s  (policies.get_pack, before the stages)")
-    print(f"  {'previous tiers':<20} {c['extra']['previous_tiers']:>10.2f} s"
-          + (f"  (previous cycle {c['previous_cycle']})" if c["previous_cycle"] else "  (no previous cycle)"))
-    print(f"  evaluation, {'in ' + str(workers) + ' worker process(es), overlapping the writes' if workers else 'in the cycle process'}:")
+    print(
+        f"  {'previous tiers':<20} {c['extra']['previous_tiers']:>10.2f} s"
+        + (f"  (previous cycle {c['previous_cycle']})" if c["previous_cycle"] else "  (no previous cycle)")
+    )
+    print(
+        f"  evaluation, {'in ' + str(workers) + ' worker process(es), overlapping the writes' if workers else 'in the cycle process'}:"
+    )
     for name in ("load", "facts", "evaluate"):
         print(f"    {name:<18} {t.get(name, 0.0):>10.2f} s")
     print("  writes, in the cycle process:")
     print(f"    {'store (decisions)':<18} {t.get('store', 0.0):>10.2f} s")
     print(f"    {'lists (proposals)':<18} {t.get('lists', 0.0):>10.2f} s  {c['lists_proposed']}")
     print(f"  {'summary':<20} {c['extra']['summary']:>10.2f} s")
-    print(f"  {'wall':<20} {c['wall']:>10.2f} s   -> {n / c['wall']:,.0f} entities/s  (CPU {c['cpu']:.1f} s in the "
-          f"cycle process; 1-min load average at the end {c['load_average']:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"  {'wall':<20} {c['wall']:>10.2f} s   -> {n / c['wall']:,.0f} entities/s  (CPU {c['cpu']:.1f} s in the "
+        f"cycle process; 1-min load average at the end {c['load_average']:.1f} on {os.cpu_count()} cores)"
+    )
     peak = c["rss_peak_mb"] + (c.get("worker_rss_peak_mb", 0.0) if workers else 0.0)
-    print(f"  peak RSS: cycle process {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)"
-          + (f" + worker at most {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else ""))
+    print(
+        f"  peak RSS: cycle process {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)"
+        + (f" + worker at most {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else "")
+    )
     print(f"  distinct vectors {c['distinct_vectors']:,}; durable evaluations {c['durable_evaluations']:,}")
     print(f"  tiers {c['tiers']}")
     if p:
         ev = t.get("evaluate", 0.0)
-        print(f"  plain-Python rules over the same facts: {p['plain_s']:.2f} s ({p['entities'] / p['plain_s']:,.0f} "
-              f"entities/s; facts recomputed in {p['facts_s']:.2f} s)")
-        print(f"  Evaluator.outcomes over the same facts: {p['ours_outcome_s']:.2f} s "
-              f"({p['entities'] / max(p['ours_outcome_s'], 1e-9):,.0f} entities/s)")
-        print(f"  evaluate stage / plain Python = {ev / p['plain_s']:.2f}x (target <= 3x); "
-              f"plain tiers agree: {p['tiers'] == c['tiers']}")
+        print(
+            f"  plain-Python rules over the same facts: {p['plain_s']:.2f} s ({p['entities'] / p['plain_s']:,.0f} "
+            f"entities/s; facts recomputed in {p['facts_s']:.2f} s)"
+        )
+        print(
+            f"  Evaluator.outcomes over the same facts: {p['ours_outcome_s']:.2f} s "
+            f"({p['entities'] / max(p['ours_outcome_s'], 1e-9):,.0f} entities/s)"
+        )
+        print(
+            f"  evaluate stage / plain Python = {ev / p['plain_s']:.2f}x (target <= 3x); "
+            f"plain tiers agree: {p['tiers'] == c['tiers']}"
+        )
 
 
 def main() -> None:
@@ -484,8 +605,10 @@ def main() -> None:
             print("no register of that size to reuse; building one")
         t0 = time.perf_counter()
         b = build(url, a.entities, a.seed)
-        print(f"built {b['entities']:,} entities in {b['entities_s']} s and {b['records']:,} records in "
-              f"{b['records_s']} s ({time.perf_counter() - t0:.1f} s); records by kind {b['kinds']}")
+        print(
+            f"built {b['entities']:,} entities in {b['entities_s']} s and {b['records']:,} records in "
+            f"{b['records_s']} s ({time.perf_counter() - t0:.1f} s); records by kind {b['kinds']}"
+        )
         print(f"  (built in this parent process, peak RSS {rss_mb():,.0f} MB; the cycles run in fresh children)")
     if a.build_only:
         return
@@ -493,20 +616,33 @@ def main() -> None:
     for pack in packs:
         if a.previous:
             period, as_of = PREVIOUS[pack]
-            prev = run_child(["--db", url, "--child", "cycle", "--pack", pack, "--period", period,
-                              "--as-of", as_of.isoformat()])
-            print(f"\n(previous cycle {prev['cycle']} of {pack} for {period}: {prev['wall']:.1f} s, tiers {prev['tiers']})")
+            prev = run_child(
+                ["--db", url, "--child", "cycle", "--pack", pack, "--period", period, "--as-of", as_of.isoformat()]
+            )
+            print(
+                f"\n(previous cycle {prev['cycle']} of {pack} for {period}: {prev['wall']:.1f} s, tiers {prev['tiers']})"
+            )
         period, as_of = PACKS[pack]
-        c = run_child(["--db", url, "--child", "cycle", "--pack", pack, "--period", period, "--as-of", as_of.isoformat()])
-        p = None if a.no_plain else run_child(["--db", url, "--child", "plain", "--pack", pack, "--as-of",
-                                               as_of.isoformat()])
+        c = run_child(
+            ["--db", url, "--child", "cycle", "--pack", pack, "--period", period, "--as-of", as_of.isoformat()]
+        )
+        p = (
+            None
+            if a.no_plain
+            else run_child(["--db", url, "--child", "plain", "--pack", pack, "--as-of", as_of.isoformat()])
+        )
         report(c, p)
         for what in () if a.no_whatif else ("simulate", "replay"):
             w = run_child(["--db", url, "--child", what, "--pack", pack, "--cycle", str(c["cycle"])])
-            detail = (f"{w['workers']} worker(s), {w['unchanged']:,} unchanged" if what == "simulate"
-                      else f"identical: {w['identical']}")
-            print(f"  {what:<20} {w['wall']:>10.2f} s   {w['entities']:,} entities, {detail}; CPU {w['cpu']:.1f} s here, "
-                  f"peak RSS {w['rss_peak_mb']:,.0f} MB here + at most {w['worker_rss_peak_mb']:,.0f} MB per worker")
+            detail = (
+                f"{w['workers']} worker(s), {w['unchanged']:,} unchanged"
+                if what == "simulate"
+                else f"identical: {w['identical']}"
+            )
+            print(
+                f"  {what:<20} {w['wall']:>10.2f} s   {w['entities']:,} entities, {detail}; CPU {w['cpu']:.1f} s here, "
+                f"peak RSS {w['rss_peak_mb']:,.0f} MB here + at most {w['worker_rss_peak_mb']:,.0f} MB per worker"
+            )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,25 @@ from policies import record_kinds  # noqa: E402
 
 REGIONS = ["350502", "350503", "350504", "350505", "350521", "350524", "350581", "350582", "350102", "350203"]
 INDUSTRIES = ["批发和零售业", "制造业", "住宿和餐饮业", "建筑业", "交通运输业", "信息技术服务业"]
-RECORD_COLUMNS = ["code", "kind", "year", "score", "has_revenue", "date", "severity", "decision_no", "authority",
-                  "field", "amount", "due_on", "kept", "matter", "cause", "list", "title"]
+RECORD_COLUMNS = [
+    "code",
+    "kind",
+    "year",
+    "score",
+    "has_revenue",
+    "date",
+    "severity",
+    "decision_no",
+    "authority",
+    "field",
+    "amount",
+    "due_on",
+    "kept",
+    "matter",
+    "cause",
+    "list",
+    "title",
+]
 
 
 def entity_code(i: int) -> str:
@@ -45,8 +62,16 @@ def write_entities(path: pathlib.Path, n: int) -> None:
         for i in range(n):
             code = entity_code(i)
             established = dt.date(2000, 1, 1) + dt.timedelta(days=rng.randrange(9000))
-            w.writerow([code, f"泉州市测试{i}贸易有限公司", code[2:8], INDUSTRIES[i % len(INDUSTRIES)],
-                        established.isoformat(), "张三"])
+            w.writerow(
+                [
+                    code,
+                    f"泉州市测试{i}贸易有限公司",
+                    code[2:8],
+                    INDUSTRIES[i % len(INDUSTRIES)],
+                    established.isoformat(),
+                    "张三",
+                ]
+            )
 
 
 def write_records(path: pathlib.Path, m: int, n_entities: int) -> None:
@@ -64,9 +89,14 @@ def write_records(path: pathlib.Path, m: int, n_entities: int) -> None:
             if kind == "tax_evaluation":
                 row |= {"year": 2020 + serial, "score": rng.randrange(30, 100), "has_revenue": "true"}
             elif kind == "penalty":
-                row |= {"date": day, "severity": rng.choice(["minor", "general", "serious"]),
-                        "decision_no": f"泉市监罚〔2025〕{j}号", "authority": "泉州市市场监督管理局",
-                        "field": "food", "amount": rng.randrange(1000, 100000)}
+                row |= {
+                    "date": day,
+                    "severity": rng.choice(["minor", "general", "serious"]),
+                    "decision_no": f"泉市监罚〔2025〕{j}号",
+                    "authority": "泉州市市场监督管理局",
+                    "field": "food",
+                    "amount": rng.randrange(1000, 100000),
+                }
             elif kind == "commitment":
                 row |= {"date": day, "due_on": "2026-12-31", "kept": "", "matter": f"告知承诺{serial}"}
             elif kind == "abnormal_operation":
@@ -93,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=1_000_000, help="entities to import (default 1,000,000)")
     parser.add_argument("--records", type=int, default=2_000_000, help="records to import (default 2,000,000)")
-    parser.add_argument("--db", help="URL of an empty database, which the bench does not clear "
-                                     "(default: a SQLite file in a temporary directory)")
+    parser.add_argument(
+        "--db",
+        help="URL of an empty database, which the bench does not clear "
+        "(default: a SQLite file in a temporary directory)",
+    )
     parser.add_argument("--dir", help="where to write the CSV files, kept afterwards (default: a temporary directory)")
     args = parser.parse_args(argv)
 
@@ -110,23 +143,30 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         write_entities(entities_csv, args.entities)
         write_records(records_csv, args.records, args.entities)
-        print(f"wrote {args.entities:,} entities and {args.records:,} records as CSV "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"wrote {args.entities:,} entities and {args.records:,} records as CSV in {time.perf_counter() - t:.1f} s"
+        )
 
         store = Store(url)
         store.init()
         kinds = record_kinds()
-        for label, run in (("entities", lambda: register.import_entities(store, entities_csv)),
-                           ("records", lambda: register.import_records(store, records_csv, kinds))):
+        for label, run in (
+            ("entities", lambda: register.import_entities(store, entities_csv)),
+            ("records", lambda: register.import_records(store, records_csv, kinds)),
+        ):
             t, cpu = time.perf_counter(), cpu_seconds()
             report = run()
             took, cpu = time.perf_counter() - t, cpu_seconds() - cpu
-            print(f"import {label}: {report.rows:,} rows, {report.inserted:,} inserted in {took:.1f} s "
-                  f"= {report.rows / took:,.0f} rows/s ({cpu:.1f} s CPU in this process; "
-                  f"peak RSS so far {peak_rss_mb():,.0f} MB)")
+            print(
+                f"import {label}: {report.rows:,} rows, {report.inserted:,} inserted in {took:.1f} s "
+                f"= {report.rows / took:,.0f} rows/s ({cpu:.1f} s CPU in this process; "
+                f"peak RSS so far {peak_rss_mb():,.0f} MB)"
+            )
         store.dispose()
-    print(f"database: {store.display_url() if args.db else 'temporary SQLite file'}; "
-          f"total wall time {time.perf_counter() - start:.1f} s; peak RSS {peak_rss_mb():,.0f} MB")
+    print(
+        f"database: {store.display_url() if args.db else 'temporary SQLite file'}; "
+        f"total wall time {time.perf_counter() - start:.1f} s; peak RSS {peak_rss_mb():,.0f} MB"
+    )
     return 0
 
 

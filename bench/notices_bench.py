@@ -43,14 +43,20 @@ def cpu_seconds() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=100_000, help="How many notices (default 100000).")
-    parser.add_argument("--db", help="Database URL (default: a fresh SQLite file in a temporary directory). "
-                                     "A PostgreSQL database is emptied first (needs --empty-db).")
+    parser.add_argument(
+        "--db",
+        help="Database URL (default: a fresh SQLite file in a temporary directory). "
+        "A PostgreSQL database is emptied first (needs --empty-db).",
+    )
     parser.add_argument("--empty-db", action="store_true", help="Allow emptying the PostgreSQL database of --db.")
     parser.add_argument("--format", default="html", choices=["html", "txt"], help="File format (default html).")
     parser.add_argument("--reissue", action="store_true", help="Also time re-issuing (re-render from stored contexts).")
     parser.add_argument("--serial", action="store_true", help="Render and write in this process only (no workers).")
-    parser.add_argument("--dir", help="Where to put the database and the files (default: a new temporary directory; "
-                                      "/dev/shm takes the disk out of the measurement).")
+    parser.add_argument(
+        "--dir",
+        help="Where to put the database and the files (default: a new temporary directory; "
+        "/dev/shm takes the disk out of the measurement).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
     args = parser.parse_args()
 
@@ -86,21 +92,30 @@ def main() -> None:
     cpu = main_cpu + workers_cpu
     n = len(report.issued)
     files = sum(1 for _ in out.iterdir())
-    print(f"issued: {n:,} {args.format.upper()} notices ({files:,} files) in {elapsed:.1f} s "
-          f"= {n / elapsed:,.0f} notices/s; "
-          f"numbers {report.issued[0]['number']} .. {report.issued[-1]['number']}")
-    print(f"cpu: {cpu:.1f} s = {main_cpu:.1f} s main process + {workers_cpu:.1f} s workers "
-          f"({n / cpu:,.0f} notices per CPU second); "
-          f"load average before/after: {load_before} / {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"issued: {n:,} {args.format.upper()} notices ({files:,} files) in {elapsed:.1f} s "
+        f"= {n / elapsed:,.0f} notices/s; "
+        f"numbers {report.issued[0]['number']} .. {report.issued[-1]['number']}"
+    )
+    print(
+        f"cpu: {cpu:.1f} s = {main_cpu:.1f} s main process + {workers_cpu:.1f} s workers "
+        f"({n / cpu:,.0f} notices per CPU second); "
+        f"load average before/after: {load_before} / {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     if args.reissue:
         t0 = time.perf_counter()
-        again = issue.issue_for_cycle(store, cycle_id, out=work / "out2", formats=(args.format,),
-                                      as_of=dt.date(2025, 3, 3))
+        again = issue.issue_for_cycle(
+            store, cycle_id, out=work / "out2", formats=(args.format,), as_of=dt.date(2025, 3, 3)
+        )
         elapsed2 = time.perf_counter() - t0
-        print(f"re-issue: {len(again.already):,} already issued, re-rendered from stored contexts in {elapsed2:.1f} s "
-              f"= {len(again.already) / elapsed2:,.0f} notices/s; changed: {len(again.changed)}")
-    print(f"peak RSS: {peak_rss_mb():,.0f} MB (main process), {peak_rss_mb(resource.RUSAGE_CHILDREN):,.0f} MB "
-          f"(largest worker)")
+        print(
+            f"re-issue: {len(again.already):,} already issued, re-rendered from stored contexts in {elapsed2:.1f} s "
+            f"= {len(again.already) / elapsed2:,.0f} notices/s; changed: {len(again.changed)}"
+        )
+    print(
+        f"peak RSS: {peak_rss_mb():,.0f} MB (main process), {peak_rss_mb(resource.RUSAGE_CHILDREN):,.0f} MB "
+        f"(largest worker)"
+    )
     store.dispose()
     if args.keep:
         print(f"kept {work}")

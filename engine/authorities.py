@@ -16,7 +16,8 @@ that names them and has none for an entity's region cannot decide for that entit
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 REGION = re.compile(r"\d{2,6}")
 KEYS = {"region", "name", "short", "document_prefix", "note"}
@@ -38,8 +39,13 @@ def problems(raw: Any) -> list[tuple[tuple, str]]:
                 out.append(((i, key), f"unknown key '{key}'; an authority has {', '.join(sorted(KEYS))}"))
         region = str(item.get("region") if item.get("region") is not None else "")
         if not REGION.fullmatch(region):
-            out.append(((i, "region"), f"'{region}' is not a region prefix: 2 to 6 digits of the GB/T 2260 code, "
-                                       f"quoted (e.g. \"3505\" for 泉州市)"))
+            out.append(
+                (
+                    (i, "region"),
+                    f"'{region}' is not a region prefix: 2 to 6 digits of the GB/T 2260 code, "
+                    f'quoted (e.g. "3505" for 泉州市)',
+                )
+            )
         elif region in seen:
             out.append(((i, "region"), f"region {region} already has an authority (item {seen[region]})"))
         else:
@@ -53,12 +59,12 @@ def problems(raw: Any) -> list[tuple[tuple, str]]:
 def _default(pack: Mapping[str, Any], list_def: Mapping[str, Any] | None) -> dict[str, Any]:
     name = (list_def or {}).get("authority") or pack.get("authority") or ""
     short = pack.get("authority_short") or name
-    return {"region": None, "name": name, "short": short,
-            "document_prefix": pack.get("document_prefix") or short}
+    return {"region": None, "name": name, "short": short, "document_prefix": pack.get("document_prefix") or short}
 
 
-def for_region(pack: Mapping[str, Any], region: str | None,
-               list_def: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+def for_region(
+    pack: Mapping[str, Any], region: str | None, list_def: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The authority of ``region`` in pack meta ``pack`` ({region, name, short, document_prefix}), or None when
     the pack names authorities and none covers the region."""
     listed = pack.get("authorities")
@@ -72,8 +78,12 @@ def for_region(pack: Mapping[str, Any], region: str | None,
             best = item
     if best is None:
         return None
-    return {"region": str(best["region"]), "name": best["name"], "short": best.get("short") or best["name"],
-            "document_prefix": best["document_prefix"]}
+    return {
+        "region": str(best["region"]),
+        "name": best["name"],
+        "short": best.get("short") or best["name"],
+        "document_prefix": best["document_prefix"],
+    }
 
 
 def covered(pack: Mapping[str, Any]) -> str:
@@ -81,18 +91,25 @@ def covered(pack: Mapping[str, Any]) -> str:
     return ", ".join(f"{a.get('region')} {a.get('name')}" for a in pack.get("authorities") or []) or "every region"
 
 
-def uncovered_message(pack_id: str, path: Any, pack: Mapping[str, Any],
-                      examples: Iterable[Mapping[str, Any]]) -> str:
+def uncovered_message(pack_id: str, path: Any, pack: Mapping[str, Any], examples: Iterable[Mapping[str, Any]]) -> str:
     """The error for entities outside every authority's region: names the entities, their regions and the fix."""
     rows = list(examples)
     first = rows[0]
     region = str(first.get("region") or "")
-    others = "" if len(rows) == 1 else (
-        "; also " + ", ".join(f"{r['code']} (region {r.get('region') or 'none'})" for r in rows[1:6])
-        + (" and more" if len(rows) > 6 else ""))
+    others = (
+        ""
+        if len(rows) == 1
+        else (
+            "; also "
+            + ", ".join(f"{r['code']} (region {r.get('region') or 'none'})" for r in rows[1:6])
+            + (" and more" if len(rows) > 6 else "")
+        )
+    )
     where = f" in {path}" if path else ""
-    suggestion = f"\"{region[:4]}\"" if len(region) >= 4 else "its region prefix"
-    return (f"Entity {first['code']} ({first.get('name') or ''}) is in region {region or '(none)'}, outside every "
-            f"issuing authority of pack {pack_id} (authorities: {covered(pack)}){others}. Nothing was stored. "
-            f"Add an authority for region {suggestion} under 'authorities:'{where} (name, short, document_prefix), "
-            f"or correct the entity's region in the register.")
+    suggestion = f'"{region[:4]}"' if len(region) >= 4 else "its region prefix"
+    return (
+        f"Entity {first['code']} ({first.get('name') or ''}) is in region {region or '(none)'}, outside every "
+        f"issuing authority of pack {pack_id} (authorities: {covered(pack)}){others}. Nothing was stored. "
+        f"Add an authority for region {suggestion} under 'authorities:'{where} (name, short, document_prefix), "
+        f"or correct the entity's region in the register."
+    )

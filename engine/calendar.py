@@ -16,8 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import pathlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -39,8 +40,9 @@ def _dates(items: Iterable[Any] | None, where: str) -> frozenset[dt.date]:
             else:
                 out.add(_one(item))
         except (TypeError, ValueError) as exc:
-            raise PolicyError(f"{where}: '{item}' is not a date (YYYY-MM-DD) or a {{from, to}} range of dates "
-                              f"({exc}).") from None
+            raise PolicyError(
+                f"{where}: '{item}' is not a date (YYYY-MM-DD) or a {{from, to}} range of dates ({exc})."
+            ) from None
     return frozenset(out)
 
 
@@ -83,7 +85,7 @@ class WorkCalendar:
             day += dt.timedelta(days=1)
         return day
 
-    def with_extra(self, holidays: frozenset[dt.date], working: frozenset[dt.date]) -> "WorkCalendar":
+    def with_extra(self, holidays: frozenset[dt.date], working: frozenset[dt.date]) -> WorkCalendar:
         return WorkCalendar((self.holidays | holidays) - working, self.working_weekends | working)
 
 
@@ -93,8 +95,10 @@ def national() -> WorkCalendar:
     if not NATIONAL_FILE.exists():
         return WorkCalendar()
     raw = yaml.safe_load(NATIONAL_FILE.read_text(encoding="utf-8")) or {}
-    return WorkCalendar(_dates(raw.get("holidays"), f"{NATIONAL_FILE}: holidays"),
-                        _dates(raw.get("working_weekends"), f"{NATIONAL_FILE}: working_weekends"))
+    return WorkCalendar(
+        _dates(raw.get("holidays"), f"{NATIONAL_FILE}: holidays"),
+        _dates(raw.get("working_weekends"), f"{NATIONAL_FILE}: working_weekends"),
+    )
 
 
 def for_version(version: Mapping[str, Any] | None) -> WorkCalendar:
@@ -103,5 +107,7 @@ def for_version(version: Mapping[str, Any] | None) -> WorkCalendar:
     pub = (version or {}).get("publication") or {}
     if not pub.get("holidays") and not pub.get("working_weekends"):
         return national()
-    return national().with_extra(_dates(pub.get("holidays"), "publication.holidays"),
-                                 _dates(pub.get("working_weekends"), "publication.working_weekends"))
+    return national().with_extra(
+        _dates(pub.get("holidays"), "publication.holidays"),
+        _dates(pub.get("working_weekends"), "publication.working_weekends"),
+    )

@@ -12,16 +12,25 @@ once, the validator enumerates the reachable vectors, and the true predicates ar
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 
 OPS = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
 _ATOM = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)\s*(.+?)\s*$")
 _NAME = re.compile(r"^\s*(not\s+)?([a-z_][a-z0-9_]*)\s*$")
-OP_TEXT = {"==": "为", "!=": "不为", ">=": "不低于", "<=": "不高于", ">": "高于", "<": "低于",
-           "in": "属于", "not in": "不属于"}
+OP_TEXT = {
+    "==": "为",
+    "!=": "不为",
+    ">=": "不低于",
+    "<=": "不高于",
+    ">": "高于",
+    "<": "低于",
+    "in": "属于",
+    "not in": "不属于",
+}
 
 
 class ConditionSyntaxError(ValueError):
@@ -85,9 +94,11 @@ def parse(raw: Any, path: str = "when") -> Node:
         return _parse_atom(raw, path)
     if isinstance(raw, dict):
         if len(raw) != 1:
-            raise ConditionSyntaxError(f"{path}: a condition mapping has exactly one key of all, any, not; "
-                                       f"found {', '.join(map(str, raw)) or 'none'}")
-        (key, body), = raw.items()
+            raise ConditionSyntaxError(
+                f"{path}: a condition mapping has exactly one key of all, any, not; "
+                f"found {', '.join(map(str, raw)) or 'none'}"
+            )
+        ((key, body),) = raw.items()
         if key in ("all", "any"):
             if not isinstance(body, list) or not body:
                 raise ConditionSyntaxError(f"{path}.{key}: must be a non-empty list of conditions")
@@ -97,8 +108,9 @@ def parse(raw: Any, path: str = "when") -> Node:
         raise ConditionSyntaxError(f"{path}: unknown condition key '{key}' (use all, any or not)")
     if isinstance(raw, list):
         return ("all", tuple(parse(item, f"{path}.{i}") for i, item in enumerate(raw)))
-    raise ConditionSyntaxError(f"{path}: a condition is a string like 'score >= 90' or a mapping all/any/not, "
-                               f"not {type(raw).__name__}")
+    raise ConditionSyntaxError(
+        f"{path}: a condition is a string like 'score >= 90' or a mapping all/any/not, not {type(raw).__name__}"
+    )
 
 
 def _parse_atom(text: str, path: str) -> Node:
@@ -108,8 +120,10 @@ def _parse_atom(text: str, path: str) -> Node:
         return ("not", atom) if m.group(1) else atom
     m = _ATOM.match(text)
     if not m:
-        raise ConditionSyntaxError(f"{path}: cannot read condition '{text}'; write '<fact> <op> <value>' with op one "
-                                   f"of {', '.join(OPS)}, e.g. 'score >= 90'")
+        raise ConditionSyntaxError(
+            f"{path}: cannot read condition '{text}'; write '<fact> <op> <value>' with op one "
+            f"of {', '.join(OPS)}, e.g. 'score >= 90'"
+        )
     fact, op, literal = m.group(1), re.sub(r"\s+", " ", m.group(2)), m.group(3)
     try:
         value = yaml.safe_load(literal)
@@ -159,8 +173,10 @@ def substitute(node: Node, macros: dict[str, Node]) -> Node:
                 return macros[atom.fact]
             if atom.op == "==" and atom.value is False:
                 return ("not", macros[atom.fact])
-            raise ConditionSyntaxError(f"'{atom.fact}' is a derived condition; use it as '{atom.fact}' or "
-                                       f"'not {atom.fact}', not '{atom.source()}'")
+            raise ConditionSyntaxError(
+                f"'{atom.fact}' is a derived condition; use it as '{atom.fact}' or "
+                f"'not {atom.fact}', not '{atom.source()}'"
+            )
         return node
     if kind in ("all", "any"):
         return (kind, tuple(substitute(c, macros) for c in node[1]))

@@ -26,7 +26,8 @@ inspection plans (results publication deadline).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.calendar import WorkCalendar, for_version
 from engine.errors import PolicyError
@@ -114,16 +115,18 @@ def _long_holiday_days(start: dt.date, end: dt.date, cal: WorkCalendar) -> set[d
             while cal.is_holiday(last + dt.timedelta(days=1)):
                 last += dt.timedelta(days=1)
             if (last - first).days + 1 >= 3:
-                out.update(d for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
-                           if start < d)
+                out.update(
+                    d for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1)) if start < d
+                )
             day = last + dt.timedelta(days=1)
         else:
             day += dt.timedelta(days=1)
     return out
 
 
-def deadline(version: Mapping[str, Any] | None, kind: str, start: dt.date, days: int,
-             cal: WorkCalendar | None = None) -> dt.date:
+def deadline(
+    version: Mapping[str, Any] | None, kind: str, start: dt.date, days: int, cal: WorkCalendar | None = None
+) -> dt.date:
     """The one deadline function: the last day of ``days`` of kind ``kind`` counted from ``start`` under the
     version's rule and calendar."""
     if kind not in KINDS:
@@ -143,6 +146,7 @@ def describe(version: Mapping[str, Any] | None, kind: str, days: int) -> dict[st
 
 
 # -- the deadlines themselves -------------------------------------------------------------------------------
+
 
 def objection_end(version: Mapping[str, Any] | None, list_def: Mapping[str, Any], served_on: dt.date) -> dt.date:
     """Last day an objection (陈述、申辩、听证要求) may be filed: ``objection_days`` from the day after service."""
@@ -166,8 +170,12 @@ def repair_earliest(list_def: Mapping[str, Any], listed_from: dt.date) -> dt.dat
     return add_months(listed_from, int(repair.get("min_months", list_def.get("min_months") or 0) or 0))
 
 
-def repair_decide_by(version: Mapping[str, Any] | None, list_def: Mapping[str, Any], applied_on: dt.date,
-                     default_days: int = DEFAULT_DECIDE_DAYS) -> dt.date:
+def repair_decide_by(
+    version: Mapping[str, Any] | None,
+    list_def: Mapping[str, Any],
+    applied_on: dt.date,
+    default_days: int = DEFAULT_DECIDE_DAYS,
+) -> dt.date:
     """Date by which a repair application must be decided: ``repair.decide_days`` after it was made."""
     days = int((list_def.get("repair") or {}).get("decide_days") or default_days)
     return deadline(version, "repair_decide", applied_on, days)

@@ -6,7 +6,7 @@ Every message is a sentence that names the file, row, key or entity at fault and
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class SupervisionError(Exception):

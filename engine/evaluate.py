@@ -22,8 +22,8 @@ from typing import Any
 
 from engine import conditions as C
 from engine.facts import FactCompiler, Period
-from engine.values import fill
 from engine.rules import engine as rule_engine
+from engine.values import fill
 
 STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
 
@@ -48,8 +48,9 @@ class Evaluator:
         self.rs1 = eng.ruleset(f"{version.pack.id}-{h}-tiers", {r.id: r.when for r in version.tier_rules}, self.index1)
         stage2 = {r.id: r.when for r in version.list_rules + version.measure_rules + version.notice_rules}
         self.rs2 = eng.ruleset(f"{version.pack.id}-{h}-consequences", stage2, self.index2)
-        self.rules = {r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules
-                      + version.notice_rules}
+        self.rules = {
+            r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules + version.notice_rules
+        }
         self._atoms2_plain = [(i, a) for i, a in enumerate(version.atoms2) if a.fact != "tier"]
         self._atoms2_tier = [(i, a) for i, a in enumerate(version.atoms2) if a.fact == "tier"]
         self.memo: dict[bytes, tuple[str, dict]] = {}
@@ -131,12 +132,22 @@ class Evaluator:
         if best is not None:
             reasons.append(self._reason(best, "decisive"))
         for r in others:
-            because = (f"规则 {best.id} 优先级更高（{best.priority} > {r.priority}）" if r.priority < best.priority
-                       else f"同一优先级下规则 {best.id} 给出更严格的等级 {best.tier}")
+            because = (
+                f"规则 {best.id} 优先级更高（{best.priority} > {r.priority}）"
+                if r.priority < best.priority
+                else f"同一优先级下规则 {best.id} 给出更严格的等级 {best.tier}"
+            )
             reasons.append(self._reason(r, "ignored", because))
         if best is None:
-            reasons.append({"rule": "default_tier", "outcome": "decisive", "why": "没有等级规则适用，适用默认等级",
-                            "basis": "", "condition": ""})
+            reasons.append(
+                {
+                    "rule": "default_tier",
+                    "outcome": "decisive",
+                    "why": "没有等级规则适用，适用默认等级",
+                    "basis": "",
+                    "condition": "",
+                }
+            )
         # Stage 2: the plain predicates plus the ones on `tier`.
         vec2 = [False] * len(version.atoms2)
         for (i, _), val in zip(self._atoms2_plain, v2_plain):
@@ -152,8 +163,15 @@ class Evaluator:
                 reasons.append(self._reason(r, "ignored", f"名单 {r.list} 已由规则 {lists[r.list]['rule']} 提出"))
                 continue
             d = version.lists[r.list]
-            lists[r.list] = {"list": r.list, "title": d.get("title", r.list), "kind": d.get("kind"),
-                             "action": "propose", "rule": r.id, "reason": r.reason, "basis": r.basis}
+            lists[r.list] = {
+                "list": r.list,
+                "title": d.get("title", r.list),
+                "kind": d.get("kind"),
+                "action": "propose",
+                "rule": r.id,
+                "reason": r.reason,
+                "basis": r.basis,
+            }
             reasons.append(self._reason(r, "fired"))
         strict = max((STRICTNESS.get(x["kind"], 0) for x in lists.values()), default=0)
         if strict > 0:
@@ -169,8 +187,11 @@ class Evaluator:
             d = version.lists[name]
             if d.get("force_inspection"):
                 forced = True
-                sup = {"ratio": 1.0, "per_year": max(sup["per_year"], float(d.get("per_year", sup["per_year"]) or 0)),
-                       "note": f"列入{d.get('title', name)}，纳入重点检查"}
+                sup = {
+                    "ratio": 1.0,
+                    "per_year": max(sup["per_year"], float(d.get("per_year", sup["per_year"]) or 0)),
+                    "note": f"列入{d.get('title', name)}，纳入重点检查",
+                }
         measures: dict[str, dict] = {}
         for r in fired2:
             if r.category == "measure":
@@ -185,9 +206,16 @@ class Evaluator:
         for m in measures.values():
             clash = sorted(set(m["services"]) & sanctioned) if m["kind"] == "incentive" else []
             if clash:
-                reasons.append({"rule": m["rule"], "outcome": "ignored", "why": f"激励措施“{m['text']}”",
-                                "basis": m["basis"], "condition": "",
-                                "ignored_because": f"同一服务事项（{'、'.join(clash)}）适用惩戒措施，激励措施不予适用"})
+                reasons.append(
+                    {
+                        "rule": m["rule"],
+                        "outcome": "ignored",
+                        "why": f"激励措施“{m['text']}”",
+                        "basis": m["basis"],
+                        "condition": "",
+                        "ignored_because": f"同一服务事项（{'、'.join(clash)}）适用惩戒措施，激励措施不予适用",
+                    }
+                )
                 continue
             kept.append(m)
         notices = []
@@ -196,29 +224,51 @@ class Evaluator:
                 notices.append({"kind": r.notice, "rule": r.id, "reason": r.reason, "basis": r.basis})
                 reasons.append(self._reason(r, "fired"))
         return {
-            "tier": tier, "tier_label": version.tier_labels.get(tier, tier),
+            "tier": tier,
+            "tier_label": version.tier_labels.get(tier, tier),
             "decisive_rule": best.id if best else "default_tier",
-            "inspection": {"ratio": sup["ratio"], "per_year": sup["per_year"], "forced": forced,
-                           "note": sup.get("note", "")},
+            "inspection": {
+                "ratio": sup["ratio"],
+                "per_year": sup["per_year"],
+                "forced": forced,
+                "note": sup.get("note", ""),
+            },
             "lists": list(lists.values()),
-            "measures": [{"id": m["id"], "kind": m["kind"], "rule": m["rule"], "basis": m["basis"], "text": m["text"],
-                          "department": m["department"], "services": m["services"]} for m in kept],
+            "measures": [
+                {
+                    "id": m["id"],
+                    "kind": m["kind"],
+                    "rule": m["rule"],
+                    "basis": m["basis"],
+                    "text": m["text"],
+                    "department": m["department"],
+                    "services": m["services"],
+                }
+                for m in kept
+            ],
             "notices": notices,
             "reasons": reasons,
         }
 
     def _reason(self, rule, outcome: str, because: str | None = None) -> dict:
-        item = {"rule": rule.id, "outcome": outcome, "why": rule.reason, "basis": rule.basis,
-                "condition": rule.condition_text}
+        item = {
+            "rule": rule.id,
+            "outcome": outcome,
+            "why": rule.reason,
+            "basis": rule.basis,
+            "condition": rule.condition_text,
+        }
         if because:
             item["ignored_because"] = because
         return item
 
 
-def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: dict,
-                  evidence: dict | None = None) -> dict:
+def entity_result(
+    version, entity: dict, as_of: dt.date, facts: dict, outcome: dict, evidence: dict | None = None
+) -> dict:
     """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled; ``evidence``
     (rule id -> the records behind that reason, engine.evidence) as given."""
+
     def filled(items, keys=("why", "reason")):
         out = []
         for item in items:
@@ -231,12 +281,18 @@ def entity_result(version, entity: dict, as_of: dt.date, facts: dict, outcome: d
 
     period = Period.at(version.period, as_of)
     return {
-        "uscc": entity["code"], "name": entity.get("name"), "as_of": as_of.isoformat(),
+        "uscc": entity["code"],
+        "name": entity.get("name"),
+        "as_of": as_of.isoformat(),
         "policy": {"id": version.pack.id, "version": version.version, "content_hash": version.content_hash},
         "period": period.label,
-        "tier": outcome["tier"], "tier_label": outcome["tier_label"],
-        "inspection": {"ratio": outcome["inspection"]["ratio"], "per_year": outcome["inspection"]["per_year"],
-                       "forced": outcome["inspection"]["forced"]},
+        "tier": outcome["tier"],
+        "tier_label": outcome["tier_label"],
+        "inspection": {
+            "ratio": outcome["inspection"]["ratio"],
+            "per_year": outcome["inspection"]["per_year"],
+            "forced": outcome["inspection"]["forced"],
+        },
         "lists": filled(outcome["lists"]),
         "measures": outcome["measures"],
         "notices": filled(outcome["notices"]),
@@ -257,14 +313,17 @@ def explain_text(result: dict, version) -> str:
     from engine.evidence import with_evidence
 
     evidence = result.get("evidence") or {}
-    lines = [f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
-             f"依据{version.pack.meta.get('authority', '')}《{version.pack.title}》{version.version}版"
-             f"（{version.title}），对{result['period']}评价期、截至{_cn_date(result['as_of'])}的信用记录评价如下。"]
+    lines = [
+        f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
+        f"依据{version.pack.meta.get('authority', '')}《{version.pack.title}》{version.version}版"
+        f"（{version.title}），对{result['period']}评价期、截至{_cn_date(result['as_of'])}的信用记录评价如下。",
+    ]
     lines.append(f"一、评价结果：{result['tier_label']}。")
     decisive = [r for r in result["reasons"] if r["outcome"] == "decisive"]
     for r in decisive:
-        lines.append(f"    理由：{with_evidence(r['why'], evidence.get(r['rule']))}。"
-                     f"依据：{r['basis'] or '本政策包默认规则'}。")
+        lines.append(
+            f"    理由：{with_evidence(r['why'], evidence.get(r['rule']))}。依据：{r['basis'] or '本政策包默认规则'}。"
+        )
         if r.get("condition"):
             lines.append(f"    适用条件：{r['condition']}。")
     ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
@@ -273,16 +332,22 @@ def explain_text(result: dict, version) -> str:
         if r["rule"] in tier_rules:  # a tier rule that lost on precedence (P1/P2): not the deciding reason
             lines.append(f"    另有情形（{r['why'].rstrip('。')}）亦符合，但依上述情形确定评价结果。")
         else:
-            lines.append(f"    另有情形（{r['why'].rstrip('。')}）不予适用"
-                         + (f"：{r['ignored_because']}。" if _plain(r.get("ignored_because")) else "。"))
+            lines.append(
+                f"    另有情形（{r['why'].rstrip('。')}）不予适用"
+                + (f"：{r['ignored_because']}。" if _plain(r.get("ignored_because")) else "。")
+            )
     insp = result["inspection"]
-    lines.append(f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
-                 + ("，列入重点检查对象。" if insp["forced"] else "。"))
+    lines.append(
+        f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
+        + ("，列入重点检查对象。" if insp["forced"] else "。")
+    )
     if result["lists"]:
         lines.append("三、名单：")
         for item in result["lists"]:
-            lines.append(f"    拟列入{item['title']}：{with_evidence(item['reason'], evidence.get(item.get('rule')))}。"
-                         f"依据：{item['basis']}。")
+            lines.append(
+                f"    拟列入{item['title']}：{with_evidence(item['reason'], evidence.get(item.get('rule')))}。"
+                f"依据：{item['basis']}。"
+            )
     if result["measures"]:
         lines.append(f"{'四' if result['lists'] else '三'}、联合奖惩措施：")
         for m in result["measures"]:
@@ -301,12 +366,11 @@ def _plain(text: str | None) -> bool:
 
 def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = None) -> tuple[dict, Any]:
     """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
-    from policies import get_pack
-
-    from engine.register import resolve_code
     from engine.errors import EntityNotFound
+    from engine.register import resolve_code
     from engine.store import cycles as qc
     from engine.store import entities as qe
+    from policies import get_pack
 
     as_of = as_of or dt.date.today()
     version = get_pack(pack_ref).version_at(as_of)
@@ -314,8 +378,10 @@ def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = Non
     with store.read() as conn:
         entity = qe.get_entity(conn, code)
         if entity is None:
-            raise EntityNotFound(f"No entity with code {code} in the register {store.display_url()}; "
-                                 f"import it first with 'supervise import entities'.")
+            raise EntityNotFound(
+                f"No entity with code {code} in the register {store.display_url()}; "
+                f"import it first with 'supervise import entities'."
+            )
         records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
         prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
         prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None

@@ -21,7 +21,8 @@ import datetime as dt
 import functools
 import pathlib
 import string
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from engine import conditions as C
 from engine.facts import FactCompiler
@@ -92,10 +93,12 @@ class Evidence:
         self.specs = citation_specs(version.raw)
         self.kinds = version.pack.record_kinds
         self.docs = version.basis or {}
-        self.rules = {r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules
-                      + version.notice_rules}
-        self.counted = {n for n, f in version.source_facts().items()
-                        if f.source and ("count" in f.source or "open" in f.source)}
+        self.rules = {
+            r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules + version.notice_rules
+        }
+        self.counted = {
+            n for n, f in version.source_facts().items() if f.source and ("count" in f.source or "open" in f.source)
+        }
 
     @property
     def record_kinds(self) -> list[str]:
@@ -114,12 +117,19 @@ class Evidence:
                 out.append(atom.fact)
         return out
 
-    def for_reasons(self, records: Iterable[tuple], facts: Mapping[str, Any],
-                    reasons: Sequence[Mapping[str, Any]], outcomes: Sequence[str] = REASON_OUTCOMES
-                    ) -> dict[str, list[dict[str, Any]]]:
+    def for_reasons(
+        self,
+        records: Iterable[tuple],
+        facts: Mapping[str, Any],
+        reasons: Sequence[Mapping[str, Any]],
+        outcomes: Sequence[str] = REASON_OUTCOMES,
+    ) -> dict[str, list[dict[str, Any]]]:
         """``{rule id: [{"fact", "kind", "date", "text"}, ...]}`` for the reasons with those outcomes."""
-        wanted = {r.get("rule"): self.facts_of(r.get("rule"), facts) for r in reasons
-                  if r.get("outcome") in outcomes and r.get("rule") in self.rules}
+        wanted = {
+            r.get("rule"): self.facts_of(r.get("rule"), facts)
+            for r in reasons
+            if r.get("outcome") in outcomes and r.get("rule") in self.rules
+        }
         names = {f for fs in wanted.values() for f in fs}
         if not names:
             return {}
@@ -151,8 +161,9 @@ class Evidence:
         basis = self._basis(spec.get("basis"), data)
         if basis:
             notes.append(basis)
-        extras = [e.format_map(values) for e in spec.get("extras") or []
-                  if all(values.get(f) is not None for f in _fields(e))]
+        extras = [
+            e.format_map(values) for e in spec.get("extras") or [] if all(values.get(f) is not None for f in _fields(e))
+        ]
         if extras:
             notes.append("，".join(extras))
         return text + (f"（{'；'.join(notes)}）" if notes else "")

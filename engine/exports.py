@@ -37,8 +37,9 @@ def safe_row(values: Iterable[Any]) -> list[Any]:
     return [safe_cell(v) for v in values]
 
 
-def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]],
-              encoding: str = "utf-8-sig") -> int:
+def write_csv(
+    path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]], encoding: str = "utf-8-sig"
+) -> int:
     """Write a CSV (UTF-8 with BOM, which Excel opens as UTF-8) with every cell neutralised; return the row count."""
     n = 0
     with pathlib.Path(path).open("w", encoding=encoding, newline="") as handle:
@@ -50,8 +51,9 @@ def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
     return n
 
 
-def write_xlsx(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]],
-               sheet_title: str = "Sheet1") -> int:
+def write_xlsx(
+    path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str = "Sheet1"
+) -> int:
     """Write an XLSX whose text cells are all strings (never formulas); return the row count."""
     import openpyxl
 

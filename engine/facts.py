@@ -7,8 +7,9 @@ records grouped by kind. Nothing here touches the database.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from engine.values import add_months
 
@@ -25,7 +26,7 @@ class Period:
     end: dt.date
 
     @classmethod
-    def at(cls, kind: str, as_of: dt.date) -> "Period":
+    def at(cls, kind: str, as_of: dt.date) -> Period:
         if kind == "year":
             year = as_of.year if as_of >= dt.date(as_of.year, 12, 31) else as_of.year - 1
             return cls(kind, as_of, dt.date(year, 1, 1), dt.date(year, 12, 31))
@@ -86,8 +87,9 @@ def _matcher(where: dict | None) -> Callable[[dict], bool]:
     return lambda data: all(t(data) for t in tests)
 
 
-def compile_fact(name: str, source: dict, ftype: str, default: Any, period: Period
-                 ) -> tuple[Callable[[dict, dict, Any], Any], str | None]:
+def compile_fact(
+    name: str, source: dict, ftype: str, default: Any, period: Period
+) -> tuple[Callable[[dict, dict, Any], Any], str | None]:
     """Return (fn(entity, records_by_kind, previous_tier) -> value, record kind used or None)."""
     as_of_iso = period.as_of.isoformat()
     if "record" in source or "count" in source:
@@ -105,8 +107,10 @@ def compile_fact(name: str, source: dict, ftype: str, default: Any, period: Peri
             return lo <= rec_date <= hi
 
         if "count" in source:
+
             def count(entity, by_kind, prev):
                 return float(sum(1 for d, data in by_kind.get(kind, ()) if in_window(d, data) and match(data)))
+
             return count, kind
         field = source["field"]
         pick = source.get("pick", "latest")
@@ -115,32 +119,43 @@ def compile_fact(name: str, source: dict, ftype: str, default: Any, period: Peri
             best = None
             for d, data in by_kind.get(kind, ()):
                 if in_window(d, data) and match(data) and data.get(field) is not None:
-                    if best is None or (d >= best[0] if pick == "latest" else
-                                        (data[field] > best[1] if pick == "max" else data[field] < best[1])):
+                    if best is None or (
+                        d >= best[0]
+                        if pick == "latest"
+                        else (data[field] > best[1] if pick == "max" else data[field] < best[1])
+                    ):
                         best = (d, data[field])
             if best is None:
                 return default
             value = best[1]
             return float(value) if ftype in ("number", "int") else value
+
         return record_value, kind
     if "open" in source:
         kind, end = source["open"], source["end"]
         match = _matcher(source.get("where"))
 
         def open_count(entity, by_kind, prev):
-            return float(sum(1 for d, data in by_kind.get(kind, ())
-                             if d <= period.as_of and match(data)
-                             and (data.get(end) is None or data[end] > as_of_iso)))
+            return float(
+                sum(
+                    1
+                    for d, data in by_kind.get(kind, ())
+                    if d <= period.as_of and match(data) and (data.get(end) is None or data[end] > as_of_iso)
+                )
+            )
+
         return open_count, kind
     if "entity" in source:
         attr = source["entity"]
         at = {"as_of": period.as_of, "period_end": period.end, "period_start": period.start}[source.get("at", "as_of")]
         if attr == "years_operating":
+
             def years(entity, by_kind, prev):
                 est = entity.get("established_on")
                 if est is None:
                     return default
                 return round((at - est).days / 365.25, 4)
+
             return years, None
         if attr == "is_person":
             return (lambda entity, by_kind, prev: entity.get("code_kind") == "person"), None
@@ -177,11 +192,11 @@ class FactCompiler:
         as_of_iso = period.as_of.isoformat()
         self._names = tuple(facts)
         n = len(self._names)
-        self._init: list = [None] * n          # accumulator per fact: int for counts, (date, value) for picks
-        self._finish: list[tuple] = []        # (slot, how, arg) to turn accumulators into values
-        groups: dict[tuple, list] = {}         # (kind, lo, hi, date_field, tests) -> [count slots, pick slots]
-        self._entity: list[tuple] = []        # (slot, how, arg) for entity attributes and the previous tier
-        for slot, (name, fact) in enumerate(facts.items()):
+        self._init: list = [None] * n  # accumulator per fact: int for counts, (date, value) for picks
+        self._finish: list[tuple] = []  # (slot, how, arg) to turn accumulators into values
+        groups: dict[tuple, list] = {}  # (kind, lo, hi, date_field, tests) -> [count slots, pick slots]
+        self._entity: list[tuple] = []  # (slot, how, arg) for entity attributes and the previous tier
+        for slot, (_name, fact) in enumerate(facts.items()):
             source, ftype, default = fact.source, fact.type, fact.default
             if "record" in source or "count" in source:
                 kind = source.get("record") or source.get("count")
@@ -212,8 +227,9 @@ class FactCompiler:
             elif "entity" in source:
                 attr = source["entity"]
                 if attr == "years_operating":
-                    at = {"as_of": period.as_of, "period_end": period.end,
-                          "period_start": period.start}[source.get("at", "as_of")]
+                    at = {"as_of": period.as_of, "period_end": period.end, "period_start": period.start}[
+                        source.get("at", "as_of")
+                    ]
                     self._entity.append((slot, "years", (at, default, {})))
                 elif attr == "is_person":
                     self._entity.append((slot, "person", None))
@@ -229,14 +245,17 @@ class FactCompiler:
     def compute(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None) -> dict[str, Any]:
         return dict(zip(self._names, self._values(entity, records, previous_tier)))
 
-    def compute_stored(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None
-                       ) -> dict[str, Any]:
+    def compute_stored(
+        self, entity: dict, records: Iterable[Record], previous_tier: str | None = None
+    ) -> dict[str, Any]:
         """The facts as a decision stores them: ``{k: int(v) if v is an integral float else v}`` without the
         facts that are None. Conditions give the same truth values on it as on ``compute``: a missing fact reads as
         None, and an integral float tests like the int."""
-        return {name: (int(value) if isinstance(value, float) and value.is_integer() else value)
-                for name, value in zip(self._names, self._values(entity, records, previous_tier))
-                if value is not None}
+        return {
+            name: (int(value) if isinstance(value, float) and value.is_integer() else value)
+            for name, value in zip(self._names, self._values(entity, records, previous_tier))
+            if value is not None
+        }
 
     def _values(self, entity: dict, records: Iterable[Record], previous_tier: str | None) -> list:
         acc = self._init[:]
@@ -262,8 +281,9 @@ class FactCompiler:
                     if value is None:
                         continue
                     best = acc[slot]
-                    if best is None or (date >= best[0] if pick == "latest" else
-                                        (value > best[1] if pick == "max" else value < best[1])):
+                    if best is None or (
+                        date >= best[0] if pick == "latest" else (value > best[1] if pick == "max" else value < best[1])
+                    ):
                         acc[slot] = (date, value)
         for slot, how, arg in self._finish:
             value = acc[slot]
@@ -318,8 +338,7 @@ class FactCompiler:
                         out.setdefault(name, []).append((kind, date, data))
         return out
 
-    def compute_each(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None
-                     ) -> dict[str, Any]:
+    def compute_each(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None) -> dict[str, Any]:
         """The reference: one compiled function per fact over the records grouped by kind."""
         by_kind: dict[str, list] = {}
         for kind, date, data in records:

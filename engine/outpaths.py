@@ -38,8 +38,10 @@ def _parent_problem(path: pathlib.Path, option: str) -> str | None:
             if not ancestor.is_dir():
                 return f"{option} {path}: {ancestor} is a file, not a folder; choose another {option}"
             break
-    return (f"{option} {path}: the folder {parent} does not exist; create it first "
-            f"(mkdir -p {parent}) or choose another {option}")
+    return (
+        f"{option} {path}: the folder {parent} does not exist; create it first "
+        f"(mkdir -p {parent}) or choose another {option}"
+    )
 
 
 def output_dir(path: str | os.PathLike, option: str = "--out", create: bool = False) -> pathlib.Path:

@@ -9,7 +9,7 @@ plain function.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Progress = Callable[[int], None]
 

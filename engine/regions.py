@@ -58,11 +58,14 @@ def _get(code: object) -> tuple[str, _Division]:
         if not key:
             raise UnknownRegion("No region code given; a GB/T 2260 code has six digits, e.g. 350503 (丰泽区).")
         if not (key.isdigit() and len(key) == 6):
-            raise UnknownRegion(f"Region code '{key}' is not a GB/T 2260 code (six digits, e.g. 350503); "
-                                f"correct it in the source data.")
-        raise UnknownRegion(f"Region code {key} is not a current GB/T 2260 division (province, prefecture or "
-                            f"county level); correct the code, or, if the division is new, add it to "
-                            f"engine/data/gb2260.csv as engine/data/README.md describes.")
+            raise UnknownRegion(
+                f"Region code '{key}' is not a GB/T 2260 code (six digits, e.g. 350503); correct it in the source data."
+            )
+        raise UnknownRegion(
+            f"Region code {key} is not a current GB/T 2260 division (province, prefecture or "
+            f"county level); correct the code, or, if the division is new, add it to "
+            f"engine/data/gb2260.csv as engine/data/README.md describes."
+        )
     return key, division
 
 
@@ -107,8 +110,10 @@ def region_labels(codes) -> dict:
     provinces = {str(code).strip()[:2] for code in codes if is_region(code)}
     if len(provinces) == 1:
         province = region_name(provinces.pop() + "0000")
-        full = {code: name[len(province):] if is_region(code) and name.startswith(province) and name != province
-                else name for code, name in full.items()}
+        full = {
+            code: name[len(province) :] if is_region(code) and name.startswith(province) and name != province else name
+            for code, name in full.items()
+        }
     return full
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from durable import engine as _dr
 
@@ -40,7 +40,7 @@ class _OwnedHost(_dr.Host):
 class RuleSet:
     """A compiled set of rules over predicate fields p0..pN, registered once in the process host."""
 
-    def __init__(self, engine: "RuleEngine", name: str, rules: dict[str, C.Node], index: dict[C.Atom, int]):
+    def __init__(self, engine: RuleEngine, name: str, rules: dict[str, C.Node], index: dict[C.Atom, int]):
         self.engine, self.name, self.rules, self.index = engine, name, rules, index
         self.evaluations = 0
 
@@ -50,8 +50,10 @@ class RuleSet:
         self.evaluations += 1
         expected = [rid for rid, node in self.rules.items() if C.evaluate(node, vector, self.index)]
         if fired != expected:
-            raise RuleEngineError(f"durable-rules returned {fired} for ruleset {self.name} but the conditions give "
-                                  f"{expected}; the evaluation is void. Report this with the pack version.")
+            raise RuleEngineError(
+                f"durable-rules returned {fired} for ruleset {self.name} but the conditions give "
+                f"{expected}; the evaluation is void. Report this with the pack version."
+            )
         return fired
 
 
@@ -94,12 +96,15 @@ class RuleEngine:
                 self._errors.append(f"action {rule_id} ran for unknown session {c.m.sid}")
                 return
             bucket.append(rule_id)
+
         return action
 
     def _check_thread(self) -> None:
         if threading.get_ident() != self.owner or os.getpid() != self.pid:
-            raise RuleEngineError("A RuleEngine is used from a thread or process that did not create it; "
-                                  "create one RuleEngine per process (use processes, not threads, for parallelism).")
+            raise RuleEngineError(
+                "A RuleEngine is used from a thread or process that did not create it; "
+                "create one RuleEngine per process (use processes, not threads, for parallelism)."
+            )
 
     def _fire(self, rs: RuleSet, vector: Sequence[bool]) -> list[str]:
         self._check_thread()
@@ -113,8 +118,10 @@ class RuleEngine:
             try:
                 self.host.assert_fact(rs.name, fact)
             except _dr.MessageNotHandledException:
-                raise RuleEngineError(f"durable-rules did not handle an evaluation in {rs.name}, although the "
-                                      f"catch-all rule matches every fact") from None
+                raise RuleEngineError(
+                    f"durable-rules did not handle an evaluation in {rs.name}, although the "
+                    f"catch-all rule matches every fact"
+                ) from None
             except _dr.MessageObservedException:
                 raise RuleEngineError(f"durable-rules saw session {sid} of {rs.name} twice") from None
             except RuleEngineError:
@@ -128,8 +135,10 @@ class RuleEngine:
                 errors, self._errors = self._errors, []
                 raise RuleEngineError(f"durable-rules misbehaved in {rs.name}: {'; '.join(errors)}")
             if CATCH_ALL not in bucket:
-                raise RuleEngineError(f"the catch-all rule of {rs.name} did not run synchronously for session "
-                                      f"{sid}: an action was lost or delayed; the evaluation is void")
+                raise RuleEngineError(
+                    f"the catch-all rule of {rs.name} did not run synchronously for session "
+                    f"{sid}: an action was lost or delayed; the evaluation is void"
+                )
             try:
                 self.host.retract_fact(rs.name, fact)
             except _dr.MessageNotHandledException:

@@ -23,9 +23,11 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     text = str(value).strip()
-    m = (re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?", text)
-         or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
-         or re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日", text))
+    m = (
+        re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?", text)
+        or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
+        or re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日", text)
+    )
     if not m:
         raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD)")
     try:
@@ -88,8 +90,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
-        raise ValueError(f"{day.isoformat()} {'+' if months >= 0 else '-'} {abs(months)} months is outside the "
-                         f"calendar (years {dt.MINYEAR} to {dt.MAXYEAR})")
+        raise ValueError(
+            f"{day.isoformat()} {'+' if months >= 0 else '-'} {abs(months)} months is outside the "
+            f"calendar (years {dt.MINYEAR} to {dt.MAXYEAR})"
+        )
     for d in (day.day, 30, 29, 28):
         try:
             return dt.date(year, month, d)
@@ -101,7 +105,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def fill(text: str, facts: dict[str, Any]) -> str:
     """Fill ``{fact}`` placeholders with fact values; nothing else is interpreted (no attribute access)."""
     out = []
-    for literal, name, spec, _ in string.Formatter().parse(text):
+    for literal, name, _spec, _ in string.Formatter().parse(text):
         out.append(literal)
         if name is None:
             continue

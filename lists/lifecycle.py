@@ -31,19 +31,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import pathlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from engine import authorities, deadlines
-from engine.register.codes import fold
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
 from engine.progress import announce
+from engine.register.codes import fold
 from engine.store import audit, chunked, now
 from engine.store import cycles as cycles_q
 from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
-
 from lists import measures
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
@@ -217,17 +217,25 @@ class Entry:
         if self.state not in PRE_LISTING:
             return []
         filed = [(ev.get("data") or {}).get("objection_id") for ev in self.events if ev["event"] == "objection_filed"]
-        decided = {(ev.get("data") or {}).get("objection_id") for ev in self.events
-                   if ev["event"] in ("objection_rejected", "objection_upheld")}
+        decided = {
+            (ev.get("data") or {}).get("objection_id")
+            for ev in self.events
+            if ev["event"] in ("objection_rejected", "objection_upheld")
+        }
         return [i for i in filed if i not in decided]
 
     @property
     def pending_application(self) -> int | None:
         if self.state != "listed":
             return None
-        applied = [(ev.get("data") or {}).get("application_id") for ev in self.events if ev["event"] == "repair_applied"]
-        closed = {(ev.get("data") or {}).get("application_id") for ev in self.events
-                  if ev["event"] in ("repair_rejected", "repaired")}
+        applied = [
+            (ev.get("data") or {}).get("application_id") for ev in self.events if ev["event"] == "repair_applied"
+        ]
+        closed = {
+            (ev.get("data") or {}).get("application_id")
+            for ev in self.events
+            if ev["event"] in ("repair_rejected", "repaired")
+        }
         open_ = [i for i in applied if i not in closed]
         return open_[-1] if open_ else None
 
@@ -250,8 +258,7 @@ class Entry:
             if day is not None and day <= on:
                 if self.state == "proposed":
                     return "listed", day, f"list {self.list} has no objection window"
-                return ("listed", day, f"objection window ended on {self.objection_deadline} "
-                                       f"with no objection pending")
+                return ("listed", day, f"objection window ended on {self.objection_deadline} with no objection pending")
         elif self.state == "listed":
             until = self.until_on()
             if until is not None and until <= on:
@@ -270,18 +277,33 @@ class Entry:
 
     def summary(self, as_of: dt.date | None = None) -> dict[str, Any]:
         r = self.row
-        return jsonable({
-            "id": self.id, "list": self.list, "list_title": self.title, "code": r.get("code"),
-            "name": r.get("entity_name"), "state": self.state_on(as_of) if as_of else self.state,
-            "since": self.since, "listed_from": self.listed_from, "until": self.until_on(as_of),
-            "served_on": self.served_on, "objection_deadline": self.objection_deadline,
-            "rule": r["rule_id"], "basis": r["basis"],
-            "authority": r.get("authority"), "decision_no": r.get("decision_no"), "reason": r["reason"],
-            "cycle_id": r.get("cycle_id"), "decision_id": r.get("decision_id"), "pack_id": r.get("pack_id"),
-        })
+        return jsonable(
+            {
+                "id": self.id,
+                "list": self.list,
+                "list_title": self.title,
+                "code": r.get("code"),
+                "name": r.get("entity_name"),
+                "state": self.state_on(as_of) if as_of else self.state,
+                "since": self.since,
+                "listed_from": self.listed_from,
+                "until": self.until_on(as_of),
+                "served_on": self.served_on,
+                "objection_deadline": self.objection_deadline,
+                "rule": r["rule_id"],
+                "basis": r["basis"],
+                "authority": r.get("authority"),
+                "decision_no": r.get("decision_no"),
+                "reason": r["reason"],
+                "cycle_id": r.get("cycle_id"),
+                "decision_id": r.get("decision_id"),
+                "pack_id": r.get("pack_id"),
+            }
+        )
 
 
 # -- loading and appending ----------------------------------------------------------------------------------
+
 
 def list_regime(version: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The rules an entry on list ``name`` lives under in a pack version body: ``list_def`` and its ``measures``
@@ -294,15 +316,24 @@ def list_regime(version: dict[str, Any], name: str) -> dict[str, Any] | None:
         return None
     catalogue = version.get("measures") or {}
     wanted = ldef.get("measures") or []
-    chosen = {mid: {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
-              for mid in wanted if mid in catalogue}
+    chosen = {
+        mid: {**catalogue[mid], "basis": basis_text(version, catalogue[mid].get("basis"))}
+        for mid in wanted
+        if mid in catalogue
+    }
     chosen = jsonable(chosen)
     pub = version.get("publication") or {}
-    timing = {"deadlines": version.get("deadlines") or {},
-              "publication": {k: pub[k] for k in ("holidays", "working_weekends") if pub.get(k)}}
-    return {"list_def": jsonable(ldef), "measures": chosen,
-            "task_data": {mid: measures.task_data(name, m) for mid, m in chosen.items()},
-            "missing": [mid for mid in wanted if mid not in catalogue], "timing": jsonable(timing)}
+    timing = {
+        "deadlines": version.get("deadlines") or {},
+        "publication": {k: pub[k] for k in ("holidays", "working_weekends") if pub.get(k)},
+    }
+    return {
+        "list_def": jsonable(ldef),
+        "measures": chosen,
+        "task_data": {mid: measures.task_data(name, m) for mid, m in chosen.items()},
+        "missing": [mid for mid in wanted if mid not in catalogue],
+        "timing": jsonable(timing),
+    }
 
 
 def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
@@ -329,8 +360,10 @@ def load_one(conn, entry_id: int, lock: bool = True) -> Entry:
         q.lock_entries(conn, [entry_id])
     found = load(conn, [entry_id])
     if not found:
-        raise ListError(f"There is no list entry {entry_id}; find entry ids with 'supervise lists history CODE' "
-                        f"or 'supervise lists show LIST'.")
+        raise ListError(
+            f"There is no list entry {entry_id}; find entry ids with 'supervise lists history CODE' "
+            f"or 'supervise lists show LIST'."
+        )
     return found[0]
 
 
@@ -356,32 +389,52 @@ class Batch:
         self.events, self.tasks, self.notices = [], [], []
 
 
-def _event_row(entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
-               data: dict[str, Any] | None) -> dict[str, Any]:
+def _event_row(
+    entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None, data: dict[str, Any] | None
+) -> dict[str, Any]:
     """Check that ``event`` may follow the entry's history and build its row (not yet stored)."""
     allowed, to_state = TRANSITIONS[event]
     before = entry.state
     if before not in allowed:
-        raise ListError(f"{entry.label} is {before}; '{event}' can only follow "
-                        f"{' or '.join(str(s) for s in allowed)}.")
+        raise ListError(f"{entry.label} is {before}; '{event}' can only follow {' or '.join(str(s) for s in allowed)}.")
     if event == "listed" and before == "proposed" and entry.objection_days:
-        raise ListError(f"{entry.label} is proposed and list {entry.list} has a {entry.objection_days}-day objection "
-                        f"window; serve the pre-listing notice first (supervise lists serve --entry {entry.id}).")
+        raise ListError(
+            f"{entry.label} is proposed and list {entry.list} has a {entry.objection_days}-day objection "
+            f"window; serve the pre-listing notice first (supervise lists serve --entry {entry.id})."
+        )
     if entry.last and valid_from < entry.last["valid_from"]:
-        raise ListError(f"{entry.label}: its last event ({entry.last['event']}) takes effect on "
-                        f"{entry.last['valid_from']}, so '{event}' cannot take effect earlier ({valid_from}); "
-                        f"use a date on or after {entry.last['valid_from']}.")
+        raise ListError(
+            f"{entry.label}: its last event ({entry.last['event']}) takes effect on "
+            f"{entry.last['valid_from']}, so '{event}' cannot take effect earlier ({valid_from}); "
+            f"use a date on or after {entry.last['valid_from']}."
+        )
     if event == "listed":  # the publication period is fixed when the entry is listed
         months = entry.list_def.get("max_months")
         data = {"until": add_months(valid_from, int(months)) if months else None, **(data or {})}
-    return {"entry_id": entry.id, "seq": entry.last["seq"] + 1 if entry.last else 1, "event": event,
-            "state": to_state or before, "valid_from": valid_from, "recorded_at": now(), "actor": actor,
-            "reason": reason, "data": jsonable(data)}
+    return {
+        "entry_id": entry.id,
+        "seq": entry.last["seq"] + 1 if entry.last else 1,
+        "event": event,
+        "state": to_state or before,
+        "valid_from": valid_from,
+        "recorded_at": now(),
+        "actor": actor,
+        "reason": reason,
+        "data": jsonable(data),
+    }
 
 
-def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, reason: str | None,
-            data: dict[str, Any] | None = None, batch: Batch | None = None,
-            sent_on: dt.date | None = None) -> dict[str, Any]:
+def _append(
+    conn,
+    entry: Entry,
+    event: str,
+    valid_from: dt.date,
+    actor: str,
+    reason: str | None,
+    data: dict[str, Any] | None = None,
+    batch: Batch | None = None,
+    sent_on: dt.date | None = None,
+) -> dict[str, Any]:
     """Append one event after checking the transition, with the measure tasks and notices it calls for: into
     ``batch`` when given, else stored at once (a batch of its own). ``sent_on`` is the day the measure tasks are
     sent to the departments (the day of the action that records the event; default ``valid_from``): a listing
@@ -395,8 +448,11 @@ def _append(conn, entry: Entry, event: str, valid_from: dt.date, actor: str, rea
     listing = row["state"] == "listed" and before != "listed"
     removal = before == "listed" and row["state"] in TERMINAL
     if listing or removal:  # joint measures: applied on listing, lifted on removal
-        batch.tasks.extend(measures.task_rows(conn, entry, "apply" if listing else "lift",
-                                              max(valid_from, sent_on or valid_from), batch.tasks))
+        batch.tasks.extend(
+            measures.task_rows(
+                conn, entry, "apply" if listing else "lift", max(valid_from, sent_on or valid_from), batch.tasks
+            )
+        )
     # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
     if listing or removal or event == "proposed":
         _issue_notices(entry, row, batch)
@@ -434,8 +490,9 @@ def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> N
             one(conn, entry_id, event["event"], seq=event["seq"], as_of=event["valid_from"])
 
 
-def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batch | None = None
-             ) -> list[dict[str, Any]]:
+def catch_up(
+    conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batch | None = None
+) -> list[dict[str, Any]]:
     """Make the automatic transitions due on or before ``on`` (listing, expiry); returns the new events."""
     made = []
     while (due := entry.due(on)) is not None:
@@ -446,11 +503,14 @@ def catch_up(conn, entry: Entry, on: dt.date, actor: str = "system", batch: Batc
 
 def _require_state(entry: Entry, states: Sequence[str], action: str, fix: str = "") -> None:
     if entry.state not in states:
-        raise ListError(f"{entry.label} is {entry.state} (since {entry.since}); {action} only while it is "
-                        f"{' or '.join(states)}.{(' ' + fix) if fix else ''}")
+        raise ListError(
+            f"{entry.label} is {entry.state} (since {entry.since}); {action} only while it is "
+            f"{' or '.join(states)}.{(' ' + fix) if fix else ''}"
+        )
 
 
 # -- proposals from a committed cycle -----------------------------------------------------------------------
+
 
 def basis_text(version: dict[str, Any], basis: Any) -> str:
     """A legal basis as text: plain text stays, ``{doc, article}`` becomes the document title and article."""
@@ -460,8 +520,9 @@ def basis_text(version: dict[str, Any], basis: Any) -> str:
     return str(basis or "")
 
 
-def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict[str, Any],
-                   ldef: dict[str, Any]) -> list[dict]:
+def _basis_records(
+    records: Sequence[dict[str, Any]], as_of: dt.date, item: dict[str, Any], ldef: dict[str, Any]
+) -> list[dict]:
     """The violations behind an entry, from the entity's records dated up to ``as_of``: the outcome's ``records``
     ids if it names them, else its penalties and tax violations dated within the list's maximum period before
     ``as_of`` (and not annulled by then)."""
@@ -470,12 +531,26 @@ def _basis_records(records: Sequence[dict[str, Any]], as_of: dt.date, item: dict
         chosen = [r for r in records if r["id"] in set(wanted)]
     else:
         since = add_months(as_of, -int(ldef.get("max_months") or DEFAULT_RECORD_LOOKBACK_MONTHS))
-        chosen = [r for r in records if r["kind"] in BASIS_RECORD_KINDS and r["date"] > since
-                  and not (_date((r["data"] or {}).get("annulled_on")) or dt.date.max) <= as_of]
-    return [{"id": r["id"], "kind": r["kind"], "date": r["date"].isoformat(),
-             "ref": (r["data"] or {}).get("decision_no") or (r["data"] or {}).get("ref") or (r["data"] or {}).get("code"),
-             "field": (r["data"] or {}).get("field"), "severity": (r["data"] or {}).get("severity")}
-            for r in chosen]
+        chosen = [
+            r
+            for r in records
+            if r["kind"] in BASIS_RECORD_KINDS
+            and r["date"] > since
+            and not (_date((r["data"] or {}).get("annulled_on")) or dt.date.max) <= as_of
+        ]
+    return [
+        {
+            "id": r["id"],
+            "kind": r["kind"],
+            "date": r["date"].isoformat(),
+            "ref": (r["data"] or {}).get("decision_no")
+            or (r["data"] or {}).get("ref")
+            or (r["data"] or {}).get("code"),
+            "field": (r["data"] or {}).get("field"),
+            "severity": (r["data"] or {}).get("severity"),
+        }
+        for r in chosen
+    ]
 
 
 ENTRY_CHUNK = 500  # entries loaded, locked and moved together by serve and advance
@@ -503,19 +578,28 @@ class Proposer:
         if cycle is None:
             raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
         if cycle["status"] != "committed":
-            raise ListError(f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list "
-                            f"entries (use the cycle that superseded it).")
+            raise ListError(
+                f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list "
+                f"entries (use the cycle that superseded it)."
+            )
         as_of = as_of or cycle["as_of"]
         if as_of < cycle["as_of"]:
-            raise ListError(f"Proposals of cycle {cycle_id} cannot take effect on {as_of}, before the cycle's as-of "
-                            f"date {cycle['as_of']}; give --as-of {cycle['as_of']} or later.")
+            raise ListError(
+                f"Proposals of cycle {cycle_id} cannot take effect on {as_of}, before the cycle's as-of "
+                f"date {cycle['as_of']}; give --as-of {cycle['as_of']} or later."
+            )
         body = cycle["pack_body"] or {}
         self.conn, self.cycle, self.as_of, self.actor = conn, cycle, as_of, actor
         self.pack, self.version = body.get("pack") or {}, body.get("version") or {}
         self.done = q.entries_of_cycle(conn, cycle_id)
         self.latest = q.pair_states(conn, cycle["pack_id"])
-        self.summary: dict[str, Any] = {"cycle_id": cycle_id, "as_of": as_of.isoformat(), "proposed": [],
-                                        "listed": [], "skipped": []}
+        self.summary: dict[str, Any] = {
+            "cycle_id": cycle_id,
+            "as_of": as_of.isoformat(),
+            "proposed": [],
+            "listed": [],
+            "skipped": [],
+        }
         self.per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what its entries share
         self.bases: dict[str, str] = {}
 
@@ -526,16 +610,20 @@ class Proposer:
         cycle, lists_def = self.cycle, self.version.get("lists") or {}
         regime = list_regime(self.version, name)
         if regime is None:
-            raise ListError(f"Cycle {cycle['id']} decision {prop['decision_id']} proposes list '{name}', which pack "
-                            f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
-                            f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
-                            f"the list under 'lists:'.")
+            raise ListError(
+                f"Cycle {cycle['id']} decision {prop['decision_id']} proposes list '{name}', which pack "
+                f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
+                f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
+                f"the list under 'lists:'."
+            )
         if regime["missing"]:
             mid = regime["missing"][0]
-            raise ListError(f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
-                            f"measure '{mid}', which is not in the pack's measures catalogue"
-                            f"{did_you_mean(mid, self.version.get('measures') or {})}; add it under 'measures:' "
-                            f"with its department.")
+            raise ListError(
+                f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
+                f"measure '{mid}', which is not in the pack's measures catalogue"
+                f"{did_you_mean(mid, self.version.get('measures') or {})}; add it under 'measures:' "
+                f"with its department."
+            )
         ldef = lists_def[name]
         parts = self.per_list[name] = {"ldef": ldef, "regime": regime}
         return parts
@@ -544,10 +632,12 @@ class Proposer:
         """The deciding authority of the entity's region (``authorities`` in the pack; see engine.authorities)."""
         found = authorities.for_region(self.pack, entity.get("region"), ldef)
         if found is None:
-            raise ListError(f"Entity {entity.get('code')} is in region {entity.get('region') or '(none)'}, outside "
-                            f"every issuing authority of pack {self.cycle['pack_id']} "
-                            f"({authorities.covered(self.pack)}); add an authority for its region under "
-                            f"'authorities:' in the pack (list {name}).")
+            raise ListError(
+                f"Entity {entity.get('code')} is in region {entity.get('region') or '(none)'}, outside "
+                f"every issuing authority of pack {self.cycle['pack_id']} "
+                f"({authorities.covered(self.pack)}); add an authority for its region under "
+                f"'authorities:' in the pack (list {name})."
+            )
         return found["name"]
 
     def _basis(self, basis: Any) -> str:
@@ -572,43 +662,68 @@ class Proposer:
                 parts = self._list(name, prop, item)
                 key = (entity_id, name)
                 if key in self.done:
-                    summary["skipped"].append({"entity_id": entity_id, "list": name,
-                                               "why": "already proposed by this cycle"})
+                    summary["skipped"].append(
+                        {"entity_id": entity_id, "list": name, "why": "already proposed by this cycle"}
+                    )
                     continue
                 previous = self.latest.get(key)
                 # Open, unless its publication period has ended by the as-of date (whether or not 'advance' has
                 # recorded the expiry yet): then the entity is proposed again, as a relisting.
                 if previous and previous[1] in OPEN and not (previous[2] is not None and previous[2] <= as_of):
-                    summary["skipped"].append({"entity_id": entity_id, "list": name, "why": "already listed",
-                                               "entry_id": previous[0], "state": previous[1]})
+                    summary["skipped"].append(
+                        {
+                            "entity_id": entity_id,
+                            "list": name,
+                            "why": "already listed",
+                            "entry_id": previous[0],
+                            "state": previous[1],
+                        }
+                    )
                     continue
                 self.done.add(key)
                 wanted.append((prop, item, name, parts, previous[0] if previous else None))
         if not wanted:
             return
         explicit = any(item.get("records") is not None for _, item, *_ in wanted)
-        records = q.basis_records(conn, {p["entity_id"] for p, *_ in wanted}, as_of,
-                                  None if explicit else BASIS_RECORD_KINDS)
+        records = q.basis_records(
+            conn, {p["entity_id"] for p, *_ in wanted}, as_of, None if explicit else BASIS_RECORD_KINDS
+        )
         regions = _entity_regions(conn, {p["entity_id"] for p, *_ in wanted})
         rows = []
         for prop, item, name, parts, relisting_of in wanted:
-            rows.append({
-                "entity_id": prop["entity_id"], "list": name, "pack_id": cycle["pack_id"],
-                "rule_id": str(item.get("rule") or ""),
-                "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
-                "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
-                "decision_no": item.get("decision_no"),
-                "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
-                "cycle_id": cycle["id"], "decision_id": prop["decision_id"],
-                "data": {"policy_version_id": cycle["policy_version_id"], "pack_version": cycle["pack_version"],
-                         "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
-                         "relisting_of": relisting_of}})
+            rows.append(
+                {
+                    "entity_id": prop["entity_id"],
+                    "list": name,
+                    "pack_id": cycle["pack_id"],
+                    "rule_id": str(item.get("rule") or ""),
+                    "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
+                    "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
+                    "decision_no": item.get("decision_no"),
+                    "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
+                    "cycle_id": cycle["id"],
+                    "decision_id": prop["decision_id"],
+                    "data": {
+                        "policy_version_id": cycle["policy_version_id"],
+                        "pack_version": cycle["pack_version"],
+                        "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
+                        "relisting_of": relisting_of,
+                    },
+                }
+            )
         batch = Batch(documents=False)
         for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
             entry = Entry({**row, "id": entry_id}, regime=parts["regime"])
-            _append(conn, entry, "proposed", as_of, self.actor,
-                    f"proposed by cycle {cycle['id']}, rule {item.get('rule')}",
-                    {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]}, batch=batch)
+            _append(
+                conn,
+                entry,
+                "proposed",
+                as_of,
+                self.actor,
+                f"proposed by cycle {cycle['id']}, rule {item.get('rule')}",
+                {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]},
+                batch=batch,
+            )
             summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
             if catch_up(conn, entry, as_of, batch=batch):
                 summary["listed"].append(entry_id)
@@ -622,8 +737,15 @@ class Proposer:
         for p in summary["proposed"]:
             counts[p["list"]] = counts.get(p["list"], 0) + 1
         summary["counts"] = counts
-        audit(self.conn, self.actor, "lists_propose", f"cycle:{self.cycle['id']}", proposed=len(summary["proposed"]),
-              listed=len(summary["listed"]), skipped=len(summary["skipped"]))
+        audit(
+            self.conn,
+            self.actor,
+            "lists_propose",
+            f"cycle:{self.cycle['id']}",
+            proposed=len(summary["proposed"]),
+            listed=len(summary["listed"]),
+            skipped=len(summary["skipped"]),
+        )
         return summary
 
 
@@ -648,8 +770,15 @@ def expiries(conn, pack_id: str, after: dt.date, until: dt.date) -> dict[str, in
 
 # -- manual actions -----------------------------------------------------------------------------------------
 
-def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: int | None = None,
-          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+
+def serve(
+    conn,
+    on: dt.date,
+    actor: str,
+    entry_id: int | None = None,
+    cycle_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
     day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
     its repair instructions (两书同达) are issued dated ``on``, stating that deadline."""
@@ -663,58 +792,87 @@ def serve(conn, on: dt.date, actor: str, entry_id: int | None = None, cycle_id: 
         ids = q.entry_ids(conn, cycle_id=cycle_id)
         if not ids and cycle["revision"] > 1:
             # A rerun keeps the entries an earlier revision proposed: name the revision that holds them.
-            earlier = [i for i in q.earlier_revisions(conn, cycle["pack_id"], cycle["period"], cycle["revision"])
-                       if q.entry_ids(conn, cycle_id=i)]
+            earlier = [
+                i
+                for i in q.earlier_revisions(conn, cycle["pack_id"], cycle["period"], cycle["revision"])
+                if q.entry_ids(conn, cycle_id=i)
+            ]
             if earlier:
-                note = (f"Cycle {cycle_id} (revision {cycle['revision']} of {cycle['pack_id']} {cycle['period']}) "
-                        f"created no list entries: the entries it proposes were created by cycle "
-                        f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
-                        f"{earlier[0]}'.")
+                note = (
+                    f"Cycle {cycle_id} (revision {cycle['revision']} of {cycle['pack_id']} {cycle['period']}) "
+                    f"created no list entries: the entries it proposes were created by cycle "
+                    f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
+                    f"{earlier[0]}'."
+                )
                 return {"on": on.isoformat(), "served": [], "skipped": [], "note": note}
     served, skipped = [], []
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
-        part = ids[i:i + ENTRY_CHUNK]
+        part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
         batch = Batch()  # events, tasks and notices of the chunk: a few statements, not several per entry
         for entry in load(conn, part):
             catch_up(conn, entry, on, batch=batch)
             if entry.state != "proposed":
                 if entry_id is not None:
-                    _require_state(entry, ("proposed",), "the pre-listing notice can be served",
-                                   f"It was served on {entry.served_on}." if entry.served_on else "")
+                    _require_state(
+                        entry,
+                        ("proposed",),
+                        "the pre-listing notice can be served",
+                        f"It was served on {entry.served_on}." if entry.served_on else "",
+                    )
                 skipped.append({"entry_id": entry.id, "state": entry.state})
                 continue
             deadline = deadlines.objection_end(entry.timing, entry.list_def, on)
-            _append(conn, entry, "notified", on, actor, "pre-listing notice served",
-                    {"served_on": on, "objection_deadline": deadline}, batch=batch)
+            _append(
+                conn,
+                entry,
+                "notified",
+                on,
+                actor,
+                "pre-listing notice served",
+                {"served_on": on, "objection_deadline": deadline},
+                batch=batch,
+            )
             # The notice served is issued now, dated the service and stating this deadline (a no-op if it was).
             _issue_notices(entry, entry.event("proposed"), batch)
-            served.append({"entry_id": entry.id, "code": entry.row["code"], "list": entry.list,
-                           "objection_deadline": deadline.isoformat()})
+            served.append(
+                {
+                    "entry_id": entry.id,
+                    "code": entry.row["code"],
+                    "list": entry.list,
+                    "objection_deadline": deadline.isoformat(),
+                }
+            )
         batch.flush(conn)
         if progress:
             progress(len(part))
     return {"on": on.isoformat(), "served": served, "skipped": skipped}
 
 
-def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None
-            ) -> dict[str, Any]:
+def advance(
+    conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """List entries whose objection window has passed with no objection pending, expire those past their
     maximum period. Idempotent: a second run on the same date changes nothing."""
     result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
-        part = ids[i:i + ENTRY_CHUNK]
+        part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
         batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
         for entry in load(conn, part):
             for ev in catch_up(conn, entry, as_of, actor, batch=batch):
                 result[ev["event"]].append(entry.id)
             if entry.state in PRE_LISTING:
-                why = ("objection pending" if entry.pending_objections else
-                       "notice not served" if entry.state == "proposed" else "objection window running")
+                why = (
+                    "objection pending"
+                    if entry.pending_objections
+                    else "notice not served"
+                    if entry.state == "proposed"
+                    else "objection window running"
+                )
                 result["waiting"][why] = result["waiting"].get(why, 0) + 1
         batch.flush(conn)
         if progress:
@@ -751,11 +909,14 @@ def extend(conn, entry_id: int, months: int, reason: str, on: dt.date, actor: st
     allowed = extension_allowance(entry.list_def)
     used = sum(int((ev.get("data") or {}).get("months") or 0) for ev in entry.events if ev["event"] == "extended")
     if used + months > allowed:
-        raise ListError(f"{entry.label}: list {entry.list} allows at most {allowed} months of extension "
-                        f"(extendable in pack {entry.row['pack_id']}), {used} already used; "
-                        f"give --months {allowed - used} or less." if allowed else
-                        f"{entry.label}: list {entry.list} does not allow extensions (extendable is not set in pack "
-                        f"{entry.row['pack_id']}).")
+        raise ListError(
+            f"{entry.label}: list {entry.list} allows at most {allowed} months of extension "
+            f"(extendable in pack {entry.row['pack_id']}), {used} already used; "
+            f"give --months {allowed - used} or less."
+            if allowed
+            else f"{entry.label}: list {entry.list} does not allow extensions (extendable is not set in pack "
+            f"{entry.row['pack_id']})."
+        )
     until = entry.until_on()
     if until is None:
         raise ListError(f"{entry.label} has no maximum period on list {entry.list}; there is nothing to extend.")
@@ -764,21 +925,30 @@ def extend(conn, entry_id: int, months: int, reason: str, on: dt.date, actor: st
     return {"entry_id": entry.id, "until": new_until.isoformat(), "previous_until": until.isoformat()}
 
 
-def file_objection(conn, entry_id: int, reason: str, evidence: Sequence[str], on: dt.date,
-                   actor: str) -> dict[str, Any]:
+def file_objection(
+    conn, entry_id: int, reason: str, evidence: Sequence[str], on: dt.date, actor: str
+) -> dict[str, Any]:
     """File an objection (异议); it suspends the entry until decided."""
     refs = [file_ref(p, "evidence") for p in evidence]
     entry = load_one(conn, entry_id)
     catch_up(conn, entry, on)
-    _require_state(entry, PRE_LISTING, "an objection can be filed",
-                   "A published entry can be ended early through credit repair (supervise repair apply) or "
-                   "revoked by the deciding authority if its basis was overturned (supervise lists revoke).")
+    _require_state(
+        entry,
+        PRE_LISTING,
+        "an objection can be filed",
+        "A published entry can be ended early through credit repair (supervise repair apply) or "
+        "revoked by the deciding authority if its basis was overturned (supervise lists revoke).",
+    )
     if entry.pending_objections:
-        raise ListError(f"{entry.label} already has objection {entry.pending_objections[0]} pending; decide it first "
-                        f"(supervise objection decide {entry.pending_objections[0]} --uphold|--reject).")
+        raise ListError(
+            f"{entry.label} already has objection {entry.pending_objections[0]} pending; decide it first "
+            f"(supervise objection decide {entry.pending_objections[0]} --uphold|--reject)."
+        )
     if entry.state == "notified" and on > entry.objection_deadline:
-        raise ListError(f"{entry.label}: the objection window closed on {entry.objection_deadline}; "
-                        f"an objection filed on {on} is late.")
+        raise ListError(
+            f"{entry.label}: the objection window closed on {entry.objection_deadline}; "
+            f"an objection filed on {on} is late."
+        )
     objection_id = q.insert_objection(conn, entry.id, reason, refs, on, actor)
     _append(conn, entry, "objection_filed", on, actor, reason, {"objection_id": objection_id, "evidence": refs})
     return {"objection_id": objection_id, "entry_id": entry.id, "state": entry.state, "filed_on": on.isoformat()}
@@ -791,22 +961,31 @@ def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.
     if objection is None:
         raise ListError(f"There is no objection {objection_id}; see 'supervise lists history CODE' for the ids.")
     if objection["decision"]:
-        raise ListError(f"Objection {objection_id} was already {objection['decision']} on {objection['decided_on']} "
-                        f"by {objection['decided_by']}; a decision is final here.")
+        raise ListError(
+            f"Objection {objection_id} was already {objection['decision']} on {objection['decided_on']} "
+            f"by {objection['decided_by']}; a decision is final here."
+        )
     if on < objection["filed_on"]:
-        raise ListError(f"Objection {objection_id} was filed on {objection['filed_on']}; it cannot be decided "
-                        f"earlier ({on}).")
+        raise ListError(
+            f"Objection {objection_id} was filed on {objection['filed_on']}; it cannot be decided earlier ({on})."
+        )
     entry = load_one(conn, objection["entry_id"])
     _require_state(entry, PRE_LISTING, f"objection {objection_id} can be decided")
     decision = "upheld" if uphold else "rejected"
     q.insert_objection_decision(conn, objection_id, decision, reason, on, actor)
     _append(conn, entry, f"objection_{decision}", on, actor, reason, {"objection_id": objection_id})
     catch_up(conn, entry, on)
-    return {"objection_id": objection_id, "entry_id": entry.id, "decision": decision, "state": entry.state,
-            "listable_on": _iso(entry.listable_on())}
+    return {
+        "objection_id": objection_id,
+        "entry_id": entry.id,
+        "decision": decision,
+        "state": entry.state,
+        "listable_on": _iso(entry.listable_on()),
+    }
 
 
 # -- reading ------------------------------------------------------------------------------------------------
+
 
 def known_lists(conn) -> dict[str, str]:
     """List name -> title, from stored entries and the newest version of every stored pack; the titles joined
@@ -832,29 +1011,52 @@ def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[st
             per_pack[(body.get("pack") or {}).get("id", "")] = (ldef or {}).get("title") or name
     titles = known_lists(conn)
     if name not in titles or (pack_id and pack_id not in per_pack):
-        known = sorted(titles) + sorted(f"{p}/{n}" for body in q.latest_pack_bodies(conn)
-                                        for p in [(body.get("pack") or {}).get("id", "")]
-                                        for n in ((body.get("version") or {}).get("lists") or {}))
-        raise ListError(f"There is no list '{list_name}'{did_you_mean(list_name, known)}; known lists: "
-                        f"{', '.join(known) or 'none yet (load a policy pack and run a cycle)'}.")
+        known = sorted(titles) + sorted(
+            f"{p}/{n}"
+            for body in q.latest_pack_bodies(conn)
+            for p in [(body.get("pack") or {}).get("id", "")]
+            for n in ((body.get("version") or {}).get("lists") or {})
+        )
+        raise ListError(
+            f"There is no list '{list_name}'{did_you_mean(list_name, known)}; known lists: "
+            f"{', '.join(known) or 'none yet (load a policy pack and run a cycle)'}."
+        )
     if state not in STATES and state != "all":
         raise UsageProblem(f"--state must be one of {', '.join(STATES)} or all, not '{state}'.")
     if state == "listed":
-        entries = [e for e in load(conn, q.entry_ids(conn, list_name=name, ever="listed", ever_before=as_of))
-                   if e.in_effect_on(as_of)]
+        entries = [
+            e
+            for e in load(conn, q.entry_ids(conn, list_name=name, ever="listed", ever_before=as_of))
+            if e.in_effect_on(as_of)
+        ]
     else:
-        entries = [e for e in load(conn, q.entry_ids(conn, list_name=name))
-                   if e.state_on(as_of) is not None and (state == "all" or e.state_on(as_of) == state)]
+        entries = [
+            e
+            for e in load(conn, q.entry_ids(conn, list_name=name))
+            if e.state_on(as_of) is not None and (state == "all" or e.state_on(as_of) == state)
+        ]
     if pack_id:
         entries = [e for e in entries if e.row.get("pack_id") == pack_id]
         title = per_pack.get(pack_id, titles[name])
     else:
         # The title of every pack whose entries are shown (or that defines the list), never another pack's alone.
         shown = sorted({e.row.get("pack_id") for e in entries}) or sorted(per_pack)
-        title = "、".join(dict.fromkeys(f"{per_pack.get(p, titles[name])}（{p}）" if len(per_pack) > 1
-                                        else per_pack.get(p, titles[name]) for p in shown)) or titles[name]
-    return {"list": list_name, "title": title, "as_of": as_of.isoformat(), "state": state,
-            "entries": [e.summary(as_of) for e in entries]}
+        title = (
+            "、".join(
+                dict.fromkeys(
+                    f"{per_pack.get(p, titles[name])}（{p}）" if len(per_pack) > 1 else per_pack.get(p, titles[name])
+                    for p in shown
+                )
+            )
+            or titles[name]
+        )
+    return {
+        "list": list_name,
+        "title": title,
+        "as_of": as_of.isoformat(),
+        "state": state,
+        "entries": [e.summary(as_of) for e in entries],
+    }
 
 
 def history(conn, code: str) -> dict[str, Any]:
@@ -862,8 +1064,10 @@ def history(conn, code: str) -> dict[str, Any]:
     and notices."""
     entity = entities_q.get_entity(conn, fold(code))
     if entity is None:
-        raise EntityNotFound(f"No entity with code {fold(code)} in the register; check the code or import it "
-                             f"with 'supervise import entities'.")
+        raise EntityNotFound(
+            f"No entity with code {fold(code)} in the register; check the code or import it "
+            f"with 'supervise import entities'."
+        )
     ids = q.entry_ids(conn, entity_id=entity["id"])
     objections = q.objections_for(conn, ids)
     applications = q.applications_for(conn, ids)
@@ -872,8 +1076,12 @@ def history(conn, code: str) -> dict[str, Any]:
     out = []
     for entry in load(conn, ids):
         item = entry.summary()
-        item["events"] = [jsonable({k: ev[k] for k in ("seq", "event", "state", "valid_from", "recorded_at", "actor",
-                                                       "reason", "data")}) for ev in entry.events]
+        item["events"] = [
+            jsonable(
+                {k: ev[k] for k in ("seq", "event", "state", "valid_from", "recorded_at", "actor", "reason", "data")}
+            )
+            for ev in entry.events
+        ]
         item["objections"] = [jsonable(o) for o in objections if o["entry_id"] == entry.id]
         item["repair_applications"] = [jsonable(a) for a in applications if a["entry_id"] == entry.id]
         item["measure_tasks"] = [jsonable(t) for t in tasks if t["entry_id"] == entry.id]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from typing import TYPE_CHECKING, Any, Sequence
-
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine import deadlines
 from engine.errors import ListError
@@ -26,12 +26,18 @@ DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
 
 def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
     """What a task records of its measure (the department has its own column)."""
-    return {"text": measure.get("text"), "basis": measure.get("basis"), "kind": measure.get("kind"),
-            "services": measure.get("services") or [], "list": list_name}
+    return {
+        "text": measure.get("text"),
+        "basis": measure.get("basis"),
+        "kind": measure.get("kind"),
+        "services": measure.get("services") or [],
+        "list": list_name,
+    }
 
 
-def task_rows(conn, entry: "Entry", action: str, on: dt.date,
-              pending: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+def task_rows(
+    conn, entry: Entry, action: str, on: dt.date, pending: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """The apply (on listing) or lift (on removal: only measures that were applied, stored or still ``pending``
     in the caller's batch) task rows of an entry, sent on ``on``; ``lists.lifecycle`` stores them with the event
     that calls for them."""
@@ -42,19 +48,37 @@ def task_rows(conn, entry: "Entry", action: str, on: dt.date,
         measures = {mid: m for mid, m in measures.items() if mid in applied}
     due = deadlines.ack_due(entry.timing, entry.list_def, on)
     shared = (entry.regime or {}).get("task_data") or {}  # one object per measure for every entry of the list
-    return [{"entry_id": entry.id, "measure_id": mid, "department": m.get("department") or "未指定部门",
-             "action": action, "created_on": on, "due_on": due,
-             "data": shared.get(mid) or task_data(entry.list, m)}
-            for mid, m in measures.items()]
+    return [
+        {
+            "entry_id": entry.id,
+            "measure_id": mid,
+            "department": m.get("department") or "未指定部门",
+            "action": action,
+            "created_on": on,
+            "due_on": due,
+            "data": shared.get(mid) or task_data(entry.list, m),
+        }
+        for mid, m in measures.items()
+    ]
 
 
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
     acked = task.get("acked_on")
-    return {"task_id": task["id"], "entry_id": task["entry_id"], "list": task["list"], "code": task["code"],
-            "name": task["entity_name"], "measure_id": task["measure_id"], "action": task["action"],
-            "department": task["department"], "text": (task.get("data") or {}).get("text"),
-            "created_on": task["created_on"].isoformat(), "due_on": task["due_on"].isoformat(),
-            "acked_on": acked.isoformat() if acked else None, "acked_by": task.get("acked_by")}
+    return {
+        "task_id": task["id"],
+        "entry_id": task["entry_id"],
+        "list": task["list"],
+        "code": task["code"],
+        "name": task["entity_name"],
+        "measure_id": task["measure_id"],
+        "action": task["action"],
+        "department": task["department"],
+        "text": (task.get("data") or {}).get("text"),
+        "created_on": task["created_on"].isoformat(),
+        "due_on": task["due_on"].isoformat(),
+        "acked_on": acked.isoformat() if acked else None,
+        "acked_by": task.get("acked_by"),
+    }
 
 
 def departments(conn) -> list[str]:
@@ -75,9 +99,11 @@ def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, An
         if department not in known:
             close = difflib.get_close_matches(department, known, n=3, cutoff=0.4)  # short Chinese names
             hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-            raise ListError(f"No department '{department}' has measure tasks or appears in a stored pack's measures"
-                            f"{hint}; departments: {', '.join(known) or 'none yet'}. "
-                            f"Give --department exactly as the pack's measures name it.")
+            raise ListError(
+                f"No department '{department}' has measure tasks or appears in a stored pack's measures"
+                f"{hint}; departments: {', '.join(known) or 'none yet'}. "
+                f"Give --department exactly as the pack's measures name it."
+            )
     tasks, overdue = [], {}
     for task in q.tasks(conn, department=department, unacked_on=as_of):
         view = task_view({**task, "acked_on": None, "acked_by": None})  # an ack after as_of: pending on as_of
@@ -85,8 +111,13 @@ def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, An
         if view["overdue_days"]:
             overdue[task["department"]] = overdue.get(task["department"], 0) + 1
         tasks.append(view)
-    return {"as_of": as_of.isoformat(), "department": department, "tasks": tasks,
-            "overdue": sum(overdue.values()), "overdue_by_department": overdue}
+    return {
+        "as_of": as_of.isoformat(),
+        "department": department,
+        "tasks": tasks,
+        "overdue": sum(overdue.values()),
+        "overdue_by_department": overdue,
+    }
 
 
 def ack(conn, task_id: int, by: str, on: dt.date, note: str | None = None) -> dict[str, Any]:
@@ -95,11 +126,14 @@ def ack(conn, task_id: int, by: str, on: dt.date, note: str | None = None) -> di
     if task is None:
         raise ListError(f"There is no measure task {task_id}; see 'supervise measures pending'.")
     if task["acked_on"] is not None:
-        raise ListError(f"Measure task {task_id} ({task['measure_id']}, {task['department']}) was already "
-                        f"acknowledged on {task['acked_on']} by {task['acked_by']}.")
+        raise ListError(
+            f"Measure task {task_id} ({task['measure_id']}, {task['department']}) was already "
+            f"acknowledged on {task['acked_on']} by {task['acked_by']}."
+        )
     if on < task["created_on"]:
-        raise ListError(f"Measure task {task_id} was created on {task['created_on']}; it cannot be acknowledged "
-                        f"earlier ({on}).")
+        raise ListError(
+            f"Measure task {task_id} was created on {task['created_on']}; it cannot be acknowledged earlier ({on})."
+        )
     q.insert_ack(conn, task_id, on, by, note)
     view = task_view({**task, "acked_on": on, "acked_by": by})
     view["late"] = on > task["due_on"]

@@ -21,42 +21,68 @@ import datetime as dt
 import json
 import pathlib
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jinja2
 
-from engine.register.codes import ENTITY_TYPE_LABELS, public_party
 from engine.errors import ListError
 from engine.exports import write_csv
+from engine.register.codes import ENTITY_TYPE_LABELS, public_party
 from engine.store import audit
 from engine.store import lists as q
-
 from lists.lifecycle import Entry, basis_text, jsonable, load
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 PAGE_SIZE = 50
-COLUMNS = ("list_title", "name", "code", "reason", "basis", "authority", "decision_no", "listed_from",
-           "published_until")
-HEADINGS = {"list_title": "名单名称", "name": "主体名称", "code": "统一社会信用代码/证件号码",
-            "reason": "列入事由", "basis": "列入依据", "authority": "认定部门", "decision_no": "决定文号",
-            "listed_from": "列入日期", "published_until": "公示截止日期"}
+COLUMNS = (
+    "list_title",
+    "name",
+    "code",
+    "reason",
+    "basis",
+    "authority",
+    "decision_no",
+    "listed_from",
+    "published_until",
+)
+HEADINGS = {
+    "list_title": "名单名称",
+    "name": "主体名称",
+    "code": "统一社会信用代码/证件号码",
+    "reason": "列入事由",
+    "basis": "列入依据",
+    "authority": "认定部门",
+    "decision_no": "决定文号",
+    "listed_from": "列入日期",
+    "published_until": "公示截止日期",
+}
 # The stored documents that carry an entry's listing decision number, best first: a listing decision (where a pack
 # issues one), the pre-listing notice (列入名单告知书: reasons, basis and rights of the listing), the commendation
 # of an incentive list, the repair instructions served with the listing (两书同达; the only document of lists
 # without an objection window such as 经营异常名录).
 LISTING_DOCUMENTS = ("listing_decision", "pre_listing", "commendation", "repair_instructions")
-DOCUMENT_TITLES = {"listing_decision": "列入决定书", "pre_listing": "列入名单告知书", "commendation": "守信激励告知书",
-                   "repair_instructions": "信用修复告知书", "penalty": "行政处罚决定书", "tax_violation": "税务处理决定书",
-                   "entry": "列入决定书"}
-NO_END = "至移出之日"   # a list without a maximum period: published until removed
-NOT_REQUIRED = "—"      # optional by law: an incentive list's decision number
+DOCUMENT_TITLES = {
+    "listing_decision": "列入决定书",
+    "pre_listing": "列入名单告知书",
+    "commendation": "守信激励告知书",
+    "repair_instructions": "信用修复告知书",
+    "penalty": "行政处罚决定书",
+    "tax_violation": "税务处理决定书",
+    "entry": "列入决定书",
+}
+NO_END = "至移出之日"  # a list without a maximum period: published until removed
+NOT_REQUIRED = "—"  # optional by law: an incentive list's decision number
 NOT_RECORDED = "未记载"  # required but nothing stored: counted in the result as ``missing_documents``
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("lists", "templates"),
-                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("lists", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def listing_authority(entry: Entry) -> str:
@@ -85,23 +111,33 @@ def listing_document(entry: Entry, notices: Sequence[dict[str, Any]]) -> tuple[s
     return None
 
 
-def public_row(entry: Entry, day: dt.date, notices: Sequence[dict[str, Any]] = (),
-               operator: str | None = None) -> dict[str, Any]:
+def public_row(
+    entry: Entry, day: dt.date, notices: Sequence[dict[str, Any]] = (), operator: str | None = None
+) -> dict[str, Any]:
     """What the public may see of an entry (party masked by :func:`engine.codes.public_party`)."""
     r = entry.row
     party = public_party(r["entity_name"], r["code"], r.get("entity_type"), operator)
     until = entry.until_on(day)  # exclusive end; the public sees the last day of publication
     doc = listing_document(entry, notices)
     incentive = entry.list_def.get("kind") == "incentive"
-    return jsonable({
-        "entry_id": entry.id, "pack": r["pack_id"], "list": entry.list, "list_title": entry.title,
-        "name": party["name"], "code": party["code"],
-        "entity_type": ENTITY_TYPE_LABELS.get(r.get("entity_type") or "", "其他组织"),
-        "reason": r["reason"] or NOT_RECORDED, "basis": r["basis"] or NOT_RECORDED,
-        "authority": listing_authority(entry) or NOT_RECORDED,
-        "decision_no": doc[0] if doc else (NOT_REQUIRED if incentive else NOT_RECORDED),
-        "decision_doc": doc[1] if doc else "", "listed_from": entry.listed_from,
-        "published_until": until - dt.timedelta(days=1) if until else NO_END})
+    return jsonable(
+        {
+            "entry_id": entry.id,
+            "pack": r["pack_id"],
+            "list": entry.list,
+            "list_title": entry.title,
+            "name": party["name"],
+            "code": party["code"],
+            "entity_type": ENTITY_TYPE_LABELS.get(r.get("entity_type") or "", "其他组织"),
+            "reason": r["reason"] or NOT_RECORDED,
+            "basis": r["basis"] or NOT_RECORDED,
+            "authority": listing_authority(entry) or NOT_RECORDED,
+            "decision_no": doc[0] if doc else (NOT_REQUIRED if incentive else NOT_RECORDED),
+            "decision_doc": doc[1] if doc else "",
+            "listed_from": entry.listed_from,
+            "published_until": until - dt.timedelta(days=1) if until else NO_END,
+        }
+    )
 
 
 def published_rows(conn, day: dt.date) -> list[dict[str, Any]]:
@@ -119,8 +155,10 @@ def published_rows(conn, day: dt.date) -> list[dict[str, Any]]:
 
 def _safe(name: str, what: str) -> str:
     if not SAFE_NAME.fullmatch(name or ""):
-        raise ListError(f"{what} '{name}' cannot be used as a folder name on the public site; rename it in the "
-                        f"policy pack to letters, digits, '-' or '_'.")
+        raise ListError(
+            f"{what} '{name}' cannot be used as a folder name on the public site; rename it in the "
+            f"policy pack to letters, digits, '-' or '_'."
+        )
     return name
 
 
@@ -137,14 +175,29 @@ def _catalogue(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             bases = [basis_text(version, r.get("basis")) for r in rules if r.get("list") == name and r.get("basis")]
             found[(pack.get("id"), name)] = {
-                "pack": pack.get("id"), "name": name, "title": ldef.get("title") or name,
-                "pack_title": pack.get("title") or pack.get("id"), "kind": ldef.get("kind") or "",
+                "pack": pack.get("id"),
+                "name": name,
+                "title": ldef.get("title") or name,
+                "pack_title": pack.get("title") or pack.get("id"),
+                "kind": ldef.get("kind") or "",
                 "authority": ldef.get("authority") or pack.get("authority") or "",
-                "jurisdiction": pack.get("jurisdiction") or "", "bases": [b for b in bases if b]}
+                "jurisdiction": pack.get("jurisdiction") or "",
+                "bases": [b for b in bases if b],
+            }
     for r in rows:
-        item = found.setdefault((r["pack"], r["list"]), {
-            "pack": r["pack"], "name": r["list"], "title": r["list_title"], "pack_title": r["pack"], "kind": "",
-            "authority": r["authority"], "jurisdiction": "", "bases": []})
+        item = found.setdefault(
+            (r["pack"], r["list"]),
+            {
+                "pack": r["pack"],
+                "name": r["list"],
+                "title": r["list_title"],
+                "pack_title": r["pack"],
+                "kind": "",
+                "authority": r["authority"],
+                "jurisdiction": "",
+                "bases": [],
+            },
+        )
         if item.setdefault("row_bases", []).count(r["basis"]) == 0 and r["basis"]:
             item["row_bases"].append(r["basis"])
     lists = []
@@ -159,8 +212,13 @@ def _catalogue(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         named.sort(key=lambda a: a != item["authority"])
         authorities = named or ([item["authority"]] if item["authority"] else [])
         item["bases"] = item.pop("row_bases", None) or item["bases"]  # as stored with the entries, else the rules'
-        item.update(rows=mine, count=len(mine), authorities=authorities, dir=f"{item['pack']}/{item['name']}",
-                    pages=max(1, -(-len(mine) // PAGE_SIZE)))
+        item.update(
+            rows=mine,
+            count=len(mine),
+            authorities=authorities,
+            dir=f"{item['pack']}/{item['name']}",
+            pages=max(1, -(-len(mine) // PAGE_SIZE)),
+        )
         lists.append(item)
     return lists
 
@@ -175,7 +233,7 @@ def _search_script(item: dict[str, Any]) -> str:
     rows = [{**{k: r[k] for k in fields}, "page": page_name(i // PAGE_SIZE + 1)} for i, r in enumerate(item["rows"])]
     data = {"dir": item["dir"], "title": item["title"], "authority": "、".join(item["authorities"]), "rows": rows}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return ("// 名单检索数据（自动生成）\n(window.SITE_LISTS = window.SITE_LISTS || []).push(" + text + ");\n")
+    return "// 名单检索数据（自动生成）\n(window.SITE_LISTS = window.SITE_LISTS || []).push(" + text + ");\n"
 
 
 def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "system") -> dict[str, Any]:
@@ -188,8 +246,15 @@ def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "syste
     env = _env()
     files: list[str] = []
     jurisdiction = next((i["jurisdiction"] for i in lists if i["jurisdiction"]), "")
-    context = {"as_of": day.isoformat(), "headings": HEADINGS, "columns": COLUMNS, "lists": lists,
-               "jurisdiction": jurisdiction, "page_size": PAGE_SIZE, "page_name": page_name}
+    context = {
+        "as_of": day.isoformat(),
+        "headings": HEADINGS,
+        "columns": COLUMNS,
+        "lists": lists,
+        "jurisdiction": jurisdiction,
+        "page_size": PAGE_SIZE,
+        "page_name": page_name,
+    }
 
     def write(name: str, text: str) -> None:
         path = out / name
@@ -208,21 +273,43 @@ def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "syste
                 old.unlink()
         for number in range(1, item["pages"] + 1):
             start = (number - 1) * PAGE_SIZE
-            write(f"{item['dir']}/{page_name(number)}", page_tpl.render(
-                root="../../", item=item, page=number, start=start, rows=item["rows"][start:start + PAGE_SIZE],
-                **context))
-        write_csv(folder / "entries.csv", ["序号", *(HEADINGS[c] for c in COLUMNS)],
-                  ([i, *(r[c] for c in COLUMNS)] for i, r in enumerate(item["rows"], 1)))
+            write(
+                f"{item['dir']}/{page_name(number)}",
+                page_tpl.render(
+                    root="../../",
+                    item=item,
+                    page=number,
+                    start=start,
+                    rows=item["rows"][start : start + PAGE_SIZE],
+                    **context,
+                ),
+            )
+        write_csv(
+            folder / "entries.csv",
+            ["序号", *(HEADINGS[c] for c in COLUMNS)],
+            ([i, *(r[c] for c in COLUMNS)] for i, r in enumerate(item["rows"], 1)),
+        )
         files.append(f"{item['dir']}/entries.csv")
-        write(f"{item['dir']}/entries.json", json.dumps(
-            {"pack": item["pack"], "list": item["name"], "title": item["title"], "authority": item["authorities"],
-             "basis": item["bases"], "as_of": day.isoformat(), "count": item["count"],
-             "entries": [{k: v for k, v in r.items()} for r in item["rows"]]},
-            ensure_ascii=False, indent=2) + "\n")
+        write(
+            f"{item['dir']}/entries.json",
+            json.dumps(
+                {
+                    "pack": item["pack"],
+                    "list": item["name"],
+                    "title": item["title"],
+                    "authority": item["authorities"],
+                    "basis": item["bases"],
+                    "as_of": day.isoformat(),
+                    "count": item["count"],
+                    "entries": [{k: v for k, v in r.items()} for r in item["rows"]],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+        )
         write(f"{item['dir']}/search.js", _search_script(item))
     counts = {i["dir"]: i["count"] for i in lists}
     missing = [r["entry_id"] for r in rows if r["decision_no"] == NOT_RECORDED]
-    audit(conn, actor, "lists_publish", str(out), as_of=day.isoformat(), counts=counts,
-          missing_documents=missing)
-    return {"out": str(out), "as_of": day.isoformat(), "counts": counts, "files": files,
-            "missing_documents": missing}
+    audit(conn, actor, "lists_publish", str(out), as_of=day.isoformat(), counts=counts, missing_documents=missing)
+    return {"out": str(out), "as_of": day.isoformat(), "counts": counts, "files": files, "missing_documents": missing}

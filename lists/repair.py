@@ -27,20 +27,23 @@ removal notice.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine import deadlines
 from engine.errors import ListError
 from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months
-
 from lists.lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref, jsonable, load_one
 
 # Unmet, these rule out repair of the entry whatever the applicant does later.
 BLOCKING = ("repair_allowed", "no_repeat_same_kind")
-FILE_CONDITIONS = {"commitment": "信用承诺书 (--commitment FILE)", "training": "training certificate (--training FILE)",
-                   "credit_report": "credit report (--credit-report FILE)"}
+FILE_CONDITIONS = {
+    "commitment": "信用承诺书 (--commitment FILE)",
+    "training": "training certificate (--training FILE)",
+    "credit_report": "credit report (--credit-report FILE)",
+}
 
 
 def _kind_key(record: dict[str, Any]) -> tuple[str, str | None]:
@@ -59,13 +62,21 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
         conditions.append({"condition": name, "met": met, "detail": detail, "earliest": earliest})
 
     if not repair.get("allowed"):
-        check("repair_allowed", False, f"list {entry.list} ({entry.title}) does not allow credit repair "
-                                       f"(repair.allowed is not true in pack {entry.row['pack_id']})")
+        check(
+            "repair_allowed",
+            False,
+            f"list {entry.list} ({entry.title}) does not allow credit repair "
+            f"(repair.allowed is not true in pack {entry.row['pack_id']})",
+        )
     listed_from = entry.listed_from
     months = int(repair.get("min_months", ldef.get("min_months") or 0))
     min_end = deadlines.repair_earliest(ldef, listed_from)
-    check("min_period", on >= min_end, f"listed from {listed_from}; the minimum publication period of {months} "
-                                        f"months ends on {min_end}", min_end)
+    check(
+        "min_period",
+        on >= min_end,
+        f"listed from {listed_from}; the minimum publication period of {months} months ends on {min_end}",
+        min_end,
+    )
 
     records = {r["id"]: r for r in entities_q.records_for(conn, entry.row["entity_id"], until=on)}
     basis = entry.data.get("records") or []
@@ -81,25 +92,44 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
             fulfilled = _date(data.get("fulfilled_on"))
             if fulfilled is None or fulfilled > on:
                 open_.append(ref.get("ref") or f"record {ref['id']}")
-        check("obligations_fulfilled", not open_,
-              f"penalty {', '.join(open_)} not fulfilled on {on} (no fulfilled_on on or before that date)" if open_
-              else f"all {sum(1 for r in basis if r['kind'] == 'penalty')} penalties behind the entry are fulfilled")
+        check(
+            "obligations_fulfilled",
+            not open_,
+            f"penalty {', '.join(open_)} not fulfilled on {on} (no fulfilled_on on or before that date)"
+            if open_
+            else f"all {sum(1 for r in basis if r['kind'] == 'penalty')} penalties behind the entry are fulfilled",
+        )
     if "no_repeat_same_kind" in requires:
         kinds = {_kind_key(r) for r in basis} or {("penalty", None), ("tax_violation", None)}
         loose = {k for k, f in kinds if f is None}
         based = {r["id"] for r in basis}
-        repeats = [r for r in records.values()
-                   if r["id"] not in based and listed_from < r["date"] <= on
-                   and (r["kind"] in loose or _kind_key({"kind": r["kind"], **(r["data"] or {})}) in kinds)]
-        check("no_repeat_same_kind", not repeats,
-              "new violation of the same kind since listing: " + ", ".join(
-                  f"{r['kind']} {(r['data'] or {}).get('decision_no') or r['id']} of {r['date']}" for r in repeats)
-              if repeats else f"no violation of the same kind since {listed_from}")
+        repeats = [
+            r
+            for r in records.values()
+            if r["id"] not in based
+            and listed_from < r["date"] <= on
+            and (r["kind"] in loose or _kind_key({"kind": r["kind"], **(r["data"] or {})}) in kinds)
+        ]
+        check(
+            "no_repeat_same_kind",
+            not repeats,
+            "new violation of the same kind since listing: "
+            + ", ".join(
+                f"{r['kind']} {(r['data'] or {}).get('decision_no') or r['id']} of {r['date']}" for r in repeats
+            )
+            if repeats
+            else f"no violation of the same kind since {listed_from}",
+        )
     for name, what in FILE_CONDITIONS.items():
         if name in requires:
             ref = files.get(name)
-            check(name, bool(ref and ref["size"]), f"{what} given: {ref['name']}" if ref and ref["size"] else
-                  f"{what} {'is empty' if ref else 'is required'}")
+            check(
+                name,
+                bool(ref and ref["size"]),
+                f"{what} given: {ref['name']}"
+                if ref and ref["size"]
+                else f"{what} {'is empty' if ref else 'is required'}",
+            )
 
     history = [d for d in q.approved_repairs(conn, entry.row["entity_id"]) if d <= on]
     limit = repair.get("max_repairs") or {}
@@ -109,13 +139,22 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
         recent = [d for d in history if d > window_start]
         ok = len(recent) < count
         earliest = None if ok else add_months(recent[len(recent) - count], 12 * years)
-        check("max_repairs", ok, f"{len(recent)} approved repairs in the {years} years before {on}; at most {count} "
-                                 f"allowed" + ("" if ok else f" (the oldest counted drops out on {earliest})"), earliest)
+        check(
+            "max_repairs",
+            ok,
+            f"{len(recent)} approved repairs in the {years} years before {on}; at most {count} "
+            f"allowed" + ("" if ok else f" (the oldest counted drops out on {earliest})"),
+            earliest,
+        )
     cooldown = int(repair.get("cooldown_months") or 0)
     if cooldown and history:
         ready = add_months(history[-1], cooldown)
-        check("cooldown", on >= ready, f"last approved repair on {history[-1]}; the next may succeed "
-                                       f"{cooldown} months later, from {ready}", ready)
+        check(
+            "cooldown",
+            on >= ready,
+            f"last approved repair on {history[-1]}; the next may succeed {cooldown} months later, from {ready}",
+            ready,
+        )
 
     unmet = [c for c in conditions if not c["met"]]
     timed = [c["earliest"] for c in unmet if c["earliest"] is not None]
@@ -123,61 +162,113 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
     earliest = max(timed) if timed else (on if unmet else None)
     until = entry.until_on(on)
     never = any(c["condition"] in BLOCKING for c in unmet) or (
-        earliest is not None and until is not None and earliest >= until)
-    return jsonable({"eligible": not unmet, "checked_on": on, "conditions": conditions,
-                     "unmet": [c["condition"] for c in unmet], "earliest_on": None if never else earliest,
-                     "also_needs": untimed, "publication_ends": until})
+        earliest is not None and until is not None and earliest >= until
+    )
+    return jsonable(
+        {
+            "eligible": not unmet,
+            "checked_on": on,
+            "conditions": conditions,
+            "unmet": [c["condition"] for c in unmet],
+            "earliest_on": None if never else earliest,
+            "also_needs": untimed,
+            "publication_ends": until,
+        }
+    )
 
 
 def explain_refusal(entry: Entry, result: dict[str, Any]) -> str:
     """The sentence shown for an ineligible application: every unmet condition and the earliest date."""
     e = result["eligibility"]
-    lines = [f"{entry.label} cannot be repaired on {e['checked_on']}; application {result['application_id']} is "
-             f"stored as refused. Unmet conditions:"]
+    lines = [
+        f"{entry.label} cannot be repaired on {e['checked_on']}; application {result['application_id']} is "
+        f"stored as refused. Unmet conditions:"
+    ]
     lines += [f"  - {c['condition']}: {c['detail']}" for c in e["conditions"] if not c["met"]]
     if e["earliest_on"]:
-        extra = f" once {', '.join(e['also_needs'])} {'is' if len(e['also_needs']) == 1 else 'are'} met" \
-            if e["also_needs"] else ""
+        extra = (
+            f" once {', '.join(e['also_needs'])} {'is' if len(e['also_needs']) == 1 else 'are'} met"
+            if e["also_needs"]
+            else ""
+        )
         lines.append(f"The earliest date an application could succeed is {e['earliest_on']}{extra}.")
     elif e["publication_ends"] and not set(BLOCKING) & set(e["unmet"]):
-        lines.append(f"Publication ends on {e['publication_ends']} before the conditions can be met; "
-                     f"the entry will expire then.")
+        lines.append(
+            f"Publication ends on {e['publication_ends']} before the conditions can be met; the entry will expire then."
+        )
     else:
         ends = f"; it ends when its publication period does ({e['publication_ends']})" if e["publication_ends"] else ""
         lines.append(f"This entry cannot be repaired{ends}.")
     return "\n".join(lines)
 
 
-def apply(conn, entry_id: int, on: dt.date, applicant: str, commitment: str | None,
-          evidence: Sequence[str] = (), training: str | None = None, credit_report: str | None = None) -> dict[str, Any]:
+def apply(
+    conn,
+    entry_id: int,
+    on: dt.date,
+    applicant: str,
+    commitment: str | None,
+    evidence: Sequence[str] = (),
+    training: str | None = None,
+    credit_report: str | None = None,
+) -> dict[str, Any]:
     """Apply for credit repair of a listed entry. Returns ``status`` 'pending' (eligible, awaiting a decision)
     or 'refused' (stored with its unmet conditions; see :func:`explain_refusal`)."""
-    files = {"commitment": file_ref(commitment, "commitment") if commitment else None,
-             "training": file_ref(training, "training certificate") if training else None,
-             "credit_report": file_ref(credit_report, "credit report") if credit_report else None}
+    files = {
+        "commitment": file_ref(commitment, "commitment") if commitment else None,
+        "training": file_ref(training, "training certificate") if training else None,
+        "credit_report": file_ref(credit_report, "credit report") if credit_report else None,
+    }
     refs = [file_ref(p, "evidence") for p in evidence]
     entry = load_one(conn, entry_id)
     catch_up(conn, entry, on)
-    _require_state(entry, ("listed",), "credit repair can be applied for",
-                   "Before listing, file an objection instead (supervise objection file)."
-                   if entry.state in ("proposed", "notified") else "")
+    _require_state(
+        entry,
+        ("listed",),
+        "credit repair can be applied for",
+        "Before listing, file an objection instead (supervise objection file)."
+        if entry.state in ("proposed", "notified")
+        else "",
+    )
     if entry.pending_application:
-        raise ListError(f"{entry.label} already has repair application {entry.pending_application} waiting for a "
-                        f"decision (supervise repair decide {entry.pending_application} --approve|--reject).")
+        raise ListError(
+            f"{entry.label} already has repair application {entry.pending_application} waiting for a "
+            f"decision (supervise repair decide {entry.pending_application} --approve|--reject)."
+        )
     result = eligibility(conn, entry, on, files)
-    stored = [{**r, "role": "evidence"} for r in refs] + [{**f, "role": k} for k, f in files.items()
-                                                          if f and k != "commitment"]
+    stored = [{**r, "role": "evidence"} for r in refs] + [
+        {**f, "role": k} for k, f in files.items() if f and k != "commitment"
+    ]
     application_id = q.insert_application(conn, entry.id, on, applicant, files["commitment"], stored, result)
     decide_by = None
     if result["eligible"]:
         decide_by = deadlines.repair_decide_by(entry.timing, entry.list_def, on)
-        _append(conn, entry, "repair_applied", on, applicant, "credit repair applied for",
-                {"application_id": application_id, "decide_by": decide_by})
+        _append(
+            conn,
+            entry,
+            "repair_applied",
+            on,
+            applicant,
+            "credit repair applied for",
+            {"application_id": application_id, "decide_by": decide_by},
+        )
     else:
-        _append(conn, entry, "repair_refused", on, applicant, "not eligible: " + ", ".join(result["unmet"]),
-                {"application_id": application_id, "unmet": result["unmet"], "earliest_on": result["earliest_on"]})
-    out = {"application_id": application_id, "entry_id": entry.id, "status": "pending" if result["eligible"]
-           else "refused", "decide_by": decide_by.isoformat() if decide_by else None, "eligibility": result}
+        _append(
+            conn,
+            entry,
+            "repair_refused",
+            on,
+            applicant,
+            "not eligible: " + ", ".join(result["unmet"]),
+            {"application_id": application_id, "unmet": result["unmet"], "earliest_on": result["earliest_on"]},
+        )
+    out = {
+        "application_id": application_id,
+        "entry_id": entry.id,
+        "status": "pending" if result["eligible"] else "refused",
+        "decide_by": decide_by.isoformat() if decide_by else None,
+        "eligibility": result,
+    }
     if not result["eligible"]:
         out["message"] = explain_refusal(entry, out)
     return out
@@ -189,32 +280,47 @@ def decide(conn, application_id: int, approve: bool, reason: str, on: dt.date, a
     if app is None:
         raise ListError(f"There is no repair application {application_id}; see 'supervise lists history CODE'.")
     if app["decision"]:
-        raise ListError(f"Repair application {application_id} was already {app['decision']} on {app['decided_on']} "
-                        f"by {app['decided_by']}.")
+        raise ListError(
+            f"Repair application {application_id} was already {app['decision']} on {app['decided_on']} "
+            f"by {app['decided_by']}."
+        )
     if not app["eligibility"].get("eligible"):
-        raise ListError(f"Repair application {application_id} was refused on {app['applied_on']} (unmet: "
-                        f"{', '.join(app['eligibility'].get('unmet') or [])}); there is nothing to decide. "
-                        f"Apply again once the conditions are met.")
+        raise ListError(
+            f"Repair application {application_id} was refused on {app['applied_on']} (unmet: "
+            f"{', '.join(app['eligibility'].get('unmet') or [])}); there is nothing to decide. "
+            f"Apply again once the conditions are met."
+        )
     if on < app["applied_on"]:
-        raise ListError(f"Repair application {application_id} was made on {app['applied_on']}; it cannot be decided "
-                        f"earlier ({on}).")
+        raise ListError(
+            f"Repair application {application_id} was made on {app['applied_on']}; it cannot be decided earlier ({on})."
+        )
     entry = load_one(conn, app["entry_id"])
     catch_up(conn, entry, on)
     if entry.state != "listed":
-        raise ListError(f"{entry.label} is {entry.state} since {entry.since}, so repair application {application_id} "
-                        f"lapsed; there is nothing to decide.")
+        raise ListError(
+            f"{entry.label} is {entry.state} since {entry.since}, so repair application {application_id} "
+            f"lapsed; there is nothing to decide."
+        )
     if approve:
         again = eligibility(conn, entry, on, {"commitment": app["commitment"], **_stored_files(app)})
         if not again["eligible"]:
             unmet = [f"{c['condition']}: {c['detail']}" for c in again["conditions"] if not c["met"]]
-            raise ListError(f"Repair application {application_id} can no longer be approved on {on}: "
-                            f"{'; '.join(unmet)}. Reject it with --reject and the reason.")
+            raise ListError(
+                f"Repair application {application_id} can no longer be approved on {on}: "
+                f"{'; '.join(unmet)}. Reject it with --reject and the reason."
+            )
     decision = "approved" if approve else "rejected"
     q.insert_repair_decision(conn, application_id, decision, reason, on, actor)
-    _append(conn, entry, "repaired" if approve else "repair_rejected", on, actor, reason,
-            {"application_id": application_id})
-    return {"application_id": application_id, "entry_id": entry.id, "decision": decision, "state": entry.state,
-            "on": on.isoformat()}
+    _append(
+        conn, entry, "repaired" if approve else "repair_rejected", on, actor, reason, {"application_id": application_id}
+    )
+    return {
+        "application_id": application_id,
+        "entry_id": entry.id,
+        "decision": decision,
+        "state": entry.state,
+        "on": on.isoformat(),
+    }
 
 
 def _stored_files(app: dict[str, Any]) -> dict[str, dict | None]:

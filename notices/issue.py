@@ -23,28 +23,39 @@ import datetime as dt
 import os
 import pathlib
 import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from engine import authorities, deadlines
-from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id
-from engine.evidence import Evidence, with_evidence
-from engine.evidence import cite  # one citation rule for notices and explanations
 from engine.errors import CycleNotFound, NoticeError, PlanError, PolicyError, did_you_mean
+from engine.evidence import (
+    Evidence,
+    cite,  # one citation rule for notices and explanations
+    with_evidence,
+)
 from engine.outpaths import write_atomically
+from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
 from engine.values import period_cn
-
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
 CHUNK = 1000  # notices are numbered and stored in transactions of this many causes
 LIST_KINDS = ("pre_listing", "repair_instructions", "removal_decision")
 # list_events.event names (and the pack's notices mapping verbs) -> the pack's notices mapping key
-EVENT_ALIASES = {"propose": "propose", "proposed": "propose", "list": "list", "listed": "list",
-                 "remove": "remove", "removed": "remove", "repaired": "remove", "expired": "remove",
-                 "revoked": "remove"}
+EVENT_ALIASES = {
+    "propose": "propose",
+    "proposed": "propose",
+    "list": "list",
+    "listed": "list",
+    "remove": "remove",
+    "removed": "remove",
+    "repaired": "remove",
+    "expired": "remove",
+    "revoked": "remove",
+}
 REMOVAL_REASONS = {
     "repaired": "经审核，{you}已纠正失信行为、履行相关义务并完成信用修复，符合移出条件",
     "expired": "{you}列入该名单的期限已届满",
@@ -53,9 +64,14 @@ REMOVAL_REASONS = {
     "remove": "经审核，{you}已符合移出该名单的条件",
 }
 REPAIR_REQUIREMENTS = {
-    "obligations_fulfilled": ("已履行行政处罚、行政决定等确定的法定义务，纠正失信行为",
-                              "履行法定义务、纠正失信行为的证明材料（如缴款凭证、整改情况报告）"),
-    "commitment": ("作出信用承诺，并公开承诺内容", "信用修复承诺书（承诺所提交材料真实有效，并愿意承担违反承诺的责任）"),
+    "obligations_fulfilled": (
+        "已履行行政处罚、行政决定等确定的法定义务，纠正失信行为",
+        "履行法定义务、纠正失信行为的证明材料（如缴款凭证、整改情况报告）",
+    ),
+    "commitment": (
+        "作出信用承诺，并公开承诺内容",
+        "信用修复承诺书（承诺所提交材料真实有效，并愿意承担违反承诺的责任）",
+    ),
     "no_repeat_same_kind": ("自列入之日起未再发生同类失信行为", None),
     "training": ("参加信用修复专题培训", "信用修复专题培训证明"),
     "credit_report": ("提交信用报告", "依法设立的信用服务机构出具的信用报告"),
@@ -86,6 +102,7 @@ _DATE_SETTINGS = {"inspection.start", "inspection.end"}
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
 
 def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + int(months)
@@ -132,26 +149,32 @@ def _bases(items: Iterable[str | None]) -> list[str]:
 def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
     """Defaults <- pack version ``notice_settings`` <- ``given``; unknown keys are an error."""
     out = dict(DEFAULT_SETTINGS)
-    layers = [((pack_body.get("version") or {}).get("notice_settings") or {}, "the pack version's notice_settings"),
-              (given or {}, "--set")]
+    layers = [
+        ((pack_body.get("version") or {}).get("notice_settings") or {}, "the pack version's notice_settings"),
+        (given or {}, "--set"),
+    ]
     for layer, where in layers:
         flat = _flatten(layer)
         for key, value in flat.items():
             if key not in DEFAULT_SETTINGS:
-                raise NoticeError(f"Unknown notice setting '{key}' in {where}{did_you_mean(key, DEFAULT_SETTINGS)}; "
-                                  f"the settings are {', '.join(DEFAULT_SETTINGS)}.")
+                raise NoticeError(
+                    f"Unknown notice setting '{key}' in {where}{did_you_mean(key, DEFAULT_SETTINGS)}; "
+                    f"the settings are {', '.join(DEFAULT_SETTINGS)}."
+                )
             if key in _INT_SETTINGS and value is not None:
                 try:
                     value = int(value)
                 except (TypeError, ValueError):
-                    raise NoticeError(f"Notice setting '{key}' must be a whole number, not '{value}' "
-                                      f"({where}).") from None
+                    raise NoticeError(
+                        f"Notice setting '{key}' must be a whole number, not '{value}' ({where})."
+                    ) from None
                 from policies.loader import BOUNDS
 
                 lo, hi = BOUNDS["notice_settings.days_months"]
                 if not lo <= value <= hi:
-                    raise NoticeError(f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not "
-                                      f"{value} ({where}).")
+                    raise NoticeError(
+                        f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not {value} ({where})."
+                    )
             if key in _DATE_SETTINGS and value is not None:
                 from engine.values import parse_date
 
@@ -160,13 +183,17 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                 except ValueError as exc:
                     raise NoticeError(f"Notice setting '{key}': {exc} ({where}).") from None
                 if not dt.date(1949, 1, 1) <= value <= dt.date(2100, 12, 31):
-                    raise NoticeError(f"Notice setting '{key}': {value} is outside the dates supervise works with "
-                                      f"(1949-01-01 to 2100-12-31) ({where}).")
+                    raise NoticeError(
+                        f"Notice setting '{key}': {value} is outside the dates supervise works with "
+                        f"(1949-01-01 to 2100-12-31) ({where})."
+                    )
                 value = value.isoformat()  # stored in the context as text, like the other settings
             out[key] = value
     if out["inspection.start"] and out["inspection.end"] and out["inspection.end"] < out["inspection.start"]:
-        raise NoticeError(f"Notice settings: inspection.end {out['inspection.end']} is before inspection.start "
-                          f"{out['inspection.start']}; give an end on or after the start.")
+        raise NoticeError(
+            f"Notice settings: inspection.end {out['inspection.end']} is before inspection.start "
+            f"{out['inspection.start']}; give an end on or after the start."
+        )
     return out
 
 
@@ -194,6 +221,7 @@ def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
 
 # -- numbering ------------------------------------------------------------------------------------
 
+
 class _SeqSlot:
     def __format__(self, spec: str) -> str:
         return "{seq" + (f":{spec}" if spec else "") + "}"
@@ -211,12 +239,15 @@ def numbering(pack_body: Mapping[str, Any], kind: str, year: int, prefix: str | 
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
     except ValueError as exc:
-        raise NoticeError(f"The {where} is not a valid pattern ({exc}); e.g. \"{DEFAULT_NUMBERING}\".") from None
+        raise NoticeError(f'The {where} is not a valid pattern ({exc}); e.g. "{DEFAULT_NUMBERING}".') from None
     if "seq" not in fields or fields - {"prefix", "year", "seq"}:
-        raise NoticeError(f"The {where} must use {{seq}} and may use only {{prefix}}, {{year}} and {{seq}}; "
-                          f"e.g. \"{DEFAULT_NUMBERING}\" or \"{{prefix}}〔{{year}}〕{{seq:05d}}号\".")
-    prefix = (prefix or pack.get("document_prefix") or pack.get("authority_short") or pack.get("authority") or "") \
-        + KINDS[kind].abbr  # ``prefix``: the document prefix of the issuing authority of the entity's region
+        raise NoticeError(
+            f"The {where} must use {{seq}} and may use only {{prefix}}, {{year}} and {{seq}}; "
+            f'e.g. "{DEFAULT_NUMBERING}" or "{{prefix}}〔{{year}}〕{{seq:05d}}号".'
+        )
+    prefix = (
+        prefix or pack.get("document_prefix") or pack.get("authority_short") or pack.get("authority") or ""
+    ) + KINDS[kind].abbr  # ``prefix``: the document prefix of the issuing authority of the entity's region
     template = pattern.format(prefix=prefix, year=year, seq=_SeqSlot())
     if len(template) > 120:
         raise NoticeError(f"The {where} gives numbers longer than 120 characters; shorten document_prefix.")
@@ -228,6 +259,7 @@ def format_number(template: str, seq: int) -> str:
 
 
 # -- contexts (pure functions: plain dicts in, plain JSON-able dict out) ---------------------------
+
 
 def _basis_text(version: Mapping[str, Any], basis: Any) -> list[str]:
     """A basis as stored (text, doc id, {doc, article} or a list of them) -> citation strings."""
@@ -261,24 +293,34 @@ def _recipient(entity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def issuing_authority(pack_body: Mapping[str, Any], entity: Mapping[str, Any], list_id: str | None = None,
-                      where: str = "the notice") -> dict[str, Any]:
+def issuing_authority(
+    pack_body: Mapping[str, Any], entity: Mapping[str, Any], list_id: str | None = None, where: str = "the notice"
+) -> dict[str, Any]:
     """The authority of the entity's region in the pack ({region, name, short, document_prefix}); an error
     naming the entity when the pack names authorities and none covers its region."""
     pack = pack_body.get("pack") or {}
     ldef = ((pack_body.get("version") or {}).get("lists") or {}).get(list_id) if list_id else None
     found = authorities.for_region(pack, entity.get("region"), ldef)
     if found is None:
-        raise NoticeError(f"{where}: entity {entity.get('code')} ({entity.get('name') or ''}) is in region "
-                          f"{entity.get('region') or '(none)'}, outside every issuing authority of pack "
-                          f"{pack.get('id')} ({authorities.covered(pack)}); add an authority for its region under "
-                          f"'authorities:' in the pack.")
+        raise NoticeError(
+            f"{where}: entity {entity.get('code')} ({entity.get('name') or ''}) is in region "
+            f"{entity.get('region') or '(none)'}, outside every issuing authority of pack "
+            f"{pack.get('id')} ({authorities.covered(pack)}); add an authority for its region under "
+            f"'authorities:' in the pack."
+        )
     return found
 
 
-def _common(kind: str, pack_body: Mapping[str, Any], entity: Mapping[str, Any], issued_on: dt.date,
-            settings: Mapping[str, Any], *, authority: Mapping[str, Any] | None = None, title: str | None = None
-            ) -> dict[str, Any]:
+def _common(
+    kind: str,
+    pack_body: Mapping[str, Any],
+    entity: Mapping[str, Any],
+    issued_on: dt.date,
+    settings: Mapping[str, Any],
+    *,
+    authority: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
     pack = pack_body.get("pack") or {}
     version = pack_body.get("version") or {}
     authority = authority or authorities.for_region(pack, None, None) or {}
@@ -295,22 +337,37 @@ def _common(kind: str, pack_body: Mapping[str, Any], entity: Mapping[str, Any], 
             "address": settings["contact.address"],
         },
         "recipient": _recipient(entity),
-        "pack": {"id": pack.get("id"), "title": pack.get("title") or "", "version": version.get("version"),
-                 "version_title": version.get("title") or ""},
-        "review": {"body": settings["review.body"], "days": settings["review.days"],
-                   "court_months": settings["review.court_months"]},
+        "pack": {
+            "id": pack.get("id"),
+            "title": pack.get("title") or "",
+            "version": version.get("version"),
+            "version_title": version.get("title") or "",
+        },
+        "review": {
+            "body": settings["review.body"],
+            "days": settings["review.days"],
+            "court_months": settings["review.court_months"],
+        },
     }
 
 
 def _list_info(version: Mapping[str, Any], list_id: str, where: str) -> dict[str, Any]:
     lists = version.get("lists") or {}
     if list_id not in lists:
-        raise NoticeError(f"{where} refers to list '{list_id}', which the pack version does not define"
-                          f"{did_you_mean(list_id, lists)}; the notice cannot be built.")
+        raise NoticeError(
+            f"{where} refers to list '{list_id}', which the pack version does not define"
+            f"{did_you_mean(list_id, lists)}; the notice cannot be built."
+        )
     d = lists[list_id]
-    return {"id": list_id, "title": d.get("title") or list_id, "kind": d.get("kind") or "sanction",
-            "objection_days": int(d.get("objection_days") or 0), "min_months": int(d.get("min_months") or 0),
-            "max_months": int(d.get("max_months") or 0), "publish": bool(d.get("publish", False))}
+    return {
+        "id": list_id,
+        "title": d.get("title") or list_id,
+        "kind": d.get("kind") or "sanction",
+        "objection_days": int(d.get("objection_days") or 0),
+        "min_months": int(d.get("min_months") or 0),
+        "max_months": int(d.get("max_months") or 0),
+        "publish": bool(d.get("publish", False)),
+    }
 
 
 def _list_measures(version: Mapping[str, Any], list_id: str) -> list[dict[str, Any]]:
@@ -323,21 +380,28 @@ def _list_measures(version: Mapping[str, Any], list_id: str) -> list[dict[str, A
 
 
 def _result_measures(result: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [{"id": m.get("id"), "text": m.get("text") or m.get("id") or "", "department": m.get("department") or ""}
-            for m in result.get("measures") or [] if m.get("kind") == kind]
+    return [
+        {"id": m.get("id"), "text": m.get("text") or m.get("id") or "", "department": m.get("department") or ""}
+        for m in result.get("measures") or []
+        if m.get("kind") == kind
+    ]
 
 
-def _findings(result: Mapping[str, Any], facts: Mapping[str, Any], evidence: Mapping[str, Any] | None = None
-              ) -> tuple[list[str], list[Any]]:
+def _findings(
+    result: Mapping[str, Any], facts: Mapping[str, Any], evidence: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[Any]]:
     """The tier reasons that decided or fired (filled from the decision's facts), each with the records behind
     it (``evidence``: rule id -> items, engine.evidence), and their bases."""
     own = {e.get("rule") for key in ("lists", "measures", "notices") for e in result.get(key) or []}
-    rows = [r for r in result.get("reasons") or [] if r.get("outcome") in ("decisive", "fired")
-            and r.get("rule") not in own]
+    rows = [
+        r for r in result.get("reasons") or [] if r.get("outcome") in ("decisive", "fired") and r.get("rule") not in own
+    ]
     rows.sort(key=lambda r: r.get("outcome") != "decisive")
     evidence = evidence or {}
-    return (_dedupe(with_evidence(fill(r.get("why") or r.get("reason"), facts), evidence.get(r.get("rule")))
-                    for r in rows), [r.get("basis") for r in rows])
+    return (
+        _dedupe(with_evidence(fill(r.get("why") or r.get("reason"), facts), evidence.get(r.get("rule"))) for r in rows),
+        [r.get("basis") for r in rows],
+    )
 
 
 class _Evidence:
@@ -365,31 +429,43 @@ class _Evidence:
                 self.engines[cycle_id] = (Evidence(version, as_of), as_of, cycle.get("started_at"))
         return self.engines[cycle_id]
 
-    def of(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None,
-           items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]]) -> list[dict[str, list]]:
+    def of(
+        self,
+        conn,
+        cycle: Mapping[str, Any] | None,
+        cycle_id: int | None,
+        items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]],
+    ) -> list[dict[str, list]]:
         """For ``(entity id, facts, result)`` triples of one cycle: ``{rule id: [record citations]}`` each."""
         found = self.engine(conn, cycle, cycle_id)
         if found is None or not items:
             return [{} for _ in items]
         engine, as_of, started = found
         records = ns.decision_records(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
-        return [engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
-                for entity_id, facts, result in items]
+        return [
+            engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
+            for entity_id, facts, result in items
+        ]
 
 
 def _tier(result: Mapping[str, Any], period: str | None) -> dict[str, Any] | None:
     if not result.get("tier"):
         return None
-    return {"code": result.get("tier"), "label": result.get("tier_label") or result.get("tier"), "period": period,
-            "period_label": _period_label(period)}
+    return {
+        "code": result.get("tier"),
+        "label": result.get("tier_label") or result.get("tier"),
+        "period": period,
+        "period_label": _period_label(period),
+    }
 
 
 def _period_label(period: str | None) -> str | None:
     return period_cn(period) if period else None
 
 
-def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None, settings: Mapping[str, Any],
-            issued_on: dt.date) -> dict[str, Any]:
+def _repair(
+    version: Mapping[str, Any], list_id: str, listed_on: dt.date | None, settings: Mapping[str, Any], issued_on: dt.date
+) -> dict[str, Any]:
     d = (version.get("lists") or {}).get(list_id) or {}
     rep = d.get("repair") or {}
     allowed = bool(rep.get("allowed", False))
@@ -399,10 +475,16 @@ def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None,
     materials = ["信用修复申请书", "主体身份证明材料（营业执照副本复印件或者身份证件复印件）"]
     materials += [REPAIR_REQUIREMENTS[r][1] for r in requires if r in REPAIR_REQUIREMENTS and REPAIR_REQUIREMENTS[r][1]]
     limit = rep.get("max_repairs") or {}
-    max_repairs = (f"{int(limit['years'])}年内信用修复次数不超过{int(limit['count'])}次"
-                   if limit.get("count") and limit.get("years") else None)
-    basis = ("《信用修复管理办法》（国家发展和改革委员会）" if issued_on >= dt.date(2026, 4, 1)
-             else "《失信行为纠正后的信用信息修复管理办法（试行）》（国家发展和改革委员会令第58号）")
+    max_repairs = (
+        f"{int(limit['years'])}年内信用修复次数不超过{int(limit['count'])}次"
+        if limit.get("count") and limit.get("years")
+        else None
+    )
+    basis = (
+        "《信用修复管理办法》（国家发展和改革委员会）"
+        if issued_on >= dt.date(2026, 4, 1)
+        else "《失信行为纠正后的信用信息修复管理办法（试行）》（国家发展和改革委员会令第58号）"
+    )
     return {
         "allowed": allowed,
         "min_months": min_months,
@@ -419,15 +501,30 @@ def _repair(version: Mapping[str, Any], list_id: str, listed_on: dt.date | None,
     }
 
 
-def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[str, Any], issued_on: dt.date,
-                  settings: Mapping[str, Any] | None = None, result: Mapping[str, Any] | None = None,
-                  facts: Mapping[str, Any] | None = None, notice: Mapping[str, Any] | None = None,
-                  list_id: str | None = None, list_reason: str | None = None, list_basis: Any = None,
-                  listed_on: dt.date | None = None, event: Mapping[str, Any] | None = None,
-                  check: Mapping[str, Any] | None = None, plan: Mapping[str, Any] | None = None,
-                  period: str | None = None, with_repair: bool = False, where: str = "the notice",
-                  evidence: Mapping[str, list] | None = None, summary_rule: str | None = None,
-                  objection_deadline: dt.date | None = None) -> dict[str, Any]:
+def build_context(
+    kind: str,
+    *,
+    pack_body: Mapping[str, Any],
+    entity: Mapping[str, Any],
+    issued_on: dt.date,
+    settings: Mapping[str, Any] | None = None,
+    result: Mapping[str, Any] | None = None,
+    facts: Mapping[str, Any] | None = None,
+    notice: Mapping[str, Any] | None = None,
+    list_id: str | None = None,
+    list_reason: str | None = None,
+    list_basis: Any = None,
+    listed_on: dt.date | None = None,
+    event: Mapping[str, Any] | None = None,
+    check: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
+    period: str | None = None,
+    with_repair: bool = False,
+    where: str = "the notice",
+    evidence: Mapping[str, list] | None = None,
+    summary_rule: str | None = None,
+    objection_deadline: dt.date | None = None,
+) -> dict[str, Any]:
     """The render context of one notice (JSON-able; stored with the notice). Pure: no database.
 
     ``evidence`` (rule id -> record citations, engine.evidence) names the records behind each finding and behind
@@ -477,23 +574,42 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
             day = deadlines.interview_day(version, issued_on, int(settings["interview.days"]))
             hh, mm = (int(x) for x in str(settings["interview.time"]).split(":"))
             moment = dt.datetime(day.year, day.month, day.day, hh, mm)
-        place = notice.get("place") or settings["interview.place"] or settings["contact.address"] \
+        place = (
+            notice.get("place")
+            or settings["interview.place"]
+            or settings["contact.address"]
             or f"{ctx['authority']['name']}（具体地点以电话通知为准）"
-        bring = (["本人身份证件", "整改情况说明及相关证明材料"] if ctx["recipient"]["is_person"] else
-                 ["营业执照副本复印件", "法定代表人身份证明或者授权委托书及受托人身份证件", "整改情况说明及相关证明材料"])
+        )
+        bring = (
+            ["本人身份证件", "整改情况说明及相关证明材料"]
+            if ctx["recipient"]["is_person"]
+            else [
+                "营业执照副本复印件",
+                "法定代表人身份证明或者授权委托书及受托人身份证件",
+                "整改情况说明及相关证明材料",
+            ]
+        )
         ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, finding_basis))
-        ctx["interview"] = {"at": moment.isoformat(timespec="minutes"), "place": place,
-                            "attendee": "本人" if ctx["recipient"]["is_person"] else "法定代表人或者主要负责人",
-                            "bring": bring}
+        ctx["interview"] = {
+            "at": moment.isoformat(timespec="minutes"),
+            "place": place,
+            "attendee": "本人" if ctx["recipient"]["is_person"] else "法定代表人或者主要负责人",
+            "bring": bring,
+        }
     elif kind == "commendation":
-        ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, list_basis)
-                               + _basis_text(version, finding_basis))
+        ctx["basis"] = _bases(
+            _basis_text(version, notice.get("basis"))
+            + _basis_text(version, list_basis)
+            + _basis_text(version, finding_basis)
+        )
         ctx["measures"] = (_list_measures(version, list_id) if list_id else []) or _result_measures(result, "incentive")
     elif kind in LIST_KINDS:
         if not linfo:
-            raise NoticeError(f"{where}: a '{kind}' notice needs a list, and none is named (the notice entry has no "
-                              f"'list' and the outcome proposes none); add the list to the rule or issue it from the "
-                              f"list entry.")
+            raise NoticeError(
+                f"{where}: a '{kind}' notice needs a list, and none is named (the notice entry has no "
+                f"'list' and the outcome proposes none); add the list to the rule or issue it from the "
+                f"list entry."
+            )
         ctx["summary"] = fill(list_reason, facts) or summary
         ctx["summary"] = with_records(ctx["summary"]) if ctx["summary"] else None
         ctx["basis"] = _bases(_basis_text(version, list_basis) + _basis_text(version, notice.get("basis")))
@@ -502,9 +618,13 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
             days = linfo["objection_days"]
             ldef = (version.get("lists") or {}).get(list_id) or {}
             end = objection_deadline or deadlines.objection_end(version, ldef, issued_on)
-            ctx["objection"] = {"days": days, "deadline": end.isoformat(),
-                                **deadlines.describe(version, "objection", days),
-                                "hearing": True, "rights_basis": settings["rights.basis"]}
+            ctx["objection"] = {
+                "days": days,
+                "deadline": end.isoformat(),
+                **deadlines.describe(version, "objection", days),
+                "hearing": True,
+                "rights_basis": settings["rights.basis"],
+            }
             ctx["with_repair"] = with_repair
         elif kind == "repair_instructions":
             ctx["repair"] = _repair(version, list_id, listed_on, settings, issued_on)
@@ -515,35 +635,49 @@ def build_context(kind: str, *, pack_body: Mapping[str, Any], entity: Mapping[st
             if not _has_cjk(reason):  # automatic events carry a technical English note, not a reason for the party
                 reason = REMOVAL_REASONS.get(name, REMOVAL_REASONS["removed"])
             effective = _as_date((event or {}).get("valid_from")) or issued_on
-            ctx["removal"] = {"event": name, "reason": reason.replace("{you}", you),
-                              "listed_on": _iso(listed_on), "effective_on": effective.isoformat()}
+            ctx["removal"] = {
+                "event": name,
+                "reason": reason.replace("{you}", you),
+                "listed_on": _iso(listed_on),
+                "effective_on": effective.isoformat(),
+            }
     elif kind == "inspection":
         check = check or {}
         items = _inspection_item_titles(check, plan, version)
-        labels = ((version.get("tiers") or {}).get("labels") or {})
+        labels = (version.get("tiers") or {}).get("labels") or {}
         tier = check.get("tier")
         params = (plan or {}).get("params") or {}
-        ctx["tier"] = {"code": tier, "label": labels.get(tier, tier), "period": period,
-                       "period_label": _period_label(period)} if tier else None
-        ctx["basis"] = _bases([settings["inspection.basis"]] + _basis_text(version, (version.get("inspection") or {})
-                                                                          .get("basis")))
+        ctx["tier"] = (
+            {"code": tier, "label": labels.get(tier, tier), "period": period, "period_label": _period_label(period)}
+            if tier
+            else None
+        )
+        ctx["basis"] = _bases(
+            [settings["inspection.basis"]] + _basis_text(version, (version.get("inspection") or {}).get("basis"))
+        )
         ctx["inspection"] = {
-            "plan_id": (plan or {}).get("id"), "seq": check.get("seq"),
+            "plan_id": (plan or {}).get("id"),
+            "seq": check.get("seq"),
             "reason": check.get("reason") or "sampled",
             "check_items": items or ["依法应当检查的其他事项"],
-            "inspectors": [{"name": i["name"], "code": i["code"], "department": i.get("department") or ""}
-                           for i in check.get("inspectors") or []],
+            "inspectors": [
+                {"name": i["name"], "code": i["code"], "department": i.get("department") or ""}
+                for i in check.get("inspectors") or []
+            ],
             "start": _iso(settings["inspection.start"] or params.get("start")),
             "end": _iso(settings["inspection.end"] or params.get("end")),
         }
         if not ctx["inspection"]["inspectors"]:
-            raise NoticeError(f"{where}: plan check {check.get('id')} has no inspectors assigned; an inspection "
-                              f"notice names at least two. Assign inspectors to the plan first.")
+            raise NoticeError(
+                f"{where}: plan check {check.get('id')} has no inspectors assigned; an inspection "
+                f"notice names at least two. Assign inspectors to the plan first."
+            )
     return ctx
 
 
-def _inspection_item_titles(check: Mapping[str, Any], plan: Mapping[str, Any] | None,
-                            version: Mapping[str, Any]) -> list[str]:
+def _inspection_item_titles(
+    check: Mapping[str, Any], plan: Mapping[str, Any] | None, version: Mapping[str, Any]
+) -> list[str]:
     """The Chinese titles of a plan check's inspection items (随机抽查事项).
 
     A drawn check stores ``{"items": [item ids], "region", "township", "ratio"}`` (older rows a bare list of
@@ -554,8 +688,11 @@ def _inspection_item_titles(check: Mapping[str, Any], plan: Mapping[str, Any] | 
         raw = raw.get("items")
     titles: dict[str, str] = {}
     pack_items = (version.get("inspection") or {}).get("items") or {}
-    entries = (pack_items.items() if isinstance(pack_items, Mapping)
-               else ((e.get("id"), e) for e in pack_items if isinstance(e, Mapping)))
+    entries = (
+        pack_items.items()
+        if isinstance(pack_items, Mapping)
+        else ((e.get("id"), e) for e in pack_items if isinstance(e, Mapping))
+    )
     for key, spec in entries:
         title = spec.get("title") if isinstance(spec, Mapping) else spec
         if key is not None and title:
@@ -571,15 +708,18 @@ def _inspection_item_titles(check: Mapping[str, Any], plan: Mapping[str, Any] | 
         else:
             key, title = item, titles.get(str(item))
         if not title:
-            raise NoticeError(f"Inspection item '{key}' of plan check {check.get('id')} has no title in the plan or "
-                              f"in the pack's inspection.items; give it a title (the Chinese name of the "
-                              f"随机抽查事项) in the pack.")
+            raise NoticeError(
+                f"Inspection item '{key}' of plan check {check.get('id')} has no title in the plan or "
+                f"in the pack's inspection.items; give it a title (the Chinese name of the "
+                f"随机抽查事项) in the pack."
+            )
         if title not in out:
             out.append(str(title))
     return out
 
 
 # -- causes and issuing ---------------------------------------------------------------------------
+
 
 @dataclass
 class Cause:
@@ -620,17 +760,33 @@ class IssueReport:
         return {k: out[k] for k in KINDS if k in out}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "issued_on": self.issued_on, "out": self.out, "formats": list(self.formats),
-                "issued_count": len(self.issued), "already_count": len(self.already),
-                "issued_by_kind": self.by_kind(self.issued), "already_by_kind": self.by_kind(self.already),
-                "files": self.files, "skipped": self.skipped, "changed": self.changed,
-                "issued": self.issued, "already": self.already}
+        return {
+            "source": self.source,
+            "issued_on": self.issued_on,
+            "out": self.out,
+            "formats": list(self.formats),
+            "issued_count": len(self.issued),
+            "already_count": len(self.already),
+            "issued_by_kind": self.by_kind(self.issued),
+            "already_by_kind": self.by_kind(self.already),
+            "files": self.files,
+            "skipped": self.skipped,
+            "changed": self.changed,
+            "issued": self.issued,
+            "already": self.already,
+        }
 
 
 def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
     recipient = row["context"]["recipient"]
-    return {"number": row["number"], "kind": row["kind"], "recipient": recipient["name"],
-            "code": recipient["code"], "source_key": row["source_key"], "files": files}
+    return {
+        "number": row["number"],
+        "kind": row["kind"],
+        "recipient": recipient["name"],
+        "code": recipient["code"],
+        "source_key": row["source_key"],
+        "files": files,
+    }
 
 
 def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any) -> tuple[list[dict], list[dict]]:
@@ -645,8 +801,12 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
             new.append(c)
     groups: dict[str, list[Cause]] = {}
     for c in new:
-        key = numbering(c.pack_body, c.kind, (c.issued_on or issued_on).year,
-                        (c.context.get("authority") or {}).get("document_prefix"))
+        key = numbering(
+            c.pack_body,
+            c.kind,
+            (c.issued_on or issued_on).year,
+            (c.context.get("authority") or {}).get("document_prefix"),
+        )
         groups.setdefault(key, []).append(c)
     current = ns.lock_counters(conn, groups)
     stamp = now()
@@ -657,11 +817,25 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
             seq += 1
             c.context["number"] = format_number(key, seq)
             text = render(c.kind, c.context, "txt", templates)
-            rows.append({"number": c.context["number"], "kind": c.kind, "entity_id": c.entity_id,
-                         "cycle_id": c.cycle_id, "decision_id": c.decision_id, "entry_id": c.entry_id,
-                         "check_id": c.check_id, "source_key": c.source_key, "template": c.kind,
-                         "pack_id": c.pack_id, "pack_version": c.pack_version, "content_hash": content_hash(text),
-                         "context": c.context, "issued_on": c.issued_on or issued_on, "issued_at": stamp})
+            rows.append(
+                {
+                    "number": c.context["number"],
+                    "kind": c.kind,
+                    "entity_id": c.entity_id,
+                    "cycle_id": c.cycle_id,
+                    "decision_id": c.decision_id,
+                    "entry_id": c.entry_id,
+                    "check_id": c.check_id,
+                    "source_key": c.source_key,
+                    "template": c.kind,
+                    "pack_id": c.pack_id,
+                    "pack_version": c.pack_version,
+                    "content_hash": content_hash(text),
+                    "context": c.context,
+                    "issued_on": c.issued_on or issued_on,
+                    "issued_at": stamp,
+                }
+            )
         ns.set_counter(conn, key, seq)
     ns.insert_notices(conn, rows)
     order = {c.source_key: i for i, c in enumerate(causes)}
@@ -702,11 +876,19 @@ def _write_failed(exc: OSError, report: IssueReport, out_dir: pathlib.Path) -> N
     """The error of a run whose files could not all be written (disk full, a folder in the way): what is stored,
     which files are there, and that running the same command again writes the missing ones."""
     stored = report.issued + report.already
-    missing = [s for s in stored if not all((out_dir / f"{safe_filename(s['number'])}.{fmt}").is_file()
-                                            for fmt in report.formats)]
+    missing = [
+        s
+        for s in stored
+        if not all((out_dir / f"{safe_filename(s['number'])}.{fmt}").is_file() for fmt in report.formats)
+    ]
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-    numbers = (f" ({report.issued[0]['number']} to {report.issued[-1]['number']})" if len(report.issued) > 1
-               else f" ({report.issued[0]['number']})" if report.issued else "")
+    numbers = (
+        f" ({report.issued[0]['number']} to {report.issued[-1]['number']})"
+        if len(report.issued) > 1
+        else f" ({report.issued[0]['number']})"
+        if report.issued
+        else ""
+    )
     return NoticeError(
         f"Writing the notice files into {out_dir} failed: {exc.strerror or exc}{where}. "
         f"{len(report.issued)} notice(s) were issued and stored by this run{numbers}"
@@ -714,8 +896,9 @@ def _write_failed(exc: OSError, report: IssueReport, out_dir: pathlib.Path) -> N
         + f"; the files of {len(missing)} of these {len(stored)} are missing"
         + (f" (first {missing[0]['number']})" if missing else "")
         + ". Stored notices keep their numbers. Fix the cause (free disk space, remove what is in the way), then "
-          "run the same command again: issuing is idempotent, it numbers nothing twice and writes the missing "
-          "files (and issues the notices this run did not reach).")
+        "run the same command again: issuing is idempotent, it numbers nothing twice and writes the missing "
+        "files (and issues the notices this run did not reach)."
+    )
 
 
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
@@ -739,14 +922,17 @@ _BATCH = 200  # notices per worker job
 _IN_FLIGHT = 8  # worker jobs queued at most (bounds the memory held by pending contexts)
 
 
-def _file_job(rows: list[dict], out: str | None, formats: Sequence[str], templates: Any
-              ) -> list[tuple[list[str], bool]]:
+def _file_job(
+    rows: list[dict], out: str | None, formats: Sequence[str], templates: Any
+) -> list[tuple[list[str], bool]]:
     """Render and write the files of stored notices; for already-issued ones (``check``) also tell whether the
     text form still renders to the stored hash. Runs in a worker process for large runs."""
     results = []
     for row in rows:
-        changed = bool(row.get("check")) and \
-            content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
+        changed = (
+            bool(row.get("check"))
+            and content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
+        )
         files = write_files(row, pathlib.Path(out), formats, templates) if out else []
         results.append((files, changed))
     return results
@@ -756,8 +942,14 @@ class _Files:
     """Writes the files of each committed chunk: in this process, or (large runs) in worker processes while
     this process numbers and stores the next chunk."""
 
-    def __init__(self, out_dir: pathlib.Path | None, formats: Sequence[str], templates: Any, parallel: bool,
-                 progress: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        out_dir: pathlib.Path | None,
+        formats: Sequence[str],
+        templates: Any,
+        parallel: bool,
+        progress: Callable[[int], None] | None = None,
+    ):
         self.progress = progress  # advanced as files are written (rendering PDFs is most of a run)
         self.out = str(out_dir) if out_dir is not None else None
         self.formats, self.templates = tuple(formats), templates
@@ -772,17 +964,26 @@ class _Files:
             self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
     def add(self, rows: list[dict], summaries: list[dict], report: IssueReport) -> None:
-        jobs = [{"number": r["number"], "template": r["template"], "context": r["context"],
-                 "content_hash": r["content_hash"], "check": r.get("_check", False)} for r in rows]
+        jobs = [
+            {
+                "number": r["number"],
+                "template": r["template"],
+                "context": r["context"],
+                "content_hash": r["content_hash"],
+                "check": r.get("_check", False),
+            }
+            for r in rows
+        ]
         if self.pool is None:
             for i in range(0, len(jobs), 20):  # 20 at a time: a PDF takes about half a second
-                self._collect(_file_job(jobs[i:i + 20], self.out, self.formats, self.templates), summaries[i:i + 20],
-                              report)
+                self._collect(
+                    _file_job(jobs[i : i + 20], self.out, self.formats, self.templates), summaries[i : i + 20], report
+                )
             return
         step = 20 if "pdf" in self.formats else _BATCH  # PDF jobs smaller: progress moves every few seconds
         for i in range(0, len(jobs), step):
-            future = self.pool.submit(_file_job, jobs[i:i + step], self.out, self.formats, self.templates)
-            self.pending.append((future, summaries[i:i + step]))
+            future = self.pool.submit(_file_job, jobs[i : i + step], self.out, self.formats, self.templates)
+            self.pending.append((future, summaries[i : i + step]))
             while len(self.pending) > _IN_FLIGHT:
                 self._wait_one(report)
 
@@ -808,18 +1009,41 @@ class _Files:
                 self.pool.shutdown(cancel_futures=True)
 
 
-def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]]], *, issued_on: dt.date,
-         out: str | os.PathLike | None, formats: Sequence[str], templates: Any, report: IssueReport,
-         progress: Callable[[int], None] | None, actor: str) -> IssueReport:
+def _run(
+    store: Store,
+    source: str,
+    chunks: Sequence[Callable[[Any], list[Cause]]],
+    *,
+    issued_on: dt.date,
+    out: str | os.PathLike | None,
+    formats: Sequence[str],
+    templates: Any,
+    report: IssueReport,
+    progress: Callable[[int], None] | None,
+    actor: str,
+) -> IssueReport:
     out_dir = pathlib.Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    files = _Files(out_dir, formats, templates,
-                   parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
-                   progress=progress)
+    files = _Files(
+        out_dir,
+        formats,
+        templates,
+        parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
+        progress=progress,
+    )
     try:
-        _issue_chunks(store, source, chunks, files, issued_on=issued_on, templates=templates, report=report,
-                      progress=progress, actor=actor)
+        _issue_chunks(
+            store,
+            source,
+            chunks,
+            files,
+            issued_on=issued_on,
+            templates=templates,
+            report=report,
+            progress=progress,
+            actor=actor,
+        )
     except OSError as exc:
         if out_dir is None:
             raise
@@ -827,9 +1051,18 @@ def _run(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]
     return report
 
 
-def _issue_chunks(store: Store, source: str, chunks: Sequence[Callable[[Any], list[Cause]]], files: "_Files", *,
-                  issued_on: dt.date, templates: Any, report: IssueReport, progress: Callable[[int], None] | None,
-                  actor: str) -> None:
+def _issue_chunks(
+    store: Store,
+    source: str,
+    chunks: Sequence[Callable[[Any], list[Cause]]],
+    files: _Files,
+    *,
+    issued_on: dt.date,
+    templates: Any,
+    report: IssueReport,
+    progress: Callable[[int], None] | None,
+    actor: str,
+) -> None:
     try:
         for make_causes in chunks:
             with store.transaction() as conn:
@@ -840,8 +1073,15 @@ def _issue_chunks(store: Store, source: str, chunks: Sequence[Callable[[Any], li
                 if new:
                     from engine.store import audit
 
-                    audit(conn, actor, "notices.issue", source, count=len(new),
-                          first=new[0]["number"], last=new[-1]["number"])
+                    audit(
+                        conn,
+                        actor,
+                        "notices.issue",
+                        source,
+                        count=len(new),
+                        first=new[0]["number"],
+                        last=new[-1]["number"],
+                    )
             for row in old:
                 row["_check"] = True
             for rows, bucket in ((new, report.issued), (old, report.already)):
@@ -861,8 +1101,9 @@ def _listed_at_once(version: Mapping[str, Any], list_id: str) -> bool:
     return int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0) == 0
 
 
-def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where: str
-                    ) -> tuple[dict[str, dict], list[dict], list[tuple[str, str | None, dict | None, bool]]]:
+def _decision_kinds(
+    result: Mapping[str, Any], version: Mapping[str, Any], where: str
+) -> tuple[dict[str, dict], list[dict], list[tuple[str, str | None, dict | None, bool]]]:
     """What a decision's outcome asks for, before the cycle's list entries cover any of it: the notice entries by
     kind (two rules asking for one kind merged; 两书同达 added), the proposed list items, and per kind in
     ``KINDS`` order ``(kind, list id, list item, listed_at_once)``; ``listed_at_once``: a pre-listing notice for a
@@ -874,8 +1115,9 @@ def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where
         if kind in by_kind:  # two rules asking for the same notice: one notice, both reasons
             merged = by_kind[kind]
             merged["reason"] = "；".join(_dedupe([merged.get("reason"), entry.get("reason")]))
-            merged["basis"] = _dedupe(_basis_text(version, merged.get("basis"))
-                                      + _basis_text(version, entry.get("basis")))
+            merged["basis"] = _dedupe(
+                _basis_text(version, merged.get("basis")) + _basis_text(version, entry.get("basis"))
+            )
         else:
             by_kind[kind] = {**entry, "_where": f"{where} (rule {entry.get('rule')})"}
     proposed = [l for l in result.get("lists") or [] if l.get("action", "propose") in ("propose", "list")]
@@ -889,8 +1131,11 @@ def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where
             continue
         entry = by_kind[kind]
         list_id = entry.get("list")
-        lentry = next((l for l in proposed if l.get("list") == list_id), None) if list_id else \
-            (proposed[0] if kind in LIST_KINDS and proposed else None)
+        lentry = (
+            next((l for l in proposed if l.get("list") == list_id), None)
+            if list_id
+            else (proposed[0] if kind in LIST_KINDS and proposed else None)
+        )
         if kind in LIST_KINDS:
             list_id = list_id or (lentry or {}).get("list")
         at_once = kind == "pre_listing" and bool(list_id) and _listed_at_once(version, list_id)
@@ -898,10 +1143,17 @@ def _decision_kinds(result: Mapping[str, Any], version: Mapping[str, Any], where
     return by_kind, proposed, plan
 
 
-def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: Mapping[str, Any],
-                     covered: set[tuple[int, str]], kinds: set[str] | None, issued_on: dt.date,
-                     settings: Mapping[str, Any], skipped: list[dict],
-                     evidence: Mapping[str, list] | None = None) -> list[Cause]:
+def _decision_causes(
+    row: Mapping[str, Any],
+    result: Mapping[str, Any],
+    cycle: Mapping[str, Any],
+    covered: set[tuple[int, str]],
+    kinds: set[str] | None,
+    issued_on: dt.date,
+    settings: Mapping[str, Any],
+    skipped: list[dict],
+    evidence: Mapping[str, list] | None = None,
+) -> list[Cause]:
     """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
     pack_body = cycle["pack_body"]
     version = pack_body.get("version") or {}
@@ -913,19 +1165,44 @@ def _decision_causes(row: Mapping[str, Any], result: Mapping[str, Any], cycle: M
             continue  # covered: the cycle created a list entry whose event issues this kind
         entry = by_kind[kind]
         if at_once:
-            skipped.append({"source_key": f"d{row['id']}:{kind}", "reason":
-                            f"list '{list_id}' has objection_days 0 (listed at once, no pre-listing notice)"})
+            skipped.append(
+                {
+                    "source_key": f"d{row['id']}:{kind}",
+                    "reason": f"list '{list_id}' has objection_days 0 (listed at once, no pre-listing notice)",
+                }
+            )
             continue
-        ctx = build_context(kind, pack_body=pack_body, entity=row, issued_on=issued_on, settings=settings,
-                            result=result, facts=row.get("facts") or {},
-                            notice=entry if kind not in LIST_KINDS else {"basis": entry.get("basis")},
-                            list_id=list_id if (kind in LIST_KINDS or entry.get("list")) else None,
-                            list_reason=(lentry or {}).get("reason") or entry.get("reason"),
-                            list_basis=(lentry or {}).get("basis"), period=cycle.get("period"),
-                            with_repair="repair_instructions" in by_kind, where=entry["_where"], evidence=evidence,
-                            summary_rule=(lentry or {}).get("rule") if kind in LIST_KINDS else entry.get("rule"))
-        causes.append(Cause(f"d{row['id']}:{kind}", kind, row["entity_id"], pack_body, pack_id, pack_version, ctx,
-                            cycle_id=cycle["id"], decision_id=row["id"]))
+        ctx = build_context(
+            kind,
+            pack_body=pack_body,
+            entity=row,
+            issued_on=issued_on,
+            settings=settings,
+            result=result,
+            facts=row.get("facts") or {},
+            notice=entry if kind not in LIST_KINDS else {"basis": entry.get("basis")},
+            list_id=list_id if (kind in LIST_KINDS or entry.get("list")) else None,
+            list_reason=(lentry or {}).get("reason") or entry.get("reason"),
+            list_basis=(lentry or {}).get("basis"),
+            period=cycle.get("period"),
+            with_repair="repair_instructions" in by_kind,
+            where=entry["_where"],
+            evidence=evidence,
+            summary_rule=(lentry or {}).get("rule") if kind in LIST_KINDS else entry.get("rule"),
+        )
+        causes.append(
+            Cause(
+                f"d{row['id']}:{kind}",
+                kind,
+                row["entity_id"],
+                pack_body,
+                pack_id,
+                pack_version,
+                ctx,
+                cycle_id=cycle["id"],
+                decision_id=row["id"],
+            )
+        )
     return causes
 
 
@@ -957,10 +1234,19 @@ def _listed_on(events: Sequence[Mapping[str, Any]]) -> dt.date | None:
     return None
 
 
-def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
-                  kinds: set[str] | None, issued_on: dt.date, settings: Mapping[str, Any], skipped: list[dict],
-                  period: str | None = None, results: dict[int, Any] | None = None,
-                  evidence: _Evidence | None = None) -> list[Cause]:
+def _entry_causes(
+    conn,
+    entry: Mapping[str, Any],
+    pack_body: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    kinds: set[str] | None,
+    issued_on: dt.date,
+    settings: Mapping[str, Any],
+    skipped: list[dict],
+    period: str | None = None,
+    results: dict[int, Any] | None = None,
+    evidence: _Evidence | None = None,
+) -> list[Cause]:
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
@@ -977,8 +1263,9 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
     listed_on = _listed_on(entry.get("events") or [])
     named: dict[str, list] = {}
     if entry.get("decision_id") and events:
-        named = (evidence or _Evidence()).of(conn, None, entry.get("cycle_id"),
-                                             [(entry["entity_id"], facts, result or {})])[0]
+        named = (evidence or _Evidence()).of(
+            conn, None, entry.get("cycle_id"), [(entry["entity_id"], facts, result or {})]
+        )[0]
     causes = []
     window = int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0)
     for ev in events:
@@ -987,14 +1274,19 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
         if event_kinds and window and EVENT_ALIASES.get(ev["event"]) == "propose" and ev.get("seq"):
             # The pre-listing notice (with its repair instructions) states the objection deadline counted from its
             # service: it is issued when served, dated the service, with the deadline stored on service.
-            served = next((e for e in entry.get("events") or [] if e["event"] == "notified"
-                           and e["seq"] > ev["seq"]), None)
+            served = next(
+                (e for e in entry.get("events") or [] if e["event"] == "notified" and e["seq"] > ev["seq"]), None
+            )
             if served is None:
                 for kind in event_kinds:
                     if not kinds or kind in kinds:
-                        skipped.append({"source_key": f"e{entry['id']}:{ev['seq']}:{kind}", "reason":
-                                        f"issued when the pre-listing notice is served (supervise lists serve "
-                                        f"--entry {entry['id']} --on DATE): its objection deadline counts from then"})
+                        skipped.append(
+                            {
+                                "source_key": f"e{entry['id']}:{ev['seq']}:{kind}",
+                                "reason": f"issued when the pre-listing notice is served (supervise lists serve "
+                                f"--entry {entry['id']} --on DATE): its objection deadline counts from then",
+                            }
+                        )
                 continue
             day = _as_date(served.get("valid_from"))
             deadline = _as_date((served.get("data") or {}).get("objection_deadline"))
@@ -1006,16 +1298,42 @@ def _entry_causes(conn, entry: Mapping[str, Any], pack_body: Mapping[str, Any], 
                 skipped.append({"source_key": key, "reason": f"list '{list_id}' has objection_days 0"})
                 continue
             where = f"List entry {entry['id']} ({list_id}, event '{ev['event']}')"
-            ctx = build_context(kind, pack_body=pack_body, entity=entry, issued_on=day, settings=settings,
-                                result=result or {}, facts=facts, notice={}, list_id=list_id,
-                                list_reason=entry.get("reason"), list_basis=entry.get("basis"),
-                                listed_on=listed_on if EVENT_ALIASES.get(ev["event"]) != "propose" else None,
-                                event=ev, period=period, with_repair="repair_instructions" in event_kinds,
-                                where=where, evidence=named, summary_rule=entry.get("rule_id"),
-                                objection_deadline=deadline)
-            causes.append(Cause(key, kind, entry["entity_id"], pack_body, pack_id, pack_version, ctx,
-                                cycle_id=entry.get("cycle_id"), decision_id=entry.get("decision_id"),
-                                entry_id=entry["id"], issued_on=day if day != issued_on else None))
+            ctx = build_context(
+                kind,
+                pack_body=pack_body,
+                entity=entry,
+                issued_on=day,
+                settings=settings,
+                result=result or {},
+                facts=facts,
+                notice={},
+                list_id=list_id,
+                list_reason=entry.get("reason"),
+                list_basis=entry.get("basis"),
+                listed_on=listed_on if EVENT_ALIASES.get(ev["event"]) != "propose" else None,
+                event=ev,
+                period=period,
+                with_repair="repair_instructions" in event_kinds,
+                where=where,
+                evidence=named,
+                summary_rule=entry.get("rule_id"),
+                objection_deadline=deadline,
+            )
+            causes.append(
+                Cause(
+                    key,
+                    kind,
+                    entry["entity_id"],
+                    pack_body,
+                    pack_id,
+                    pack_version,
+                    ctx,
+                    cycle_id=entry.get("cycle_id"),
+                    decision_id=entry.get("decision_id"),
+                    entry_id=entry["id"],
+                    issued_on=day if day != issued_on else None,
+                )
+            )
     return causes
 
 
@@ -1025,8 +1343,9 @@ def _entry_events(entry: Mapping[str, Any], result: Mapping[str, Any] | None) ->
         return list(entry["events"])
     action = (entry.get("data") or {}).get("action")
     if not action:
-        action = next((l.get("action") for l in (result or {}).get("lists") or [] if l.get("list") == entry["list"]),
-                      "propose")
+        action = next(
+            (l.get("action") for l in (result or {}).get("lists") or [] if l.get("list") == entry["list"]), "propose"
+        )
     return [{"seq": 0, "event": action, "valid_from": _iso(entry.get("created_at")), "reason": None}]
 
 
@@ -1035,15 +1354,26 @@ def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
     if cycle is None:
         raise CycleNotFound(f"No cycle {cycle_id} in the database; 'supervise cycle list' shows the cycles.")
     if cycle["status"] not in ("committed", "superseded"):
-        raise NoticeError(f"Cycle {cycle_id} is '{cycle['status']}', not committed; notices are issued only from "
-                          f"committed cycles. Commit the cycle first.")
+        raise NoticeError(
+            f"Cycle {cycle_id} is '{cycle['status']}', not committed; notices are issued only from "
+            f"committed cycles. Commit the cycle first."
+        )
     return cycle
 
 
-def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None = None,
-                    out: str | os.PathLike | None = None, formats: Sequence[str] = ("html",),
-                    as_of: dt.date | None = None, templates: Any = None, settings: Mapping[str, Any] | None = None,
-                    actor: str = "system", progress: Callable[[int], None] | None = None) -> IssueReport:
+def issue_for_cycle(
+    store: Store,
+    cycle_id: int,
+    *,
+    kinds: Sequence[str] | None = None,
+    out: str | os.PathLike | None = None,
+    formats: Sequence[str] = ("html",),
+    as_of: dt.date | None = None,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    actor: str = "system",
+    progress: Callable[[int], None] | None = None,
+) -> IssueReport:
     """Issue every notice a committed cycle's decisions and its new list entries call for."""
     formats, wanted = _check_formats(formats), _check_kinds(kinds)
     issued_on = _as_date(as_of) or dt.date.today()
@@ -1061,11 +1391,25 @@ def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None 
     def decision_chunk(ids):
         def make(conn):
             rows = [r for r in ns.decisions_with_entities(conn, ids) if outcomes[r["outcome_id"]].get("notices")]
-            named = evidence.of(conn, cycle, cycle_id,
-                                [(r["entity_id"], r.get("facts"), outcomes[r["outcome_id"]]) for r in rows])
-            return [c for row, found in zip(rows, named)
-                    for c in _decision_causes(row, outcomes[row["outcome_id"]], cycle, covered, wanted, issued_on,
-                                              cfg, report.skipped, evidence=found)]
+            named = evidence.of(
+                conn, cycle, cycle_id, [(r["entity_id"], r.get("facts"), outcomes[r["outcome_id"]]) for r in rows]
+            )
+            return [
+                c
+                for row, found in zip(rows, named)
+                for c in _decision_causes(
+                    row,
+                    outcomes[row["outcome_id"]],
+                    cycle,
+                    covered,
+                    wanted,
+                    issued_on,
+                    cfg,
+                    report.skipped,
+                    evidence=found,
+                )
+            ]
+
         return make
 
     def entry_chunk(ids):
@@ -1073,16 +1417,36 @@ def issue_for_cycle(store: Store, cycle_id: int, *, kinds: Sequence[str] | None 
             causes = []
             for entry in ns.entries_with_events(conn, ids):
                 result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
-                causes += _entry_causes(conn, entry, cycle["pack_body"], _entry_events(entry, result), wanted,
-                                        issued_on, cfg, report.skipped, period=cycle.get("period"),
-                                        evidence=evidence)
+                causes += _entry_causes(
+                    conn,
+                    entry,
+                    cycle["pack_body"],
+                    _entry_events(entry, result),
+                    wanted,
+                    issued_on,
+                    cfg,
+                    report.skipped,
+                    period=cycle.get("period"),
+                    evidence=evidence,
+                )
             return causes
+
         return make
 
     chunks = [decision_chunk(c) for c in chunked(decision_ids, CHUNK)]
     chunks += [entry_chunk(c) for c in chunked(entry_ids, CHUNK)]
-    return _run(store, f"cycle:{cycle_id}", chunks, issued_on=issued_on, out=out, formats=formats,
-                templates=templates, report=report, progress=progress, actor=actor)
+    return _run(
+        store,
+        f"cycle:{cycle_id}",
+        chunks,
+        issued_on=issued_on,
+        out=out,
+        formats=formats,
+        templates=templates,
+        report=report,
+        progress=progress,
+        actor=actor,
+    )
 
 
 def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
@@ -1119,22 +1483,34 @@ def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
                 if not (kind == "pre_listing" and _listed_at_once(version, entry["list"])):
                     due[kind] = due.get(kind, 0) + 1
     issued = stored_notice_counts(conn, cycle_id)
-    return {kind: {"due": None if kind == "inspection" else due.get(kind, 0), "issued": issued.get(kind, 0)}
-            for kind in KINDS if due.get(kind, 0) or issued.get(kind, 0)}
+    return {
+        kind: {"due": None if kind == "inspection" else due.get(kind, 0), "issued": issued.get(kind, 0)}
+        for kind in KINDS
+        if due.get(kind, 0) or issued.get(kind, 0)
+    }
 
 
-def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None = None,
-                   formats: Sequence[str] = ("html",), as_of: dt.date | None = None, templates: Any = None,
-                   settings: Mapping[str, Any] | None = None, actor: str = "system",
-                   progress: Callable[[int], None] | None = None) -> IssueReport:
+def issue_for_plan(
+    store: Store,
+    plan_id: int,
+    *,
+    out: str | os.PathLike | None = None,
+    formats: Sequence[str] = ("html",),
+    as_of: dt.date | None = None,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    actor: str = "system",
+    progress: Callable[[int], None] | None = None,
+) -> IssueReport:
     """Issue one inspection notice per plan check, naming the inspectors drawn for it."""
     formats = _check_formats(formats)
     issued_on = _as_date(as_of) or dt.date.today()
     with store.read() as conn:
         plan = ns.get_plan(conn, plan_id)
         if plan is None:
-            raise PlanError(f"No inspection plan {plan_id} in the database; check the id "
-                            f"('supervise plan draw' prints it).")
+            raise PlanError(
+                f"No inspection plan {plan_id} in the database; check the id ('supervise plan draw' prints it)."
+            )
         cycle = _require_cycle(conn, plan["cycle_id"])
         check_ids = ns.plan_check_ids(conn, plan_id)
     pack_body = cycle["pack_body"]
@@ -1154,15 +1530,46 @@ def issue_for_plan(store: Store, plan_id: int, *, out: str | os.PathLike | None 
                 if check["entity_id"] in forced:
                     check = check | {"reason": "forced"}
                 where = f"Plan {plan_id} check {check['seq']}"
-                ctx = build_context("inspection", pack_body=pack_body, entity=check, issued_on=issued_on,
-                                    settings=cfg, check=check, plan=plan, period=cycle.get("period"), where=where)
-                causes.append(Cause(f"k{check['id']}:inspection", "inspection", check["entity_id"], pack_body,
-                                    pack_id, pack_version, ctx, cycle_id=cycle["id"], check_id=check["id"]))
+                ctx = build_context(
+                    "inspection",
+                    pack_body=pack_body,
+                    entity=check,
+                    issued_on=issued_on,
+                    settings=cfg,
+                    check=check,
+                    plan=plan,
+                    period=cycle.get("period"),
+                    where=where,
+                )
+                causes.append(
+                    Cause(
+                        f"k{check['id']}:inspection",
+                        "inspection",
+                        check["entity_id"],
+                        pack_body,
+                        pack_id,
+                        pack_version,
+                        ctx,
+                        cycle_id=cycle["id"],
+                        check_id=check["id"],
+                    )
+                )
             return causes
+
         return make
 
-    return _run(store, f"plan:{plan_id}", [check_chunk(c) for c in chunked(check_ids, CHUNK)], issued_on=issued_on,
-                out=out, formats=formats, templates=templates, report=report, progress=progress, actor=actor)
+    return _run(
+        store,
+        f"plan:{plan_id}",
+        [check_chunk(c) for c in chunked(check_ids, CHUNK)],
+        issued_on=issued_on,
+        out=out,
+        formats=formats,
+        templates=templates,
+        report=report,
+        progress=progress,
+        actor=actor,
+    )
 
 
 def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None]:
@@ -1176,8 +1583,10 @@ def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict,
     pv = ns.pack_version_by_id(conn, pv_id) if pv_id else None
     pv = pv or ns.pack_version_for(conn, entry["pack_id"], on)
     if pv is None:
-        raise NoticeError(f"List entry {entry['id']} belongs to pack '{entry['pack_id']}', which has no stored "
-                          f"version; run a cycle with that pack first (the version used is stored with the cycle).")
+        raise NoticeError(
+            f"List entry {entry['id']} belongs to pack '{entry['pack_id']}', which has no stored "
+            f"version; run a cycle with that pack first (the version used is stored with the cycle)."
+        )
     return pv["body"], None
 
 
@@ -1188,8 +1597,10 @@ def _select_event(entry: Mapping[str, Any], event: str | None, seq: int | None) 
         if match:
             return match[-1]
         if events:
-            raise NoticeError(f"List entry {entry['id']} has no event that issues notices (its events: "
-                              f"{', '.join(e['event'] for e in events)}).")
+            raise NoticeError(
+                f"List entry {entry['id']} has no event that issues notices (its events: "
+                f"{', '.join(e['event'] for e in events)})."
+            )
         event = "propose"
     if seq is not None:
         match = [e for e in events if e["seq"] == seq]
@@ -1199,21 +1610,32 @@ def _select_event(entry: Mapping[str, Any], event: str | None, seq: int | None) 
         return match[0]
     alias = EVENT_ALIASES.get(event)
     if alias is None:
-        raise NoticeError(f"'{event}' is not a list event that issues notices{did_you_mean(event, EVENT_ALIASES)}; "
-                          f"use one of {', '.join(EVENT_ALIASES)}.")
+        raise NoticeError(
+            f"'{event}' is not a list event that issues notices{did_you_mean(event, EVENT_ALIASES)}; "
+            f"use one of {', '.join(EVENT_ALIASES)}."
+        )
     match = [e for e in events if e["event"] == event] or [e for e in events if EVENT_ALIASES.get(e["event"]) == alias]
     if match:
         return match[-1]
     if not events:  # entries created before the lists engine records events
         return {"seq": 0, "event": event, "valid_from": _iso(entry.get("created_at")), "reason": None}
-    raise NoticeError(f"List entry {entry['id']} has no '{event}' event (its events: "
-                      f"{', '.join(e['event'] for e in events)}); record the event before issuing its notices.")
+    raise NoticeError(
+        f"List entry {entry['id']} has no '{event}' event (its events: "
+        f"{', '.join(e['event'] for e in events)}); record the event before issuing its notices."
+    )
 
 
-def issue_for_list_event(conn, entry_id: int, event: str | None, *, seq: int | None = None,
-                         as_of: dt.date | None = None,
-                         kinds: Sequence[str] | None = None, templates: Any = None,
-                         settings: Mapping[str, Any] | None = None) -> dict[str, list[dict]]:
+def issue_for_list_event(
+    conn,
+    entry_id: int,
+    event: str | None,
+    *,
+    seq: int | None = None,
+    as_of: dt.date | None = None,
+    kinds: Sequence[str] | None = None,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, list[dict]]:
     """Issue (number and store) the notices a list event calls for, inside the caller's transaction.
 
     ``event`` is the event name (``proposed``/``propose``, ``listed``/``list``, ``removed``, ``repaired``,
@@ -1226,8 +1648,9 @@ def issue_for_list_event(conn, entry_id: int, event: str | None, *, seq: int | N
     issued_on = _as_date(as_of) or dt.date.today()
     entries = ns.entries_with_events(conn, [entry_id])
     if not entries:
-        raise NoticeError(f"No list entry {entry_id} in the database; 'supervise lists history CODE' shows an "
-                          f"entity's entries.")
+        raise NoticeError(
+            f"No list entry {entry_id} in the database; 'supervise lists history CODE' shows an entity's entries."
+        )
     entry = entries[0]
     chosen = _select_event(entry, event, seq)
     pack_body, period = _entry_pack_body(conn, entry, _as_date(chosen.get("valid_from")) or issued_on)
@@ -1240,8 +1663,9 @@ def issue_for_list_event(conn, entry_id: int, event: str | None, *, seq: int | N
     return {"issued": [_summary(r, []) for r in new], "already": [_summary(r, []) for r in old], "skipped": skipped}
 
 
-def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates: Any = None,
-                          settings: Mapping[str, Any] | None = None) -> dict[str, list[dict]]:
+def issue_for_list_events(
+    conn, events: Sequence[tuple[int, int]], *, templates: Any = None, settings: Mapping[str, Any] | None = None
+) -> dict[str, list[dict]]:
     """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
     transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
     chunk at a time. The list lifecycle calls it when it moves many entries (serving a cycle's pre-listing
@@ -1272,8 +1696,20 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
                 on = _as_date(ev.get("valid_from"))
                 pack_body, period, cfg = context(entry, on)
                 by_day.setdefault(on, []).extend(
-                    _entry_causes(conn, entry, pack_body, [ev], None, on, cfg, out["skipped"], period=period,
-                                  results=results, evidence=evidence))
+                    _entry_causes(
+                        conn,
+                        entry,
+                        pack_body,
+                        [ev],
+                        None,
+                        on,
+                        cfg,
+                        out["skipped"],
+                        period=period,
+                        results=results,
+                        evidence=evidence,
+                    )
+                )
         for on in sorted(by_day):
             new, old = _store_causes(conn, by_day[on], on, templates)
             out["issued"] += [_summary(r, []) for r in new]
@@ -1281,18 +1717,30 @@ def issue_for_list_events(conn, events: Sequence[tuple[int, int]], *, templates:
     return out
 
 
-def issue_list_event(store: Store, entry_id: int, event: str | None, *, seq: int | None = None,
-                     out: str | os.PathLike | None = None, formats: Sequence[str] = ("html",),
-                     as_of: dt.date | None = None, kinds: Sequence[str] | None = None, templates: Any = None,
-                     settings: Mapping[str, Any] | None = None, actor: str = "system") -> IssueReport:
+def issue_list_event(
+    store: Store,
+    entry_id: int,
+    event: str | None,
+    *,
+    seq: int | None = None,
+    out: str | os.PathLike | None = None,
+    formats: Sequence[str] = ("html",),
+    as_of: dt.date | None = None,
+    kinds: Sequence[str] | None = None,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    actor: str = "system",
+) -> IssueReport:
     """:func:`issue_for_list_event` in its own transaction, then write the files (for the CLI)."""
     formats = _check_formats(formats)
     issued_on = _as_date(as_of) or dt.date.today()
-    report = IssueReport(f"list entry {entry_id}" + (f" ({event})" if event else ""), issued_on.isoformat(),
-                         _iso(out), formats)
+    report = IssueReport(
+        f"list entry {entry_id}" + (f" ({event})" if event else ""), issued_on.isoformat(), _iso(out), formats
+    )
     with store.transaction() as conn:
-        result = issue_for_list_event(conn, entry_id, event, seq=seq, as_of=issued_on, kinds=kinds,
-                                      templates=templates, settings=settings)
+        result = issue_for_list_event(
+            conn, entry_id, event, seq=seq, as_of=issued_on, kinds=kinds, templates=templates, settings=settings
+        )
         numbers = [r["number"] for r in result["issued"] + result["already"]]
         rows = {n: ns.get_notice(conn, n) for n in numbers}
         if result["issued"]:
@@ -1316,6 +1764,7 @@ def issue_list_event(store: Store, entry_id: int, event: str | None, *, seq: int
 
 # -- reading --------------------------------------------------------------------------------------
 
+
 def get_notice(store: Store, number: str) -> dict[str, Any]:
     """A stored notice by its document number (with its context)."""
     with store.read() as conn:
@@ -1332,9 +1781,15 @@ def render_notice(row: Mapping[str, Any], fmt: str = "txt", templates: Any = Non
     return render(row["template"], row["context"], fmt, templates)
 
 
-def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None = None,
-                 entity_code: str | None = None, plan_id: int | None = None, limit: int | None = None
-                 ) -> list[dict[str, Any]]:
+def list_notices(
+    store: Store,
+    *,
+    cycle_id: int | None = None,
+    kind: str | None = None,
+    entity_code: str | None = None,
+    plan_id: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     if kind:
         require_kind(kind)
     if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
@@ -1342,71 +1797,169 @@ def list_notices(store: Store, *, cycle_id: int | None = None, kind: str | None 
 
         entity_code = normalize_code(entity_code).value
     with store.read() as conn:
-        rows = ns.list_notices(conn, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id,
-                               limit=limit)
+        rows = ns.list_notices(
+            conn, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id, limit=limit
+        )
     out = []
     for r in rows:
         person = r["code_kind"] == "person"
-        out.append({"number": r["number"], "kind": r["kind"], "title": KINDS[r["kind"]].title if r["kind"] in KINDS
-                    else r["kind"], "recipient": r["name"], "code": mask_person_id(r["code"]) if person else r["code"],
-                    "cycle_id": r["cycle_id"], "decision_id": r["decision_id"], "entry_id": r["entry_id"],
-                    "check_id": r["check_id"], "source_key": r["source_key"], "issued_on": _iso(r["issued_on"]),
-                    "content_hash": r["content_hash"]})
+        out.append(
+            {
+                "number": r["number"],
+                "kind": r["kind"],
+                "title": KINDS[r["kind"]].title if r["kind"] in KINDS else r["kind"],
+                "recipient": r["name"],
+                "code": mask_person_id(r["code"]) if person else r["code"],
+                "cycle_id": r["cycle_id"],
+                "decision_id": r["decision_id"],
+                "entry_id": r["entry_id"],
+                "check_id": r["check_id"],
+                "source_key": r["source_key"],
+                "issued_on": _iso(r["issued_on"]),
+                "content_hash": r["content_hash"],
+            }
+        )
     return out
 
 
 # -- samples (template previews and meta tests) -----------------------------------------------------
 
 SAMPLE_PACK: dict[str, Any] = {
-    "pack": {"id": "sample", "title": "纳税缴费信用评价", "authority": "国家税务总局泉州市税务局",
-             "authority_short": "泉税", "document_prefix": "泉税信", "jurisdiction": "泉州市"},
+    "pack": {
+        "id": "sample",
+        "title": "纳税缴费信用评价",
+        "authority": "国家税务总局泉州市税务局",
+        "authority_short": "泉税",
+        "document_prefix": "泉税信",
+        "jurisdiction": "泉州市",
+    },
     "version": {
-        "version": "2025", "title": "纳税缴费信用管理办法（国家税务总局公告2025年第12号）",
+        "version": "2025",
+        "title": "纳税缴费信用管理办法（国家税务总局公告2025年第12号）",
         "basis": {"sat-2025-12": {"title": "纳税缴费信用管理办法（国家税务总局公告2025年第12号）"}},
-        "tiers": {"order": ["A", "B", "M", "C", "D"],
-                  "labels": {"A": "A级", "B": "B级", "M": "M级", "C": "C级", "D": "D级"}},
+        "tiers": {
+            "order": ["A", "B", "M", "C", "D"],
+            "labels": {"A": "A级", "B": "B级", "M": "M级", "C": "C级", "D": "D级"},
+        },
         "lists": {
-            "red": {"title": "纳税信用A级纳税人名单", "kind": "incentive", "objection_days": 0, "min_months": 0,
-                    "max_months": 12, "publish": True, "measures": ["a-invoice"], "repair": {"allowed": False},
-                    "notices": {"list": ["commendation"], "remove": ["removal_decision"]}},
-            "black": {"title": "重大税收违法失信主体名单", "kind": "sanction", "objection_days": 15, "min_months": 12,
-                      "max_months": 36, "publish": True, "measures": ["black-procurement-ban"],
-                      "notices": {"propose": ["pre_listing", "repair_instructions"], "list": ["repair_instructions"],
-                                  "remove": ["removal_decision"]},
-                      "repair": {"allowed": True, "min_months": 12, "decide_days": 15,
-                                 "requires": ["obligations_fulfilled", "commitment", "credit_report"],
-                                 "max_repairs": {"count": 2, "years": 5}}},
+            "red": {
+                "title": "纳税信用A级纳税人名单",
+                "kind": "incentive",
+                "objection_days": 0,
+                "min_months": 0,
+                "max_months": 12,
+                "publish": True,
+                "measures": ["a-invoice"],
+                "repair": {"allowed": False},
+                "notices": {"list": ["commendation"], "remove": ["removal_decision"]},
+            },
+            "black": {
+                "title": "重大税收违法失信主体名单",
+                "kind": "sanction",
+                "objection_days": 15,
+                "min_months": 12,
+                "max_months": 36,
+                "publish": True,
+                "measures": ["black-procurement-ban"],
+                "notices": {
+                    "propose": ["pre_listing", "repair_instructions"],
+                    "list": ["repair_instructions"],
+                    "remove": ["removal_decision"],
+                },
+                "repair": {
+                    "allowed": True,
+                    "min_months": 12,
+                    "decide_days": 15,
+                    "requires": ["obligations_fulfilled", "commitment", "credit_report"],
+                    "max_repairs": {"count": 2, "years": 5},
+                },
+            },
         },
         "measures": {
-            "a-invoice": {"kind": "incentive", "text": "增值税专用发票一次领取不超过3个月的用量", "department": "税务部门"},
+            "a-invoice": {
+                "kind": "incentive",
+                "text": "增值税专用发票一次领取不超过3个月的用量",
+                "department": "税务部门",
+            },
             "black-procurement-ban": {"kind": "sanction", "text": "依法限制参加政府采购活动", "department": "财政部门"},
         },
         "inspection": {"items": {"invoice": {"title": "发票使用和管理情况"}}},
         "numbering": DEFAULT_NUMBERING,
     },
 }
-SAMPLE_ENTITY = {"code": "91350100M000100Y43", "code_kind": "uscc", "name": "泉州市示例贸易有限公司",
-                 "entity_type": "enterprise", "region": "350100", "legal_rep": "张三"}
+SAMPLE_ENTITY = {
+    "code": "91350100M000100Y43",
+    "code_kind": "uscc",
+    "name": "泉州市示例贸易有限公司",
+    "entity_type": "enterprise",
+    "region": "350100",
+    "legal_rep": "张三",
+}
 SAMPLE_RESULT = {
-    "tier": "D", "tier_label": "D级",
-    "lists": [{"list": "black", "action": "propose", "rule": "black-major", "reason": "被确定为重大税收违法失信主体",
-               "basis": "sat-2025-12"}],
-    "measures": [{"id": "black-procurement-ban", "kind": "sanction", "text": "依法限制参加政府采购活动",
-                  "department": "财政部门"},
-                 {"id": "a-invoice", "kind": "incentive", "text": "增值税专用发票一次领取不超过3个月的用量",
-                  "department": "税务部门"}],
-    "notices": [{"kind": "warning", "rule": "notice-d", "reason": "纳税信用评价为D级，请依法整改失信行为",
-                 "basis": {"doc": "sat-2025-12", "article": "第三十四条"}}],
-    "reasons": [{"rule": "d-score", "outcome": "decisive", "why": "年度评价指标得分{score}分，不满40分",
-                 "basis": "《纳税缴费信用管理办法》第十六条"}],
+    "tier": "D",
+    "tier_label": "D级",
+    "lists": [
+        {
+            "list": "black",
+            "action": "propose",
+            "rule": "black-major",
+            "reason": "被确定为重大税收违法失信主体",
+            "basis": "sat-2025-12",
+        }
+    ],
+    "measures": [
+        {
+            "id": "black-procurement-ban",
+            "kind": "sanction",
+            "text": "依法限制参加政府采购活动",
+            "department": "财政部门",
+        },
+        {
+            "id": "a-invoice",
+            "kind": "incentive",
+            "text": "增值税专用发票一次领取不超过3个月的用量",
+            "department": "税务部门",
+        },
+    ],
+    "notices": [
+        {
+            "kind": "warning",
+            "rule": "notice-d",
+            "reason": "纳税信用评价为D级，请依法整改失信行为",
+            "basis": {"doc": "sat-2025-12", "article": "第三十四条"},
+        }
+    ],
+    "reasons": [
+        {
+            "rule": "d-score",
+            "outcome": "decisive",
+            "why": "年度评价指标得分{score}分，不满40分",
+            "basis": "《纳税缴费信用管理办法》第十六条",
+        }
+    ],
 }
 
 SAMPLE_RESULT_A = {
-    "tier": "A", "tier_label": "A级", "lists": [], "measures": SAMPLE_RESULT["measures"][1:],
-    "notices": [{"kind": "commendation", "rule": "notice-a", "reason": "纳税信用评价为A级",
-                 "basis": {"doc": "sat-2025-12", "article": "第三十二条"}}],
-    "reasons": [{"rule": "a-score", "outcome": "decisive", "why": "年度评价指标得分{score}分，在90分以上",
-                 "basis": "《纳税缴费信用管理办法》第十六条"}],
+    "tier": "A",
+    "tier_label": "A级",
+    "lists": [],
+    "measures": SAMPLE_RESULT["measures"][1:],
+    "notices": [
+        {
+            "kind": "commendation",
+            "rule": "notice-a",
+            "reason": "纳税信用评价为A级",
+            "basis": {"doc": "sat-2025-12", "article": "第三十二条"},
+        }
+    ],
+    "reasons": [
+        {
+            "rule": "a-score",
+            "outcome": "decisive",
+            "why": "年度评价指标得分{score}分，在90分以上",
+            "basis": "《纳税缴费信用管理办法》第十六条",
+        }
+    ],
 }
 
 
@@ -1414,19 +1967,41 @@ def sample_context(kind: str, number: str | None = None) -> dict[str, Any]:
     """A complete context for ``kind`` from built-in sample data (to preview or test templates)."""
     require_kind(kind)
     issued_on = dt.date(2025, 9, 1)
-    check = {"id": 1, "seq": 1, "tier": "D", "reason": "sampled", "items": ["invoice"],
-             "inspectors": [{"code": "35010001", "name": "李明", "department": "第一稽查局"},
-                            {"code": "35010002", "name": "王芳", "department": "第一稽查局"}]}
-    list_id = {"pre_listing": "black", "repair_instructions": "black", "removal_decision": "black",
-               "commendation": "red"}.get(kind)
+    check = {
+        "id": 1,
+        "seq": 1,
+        "tier": "D",
+        "reason": "sampled",
+        "items": ["invoice"],
+        "inspectors": [
+            {"code": "35010001", "name": "李明", "department": "第一稽查局"},
+            {"code": "35010002", "name": "王芳", "department": "第一稽查局"},
+        ],
+    }
+    list_id = {
+        "pre_listing": "black",
+        "repair_instructions": "black",
+        "removal_decision": "black",
+        "commendation": "red",
+    }.get(kind)
     result = SAMPLE_RESULT_A if kind == "commendation" else SAMPLE_RESULT
-    ctx = build_context(kind, pack_body=SAMPLE_PACK, entity=SAMPLE_ENTITY, issued_on=issued_on,
-                        result=result, facts={"score": 95 if kind == "commendation" else 35},
-                        notice=result["notices"][0] if kind in ("warning", "interview", "commendation") else {},
-                        list_id=list_id,
-                        list_reason="被确定为重大税收违法失信主体" if list_id == "black" else "纳税信用评价为A级",
-                        list_basis="sat-2025-12", listed_on=dt.date(2024, 9, 1) if kind != "pre_listing" else None,
-                        event={"event": "repaired", "valid_from": "2025-09-01"}, check=check,
-                        plan={"id": 1, "params": {}}, period="2024", with_repair=True)
+    ctx = build_context(
+        kind,
+        pack_body=SAMPLE_PACK,
+        entity=SAMPLE_ENTITY,
+        issued_on=issued_on,
+        result=result,
+        facts={"score": 95 if kind == "commendation" else 35},
+        notice=result["notices"][0] if kind in ("warning", "interview", "commendation") else {},
+        list_id=list_id,
+        list_reason="被确定为重大税收违法失信主体" if list_id == "black" else "纳税信用评价为A级",
+        list_basis="sat-2025-12",
+        listed_on=dt.date(2024, 9, 1) if kind != "pre_listing" else None,
+        event={"event": "repaired", "valid_from": "2025-09-01"},
+        check=check,
+        plan={"id": 1, "params": {}},
+        period="2024",
+        with_repair=True,
+    )
     ctx["number"] = number or format_number(numbering(SAMPLE_PACK, kind, issued_on.year), 1)
     return ctx

@@ -25,16 +25,17 @@ import re
 import string
 import traceback
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import jinja2
 import jinja2.compiler
 import jinja2.nodes
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
-from engine.register.codes import mask_name, mask_person_id
 from engine.errors import NoticeError, did_you_mean
+from engine.register.codes import mask_name, mask_person_id
 
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent / "templates"
 FORMATS = ("txt", "html", "pdf")
@@ -50,23 +51,27 @@ class Kind:
     abbr: str
 
 
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("warning", "失信提示函", "提示"),
-    Kind("interview", "警示约谈通知书", "约谈"),
-    Kind("pre_listing", "列入名单告知书", "告知"),
-    Kind("repair_instructions", "信用修复告知书", "修复"),
-    Kind("inspection", "检查通知书", "检查"),
-    Kind("commendation", "守信激励告知书", "激励"),
-    Kind("removal_decision", "移出名单决定书", "移出"),
-)}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("warning", "失信提示函", "提示"),
+        Kind("interview", "警示约谈通知书", "约谈"),
+        Kind("pre_listing", "列入名单告知书", "告知"),
+        Kind("repair_instructions", "信用修复告知书", "修复"),
+        Kind("inspection", "检查通知书", "检查"),
+        Kind("commendation", "守信激励告知书", "激励"),
+        Kind("removal_decision", "移出名单决定书", "移出"),
+    )
+}
 
 
 def require_kind(kind: str) -> Kind:
     try:
         return KINDS[kind]
     except KeyError:
-        raise NoticeError(f"Unknown notice kind '{kind}'{did_you_mean(kind, KINDS)}; "
-                          f"the kinds are {', '.join(KINDS)}.") from None
+        raise NoticeError(
+            f"Unknown notice kind '{kind}'{did_you_mean(kind, KINDS)}; the kinds are {', '.join(KINDS)}."
+        ) from None
 
 
 # -- fill ---------------------------------------------------------------------------------------
@@ -122,6 +127,7 @@ def fill(text: str | None, facts: Mapping[str, Any] | None) -> str:
 
 
 # -- filters (registered in one place: FILTERS) -------------------------------------------------
+
 
 def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
@@ -187,8 +193,10 @@ def rule_line(width: int = TEXT_WIDTH, char: str = "━") -> str:
 def _items(values: Any, name: str) -> list[str]:
     """The items of a list a filter joins, each checked like a printed field (never a mapping's keys)."""
     if isinstance(values, (Mapping, str)) or not isinstance(values, Iterable):
-        raise RenderProblem(f"'{name}' joins the items of a list, and was given {_what(values)}; give it a list "
-                            f"of texts (a mapping's keys are field names, not text for the party)")
+        raise RenderProblem(
+            f"'{name}' joins the items of a list, and was given {_what(values)}; give it a list "
+            f"of texts (a mapping's keys are field names, not text for the party)"
+        )
     out = []
     for i, item in enumerate(values):
         problem = _problem(item)
@@ -234,7 +242,7 @@ def issuer_layout(name: Any) -> dict[str, Any]:
     per = -(-n // lines)
     size = min(ISSUER_MAX_PT, ISSUER_WIDTH_PT / (per * (1 + ISSUER_SPACING_EM)))
     size = max(ISSUER_MIN_PT, int(size * 2) / 2)
-    return {"size": f"{size:g}", "lines": [text[i:i + per] for i in range(0, len(text), per)] or [text]}
+    return {"size": f"{size:g}", "lines": [text[i : i + per] for i in range(0, len(text), per)] or [text]}
 
 
 FILTERS = {
@@ -256,6 +264,7 @@ GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH, "issuer_layout": is
 
 # -- strict output ------------------------------------------------------------------------------
 
+
 class RenderProblem(jinja2.TemplateRuntimeError):
     """A field printed something no party may read (``None``, a repr, a key name, nothing); ``where`` is
     ``(template, line, expression)`` when the output check knows it."""
@@ -273,9 +282,11 @@ _KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 # A tuple, list or dict repr (('a', 'b'), ['a'], {'k': 1}), an empty container, an object or method repr. Entity
 # names are free text: alert("x") and =HYPERLINK("u","t") are not reprs, ('a',) is. Python quotes a str in its
 # repr with single quotes (double ones only around a single quote), so only single-quoted items count.
-_REPR = re.compile(r"""\(\s*'[^']*'\s*,|\[\s*'[^']*'\s*[,\]]|\{\s*'[^']*'\s*:"""
-                   r"""|\(\)|\[\]|\{\}|<[\w.]+ object at 0x|<(?:built-in |bound )?(?:method|function)\b"""
-                   r"""|(?<![A-Za-z])(?:None|True|False)(?![A-Za-z])""")
+_REPR = re.compile(
+    r"""\(\s*'[^']*'\s*,|\[\s*'[^']*'\s*[,\]]|\{\s*'[^']*'\s*:"""
+    r"""|\(\)|\[\]|\{\}|<[\w.]+ object at 0x|<(?:built-in |bound )?(?:method|function)\b"""
+    r"""|(?<![A-Za-z])(?:None|True|False)(?![A-Za-z])"""
+)
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}|\{\{|\}\}")
 _PLAIN = (str, int, float, dt.date)
 
@@ -303,8 +314,11 @@ def _problem(value: Any) -> str | None:
     if isinstance(value, Mapping):
         return f"{_what(value)}: it would print a Python repr; print one of its fields"
     if isinstance(value, (list, tuple, set, frozenset)):
-        return (f"{_what(value)}: it would print a Python repr; join it with |join_cn or |enum_cn"
-                if value else "an empty list (it prints nothing)")
+        return (
+            f"{_what(value)}: it would print a Python repr; join it with |join_cn or |enum_cn"
+            if value
+            else "an empty list (it prints nothing)"
+        )
     if isinstance(value, _Ident):
         return None
     if isinstance(value, str):
@@ -339,8 +353,10 @@ class _StrictDict(dict):
     __slots__ = ()
 
     def __iter__(self):
-        raise RenderProblem(f"iterating a mapping gives its keys (field names such as "
-                            f"{', '.join(map(str, list(self.keys())[:4]))}); iterate a list, or mapping.items()")
+        raise RenderProblem(
+            f"iterating a mapping gives its keys (field names such as "
+            f"{', '.join(map(str, list(self.keys())[:4]))}); iterate a list, or mapping.items()"
+        )
 
 
 def _strict(value: Any) -> Any:
@@ -402,6 +418,7 @@ class _NoticeEnvironment(Environment):
 
 # -- environment --------------------------------------------------------------------------------
 
+
 class _MissingField(jinja2.UndefinedError):
     def __init__(self, name: str | None, obj: Any, hint: str | None):
         super().__init__(hint or f"'{name}' is undefined")
@@ -424,9 +441,11 @@ class NoticeUndefined(StrictUndefined):
 
 # Undefined binds its operators to the base method at class creation; point them at ours.
 for _name in dir(StrictUndefined):
-    if getattr(StrictUndefined, _name, None) in (jinja2.Undefined._fail_with_undefined_error,
-                                                  StrictUndefined._fail_with_undefined_error) \
-            and _name != "_fail_with_undefined_error":
+    if (
+        getattr(StrictUndefined, _name, None)
+        in (jinja2.Undefined._fail_with_undefined_error, StrictUndefined._fail_with_undefined_error)
+        and _name != "_fail_with_undefined_error"
+    ):
         setattr(NoticeUndefined, _name, NoticeUndefined._fail_with_undefined_error)
 
 
@@ -459,8 +478,10 @@ def environment(templates: str | os.PathLike | None = None) -> Environment:
         return _environment(None)
     path = pathlib.Path(templates)
     if not path.is_dir():
-        raise NoticeError(f"Template directory '{templates}' does not exist or is not a directory; "
-                          f"fix --templates (it may hold e.g. warning.html to replace the shipped one).")
+        raise NoticeError(
+            f"Template directory '{templates}' does not exist or is not a directory; "
+            f"fix --templates (it may hold e.g. warning.html to replace the shipped one)."
+        )
     return _environment(str(path.resolve()))
 
 
@@ -498,8 +519,9 @@ def _template_frames(exc: BaseException) -> list[str]:
     return frames
 
 
-def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
-           templates: str | os.PathLike | None = None) -> str | bytes:
+def render(
+    kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt", templates: str | os.PathLike | None = None
+) -> str | bytes:
     """Render a notice: ``txt`` and ``html`` give str, ``pdf`` gives bytes (WeasyPrint)."""
     if fmt == "pdf":
         return to_pdf(render(kind_or_template, context, "html", templates))
@@ -511,12 +533,15 @@ def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
         template = env.get_template(name)
     except jinja2.TemplateNotFound as exc:
         where = f"'{templates}' or " if templates else ""
-        raise NoticeError(f"No notice template '{exc.name}' in {where}the shipped templates ({TEMPLATES_DIR}); "
-                          f"available: {', '.join(t for t in env.list_templates() if not t.startswith('_'))}."
-                          ) from None
+        raise NoticeError(
+            f"No notice template '{exc.name}' in {where}the shipped templates ({TEMPLATES_DIR}); "
+            f"available: {', '.join(t for t in env.list_templates() if not t.startswith('_'))}."
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
-        raise NoticeError(f"Notice template '{exc.filename or exc.name}' line {exc.lineno} has a syntax error: "
-                          f"{exc.message}. Fix the template.") from None
+        raise NoticeError(
+            f"Notice template '{exc.filename or exc.name}' line {exc.lineno} has a syntax error: "
+            f"{exc.message}. Fix the template."
+        ) from None
     strict = {k: _strict(v) for k, v in context.items()}
     try:
         return template.render(strict)
@@ -524,9 +549,11 @@ def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
         if exc.where:
             source, line, expr = exc.where
             at = f"'{source}' line {line}" + (f" (rendering '{name}')" if source != name else "")
-            raise NoticeError(f"Notice template {at}: '{{{{ {expr} }}}}' prints {exc.problem}. A notice never "
-                              f"shows None, a Python repr, a field name or a blank: fix the context or the "
-                              f"template.") from None
+            raise NoticeError(
+                f"Notice template {at}: '{{{{ {expr} }}}}' prints {exc.problem}. A notice never "
+                f"shows None, a Python repr, a field name or a blank: fix the context or the "
+                f"template."
+            ) from None
         frames = _template_frames(exc)
         where = f" ({frames[-1]})" if frames else ""
         raise NoticeError(f"Notice template '{name}'{where}: {exc.problem}. Fix the context or the template.") from None
@@ -538,7 +565,8 @@ def render(kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt",
         raise NoticeError(
             f"Notice template '{name}'{where} uses the field '{field}', which the render context does not have. "
             f"A missing field in a legal notice is an error, never a blank: put '{field}' in the context, or "
-            f"guard it in the template with {{% if {field} is defined %}}.") from None
+            f"guard it in the template with {{% if {field} is defined %}}."
+        ) from None
     except jinja2.UndefinedError as exc:  # e.g. calling an undefined filter argument
         frames = _template_frames(exc)
         where = f" ({frames[-1]})" if frames else ""
@@ -574,12 +602,15 @@ def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
     import subprocess
 
     try:
-        done = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60, check=False
+        )
     except FileNotFoundError:
-        raise NoticeError("PDF notices need fontconfig's fc-list to find the Chinese fonts, and it is not installed; "
-                          "install the Debian packages fontconfig and fonts-noto-cjk (as root: make deps), or use "
-                          "--format html.") from None
+        raise NoticeError(
+            "PDF notices need fontconfig's fc-list to find the Chinese fonts, and it is not installed; "
+            "install the Debian packages fontconfig and fonts-noto-cjk (as root: make deps), or use "
+            "--format html."
+        ) from None
     return frozenset(name.strip() for line in done.stdout.splitlines() for name in line.split(",") if name.strip())
 
 
@@ -590,9 +621,11 @@ def require_pdf_fonts(html: str) -> None:
     missing = [names for names in css_font_families(html) if not installed.intersection(names)]
     if missing:
         wanted = "、".join(dict.fromkeys(n for names in missing for n in names))
-        raise NoticeError(f"No Chinese font the notice style names is installed ({wanted}); a PDF would show every "
-                          f"character as an empty box, so none is written. Install the Debian package fonts-noto-cjk "
-                          f"(as root: make deps; it provides Noto Serif CJK SC), or use --format html or txt.")
+        raise NoticeError(
+            f"No Chinese font the notice style names is installed ({wanted}); a PDF would show every "
+            f"character as an empty box, so none is written. Install the Debian package fonts-noto-cjk "
+            f"(as root: make deps; it provides Noto Serif CJK SC), or use --format html or txt."
+        )
 
 
 def to_pdf(html: str) -> bytes:
@@ -601,6 +634,7 @@ def to_pdf(html: str) -> bytes:
     try:
         import weasyprint
     except ImportError as exc:  # pragma: no cover - weasyprint is a dependency
-        raise NoticeError(f"PDF output needs WeasyPrint ({exc}); pip install weasyprint, "
-                          f"or use --format html.") from exc
+        raise NoticeError(
+            f"PDF output needs WeasyPrint ({exc}); pip install weasyprint, or use --format html."
+        ) from exc
     return weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()

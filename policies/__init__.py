@@ -34,7 +34,6 @@ def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Reco
     """The base record kinds plus kinds declared under ``record_kinds:`` by the packs in the pack directories
     (shipped, then SUPERVISE_POLICIES) and in ``extra_dirs``; a later directory's kind overrides an earlier one."""
     from engine.errors import PolicyError
-
     from policies.loader import read_yaml
 
     kinds = dict(base_record_kinds())
@@ -86,7 +85,6 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
     import logging
 
     from engine.errors import PolicyError
-
     from policies.loader import read_yaml
 
     found: dict[str, pathlib.Path] = {}
@@ -102,7 +100,8 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
                 if report and (str(path), problem) not in _logged:
                     _logged.add((str(path), problem))
                     logging.getLogger("supervise.policies").warning(
-                        f"Skipping policy pack {problem} ('supervise policy validate {path}' lists its problems).")
+                        f"Skipping policy pack {problem} ('supervise policy validate {path}' lists its problems)."
+                    )
                 continue
             if isinstance(raw, dict) and "versions" in raw:
                 pid = str(raw.get("id", path.stem))
@@ -121,19 +120,24 @@ def get_pack(ref: str):
     from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 
     if not str(ref).strip():  # pathlib.Path("") is the current folder
-        raise UnknownPolicy(f"--policy is empty; give a pack id ({', '.join(sorted(discover()[0]))}) or a YAML "
-                            f"file path.")
+        raise UnknownPolicy(
+            f"--policy is empty; give a pack id ({', '.join(sorted(discover()[0]))}) or a YAML file path."
+        )
     candidate = pathlib.Path(ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_file(candidate)
     files, broken = discover()
     if ref in broken and ref not in files:
         path, problem = broken[ref]
-        raise PolicyError(f"Policy pack '{ref}' cannot be used: {problem}. Fix {path} (see 'supervise policy "
-                          f"validate {path}').", [problem])
+        raise PolicyError(
+            f"Policy pack '{ref}' cannot be used: {problem}. Fix {path} (see 'supervise policy validate {path}').",
+            [problem],
+        )
     if ref not in files:
-        raise UnknownPolicy(f"No policy pack '{ref}'{did_you_mean(ref, files)}; known packs: "
-                            f"{', '.join(sorted(files))}. Give a pack id or a YAML file path.")
+        raise UnknownPolicy(
+            f"No policy pack '{ref}'{did_you_mean(ref, files)}; known packs: "
+            f"{', '.join(sorted(files))}. Give a pack id or a YAML file path."
+        )
     return load_file(files[ref])
 
 

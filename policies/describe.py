@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from engine.errors import PolicyError
-
 from policies import get_pack, load_file, pack_status
 
 
@@ -20,16 +19,23 @@ def validate_files(files) -> list[dict]:
             continue
         results.append({"file": str(f), "id": pack.id, "versions": [v.version for v in pack.versions]})
     if problems:
-        raise PolicyError(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; fix "
-                          f"{'them' if len(problems) != 1 else 'it'} and validate again:\n" + "\n".join(problems),
-                          problems)
+        raise PolicyError(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; fix "
+            f"{'them' if len(problems) != 1 else 'it'} and validate again:\n" + "\n".join(problems),
+            problems,
+        )
     return results
 
 
 def _version_row(v) -> dict:
-    return {"version": v.version, "title": v.title, "effective_from": v.effective_from.isoformat(),
-            "effective_to": v.effective_to.isoformat() if v.effective_to else None, "content_hash": v.content_hash,
-            "rules": len(v.tier_rules) + len(v.list_rules) + len(v.measure_rules) + len(v.notice_rules)}
+    return {
+        "version": v.version,
+        "title": v.title,
+        "effective_from": v.effective_from.isoformat(),
+        "effective_to": v.effective_to.isoformat() if v.effective_to else None,
+        "content_hash": v.content_hash,
+        "rules": len(v.tier_rules) + len(v.list_rules) + len(v.measure_rules) + len(v.notice_rules),
+    }
 
 
 def pack_summaries() -> list[dict]:
@@ -38,12 +44,21 @@ def pack_summaries() -> list[dict]:
     for r in pack_status():
         p = r.get("pack")
         if p is None:
-            rows.append({"id": r["id"], "valid": False, "file": str(r["file"]), "error": r["error"],
-                         "problems": r["problems"]})
+            rows.append(
+                {"id": r["id"], "valid": False, "file": str(r["file"]), "error": r["error"], "problems": r["problems"]}
+            )
             continue
-        rows.append({"id": p.id, "valid": True, "title": p.title, "authority": p.meta.get("authority"),
-                     "jurisdiction": p.meta.get("jurisdiction"), "file": str(p.path),
-                     "versions": [_version_row(v) for v in p.versions]})
+        rows.append(
+            {
+                "id": p.id,
+                "valid": True,
+                "title": p.title,
+                "authority": p.meta.get("authority"),
+                "jurisdiction": p.meta.get("jurisdiction"),
+                "file": str(p.path),
+                "versions": [_version_row(v) for v in p.versions],
+            }
+        )
     return rows
 
 
@@ -58,33 +73,67 @@ def _rule_rows(v) -> list[dict]:
     rows = []
     for r in v.tier_rules + v.list_rules + v.measure_rules + v.notice_rules:
         target = r.tier or r.list or (", ".join(r.apply) if r.apply else None) or r.notice
-        rows.append({"id": r.id, "category": r.category, "target": target, "priority": r.priority,
-                     "when": r.condition_text, "reason": r.reason, "basis": r.basis})
+        rows.append(
+            {
+                "id": r.id,
+                "category": r.category,
+                "target": target,
+                "priority": r.priority,
+                "when": r.condition_text,
+                "reason": r.reason,
+                "basis": r.basis,
+            }
+        )
     return rows
 
 
 def show_version(ref: str) -> dict:
     v = resolve(ref)
-    facts = [{"name": f.name, "label": f.label, "type": f.type if f.when is None else "condition",
-              "source": f.source} for f in v.facts.values()]
-    result = {"id": v.pack.id, "version": v.version, "title": v.title, "effective_from": v.effective_from.isoformat(),
-              "effective_to": v.effective_to.isoformat() if v.effective_to else None, "period": v.period,
-              "content_hash": v.content_hash, "basis": v.basis, "tiers": v.tier_order, "supervision": v.supervision,
-              "facts": facts, "rules": _rule_rows(v), "lists": v.lists, "measures": v.measures}
-    lines = [f"{v.pack.title} ({v.pack.id}@{v.version}) {v.title}",
-             f"in force {v.effective_from} .. {v.effective_to or 'open'}; rates each {v.period}; hash {v.content_hash[:12]}",
-             "", "Supervision by tier:"]
+    facts = [
+        {"name": f.name, "label": f.label, "type": f.type if f.when is None else "condition", "source": f.source}
+        for f in v.facts.values()
+    ]
+    result = {
+        "id": v.pack.id,
+        "version": v.version,
+        "title": v.title,
+        "effective_from": v.effective_from.isoformat(),
+        "effective_to": v.effective_to.isoformat() if v.effective_to else None,
+        "period": v.period,
+        "content_hash": v.content_hash,
+        "basis": v.basis,
+        "tiers": v.tier_order,
+        "supervision": v.supervision,
+        "facts": facts,
+        "rules": _rule_rows(v),
+        "lists": v.lists,
+        "measures": v.measures,
+    }
+    lines = [
+        f"{v.pack.title} ({v.pack.id}@{v.version}) {v.title}",
+        f"in force {v.effective_from} .. {v.effective_to or 'open'}; rates each {v.period}; hash {v.content_hash[:12]}",
+        "",
+        "Supervision by tier:",
+    ]
     for t in v.tier_order:
         s = v.supervision.get(t, {})
-        lines.append(f"  {t:<3} {v.tier_labels[t]:<6} ratio {s.get('ratio', 0):.0%}, {s.get('per_year', 0):g}/year  {s.get('note', '')}")
+        lines.append(
+            f"  {t:<3} {v.tier_labels[t]:<6} ratio {s.get('ratio', 0):.0%}, {s.get('per_year', 0):g}/year  {s.get('note', '')}"
+        )
     lines += ["", "Rules:"]
     for r in result["rules"]:
-        lines.append(f"  [{r['category']}] {r['id']} -> {r['target']}" + (f" (priority {r['priority']})" if r["category"] == "tier" else ""))
+        lines.append(
+            f"  [{r['category']}] {r['id']} -> {r['target']}"
+            + (f" (priority {r['priority']})" if r["category"] == "tier" else "")
+        )
         lines.append(f"      当：{r['when']}")
         if r["basis"]:
             lines.append(f"      依据：{r['basis']}")
-    lines += ["", "Lists: " + ", ".join(f"{k} ({d.get('title')})" for k, d in v.lists.items()),
-              "Measures: " + ", ".join(v.measures)]
+    lines += [
+        "",
+        "Lists: " + ", ".join(f"{k} ({d.get('title')})" for k, d in v.lists.items()),
+        "Measures: " + ", ".join(v.measures),
+    ]
     result["text"] = "\n".join(lines)
     return result
 
@@ -107,15 +156,23 @@ def diff_versions(a: str, b: str) -> dict:
     def table_diff(x: dict, y: dict) -> list[dict]:
         out = []
         for k in sorted(set(x) | set(y)):
-            if json.dumps(x.get(k), sort_keys=True, ensure_ascii=False) != json.dumps(y.get(k), sort_keys=True, ensure_ascii=False):
+            if json.dumps(x.get(k), sort_keys=True, ensure_ascii=False) != json.dumps(
+                y.get(k), sort_keys=True, ensure_ascii=False
+            ):
                 out.append({"key": k, "a": x.get(k), "b": y.get(k)})
         return out
 
-    result = {"a": f"{va.pack.id}@{va.version}", "b": f"{vb.pack.id}@{vb.version}", "rules": changes,
-              "supervision": table_diff(va.supervision, vb.supervision), "lists": table_diff(va.lists, vb.lists),
-              "measures": table_diff(va.measures, vb.measures),
-              "facts": table_diff({n: f.source or f.label for n, f in va.facts.items()},
-                                  {n: f.source or f.label for n, f in vb.facts.items()})}
+    result = {
+        "a": f"{va.pack.id}@{va.version}",
+        "b": f"{vb.pack.id}@{vb.version}",
+        "rules": changes,
+        "supervision": table_diff(va.supervision, vb.supervision),
+        "lists": table_diff(va.lists, vb.lists),
+        "measures": table_diff(va.measures, vb.measures),
+        "facts": table_diff(
+            {n: f.source or f.label for n, f in va.facts.items()}, {n: f.source or f.label for n, f in vb.facts.items()}
+        ),
+    }
     lines = [f"{result['a']} -> {result['b']}"]
     for c in changes:
         if c["change"] == "changed":

@@ -30,19 +30,58 @@ PERIODS = ("year", "month", "day")
 FACT_TYPES = ("number", "int", "bool", "enum")
 LIST_KINDS = ("sanction", "incentive", "watch")
 MEASURE_KINDS = ("incentive", "sanction")
-NOTICE_KINDS = ("warning", "interview", "pre_listing", "repair_instructions", "inspection", "commendation",
-                "removal_decision")
+NOTICE_KINDS = (
+    "warning",
+    "interview",
+    "pre_listing",
+    "repair_instructions",
+    "inspection",
+    "commendation",
+    "removal_decision",
+)
 REPAIR_REQUIREMENTS = ("obligations_fulfilled", "commitment", "no_repeat_same_kind", "training", "credit_report")
 ENTITY_FACTS = {"years_operating": "number", "entity_type": "enum", "region": "enum", "is_person": "bool"}
 WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
 MAX_VECTORS = 2_000_000
 
-PACK_KEYS = {"id", "title", "authority", "authority_short", "document_prefix", "jurisdiction", "subjects",
-             "record_kinds", "versions", "description", "authorities"}
-VERSION_KEYS = {"version", "title", "effective_from", "effective_to", "period", "basis", "facts", "tiers",
-                "tier_rules", "default_tier", "supervision", "lists", "list_rules", "measures", "measure_rules",
-                "notice_rules", "publication", "inspection", "numbering", "services", "notice_settings",
-                "citations", "deadlines"}
+PACK_KEYS = {
+    "id",
+    "title",
+    "authority",
+    "authority_short",
+    "document_prefix",
+    "jurisdiction",
+    "subjects",
+    "record_kinds",
+    "versions",
+    "description",
+    "authorities",
+}
+VERSION_KEYS = {
+    "version",
+    "title",
+    "effective_from",
+    "effective_to",
+    "period",
+    "basis",
+    "facts",
+    "tiers",
+    "tier_rules",
+    "default_tier",
+    "supervision",
+    "lists",
+    "list_rules",
+    "measures",
+    "measure_rules",
+    "notice_rules",
+    "publication",
+    "inspection",
+    "numbering",
+    "services",
+    "notice_settings",
+    "citations",
+    "deadlines",
+}
 
 
 @dataclass
@@ -88,7 +127,7 @@ class Rule:
 
 @dataclass
 class PackVersion:
-    pack: "Pack"
+    pack: Pack
     version: str
     title: str
     effective_from: dt.date
@@ -155,16 +194,20 @@ class Pack:
             if v.in_force(day):
                 return v
         spans = ", ".join(f"{v.version} ({v.effective_from}..{v.effective_to or 'open'})" for v in self.versions)
-        raise UnknownPolicy(f"Policy {self.id} has no version in force on {day}; its versions are {spans}. "
-                            f"Choose another --as-of date or add a version to {self.path}.")
+        raise UnknownPolicy(
+            f"Policy {self.id} has no version in force on {day}; its versions are {spans}. "
+            f"Choose another --as-of date or add a version to {self.path}."
+        )
 
     def get_version(self, version: str) -> PackVersion:
         for v in self.versions:
             if v.version == str(version):
                 return v
         names = [v.version for v in self.versions]
-        raise UnknownPolicy(f"Policy {self.id} has no version '{version}'{did_you_mean(str(version), names)}; "
-                            f"versions: {', '.join(names)}.")
+        raise UnknownPolicy(
+            f"Policy {self.id} has no version '{version}'{did_you_mean(str(version), names)}; "
+            f"versions: {', '.join(names)}."
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,6 +221,7 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- line numbers ---------------------------------------------------------------------------------
+
 
 class _Lines:
     """Map key paths of the YAML document to line numbers (following merge keys and aliases)."""
@@ -205,7 +249,7 @@ class _Lines:
                 elif k.value == str(key):
                     return v
             if merged is not None:
-                for m in (merged.value if isinstance(merged, yaml.SequenceNode) else [merged]):
+                for m in merged.value if isinstance(merged, yaml.SequenceNode) else [merged]:
                     found = self._child(m, key)
                     if found is not None:
                         return found
@@ -233,12 +277,12 @@ class _Problems:
 # A pack is data written by people: these limits are far above any real pack (the shipped tax-credit pack is
 # 23 KB, 5 alias references, 2,000 values expanded, 10 levels deep) and far below what exhausts memory or the stack.
 
-MAX_PACK_BYTES = 1_000_000      # file size
-MAX_ALIASES = 500               # alias references (*name) in one file
-MAX_NODES = 200_000             # nodes once every alias is expanded ("billion laughs" has 10^9)
-MAX_DEPTH = 40                  # nesting of mappings and lists, aliases followed
-MAX_INT_DIGITS = 15             # an integer literal longer than this is refused (every bounded key is far smaller)
-MAX_SCALAR_CHARS = 5_000        # any single string
+MAX_PACK_BYTES = 1_000_000  # file size
+MAX_ALIASES = 500  # alias references (*name) in one file
+MAX_NODES = 200_000  # nodes once every alias is expanded ("billion laughs" has 10^9)
+MAX_DEPTH = 40  # nesting of mappings and lists, aliases followed
+MAX_INT_DIGITS = 15  # an integer literal longer than this is refused (every bounded key is far smaller)
+MAX_SCALAR_CHARS = 5_000  # any single string
 
 
 class PackYAMLError(Exception):
@@ -262,14 +306,15 @@ class _PackLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise PackYAMLError(self.peek_event().start_mark.line + 1,
-                                    f"more than {MAX_ALIASES} alias references (*name); a pack needs far fewer")
+                raise PackYAMLError(
+                    self.peek_event().start_mark.line + 1,
+                    f"more than {MAX_ALIASES} alias references (*name); a pack needs far fewer",
+                )
             return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise PackYAMLError(self.peek_event().start_mark.line + 1,
-                                    f"nested more than {MAX_DEPTH} levels deep")
+                raise PackYAMLError(self.peek_event().start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -286,18 +331,22 @@ class _PackLoader(yaml.SafeLoader):
                 except TypeError:
                     raise PackYAMLError(key_node.start_mark.line + 1, "a mapping key must be a plain value") from None
                 if first is not None:
-                    raise PackYAMLError(key_node.start_mark.line + 1,
-                                        f"duplicate key '{key}' (first at line {first.start_mark.line + 1}); "
-                                        f"a later value would silently replace the first")
+                    raise PackYAMLError(
+                        key_node.start_mark.line + 1,
+                        f"duplicate key '{key}' (first at line {first.start_mark.line + 1}); "
+                        f"a later value would silently replace the first",
+                    )
                 seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
         digits = re.sub(r"[^0-9a-fA-F]", "", str(node.value).replace("0x", "").replace("0o", "").replace("0b", ""))
         if len(digits) > MAX_INT_DIGITS:
-            raise PackYAMLError(node.start_mark.line + 1,
-                                f"the integer {str(node.value)[:30]}{'...' if len(str(node.value)) > 30 else ''} "
-                                f"is too large ({len(digits)} digits; at most {MAX_INT_DIGITS})")
+            raise PackYAMLError(
+                node.start_mark.line + 1,
+                f"the integer {str(node.value)[:30]}{'...' if len(str(node.value)) > 30 else ''} "
+                f"is too large ({len(digits)} digits; at most {MAX_INT_DIGITS})",
+            )
         return super().construct_yaml_int(node)
 
     def construct_yaml_float(self, node):
@@ -314,8 +363,9 @@ class _PackLoader(yaml.SafeLoader):
 
     def construct_scalar(self, node):
         if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_SCALAR_CHARS:
-            raise PackYAMLError(node.start_mark.line + 1,
-                                f"a value of {len(node.value):,} characters (at most {MAX_SCALAR_CHARS:,})")
+            raise PackYAMLError(
+                node.start_mark.line + 1, f"a value of {len(node.value):,} characters (at most {MAX_SCALAR_CHARS:,})"
+            )
         return super().construct_scalar(node)
 
 
@@ -348,10 +398,13 @@ def _expanded_size(root: yaml.Node) -> None:
             s, d = walk(child)
             size, depth = size + s, max(depth, d)
             if size > MAX_NODES:
-                raise PackYAMLError(node.start_mark.line + 1,
-                                    f"its aliases expand to more than {MAX_NODES:,} values (an alias bomb?)")
+                raise PackYAMLError(
+                    node.start_mark.line + 1, f"its aliases expand to more than {MAX_NODES:,} values (an alias bomb?)"
+                )
         if depth + 1 > MAX_DEPTH:
-            raise PackYAMLError(node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep (aliases followed)")
+            raise PackYAMLError(
+                node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep (aliases followed)"
+            )
         busy.discard(key)
         sizes[key] = (size, depth + 1 if children else 0)
         return sizes[key]
@@ -377,9 +430,10 @@ def read_yaml(path: str | pathlib.Path) -> tuple[yaml.Node | None, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise fail(line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                         f"save the file as UTF-8") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise fail(
+            line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        ) from None
     loader = _PackLoader(text.removeprefix("\ufeff"))
     try:
         node = loader.get_single_node()
@@ -422,7 +476,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "supervision.per_year": (0, 365),
     "rules.priority": (-1000, 1000),
     "facts.source.window": (0, 1200),  # 12m, 3y (as months), period-N (as N)
-    "facts.min_max": (-10 ** 15, 10 ** 15),
+    "facts.min_max": (-(10**15), 10**15),
     # publication, inspection, notice settings
     "publication.results_deadline_working_days": (0, 365),
     "publication.licence_penalty_working_days": (0, 365),
@@ -434,18 +488,39 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "effective.year": (1949, 2199),
 }
 LENGTHS: dict[str, int] = {
-    "id": 40, "title": 100, "authority": 100, "authority_short": 20, "document_prefix": 20, "jurisdiction": 100,
-    "description": 2000, "version": 32, "tier": 16, "tier_label": 20, "fact": 64, "fact_label": 100, "list": 32,
-    "list_title": 100, "measure": 64, "measure_text": 1000, "department": 100, "rule_id": 64, "reason": 1000,
-    "basis_title": 200, "basis_article": 60, "note": 500, "numbering": 60, "notice_setting": 500,
-    "service": 64, "inspection_item": 64,
+    "id": 40,
+    "title": 100,
+    "authority": 100,
+    "authority_short": 20,
+    "document_prefix": 20,
+    "jurisdiction": 100,
+    "description": 2000,
+    "version": 32,
+    "tier": 16,
+    "tier_label": 20,
+    "fact": 64,
+    "fact_label": 100,
+    "list": 32,
+    "list_title": 100,
+    "measure": 64,
+    "measure_text": 1000,
+    "department": 100,
+    "rule_id": 64,
+    "reason": 1000,
+    "basis_title": 200,
+    "basis_article": 60,
+    "note": 500,
+    "numbering": 60,
+    "notice_setting": 500,
+    "service": 64,
+    "inspection_item": 64,
 }
 NUMBER_MAX_CHARS = 64  # notices.number column: a rendered document number must fit
 NUMBER_ABBR_CHARS = 2  # every notice kind's abbreviation in its number (提示, 约谈, 告知, ...) is two characters
 NUMBER_SEQ_DIGITS = 7  # numbers are checked with a sequence of up to 9,999,999 per kind and year
 
 
-def _int_in(value: Any, key: str, keypath: tuple, P: "_Problems", required: bool = False) -> bool:
+def _int_in(value: Any, key: str, keypath: tuple, P: _Problems, required: bool = False) -> bool:
     """True when ``value`` is a whole number in BOUNDS[key] (or absent and not required)."""
     lo, hi = BOUNDS[key]
     if value is None and not required:
@@ -456,7 +531,7 @@ def _int_in(value: Any, key: str, keypath: tuple, P: "_Problems", required: bool
     return True
 
 
-def _num_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> bool:
+def _num_in(value: Any, key: str, keypath: tuple, P: _Problems) -> bool:
     lo, hi = BOUNDS[key]
     if value is None:
         return True
@@ -466,7 +541,7 @@ def _num_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> bool:
     return True
 
 
-def _text_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> None:
+def _text_in(value: Any, key: str, keypath: tuple, P: _Problems) -> None:
     if value is None:
         return
     limit = LENGTHS[key]
@@ -474,8 +549,10 @@ def _text_in(value: Any, key: str, keypath: tuple, P: "_Problems") -> None:
         P.add(keypath, f"'{keypath[-1]}' is {len(str(value))} characters long; at most {limit}")
 
 
-_HUGE_LITERAL = (f"a number in the condition is too large (at most {MAX_INT_DIGITS} digits; thresholds are from "
-                 f"{BOUNDS['facts.min_max'][0]:,} to {BOUNDS['facts.min_max'][1]:,})")
+_HUGE_LITERAL = (
+    f"a number in the condition is too large (at most {MAX_INT_DIGITS} digits; thresholds are from "
+    f"{BOUNDS['facts.min_max'][0]:,} to {BOUNDS['facts.min_max'][1]:,})"
+)
 
 
 def _in_range(value: Any, key: str) -> bool:
@@ -491,13 +568,13 @@ def _short(value: Any) -> str:
 _SEQ_SPEC = re.compile(r"^(0?)(\d{0,2})d?$")
 
 
-def check_numbering(pattern: Any, prefix: str, keypath: tuple, P: "_Problems") -> None:
+def check_numbering(pattern: Any, prefix: str, keypath: tuple, P: _Problems) -> None:
     """A notice number pattern: only {prefix}, {year} and {seq} (with {seq} required), a width of at most
     BOUNDS['numbering.width'] digits, and numbers that fit the number column with the longest prefix."""
     import string
 
     if not isinstance(pattern, str):
-        P.add(keypath, f"numbering is a text pattern such as \"{{prefix}}〔{{year}}〕{{seq}}号\", not {_short(pattern)}")
+        P.add(keypath, f'numbering is a text pattern such as "{{prefix}}〔{{year}}〕{{seq}}号", not {_short(pattern)}')
         return
     _text_in(pattern, "numbering", keypath, P)
     try:
@@ -508,8 +585,11 @@ def check_numbering(pattern: Any, prefix: str, keypath: tuple, P: "_Problems") -
     fields = [f for _, f, _, _ in parts if f is not None]
     bad = [f for f in fields if f not in ("prefix", "year", "seq")]
     if bad or "seq" not in fields:
-        P.add(keypath, "numbering must use {seq} and may use only {prefix}, {year} and {seq}"
-                       + (f" (not {{{bad[0]}}})" if bad else ""))
+        P.add(
+            keypath,
+            "numbering must use {seq} and may use only {prefix}, {year} and {seq}"
+            + (f" (not {{{bad[0]}}})" if bad else ""),
+        )
         return
     lo, hi = BOUNDS["numbering.width"]
     width = NUMBER_SEQ_DIGITS
@@ -526,17 +606,24 @@ def check_numbering(pattern: Any, prefix: str, keypath: tuple, P: "_Problems") -
             continue
         m = _SEQ_SPEC.match(spec or "")
         if not m or (m.group(2) and not lo <= int(m.group(2)) <= hi) or bool(m.group(1)) != bool(m.group(2)):
-            P.add(keypath, f"{{seq:{spec}}}: the sequence format is a zero-padded width of at most {hi} digits, "
-                           f"e.g. {{seq}} or {{seq:05d}}")
+            P.add(
+                keypath,
+                f"{{seq:{spec}}}: the sequence format is a zero-padded width of at most {hi} digits, "
+                f"e.g. {{seq}} or {{seq:05d}}",
+            )
             return
         width = max(width, int(m.group(2) or 0))
     longest = pattern.format(prefix=prefix + "字" * NUMBER_ABBR_CHARS, year=9999, seq=int("9" * width))
     if len(longest) > NUMBER_MAX_CHARS:
-        P.add(keypath, f"numbers would be up to {len(longest)} characters long (e.g. '{longest[:70]}'); a document "
-                       f"number is at most {NUMBER_MAX_CHARS}: shorten the pattern or document_prefix")
+        P.add(
+            keypath,
+            f"numbers would be up to {len(longest)} characters long (e.g. '{longest[:70]}'); a document "
+            f"number is at most {NUMBER_MAX_CHARS}: shorten the pattern or document_prefix",
+        )
 
 
 # -- loading --------------------------------------------------------------------------------------
+
 
 def load_pack(path: str | pathlib.Path, base_kinds: dict[str, RecordKind] | None = None) -> Pack:
     """Load and validate a pack file; raise PolicyError listing every problem."""
@@ -547,8 +634,10 @@ def load_pack(path: str | pathlib.Path, base_kinds: dict[str, RecordKind] | None
     problems = _Problems(path, _Lines(node))
     pack = _build_pack(raw, path, problems, base_kinds)
     if problems.items:
-        raise PolicyError(f"{path} is not a valid policy pack ({len(problems.items)} problems):\n"
-                          + "\n".join(problems.items), problems.items)
+        raise PolicyError(
+            f"{path} is not a valid policy pack ({len(problems.items)} problems):\n" + "\n".join(problems.items),
+            problems.items,
+        )
     assert pack is not None
     return pack
 
@@ -577,8 +666,12 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
         P.add(("authorities",) + sub, reason)
     for i, item in enumerate(raw.get("authorities") if isinstance(raw.get("authorities"), list) else []):
         if isinstance(item, dict):  # the same length bounds as the pack's own authority (notices' columns)
-            for key, bound in (("name", "authority"), ("short", "authority_short"),
-                               ("document_prefix", "document_prefix"), ("note", "note")):
+            for key, bound in (
+                ("name", "authority"),
+                ("short", "authority_short"),
+                ("document_prefix", "document_prefix"),
+                ("note", "note"),
+            ):
                 _text_in(item.get(key), bound, ("authorities", i, key), P)
     meta = {k: _jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
     meta.setdefault("authority_short", meta.get("authority", ""))
@@ -601,9 +694,11 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
     for a, b in zip(ordered, ordered[1:]):
         if a.effective_to is None or a.effective_to >= b.effective_from:
             idx = versions.index(b.raw)
-            P.add(("versions", idx, "effective_from"),
-                  f"version {b.version} starts {b.effective_from} but version {a.version} is still in force then "
-                  f"(effective_to {a.effective_to or 'open'}); versions must not overlap")
+            P.add(
+                ("versions", idx, "effective_from"),
+                f"version {b.version} starts {b.effective_from} but version {a.version} is still in force then "
+                f"(effective_to {a.effective_to or 'open'}); versions must not overlap",
+            )
     pack.versions = ordered
     return pack
 
@@ -665,9 +760,27 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
         _text_in(t, "tier", at + ("tiers", "order", i), P)
     for t, label in labels.items():
         _text_in(label, "tier_label", at + ("tiers", "labels", t), P)
-    v = PackVersion(pack, str(raw.get("version", "?")), str(raw.get("title", "")), eff_from, eff_to, period, raw,
-                    basis, {}, order, {t: labels.get(t, t) for t in order}, raw.get("default_tier"), [], [], [], [],
-                    {}, {}, {})
+    v = PackVersion(
+        pack,
+        str(raw.get("version", "?")),
+        str(raw.get("title", "")),
+        eff_from,
+        eff_to,
+        period,
+        raw,
+        basis,
+        {},
+        order,
+        {t: labels.get(t, t) for t in order},
+        raw.get("default_tier"),
+        [],
+        [],
+        [],
+        [],
+        {},
+        {},
+        {},
+    )
     if v.default_tier is not None and v.default_tier not in order:
         P.add(at + ("default_tier",), f"'{v.default_tier}' is not a tier{did_you_mean(v.default_tier, order)}")
     _facts(v, raw.get("facts") or {}, at + ("facts",), P)
@@ -680,14 +793,19 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     v.measure_rules = _rules(v, raw.get("measure_rules") or [], "measure", at + ("measure_rules",), P)
     v.notice_rules = _rules(v, raw.get("notice_rules") or [], "notice", at + ("notice_rules",), P)
     ids: dict[str, tuple] = {}
-    for rules, key in ((v.tier_rules, "tier_rules"), (v.list_rules, "list_rules"), (v.measure_rules, "measure_rules"),
-                       (v.notice_rules, "notice_rules")):
+    for rules, key in (
+        (v.tier_rules, "tier_rules"),
+        (v.list_rules, "list_rules"),
+        (v.measure_rules, "measure_rules"),
+        (v.notice_rules, "notice_rules"),
+    ):
         for i, r in enumerate(rules):
             if r.id in ids:
                 P.add(at + (key, i, "id"), f"rule id '{r.id}' is used twice (also at {'.'.join(map(str, ids[r.id]))})")
             ids[r.id] = at + (key, i)
-    v.content_hash = hashlib.sha256(json.dumps(v.stored_body(), sort_keys=True, ensure_ascii=False)
-                                    .encode()).hexdigest()
+    v.content_hash = hashlib.sha256(
+        json.dumps(v.stored_body(), sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
     before = len(P.items)
     if before == 0 or not any(at == tuple(p.split(":")[2].strip().split(".")[:2]) for p in P.items):
         _compile(v)
@@ -721,8 +839,12 @@ def _version_settings(pack: Pack, raw: dict, at: tuple, P: _Problems) -> None:
     if insp is not None and not isinstance(insp, dict):
         P.add(at + ("inspection",), "inspection is a mapping, e.g. {exclude_clean_within_months: 12}")
     elif insp:
-        _int_in(insp.get("exclude_clean_within_months"), "inspection.exclude_clean_within_months",
-                at + ("inspection", "exclude_clean_within_months"), P)
+        _int_in(
+            insp.get("exclude_clean_within_months"),
+            "inspection.exclude_clean_within_months",
+            at + ("inspection", "exclude_clean_within_months"),
+            P,
+        )
         items = insp.get("items")
         if isinstance(items, dict):
             for item, body in items.items():
@@ -734,6 +856,7 @@ def _version_settings(pack: Pack, raw: dict, at: tuple, P: _Problems) -> None:
     if settings is not None and not isinstance(settings, dict):
         P.add(at + ("notice_settings",), "notice_settings is a mapping, e.g. {interview: {place: 本局会议室}}")
     elif settings:
+
         def walk(node: dict, path: tuple) -> None:
             for key, value in node.items():
                 here = path + (key,)
@@ -743,6 +866,7 @@ def _version_settings(pack: Pack, raw: dict, at: tuple, P: _Problems) -> None:
                     _int_in(value, "notice_settings.days_months", here, P)
                 elif value is not None:
                     _text_in(value, "notice_setting", here, P)
+
         walk(settings, at + ("notice_settings",))
     meta = pack.meta
     prefix = str(meta.get("document_prefix") or meta.get("authority_short") or meta.get("authority") or "")
@@ -755,6 +879,7 @@ def _has_errors_in(P: _Problems, at: tuple) -> bool:
 
 
 # -- facts ----------------------------------------------------------------------------------------
+
 
 def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
     if not isinstance(raw, dict):
@@ -772,8 +897,9 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
         if not isinstance(body, dict):
             P.add(where, "a fact is a mapping with label, type and source (or when)")
             continue
-        P.unknown_keys(body, {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels"},
-                       where)
+        P.unknown_keys(
+            body, {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels"}, where
+        )
         _text_in(name, "fact", where, P)
         _text_in(body.get("label"), "fact_label", where + ("label",), P)
         for key in ("min", "max"):
@@ -799,9 +925,17 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
         if ftype == "enum" and not values and source.get("entity") not in ("entity_type", "region"):
             P.add(where + ("values",), "an enum fact lists its values")
         default = body.get("default")
-        v.facts[name] = Fact(name, label, ftype, source=source, default=default, min=body.get("min"),
-                             max=body.get("max"), values=values,
-                             value_labels={str(k): str(x) for k, x in (body.get("value_labels") or {}).items()})
+        v.facts[name] = Fact(
+            name,
+            label,
+            ftype,
+            source=source,
+            default=default,
+            min=body.get("min"),
+            max=body.get("max"),
+            values=values,
+            value_labels={str(k): str(x) for k, x in (body.get("value_labels") or {}).items()},
+        )
     # Derived conditions may use other facts (and other derived conditions, without cycles).
     parsed: dict[str, C.Node] = {}
     for name, cond in pending_when.items():
@@ -851,11 +985,13 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
         P.add(where, "give exactly one of record, count, open, entity, previous")
         return
     (kind_key,) = primary
-    allowed = {"record": {"record", "field", "window", "where", "date_field", "pick"},
-               "count": {"count", "window", "where", "date_field"},
-               "open": {"open", "end", "where"},
-               "entity": {"entity", "at"},
-               "previous": {"previous"}}[kind_key]
+    allowed = {
+        "record": {"record", "field", "window", "where", "date_field", "pick"},
+        "count": {"count", "window", "where", "date_field"},
+        "open": {"open", "end", "where"},
+        "entity": {"entity", "at"},
+        "previous": {"previous"},
+    }[kind_key]
     P.unknown_keys(source, allowed, where)
     if kind_key in ("record", "count", "open"):
         kind_name = source[kind_key]
@@ -868,16 +1004,22 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
             if fld not in kind.fields:
                 P.add(where + ("field",), f"'{fld}' is not a field of {kind_name}{did_you_mean(str(fld), kind.fields)}")
             else:
-                expected = {"number": ("number", "int", "year"), "int": ("int", "year", "number"), "bool": ("bool",),
-                            "enum": ("enum", "string")}[ftype]
+                expected = {
+                    "number": ("number", "int", "year"),
+                    "int": ("int", "year", "number"),
+                    "bool": ("bool",),
+                    "enum": ("enum", "string"),
+                }[ftype]
                 if kind.fields[fld].type not in expected:
-                    P.add(where + ("field",), f"{kind_name}.{fld} is a {kind.fields[fld].type}, but fact '{name}' "
-                                              f"is declared {ftype}")
+                    P.add(
+                        where + ("field",),
+                        f"{kind_name}.{fld} is a {kind.fields[fld].type}, but fact '{name}' is declared {ftype}",
+                    )
         if kind_key == "open":
             end = source.get("end")
             if end not in kind.fields:
                 P.add(where + ("end",), f"'{end}' is not a date field of {kind_name}")
-        for fld in (source.get("where") or {}):
+        for fld in source.get("where") or {}:
             if fld not in kind.fields:
                 P.add(where + ("where", fld), f"'{fld}' is not a field of {kind_name}{did_you_mean(fld, kind.fields)}")
         window = str(source.get("window", "all"))
@@ -888,8 +1030,10 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
             months = n * 12 if window.endswith("y") else n
             lo, hi = BOUNDS["facts.source.window"]
             if not lo <= months <= hi:
-                P.add(where + ("window",), f"window '{window}' reaches back too far: at most {hi} months "
-                                           f"({hi // 12}y), or period-{hi}")
+                P.add(
+                    where + ("window",),
+                    f"window '{window}' reaches back too far: at most {hi} months ({hi // 12}y), or period-{hi}",
+                )
         date_field = source.get("date_field")
         if date_field is not None and date_field not in kind.fields:
             P.add(where + ("date_field",), f"'{date_field}' is not a field of {kind_name}")
@@ -907,6 +1051,7 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
 
 # -- catalogues -----------------------------------------------------------------------------------
 
+
 def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | None:
     if raw is None:
         return None
@@ -916,8 +1061,11 @@ def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | N
         P.add(where, "basis is {doc: <document id from the version's basis>, article: ...}")
         return None
     if raw["doc"] not in v.basis:
-        P.add(where + ("doc",), f"unknown basis document '{raw['doc']}'{did_you_mean(raw['doc'], v.basis)}; "
-                                f"add it under the version's basis")
+        P.add(
+            where + ("doc",),
+            f"unknown basis document '{raw['doc']}'{did_you_mean(raw['doc'], v.basis)}; "
+            f"add it under the version's basis",
+        )
     return raw
 
 
@@ -945,9 +1093,15 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
             if not body.get(key):
                 P.add(where + (key,), f"'{key}' is required")
         ref = _basis_ref(v, body.get("basis"), where + ("basis",), P)
-        out[str(mid)] = {"id": str(mid), "kind": body.get("kind"), "text": body.get("text", ""),
-                         "department": body.get("department", ""), "services": list(body.get("services") or []),
-                         "duration_months": body.get("duration_months"), "basis": v.basis_text(ref) if ref else ""}
+        out[str(mid)] = {
+            "id": str(mid),
+            "kind": body.get("kind"),
+            "text": body.get("text", ""),
+            "department": body.get("department", ""),
+            "services": list(body.get("services") or []),
+            "duration_months": body.get("duration_months"),
+            "basis": v.basis_text(ref) if ref else "",
+        }
     return out
 
 
@@ -970,15 +1124,31 @@ def _services(v: PackVersion, raw: Any, at: tuple, P: _Problems) -> dict[str, st
     for mid, m in v.measures.items():
         for sid in m["services"]:
             if out and str(sid) not in out:
-                P.add(at[:-1] + ("measures", mid, "services"),
-                      f"service item '{sid}' is not declared under services{did_you_mean(str(sid), out)}")
+                P.add(
+                    at[:-1] + ("measures", mid, "services"),
+                    f"service item '{sid}' is not declared under services{did_you_mean(str(sid), out)}",
+                )
     return out
 
 
 def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict]:
     out = {}
-    keys = {"title", "kind", "objection_days", "min_months", "max_months", "publish", "force_inspection", "measures",
-            "ack_days", "notices", "repair", "authority", "extendable", "per_year"}
+    keys = {
+        "title",
+        "kind",
+        "objection_days",
+        "min_months",
+        "max_months",
+        "publish",
+        "force_inspection",
+        "measures",
+        "ack_days",
+        "notices",
+        "repair",
+        "authority",
+        "extendable",
+        "per_year",
+    }
     for name, body in (raw or {}).items():
         where = at + (name,)
         if not isinstance(body, dict):
@@ -990,8 +1160,10 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         _text_in(name, "list", where, P)
         for key, limit in (("title", "list_title"), ("authority", "authority")):
             _text_in(body.get(key), limit, where + (key,), P)
-        ok = {key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
-              for key in ("objection_days", "min_months", "max_months")}
+        ok = {
+            key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
+            for key in ("objection_days", "min_months", "max_months")
+        }
         for key in ("ack_days", "per_year"):
             _int_in(body.get(key), f"lists.{key}", where + (key,), P)
         if not isinstance(body.get("extendable"), bool):
@@ -1021,8 +1193,10 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
                 _int_in(limit.get(key), f"lists.repair.max_repairs.{key}", where + ("repair", "max_repairs", key), P)
         for i, req in enumerate(repair.get("requires") or []):
             if req not in REPAIR_REQUIREMENTS:
-                P.add(where + ("repair", "requires", i),
-                      f"unknown repair requirement '{req}'{did_you_mean(req, REPAIR_REQUIREMENTS)}")
+                P.add(
+                    where + ("repair", "requires", i),
+                    f"unknown repair requirement '{req}'{did_you_mean(req, REPAIR_REQUIREMENTS)}",
+                )
         out[str(name)] = {**_jsonable(body), "name": str(name)}
     return out
 
@@ -1043,7 +1217,7 @@ def _supervision(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str
             per_year = 0
         _text_in(row.get("note"), "note", at + (tier, "note"), P)
         out[tier] = {"ratio": float(ratio or 0), "per_year": float(per_year or 0), "note": row.get("note", "")}
-    for tier in (raw or {}):
+    for tier in raw or {}:
         if tier not in v.tier_order:
             P.add(at + (tier,), f"'{tier}' is not a tier{did_you_mean(str(tier), v.tier_order)}")
     return out
@@ -1054,7 +1228,11 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
         P.add(at, "rules are a list")
         return []
     keys = {"id", "when", "reason", "basis", "priority", "description"} | {
-        "tier": {"tier"}, "list": {"list"}, "measure": {"apply"}, "notice": {"kind"}}[category]
+        "tier": {"tier"},
+        "list": {"list"},
+        "measure": {"apply"},
+        "notice": {"kind"},
+    }[category]
     rules = []
     macros = {n: f.when for n, f in v.facts.items() if f.when is not None}
     for i, body in enumerate(raw):
@@ -1082,8 +1260,15 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
             P.add(where + ("when",), _HUGE_LITERAL)
             continue
         _check_atoms(v, node, where + ("when",), P, allow_tier=category != "tier")
-        rule = Rule(rid, category, node, ".".join(map(str, where)), int(body.get("priority", 0)),
-                    reason=str(body.get("reason", "")), condition_text=C.describe(node, v_labels(v), v_values(v)))
+        rule = Rule(
+            rid,
+            category,
+            node,
+            ".".join(map(str, where)),
+            int(body.get("priority", 0)),
+            reason=str(body.get("reason", "")),
+            condition_text=C.describe(node, v_labels(v), v_values(v)),
+        )
         ref = _basis_ref(v, body.get("basis"), where + ("basis",), P)
         rule.basis_ref, rule.basis = ref, v.basis_text(ref) if ref else ""
         if category == "tier":
@@ -1108,7 +1293,9 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
         else:
             rule.notice = str(body.get("kind"))
             if rule.notice not in NOTICE_KINDS:
-                P.add(where + ("kind",), f"unknown notice kind '{rule.notice}'{did_you_mean(rule.notice, NOTICE_KINDS)}")
+                P.add(
+                    where + ("kind",), f"unknown notice kind '{rule.notice}'{did_you_mean(rule.notice, NOTICE_KINDS)}"
+                )
         for name in _placeholders(rule.reason):
             if name not in v.facts:
                 P.add(where + ("reason",), f"placeholder {{{name}}} is not a fact{did_you_mean(name, v.facts)}")
@@ -1172,13 +1359,17 @@ def _check_atoms(v: PackVersion, node: C.Node, where: tuple, P: _Problems, allow
                 if isinstance(val, (bool, float)):
                     P.add(where, f"'{atom.source()}': fact '{fact.name}' is one of {', '.join(fact.values)}")
                 elif fact.values and val not in fact.values:
-                    P.add(where, f"'{atom.source()}': '{val}' is not a value of '{fact.name}'"
-                                 f"{did_you_mean(str(val), fact.values)}")
+                    P.add(
+                        where,
+                        f"'{atom.source()}': '{val}' is not a value of '{fact.name}'"
+                        f"{did_you_mean(str(val), fact.values)}",
+                    )
         if atom.op in (">=", "<=", ">", "<") and fact.type not in ("number", "int"):
             P.add(where, f"'{atom.source()}': {atom.op} needs a number fact; '{fact.name}' is {fact.type}")
 
 
 # -- compilation and exhaustive checks ----------------------------------------------------------
+
 
 def _compile(v: PackVersion) -> None:
     seen1: dict[C.Atom, None] = {}
@@ -1199,8 +1390,9 @@ def fact_classes(fact: Fact, atoms: list[C.Atom], tiers: list[str] | None = None
         return list(tiers)
     reps: list[Any] = []
     if fact.type in ("number", "int"):
-        points = sorted({float(a.value) for a in atoms if isinstance(a.value, (int, float))
-                         and not isinstance(a.value, bool)})
+        points = sorted(
+            {float(a.value) for a in atoms if isinstance(a.value, (int, float)) and not isinstance(a.value, bool)}
+        )
         lo = fact.min if fact.min is not None else (0 if fact.type == "int" else -math.inf)
         hi = fact.max if fact.max is not None else math.inf
         candidates: list[float] = []
@@ -1253,8 +1445,10 @@ def _vectors(v: PackVersion, atoms: list[C.Atom], tiers: list[str] | None = None
         classes.append(list(distinct.values()))
     total = math.prod(len(c) for c in classes)
     if total > MAX_VECTORS:
-        raise PolicyError(f"{v.pack.path}: version {v.version} has {total:,} fact combinations to check; split rules "
-                          f"or reduce thresholds (limit {MAX_VECTORS:,}).")
+        raise PolicyError(
+            f"{v.pack.path}: version {v.version} has {total:,} fact combinations to check; split rules "
+            f"or reduce thresholds (limit {MAX_VECTORS:,})."
+        )
     seen = set()
     for combo in itertools.product(*classes):
         values = dict(zip(names, combo))
@@ -1301,21 +1495,33 @@ def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
         P.add(at + ("tier_rules",), str(exc))
         return
     if incomplete is not None:
-        P.add(at + ("tier_rules",), "the tier table is not complete: no tier rule applies when "
-                                   + _show(incomplete) + "; add a rule or a default_tier")
+        P.add(
+            at + ("tier_rules",),
+            "the tier table is not complete: no tier rule applies when "
+            + _show(incomplete)
+            + "; add a rule or a default_tier",
+        )
     if overlap is not None:
         values, rules = overlap
-        P.add(at + ("tier_rules",), "the tier table is not unique: rules "
-              + ", ".join(f"{r.id} (tier {r.tier})" for r in rules)
-              + f" all apply at priority {rules[0].priority} when " + _show(values)
-              + "; give them different priorities or make their conditions exclusive")
+        P.add(
+            at + ("tier_rules",),
+            "the tier table is not unique: rules "
+            + ", ".join(f"{r.id} (tier {r.tier})" for r in rules)
+            + f" all apply at priority {rules[0].priority} when "
+            + _show(values)
+            + "; give them different priorities or make their conditions exclusive",
+        )
     for i, r in enumerate(v.tier_rules):
         if fires[r.id] == 0:
-            P.add(at + ("tier_rules", i, "when"), f"rule {r.id} can never fire: its condition is false for every "
-                                                  f"combination of facts")
+            P.add(
+                at + ("tier_rules", i, "when"),
+                f"rule {r.id} can never fire: its condition is false for every combination of facts",
+            )
         elif decisive[r.id] == 0:
-            P.add(at + ("tier_rules", i, "priority"), f"rule {r.id} can never decide the tier: whenever it applies "
-                                                      f"a rule of higher priority applies too")
+            P.add(
+                at + ("tier_rules", i, "priority"),
+                f"rule {r.id} can never decide the tier: whenever it applies a rule of higher priority applies too",
+            )
     # Stage 2 rules, with `tier` ranging over the tiers the table can give.
     index2 = {a: i for i, a in enumerate(v.atoms2)}
     fires2: dict[str, int] = {}
@@ -1327,15 +1533,19 @@ def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
     except PolicyError as exc:
         P.add(at + ("list_rules",), str(exc))
         return
-    for key, rules in (("list_rules", v.list_rules), ("measure_rules", v.measure_rules),
-                       ("notice_rules", v.notice_rules)):
+    for key, rules in (
+        ("list_rules", v.list_rules),
+        ("measure_rules", v.measure_rules),
+        ("notice_rules", v.notice_rules),
+    ):
         for i, r in enumerate(rules):
             if not fires2.get(r.id):
-                P.add(at + (key, i, "when"), f"rule {r.id} can never fire: its condition is false for every "
-                                             f"combination of facts and reachable tiers")
-    for i, tier in enumerate(v.tier_order):
-        if tier not in reached and tier in v.supervision:
-            pass  # an unreachable tier is allowed (e.g. kept for display); rules that need it are reported above
+                P.add(
+                    at + (key, i, "when"),
+                    f"rule {r.id} can never fire: its condition is false for every "
+                    f"combination of facts and reachable tiers",
+                )
+    # An unreachable tier is allowed (e.g. kept for display); rules that need it are reported above.
 
 
 def _show(values: dict[str, Any]) -> str:
@@ -1364,10 +1574,12 @@ def version_from_body(body: dict) -> PackVersion:
     """Rebuild the exact pack version stored with a cycle (``policy_versions.body``)."""
     raw = {**body["pack"], "versions": [body["version"]]}
 
-    problems = _Problems(pathlib.Path(f"<stored {body['pack'].get('id')}@{body['version'].get('version')}>"),
-                         _Lines(None))
+    problems = _Problems(
+        pathlib.Path(f"<stored {body['pack'].get('id')}@{body['version'].get('version')}>"), _Lines(None)
+    )
     pack = _build_pack(raw, problems.path, problems, None)
     if problems.items or pack is None or not pack.versions:
-        raise PolicyError("The stored pack version is not valid any more:\n" + "\n".join(problems.items),
-                          problems.items)
+        raise PolicyError(
+            "The stored pack version is not valid any more:\n" + "\n".join(problems.items), problems.items
+        )
     return pack.versions[0]

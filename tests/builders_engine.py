@@ -55,11 +55,16 @@ DEFAULT_LIST_RULES = """\
       - {id: black-bad, list: black, when: "bad >= 2", basis: {doc: doc1}}"""
 
 
-def mini_pack(tmp_path: pathlib.Path, tier_rules: str = DEFAULT_TIER_RULES, list_rules: str = DEFAULT_LIST_RULES,
-              measure_rules: str = "      []", default: str = "", name: str = "mini.yaml") -> pathlib.Path:
+def mini_pack(
+    tmp_path: pathlib.Path,
+    tier_rules: str = DEFAULT_TIER_RULES,
+    list_rules: str = DEFAULT_LIST_RULES,
+    measure_rules: str = "      []",
+    default: str = "",
+    name: str = "mini.yaml",
+) -> pathlib.Path:
     path = tmp_path / name
-    text = MINI_PACK.format(tier_rules=tier_rules, list_rules=list_rules, measure_rules=measure_rules,
-                            default=default)
+    text = MINI_PACK.format(tier_rules=tier_rules, list_rules=list_rules, measure_rules=measure_rules, default=default)
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path
 
@@ -71,12 +76,26 @@ class Register:
         self.store = store
         self.n = 0
 
-    def entity(self, established: dt.date = dt.date(2015, 1, 1), dept_type: str = "91", region: str = "350503",
-               name: str | None = None, records: list[tuple[str, dict]] = ()) -> str:
+    def entity(
+        self,
+        established: dt.date = dt.date(2015, 1, 1),
+        dept_type: str = "91",
+        region: str = "350503",
+        name: str | None = None,
+        records: list[tuple[str, dict]] = (),
+    ) -> str:
         self.n += 1
         code = make_uscc(dept_type, region, f"T{self.n:07d}")
-        row = {"code": code, "code_kind": "uscc", "name": name or f"测试{self.n}有限公司", "entity_type": "enterprise",
-               "region": region, "industry": "零售", "established_on": established, "legal_rep": "王五"}
+        row = {
+            "code": code,
+            "code_kind": "uscc",
+            "name": name or f"测试{self.n}有限公司",
+            "entity_type": "enterprise",
+            "region": region,
+            "industry": "零售",
+            "established_on": established,
+            "legal_rep": "王五",
+        }
         with self.store.transaction() as conn:
             qe.upsert_entities(conn, [row])
         if records:
@@ -107,12 +126,12 @@ def violation(date: str, code: str = "invoice_abuse") -> tuple[str, dict]:
 
 def typo_passing_uscc(good: str) -> str:
     """A one-digit typo of the 18-digit code ``good`` whose USCC check happens to pass (about 1 typo in 31 does)."""
-    from engine.register.codes import validate_uscc
     from engine.errors import CodeError
+    from engine.register.codes import validate_uscc
 
     for i in range(17):
         for d in "0123456789":
-            typo = good[:i] + d + good[i + 1:]
+            typo = good[:i] + d + good[i + 1 :]
             try:
                 if typo != good and validate_uscc(typo):
                     return typo

@@ -10,7 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import random
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,14 +23,22 @@ TIER_LABELS = {"A": "A级", "B": "B级", "C": "C级", "D": "D级"}
 REGIONS = ("350502", "350503", "350504", "350505")
 
 
-def pack_body(inspection: dict | None = None, publication: dict | None = None, pack_id: str = "qz-test",
-              version: str = "2025.1") -> dict[str, Any]:
+def pack_body(
+    inspection: dict | None = None, publication: dict | None = None, pack_id: str = "qz-test", version: str = "2025.1"
+) -> dict[str, Any]:
     """A minimal stored pack version body with the keys plans read."""
     return {
-        "pack": {"id": pack_id, "title": "泉州市测试分级分类监管", "authority": "泉州市市场监督管理局",
-                 "authority_short": "泉市监", "jurisdiction": "350500", "document_prefix": "泉市监"},
+        "pack": {
+            "id": pack_id,
+            "title": "泉州市测试分级分类监管",
+            "authority": "泉州市市场监督管理局",
+            "authority_short": "泉市监",
+            "jurisdiction": "350500",
+            "document_prefix": "泉市监",
+        },
         "version": {
-            "version": version, "effective_from": "2025-01-01",
+            "version": version,
+            "effective_from": "2025-01-01",
             "tiers": {t: {"label": TIER_LABELS[t], "inspection": {"ratio": r}} for t, r in TIER_RATIOS.items()},
             "inspection": inspection if inspection is not None else {},
             "publication": publication if publication is not None else {"results_deadline_working_days": 20},
@@ -37,8 +46,14 @@ def pack_body(inspection: dict | None = None, publication: dict | None = None, p
     }
 
 
-def entity_rows(n: int, seed: int = 0, regions: Sequence[str] = REGIONS, persons_every: int = 0,
-                start: int = 0, townships: bool = False) -> list[dict[str, Any]]:
+def entity_rows(
+    n: int,
+    seed: int = 0,
+    regions: Sequence[str] = REGIONS,
+    persons_every: int = 0,
+    start: int = 0,
+    townships: bool = False,
+) -> list[dict[str, Any]]:
     """n register rows with valid codes; every ``persons_every``-th is a natural person."""
     rng = random.Random(seed)
     rows = []
@@ -61,11 +76,24 @@ def insert_entities_only(conn, rows: Iterable[dict[str, Any]], chunk: int = 2000
     stamp = now()
     E = schema.entities
     for part in chunked(rows, chunk):
-        conn.execute(sa.insert(E), [{"code": r["code"], "code_kind": r.get("code_kind", "uscc"),
-                                     "entity_type": r.get("entity_type", "enterprise"), "name": r["name"],
-                                     "region": r.get("region"), "industry": r.get("industry"),
-                                     "legal_rep": r.get("legal_rep"), "extra": r.get("extra"),
-                                     "created_at": stamp, "updated_at": stamp} for r in part])
+        conn.execute(
+            sa.insert(E),
+            [
+                {
+                    "code": r["code"],
+                    "code_kind": r.get("code_kind", "uscc"),
+                    "entity_type": r.get("entity_type", "enterprise"),
+                    "name": r["name"],
+                    "region": r.get("region"),
+                    "industry": r.get("industry"),
+                    "legal_rep": r.get("legal_rep"),
+                    "extra": r.get("extra"),
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+                for r in part
+            ],
+        )
 
 
 def entity_ids_in_order(conn) -> list[int]:
@@ -86,50 +114,102 @@ def insert_policy_version(conn, body: dict[str, Any]) -> int:
     found = conn.execute(sa.select(PV.c.id).where(PV.c.content_hash == digest)).scalar()
     if found:
         return found
-    return conn.execute(sa.insert(PV).values(
-        pack_id=body["pack"]["id"], version=body["version"]["version"], content_hash=digest,
-        effective_from=dt.date(2025, 1, 1), body=body, source="tests/builders_plans.py",
-        loaded_at=now())).inserted_primary_key[0]
+    return conn.execute(
+        sa.insert(PV).values(
+            pack_id=body["pack"]["id"],
+            version=body["version"]["version"],
+            content_hash=digest,
+            effective_from=dt.date(2025, 1, 1),
+            body=body,
+            source="tests/builders_plans.py",
+            loaded_at=now(),
+        )
+    ).inserted_primary_key[0]
 
 
-def insert_cycle(conn, decisions: Sequence[tuple[int, str, float, bool]], body: dict[str, Any] | None = None,
-                 as_of: dt.date = dt.date(2025, 6, 30), period: str | None = None, status: str = "committed",
-                 chunk: int = 20000) -> int:
+def insert_cycle(
+    conn,
+    decisions: Sequence[tuple[int, str, float, bool]],
+    body: dict[str, Any] | None = None,
+    as_of: dt.date = dt.date(2025, 6, 30),
+    period: str | None = None,
+    status: str = "committed",
+    chunk: int = 20000,
+) -> int:
     """A committed cycle with one outcome per (tier, ratio, forced) and one decision per (entity_id, tier,
     ratio, forced). Returns the cycle id."""
     body = body or pack_body()
     pv = insert_policy_version(conn, body)
     C = schema.cycles
     period = period or f"{as_of:%Y-%m}"
-    revision = (conn.execute(sa.select(sa.func.max(C.c.revision)).where(
-        C.c.pack_id == body["pack"]["id"], C.c.period == period)).scalar() or 0) + 1
+    revision = (
+        conn.execute(
+            sa.select(sa.func.max(C.c.revision)).where(C.c.pack_id == body["pack"]["id"], C.c.period == period)
+        ).scalar()
+        or 0
+    ) + 1
     stamp = now()
-    cycle_id = conn.execute(sa.insert(C).values(
-        pack_id=body["pack"]["id"], period=period, revision=revision, as_of=as_of, policy_version_id=pv,
-        status=status, started_at=stamp, committed_at=stamp if status == "committed" else None,
-        entity_count=len(decisions), summary={}, actor="builder")).inserted_primary_key[0]
+    cycle_id = conn.execute(
+        sa.insert(C).values(
+            pack_id=body["pack"]["id"],
+            period=period,
+            revision=revision,
+            as_of=as_of,
+            policy_version_id=pv,
+            status=status,
+            started_at=stamp,
+            committed_at=stamp if status == "committed" else None,
+            entity_count=len(decisions),
+            summary={},
+            actor="builder",
+        )
+    ).inserted_primary_key[0]
     outcome_ids: dict[tuple, int] = {}
     O = schema.outcomes
     for _eid, tier, ratio, forced in decisions:
         key = (tier, float(ratio), bool(forced))
         if key not in outcome_ids:
-            result = {"tier": tier, "tier_label": TIER_LABELS.get(tier, tier),
-                      "inspection": {"ratio": float(ratio), "per_year": 1, "forced": bool(forced)},
-                      "lists": [], "measures": [], "notices": [], "reasons": []}
-            outcome_ids[key] = conn.execute(sa.insert(O).values(
-                cycle_id=cycle_id, vector_key=hashlib.sha256(repr(key).encode()).hexdigest(), tier=tier,
-                result=result)).inserted_primary_key[0]
+            result = {
+                "tier": tier,
+                "tier_label": TIER_LABELS.get(tier, tier),
+                "inspection": {"ratio": float(ratio), "per_year": 1, "forced": bool(forced)},
+                "lists": [],
+                "measures": [],
+                "notices": [],
+                "reasons": [],
+            }
+            outcome_ids[key] = conn.execute(
+                sa.insert(O).values(
+                    cycle_id=cycle_id,
+                    vector_key=hashlib.sha256(repr(key).encode()).hexdigest(),
+                    tier=tier,
+                    result=result,
+                )
+            ).inserted_primary_key[0]
     D = schema.decisions
     for part in chunked(decisions, chunk):
-        conn.execute(sa.insert(D), [{"cycle_id": cycle_id, "entity_id": eid, "tier": tier, "ratio": float(ratio),
-                                     "outcome_id": outcome_ids[(tier, float(ratio), bool(forced))],
-                                     "per_year": 1.0, "forced": bool(forced), "facts": {}}
-                                    for eid, tier, ratio, forced in part])
+        conn.execute(
+            sa.insert(D),
+            [
+                {
+                    "cycle_id": cycle_id,
+                    "entity_id": eid,
+                    "tier": tier,
+                    "ratio": float(ratio),
+                    "outcome_id": outcome_ids[(tier, float(ratio), bool(forced))],
+                    "per_year": 1.0,
+                    "forced": bool(forced),
+                    "facts": {},
+                }
+                for eid, tier, ratio, forced in part
+            ],
+        )
     return cycle_id
 
 
-def tiers_for(n: int, seed: int = 0, weights: dict[str, float] | None = None, forced_share: float = 0.0
-              ) -> list[tuple[str, float, bool]]:
+def tiers_for(
+    n: int, seed: int = 0, weights: dict[str, float] | None = None, forced_share: float = 0.0
+) -> list[tuple[str, float, bool]]:
     """Random (tier, ratio, forced) for n entities."""
     weights = weights or {"A": 0.3, "B": 0.5, "C": 0.15, "D": 0.05}
     rng = random.Random(seed)
@@ -137,10 +217,18 @@ def tiers_for(n: int, seed: int = 0, weights: dict[str, float] | None = None, fo
     return [(t, TIER_RATIOS[t], rng.random() < forced_share) for t in tiers]
 
 
-def build_cycle(store, n: int = 60, seed: int = 0, body: dict | None = None, regions: Sequence[str] = REGIONS,
-                persons_every: int = 0, forced_share: float = 0.0, townships: bool = False,
-                weights: dict[str, float] | None = None, as_of: dt.date = dt.date(2025, 6, 30)
-                ) -> tuple[int, list[dict[str, Any]]]:
+def build_cycle(
+    store,
+    n: int = 60,
+    seed: int = 0,
+    body: dict | None = None,
+    regions: Sequence[str] = REGIONS,
+    persons_every: int = 0,
+    forced_share: float = 0.0,
+    townships: bool = False,
+    weights: dict[str, float] | None = None,
+    as_of: dt.date = dt.date(2025, 6, 30),
+) -> tuple[int, list[dict[str, Any]]]:
     """Register n entities and commit a cycle over them. Returns (cycle id, entity rows with tier/ratio/forced)."""
     rows = entity_rows(n, seed, regions, persons_every, townships=townships)
     tiers = tiers_for(n, seed, weights, forced_share)
@@ -153,19 +241,35 @@ def build_cycle(store, n: int = 60, seed: int = 0, body: dict | None = None, reg
     return cycle_id, rows
 
 
-def inspector_rows(n: int, regions: Sequence[str] = REGIONS, max_checks: int = 20, seed: int = 0,
-                   specialties: Sequence[str] = ("食品安全", "企业公示", "价格", "广告"),
-                   departments: Sequence[str] = ("泉州市市场监督管理局",), city_every: int = 5,
-                   prefix: str = "ZF") -> list[dict[str, Any]]:
+def inspector_rows(
+    n: int,
+    regions: Sequence[str] = REGIONS,
+    max_checks: int = 20,
+    seed: int = 0,
+    specialties: Sequence[str] = ("食品安全", "企业公示", "价格", "广告"),
+    departments: Sequence[str] = ("泉州市市场监督管理局",),
+    city_every: int = 5,
+    prefix: str = "ZF",
+) -> list[dict[str, Any]]:
     """n inspector rows for ``engine.store.plans.upsert_inspectors``; every ``city_every``-th covers the whole
     city (region 350500)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
         region = "350500" if city_every and i % city_every == city_every - 1 else regions[i % len(regions)]
-        rows.append({"code": f"{prefix}{i:05d}", "name": f"检查员{i}", "department": departments[i % len(departments)],
-                     "region": region, "specialties": sorted(set(rng.sample(list(specialties), 2))),
-                     "max_checks": max_checks, "conflicts": [], "home_region": None, "active": True})
+        rows.append(
+            {
+                "code": f"{prefix}{i:05d}",
+                "name": f"检查员{i}",
+                "department": departments[i % len(departments)],
+                "region": region,
+                "specialties": sorted(set(rng.sample(list(specialties), 2))),
+                "max_checks": max_checks,
+                "conflicts": [],
+                "home_region": None,
+                "active": True,
+            }
+        )
     return rows
 
 

@@ -140,8 +140,13 @@ class Factory:
 
     def entity(self, **over) -> dict:
         code = over.pop("code", None) or self.uscc()
-        row = {"code": code, "name": f"测试企业{self.n}有限公司", "established_on": "2015-01-01",
-               "industry": "零售业", "legal_rep": "张三"}
+        row = {
+            "code": code,
+            "name": f"测试企业{self.n}有限公司",
+            "established_on": "2015-01-01",
+            "industry": "零售业",
+            "legal_rep": "张三",
+        }
         row.update(over)
         return row
 

@@ -13,8 +13,9 @@ Verdicts, strongest first: ``restricted`` (a sanction applies), ``needs_review``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from engine.errors import UnknownServiceItem, did_you_mean
 
@@ -48,6 +49,7 @@ class AppliedMeasure:
 @dataclass
 class CitedDecision:
     """The stored decision a verdict rests on: the pack's current cycle (latest revision) and the entity's tier."""
+
     pack: str
     cycle: int
     revision: int
@@ -62,6 +64,7 @@ class CitedDecision:
 @dataclass
 class Review:
     """Why a person has to look: ``why`` is not_in_register, no_cycle or not_evaluated."""
+
     why: str
     reason: str
     pack: str | None = None
@@ -87,11 +90,16 @@ class CheckResult:
 
 # -- service items ------------------------------------------------------------------------------------------
 
+
 def _body_services(body: dict) -> tuple[set[str], dict[str, str]]:
     """(service ids its measures address, declared id -> Chinese name) of a stored/raw version body."""
     version = body.get("version") or {}
-    used = {str(s) for m in (version.get("measures") or {}).values() if isinstance(m, dict)
-            for s in (m.get("services") or [])}
+    used = {
+        str(s)
+        for m in (version.get("measures") or {}).values()
+        if isinstance(m, dict)
+        for s in (m.get("services") or [])
+    }
     names = {}
     for sid, name in (version.get("services") or {}).items():
         name = name.get("name") if isinstance(name, dict) else name
@@ -133,11 +141,13 @@ def resolve_service(service: str, items: dict[str, ServiceItem]) -> ServiceItem:
             return item
     hint = did_you_mean(text, list(items) + [i.name for i in items.values() if i.name])
     known = ", ".join(i.label for i in items.values())
-    raise UnknownServiceItem(f"Unknown service item '{service}'{hint}. No policy pack has a measure for it; the "
-                             f"service items are: {known}.")
+    raise UnknownServiceItem(
+        f"Unknown service item '{service}'{hint}. No policy pack has a measure for it; the service items are: {known}."
+    )
 
 
 # -- the check ----------------------------------------------------------------------------------------------
+
 
 def _applies_to(pack_meta: dict, entity: dict) -> bool:
     subjects = pack_meta.get("subjects") or []
@@ -168,11 +178,10 @@ def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None
     """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
     ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
     invalid code; an entity not in the register is ``needs_review``."""
-    from lists.lifecycle import active_entries
-
     from engine.register import resolve_code
     from engine.store import cycles as qc
     from engine.store import entities as qe
+    from lists.lifecycle import active_entries
 
     as_of = as_of or dt.date.today()
     codes = [codes] if isinstance(codes, str) else list(codes)
@@ -188,11 +197,16 @@ def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None
     results = []
     for code in resolved:
         entity = entities[code]
-        result = CheckResult(code, entity["name"] if entity else None, item.id, item.name, as_of.isoformat(),
-                             "no_measure")
+        result = CheckResult(
+            code, entity["name"] if entity else None, item.id, item.name, as_of.isoformat(), "no_measure"
+        )
         if entity is None:
-            result.reviews.append(Review("not_in_register", f"主体 {code} 不在主体名录中，无法判断其信用状况；"
-                                                            f"请核实代码，或导入该主体并运行评价周期后再查询。"))
+            result.reviews.append(
+                Review(
+                    "not_in_register",
+                    f"主体 {code} 不在主体名录中，无法判断其信用状况；请核实代码，或导入该主体并运行评价周期后再查询。",
+                )
+            )
         else:
             _decide(result, item, entity, governing, decisions, entries[entity["id"]])
         result.verdict = verdict(result)
@@ -200,8 +214,14 @@ def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None
     return results
 
 
-def _decide(result: CheckResult, item: ServiceItem, entity: dict, governing: dict[str, dict],
-            decisions: dict[str, dict[int, dict]], entries: list[dict]) -> None:
+def _decide(
+    result: CheckResult,
+    item: ServiceItem,
+    entity: dict,
+    governing: dict[str, dict],
+    decisions: dict[str, dict[int, dict]],
+    entries: list[dict],
+) -> None:
     seen: set[tuple[str, str | None]] = set()
     for pack_id, g in sorted(governing.items()):
         if not _applies_to(g["meta"], entity):
@@ -209,39 +229,91 @@ def _decide(result: CheckResult, item: ServiceItem, entity: dict, governing: dic
         result.governing_packs.append(pack_id)
         cycle = g["cycle"]
         if cycle is None:
-            result.reviews.append(Review("no_cycle", f"{g['title']}（{pack_id}）尚无截至{result.as_of}已提交的评价周期，"
-                                                     f"无法判断该主体在“{item.name or item.id}”事项上是否适用联合奖惩措施；"
-                                                     f"请先运行该政策包的评价周期。", pack=pack_id))
+            result.reviews.append(
+                Review(
+                    "no_cycle",
+                    f"{g['title']}（{pack_id}）尚无截至{result.as_of}已提交的评价周期，"
+                    f"无法判断该主体在“{item.name or item.id}”事项上是否适用联合奖惩措施；"
+                    f"请先运行该政策包的评价周期。",
+                    pack=pack_id,
+                )
+            )
             continue
         d = decisions[pack_id].get(entity["id"])
         where = f"第{cycle['id']}号评价周期（{cycle['period']}，第{cycle['revision']}次）"
         if d is None:
-            result.reviews.append(Review("not_evaluated", f"{g['title']}（{pack_id}）的{where}未评价该主体"
-                                                          f"（可能在该周期之后才登记）；请重新运行评价周期或人工核查。",
-                                         pack=pack_id, cycle=cycle["id"]))
+            result.reviews.append(
+                Review(
+                    "not_evaluated",
+                    f"{g['title']}（{pack_id}）的{where}未评价该主体"
+                    f"（可能在该周期之后才登记）；请重新运行评价周期或人工核查。",
+                    pack=pack_id,
+                    cycle=cycle["id"],
+                )
+            )
             continue
         outcome = d["result"] or {}
-        result.decisions.append(CitedDecision(pack_id, cycle["id"], cycle["revision"], cycle["period"],
-                                              cycle["as_of"].isoformat(), cycle["version"], d["tier"],
-                                              outcome.get("tier_label") or d["tier"], d["id"]))
+        result.decisions.append(
+            CitedDecision(
+                pack_id,
+                cycle["id"],
+                cycle["revision"],
+                cycle["period"],
+                cycle["as_of"].isoformat(),
+                cycle["version"],
+                d["tier"],
+                outcome.get("tier_label") or d["tier"],
+                d["id"],
+            )
+        )
         for m in outcome.get("measures") or []:
             # Measures a list carries apply through its entries (below), while the entry is in effect.
-            if item.id in (m.get("services") or []) and not str(m.get("rule", "")).startswith("list:") \
-                    and (m["id"], pack_id) not in seen:
+            if (
+                item.id in (m.get("services") or [])
+                and not str(m.get("rule", "")).startswith("list:")
+                and (m["id"], pack_id) not in seen
+            ):
                 seen.add((m["id"], pack_id))
-                result.measures.append(AppliedMeasure(
-                    m["id"], m["kind"], m["text"], m.get("basis") or "", m.get("department") or "", pack_id,
-                    {"type": "tier", "tier": d["tier"], "cycle": cycle["id"], "revision": cycle["revision"],
-                     "period": cycle["period"], "rule": m.get("rule")}))
+                result.measures.append(
+                    AppliedMeasure(
+                        m["id"],
+                        m["kind"],
+                        m["text"],
+                        m.get("basis") or "",
+                        m.get("department") or "",
+                        pack_id,
+                        {
+                            "type": "tier",
+                            "tier": d["tier"],
+                            "cycle": cycle["id"],
+                            "revision": cycle["revision"],
+                            "period": cycle["period"],
+                            "rule": m.get("rule"),
+                        },
+                    )
+                )
     for e in entries:
         for m in e.get("measures") or []:
             if item.id in (m.get("services") or []) and (m["id"], e.get("pack_id")) not in seen:
                 seen.add((m["id"], e.get("pack_id")))
-                result.measures.append(AppliedMeasure(
-                    m["id"], m.get("kind") or "", m.get("text") or "", m.get("basis") or "",
-                    m.get("department") or "", e.get("pack_id"),
-                    {"type": "list", "list": e["list"], "entry": e["id"], "state": e.get("state"),
-                     "listed_from": str(e.get("listed_from") or ""), "cycle": e.get("cycle_id")}))
+                result.measures.append(
+                    AppliedMeasure(
+                        m["id"],
+                        m.get("kind") or "",
+                        m.get("text") or "",
+                        m.get("basis") or "",
+                        m.get("department") or "",
+                        e.get("pack_id"),
+                        {
+                            "type": "list",
+                            "list": e["list"],
+                            "entry": e["id"],
+                            "state": e.get("state"),
+                            "listed_from": str(e.get("listed_from") or ""),
+                            "cycle": e.get("cycle_id"),
+                        },
+                    )
+                )
     if any(m.kind == "sanction" for m in result.measures):
         for m in result.measures:
             if m.kind == "incentive":

@@ -18,9 +18,8 @@ import pathlib
 import re
 import time
 from collections import Counter
-from typing import Any, Callable
-
-from lists.lifecycle import Proposer, expiries
+from collections.abc import Callable
+from typing import Any
 
 from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
@@ -28,9 +27,10 @@ from engine.pipeline.parallel import Sink, evaluate_batches
 from engine.progress import announce
 from engine.regions import region_label
 from engine.store import Store, audit, lock_wait_seconds, now
-from engine.values import parse_date
 from engine.store import cycles as q
 from engine.store import entities as qe
+from engine.values import parse_date
+from lists.lifecycle import Proposer, expiries
 
 BATCH = 20000  # entities per batch (one read, one insert)
 PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this process
@@ -67,7 +67,9 @@ def period_end(period: str) -> dt.date:
     try:
         return parse_date(period)
     except ValueError:
-        raise UsageProblem(f"--period '{period}' is not a period; use 2025, 2025-H1, 2025-Q3, 2025-06 or a date") from None
+        raise UsageProblem(
+            f"--period '{period}' is not a period; use 2025, 2025-H1, 2025-Q3, 2025-06 or a date"
+        ) from None
 
 
 def period_label(period: str) -> str:
@@ -99,23 +101,42 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
         try:
             return max(0, int(setting))
         except ValueError:
-            raise UsageProblem(f"SUPERVISE_WORKERS must be a whole number of worker processes, not '{setting}'.") \
-                from None
+            raise UsageProblem(
+                f"SUPERVISE_WORKERS must be a whole number of worker processes, not '{setting}'."
+            ) from None
     if store.in_memory or entities < PARALLEL_MIN:
         return 0
     return min(2, os.cpu_count() or 1) if sink_is_light else 1
 
 
-def evaluate_register(conn, version, as_of: dt.date, sink: Sink, previous: dict[int, str] | None = None,
-                      imported_before: dt.datetime | None = None, progress: Callable[[int], None] | None = None,
-                      workers: int = 0, url: str | None = None) -> dict[str, Any]:
+def evaluate_register(
+    conn,
+    version,
+    as_of: dt.date,
+    sink: Sink,
+    previous: dict[int, str] | None = None,
+    imported_before: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+    workers: int = 0,
+    url: str | None = None,
+) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
     ``url`` while the sink runs here. ``progress`` is told the register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
-    return evaluate_batches(conn, version, as_of, qe.batch_ranges(conn, BATCH), sink, previous=previous,
-                            imported_before=imported_before, workers=workers, url=url, progress=progress)
+    return evaluate_batches(
+        conn,
+        version,
+        as_of,
+        qe.batch_ranges(conn, BATCH),
+        sink,
+        previous=previous,
+        imported_before=imported_before,
+        workers=workers,
+        url=url,
+        progress=progress,
+    )
 
 
 @contextlib.contextmanager
@@ -137,10 +158,12 @@ def _cycle_transaction(store: Store, pack_id: str, period: str):
                     time.sleep(0.05)
             yield conn
     except DatabaseLocked as exc:
-        raise CycleError(f"Another run of policy {pack_id} for period {period} is in progress (or another process "
-                         f"is writing to {store.display_url()}) and still holds the database after "
-                         f"{lock_wait_seconds():g} s; this run stopped and stored nothing. Wait for it to finish, "
-                         f"then use --rerun if you still need a new revision.") from exc
+        raise CycleError(
+            f"Another run of policy {pack_id} for period {period} is in progress (or another process "
+            f"is writing to {store.display_url()}) and still holds the database after "
+            f"{lock_wait_seconds():g} s; this run stopped and stored nothing. Wait for it to finish, "
+            f"then use --rerun if you still need a new revision."
+        ) from exc
 
 
 def check_authorities(conn, version) -> None:
@@ -157,8 +180,15 @@ def check_authorities(conn, version) -> None:
     raise CycleError(authorities.uncovered_message(version.pack.id, version.pack.path, pack, rows))
 
 
-def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = None, rerun: bool = False,
-              actor: str = "cli", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_cycle(
+    store: Store,
+    pack_ref: str,
+    period: str,
+    as_of: dt.date | None = None,
+    rerun: bool = False,
+    actor: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate every entity and store the cycle; returns the summary.
 
     The as-of date is ``as_of`` if given; else, for a rerun, the as-of date of the revision it supersedes (a rerun
@@ -181,20 +211,33 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
         q.lock_pack_period(conn, pack_id, period)
         existing = q.current_cycle(conn, pack_id, period)
         if existing and not rerun:
-            raise CycleError(f"Cycle {existing['id']} already holds policy {pack_id} for period {period} "
-                             f"(revision {existing['revision']}, committed {existing['committed_at']:%Y-%m-%d %H:%M}). "
-                             f"A committed cycle is immutable; pass --rerun to store a new revision.")
+            raise CycleError(
+                f"Cycle {existing['id']} already holds policy {pack_id} for period {period} "
+                f"(revision {existing['revision']}, committed {existing['committed_at']:%Y-%m-%d %H:%M}). "
+                f"A committed cycle is immutable; pass --rerun to store a new revision."
+            )
         if existing and as_of_from.startswith("revision") and existing["as_of"] != as_of:
-            raise CycleError(f"Cycle {existing['id']} (revision {existing['revision']}) of policy {pack_id} for period "
-                             f"{period} was stored while this run started; run again to rerun it.")
+            raise CycleError(
+                f"Cycle {existing['id']} (revision {existing['revision']}) of policy {pack_id} for period "
+                f"{period} was stored while this run started; run again to rerun it."
+            )
         check_authorities(conn, version)
         pv_id = q.ensure_policy_version(conn, version)
         prev = q.previous_cycle(conn, pack_id, as_of)
         previous = q.tiers_of(conn, prev["id"]) if prev else {}
-        cycle_id = q.create_cycle(conn, pack_id=pack_id, period=period, revision=(existing["revision"] + 1
-                                  if existing else 1), as_of=as_of, policy_version_id=pv_id, status="committed",
-                                  supersedes_id=existing["id"] if existing else None, started_at=started,
-                                  entity_count=0, actor=actor)
+        cycle_id = q.create_cycle(
+            conn,
+            pack_id=pack_id,
+            period=period,
+            revision=(existing["revision"] + 1 if existing else 1),
+            as_of=as_of,
+            policy_version_id=pv_id,
+            status="committed",
+            supersedes_id=existing["id"] if existing else None,
+            started_at=started,
+            entity_count=0,
+            actor=actor,
+        )
         outcome_ids: dict[str, int] = {}
         proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
         proposer = Proposer(conn, cycle_id, as_of, actor)  # entries proposed batch by batch as decisions are stored
@@ -214,8 +257,13 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                         proposing[key] = items
             ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
             t1 = clock()
-            proposer.add([{"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
-                          for i, r in zip(ids, rows) if r[1] in proposing])
+            proposer.add(
+                [
+                    {"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
+                    for i, r in zip(ids, rows)
+                    if r[1] in proposing
+                ]
+            )
             spent["store"] += t1 - t0
             spent["lists"] += clock() - t1
             if pause:
@@ -223,39 +271,67 @@ def run_cycle(store: Store, pack_ref: str, period: str, as_of: dt.date | None = 
                 pause = None
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
-        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress, workers=workers,
-                                  url=store.url)
+        stats = evaluate_register(
+            conn, version, as_of, sink, previous, progress=progress, workers=workers, url=store.url
+        )
         if stats["entities"] == 0:
-            raise CycleError(f"The register in {store.display_url()} has no entity that policy {pack_id} evaluates; "
-                             f"import entities first ('supervise import entities FILE').")
+            raise CycleError(
+                f"The register in {store.display_url()} has no entity that policy {pack_id} evaluates; "
+                f"import entities first ('supervise import entities FILE')."
+            )
         t1 = clock()
         lists = _list_summary(conn, proposer.finish(), pack_id, prev, as_of)
         spent["lists"] += clock() - t1
         timings = {k: v for k, v in stats["timings"].items() if k != "sink"}
         timings.update(spent)
         summary = _summary(conn, cycle_id, prev, version)
-        summary.update({"lists": lists, "distinct_vectors": stats["distinct_vectors"],
-                        "durable_evaluations": stats["durable_evaluations"], "workers": stats["workers"],
-                        "timings": {k: round(v, 3) for k, v in timings.items()}})
+        summary.update(
+            {
+                "lists": lists,
+                "distinct_vectors": stats["distinct_vectors"],
+                "durable_evaluations": stats["durable_evaluations"],
+                "workers": stats["workers"],
+                "timings": {k: round(v, 3) for k, v in timings.items()},
+            }
+        )
         summary["as_of_from"] = as_of_from
         summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # stored: what 'cycle show' prints
         q.finish_cycle(conn, cycle_id, stats["entities"], summary)
-        audit(conn, actor, "cycle_run", f"cycle:{cycle_id}", pack=pack_id, period=period, as_of=as_of.isoformat(),
-              version=version.version, rerun=rerun)
+        audit(
+            conn,
+            actor,
+            "cycle_run",
+            f"cycle:{cycle_id}",
+            pack=pack_id,
+            period=period,
+            as_of=as_of.isoformat(),
+            version=version.version,
+            rerun=rerun,
+        )
     summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # with the commit
-    return {"cycle": cycle_id, "pack": pack_id, "version": version.version, "period": period,
-            "as_of": as_of.isoformat(), "revision": existing["revision"] + 1 if existing else 1,
-            "supersedes": existing["id"] if existing else None, "entities": stats["entities"], **summary}
+    return {
+        "cycle": cycle_id,
+        "pack": pack_id,
+        "version": version.version,
+        "period": period,
+        "as_of": as_of.isoformat(),
+        "revision": existing["revision"] + 1 if existing else 1,
+        "supersedes": existing["id"] if existing else None,
+        "entities": stats["entities"],
+        **summary,
+    }
 
 
 def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date) -> dict[str, Any]:
     """Counts per list only, to keep the cycle summary small at a million entities (the entries are in
     list_entries): proposed, listed at once, already on the list, expired since the previous cycle."""
     entry_list = {p["entry_id"]: p["list"] for p in result["proposed"]}
-    return {"proposed": result["counts"],
-            "listed_at_once": dict(Counter(entry_list[e] for e in result["listed"])),
-            "already_listed": dict(Counter(s["list"] for s in result["skipped"] if s.get("why") == "already listed")),
-            "expired_since_previous": expiries(conn, pack_id, prev["as_of"], as_of) if prev else None}
+    return {
+        "proposed": result["counts"],
+        "listed_at_once": dict(Counter(entry_list[e] for e in result["listed"])),
+        "already_listed": dict(Counter(s["list"] for s in result["skipped"] if s.get("why") == "already listed")),
+        "expired_since_previous": expiries(conn, pack_id, prev["as_of"], as_of) if prev else None,
+    }
 
 
 def _summary(conn, cycle_id: int, prev: dict | None, version) -> dict[str, Any]:
@@ -272,29 +348,50 @@ def _summary(conn, cycle_id: int, prev: dict | None, version) -> dict[str, Any]:
     for t in order:
         sup = version.supervision.get(t, {})
         row = per_tier.get(t, {"entities": 0, "expected_inspections": 0.0, "forced": 0})
-        tiers.append({"tier": t, "label": version.tier_labels.get(t, t), "entities": counts[t],
-                      "ratio": sup.get("ratio"), "per_year": sup.get("per_year"),
-                      "expected_inspections": math.ceil(round(row["expected_inspections"], 6)), "forced": row["forced"]})
+        tiers.append(
+            {
+                "tier": t,
+                "label": version.tier_labels.get(t, t),
+                "entities": counts[t],
+                "ratio": sup.get("ratio"),
+                "per_year": sup.get("per_year"),
+                "expected_inspections": math.ceil(round(row["expected_inspections"], 6)),
+                "forced": row["forced"],
+            }
+        )
     changes = None
     if prev:
         trans = q.transitions(conn, prev["id"], cycle_id)
         rank = {t: i for i, t in enumerate(version.tier_order)}
         up = sum(n for (a, b), n in trans.items() if a in rank and b in rank and rank[b] < rank[a])
         down = sum(n for (a, b), n in trans.items() if a in rank and b in rank and rank[b] > rank[a])
-        changes = {"previous_cycle": prev["id"], "tier_up": up, "tier_down": down,
-                   "unchanged": sum(n for (a, b), n in trans.items() if a == b),
-                   "transitions": [{"from": a, "to": b, "entities": n} for (a, b), n in sorted(trans.items())]}
-    return {"tiers": tiers, "changes": changes,
-            "expected_inspections": sum(t["expected_inspections"] for t in tiers)}
+        changes = {
+            "previous_cycle": prev["id"],
+            "tier_up": up,
+            "tier_down": down,
+            "unchanged": sum(n for (a, b), n in trans.items() if a == b),
+            "transitions": [{"from": a, "to": b, "entities": n} for (a, b), n in sorted(trans.items())],
+        }
+    return {"tiers": tiers, "changes": changes, "expected_inspections": sum(t["expected_inspections"] for t in tiers)}
 
 
 def list_cycles(store: Store) -> list[dict]:
     with store.read() as conn:
         rows = q.list_cycles(conn)
-    return [{"id": r["id"], "pack": r["pack_id"], "version": r["version"], "period": r["period"],
-             "revision": r["revision"], "as_of": r["as_of"].isoformat(), "entities": r["entity_count"],
-             "status": r["status"], "committed_at": r["committed_at"].isoformat() if r["committed_at"] else None}
-            for r in rows]
+    return [
+        {
+            "id": r["id"],
+            "pack": r["pack_id"],
+            "version": r["version"],
+            "period": r["period"],
+            "revision": r["revision"],
+            "as_of": r["as_of"].isoformat(),
+            "entities": r["entity_count"],
+            "status": r["status"],
+            "committed_at": r["committed_at"].isoformat() if r["committed_at"] else None,
+        }
+        for r in rows
+    ]
 
 
 def show_cycle(store: Store, cycle_id: int) -> dict:
@@ -305,11 +402,22 @@ def show_cycle(store: Store, cycle_id: int) -> dict:
         # Cycles stored before the summary kept it: from start to commit as the cycle row recorded them.
         summary["wall_seconds"] = round((c["committed_at"] - c["started_at"]).total_seconds(), 3)
     c["summary"] = summary
-    return {"id": c["id"], "pack": c["pack_id"], "version": c["version"], "content_hash": c["content_hash"],
-            "period": c["period"], "revision": c["revision"], "as_of": c["as_of"].isoformat(), "status": c["status"],
-            "superseded_by": c["superseded_by"], "supersedes": c["supersedes_id"], "entities": c["entity_count"],
-            "started_at": c["started_at"].isoformat(), "committed_at": c["committed_at"].isoformat(),
-            "summary": c["summary"]}
+    return {
+        "id": c["id"],
+        "pack": c["pack_id"],
+        "version": c["version"],
+        "content_hash": c["content_hash"],
+        "period": c["period"],
+        "revision": c["revision"],
+        "as_of": c["as_of"].isoformat(),
+        "status": c["status"],
+        "superseded_by": c["superseded_by"],
+        "supersedes": c["supersedes_id"],
+        "entities": c["entity_count"],
+        "started_at": c["started_at"].isoformat(),
+        "committed_at": c["committed_at"].isoformat(),
+        "summary": c["summary"],
+    }
 
 
 def diff_cycles(store: Store, a: int, b: int) -> dict:
@@ -325,18 +433,33 @@ def diff_cycles(store: Store, a: int, b: int) -> dict:
     for key in sorted(set(wa) | set(wb)):
         x = wa.get(key, {}).get("expected_inspections", 0.0)
         y = wb.get(key, {}).get("expected_inspections", 0.0)
-        workload.append({"region": key[0], "region_name": region_label(key[0]), "tier": key[1], "a": round(x, 2),
-                         "b": round(y, 2), "change": round(y - x, 2)})
-    return {"a": {"id": a, "pack": ca["pack_id"], "period": ca["period"], "version": ca["version"]},
-            "b": {"id": b, "pack": cb["pack_id"], "period": cb["period"], "version": cb["version"]},
-            "tiers": [{"tier": t, "a": ta.get(t, 0), "b": tb.get(t, 0), "change": tb.get(t, 0) - ta.get(t, 0)}
-                      for t in tiers],
-            "transitions": [{"from": x, "to": y, "entities": n} for (x, y), n in sorted(trans.items())],
-            "lists": [{"list": name, "a": la.get(name, 0), "b": lb.get(name, 0), "change": lb.get(name, 0) - la.get(name, 0)}
-                      for name in sorted(set(la) | set(lb))],
-            "workload": workload,
-            "expected_inspections": {"a": round(sum(w["a"] for w in workload), 1),
-                                     "b": round(sum(w["b"] for w in workload), 1)}}
+        workload.append(
+            {
+                "region": key[0],
+                "region_name": region_label(key[0]),
+                "tier": key[1],
+                "a": round(x, 2),
+                "b": round(y, 2),
+                "change": round(y - x, 2),
+            }
+        )
+    return {
+        "a": {"id": a, "pack": ca["pack_id"], "period": ca["period"], "version": ca["version"]},
+        "b": {"id": b, "pack": cb["pack_id"], "period": cb["period"], "version": cb["version"]},
+        "tiers": [
+            {"tier": t, "a": ta.get(t, 0), "b": tb.get(t, 0), "change": tb.get(t, 0) - ta.get(t, 0)} for t in tiers
+        ],
+        "transitions": [{"from": x, "to": y, "entities": n} for (x, y), n in sorted(trans.items())],
+        "lists": [
+            {"list": name, "a": la.get(name, 0), "b": lb.get(name, 0), "change": lb.get(name, 0) - la.get(name, 0)}
+            for name in sorted(set(la) | set(lb))
+        ],
+        "workload": workload,
+        "expected_inspections": {
+            "a": round(sum(w["a"] for w in workload), 1),
+            "b": round(sum(w["b"] for w in workload), 1),
+        },
+    }
 
 
 def _list_counts(conn, cycle_id: int) -> dict[str, int]:
@@ -356,13 +479,17 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
         c = q.get_cycle(conn, cycle_id)
         version = version_from_body(c["pack_body"])
         if version.content_hash != c["content_hash"]:
-            raise CycleError(f"Cycle {cycle_id}: the stored pack version no longer hashes to {c['content_hash'][:12]}; "
-                             f"the stored body was altered.")
+            raise CycleError(
+                f"Cycle {cycle_id}: the stored pack version no longer hashes to {c['content_hash'][:12]}; "
+                f"the stored body was altered."
+            )
         prev = q.previous_cycle(conn, c["pack_id"], c["as_of"], before=c["started_at"])
         previous = q.tiers_of(conn, prev["id"]) if prev else {}
         keys = {oid: o["key"] for oid, o in q.outcomes_of(conn, cycle_id).items()}
-        stored = {entity_id: (tier, ratio, per_year, forced, keys[oid])
-                  for entity_id, (tier, ratio, per_year, forced, oid) in q.decided(conn, cycle_id).items()}
+        stored = {
+            entity_id: (tier, ratio, per_year, forced, keys[oid])
+            for entity_id, (tier, ratio, per_year, forced, oid) in q.decided(conn, cycle_id).items()
+        }
         differences: list[dict] = []
         seen = 0
 
@@ -376,9 +503,25 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
                     differences.append({"entity_id": entity_id, "stored": want, "replayed": got})
 
         workers = workers_for(store, c["entity_count"], sink_is_light=True)
-        evaluate_register(conn, version, c["as_of"], sink, previous, imported_before=c["started_at"],
-                          workers=workers, url=store.url, progress=progress)
-    for entity_id, want in list(stored.items())[:100 - len(differences)]:
+        evaluate_register(
+            conn,
+            version,
+            c["as_of"],
+            sink,
+            previous,
+            imported_before=c["started_at"],
+            workers=workers,
+            url=store.url,
+            progress=progress,
+        )
+    for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})
-    return {"cycle": cycle_id, "pack": c["pack_id"], "version": c["version"], "as_of": c["as_of"].isoformat(),
-            "entities": seen, "identical": not differences and not stored, "differences": differences}
+    return {
+        "cycle": cycle_id,
+        "pack": c["pack_id"],
+        "version": c["version"],
+        "as_of": c["as_of"].isoformat(),
+        "entities": seen,
+        "identical": not differences and not stored,
+        "differences": differences,
+    }

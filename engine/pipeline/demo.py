@@ -17,9 +17,9 @@ import random
 from collections import Counter
 from typing import Any
 
+from engine.errors import StoreError
 from engine.register.codes import ENTITY_TYPE_LABELS, ENTITY_TYPES, USCC_CHARSET, make_person_id, make_uscc
 from engine.register.records import RecordKind
-from engine.errors import StoreError
 from engine.store import Store, audit, schema
 from engine.store import entities as q
 
@@ -28,12 +28,23 @@ CHUNK = 5000
 
 # Region code -> (district name, city short form used in document numbers, city name).
 REGIONS = {
-    "350502": ("鲤城区", "泉", "泉州"), "350503": ("丰泽区", "泉", "泉州"), "350504": ("洛江区", "泉", "泉州"),
-    "350505": ("泉港区", "泉", "泉州"), "350521": ("惠安县", "泉", "泉州"), "350524": ("安溪县", "泉", "泉州"),
-    "350526": ("德化县", "泉", "泉州"), "350581": ("石狮市", "泉", "泉州"), "350582": ("晋江市", "泉", "泉州"),
-    "350583": ("南安市", "泉", "泉州"), "350102": ("鼓楼区", "榕", "福州"), "350103": ("台江区", "榕", "福州"),
-    "350104": ("仓山区", "榕", "福州"), "350111": ("晋安区", "榕", "福州"), "350203": ("思明区", "厦", "厦门"),
-    "350205": ("海沧区", "厦", "厦门"), "350206": ("湖里区", "厦", "厦门"),
+    "350502": ("鲤城区", "泉", "泉州"),
+    "350503": ("丰泽区", "泉", "泉州"),
+    "350504": ("洛江区", "泉", "泉州"),
+    "350505": ("泉港区", "泉", "泉州"),
+    "350521": ("惠安县", "泉", "泉州"),
+    "350524": ("安溪县", "泉", "泉州"),
+    "350526": ("德化县", "泉", "泉州"),
+    "350581": ("石狮市", "泉", "泉州"),
+    "350582": ("晋江市", "泉", "泉州"),
+    "350583": ("南安市", "泉", "泉州"),
+    "350102": ("鼓楼区", "榕", "福州"),
+    "350103": ("台江区", "榕", "福州"),
+    "350104": ("仓山区", "榕", "福州"),
+    "350111": ("晋安区", "榕", "福州"),
+    "350203": ("思明区", "厦", "厦门"),
+    "350205": ("海沧区", "厦", "厦门"),
+    "350206": ("湖里区", "厦", "厦门"),
 }
 # 泉州 dominates (the packs are written for it); 晋江 and 南安 are the big manufacturing counties.
 REGION_WEIGHTS = [8, 9, 3, 3, 5, 5, 3, 7, 16, 9, 5, 4, 4, 4, 7, 4, 4]
@@ -46,47 +57,110 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 TRADE = "鑫源恒达盛华泰丰隆宏兴茂佳润顺安嘉宇联创信诚德成发瑞祥利通汇聚晟博远鸿海天新"
 # Name word -> industry (GB/T 4754 section).
 ENTERPRISE_LINES = [
-    ("贸易", "批发和零售业"), ("鞋业", "制造业"), ("纺织", "制造业"), ("服装", "制造业"), ("食品", "制造业"),
-    ("建材", "批发和零售业"), ("电子科技", "信息传输、软件和信息技术服务业"), ("餐饮管理", "住宿和餐饮业"),
-    ("茶业", "农、林、牧、渔业"), ("陶瓷", "制造业"), ("石材", "制造业"), ("物流", "交通运输、仓储和邮政业"),
-    ("医药", "批发和零售业"), ("建筑工程", "建筑业"), ("房地产开发", "房地产业"), ("信息技术", "信息传输、软件和信息技术服务业"),
-    ("机械", "制造业"), ("包装材料", "制造业"), ("商务咨询", "租赁和商务服务业"), ("酒店管理", "住宿和餐饮业"),
+    ("贸易", "批发和零售业"),
+    ("鞋业", "制造业"),
+    ("纺织", "制造业"),
+    ("服装", "制造业"),
+    ("食品", "制造业"),
+    ("建材", "批发和零售业"),
+    ("电子科技", "信息传输、软件和信息技术服务业"),
+    ("餐饮管理", "住宿和餐饮业"),
+    ("茶业", "农、林、牧、渔业"),
+    ("陶瓷", "制造业"),
+    ("石材", "制造业"),
+    ("物流", "交通运输、仓储和邮政业"),
+    ("医药", "批发和零售业"),
+    ("建筑工程", "建筑业"),
+    ("房地产开发", "房地产业"),
+    ("信息技术", "信息传输、软件和信息技术服务业"),
+    ("机械", "制造业"),
+    ("包装材料", "制造业"),
+    ("商务咨询", "租赁和商务服务业"),
+    ("酒店管理", "住宿和餐饮业"),
 ]
 SHOP_LINES = [
-    ("小吃店", "住宿和餐饮业"), ("便利店", "批发和零售业"), ("五金店", "批发和零售业"), ("服装店", "批发和零售业"),
-    ("茶叶店", "批发和零售业"), ("水果店", "批发和零售业"), ("理发店", "居民服务、修理和其他服务业"),
-    ("汽车修理部", "居民服务、修理和其他服务业"), ("面馆", "住宿和餐饮业"), ("海鲜排档", "住宿和餐饮业"),
+    ("小吃店", "住宿和餐饮业"),
+    ("便利店", "批发和零售业"),
+    ("五金店", "批发和零售业"),
+    ("服装店", "批发和零售业"),
+    ("茶叶店", "批发和零售业"),
+    ("水果店", "批发和零售业"),
+    ("理发店", "居民服务、修理和其他服务业"),
+    ("汽车修理部", "居民服务、修理和其他服务业"),
+    ("面馆", "住宿和餐饮业"),
+    ("海鲜排档", "住宿和餐饮业"),
 ]
-COOP_LINES = [("茶叶", "农、林、牧、渔业"), ("果蔬", "农、林、牧、渔业"), ("水产养殖", "农、林、牧、渔业"),
-              ("生猪养殖", "农、林、牧、渔业")]
+COOP_LINES = [
+    ("茶叶", "农、林、牧、渔业"),
+    ("果蔬", "农、林、牧、渔业"),
+    ("水产养殖", "农、林、牧、渔业"),
+    ("生猪养殖", "农、林、牧、渔业"),
+]
 SOCIAL_LINES = {
     "51": [("{city}市{trade}行业协会", "社会组织"), ("{city}市{trade}商会", "社会组织")],
-    "52": [("{district}{name}培训学校", "教育"), ("{district}{name}养老院", "卫生和社会工作"),
-           ("{district}{name}幼儿园", "教育")],
+    "52": [
+        ("{district}{name}培训学校", "教育"),
+        ("{district}{name}养老院", "卫生和社会工作"),
+        ("{district}{name}幼儿园", "教育"),
+    ],
 }
 
-TAX_VIOLATIONS = ["tax_crime", "evasion_referred", "evasion_over_threshold", "unpaid_after_deadline",
-                  "violent_refusal", "invoice_abuse", "false_preference_claim", "export_refund_suspended",
-                  "abnormal_household", "run_by_abnormal_responsible", "run_by_d_responsible", "major_tax_dishonest",
-                  "other_serious"]
+TAX_VIOLATIONS = [
+    "tax_crime",
+    "evasion_referred",
+    "evasion_over_threshold",
+    "unpaid_after_deadline",
+    "violent_refusal",
+    "invoice_abuse",
+    "false_preference_claim",
+    "export_refund_suspended",
+    "abnormal_household",
+    "run_by_abnormal_responsible",
+    "run_by_d_responsible",
+    "major_tax_dishonest",
+    "other_serious",
+]
 TAX_VIOLATION_WEIGHTS = [3, 4, 5, 20, 1, 12, 4, 2, 30, 4, 4, 6, 5]
-PENALTY_FIELDS = ["food", "drugs", "quality", "consumer", "competition", "advertising", "pricing", "environment",
-                  "work_safety", "tax"]
+PENALTY_FIELDS = [
+    "food",
+    "drugs",
+    "quality",
+    "consumer",
+    "competition",
+    "advertising",
+    "pricing",
+    "environment",
+    "work_safety",
+    "tax",
+]
 PENALTY_FIELD_WEIGHTS = [25, 8, 15, 12, 5, 8, 6, 8, 8, 5]
-COMMITMENT_MATTERS = ["告知承诺制办理食品经营许可", "容缺受理补正材料", "信用修复承诺", "告知承诺制办理公共场所卫生许可",
-                      "行业自律承诺", "告知承诺制办理建筑业企业资质"]
-HONOURS = [("守合同重信用企业", "{city}市市场监督管理局"), ("{city}市诚信示范企业", "{city}市发展和改革委员会"),
-           ("{city}市文明单位", "{city}市精神文明建设委员会"), ("消费维权诚信单位", "{city}市消费者权益保护委员会"),
-           ("{city}市优秀民营企业", "{city}市工商业联合会")]
+COMMITMENT_MATTERS = [
+    "告知承诺制办理食品经营许可",
+    "容缺受理补正材料",
+    "信用修复承诺",
+    "告知承诺制办理公共场所卫生许可",
+    "行业自律承诺",
+    "告知承诺制办理建筑业企业资质",
+]
+HONOURS = [
+    ("守合同重信用企业", "{city}市市场监督管理局"),
+    ("{city}市诚信示范企业", "{city}市发展和改革委员会"),
+    ("{city}市文明单位", "{city}市精神文明建设委员会"),
+    ("消费维权诚信单位", "{city}市消费者权益保护委员会"),
+    ("{city}市优秀民营企业", "{city}市工商业联合会"),
+]
 # code, polarity, field, severity (negative only). Epidemic conduct feeds a city epidemic-conduct pack.
-CONDUCT = [("epidemic_donation", "positive", "epidemic", None),
-           ("epidemic_supply_guarantee", "positive", "epidemic", None),
-           ("epidemic_price_gouging", "negative", "epidemic", "serious"),
-           ("epidemic_fake_supplies", "negative", "epidemic", "serious"),
-           ("epidemic_prevention_violation", "negative", "epidemic", "general"),
-           ("volunteer_service", "positive", "public_welfare", None),
-           ("charity_donation", "positive", "public_welfare", None),
-           ("wage_arrears", "negative", "labour", "general"), ("contract_breach", "negative", "contract", "minor")]
+CONDUCT = [
+    ("epidemic_donation", "positive", "epidemic", None),
+    ("epidemic_supply_guarantee", "positive", "epidemic", None),
+    ("epidemic_price_gouging", "negative", "epidemic", "serious"),
+    ("epidemic_fake_supplies", "negative", "epidemic", "serious"),
+    ("epidemic_prevention_violation", "negative", "epidemic", "general"),
+    ("volunteer_service", "positive", "public_welfare", None),
+    ("charity_donation", "positive", "public_welfare", None),
+    ("wage_arrears", "negative", "labour", "general"),
+    ("contract_breach", "negative", "contract", "minor"),
+]
 
 
 def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -158,12 +232,29 @@ class _Generator:
         region = _weighted(rng, list(REGIONS), REGION_WEIGHTS)
         district, _, city = REGIONS[region]
         roll = rng.random()
-        dept_type = ("person" if roll < 0.02 else "91" if roll < 0.62 else "92" if roll < 0.95 else
-                     "93" if roll < 0.97 else rng.choice(("51", "52")))
+        dept_type = (
+            "person"
+            if roll < 0.02
+            else "91"
+            if roll < 0.62
+            else "92"
+            if roll < 0.95
+            else "93"
+            if roll < 0.97
+            else rng.choice(("51", "52"))
+        )
         if dept_type == "person":
             code = self.person_code(region)
-            row = {"code": code, "code_kind": "person", "name": self.person_name(), "entity_type": "natural_person",
-                   "region": region, "industry": None, "established_on": None, "legal_rep": None}
+            row = {
+                "code": code,
+                "code_kind": "person",
+                "name": self.person_name(),
+                "entity_type": "natural_person",
+                "region": region,
+                "industry": None,
+                "established_on": None,
+                "legal_rep": None,
+            }
             return row, {"grade": None, "new": False}
         # Who gets a tax evaluation: 个体工商户 only opted in from 2025, so fewer of them.
         evaluated = rng.random() < {"91": 0.97, "92": 0.6, "93": 0.95}.get(dept_type, 0.8)
@@ -186,13 +277,22 @@ class _Generator:
             name = f"{district}{self.trade_name()}{line}专业合作社"
         else:
             pattern, industry = rng.choice(SOCIAL_LINES[dept_type])
-            name = pattern.format(city=city, district=district, trade=rng.choice(ENTERPRISE_LINES)[0],
-                                  name=self.trade_name())
+            name = pattern.format(
+                city=city, district=district, trade=rng.choice(ENTERPRISE_LINES)[0], name=self.trade_name()
+            )
         code = self.uscc(dept_type, region, established)
-        row = {"code": code, "code_kind": "uscc", "name": name, "entity_type": ENTITY_TYPES[code[:2]],
-               "region": region, "industry": industry, "established_on": established, "legal_rep": legal_rep,
-               # street/township (for the inspectors' recusal rule), derived from the code, not the random stream
-               "extra": {"township": f"{region}{int(code[10:13], 36) % 12 + 1:03d}"}}
+        row = {
+            "code": code,
+            "code_kind": "uscc",
+            "name": name,
+            "entity_type": ENTITY_TYPES[code[:2]],
+            "region": region,
+            "industry": industry,
+            "established_on": established,
+            "legal_rep": legal_rep,
+            # street/township (for the inspectors' recusal rule), derived from the code, not the random stream
+            "extra": {"township": f"{region}{int(code[10:13], 36) % 12 + 1:03d}"},
+        }
         return row, {"grade": grade, "new": new}
 
     def next_grade(self) -> str:
@@ -243,8 +343,16 @@ class _Generator:
             return []
         title, authority = rng.choice(HONOURS)
         city = REGIONS[entity["region"]][2]
-        return [("honour", {"date": _day(rng, start, self.as_of), "title": title.format(city=city),
-                            "authority": authority.format(city=city)})]
+        return [
+            (
+                "honour",
+                {
+                    "date": _day(rng, start, self.as_of),
+                    "title": title.format(city=city),
+                    "authority": authority.format(city=city),
+                },
+            )
+        ]
 
     def tax(self, entity: dict[str, Any], grade: str, new: bool) -> list[tuple[str, dict[str, Any]]]:
         """Evaluations for the last two years, shaped to give ``grade`` for the latest year."""
@@ -263,8 +371,11 @@ class _Generator:
             score = rng.uniform(45, 95) if direct else rng.uniform(5, 39.9)
             if direct:
                 code = _weighted(rng, TAX_VIOLATIONS, TAX_VIOLATION_WEIGHTS)
-                data = {"date": _day(rng, dt.date(year, 1, 1), dt.date(year, 12, 31)), "code": code,
-                        "ref": f"{REGIONS[entity['region']][1]}税稽处〔{year}〕{self.next_number('税稽处', year)}号"}
+                data = {
+                    "date": _day(rng, dt.date(year, 1, 1), dt.date(year, 12, 31)),
+                    "code": code,
+                    "ref": f"{REGIONS[entity['region']][1]}税稽处〔{year}〕{self.next_number('税稽处', year)}号",
+                }
                 if code in ("evasion_over_threshold", "unpaid_after_deadline"):
                     data["amount"] = round(rng.uniform(100_000, 3_000_000), 2)
                 out.append(("tax_violation", data))
@@ -314,9 +425,14 @@ class _Generator:
         else:
             prefix, authority = f"{district[0]}市监罚", f"{district}市场监督管理局"
         low, high = {"minor": (0, 5_000), "general": (5_000, 100_000), "serious": (100_000, 2_000_000)}[severity]
-        data = {"date": day, "severity": severity,
-                "decision_no": f"{prefix}〔{day.year}〕{self.next_number(prefix, day.year)}号",
-                "authority": authority, "field": field, "amount": float(rng.randrange(low, high + 1, 100))}
+        data = {
+            "date": day,
+            "severity": severity,
+            "decision_no": f"{prefix}〔{day.year}〕{self.next_number(prefix, day.year)}号",
+            "authority": authority,
+            "field": field,
+            "amount": float(rng.randrange(low, high + 1, 100)),
+        }
         if rng.random() < 0.75:
             paid = day + dt.timedelta(days=rng.randint(5, 60))
             if paid <= self.as_of:
@@ -328,16 +444,22 @@ class _Generator:
     def commitment(self, start: dt.date, bad: bool) -> dict[str, Any]:
         rng = self.rng
         day = _day(rng, start, self.as_of)
-        data = {"date": day, "due_on": day + dt.timedelta(days=rng.choice((30, 60, 90, 180))),
-                "matter": rng.choice(COMMITMENT_MATTERS)}
+        data = {
+            "date": day,
+            "due_on": day + dt.timedelta(days=rng.choice((30, 60, 90, 180))),
+            "matter": rng.choice(COMMITMENT_MATTERS),
+        }
         if data["due_on"] <= self.as_of:  # later due dates are still pending: no kept value yet
             data["kept"] = rng.random() >= (0.4 if bad else 0.12)
         return data
 
     def abnormal(self, entity: dict[str, Any], start: dt.date) -> dict[str, Any]:
         rng = self.rng
-        cause = _weighted(rng, ["annual_report_missing", "unreachable_address", "info_not_published", "false_info",
-                                "other"], [70, 20, 5, 3, 2])
+        cause = _weighted(
+            rng,
+            ["annual_report_missing", "unreachable_address", "info_not_published", "false_info", "other"],
+            [70, 20, 5, 3, 2],
+        )
         if cause == "annual_report_missing":
             # Listed in July, after the 30 June annual-report deadline of a year the entity existed for.
             years = [y for y in range(start.year + 1, self.as_of.year + 1) if dt.date(y, 7, 20) <= self.as_of]
@@ -349,8 +471,9 @@ class _Generator:
             data["removed_on"] = _day(rng, day + dt.timedelta(days=1), min(self.as_of, day + dt.timedelta(days=300)))
         return data
 
-    def external_lists(self, entity: dict[str, Any], start: dt.date, grade: str | None, person: bool
-                       ) -> list[tuple[str, dict[str, Any]]]:
+    def external_lists(
+        self, entity: dict[str, Any], start: dt.date, grade: str | None, person: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
         rng = self.rng
         district, _, city = REGIONS[entity["region"]]
         out = []
@@ -372,8 +495,13 @@ class _Generator:
         return "external_list", data
 
 
-def build_register(store: Store, entities: int = 20000, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF,
-                   out: str | pathlib.Path | None = None) -> dict[str, Any]:
+def build_register(
+    store: Store,
+    entities: int = 20000,
+    seed: int = 42,
+    as_of: dt.date = DEFAULT_AS_OF,
+    out: str | pathlib.Path | None = None,
+) -> dict[str, Any]:
     """Generate and store a register of ``entities`` entities with their records (one transaction).
 
     Deterministic for a given (entities, seed, as_of). With ``out``, also writes ``entities.csv`` and
@@ -400,25 +528,42 @@ def build_register(store: Store, entities: int = 20000, seed: int = 42, as_of: d
         # Never mix demo entities into a real register: the database may only hold this same demo already.
         existing = q.count(conn, schema.entities)
         if existing and existing > len(q.entity_ids(conn, [r["code"] for r in rows])):
-            raise StoreError(f"The database {store.display_url()} already holds {existing:,} entities that this demo "
-                             f"(seed {seed}, {entities:,} entities) did not create; run the demo on a new database, "
-                             f"e.g. --db sqlite:///out/demo.db.")
+            raise StoreError(
+                f"The database {store.display_url()} already holds {existing:,} entities that this demo "
+                f"(seed {seed}, {entities:,} entities) did not create; run the demo on a new database, "
+                f"e.g. --db sqlite:///out/demo.db."
+            )
         for i in range(0, len(rows), CHUNK):
-            q.upsert_entities(conn, rows[i:i + CHUNK])
+            q.upsert_entities(conn, rows[i : i + CHUNK])
         ids = q.entity_ids(conn, [r["code"] for r in rows])
         for i in range(0, len(records), CHUNK):
-            inserted += q.insert_records(conn, [
-                {"entity_id": ids[rows[idx]["code"]], "kind": kind, "date": date, "natural_key": key, "data": data}
-                for idx, kind, date, key, data in records[i:i + CHUNK]], source="demo")
-        audit(conn, "demo", "demo_register", f"seed={seed}", entities=entities, records=len(records),
-              as_of=as_of.isoformat())
+            inserted += q.insert_records(
+                conn,
+                [
+                    {"entity_id": ids[rows[idx]["code"]], "kind": kind, "date": date, "natural_key": key, "data": data}
+                    for idx, kind, date, key, data in records[i : i + CHUNK]
+                ],
+                source="demo",
+            )
+        audit(
+            conn,
+            "demo",
+            "demo_register",
+            f"seed={seed}",
+            entities=entities,
+            records=len(records),
+            as_of=as_of.isoformat(),
+        )
 
     files = _write_csv(pathlib.Path(out), rows, records, kinds) if out is not None else []
     by_kind = Counter(r[1] for r in records)
     return {
-        "entities": len(rows), "seed": seed, "as_of": as_of.isoformat(),
+        "entities": len(rows),
+        "seed": seed,
+        "as_of": as_of.isoformat(),
         "by_type": dict(Counter(r["entity_type"] for r in rows).most_common()),
-        "records": len(records), "records_inserted": inserted,
+        "records": len(records),
+        "records_inserted": inserted,
         "by_kind": {k: by_kind[k] for k in kinds if by_kind[k]},
         "tax_year": gen.year,
         "grade_targets": {g: gen.grades[g] for g in GRADE_SHARES},
@@ -426,8 +571,9 @@ def build_register(store: Store, entities: int = 20000, seed: int = 42, as_of: d
     }
 
 
-def _write_csv(out: pathlib.Path, rows: list[dict[str, Any]], records: list[tuple], kinds: dict[str, RecordKind]
-               ) -> list[pathlib.Path]:
+def _write_csv(
+    out: pathlib.Path, rows: list[dict[str, Any]], records: list[tuple], kinds: dict[str, RecordKind]
+) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
     # UTF-8 with BOM: Excel and WPS then open the Chinese text correctly; the importer accepts both.
     entities_csv = out / "entities.csv"
@@ -436,8 +582,9 @@ def _write_csv(out: pathlib.Path, rows: list[dict[str, Any]], records: list[tupl
         writer = csv.writer(handle)
         writer.writerow([*columns, "township"])
         for r in rows:
-            writer.writerow(["" if r[c] is None else r[c] for c in columns]
-                            + [((r.get("extra") or {}).get("township")) or ""])
+            writer.writerow(
+                ["" if r[c] is None else r[c] for c in columns] + [((r.get("extra") or {}).get("township")) or ""]
+            )
     # The entity goes in `entity_code`, because some kinds have a field called `code` of their own.
     used = {r[1] for r in records}
     fields = list(dict.fromkeys(f for name, kind in kinds.items() if name in used for f in kind.fields))
@@ -458,8 +605,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def run_demo(store: Store, entities: int = 20000, seed: int = 42, out: str | pathlib.Path | None = None,
-             as_of: dt.date = DEFAULT_AS_OF) -> dict[str, Any]:
+def run_demo(
+    store: Store,
+    entities: int = 20000,
+    seed: int = 42,
+    out: str | pathlib.Path | None = None,
+    as_of: dt.date = DEFAULT_AS_OF,
+) -> dict[str, Any]:
     """The demo pipeline: create the schema, build the register, then later stages (each appends to ``stages``).
 
     A stage is ``{"name", "title", "lines": [human-readable lines], ...data}``.
@@ -469,13 +621,16 @@ def run_demo(store: Store, entities: int = 20000, seed: int = 42, out: str | pat
     types = ", ".join(f"{ENTITY_TYPE_LABELS.get(t, t)} {n:,}" for t, n in register["by_type"].items())
     kinds = ", ".join(f"{k} {n:,}" for k, n in register["by_kind"].items())
     grades = ", ".join(f"{g} {n:,}" for g, n in register["grade_targets"].items())
-    lines = [f"{register['entities']:,} entities: {types}",
-             f"{register['records']:,} records ({register['records_inserted']:,} new): {kinds}",
-             f"{register['tax_year']} tax grades the records are shaped for: {grades}"]
+    lines = [
+        f"{register['entities']:,} entities: {types}",
+        f"{register['records']:,} records ({register['records_inserted']:,} new): {kinds}",
+        f"{register['tax_year']} tax grades the records are shaped for: {grades}",
+    ]
     if register["files"]:
         lines.append(f"input files: {', '.join(register['files'])}")
-    stages = [{"name": "register", "title": f"Register (seed {seed}, as of {as_of.isoformat()})", "lines": lines,
-               **register}]
+    stages = [
+        {"name": "register", "title": f"Register (seed {seed}, as of {as_of.isoformat()})", "lines": lines, **register}
+    ]
     stages += supervision_stages(store, as_of, seed, pathlib.Path(out) if out else None)
     return {"database": init["database"], "as_of": as_of.isoformat(), "seed": seed, "stages": stages}
 
@@ -490,8 +645,10 @@ def demo_authorities(pack: dict[str, Any]) -> list[dict[str, str]]:
     prefix = pack.get("document_prefix") or short
     out = []
     for region, city, abbr in DEMO_CITIES:
-        def local(text: str) -> str:
+
+        def local(text: str, city: str = city, abbr: str = abbr) -> str:
             return text.replace("泉州", city) if "泉州" in text else text.replace("泉", abbr, 1)
+
         out.append({"region": region, "name": local(name), "short": local(short), "document_prefix": local(prefix)})
     return out
 
@@ -510,8 +667,11 @@ def demo_pack(pack_id: str, out_dir: pathlib.Path) -> pathlib.Path:
         raw["jurisdiction"] = "、".join(f"{city}市" for _region, city, _abbr in DEMO_CITIES)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{pack_id}.yaml"
-    path.write_text("# Written by supervise demo: the shipped pack with one issuing authority per demo city.\n"
-                    + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    path.write_text(
+        "# Written by supervise demo: the shipped pack with one issuing authority per demo city.\n"
+        + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=1000),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -532,9 +692,16 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
     stages: list[dict[str, Any]] = []
     existing = cyc.list_cycles(store)
     if existing:
-        return [{"name": "cycles", "title": "Supervision stages",
-                 "lines": [f"already run on this database ({len(existing)} cycles); 'supervise cycle list' shows them. "
-                           f"Use a new database (or delete it) to run the demo stages again."]}]
+        return [
+            {
+                "name": "cycles",
+                "title": "Supervision stages",
+                "lines": [
+                    f"already run on this database ({len(existing)} cycles); 'supervise cycle list' shows them. "
+                    f"Use a new database (or delete it) to run the demo stages again."
+                ],
+            }
+        ]
     cycle_ids: dict[str, int] = {}
     lines = []
     import tempfile
@@ -553,21 +720,32 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
         served = _serve_and_advance(store, r["cycle"], day)
         tiers = ", ".join(f"{t['tier']} {t['entities']:,}" for t in r["tiers"])
         proposed = ", ".join(f"{k} {v}" for k, v in (r.get("lists") or {}).get("proposed", {}).items()) or "none"
-        lines.append(f"cycle {r['cycle']}: {pack}@{r['version']} period {period}: {tiers}; "
-                     f"{r['expected_inspections']:,} expected checks; list proposals: {proposed} "
-                     f"({r['distinct_vectors']} distinct evaluations, {r['wall_seconds']:.1f}s); {served}")
+        lines.append(
+            f"cycle {r['cycle']}: {pack}@{r['version']} period {period}: {tiers}; "
+            f"{r['expected_inspections']:,} expected checks; list proposals: {proposed} "
+            f"({r['distinct_vectors']} distinct evaluations, {r['wall_seconds']:.1f}s); {served}"
+        )
     tax_cycle = cycle_ids[f"tax-credit@{as_of.year - 1}"]
     replay = cyc.replay_cycle(store, tax_cycle)
-    lines.append(f"replay of cycle {tax_cycle}: {'identical' if replay['identical'] else 'DIFFERENT'} "
-                 f"({replay['entities']:,} decisions)")
-    stages.append({"name": "cycles", "title": "Supervision cycles (4 policy packs)", "lines": lines,
-                   "cycles": cycle_ids})
+    lines.append(
+        f"replay of cycle {tax_cycle}: {'identical' if replay['identical'] else 'DIFFERENT'} "
+        f"({replay['entities']:,} decisions)"
+    )
+    stages.append(
+        {"name": "cycles", "title": "Supervision cycles (4 policy packs)", "lines": lines, "cycles": cycle_ids}
+    )
     if out is not None:
         from engine.pipeline.report import write_report
 
         rep = write_report(store, tax_cycle, out / "report")
-        stages.append({"name": "report", "title": "Cycle report", "lines": [f"{out / 'report' / 'index.html'}"],
-                       "report": str(out / "report")})
+        stages.append(
+            {
+                "name": "report",
+                "title": "Cycle report",
+                "lines": [f"{out / 'report' / 'index.html'}"],
+                "report": str(out / "report"),
+            }
+        )
         del rep
     stages += _plan_stage(store, cycle_ids, seed, as_of, out)
     stages += _lists_and_notices(store, cycle_ids, as_of, out)
@@ -581,12 +759,15 @@ def _serve_and_advance(store: Store, cycle_id: int, day: dt.date) -> str:
     with store.transaction() as conn:
         served = lifecycle.serve(conn, day + dt.timedelta(days=6), "demo", cycle_id=cycle_id)
         adv = lifecycle.advance(conn, day + dt.timedelta(days=30), "demo")
-    return (f"{len(served['served'])} pre-listing notices served, {len(adv['listed'])} entries listed by "
-            f"{day + dt.timedelta(days=30)}")
+    return (
+        f"{len(served['served'])} pre-listing notices served, {len(adv['listed'])} entries listed by "
+        f"{day + dt.timedelta(days=30)}"
+    )
 
 
-def _plan_stage(store: Store, cycle_ids: dict[str, int], seed: int, as_of: dt.date,
-                out: pathlib.Path | None) -> list[dict[str, Any]]:
+def _plan_stage(
+    store: Store, cycle_ids: dict[str, int], seed: int, as_of: dt.date, out: pathlib.Path | None
+) -> list[dict[str, Any]]:
     try:
         from engine import plans as _plans  # noqa: F401
         from engine.pipeline.demo_plan import plan_stage
@@ -595,8 +776,9 @@ def _plan_stage(store: Store, cycle_ids: dict[str, int], seed: int, as_of: dt.da
     return [plan_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], seed, as_of, out)]
 
 
-def _lists_and_notices(store: Store, cycle_ids: dict[str, int], as_of: dt.date,
-                       out: pathlib.Path | None) -> list[dict[str, Any]]:
+def _lists_and_notices(
+    store: Store, cycle_ids: dict[str, int], as_of: dt.date, out: pathlib.Path | None
+) -> list[dict[str, Any]]:
     from lists import lifecycle
     from lists.publish import publish
     from notices.issue import issue_for_cycle
@@ -605,8 +787,10 @@ def _lists_and_notices(store: Store, cycle_ids: dict[str, int], as_of: dt.date,
     later = as_of + dt.timedelta(days=45)
     with store.transaction() as conn:
         adv = lifecycle.advance(conn, later, "demo")
-    lines = [f"advance to {later}: {len(adv['listed'])} listed, {len(adv['expired'])} expired",
-             "see 'supervise lists show black --as-of " + later.isoformat() + "' and 'supervise lists history CODE'"]
+    lines = [
+        f"advance to {later}: {len(adv['listed'])} listed, {len(adv['expired'])} expired",
+        "see 'supervise lists show black --as-of " + later.isoformat() + "' and 'supervise lists history CODE'",
+    ]
     stages = [{"name": "lists", "title": "List lifecycle", "lines": lines}]
     if out is None:
         return stages
@@ -615,21 +799,33 @@ def _lists_and_notices(store: Store, cycle_ids: dict[str, int], as_of: dt.date,
         if name == f"tax-credit@{as_of.year - 2}" or name.startswith("tax-credit@" + str(as_of.year - 2)):
             continue
         formats = ("html", "txt", "pdf") if name.startswith("epidemic-conduct") else ("html", "txt")
-        report = issue_for_cycle(store, cid, out=out / "notices" / name.split("@")[0], formats=formats,
-                                 as_of=served_on, actor="demo")
+        report = issue_for_cycle(
+            store, cid, out=out / "notices" / name.split("@")[0], formats=formats, as_of=served_on, actor="demo"
+        )
         data = report.as_dict()
-        kinds = {k: data["issued_by_kind"].get(k, 0) + data["already_by_kind"].get(k, 0)
-                 for k in {**data["issued_by_kind"], **data["already_by_kind"]}}
+        kinds = {
+            k: data["issued_by_kind"].get(k, 0) + data["already_by_kind"].get(k, 0)
+            for k in {**data["issued_by_kind"], **data["already_by_kind"]}
+        }
         if not kinds:
             continue
-        n_lines.append(f"{name}: {data['issued_count'] + data['already_count']} notices "
-                       f"({', '.join(f'{k} {v}' for k, v in kinds.items())}) "
-                       f"as {'/'.join(formats)} in {out / 'notices' / name.split('@')[0]}")
+        n_lines.append(
+            f"{name}: {data['issued_count'] + data['already_count']} notices "
+            f"({', '.join(f'{k} {v}' for k, v in kinds.items())}) "
+            f"as {'/'.join(formats)} in {out / 'notices' / name.split('@')[0]}"
+        )
     stages.append({"name": "notices", "title": "Notices", "lines": n_lines})
     with store.transaction() as conn:
         site = publish(conn, out / "site", later, "demo")
     counts = site.get("counts") or {}
-    stages.append({"name": "site", "title": f"Public site as of {later}",
-                   "lines": [f"{out / 'site' / 'index.html'}: " + (", ".join(f"{k} {v}" for k, v in counts.items())
-                                                                   if counts else str(site.get("rows", "")))]})
+    stages.append(
+        {
+            "name": "site",
+            "title": f"Public site as of {later}",
+            "lines": [
+                f"{out / 'site' / 'index.html'}: "
+                + (", ".join(f"{k} {v}" for k, v in counts.items()) if counts else str(site.get("rows", "")))
+            ],
+        }
+    )
     return stages

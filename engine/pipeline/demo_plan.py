@@ -11,8 +11,8 @@ import tempfile
 from typing import Any
 
 from engine import plans
-from engine.pipeline.demo import GIVEN, REGIONS, SURNAMES
 from engine.exports import write_csv
+from engine.pipeline.demo import GIVEN, REGIONS, SURNAMES
 from engine.store import Store
 
 DEPARTMENTS = ["综合执法大队", "食品安全监管科", "市场秩序科", "质量监管科", "网络交易监管科"]
@@ -37,8 +37,10 @@ def team_sizes(demand: dict[str, float], per_check: int = 2, max_checks: int = M
     at most a few checks more per stratum from rounding up; 30 % headroom covers that from about 100 expected
     checks up, and the minimum team (360 slots) covers anything below. The formula is linear in the register,
     so it holds for 1,000,000 entities as for 100 (about 127,000 checks, some 5,500 inspectors)."""
-    return {region: max(MIN_PER_REGION, math.ceil(HEADROOM * per_check * demand.get(region, 0.0) / max_checks))
-            for region in REGIONS}
+    return {
+        region: max(MIN_PER_REGION, math.ceil(HEADROOM * per_check * demand.get(region, 0.0) / max_checks))
+        for region in REGIONS
+    }
 
 
 def expected_checks(store: Store, cycle_id: int) -> dict[str, float]:
@@ -53,8 +55,9 @@ def expected_checks(store: Store, cycle_id: int) -> dict[str, float]:
     return demand
 
 
-def write_inspectors(path: pathlib.Path, rnd: random.Random, sizes: dict[str, int] | None = None,
-                     max_checks: int = MAX_CHECKS) -> int:
+def write_inspectors(
+    path: pathlib.Path, rnd: random.Random, sizes: dict[str, int] | None = None, max_checks: int = MAX_CHECKS
+) -> int:
     """An inspector directory (执法检查人员名录库): per district a team of ``sizes[region]`` inspectors of the
     district bureau, their home streets spread round-robin over the district's 12 demo townships."""
     rows = []
@@ -62,10 +65,18 @@ def write_inspectors(path: pathlib.Path, rnd: random.Random, sizes: dict[str, in
     for region in REGIONS:
         for k in range((sizes or {}).get(region, 24)):
             n += 1
-            rows.append({"code": f"JC{n:06d}", "name": rnd.choice(SURNAMES) + "".join(rnd.sample(GIVEN, 2)),
-                         "department": f"{department_of(region)}{rnd.choice(DEPARTMENTS)}",
-                         "region": region, "specialties": "、".join(rnd.sample(SPECIALTIES, 2)),
-                         "max_checks": max_checks, "conflicts": "", "home_region": f"{region}{k % 12 + 1:03d}"})
+            rows.append(
+                {
+                    "code": f"JC{n:06d}",
+                    "name": rnd.choice(SURNAMES) + "".join(rnd.sample(GIVEN, 2)),
+                    "department": f"{department_of(region)}{rnd.choice(DEPARTMENTS)}",
+                    "region": region,
+                    "specialties": "、".join(rnd.sample(SPECIALTIES, 2)),
+                    "max_checks": max_checks,
+                    "conflicts": "",
+                    "home_region": f"{region}{k % 12 + 1:03d}",
+                }
+            )
     return write_csv(path, list(rows[0]), [list(r.values()) for r in rows])
 
 
@@ -79,12 +90,16 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
     drawn = plans.draw_plan(store, cycle_id, draw_seed, per_check=2, actor="demo")
     plan_id = drawn["plan_id"]
     verified = plans.verify_plan(store, plan_id)
-    strata = ", ".join(f"{t['tier']} {t['checks']}/{t['population']}"
-                       + (f" ({t['forced']} forced)" if t["forced"] else "") for t in drawn["tiers"])
-    lines = [f"{count} inspectors imported from {inspectors_csv}",
-             f"plan {plan_id} drawn from cycle {cycle_id} with seed {draw_seed!r}: {drawn['checks']:,} checks "
-             f"({strata}), {drawn['inspectors_used']} inspectors used",
-             f"plan verify: {'identical' if verified['verified'] else 'DIFFERENT'}"]
+    strata = ", ".join(
+        f"{t['tier']} {t['checks']}/{t['population']}" + (f" ({t['forced']} forced)" if t["forced"] else "")
+        for t in drawn["tiers"]
+    )
+    lines = [
+        f"{count} inspectors imported from {inspectors_csv}",
+        f"plan {plan_id} drawn from cycle {cycle_id} with seed {draw_seed!r}: {drawn['checks']:,} checks "
+        f"({strata}), {drawn['inspectors_used']} inspectors used",
+        f"plan verify: {'identical' if verified['verified'] else 'DIFFERENT'}",
+    ]
     if out is not None:
         from notices.issue import issue_for_plan
 
@@ -94,11 +109,19 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
         for fmt in ("csv", "xlsx"):
             plans.export_plan(store, plan_id, fmt, out / "plan-internal" / f"plan-{plan_id}.{fmt}")
         public = plans.publish_plan(store, plan_id, out / "plan", on=as_of + dt.timedelta(days=3), actor="demo")
-        notices = issue_for_plan(store, plan_id, out=out / "notices" / "inspection", formats=("html", "txt"),
-                                 as_of=as_of + dt.timedelta(days=3), actor="demo")
-        lines.append(f"public plan: {public['files'][0]}; working list (not public): "
-                     f"{out / 'plan-internal' / f'plan-{plan_id}.xlsx'}; {len(notices.issued):,} inspection notices "
-                     f"in {out / 'notices' / 'inspection'}")
+        notices = issue_for_plan(
+            store,
+            plan_id,
+            out=out / "notices" / "inspection",
+            formats=("html", "txt"),
+            as_of=as_of + dt.timedelta(days=3),
+            actor="demo",
+        )
+        lines.append(
+            f"public plan: {public['files'][0]}; working list (not public): "
+            f"{out / 'plan-internal' / f'plan-{plan_id}.xlsx'}; {len(notices.issued):,} inspection notices "
+            f"in {out / 'notices' / 'inspection'}"
+        )
         # The first checks come back: mostly clean, some problems, a few entities not found at their address.
         details = plans.plan_details(store, plan_id, as_of)
         checks = details.get("checks") or []
@@ -112,7 +135,9 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
         write_csv(results, ["plan", "check", "code", "outcome", "penalty_ref", "inspected_on"], rows)
         imported = plans.import_results(store, results, actor="demo")
         published = plans.publish_results(store, plan_id, out / "plan", on=done + dt.timedelta(days=10), actor="demo")
-        lines.append(f"{imported.inserted} results imported from {results} (they feed the next cycle); "
-                     f"results published {published['published_on']} in {published['files'][0]}, "
-                     f"{len(published.get('late') or [])} late")
+        lines.append(
+            f"{imported.inserted} results imported from {results} (they feed the next cycle); "
+            f"results published {published['published_on']} in {published['files'][0]}, "
+            f"{len(published.get('late') or [])} late"
+        )
     return {"name": "plan", "title": "双随机、一公开 inspection plan", "lines": lines, "plan": plan_id}

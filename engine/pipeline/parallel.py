@@ -32,7 +32,8 @@ import threading
 import time
 import traceback
 from collections import Counter
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
@@ -47,8 +48,13 @@ QUEUE_BATCHES = 3  # batches a worker may run ahead of the sink (bounds memory)
 class BatchEvaluator:
     """Use this to turn batches of the register into evaluation rows for one pack version and as-of date."""
 
-    def __init__(self, version, as_of: dt.date, previous: dict[int, str] | None = None,
-                 imported_before: dt.datetime | None = None):
+    def __init__(
+        self,
+        version,
+        as_of: dt.date,
+        previous: dict[int, str] | None = None,
+        imported_before: dt.datetime | None = None,
+    ):
         self.ev = Evaluator(version, as_of)
         self.as_of = as_of
         self.imported_before = imported_before
@@ -73,8 +79,11 @@ class BatchEvaluator:
         clock = time.perf_counter
         t0 = clock()
         batch = qe.entities_between(conn, first, last)
-        records = (qe.records_for_range(conn, first, last, self.as_of, self.kinds, self.imported_before)
-                   if self.kinds and batch else {})
+        records = (
+            qe.records_for_range(conn, first, last, self.as_of, self.kinds, self.imported_before)
+            if self.kinds and batch
+            else {}
+        )
         t1 = clock()
         entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
         get, none, compute, prev_get = records.get, (), self.compute, self.prev_get
@@ -101,10 +110,19 @@ class BatchEvaluator:
         return rows, new, len(batch)
 
 
-def evaluate_batches(conn, version, as_of: dt.date, ranges: Sequence[tuple[int, int]], sink: Sink, *,
-                     previous: dict[int, str] | None = None, imported_before: dt.datetime | None = None,
-                     workers: int = 0, url: str | None = None,
-                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def evaluate_batches(
+    conn,
+    version,
+    as_of: dt.date,
+    ranges: Sequence[tuple[int, int]],
+    sink: Sink,
+    *,
+    previous: dict[int, str] | None = None,
+    imported_before: dt.datetime | None = None,
+    workers: int = 0,
+    url: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate the batches ``ranges`` and call ``sink(rows, new_outcomes)`` for each, in order. ``workers`` > 0
     runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``.
 
@@ -142,12 +160,18 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
 def _here(conn, version, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
     be = BatchEvaluator(version, as_of, previous, imported_before)
     count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
-    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": be.durable_evaluations,
-            "workers": 0, "timings": {**be.timings, "sink": spent}}
+    return {
+        "entities": count,
+        "distinct_vectors": distinct,
+        "durable_evaluations": be.durable_evaluations,
+        "workers": 0,
+        "timings": {**be.timings, "sink": spent},
+    }
 
 
-def _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress
-                ) -> dict[str, Any]:
+def _in_workers(
+    conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress
+) -> dict[str, Any]:
     import multiprocessing
 
     if not url:
@@ -156,10 +180,26 @@ def _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, w
     body, digest = version.stored_body(), version.content_hash
     snapshot = export_snapshot(conn)  # PostgreSQL: the workers read the register exactly as this transaction does
     channels = [ctx.Queue(maxsize=QUEUE_BATCHES) for _ in range(workers)]
-    procs = [ctx.Process(target=_worker, name=f"supervise-eval-{k}", daemon=True,
-                         args=(url, snapshot, body, digest, as_of, list(ranges[k::workers]), previous,
-                               imported_before, channels[k], os.getpid()))
-             for k in range(workers)]
+    procs = [
+        ctx.Process(
+            target=_worker,
+            name=f"supervise-eval-{k}",
+            daemon=True,
+            args=(
+                url,
+                snapshot,
+                body,
+                digest,
+                as_of,
+                list(ranges[k::workers]),
+                previous,
+                imported_before,
+                channels[k],
+                os.getpid(),
+            ),
+        )
+        for k in range(workers)
+    ]
     for p in procs:
         p.start()
     try:
@@ -176,16 +216,24 @@ def _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, w
             if p.is_alive():
                 p.terminate()
             p.join(5)
-    return {"entities": count, "distinct_vectors": distinct, "durable_evaluations": evaluations,
-            "workers": workers, "timings": {**timings, "sink": spent}}
+    return {
+        "entities": count,
+        "distinct_vectors": distinct,
+        "durable_evaluations": evaluations,
+        "workers": workers,
+        "timings": {**timings, "sink": spent},
+    }
 
 
 def _receive(channel, proc) -> Any:
     """The worker's next message; its error raised here; a worker that died without a word is an error too."""
+
     def stopped() -> CycleError:
         code = f" (exit code {proc.exitcode})" if proc.exitcode is not None else ""
-        return CycleError(f"The evaluation worker {proc.name} stopped{code} before it finished; nothing was "
-                          f"stored. Run the command again.")
+        return CycleError(
+            f"The evaluation worker {proc.name} stopped{code} before it finished; nothing was "
+            f"stored. Run the command again."
+        )
 
     while True:
         try:
@@ -216,15 +264,16 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
     try:
         gc.disable()
-        from policies.loader import version_from_body
-
         from engine.store import Store
+        from policies.loader import version_from_body
 
         version = version_from_body(body)
         if version.content_hash != digest:
-            raise CycleError(f"The pack version rebuilt in the evaluation worker hashes to "
-                             f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
-                             f"parallel (run with workers=0).")
+            raise CycleError(
+                f"The pack version rebuilt in the evaluation worker hashes to "
+                f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
+                f"parallel (run with workers=0)."
+            )
         be = BatchEvaluator(version, as_of, previous, imported_before)
         store = Store(url)
         with store.read(snapshot) as conn:
@@ -236,6 +285,8 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
         if isinstance(exc, SupervisionError):  # ours, with a message for the user: raised as it is
             error = exc
         else:
-            error = CycleError(f"The evaluation worker failed: {type(exc).__name__}: {exc}\n"
-                               f"{''.join(traceback.format_exception(exc)[-3:])}")
+            error = CycleError(
+                f"The evaluation worker failed: {type(exc).__name__}: {exc}\n"
+                f"{''.join(traceback.format_exception(exc)[-3:])}"
+            )
         channel.put(("error", error))

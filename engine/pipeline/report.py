@@ -31,23 +31,30 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from engine.errors import CycleNotFound
 from engine.exports import write_csv
 from engine.regions import is_region, region_labels
-from engine.values import period_cn
 from engine.store import Store
 from engine.store import cycles as q
 from engine.store import reports as qr
+from engine.values import period_cn
 
 TOP_REGIONS = 20  # regions drawn one bar each; the rest share one bar ("其他地区"), the table lists all
 LIST_KIND_LABELS = {"incentive": "守信激励", "watch": "重点关注", "sanction": "失信惩戒"}
 LIST_KIND_COLOURS = {"incentive": "#2e7d4f", "watch": "#d08a1c", "sanction": "#b3261e"}
-NOTICE_LABELS = {"warning": "失信提示函", "interview": "警示约谈通知书", "pre_listing": "列入名单告知书",
-                 "repair_instructions": "信用修复告知书", "inspection": "检查通知书", "commendation": "守信激励告知书",
-                 "removal_decision": "移出名单决定书"}
+NOTICE_LABELS = {
+    "warning": "失信提示函",
+    "interview": "警示约谈通知书",
+    "pre_listing": "列入名单告知书",
+    "repair_instructions": "信用修复告知书",
+    "inspection": "检查通知书",
+    "commendation": "守信激励告知书",
+    "removal_decision": "移出名单决定书",
+}
 MEASURE_KIND_LABELS = {"incentive": "激励", "sanction": "惩戒"}
 UNRATED_LABEL = "未评价"  # a tier with this label holds the entities not graded: shown after the graded tiers
 UNRATED_COLOUR = "#9aa5b1"
 
 
 # -- figures from the store ----------------------------------------------------------------------------------
+
 
 def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
     """All figures of the report for a stored cycle (the content of report.json)."""
@@ -63,8 +70,9 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
                 prev = None
         workload = q.region_tier_workload(conn, cycle_id)
         per_list, measures = _outcome_aggregates(q.outcomes_of(conn, cycle_id), qr.outcome_counts(conn, cycle_id))
-        prev_lists = (_outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0]
-                      if prev else {})
+        prev_lists = (
+            _outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0] if prev else {}
+        )
         notices = _notice_counts(conn, c)
     body = c["pack_body"] or {}
     pack, version = body.get("pack") or {}, body.get("version") or {}
@@ -75,20 +83,32 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
     prev_tiers = {t["tier"]: t["entities"] for t in ((prev or {}).get("summary") or {}).get("tiers") or []}
     tiers = []
     for t in summary.get("tiers") or []:
-        row = {"tier": t["tier"], "label": t.get("label") or labels.get(t["tier"], t["tier"]),
-               "entities": t["entities"], "share": round(t["entities"] / total, 4) if total else 0.0,
-               "ratio": t.get("ratio"), "per_year": t.get("per_year"),
-               "expected_inspections": t.get("expected_inspections", 0), "forced": t.get("forced", 0)}
+        row = {
+            "tier": t["tier"],
+            "label": t.get("label") or labels.get(t["tier"], t["tier"]),
+            "entities": t["entities"],
+            "share": round(t["entities"] / total, 4) if total else 0.0,
+            "ratio": t.get("ratio"),
+            "per_year": t.get("per_year"),
+            "expected_inspections": t.get("expected_inspections", 0),
+            "forced": t.get("forced", 0),
+        }
         if changes:
             row["previous"] = prev_tiers.get(t["tier"], 0)
             row["change"] = t["entities"] - row["previous"]
         tiers.append(row)
     for t in order:  # tiers of the pack that no entity reached still get a (zero) row
         if t not in {x["tier"] for x in tiers}:
-            row = {"tier": t, "label": labels.get(t, t), "entities": 0, "share": 0.0,
-                   "ratio": (version.get("supervision") or {}).get(t, {}).get("ratio"),
-                   "per_year": (version.get("supervision") or {}).get(t, {}).get("per_year"),
-                   "expected_inspections": 0, "forced": 0}
+            row = {
+                "tier": t,
+                "label": labels.get(t, t),
+                "entities": 0,
+                "share": 0.0,
+                "ratio": (version.get("supervision") or {}).get(t, {}).get("ratio"),
+                "per_year": (version.get("supervision") or {}).get(t, {}).get("per_year"),
+                "expected_inspections": 0,
+                "forced": 0,
+            }
             if changes:
                 row.update({"previous": prev_tiers.get(t, 0), "change": -prev_tiers.get(t, 0)})
             tiers.append(row)
@@ -103,34 +123,73 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
         moved = sum(x["entities"] for x in changes.get("transitions") or [])
         transitions = {
             "previous_cycle": changes["previous_cycle"],
-            "previous": ({"id": prev["id"], "period": prev["period"], "as_of": prev["as_of"].isoformat(),
-                          "version": prev["version"], "entities": prev["entity_count"]} if prev else None),
-            "tier_up": changes.get("tier_up", 0), "tier_down": changes.get("tier_down", 0),
-            "unchanged": changes.get("unchanged", 0), "matched": moved,
+            "previous": (
+                {
+                    "id": prev["id"],
+                    "period": prev["period"],
+                    "as_of": prev["as_of"].isoformat(),
+                    "version": prev["version"],
+                    "entities": prev["entity_count"],
+                }
+                if prev
+                else None
+            ),
+            "tier_up": changes.get("tier_up", 0),
+            "tier_down": changes.get("tier_down", 0),
+            "unchanged": changes.get("unchanged", 0),
+            "matched": moved,
             "new": max(total - moved, 0),
             "left": max(int(prev["entity_count"]) - moved, 0) if prev else None,
-            "matrix": [{"from": x["from"], "to": x["to"], "entities": x["entities"]}
-                       for x in changes.get("transitions") or []],
+            "matrix": [
+                {"from": x["from"], "to": x["to"], "entities": x["entities"]} for x in changes.get("transitions") or []
+            ],
         }
 
     regions = _regions(workload, display)
     lists = _lists(version.get("lists") or {}, per_list, prev_lists if changes else None, summary.get("lists") or {})
     measures_def = version.get("measures") or {}
-    measure_rows = [{"id": mid, "kind": m["kind"], "kind_label": MEASURE_KIND_LABELS.get(m["kind"], m["kind"] or ""),
-                     "text": (measures_def.get(mid) or {}).get("text") or m["text"],
-                     "department": m["department"], "entities": m["entities"]}
-                    for mid, m in sorted(measures.items(), key=lambda kv: (kv[1]["kind"] != "sanction", kv[0]))]
-    notice_rows = [{"kind": k, "label": NOTICE_LABELS.get(k, k), "due": n["due"], "issued": n["issued"],
-                    "pending": None if n["due"] is None else max(n["due"] - n["issued"], 0)}
-                   for k, n in notices.items()]
+    measure_rows = [
+        {
+            "id": mid,
+            "kind": m["kind"],
+            "kind_label": MEASURE_KIND_LABELS.get(m["kind"], m["kind"] or ""),
+            "text": (measures_def.get(mid) or {}).get("text") or m["text"],
+            "department": m["department"],
+            "entities": m["entities"],
+        }
+        for mid, m in sorted(measures.items(), key=lambda kv: (kv[1]["kind"] != "sanction", kv[0]))
+    ]
+    notice_rows = [
+        {
+            "kind": k,
+            "label": NOTICE_LABELS.get(k, k),
+            "due": n["due"],
+            "issued": n["issued"],
+            "pending": None if n["due"] is None else max(n["due"] - n["issued"], 0),
+        }
+        for k, n in notices.items()
+    ]
     data = {
-        "cycle": {"id": c["id"], "period": c["period"], "revision": c["revision"], "as_of": c["as_of"].isoformat(),
-                  "status": c["status"], "superseded_by": c["superseded_by"], "supersedes": c["supersedes_id"],
-                  "entities": total,
-                  "committed_at": c["committed_at"].isoformat() if c["committed_at"] else None},
-        "pack": {"id": c["pack_id"], "title": pack.get("title") or c["pack_id"], "authority": pack.get("authority"),
-                 "jurisdiction": pack.get("jurisdiction"), "version": c["version"],
-                 "version_title": version.get("title"), "content_hash": c["content_hash"]},
+        "cycle": {
+            "id": c["id"],
+            "period": c["period"],
+            "revision": c["revision"],
+            "as_of": c["as_of"].isoformat(),
+            "status": c["status"],
+            "superseded_by": c["superseded_by"],
+            "supersedes": c["supersedes_id"],
+            "entities": total,
+            "committed_at": c["committed_at"].isoformat() if c["committed_at"] else None,
+        },
+        "pack": {
+            "id": c["pack_id"],
+            "title": pack.get("title") or c["pack_id"],
+            "authority": pack.get("authority"),
+            "jurisdiction": pack.get("jurisdiction"),
+            "version": c["version"],
+            "version_title": version.get("title"),
+            "content_hash": c["content_hash"],
+        },
         "tier_order": tier_order,
         "display_order": [t["tier"] for t in tiers],
         "unrated": [t["tier"] for t in tiers if t["label"].startswith(UNRATED_LABEL)],
@@ -167,8 +226,15 @@ def _outcome_aggregates(outcomes: dict[int, dict], counts: dict[int, int]):
         for name in {item["list"] for item in result.get("lists") or []}:
             per_list[name] += n
         for m in result.get("measures") or []:
-            row = measures.setdefault(m["id"], {"kind": m.get("kind"), "text": m.get("text") or "",
-                                                "department": m.get("department") or "", "entities": 0})
+            row = measures.setdefault(
+                m["id"],
+                {
+                    "kind": m.get("kind"),
+                    "text": m.get("text") or "",
+                    "department": m.get("department") or "",
+                    "entities": 0,
+                },
+            )
             row["entities"] += n
     return per_list, measures
 
@@ -184,13 +250,25 @@ def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
     names = region_names(sorted({w["region"] or "" for w in workload}))
     for w in workload:
         code = w["region"] or None
-        r = regions.setdefault(code, {"region": code, "region_name": names[code or ""], "entities": 0,
-                                      "expected": 0.0, "forced": 0, "tiers": {}})
+        r = regions.setdefault(
+            code,
+            {
+                "region": code,
+                "region_name": names[code or ""],
+                "entities": 0,
+                "expected": 0.0,
+                "forced": 0,
+                "tiers": {},
+            },
+        )
         r["entities"] += w["entities"]
         r["expected"] += w["expected_inspections"]
         r["forced"] += w["forced"]
-        r["tiers"][w["tier"]] = {"entities": w["entities"], "expected": round(w["expected_inspections"], 2),
-                                 "forced": w["forced"]}
+        r["tiers"][w["tier"]] = {
+            "entities": w["entities"],
+            "expected": round(w["expected_inspections"], 2),
+            "forced": w["forced"],
+        }
     out = sorted(regions.values(), key=lambda r: (-r["expected"], r["region"] or ""))
     for r in out:
         r["expected"] = round(r["expected"], 2)
@@ -201,6 +279,7 @@ def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
 def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict) -> list[dict]:
     """Per list: entities the rules proposed (and the previous cycle's figure), entries the cycle created, listed
     at once, skipped as already on the list and expired since the previous cycle (the cycle summary's counts)."""
+
     def counts(key: str) -> dict | None:
         value = proposals.get(key)
         return value if isinstance(value, dict) else None
@@ -210,14 +289,19 @@ def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict)
     rows = []
     for name in list(defs) + sorted((set(per_list) | set(prev or {})) - set(defs)):
         d = defs.get(name) or {}
-        row = {"list": name, "title": d.get("title") or name, "kind": d.get("kind"),
-               "kind_label": LIST_KIND_LABELS.get(d.get("kind"), d.get("kind") or ""),
-               "authority": d.get("authority"), "proposed_by_rules": per_list.get(name, 0),
-               "previous": prev.get(name, 0) if prev is not None else None,
-               "new_entries": created.get(name, 0) if created is not None else None,
-               "listed_at_once": listed.get(name, 0) if listed is not None else None,
-               "already_listed": skipped.get(name, 0) if skipped is not None else None,
-               "expired": expired.get(name, 0) if expired is not None else None}
+        row = {
+            "list": name,
+            "title": d.get("title") or name,
+            "kind": d.get("kind"),
+            "kind_label": LIST_KIND_LABELS.get(d.get("kind"), d.get("kind") or ""),
+            "authority": d.get("authority"),
+            "proposed_by_rules": per_list.get(name, 0),
+            "previous": prev.get(name, 0) if prev is not None else None,
+            "new_entries": created.get(name, 0) if created is not None else None,
+            "listed_at_once": listed.get(name, 0) if listed is not None else None,
+            "already_listed": skipped.get(name, 0) if skipped is not None else None,
+            "expired": expired.get(name, 0) if expired is not None else None,
+        }
         if prev is not None:
             row["change"] = row["proposed_by_rules"] - row["previous"]
         rows.append(row)
@@ -225,6 +309,7 @@ def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict)
 
 
 # -- the headline ---------------------------------------------------------------------------------------------
+
 
 def _n(value: float) -> str:
     return f"{value:,.0f}"
@@ -246,23 +331,32 @@ def headline(data: dict) -> list[str]:
     """The summary paragraph in Chinese, as sentences (plain text; the template escapes it)."""
     c, p = data["cycle"], data["pack"]
     tiers = [t for t in data["tiers"] if t["entities"]]
-    out = [f"{p['authority'] or ''}{p['title']}{_period_cn(c['period'])}监管周期（第{c['id']}号周期，政策版本"
-           f"{p['version']}，评价基准日{_date_cn(c['as_of'])}）共评价经营主体{_n(c['entities'])}户，其中"
-           + "、".join(f"{t['label']}{_n(t['entities'])}户（占{_pct(t['share'])}）" for t in tiers) + "。"]
+    out = [
+        f"{p['authority'] or ''}{p['title']}{_period_cn(c['period'])}监管周期（第{c['id']}号周期，政策版本"
+        f"{p['version']}，评价基准日{_date_cn(c['as_of'])}）共评价经营主体{_n(c['entities'])}户，其中"
+        + "、".join(f"{t['label']}{_n(t['entities'])}户（占{_pct(t['share'])}）" for t in tiers)
+        + "。"
+    ]
     tr = data["transitions"]
     if tr:
         moves = [t for t in data["tiers"] if t.get("change")]
         moves.sort(key=lambda t: -abs(t["change"]))
         prev = tr["previous"]
-        where = (f"第{tr['previous_cycle']}号周期（{_period_cn(prev['period'])}）" if prev
-                 else f"第{tr['previous_cycle']}号周期")
-        text = (f"与上一周期{where}相比，信用等级上升{_n(tr['tier_up'])}户、下降{_n(tr['tier_down'])}户、"
-                f"保持不变{_n(tr['unchanged'])}户")
+        where = (
+            f"第{tr['previous_cycle']}号周期（{_period_cn(prev['period'])}）"
+            if prev
+            else f"第{tr['previous_cycle']}号周期"
+        )
+        text = (
+            f"与上一周期{where}相比，信用等级上升{_n(tr['tier_up'])}户、下降{_n(tr['tier_down'])}户、"
+            f"保持不变{_n(tr['unchanged'])}户"
+        )
         if tr["new"]:
             text += f"，新纳入评价{_n(tr['new'])}户"
         if moves:
-            text += "；" + "，".join(f"{t['label']}{'增加' if t['change'] > 0 else '减少'}{_n(abs(t['change']))}户"
-                                   for t in moves[:3])
+            text += "；" + "，".join(
+                f"{t['label']}{'增加' if t['change'] > 0 else '减少'}{_n(abs(t['change']))}户" for t in moves[:3]
+            )
         out.append(text + "。")
     else:
         out.append("本政策包此前没有可比周期，本报告不含等级变化分析。")
@@ -283,11 +377,18 @@ def headline(data: dict) -> list[str]:
         out.append(text + "。")
     expired = [x for x in data["lists"] if x.get("expired")]
     if expired:
-        out.append("自上一周期以来公示期届满移出" + "、".join(f"{x['title']}{_n(x['expired'])}户" for x in expired) + "。")
+        out.append(
+            "自上一周期以来公示期届满移出" + "、".join(f"{x['title']}{_n(x['expired'])}户" for x in expired) + "。"
+        )
     due = [x for x in data["notices"] if x["due"]]
     if due:
-        text = ("本周期需制发告知文书" + _n(sum(x["due"] for x in due)) + "份（"
-                + "、".join(f"{x['label']}{_n(x['due'])}份" for x in due) + "）")
+        text = (
+            "本周期需制发告知文书"
+            + _n(sum(x["due"] for x in due))
+            + "份（"
+            + "、".join(f"{x['label']}{_n(x['due'])}份" for x in due)
+            + "）"
+        )
         pending = sum(x["pending"] for x in due)
         text += f"，尚有{_n(pending)}份待制发" if pending else "，均已制发"
         out.append(text + "。")
@@ -296,8 +397,13 @@ def headline(data: dict) -> list[str]:
 
 # -- charts -----------------------------------------------------------------------------------------------------
 
-TIER_RAMP = ((0.106, 0.478, 0.243), (0.467, 0.659, 0.251), (0.878, 0.663, 0.051), (0.894, 0.424, 0.039),
-             (0.702, 0.149, 0.118))  # green, yellow-green, amber, orange, red
+TIER_RAMP = (
+    (0.106, 0.478, 0.243),
+    (0.467, 0.659, 0.251),
+    (0.878, 0.663, 0.051),
+    (0.894, 0.424, 0.039),
+    (0.702, 0.149, 0.118),
+)  # green, yellow-green, amber, orange, red
 
 
 def tier_colours(order: list[str], unrated: list[str] = ()) -> dict[str, str]:
@@ -322,17 +428,54 @@ class _Chart:
     shapes: list[dict] = field(default_factory=list)
 
     def rect(self, x: float, y: float, w: float, h: float, fill: str, tip: str | None = None, **extra) -> None:
-        self.shapes.append({"kind": "rect", "x": round(x, 1), "y": round(y, 1), "w": round(max(w, 0), 1),
-                            "h": round(h, 1), "fill": fill, "tip": tip, **extra})
+        self.shapes.append(
+            {
+                "kind": "rect",
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "w": round(max(w, 0), 1),
+                "h": round(h, 1),
+                "fill": fill,
+                "tip": tip,
+                **extra,
+            }
+        )
 
-    def text(self, x: float, y: float, text: str, anchor: str = "start", size: int = 13, fill: str = "#1f2933",
-             weight: str = "normal") -> None:
-        self.shapes.append({"kind": "text", "x": round(x, 1), "y": round(y, 1), "text": str(text), "anchor": anchor,
-                            "size": size, "fill": fill, "weight": weight})
+    def text(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        anchor: str = "start",
+        size: int = 13,
+        fill: str = "#1f2933",
+        weight: str = "normal",
+    ) -> None:
+        self.shapes.append(
+            {
+                "kind": "text",
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "text": str(text),
+                "anchor": anchor,
+                "size": size,
+                "fill": fill,
+                "weight": weight,
+            }
+        )
 
     def line(self, x1: float, y1: float, x2: float, y2: float, stroke: str = "#c9d1d9", dash: bool = False) -> None:
-        self.shapes.append({"kind": "line", "x1": round(x1, 1), "y1": round(y1, 1), "x2": round(x2, 1),
-                            "y2": round(y2, 1), "stroke": stroke, "dash": dash})
+        self.shapes.append(
+            {
+                "kind": "line",
+                "x1": round(x1, 1),
+                "y1": round(y1, 1),
+                "x2": round(x2, 1),
+                "y2": round(y2, 1),
+                "stroke": stroke,
+                "dash": dash,
+            }
+        )
 
     def as_dict(self) -> dict:
         return {"width": self.width, "height": self.height, "title": self.title, "shapes": self.shapes}
@@ -417,18 +560,31 @@ def chart_transitions(data: dict, colours: dict[str, str]) -> dict | None:
                 base = (0.70, 0.15, 0.12)  # down to a worse tier: red
             strength = 0.0 if n == 0 else 0.15 + 0.85 * share
             fill = _mix((1.0, 1.0, 1.0), base, strength)
-            ch.rect(left + j * cell, head + i * cell, cell - 2, cell - 2, fill,
-                    f"{labels.get(a, a)} → {labels.get(b, b)}：{n:,}户（占上周期该等级{_pct(share)}）",
-                    stroke="#d5dbe1" if n == 0 else "none")
+            ch.rect(
+                left + j * cell,
+                head + i * cell,
+                cell - 2,
+                cell - 2,
+                fill,
+                f"{labels.get(a, a)} → {labels.get(b, b)}：{n:,}户（占上周期该等级{_pct(share)}）",
+                stroke="#d5dbe1" if n == 0 else "none",
+            )
             if n:
                 ink = "#ffffff" if strength > 0.55 else "#1f2933"
-                ch.text(left + j * cell + cell / 2 - 1, head + i * cell + cell / 2 + 1, f"{n:,}", "middle",
-                        13 if n < 100000 else 11, ink, "bold")
-                ch.text(left + j * cell + cell / 2 - 1, head + i * cell + cell / 2 + 16, _pct(share), "middle", 10,
-                        ink)
+                ch.text(
+                    left + j * cell + cell / 2 - 1,
+                    head + i * cell + cell / 2 + 1,
+                    f"{n:,}",
+                    "middle",
+                    13 if n < 100000 else 11,
+                    ink,
+                    "bold",
+                )
+                ch.text(left + j * cell + cell / 2 - 1, head + i * cell + cell / 2 + 16, _pct(share), "middle", 10, ink)
     ly = head + size * cell + 22
-    for k, (name, base) in enumerate((("等级上升", (0.16, 0.49, 0.31)), ("保持不变", (0.12, 0.31, 0.47)),
-                                      ("等级下降", (0.70, 0.15, 0.12)))):
+    for k, (name, base) in enumerate(
+        (("等级上升", (0.16, 0.49, 0.31)), ("保持不变", (0.12, 0.31, 0.47)), ("等级下降", (0.70, 0.15, 0.12)))
+    ):
         x = left + k * 100
         ch.rect(x, ly - 10, 14, 14, _mix((1.0, 1.0, 1.0), base, 0.8))
         ch.text(x + 20, ly + 2, name, "start", 12, "#3e4c59")
@@ -449,8 +605,12 @@ def chart_regions(data: dict, colours: dict[str, str]) -> dict | None:
     shown = regions[:TOP_REGIONS]
     rest = regions[TOP_REGIONS:]
     if rest:
-        other = {"region": None, "region_name": f"其他{len(rest)}个地区", "expected": sum(r["expected"] for r in rest),
-                 "tiers": {}}
+        other = {
+            "region": None,
+            "region_name": f"其他{len(rest)}个地区",
+            "expected": sum(r["expected"] for r in rest),
+            "tiers": {},
+        }
         for r in rest:
             for t, v in r["tiers"].items():
                 acc = other["tiers"].setdefault(t, {"expected": 0.0})
@@ -500,12 +660,20 @@ def chart_lists(data: dict) -> dict | None:
         ch.rect(left + 100, 6, 12, 12, "#52606d")
         ch.text(left + 117, 17, "本周期（颜色按名单类别：激励绿、关注橙、惩戒红）", "start", 12, "#3e4c59")
     x0, x1 = left, width - right_w
-    peak = _axis(ch, x0, x1, top - 6, height - 18,
-                 max(max(x["proposed_by_rules"], x.get("previous") or 0) for x in rows))
+    peak = _axis(
+        ch, x0, x1, top - 6, height - 18, max(max(x["proposed_by_rules"], x.get("previous") or 0) for x in rows)
+    )
     for i, x in enumerate(rows):
         y = top + i * group
-        ch.text(x0 + 4, y + 15, f"{x['title']}（{x['kind_label']}）" if x["kind_label"] else x["title"], "start", 13,
-                "#1f2933", "bold")
+        ch.text(
+            x0 + 4,
+            y + 15,
+            f"{x['title']}（{x['kind_label']}）" if x["kind_label"] else x["title"],
+            "start",
+            13,
+            "#1f2933",
+            "bold",
+        )
         y += title_h
         if has_prev:
             w = (x1 - x0) * (x["previous"] or 0) / peak
@@ -513,18 +681,29 @@ def chart_lists(data: dict) -> dict | None:
             ch.text(x0 + w + 6, y + bar_h - 5, f"{x['previous']:,}", "start", 11, "#616e7c")
             y += bar_h
         w = (x1 - x0) * x["proposed_by_rules"] / peak
-        ch.rect(x0, y, w, bar_h - 2, LIST_KIND_COLOURS.get(x["kind"], "#52606d"),
-                f"{x['title']} 本周期：{x['proposed_by_rules']:,}户")
+        ch.rect(
+            x0,
+            y,
+            w,
+            bar_h - 2,
+            LIST_KIND_COLOURS.get(x["kind"], "#52606d"),
+            f"{x['title']} 本周期：{x['proposed_by_rules']:,}户",
+        )
         ch.text(x0 + w + 6, y + bar_h - 5, f"{x['proposed_by_rules']:,}", "start", 12, "#1f2933", "bold")
     return ch.as_dict()
 
 
 # -- rendering ------------------------------------------------------------------------------------------------
 
+
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("engine.pipeline", "templates"),
-                      autoescape=select_autoescape(("html",)), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("engine.pipeline", "templates"),
+        autoescape=select_autoescape(("html",)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["num"] = lambda v, digits=0: "—" if v is None else f"{v:,.{digits}f}"
     env.filters["pct"] = lambda v: "—" if v is None else _pct(v)
     env.filters["signed"] = lambda v: "—" if v is None else (f"{v:+,}" if v else "0")
@@ -536,11 +715,18 @@ def _environment() -> Environment:
 def render_html(data: dict, generated_at: dt.datetime | None = None) -> str:
     """The report page for figures from ``report_data``."""
     colours = tier_colours(data["tier_order"], data["unrated"])
-    charts = {"tiers": chart_tiers(data, colours), "transitions": chart_transitions(data, colours),
-              "regions": chart_regions(data, colours), "lists": chart_lists(data)}
+    charts = {
+        "tiers": chart_tiers(data, colours),
+        "transitions": chart_transitions(data, colours),
+        "regions": chart_regions(data, colours),
+        "lists": chart_lists(data),
+    }
     generated_at = generated_at or dt.datetime.now().astimezone()
-    return _environment().get_template("report.html").render(
-        d=data, charts=charts, colours=colours, generated=generated_at.strftime("%Y-%m-%d %H:%M"))
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(d=data, charts=charts, colours=colours, generated=generated_at.strftime("%Y-%m-%d %H:%M"))
+    )
 
 
 def write_regions_csv(data: dict, path: str | pathlib.Path) -> int:
@@ -548,9 +734,17 @@ def write_regions_csv(data: dict, path: str | pathlib.Path) -> int:
     inspections per tier (display order), forced and total; returns the row count."""
     tiers = [t for t in data["tiers"] if t["entities"]]
     header = ["区划代码", "地区", "主体户数", *[f"{t['label']}预计检查" for t in tiers], "必查", "预计检查合计"]
-    rows = ([r["region"] or "", r["region_name"], r["entities"],
-             *[r["tiers"][t["tier"]]["expected"] if t["tier"] in r["tiers"] else 0 for t in tiers],
-             r["forced"], r["expected"]] for r in data["regions"])
+    rows = (
+        [
+            r["region"] or "",
+            r["region_name"],
+            r["entities"],
+            *[r["tiers"][t["tier"]]["expected"] if t["tier"] in r["tiers"] else 0 for t in tiers],
+            r["forced"],
+            r["expected"],
+        ]
+        for r in data["regions"]
+    )
     return write_csv(path, header, rows)
 
 
@@ -564,6 +758,12 @@ def write_report(store: Store, cycle_id: int, out_dir: str | pathlib.Path) -> di
     html_path.write_text(render_html(data), encoding="utf-8")
     json_path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     write_regions_csv(data, csv_path)
-    return {"cycle": cycle_id, "html": str(html_path), "json": str(json_path), "csv": str(csv_path),
-            "entities": data["cycle"]["entities"], "expected_inspections": data["expected_inspections"],
-            "headline": data["headline"]}
+    return {
+        "cycle": cycle_id,
+        "html": str(html_path),
+        "json": str(json_path),
+        "csv": str(csv_path),
+        "entities": data["cycle"]["entities"],
+        "expected_inspections": data["expected_inspections"],
+        "headline": data["headline"],
+    }

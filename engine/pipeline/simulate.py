@@ -17,17 +17,24 @@ import datetime as dt
 import math
 import time
 from collections import Counter
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from engine.pipeline.cycles import evaluate_register, workers_for
 from engine.errors import CycleError
+from engine.pipeline.cycles import evaluate_register, workers_for
 from engine.store import Store
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.store import reports as qr
 
-def simulate(store: Store, policy_ref: str, against: int | None = None, as_of: dt.date | None = None,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+
+def simulate(
+    store: Store,
+    policy_ref: str,
+    against: int | None = None,
+    as_of: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate the register with a draft pack (file or id) and compare with a stored cycle; store nothing."""
     from policies import get_pack
 
@@ -50,20 +57,32 @@ def simulate(store: Store, policy_ref: str, against: int | None = None, as_of: d
                 combos[(advance(r[0]), r[1])] += 1
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=True)
-        stats = evaluate_register(conn, version, as_of, sink, previous, progress=progress, workers=workers,
-                                  url=store.url)
+        stats = evaluate_register(
+            conn, version, as_of, sink, previous, progress=progress, workers=workers, url=store.url
+        )
         stream.drain()
         stored = q.outcomes_of(conn, base["id"]) if base else {}
         stored_workload = q.region_tier_workload(conn, base["id"]) if base else []
     stored = {oid: _slim(o["result"]) for oid, o in stored.items()}
     result = _compare(version, base, stored, stored_workload, drafts, combos)
-    result.update({
-        "policy": {"ref": policy_ref, "id": pack.id, "title": pack.title, "version": version.version,
-                   "version_title": version.title, "content_hash": version.content_hash, "file": str(pack.path)},
-        "as_of": as_of.isoformat(), "entities": stats["entities"], "distinct_vectors": stats["distinct_vectors"],
-        "workers": stats["workers"],
-        "wall_seconds": round(time.perf_counter() - t0, 3),
-    })
+    result.update(
+        {
+            "policy": {
+                "ref": policy_ref,
+                "id": pack.id,
+                "title": pack.title,
+                "version": version.version,
+                "version_title": version.title,
+                "content_hash": version.content_hash,
+                "file": str(pack.path),
+            },
+            "as_of": as_of.isoformat(),
+            "entities": stats["entities"],
+            "distinct_vectors": stats["distinct_vectors"],
+            "workers": stats["workers"],
+            "wall_seconds": round(time.perf_counter() - t0, 3),
+        }
+    )
     return result
 
 
@@ -78,9 +97,13 @@ def _previous_tiers(conn, version, as_of: dt.date) -> dict[int, str]:
 def _slim(outcome: dict) -> dict:
     """What the comparison needs from an outcome: tier, inspection ratio, forced, lists and measures."""
     insp = outcome.get("inspection") or {}
-    return {"tier": outcome["tier"], "ratio": float(insp.get("ratio") or 0.0), "forced": bool(insp.get("forced")),
-            "lists": sorted({item["list"] for item in outcome.get("lists") or []}),
-            "measures": sorted({m["id"] for m in outcome.get("measures") or []})}
+    return {
+        "tier": outcome["tier"],
+        "ratio": float(insp.get("ratio") or 0.0),
+        "forced": bool(insp.get("forced")),
+        "lists": sorted({item["list"] for item in outcome.get("lists") or []}),
+        "measures": sorted({m["id"] for m in outcome.get("measures") or []}),
+    }
 
 
 class _Merge:
@@ -102,8 +125,10 @@ class _Merge:
             if i == len(buf):
                 buf, i = next(self.batches, None), 0
                 if buf is None:
-                    raise CycleError(f"Entity {entity_id} was evaluated but is missing from the register stream; the "
-                                     f"register changed during the simulation. Run it again.")
+                    raise CycleError(
+                        f"Entity {entity_id} was evaluated but is missing from the register stream; the "
+                        f"register changed during the simulation. Run it again."
+                    )
                 self.buf = buf
             eid, region, outcome_id = buf[i]
             i += 1
@@ -114,7 +139,7 @@ class _Merge:
                 self.combos[((region, outcome_id), None)] += 1
 
     def drain(self) -> None:
-        rows = self.buf[self.i:]
+        rows = self.buf[self.i :]
         while True:
             for _eid, region, outcome_id in rows:
                 if outcome_id is not None:
@@ -136,8 +161,14 @@ def _tier_order(version, base: dict | None) -> tuple[list[str], dict[str, str]]:
     return order, labels
 
 
-def _compare(version, base: dict | None, stored: dict[int, dict], stored_workload: list[dict],
-             drafts: dict[str, dict], combos: Counter) -> dict[str, Any]:
+def _compare(
+    version,
+    base: dict | None,
+    stored: dict[int, dict],
+    stored_workload: list[dict],
+    drafts: dict[str, dict],
+    combos: Counter,
+) -> dict[str, Any]:
     order, labels = _tier_order(version, base)
     rank = {t: i for i, t in enumerate(order)}
     tiers_a: Counter = Counter()
@@ -202,11 +233,22 @@ def _compare(version, base: dict | None, stored: dict[int, dict], stored_workloa
 
     tiers = []
     for t in order:
-        row = {"tier": t, "label": labels.get(t, t), "draft": tiers_b[t], "draft_ratio": version.supervision.get(t, {})
-               .get("ratio"), "draft_expected_inspections": ceil(exp_b.get(t, 0.0)), "draft_forced": forced_b[t]}
+        row = {
+            "tier": t,
+            "label": labels.get(t, t),
+            "draft": tiers_b[t],
+            "draft_ratio": version.supervision.get(t, {}).get("ratio"),
+            "draft_expected_inspections": ceil(exp_b.get(t, 0.0)),
+            "draft_forced": forced_b[t],
+        }
         if has_base:
-            row.update({"against": tiers_a[t], "change": tiers_b[t] - tiers_a[t],
-                        "against_expected_inspections": ceil(exp_a.get(t, 0.0))})
+            row.update(
+                {
+                    "against": tiers_a[t],
+                    "change": tiers_b[t] - tiers_a[t],
+                    "against_expected_inspections": ceil(exp_a.get(t, 0.0)),
+                }
+            )
         tiers.append(row)
     regions = []
     for region, t in sorted(set(work_a) | set(work_b), key=lambda k: (k[0] or "", rank.get(k[1], 99), k[1])):
@@ -223,10 +265,13 @@ def _compare(version, base: dict | None, stored: dict[int, dict], stored_workloa
         inspections.update({"against": total_a, "change": total_b - total_a})
         up = sum(n for (a, b), n in trans.items() if a in rank and b in rank and rank[b] < rank[a])
         down = sum(n for (a, b), n in trans.items() if a in rank and b in rank and rank[b] > rank[a])
-        changes = {"tier_up": up, "tier_down": down,
-                   "unchanged": sum(n for (a, b), n in trans.items() if a == b and a is not None),
-                   "new": sum(n for (a, b), n in trans.items() if a is None),
-                   "left": sum(n for (a, b), n in trans.items() if b is None)}
+        changes = {
+            "tier_up": up,
+            "tier_down": down,
+            "unchanged": sum(n for (a, b), n in trans.items() if a == b and a is not None),
+            "new": sum(n for (a, b), n in trans.items() if a is None),
+            "left": sum(n for (a, b), n in trans.items() if b is None),
+        }
     list_defs = dict(version.lists)
     if base:
         for name, d in ((base["pack_body"].get("version") or {}).get("lists") or {}).items():
@@ -250,15 +295,30 @@ def _compare(version, base: dict | None, stored: dict[int, dict], stored_workloa
             row.update({"against": meas_a[mid], "gained": gained[mid], "lost": lost[mid]})
         measures.append(row)
     return {
-        "against": ({"cycle": base["id"], "pack": base["pack_id"], "version": base["version"],
-                     "content_hash": base["content_hash"], "period": base["period"],
-                     "as_of": base["as_of"].isoformat(), "revision": base["revision"], "status": base["status"],
-                     "entities": base["entity_count"]} if base else None),
+        "against": (
+            {
+                "cycle": base["id"],
+                "pack": base["pack_id"],
+                "version": base["version"],
+                "content_hash": base["content_hash"],
+                "period": base["period"],
+                "as_of": base["as_of"].isoformat(),
+                "revision": base["revision"],
+                "status": base["status"],
+                "entities": base["entity_count"],
+            }
+            if base
+            else None
+        ),
         "tiers": tiers,
-        "transitions": ([{"from": a, "to": b, "entities": n}
-                         for (a, b), n in sorted(trans.items(), key=lambda kv: (rank.get(kv[0][0], -1),
-                                                                                rank.get(kv[0][1], -1)))]
-                        if has_base else None),
+        "transitions": (
+            [
+                {"from": a, "to": b, "entities": n}
+                for (a, b), n in sorted(trans.items(), key=lambda kv: (rank.get(kv[0][0], -1), rank.get(kv[0][1], -1)))
+            ]
+            if has_base
+            else None
+        ),
         "changes": changes,
         "inspections": {**inspections, "per_region": regions},
         "lists": lists,
@@ -269,41 +329,58 @@ def _compare(version, base: dict | None, stored: dict[int, dict], stored_workloa
 def simulation_text(r: dict) -> str:
     """Compact tables for the terminal."""
     p, base = r["policy"], r["against"]
-    lines = [f"Simulation of {p['id']}@{p['version']} ({p['file']}, hash {p['content_hash'][:12]}) as of {r['as_of']}: "
-             f"{r['entities']:,} entities evaluated, {r['distinct_vectors']} distinct evaluations, "
-             f"{r['wall_seconds']:.1f}s. Nothing was stored."]
+    lines = [
+        f"Simulation of {p['id']}@{p['version']} ({p['file']}, hash {p['content_hash'][:12]}) as of {r['as_of']}: "
+        f"{r['entities']:,} entities evaluated, {r['distinct_vectors']} distinct evaluations, "
+        f"{r['wall_seconds']:.1f}s. Nothing was stored."
+    ]
     if base:
-        lines.append(f"Against cycle {base['cycle']} ({base['pack']}@{base['version']}, period {base['period']}, "
-                     f"as of {base['as_of']}, {base['entities']:,} entities).")
+        lines.append(
+            f"Against cycle {base['cycle']} ({base['pack']}@{base['version']}, period {base['period']}, "
+            f"as of {base['as_of']}, {base['entities']:,} entities)."
+        )
     else:
         lines.append("No cycle of this pack to compare with: absolute figures only.")
     lines.append("")
-    head = f"{'tier':<6}" + (f"{'against':>10}{'draft':>10}{'change':>9}{'checks a':>10}{'checks d':>10}" if base
-                             else f"{'entities':>10}{'ratio':>8}{'checks':>9}")
+    head = f"{'tier':<6}" + (
+        f"{'against':>10}{'draft':>10}{'change':>9}{'checks a':>10}{'checks d':>10}"
+        if base
+        else f"{'entities':>10}{'ratio':>8}{'checks':>9}"
+    )
     lines.append(head)
     for t in r["tiers"]:
         if base:
-            lines.append(f"{t['tier']:<6}{t['against']:>10,}{t['draft']:>10,}{t['change']:>+9,}"
-                         f"{t['against_expected_inspections']:>10,}{t['draft_expected_inspections']:>10,}")
+            lines.append(
+                f"{t['tier']:<6}{t['against']:>10,}{t['draft']:>10,}{t['change']:>+9,}"
+                f"{t['against_expected_inspections']:>10,}{t['draft_expected_inspections']:>10,}"
+            )
         else:
             ratio = f"{t['draft_ratio']:.0%}" if t["draft_ratio"] is not None else "-"
             lines.append(f"{t['tier']:<6}{t['draft']:>10,}{ratio:>8}{t['draft_expected_inspections']:>9,}")
     insp = r["inspections"]
-    lines.append(f"expected inspections: {insp['against']:,} -> {insp['draft']:,} ({insp['change']:+,})" if base
-                 else f"expected inspections: {insp['draft']:,}")
+    lines.append(
+        f"expected inspections: {insp['against']:,} -> {insp['draft']:,} ({insp['change']:+,})"
+        if base
+        else f"expected inspections: {insp['draft']:,}"
+    )
     if base:
         tiers = [t["tier"] for t in r["tiers"]]
         matrix = {(x["from"], x["to"]): x["entities"] for x in r["transitions"]}
         cols = tiers + (["(none)"] if any(b is None for _, b in matrix) else [])
         rows = tiers + (["(new)"] if any(a is None for a, _ in matrix) else [])
-        lines += ["", "transitions: rows = tier in the cycle, columns = tier with the draft",
-                  "      " + "".join(f"{c:>9}" for c in cols)]
+        lines += [
+            "",
+            "transitions: rows = tier in the cycle, columns = tier with the draft",
+            "      " + "".join(f"{c:>9}" for c in cols),
+        ]
         for a in rows:
             ka = None if a == "(new)" else a
             lines.append(f"{a:<6}" + "".join(f"{matrix.get((ka, None if c == '(none)' else c), 0):>9,}" for c in cols))
         ch = r["changes"]
-        lines.append(f"{ch['tier_up']:,} up, {ch['tier_down']:,} down, {ch['unchanged']:,} unchanged, "
-                     f"{ch['new']:,} new, {ch['left']:,} no longer evaluated")
+        lines.append(
+            f"{ch['tier_up']:,} up, {ch['tier_down']:,} down, {ch['unchanged']:,} unchanged, "
+            f"{ch['new']:,} new, {ch['left']:,} no longer evaluated"
+        )
     regions: dict[str, list[float]] = {}
     for w in insp["per_region"]:
         acc = regions.setdefault(w["region"] or "-", [0.0, 0.0])
@@ -314,16 +391,34 @@ def simulation_text(r: dict) -> str:
         for region, (x, y) in sorted(regions.items()):
             lines.append(f"{region:<8}" + (f"{x:>10,.1f}{y:>10,.1f}{y - x:>+10,.1f}" if base else f"{y:>10,.1f}"))
     if r["lists"]:
-        lines += ["", f"{'list':<10}" + (f"{'against':>10}{'draft':>10}{'entering':>10}{'leaving':>10}" if base
-                                          else f"{'entities':>10}")]
+        lines += [
+            "",
+            f"{'list':<10}"
+            + (f"{'against':>10}{'draft':>10}{'entering':>10}{'leaving':>10}" if base else f"{'entities':>10}"),
+        ]
         for x in r["lists"]:
-            lines.append(f"{x['list']:<10}" + (f"{x['against']:>10,}{x['draft']:>10,}{x['entering']:>10,}"
-                                               f"{x['leaving']:>10,}" if base else f"{x['draft']:>10,}"))
+            lines.append(
+                f"{x['list']:<10}"
+                + (
+                    f"{x['against']:>10,}{x['draft']:>10,}{x['entering']:>10,}{x['leaving']:>10,}"
+                    if base
+                    else f"{x['draft']:>10,}"
+                )
+            )
     if r["measures"]:
         width = max(len(m["id"]) for m in r["measures"]) + 2
-        lines += ["", f"{'measure':<{width}}" + (f"{'against':>10}{'draft':>10}{'gained':>9}{'lost':>9}" if base
-                                                 else f"{'entities':>10}")]
+        lines += [
+            "",
+            f"{'measure':<{width}}"
+            + (f"{'against':>10}{'draft':>10}{'gained':>9}{'lost':>9}" if base else f"{'entities':>10}"),
+        ]
         for m in r["measures"]:
-            lines.append(f"{m['id']:<{width}}" + (f"{m['against']:>10,}{m['draft']:>10,}{m['gained']:>9,}"
-                                                  f"{m['lost']:>9,}" if base else f"{m['draft']:>10,}"))
+            lines.append(
+                f"{m['id']:<{width}}"
+                + (
+                    f"{m['against']:>10,}{m['draft']:>10,}{m['gained']:>9,}{m['lost']:>9,}"
+                    if base
+                    else f"{m['draft']:>10,}"
+                )
+            )
     return "\n".join(lines)

@@ -54,9 +54,10 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from engine.errors import PlanError, UsageProblem
 
@@ -64,12 +65,25 @@ ALGORITHM = "dsr-sha256-v1"
 DEFAULT_DEADLINE_WORKING_DAYS = 20
 MAX_LISTED_DIFFERENCES = 50
 
-OUTCOMES = {"clean": "clean", "problems": "problems", "not_found": "not_found", "refused": "refused",
-            "未发现问题": "clean", "发现问题": "problems", "查无下落": "not_found", "拒绝检查": "refused",
-            "发现问题已责令改正": "problems", "通过登记的住所无法联系": "not_found",
-            "查无下落(通过登记的住所无法联系)": "not_found"}
-OUTCOME_LABELS = {"clean": "未发现问题", "problems": "发现问题", "not_found": "查无下落（通过登记的住所无法联系）",
-                  "refused": "拒绝检查"}
+OUTCOMES = {
+    "clean": "clean",
+    "problems": "problems",
+    "not_found": "not_found",
+    "refused": "refused",
+    "未发现问题": "clean",
+    "发现问题": "problems",
+    "查无下落": "not_found",
+    "拒绝检查": "refused",
+    "发现问题已责令改正": "problems",
+    "通过登记的住所无法联系": "not_found",
+    "查无下落(通过登记的住所无法联系)": "not_found",
+}
+OUTCOME_LABELS = {
+    "clean": "未发现问题",
+    "problems": "发现问题",
+    "not_found": "查无下落（通过登记的住所无法联系）",
+    "refused": "拒绝检查",
+}
 
 
 class InspectorShortage(PlanError):
@@ -81,6 +95,7 @@ class InspectorShortage(PlanError):
 
 
 # -- inputs and outputs of the pure draw -----------------------------------------------------------
+
 
 class Candidate(NamedTuple):
     code: str
@@ -150,6 +165,7 @@ class Draw:
 
 # -- pure helpers ----------------------------------------------------------------------------------
 
+
 def rank_key(seed: str, code: str, algorithm: str = ALGORITHM) -> str:
     """The documented entity rank: SHA-256 of ``seed|algorithm|code``."""
     return hashlib.sha256(f"{seed}|{algorithm}|{code}".encode()).hexdigest()
@@ -203,8 +219,19 @@ def candidates_fingerprint(candidates: Iterable[Candidate]) -> str:
 
 
 def _inspector_line(i: Inspector) -> str:
-    return json.dumps([i.code, i.region, i.department, sorted(i.specialties), int(i.max_checks),
-                       sorted(i.conflicts), i.home_region or ""], ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [
+            i.code,
+            i.region,
+            i.department,
+            sorted(i.specialties),
+            int(i.max_checks),
+            sorted(i.conflicts),
+            i.home_region or "",
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def inspectors_fingerprint(inspectors: Iterable[Inspector]) -> str:
@@ -224,8 +251,10 @@ def plan_fingerprint(header: dict[str, Any], checks: Iterable[Check]) -> str:
         ratio = texts.get(c.ratio)
         if ratio is None:
             ratio = texts[c.ratio] = ratio_text(c.ratio)
-        lines.append(f"{c.seq}\t{c.code}\t{c.tier}\t{ratio}\t{c.reason}\t{c.rank}\t{c.region or ''}\t"
-                     f"{c.township or ''}\t{','.join(c.items)}\t{','.join(c.inspectors)}\n")
+        lines.append(
+            f"{c.seq}\t{c.code}\t{c.tier}\t{ratio}\t{c.reason}\t{c.rank}\t{c.region or ''}\t"
+            f"{c.township or ''}\t{','.join(c.items)}\t{','.join(c.inspectors)}\n"
+        )
     h.update("".join(lines).encode())
     return h.hexdigest()
 
@@ -235,8 +264,10 @@ def items_for(tier: str, items: Sequence[Item]) -> tuple[Item, ...]:
 
 
 def needs_of(items: Iterable[Item]) -> list[tuple[str | None, str | None]]:
-    return sorted({(it.department, it.specialty) for it in items if it.department or it.specialty},
-                  key=lambda n: (n[0] or "", n[1] or ""))
+    return sorted(
+        {(it.department, it.specialty) for it in items if it.department or it.specialty},
+        key=lambda n: (n[0] or "", n[1] or ""),
+    )
 
 
 def need_label(need: tuple[str | None, str | None] | None) -> str:
@@ -254,16 +285,19 @@ def _meets(inspector: Inspector, need: tuple[str | None, str | None]) -> bool:
 
 # -- the draw --------------------------------------------------------------------------------------
 
-def select_entities(candidates: Sequence[Candidate], seed: str, excluded: frozenset[str] = frozenset(),
-                    algorithm: str = ALGORITHM) -> tuple[list[tuple[Candidate, str, str]], list[dict], list[str],
-                                                         list[Candidate]]:
+
+def select_entities(
+    candidates: Sequence[Candidate], seed: str, excluded: frozenset[str] = frozenset(), algorithm: str = ALGORITHM
+) -> tuple[list[tuple[Candidate, str, str]], list[dict], list[str], list[Candidate]]:
     """Steps 1-2: returns ([(candidate, reason, rank)] in check order, strata stats, excluded codes,
     candidates left after exclusion)."""
     codes = [c[0] for c in candidates]
     if len(set(codes)) != len(codes):
         dup = next(code for code, n in Counter(codes).items() if n > 1)
-        raise PlanError(f"Entity {dup} appears twice among the candidates; a cycle has one decision per "
-                        f"entity, so the cycle data is damaged.")
+        raise PlanError(
+            f"Entity {dup} appears twice among the candidates; a cycle has one decision per "
+            f"entity, so the cycle data is damaged."
+        )
     groups: dict[tuple[str, float], list[Candidate]] = {}
     for c in candidates:
         key = (c[2], c[3])
@@ -274,8 +308,10 @@ def select_entities(candidates: Sequence[Candidate], seed: str, excluded: frozen
     strata: dict[tuple[str, float], list[Candidate]] = {}
     for (tier, ratio), group in groups.items():
         if not 0.0 <= float(ratio) <= 1.0:
-            raise PlanError(f"Entity {group[0].code} (tier {tier}) has inspection ratio {ratio}; a ratio must be "
-                            f"between 0 and 1. Fix the tier's inspection.ratio in the policy pack.")
+            raise PlanError(
+                f"Entity {group[0].code} (tier {tier}) has inspection ratio {ratio}; a ratio must be "
+                f"between 0 and 1. Fix the tier's inspection.ratio in the policy pack."
+            )
         key = (str(tier), float(ratio))
         strata.setdefault(key, []).extend(group)
     excluded_codes: list[str] = []
@@ -308,15 +344,30 @@ def select_entities(candidates: Sequence[Candidate], seed: str, excluded: frozen
             chosen.extend((members[i], reasons[i], keys[i][:32].hex()) for i in picked)
         else:
             chosen.extend((members[i], "sampled", keys[i][:32].hex()) for i in picked)
-        stats.append({"tier": key[0], "ratio": key[1], "population": population[key],
-                      "excluded": population[key] - len(members), "candidates": len(members), "drawn": n,
-                      "forced": len(forced), "forced_added": len(extra), "checks": n + len(extra)})
+        stats.append(
+            {
+                "tier": key[0],
+                "ratio": key[1],
+                "population": population[key],
+                "excluded": population[key] - len(members),
+                "candidates": len(members),
+                "drawn": n,
+                "forced": len(forced),
+                "forced_added": len(extra),
+                "checks": n + len(extra),
+            }
+        )
     return chosen, stats, sorted(excluded_codes), kept
 
 
-def assign_inspectors(checks: Sequence[tuple[Candidate, tuple[Item, ...]]], inspectors: Sequence[Inspector],
-                      seed: str, per_check: int, recusal_same_township: bool = False,
-                      algorithm: str = ALGORITHM) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
+def assign_inspectors(
+    checks: Sequence[tuple[Candidate, tuple[Item, ...]]],
+    inspectors: Sequence[Inspector],
+    seed: str,
+    per_check: int,
+    recusal_same_township: bool = False,
+    algorithm: str = ALGORITHM,
+) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
     """Steps 3-6: inspector codes per check (same order as ``checks``) and the shortfalls (empty when staffed).
 
     Implementation: one heap of (load, plan rank, index) per (inspector scope, need), entries made stale by a
@@ -385,15 +436,19 @@ def assign_inspectors(checks: Sequence[tuple[Candidate, tuple[Item, ...]]], insp
 
     def shortfall(region: str | None, need: tuple | None, missing: int, code: str) -> None:
         key = (region or "", need_label(need))
-        entry = short.setdefault(key, {"region": region, "need": need_label(need), "checks": 0, "slots": 0,
-                                       "examples": [], "covering": None})
+        entry = short.setdefault(
+            key, {"region": region, "need": need_label(need), "checks": 0, "slots": 0, "examples": [], "covering": None}
+        )
         entry["checks"] += 1
         entry["slots"] += missing
         if len(entry["examples"]) < 3:
             entry["examples"].append(code)
         if entry["covering"] is None:
-            entry["covering"] = sum(1 for i, sc in enumerate(scope_of) if region and region.startswith(sc)
-                                    and (need is None or _meets(inspectors[i], need)))
+            entry["covering"] = sum(
+                1
+                for i, sc in enumerate(scope_of)
+                if region and region.startswith(sc) and (need is None or _meets(inspectors[i], need))
+            )
 
     heappop, heappush = heapq.heappop, heapq.heappush
     codes_b = [c.encode() for c in codes]
@@ -467,8 +522,14 @@ def assign_inspectors(checks: Sequence[tuple[Candidate, tuple[Item, ...]]], insp
             else:
                 shortfall(cand.region, need, 1, cand.code)
         if len(chosen) < per_check:
-            chosen.extend(take(pool_heaps(cand.region, None), per_check - len(chosen),
-                               excluded | set(chosen) if chosen else excluded, prefix))
+            chosen.extend(
+                take(
+                    pool_heaps(cand.region, None),
+                    per_check - len(chosen),
+                    excluded | set(chosen) if chosen else excluded,
+                    prefix,
+                )
+            )
         if len(chosen) < per_check:
             shortfall(cand.region, None, per_check - len(chosen), cand.code)
         for i in chosen:
@@ -493,19 +554,31 @@ def shortage_message(shortfalls: list[dict[str, Any]], per_check: int) -> str:
         if s["need"]:
             where += f" ({s['need']})"
         covering = s["covering"]
-        detail = (f"{covering} inspector{'s' if covering != 1 else ''} cover{'s' if covering == 1 else ''} it"
-                  + ("" if s["need"] else f", each check needs {per_check}"))
-        lines.append(f"  {where}: {s['checks']} check{'s' if s['checks'] != 1 else ''} short by {s['slots']} "
-                     f"inspector slot{'s' if s['slots'] != 1 else ''} ({detail}; e.g. {', '.join(s['examples'])})")
+        detail = f"{covering} inspector{'s' if covering != 1 else ''} cover{'s' if covering == 1 else ''} it" + (
+            "" if s["need"] else f", each check needs {per_check}"
+        )
+        lines.append(
+            f"  {where}: {s['checks']} check{'s' if s['checks'] != 1 else ''} short by {s['slots']} "
+            f"inspector slot{'s' if s['slots'] != 1 else ''} ({detail}; e.g. {', '.join(s['examples'])})"
+        )
     total = sum(s["slots"] for s in shortfalls)
-    return ("The inspectors cannot cover the draw; nothing was stored. Short by " f"{total} inspector slot"
-            f"{'s' if total != 1 else ''}:\n" + "\n".join(lines) + "\n"
-            "Import more inspectors for these regions (region 3505 or 350500 covers the whole city) or with the "
-            "named specialty/department, raise their max_checks, resolve conflicts, or lower --per-check.")
+    return (
+        "The inspectors cannot cover the draw; nothing was stored. Short by "
+        f"{total} inspector slot"
+        f"{'s' if total != 1 else ''}:\n" + "\n".join(lines) + "\n"
+        "Import more inspectors for these regions (region 3505 or 350500 covers the whole city) or with the "
+        "named specialty/department, raise their max_checks, resolve conflicts, or lower --per-check."
+    )
 
 
-def draw(candidates: Sequence[Candidate], inspectors: Sequence[Inspector], seed: str, per_check: int = 2,
-         options: DrawOptions = DrawOptions(), timings: dict[str, float] | None = None) -> Draw:
+def draw(
+    candidates: Sequence[Candidate],
+    inspectors: Sequence[Inspector],
+    seed: str,
+    per_check: int = 2,
+    options: DrawOptions = DrawOptions(),
+    timings: dict[str, float] | None = None,
+) -> Draw:
     """The whole draw (steps 1-6 above) as a pure function. Raises InspectorShortage when it cannot be staffed."""
     if not str(seed):
         raise UsageProblem("The seed is empty; give --seed (e.g. the date and a number announced in advance).")
@@ -519,20 +592,40 @@ def draw(candidates: Sequence[Candidate], inspectors: Sequence[Inspector], seed:
         if c.tier not in by_tier:
             by_tier[c.tier] = items_for(c.tier, options.items)
     staffing = [(c, by_tier[c.tier]) for c, _reason, _rank in selected]
-    assigned, shortfalls = assign_inspectors(staffing, inspectors, seed, per_check,
-                                             options.recusal_same_township, options.algorithm)
+    assigned, shortfalls = assign_inspectors(
+        staffing, inspectors, seed, per_check, options.recusal_same_township, options.algorithm
+    )
     t2 = time.perf_counter()
     if shortfalls:
         raise InspectorShortage(shortage_message(shortfalls, per_check), shortfalls)
     ids = {tier: tuple(it.id for it in items) for tier, items in by_tier.items()}
-    checks = [Check(seq, c.code, c.entity_id, c.tier, float(c.ratio), reason, rank, c.region,
-                    township_key(c.township), ids[c.tier], insp)
-              for seq, ((c, reason, rank), insp) in enumerate(zip(selected, assigned), 1)]
+    checks = [
+        Check(
+            seq,
+            c.code,
+            c.entity_id,
+            c.tier,
+            float(c.ratio),
+            reason,
+            rank,
+            c.region,
+            township_key(c.township),
+            ids[c.tier],
+            insp,
+        )
+        for seq, ((c, reason, rank), insp) in enumerate(zip(selected, assigned), 1)
+    ]
     cfp = candidates_fingerprint(kept)
     ifp = inspectors_fingerprint(inspectors)
     opts = {"recusal_same_township": bool(options.recusal_same_township), "items": [list(it) for it in options.items]}
-    header = {"algorithm": options.algorithm, "seed": str(seed), "per_check": per_check,
-              "candidates_fingerprint": cfp, "inspectors_fingerprint": ifp, "options": opts}
+    header = {
+        "algorithm": options.algorithm,
+        "seed": str(seed),
+        "per_check": per_check,
+        "candidates_fingerprint": cfp,
+        "inspectors_fingerprint": ifp,
+        "options": opts,
+    }
     pfp = plan_fingerprint(header, checks)
     t3 = time.perf_counter()
     if timings is not None:

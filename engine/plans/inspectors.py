@@ -4,29 +4,57 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine import values
+from engine.errors import CodeError, IntakeError
 from engine.register import intake
 from engine.register.codes import normalize_code
-from engine.errors import CodeError, IntakeError
 from engine.store import Store, audit
 from engine.store import plans as q
 
 # -- inspectors import -----------------------------------------------------------------------------
 
 INSPECTOR_ALIASES = {
-    "id": "code", "inspector": "code", "inspector_code": "code", "inspector_id": "code", "编号": "code",
-    "执法证号": "code", "执法人员编号": "code", "工号": "code", "人员编号": "code",
-    "部门": "department", "所属部门": "department", "执法部门": "department", "单位": "department",
-    "专业": "specialties", "专长": "specialties", "检查专长": "specialties", "specialty": "specialties",
+    "id": "code",
+    "inspector": "code",
+    "inspector_code": "code",
+    "inspector_id": "code",
+    "编号": "code",
+    "执法证号": "code",
+    "执法人员编号": "code",
+    "工号": "code",
+    "人员编号": "code",
+    "部门": "department",
+    "所属部门": "department",
+    "执法部门": "department",
+    "单位": "department",
+    "专业": "specialties",
+    "专长": "specialties",
+    "检查专长": "specialties",
+    "specialty": "specialties",
     "业务专长": "specialties",
-    "max": "max_checks", "maximum": "max_checks", "max_checks": "max_checks", "capacity": "max_checks",
-    "最大检查数": "max_checks", "检查上限": "max_checks", "最多检查数": "max_checks",
-    "回避": "conflicts", "回避对象": "conflicts", "利害关系": "conflicts", "conflict": "conflicts",
-    "home_township": "home_region", "township": "home_region", "居住街道": "home_region",
-    "所在街道": "home_region", "乡镇街道": "home_region", "街道": "home_region",
-    "状态": "active", "在岗": "active", "enabled": "active",
+    "max": "max_checks",
+    "maximum": "max_checks",
+    "max_checks": "max_checks",
+    "capacity": "max_checks",
+    "最大检查数": "max_checks",
+    "检查上限": "max_checks",
+    "最多检查数": "max_checks",
+    "回避": "conflicts",
+    "回避对象": "conflicts",
+    "利害关系": "conflicts",
+    "conflict": "conflicts",
+    "home_township": "home_region",
+    "township": "home_region",
+    "居住街道": "home_region",
+    "所在街道": "home_region",
+    "乡镇街道": "home_region",
+    "街道": "home_region",
+    "状态": "active",
+    "在岗": "active",
+    "enabled": "active",
 }
 LIST_SPLIT = re.compile(r"[;；、,，|\n]+")
 
@@ -76,13 +104,17 @@ def department_problem(text: str) -> str | None:
         return f"'{shown}' is a placeholder, not a department; give the department's name, e.g. 晋江市市场监督管理局质量监管科"
     bad = sorted(set(NOT_A_NAME.findall(text)))
     if bad:
-        return (f"'{shown}' is not a plain department name: it contains {' '.join(bad)} (program output such as a "
-                f"printed list or tuple?); give the name as written, e.g. 晋江市市场监督管理局质量监管科")
+        return (
+            f"'{shown}' is not a plain department name: it contains {' '.join(bad)} (program output such as a "
+            f"printed list or tuple?); give the name as written, e.g. 晋江市市场监督管理局质量监管科"
+        )
     if any(ord(ch) < 32 for ch in text):
         return f"'{shown}' contains a control character (a tab or line break); give the name on one line"
     if not any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text):
-        return (f"'{shown}' has no Chinese characters, so it is not a department name the public can read; give "
-                f"the name as written, e.g. 晋江市市场监督管理局质量监管科")
+        return (
+            f"'{shown}' has no Chinese characters, so it is not a department name the public can read; give "
+            f"the name as written, e.g. 晋江市市场监督管理局质量监管科"
+        )
     return None
 
 
@@ -107,13 +139,23 @@ def parse_inspector(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[
             errors.append(("department", problem))
     region = data.get("region")
     if values.is_blank(region):
-        errors.append(("region", "region is required (a 2-, 4- or 6-digit administrative division code, "
-                                 "e.g. 3505 or 350500 for the whole city)"))
+        errors.append(
+            (
+                "region",
+                "region is required (a 2-, 4- or 6-digit administrative division code, "
+                "e.g. 3505 or 350500 for the whole city)",
+            )
+        )
     else:
         text = _digits(region)
         if not (text.isdigit() and len(text) in (2, 4, 6) and text[:2] != "00"):
-            errors.append(("region", f"'{text}' is not an administrative division code; use 2, 4 or 6 digits "
-                                     f"(35 province, 3505 or 350500 city, 350503 district)"))
+            errors.append(
+                (
+                    "region",
+                    f"'{text}' is not an administrative division code; use 2, 4 or 6 digits "
+                    f"(35 province, 3505 or 350500 city, 350503 district)",
+                )
+            )
         else:
             out["region"] = text.ljust(6, "0")
     out["specialties"] = _split_list(data.get("specialties"))
@@ -144,8 +186,13 @@ def parse_inspector(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[
     else:
         text = _digits(home)
         if not (text.isdigit() and len(text) in (9, 12)):
-            errors.append(("home_region", f"'{text}' is not a street/township code; use the 9-digit township "
-                                          f"code (or the 12-digit village code)"))
+            errors.append(
+                (
+                    "home_region",
+                    f"'{text}' is not a street/township code; use the 9-digit township "
+                    f"code (or the 12-digit village code)",
+                )
+            )
         else:
             out["home_region"] = text
     active = data.get("active")
@@ -159,8 +206,13 @@ def parse_inspector(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[
     return (None, errors) if errors else (out, [])
 
 
-def import_inspectors(store: Store, path: str | pathlib.Path, skip_invalid: bool = False, actor: str = "cli",
-                      progress: Callable[[int], None] | None = None) -> intake.ImportReport:
+def import_inspectors(
+    store: Store,
+    path: str | pathlib.Path,
+    skip_invalid: bool = False,
+    actor: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> intake.ImportReport:
     """Upsert inspectors (执法检查人员名录库) by code from CSV/XLSX/JSONL in one transaction."""
     path = pathlib.Path(path)
     report = intake.ImportReport(str(path))
@@ -177,8 +229,16 @@ def import_inspectors(store: Store, path: str | pathlib.Path, skip_invalid: bool
                 progress(len(chunk))
         report.unchanged = report.valid - report.inserted - report.updated
         _finish_import(report, path, rejects, skip_invalid)
-        audit(conn, actor, "import_inspectors", str(path), rows=report.rows, inserted=report.inserted,
-              updated=report.updated, rejected=report.rejected)
+        audit(
+            conn,
+            actor,
+            "import_inspectors",
+            str(path),
+            rows=report.rows,
+            inserted=report.inserted,
+            updated=report.updated,
+            rejected=report.rejected,
+        )
     return report
 
 

@@ -4,29 +4,45 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine import values
+from engine.errors import CodeError
+from engine.plans.algorithm import OUTCOMES
+from engine.plans.inspectors import _aliased, _finish_import
 from engine.register import intake
 from engine.register.codes import normalize_code
-from engine.errors import CodeError
 from engine.store import Store, audit
 from engine.store import entities as eq
 from engine.store import plans as q
-from engine.plans.algorithm import OUTCOMES
-from engine.plans.inspectors import _aliased, _finish_import
 
 # -- results import --------------------------------------------------------------------------------
 
 RESULT_ALIASES = {
-    "plan_id": "plan", "计划": "plan", "计划编号": "plan", "抽查计划": "plan",
-    "check_seq": "check", "seq": "check", "序号": "check", "检查序号": "check",
+    "plan_id": "plan",
+    "计划": "plan",
+    "计划编号": "plan",
+    "抽查计划": "plan",
+    "check_seq": "check",
+    "seq": "check",
+    "序号": "check",
+    "检查序号": "check",
     "检查编号": "check_id",
-    "entity": "code", "entity_code": "code",
-    "result": "outcome", "结果": "outcome", "检查结果": "outcome",
-    "penalty": "penalty_ref", "处罚决定书文号": "penalty_ref", "处罚文号": "penalty_ref", "处罚决定书": "penalty_ref",
-    "date": "inspected_on", "检查日期": "inspected_on", "inspection_date": "inspected_on",
-    "备注": "note", "说明": "note",
+    "entity": "code",
+    "entity_code": "code",
+    "result": "outcome",
+    "结果": "outcome",
+    "检查结果": "outcome",
+    "penalty": "penalty_ref",
+    "处罚决定书文号": "penalty_ref",
+    "处罚文号": "penalty_ref",
+    "处罚决定书": "penalty_ref",
+    "date": "inspected_on",
+    "检查日期": "inspected_on",
+    "inspection_date": "inspected_on",
+    "备注": "note",
+    "说明": "note",
 }
 
 
@@ -58,21 +74,35 @@ def parse_result(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[str
         except CodeError as exc:
             errors.append(("code", str(exc)))
     if values.is_blank(data.get("outcome")):
-        errors.append(("outcome", "outcome is required: clean, problems, not_found or refused (未发现问题, "
-                                  "发现问题, 查无下落, 拒绝检查)"))
+        errors.append(
+            (
+                "outcome",
+                "outcome is required: clean, problems, not_found or refused (未发现问题, 发现问题, 查无下落, 拒绝检查)",
+            )
+        )
     else:
         outcome = _outcome(data["outcome"])
         if outcome is None:
             from engine.errors import did_you_mean
 
             hint = did_you_mean(str(data["outcome"]), OUTCOMES)
-            errors.append(("outcome", f"'{data['outcome']}' is not an outcome{hint}; use clean, problems, not_found "
-                                      f"or refused (未发现问题, 发现问题, 查无下落, 拒绝检查)"))
+            errors.append(
+                (
+                    "outcome",
+                    f"'{data['outcome']}' is not an outcome{hint}; use clean, problems, not_found "
+                    f"or refused (未发现问题, 发现问题, 查无下落, 拒绝检查)",
+                )
+            )
         out["outcome"] = outcome
     penalty = None if values.is_blank(data.get("penalty_ref")) else str(data["penalty_ref"]).strip()
     if out.get("outcome") == "problems" and penalty is None:
-        errors.append(("penalty_ref", "penalty_ref is required when problems were found (the penalty decision "
-                                      "number, e.g. 泉市监罚〔2025〕12号)"))
+        errors.append(
+            (
+                "penalty_ref",
+                "penalty_ref is required when problems were found (the penalty decision "
+                "number, e.g. 泉市监罚〔2025〕12号)",
+            )
+        )
     out["penalty_ref"] = penalty
     if values.is_blank(data.get("inspected_on")):
         errors.append(("inspected_on", "inspected_on is required (the date of the inspection, YYYY-MM-DD)"))
@@ -85,8 +115,14 @@ def parse_result(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[str
     return (None, errors) if errors else (out, [])
 
 
-def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = False, actor: str = "cli",
-                   kinds: dict | None = None, progress: Callable[[int], None] | None = None) -> intake.ImportReport:
+def import_results(
+    store: Store,
+    path: str | pathlib.Path,
+    skip_invalid: bool = False,
+    actor: str = "cli",
+    kinds: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> intake.ImportReport:
     """Record inspection results in one transaction; each becomes an ``inspection_result`` record (and a
     ``not_found`` result also an ``abnormal_operation`` record, cause unreachable_address)."""
     if kinds is None:
@@ -107,6 +143,7 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
         rejects.append((row, f"{column}: {reason}"))
 
     with store.transaction() as conn:
+
         def plan_info(plan_id: int):
             if plan_id not in plans:
                 plan = q.get_plan(conn, plan_id)
@@ -117,8 +154,13 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
                     done = q.checks_with_results(conn, [c["id"] for c in index.values()])
                     cycle = q.get_cycle(conn, plan["cycle_id"]) or {}
                     plan["as_of_date"] = cycle.get("as_of")
-                    plans[plan_id] = (plan, index, {c["code"]: c for c in index.values()},
-                                      {c["id"]: c for c in index.values()}, done)
+                    plans[plan_id] = (
+                        plan,
+                        index,
+                        {c["code"]: c for c in index.values()},
+                        {c["id"]: c for c in index.values()},
+                        done,
+                    )
             return plans[plan_id]
 
         rows = intake.validate_rows(path, intake.read_rows(path), parse_result, report, rejects)
@@ -129,8 +171,12 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
                 if plan_id is None:  # check_id alone
                     found = q.check_by_id(conn, r["check_id"])
                     if found is None:
-                        reject(row, "check_id", f"no check with id {r['check_id']}; use the check_id from "
-                                                f"'supervise plan show' or give plan and check")
+                        reject(
+                            row,
+                            "check_id",
+                            f"no check with id {r['check_id']}; use the check_id from "
+                            f"'supervise plan show' or give plan and check",
+                        )
                         continue
                     plan_id = found["plan_id"]
                 plan, index, by_code, by_id, done = plan_info(plan_id)
@@ -147,50 +193,100 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
                 elif r["check"] is not None:
                     check = index.get(r["check"])
                     if check is None:
-                        reject(row, "check", f"check {r['check']} is not in plan {plan_id} (it has checks 1 to "
-                                             f"{len(index)}); a result can only be recorded for a drawn check")
+                        reject(
+                            row,
+                            "check",
+                            f"check {r['check']} is not in plan {plan_id} (it has checks 1 to "
+                            f"{len(index)}); a result can only be recorded for a drawn check",
+                        )
                         continue
                 if r["code"] is not None:
                     if check is None:
                         check = by_code.get(r["code"])
                         if check is None:
-                            reject(row, "code", f"entity {r['code']} has no check in plan {plan_id}; a result can "
-                                                f"only be recorded for a drawn entity")
+                            reject(
+                                row,
+                                "code",
+                                f"entity {r['code']} has no check in plan {plan_id}; a result can "
+                                f"only be recorded for a drawn entity",
+                            )
                             continue
                     elif check["code"] != r["code"]:
-                        reject(row, "code", f"check {check['seq']} of plan {plan_id} is for entity {check['code']}, "
-                                            f"not {r['code']}; fix the check number or the code")
+                        reject(
+                            row,
+                            "code",
+                            f"check {check['seq']} of plan {plan_id} is for entity {check['code']}, "
+                            f"not {r['code']}; fix the check number or the code",
+                        )
                         continue
                 if check["id"] in done:
-                    reject(row, "check", f"check {check['seq']} of plan {plan_id} already has a result; a check has "
-                                         f"one result")
+                    reject(
+                        row,
+                        "check",
+                        f"check {check['seq']} of plan {plan_id} already has a result; a check has one result",
+                    )
                     continue
                 if check["id"] in seen:
-                    reject(row, "check", f"check {check['seq']} of plan {plan_id} already has a result in row "
-                                         f"{seen[check['id']]} of this file; a check has one result")
+                    reject(
+                        row,
+                        "check",
+                        f"check {check['seq']} of plan {plan_id} already has a result in row "
+                        f"{seen[check['id']]} of this file; a check has one result",
+                    )
                     continue
                 as_of = plan.get("as_of_date")
                 if as_of is not None and r["inspected_on"] < as_of:
-                    reject(row, "inspected_on", f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
-                                                f"an inspection of this plan cannot predate its cycle")
+                    reject(
+                        row,
+                        "inspected_on",
+                        f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
+                        f"an inspection of this plan cannot predate its cycle",
+                    )
                     continue
                 # The records a result becomes are checked like imported ones (a future inspected_on is refused).
-                made = [(result_kind, {"date": r["inspected_on"], "outcome": r["outcome"], "plan_id": plan_id,
-                                       "check_id": check["id"], "penalty_ref": r["penalty_ref"]})]
+                made = [
+                    (
+                        result_kind,
+                        {
+                            "date": r["inspected_on"],
+                            "outcome": r["outcome"],
+                            "plan_id": plan_id,
+                            "check_id": check["id"],
+                            "penalty_ref": r["penalty_ref"],
+                        },
+                    )
+                ]
                 if r["outcome"] == "not_found":
                     made.append((abnormal_kind, {"date": r["inspected_on"], "cause": "unreachable_address"}))
                 checked = [(kind, kind.validate(fields)) for kind, fields in made]
                 errs = [e for _, (*_, kind_errs) in checked for e in kind_errs]
                 if errs:
-                    reject(row, "inspected_on" if errs[0][0] == "date" else errs[0][0],
-                           "; ".join(reason for _, reason in errs))
+                    reject(
+                        row,
+                        "inspected_on" if errs[0][0] == "date" else errs[0][0],
+                        "; ".join(reason for _, reason in errs),
+                    )
                     continue
                 seen[check["id"]] = row.number
-                results.append({"check_id": check["id"], "outcome": r["outcome"], "penalty_ref": r["penalty_ref"],
-                                "inspected_on": r["inspected_on"], "note": r["note"]})
+                results.append(
+                    {
+                        "check_id": check["id"],
+                        "outcome": r["outcome"],
+                        "penalty_ref": r["penalty_ref"],
+                        "inspected_on": r["inspected_on"],
+                        "note": r["note"],
+                    }
+                )
                 for kind, (date, key, payload, _) in checked:
-                    records.append({"entity_id": check["entity_id"], "kind": kind.name, "date": date,
-                                    "natural_key": key, "data": payload})
+                    records.append(
+                        {
+                            "entity_id": check["entity_id"],
+                            "kind": kind.name,
+                            "date": date,
+                            "natural_key": key,
+                            "data": payload,
+                        }
+                    )
             if report.errors and not skip_invalid:
                 continue
             report.inserted += q.insert_results(conn, results)
@@ -198,6 +294,13 @@ def import_results(store: Store, path: str | pathlib.Path, skip_invalid: bool = 
             if progress:
                 progress(len(chunk))
         _finish_import(report, path, rejects, skip_invalid)
-        audit(conn, actor, "plan_results_import", str(path), rows=report.rows, inserted=report.inserted,
-              rejected=report.rejected)
+        audit(
+            conn,
+            actor,
+            "plan_results_import",
+            str(path),
+            rows=report.rows,
+            inserted=report.inserted,
+            rejected=report.rejected,
+        )
     return report

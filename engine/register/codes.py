@@ -23,20 +23,49 @@ _ID_CHECK = "10X98765432"
 
 # Positions 1-2: registration department and institution type -> entity type.
 DEPARTMENTS = {
-    "1": "机构编制", "2": "外交", "3": "司法行政", "4": "文化", "5": "民政", "6": "旅游",
-    "7": "宗教", "8": "工会", "9": "市场监管(工商)", "A": "中央军委改革和编制办公室", "N": "农业", "Y": "其他",
+    "1": "机构编制",
+    "2": "外交",
+    "3": "司法行政",
+    "4": "文化",
+    "5": "民政",
+    "6": "旅游",
+    "7": "宗教",
+    "8": "工会",
+    "9": "市场监管(工商)",
+    "A": "中央军委改革和编制办公室",
+    "N": "农业",
+    "Y": "其他",
 }
 ENTITY_TYPES = {
-    "91": "enterprise", "92": "individual_business", "93": "farmer_cooperative",
-    "51": "social_organisation", "52": "private_non_enterprise", "53": "foundation", "59": "social_organisation",
-    "11": "government_agency", "12": "public_institution", "13": "mass_organisation", "19": "institution",
-    "N1": "collective_economic", "N2": "collective_economic", "N3": "collective_economic", "N9": "collective_economic",
+    "91": "enterprise",
+    "92": "individual_business",
+    "93": "farmer_cooperative",
+    "51": "social_organisation",
+    "52": "private_non_enterprise",
+    "53": "foundation",
+    "59": "social_organisation",
+    "11": "government_agency",
+    "12": "public_institution",
+    "13": "mass_organisation",
+    "19": "institution",
+    "N1": "collective_economic",
+    "N2": "collective_economic",
+    "N3": "collective_economic",
+    "N9": "collective_economic",
 }
 ENTITY_TYPE_LABELS = {
-    "enterprise": "企业", "individual_business": "个体工商户", "farmer_cooperative": "农民专业合作社",
-    "social_organisation": "社会组织", "private_non_enterprise": "民办非企业单位", "foundation": "基金会",
-    "government_agency": "机关", "public_institution": "事业单位", "mass_organisation": "群团组织",
-    "institution": "机构", "collective_economic": "农村集体经济组织", "other": "其他组织",
+    "enterprise": "企业",
+    "individual_business": "个体工商户",
+    "farmer_cooperative": "农民专业合作社",
+    "social_organisation": "社会组织",
+    "private_non_enterprise": "民办非企业单位",
+    "foundation": "基金会",
+    "government_agency": "机关",
+    "public_institution": "事业单位",
+    "mass_organisation": "群团组织",
+    "institution": "机构",
+    "collective_economic": "农村集体经济组织",
+    "other": "其他组织",
     "natural_person": "自然人",
 }
 
@@ -82,8 +111,9 @@ def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
         raise CodeError(f"'{raw}' has {len(code)} characters; a 统一社会信用代码 has 18")
     for pos, ch in enumerate(code, 1):
         if ch not in _USCC_VALUE:
-            raise CodeError(f"'{code}' has illegal character '{ch}' at position {pos} "
-                            f"(allowed: {USCC_CHARSET}; no I, O, S, V or Z)")
+            raise CodeError(
+                f"'{code}' has illegal character '{ch}' at position {pos} (allowed: {USCC_CHARSET}; no I, O, S, V or Z)"
+            )
     if code[0] not in DEPARTMENTS:
         raise CodeError(f"'{code}' starts with '{code[0]}', which is not a registration department code")
     if not code[2:8].isdigit():
@@ -96,8 +126,9 @@ def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
 
 
 # GB/T 2260 province-level codes: the first two digits of a resident identity number's region.
-PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
-                      "61 62 63 64 65 71 81 82 83".split())
+PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 PERSON_TYPES = frozenset({"natural_person", "自然人"})
 
@@ -128,12 +159,16 @@ def validate_person_id(raw: str) -> Code:
         raise CodeError(f"'{mask_person_id(code)}' has region 000000, which is not an administrative division")
     birth = _birth(code)
     if birth is None:
-        raise CodeError(f"'{mask_person_id(code)}' contains birth date {code[6:14]}, which is not a real date") from None
+        raise CodeError(
+            f"'{mask_person_id(code)}' contains birth date {code[6:14]}, which is not a real date"
+        ) from None
     if birth > dt.date.today():
         raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, which is in the future")
     if birth < EARLIEST_BIRTH:
-        raise CodeError(f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, before "
-                        f"{EARLIEST_BIRTH.year}, which is not plausible")
+        raise CodeError(
+            f"'{mask_person_id(code)}' contains birth date {birth.isoformat()}, before "
+            f"{EARLIEST_BIRTH.year}, which is not plausible"
+        )
     expected = id_check_char(code[:17])
     if code[17] != expected:
         raise CodeError(f"'{mask_person_id(code)}' check character is {code[17]}, expected {expected}")
@@ -174,7 +209,9 @@ def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: s
                     f"'{mask_person_id(code)}' reads two ways: as a resident identity number (region {code[:6]}, "
                     f"born {_birth(code).isoformat()}) its {person_error.message.split(' ', 1)[1]}; as a "
                     f"统一社会信用代码 its check character is right. Correct the code, or give the entity type "
-                    f"(entity_type: natural_person, or enterprise, individual_business, ...)", code) from None
+                    f"(entity_type: natural_person, or enterprise, individual_business, ...)",
+                    code,
+                ) from None
             return uscc
     return validate_uscc(code, allow)
 
@@ -218,8 +255,9 @@ def is_natural_person(entity_type: str | None, code: str | None = None) -> bool:
         return False
 
 
-def public_party(name: str | None, code: str | None, entity_type: str | None,
-                 operator: str | None = None) -> dict[str, str]:
+def public_party(
+    name: str | None, code: str | None, entity_type: str | None, operator: str | None = None
+) -> dict[str, str]:
     """What the public may see of a party: the one masking rule for every published artefact.
 
     - a natural person (entity type ``natural_person``, whatever the code looks like): name and code masked;

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from engine.errors import CodeError, EntityNotFound, IntakeError
 from engine.register import intake
 from engine.register.codes import AmbiguousCode, mask_person_id, normalize_code
-from engine.errors import CodeError, EntityNotFound, IntakeError
 from engine.store import Store, audit
 from engine.store import entities as q
 
 ProgressFn = Callable[[int], None]
 
 
-def import_entities(store: Store, path: str | pathlib.Path, skip_invalid: bool = False, actor: str = "cli",
-                    progress: ProgressFn | None = None, encoding: str | None = None) -> intake.ImportReport:
+def import_entities(
+    store: Store,
+    path: str | pathlib.Path,
+    skip_invalid: bool = False,
+    actor: str = "cli",
+    progress: ProgressFn | None = None,
+    encoding: str | None = None,
+) -> intake.ImportReport:
     """Upsert entities from a file in one transaction (``encoding`` overrides the detection of a CSV's)."""
     from policies import base_limits
 
@@ -28,8 +35,7 @@ def import_entities(store: Store, path: str | pathlib.Path, skip_invalid: bool =
         return intake.parse_entity(row, limits)
 
     with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report,
-                                    rejects)
+        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report, rejects)
         for chunk in intake.chunked_rows(rows, intake.CHUNK):
             if report.errors and not skip_invalid:
                 continue  # keep validating to list every error; nothing will be stored
@@ -39,14 +45,29 @@ def import_entities(store: Store, path: str | pathlib.Path, skip_invalid: bool =
             if progress:
                 progress(len(chunk))
         _finish(report, path, rejects, skip_invalid)
-        audit(conn, actor, "import_entities", str(path), rows=report.rows, inserted=report.inserted,
-              updated=report.updated, rejected=report.rejected)
+        audit(
+            conn,
+            actor,
+            "import_entities",
+            str(path),
+            rows=report.rows,
+            inserted=report.inserted,
+            updated=report.updated,
+            rejected=report.rejected,
+        )
     return report
 
 
-def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_invalid: bool = False,
-                   default_kind: str | None = None, actor: str = "cli",
-                   progress: ProgressFn | None = None, encoding: str | None = None) -> intake.ImportReport:
+def import_records(
+    store: Store,
+    path: str | pathlib.Path,
+    kinds: dict,
+    skip_invalid: bool = False,
+    default_kind: str | None = None,
+    actor: str = "cli",
+    progress: ProgressFn | None = None,
+    encoding: str | None = None,
+) -> intake.ImportReport:
     """Insert credit records from a file in one transaction; unknown entities are errors. ``default_kind``
     (--kind) applies to rows without a kind; a row whose own kind differs is an error."""
     path = pathlib.Path(path)
@@ -57,8 +78,7 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
         return intake.parse_record(row, kinds, default_kind)
 
     with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report,
-                                    rejects)
+        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report, rejects)
         for chunk in intake.chunked_rows(rows, intake.CHUNK):
             ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
             good = []
@@ -67,8 +87,10 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
                 if entity_id is None:
                     report.valid -= 1
                     report.rejected += 1
-                    reason = (f"no entity with code {parsed['code']} in the register; "
-                              f"import it with 'supervise import entities' first")
+                    reason = (
+                        f"no entity with code {parsed['code']} in the register; "
+                        f"import it with 'supervise import entities' first"
+                    )
                     try:
                         normalize_code(parsed["code"])
                     except CodeError as exc:  # an ambiguous code: say so too
@@ -76,8 +98,15 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
                     report.errors.append(f"{path}:{row.number}:code: {reason}")
                     rejects.append((row, f"code: {reason}"))
                     continue
-                good.append({"entity_id": entity_id, "kind": parsed["kind"], "date": parsed["date"],
-                             "natural_key": parsed["natural_key"], "data": parsed["data"]})
+                good.append(
+                    {
+                        "entity_id": entity_id,
+                        "kind": parsed["kind"],
+                        "date": parsed["date"],
+                        "natural_key": parsed["natural_key"],
+                        "data": parsed["data"],
+                    }
+                )
             if report.errors and not skip_invalid:
                 continue
             report.inserted += q.insert_records(conn, good, source=path.name)
@@ -85,8 +114,15 @@ def import_records(store: Store, path: str | pathlib.Path, kinds: dict, skip_inv
                 progress(len(chunk))
         report.unchanged = report.valid - report.inserted
         _finish(report, path, rejects, skip_invalid)
-        audit(conn, actor, "import_records", str(path), rows=report.rows, inserted=report.inserted,
-              rejected=report.rejected)
+        audit(
+            conn,
+            actor,
+            "import_records",
+            str(path),
+            rows=report.rows,
+            inserted=report.inserted,
+            rejected=report.rejected,
+        )
     return report
 
 
@@ -112,14 +148,22 @@ def show_entity(store: Store, raw_code: str) -> dict[str, Any]:
         entity = q.get_entity(conn, code)
         if entity is None:
             shown = mask_person_id(code) if len(code) == 18 and code[:17].isdigit() else code
-            raise EntityNotFound(f"No entity with code {shown} in the register {store.display_url()}; "
-                                 f"check the code or import it with 'supervise import entities'.")
+            raise EntityNotFound(
+                f"No entity with code {shown} in the register {store.display_url()}; "
+                f"check the code or import it with 'supervise import entities'."
+            )
         records = q.records_for(conn, entity["id"])
     return {
-        "code": entity["code"], "code_kind": entity["code_kind"], "name": entity["name"],
-        "entity_type": entity["entity_type"], "region": entity["region"], "industry": entity["industry"],
+        "code": entity["code"],
+        "code_kind": entity["code_kind"],
+        "name": entity["name"],
+        "entity_type": entity["entity_type"],
+        "region": entity["region"],
+        "industry": entity["industry"],
         "established_on": entity["established_on"].isoformat() if entity["established_on"] else None,
         "legal_rep": entity["legal_rep"],
-        "records": [{"kind": r["kind"], "date": r["date"].isoformat(), "data": r["data"], "source": r["source"]}
-                    for r in records],
+        "records": [
+            {"kind": r["kind"], "date": r["date"].isoformat(), "data": r["data"], "source": r["source"]}
+            for r in records
+        ],
     }

@@ -17,12 +17,13 @@ import math
 import pathlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from engine import values
-from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code
 from engine.errors import CodeError, IntakeError
+from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
 
 MAX_LISTED_ERRORS = 200
@@ -30,35 +31,66 @@ CHUNK = 5000
 
 # Column aliases: Chinese government exports use Chinese headers.
 ALIASES = {
-    "code": "code", "uscc": "code", "统一社会信用代码": "code", "信用代码": "code", "身份证号": "code",
-    "身份证号码": "code", "证件号码": "code", "id_number": "code",
-    "名称": "name", "企业名称": "name", "主体名称": "name", "姓名": "name",
-    "主体类型": "entity_type", "类型": "entity_type",
-    "区划": "region", "行政区划": "region", "所属区域": "region",
-    "行业": "industry", "所属行业": "industry",
-    "成立日期": "established_on", "established": "established_on",
-    "法定代表人": "legal_rep", "负责人": "legal_rep", "legal_representative": "legal_rep",
-    "记录类型": "kind", "record_kind": "kind",
-    "街道": "township", "乡镇": "township", "街道乡镇": "township", "乡镇街道": "township", "所属街道": "township",
+    "code": "code",
+    "uscc": "code",
+    "统一社会信用代码": "code",
+    "信用代码": "code",
+    "身份证号": "code",
+    "身份证号码": "code",
+    "证件号码": "code",
+    "id_number": "code",
+    "名称": "name",
+    "企业名称": "name",
+    "主体名称": "name",
+    "姓名": "name",
+    "主体类型": "entity_type",
+    "类型": "entity_type",
+    "区划": "region",
+    "行政区划": "region",
+    "所属区域": "region",
+    "行业": "industry",
+    "所属行业": "industry",
+    "成立日期": "established_on",
+    "established": "established_on",
+    "法定代表人": "legal_rep",
+    "负责人": "legal_rep",
+    "legal_representative": "legal_rep",
+    "记录类型": "kind",
+    "record_kind": "kind",
+    "街道": "township",
+    "乡镇": "township",
+    "街道乡镇": "township",
+    "乡镇街道": "township",
+    "所属街道": "township",
     # Record files whose kind has a field named `code` (tax_violation, no_a_condition, conduct) name the entity
     # in this column instead, leaving `code` to the record.
-    "entity_code": "entity_code", "主体代码": "entity_code",
+    "entity_code": "entity_code",
+    "主体代码": "entity_code",
 }
 
 
 # Raw column names that name the entity explicitly. When one of them stands next to a plain `code` column (a
 # records file with `uscc` and `code`), it is the entity and `code` is the record's own field.
-ENTITY_COLUMNS = {"uscc", "统一社会信用代码", "信用代码", "身份证号", "身份证号码", "证件号码", "id_number",
-                  "entity_code", "主体代码"}
+ENTITY_COLUMNS = {
+    "uscc",
+    "统一社会信用代码",
+    "信用代码",
+    "身份证号",
+    "身份证号码",
+    "证件号码",
+    "id_number",
+    "entity_code",
+    "主体代码",
+}
 
 # Limits of an import file (README "Input files"): beyond them the file is refused with a named error.
 MAX_CELL_CHARS = csv.field_size_limit()  # 131072: a longer CSV cell is almost always an unclosed quote
-MAX_XLSX_UNPACKED = 256 * 2**20          # bytes a workbook may unpack to (a 1.5 MB zip bomb unpacks to GBs)
-MAX_XLSX_SHARED_STRINGS = 128 * 2**20    # bytes of xl/sharedStrings.xml, which is held in memory whole
-MAX_XLSX_ROWS = 1_048_576                # Excel's own sheet limits
+MAX_XLSX_UNPACKED = 256 * 2**20  # bytes a workbook may unpack to (a 1.5 MB zip bomb unpacks to GBs)
+MAX_XLSX_SHARED_STRINGS = 128 * 2**20  # bytes of xl/sharedStrings.xml, which is held in memory whole
+MAX_XLSX_ROWS = 1_048_576  # Excel's own sheet limits
 MAX_XLSX_COLUMNS = 1000
-MAX_JSON_DEPTH = 20                      # nesting of a JSON Lines object (a record needs 2)
-MAX_NUMBER_DIGITS = 20                   # a JSON integer with more digits is refused before it is parsed
+MAX_JSON_DEPTH = 20  # nesting of a JSON Lines object (a record needs 2)
+MAX_NUMBER_DIGITS = 20  # a JSON integer with more digits is refused before it is parsed
 
 
 @dataclass
@@ -148,16 +180,23 @@ def _check_text(row: Row, source_encoding: str | None) -> bool:
         for text in (column, value):
             ch = _odd_character(text) if isinstance(text, str) else None
             if ch is not None:
-                hint = (f"the file was read as {source_encoding}; if it is in another encoding (Big5, UTF-16, ...), "
-                        f"pass --encoding" if source_encoding else "fix the text")
-                row.errors.append((column or "-", f"'{text[:30]}' contains U+{ord(ch):04X}, a private-use "
-                                                  f"or unassigned character: {hint}"))
+                hint = (
+                    f"the file was read as {source_encoding}; if it is in another encoding (Big5, UTF-16, ...), "
+                    f"pass --encoding"
+                    if source_encoding
+                    else "fix the text"
+                )
+                row.errors.append(
+                    (
+                        column or "-",
+                        f"'{text[:30]}' contains U+{ord(ch):04X}, a private-use or unassigned character: {hint}",
+                    )
+                )
                 return True
     return False
 
 
-def read_rows(path: pathlib.Path, encoding: str | None = None,
-              warnings: list[str] | None = None) -> Iterator[Row]:
+def read_rows(path: pathlib.Path, encoding: str | None = None, warnings: list[str] | None = None) -> Iterator[Row]:
     """Yield rows from a CSV, XLSX or JSONL file with normalised column names.
 
     ``encoding`` overrides the detection (CSV: UTF-8 or GB18030; JSON Lines: UTF-8); ``warnings`` collects what
@@ -168,8 +207,10 @@ def read_rows(path: pathlib.Path, encoding: str | None = None,
     if not path.exists():
         raise IntakeError(f"{path}: file not found")
     if path.is_file() and path.stat().st_size == 0:
-        raise IntakeError(f"{path}: the file is empty (0 bytes); nothing was stored. Export the data again "
-                          f"(a CSV or XLSX file with its header row)")
+        raise IntakeError(
+            f"{path}: the file is empty (0 bytes); nothing was stored. Export the data again "
+            f"(a CSV or XLSX file with its header row)"
+        )
     if encoding:
         try:
             encoding = codecs.lookup(encoding).name
@@ -191,10 +232,12 @@ def read_rows(path: pathlib.Path, encoding: str | None = None,
     for row in rows:
         if _check_text(row, used) and guessed == "gb18030":
             # A wrong guess spoils every row, also those that happen to decode to real characters.
-            raise IntakeError(f"{path}:{row.number}:{row.errors[-1][0]}: the file is not UTF-8 and, read as "
-                              f"GB18030, gives private-use or unassigned characters: it is in another encoding "
-                              f"(Big5?). Nothing was stored. Pass --encoding big5 (or the file's encoding), or "
-                              f"save it as UTF-8 CSV")
+            raise IntakeError(
+                f"{path}:{row.number}:{row.errors[-1][0]}: the file is not UTF-8 and, read as "
+                f"GB18030, gives private-use or unassigned characters: it is in another encoding "
+                f"(Big5?). Nothing was stored. Pass --encoding big5 (or the file's encoding), or "
+                f"save it as UTF-8 CSV"
+            )
         yield row
 
 
@@ -210,8 +253,10 @@ def _encoding(path: pathlib.Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise IntakeError(f"{path}: the file is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV, "
-                      f"or pass --encoding with the file's encoding")
+    raise IntakeError(
+        f"{path}: the file is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV, "
+        f"or pass --encoding with the file's encoding"
+    )
 
 
 def _header_error(path: pathlib.Path, problems: list[tuple[str, str]]) -> IntakeError:
@@ -222,11 +267,13 @@ def _header_error(path: pathlib.Path, problems: list[tuple[str, str]]) -> Intake
 def _csv_problem(exc: csv.Error) -> str:
     text = str(exc)
     if "field larger than field limit" in text:
-        return (f"a cell is longer than {MAX_CELL_CHARS} characters, the limit for a CSV cell; "
-                f"usually a quote (\") that is never closed")
+        return (
+            f"a cell is longer than {MAX_CELL_CHARS} characters, the limit for a CSV cell; "
+            f'usually a quote (") that is never closed'
+        )
     if "unexpected end of data" in text or "EOF" in text:
-        return "a quoted cell is not closed: its opening quote (\") has no closing quote before the end of the file"
-    return f"malformed CSV ({text}); check the quotes (\") on this row"
+        return 'a quoted cell is not closed: its opening quote (") has no closing quote before the end of the file'
+    return f'malformed CSV ({text}); check the quotes (") on this row'
 
 
 def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
@@ -242,8 +289,10 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
                     raise StopIteration
                 header, header_errors = normalize_header(first)
             except StopIteration:
-                raise IntakeError(f"{path}: the file has no header row (its first line is blank); nothing was "
-                                  f"stored. Export it again with the header row on line 1") from None
+                raise IntakeError(
+                    f"{path}: the file has no header row (its first line is blank); nothing was "
+                    f"stored. Export it again with the header row on line 1"
+                ) from None
             if header_errors:
                 raise _header_error(path, header_errors)
             for number, cells in enumerate(reader, start=2):
@@ -256,8 +305,10 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
     except csv.Error as exc:
         raise IntakeError(f"{path}:{number + 1}:-: {_csv_problem(exc)}. Nothing was stored.") from None
     except UnicodeDecodeError as exc:
-        raise IntakeError(f"{path}: not {encoding} text (byte {exc.start} of a block cannot be decoded); "
-                          f"pass --encoding with the file's encoding") from None
+        raise IntakeError(
+            f"{path}: not {encoding} text (byte {exc.start} of a block cannot be decoded); "
+            f"pass --encoding with the file's encoding"
+        ) from None
 
 
 def _size(n: int) -> str:
@@ -273,43 +324,54 @@ def _check_xlsx_container(path: pathlib.Path, warnings: list[str]) -> None:
             infos = book.infolist()
             unpacked = sum(i.file_size for i in infos)
             if unpacked > MAX_XLSX_UNPACKED:
-                raise IntakeError(f"{path}: the workbook unpacks to {_size(unpacked)}, over the "
-                                  f"{_size(MAX_XLSX_UNPACKED)} limit for an import (compressed it is "
-                                  f"{_size(path.stat().st_size)}: a zip bomb?). Nothing was read; split "
-                                  f"the sheet or save it as CSV")
+                raise IntakeError(
+                    f"{path}: the workbook unpacks to {_size(unpacked)}, over the "
+                    f"{_size(MAX_XLSX_UNPACKED)} limit for an import (compressed it is "
+                    f"{_size(path.stat().st_size)}: a zip bomb?). Nothing was read; split "
+                    f"the sheet or save it as CSV"
+                )
             for info in infos:
                 if info.filename == "xl/sharedStrings.xml" and info.file_size > MAX_XLSX_SHARED_STRINGS:
-                    raise IntakeError(f"{path}: the workbook's shared strings unpack to {_size(info.file_size)}, "
-                                      f"over the {_size(MAX_XLSX_SHARED_STRINGS)} limit for an import; split the "
-                                      f"sheet or save it as CSV")
+                    raise IntakeError(
+                        f"{path}: the workbook's shared strings unpack to {_size(info.file_size)}, "
+                        f"over the {_size(MAX_XLSX_SHARED_STRINGS)} limit for an import; split the "
+                        f"sheet or save it as CSV"
+                    )
                 if not info.filename.endswith((".xml", ".rels", ".vml")):
                     continue
                 with book.open(info) as part:
                     prolog = part.read(1 << 16)
                 if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
-                    raise IntakeError(f"{path}: part {info.filename} declares a DOCTYPE or entities, which a "
-                                      f"workbook never needs (XML entity expansion is refused); save the file "
-                                      f"again from Excel or WPS")
-            links = [i.filename for i in infos if i.filename.startswith("xl/externalLinks/")
-                     and i.filename.endswith(".xml")]
+                    raise IntakeError(
+                        f"{path}: part {info.filename} declares a DOCTYPE or entities, which a "
+                        f"workbook never needs (XML entity expansion is refused); save the file "
+                        f"again from Excel or WPS"
+                    )
+            links = [
+                i.filename for i in infos if i.filename.startswith("xl/externalLinks/") and i.filename.endswith(".xml")
+            ]
             if links:
-                warnings.append(f"{path}: the workbook links to {len(links)} other workbook(s); their cells were "
-                                f"not followed, the values cached in this file were imported")
+                warnings.append(
+                    f"{path}: the workbook links to {len(links)} other workbook(s); their cells were "
+                    f"not followed, the values cached in this file were imported"
+                )
     except zipfile.BadZipFile as exc:
         raise IntakeError(f"{path}: not an .xlsx workbook ({exc}); save it again as .xlsx") from None
 
 
 def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterator[Row]:
-    import openpyxl
     from xml.etree.ElementTree import ParseError
+
+    import openpyxl
 
     warnings = warnings if warnings is not None else []
     _check_xlsx_container(path, warnings)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:
-        raise IntakeError(f"{path}: cannot read the workbook ({type(exc).__name__}: {exc}); "
-                          f"save it again as .xlsx") from exc
+        raise IntakeError(
+            f"{path}: cannot read the workbook ({type(exc).__name__}: {exc}); save it again as .xlsx"
+        ) from exc
     try:
         sheet = book.worksheets[0]
         try:
@@ -324,19 +386,24 @@ def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterato
             try:
                 header, header_errors = normalize_header(list(next(rows)))
             except StopIteration:
-                raise IntakeError(f"{path}: the first sheet is empty (no header row); nothing was stored. Put the "
-                                  f"header row and data rows on the first sheet") from None
+                raise IntakeError(
+                    f"{path}: the first sheet is empty (no header row); nothing was stored. Put the "
+                    f"header row and data rows on the first sheet"
+                ) from None
             if header_errors:
                 raise _header_error(path, header_errors)
             seen = 1
             for number, cells in enumerate(rows, start=2):
                 seen = number
                 if number > MAX_XLSX_ROWS:
-                    raise IntakeError(f"{path}: the sheet has more than {MAX_XLSX_ROWS:,} rows, the limit for an "
-                                      f"import; split it")
+                    raise IntakeError(
+                        f"{path}: the sheet has more than {MAX_XLSX_ROWS:,} rows, the limit for an import; split it"
+                    )
                 if len(cells) > MAX_XLSX_COLUMNS:
-                    raise IntakeError(f"{path}:{number}:-: the row has {len(cells):,} columns, over the limit of "
-                                      f"{MAX_XLSX_COLUMNS:,}; delete the unused columns")
+                    raise IntakeError(
+                        f"{path}:{number}:-: the row has {len(cells):,} columns, over the limit of "
+                        f"{MAX_XLSX_COLUMNS:,}; delete the unused columns"
+                    )
                 if all(values.is_blank(c) for c in cells):
                     continue
                 data = {}
@@ -347,17 +414,24 @@ def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterato
         except IntakeError:
             raise
         except (ParseError, ValueError, KeyError, OSError) as exc:
-            raise IntakeError(f"{path}:{seen + 1}:-: the sheet's XML cannot be read ({type(exc).__name__}: {exc}); "
-                              f"save the file again as .xlsx. Nothing was stored.") from None
+            raise IntakeError(
+                f"{path}:{seen + 1}:-: the sheet's XML cannot be read ({type(exc).__name__}: {exc}); "
+                f"save the file again as .xlsx. Nothing was stored."
+            ) from None
         except Exception as exc:  # defusedxml's EntitiesForbidden/DTDForbidden and whatever else a broken sheet does
             if type(exc).__module__.startswith("defusedxml"):
-                raise IntakeError(f"{path}: the sheet's XML declares entities ({type(exc).__name__}), which a "
-                                  f"workbook never needs; save the file again from Excel or WPS") from None
-            raise IntakeError(f"{path}:{seen + 1}:-: the sheet cannot be read ({type(exc).__name__}: {exc}); save "
-                              f"the file again as .xlsx. Nothing was stored.") from None
+                raise IntakeError(
+                    f"{path}: the sheet's XML declares entities ({type(exc).__name__}), which a "
+                    f"workbook never needs; save the file again from Excel or WPS"
+                ) from None
+            raise IntakeError(
+                f"{path}:{seen + 1}:-: the sheet cannot be read ({type(exc).__name__}: {exc}); save "
+                f"the file again as .xlsx. Nothing was stored."
+            ) from None
         if claimed is not None and seen > claimed:
-            warnings.append(f"{path}: the sheet's stored size said {claimed} rows, but it has {seen}; "
-                            f"every row was read")
+            warnings.append(
+                f"{path}: the sheet's stored size said {claimed} rows, but it has {seen}; every row was read"
+            )
     finally:
         book.close()
 
@@ -424,20 +498,43 @@ def _jsonl_lines(path: pathlib.Path, encoding: str) -> Iterator[tuple[int, str |
 def _read_jsonl(path: pathlib.Path, encoding: str = "utf-8") -> Iterator[Row]:
     for number, line in _jsonl_lines(path, encoding):
         if line is None:
-            yield Row(number, {}, [("-", f"the line is not {encoding} text (JSON Lines are UTF-8; GBK?); save "
-                                         f"the file as UTF-8 or pass --encoding")])
+            yield Row(
+                number,
+                {},
+                [
+                    (
+                        "-",
+                        f"the line is not {encoding} text (JSON Lines are UTF-8; GBK?); save "
+                        f"the file as UTF-8 or pass --encoding",
+                    )
+                ],
+            )
             continue
         if number == 1:
             line = line.lstrip("\ufeff")
         if not line.strip():
             continue
         if line.count("[") + line.count("{") > 4 * MAX_JSON_DEPTH and _bracket_depth(line) > MAX_JSON_DEPTH:
-            yield Row(number, {}, [("-", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; a record is "
-                                         f"an object with at most a 'data' object inside")])
+            yield Row(
+                number,
+                {},
+                [
+                    (
+                        "-",
+                        f"the JSON nests deeper than {MAX_JSON_DEPTH} levels; a record is "
+                        f"an object with at most a 'data' object inside",
+                    )
+                ],
+            )
             continue
         try:
-            obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_parse_float,
-                             parse_int=_parse_int, object_pairs_hook=_unique_keys)
+            obj = json.loads(
+                line,
+                parse_constant=_refuse_constant,
+                parse_float=_parse_float,
+                parse_int=_parse_int,
+                object_pairs_hook=_unique_keys,
+            )
         except json.JSONDecodeError as exc:
             yield Row(number, {}, [("-", f"invalid JSON ({exc.msg} at column {exc.colno})")])
             continue
@@ -493,6 +590,7 @@ def _bracket_depth(line: str) -> int:
 
 # -- entities -------------------------------------------------------------------------------------
 
+
 def _text(value: Any, what: str = "text") -> str:
     """A cell as text: a JSON object, list or boolean where a text is expected is an error."""
     if isinstance(value, dict):
@@ -509,15 +607,18 @@ def _text(value: Any, what: str = "text") -> str:
 def _code_text(value: Any, what: str) -> str:
     """A code cell as text: an integer is its digits; a float (350100.0, 3.5e17) has lost or may lose digits."""
     if isinstance(value, float):
-        raise ValueError(f"{value!r} is a decimal number where {what} is expected; give the code as text "
-                         f"(in a spreadsheet, format the column as text; in JSON, quote it)")
+        raise ValueError(
+            f"{value!r} is a decimal number where {what} is expected; give the code as text "
+            f"(in a spreadsheet, format the column as text; in JSON, quote it)"
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return _text(value, what)
 
 
-def _entity_code(data: dict[str, Any], errors: list[tuple[str, str]], entity_type: Any = None,
-                 ambiguous_ok: bool = False):
+def _entity_code(
+    data: dict[str, Any], errors: list[tuple[str, str]], entity_type: Any = None, ambiguous_ok: bool = False
+):
     column = "entity_code" if "entity_code" in data else "code"
     if values.is_blank(data.get(column)):
         errors.append((column, "code is required (the entity's 统一社会信用代码 or identity number)"))
@@ -540,8 +641,13 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         return None, [("-", data["__error__"])]
     errors: list[tuple[str, str]] = []
     if "entity_code" in data and "code" in data:
-        errors.append(("code", "the file has an entity code column (uscc, 统一社会信用代码, entity_code, ...) and "
-                               "a 'code' column; an entity file has one code column, keep one"))
+        errors.append(
+            (
+                "code",
+                "the file has an entity code column (uscc, 统一社会信用代码, entity_code, ...) and "
+                "a 'code' column; an entity file has one code column, keep one",
+            )
+        )
     entity_type = data.get("entity_type")
     try:
         entity_type = None if values.is_blank(entity_type) else _text(entity_type)
@@ -569,8 +675,10 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
             if established > today:
                 raise ValueError(f"{established.isoformat()} is in the future (today is {today.isoformat()})")
             if established < limits.earliest_date:
-                raise ValueError(f"{established.isoformat()} is before {limits.earliest_date.isoformat()}, "
-                                 f"the earliest plausible date")
+                raise ValueError(
+                    f"{established.isoformat()} is before {limits.earliest_date.isoformat()}, "
+                    f"the earliest plausible date"
+                )
         except ValueError as exc:
             errors.append(("established_on", str(exc)))
     region = data.get("region")
@@ -580,8 +688,10 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
             if not (len(region) == 6 and region.isdigit()):
                 raise ValueError(f"'{region}' is not a 6-digit administrative division code")
             if region[:2] not in PROVINCES:
-                raise ValueError(f"'{region}' is not an administrative division code (it must begin with a "
-                                 f"province's two digits, e.g. 35 for Fujian)")
+                raise ValueError(
+                    f"'{region}' is not an administrative division code (it must begin with a "
+                    f"province's two digits, e.g. 35 for Fujian)"
+                )
         except ValueError as exc:
             errors.append(("region", str(exc)))
     township = None
@@ -589,8 +699,10 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         try:
             township = _code_text(data["township"], "a street/township code")
             if not (township.isdigit() and 9 <= len(township) <= 12):
-                raise ValueError(f"'{township}' is not a street/township code (9 to 12 digits, "
-                                 f"the 6-digit division code followed by the street/township number)")
+                raise ValueError(
+                    f"'{township}' is not a street/township code (9 to 12 digits, "
+                    f"the 6-digit division code followed by the street/township number)"
+                )
         except ValueError as exc:
             errors.append(("township", str(exc)))
     if errors or code is None:
@@ -598,16 +710,24 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
     if values.is_blank(region):
         region = code.value[2:8] if code.kind == "uscc" else code.value[:6]
     entity = {
-        "code": code.value, "code_kind": code.kind, "name": texts["name"],
+        "code": code.value,
+        "code_kind": code.kind,
+        "name": texts["name"],
         "entity_type": entity_type or code.entity_type,
-        "region": region, "industry": texts["industry"], "established_on": established,
+        "region": region,
+        "industry": texts["industry"],
+        "established_on": established,
         "legal_rep": texts["legal_rep"],
         "extra": {"township": township} if township else None,
     }
     # A file without an optional column (e.g. only code and name) leaves what the register holds for it; an
     # empty cell in a column the file has clears it.
-    for column, key in (("industry", "industry"), ("established_on", "established_on"),
-                        ("legal_rep", "legal_rep"), ("township", "extra")):
+    for column, key in (
+        ("industry", "industry"),
+        ("established_on", "established_on"),
+        ("legal_rep", "legal_rep"),
+        ("township", "extra"),
+    ):
         if column not in data:
             del entity[key]
     return entity, []
@@ -615,8 +735,10 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
 
 # -- records --------------------------------------------------------------------------------------
 
-def parse_record(row: Row, kinds: dict[str, RecordKind], default_kind: str | None = None
-                 ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+
+def parse_record(
+    row: Row, kinds: dict[str, RecordKind], default_kind: str | None = None
+) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     data = row.data
     if "__error__" in data:
         return None, [("-", data["__error__"])]
@@ -631,8 +753,12 @@ def parse_record(row: Row, kinds: dict[str, RecordKind], default_kind: str | Non
             errors.append(("kind", str(exc)))
             return None, errors
         if default_kind is not None and kind_name != default_kind:
-            errors.append(("kind", f"the row's kind is '{kind_name}' but --kind says '{default_kind}'; drop "
-                                   f"--kind or correct the row"))
+            errors.append(
+                (
+                    "kind",
+                    f"the row's kind is '{kind_name}' but --kind says '{default_kind}'; drop --kind or correct the row",
+                )
+            )
             return None, errors
     else:
         kind_name = default_kind
@@ -643,8 +769,13 @@ def parse_record(row: Row, kinds: dict[str, RecordKind], default_kind: str | Non
     if kind is None:
         from engine.errors import did_you_mean
 
-        errors.append(("kind", f"unknown record kind '{kind_name}'{did_you_mean(str(kind_name), kinds)}; "
-                               f"known kinds: {', '.join(sorted(kinds))}"))
+        errors.append(
+            (
+                "kind",
+                f"unknown record kind '{kind_name}'{did_you_mean(str(kind_name), kinds)}; "
+                f"known kinds: {', '.join(sorted(kinds))}",
+            )
+        )
         return None, errors
     date, key, payload, field_errors = kind.validate(data)
     errors.extend(field_errors)
@@ -653,8 +784,13 @@ def parse_record(row: Row, kinds: dict[str, RecordKind], default_kind: str | Non
     return {"code": code.value, "kind": kind.name, "date": date, "natural_key": key, "data": payload}, []
 
 
-def validate_rows(path: pathlib.Path, rows: Iterable[Row], parse: Callable[[Row], tuple[Any, list]],
-                  report: ImportReport, rejects: list[tuple[Row, str]]) -> Iterator[Any]:
+def validate_rows(
+    path: pathlib.Path,
+    rows: Iterable[Row],
+    parse: Callable[[Row], tuple[Any, list]],
+    report: ImportReport,
+    rejects: list[tuple[Row, str]],
+) -> Iterator[Any]:
     """Yield parsed rows; record errors (and rejects) in the report as ``file:row:column: reason``."""
     for row in rows:
         report.rows += 1
@@ -679,8 +815,11 @@ def write_rejects(path: pathlib.Path, rejects: list[tuple[Row, str]]) -> pathlib
         for key in row.data:
             if key not in columns and key != "__error__":
                 columns.append(key)
-    write_csv(out, ["row", *columns, "reason"],
-              ([row.number, *[_cell(row.data.get(c)) for c in columns], reason] for row, reason in rejects))
+    write_csv(
+        out,
+        ["row", *columns, "reason"],
+        ([row.number, *[_cell(row.data.get(c)) for c in columns], reason] for row, reason in rejects),
+    )
     return out
 
 
@@ -700,9 +839,11 @@ def fail_message(report: ImportReport) -> str:
     shown = report.errors[:MAX_LISTED_ERRORS]
     more = len(report.errors) - len(shown)
     lines = "\n".join(shown) + (f"\n... and {more} more" if more else "")
-    return (f"{report.rejected} of {report.rows} rows in {report.file} are invalid; nothing was stored. "
-            f"Fix them, or pass --skip-invalid to store the valid rows and write the rest to a rejects file.\n"
-            f"{lines}")
+    return (
+        f"{report.rejected} of {report.rows} rows in {report.file} are invalid; nothing was stored. "
+        f"Fix them, or pass --skip-invalid to store the valid rows and write the rest to a rejects file.\n"
+        f"{lines}"
+    )
 
 
 # One chunking helper for the whole product (engine.store.chunked); this name is kept for the importers.

@@ -46,8 +46,10 @@ def parse_limits(raw: dict[str, Any] | None, where: str) -> Limits:
     if unknown:
         raise PolicyError(f"{where}: limits.{unknown[0]}: not a limit; known: {', '.join(sorted(known))}")
     try:
-        body = {k: (values.parse_date(v) if k == "earliest_date" else float(v) if k == "number_max" else int(v))
-                for k, v in raw.items()}
+        body = {
+            k: (values.parse_date(v) if k == "earliest_date" else float(v) if k == "number_max" else int(v))
+            for k, v in raw.items()
+        }
     except (TypeError, ValueError) as exc:
         raise PolicyError(f"{where}: limits: {exc}") from None
     return Limits(**body)
@@ -70,7 +72,7 @@ def finite_number(raw: Any, limits: Limits = DEFAULT_LIMITS) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"'{raw}' is not a number")
     if isinstance(raw, int):
-        if abs(raw) >= 10 ** limits.max_digits:
+        if abs(raw) >= 10**limits.max_digits:
             raise ValueError(f"a number of more than {limits.max_digits} digits is not a plausible value")
         return float(raw)
     if not isinstance(raw, float):
@@ -93,7 +95,7 @@ class FieldSpec:
     min: float | None = None
     max: float | None = None
     future_days: int | None = None  # how far past today this date may lie (else the kind's, else the limits')
-    not_before: str | None = None   # a date field this date may not precede (fulfilment before the fact's date)
+    not_before: str | None = None  # a date field this date may not precede (fulfilment before the fact's date)
 
     def parse(self, raw: Any, limits: Limits = DEFAULT_LIMITS, future_days: int | None = None) -> Any:
         if self.type == "date":
@@ -106,12 +108,14 @@ class FieldSpec:
                 allowance = limits.future_days
             latest = limits.latest_date(allowance)
             if day < limits.earliest_date:
-                raise ValueError(f"{day.isoformat()} is before {limits.earliest_date.isoformat()}, "
-                                 f"the earliest plausible date")
+                raise ValueError(
+                    f"{day.isoformat()} is before {limits.earliest_date.isoformat()}, the earliest plausible date"
+                )
             if day > latest:
                 ahead = f"today + {allowance} days" if allowance else "today"
-                raise ValueError(f"{day.isoformat()} is after {latest.isoformat()} ({ahead}), the latest plausible "
-                                 f"{self.name}")
+                raise ValueError(
+                    f"{day.isoformat()} is after {latest.isoformat()} ({ahead}), the latest plausible {self.name}"
+                )
             return day
         if self.type in ("int", "year"):
             number = finite_number(raw, limits)
@@ -184,8 +188,9 @@ class RecordKind:
         for name, spec in self.fields.items():
             other = spec.not_before
             if other and data.get(name) is not None and data.get(other) is not None and data[name] < data[other]:
-                errors.append((name, f"{name} {data[name].isoformat()} is before the record's {other} "
-                                     f"{data[other].isoformat()}"))
+                errors.append(
+                    (name, f"{name} {data[name].isoformat()} is before the record's {other} {data[other].isoformat()}")
+                )
         if errors:
             return dt.date.min, "", {}, errors
         if isinstance(self.date, dict):
@@ -208,11 +213,20 @@ def parse_kinds(raw: dict[str, Any], where: str, limits: Limits = DEFAULT_LIMITS
         for fname, fbody in (body.get("fields") or {}).items():
             ftype = fbody.get("type")
             if ftype not in FIELD_TYPES:
-                raise PolicyError(f"{where}: kinds.{name}.fields.{fname}.type: '{ftype}' is not one of "
-                                  f"{', '.join(sorted(FIELD_TYPES))}")
-            fields[fname] = FieldSpec(fname, ftype, bool(fbody.get("required")), tuple(fbody.get("values") or ()),
-                                      fbody.get("min"), fbody.get("max"), fbody.get("future_days"),
-                                      fbody.get("not_before"))
+                raise PolicyError(
+                    f"{where}: kinds.{name}.fields.{fname}.type: '{ftype}' is not one of "
+                    f"{', '.join(sorted(FIELD_TYPES))}"
+                )
+            fields[fname] = FieldSpec(
+                fname,
+                ftype,
+                bool(fbody.get("required")),
+                tuple(fbody.get("values") or ()),
+                fbody.get("min"),
+                fbody.get("max"),
+                fbody.get("future_days"),
+                fbody.get("not_before"),
+            )
         date = body.get("date")
         date_field = date["year_end"] if isinstance(date, dict) else date
         if date_field not in fields:
@@ -227,12 +241,16 @@ def parse_kinds(raw: dict[str, Any], where: str, limits: Limits = DEFAULT_LIMITS
                 raise PolicyError(f"{where}: {where_key}: '{days}' is not a whole number of days, 0 or more")
             if spec is None:
                 continue
-            if spec.not_before and (spec.not_before not in fields or fields[spec.not_before].type != "date"
-                                    or spec.type != "date"):
-                raise PolicyError(f"{where}: kinds.{name}.fields.{fname}.not_before: '{spec.not_before}' is not a "
-                                  f"date field of {name}")
-        kinds[name] = RecordKind(name, body.get("title", name), fields, date, tuple(body.get("key") or ()),
-                                 body.get("future_days"), limits)
+            if spec.not_before and (
+                spec.not_before not in fields or fields[spec.not_before].type != "date" or spec.type != "date"
+            ):
+                raise PolicyError(
+                    f"{where}: kinds.{name}.fields.{fname}.not_before: '{spec.not_before}' is not a "
+                    f"date field of {name}"
+                )
+        kinds[name] = RecordKind(
+            name, body.get("title", name), fields, date, tuple(body.get("key") or ()), body.get("future_days"), limits
+        )
     return kinds
 
 

@@ -13,7 +13,8 @@ import json
 import os
 import pathlib
 import re
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,15 +27,15 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3; accept a bare file path for SQLite."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if "://" not in url:
         url = f"sqlite:///{url}"
     return url
@@ -49,8 +50,9 @@ def lock_wait_seconds() -> float:
     try:
         return max(0.0, float(os.environ.get("SUPERVISE_LOCK_WAIT") or 30))
     except ValueError:
-        raise StoreError(f"SUPERVISE_LOCK_WAIT must be a number of seconds, not "
-                         f"'{os.environ['SUPERVISE_LOCK_WAIT']}'.") from None
+        raise StoreError(
+            f"SUPERVISE_LOCK_WAIT must be a number of seconds, not '{os.environ['SUPERVISE_LOCK_WAIT']}'."
+        ) from None
 
 
 def make_engine(url: str) -> Engine:
@@ -144,17 +146,19 @@ class Store:
 
     def _operational_error(self, exc: Exception) -> StoreError:
         message = self._operational_message(exc)
-        return DatabaseLocked(message) if "database is locked" in str(getattr(exc, "orig", exc)) else \
-            StoreError(message)
+        return (
+            DatabaseLocked(message) if "database is locked" in str(getattr(exc, "orig", exc)) else StoreError(message)
+        )
 
     def _operational_message(self, exc: Exception) -> str:
         text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         if "no such table" in text or "does not exist" in text:
-            return (f"The database {self.display_url()} has no supervise schema ({text}). "
-                    f"Run 'supervise init' first.")
+            return f"The database {self.display_url()} has no supervise schema ({text}). Run 'supervise init' first."
         if "database is locked" in text:
-            return (f"The database {self.display_url()} is locked by another process that is writing "
-                    f"(a cycle or import may be running); try again when it has finished.")
+            return (
+                f"The database {self.display_url()} is locked by another process that is writing "
+                f"(a cycle or import may be running); try again when it has finished."
+            )
         return f"Database error on {self.display_url()}: {text}"
 
     # -- schema -------------------------------------------------------------------------------
@@ -203,8 +207,10 @@ class Store:
         if current is None:
             raise StoreError(f"The database {self.display_url()} has no supervise schema. Run 'supervise init' first.")
         if current != head:
-            raise StoreError(f"The database {self.display_url()} is at schema {current}, this version needs {head}. "
-                             f"Run 'supervise init' to upgrade it.")
+            raise StoreError(
+                f"The database {self.display_url()} is at schema {current}, this version needs {head}. "
+                f"Run 'supervise init' to upgrade it."
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -216,8 +222,9 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
         insert_columns(conn, table, {name: [r[name] for r in rows] for name in rows[0]})
 
 
-def insert_columns(conn: Connection, table: sa.Table, columns: dict[str, Sequence[Any]],
-                   raw_json: Sequence[str] = ()) -> None:
+def insert_columns(
+    conn: Connection, table: sa.Table, columns: dict[str, Sequence[Any]], raw_json: Sequence[str] = ()
+) -> None:
     """Insert rows given column by column straight through the driver, in the caller's transaction: COPY on
     PostgreSQL (psycopg 3), one executemany of plain tuples on SQLite. Values are bound as the column types bind
     them (dates, timestamps and JSON stored exactly as a Core insert would store them); the JSON columns named in
@@ -234,8 +241,12 @@ def insert_columns(conn: Connection, table: sa.Table, columns: dict[str, Sequenc
         cursor = conn.connection.driver_connection.cursor()
         if hasattr(cursor, "copy"):  # psycopg 3; COPY reads JSON as text
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
-            values = [columns[name] if name in raw_json or not isinstance(col.type, sa.JSON)
-                      else [dumps(v) for v in columns[name]] for name, col in zip(names, cols)]
+            values = [
+                columns[name]
+                if name in raw_json or not isinstance(col.type, sa.JSON)
+                else [dumps(v) for v in columns[name]]
+                for name, col in zip(names, cols)
+            ]
             with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                 for row in zip(*values):
                     copy.write_row(row)
@@ -293,15 +304,17 @@ def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
         return []
     if conn.dialect.name == "postgresql":
         seq = conn.execute(sa.select(sa.func.pg_get_serial_sequence(table.name, "id"))).scalar_one()
-        return list(conn.execute(sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, count))
-                                 ).scalars())
+        return list(
+            conn.execute(sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, count))).scalars()
+        )
     start = (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
     return list(range(start, start + count))
 
 
 def audit(conn: Connection, actor: str, action: str, target: str | None = None, **detail: Any) -> None:
-    conn.execute(sa.insert(schema.audit_log).values(at=now(), actor=actor, action=action, target=target,
-                                                   detail=detail or None))
+    conn.execute(
+        sa.insert(schema.audit_log).values(at=now(), actor=actor, action=action, target=target, detail=detail or None)
+    )
 
 
 def chunked(iterable, size: int):

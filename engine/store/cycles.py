@@ -6,7 +6,8 @@ import datetime as dt
 import gc
 import time
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,8 +33,10 @@ def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = 
     deadline = time.monotonic() + wait
     while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
         if time.monotonic() >= deadline:
-            raise CycleError(f"Another run of policy {pack_id} for period {period} is in progress; "
-                             f"wait for it to finish, then use --rerun if you still need a new revision.")
+            raise CycleError(
+                f"Another run of policy {pack_id} for period {period} is in progress; "
+                f"wait for it to finish, then use --rerun if you still need a new revision."
+            )
         time.sleep(0.2)
 
 
@@ -41,15 +44,30 @@ def ensure_policy_version(conn: Connection, version) -> int:
     found = conn.execute(sa.select(PV.c.id).where(PV.c.content_hash == version.content_hash)).scalar()
     if found:
         return found
-    return conn.execute(sa.insert(PV).values(
-        pack_id=version.pack.id, version=version.version, content_hash=version.content_hash,
-        effective_from=version.effective_from, effective_to=version.effective_to, body=version.stored_body(),
-        source=str(version.pack.path), loaded_at=now()).returning(PV.c.id)).scalar_one()
+    return conn.execute(
+        sa.insert(PV)
+        .values(
+            pack_id=version.pack.id,
+            version=version.version,
+            content_hash=version.content_hash,
+            effective_from=version.effective_from,
+            effective_to=version.effective_to,
+            body=version.stored_body(),
+            source=str(version.pack.path),
+            loaded_at=now(),
+        )
+        .returning(PV.c.id)
+    ).scalar_one()
 
 
 def current_cycle(conn: Connection, pack_id: str, period: str) -> dict | None:
-    row = conn.execute(sa.select(CY).where(CY.c.pack_id == pack_id, CY.c.period == period)
-                       .order_by(CY.c.revision.desc()).limit(1)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(CY).where(CY.c.pack_id == pack_id, CY.c.period == period).order_by(CY.c.revision.desc()).limit(1)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -59,13 +77,15 @@ def create_cycle(conn: Connection, **values: Any) -> int:
 
 def finish_cycle(conn: Connection, cycle_id: int, entity_count: int, summary: dict) -> None:
     """Fill in the totals of a cycle inside the transaction that created it (before it is visible)."""
-    conn.execute(sa.update(CY).where(CY.c.id == cycle_id)
-                 .values(entity_count=entity_count, summary=summary, committed_at=now()))
+    conn.execute(
+        sa.update(CY).where(CY.c.id == cycle_id).values(entity_count=entity_count, summary=summary, committed_at=now())
+    )
 
 
 def insert_outcome(conn: Connection, cycle_id: int, key: str, tier: str, result: dict) -> int:
-    return conn.execute(sa.insert(OU).values(cycle_id=cycle_id, vector_key=key, tier=tier, result=result)
-                        .returning(OU.c.id)).scalar_one()
+    return conn.execute(
+        sa.insert(OU).values(cycle_id=cycle_id, vector_key=key, tier=tier, result=result).returning(OU.c.id)
+    ).scalar_one()
 
 
 def insert_decisions(conn: Connection, cycle_id: int, rows: Sequence[tuple], outcome_ids: dict[str, int]) -> list[int]:
@@ -75,9 +95,22 @@ def insert_decisions(conn: Connection, cycle_id: int, rows: Sequence[tuple], out
         return []
     ids = allocate_ids(conn, DE, len(rows))
     entity_id, key, tier, ratio, per_year, forced, facts = zip(*rows)
-    insert_columns(conn, DE, {"id": ids, "cycle_id": [cycle_id] * len(rows), "entity_id": entity_id,
-                              "outcome_id": [outcome_ids[k] for k in key], "tier": tier, "ratio": ratio,
-                              "per_year": per_year, "forced": forced, "facts": facts}, raw_json=("facts",))
+    insert_columns(
+        conn,
+        DE,
+        {
+            "id": ids,
+            "cycle_id": [cycle_id] * len(rows),
+            "entity_id": entity_id,
+            "outcome_id": [outcome_ids[k] for k in key],
+            "tier": tier,
+            "ratio": ratio,
+            "per_year": per_year,
+            "forced": forced,
+            "facts": facts,
+        },
+        raw_json=("facts",),
+    )
     return ids
 
 
@@ -105,14 +138,24 @@ def tiers_of(conn: Connection, cycle_id: int) -> dict[int, str]:
 
 
 def get_cycle(conn: Connection, cycle_id: int) -> dict:
-    row = conn.execute(sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
-                       .join(PV, PV.c.id == CY.c.policy_version_id).where(CY.c.id == cycle_id)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
+            .join(PV, PV.c.id == CY.c.policy_version_id)
+            .where(CY.c.id == cycle_id)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise CycleNotFound(f"No cycle with id {cycle_id}; 'supervise cycle list' shows the cycles.")
     out = dict(row)
-    newer = conn.execute(sa.select(CY.c.id).where(CY.c.pack_id == out["pack_id"], CY.c.period == out["period"],
-                                                  CY.c.revision > out["revision"]).order_by(CY.c.revision).limit(1)
-                         ).scalar()
+    newer = conn.execute(
+        sa.select(CY.c.id)
+        .where(CY.c.pack_id == out["pack_id"], CY.c.period == out["period"], CY.c.revision > out["revision"])
+        .order_by(CY.c.revision)
+        .limit(1)
+    ).scalar()
     out["superseded_by"] = newer
     out["status"] = "superseded" if newer else "committed"
     return out
@@ -127,21 +170,42 @@ def latest_cycle(conn: Connection, pack_id: str | None = None) -> dict | None:
 
 
 def list_cycles(conn: Connection) -> list[dict]:
-    rows = conn.execute(sa.select(CY.c.id, CY.c.pack_id, CY.c.period, CY.c.revision, CY.c.as_of, CY.c.entity_count,
-                                  CY.c.committed_at, PV.c.version, CY.c.summary)
-                        .join(PV, PV.c.id == CY.c.policy_version_id).order_by(CY.c.id)).mappings().all()
+    rows = (
+        conn.execute(
+            sa.select(
+                CY.c.id,
+                CY.c.pack_id,
+                CY.c.period,
+                CY.c.revision,
+                CY.c.as_of,
+                CY.c.entity_count,
+                CY.c.committed_at,
+                PV.c.version,
+                CY.c.summary,
+            )
+            .join(PV, PV.c.id == CY.c.policy_version_id)
+            .order_by(CY.c.id)
+        )
+        .mappings()
+        .all()
+    )
     latest: dict[tuple, int] = {}
     for r in rows:
         key = (r["pack_id"], r["period"])
         latest[key] = max(latest.get(key, 0), r["revision"])
-    return [{**dict(r), "status": "committed" if latest[(r["pack_id"], r["period"])] == r["revision"] else "superseded"}
-            for r in rows]
+    return [
+        {**dict(r), "status": "committed" if latest[(r["pack_id"], r["period"])] == r["revision"] else "superseded"}
+        for r in rows
+    ]
 
 
 def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
     """Outcome id -> number of entities decided with it in a cycle."""
-    return dict(conn.execute(sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id)
-                             .group_by(DE.c.outcome_id)).all())
+    return dict(
+        conn.execute(
+            sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id).group_by(DE.c.outcome_id)
+        ).all()
+    )
 
 
 def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
@@ -150,8 +214,11 @@ def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        rows = conn.execute(sa.select(DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced,
-                                      DE.c.outcome_id).where(DE.c.cycle_id == cycle_id)).all()
+        rows = conn.execute(
+            sa.select(DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.outcome_id).where(
+                DE.c.cycle_id == cycle_id
+            )
+        ).all()
         return {r[0]: tuple(r[1:]) for r in rows}
     finally:
         if collecting:
@@ -159,14 +226,24 @@ def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
 
 
 def outcomes_of(conn: Connection, cycle_id: int) -> dict[int, dict]:
-    return {r.id: {"key": r.vector_key, "tier": r.tier, "result": r.result}
-            for r in conn.execute(sa.select(OU.c.id, OU.c.vector_key, OU.c.tier, OU.c.result)
-                                  .where(OU.c.cycle_id == cycle_id))}
+    return {
+        r.id: {"key": r.vector_key, "tier": r.tier, "result": r.result}
+        for r in conn.execute(
+            sa.select(OU.c.id, OU.c.vector_key, OU.c.tier, OU.c.result).where(OU.c.cycle_id == cycle_id)
+        )
+    }
 
 
 def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None:
-    row = conn.execute(sa.select(DE, OU.c.result, OU.c.vector_key).join(OU, OU.c.id == DE.c.outcome_id)
-                       .where(DE.c.cycle_id == cycle_id, DE.c.entity_id == entity_id)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(DE, OU.c.result, OU.c.vector_key)
+            .join(OU, OU.c.id == DE.c.outcome_id)
+            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id == entity_id)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -174,12 +251,22 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
     """Pack id -> the cycle that speaks for the pack on ``as_of``: of each pack and period only the latest
     committed revision counts, and of those the one with the latest as-of date on or before ``as_of`` (then the
     newest). Each row carries ``version``, ``content_hash`` and ``pack_body``."""
-    newest = (sa.select(CY.c.pack_id, CY.c.period, sa.func.max(CY.c.revision).label("revision"))
-              .where(CY.c.committed_at.is_not(None)).group_by(CY.c.pack_id, CY.c.period).subquery())
-    stmt = (sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
-            .join(PV, PV.c.id == CY.c.policy_version_id)
-            .join(newest, (newest.c.pack_id == CY.c.pack_id) & (newest.c.period == CY.c.period)
-                  & (newest.c.revision == CY.c.revision)))
+    newest = (
+        sa.select(CY.c.pack_id, CY.c.period, sa.func.max(CY.c.revision).label("revision"))
+        .where(CY.c.committed_at.is_not(None))
+        .group_by(CY.c.pack_id, CY.c.period)
+        .subquery()
+    )
+    stmt = (
+        sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
+        .join(PV, PV.c.id == CY.c.policy_version_id)
+        .join(
+            newest,
+            (newest.c.pack_id == CY.c.pack_id)
+            & (newest.c.period == CY.c.period)
+            & (newest.c.revision == CY.c.revision),
+        )
+    )
     if as_of is not None:
         stmt = stmt.where(CY.c.as_of <= as_of)
     out: dict[str, dict] = {}
@@ -194,33 +281,49 @@ def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> 
     out: dict[int, dict] = {}
     ids = list(dict.fromkeys(entity_ids))
     for i in range(0, len(ids), 5000):
-        rows = conn.execute(sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced,
-                                      OU.c.result).join(OU, OU.c.id == DE.c.outcome_id)
-                            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i:i + 5000]))).mappings()
+        rows = conn.execute(
+            sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, OU.c.result)
+            .join(OU, OU.c.id == DE.c.outcome_id)
+            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i : i + 5000]))
+        ).mappings()
         out.update({r["entity_id"]: dict(r) for r in rows})
     return out
 
 
 def tier_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
-    return dict(conn.execute(sa.select(DE.c.tier, sa.func.count()).where(DE.c.cycle_id == cycle_id)
-                             .group_by(DE.c.tier)).all())
+    return dict(
+        conn.execute(sa.select(DE.c.tier, sa.func.count()).where(DE.c.cycle_id == cycle_id).group_by(DE.c.tier)).all()
+    )
 
 
 def transitions(conn: Connection, a: int, b: int) -> dict[tuple[str, str], int]:
     da, db = DE.alias("da"), DE.alias("db")
-    rows = conn.execute(sa.select(da.c.tier, db.c.tier, sa.func.count())
-                        .select_from(da.join(db, (da.c.entity_id == db.c.entity_id) & (db.c.cycle_id == b)))
-                        .where(da.c.cycle_id == a).group_by(da.c.tier, db.c.tier)).all()
+    rows = conn.execute(
+        sa.select(da.c.tier, db.c.tier, sa.func.count())
+        .select_from(da.join(db, (da.c.entity_id == db.c.entity_id) & (db.c.cycle_id == b)))
+        .where(da.c.cycle_id == a)
+        .group_by(da.c.tier, db.c.tier)
+    ).all()
     return {(x, y): n for x, y, n in rows}
 
 
 def region_tier_workload(conn: Connection, cycle_id: int) -> list[dict]:
-    rows = conn.execute(sa.select(E.c.region, DE.c.tier, sa.func.count(), sa.func.sum(DE.c.ratio),
-                                  sa.func.sum(sa.case((DE.c.forced, 1), else_=0)))
-                        .join(E, E.c.id == DE.c.entity_id).where(DE.c.cycle_id == cycle_id)
-                        .group_by(E.c.region, DE.c.tier)).all()
-    return [{"region": r, "tier": t, "entities": n, "expected_inspections": float(s or 0), "forced": int(f or 0)}
-            for r, t, n, s, f in rows]
+    rows = conn.execute(
+        sa.select(
+            E.c.region,
+            DE.c.tier,
+            sa.func.count(),
+            sa.func.sum(DE.c.ratio),
+            sa.func.sum(sa.case((DE.c.forced, 1), else_=0)),
+        )
+        .join(E, E.c.id == DE.c.entity_id)
+        .where(DE.c.cycle_id == cycle_id)
+        .group_by(E.c.region, DE.c.tier)
+    ).all()
+    return [
+        {"region": r, "tier": t, "entities": n, "expected_inspections": float(s or 0), "forced": int(f or 0)}
+        for r, t, n, s, f in rows
+    ]
 
 
 def tiers_of_entity(conn: Connection, cycle_id: int, entity_id: int) -> str | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +18,7 @@ ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", 
 
 
 def _insert(conn: Connection, table: sa.Table):
-    return (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
 def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -30,8 +31,10 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     # Last row wins for duplicate codes within one chunk (like a sequential upsert would).
     unique = {r["code"]: r for r in rows}
     codes = list(unique)
-    found = {row.code: row for row in conn.execute(sa.select(E.c.code, *[E.c[f] for f in ENTITY_FIELDS])
-                                                  .where(_code_in(conn, codes)))}
+    found = {
+        row.code: row
+        for row in conn.execute(sa.select(E.c.code, *[E.c[f] for f in ENTITY_FIELDS]).where(_code_in(conn, codes)))
+    }
     stamp = now()
     to_insert, to_update = [], []
     for code, row in unique.items():
@@ -46,8 +49,11 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     if to_insert:
         conn.execute(sa.insert(E), to_insert)
     if to_update:
-        stmt = (sa.update(E).where(E.c.code == sa.bindparam("b_code"))
-                .values({f: sa.bindparam(f"b_{f}") for f in ENTITY_FIELDS} | {"updated_at": stamp}))
+        stmt = (
+            sa.update(E)
+            .where(E.c.code == sa.bindparam("b_code"))
+            .values({f: sa.bindparam(f"b_{f}") for f in ENTITY_FIELDS} | {"updated_at": stamp})
+        )
         conn.execute(stmt, [{"b_code": r["code"], **{f"b_{f}": r.get(f) for f in ENTITY_FIELDS}} for r in to_update])
     return len(to_insert), len(to_update)
 
@@ -65,7 +71,7 @@ def entity_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900  # SQLite: at most 999 parameters
     for i in range(0, len(codes), step):
-        part = codes[i:i + step]
+        part = codes[i : i + step]
         out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
     return out
 
@@ -100,7 +106,7 @@ def codes_and_regions(conn: Connection, ids: Iterable[int], chunk: int = 5000) -
     """Entity id -> {code, region}, read a chunk of ids at a time."""
     E, out, ids = schema.entities, {}, sorted(set(ids))
     for i in range(0, len(ids), chunk):
-        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(ids[i:i + chunk]))).mappings():
+        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(ids[i : i + chunk]))).mappings():
             out[r["id"]] = {"code": r["code"], "region": r["region"]}
     return out
 
@@ -112,16 +118,24 @@ def regions_of(conn: Connection, entity_types: Sequence[str] = ()) -> list[str |
     return [r[0] for r in conn.execute(sa.select(E.c.region).where(*where).distinct())]
 
 
-def entities_in_regions(conn: Connection, regions: Sequence[str | None], entity_types: Sequence[str] = (),
-                        limit: int = 7) -> list[dict[str, Any]]:
+def entities_in_regions(
+    conn: Connection, regions: Sequence[str | None], entity_types: Sequence[str] = (), limit: int = 7
+) -> list[dict[str, Any]]:
     """A few entities (code, name, region) of these regions (None: no region), ordered by region and code."""
     E = schema.entities
     cond = [E.c.region.in_([r for r in regions if r is not None])]
     if None in regions:
         cond.append(E.c.region.is_(None))
     where = [E.c.entity_type.in_(list(entity_types))] if entity_types else []
-    return [dict(r) for r in conn.execute(sa.select(E.c.code, E.c.name, E.c.region).where(sa.or_(*cond), *where)
-                                          .order_by(E.c.region, E.c.code).limit(limit)).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            sa.select(E.c.code, E.c.name, E.c.region)
+            .where(sa.or_(*cond), *where)
+            .order_by(E.c.region, E.c.code)
+            .limit(limit)
+        ).mappings()
+    ]
 
 
 def get_entity_by_id(conn: Connection, entity_id: int) -> dict[str, Any] | None:
@@ -163,8 +177,7 @@ class _Days(dict):
         return value
 
 
-def entities_between(conn: Connection, first: int, last: int | None,
-                     limit: int | None = None) -> list[dict[str, Any]]:
+def entities_between(conn: Connection, first: int, last: int | None, limit: int | None = None) -> list[dict[str, Any]]:
     """Entities with ids in [first, last] (no upper bound when ``last`` is None) in id order, at most ``limit``,
     as the evaluation reads them."""
     cols = [E.c.id, E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.industry, E.c.established_on]
@@ -175,10 +188,32 @@ def entities_between(conn: Connection, first: int, last: int | None,
     stmt = sa.select(*cols).where(E.c.id >= first if last is None else E.c.id.between(first, last)).order_by(E.c.id)
     rows = conn.execute(stmt.limit(limit) if limit else stmt).all()
     if days is None:
-        return [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
-                 "established_on": est} for i, c, ck, n, t, r, ind, est in rows]
-    return [{"id": i, "code": c, "code_kind": ck, "name": n, "entity_type": t, "region": r, "industry": ind,
-             "established_on": days[est]} for i, c, ck, n, t, r, ind, est in rows]
+        return [
+            {
+                "id": i,
+                "code": c,
+                "code_kind": ck,
+                "name": n,
+                "entity_type": t,
+                "region": r,
+                "industry": ind,
+                "established_on": est,
+            }
+            for i, c, ck, n, t, r, ind, est in rows
+        ]
+    return [
+        {
+            "id": i,
+            "code": c,
+            "code_kind": ck,
+            "name": n,
+            "entity_type": t,
+            "region": r,
+            "industry": ind,
+            "established_on": days[est],
+        }
+        for i, c, ck, n, t, r, ind, est in rows
+    ]
 
 
 def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[str, Any]]]:
@@ -192,9 +227,14 @@ def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[st
         last = rows[-1]["id"]
 
 
-def records_for_range(conn: Connection, first_id: int, last_id: int, until: dt.date,
-                      kinds: Sequence[str] | None = None, imported_before: dt.datetime | None = None
-                      ) -> dict[int, list[tuple[str, dt.date, dict]]]:
+def records_for_range(
+    conn: Connection,
+    first_id: int,
+    last_id: int,
+    until: dt.date,
+    kinds: Sequence[str] | None = None,
+    imported_before: dt.datetime | None = None,
+) -> dict[int, list[tuple[str, dt.date, dict]]]:
     """Records of entities with ids in [first_id, last_id], dated on or before ``until`` (and, for replay,
     imported before a moment), grouped by entity; each entity's records in (date, kind, id) order, as
     ``records_for`` gives them. Records with the same data share one decoded dict: treat them as read-only."""
@@ -215,9 +255,11 @@ def records_for_range(conn: Connection, first_id: int, last_id: int, until: dt.d
         day = R.c.date
     # The JSON text is decoded here, once per distinct text: most records of a kind repeat a few shapes (a tax
     # evaluation is a year, a score and a flag), and decoding dominated the load.
-    stmt = (sa.select(R.c.entity_id, R.c.kind, day, data)
-            .where(R.c.entity_id.between(first_id, last_id), date <= until)
-            .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id))
+    stmt = (
+        sa.select(R.c.entity_id, R.c.kind, day, data)
+        .where(R.c.entity_id.between(first_id, last_id), date <= until)
+        .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
+    )
     if imported_before is not None:
         stmt = stmt.where(R.c.imported_at < imported_before)
     if kinds is not None:

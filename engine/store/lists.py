@@ -8,7 +8,8 @@ sent to the database; no row of these tables is ever rewritten or removed). An e
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -29,10 +30,11 @@ CHUNK = 900  # stay below SQLite's bound-parameter limit
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for i in range(0, len(values), CHUNK):
-        yield values[i:i + CHUNK]
+        yield values[i : i + CHUNK]
 
 
 # -- cycles and packs ---------------------------------------------------------------------------------------
+
 
 def task_departments(conn: Connection) -> set[str]:
     """Departments named by stored measure tasks."""
@@ -42,17 +44,27 @@ def task_departments(conn: Connection) -> set[str]:
 def earlier_revisions(conn: Connection, pack_id: str, period: str, revision: int) -> list[int]:
     """Ids of the cycles of a pack and period with a lower revision, oldest first."""
     cy = schema.cycles
-    return list(conn.execute(sa.select(cy.c.id).where(cy.c.pack_id == pack_id, cy.c.period == period,
-                                                      cy.c.revision < revision).order_by(cy.c.revision)).scalars())
+    return list(
+        conn.execute(
+            sa.select(cy.c.id)
+            .where(cy.c.pack_id == pack_id, cy.c.period == period, cy.c.revision < revision)
+            .order_by(cy.c.revision)
+        ).scalars()
+    )
 
 
 def cycle_with_pack(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
     """The cycle row with its pack version (``policy_version``, ``pack_body``)."""
     pv = schema.policy_versions
-    row = conn.execute(
-        sa.select(schema.cycles, pv.c.version.label("pack_version"), pv.c.body.label("pack_body"))
-        .join(pv, pv.c.id == schema.cycles.c.policy_version_id)
-        .where(schema.cycles.c.id == cycle_id)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(schema.cycles, pv.c.version.label("pack_version"), pv.c.body.label("pack_body"))
+            .join(pv, pv.c.id == schema.cycles.c.policy_version_id)
+            .where(schema.cycles.c.id == cycle_id)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -79,14 +91,22 @@ def list_proposals(conn: Connection, cycle_id: int) -> Iterator[dict[str, Any]]:
         if items:
             wanted[outcome_id] = items
     for part in _chunks(sorted(wanted)):
-        stmt = (sa.select(D.c.id, D.c.entity_id, D.c.outcome_id, D.c.facts)
-                .where(D.c.cycle_id == cycle_id, D.c.outcome_id.in_(part)).order_by(D.c.entity_id))
+        stmt = (
+            sa.select(D.c.id, D.c.entity_id, D.c.outcome_id, D.c.facts)
+            .where(D.c.cycle_id == cycle_id, D.c.outcome_id.in_(part))
+            .order_by(D.c.entity_id)
+        )
         for row in conn.execute(stmt):
-            yield {"decision_id": row.id, "entity_id": row.entity_id, "facts": row.facts or {},
-                   "items": wanted[row.outcome_id]}
+            yield {
+                "decision_id": row.id,
+                "entity_id": row.entity_id,
+                "facts": row.facts or {},
+                "items": wanted[row.outcome_id],
+            }
 
 
 # -- entries and events -------------------------------------------------------------------------------------
+
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert entries (ids reserved first, then one bulk insert); returns their ids in the order of ``rows``."""
@@ -112,8 +132,9 @@ def lock_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
 
 
 def _entry_select():
-    return (sa.select(LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type)
-            .join(E, E.c.id == LE.c.entity_id))
+    return sa.select(LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type).join(
+        E, E.c.id == LE.c.entity_id
+    )
 
 
 def get_entries(conn: Connection, entry_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -135,13 +156,23 @@ def events_for(conn: Connection, entry_ids: Iterable[int]) -> dict[int, list[dic
 
 def _latest_states():
     last = sa.select(EV.c.entry_id, sa.func.max(EV.c.seq).label("seq")).group_by(EV.c.entry_id).subquery()
-    return (sa.select(EV.c.entry_id, EV.c.state)
-            .join(last, sa.and_(last.c.entry_id == EV.c.entry_id, last.c.seq == EV.c.seq)).subquery())
+    return (
+        sa.select(EV.c.entry_id, EV.c.state)
+        .join(last, sa.and_(last.c.entry_id == EV.c.entry_id, last.c.seq == EV.c.seq))
+        .subquery()
+    )
 
 
-def entry_ids(conn: Connection, *, states: Sequence[str] | None = None, entity_id: int | None = None,
-              list_name: str | None = None, cycle_id: int | None = None,
-              ever: str | None = None, ever_before: dt.date | None = None) -> list[int]:
+def entry_ids(
+    conn: Connection,
+    *,
+    states: Sequence[str] | None = None,
+    entity_id: int | None = None,
+    list_name: str | None = None,
+    cycle_id: int | None = None,
+    ever: str | None = None,
+    ever_before: dt.date | None = None,
+) -> list[int]:
     """Ids of entries filtered by current state, entity, list, proposing cycle, or by having had an event
     ``ever`` valid on or before ``ever_before``."""
     stmt = sa.select(LE.c.id)
@@ -171,8 +202,12 @@ def pair_states(conn: Connection, pack_id: str) -> dict[tuple[int, str], tuple[i
     """(entity_id, list) -> (id, current state, end of its publication period or None) of the newest entry of that
     entity on that list of a pack (lists are a pack's own: two packs' 'red' lists are different lists)."""
     latest = _latest_states()
-    stmt = (sa.select(LE.c.entity_id, LE.c.list, LE.c.id, latest.c.state)
-            .join(latest, latest.c.entry_id == LE.c.id).where(LE.c.pack_id == pack_id).order_by(LE.c.id))
+    stmt = (
+        sa.select(LE.c.entity_id, LE.c.list, LE.c.id, latest.c.state)
+        .join(latest, latest.c.entry_id == LE.c.id)
+        .where(LE.c.pack_id == pack_id)
+        .order_by(LE.c.id)
+    )
     periods = publication_periods(conn, pack_id)
     return {(e, l): (i, s, periods[i][1] if i in periods else None) for e, l, i, s in conn.execute(stmt)}
 
@@ -180,10 +215,12 @@ def pair_states(conn: Connection, pack_id: str) -> dict[tuple[int, str], tuple[i
 def publication_periods(conn: Connection, pack_id: str) -> dict[int, tuple[str, dt.date | None, dt.date | None]]:
     """Entry id -> (list, end of its publication period as set on listing and by extensions (None: no end),
     date it was first repaired or revoked (None: never)) for every entry of a pack that was listed."""
-    stmt = (sa.select(EV.c.entry_id, LE.c.list, EV.c.event, EV.c.valid_from, EV.c.data)
-            .join(LE, LE.c.id == EV.c.entry_id)
-            .where(LE.c.pack_id == pack_id, EV.c.event.in_(["listed", "extended", "repaired", "revoked"]))
-            .order_by(EV.c.entry_id, EV.c.seq))
+    stmt = (
+        sa.select(EV.c.entry_id, LE.c.list, EV.c.event, EV.c.valid_from, EV.c.data)
+        .join(LE, LE.c.id == EV.c.entry_id)
+        .where(LE.c.pack_id == pack_id, EV.c.event.in_(["listed", "extended", "repaired", "revoked"]))
+        .order_by(EV.c.entry_id, EV.c.seq)
+    )
     out: dict[int, tuple[str, dt.date | None, dt.date | None]] = {}
     for entry_id, name, event, valid_from, data in conn.execute(stmt):
         _, end, early = out.get(entry_id, (name, None, None))
@@ -217,8 +254,9 @@ def operators(conn: Connection, entity_ids: Iterable[int]) -> dict[int, str | No
     return out
 
 
-def basis_records(conn: Connection, entity_ids: Iterable[int], until: dt.date,
-                  kinds: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
+def basis_records(
+    conn: Connection, entity_ids: Iterable[int], until: dt.date, kinds: Sequence[str] | None = None
+) -> dict[int, list[dict[str, Any]]]:
     """Records of several entities dated on or before ``until`` (optionally of some kinds), grouped by entity,
     each entity's in (date, kind, id) order like ``entities.records_for``."""
     R = schema.records
@@ -227,9 +265,11 @@ def basis_records(conn: Connection, entity_ids: Iterable[int], until: dt.date,
     for part in _chunks(sorted(set(entity_ids))):
         # Kinds are filtered here, not in SQL: "kind IN (..)" lets SQLite answer from ix_records_kind_date, walking
         # every record of those kinds in the register for each chunk, instead of the entity index.
-        stmt = (sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.date, R.c.data)
-                .where(R.c.entity_id.in_(part), R.c.date <= until)
-                .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id))
+        stmt = (
+            sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.date, R.c.data)
+            .where(R.c.entity_id.in_(part), R.c.date <= until)
+            .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
+        )
         for row in conn.execute(stmt).mappings():
             if wanted is None or row["kind"] in wanted:
                 out.setdefault(row["entity_id"], []).append(dict(row))
@@ -238,15 +278,25 @@ def basis_records(conn: Connection, entity_ids: Iterable[int], until: dt.date,
 
 # -- objections ---------------------------------------------------------------------------------------------
 
-def insert_objection(conn: Connection, entry_id: int, reason: str, evidence: list[dict], filed_on: dt.date,
-                     filed_by: str) -> int:
-    return conn.execute(sa.insert(OB).values(entry_id=entry_id, reason=reason, evidence=evidence, filed_on=filed_on,
-                                             filed_at=now(), filed_by=filed_by).returning(OB.c.id)).scalar_one()
+
+def insert_objection(
+    conn: Connection, entry_id: int, reason: str, evidence: list[dict], filed_on: dt.date, filed_by: str
+) -> int:
+    return conn.execute(
+        sa.insert(OB)
+        .values(
+            entry_id=entry_id, reason=reason, evidence=evidence, filed_on=filed_on, filed_at=now(), filed_by=filed_by
+        )
+        .returning(OB.c.id)
+    ).scalar_one()
 
 
 def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
-    stmt = (sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
-            .outerjoin(OD, OD.c.objection_id == OB.c.id).where(OB.c.id == objection_id))
+    stmt = (
+        sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
+        .outerjoin(OD, OD.c.objection_id == OB.c.id)
+        .where(OB.c.id == objection_id)
+    )
     row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
 
@@ -254,30 +304,62 @@ def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
 def objections_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
     out = []
     for part in _chunks(sorted(set(entry_ids))):
-        stmt = (sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
-                .outerjoin(OD, OD.c.objection_id == OB.c.id).where(OB.c.entry_id.in_(part)).order_by(OB.c.id))
+        stmt = (
+            sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
+            .outerjoin(OD, OD.c.objection_id == OB.c.id)
+            .where(OB.c.entry_id.in_(part))
+            .order_by(OB.c.id)
+        )
         out.extend(dict(r) for r in conn.execute(stmt).mappings())
     return out
 
 
-def insert_objection_decision(conn: Connection, objection_id: int, decision: str, reason: str,
-                              decided_on: dt.date, decided_by: str) -> None:
-    conn.execute(sa.insert(OD).values(objection_id=objection_id, decision=decision, reason=reason,
-                                      decided_on=decided_on, decided_at=now(), decided_by=decided_by))
+def insert_objection_decision(
+    conn: Connection, objection_id: int, decision: str, reason: str, decided_on: dt.date, decided_by: str
+) -> None:
+    conn.execute(
+        sa.insert(OD).values(
+            objection_id=objection_id,
+            decision=decision,
+            reason=reason,
+            decided_on=decided_on,
+            decided_at=now(),
+            decided_by=decided_by,
+        )
+    )
 
 
 # -- credit repair ------------------------------------------------------------------------------------------
 
-def insert_application(conn: Connection, entry_id: int, applied_on: dt.date, applicant: str,
-                       commitment: dict | None, evidence: list[dict], eligibility: dict) -> int:
-    return conn.execute(sa.insert(RA).values(entry_id=entry_id, applied_on=applied_on, applied_at=now(),
-                                             applicant=applicant, commitment=commitment, evidence=evidence,
-                                             eligibility=eligibility).returning(RA.c.id)).scalar_one()
+
+def insert_application(
+    conn: Connection,
+    entry_id: int,
+    applied_on: dt.date,
+    applicant: str,
+    commitment: dict | None,
+    evidence: list[dict],
+    eligibility: dict,
+) -> int:
+    return conn.execute(
+        sa.insert(RA)
+        .values(
+            entry_id=entry_id,
+            applied_on=applied_on,
+            applied_at=now(),
+            applicant=applicant,
+            commitment=commitment,
+            evidence=evidence,
+            eligibility=eligibility,
+        )
+        .returning(RA.c.id)
+    ).scalar_one()
 
 
 def _application_select():
-    return (sa.select(RA, RD.c.decision, RD.c.reason.label("decision_reason"), RD.c.decided_on, RD.c.decided_by)
-            .outerjoin(RD, RD.c.application_id == RA.c.id))
+    return sa.select(
+        RA, RD.c.decision, RD.c.reason.label("decision_reason"), RD.c.decided_on, RD.c.decided_by
+    ).outerjoin(RD, RD.c.application_id == RA.c.id)
 
 
 def get_application(conn: Connection, application_id: int) -> dict[str, Any] | None:
@@ -295,18 +377,33 @@ def applications_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[st
 
 def approved_repairs(conn: Connection, entity_id: int) -> list[dt.date]:
     """Dates of every approved credit repair of an entity (any list), oldest first."""
-    stmt = (sa.select(RD.c.decided_on).join(RA, RA.c.id == RD.c.application_id).join(LE, LE.c.id == RA.c.entry_id)
-            .where(LE.c.entity_id == entity_id, RD.c.decision == "approved").order_by(RD.c.decided_on))
+    stmt = (
+        sa.select(RD.c.decided_on)
+        .join(RA, RA.c.id == RD.c.application_id)
+        .join(LE, LE.c.id == RA.c.entry_id)
+        .where(LE.c.entity_id == entity_id, RD.c.decision == "approved")
+        .order_by(RD.c.decided_on)
+    )
     return list(conn.execute(stmt).scalars())
 
 
-def insert_repair_decision(conn: Connection, application_id: int, decision: str, reason: str,
-                           decided_on: dt.date, decided_by: str) -> None:
-    conn.execute(sa.insert(RD).values(application_id=application_id, decision=decision, reason=reason,
-                                      decided_on=decided_on, decided_at=now(), decided_by=decided_by))
+def insert_repair_decision(
+    conn: Connection, application_id: int, decision: str, reason: str, decided_on: dt.date, decided_by: str
+) -> None:
+    conn.execute(
+        sa.insert(RD).values(
+            application_id=application_id,
+            decision=decision,
+            reason=reason,
+            decided_on=decided_on,
+            decided_at=now(),
+            decided_by=decided_by,
+        )
+    )
 
 
 # -- joint measure tasks ------------------------------------------------------------------------------------
+
 
 def insert_tasks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert measure tasks (one bulk insert)."""
@@ -315,10 +412,21 @@ def insert_tasks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _task_select():
-    return (sa.select(MT, MA.c.acked_on, MA.c.acked_by, MA.c.note, LE.c.list, LE.c.entity_id,
-                      E.c.code, E.c.name.label("entity_name"))
-            .join(LE, LE.c.id == MT.c.entry_id).join(E, E.c.id == LE.c.entity_id)
-            .outerjoin(MA, MA.c.task_id == MT.c.id))
+    return (
+        sa.select(
+            MT,
+            MA.c.acked_on,
+            MA.c.acked_by,
+            MA.c.note,
+            LE.c.list,
+            LE.c.entity_id,
+            E.c.code,
+            E.c.name.label("entity_name"),
+        )
+        .join(LE, LE.c.id == MT.c.entry_id)
+        .join(E, E.c.id == LE.c.entity_id)
+        .outerjoin(MA, MA.c.task_id == MT.c.id)
+    )
 
 
 def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
@@ -326,8 +434,13 @@ def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def tasks(conn: Connection, *, entry_ids: Sequence[int] | None = None, department: str | None = None,
-          unacked_on: dt.date | None = None) -> list[dict[str, Any]]:
+def tasks(
+    conn: Connection,
+    *,
+    entry_ids: Sequence[int] | None = None,
+    department: str | None = None,
+    unacked_on: dt.date | None = None,
+) -> list[dict[str, Any]]:
     """Measure tasks, optionally of some entries, of one department, or not acknowledged by a date."""
     stmt = _task_select()
     if entry_ids is not None:
@@ -335,23 +448,25 @@ def tasks(conn: Connection, *, entry_ids: Sequence[int] | None = None, departmen
     if department is not None:
         stmt = stmt.where(MT.c.department == department)
     if unacked_on is not None:
-        stmt = stmt.where(MT.c.created_on <= unacked_on,
-                          sa.or_(MA.c.task_id.is_(None), MA.c.acked_on > unacked_on))
+        stmt = stmt.where(MT.c.created_on <= unacked_on, sa.or_(MA.c.task_id.is_(None), MA.c.acked_on > unacked_on))
     return [dict(r) for r in conn.execute(stmt.order_by(MT.c.due_on, MT.c.id)).mappings()]
 
 
 def insert_ack(conn: Connection, task_id: int, acked_on: dt.date, acked_by: str, note: str | None) -> None:
-    conn.execute(sa.insert(MA).values(task_id=task_id, acked_on=acked_on, acked_at=now(), acked_by=acked_by,
-                                      note=note))
+    conn.execute(sa.insert(MA).values(task_id=task_id, acked_on=acked_on, acked_at=now(), acked_by=acked_by, note=note))
 
 
 # -- notices (read only; written by the notices package) --------------------------------------------------
+
 
 def notices_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
     N = schema.notices
     out = []
     for part in _chunks(sorted(set(entry_ids))):
-        stmt = (sa.select(N.c.id, N.c.entry_id, N.c.number, N.c.kind, N.c.issued_on)
-                .where(N.c.entry_id.in_(part)).order_by(N.c.issued_on, N.c.id))
+        stmt = (
+            sa.select(N.c.id, N.c.entry_id, N.c.number, N.c.kind, N.c.issued_on)
+            .where(N.c.entry_id.in_(part))
+            .order_by(N.c.issued_on, N.c.id)
+        )
         out.extend(dict(r) for r in conn.execute(stmt).mappings())
     return out

@@ -9,7 +9,8 @@ SQLite through the ``BEGIN IMMEDIATE`` that ``Store.transaction()`` issues.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,16 +43,23 @@ def _upsert(conn: Connection, table: sa.Table):
 
 def _in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), _IN_CHUNK):
-        yield values[i:i + _IN_CHUNK]
+        yield values[i : i + _IN_CHUNK]
 
 
 # -- cycles, plans, list entries --------------------------------------------------------------------
 
+
 def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
     """The cycle row with its pack version: ``pack_body``, ``pack_version``."""
-    row = conn.execute(
-        sa.select(C, PV.c.version.label("pack_version"), PV.c.body.label("pack_body"))
-        .join(PV, PV.c.id == C.c.policy_version_id).where(C.c.id == cycle_id)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(C, PV.c.version.label("pack_version"), PV.c.body.label("pack_body"))
+            .join(PV, PV.c.id == C.c.policy_version_id)
+            .where(C.c.id == cycle_id)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -71,8 +79,12 @@ def cycle_decision_ids(conn: Connection, cycle_id: int) -> list[int]:
 def decisions_with_entities(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for part in _in_chunks(list(ids)):
-        stmt = (sa.select(D.c.id, D.c.cycle_id, D.c.entity_id, D.c.outcome_id, D.c.tier, D.c.facts, *ENTITY_COLUMNS)
-                .join(E, E.c.id == D.c.entity_id).where(D.c.id.in_(part)).order_by(D.c.id))
+        stmt = (
+            sa.select(D.c.id, D.c.cycle_id, D.c.entity_id, D.c.outcome_id, D.c.tier, D.c.facts, *ENTITY_COLUMNS)
+            .join(E, E.c.id == D.c.entity_id)
+            .where(D.c.id.in_(part))
+            .order_by(D.c.id)
+        )
         out.extend(dict(r) for r in conn.execute(stmt).mappings())
     return out
 
@@ -92,8 +104,11 @@ def cycle_entry_ids(conn: Connection, cycle_id: int) -> list[int]:
 
 def cycle_entry_events(conn: Connection, cycle_id: int) -> list[dict[str, Any]]:
     """(decision_id, list, data, event) for the list entries a cycle created; event is None without events."""
-    stmt = (sa.select(LE.c.decision_id, LE.c.list, LE.c.data, LV.c.event).outerjoin(LV, LV.c.entry_id == LE.c.id)
-            .where(LE.c.cycle_id == cycle_id, LE.c.decision_id.is_not(None)))
+    stmt = (
+        sa.select(LE.c.decision_id, LE.c.list, LE.c.data, LV.c.event)
+        .outerjoin(LV, LV.c.entry_id == LE.c.id)
+        .where(LE.c.cycle_id == cycle_id, LE.c.decision_id.is_not(None))
+    )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -101,13 +116,18 @@ def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, 
     """List entries with their entity, ``events`` (by seq) and, when linked, the decision's ``facts``."""
     out: list[dict[str, Any]] = []
     for part in _in_chunks(list(ids)):
-        stmt = (sa.select(LE, *ENTITY_COLUMNS, D.c.facts.label("facts"), D.c.outcome_id.label("outcome_id"))
-                .join(E, E.c.id == LE.c.entity_id).outerjoin(D, D.c.id == LE.c.decision_id)
-                .where(LE.c.id.in_(part)).order_by(LE.c.id))
+        stmt = (
+            sa.select(LE, *ENTITY_COLUMNS, D.c.facts.label("facts"), D.c.outcome_id.label("outcome_id"))
+            .join(E, E.c.id == LE.c.entity_id)
+            .outerjoin(D, D.c.id == LE.c.decision_id)
+            .where(LE.c.id.in_(part))
+            .order_by(LE.c.id)
+        )
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
         events: dict[int, list[dict]] = {r["id"]: [] for r in rows}
-        for ev in conn.execute(sa.select(LV).where(LV.c.entry_id.in_(part)).order_by(LV.c.entry_id, LV.c.seq)
-                               ).mappings():
+        for ev in conn.execute(
+            sa.select(LV).where(LV.c.entry_id.in_(part)).order_by(LV.c.entry_id, LV.c.seq)
+        ).mappings():
             events[ev["entry_id"]].append(dict(ev))
         for r in rows:
             r["events"] = events[r["id"]]
@@ -127,8 +147,11 @@ def pack_version_by_id(conn: Connection, version_id: int) -> dict[str, Any] | No
 def pack_version_for(conn: Connection, pack_id: str, on: dt.date) -> dict[str, Any] | None:
     """The pack version in force on ``on`` (newest effective_from <= on), else the newest one."""
     base = sa.select(PV.c.id, PV.c.version, PV.c.body).where(PV.c.pack_id == pack_id)
-    row = conn.execute(base.where(PV.c.effective_from <= on).order_by(PV.c.effective_from.desc(), PV.c.id.desc())
-                       ).mappings().first()
+    row = (
+        conn.execute(base.where(PV.c.effective_from <= on).order_by(PV.c.effective_from.desc(), PV.c.id.desc()))
+        .mappings()
+        .first()
+    )
     if row is None:
         row = conn.execute(base.order_by(PV.c.effective_from.desc(), PV.c.id.desc())).mappings().first()
     return dict(row) if row else None
@@ -142,13 +165,17 @@ def checks_with_inspectors(conn: Connection, ids: Sequence[int]) -> list[dict[st
     """Plan checks with their entity and ``inspectors`` (by assignment position)."""
     out: list[dict[str, Any]] = []
     for part in _in_chunks(list(ids)):
-        stmt = (sa.select(PC, *ENTITY_COLUMNS).join(E, E.c.id == PC.c.entity_id)
-                .where(PC.c.id.in_(part)).order_by(PC.c.seq))
+        stmt = (
+            sa.select(PC, *ENTITY_COLUMNS).join(E, E.c.id == PC.c.entity_id).where(PC.c.id.in_(part)).order_by(PC.c.seq)
+        )
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
         staff: dict[int, list[dict]] = {r["id"]: [] for r in rows}
-        for a in conn.execute(sa.select(PA.c.check_id, PA.c.position, I.c.code, I.c.name, I.c.department)
-                              .join(I, I.c.id == PA.c.inspector_id).where(PA.c.check_id.in_(part))
-                              .order_by(PA.c.check_id, PA.c.position)).mappings():
+        for a in conn.execute(
+            sa.select(PA.c.check_id, PA.c.position, I.c.code, I.c.name, I.c.department)
+            .join(I, I.c.id == PA.c.inspector_id)
+            .where(PA.c.check_id.in_(part))
+            .order_by(PA.c.check_id, PA.c.position)
+        ).mappings():
             staff[a["check_id"]].append({"code": a["code"], "name": a["name"], "department": a["department"]})
         for r in rows:
             r["inspectors"] = staff[r["id"]]
@@ -157,6 +184,7 @@ def checks_with_inspectors(conn: Connection, ids: Sequence[int]) -> list[dict[st
 
 
 # -- numbering ----------------------------------------------------------------------------------
+
 
 def lock_issuing(conn: Connection) -> None:
     """Serialise issuing transactions (PostgreSQL advisory lock until commit; SQLite is serial already)."""
@@ -168,9 +196,12 @@ def lock_counters(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     """Create-if-missing and lock each counter row (in key order, so no deadlocks); return current values."""
     values: dict[str, int] = {}
     for key in sorted(set(keys)):
-        stmt = (_upsert(conn, DC).values(key=key, value=0)
-                .on_conflict_do_update(index_elements=[DC.c.key], set_={"value": DC.c.value})
-                .returning(DC.c.value))
+        stmt = (
+            _upsert(conn, DC)
+            .values(key=key, value=0)
+            .on_conflict_do_update(index_elements=[DC.c.key], set_={"value": DC.c.value})
+            .returning(DC.c.value)
+        )
         values[key] = conn.execute(stmt).scalar_one()
     return values
 
@@ -186,9 +217,23 @@ def counters(conn: Connection, prefix: str = "") -> dict[str, int]:
 
 # -- notices ------------------------------------------------------------------------------------
 
-_SUMMARY = (N.c.id, N.c.number, N.c.kind, N.c.entity_id, N.c.cycle_id, N.c.decision_id, N.c.entry_id, N.c.check_id,
-            N.c.source_key, N.c.template, N.c.pack_id, N.c.pack_version, N.c.content_hash, N.c.issued_on,
-            N.c.issued_at)
+_SUMMARY = (
+    N.c.id,
+    N.c.number,
+    N.c.kind,
+    N.c.entity_id,
+    N.c.cycle_id,
+    N.c.decision_id,
+    N.c.entry_id,
+    N.c.check_id,
+    N.c.source_key,
+    N.c.template,
+    N.c.pack_id,
+    N.c.pack_version,
+    N.c.content_hash,
+    N.c.issued_on,
+    N.c.issued_at,
+)
 
 
 def notices_by_source_keys(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -205,20 +250,33 @@ def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def get_notice(conn: Connection, number: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(*_SUMMARY, N.c.context, E.c.code, E.c.code_kind, E.c.name)
-                       .join(E, E.c.id == N.c.entity_id).where(N.c.number == number)).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(*_SUMMARY, N.c.context, E.c.code, E.c.code_kind, E.c.name)
+            .join(E, E.c.id == N.c.entity_id)
+            .where(N.c.number == number)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 def find_numbers(conn: Connection, fragment: str, limit: int = 5) -> list[str]:
     like = f"%{fragment}%"
-    return list(conn.execute(sa.select(N.c.number).where(N.c.number.like(like)).order_by(N.c.id).limit(limit))
-                .scalars())
+    return list(
+        conn.execute(sa.select(N.c.number).where(N.c.number.like(like)).order_by(N.c.id).limit(limit)).scalars()
+    )
 
 
-def list_notices(conn: Connection, cycle_id: int | None = None, kind: str | None = None,
-                 entity_code: str | None = None, plan_id: int | None = None,
-                 limit: int | None = None) -> list[dict[str, Any]]:
+def list_notices(
+    conn: Connection,
+    cycle_id: int | None = None,
+    kind: str | None = None,
+    entity_code: str | None = None,
+    plan_id: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     stmt = sa.select(*_SUMMARY, E.c.code, E.c.code_kind, E.c.name).join(E, E.c.id == N.c.entity_id)
     if cycle_id is not None:
         stmt = stmt.where(N.c.cycle_id == cycle_id)
@@ -236,8 +294,14 @@ def list_notices(conn: Connection, cycle_id: int | None = None, kind: str | None
 
 # -- the records behind a decision (engine.evidence) -------------------------------------------------
 
-def decision_records(conn: Connection, entity_ids: Sequence[int], until: dt.date, kinds: Sequence[str],
-                     imported_before: dt.datetime | None) -> dict[int, list[tuple[str, dt.date, dict]]]:
+
+def decision_records(
+    conn: Connection,
+    entity_ids: Sequence[int],
+    until: dt.date,
+    kinds: Sequence[str],
+    imported_before: dt.datetime | None,
+) -> dict[int, list[tuple[str, dt.date, dict]]]:
     """``{entity id: [(kind, date, data), ...]}``: the records a decision as of ``until`` saw (dated on or before
     it and, for a cycle, imported before the cycle started), in (date, kind, id) order like the evaluation."""
     R = schema.records
@@ -245,9 +309,11 @@ def decision_records(conn: Connection, entity_ids: Sequence[int], until: dt.date
     if not entity_ids or not kinds:
         return out
     for part in _in_chunks(sorted(set(entity_ids))):
-        stmt = (sa.select(R.c.entity_id, R.c.kind, R.c.date, R.c.data)
-                .where(R.c.entity_id.in_(part), R.c.date <= until, R.c.kind.in_(list(kinds)))
-                .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id))
+        stmt = (
+            sa.select(R.c.entity_id, R.c.kind, R.c.date, R.c.data)
+            .where(R.c.entity_id.in_(part), R.c.date <= until, R.c.kind.in_(list(kinds)))
+            .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
+        )
         if imported_before is not None:
             stmt = stmt.where(R.c.imported_at < imported_before)
         for entity_id, kind, date, data in conn.execute(stmt):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,13 +28,13 @@ D = schema.decisions
 E = schema.entities
 R = schema.records
 
-INSPECTOR_FIELDS = ("name", "department", "region", "specialties", "max_checks", "conflicts", "home_region",
-                    "active")
+INSPECTOR_FIELDS = ("name", "department", "region", "specialties", "max_checks", "conflicts", "home_region", "active")
 CHUNK = 5000
 PLAN_LOCK = 0x5D5250  # pg_advisory_xact_lock key for plan draws
 
 
 # -- inspectors -----------------------------------------------------------------------------------
+
 
 def upsert_inspectors(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
     """Insert or update inspectors by code (last row wins within a chunk). Returns (inserted, updated)."""
@@ -42,8 +43,14 @@ def upsert_inspectors(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple
     unique = {r["code"]: r for r in rows}
     found = {}
     for part in chunked(list(unique), 900):
-        found.update({row.code: row for row in conn.execute(
-            sa.select(I.c.code, *[I.c[f] for f in INSPECTOR_FIELDS]).where(I.c.code.in_(part)))})
+        found.update(
+            {
+                row.code: row
+                for row in conn.execute(
+                    sa.select(I.c.code, *[I.c[f] for f in INSPECTOR_FIELDS]).where(I.c.code.in_(part))
+                )
+            }
+        )
     stamp = now()
     to_insert, to_update = [], []
     for code, row in unique.items():
@@ -55,17 +62,22 @@ def upsert_inspectors(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple
     if to_insert:
         conn.execute(sa.insert(I), to_insert)
     if to_update:
-        stmt = (sa.update(I).where(I.c.code == sa.bindparam("b_code"))
-                .values({f: sa.bindparam(f"b_{f}") for f in INSPECTOR_FIELDS} | {"updated_at": stamp}))
-        conn.execute(stmt, [{"b_code": r["code"], **{f"b_{f}": r.get(f) for f in INSPECTOR_FIELDS}}
-                            for r in to_update])
+        stmt = (
+            sa.update(I)
+            .where(I.c.code == sa.bindparam("b_code"))
+            .values({f: sa.bindparam(f"b_{f}") for f in INSPECTOR_FIELDS} | {"updated_at": stamp})
+        )
+        conn.execute(stmt, [{"b_code": r["code"], **{f"b_{f}": r.get(f) for f in INSPECTOR_FIELDS}} for r in to_update])
     return len(to_insert), len(to_update)
 
 
 def active_inspectors(conn: Connection) -> list[dict[str, Any]]:
     """Active inspectors with capacity, ordered by code."""
-    stmt = (sa.select(I.c.id, I.c.code, *[I.c[f] for f in INSPECTOR_FIELDS])
-            .where(I.c.active.is_(True), I.c.max_checks > 0).order_by(I.c.code))
+    stmt = (
+        sa.select(I.c.id, I.c.code, *[I.c[f] for f in INSPECTOR_FIELDS])
+        .where(I.c.active.is_(True), I.c.max_checks > 0)
+        .order_by(I.c.code)
+    )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -74,6 +86,7 @@ def count_inspectors(conn: Connection) -> int:
 
 
 # -- cycles and candidates --------------------------------------------------------------------------
+
 
 def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
     """The cycle as ``engine.store.cycles.get_cycle`` reads it (``pack_body``, ``version``, ``status``
@@ -97,8 +110,11 @@ def iter_candidates(conn: Connection, cycle_id: int, batch: int = 50000) -> Iter
     The entity's street/township code comes from ``entities.extra['township']`` when the register has it.
     """
     township = E.c.extra["township"].as_string()
-    stmt = (sa.select(E.c.code, D.c.entity_id, D.c.tier, D.c.ratio, D.c.forced, E.c.region, township)
-            .join(E, E.c.id == D.c.entity_id).where(D.c.cycle_id == cycle_id))
+    stmt = (
+        sa.select(E.c.code, D.c.entity_id, D.c.tier, D.c.ratio, D.c.forced, E.c.region, township)
+        .join(E, E.c.id == D.c.entity_id)
+        .where(D.c.cycle_id == cycle_id)
+    )
     # Statement-level option: Connection.execution_options() would change the connection for later statements.
     result = conn.execute(stmt.execution_options(yield_per=batch))
     for part in result.partitions(batch):
@@ -109,8 +125,11 @@ def forced_entities(conn: Connection, cycle_id: int, entity_ids: Iterable[int]) 
     """The given entities whose decision in the cycle is ``forced`` (must be inspected)."""
     out: set[int] = set()
     for part in chunked(list(entity_ids), 900):
-        out.update(conn.execute(sa.select(D.c.entity_id).where(D.c.cycle_id == cycle_id, D.c.forced.is_(True),
-                                                               D.c.entity_id.in_(part))).scalars())
+        out.update(
+            conn.execute(
+                sa.select(D.c.entity_id).where(D.c.cycle_id == cycle_id, D.c.forced.is_(True), D.c.entity_id.in_(part))
+            ).scalars()
+        )
     return out
 
 
@@ -119,18 +138,27 @@ def entity_places(conn: Connection, entity_ids: Iterable[int]) -> dict[int, tupl
     township = E.c.extra["township"].as_string()
     out: dict[int, tuple] = {}
     for part in chunked(list(entity_ids), 900):
-        out.update({i: (r, t) for i, r, t in conn.execute(
-            sa.select(E.c.id, E.c.region, township).where(E.c.id.in_(part)))})
+        out.update(
+            {i: (r, t) for i, r, t in conn.execute(sa.select(E.c.id, E.c.region, township).where(E.c.id.in_(part)))}
+        )
     return out
 
 
-def clean_results(conn: Connection, since: dt.date, until: dt.date,
-                  imported_until: dt.datetime | None = None) -> set[str]:
+def clean_results(
+    conn: Connection, since: dt.date, until: dt.date, imported_until: dt.datetime | None = None
+) -> set[str]:
     """Codes of entities with an ``inspection_result`` record, outcome clean, dated in [since, until]
     (optionally only records imported at or before ``imported_until``)."""
-    stmt = (sa.select(E.c.code).join(E, E.c.id == R.c.entity_id)
-            .where(R.c.kind == "inspection_result", R.c.date >= since, R.c.date <= until,
-                   R.c.data["outcome"].as_string() == "clean"))
+    stmt = (
+        sa.select(E.c.code)
+        .join(E, E.c.id == R.c.entity_id)
+        .where(
+            R.c.kind == "inspection_result",
+            R.c.date >= since,
+            R.c.date <= until,
+            R.c.data["outcome"].as_string() == "clean",
+        )
+    )
     if imported_until is not None:
         stmt = stmt.where(R.c.imported_at <= imported_until)
     return set(conn.execute(stmt).scalars())
@@ -138,18 +166,28 @@ def clean_results(conn: Connection, since: dt.date, until: dt.date,
 
 # -- plans ------------------------------------------------------------------------------------------
 
-def insert_plan(conn: Connection, plan: dict[str, Any], checks: Sequence[dict[str, Any]],
-                assignments: Sequence[tuple[int, int, int]]) -> int:
+
+def insert_plan(
+    conn: Connection,
+    plan: dict[str, Any],
+    checks: Sequence[dict[str, Any]],
+    assignments: Sequence[tuple[int, int, int]],
+) -> int:
     """Insert a plan, its checks (dicts with seq, entity_id, tier, rank_key, reason, items) and assignments
     ((seq, inspector_id, position)); returns the plan id."""
     values = {**plan, "created_at": plan.get("created_at") or now()}
     plan_id = conn.execute(sa.insert(P).values(**values)).inserted_primary_key[0]
     columns = ("plan_id", "seq", "entity_id", "tier", "rank_key", "reason", "items")
-    bulk_insert(conn, PC, columns, [(plan_id, c["seq"], c["entity_id"], c["tier"], c["rank_key"], c["reason"],
-                                     c["items"]) for c in checks])
+    bulk_insert(
+        conn,
+        PC,
+        columns,
+        [(plan_id, c["seq"], c["entity_id"], c["tier"], c["rank_key"], c["reason"], c["items"]) for c in checks],
+    )
     ids = dict(conn.execute(sa.select(PC.c.seq, PC.c.id).where(PC.c.plan_id == plan_id)).all())
-    bulk_insert(conn, PA, ("check_id", "inspector_id", "position"),
-                [(ids[seq], insp, pos) for seq, insp, pos in assignments])
+    bulk_insert(
+        conn, PA, ("check_id", "inspector_id", "position"), [(ids[seq], insp, pos) for seq, insp, pos in assignments]
+    )
     return plan_id
 
 
@@ -185,8 +223,9 @@ def get_plan(conn: Connection, plan_id: int) -> dict[str, Any] | None:
 
 def list_plans(conn: Connection, cycle_id: int | None = None) -> list[dict[str, Any]]:
     count = sa.select(sa.func.count()).select_from(PC).where(PC.c.plan_id == P.c.id).scalar_subquery()
-    stmt = sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.algorithm, P.c.per_check, P.c.created_at,
-                     count.label("checks")).order_by(P.c.id)
+    stmt = sa.select(
+        P.c.id, P.c.cycle_id, P.c.seed, P.c.algorithm, P.c.per_check, P.c.created_at, count.label("checks")
+    ).order_by(P.c.id)
     if cycle_id is not None:
         stmt = stmt.where(P.c.cycle_id == cycle_id)
     return [dict(r) for r in conn.execute(stmt).mappings()]
@@ -202,8 +241,12 @@ def lock_plans(conn: Connection) -> None:
 def period_plans(conn: Connection, pack_id: str, period: str) -> list[dict[str, Any]]:
     """Plans drawn on any cycle (any revision) of one pack and period, oldest first, with their check count."""
     count = sa.select(sa.func.count()).select_from(PC).where(PC.c.plan_id == P.c.id).scalar_subquery()
-    stmt = (sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.created_at, count.label("checks"))
-            .join(C, C.c.id == P.c.cycle_id).where(C.c.pack_id == pack_id, C.c.period == period).order_by(P.c.id))
+    stmt = (
+        sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.created_at, count.label("checks"))
+        .join(C, C.c.id == P.c.cycle_id)
+        .where(C.c.pack_id == pack_id, C.c.period == period)
+        .order_by(P.c.id)
+    )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -211,21 +254,41 @@ def inspector_loads(conn: Connection, plan_ids: Sequence[int]) -> dict[int, int]
     """inspector id -> checks assigned to them in the given plans."""
     if not plan_ids:
         return {}
-    stmt = (sa.select(PA.c.inspector_id, sa.func.count()).join(PC, PC.c.id == PA.c.check_id)
-            .where(PC.c.plan_id.in_(list(plan_ids))).group_by(PA.c.inspector_id))
+    stmt = (
+        sa.select(PA.c.inspector_id, sa.func.count())
+        .join(PC, PC.c.id == PA.c.check_id)
+        .where(PC.c.plan_id.in_(list(plan_ids)))
+        .group_by(PA.c.inspector_id)
+    )
     return {i: n for i, n in conn.execute(stmt)}
 
 
 def plan_summaries(conn: Connection) -> list[dict[str, Any]]:
     """Every plan with its cycle's pack, period and as-of date, its check count and publication kinds."""
     count = sa.select(sa.func.count()).select_from(PC).where(PC.c.plan_id == P.c.id).scalar_subquery()
-    stmt = (sa.select(P.c.id, P.c.cycle_id, P.c.seed, P.c.algorithm, P.c.per_check, P.c.created_at, P.c.params,
-                      P.c.actor, C.c.pack_id, C.c.period, C.c.as_of, count.label("checks"))
-            .join(C, C.c.id == P.c.cycle_id).order_by(P.c.id))
+    stmt = (
+        sa.select(
+            P.c.id,
+            P.c.cycle_id,
+            P.c.seed,
+            P.c.algorithm,
+            P.c.per_check,
+            P.c.created_at,
+            P.c.params,
+            P.c.actor,
+            C.c.pack_id,
+            C.c.period,
+            C.c.as_of,
+            count.label("checks"),
+        )
+        .join(C, C.c.id == P.c.cycle_id)
+        .order_by(P.c.id)
+    )
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
     pubs: dict[int, list[tuple[str, dt.date]]] = {}
-    for plan_id, kind, on in conn.execute(sa.select(PP.c.plan_id, PP.c.kind, PP.c.published_on)
-                                          .order_by(PP.c.published_on, PP.c.id)):
+    for plan_id, kind, on in conn.execute(
+        sa.select(PP.c.plan_id, PP.c.kind, PP.c.published_on).order_by(PP.c.published_on, PP.c.id)
+    ):
         pubs.setdefault(plan_id, []).append((kind, on))
     for r in rows:
         r["publications"] = pubs.get(r["id"], [])
@@ -238,17 +301,37 @@ def plan_ids(conn: Connection, limit: int = 20) -> list[int]:
 
 def plan_checks(conn: Connection, plan_id: int) -> list[dict[str, Any]]:
     """Checks in seq order with the entity's code, name, kind and type."""
-    stmt = (sa.select(PC.c.id, PC.c.seq, PC.c.entity_id, PC.c.tier, PC.c.rank_key, PC.c.reason, PC.c["items"],
-                      E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.legal_rep,
-                      E.c.region.label("entity_region"))
-            .join(E, E.c.id == PC.c.entity_id).where(PC.c.plan_id == plan_id).order_by(PC.c.seq))
+    stmt = (
+        sa.select(
+            PC.c.id,
+            PC.c.seq,
+            PC.c.entity_id,
+            PC.c.tier,
+            PC.c.rank_key,
+            PC.c.reason,
+            PC.c["items"],
+            E.c.code,
+            E.c.code_kind,
+            E.c.name,
+            E.c.entity_type,
+            E.c.legal_rep,
+            E.c.region.label("entity_region"),
+        )
+        .join(E, E.c.id == PC.c.entity_id)
+        .where(PC.c.plan_id == plan_id)
+        .order_by(PC.c.seq)
+    )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def plan_assignments(conn: Connection, plan_id: int) -> dict[int, list[int]]:
     """check id -> inspector ids in position order."""
-    stmt = (sa.select(PA.c.check_id, PA.c.inspector_id).join(PC, PC.c.id == PA.c.check_id)
-            .where(PC.c.plan_id == plan_id).order_by(PA.c.check_id, PA.c.position))
+    stmt = (
+        sa.select(PA.c.check_id, PA.c.inspector_id)
+        .join(PC, PC.c.id == PA.c.check_id)
+        .where(PC.c.plan_id == plan_id)
+        .order_by(PA.c.check_id, PA.c.position)
+    )
     out: dict[int, list[int]] = {}
     for check_id, inspector_id in conn.execute(stmt):
         out.setdefault(check_id, []).append(inspector_id)
@@ -257,23 +340,30 @@ def plan_assignments(conn: Connection, plan_id: int) -> dict[int, list[int]]:
 
 def check_index(conn: Connection, plan_id: int) -> dict[int, dict[str, Any]]:
     """seq -> {id, seq, entity_id, code} for one plan (used to resolve result rows)."""
-    stmt = (sa.select(PC.c.id, PC.c.seq, PC.c.entity_id, E.c.code).join(E, E.c.id == PC.c.entity_id)
-            .where(PC.c.plan_id == plan_id))
+    stmt = (
+        sa.select(PC.c.id, PC.c.seq, PC.c.entity_id, E.c.code)
+        .join(E, E.c.id == PC.c.entity_id)
+        .where(PC.c.plan_id == plan_id)
+    )
     return {r.seq: r._asdict() for r in conn.execute(stmt)}
 
 
 def check_by_id(conn: Connection, check_id: int) -> dict[str, Any] | None:
-    stmt = (sa.select(PC.c.id, PC.c.seq, PC.c.plan_id, PC.c.entity_id, E.c.code).join(E, E.c.id == PC.c.entity_id)
-            .where(PC.c.id == check_id))
+    stmt = (
+        sa.select(PC.c.id, PC.c.seq, PC.c.plan_id, PC.c.entity_id, E.c.code)
+        .join(E, E.c.id == PC.c.entity_id)
+        .where(PC.c.id == check_id)
+    )
     row = conn.execute(stmt).first()
     return row._asdict() if row else None
 
 
 # -- results and publications -----------------------------------------------------------------------
 
+
 def results_for_plan(conn: Connection, plan_id: int) -> dict[int, dict[str, Any]]:
     """check id -> result row."""
-    stmt = (sa.select(CR).join(PC, PC.c.id == CR.c.check_id).where(PC.c.plan_id == plan_id))
+    stmt = sa.select(CR).join(PC, PC.c.id == CR.c.check_id).where(PC.c.plan_id == plan_id)
     return {r["check_id"]: dict(r) for r in conn.execute(stmt).mappings()}
 
 
@@ -293,8 +383,9 @@ def insert_results(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 
 def insert_publication(conn: Connection, plan_id: int, kind: str, published_on: dt.date, path: str) -> int:
-    return conn.execute(sa.insert(PP).values(plan_id=plan_id, kind=kind, published_on=published_on,
-                                             published_at=now(), path=path)).inserted_primary_key[0]
+    return conn.execute(
+        sa.insert(PP).values(plan_id=plan_id, kind=kind, published_on=published_on, published_at=now(), path=path)
+    ).inserted_primary_key[0]
 
 
 def publications(conn: Connection, plan_id: int) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ register even by mistake. (SQLite: the read transaction of ``Store.read()`` alre
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,18 +38,23 @@ def read_only(conn: Connection) -> Iterator[Connection]:
 
 def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
     """Number of decisions per outcome id of a cycle (entities sharing each stored outcome)."""
-    return dict(conn.execute(sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id)
-                             .group_by(DE.c.outcome_id)).all())
+    return dict(
+        conn.execute(
+            sa.select(DE.c.outcome_id, sa.func.count()).where(DE.c.cycle_id == cycle_id).group_by(DE.c.outcome_id)
+        ).all()
+    )
 
 
 def stored_notice_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
     """Stored notices per kind whose cause belongs to a cycle (``notices.cycle_id``)."""
-    return dict(conn.execute(sa.select(N.c.kind, sa.func.count()).where(N.c.cycle_id == cycle_id)
-                             .group_by(N.c.kind)).all())
+    return dict(
+        conn.execute(sa.select(N.c.kind, sa.func.count()).where(N.c.cycle_id == cycle_id).group_by(N.c.kind)).all()
+    )
 
 
-def iter_register_decisions(conn: Connection, cycle_id: int | None, batch: int = 20000
-                            ) -> Iterator[list[tuple[int, str | None, int | None]]]:
+def iter_register_decisions(
+    conn: Connection, cycle_id: int | None, batch: int = 20000
+) -> Iterator[list[tuple[int, str | None, int | None]]]:
     """Every entity in id order as ``(entity_id, region, outcome_id)``; the outcome is that of the entity's decision
     in the cycle (None when it has none, or when ``cycle_id`` is None). Keyset pagination over the entities,
     left-joined through the (cycle_id, entity_id) unique index of ``decisions``: constant memory."""
@@ -61,8 +66,9 @@ def iter_register_decisions(conn: Connection, cycle_id: int | None, batch: int =
         cols = [E.c.id, E.c.region, DE.c.outcome_id]
         source = E.outerjoin(DE, (DE.c.entity_id == E.c.id) & (DE.c.cycle_id == cycle_id))
     while True:
-        rows = conn.execute(sa.select(*cols).select_from(source).where(E.c.id > last).order_by(E.c.id)
-                            .limit(batch)).all()
+        rows = conn.execute(
+            sa.select(*cols).select_from(source).where(E.c.id > last).order_by(E.c.id).limit(batch)
+        ).all()
         if not rows:
             return
         yield rows
@@ -71,5 +77,7 @@ def iter_register_decisions(conn: Connection, cycle_id: int | None, batch: int =
 
 def table_counts(conn: Connection) -> dict[str, int]:
     """Row count of every table of the schema (tests use it to prove that a command wrote nothing)."""
-    return {name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-            for name, table in sorted(schema.metadata.tables.items())}
+    return {
+        name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        for name, table in sorted(schema.metadata.tables.items())
+    }

@@ -28,7 +28,9 @@ def _id() -> sa.Column:
 
 
 entities = sa.Table(
-    "entities", metadata, _id(),
+    "entities",
+    metadata,
+    _id(),
     sa.Column("code", sa.String(18), nullable=False, unique=True),
     sa.Column("code_kind", sa.String(8), nullable=False),  # uscc | person
     sa.Column("name", sa.Text, nullable=False),
@@ -43,7 +45,9 @@ entities = sa.Table(
 )
 
 records = sa.Table(
-    "records", metadata, _id(),
+    "records",
+    metadata,
+    _id(),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("date", sa.Date, nullable=False),
@@ -56,7 +60,9 @@ records = sa.Table(
 )
 
 policy_versions = sa.Table(
-    "policy_versions", metadata, _id(),
+    "policy_versions",
+    metadata,
+    _id(),
     sa.Column("pack_id", sa.String(64), nullable=False),
     sa.Column("version", sa.String(32), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
@@ -69,7 +75,9 @@ policy_versions = sa.Table(
 )
 
 cycles = sa.Table(
-    "cycles", metadata, _id(),
+    "cycles",
+    metadata,
+    _id(),
     sa.Column("pack_id", sa.String(64), nullable=False),
     sa.Column("period", sa.String(32), nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
@@ -87,7 +95,9 @@ cycles = sa.Table(
 
 # One row per distinct evaluation (entities that agree on every predicate share it).
 outcomes = sa.Table(
-    "outcomes", metadata, _id(),
+    "outcomes",
+    metadata,
+    _id(),
     sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
     sa.Column("vector_key", sa.String(64), nullable=False),
     sa.Column("tier", sa.String(16), nullable=False),
@@ -96,7 +106,9 @@ outcomes = sa.Table(
 )
 
 decisions = sa.Table(
-    "decisions", metadata, _id(),
+    "decisions",
+    metadata,
+    _id(),
     sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
     sa.Column("outcome_id", sa.Integer, sa.ForeignKey("outcomes.id"), nullable=False),
@@ -109,7 +121,9 @@ decisions = sa.Table(
 )
 
 list_entries = sa.Table(
-    "list_entries", metadata, _id(),
+    "list_entries",
+    metadata,
+    _id(),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False, index=True),
     sa.Column("list", sa.String(32), nullable=False),
     sa.Column("pack_id", sa.String(64), nullable=False),
@@ -125,7 +139,9 @@ list_entries = sa.Table(
 )
 
 list_events = sa.Table(
-    "list_events", metadata, _id(),
+    "list_events",
+    metadata,
+    _id(),
     sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("event", sa.String(32), nullable=False),
@@ -139,7 +155,9 @@ list_events = sa.Table(
 )
 
 objections = sa.Table(
-    "objections", metadata, _id(),
+    "objections",
+    metadata,
+    _id(),
     sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("evidence", JSON),
@@ -149,7 +167,9 @@ objections = sa.Table(
 )
 
 objection_decisions = sa.Table(
-    "objection_decisions", metadata, _id(),
+    "objection_decisions",
+    metadata,
+    _id(),
     sa.Column("objection_id", sa.Integer, sa.ForeignKey("objections.id"), nullable=False, unique=True),
     sa.Column("decision", sa.String(16), nullable=False),  # upheld | rejected
     sa.Column("reason", sa.Text, nullable=False),
@@ -159,7 +179,9 @@ objection_decisions = sa.Table(
 )
 
 repair_applications = sa.Table(
-    "repair_applications", metadata, _id(),
+    "repair_applications",
+    metadata,
+    _id(),
     sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
     sa.Column("applied_on", sa.Date, nullable=False),
     sa.Column("applied_at", TS, nullable=False),
@@ -170,7 +192,9 @@ repair_applications = sa.Table(
 )
 
 repair_decisions = sa.Table(
-    "repair_decisions", metadata, _id(),
+    "repair_decisions",
+    metadata,
+    _id(),
     sa.Column("application_id", sa.Integer, sa.ForeignKey("repair_applications.id"), nullable=False, unique=True),
     sa.Column("decision", sa.String(16), nullable=False),  # approved | rejected
     sa.Column("reason", sa.Text, nullable=False),
@@ -180,7 +204,9 @@ repair_decisions = sa.Table(
 )
 
 measure_tasks = sa.Table(
-    "measure_tasks", metadata, _id(),
+    "measure_tasks",
+    metadata,
+    _id(),
     sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
     sa.Column("measure_id", sa.String(64), nullable=False),
     sa.Column("department", sa.Text, nullable=False),
@@ -192,7 +218,9 @@ measure_tasks = sa.Table(
 )
 
 measure_acks = sa.Table(
-    "measure_acks", metadata, _id(),
+    "measure_acks",
+    metadata,
+    _id(),
     sa.Column("task_id", sa.Integer, sa.ForeignKey("measure_tasks.id"), nullable=False, unique=True),
     sa.Column("acked_on", sa.Date, nullable=False),
     sa.Column("acked_at", TS, nullable=False),
@@ -201,7 +229,9 @@ measure_acks = sa.Table(
 )
 
 inspectors = sa.Table(
-    "inspectors", metadata, _id(),
+    "inspectors",
+    metadata,
+    _id(),
     sa.Column("code", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("department", sa.Text, nullable=False),
@@ -215,7 +245,9 @@ inspectors = sa.Table(
 )
 
 plans = sa.Table(
-    "plans", metadata, _id(),
+    "plans",
+    metadata,
+    _id(),
     sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
     sa.Column("seed", sa.String(128), nullable=False),
     sa.Column("algorithm", sa.String(64), nullable=False),
@@ -229,7 +261,9 @@ plans = sa.Table(
 )
 
 plan_checks = sa.Table(
-    "plan_checks", metadata, _id(),
+    "plan_checks",
+    metadata,
+    _id(),
     sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
@@ -242,7 +276,9 @@ plan_checks = sa.Table(
 )
 
 plan_assignments = sa.Table(
-    "plan_assignments", metadata, _id(),
+    "plan_assignments",
+    metadata,
+    _id(),
     sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id"), nullable=False),
     sa.Column("inspector_id", sa.Integer, sa.ForeignKey("inspectors.id"), nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
@@ -250,7 +286,9 @@ plan_assignments = sa.Table(
 )
 
 check_results = sa.Table(
-    "check_results", metadata, _id(),
+    "check_results",
+    metadata,
+    _id(),
     sa.Column("check_id", sa.Integer, sa.ForeignKey("plan_checks.id"), nullable=False, unique=True),
     sa.Column("outcome", sa.String(32), nullable=False),  # clean | problems | not_found | refused
     sa.Column("penalty_ref", sa.String(128)),
@@ -260,7 +298,9 @@ check_results = sa.Table(
 )
 
 plan_publications = sa.Table(
-    "plan_publications", metadata, _id(),
+    "plan_publications",
+    metadata,
+    _id(),
     sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # plan | results
     sa.Column("published_on", sa.Date, nullable=False),
@@ -269,7 +309,9 @@ plan_publications = sa.Table(
 )
 
 notices = sa.Table(
-    "notices", metadata, _id(),
+    "notices",
+    metadata,
+    _id(),
     sa.Column("number", sa.String(64), nullable=False, unique=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False, index=True),
@@ -288,13 +330,16 @@ notices = sa.Table(
 )
 
 doc_counters = sa.Table(
-    "doc_counters", metadata,
+    "doc_counters",
+    metadata,
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
 )
 
 audit_log = sa.Table(
-    "audit_log", metadata, _id(),
+    "audit_log",
+    metadata,
+    _id(),
     sa.Column("at", TS, nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),

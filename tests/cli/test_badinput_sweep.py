@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from cli import cli
 from engine import values
 from engine.errors import IntakeError
-from engine.register.intake import read_rows
 from engine.outpaths import OutputPathError, output_dir, output_file
+from engine.register.intake import read_rows
 
 HUGE = "123456789012345678901234567890"
 INSPECTOR_HEADER = "code,name,department,region,specialties,max_checks,conflicts,home_region"
@@ -53,11 +53,19 @@ def _refused(runner, url, args, code=None):
 # -- ids, counts and dates on the command line -------------------------------------------------------
 
 ID_COMMANDS = [
-    ["cycle", "show", HUGE], ["cycle", "diff", "1", HUGE], ["plan", "show", HUGE], ["plan", "draw", "--cycle", HUGE,
-    "--seed", "s"], ["lists", "serve", "--entry", HUGE], ["lists", "revoke", "--entry", HUGE, "--reason", "r"],
-    ["measures", "ack", HUGE, "--by", "x"], ["notices", "issue", "--plan", HUGE, "--out", "n"],
-    ["notices", "list", "--cycle", HUGE], ["notices", "list", "--limit", HUGE], ["notices", "list", "--limit", "-1"],
-    ["objection", "decide", HUGE, "--reject", "--reason", "r"], ["repair", "decide", HUGE, "--reject", "--reason", "r"],
+    ["cycle", "show", HUGE],
+    ["cycle", "diff", "1", HUGE],
+    ["plan", "show", HUGE],
+    ["plan", "draw", "--cycle", HUGE, "--seed", "s"],
+    ["lists", "serve", "--entry", HUGE],
+    ["lists", "revoke", "--entry", HUGE, "--reason", "r"],
+    ["measures", "ack", HUGE, "--by", "x"],
+    ["notices", "issue", "--plan", HUGE, "--out", "n"],
+    ["notices", "list", "--cycle", HUGE],
+    ["notices", "list", "--limit", HUGE],
+    ["notices", "list", "--limit", "-1"],
+    ["objection", "decide", HUGE, "--reject", "--reason", "r"],
+    ["repair", "decide", HUGE, "--reject", "--reason", "r"],
     ["simulate", "--policy", "tax-credit", "--against", HUGE],
 ]
 
@@ -72,9 +80,12 @@ def test_huge_ids_and_counts_are_usage_errors_and_store_nothing(demo_db, runner)
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1900-01-01"])
 def test_dates_outside_the_working_range_are_refused(demo_db, runner, day):
     url, _ = demo_db
-    for args in (["lists", "advance", "--as-of", day], ["lists", "serve", "--cycle", "2", "--on", day],
-                 ["notices", "issue", "--cycle", "2", "--out", "n", "--as-of", day],
-                 ["plan", "publish", "1", "--out", "pub", "--on", day]):
+    for args in (
+        ["lists", "advance", "--as-of", day],
+        ["lists", "serve", "--cycle", "2", "--on", day],
+        ["notices", "issue", "--cycle", "2", "--out", "n", "--as-of", day],
+        ["plan", "publish", "1", "--out", "pub", "--on", day],
+    ):
         out = _refused(runner, url, args, code=2)
         assert f"'{day}' is outside the dates supervise works with (1949-01-01 to 2100-12-31)" in out, out
 
@@ -95,15 +106,24 @@ def test_serving_an_unknown_cycle_is_an_error(demo_db, runner):
 
 def test_exclude_clean_months_beyond_the_pack_bound_is_refused(demo_db, runner):
     url, _ = demo_db
-    out = _refused(runner, url, ["plan", "draw", "--cycle", "3", "--seed", "s", "--exclude-clean-months",
-                                 "10000000"], code=2)
+    out = _refused(
+        runner, url, ["plan", "draw", "--cycle", "3", "--seed", "s", "--exclude-clean-months", "10000000"], code=2
+    )
     assert "give 0 (no exclusion) to 240" in out
 
 
 # -- imports ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, reason", [("inf", "not a finite number"), ("nan", "not a finite number"),
-                                           ("1e309", "not a finite number"), (HUGE, "is too large")])
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("inf", "not a finite number"),
+        ("nan", "not a finite number"),
+        ("1e309", "not a finite number"),
+        (HUGE, "is too large"),
+    ],
+)
 def test_inspector_max_checks_non_finite_or_huge_is_a_row_error(store, runner, tmp_path, value, reason):
     f = tmp_path / "insp.csv"
     f.write_text(f"{INSPECTOR_HEADER}\nJC09999,测试员,某局,350502,,{value},,350502012\n", encoding="utf-8")
@@ -119,14 +139,19 @@ def test_parse_int_is_exact_and_bounded():
             values.parse_int(bad)
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"", "the file is empty (0 bytes)"),
-    (b"\xef\xbb\xbf\n", "the file has no header row (its first line is blank)")])
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "the file is empty (0 bytes)"), (b"\xef\xbb\xbf\n", "the file has no header row (its first line is blank)")],
+)
 def test_empty_import_files_are_refused(store, runner, tmp_path, content, reason):
     f = tmp_path / "entities.csv"
     f.write_bytes(content)
-    for kind in (["import", "entities"], ["import", "records"], ["import", "inspectors"],
-                 ["plan", "results", "import"]):
+    for kind in (
+        ["import", "entities"],
+        ["import", "records"],
+        ["import", "inspectors"],
+        ["plan", "results", "import"],
+    ):
         out = _refused(runner, store.url, [*kind, str(f)], code=1)
         assert str(f) in out and reason in out, out
 
@@ -142,31 +167,56 @@ def test_an_empty_sheet_is_refused(tmp_path):
 
 def test_a_future_inspection_date_is_a_row_error_not_an_assert(demo_db, runner, tmp_path):
     url, _ = demo_db
-    r = runner.invoke(cli, ["--db", url, "-q", "plan", "draw", "--cycle", "3", "--seed", "again", "--redraw",
-                            "--reason", "测试：重新抽取"])  # a second plan of the period: its checks have no results
+    r = runner.invoke(
+        cli,
+        [
+            "--db",
+            url,
+            "-q",
+            "plan",
+            "draw",
+            "--cycle",
+            "3",
+            "--seed",
+            "again",
+            "--redraw",
+            "--reason",
+            "测试：重新抽取",
+        ],
+    )  # a second plan of the period: its checks have no results
     assert r.exit_code == 0, r.output
     f = tmp_path / "results.csv"
-    f.write_text("plan,check,code,outcome,penalty_ref,inspected_on\n2,1,,未发现问题,,2099-01-01\n"
-                 "2,2,,查无下落,,2026-06-01\n", encoding="utf-8")
+    f.write_text(
+        "plan,check,code,outcome,penalty_ref,inspected_on\n2,1,,未发现问题,,2099-01-01\n2,2,,查无下落,,2026-06-01\n",
+        encoding="utf-8",
+    )
     out = _refused(runner, url, ["plan", "results", "import", str(f)], code=1)
     assert f"{f}:2:inspected_on: 2099-01-01 is after" in out and "1 of 2 rows" in out
 
 
 # -- output paths and packs ------------------------------------------------------------------------
 
+
 def test_an_empty_out_is_refused_and_writes_nothing_in_the_current_folder(demo_db, runner, tmp_path, monkeypatch):
     url, _ = demo_db
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    issued = runner.invoke(cli, ["--db", url, "--json", "notices", "issue", "--cycle", "2", "--out",
-                                 str(tmp_path / "issued")])
+    issued = runner.invoke(
+        cli, ["--db", url, "--json", "notices", "issue", "--cycle", "2", "--out", str(tmp_path / "issued")]
+    )
     assert issued.exit_code == 0, issued.output
     number = sorted(p.stem for p in (tmp_path / "issued").rglob("*.html"))[0]
-    for args in (["cycle", "report", "2", "--out", ""], ["lists", "publish", "--out", " "],
-                 ["notices", "issue", "--cycle", "2", "--out", ""], ["plan", "publish", "1", "--out", ""],
-                 ["plan", "results", "publish", "1", "--out", ""], ["plan", "export", "1", "--out", ""],
-                 ["notices", "show", number, "--out", ""], ["notices", "preview", "warning", "--out", ""]):
+    for args in (
+        ["cycle", "report", "2", "--out", ""],
+        ["lists", "publish", "--out", " "],
+        ["notices", "issue", "--cycle", "2", "--out", ""],
+        ["plan", "publish", "1", "--out", ""],
+        ["plan", "results", "publish", "1", "--out", ""],
+        ["plan", "export", "1", "--out", ""],
+        ["notices", "show", number, "--out", ""],
+        ["notices", "preview", "warning", "--out", ""],
+    ):
         out = _refused(runner, url, args, code=1)
         assert "--out is empty" in out, (args, out)
     assert list(cwd.iterdir()) == []
@@ -176,9 +226,11 @@ def test_plan_outputs_use_the_shared_out_checks(demo_db, runner, tmp_path):
     url, _ = demo_db
     a_file = tmp_path / "afile"
     a_file.write_text("x")
-    for args in (["plan", "publish", "1", "--out", str(tmp_path / "missing" / "deeper")],
-                 ["plan", "export", "1", "--out", str(a_file / "sub.csv")],
-                 ["notices", "preview", "warning", "--out", str(a_file / "sub.txt")]):
+    for args in (
+        ["plan", "publish", "1", "--out", str(tmp_path / "missing" / "deeper")],
+        ["plan", "export", "1", "--out", str(a_file / "sub.csv")],
+        ["notices", "preview", "warning", "--out", str(a_file / "sub.txt")],
+    ):
         out = _refused(runner, url, args, code=1)
         assert "does not exist; create it first" in out or "is a file, not a folder" in out, out
     assert not (tmp_path / "missing").exists()
@@ -203,11 +255,14 @@ def test_notices_list_entity_is_normalised_or_refused(demo_db, runner):
     assert "has 0 characters" in out
 
 
-@pytest.mark.parametrize("pairs, reason", [
-    (["inspection.start=2026-02-30"], "Notice setting 'inspection.start': '2026-02-30' is not a real date (--set)"),
-    (["inspection.end=9999-12-31"], "is outside the dates supervise works with"),
-    (["inspection.start=2026-06-01", "inspection.end=2026-05-01"], "inspection.end 2026-05-01 is before"),
-])
+@pytest.mark.parametrize(
+    "pairs, reason",
+    [
+        (["inspection.start=2026-02-30"], "Notice setting 'inspection.start': '2026-02-30' is not a real date (--set)"),
+        (["inspection.end=9999-12-31"], "is outside the dates supervise works with"),
+        (["inspection.start=2026-06-01", "inspection.end=2026-05-01"], "inspection.end 2026-05-01 is before"),
+    ],
+)
 def test_notice_date_settings_are_checked(pairs, reason):
     from engine.errors import NoticeError
     from notices.issue import parse_settings, resolve_settings

@@ -19,7 +19,6 @@ from cli import cli
 from engine.pipeline.cycles import run_cycle
 from lists import lifecycle as L
 from notices import issue
-
 from tests import builders_notices as B
 from tests.builders_engine import Register, tax, violation
 from tests.conftest import write_csv
@@ -40,6 +39,7 @@ def leaf_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[
 
 # -- --json errors ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", leaf_commands(cli), ids=" ".join)
 def test_every_command_reports_a_bad_option_as_json(command, runner, sqlite_url):
     result = runner.invoke(cli, ["--db", sqlite_url, "--json", *command, "--no-such-option"])
@@ -58,8 +58,11 @@ def test_library_usage_and_option_errors_as_json(runner, sqlite_store, factory, 
         return json.loads(result.stderr)
 
     missing = fails("cycle", "show", "99", "--json")  # a library error (engine.errors), command-level --json
-    assert missing == {"error": "No cycle with id 99; 'supervise cycle list' shows the cycles.",
-                       "where": "supervise cycle show", "exit_code": 1}
+    assert missing == {
+        "error": "No cycle with id 99; 'supervise cycle list' shows the cycles.",
+        "where": "supervise cycle show",
+        "exit_code": 1,
+    }
     usage = fails("--json", "notices", "issue", "--out", str(tmp_path), code=2)  # a usage error raised by the command
     assert usage["where"] == "supervise notices issue" and "exactly one of --cycle" in usage["error"]
     date = fails("--json", "lists", "advance", "--as-of", "2026-02-30", code=2)
@@ -74,7 +77,9 @@ def test_library_usage_and_option_errors_as_json(runner, sqlite_store, factory, 
     assert rows["details"] == [f"{bad}:3:code: '91350100M000100Y44' check character is 4, expected 3"]
     # Without --json the same errors stay sentences for a person.
     text = runner.invoke(cli, db + ["cycle", "show", "99"])
-    assert text.exit_code == 1 and text.output == "Error: No cycle with id 99; 'supervise cycle list' shows the cycles.\n"
+    assert (
+        text.exit_code == 1 and text.output == "Error: No cycle with id 99; 'supervise cycle list' shows the cycles.\n"
+    )
 
 
 def test_json_success_output_is_unchanged(runner, sqlite_store):
@@ -84,27 +89,45 @@ def test_json_success_output_is_unchanged(runner, sqlite_store):
 
 # -- dates ------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("written", ["2026-04-30", "2026/4/30", "20260430", "2026年4月30日", "2026.04.30"])
 def test_date_options_accept_what_imports_accept(written, runner, store):
     code = Register(store).entity(records=[tax(2025, 95)])
-    run = runner.invoke(cli, ["--db", store.url, "--json", "cycle", "run", "--policy", "tax-credit", "--period", "2025",
-                              "--as-of", written])
+    run = runner.invoke(
+        cli,
+        ["--db", store.url, "--json", "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", written],
+    )
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout)["as_of"] == "2026-04-30"
-    checked = runner.invoke(cli, ["--db", store.url, "--json", "check", code, "--service", "invoice_supply",
-                                  "--as-of", written])
+    checked = runner.invoke(
+        cli, ["--db", store.url, "--json", "check", code, "--service", "invoice_supply", "--as-of", written]
+    )
     assert json.loads(checked.stdout)["as_of"] == "2026-04-30"
 
 
 def test_a_bad_date_names_the_option_and_the_forms(runner, sqlite_store):
-    result = runner.invoke(cli, ["--db", sqlite_store.url, "cycle", "run", "--policy", "tax-credit", "--period", "2025",
-                                 "--as-of", "30.4.2026"])
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            sqlite_store.url,
+            "cycle",
+            "run",
+            "--policy",
+            "tax-credit",
+            "--period",
+            "2025",
+            "--as-of",
+            "30.4.2026",
+        ],
+    )
     assert result.exit_code == 2
     assert "Invalid value for --as-of: '30.4.2026' is not a date" in result.output
     assert "2026/4/30, 20260430, 2026年4月30日" in result.output
 
 
 # -- progress ---------------------------------------------------------------------------------------------------
+
 
 class Recorder:
     """A progress callback as the CLI's bar is one: told the total, then advanced."""
@@ -128,8 +151,9 @@ def test_library_functions_announce_and_advance_progress(store, tmp_path):
     result = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30), progress=cycle)
     assert cycle.total == cycle.done == result["entities"] == 4
     notices = Recorder()
-    report = issue.issue_for_cycle(store, result["cycle"], out=tmp_path / "n", as_of=dt.date(2026, 5, 6),
-                                   progress=notices)
+    report = issue.issue_for_cycle(
+        store, result["cycle"], out=tmp_path / "n", as_of=dt.date(2026, 5, 6), progress=notices
+    )
     assert notices.done == len(report.issued) > 0  # one step per notice written
     served, advanced = Recorder(), Recorder()
     with store.transaction() as conn:
@@ -143,8 +167,9 @@ def _run_on_pty(args: list[str], db_url: str) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit code, stdout, what the terminal got)."""
     master, slave = pty.openpty()
     env = {**os.environ, "SUPERVISE_DB": db_url, "TERM": "xterm-256color", "COLUMNS": "120"}
-    proc = subprocess.Popen([sys.executable, "-m", "cli", *args], stdout=subprocess.PIPE, stderr=slave, env=env,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", *args], stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT
+    )
     os.close(slave)
     seen = []
     while True:
@@ -162,8 +187,13 @@ def _run_on_pty(args: list[str], db_url: str) -> tuple[int, str, str]:
 
 
 def _pipes(args: list[str], db_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "SUPERVISE_DB": db_url})
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SUPERVISE_DB": db_url},
+    )
 
 
 RUN = ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30"]
@@ -186,8 +216,10 @@ def test_progress_bar_on_a_terminal_only(sqlite_store):
 
 def test_progress_bar_of_notices_and_lists(sqlite_store, tmp_path):
     world = B.build_world(sqlite_store)
-    code, out, terminal = _run_on_pty(["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(tmp_path),
-                                       "--as-of", "2025-03-03"], sqlite_store.url)
+    code, out, terminal = _run_on_pty(
+        ["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(tmp_path), "--as-of", "2025-03-03"],
+        sqlite_store.url,
+    )
     assert code == 0 and "notice(s) issued" in out and "Issuing notices" in terminal
     code, out, terminal = _run_on_pty(["lists", "advance", "--as-of", "2025-06-30"], sqlite_store.url)
     assert code == 0 and "Advancing list entries" in terminal

@@ -9,12 +9,11 @@ import json
 import pytest
 
 from cli import cli
+from engine.errors import PolicyError, UnknownServiceItem
 from engine.pipeline.check import check, service_items
 from engine.pipeline.cycles import run_cycle
-from engine.errors import PolicyError, UnknownServiceItem
 from policies import get_pack, pack_files
 from policies.loader import load_pack
-
 from tests.builders_engine import Register, mini_pack, tax, violation
 
 AS_OF = dt.date(2026, 4, 30)
@@ -24,9 +23,11 @@ NOT_REGISTERED = "91350100M000100Y43"  # a valid code no test registers
 @pytest.fixture
 def world(store):
     reg = Register(store)
-    codes = {"good": reg.entity(records=[tax(2025, 96)]),  # tax A: incentive for invoice_supply
-             "bad": reg.entity(records=[tax(2025, 95), violation("2025-05-01", "false_preference_claim")]),  # tax D
-             "plain": reg.entity(records=[tax(2025, 80)])}  # tax B: no measure on invoice_supply
+    codes = {
+        "good": reg.entity(records=[tax(2025, 96)]),  # tax A: incentive for invoice_supply
+        "bad": reg.entity(records=[tax(2025, 95), violation("2025-05-01", "false_preference_claim")]),  # tax D
+        "plain": reg.entity(records=[tax(2025, 80)]),
+    }  # tax B: no measure on invoice_supply
     return store, reg, codes
 
 
@@ -68,8 +69,13 @@ def test_chinese_name_is_an_alias_of_the_id(world, runner):
 
 def test_every_service_item_of_the_shipped_packs_has_a_chinese_name():
     items = service_items()
-    used = {s for pack_id in pack_files() for v in get_pack(pack_id).versions for m in v.measures.values()
-            for s in m["services"]}
+    used = {
+        s
+        for pack_id in pack_files()
+        for v in get_pack(pack_id).versions
+        for m in v.measures.values()
+        for s in m["services"]
+    }
     assert used and used <= set(items)
     assert all(items[s].name for s in used), {s: items[s] for s in used if not items[s].name}
     assert items["government_procurement"].name == "政府采购"
@@ -80,8 +86,10 @@ def test_a_pack_that_declares_services_must_declare_every_one_its_measures_use(t
     path = mini_pack(tmp_path, default="    services: {licnce: 行政许可}")
     with pytest.raises(PolicyError) as err:
         load_pack(path)
-    assert any("measures.m-inc.services" in p and "'licence' is not declared under services (did you mean 'licnce'?)"
-               in p for p in err.value.problems), err.value.problems
+    assert any(
+        "measures.m-inc.services" in p and "'licence' is not declared under services (did you mean 'licnce'?)" in p
+        for p in err.value.problems
+    ), err.value.problems
     ok = load_pack(mini_pack(tmp_path, default="    services: {licence: 行政许可}", name="ok.yaml"))
     assert ok.versions[0].services == {"licence": "行政许可"}
 
@@ -105,8 +113,7 @@ def test_not_in_the_register_needs_review(world, runner):
     store, _, codes = world
     run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
     result = one(store, NOT_REGISTERED, "invoice_supply")
-    assert (result.verdict, result.name, [r.why for r in result.reviews]) == ("needs_review", None,
-                                                                            ["not_in_register"])
+    assert (result.verdict, result.name, [r.why for r in result.reviews]) == ("needs_review", None, ["not_in_register"])
     data = json.loads(cli_check(store, runner, NOT_REGISTERED, "--service", "invoice_supply", "--json").output)
     assert data["verdict"] == "needs_review" and "不在主体名录中" in data["reviews"][0]["reason"]
 

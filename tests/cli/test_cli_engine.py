@@ -7,7 +7,6 @@ import pytest
 
 from cli import cli
 from engine.pipeline.cycles import run_cycle
-
 from tests.builders_engine import Register, tax, violation
 
 AS_OF = "2026-04-30"
@@ -17,16 +16,42 @@ AS_OF = "2026-04-30"
 def world(sqlite_store):
     reg = Register(sqlite_store)
     codes = {
-        "good": reg.entity(records=[tax(2025, 96), ("honour", {"date": "2025-05-01", "title": "守合同重信用企业",
-                                                               "authority": "泉州市市场监督管理局"})]),
-        "bad": reg.entity(records=[tax(2025, 95), violation("2025-05-01", "false_preference_claim"),
-                                   ("penalty", {"date": "2025-10-01", "severity": "serious", "decision_no": "泉市监罚〔2025〕9号",
-                                                "authority": "泉州市市场监督管理局", "field": "food"}),
-                                   ("conduct", {"date": "2026-01-10", "code": "hoarding", "polarity": "negative",
-                                                "field": "epidemic", "severity": "serious"})]),
+        "good": reg.entity(
+            records=[
+                tax(2025, 96),
+                ("honour", {"date": "2025-05-01", "title": "守合同重信用企业", "authority": "泉州市市场监督管理局"}),
+            ]
+        ),
+        "bad": reg.entity(
+            records=[
+                tax(2025, 95),
+                violation("2025-05-01", "false_preference_claim"),
+                (
+                    "penalty",
+                    {
+                        "date": "2025-10-01",
+                        "severity": "serious",
+                        "decision_no": "泉市监罚〔2025〕9号",
+                        "authority": "泉州市市场监督管理局",
+                        "field": "food",
+                    },
+                ),
+                (
+                    "conduct",
+                    {
+                        "date": "2026-01-10",
+                        "code": "hoarding",
+                        "polarity": "negative",
+                        "field": "epidemic",
+                        "severity": "serious",
+                    },
+                ),
+            ]
+        ),
         "young": reg.entity(established=dt.date(2025, 9, 1)),
-        "abnormal": reg.entity(records=[tax(2025, 80), ("abnormal_operation", {"date": "2026-02-01",
-                                                                              "cause": "annual_report_missing"})]),
+        "abnormal": reg.entity(
+            records=[tax(2025, 80), ("abnormal_operation", {"date": "2026-02-01", "cause": "annual_report_missing"})]
+        ),
     }
     return sqlite_store, codes
 
@@ -43,12 +68,23 @@ class CliRunnerShim:
         return CliRunner().invoke(cli, ["--db", store.url, *args])
 
 
-@pytest.mark.parametrize("pack, who, tier", [
-    ("tax-credit", "good", "A"), ("tax-credit", "bad", "D"), ("tax-credit", "young", "M"),
-    ("market-credit-risk", "bad", "D"), ("market-credit-risk", "abnormal", "C"), ("market-credit-risk", "good", "A"), ("market-credit-risk", "young", "B"),
-    ("bank-tax", "good", "push"), ("bank-tax", "bad", "exclude"), ("bank-tax", "young", "review"),
-    ("epidemic-conduct", "bad", "sanctioned"), ("epidemic-conduct", "good", "normal"),
-])
+@pytest.mark.parametrize(
+    "pack, who, tier",
+    [
+        ("tax-credit", "good", "A"),
+        ("tax-credit", "bad", "D"),
+        ("tax-credit", "young", "M"),
+        ("market-credit-risk", "bad", "D"),
+        ("market-credit-risk", "abnormal", "C"),
+        ("market-credit-risk", "good", "A"),
+        ("market-credit-risk", "young", "B"),
+        ("bank-tax", "good", "push"),
+        ("bank-tax", "bad", "exclude"),
+        ("bank-tax", "young", "review"),
+        ("epidemic-conduct", "bad", "sanctioned"),
+        ("epidemic-conduct", "good", "normal"),
+    ],
+)
 def test_evaluate_every_pack(world, pack, who, tier):
     store, codes = world
     result = invoke(store, "evaluate", codes[who], "--policy", pack, "--as-of", AS_OF, "--json")

@@ -50,8 +50,10 @@ def test_import_entities_and_records(ready, factory, tmp_path):
     again = ready("import", "entities", str(path))
     assert "2 rows, 0 new, 0 updated, 2 unchanged" in again.output
 
-    records = write_csv(tmp_path / "tax.csv", [
-        {"code": p["code"], "year": 2025, "score": 91, "has_revenue": "true"} for p in people[:1]])
+    records = write_csv(
+        tmp_path / "tax.csv",
+        [{"code": p["code"], "year": 2025, "score": 91, "has_revenue": "true"} for p in people[:1]],
+    )
     result = ready("import", "records", str(records), "--kind", "tax_evaluation")
     assert "1 rows, 1 new" in result.output
     report = json.loads(ready("import", "records", str(records), "--kind", "tax_evaluation", "--json").output)
@@ -68,8 +70,18 @@ def test_import_errors_exit_1_and_store_nothing(ready, factory, tmp_path):
     assert "1 new" in skipped.output and "1 rejected" in skipped.output
     assert "bad.rejects.csv" in skipped.output
 
-    records = write_csv(tmp_path / "r.csv", [{"code": factory.uscc(), "kind": "honour", "date": "2025-01-01",
-                                               "title": "守合同重信用企业", "authority": "泉州市市场监督管理局"}])
+    records = write_csv(
+        tmp_path / "r.csv",
+        [
+            {
+                "code": factory.uscc(),
+                "kind": "honour",
+                "date": "2025-01-01",
+                "title": "守合同重信用企业",
+                "authority": "泉州市市场监督管理局",
+            }
+        ],
+    )
     result = ready("import", "records", str(records), code=1)
     assert "no entity with code" in result.output and "supervise import entities" in result.output
 
@@ -80,11 +92,27 @@ def test_import_errors_exit_1_and_store_nothing(ready, factory, tmp_path):
 def test_entities_show(ready, factory, tmp_path):
     company = factory.entity(name="泉州市鑫源贸易有限公司", legal_rep="陈伟")
     person = factory.person()
-    ready("import", "entities", str(write_csv(tmp_path / "e.csv", [company, factory.entity(code=person,
-                                                                                          name="林芳")])))
-    ready("import", "records", str(write_csv(tmp_path / "r.csv", [
-        {"code": company["code"], "kind": "penalty", "date": "2025-04-01", "severity": "general",
-         "decision_no": "泉市监罚〔2025〕123号", "authority": "泉州市市场监督管理局", "field": "food"}])))
+    ready("import", "entities", str(write_csv(tmp_path / "e.csv", [company, factory.entity(code=person, name="林芳")])))
+    ready(
+        "import",
+        "records",
+        str(
+            write_csv(
+                tmp_path / "r.csv",
+                [
+                    {
+                        "code": company["code"],
+                        "kind": "penalty",
+                        "date": "2025-04-01",
+                        "severity": "general",
+                        "decision_no": "泉市监罚〔2025〕123号",
+                        "authority": "泉州市市场监督管理局",
+                        "field": "food",
+                    }
+                ],
+            )
+        ),
+    )
 
     text = ready("entities", "show", company["code"].lower()).output
     assert "泉州市鑫源贸易有限公司" in text and "legal representative: 陈伟" in text

@@ -30,12 +30,19 @@ def test_cycle_diff_names_regions(store, runner):
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     start = lines.index("expected inspections by region:")
-    rows = lines[start + 1:]
-    assert {r.split(" (")[0].strip() for r in rows} == {"福建省泉州市鲤城区", "福建省泉州市丰泽区", "福建省泉州市石狮市",
-                                                      f"区划代码{ODD_REGION}（未知）"}
+    rows = lines[start + 1 :]
+    assert {r.split(" (")[0].strip() for r in rows} == {
+        "福建省泉州市鲤城区",
+        "福建省泉州市丰泽区",
+        "福建省泉州市石狮市",
+        f"区划代码{ODD_REGION}（未知）",
+    }
     assert any(r.strip().startswith("福建省泉州市鲤城区 (350502): ") for r in rows)
-    data = json.loads(runner.invoke(cli, ["--db", store.url, "cycle", "diff", str(first["cycle"]),
-                                          str(second["cycle"]), "--json"]).output)
+    data = json.loads(
+        runner.invoke(
+            cli, ["--db", store.url, "cycle", "diff", str(first["cycle"]), str(second["cycle"]), "--json"]
+        ).output
+    )
     by_code = {w["region"]: w["region_name"] for w in data["workload"]}
     assert by_code["350581"] == "福建省泉州市石狮市" and by_code[ODD_REGION] == f"区划代码{ODD_REGION}（未知）"
     per_region = {}

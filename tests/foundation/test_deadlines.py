@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from cli import cli
 from engine import calendar as wc
 from engine import deadlines
-from engine.pipeline.demo import DEMO_CITIES, build_register, demo_authorities, demo_pack
 from engine.errors import CycleError, PolicyError
+from engine.pipeline.demo import DEMO_CITIES, build_register, demo_authorities, demo_pack
 from engine.store import schema
 from policies import PACKS_DIR
 
@@ -29,8 +29,12 @@ D = dt.date
 AS_OF = D(2026, 4, 30)
 SERVED = D(2026, 5, 6)
 # Shipped pack -> the period its cycle runs for on AS_OF (a new shipped pack with an objection window needs a line)
-PERIODS = {"tax-credit": "2025", "market-credit-risk": AS_OF.isoformat(), "epidemic-conduct": AS_OF.isoformat(),
-           "bank-tax": "2025"}
+PERIODS = {
+    "tax-credit": "2025",
+    "market-credit-risk": AS_OF.isoformat(),
+    "epidemic-conduct": AS_OF.isoformat(),
+    "bank-tax": "2025",
+}
 
 
 def _windowed() -> dict[str, list[str]]:
@@ -38,8 +42,14 @@ def _windowed() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for path in sorted(PACKS_DIR.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        names = sorted({n for v in raw["versions"] for n, d in (v.get("lists") or {}).items()
-                        if int(d.get("objection_days") or 0) > 0})
+        names = sorted(
+            {
+                n
+                for v in raw["versions"]
+                for n, d in (v.get("lists") or {}).items()
+                if int(d.get("objection_days") or 0) > 0
+            }
+        )
         if names:
             out[raw["id"]] = names
     return out
@@ -47,28 +57,33 @@ def _windowed() -> dict[str, list[str]]:
 
 # -- the calendar and the counting rules -----------------------------------------------------------------
 
+
 def test_national_holidays_and_working_weekends_come_from_the_data_file():
     cal = wc.national()
     assert not cal.is_working_day(D(2026, 5, 4))  # 劳动节 (a Monday)
     assert cal.is_working_day(D(2026, 5, 9))  # Saturday worked (调休)
     assert not cal.is_working_day(D(2026, 5, 10)) and cal.is_working_day(D(2026, 5, 11))
-    pack = wc.for_version({"publication": {"holidays": [{"from": "2026-05-11", "to": "2026-05-12"}],
-                                           "working_weekends": ["2026-05-10"]}})
+    pack = wc.for_version(
+        {"publication": {"holidays": [{"from": "2026-05-11", "to": "2026-05-12"}], "working_weekends": ["2026-05-10"]}}
+    )
     assert not pack.is_working_day(D(2026, 5, 11)) and pack.is_working_day(D(2026, 5, 10))
     with pytest.raises(PolicyError, match="'soon' is not a date"):
         wc.for_version({"publication": {"holidays": ["soon"]}})
 
 
-@pytest.mark.parametrize("rule,start,days,end", [
-    ({"unit": "calendar", "holiday": "none"}, D(2026, 5, 6), 10, D(2026, 5, 16)),  # Saturday stands
-    ({"unit": "calendar", "holiday": "roll"}, D(2026, 5, 6), 10, D(2026, 5, 18)),  # Saturday -> Monday
-    ({"unit": "calendar", "holiday": "roll"}, D(2026, 4, 20), 15, D(2026, 5, 6)),  # 5 May holiday -> 6 May
-    # 征管法实施细则第109条: 劳动节 1-5 May (5 days) inside the period adds 5 days
-    ({"unit": "calendar", "holiday": "extend"}, D(2026, 4, 28), 15, D(2026, 5, 18)),
-    ({"unit": "calendar", "holiday": "extend"}, D(2026, 5, 6), 15, D(2026, 5, 21)),  # nothing to extend
-    ({"unit": "working"}, D(2026, 4, 30), 10, D(2026, 5, 18)),
-    ({"unit": "working"}, D(2026, 9, 30), 1, D(2026, 10, 8)),  # 国庆 1-7 October
-])
+@pytest.mark.parametrize(
+    "rule,start,days,end",
+    [
+        ({"unit": "calendar", "holiday": "none"}, D(2026, 5, 6), 10, D(2026, 5, 16)),  # Saturday stands
+        ({"unit": "calendar", "holiday": "roll"}, D(2026, 5, 6), 10, D(2026, 5, 18)),  # Saturday -> Monday
+        ({"unit": "calendar", "holiday": "roll"}, D(2026, 4, 20), 15, D(2026, 5, 6)),  # 5 May holiday -> 6 May
+        # 征管法实施细则第109条: 劳动节 1-5 May (5 days) inside the period adds 5 days
+        ({"unit": "calendar", "holiday": "extend"}, D(2026, 4, 28), 15, D(2026, 5, 18)),
+        ({"unit": "calendar", "holiday": "extend"}, D(2026, 5, 6), 15, D(2026, 5, 21)),  # nothing to extend
+        ({"unit": "working"}, D(2026, 4, 30), 10, D(2026, 5, 18)),
+        ({"unit": "working"}, D(2026, 9, 30), 1, D(2026, 10, 8)),  # 国庆 1-7 October
+    ],
+)
 def test_counting_rules(rule, start, days, end):
     assert deadlines.deadline({"deadlines": {"objection": rule}}, "objection", start, days) == end
 
@@ -78,8 +93,11 @@ def test_deadline_rules_are_validated_by_the_loader(tmp_path):
 
     raw = yaml.safe_load((PACKS_DIR / "epidemic-conduct.yaml").read_text(encoding="utf-8"))
     raw["versions"][0]["deadlines"] = {"objection": {"unit": "weeks"}, "reply": {"unit": "working"}}
-    raw["authorities"] = [{"region": "35", "name": "福建省", "document_prefix": "闽"},
-                          {"region": "35", "name": "again", "document_prefix": "x"}, {"region": 3505}]
+    raw["authorities"] = [
+        {"region": "35", "name": "福建省", "document_prefix": "闽"},
+        {"region": "35", "name": "again", "document_prefix": "x"},
+        {"region": 3505},
+    ]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(PolicyError) as err:
@@ -92,6 +110,7 @@ def test_deadline_rules_are_validated_by_the_loader(tmp_path):
 
 
 # -- the printers agree, and each city has its own authority ---------------------------------------------
+
 
 def _notice_deadline(text: str) -> D:
     m = re.search(r"至(\d{4})年(\d{1,2})月(\d{1,2})日止", text)
@@ -119,27 +138,51 @@ def test_notice_lists_show_and_site_print_one_deadline_and_the_regions_authority
     runner = CliRunner()
     shown: dict[str, str] = {}
     for name in sorted({n for names in windowed.values() for n in names}):
-        r = runner.invoke(cli, ["--db", store.url, "lists", "show", name, "--state", "notified",
-                                "--as-of", SERVED.isoformat()], catch_exceptions=False)
+        r = runner.invoke(
+            cli,
+            ["--db", store.url, "lists", "show", name, "--state", "notified", "--as-of", SERVED.isoformat()],
+            catch_exceptions=False,
+        )
         assert r.exit_code == 0, r.output
         shown[name] = r.output
     with store.transaction() as conn:
         lifecycle.advance(conn, D(2026, 7, 1), "test")
         publish(conn, tmp_path / "site", D(2026, 7, 1), "test")
-    pages = {name: (tmp_path / "site" / f"{name}.html").read_text(encoding="utf-8") for name in shown
-             if (tmp_path / "site" / f"{name}.html").exists()}  # lists with publish: true
+    pages = {
+        name: (tmp_path / "site" / f"{name}.html").read_text(encoding="utf-8")
+        for name in shown
+        if (tmp_path / "site" / f"{name}.html").exists()
+    }  # lists with publish: true
     listed: dict[int, str] = {}
     for name in shown:
-        r = runner.invoke(cli, ["--db", store.url, "--json", "lists", "show", name, "--as-of", "2026-07-01"],
-                          catch_exceptions=False)
+        r = runner.invoke(
+            cli, ["--db", store.url, "--json", "lists", "show", name, "--as-of", "2026-07-01"], catch_exceptions=False
+        )
         listed.update({e["id"]: e["listed_from"] for e in __import__("json").loads(r.output)["entries"]})
 
     with store.read() as conn:
         E, LE, N = schema.entities, schema.list_entries, schema.notices
-        rows = conn.execute(sa.select(LE.c.id, LE.c.pack_id, LE.c.list, LE.c.authority, E.c.region, E.c.code,
-                                      N.c.number, N.c.issued_on, N.c.template, N.c.context)
-                            .join(E, E.c.id == LE.c.entity_id).join(N, N.c.entry_id == LE.c.id)
-                            .where(N.c.kind == "pre_listing")).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(
+                    LE.c.id,
+                    LE.c.pack_id,
+                    LE.c.list,
+                    LE.c.authority,
+                    E.c.region,
+                    E.c.code,
+                    N.c.number,
+                    N.c.issued_on,
+                    N.c.template,
+                    N.c.context,
+                )
+                .join(E, E.c.id == LE.c.entity_id)
+                .join(N, N.c.entry_id == LE.c.id)
+                .where(N.c.kind == "pre_listing")
+            )
+            .mappings()
+            .all()
+        )
     seen, cities = set(), set()
     for row in rows:
         assert row["list"] in windowed[row["pack_id"]]
@@ -177,9 +220,21 @@ def test_an_entity_outside_every_authority_stops_the_cycle_and_stores_nothing(st
 
     build_register(store, 300, 7, AS_OF)
     with store.transaction() as conn:
-        qe.upsert_entities(conn, [{"code": "91330203MA2H000009", "name": "宁波市海曙示例贸易有限公司",
-                                   "entity_type": "enterprise", "region": "330203", "industry": None,
-                                   "established_on": D(2018, 3, 1), "legal_rep": "张三", "code_kind": "uscc"}])
+        qe.upsert_entities(
+            conn,
+            [
+                {
+                    "code": "91330203MA2H000009",
+                    "name": "宁波市海曙示例贸易有限公司",
+                    "entity_type": "enterprise",
+                    "region": "330203",
+                    "industry": None,
+                    "established_on": D(2018, 3, 1),
+                    "legal_rep": "张三",
+                    "code_kind": "uscc",
+                }
+            ],
+        )
     path = demo_pack("market-credit-risk", tmp_path)
     with pytest.raises(CycleError) as err:
         run_cycle(store, str(path), AS_OF.isoformat(), as_of=AS_OF, actor="test")
@@ -190,6 +245,19 @@ def test_an_entity_outside_every_authority_stops_the_cycle_and_stores_nothing(st
     with store.read() as conn:
         for table in (schema.cycles, schema.decisions, schema.list_entries, schema.notices, schema.policy_versions):
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0, table.name
-    r = CliRunner().invoke(cli, ["--db", store.url, "cycle", "run", "--policy", str(path), "--period",
-                                 AS_OF.isoformat(), "--as-of", AS_OF.isoformat()])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            store.url,
+            "cycle",
+            "run",
+            "--policy",
+            str(path),
+            "--period",
+            AS_OF.isoformat(),
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+    )
     assert r.exit_code == 1 and "region 330203" in r.output

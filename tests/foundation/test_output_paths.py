@@ -33,6 +33,7 @@ def audit_count(store) -> int:
 
 # -- the helper ------------------------------------------------------------------------------------
 
+
 def test_output_dir_refuses_a_file_a_missing_parent_and_a_file_on_the_way(tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x", encoding="utf-8")
@@ -65,13 +66,13 @@ def test_atomic_write_leaves_no_temporary_file_when_it_fails(tmp_path):
 
 # -- the commands refuse a bad --out before any work -----------------------------------------------
 
+
 @pytest.mark.parametrize("shape", ["file", "missing-parent", "under-a-file"])
 def test_every_writing_command_refuses_a_bad_out_and_stores_nothing(store, runner, tmp_path, shape):
     world = B.build_world(store)
     a_file = tmp_path / "a-file.txt"
     a_file.write_text("keep me", encoding="utf-8")
-    bad = {"file": a_file, "missing-parent": tmp_path / "missing" / "out",
-           "under-a-file": a_file / "out"}[shape]
+    bad = {"file": a_file, "missing-parent": tmp_path / "missing" / "out", "under-a-file": a_file / "out"}[shape]
     db = ["--db", store.url]
     before = (notice_count(store), audit_count(store))
     commands = [
@@ -101,8 +102,9 @@ def test_every_writing_command_refuses_a_bad_out_and_stores_nothing(store, runne
 def test_notices_show_refuses_a_folder_as_out(sqlite_store, runner, tmp_path):
     world = B.build_world(sqlite_store)
     issue.issue_for_cycle(sqlite_store, world.cycle_id, as_of=B.AS_OF)
-    r = runner.invoke(cli, ["--db", sqlite_store.url, "notices", "show", "泉市监信提示〔2025〕1号", "--out",
-                            str(tmp_path)])
+    r = runner.invoke(
+        cli, ["--db", sqlite_store.url, "notices", "show", "泉市监信提示〔2025〕1号", "--out", str(tmp_path)]
+    )
     assert r.exit_code == 2 and "is a directory" in r.output.lower()
     out = tmp_path / "n.txt"
     r = runner.invoke(cli, ["--db", sqlite_store.url, "notices", "show", "泉市监信提示〔2025〕1号", "--out", str(out)])
@@ -111,6 +113,7 @@ def test_notices_show_refuses_a_folder_as_out(sqlite_store, runner, tmp_path):
 
 
 # -- a write that fails half-way ------------------------------------------------------------------
+
 
 def _files(folder: pathlib.Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_file())
@@ -124,8 +127,20 @@ def test_failed_file_write_says_what_is_stored_and_a_rerun_writes_the_missing_fi
     blocker = out / "泉市监信提示〔2025〕2号.html"
     blocker.mkdir()
     db = ["--db", store.url]
-    args = ["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(out), "--format", "txt", "--format",
-            "html", "--as-of", "2025-03-03"]
+    args = [
+        "notices",
+        "issue",
+        "--cycle",
+        str(world.cycle_id),
+        "--out",
+        str(out),
+        "--format",
+        "txt",
+        "--format",
+        "html",
+        "--as-of",
+        "2025-03-03",
+    ]
     r = runner.invoke(cli, db + args)
     assert r.exit_code == 1, r.output
     assert "Traceback" not in r.output
@@ -158,8 +173,11 @@ def test_failed_write_of_a_list_event_notice_is_reported_and_repaired_by_a_rerun
     out = tmp_path / "n"
     out.mkdir()
     (out / "泉市监信移出〔2025〕1号.html").mkdir()
-    with pytest.raises(NoticeError, match=r"1 notice\(s\) were issued and stored by this run \(泉市监信移出〔2025〕1号\)"
-                                          r".*the files of 1 of these 1 are missing"):
+    with pytest.raises(
+        NoticeError,
+        match=r"1 notice\(s\) were issued and stored by this run \(泉市监信移出〔2025〕1号\)"
+        r".*the files of 1 of these 1 are missing",
+    ):
         issue.issue_list_event(store, world.entries["old"], "repaired", out=out, as_of=B.AS_OF)
     (out / "泉市监信移出〔2025〕1号.html").rmdir()
     again = issue.issue_list_event(store, world.entries["old"], "repaired", out=out, as_of=B.AS_OF)
@@ -176,8 +194,11 @@ def test_failed_write_in_a_worker_process_is_reported_the_same_way(store, tmp_pa
     out = tmp_path / "n"
     out.mkdir()
     (out / "泉市监信告知〔2025〕1号.txt").mkdir()
-    with pytest.raises(NoticeError, match=r"Is a directory .*泉市监信告知〔2025〕1号\.txt\)\. 7 notice\(s\) were issued "
-                                          r"and stored by this run .*run the same command again"):
+    with pytest.raises(
+        NoticeError,
+        match=r"Is a directory .*泉市监信告知〔2025〕1号\.txt\)\. 7 notice\(s\) were issued "
+        r"and stored by this run .*run the same command again",
+    ):
         issue.issue_for_cycle(store, world.cycle_id, out=out, formats=("txt",), as_of=B.AS_OF)
     assert notice_count(store) == 7
     (out / "泉市监信告知〔2025〕1号.txt").rmdir()
@@ -188,8 +209,23 @@ def test_failed_write_in_a_worker_process_is_reported_the_same_way(store, tmp_pa
 @pytest.mark.parametrize("setting", ["interview.days=99999999999", "review.days=-5", "review.court_months=100000"])
 def test_out_of_bound_notice_setting_is_refused_and_stores_nothing(store, runner, tmp_path, setting):
     world = B.build_world(store)
-    r = runner.invoke(cli, ["--db", store.url, "notices", "issue", "--cycle", str(world.cycle_id), "--out",
-                            str(tmp_path / "n"), "--set", setting, "--as-of", "2025-03-03"])
+    r = runner.invoke(
+        cli,
+        [
+            "--db",
+            store.url,
+            "notices",
+            "issue",
+            "--cycle",
+            str(world.cycle_id),
+            "--out",
+            str(tmp_path / "n"),
+            "--set",
+            setting,
+            "--as-of",
+            "2025-03-03",
+        ],
+    )
     key, value = setting.split("=")
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
     assert f"Notice setting '{key}' must be a whole number from 0 to 3,650, not {value} (--set)." in r.output

@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
-from engine.pipeline.demo import REGIONS
 from engine.errors import SupervisionError
+from engine.pipeline.demo import REGIONS
 from engine.regions import UnknownRegion, city_of, is_region, region_label, region_name
 
 
@@ -40,14 +40,17 @@ def test_every_demo_region_resolves_with_its_city():
         assert region_name(city_of(code), full=False) == f"{city}市"
 
 
-@pytest.mark.parametrize("code, full, short, city", [
-    ("350503", "福建省泉州市丰泽区", "丰泽区", "350500"),
-    ("350500", "福建省泉州市", "泉州市", "350500"),
-    ("110101", "北京市东城区", "东城区", "110000"),   # a municipality is its own city
-    ("500229", "重庆市城口县", "城口县", "500000"),
-    ("429004", "湖北省仙桃市", "仙桃市", "429004"),   # county-level, directly under the province
-    ("441900", "广东省东莞市", "东莞市", "441900"),   # prefecture without counties
-])
+@pytest.mark.parametrize(
+    "code, full, short, city",
+    [
+        ("350503", "福建省泉州市丰泽区", "丰泽区", "350500"),
+        ("350500", "福建省泉州市", "泉州市", "350500"),
+        ("110101", "北京市东城区", "东城区", "110000"),  # a municipality is its own city
+        ("500229", "重庆市城口县", "城口县", "500000"),
+        ("429004", "湖北省仙桃市", "仙桃市", "429004"),  # county-level, directly under the province
+        ("441900", "广东省东莞市", "东莞市", "441900"),  # prefecture without counties
+    ],
+)
 def test_names_and_cities(code, full, short, city):
     assert region_name(code) == full and region_name(code, full=False) == short
     assert city_of(code) == city and region_label(code) == full
@@ -63,6 +66,9 @@ def test_unknown_codes():
     with pytest.raises(UnknownRegion, match="350000 is a province"):
         city_of("350000")
     assert issubclass(UnknownRegion, SupervisionError)
-    assert region_label("350599") == "区划代码350599（未知）" and region_label("350599", full=False) == "区划代码350599（未知）"
+    assert (
+        region_label("350599") == "区划代码350599（未知）"
+        and region_label("350599", full=False) == "区划代码350599（未知）"
+    )
     assert region_label(None) == region_label("  ") == "未填写"
     assert not is_region("350599") and not is_region(None) and is_region(" 350503 ")

@@ -21,6 +21,7 @@ def sv(store, runner):
         if ok:
             assert result.exit_code == 0, result.output
         return result
+
     return invoke
 
 
@@ -47,16 +48,51 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     r = sv("lists", "serve", "--cycle", str(s["cycle"]), "--on", "2026-05-06", "--by", "送达员")
     assert "Notice served on 2026-05-06 for 2 entries" in r.output and "objections until 2026-05-21" in r.output
     # objections: one upheld, one rejected
-    r = sv("--json", "objection", "file", "--entry", "1", "--reason", "罚款已在处罚决定前缴清", "--evidence",
-           str(receipt), "--on", "2026-05-10", "--by", "甲公司")
+    r = sv(
+        "--json",
+        "objection",
+        "file",
+        "--entry",
+        "1",
+        "--reason",
+        "罚款已在处罚决定前缴清",
+        "--evidence",
+        str(receipt),
+        "--on",
+        "2026-05-10",
+        "--by",
+        "甲公司",
+    )
     upheld = as_json(r)["objection_id"]
-    r = sv("--json", "objection", "file", "--entry", "2", "--reason", "处罚畸重", "--on", "2026-05-12", "--by", "乙公司")
+    r = sv(
+        "--json", "objection", "file", "--entry", "2", "--reason", "处罚畸重", "--on", "2026-05-12", "--by", "乙公司"
+    )
     rejected = as_json(r)["objection_id"]
-    r = sv("objection", "decide", str(upheld), "--uphold", "--reason", "经核实异议成立", "--on", "2026-05-18",
-           "--by", "科长")
+    r = sv(
+        "objection",
+        "decide",
+        str(upheld),
+        "--uphold",
+        "--reason",
+        "经核实异议成立",
+        "--on",
+        "2026-05-18",
+        "--by",
+        "科长",
+    )
     assert f"Objection {upheld} upheld; entry 1 is revoked." in r.output
-    r = sv("objection", "decide", str(rejected), "--reject", "--reason", "异议理由不成立", "--on", "2026-05-19",
-           "--by", "科长")
+    r = sv(
+        "objection",
+        "decide",
+        str(rejected),
+        "--reject",
+        "--reason",
+        "异议理由不成立",
+        "--on",
+        "2026-05-19",
+        "--by",
+        "科长",
+    )
     assert "entry 2 is notified (listed from 2026-05-22 unless something else happens)" in r.output
     r = sv("objection", "decide", str(rejected), "--reason", "x", ok=False)
     assert r.exit_code == 2 and "Give --uphold or --reject" in r.output
@@ -88,19 +124,62 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     assert bad in black and good not in black
     assert person not in (site / "samr-credit/red/index.html").read_text(encoding="utf-8")
     # repair refused: too early, with the date
-    r = sv("repair", "apply", "--entry", "2", "--commitment", str(commitment), "--training", str(training),
-           "--credit-report", str(report), "--on", "2026-09-01", "--by", "乙公司", ok=False)
+    r = sv(
+        "repair",
+        "apply",
+        "--entry",
+        "2",
+        "--commitment",
+        str(commitment),
+        "--training",
+        str(training),
+        "--credit-report",
+        str(report),
+        "--on",
+        "2026-09-01",
+        "--by",
+        "乙公司",
+        ok=False,
+    )
     assert r.exit_code == 1
-    assert "min_period: listed from 2026-05-22; the minimum publication period of 12 months ends on 2027-05-22" \
-        in r.output
+    assert (
+        "min_period: listed from 2026-05-22; the minimum publication period of 12 months ends on 2027-05-22" in r.output
+    )
     assert "The earliest date an application could succeed is 2027-05-22." in r.output
     # repair approved later
-    r = sv("--json", "repair", "apply", "--entry", "2", "--commitment", str(commitment), "--evidence", str(receipt),
-           "--training", str(training), "--credit-report", str(report), "--on", "2027-05-24", "--by", "乙公司")
+    r = sv(
+        "--json",
+        "repair",
+        "apply",
+        "--entry",
+        "2",
+        "--commitment",
+        str(commitment),
+        "--evidence",
+        str(receipt),
+        "--training",
+        str(training),
+        "--credit-report",
+        str(report),
+        "--on",
+        "2027-05-24",
+        "--by",
+        "乙公司",
+    )
     application = as_json(r)["application_id"]
     assert as_json(r)["status"] == "pending"
-    r = sv("repair", "decide", str(application), "--approve", "--reason", "已履行义务并完成信用修复",
-           "--on", "2027-05-31", "--by", "科长")
+    r = sv(
+        "repair",
+        "decide",
+        str(application),
+        "--approve",
+        "--reason",
+        "已履行义务并完成信用修复",
+        "--on",
+        "2027-05-31",
+        "--by",
+        "科长",
+    )
     assert f"Repair application {application} approved on 2027-05-31; entry 2 is repaired." in r.output
     # removed: measures lifted, publication updated
     r = sv("--json", "measures", "pending", "--department", "财政局", "--as-of", "2027-05-31")
@@ -113,8 +192,16 @@ def test_the_whole_story(store, factory, sv, tmp_path):
     # the history shows every step
     r = sv("lists", "history", bad)
     steps = [line.split()[2] for line in r.output.splitlines() if line.strip().startswith("#")]
-    assert steps == ["proposed", "notified", "objection_filed", "objection_rejected", "listed", "repair_refused",
-                     "repair_applied", "repaired"]
+    assert steps == [
+        "proposed",
+        "notified",
+        "objection_filed",
+        "objection_rejected",
+        "listed",
+        "repair_refused",
+        "repair_applied",
+        "repaired",
+    ]
     assert "measures to apply: 4 tasks, 1 acknowledged" in r.output and "measures to lift: 4 tasks" in r.output
     assert "earliest 2027-05-22" in r.output
     r = sv("lists", "history", good)
@@ -163,12 +250,27 @@ def test_serve_by_cycle_names_an_unknown_cycle_and_the_revision_holding_the_entr
     C = schema.cycles
     with store.transaction() as conn:
         first = conn.execute(sa.select(C).where(C.c.id == s["cycle"])).mappings().one()
-        rerun = conn.execute(sa.insert(C).values(
-            pack_id=first["pack_id"], period=first["period"], revision=2, as_of=first["as_of"],
-            policy_version_id=first["policy_version_id"], status="committed", started_at=now(), committed_at=now(),
-            entity_count=0, actor="test", supersedes_id=first["id"]).returning(C.c.id)).scalar_one()
+        rerun = conn.execute(
+            sa.insert(C)
+            .values(
+                pack_id=first["pack_id"],
+                period=first["period"],
+                revision=2,
+                as_of=first["as_of"],
+                policy_version_id=first["policy_version_id"],
+                status="committed",
+                started_at=now(),
+                committed_at=now(),
+                entity_count=0,
+                actor="test",
+                supersedes_id=first["id"],
+            )
+            .returning(C.c.id)
+        ).scalar_one()
     r = sv("lists", "serve", "--cycle", str(rerun), "--on", "2026-05-06")
-    assert (f"created no list entries: the entries it proposes were created by cycle {s['cycle']}; serve them with "
-            f"'supervise lists serve --cycle {s['cycle']}'") in r.output
+    assert (
+        f"created no list entries: the entries it proposes were created by cycle {s['cycle']}; serve them with "
+        f"'supervise lists serve --cycle {s['cycle']}'"
+    ) in r.output
     r = sv("lists", "serve", "--cycle", str(s["cycle"]), "--on", "2026-05-06")
     assert "Notice served on 2026-05-06 for 1 entries" in r.output

@@ -11,10 +11,10 @@ import types
 import pytest
 import sqlalchemy as sa
 
-from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, event_rows, scenario
 from engine.errors import EntityNotFound, ListError, UsageProblem
 from engine.store import schema
 from lists import lifecycle as L
+from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, event_rows, scenario
 
 D = dt.date
 
@@ -67,8 +67,9 @@ def test_propose_twice_and_open_entries_are_skipped(store, factory):
         later = add_cycle(conn, D(2027, 4, 30), [(s["entities"][0], ["black"])])
     third = propose(store, later)
     assert third["proposed"] == []
-    assert third["skipped"] == [{"entity_id": s["entities"][0], "list": "black", "why": "already listed",
-                                 "entry_id": 1, "state": "proposed"}]
+    assert third["skipped"] == [
+        {"entity_id": s["entities"][0], "list": "black", "why": "already listed", "entry_id": 1, "state": "proposed"}
+    ]
 
 
 def test_relisting_after_an_entry_ended_creates_a_new_entry(store, factory):
@@ -129,8 +130,11 @@ def test_serve_errors(store, factory):
     with pytest.raises(UsageProblem, match="exactly one of --entry ID or --cycle ID"):
         run(store, L.serve, D(2026, 5, 6), "clerk")
     run(store, L.serve, D(2026, 5, 6), "clerk", entry_id=1)
-    with pytest.raises(ListError, match=r"Entry 1 \(black, .*\) is notified \(since 2026-05-06\); the pre-listing "
-                                        r"notice can be served only while it is proposed. It was served on 2026-05-06"):
+    with pytest.raises(
+        ListError,
+        match=r"Entry 1 \(black, .*\) is notified \(since 2026-05-06\); the pre-listing "
+        r"notice can be served only while it is proposed. It was served on 2026-05-06",
+    ):
         run(store, L.serve, D(2026, 5, 7), "clerk", entry_id=1)
     with pytest.raises(ListError, match="cannot take effect earlier"):
         run(store, L.serve, D(2026, 4, 1), "clerk", entry_id=2)
@@ -156,11 +160,17 @@ def test_objection_suspends_then_upheld_revokes_and_rejected_resumes(store, fact
     down = run(store, L.decide_objection, o2["objection_id"], False, "异议理由不成立", D(2026, 6, 3), "科长")
     # the window ended on 2026-05-21, so the rejection lets the listing take effect on the decision date
     assert down["state"] == "listed"
-    assert states(store, 2)[-2:] == [("objection_rejected", "notified", D(2026, 6, 3)),
-                                     ("listed", "listed", D(2026, 6, 3))]
+    assert states(store, 2)[-2:] == [
+        ("objection_rejected", "notified", D(2026, 6, 3)),
+        ("listed", "listed", D(2026, 6, 3)),
+    ]
     assert [e for e, _, _ in states(store, 1)] == ["proposed", "notified", "objection_filed", "objection_upheld"]
     with store.read() as conn:
-        ob = conn.execute(sa.select(schema.objections).where(schema.objections.c.id == o1["objection_id"])).mappings().one()
+        ob = (
+            conn.execute(sa.select(schema.objections).where(schema.objections.c.id == o1["objection_id"]))
+            .mappings()
+            .one()
+        )
     assert ob["evidence"][0]["name"] == "receipt.pdf" and len(ob["evidence"][0]["sha256"]) == 64
     with pytest.raises(ListError, match=f"Objection {o1['objection_id']} was already upheld on 2026-06-02"):
         run(store, L.decide_objection, o1["objection_id"], False, "x", D(2026, 6, 4), "科长")
@@ -178,8 +188,11 @@ def test_objection_rejected_inside_the_window_lists_after_the_window(store, fact
 def test_objection_errors_name_entry_state_and_fix(store, factory):
     s = scenario(store, factory)
     propose(store, s["cycle"])
-    with pytest.raises(ListError, match=r"Entry 3 \(red, .*\) is listed \(since 2026-04-30\); an objection can be filed "
-                                        r"only while it is proposed or notified\. .*credit repair"):
+    with pytest.raises(
+        ListError,
+        match=r"Entry 3 \(red, .*\) is listed \(since 2026-04-30\); an objection can be filed "
+        r"only while it is proposed or notified\. .*credit repair",
+    ):
         run(store, L.file_objection, 3, "x", [], D(2026, 5, 1), "someone")
     run(store, L.serve, D(2026, 5, 6), "clerk", entry_id=1)
     with pytest.raises(ListError, match=r"Entry 1 .* is listed \(since 2026-05-22\)"):  # caught up: window passed
@@ -309,9 +322,17 @@ def test_events_are_never_rewritten_and_no_update_or_delete_reaches_the_tables(s
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", capture)
     for earlier, later in zip(snapshots, snapshots[1:]):
-        assert later[:len(earlier)] == earlier  # only appended
-    tables = ("list_entries", "list_events", "objections", "objection_decisions", "repair_applications",
-              "repair_decisions", "measure_tasks", "measure_acks")
+        assert later[: len(earlier)] == earlier  # only appended
+    tables = (
+        "list_entries",
+        "list_events",
+        "objections",
+        "objection_decisions",
+        "repair_applications",
+        "repair_decisions",
+        "measure_tasks",
+        "measure_acks",
+    )
     bad = [st for st in statements if re.match(r"\s*(UPDATE|DELETE)\b", st, re.I) and any(t in st for t in tables)]
     assert bad == []
 
@@ -339,8 +360,9 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
     pre-listing notice first if it is still missing (dated the proposal); later events issue their own."""
     calls = []
     fake = types.ModuleType("notices.issue")
-    fake.issue_for_list_event = lambda conn, entry_id, event, **kw: calls.append((entry_id, event, kw["seq"],
-                                                                                   kw["as_of"]))
+    fake.issue_for_list_event = lambda conn, entry_id, event, **kw: calls.append(
+        (entry_id, event, kw["seq"], kw["as_of"])
+    )
     monkeypatch.setitem(sys.modules, "notices.issue", fake)
     import notices
 
@@ -352,8 +374,11 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     run(store, L.advance, D(2026, 6, 1))
     run(store, L.revoke, 1, "撤销", D(2026, 7, 1), "t")
-    assert calls == [(1, "proposed", 1, D(2026, 4, 30)), (1, "listed", 3, D(2026, 5, 22)),
-                     (1, "revoked", 4, D(2026, 7, 1))]
+    assert calls == [
+        (1, "proposed", 1, D(2026, 4, 30)),
+        (1, "listed", 3, D(2026, 5, 22)),
+        (1, "revoked", 4, D(2026, 7, 1)),
+    ]
 
 
 def test_cycle_proposals_get_their_notices_from_notices_issue_and_serving_issues_none_twice(store, factory):
@@ -372,8 +397,11 @@ def test_cycle_proposals_get_their_notices_from_notices_issue_and_serving_issues
     def by_entry():
         out = {}
         with store.read() as conn:
-            for entry_id, kind in conn.execute(sa.select(schema.notices.c.entry_id, schema.notices.c.kind)
-                                               .where(schema.notices.c.entry_id.is_not(None))):
+            for entry_id, kind in conn.execute(
+                sa.select(schema.notices.c.entry_id, schema.notices.c.kind).where(
+                    schema.notices.c.entry_id.is_not(None)
+                )
+            ):
                 out.setdefault(entry_id, set()).add(kind)
         return out
 
@@ -389,8 +417,11 @@ def test_serving_issues_the_pre_listing_notice_dated_the_service_with_its_deadli
     propose(store, s["cycle"])
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     with store.read() as conn:
-        rows = conn.execute(sa.select(schema.notices.c.kind, schema.notices.c.issued_on, schema.notices.c.context)
-                            .where(schema.notices.c.entry_id == 1).order_by(schema.notices.c.kind)).all()
+        rows = conn.execute(
+            sa.select(schema.notices.c.kind, schema.notices.c.issued_on, schema.notices.c.context)
+            .where(schema.notices.c.entry_id == 1)
+            .order_by(schema.notices.c.kind)
+        ).all()
     assert [tuple(r[:2]) for r in rows] == [("pre_listing", D(2026, 5, 6)), ("repair_instructions", D(2026, 5, 6))]
     assert rows[0][2]["objection"]["deadline"] == "2026-05-21"
 
@@ -400,8 +431,7 @@ def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_ch
 
     s = scenario(store, factory, lists=("black",))
     propose(store, s["cycle"])
-    stricter = pack_body(black={"objection_days": 30, "max_months": 60, "ack_days": 3,
-                                "measures": ["black-honours"]})
+    stricter = pack_body(black={"objection_days": 30, "max_months": 60, "ack_days": 3, "measures": ["black-honours"]})
     stricter["version"]["version"] = "2027"
     with store.transaction() as conn:
         later = add_cycle(conn, D(2027, 4, 30), [], body=stricter)  # the newer version is stored and in force
@@ -409,15 +439,22 @@ def test_an_entry_keeps_the_regime_it_was_proposed_under_when_a_later_version_ch
     e = entry(store, 1)
     assert e.data["pack_version"] == "2026"
     assert e.objection_days == 15 and e.list_def["max_months"] == 36
-    assert sorted(e.measures) == ["black-bidding-limit", "black-honours", "black-more-inspections",
-                                  "black-procurement-ban"]
+    assert sorted(e.measures) == [
+        "black-bidding-limit",
+        "black-honours",
+        "black-more-inspections",
+        "black-procurement-ban",
+    ]
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     run(store, L.advance, D(2026, 6, 1))
     e = entry(store, 1)
     assert e.listed_from == D(2026, 5, 22) and e.until_on() == D(2029, 5, 22)  # 36 months, not 60
     with store.read() as conn:
-        due = conn.execute(sa.select(schema.measure_tasks.c.due_on).where(schema.measure_tasks.c.entry_id == 1)
-                           ).scalars().all()
+        due = (
+            conn.execute(sa.select(schema.measure_tasks.c.due_on).where(schema.measure_tasks.c.entry_id == 1))
+            .scalars()
+            .all()
+        )
     # ack_days 10 of the 2026 version, not 3: working days from the advance of 2026-06-01 that sent them
     assert len(due) == 4 and set(due) == {D(2026, 6, 15)}
 

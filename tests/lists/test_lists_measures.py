@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from tests.builders_lists import scenario
 from engine.errors import ListError
 from lists import lifecycle as L
 from lists import measures as M
+from tests.builders_lists import scenario
 
 D = dt.date
 
@@ -29,7 +29,8 @@ def test_listing_routes_one_task_per_measure_to_its_department(store, factory):
     run(store, L.propose_from_cycle, s["cycle"], None, "t")
     red = read(store, M.pending, D(2026, 4, 30))
     assert [(t["measure_id"], t["department"], t["due_on"]) for t in red["tasks"]] == [
-        ("red-fast-track", "行政审批服务局", "2026-05-18")]  # 10 working days: 劳动节 1-5 May, Saturday 9 May works
+        ("red-fast-track", "行政审批服务局", "2026-05-18")
+    ]  # 10 working days: 劳动节 1-5 May, Saturday 9 May works
     run(store, L.serve, D(2026, 5, 6), "t", entry_id=1)
     run(store, L.advance, D(2026, 6, 1))
     # listed from 2026-05-22 (the window's end) but recorded, so sent, by the advance of 2026-06-01: the
@@ -57,8 +58,9 @@ def test_overdue_acknowledgements_are_reported_and_ack_is_once(store, factory):
     assert read(store, M.pending, D(2026, 6, 19))["overdue"] == 3
     # as of a date before the acknowledgement the task was still pending
     assert len(read(store, M.pending, D(2026, 6, 16), department="财政局")["tasks"]) == 1
-    with pytest.raises(ListError, match=f"Measure task {task_id} .* was already acknowledged on 2026-06-17 by "
-                                        f"财政局 王五"):
+    with pytest.raises(
+        ListError, match=f"Measure task {task_id} .* was already acknowledged on 2026-06-17 by 财政局 王五"
+    ):
         run(store, M.ack, task_id, "someone", D(2026, 6, 4))
     with pytest.raises(ListError, match="There is no measure task 999"):
         run(store, M.ack, 999, "someone", D(2026, 6, 4))

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, pack_body
 from engine.errors import ListError, UsageProblem
 from engine.store import Store
 from engine.values import add_months
@@ -19,35 +18,74 @@ from lists import lifecycle as L
 from lists import measures as M
 from lists import repair as R
 from lists.publish import published_rows
+from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, pack_body
 
 START = dt.date(2026, 1, 1)
 # Short periods so that expiry, repair and extension all happen within a few dozen actions.
 BODY = pack_body(
-    black={"objection_days": 15, "min_months": 2, "max_months": 12,
-           "repair": {"allowed": True, "min_months": 2, "requires": ["commitment", "obligations_fulfilled"],
-                      "max_repairs": {"count": 1, "years": 1}}},
-    watch={"objection_days": 7, "min_months": 1, "max_months": 6, "extendable": 2,
-           "repair": {"allowed": True, "min_months": 1, "requires": ["commitment"], "cooldown_months": 2}},
+    black={
+        "objection_days": 15,
+        "min_months": 2,
+        "max_months": 12,
+        "repair": {
+            "allowed": True,
+            "min_months": 2,
+            "requires": ["commitment", "obligations_fulfilled"],
+            "max_repairs": {"count": 1, "years": 1},
+        },
+    },
+    watch={
+        "objection_days": 7,
+        "min_months": 1,
+        "max_months": 6,
+        "extendable": 2,
+        "repair": {"allowed": True, "min_months": 1, "requires": ["commitment"], "cooldown_months": 2},
+    },
     red={"max_months": 2},
 )
 LISTS = BODY["version"]["lists"]
-ALLOWED = {(None, "proposed"), ("proposed", "proposed"), ("proposed", "notified"), ("proposed", "revoked"),
-           ("proposed", "listed"),  # only without an objection window (checked below)
-           ("notified", "notified"), ("notified", "listed"), ("notified", "revoked"), ("listed", "listed"),
-           ("listed", "expired"), ("listed", "repaired"), ("listed", "revoked")}
+ALLOWED = {
+    (None, "proposed"),
+    ("proposed", "proposed"),
+    ("proposed", "notified"),
+    ("proposed", "revoked"),
+    ("proposed", "listed"),  # only without an objection window (checked below)
+    ("notified", "notified"),
+    ("notified", "listed"),
+    ("notified", "revoked"),
+    ("listed", "listed"),
+    ("listed", "expired"),
+    ("listed", "repaired"),
+    ("listed", "revoked"),
+}
 ACTIONS = ("serve", "object", "decide_objection", "advance", "revoke", "extend", "repair", "decide_repair", "ack")
 # What makes sense for an entry in each state (revoking ends an entry, so it is offered rarely).
 SENSIBLE = {
     "proposed": ("serve", "serve", "object", "advance", "revoke"),
     "notified": ("object", "decide_objection", "decide_objection", "advance", "advance", "revoke"),
-    "listed": ("repair", "repair", "decide_repair", "decide_repair", "decide_repair", "extend", "advance", "ack",
-               "revoke"),
+    "listed": (
+        "repair",
+        "repair",
+        "decide_repair",
+        "decide_repair",
+        "decide_repair",
+        "extend",
+        "advance",
+        "ack",
+        "revoke",
+    ),
 }
 
 # (which entry, which action, days to move the clock, uphold/approve, months to extend, stray: any action on any
 # entry instead of one that makes sense for it; strays exercise the refusals)
-step = st.tuples(st.integers(0, 2), st.integers(0, 7), st.sampled_from((0, 1, 3, 7, 15, 30)), st.booleans(),
-                 st.integers(1, 3), st.integers(0, 5).map(lambda n: n == 0))
+step = st.tuples(
+    st.integers(0, 2),
+    st.integers(0, 7),
+    st.sampled_from((0, 1, 3, 7, 15, 30)),
+    st.booleans(),
+    st.integers(1, 3),
+    st.integers(0, 5).map(lambda n: n == 0),
+)
 
 
 def oracle_published(entry: L.Entry, day: dt.date) -> bool:
@@ -74,7 +112,7 @@ def check_entry(entry: L.Entry) -> None:
     assert [e["seq"] for e in entry.events] == list(range(1, len(entry.events) + 1))
     listed = entry.event("listed")
     if listed is not None:
-        before = entry.events[:entry.events.index(listed)]
+        before = entry.events[: entry.events.index(listed)]
         if ldef["objection_days"]:
             served = [e for e in before if e["event"] == "notified"]
             assert served and listed["valid_from"] > served[0]["valid_from"] + dt.timedelta(days=ldef["objection_days"])
@@ -88,9 +126,16 @@ def check_entry(entry: L.Entry) -> None:
         assert expired["valid_from"] == entry.until_on()
 
 
-@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(lists=st.lists(st.sampled_from(sorted(LISTS)), min_size=1, max_size=2), actions=st.lists(step, min_size=15, max_size=40))
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    lists=st.lists(st.sampled_from(sorted(LISTS)), min_size=1, max_size=2),
+    actions=st.lists(step, min_size=15, max_size=40),
+)
 def test_random_action_sequences_keep_the_rules(empty_db, factory, lists, actions):
     store = empty_db()
     try:
@@ -129,9 +174,16 @@ def run_actions(store: Store, factory, lists, actions) -> None:
             before = all_append_only_rows(conn)
             current = {e.id: e.state for e in L.load(conn, ids)}
         entry_id = ids[which % len(ids)]
-        options = ACTIONS if stray else [
-            a for a in SENSIBLE.get(current[entry_id], ("advance", "ack"))
-            if (a != "decide_objection" or objections[entry_id]) and (a != "decide_repair" or applications[entry_id])]
+        options = (
+            ACTIONS
+            if stray
+            else [
+                a
+                for a in SENSIBLE.get(current[entry_id], ("advance", "ack"))
+                if (a != "decide_objection" or objections[entry_id])
+                and (a != "decide_repair" or applications[entry_id])
+            ]
+        )
         name = options[choice % len(options)]
         day += dt.timedelta(days=min(days, 7) if name.startswith("decide") else days)  # decisions come quickly
         try:
@@ -167,7 +219,7 @@ def run_actions(store: Store, factory, lists, actions) -> None:
         with store.read() as conn:
             after = all_append_only_rows(conn)
         for table, rows in before.items():
-            assert after[table][:len(rows)] == rows, f"{name} rewrote {table}"
+            assert after[table][: len(rows)] == rows, f"{name} rewrote {table}"
     with store.transaction() as conn:
         L.advance(conn, day)
     with store.read() as conn:

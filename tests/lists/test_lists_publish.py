@@ -17,10 +17,10 @@ import tempfile
 import pytest
 import sqlalchemy as sa
 
-from tests.builders_lists import add_cycle, add_entity, pack_body, scenario
 from engine.store import now, schema
 from lists import lifecycle as L
 from lists.publish import PAGE_SIZE, publish, published_rows
+from tests.builders_lists import add_cycle, add_entity, pack_body, scenario
 
 D = dt.date
 REQUIRE_BROWSER = os.environ.get("REQUIRE_PG") == "1"  # CI installs chromium (make deps)
@@ -34,22 +34,44 @@ def run(store, func, *args, **kwargs):
 
 def party(conn, code: str, name: str, entity_type: str, legal_rep: str | None = None, code_kind: str = "uscc") -> int:
     stamp = now()
-    return conn.execute(sa.insert(schema.entities).values(
-        code=code, code_kind=code_kind, name=name, entity_type=entity_type, region="350100", legal_rep=legal_rep,
-        created_at=stamp, updated_at=stamp).returning(schema.entities.c.id)).scalar_one()
+    return conn.execute(
+        sa.insert(schema.entities)
+        .values(
+            code=code,
+            code_kind=code_kind,
+            name=name,
+            entity_type=entity_type,
+            region="350100",
+            legal_rep=legal_rep,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        .returning(schema.entities.c.id)
+    ).scalar_one()
 
 
 def tax_body() -> dict:
     """A second pack with its own 'black' list (another title, another authority)."""
     body = pack_body()
-    body["pack"] = {"id": "tax-credit", "title": "纳税缴费信用评价", "authority": "国家税务总局泉州市税务局",
-                    "authority_short": "泉税", "document_prefix": "泉税信", "jurisdiction": "泉州市"}
-    body["version"]["lists"] = {"black": {**body["version"]["lists"]["black"], "title": "重大税收违法失信主体名单",
-                                          "authority": "国家税务总局泉州市税务局"}}
+    body["pack"] = {
+        "id": "tax-credit",
+        "title": "纳税缴费信用评价",
+        "authority": "国家税务总局泉州市税务局",
+        "authority_short": "泉税",
+        "document_prefix": "泉税信",
+        "jurisdiction": "泉州市",
+    }
+    body["version"]["lists"] = {
+        "black": {
+            **body["version"]["lists"]["black"],
+            "title": "重大税收违法失信主体名单",
+            "authority": "国家税务总局泉州市税务局",
+        }
+    }
     return body
 
 
-def site(store, factory, tmp_path, day=D(2026, 6, 1)):
+def site(store, factory, tmp_path, day=D(2026, 6, 1)):  # noqa: B008 (a date is immutable)
     """Market pack: black entries for two companies (one with markup in its name, one whose name is a formula),
     red for a natural person, an unpublished watch entry, a black entry still in its objection window. Tax pack:
     a black entry of the same list id."""
@@ -127,17 +149,21 @@ def parse(text: str) -> Cells:
 def test_each_pack_list_has_its_own_pages_titled_with_its_name_and_authority(store, factory, tmp_path):
     s, out, result = site(store, factory, tmp_path)
     assert result["counts"] == {"samr-credit/black": 4, "samr-credit/red": 1, "tax-credit/black": 1}
-    assert files(out) == ["index.html"] + [f"{d}/{f}" for d in ("samr-credit/black", "samr-credit/red",
-                                                                  "tax-credit/black")
-                                            for f in ("entries.csv", "entries.json", "index.html", "search.js")]
+    assert files(out) == ["index.html"] + [
+        f"{d}/{f}"
+        for d in ("samr-credit/black", "samr-credit/red", "tax-credit/black")
+        for f in ("entries.csv", "entries.json", "index.html", "search.js")
+    ]
     market = (out / "samr-credit/black/index.html").read_text(encoding="utf-8")
     tax = (out / "tax-credit/black/index.html").read_text(encoding="utf-8")
     assert parse(market).title.startswith("严重违法失信名单 - 泉州市市场监督管理局")
     assert parse(tax).title.startswith("重大税收违法失信主体名单 - 国家税务总局泉州市税务局")
     assert "泉州偷税贸易有限公司" in tax and "泉州偷税贸易有限公司" not in market
     # every row names its list and the listing authority
-    for page, title, authority in ((market, "严重违法失信名单", "泉州市市场监督管理局"),
-                                   (tax, "重大税收违法失信主体名单", "国家税务总局泉州市税务局")):
+    for page, title, authority in (
+        (market, "严重违法失信名单", "泉州市市场监督管理局"),
+        (tax, "重大税收违法失信主体名单", "国家税务总局泉州市税务局"),
+    ):
         rows = parse(page).rows
         assert rows and all(r["cells"][1] == title and r["cells"][6] == authority for r in rows)
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -148,10 +174,15 @@ def test_each_pack_list_has_its_own_pages_titled_with_its_name_and_authority(sto
     with store.read() as conn:
         assert [r["list"] for r in published_rows(conn, D(2026, 5, 21))] == ["red"]  # black windows still running
         assert len(published_rows(conn, D(2026, 5, 22))) == 6
-        assert [r["list"] for r in published_rows(conn, D(2027, 4, 30))] == ["black"] * 5  # red period ended (the pending one not yet advanced)
+        assert [r["list"] for r in published_rows(conn, D(2027, 4, 30))] == [
+            "black"
+        ] * 5  # red period ended (the pending one not yet advanced)
         assert published_rows(conn, D(2029, 5, 22)) == []  # black period ended (36 months), advance or not
-        audit = conn.execute(sa.select(schema.audit_log).where(schema.audit_log.c.action == "lists_publish")
-                             ).mappings().one()
+        audit = (
+            conn.execute(sa.select(schema.audit_log).where(schema.audit_log.c.action == "lists_publish"))
+            .mappings()
+            .one()
+        )
     assert audit["detail"]["counts"] == result["counts"]
 
 
@@ -222,7 +253,9 @@ def test_natural_persons_and_operators_are_masked_in_every_written_file(store, f
             assert secret not in text, (name, secret)
     (red,) = json.loads((out / "samr-credit/red/entries.json").read_text(encoding="utf-8"))["entries"]
     assert red["name"] == "欧***" and red["code"] == "E123********23" and red["entity_type"] == "自然人"
-    black = {r["entry_id"]: r for r in json.loads((out / "samr-credit/black/entries.json").read_text("utf-8"))["entries"]}
+    black = {
+        r["entry_id"]: r for r in json.loads((out / "samr-credit/black/entries.json").read_text("utf-8"))["entries"]
+    }
     assert sorted(r["name"] for r in black.values()) == ["丰泽区司***", "泉州公孙胜有限公司"]
     assert shop_code in (out / "samr-credit/black/index.html").read_text(encoding="utf-8")  # a USCC stays public
 
@@ -246,7 +279,7 @@ def test_values_are_escaped_and_csv_formulas_neutralised(store, factory, tmp_pat
     assert data["count"] == 4 and data["as_of"] == "2026-06-01" and data["authority"] == ["泉州市市场监督管理局"]
 
 
-def many(store, factory, n: int, day: dt.date = D(2026, 5, 1)) -> list[int]:
+def many(store, factory, n: int, day: dt.date = D(2026, 5, 1)) -> list[int]:  # noqa: B008 (a date is immutable)
     """``n`` companies on a red list (no objection window: listed at once)."""
     with store.transaction() as conn:
         ids = [add_entity(conn, factory.uscc(), f"泉州第{i:03d}号贸易有限公司") for i in range(1, n + 1)]
@@ -275,6 +308,7 @@ def test_pages_of_fifty_rows_and_stale_pages_removed(sqlite_store, factory, tmp_
 
 # -- in a real browser ----------------------------------------------------------------------------------------
 
+
 def chromium() -> str:
     if not os.access(CHROMIUM, os.X_OK):
         path = shutil.which("chromium")
@@ -288,16 +322,31 @@ def chromium() -> str:
 
 def browse(binary: str, url: str, *extra: str) -> str:
     with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                               "--disable-component-update", "--disable-sync", "--no-first-run",
-                               f"--user-data-dir={profile}", *extra, url],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                *extra,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def shown(dom: str) -> list[tuple[str, list[str]]]:
     """(entry id, cells) of the rows a browser shows: rows of a hidden tbody or hidden rows are not shown."""
+
     class Visible(Cells):
         def __init__(self):
             super().__init__()
@@ -341,8 +390,9 @@ def test_search_pagination_and_screenshot_in_chromium(sqlite_store, factory, tmp
     third = visible(red / link.split("#")[0])
     assert len(third) == 21 and link.split("#e")[1] in {e for e, _ in third}  # rows 101-121
     # pagination links of the rendered page lead to existing pages
-    for href in {h for h in parse(browse(binary, (red / "index.html").as_uri(), "--dump-dom")).links
-                 if h.startswith("page-")}:
+    for href in {
+        h for h in parse(browse(binary, (red / "index.html").as_uri(), "--dump-dom")).links if h.startswith("page-")
+    }:
         assert (red / href).is_file()
         assert visible(red / href)
     # the index searches every list; a masked person is found by the masked name, never by the real code
@@ -376,8 +426,9 @@ def test_typing_in_the_search_box_and_clicking_the_pages_with_playwright(sqlite_
     run(sqlite_store, publish, out, D(2026, 5, 1))
     red = out / "samr-credit/red"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=binary, args=["--no-sandbox", "--disable-gpu",
-                                                                  "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=binary, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.goto((red / "index.html").as_uri())

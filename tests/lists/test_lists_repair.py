@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from tests.builders_lists import add_cycle, add_penalty, pack_body, scenario
 from engine.errors import ListError
 from engine.store import schema
 from lists import lifecycle as L
 from lists import repair as R
 from lists.publish import published_rows
+from tests.builders_lists import add_cycle, add_penalty, pack_body, scenario
 
 D = dt.date
 
@@ -42,8 +42,17 @@ def listed_black(store, factory, body=None, lists=("black",)):
 
 
 def apply(store, files, entry_id, on, training=True, report=True):
-    return run(store, R.apply, entry_id, on, "申请人", files["commitment"], [files["evidence"]],
-               files["training"] if training else None, files["credit_report"] if report else None)
+    return run(
+        store,
+        R.apply,
+        entry_id,
+        on,
+        "申请人",
+        files["commitment"],
+        [files["evidence"]],
+        files["training"] if training else None,
+        files["credit_report"] if report else None,
+    )
 
 
 def test_too_early_is_refused_with_every_unmet_condition_and_the_earliest_date(store, factory, files):
@@ -55,8 +64,10 @@ def test_too_early_is_refused_with_every_unmet_condition_and_the_earliest_date(s
     assert e["earliest_on"] == "2027-05-22" and e["also_needs"] == ["obligations_fulfilled", "training"]
     assert "the minimum publication period of 12 months ends on 2027-05-22" in r["message"]
     assert "penalty 泉市监罚〔2026〕100号 not fulfilled on 2026-07-01" in r["message"]
-    assert "The earliest date an application could succeed is 2027-05-22 once obligations_fulfilled, training are met" \
+    assert (
+        "The earliest date an application could succeed is 2027-05-22 once obligations_fulfilled, training are met"
         in r["message"]
+    )
     # the refusal is kept: application row with its eligibility JSON, and an event in the entry's history
     with store.read() as conn:
         app = conn.execute(sa.select(schema.repair_applications)).mappings().one()
@@ -65,8 +76,11 @@ def test_too_early_is_refused_with_every_unmet_condition_and_the_earliest_date(s
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.repair_decisions)).scalar_one() == 0
         ev = L.load_one(conn, 1, lock=False).last
     assert ev["event"] == "repair_refused" and ev["state"] == "listed" and ev["data"]["earliest_on"] == "2027-05-22"
-    with pytest.raises(ListError, match=r"Repair application 1 was refused on 2026-07-01 \(unmet: min_period, "
-                                        r"obligations_fulfilled, training\); there is nothing to decide"):
+    with pytest.raises(
+        ListError,
+        match=r"Repair application 1 was refused on 2026-07-01 \(unmet: min_period, "
+        r"obligations_fulfilled, training\); there is nothing to decide",
+    ):
         run(store, R.decide, 1, True, "x", D(2026, 7, 2), "科长")
 
 
@@ -90,8 +104,15 @@ def test_approval_ends_the_entry_lifts_measures_and_stops_publication(store, fac
     with store.read() as conn:
         assert [x["entry_id"] for x in published_rows(conn, D(2027, 5, 31))] == [1, 2]
         assert [x["entry_id"] for x in published_rows(conn, D(2027, 6, 1))] == [2]
-        lifts = conn.execute(sa.select(schema.measure_tasks.c.measure_id).where(
-            schema.measure_tasks.c.entry_id == 1, schema.measure_tasks.c.action == "lift")).scalars().all()
+        lifts = (
+            conn.execute(
+                sa.select(schema.measure_tasks.c.measure_id).where(
+                    schema.measure_tasks.c.entry_id == 1, schema.measure_tasks.c.action == "lift"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(lifts) == ["black-bidding-limit", "black-honours", "black-more-inspections", "black-procurement-ban"]
     with pytest.raises(ListError, match="was already approved on 2027-06-01 by 科长"):
         run(store, R.decide, 1, False, "x", D(2027, 6, 2), "科长")
@@ -108,16 +129,24 @@ def test_rejection_keeps_the_entry_listed_and_allows_a_new_application(store, fa
 def test_new_violation_of_the_same_kind_blocks_repair_other_kinds_do_not(store, factory, files):
     s = listed_black(store, factory, lists=("black", "black"))
     with store.transaction() as conn:
-        add_penalty(conn, s["entities"][0], D(2026, 10, 1), "泉市监罚〔2026〕300号", field="食品安全",
-                    fulfilled_on=D(2026, 10, 5))
-        add_penalty(conn, s["entities"][1], D(2026, 10, 1), "泉市监罚〔2026〕301号", field="广告",
-                    fulfilled_on=D(2026, 10, 5))
+        add_penalty(
+            conn,
+            s["entities"][0],
+            D(2026, 10, 1),
+            "泉市监罚〔2026〕300号",
+            field="食品安全",
+            fulfilled_on=D(2026, 10, 5),
+        )
+        add_penalty(
+            conn, s["entities"][1], D(2026, 10, 1), "泉市监罚〔2026〕301号", field="广告", fulfilled_on=D(2026, 10, 5)
+        )
     r1 = apply(store, files, 1, D(2027, 6, 1))
     assert r1["eligibility"]["unmet"] == ["no_repeat_same_kind"]
     assert "penalty 泉市监罚〔2026〕300号 of 2026-10-01" in r1["message"]
     assert r1["eligibility"]["earliest_on"] is None
-    assert r1["message"].endswith("This entry cannot be repaired; it ends when its publication period does "
-                                  "(2029-05-22).")
+    assert r1["message"].endswith(
+        "This entry cannot be repaired; it ends when its publication period does (2029-05-22)."
+    )
     assert apply(store, files, 2, D(2027, 6, 1))["status"] == "pending"
 
 
@@ -126,8 +155,11 @@ def test_approval_rechecks_on_the_decision_date(store, factory, files):
     apply(store, files, 1, D(2027, 5, 24))
     with store.transaction() as conn:
         add_penalty(conn, s["entities"][0], D(2027, 5, 26), "泉市监罚〔2027〕9号", field="食品安全")
-    with pytest.raises(ListError, match=r"Repair application 1 can no longer be approved on 2027-06-01: "
-                                        r"no_repeat_same_kind: .*Reject it with --reject"):
+    with pytest.raises(
+        ListError,
+        match=r"Repair application 1 can no longer be approved on 2027-06-01: "
+        r"no_repeat_same_kind: .*Reject it with --reject",
+    ):
         run(store, R.decide, 1, True, "x", D(2027, 6, 1), "科长")
     assert run(store, R.decide, 1, False, "申请后再次违法", D(2027, 6, 1), "科长")["decision"] == "rejected"
 
@@ -137,15 +169,19 @@ def test_lists_without_repair_cannot_be_repaired(store, factory, files):
     run(store, L.propose_from_cycle, s["cycle"], None, "t")
     r = apply(store, files, 1, D(2026, 12, 1))
     assert "repair_allowed" in r["eligibility"]["unmet"] and r["eligibility"]["earliest_on"] is None
-    assert r["message"].endswith("This entry cannot be repaired; it ends when its publication period does "
-                                 "(2027-04-30).")
+    assert r["message"].endswith(
+        "This entry cannot be repaired; it ends when its publication period does (2027-04-30)."
+    )
 
 
 def test_state_errors(store, factory, files):
     s = scenario(store, factory, lists=("black",))
     run(store, L.propose_from_cycle, s["cycle"], None, "t")
-    with pytest.raises(ListError, match=r"is proposed \(since 2026-04-30\); credit repair can be applied for only "
-                                        r"while it is listed\. Before listing, file an objection instead"):
+    with pytest.raises(
+        ListError,
+        match=r"is proposed \(since 2026-04-30\); credit repair can be applied for only "
+        r"while it is listed\. Before listing, file an objection instead",
+    ):
         apply(store, files, 1, D(2026, 5, 1))
     with pytest.raises(ListError, match="There is no repair application 7"):
         run(store, R.decide, 7, True, "x", D(2026, 5, 1), "科长")
@@ -178,24 +214,41 @@ def _repair_watch(store, entity_id, cycle_as_of, serve_on, apply_on, decide_on, 
     return r
 
 
-@pytest.mark.parametrize("cooldown, statuses, unmet, earliest", [
-    # at most 2 repairs in 5 years: the third is refused until the first drops out of the window
-    (0, ["pending", "pending", "refused"], ["max_repairs"], "2031-06-01"),
-    # none within 12 months of the last one
-    (12, ["pending", "refused"], ["cooldown"], "2027-06-01"),
-])
+@pytest.mark.parametrize(
+    "cooldown, statuses, unmet, earliest",
+    [
+        # at most 2 repairs in 5 years: the third is refused until the first drops out of the window
+        (0, ["pending", "pending", "refused"], ["max_repairs"], "2031-06-01"),
+        # none within 12 months of the last one
+        (12, ["pending", "refused"], ["cooldown"], "2027-06-01"),
+    ],
+)
 def test_local_limits_on_repeated_repairs(store, factory, files, cooldown, statuses, unmet, earliest):
     from tests.builders_lists import add_entity
 
-    body = pack_body(watch={"max_months": 72,  # long enough for the limits, not the expiry, to decide
-                            "repair": {"allowed": True, "min_months": 3, "requires": ["commitment"],
-                                       "max_repairs": {"count": 2, "years": 5}, "cooldown_months": cooldown}})
+    body = pack_body(
+        watch={
+            "max_months": 72,  # long enough for the limits, not the expiry, to decide
+            "repair": {
+                "allowed": True,
+                "min_months": 3,
+                "requires": ["commitment"],
+                "max_repairs": {"count": 2, "years": 5},
+                "cooldown_months": cooldown,
+            },
+        }
+    )
     with store.transaction() as conn:
         eid = add_entity(conn, factory.uscc(), "屡改屡犯有限公司")
-    rounds = [(D(2026, 1, 1), D(2026, 5, 1), D(2026, 6, 1)), (D(2026, 6, 2), D(2026, 10, 1), D(2026, 10, 1)),
-              (D(2026, 10, 2), D(2027, 2, 1), D(2027, 2, 1))]
-    results = [_repair_watch(store, eid, proposed, proposed + dt.timedelta(days=1), applied, decided, files, body)
-               for proposed, applied, decided in rounds[:len(statuses)]]
+    rounds = [
+        (D(2026, 1, 1), D(2026, 5, 1), D(2026, 6, 1)),
+        (D(2026, 6, 2), D(2026, 10, 1), D(2026, 10, 1)),
+        (D(2026, 10, 2), D(2027, 2, 1), D(2027, 2, 1)),
+    ]
+    results = [
+        _repair_watch(store, eid, proposed, proposed + dt.timedelta(days=1), applied, decided, files, body)
+        for proposed, applied, decided in rounds[: len(statuses)]
+    ]
     assert [r["status"] for r in results] == statuses
     assert results[-1]["eligibility"]["unmet"] == unmet and results[-1]["eligibility"]["earliest_on"] == earliest
 

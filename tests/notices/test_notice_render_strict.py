@@ -17,25 +17,28 @@ def _render_tiny(tmp_path, body: str, context: dict, fmt: str = "txt") -> str:
     return render("warning", context, fmt, folder)
 
 
-@pytest.mark.parametrize("value, says", [
-    (None, "None"),
-    ("", "empty"),
-    ("   ", "empty"),
-    ([], "empty list"),
-    (["甲", "乙"], "a list of 2 item(s)"),
-    (("a", "b"), "a tuple"),
-    ({"title": "甲"}, "a mapping"),
-    (True, "yes/no"),
-    ("check_items", "bare key name 'check_items'"),
-    ("items", "bare key name 'items'"),
-    ("('a', 'b')", "Python text"),
-    ("{'title': '甲'}", "Python text"),
-    ("['甲']", "Python text"),
-    ("<object object at 0x7f>", "Python text"),
-    ("得分None分", "Python text"),
-    ("得分{score}分", "unfilled placeholder"),
-    (object(), "a Python object"),
-])
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        (None, "None"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ([], "empty list"),
+        (["甲", "乙"], "a list of 2 item(s)"),
+        (("a", "b"), "a tuple"),
+        ({"title": "甲"}, "a mapping"),
+        (True, "yes/no"),
+        ("check_items", "bare key name 'check_items'"),
+        ("items", "bare key name 'items'"),
+        ("('a', 'b')", "Python text"),
+        ("{'title': '甲'}", "Python text"),
+        ("['甲']", "Python text"),
+        ("<object object at 0x7f>", "Python text"),
+        ("得分None分", "Python text"),
+        ("得分{score}分", "unfilled placeholder"),
+        (object(), "a Python object"),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["txt", "html"])
 def test_each_failure_class_names_template_line_and_expression(tmp_path, value, says, fmt):
     with pytest.raises(NoticeError) as err:
@@ -55,8 +58,11 @@ def test_iterating_a_mapping_is_an_error_not_its_keys(tmp_path):
         _render_tiny(tmp_path, "一、检查事项：{{ inspection.check_items|enum_cn }}\n", ctx)
     assert "enum_cn" in str(err.value) and "a mapping" in str(err.value)
     # .items() and a list are fine
-    out = _render_tiny(tmp_path, "{% for k, v in m.items() %}{{ v }}{% endfor %}{{ xs|join_cn }}\n",
-                       {"m": {"a": "甲"}, "xs": ["乙", "丙"]})
+    out = _render_tiny(
+        tmp_path,
+        "{% for k, v in m.items() %}{{ v }}{% endfor %}{{ xs|join_cn }}\n",
+        {"m": {"a": "甲"}, "xs": ["乙", "丙"]},
+    )
     assert out == "甲乙、丙\n"
 
 
@@ -67,8 +73,10 @@ def test_list_items_are_checked_one_by_one(tmp_path):
 
 
 def test_a_key_name_printed_on_purpose_goes_through_ident(tmp_path):
-    assert _render_tiny(tmp_path, '<p class="k-{{ kind|ident }}">甲</p>\n', {"kind": "pre_listing"}, "html") \
+    assert (
+        _render_tiny(tmp_path, '<p class="k-{{ kind|ident }}">甲</p>\n', {"kind": "pre_listing"}, "html")
         == '<p class="k-pre_listing">甲</p>\n'
+    )
 
 
 def test_missing_field_is_still_named_as_missing(tmp_path):

@@ -32,20 +32,21 @@ UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 AS_OF = B.AS_OF
 
 
-def issue_everything(store: Store, world: B.World, out: pathlib.Path | None = None,
-                     formats=("txt", "html")) -> dict[str, issue.IssueReport]:
+def issue_everything(
+    store: Store, world: B.World, out: pathlib.Path | None = None, formats=("txt", "html")
+) -> dict[str, issue.IssueReport]:
     return {
         "cycle": issue.issue_for_cycle(store, world.cycle_id, out=out, formats=formats, as_of=AS_OF),
         "plan": issue.issue_for_plan(store, world.plan_id, out=out, formats=formats, as_of=AS_OF),
-        "removal": issue.issue_list_event(store, world.entries["old"], "repaired", out=out, formats=formats,
-                                          as_of=AS_OF),
+        "removal": issue.issue_list_event(
+            store, world.entries["old"], "repaired", out=out, formats=formats, as_of=AS_OF
+        ),
     }
 
 
 def stored(store: Store, source_key: str) -> dict:
     with store.read() as conn:
-        row = conn.execute(sa.select(schema.notices).where(schema.notices.c.source_key == source_key)
-                           ).mappings().one()
+        row = conn.execute(sa.select(schema.notices).where(schema.notices.c.source_key == source_key)).mappings().one()
     return dict(row)
 
 
@@ -62,24 +63,28 @@ def plain_words(text: str) -> str:
 
 # -- fill -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, facts, expected", [
-    ("得分{score}分", {"score": 35}, "得分35分"),
-    ("得分{score}分", {"score": 35.0}, "得分35分"),
-    ("得分{score}分", {"score": 41.5}, "得分41.5分"),
-    ("得分{score:.1f}分", {"score": 41.25}, "得分41.2分"),
-    ("无收入：{has_revenue}", {"has_revenue": False}, "无收入：否"),
-    ("未知{missing}保留", {"score": 1}, "未知{missing}保留"),
-    ("属性{score.real}不取", {"score": 1}, "属性{score.real}不取"),
-    ("下标{items[0]}不取", {"items": [1]}, "下标{items[0]}不取"),
-    ("转换{score!r}不做", {"score": 1}, "转换{score!r}不做"),
-    ("嵌套{score:{width}}不做", {"score": 1, "width": 5}, "嵌套{score:{width}}不做"),
-    ("坏格式{score:zz}保留", {"score": 1}, "坏格式{score:zz}保留"),
-    ("不成对 { 括号", {"score": 1}, "不成对 { 括号"),
-    ("双括号{{字面}}", {}, "双括号{字面}"),
-    ("", {"score": 1}, ""),
-    (None, {"score": 1}, ""),
-    ("{__class__}", {"score": 1}, "{__class__}"),
-])
+
+@pytest.mark.parametrize(
+    "text, facts, expected",
+    [
+        ("得分{score}分", {"score": 35}, "得分35分"),
+        ("得分{score}分", {"score": 35.0}, "得分35分"),
+        ("得分{score}分", {"score": 41.5}, "得分41.5分"),
+        ("得分{score:.1f}分", {"score": 41.25}, "得分41.2分"),
+        ("无收入：{has_revenue}", {"has_revenue": False}, "无收入：否"),
+        ("未知{missing}保留", {"score": 1}, "未知{missing}保留"),
+        ("属性{score.real}不取", {"score": 1}, "属性{score.real}不取"),
+        ("下标{items[0]}不取", {"items": [1]}, "下标{items[0]}不取"),
+        ("转换{score!r}不做", {"score": 1}, "转换{score!r}不做"),
+        ("嵌套{score:{width}}不做", {"score": 1, "width": 5}, "嵌套{score:{width}}不做"),
+        ("坏格式{score:zz}保留", {"score": 1}, "坏格式{score:zz}保留"),
+        ("不成对 { 括号", {"score": 1}, "不成对 { 括号"),
+        ("双括号{{字面}}", {}, "双括号{字面}"),
+        ("", {"score": 1}, ""),
+        (None, {"score": 1}, ""),
+        ("{__class__}", {"score": 1}, "{__class__}"),
+    ],
+)
 def test_fill_only_substitutes_known_plain_names(text, facts, expected):
     assert fill(text, facts) == expected
 
@@ -92,6 +97,7 @@ def test_filters():
 
 
 # -- templates ----------------------------------------------------------------------------------
+
 
 def test_every_kind_has_a_text_and_an_html_template_and_partials_start_with_underscore():
     names = set(template_names())
@@ -163,6 +169,7 @@ def test_html_escapes_and_text_does_not():
 
 # -- issuing --------------------------------------------------------------------------------------
 
+
 def test_cycle_issues_every_kind_it_calls_for_in_all_formats(store, tmp_path):
     world = B.build_world(store)
     reports = issue_everything(store, world, tmp_path, formats=("txt", "html", "pdf"))
@@ -171,8 +178,14 @@ def test_cycle_issues_every_kind_it_calls_for_in_all_formats(store, tmp_path):
         for n in report.issued:
             by_kind.setdefault(n["kind"], []).append(n)
     assert {k: len(v) for k, v in by_kind.items()} == {
-        "warning": 3, "interview": 1, "pre_listing": 1, "repair_instructions": 1, "commendation": 1,
-        "inspection": 1, "removal_decision": 1}
+        "warning": 3,
+        "interview": 1,
+        "pre_listing": 1,
+        "repair_instructions": 1,
+        "commendation": 1,
+        "inspection": 1,
+        "removal_decision": 1,
+    }
     assert reports["cycle"].issued[0]["number"] == "泉市监信提示〔2025〕1号"
     for notices in by_kind.values():
         for n in notices:
@@ -203,8 +216,10 @@ def test_reasons_and_bases_come_from_the_stored_decision(store):
     ctx = stored(store, f"d{world.decisions['food']}:warning")["context"]
     # decisive first, fired next, ignored and list-rule reasons left out, {facts} filled
     assert ctx["facts"] == ["近三年有2次较重行政处罚", "信用风险评分41.5分，低于60分"]
-    assert ctx["basis"][0] == ("《国务院办公厅关于加快推进社会信用体系建设构建以信用为基础的新型监管机制的指导意见》"
-                               "（国办发〔2019〕35号）第九条")
+    assert ctx["basis"][0] == (
+        "《国务院办公厅关于加快推进社会信用体系建设构建以信用为基础的新型监管机制的指导意见》"
+        "（国办发〔2019〕35号）第九条"
+    )
     pre = stored(store, f"e{world.entries['food']}:1:pre_listing")["context"]
     assert pre["summary"] == "因销售不符合食品安全标准的食品被处以吊销许可证，属于严重违法失信行为"
     assert pre["basis"][0] == "《市场监督管理严重违法失信名单管理办法》（国家市场监督管理总局令第44号）"
@@ -230,11 +245,15 @@ def test_reissue_finds_the_stored_notices_and_rewrites_identical_bytes(store, tm
 def test_golden_one_notice_of_each_kind(store):
     world = B.build_world(store, script_name=False)
     issue_everything(store, world)
-    keys = {"warning": f"d{world.decisions['food']}:warning", "interview": f"d{world.decisions['food']}:interview",
-            "pre_listing": f"e{world.entries['food']}:1:pre_listing",
-            "repair_instructions": f"e{world.entries['food']}:1:repair_instructions",
-            "commendation": f"e{world.entries['good']}:1:commendation", "inspection": "k1:inspection",
-            "removal_decision": f"e{world.entries['old']}:3:removal_decision"}
+    keys = {
+        "warning": f"d{world.decisions['food']}:warning",
+        "interview": f"d{world.decisions['food']}:interview",
+        "pre_listing": f"e{world.entries['food']}:1:pre_listing",
+        "repair_instructions": f"e{world.entries['food']}:1:repair_instructions",
+        "commendation": f"e{world.entries['good']}:1:commendation",
+        "inspection": "k1:inspection",
+        "removal_decision": f"e{world.entries['old']}:3:removal_decision",
+    }
     assert set(keys) == set(KINDS)
     mismatched = []
     for kind, key in keys.items():
@@ -247,8 +266,10 @@ def test_golden_one_notice_of_each_kind(store):
                 path.write_text(got, encoding="utf-8")
             elif not path.exists() or path.read_text(encoding="utf-8") != got:
                 mismatched.append(path.name)
-    assert not mismatched, (f"{mismatched} differ from the golden files; if the change is deliberate, run "
-                            f"UPDATE_GOLDEN=1 pytest tests/notices/test_notices.py -k golden and review the diff")
+    assert not mismatched, (
+        f"{mismatched} differ from the golden files; if the change is deliberate, run "
+        f"UPDATE_GOLDEN=1 pytest tests/notices/test_notices.py -k golden and review the diff"
+    )
 
 
 def test_natural_person_gets_the_name_but_never_the_full_identity_number(store, tmp_path):
@@ -289,8 +310,9 @@ def test_numbers_are_gap_free_per_kind_and_year_across_chunks(store, monkeypatch
     cycle = B.bulk_cycle(store, 40)
     report = issue.issue_for_cycle(store, cycle, as_of=AS_OF)
     assert [n["number"] for n in report.issued] == [f"泉市监信提示〔2025〕{i}号" for i in range(1, 41)]
-    nxt = issue.issue_for_cycle(store, B.bulk_cycle(store, 3, period="2025", code_offset=100),
-                                as_of=dt.date(2026, 1, 5))
+    nxt = issue.issue_for_cycle(
+        store, B.bulk_cycle(store, 3, period="2025", code_offset=100), as_of=dt.date(2026, 1, 5)
+    )
     assert [n["number"] for n in nxt.issued] == [f"泉市监信提示〔2026〕{i}号" for i in range(1, 4)]
     with store.read() as conn:
         counters = dict(conn.execute(sa.select(schema.doc_counters.c.key, schema.doc_counters.c.value)).all())
@@ -326,8 +348,16 @@ def test_list_event_inside_the_callers_transaction_adds_repair_instructions(stor
     with store.transaction() as conn:
         B.add_pack_version(conn, body)
         entity = B.add_entity(conn, B.make_uscc("91", "350500", "00000999"), "泉州市新案商贸有限公司")
-        entry = B.add_list_entry(conn, entity, "black", cycle_id=None, decision_id=None, reason="严重违法失信",
-                                 basis="samr-44", events=[("proposed", "proposed", dt.date(2025, 3, 1))])
+        entry = B.add_list_entry(
+            conn,
+            entity,
+            "black",
+            cycle_id=None,
+            decision_id=None,
+            reason="严重违法失信",
+            basis="samr-44",
+            events=[("proposed", "proposed", dt.date(2025, 3, 1))],
+        )
         unserved = issue.issue_for_list_event(conn, entry, "proposed", as_of=dt.date(2025, 3, 1))
         assert unserved["issued"] == [] and all("lists serve" in s["reason"] for s in unserved["skipped"])
         B.add_event(conn, entry, 2, "notified", "notified", dt.date(2025, 3, 1))
@@ -335,8 +365,7 @@ def test_list_event_inside_the_callers_transaction_adds_repair_instructions(stor
     assert [n["kind"] for n in result["issued"]] == ["pre_listing", "repair_instructions"]
     with store.transaction() as conn:  # again: nothing new
         again = issue.issue_for_list_event(conn, entry, "proposed", seq=1, as_of=dt.date(2025, 3, 2))
-    assert again["issued"] == [] and [n["number"] for n in again["already"]] == \
-        [n["number"] for n in result["issued"]]
+    assert again["issued"] == [] and [n["number"] for n in again["already"]] == [n["number"] for n in result["issued"]]
     with store.transaction() as conn:
         with pytest.raises(NoticeError, match="no 'repaired' event"):
             issue.issue_for_list_event(conn, entry, "repaired")
@@ -371,9 +400,17 @@ def test_errors_name_the_cycle_and_the_fix(store):
 
 def test_settings_reach_the_interview_notice(store):
     world = B.build_world(store)
-    issue.issue_for_cycle(store, world.cycle_id, as_of=AS_OF, kinds=["interview"],
-                          settings={"interview.at": "2025-03-12T15:00", "interview.place": "本局三楼第一会议室",
-                                    "contact.phone": "0595-22000000"})
+    issue.issue_for_cycle(
+        store,
+        world.cycle_id,
+        as_of=AS_OF,
+        kinds=["interview"],
+        settings={
+            "interview.at": "2025-03-12T15:00",
+            "interview.place": "本局三楼第一会议室",
+            "contact.phone": "0595-22000000",
+        },
+    )
     text = render("interview", stored(store, f"d{world.decisions['food']}:interview")["context"], "txt")
     assert "2025年3月12日（星期三）下午15时" in text and "本局三楼第一会议室" in text and "0595-22000000" in text
 
@@ -405,18 +442,28 @@ def test_overlapping_issuing_processes_number_without_gaps_or_duplicates(pg_url,
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, str(script), pg_url, str(c), str(go), str(ROOT)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in (a, b, a)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), pg_url, str(c), str(go), str(ROOT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in (a, b, a)
+    ]
     go.touch()
     outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err
     counts = [tuple(map(int, out.split())) for out, _ in outputs]
     assert counts[0][0] + counts[2][0] == 120 and counts[1] == (120, 0)  # cycle a issued once between two runs
     store = Store(pg_url)
     with store.read() as conn:
-        rows = conn.execute(sa.select(schema.notices.c.number, schema.notices.c.cycle_id, schema.notices.c.id)
-                            .order_by(schema.notices.c.id)).all()
+        rows = conn.execute(
+            sa.select(schema.notices.c.number, schema.notices.c.cycle_id, schema.notices.c.id).order_by(
+                schema.notices.c.id
+            )
+        ).all()
     store.dispose()
     seqs = sorted(int(re.search(r"〕(\d+)号", r.number).group(1)) for r in rows)
     assert seqs == list(range(1, 241))
@@ -426,18 +473,38 @@ def test_overlapping_issuing_processes_number_without_gaps_or_duplicates(pg_url,
 
 # -- CLI --------------------------------------------------------------------------------------------
 
+
 def test_cli_issue_show_list_preview(sqlite_store, runner, tmp_path):
     world = B.build_world(sqlite_store)
     db = ["--db", sqlite_store.url]
     out = tmp_path / "out"
-    r = runner.invoke(cli, db + ["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(out),
-                                 "--format", "txt", "--format", "html", "--as-of", "2025-03-03",
-                                 "--set", "contact.phone=0595-22000000"])
+    r = runner.invoke(
+        cli,
+        db
+        + [
+            "notices",
+            "issue",
+            "--cycle",
+            str(world.cycle_id),
+            "--out",
+            str(out),
+            "--format",
+            "txt",
+            "--format",
+            "html",
+            "--as-of",
+            "2025-03-03",
+            "--set",
+            "contact.phone=0595-22000000",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "Cycle 1: 7 notice(s) issued (warning 3, interview 1, pre_listing 1" in r.output
     assert "泉市监信提示〔2025〕1号" in r.output and "14 file(s)" in r.output
-    r = runner.invoke(cli, db + ["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(out),
-                                 "--as-of", "2025-03-04", "--json"])
+    r = runner.invoke(
+        cli,
+        db + ["notices", "issue", "--cycle", str(world.cycle_id), "--out", str(out), "--as-of", "2025-03-04", "--json"],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["issued_count"] == 0 and data["already_count"] == 7
@@ -493,12 +560,14 @@ def test_large_runs_write_files_in_worker_processes_with_identical_bytes(sqlite_
     monkeypatch.setattr(issue, "PARALLEL_MIN", 0)
     monkeypatch.setattr(issue, "_BATCH", 2)
     monkeypatch.setattr(issue, "_IN_FLIGHT", 1)
-    parallel = issue.issue_for_cycle(sqlite_store, world.cycle_id, out=tmp_path / "a", formats=("txt", "html"),
-                                     as_of=AS_OF)
+    parallel = issue.issue_for_cycle(
+        sqlite_store, world.cycle_id, out=tmp_path / "a", formats=("txt", "html"), as_of=AS_OF
+    )
     assert parallel.files == 14 and all(len(n["files"]) == 2 for n in parallel.issued)
     monkeypatch.setattr(issue, "PARALLEL_MIN", 10**9)
-    serial = issue.issue_for_cycle(sqlite_store, world.cycle_id, out=tmp_path / "b", formats=("txt", "html"),
-                                   as_of=AS_OF)
+    serial = issue.issue_for_cycle(
+        sqlite_store, world.cycle_id, out=tmp_path / "b", formats=("txt", "html"), as_of=AS_OF
+    )
     assert serial.files == 14 and serial.changed == []
     assert sorted(os.listdir(tmp_path / "a")) == sorted(os.listdir(tmp_path / "b"))
     for name in os.listdir(tmp_path / "a"):

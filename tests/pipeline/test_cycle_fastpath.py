@@ -20,14 +20,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.pipeline.cycles import run_cycle
 from engine.evaluate import Evaluator
 from engine.facts import FactCompiler
+from engine.pipeline.cycles import run_cycle
 from engine.store import cycles as qc
-from engine.store import schema
 from engine.store import entities as qe
+from engine.store import schema
 from policies import get_pack
-
 from tests.builders_engine import Register, tax
 
 AS_OF = dt.date(2026, 4, 30)
@@ -45,25 +44,42 @@ def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
     for year in (2023, 2024, 2025):
         if rnd.random() < 0.8:
             score = rnd.choice([round(rnd.uniform(0, 100), 1), 90, 70, 40, 39.9, 100, 0])
-            recs.append(("tax_evaluation", dt.date(year, 12, 31),
-                         {"year": year, "score": score, "has_revenue": rnd.random() < 0.9}))
+            recs.append(
+                (
+                    "tax_evaluation",
+                    dt.date(year, 12, 31),
+                    {"year": year, "score": score, "has_revenue": rnd.random() < 0.9},
+                )
+            )
     for _ in range(rnd.choice((0, 0, 1, 2))):
         d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2022, 1, 1), dt.date(2025, 12, 31))
         recs.append(("tax_violation", d, {"date": d.isoformat(), "code": "invoice_abuse"}))
     if rnd.random() < 0.2:
         year = rnd.choice((2024, 2025))
-        recs.append(("no_a_condition", dt.date(year, 12, 31),
-                     {"year": year, "code": rnd.choice(("zero_vat_returns", "bad_books"))}))
+        recs.append(
+            (
+                "no_a_condition",
+                dt.date(year, 12, 31),
+                {"year": year, "code": rnd.choice(("zero_vat_returns", "bad_books"))},
+            )
+        )
     for _ in range(rnd.choice((0, 1, 2, 3))):
         d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2022, 1, 1), AS_OF)
-        data = {"date": d.isoformat(), "severity": rnd.choice(("minor", "general", "serious")),
-                "decision_no": f"D{rnd.random()}", "authority": "局", "field": rnd.choice(FIELDS),
-                "amount": rnd.choice((100.0, 5000.0, 5000, 2.5))}
+        data = {
+            "date": d.isoformat(),
+            "severity": rnd.choice(("minor", "general", "serious")),
+            "decision_no": f"D{rnd.random()}",
+            "authority": "局",
+            "field": rnd.choice(FIELDS),
+            "amount": rnd.choice((100.0, 5000.0, 5000, 2.5)),
+        }
         if rnd.random() < 0.15:
             data["annulled_on"] = AS_OF.isoformat()
         recs.append(("penalty", d, data))
-    for kind, end, extra in (("abnormal_operation", "removed_on", {"cause": "other"}),
-                             ("external_list", "ended_on", {"list": None})):
+    for kind, end, extra in (
+        ("abnormal_operation", "removed_on", {"cause": "other"}),
+        ("external_list", "ended_on", {"list": None}),
+    ):
         if rnd.random() < 0.4:
             d = _day(rnd, dt.date(2021, 1, 1), AS_OF)
             data = {"date": d.isoformat(), **extra}
@@ -80,8 +96,17 @@ def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
         recs.append(("commitment", d, data))
     for _ in range(rnd.choice((0, 1, 2))):
         d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2023, 1, 1), AS_OF)
-        recs.append(("inspection_result", d, {"date": d.isoformat(), "check_id": rnd.randrange(10 ** 6),
-                                              "outcome": rnd.choice(("clean", "problems", "not_found", "refused"))}))
+        recs.append(
+            (
+                "inspection_result",
+                d,
+                {
+                    "date": d.isoformat(),
+                    "check_id": rnd.randrange(10**6),
+                    "outcome": rnd.choice(("clean", "problems", "not_found", "refused")),
+                },
+            )
+        )
     if rnd.random() < 0.2:
         d = _day(rnd, dt.date(2022, 1, 1), AS_OF)
         recs.append(("honour", d, {"date": d.isoformat(), "title": "t", "authority": "a"}))
@@ -90,17 +115,25 @@ def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
 
 
 def random_entity(rnd: random.Random, i: int) -> dict:
-    return {"id": i, "code": f"C{i}", "code_kind": rnd.choice(("uscc", "uscc", "person")), "name": "n",
-            "entity_type": "enterprise", "region": "350503", "industry": rnd.choice(("制造", None)),
-            "established_on": None if rnd.random() < 0.05 else _day(rnd, dt.date(1990, 1, 1), AS_OF)}
+    return {
+        "id": i,
+        "code": f"C{i}",
+        "code_kind": rnd.choice(("uscc", "uscc", "person")),
+        "name": "n",
+        "entity_type": "enterprise",
+        "region": "350503",
+        "industry": rnd.choice(("制造", None)),
+        "established_on": None if rnd.random() < 0.05 else _day(rnd, dt.date(1990, 1, 1), AS_OF),
+    }
 
 
 def stored_form(facts: dict) -> dict:
     return {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in facts.items() if v is not None}
 
 
-@pytest.mark.parametrize("pack,as_of", [("tax-credit", AS_OF), ("tax-credit", dt.date(2025, 4, 30)),
-                                        ("market-credit-risk", AS_OF)])
+@pytest.mark.parametrize(
+    "pack,as_of", [("tax-credit", AS_OF), ("tax-credit", dt.date(2025, 4, 30)), ("market-credit-risk", AS_OF)]
+)
 def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
     fc = FactCompiler(get_pack(pack).version_at(as_of), as_of)
     rnd = random.Random(11)
@@ -127,14 +160,23 @@ class _Version:
         return {
             "latest_amount": _Fact({"record": "penalty", "field": "amount", "window": "3y"}),
             "max_amount": _Fact({"record": "penalty", "field": "amount", "window": "all", "pick": "max"}),
-            "min_amount": _Fact({"record": "penalty", "field": "amount", "window": "all", "pick": "min",
-                                 "where": {"field": ["food", "quality"]}}),
+            "min_amount": _Fact(
+                {
+                    "record": "penalty",
+                    "field": "amount",
+                    "window": "all",
+                    "pick": "min",
+                    "where": {"field": ["food", "quality"]},
+                }
+            ),
             "latest_field": _Fact({"record": "penalty", "field": "field", "window": "12m"}, "enum", "none"),
             "due_in_period": _Fact({"count": "commitment", "window": "period", "date_field": "due_on"}, "int"),
             "kept_flag": _Fact({"record": "commitment", "field": "kept", "date_field": "due_on"}, "bool", True),
             "broken": _Fact({"count": "commitment", "window": "24m", "where": {"kept": False}}, "int"),
-            "open_lists": _Fact({"open": "external_list", "end": "ended_on",
-                                 "where": {"list": ["serious_illegal", "court_dishonest"]}}, "int"),
+            "open_lists": _Fact(
+                {"open": "external_list", "end": "ended_on", "where": {"list": ["serious_illegal", "court_dishonest"]}},
+                "int",
+            ),
             "person": _Fact({"entity": "is_person"}, "bool"),
             "industry": _Fact({"entity": "industry"}, "enum"),
             "years": _Fact({"entity": "years_operating", "at": "period_start"}, "number", -1.0),
@@ -153,11 +195,41 @@ def test_single_pass_facts_cover_every_source_shape():
 
 def random_facts(rnd: random.Random) -> dict:
     def num():
-        return rnd.choice([None, 0.0, 1.0, 1, True, False, 2.0, 39.9, 40, 40.0, 70.0, 89.99, 90, 95.5, math.nan,
-                           round(rnd.uniform(0, 100), 1)])
+        return rnd.choice(
+            [
+                None,
+                0.0,
+                1.0,
+                1,
+                True,
+                False,
+                2.0,
+                39.9,
+                40,
+                40.0,
+                70.0,
+                89.99,
+                90,
+                95.5,
+                math.nan,
+                round(rnd.uniform(0, 100), 1),
+            ]
+        )
 
-    facts = {name: num() for name in ("score", "score_prev", "years_operating", "direct_d", "direct_d_prev",
-                                      "direct_d_prev2", "zero_vat", "bad_books", "major_dishonest")}
+    facts = {
+        name: num()
+        for name in (
+            "score",
+            "score_prev",
+            "years_operating",
+            "direct_d",
+            "direct_d_prev",
+            "direct_d_prev2",
+            "zero_vat",
+            "bad_books",
+            "major_dishonest",
+        )
+    }
     facts["has_revenue"] = rnd.choice([True, False, None, 1, 0.0])
     for name in list(facts):
         if rnd.random() < 0.05:
@@ -192,29 +264,62 @@ def test_stored_form_facts_give_the_same_vector():
 
 def test_records_for_range_matches_records_for(store):
     reg = Register(store)
-    codes = [reg.entity(records=[tax(2024, 80), tax(2025, 91)]),
-             reg.entity(records=[("penalty", {"date": "2025-03-01", "severity": "minor", "decision_no": "P2",
-                                              "authority": "局", "field": "food"}),
-                                 ("penalty", {"date": "2025-03-01", "severity": "serious", "decision_no": "P1",
-                                              "authority": "局", "field": "quality"}),
-                                 ("honour", {"date": "2025-03-01", "title": "t", "authority": "a"}),
-                                 ("honour", {"date": "2026-06-01", "title": "later", "authority": "a"})]),
-             reg.entity(),
-             reg.entity(records=[tax(2025, 55)])]
+    codes = [
+        reg.entity(records=[tax(2024, 80), tax(2025, 91)]),
+        reg.entity(
+            records=[
+                (
+                    "penalty",
+                    {
+                        "date": "2025-03-01",
+                        "severity": "minor",
+                        "decision_no": "P2",
+                        "authority": "局",
+                        "field": "food",
+                    },
+                ),
+                (
+                    "penalty",
+                    {
+                        "date": "2025-03-01",
+                        "severity": "serious",
+                        "decision_no": "P1",
+                        "authority": "局",
+                        "field": "quality",
+                    },
+                ),
+                ("honour", {"date": "2025-03-01", "title": "t", "authority": "a"}),
+                ("honour", {"date": "2026-06-01", "title": "later", "authority": "a"}),
+            ]
+        ),
+        reg.entity(),
+        reg.entity(records=[tax(2025, 55)]),
+    ]
     with store.read() as conn:
         ids = qe.entity_ids(conn, codes)
         first, last = min(ids.values()), max(ids.values())
         for kinds in (None, ["penalty", "tax_evaluation"], ["honour"]):
             got = qe.records_for_range(conn, first, last, AS_OF, kinds)
-            for code, eid in ids.items():
-                want = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, eid, AS_OF)
-                        if kinds is None or r["kind"] in kinds]
+            for _code, eid in ids.items():
+                want = [
+                    (r["kind"], r["date"], r["data"])
+                    for r in qe.records_for(conn, eid, AS_OF)
+                    if kinds is None or r["kind"] in kinds
+                ]
                 assert got.get(eid, []) == want
         batch = next(qe.iter_entities(conn))
         assert [e["id"] for e in batch] == sorted(ids.values())
         assert all(isinstance(e["established_on"], dt.date) for e in batch)
-        assert set(batch[0]) == {"id", "code", "code_kind", "name", "entity_type", "region", "industry",
-                                 "established_on"}
+        assert set(batch[0]) == {
+            "id",
+            "code",
+            "code_kind",
+            "name",
+            "entity_type",
+            "region",
+            "industry",
+            "established_on",
+        }
 
 
 def test_stored_decisions_read_back(store):
@@ -226,8 +331,9 @@ def test_stored_decisions_read_back(store):
         decided = qc.decided(conn, result["cycle"])
         rows = [qc.decision_for(conn, result["cycle"], eid) for eid in sorted(decided)]
     assert [(d["tier"], d["forced"]) for d in rows] == [("A", False), ("D", True)]
-    assert [decided[d["entity_id"]][:4] for d in rows] == [(d["tier"], d["ratio"], d["per_year"], d["forced"])
-                                                           for d in rows]
+    assert [decided[d["entity_id"]][:4] for d in rows] == [
+        (d["tier"], d["ratio"], d["per_year"], d["forced"]) for d in rows
+    ]
     assert rows[0]["facts"]["score"] == 95 and isinstance(rows[0]["facts"]["score"], int)
     assert rows[1]["facts"]["major_dishonest"] == 1 and "score_prev" not in rows[1]["facts"]
     assert rows[0]["facts"]["has_revenue"] is True
@@ -238,14 +344,15 @@ def test_insert_decisions_keeps_any_json(store):
     reg.entity(records=[tax(2025, 95)])
     extra = reg.entity()
     result = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
-    odd = {"text": "中文\t\\n \"quoted\" \\u00e9 é\nline", "n": 1, "x": 1.5, "b": False, "l": [1, "a"], "empty": ""}
+    odd = {"text": '中文\t\\n "quoted" \\u00e9 é\nline', "n": 1, "x": 1.5, "b": False, "l": [1, "a"], "empty": ""}
     with store.transaction() as conn:
         eid = qe.entity_ids(conn, [extra])[extra]
         oid = next(iter(qc.outcomes_of(conn, result["cycle"])))
         conn.execute(sa.delete(schema.decisions).where(schema.decisions.c.entity_id == eid))
         # rows as the evaluation makes them: facts serialised where they were computed (see engine.parallel)
-        ids = qc.insert_decisions(conn, result["cycle"], [(eid, "k", "B", 0.25, 1.5, True, json.dumps(odd))],
-                                  {"k": oid})
+        ids = qc.insert_decisions(
+            conn, result["cycle"], [(eid, "k", "B", 0.25, 1.5, True, json.dumps(odd))], {"k": oid}
+        )
         assert len(ids) == 1
     with store.read() as conn:
         row = qc.decision_for(conn, result["cycle"], eid)

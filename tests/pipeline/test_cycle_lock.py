@@ -15,7 +15,6 @@ import time
 import sqlalchemy as sa
 
 from engine.store import Store, schema
-
 from tests.builders_engine import Register, tax
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,8 +22,14 @@ ARGS = ("cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of",
 
 
 def _cli(db_url: str, *args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], env={**os.environ, "SUPERVISE_DB": db_url, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", *args],
+        env={**os.environ, "SUPERVISE_DB": db_url, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def _cycles(store: Store) -> int:

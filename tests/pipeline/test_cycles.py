@@ -12,12 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from cli import cli
-from engine.register.codes import make_uscc
-from engine.pipeline.cycles import PAUSE_AFTER_BATCH, list_cycles, replay_cycle, run_cycle, show_cycle
 from engine.errors import CycleError
+from engine.pipeline.cycles import PAUSE_AFTER_BATCH, list_cycles, replay_cycle, run_cycle, show_cycle
+from engine.register.codes import make_uscc
 from engine.store import Store, schema
 from engine.store import entities as qe
-
 from tests.builders_engine import Register, tax, violation
 
 
@@ -26,30 +25,49 @@ def bulk_register(store: Store, n: int, seed: int = 1) -> None:
     import random
 
     rnd = random.Random(seed)
-    stamp = dt.datetime.now(dt.timezone.utc)
+    stamp = dt.datetime.now(dt.UTC)
     with store.transaction() as conn:
-        rows = [{"code": make_uscc("91", "350503", f"B{i:07d}"), "code_kind": "uscc", "name": f"批量{i}公司",
-                 "entity_type": "enterprise", "region": rnd.choice(["350502", "350503", "350505"]),
-                 "industry": "制造", "established_on": dt.date(2010 + i % 14, 1 + i % 12, 1), "legal_rep": "李四"}
-                for i in range(n)]
+        rows = [
+            {
+                "code": make_uscc("91", "350503", f"B{i:07d}"),
+                "code_kind": "uscc",
+                "name": f"批量{i}公司",
+                "entity_type": "enterprise",
+                "region": rnd.choice(["350502", "350503", "350505"]),
+                "industry": "制造",
+                "established_on": dt.date(2010 + i % 14, 1 + i % 12, 1),
+                "legal_rep": "李四",
+            }
+            for i in range(n)
+        ]
         for i in range(0, n, 5000):
-            qe.upsert_entities(conn, rows[i:i + 5000])
+            qe.upsert_entities(conn, rows[i : i + 5000])
         ids = qe.entity_ids(conn, [r["code"] for r in rows])
         recs = []
         for r in rows:
             for year in (2024, 2025):
                 score = round(rnd.uniform(20, 100), 1)
-                recs.append({"entity_id": ids[r["code"]], "kind": "tax_evaluation", "date": dt.date(year, 12, 31),
-                             "natural_key": str(year), "data": {"year": year, "score": score, "has_revenue": True},
-                             "source": "bulk", "imported_at": stamp})
+                recs.append(
+                    {
+                        "entity_id": ids[r["code"]],
+                        "kind": "tax_evaluation",
+                        "date": dt.date(year, 12, 31),
+                        "natural_key": str(year),
+                        "data": {"year": year, "score": score, "has_revenue": True},
+                        "source": "bulk",
+                        "imported_at": stamp,
+                    }
+                )
         for i in range(0, len(recs), 10000):
-            conn.execute(sa.insert(schema.records), recs[i:i + 10000])
+            conn.execute(sa.insert(schema.records), recs[i : i + 10000])
 
 
 def counts(store: Store) -> dict:
     with store.read() as conn:
-        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in (schema.cycles, schema.decisions, schema.outcomes, schema.list_entries, schema.list_events)}
+        return {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in (schema.cycles, schema.decisions, schema.outcomes, schema.list_entries, schema.list_events)
+        }
 
 
 def test_run_stores_one_decision_per_entity(store):
@@ -122,8 +140,14 @@ def test_replay_detects_a_tampered_decision(sqlite_store):
 
 def _cli(db_url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     env = {**os.environ, "SUPERVISE_DB": db_url, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
 
 
 def wait_until(condition, what: str, limit: float = 600.0) -> None:
@@ -137,8 +161,19 @@ def wait_until(condition, what: str, limit: float = 600.0) -> None:
 def paused_cycle_run(db_url: str, marker, *args: str) -> subprocess.Popen:
     """Start 'cycle run' in a process of its own and return it once it has stored its first batch of decisions
     (inside its open transaction) and waits there (engine.cycles test hook SUPERVISE_TEST_PAUSE_AFTER_BATCH)."""
-    proc = _cli(db_url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30", *args,
-                env={PAUSE_AFTER_BATCH: str(marker)})
+    proc = _cli(
+        db_url,
+        "cycle",
+        "run",
+        "--policy",
+        "tax-credit",
+        "--period",
+        "2025",
+        "--as-of",
+        "2026-04-30",
+        *args,
+        env={PAUSE_AFTER_BATCH: str(marker)},
+    )
     wait_until(lambda: marker.exists() or proc.poll() is not None, "the cycle's first batch")
     assert proc.poll() is None, f"the cycle ended without pausing: {proc.communicate()}"
     return proc
@@ -149,8 +184,10 @@ def killed_run_released(store: Store) -> None:
     killed process's lock went with it)."""
     if store.engine.dialect.name != "postgresql":
         return
-    held = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                   "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    held = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
 
     def released() -> bool:
         with store.engine.connect() as conn:
@@ -202,13 +239,20 @@ def test_cli_cycle_commands(store, runner):
     reg.entity(records=[tax(2025, 95)])
     reg.entity(records=[tax(2025, 30)])
     base = ["--db", store.url]
-    run = runner.invoke(cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30"])
+    run = runner.invoke(
+        cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30"]
+    )
     assert run.exit_code == 0, run.output
     assert "Cycle 1: tax-credit@2025" in run.output and "expected checks" in run.output
-    again = runner.invoke(cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30"])
+    again = runner.invoke(
+        cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30"]
+    )
     assert again.exit_code == 1 and "--rerun" in again.output
-    rerun = runner.invoke(cli, base + ["cycle", "run", "--policy", "tax-credit", "--period", "2025",
-                                       "--as-of", "2026-04-30", "--rerun", "--json"])
+    rerun = runner.invoke(
+        cli,
+        base
+        + ["cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30", "--rerun", "--json"],
+    )
     assert rerun.exit_code == 0 and json.loads(rerun.output)["revision"] == 2
     listed = runner.invoke(cli, base + ["cycle", "list"])
     assert "superseded" in listed.output and "committed" in listed.output
@@ -234,7 +278,7 @@ def test_rerun_keeps_the_as_of_date_of_the_revision_it_supersedes(store, runner)
     base = ["--db", store.url, "cycle", "run", "--policy", "tax-credit", "--period", "2025", "--rerun"]
     text = runner.invoke(cli, base)
     assert text.exit_code == 0, text.output
-    assert ("as of 2026-05-31 (kept from revision 3; --as-of sets another date), revision 4" in text.output)
+    assert "as of 2026-05-31 (kept from revision 3; --as-of sets another date), revision 4" in text.output
     fresh = run_cycle(store, "tax-credit", "2024")  # no cycle yet: the end of the period
     assert (fresh["as_of"], fresh["as_of_from"]) == ("2024-12-31", "period_end")
     shown = runner.invoke(cli, ["--db", store.url, "cycle", "show", str(fresh["cycle"])])
@@ -254,7 +298,10 @@ def test_cycle_show_prints_the_stored_wall_time(store, runner):
     with store.transaction() as conn:
         summary = {k: v for k, v in shown["summary"].items() if k != "wall_seconds"}
         conn.execute(sa.update(schema.cycles).where(schema.cycles.c.id == run["cycle"]).values(summary=summary))
-        started, committed = conn.execute(sa.select(schema.cycles.c.started_at, schema.cycles.c.committed_at)
-                                          .where(schema.cycles.c.id == run["cycle"])).one()
+        started, committed = conn.execute(
+            sa.select(schema.cycles.c.started_at, schema.cycles.c.committed_at).where(
+                schema.cycles.c.id == run["cycle"]
+            )
+        ).one()
     old = show_cycle(store, run["cycle"])["summary"]["wall_seconds"]
     assert old == round((committed - started).total_seconds(), 3) and old > 0

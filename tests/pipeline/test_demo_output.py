@@ -34,7 +34,7 @@ def scan(out: pathlib.Path, printed: str) -> list[str]:
         text = f.read_text(encoding="utf-8-sig", errors="replace")
         found = BAD.search(text) or (f.suffix == ".txt" and "notices" in f.parts and IDENT.search(text))
         if found:
-            problems.append(f"{f}: '{text[max(0, found.start() - 30):found.end() + 30]}'")
+            problems.append(f"{f}: '{text[max(0, found.start() - 30) : found.end() + 30]}'")
     assert checked > 50, f"only {checked} files written"
     return problems
 
@@ -43,9 +43,24 @@ def scan(out: pathlib.Path, printed: str) -> list[str]:
 def small_demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     out = work / "out"
-    done = subprocess.run([sys.executable, "-c", "from cli import cli; cli()", "--db", f"sqlite:///{work / 'demo.db'}",
-                           "demo", "--entities", "300", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cli import cli; cli()",
+            "--db",
+            f"sqlite:///{work / 'demo.db'}",
+            "demo",
+            "--entities",
+            "300",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     return out, done
 
 
@@ -90,9 +105,13 @@ def _csv(path: pathlib.Path) -> list[list[str]]:
 
 
 def _supervise(out: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from cli import cli; cli()", "--db",
-                           f"sqlite:///{out.parent / 'demo.db'}", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", "from cli import cli; cli()", "--db", f"sqlite:///{out.parent / 'demo.db'}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_public_plan_names_regions_and_leaves_no_cell_empty(small_demo):
@@ -111,7 +130,11 @@ def test_public_plan_names_regions_and_leaves_no_cell_empty(small_demo):
     assert any(r[3].startswith(("福州市", "厦门市")) for r in table[1:])
     assert "<td></td>" not in page, "an empty cell on the public plan"
     title = re.search(r"<title>(.*?)</title>", page).group(1)
-    assert title.startswith("泉州市市场监督管理局、") and "福州市市场监督管理局" in title and "厦门市市场监督管理局" in title
+    assert (
+        title.startswith("泉州市市场监督管理局、")
+        and "福州市市场监督管理局" in title
+        and "厦门市市场监督管理局" in title
+    )
     results = _csv(out / "plan" / "plan-1-results.csv")
     assert results[1:] and all(all(cell.strip() for cell in r) for r in results[1:])
     internal = _csv(out / "plan-internal" / "plan-1.csv")
@@ -155,7 +178,7 @@ def test_lists_show_and_history_agree_with_the_notice_and_the_site(small_demo):
     row, notice = found[0]
     history = _supervise(out, "lists", "history", row["code"])
     assert history.returncode == 0, history.stderr
-    story = history.stdout[history.stdout.index(f"Entry {row['entry_id']} "):]
+    story = history.stdout[history.stdout.index(f"Entry {row['entry_id']} ") :]
     assert f"published through {row['published_until']}" in story, history.stdout
     deadline = re.search(r"objections until (\d{4}-\d{2}-\d{2})", story).group(1)
     y, m, d = (int(x) for x in deadline.split("-"))
@@ -200,8 +223,24 @@ def test_lists_show_names_the_pack_of_a_list_name_several_packs_use(small_demo):
     db = f"sqlite:///{out.parent / 'demo.db'}"
 
     def show(name):
-        r = subprocess.run([sys.executable, "-c", "from cli import cli; cli()", "--db", db, "--json", "lists",
-                            "show", name, "--as-of", "2026-06-14"], cwd=ROOT, capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from cli import cli; cli()",
+                "--db",
+                db,
+                "--json",
+                "lists",
+                "show",
+                name,
+                "--as-of",
+                "2026-06-14",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 

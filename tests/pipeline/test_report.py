@@ -12,8 +12,8 @@ import tempfile
 import pytest
 
 from cli import cli
-from engine.register.codes import make_uscc
 from engine.pipeline.report import render_html, report_data, write_report
+from engine.register.codes import make_uscc
 from engine.store import entities as qe
 
 REQUIRE_PG = os.environ.get("REQUIRE_PG") == "1"  # CI: the browser must be there as well
@@ -29,19 +29,33 @@ def build_register(store, enterprises: int = 40, individuals: int = 0, odd_regio
         region = ("350502", "350503", "350581")[i % 3]
         if odd_region and i == enterprises - 1:
             region = ODD_REGION
-        rows.append({"code": make_uscc("91" if i < enterprises else "92", "350500", f"{i + 1:08d}"),
-                     "code_kind": "uscc", "name": f"泉州测试{i}有限公司",
-                     "entity_type": "enterprise" if i < enterprises else "individual_business",
-                     "region": region, "industry": "批发和零售业", "established_on": dt.date(2015, 3, 1),
-                     "legal_rep": "张三"})
+        rows.append(
+            {
+                "code": make_uscc("91" if i < enterprises else "92", "350500", f"{i + 1:08d}"),
+                "code_kind": "uscc",
+                "name": f"泉州测试{i}有限公司",
+                "entity_type": "enterprise" if i < enterprises else "individual_business",
+                "region": region,
+                "industry": "批发和零售业",
+                "established_on": dt.date(2015, 3, 1),
+                "legal_rep": "张三",
+            }
+        )
     with store.transaction() as conn:
         qe.upsert_entities(conn, rows)
         ids = qe.entity_ids(conn, [r["code"] for r in rows])
         records = []
         for n, row in enumerate(rows):
             for year, score in ((2024, 85), (2025, SCORES[n % len(SCORES)])):
-                records.append({"entity_id": ids[row["code"]], "kind": "tax_evaluation", "date": dt.date(year, 12, 31),
-                                "natural_key": str(year), "data": {"year": year, "score": score, "has_revenue": True}})
+                records.append(
+                    {
+                        "entity_id": ids[row["code"]],
+                        "kind": "tax_evaluation",
+                        "date": dt.date(year, 12, 31),
+                        "natural_key": str(year),
+                        "data": {"year": year, "score": score, "has_revenue": True},
+                    }
+                )
         qe.insert_records(conn, records, "test")
 
 
@@ -91,15 +105,22 @@ def test_report_figures_come_from_the_stored_cycle(store):
     assert (lists["red"]["proposed_by_rules"], lists["watch"]["proposed_by_rules"]) == (10, 10)
     assert (lists["red"]["previous"], lists["watch"]["previous"], lists["black"]["proposed_by_rules"]) == (0, 0, 0)
     # what the cycle's list stage did, from the cycle summary: the red list has no objection window
-    assert {n: (x["new_entries"], x["listed_at_once"], x["already_listed"], x["expired"]) for n, x in lists.items()
-            if x["proposed_by_rules"]} == {"red": (10, 10, 0, 0), "watch": (10, 0, 0, 0)}
+    assert {
+        n: (x["new_entries"], x["listed_at_once"], x["already_listed"], x["expired"])
+        for n, x in lists.items()
+        if x["proposed_by_rules"]
+    } == {"red": (10, 10, 0, 0), "watch": (10, 0, 0, 0)}
     assert second["lists"]["expired_since_previous"] == {} and first["lists"]["expired_since_previous"] is None
     measures = {m["id"]: m["entities"] for m in data["measures"]}
     assert measures["d-invoice-limit"] == 10 and measures["b-coaching"] == 10 and measures["a-bank-tax-loan"] == 10
     # C and D: warnings; D proposed for the watch list: pre-listing with repair instructions; A listed at once on
     # the red list (no objection window): commendation. Nothing issued yet.
     assert {n["kind"]: (n["due"], n["issued"]) for n in data["notices"]} == {
-        "warning": (20, 0), "pre_listing": (10, 0), "repair_instructions": (10, 0), "commendation": (10, 0)}
+        "warning": (20, 0),
+        "pre_listing": (10, 0),
+        "repair_instructions": (10, 0),
+        "commendation": (10, 0),
+    }
     assert data["headline"][0].startswith("国家税务总局泉州市税务局纳税缴费信用评价2025年度监管周期")
     assert "A级10户（占25.0%）" in data["headline"][0]
     assert "信用等级上升10户、下降20户、保持不变10户" in data["headline"][1]
@@ -122,8 +143,9 @@ def test_report_command_writes_html_and_json(store, runner, tmp_path):
     # The odd region is escaped everywhere (table and chart), never emitted raw.
     assert ODD_REGION not in html and "&lt;b&gt;&#39;&amp;" in html
     first_out = tmp_path / "first"
-    result = runner.invoke(cli, ["--db", store.url, "cycle", "report", str(first["cycle"]), "--out", str(first_out),
-                                 "--json"])
+    result = runner.invoke(
+        cli, ["--db", store.url, "cycle", "report", str(first["cycle"]), "--out", str(first_out), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["cycle"] == first["cycle"]
     first_html = (first_out / "index.html").read_text(encoding="utf-8")
@@ -169,11 +191,25 @@ def test_chromium_renders_the_report(sqlite_store, tmp_path):
     paths = write_report(sqlite_store, second["cycle"], tmp_path / "report")
     png = tmp_path / "report.png"
     with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                               "--no-first-run", f"--user-data-dir={profile}", f"--screenshot={png}",
-                               "--window-size=1280,2000", f"file://{paths['html']}"],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                "--window-size=1280,2000",
+                f"file://{paths['html']}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert png.exists(), proc.stderr[-2000:]
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000

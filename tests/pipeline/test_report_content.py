@@ -8,8 +8,8 @@ import datetime as dt
 import json
 import re
 
-from engine.register.codes import make_uscc
 from engine.pipeline.report import write_report
+from engine.register.codes import make_uscc
 from engine.store import entities as qe
 from tests.pipeline.test_report import build_register, two_cycles
 
@@ -19,19 +19,50 @@ UNKNOWN = "350599"  # six digits, not a division
 def add_entities(store) -> None:
     """One A entity registered under an unknown code; one entity of 丰泽区 without a 2025 evaluation (B, then
     unrated); one of 石狮市 without a 2024 evaluation (unrated, then C)."""
-    rows = [{"code": make_uscc("91", "350500", f"{90 + i:08d}"), "code_kind": "uscc", "name": f"泉州补充{i}有限公司",
-             "entity_type": "enterprise", "region": region, "industry": "批发和零售业",
-             "established_on": dt.date(2015, 3, 1), "legal_rep": "李四"}
-            for i, region in enumerate((UNKNOWN, "350503", "350581"))]
+    rows = [
+        {
+            "code": make_uscc("91", "350500", f"{90 + i:08d}"),
+            "code_kind": "uscc",
+            "name": f"泉州补充{i}有限公司",
+            "entity_type": "enterprise",
+            "region": region,
+            "industry": "批发和零售业",
+            "established_on": dt.date(2015, 3, 1),
+            "legal_rep": "李四",
+        }
+        for i, region in enumerate((UNKNOWN, "350503", "350581"))
+    ]
     with store.transaction() as conn:
         qe.upsert_entities(conn, rows)
         ids = qe.entity_ids(conn, [r["code"] for r in rows])
-        records = [{"entity_id": ids[rows[0]["code"]], "kind": "tax_evaluation", "date": dt.date(2025, 12, 31),
-                    "natural_key": "2025", "data": {"year": 2025, "score": 95, "has_revenue": True}}]
-        records += [{"entity_id": ids[rows[2]["code"]], "kind": "tax_evaluation", "date": dt.date(2025, 12, 31),
-                     "natural_key": "2025", "data": {"year": 2025, "score": 60, "has_revenue": True}}]
-        records += [{"entity_id": ids[r["code"]], "kind": "tax_evaluation", "date": dt.date(2024, 12, 31),
-                     "natural_key": "2024", "data": {"year": 2024, "score": 85, "has_revenue": True}} for r in rows[:2]]
+        records = [
+            {
+                "entity_id": ids[rows[0]["code"]],
+                "kind": "tax_evaluation",
+                "date": dt.date(2025, 12, 31),
+                "natural_key": "2025",
+                "data": {"year": 2025, "score": 95, "has_revenue": True},
+            }
+        ]
+        records += [
+            {
+                "entity_id": ids[rows[2]["code"]],
+                "kind": "tax_evaluation",
+                "date": dt.date(2025, 12, 31),
+                "natural_key": "2025",
+                "data": {"year": 2025, "score": 60, "has_revenue": True},
+            }
+        ]
+        records += [
+            {
+                "entity_id": ids[r["code"]],
+                "kind": "tax_evaluation",
+                "date": dt.date(2024, 12, 31),
+                "natural_key": "2024",
+                "data": {"year": 2024, "score": 85, "has_revenue": True},
+            }
+            for r in rows[:2]
+        ]
         qe.insert_records(conn, records, "test")
 
 
@@ -45,7 +76,7 @@ def read(out):
 
 def section(html: str, caption: str) -> str:
     start = html.index(caption)
-    return html[start:html.index("</table>", start)]
+    return html[start : html.index("</table>", start)]
 
 
 def test_regions_by_name_and_unrated_last(store, tmp_path):
@@ -55,8 +86,12 @@ def test_regions_by_name_and_unrated_last(store, tmp_path):
     write_report(store, second["cycle"], tmp_path / "r")
     html, data, table = read(tmp_path / "r")
     names = {r["region"]: r["region_name"] for r in data["regions"]}
-    assert names == {"350502": "泉州市鲤城区", "350503": "泉州市丰泽区", "350581": "泉州市石狮市",
-                     UNKNOWN: f"区划代码{UNKNOWN}（未知）"}  # one province: its name is left out
+    assert names == {
+        "350502": "泉州市鲤城区",
+        "350503": "泉州市丰泽区",
+        "350581": "泉州市石狮市",
+        UNKNOWN: f"区划代码{UNKNOWN}（未知）",
+    }  # one province: its name is left out
     assert data["unknown_regions"] == [UNKNOWN]
     assert re.search(r"检查任务最重的地区为泉州市\w+区|检查任务最重的地区为泉州市\w+市", data["headline"][2])
     # Every region label a person reads is a name: table 4, the chart, the headline; the code only in its column.
@@ -77,8 +112,13 @@ def test_regions_by_name_and_unrated_last(store, tmp_path):
         assert rows == labels, caption
     head = re.findall(r"<th>([^<]+)</th>", section(html, "表4"))
     assert [h for h in head if h in labels] == ["A级", "B级", "C级", "D级", "未评价"]  # tiers with entities
-    assert [x for x in table[0] if x.endswith("预计检查")] == ["A级预计检查", "B级预计检查", "C级预计检查",
-                                                             "D级预计检查", "未评价预计检查"]
+    assert [x for x in table[0] if x.endswith("预计检查")] == [
+        "A级预计检查",
+        "B级预计检查",
+        "C级预计检查",
+        "D级预计检查",
+        "未评价预计检查",
+    ]
     svgs = html.split("<svg")[1:]
     tier_chart = re.findall(r'font-weight="bold">([^<]+)</text>', svgs[0])
     assert tier_chart == labels
@@ -108,8 +148,12 @@ def test_notice_table_counts_every_kind_the_cycle_calls_for(store, tmp_path):
         return html, {n["kind"]: (n["due"], n["issued"], n["pending"]) for n in data["notices"]}, data
 
     html, counts, data = notices(tmp_path / "before")
-    assert counts == {"warning": (20, 0, 20), "pre_listing": (10, 0, 10), "repair_instructions": (10, 0, 10),
-                      "commendation": (10, 0, 10)}
+    assert counts == {
+        "warning": (20, 0, 20),
+        "pre_listing": (10, 0, 10),
+        "repair_instructions": (10, 0, 10),
+        "commendation": (10, 0, 10),
+    }
     assert "本周期需制发告知文书50份" in data["headline"][-1] and "尚有50份待制发" in data["headline"][-1]
     t7 = section(html, "表7")
     for label in ("失信提示函", "列入名单告知书", "信用修复告知书", "守信激励告知书"):

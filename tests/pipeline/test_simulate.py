@@ -11,17 +11,18 @@ import pytest
 
 from cli import cli
 from engine.errors import CycleNotFound, PolicyError
+from engine.pipeline.cycles import run_cycle
 from engine.pipeline.simulate import simulate
 from engine.store import reports as qr
 from policies import PACKS_DIR
-from engine.pipeline.cycles import run_cycle
 from tests.pipeline.test_report import build_register, two_cycles
 
 SHIPPED = (PACKS_DIR / "tax-credit.yaml").read_text(encoding="utf-8")
 
 
-def draft(tmp_path: pathlib.Path, *changes: tuple[str, str], subjects: str | None = None,
-          name: str = "draft.yaml") -> pathlib.Path:
+def draft(
+    tmp_path: pathlib.Path, *changes: tuple[str, str], subjects: str | None = None, name: str = "draft.yaml"
+) -> pathlib.Path:
     """The shipped pack with text replaced in its 2025 version only (the 2014 version keeps its anchors)."""
     cut = SHIPPED.index('  - version: "2025"')
     head, tail = SHIPPED[:cut], SHIPPED[cut:]
@@ -38,9 +39,13 @@ def draft(tmp_path: pathlib.Path, *changes: tuple[str, str], subjects: str | Non
 
 
 # A needs 96 points in the draft: the ten entities with 95 fall from A to B.
-STRICTER_A = (('when: {all: ["score >= 90", not blocked_a]}', 'when: {all: ["score >= 96", not blocked_a]}'),
-              ('{all: ["score >= 70", "score < 90"]}, {all: ["score >= 90", blocked_a]}',
-               '{all: ["score >= 70", "score < 96"]}, {all: ["score >= 96", blocked_a]}'))
+STRICTER_A = (
+    ('when: {all: ["score >= 90", not blocked_a]}', 'when: {all: ["score >= 96", not blocked_a]}'),
+    (
+        '{all: ["score >= 70", "score < 90"]}, {all: ["score >= 90", blocked_a]}',
+        '{all: ["score >= 70", "score < 96"]}, {all: ["score >= 96", blocked_a]}',
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,12 @@ def drafts(tmp_path_factory) -> dict[str, pathlib.Path]:
     d = tmp_path_factory.mktemp("drafts")
     bad = d / "bad.yaml"  # the supervision table is shared by both versions (a YAML anchor)
     bad.write_text(SHIPPED.replace("A: {ratio: 0.05, per_year: 1", "A: {ratio: 5, per_year: 1"), encoding="utf-8")
-    return {"same": draft(d, name="same.yaml"), "stricter": draft(d, *STRICTER_A, name="stricter.yaml"),
-            "individuals": draft(d, subjects="individual_business", name="individuals.yaml"), "bad": bad}
+    return {
+        "same": draft(d, name="same.yaml"),
+        "stricter": draft(d, *STRICTER_A, name="stricter.yaml"),
+        "individuals": draft(d, subjects="individual_business", name="individuals.yaml"),
+        "bad": bad,
+    }
 
 
 def counts(store) -> dict[str, int]:
@@ -68,11 +77,19 @@ def test_draft_against_the_latest_cycle_writes_nothing(store, drafts):
     assert r["against"]["cycle"] == second["cycle"] and r["as_of"] == "2026-04-30"
     assert r["entities"] == 40 and r["policy"]["version"] == "2025"
     tiers = {t["tier"]: t for t in r["tiers"]}
-    assert {t: (tiers[t]["against"], tiers[t]["draft"]) for t in "ABCD"} == \
-        {"A": (10, 0), "B": (10, 20), "C": (10, 10), "D": (10, 10)}
+    assert {t: (tiers[t]["against"], tiers[t]["draft"]) for t in "ABCD"} == {
+        "A": (10, 0),
+        "B": (10, 20),
+        "C": (10, 10),
+        "D": (10, 10),
+    }
     assert tiers["B"]["change"] == 10 and tiers["A"]["change"] == -10
-    assert {(x["from"], x["to"]): x["entities"] for x in r["transitions"]} == \
-        {("A", "B"): 10, ("B", "B"): 10, ("C", "C"): 10, ("D", "D"): 10}
+    assert {(x["from"], x["to"]): x["entities"] for x in r["transitions"]} == {
+        ("A", "B"): 10,
+        ("B", "B"): 10,
+        ("C", "C"): 10,
+        ("D", "D"): 10,
+    }
     assert r["changes"] == {"tier_up": 0, "tier_down": 10, "unchanged": 30, "new": 0, "left": 0}
     # Expected inspections: A 10 x 5% = 0.5 -> 1, B 10 x 15% = 1.5 -> 2 against B 20 x 15% = 3 in the draft.
     assert (tiers["A"]["against_expected_inspections"], tiers["A"]["draft_expected_inspections"]) == (1, 0)
@@ -82,8 +99,12 @@ def test_draft_against_the_latest_cycle_writes_nothing(store, drafts):
     assert sum(w["draft"] for w in regions.values()) == pytest.approx(17.0)
     assert sum(w["against"] for w in regions.values()) == pytest.approx(16.0)
     lists = {x["list"]: x for x in r["lists"]}
-    assert (lists["red"]["against"], lists["red"]["draft"], lists["red"]["entering"], lists["red"]["leaving"]) == \
-        (10, 0, 0, 10)
+    assert (lists["red"]["against"], lists["red"]["draft"], lists["red"]["entering"], lists["red"]["leaving"]) == (
+        10,
+        0,
+        0,
+        10,
+    )
     assert (lists["watch"]["entering"], lists["watch"]["leaving"], lists["watch"]["draft"]) == (0, 0, 10)
     measures = {m["id"]: m for m in r["measures"]}
     assert (measures["a-bank-tax-loan"]["lost"], measures["a-bank-tax-loan"]["draft"]) == (10, 0)
@@ -97,8 +118,11 @@ def test_against_an_older_cycle_and_as_of(store, drafts):
     r = simulate(store, str(drafts["stricter"]), against=first["cycle"], as_of=dt.date(2026, 4, 30))
     assert r["against"]["cycle"] == first["cycle"] and r["against"]["version"] == "2014"
     # Everyone was B in the 2024 cycle; with the draft: 20 B, 10 C, 10 D.
-    assert {(x["from"], x["to"]): x["entities"] for x in r["transitions"]} == \
-        {("B", "B"): 20, ("B", "C"): 10, ("B", "D"): 10}
+    assert {(x["from"], x["to"]): x["entities"] for x in r["transitions"]} == {
+        ("B", "B"): 20,
+        ("B", "C"): 10,
+        ("B", "D"): 10,
+    }
     assert r["changes"]["tier_down"] == 20
     lists = {x["list"]: x for x in r["lists"]}
     assert (lists["watch"]["against"], lists["watch"]["entering"]) == (0, 10)
@@ -165,8 +189,9 @@ def test_cli_bad_input(store, runner, drafts):
 
 def test_version_not_in_force(store, drafts, runner):
     build_register(store)
-    result = runner.invoke(cli, ["--db", store.url, "simulate", "--policy", str(drafts["same"]),
-                                 "--as-of", "2010-01-01"])
+    result = runner.invoke(
+        cli, ["--db", store.url, "simulate", "--policy", str(drafts["same"]), "--as-of", "2010-01-01"]
+    )
     assert result.exit_code == 1 and "has no version in force on 2010-01-01" in result.output
 
 

@@ -18,15 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 import engine.pipeline.cycles as cycles
-from engine.pipeline.cycles import replay_cycle, run_cycle, workers_for
 from engine.errors import CycleError, StoreError
+from engine.pipeline.cycles import replay_cycle, run_cycle, workers_for
 from engine.pipeline.parallel import evaluate_batches
 from engine.pipeline.simulate import simulate
 from engine.store import Store, schema
 from engine.store import entities as qe
 from engine.store import lists as ql
 from policies import get_pack
-
 from tests.pipeline.test_cycles import bulk_register, counts, killed_run_released, paused_cycle_run, wait_until
 
 AS_OF = dt.date(2026, 4, 30)
@@ -41,8 +40,11 @@ def small_batches(monkeypatch):
 def decisions(store: Store, cycle_id: int) -> dict[int, tuple]:
     D, O = schema.decisions, schema.outcomes
     with store.read() as conn:
-        rows = conn.execute(sa.select(D.c.entity_id, O.c.vector_key, D.c.tier, D.c.ratio, D.c.per_year, D.c.forced,
-                                      D.c.facts).join(O, O.c.id == D.c.outcome_id).where(D.c.cycle_id == cycle_id))
+        rows = conn.execute(
+            sa.select(D.c.entity_id, O.c.vector_key, D.c.tier, D.c.ratio, D.c.per_year, D.c.forced, D.c.facts)
+            .join(O, O.c.id == D.c.outcome_id)
+            .where(D.c.cycle_id == cycle_id)
+        )
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -63,8 +65,13 @@ def test_a_cycle_evaluated_in_a_worker_stores_what_one_process_stores(store, sma
     # the second cycle found them all open.
     with store.read() as conn:
         wanted = {(p["entity_id"], i["list"]) for p in ql.list_proposals(conn, a["cycle"]) for i in p["items"]}
-        made = set(conn.execute(sa.select(schema.list_entries.c.entity_id, schema.list_entries.c.list)
-                                .where(schema.list_entries.c.cycle_id == a["cycle"])).all())
+        made = set(
+            conn.execute(
+                sa.select(schema.list_entries.c.entity_id, schema.list_entries.c.list).where(
+                    schema.list_entries.c.cycle_id == a["cycle"]
+                )
+            ).all()
+        )
     assert made == wanted and len(made) > 100
     assert a["lists"]["proposed"] == b["lists"]["already_listed"] and b["lists"]["proposed"] == {}
     assert a["lists"]["listed_at_once"] == {"red": a["lists"]["proposed"]["red"]}
@@ -103,6 +110,7 @@ def test_a_worker_that_dies_stops_the_cycle_and_nothing_is_stored(store, small_b
                 if child.name.startswith("supervise-eval"):
                     os.kill(child.pid, signal.SIGKILL)
             sink(rows, new)
+
         return real(conn, version, as_of, ranges, sink_that_kills, **kw)
 
     monkeypatch.setattr(cycles, "evaluate_batches", killing)

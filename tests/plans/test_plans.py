@@ -13,12 +13,12 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine import plans
+from engine.errors import IntakeError, PlanError
 from engine.plans import plan as plan_module
 from engine.register.codes import mask_name, mask_person_id
-from engine.errors import IntakeError, PlanError
 from engine.store import plans as q
 from engine.store import schema
-from tests.builders_plans import TIER_RATIOS, add_inspectors, build_cycle, inspector_rows, insert_cycle, pack_body
+from tests.builders_plans import TIER_RATIOS, add_inspectors, build_cycle, insert_cycle, inspector_rows, pack_body
 from tests.conftest import write_csv
 
 
@@ -33,19 +33,37 @@ def _stored(store, plan_id):
 
 # -- pure helpers -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ratio,size,expected", [
-    (0.1, 30, 3), (0.2, 5, 1), (0.05, 52, 3), (0.6, 36, 22), (1.0, 10, 10), (0.0, 10, 0), (0.01, 1, 1),
-    (1 / 3, 3, 1), (0.5, 0, 0),
-])
+
+@pytest.mark.parametrize(
+    "ratio,size,expected",
+    [
+        (0.1, 30, 3),
+        (0.2, 5, 1),
+        (0.05, 52, 3),
+        (0.6, 36, 22),
+        (1.0, 10, 10),
+        (0.0, 10, 0),
+        (0.01, 1, 1),
+        (1 / 3, 3, 1),
+        (0.5, 0, 0),
+    ],
+)
 def test_sample_count_is_ceil_of_the_printed_ratio(ratio, size, expected):
     assert plans.sample_count(ratio, size) == expected
 
 
-@pytest.mark.parametrize("inspector,entity,covered", [
-    ("350500", "350503", True), ("3505", "350503", True), ("350503", "350503", True),
-    ("350502", "350503", False), ("350000", "350503", True), ("350100", "350503", False),
-    ("350500", None, False),
-])
+@pytest.mark.parametrize(
+    "inspector,entity,covered",
+    [
+        ("350500", "350503", True),
+        ("3505", "350503", True),
+        ("350503", "350503", True),
+        ("350502", "350503", False),
+        ("350000", "350503", True),
+        ("350100", "350503", False),
+        ("350500", None, False),
+    ],
+)
 def test_region_matching_by_prefix(inspector, entity, covered):
     assert plans.covers(inspector, entity) is covered
 
@@ -80,9 +98,12 @@ def test_entity_rank_is_the_documented_sha256():
 def test_load_is_spread_evenly_and_specialty_needs_met():
     items = (plans.Item("food", "食品安全检查", specialty="食品安全"),)
     candidates = [plans.Candidate(f"C{i:04d}", i, "C", 1.0, False, "350503") for i in range(30)]
-    inspectors = [plans.Inspector(f"I{i}", f"n{i}", "市场监管", "350503",
-                                  specialties=("食品安全",) if i < 3 else ("价格",), max_checks=100)
-                  for i in range(10)]
+    inspectors = [
+        plans.Inspector(
+            f"I{i}", f"n{i}", "市场监管", "350503", specialties=("食品安全",) if i < 3 else ("价格",), max_checks=100
+        )
+        for i in range(10)
+    ]
     result = plans.draw(candidates, inspectors, "x", 2, plans.DrawOptions(items=items))
     load = {i.code: 0 for i in inspectors}
     for c in result.checks:
@@ -99,6 +120,7 @@ def test_load_is_spread_evenly_and_specialty_needs_met():
 
 
 # -- draw and verify on both databases ---------------------------------------------------------------
+
 
 def test_draw_counts_constraints_verify_and_another_seed(store):
     cycle_id, rows = build_cycle(store, n=400, forced_share=0.04, persons_every=9)
@@ -162,11 +184,19 @@ def test_verify_survives_later_imports_and_detects_tampering(store):
     with store.transaction() as conn:
         a = conn.execute(sa.select(schema.plan_assignments).order_by(schema.plan_assignments.c.id)).mappings().first()
         others = conn.execute(sa.select(schema.inspectors.c.id)).scalars().all()
-        in_check = conn.execute(sa.select(schema.plan_assignments.c.inspector_id)
-                                .where(schema.plan_assignments.c.check_id == a["check_id"])).scalars().all()
+        in_check = (
+            conn.execute(
+                sa.select(schema.plan_assignments.c.inspector_id).where(
+                    schema.plan_assignments.c.check_id == a["check_id"]
+                )
+            )
+            .scalars()
+            .all()
+        )
         swap = next(i for i in others if i not in in_check)
-        conn.execute(sa.update(schema.plan_assignments).where(schema.plan_assignments.c.id == a["id"])
-                     .values(inspector_id=swap))
+        conn.execute(
+            sa.update(schema.plan_assignments).where(schema.plan_assignments.c.id == a["id"]).values(inspector_id=swap)
+        )
     v = plans.verify_plan(store, r["plan_id"])
     assert not v["verified"]
     assert any("check 1: inspectors stored" in d for d in v["differences"])
@@ -200,8 +230,9 @@ def test_unknown_and_uncommitted_cycle(store):
     with store.transaction() as conn:  # a second revision of the same pack and period supersedes the first
         ids = conn.execute(sa.select(schema.decisions.c.entity_id)).scalars().all()
         newer = insert_cycle(conn, [(i, "B", 0.2, False) for i in ids])
-    with pytest.raises(PlanError, match=f"superseded, not the committed current revision; draw the plan on "
-                                        f"cycle {newer}"):
+    with pytest.raises(
+        PlanError, match=f"superseded, not the committed current revision; draw the plan on cycle {newer}"
+    ):
         plans.draw_plan(store, cycle_id, "s")
 
 
@@ -232,10 +263,24 @@ def test_exclude_recent_clean_results(store):
         recs = []
         for i, row in enumerate(rows[:6]):
             date = dt.date(2025, 1, 10) if i < 4 else dt.date(2023, 1, 10)  # last two: outside the window
-            recs.append({"entity_id": row["id"], "kind": "inspection_result", "date": date, "natural_key": str(i),
-                         "data": {"date": date.isoformat(), "outcome": "clean", "check_id": i}})
-        recs.append({"entity_id": rows[7]["id"], "kind": "inspection_result", "date": dt.date(2025, 1, 10),
-                     "natural_key": "p", "data": {"date": "2025-01-10", "outcome": "problems", "check_id": 99}})
+            recs.append(
+                {
+                    "entity_id": row["id"],
+                    "kind": "inspection_result",
+                    "date": date,
+                    "natural_key": str(i),
+                    "data": {"date": date.isoformat(), "outcome": "clean", "check_id": i},
+                }
+            )
+        recs.append(
+            {
+                "entity_id": rows[7]["id"],
+                "kind": "inspection_result",
+                "date": dt.date(2025, 1, 10),
+                "natural_key": "p",
+                "data": {"date": "2025-01-10", "outcome": "problems", "check_id": 99},
+            }
+        )
         insert_records(conn, recs, source="test")
     add_inspectors(store, inspector_rows(6, regions=("350503",), max_checks=100, city_every=0))
     r = plans.draw_plan(store, cycle_id, "s")
@@ -250,10 +295,26 @@ def test_exclude_recent_clean_results(store):
 # -- inspectors import ----------------------------------------------------------------------------------
 
 INSPECTOR_CSV = [
-    {"编号": "ZF001", "姓名": "林一", "部门": "泉州市市场监督管理局", "region": "3505", "专业": "食品安全;价格",
-     "max_checks": "10", "conflicts": "", "home_region": "350503001"},
-    {"编号": "ZF002", "姓名": "陈二", "部门": "泉州市市场监督管理局", "region": "350503", "专业": "企业公示、广告",
-     "max_checks": "5", "conflicts": "", "home_region": ""},
+    {
+        "编号": "ZF001",
+        "姓名": "林一",
+        "部门": "泉州市市场监督管理局",
+        "region": "3505",
+        "专业": "食品安全;价格",
+        "max_checks": "10",
+        "conflicts": "",
+        "home_region": "350503001",
+    },
+    {
+        "编号": "ZF002",
+        "姓名": "陈二",
+        "部门": "泉州市市场监督管理局",
+        "region": "350503",
+        "专业": "企业公示、广告",
+        "max_checks": "5",
+        "conflicts": "",
+        "home_region": "",
+    },
 ]
 
 
@@ -292,9 +353,21 @@ def test_import_inspectors_jsonl_and_xlsx(sqlite_store, tmp_path):
     import openpyxl
 
     path = tmp_path / "i.jsonl"
-    path.write_text(json.dumps({"code": "J1", "name": "张", "department": "税务", "region": 350503,
-                                "specialties": ["纳税"], "max_checks": 3}, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "code": "J1",
+                "name": "张",
+                "department": "税务",
+                "region": 350503,
+                "specialties": ["纳税"],
+                "max_checks": 3,
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     assert plans.import_inspectors(sqlite_store, path).inserted == 1
     book = openpyxl.Workbook()
     sheet = book.active
@@ -309,6 +382,7 @@ def test_import_inspectors_jsonl_and_xlsx(sqlite_store, tmp_path):
 
 # -- results -----------------------------------------------------------------------------------------
 
+
 def _plan_with_checks(store, n=30):
     cycle_id, rows = build_cycle(store, n=n, regions=("350503",), weights={"D": 1.0}, persons_every=5)
     add_inspectors(store, inspector_rows(4, regions=("350503",), max_checks=100, city_every=0))
@@ -319,19 +393,40 @@ def _plan_with_checks(store, n=30):
 def test_results_import_records_and_abnormal(store, tmp_path):
     plan_id, checks = _plan_with_checks(store)
     rows = [
-        {"plan": plan_id, "check": 1, "code": checks[0]["code"], "outcome": "未发现问题", "penalty_ref": "",
-         "inspected_on": "2025-07-10"},
-        {"plan": plan_id, "check": "", "code": checks[1]["code"], "outcome": "发现问题",
-         "penalty_ref": "泉市监罚〔2025〕12号", "inspected_on": "2025-07-11"},
-        {"plan": plan_id, "check": 3, "code": "", "outcome": "查无下落（通过登记的住所无法联系）", "penalty_ref": "",
-         "inspected_on": "2025-07-12"},
+        {
+            "plan": plan_id,
+            "check": 1,
+            "code": checks[0]["code"],
+            "outcome": "未发现问题",
+            "penalty_ref": "",
+            "inspected_on": "2025-07-10",
+        },
+        {
+            "plan": plan_id,
+            "check": "",
+            "code": checks[1]["code"],
+            "outcome": "发现问题",
+            "penalty_ref": "泉市监罚〔2025〕12号",
+            "inspected_on": "2025-07-11",
+        },
+        {
+            "plan": plan_id,
+            "check": 3,
+            "code": "",
+            "outcome": "查无下落（通过登记的住所无法联系）",
+            "penalty_ref": "",
+            "inspected_on": "2025-07-12",
+        },
         {"plan": plan_id, "check": 4, "code": "", "outcome": "refused", "penalty_ref": "", "inspected_on": "2025/7/12"},
     ]
     report = plans.import_results(store, write_csv(tmp_path / "results.csv", rows))
     assert report.inserted == 4
     with store.read() as conn:
-        recs = conn.execute(sa.select(schema.records.c.entity_id, schema.records.c.kind, schema.records.c.data)
-                            .order_by(schema.records.c.id)).all()
+        recs = conn.execute(
+            sa.select(schema.records.c.entity_id, schema.records.c.kind, schema.records.c.data).order_by(
+                schema.records.c.id
+            )
+        ).all()
     kinds = [r.kind for r in recs]
     assert kinds.count("inspection_result") == 4 and kinds.count("abnormal_operation") == 1
     abnormal = next(r for r in recs if r.kind == "abnormal_operation")
@@ -347,13 +442,31 @@ def test_results_import_errors_store_nothing(store, tmp_path):
     plan_id, checks = _plan_with_checks(store)
     rows = [
         {"plan": plan_id, "check": 1, "code": "", "outcome": "clean", "penalty_ref": "", "inspected_on": "2025-07-10"},
-        {"plan": plan_id, "check": 999, "code": "", "outcome": "clean", "penalty_ref": "",
-         "inspected_on": "2025-07-10"},
+        {
+            "plan": plan_id,
+            "check": 999,
+            "code": "",
+            "outcome": "clean",
+            "penalty_ref": "",
+            "inspected_on": "2025-07-10",
+        },
         {"plan": plan_id, "check": 1, "code": "", "outcome": "clean", "penalty_ref": "", "inspected_on": "2025-07-10"},
-        {"plan": plan_id, "check": 2, "code": "", "outcome": "problems", "penalty_ref": "",
-         "inspected_on": "2025-07-10"},
-        {"plan": plan_id, "check": 5, "code": checks[6]["code"], "outcome": "clean", "penalty_ref": "",
-         "inspected_on": "2025-07-10"},
+        {
+            "plan": plan_id,
+            "check": 2,
+            "code": "",
+            "outcome": "problems",
+            "penalty_ref": "",
+            "inspected_on": "2025-07-10",
+        },
+        {
+            "plan": plan_id,
+            "check": 5,
+            "code": checks[6]["code"],
+            "outcome": "clean",
+            "penalty_ref": "",
+            "inspected_on": "2025-07-10",
+        },
         {"plan": 77, "check": 1, "code": "", "outcome": "clean", "penalty_ref": "", "inspected_on": "2025-07-10"},
         {"plan": plan_id, "check": 6, "code": "", "outcome": "maybe", "penalty_ref": "", "inspected_on": "2025-07-10"},
     ]
@@ -381,8 +494,12 @@ def test_publish_results_deadline_flags(store, tmp_path):
     assert [f["flag"] for f in d["flags"]] == ["overdue", "overdue"]
     out = plans.publish_results(store, plan_id, tmp_path / "pub", on=dt.date(2025, 8, 4))
     assert len(out["late"]) == 2
-    plans.import_results(store, write_csv(tmp_path / "r2.csv", [
-        {"plan": plan_id, "check": 3, "outcome": "clean", "inspected_on": "2025-08-01"}]))
+    plans.import_results(
+        store,
+        write_csv(
+            tmp_path / "r2.csv", [{"plan": plan_id, "check": 3, "outcome": "clean", "inspected_on": "2025-08-01"}]
+        ),
+    )
     plans.publish_results(store, plan_id, tmp_path / "pub", on=dt.date(2025, 8, 5))
     d = plans.plan_details(store, plan_id, dt.date(2025, 12, 1))
     assert [(f["seq"], f["flag"]) for f in d["flags"]] == [(1, "published_late"), (2, "published_late")]
@@ -395,8 +512,11 @@ def test_publish_plan_masks_persons_and_escapes(store, tmp_path):
     plan_id, checks = _plan_with_checks(store)
     with store.transaction() as conn:
         first = checks[0]
-        conn.execute(sa.update(schema.entities).where(schema.entities.c.code == first["code"])
-                     .values(name="<script>alert(1)</script>&Co"))
+        conn.execute(
+            sa.update(schema.entities)
+            .where(schema.entities.c.code == first["code"])
+            .values(name="<script>alert(1)</script>&Co")
+        )
     out = plans.publish_plan(store, plan_id, tmp_path / "public", on=dt.date(2025, 7, 2))
     page = (tmp_path / "public" / f"plan-{plan_id}.html").read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;Co" in page
@@ -430,12 +550,24 @@ def test_export_csv_and_xlsx(sqlite_store, tmp_path):
 
 # -- CLI --------------------------------------------------------------------------------------------
 
+
 def test_cli_full_flow(runner, sqlite_url, sqlite_store, tmp_path, factory):
     db = ["--db", sqlite_url]
     cycle_id, rows = build_cycle(sqlite_store, n=60, regions=("350503",), weights={"C": 0.5, "D": 0.5})
-    path = write_csv(tmp_path / "inspectors.csv", [
-        {"code": f"ZF{i}", "name": f"人员{i}", "department": "泉州市市场监督管理局", "region": "3505",
-         "specialties": "食品安全、价格", "max_checks": 40} for i in range(5)])
+    path = write_csv(
+        tmp_path / "inspectors.csv",
+        [
+            {
+                "code": f"ZF{i}",
+                "name": f"人员{i}",
+                "department": "泉州市市场监督管理局",
+                "region": "3505",
+                "specialties": "食品安全、价格",
+                "max_checks": 40,
+            }
+            for i in range(5)
+        ],
+    )
     res = runner.invoke(cli, [*db, "import", "inspectors", str(path)])
     assert res.exit_code == 0, res.output
     assert "5 new" in res.output and "inspectors" in res.output
@@ -455,16 +587,27 @@ def test_cli_full_flow(runner, sqlite_url, sqlite_store, tmp_path, factory):
     res = runner.invoke(cli, [*db, "plan", "publish", "1", "--out", str(tmp_path / "pub"), "--on", "2025-07-02"])
     assert res.exit_code == 0 and "published on 2025-07-02" in res.output
     first = shown["checks"][0]
-    results = write_csv(tmp_path / "results.csv", [
-        {"计划编号": 1, "序号": 1, "统一社会信用代码": first["code"], "检查结果": "未发现问题", "检查日期": "2025-07-10"}])
+    results = write_csv(
+        tmp_path / "results.csv",
+        [
+            {
+                "计划编号": 1,
+                "序号": 1,
+                "统一社会信用代码": first["code"],
+                "检查结果": "未发现问题",
+                "检查日期": "2025-07-10",
+            }
+        ],
+    )
     res = runner.invoke(cli, [*db, "plan", "results", "import", str(results)])
     assert res.exit_code == 0, res.output
     assert "1 new" in res.output
     bad = write_csv(tmp_path / "bad.csv", [{"plan": 1, "check": 500, "outcome": "clean", "inspected_on": "2025-07-10"}])
     res = runner.invoke(cli, [*db, "plan", "results", "import", str(bad)])
     assert res.exit_code == 1 and "check 500 is not in plan 1" in res.output and "nothing was stored" in res.output
-    res = runner.invoke(cli, [*db, "plan", "results", "publish", "1", "--out", str(tmp_path / "pub"),
-                              "--on", "2025-09-01"])
+    res = runner.invoke(
+        cli, [*db, "plan", "results", "publish", "1", "--out", str(tmp_path / "pub"), "--on", "2025-09-01"]
+    )
     assert res.exit_code == 0 and "published after their deadline" in res.output
     res = runner.invoke(cli, [*db, "plan", "show", "1", "--as-of", "2025-09-02"])
     assert res.exit_code == 0 and "LATE: check 1" in res.output
@@ -507,7 +650,7 @@ def test_every_plan_command_has_help_and_example(runner):
 
 def test_cycle_builder_matches_contract(sqlite_store):
     with sqlite_store.transaction() as conn:
-        from tests.builders_plans import insert_entities, entity_rows
+        from tests.builders_plans import entity_rows, insert_entities
 
         ids = insert_entities(conn, entity_rows(3))
         cycle_id = insert_cycle(conn, [(i, "B", 0.2, False) for i in ids.values()])

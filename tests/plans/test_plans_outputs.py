@@ -15,16 +15,18 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine import plans
-from engine.register.codes import make_person_id, make_uscc, mask_name, mask_person_id
 from engine.errors import IntakeError, PlanError, UsageProblem
+from engine.register.codes import make_person_id, make_uscc, mask_name, mask_person_id
 from engine.store import schema
 from notices.issue import issue_for_plan
 from tests.builders_plans import add_inspectors, build_cycle, insert_cycle, insert_entities, inspector_rows, pack_body
 from tests.conftest import write_csv
 
-ITEMS = {"annual-report": {"title": "年度报告公示信息情况"},
-         "instant-disclosure": {"title": "即时公示信息情况"},
-         "registration": {"title": "登记事项（住所或经营场所、经营范围等）情况", "tiers": ["C", "D"]}}
+ITEMS = {
+    "annual-report": {"title": "年度报告公示信息情况"},
+    "instant-disclosure": {"title": "即时公示信息情况"},
+    "registration": {"title": "登记事项（住所或经营场所、经营范围等）情况", "tiers": ["C", "D"]},
+}
 FIELD_WORDS = ("items", "region", "township", "ratio")
 
 
@@ -35,10 +37,12 @@ def _read_csv(path: pathlib.Path) -> list[list[str]]:
 
 # -- inspection notices ---------------------------------------------------------------------------------
 
+
 def test_inspection_notice_prints_the_checks_items(store, tmp_path):
     body = pack_body(inspection={"items": ITEMS})
-    cycle_id, rows = build_cycle(store, n=40, regions=("350503",), weights={"B": 0.5, "D": 0.5}, body=body,
-                                 townships=True, forced_share=0.25)
+    cycle_id, rows = build_cycle(
+        store, n=40, regions=("350503",), weights={"B": 0.5, "D": 0.5}, body=body, townships=True, forced_share=0.25
+    )
     forced = {r["code"] for r in rows if r["forced"]}
     add_inspectors(store, inspector_rows(6, regions=("350503",), max_checks=100, city_every=0))
     plan_id = plans.draw_plan(store, cycle_id, "s")["plan_id"]
@@ -70,18 +74,31 @@ def test_inspection_notice_prints_the_checks_items(store, tmp_path):
 
 # -- departments ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("department,needle", [
-    ("('晋江市', '泉', '泉州')市场监督管理局质量监管科", "is not a plain department name"),
-    ('["泉州市市场监督管理局"]', "is not a plain department name"),
-    ("Quality Dept", "has no Chinese characters"),
-    ("None", "is a placeholder"),
-    ("nan", "is a placeholder"),
-])
+
+@pytest.mark.parametrize(
+    "department,needle",
+    [
+        ("('晋江市', '泉', '泉州')市场监督管理局质量监管科", "is not a plain department name"),
+        ('["泉州市市场监督管理局"]', "is not a plain department name"),
+        ("Quality Dept", "has no Chinese characters"),
+        ("None", "is a placeholder"),
+        ("nan", "is a placeholder"),
+    ],
+)
 def test_import_inspectors_refuses_a_department_that_is_not_a_name(store, tmp_path, department, needle):
-    path = write_csv(tmp_path / "inspectors.csv", [
-        {"code": "ZF1", "name": "林一", "department": "泉州市市场监督管理局（知识产权局）", "region": "3505",
-         "max_checks": 5},
-        {"code": "ZF2", "name": "陈二", "department": department, "region": "3505", "max_checks": 5}])
+    path = write_csv(
+        tmp_path / "inspectors.csv",
+        [
+            {
+                "code": "ZF1",
+                "name": "林一",
+                "department": "泉州市市场监督管理局（知识产权局）",
+                "region": "3505",
+                "max_checks": 5,
+            },
+            {"code": "ZF2", "name": "陈二", "department": department, "region": "3505", "max_checks": 5},
+        ],
+    )
     with pytest.raises(IntakeError) as info:
         plans.import_inspectors(store, path)
     assert f"{path}:3:department: " in str(info.value) and needle in str(info.value)
@@ -90,10 +107,19 @@ def test_import_inspectors_refuses_a_department_that_is_not_a_name(store, tmp_pa
 
 
 def test_import_inspectors_cli_names_file_row_column(runner, sqlite_url, sqlite_store, tmp_path):
-    path = write_csv(tmp_path / "inspectors.csv", [
-        {"code": "ZF1", "name": "林一", "department": "  ", "region": "3505", "max_checks": 5},
-        {"code": "ZF2", "name": "陈二", "department": "('鲤城区', '泉', '泉州')市场监督管理局", "region": "3505",
-         "max_checks": 5}])
+    path = write_csv(
+        tmp_path / "inspectors.csv",
+        [
+            {"code": "ZF1", "name": "林一", "department": "  ", "region": "3505", "max_checks": 5},
+            {
+                "code": "ZF2",
+                "name": "陈二",
+                "department": "('鲤城区', '泉', '泉州')市场监督管理局",
+                "region": "3505",
+                "max_checks": 5,
+            },
+        ],
+    )
     res = runner.invoke(cli, ["--db", sqlite_url, "import", "inspectors", str(path)])
     assert res.exit_code == 1
     assert f"{path}:2:department: department is required" in res.output
@@ -102,6 +128,7 @@ def test_import_inspectors_cli_names_file_row_column(runner, sqlite_url, sqlite_
 
 # -- public plan, working list -------------------------------------------------------------------------
 
+
 def _mixed_cycle(store, body):
     """A register with an enterprise, natural persons (one with a USCC-like code: masked by entity type) and
     个体工商户 named after their operator; all tier D (100 %) plus B entities, some forced."""
@@ -109,17 +136,35 @@ def _mixed_cycle(store, body):
     for i in range(24):
         region = "350503"
         if i % 6 == 0:
-            row = {"code": make_person_id(region, dt.date(1980, 1, 1) + dt.timedelta(days=i), i),
-                   "code_kind": "person", "entity_type": "natural_person", "name": f"林{i}华"}
+            row = {
+                "code": make_person_id(region, dt.date(1980, 1, 1) + dt.timedelta(days=i), i),
+                "code_kind": "person",
+                "entity_type": "natural_person",
+                "name": f"林{i}华",
+            }
         elif i % 6 == 1:
-            row = {"code": make_uscc("91", region, f"P{i:07d}"), "code_kind": "uscc",
-                   "entity_type": "natural_person", "name": f"黄{i}英"}
+            row = {
+                "code": make_uscc("91", region, f"P{i:07d}"),
+                "code_kind": "uscc",
+                "entity_type": "natural_person",
+                "name": f"黄{i}英",
+            }
         elif i % 6 == 2:
-            row = {"code": make_uscc("92", region, f"G{i:07d}"), "code_kind": "uscc",
-                   "entity_type": "individual_business", "name": f"丰泽区郑{i}强", "legal_rep": f"郑{i}强"}
+            row = {
+                "code": make_uscc("92", region, f"G{i:07d}"),
+                "code_kind": "uscc",
+                "entity_type": "individual_business",
+                "name": f"丰泽区郑{i}强",
+                "legal_rep": f"郑{i}强",
+            }
         else:
-            row = {"code": make_uscc("91", region, f"E{i:07d}"), "code_kind": "uscc", "entity_type": "enterprise",
-                   "name": f"泉州市测试{i}贸易有限公司", "legal_rep": f"吴{i}涛"}
+            row = {
+                "code": make_uscc("91", region, f"E{i:07d}"),
+                "code_kind": "uscc",
+                "entity_type": "enterprise",
+                "name": f"泉州市测试{i}贸易有限公司",
+                "legal_rep": f"吴{i}涛",
+            }
         row["region"] = region
         rows.append(row)
     with store.transaction() as conn:
@@ -166,7 +211,7 @@ def test_published_plan_files(store, tmp_path):
             assert r["name"] in published and code in published
     assert kinds == {"natural_person", "individual_business", "enterprise"}
     # One summary row per tier; forced the same in the page, the JSON and the draw.
-    summary = page[page.index("<h2>抽取数量</h2>"):page.index("</table>", page.index("<h2>抽取数量</h2>"))]
+    summary = page[page.index("<h2>抽取数量</h2>") : page.index("</table>", page.index("<h2>抽取数量</h2>"))]
     assert summary.count("<tr><td>D") == 1 and summary.count("<tr><td>B") == 1
     total = re.search(r"<th>合计</th><td>(\d+)</td><td>—</td><td>(\d+)</td>\s*<td>(\d+)</td><td>(\d+)</td>", summary)
     assert total and [int(x) for x in total.groups()] == [24, drawn["checks"], forced, drawn["checks"] - forced]
@@ -211,6 +256,7 @@ def test_working_list_headers_in_chinese_and_no_live_formulas(sqlite_store, tmp_
 
 # -- one plan per period, capacity per period -----------------------------------------------------------
 
+
 def test_second_plan_for_a_period_needs_redraw_and_reason(store):
     cycle_id, _rows = build_cycle(store, n=40, regions=("350503",), weights={"D": 1.0})
     add_inspectors(store, inspector_rows(4, regions=("350503",), max_checks=25, city_every=0))
@@ -234,11 +280,23 @@ def test_second_plan_for_a_period_needs_redraw_and_reason(store):
     assert second["earlier_plans"] == [first["plan_id"]]
     with store.read() as conn:
         PA, PC = schema.plan_assignments, schema.plan_checks
-        loads = dict(conn.execute(sa.select(PA.c.inspector_id, sa.func.count()).join(PC, PC.c.id == PA.c.check_id)
-                                  .group_by(PA.c.inspector_id)).all())
+        loads = dict(
+            conn.execute(
+                sa.select(PA.c.inspector_id, sa.func.count())
+                .join(PC, PC.c.id == PA.c.check_id)
+                .group_by(PA.c.inspector_id)
+            ).all()
+        )
         caps = dict(conn.execute(sa.select(schema.inspectors.c.id, schema.inspectors.c.max_checks)).all())
-        logged = conn.execute(sa.select(schema.audit_log.c.detail).where(
-            schema.audit_log.c.action == "plan_draw").order_by(schema.audit_log.c.id)).scalars().all()
+        logged = (
+            conn.execute(
+                sa.select(schema.audit_log.c.detail)
+                .where(schema.audit_log.c.action == "plan_draw")
+                .order_by(schema.audit_log.c.id)
+            )
+            .scalars()
+            .all()
+        )
     assert all(loads[i] <= caps[i] for i in loads), (loads, caps)
     assert sum(loads.values()) == 160
     assert logged[-1]["reason"] == "检查组调整" and logged[-1]["earlier_plans"] == [first["plan_id"]]
@@ -273,8 +331,21 @@ def test_cli_redraw_and_plan_list(runner, sqlite_url, sqlite_store, tmp_path):
     assert "--redraw --reason TEXT" in res.output
     res = runner.invoke(cli, [*db, "plan", "draw", "--cycle", str(cycle_id), "--seed", "2025-07-01", "--redraw"])
     assert res.exit_code == 2 and "--redraw needs --reason" in res.output
-    res = runner.invoke(cli, [*db, "plan", "draw", "--cycle", str(cycle_id), "--seed", "2025-07-02", "--redraw",
-                              "--reason", "原计划抽取时名录未更新"])
+    res = runner.invoke(
+        cli,
+        [
+            *db,
+            "plan",
+            "draw",
+            "--cycle",
+            str(cycle_id),
+            "--seed",
+            "2025-07-02",
+            "--redraw",
+            "--reason",
+            "原计划抽取时名录未更新",
+        ],
+    )
     assert res.exit_code == 0 and "Redraw (reason: 原计划抽取时名录未更新)" in res.output
     res = runner.invoke(cli, [*db, "plan", "publish", "1", "--out", str(tmp_path / "pub"), "--on", "2025-07-02"])
     assert res.exit_code == 0
@@ -282,7 +353,9 @@ def test_cli_redraw_and_plan_list(runner, sqlite_url, sqlite_store, tmp_path):
     assert res.exit_code == 0, res.output
     listed = json.loads(res.output)
     assert [(p["id"], p["cycle_id"], p["seed"], p["status"]) for p in listed] == [
-        (1, cycle_id, "2025-07-01", "published"), (2, cycle_id, "2025-07-02", "drawn")]
+        (1, cycle_id, "2025-07-01", "published"),
+        (2, cycle_id, "2025-07-02", "drawn"),
+    ]
     assert all(p["checks"] > 0 and p["drawn_at"] for p in listed)
     res = runner.invoke(cli, [*db, "plan", "list"])
     assert res.exit_code == 0
@@ -295,13 +368,16 @@ def test_cli_redraw_and_plan_list(runner, sqlite_url, sqlite_store, tmp_path):
 
 # -- the demo's plan stage -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module", params=[100, 5000])
 def demo_out(request, tmp_path_factory):
     from click.testing import CliRunner
 
     out = tmp_path_factory.mktemp(f"demo{request.param}")
-    res = CliRunner().invoke(cli, ["--db", f"sqlite:///{out / 'demo.db'}", "--json", "demo", "--entities",
-                                   str(request.param), "--out", str(out)])
+    res = CliRunner().invoke(
+        cli,
+        ["--db", f"sqlite:///{out / 'demo.db'}", "--json", "demo", "--entities", str(request.param), "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     return request.param, out, json.loads(res.output)
 
@@ -336,8 +412,9 @@ def test_demo_plan_stage_scales_and_reads_right(demo_out):
 def test_cli_forced_counts_agree_with_the_json(runner, sqlite_url, sqlite_store):
     """Forced entities drawn by lot anyway (tier D at 100 %) are still counted as forced in every summary."""
     db = ["--db", sqlite_url]
-    cycle_id, rows = build_cycle(sqlite_store, n=60, regions=("350503",), weights={"B": 0.5, "D": 0.5},
-                                 forced_share=0.2)
+    cycle_id, rows = build_cycle(
+        sqlite_store, n=60, regions=("350503",), weights={"B": 0.5, "D": 0.5}, forced_share=0.2
+    )
     forced = sum(1 for r in rows if r["forced"])
     assert forced
     add_inspectors(sqlite_store, inspector_rows(6, regions=("350503",), max_checks=100, city_every=0))

@@ -26,8 +26,17 @@ def registers(draw, max_size: int = 80):
     out = []
     for i in range(n):
         tier = draw(st.sampled_from("ABCD"))
-        out.append(plans.Candidate(f"E{i:05d}", i + 1, tier, ratios[tier], draw(st.booleans()) and draw(st.booleans()),
-                                   draw(st.sampled_from(REGIONS)), draw(st.sampled_from(TOWNSHIPS))))
+        out.append(
+            plans.Candidate(
+                f"E{i:05d}",
+                i + 1,
+                tier,
+                ratios[tier],
+                draw(st.booleans()) and draw(st.booleans()),
+                draw(st.sampled_from(REGIONS)),
+                draw(st.sampled_from(TOWNSHIPS)),
+            )
+        )
     return out
 
 
@@ -36,11 +45,18 @@ def pools(draw, codes: list[str]):
     n = draw(st.integers(0, 14))
     out = []
     for i in range(n):
-        out.append(plans.Inspector(
-            f"I{i:03d}", f"人员{i}", draw(st.sampled_from(["市场监管", "税务"])), draw(st.sampled_from(INSPECTOR_REGIONS)),
-            tuple(draw(st.lists(st.sampled_from(SPECIALTIES), max_size=2, unique=True))), draw(st.integers(0, 25)),
-            tuple(draw(st.lists(st.sampled_from(codes), max_size=4, unique=True))) if codes else (),
-            draw(st.sampled_from(TOWNSHIPS))))
+        out.append(
+            plans.Inspector(
+                f"I{i:03d}",
+                f"人员{i}",
+                draw(st.sampled_from(["市场监管", "税务"])),
+                draw(st.sampled_from(INSPECTOR_REGIONS)),
+                tuple(draw(st.lists(st.sampled_from(SPECIALTIES), max_size=2, unique=True))),
+                draw(st.integers(0, 25)),
+                tuple(draw(st.lists(st.sampled_from(codes), max_size=4, unique=True))) if codes else (),
+                draw(st.sampled_from(TOWNSHIPS)),
+            )
+        )
     return out
 
 
@@ -72,7 +88,7 @@ def test_sampling_ratios_hold_within_rounding(candidates, seed, data):
             assert s["drawn"] == size
         # The sampled ones are exactly the best-ranked of the stratum.
         ranked = sorted(eligible, key=lambda c: hashlib.sha256(f"{seed}|{plans.ALGORITHM}|{c.code}".encode()).digest())
-        assert {c.code for c in ranked[:s["drawn"]]} <= chosen_codes
+        assert {c.code for c in ranked[: s["drawn"]]} <= chosen_codes
     assert {c.code for c in candidates if c.forced} <= chosen_codes
     assert not ({c.code for c in candidates if c.code in excluded and not c.forced} & chosen_codes)
     assert set(excluded_out) == {c.code for c in candidates if c.code in excluded and not c.forced}
@@ -80,8 +96,13 @@ def test_sampling_ratios_hold_within_rounding(candidates, seed, data):
 
 
 @FAST
-@given(data=st.data(), candidates=registers(60), per_check=st.integers(1, 3), recusal=st.booleans(),
-       with_items=st.booleans())
+@given(
+    data=st.data(),
+    candidates=registers(60),
+    per_check=st.integers(1, 3),
+    recusal=st.booleans(),
+    with_items=st.booleans(),
+)
 def test_assignments_never_break_a_constraint(data, candidates, per_check, recusal, with_items):
     inspectors = data.draw(pools([c.code for c in candidates]))
     items = (plans.Item("food", "食品安全", specialty="食品安全", tiers=("C", "D")),) if with_items else ()
@@ -118,8 +139,9 @@ def test_assignments_never_break_a_constraint(data, candidates, per_check, recus
 def test_an_ample_pool_always_staffs_the_draw_evenly(candidates, per_check, seeds):
     # Enough city-wide inspectors without conflicts: the draw never fails and loads differ by at most one.
     n_checks = len(candidates)
-    inspectors = [plans.Inspector(f"I{i}", "n", "市场监管", "350500", max_checks=max(1, n_checks))
-                  for i in range(per_check + 3)]
+    inspectors = [
+        plans.Inspector(f"I{i}", "n", "市场监管", "350500", max_checks=max(1, n_checks)) for i in range(per_check + 3)
+    ]
     for seed in seeds:
         result = plans.draw(candidates, inspectors, "s" + seed, per_check)
         load = Counter(code for c in result.checks for code in c.inspectors)

@@ -8,12 +8,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.register.codes import (USCC_CHARSET, make_person_id, make_uscc, mask_name, mask_person_id, normalize_code,
-    uscc_check_char, validate_person_id, validate_uscc)
 from engine.errors import CodeError
+from engine.register.codes import (
+    USCC_CHARSET,
+    make_person_id,
+    make_uscc,
+    mask_name,
+    mask_person_id,
+    normalize_code,
+    uscc_check_char,
+    validate_person_id,
+    validate_uscc,
+)
 
-VALID = ["91350100M000100Y43", "91350200776049653A", "91440101MA5CJQ4N59", "123502001549897397",
-         "9135021359498494XQ", "91350213678251743X"]
+VALID = [
+    "91350100M000100Y43",
+    "91350200776049653A",
+    "91440101MA5CJQ4N59",
+    "123502001549897397",
+    "9135021359498494XQ",
+    "91350213678251743X",
+]
 
 
 @pytest.mark.parametrize("code", VALID)
@@ -27,11 +42,14 @@ def test_worked_example_check_character():
     assert uscc_check_char("91350100M000100Y4") == "3"
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("91310115MA1H8R7C6D", "check character is D, expected 7"),  # a blog example that is wrong
-    ("91350203M0001QAY9B", "check character is B, expected 9"),
-    ("91350100M000100Y44", "check character is 4, expected 3"),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("91310115MA1H8R7C6D", "check character is D, expected 7"),  # a blog example that is wrong
+        ("91350203M0001QAY9B", "check character is B, expected 9"),
+        ("91350100M000100Y44", "check character is 4, expected 3"),
+    ],
+)
 def test_wrong_check_character(code, expected):
     with pytest.raises(CodeError, match=expected):
         validate_uscc(code)
@@ -68,17 +86,29 @@ def test_bad_department_and_region():
         validate_uscc(body + uscc_check_char(body))
 
 
-@pytest.mark.parametrize("raw", ["９１３５０１００Ｍ０００１００Ｙ４３", "91350100m000100y43", " 91350100M000100Y43 ",
-                                 "9135 0100 M000 100Y 43"])
+@pytest.mark.parametrize(
+    "raw",
+    ["９１３５０１００Ｍ０００１００Ｙ４３", "91350100m000100y43", " 91350100M000100Y43 ", "9135 0100 M000 100Y 43"],
+)
 def test_full_width_lower_case_and_spaces_are_normalised(raw):
     assert normalize_code(raw).value == "91350100M000100Y43"
 
 
-@pytest.mark.parametrize("prefix, entity_type", [
-    ("91", "enterprise"), ("92", "individual_business"), ("93", "farmer_cooperative"),
-    ("51", "social_organisation"), ("52", "private_non_enterprise"), ("53", "foundation"),
-    ("11", "government_agency"), ("12", "public_institution"), ("N2", "collective_economic"), ("Y1", "other"),
-])
+@pytest.mark.parametrize(
+    "prefix, entity_type",
+    [
+        ("91", "enterprise"),
+        ("92", "individual_business"),
+        ("93", "farmer_cooperative"),
+        ("51", "social_organisation"),
+        ("52", "private_non_enterprise"),
+        ("53", "foundation"),
+        ("11", "government_agency"),
+        ("12", "public_institution"),
+        ("N2", "collective_economic"),
+        ("Y1", "other"),
+    ],
+)
 def test_entity_type_from_positions_1_and_2(prefix, entity_type):
     assert validate_uscc(make_uscc(prefix, "350500", "12345678")).entity_type == entity_type
 
@@ -90,12 +120,13 @@ def test_made_codes_validate_and_any_single_change_is_caught(body, prefix):
     # 31 is prime and no weight is 0 mod 31, so changing any one character changes the check value
     # (or breaks the structure first: department code, digits of the region).
     for pos in range(17):
-        changed = code[:pos] + USCC_CHARSET[(USCC_CHARSET.index(code[pos]) + 1) % 31] + code[pos + 1:]
+        changed = code[:pos] + USCC_CHARSET[(USCC_CHARSET.index(code[pos]) + 1) % 31] + code[pos + 1 :]
         with pytest.raises(CodeError):
             validate_uscc(changed)
 
 
 # -- resident identity numbers ----------------------------------------------------------------------
+
 
 def test_identity_number_mod_11_2():
     # GB 11643 example: check character X.

@@ -10,8 +10,8 @@ import pathlib
 import pytest
 
 from engine import register
-from engine.pipeline.demo import build_register
 from engine.errors import IntakeError
+from engine.pipeline.demo import build_register
 from engine.store import Store, schema
 from engine.store import entities as q
 from policies import record_kinds
@@ -36,11 +36,16 @@ def write_rows(path: pathlib.Path, header: list[str], rows: list[list], encoding
 
 # -- formats and encodings --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_csv_encodings_with_chinese_headers(store, factory, tmp_path, encoding):
     code = factory.uscc(region="350503")
-    path = write_rows(tmp_path / "register.csv", HEADER_CN,
-                      [[code, "泉州市丰泽区鑫源贸易有限公司", "350503", "批发和零售业", "2019年3月5日", "陈伟"]], encoding)
+    path = write_rows(
+        tmp_path / "register.csv",
+        HEADER_CN,
+        [[code, "泉州市丰泽区鑫源贸易有限公司", "350503", "批发和零售业", "2019年3月5日", "陈伟"]],
+        encoding,
+    )
     report = register.import_entities(store, path)
     assert (report.rows, report.inserted, report.rejected) == (1, 1, 0)
     shown = register.show_entity(store, code)
@@ -68,15 +73,26 @@ def test_xlsx(store, factory, tmp_path):
 
 def test_jsonl_entities_and_records(store, factory, tmp_path):
     code = factory.uscc()
-    (tmp_path / "e.jsonl").write_text(json.dumps({"code": code, "name": "厦门湖里区嘉宇物流有限公司"},
-                                                 ensure_ascii=False) + "\n\n", encoding="utf-8")
+    (tmp_path / "e.jsonl").write_text(
+        json.dumps({"code": code, "name": "厦门湖里区嘉宇物流有限公司"}, ensure_ascii=False) + "\n\n", encoding="utf-8"
+    )
     assert register.import_entities(store, tmp_path / "e.jsonl").inserted == 1
-    lines = [{"code": code, "kind": "penalty", "data": {"date": "2025-03-01", "severity": "general",
-                                                          "decision_no": "厦市监罚〔2025〕7号",
-                                                          "authority": "厦门市市场监督管理局", "amount": 5000}},
-             # the record's own `code` field sits in `data`; the top-level code is the entity
-             {"code": code, "kind": "tax_violation", "data": {"date": "2025-05-01", "code": "invoice_abuse"}},
-             {"code": code, "kind": "tax_evaluation", "year": 2025, "score": 88.5, "has_revenue": True}]
+    lines = [
+        {
+            "code": code,
+            "kind": "penalty",
+            "data": {
+                "date": "2025-03-01",
+                "severity": "general",
+                "decision_no": "厦市监罚〔2025〕7号",
+                "authority": "厦门市市场监督管理局",
+                "amount": 5000,
+            },
+        },
+        # the record's own `code` field sits in `data`; the top-level code is the entity
+        {"code": code, "kind": "tax_violation", "data": {"date": "2025-05-01", "code": "invoice_abuse"}},
+        {"code": code, "kind": "tax_evaluation", "year": 2025, "score": 88.5, "has_revenue": True},
+    ]
     (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     report = register.import_records(store, tmp_path / "r.jsonl", KINDS)
     assert (report.rows, report.inserted) == (3, 3)
@@ -89,10 +105,20 @@ def test_jsonl_entities_and_records(store, factory, tmp_path):
 def test_entity_code_column_frees_code_for_the_record(store, factory, tmp_path):
     code = factory.uscc()
     register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]))
-    path = write_csv(tmp_path / "r.csv", [
-        {"entity_code": code, "kind": "no_a_condition", "year": "2025", "code": "bad_books"},
-        {"entity_code": code, "kind": "conduct", "date": "2023-02-01", "code": "epidemic_donation",
-         "polarity": "positive", "field": "epidemic"}])
+    path = write_csv(
+        tmp_path / "r.csv",
+        [
+            {"entity_code": code, "kind": "no_a_condition", "year": "2025", "code": "bad_books"},
+            {
+                "entity_code": code,
+                "kind": "conduct",
+                "date": "2023-02-01",
+                "code": "epidemic_donation",
+                "polarity": "positive",
+                "field": "epidemic",
+            },
+        ],
+    )
     assert register.import_records(store, path, KINDS).inserted == 2
     data = {r["kind"]: r["data"] for r in register.show_entity(store, code)["records"]}
     assert data["no_a_condition"] == {"year": 2025, "code": "bad_books"}
@@ -112,14 +138,17 @@ def test_unreadable_and_unknown_files(store, tmp_path):
 
 # -- all or nothing ---------------------------------------------------------------------------------
 
+
 def mixed_file(tmp_path: pathlib.Path, factory) -> tuple[pathlib.Path, list[str]]:
     good = [factory.uscc() for _ in range(3)]
-    rows = [factory.entity(code=good[0]),
-            factory.entity(code="91350100M000100Y44"),                       # row 3: check character
-            factory.entity(code=good[1]),
-            factory.entity(code="91350100M00010OY43", name=""),               # row 5: O and empty name
-            factory.entity(code=good[2], established_on="2024-02-30"),        # row 6: bad date
-            factory.entity(code=good[2].replace(good[2][:2], "91"), region="3505")]  # row 7: region
+    rows = [
+        factory.entity(code=good[0]),
+        factory.entity(code="91350100M000100Y44"),  # row 3: check character
+        factory.entity(code=good[1]),
+        factory.entity(code="91350100M00010OY43", name=""),  # row 5: O and empty name
+        factory.entity(code=good[2], established_on="2024-02-30"),  # row 6: bad date
+        factory.entity(code=good[2].replace(good[2][:2], "91"), region="3505"),
+    ]  # row 7: region
     return write_csv(tmp_path / "mixed.csv", rows), good
 
 
@@ -155,9 +184,13 @@ def test_skip_invalid_stores_the_valid_rows_and_writes_rejects(store, factory, t
 def test_importing_the_same_files_twice_changes_nothing(store, factory, tmp_path):
     entities = [factory.entity() for _ in range(5)]
     e_path = write_csv(tmp_path / "e.csv", entities)
-    r_path = write_csv(tmp_path / "r.csv", [
-        {"code": e["code"], "kind": "tax_evaluation", "year": 2025, "score": 80 + i, "has_revenue": "是"}
-        for i, e in enumerate(entities)])
+    r_path = write_csv(
+        tmp_path / "r.csv",
+        [
+            {"code": e["code"], "kind": "tax_evaluation", "year": 2025, "score": 80 + i, "has_revenue": "是"}
+            for i, e in enumerate(entities)
+        ],
+    )
     assert register.import_entities(store, e_path).inserted == 5
     assert register.import_records(store, r_path, KINDS).inserted == 5
     before = counts(store)
@@ -177,19 +210,25 @@ def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, 
     entity = factory.entity(township="350503001")
     register.import_entities(store, write_csv(tmp_path / "full.csv", [entity]))
     # Only code and a new name: the other fields stay as stored.
-    renamed = register.import_entities(store, write_csv(tmp_path / "names.csv",
-                                                        [{"code": entity["code"], "name": "新名称有限公司"}]))
+    renamed = register.import_entities(
+        store, write_csv(tmp_path / "names.csv", [{"code": entity["code"], "name": "新名称有限公司"}])
+    )
     assert (renamed.inserted, renamed.updated) == (0, 1)
     shown = register.show_entity(store, entity["code"])
     assert (shown["name"], shown["industry"], shown["legal_rep"], shown["established_on"]) == (
-        "新名称有限公司", "零售业", "张三", "2015-01-01")
+        "新名称有限公司",
+        "零售业",
+        "张三",
+        "2015-01-01",
+    )
     with store.read() as conn:
         assert q.get_entity(conn, entity["code"])["extra"] == {"township": "350503001"}
     # The same short file again changes nothing; an empty cell in a column the file has clears the field.
     again = register.import_entities(store, tmp_path / "names.csv")
     assert (again.inserted, again.updated) == (0, 0)
-    cleared = register.import_entities(store, write_csv(tmp_path / "clear.csv", [
-        {"code": entity["code"], "name": "新名称有限公司", "industry": ""}]))
+    cleared = register.import_entities(
+        store, write_csv(tmp_path / "clear.csv", [{"code": entity["code"], "name": "新名称有限公司", "industry": ""}])
+    )
     assert cleared.updated == 1
     shown = register.show_entity(store, entity["code"])
     assert (shown["industry"], shown["legal_rep"]) == (None, "张三")
@@ -198,33 +237,72 @@ def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, 
 def test_records_for_an_unknown_entity_are_errors(store, factory, tmp_path):
     known, unknown = factory.uscc(), factory.uscc()
     register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=known)]))
-    path = write_csv(tmp_path / "p.csv", [
-        {"code": known, "date": "2025-01-02", "severity": "minor", "decision_no": "泉市监罚〔2025〕1号",
-         "authority": "泉州市市场监督管理局"},
-        {"code": unknown, "date": "2025-01-03", "severity": "minor", "decision_no": "泉市监罚〔2025〕2号",
-         "authority": "泉州市市场监督管理局"}])
+    path = write_csv(
+        tmp_path / "p.csv",
+        [
+            {
+                "code": known,
+                "date": "2025-01-02",
+                "severity": "minor",
+                "decision_no": "泉市监罚〔2025〕1号",
+                "authority": "泉州市市场监督管理局",
+            },
+            {
+                "code": unknown,
+                "date": "2025-01-03",
+                "severity": "minor",
+                "decision_no": "泉市监罚〔2025〕2号",
+                "authority": "泉州市市场监督管理局",
+            },
+        ],
+    )
     with pytest.raises(IntakeError) as exc:
         register.import_records(store, path, KINDS, default_kind="penalty")
-    assert exc.value.errors == [f"{path}:3:code: no entity with code {unknown} in the register; "
-                                f"import it with 'supervise import entities' first"]
+    assert exc.value.errors == [
+        f"{path}:3:code: no entity with code {unknown} in the register; "
+        f"import it with 'supervise import entities' first"
+    ]
     assert counts(store) == (1, 0)
     report = register.import_records(store, path, KINDS, default_kind="penalty", skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)
 
 
-@pytest.mark.parametrize("row, column, reason", [
-    ({"kind": "penalty", "date": "2025-01-02", "severity": "genral", "decision_no": "X1", "authority": "A"},
-     "severity", "'genral' is not one of minor, general, serious (did you mean 'general'?)"),
-    ({"kind": "tax_evaluation", "year": "2025", "score": "120", "has_revenue": "true"},
-     "score", "120 is above the maximum 100"),
-    ({"kind": "tax_evaluation", "year": "2025", "score": "80", "has_revenue": "maybe"},
-     "has_revenue", "'maybe' is not a yes/no value"),
-    ({"kind": "commitment", "date": "2025-02-30", "due_on": "2025-03-01"}, "date", "'2025-02-30' is not a real date"),
-    ({"kind": "commitment", "date": "soon", "due_on": "2025-03-01"}, "date", "'soon' is not a date (use YYYY-MM-DD)"),
-    ({"kind": "penalty", "date": "2025-01-02", "severity": "minor", "authority": "A"},
-     "decision_no", "decision_no is required for a penalty record"),
-    ({"kind": "penalti"}, "kind", "unknown record kind 'penalti' (did you mean 'penalty'?)"),
-])
+@pytest.mark.parametrize(
+    "row, column, reason",
+    [
+        (
+            {"kind": "penalty", "date": "2025-01-02", "severity": "genral", "decision_no": "X1", "authority": "A"},
+            "severity",
+            "'genral' is not one of minor, general, serious (did you mean 'general'?)",
+        ),
+        (
+            {"kind": "tax_evaluation", "year": "2025", "score": "120", "has_revenue": "true"},
+            "score",
+            "120 is above the maximum 100",
+        ),
+        (
+            {"kind": "tax_evaluation", "year": "2025", "score": "80", "has_revenue": "maybe"},
+            "has_revenue",
+            "'maybe' is not a yes/no value",
+        ),
+        (
+            {"kind": "commitment", "date": "2025-02-30", "due_on": "2025-03-01"},
+            "date",
+            "'2025-02-30' is not a real date",
+        ),
+        (
+            {"kind": "commitment", "date": "soon", "due_on": "2025-03-01"},
+            "date",
+            "'soon' is not a date (use YYYY-MM-DD)",
+        ),
+        (
+            {"kind": "penalty", "date": "2025-01-02", "severity": "minor", "authority": "A"},
+            "decision_no",
+            "decision_no is required for a penalty record",
+        ),
+        ({"kind": "penalti"}, "kind", "unknown record kind 'penalti' (did you mean 'penalty'?)"),
+    ],
+)
 def test_record_field_validation(store, factory, tmp_path, row, column, reason):
     code = factory.uscc()
     register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]))
@@ -246,6 +324,7 @@ def test_a_row_with_too_many_cells(store, tmp_path):
 
 # -- the demo register round-trips through the import format ---------------------------------------
 
+
 def test_demo_files_import_to_the_same_register(store, tmp_path):
     summary = build_register(store, entities=300, seed=7, out=tmp_path / "demo")
     assert summary["entities"] == 300 and summary["records_inserted"] == summary["records"]
@@ -257,10 +336,17 @@ def test_demo_files_import_to_the_same_register(store, tmp_path):
 
     def dump(s: Store) -> set:
         with s.read() as conn:
-            rows = conn.execute(schema.records.join(schema.entities).select()
-                                .with_only_columns(schema.entities.c.code, schema.records.c.kind,
-                                                   schema.records.c.date, schema.records.c.natural_key,
-                                                   schema.records.c.data)).all()
+            rows = conn.execute(
+                schema.records.join(schema.entities)
+                .select()
+                .with_only_columns(
+                    schema.entities.c.code,
+                    schema.records.c.kind,
+                    schema.records.c.date,
+                    schema.records.c.natural_key,
+                    schema.records.c.data,
+                )
+            ).all()
         return {(c, k, d, n, json.dumps(data, sort_keys=True)) for c, k, d, n, data in rows}
 
     assert dump(copy) == dump(store)

@@ -14,9 +14,9 @@ import zipfile
 
 import pytest
 
-from engine.register import intake
 from engine import register
 from engine.errors import IntakeError
+from engine.register import intake
 from engine.store import Store, schema
 from engine.store import entities as q
 from policies import record_kinds
@@ -47,8 +47,13 @@ def entity(store, factory, tmp_path) -> str:
 
 
 def penalty(**over) -> dict:
-    row = {"kind": "penalty", "date": "2025-01-02", "severity": "minor", "decision_no": "泉市监罚〔2025〕1号",
-           "authority": "泉州市市场监督管理局"}
+    row = {
+        "kind": "penalty",
+        "date": "2025-01-02",
+        "severity": "minor",
+        "decision_no": "泉市监罚〔2025〕1号",
+        "authority": "泉州市市场监督管理局",
+    }
     row.update(over)
     return row
 
@@ -62,9 +67,15 @@ def evaluation(**over) -> dict:
 # -- numbers ---------------------------------------------------------------------------------------
 
 NON_FINITE = ["nan", "NaN", "inf", "-Infinity", "1e309", "9" * 300]
-NUMBER_FIELDS = [("score", evaluation), ("amount", penalty), ("year", evaluation),
-                 ("check_id", lambda **o: {"kind": "inspection_result", "date": "2025-03-01", "outcome": "clean",
-                                           "check_id": "1", **o})]
+NUMBER_FIELDS = [
+    ("score", evaluation),
+    ("amount", penalty),
+    ("year", evaluation),
+    (
+        "check_id",
+        lambda **o: {"kind": "inspection_result", "date": "2025-03-01", "outcome": "clean", "check_id": "1", **o},
+    ),
+]
 
 
 def test_non_finite_and_huge_numbers_are_refused_in_every_numeric_field(store, entity, tmp_path):
@@ -73,7 +84,7 @@ def test_non_finite_and_huge_numbers_are_refused_in_every_numeric_field(store, e
     errors = refused(register.import_records, store, path, KINDS)
     assert len(errors) == len(rows)
     cases = [(field, value) for field, _ in NUMBER_FIELDS for value in NON_FINITE]
-    for number, (field, value) in enumerate(cases, start=2):
+    for number, (field, _value) in enumerate(cases, start=2):
         line = next(e for e in errors if e.startswith(f"{path}:{number}:"))
         assert line.startswith(f"{path}:{number}:{field}: "), line
         assert "finite" in line or "digits" in line or "plausible" in line, line
@@ -81,10 +92,12 @@ def test_non_finite_and_huge_numbers_are_refused_in_every_numeric_field(store, e
 
 
 def test_one_nan_score_refuses_the_file_and_stores_nothing(store, entity, tmp_path):
-    path = write_csv(tmp_path / "r.csv", [{"code": entity, **evaluation(year="2024")},
-                                          {"code": entity, **evaluation(score="nan")}])
+    path = write_csv(
+        tmp_path / "r.csv", [{"code": entity, **evaluation(year="2024")}, {"code": entity, **evaluation(score="nan")}]
+    )
     assert refused(register.import_records, store, path, KINDS) == [
-        f"{path}:3:score: 'nan' is not a finite number (NaN and infinity are refused)"]
+        f"{path}:3:score: 'nan' is not a finite number (NaN and infinity are refused)"
+    ]
     assert counts(store) == (1, 0)
     report = register.import_records(store, path, KINDS, skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)
@@ -93,17 +106,29 @@ def test_one_nan_score_refuses_the_file_and_stores_nothing(store, entity, tmp_pa
     assert stored == [{"year": 2024, "score": 85.0, "has_revenue": True}]
 
 
-@pytest.mark.parametrize("line, reason", [
-    ('{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": NaN, "has_revenue": true}', "NaN is not"),
-    ('{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": Infinity, "has_revenue": true}',
-     "Infinity is not"),
-    ('{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": -Infinity, "has_revenue": true}',
-     "-Infinity is not"),
-    ('{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": 1e309, "has_revenue": true}',
-     "overflows to infinity"),
-    ('{"code": "%s", "kind": "penalty", "data": {"date": "2025-01-02", "severity": "minor", "decision_no": "X",'
-     ' "authority": "A", "amount": ' + "7" * 5000 + '}}', "an integer of 5000 digits"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": NaN, "has_revenue": true}', "NaN is not"),
+        (
+            '{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": Infinity, "has_revenue": true}',
+            "Infinity is not",
+        ),
+        (
+            '{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": -Infinity, "has_revenue": true}',
+            "-Infinity is not",
+        ),
+        (
+            '{"code": "%s", "kind": "tax_evaluation", "year": 2025, "score": 1e309, "has_revenue": true}',
+            "overflows to infinity",
+        ),
+        (
+            '{"code": "%s", "kind": "penalty", "data": {"date": "2025-01-02", "severity": "minor", "decision_no": "X",'
+            ' "authority": "A", "amount": ' + "7" * 5000 + "}}",
+            "an integer of 5000 digits",
+        ),
+    ],
+)
 def test_jsonl_non_finite_numbers(store, entity, tmp_path, line, reason):
     path = tmp_path / "r.jsonl"
     path.write_text(line.replace("%s", entity) + "\n", encoding="utf-8")
@@ -114,8 +139,11 @@ def test_jsonl_non_finite_numbers(store, entity, tmp_path, line, reason):
 
 RANGE_CASES = [
     (evaluation(year="1948"), "year", "'1948' is not a plausible year (1949 to "),
-    (evaluation(year=str(TODAY.year + 2)), "year",
-     f"'{TODAY.year + 2}' is not a plausible year (1949 to {TODAY.year + 1})"),
+    (
+        evaluation(year=str(TODAY.year + 2)),
+        "year",
+        f"'{TODAY.year + 2}' is not a plausible year (1949 to {TODAY.year + 1})",
+    ),
     (evaluation(score="-0.5"), "score", "-0.5 is below the minimum 0"),
     (penalty(amount="-1"), "amount", "-1 is below the minimum 0"),
     (penalty(amount="200000000000"), "amount", "200000000000 is above the maximum 1e+11"),
@@ -123,16 +151,24 @@ RANGE_CASES = [
     (penalty(date="0001-01-01"), "date", "0001-01-01 is before 1949-01-01, the earliest plausible date"),
     (penalty(date="1948-12-31"), "date", "1948-12-31 is before 1949-01-01"),
     (penalty(date=TOMORROW), "date", f"{TOMORROW} is after {TODAY.isoformat()} (today)"),
-    (penalty(date="2025-03-01", fulfilled_on="2025-02-28"), "fulfilled_on",
-     "fulfilled_on 2025-02-28 is before the record's date 2025-03-01"),
+    (
+        penalty(date="2025-03-01", fulfilled_on="2025-02-28"),
+        "fulfilled_on",
+        "fulfilled_on 2025-02-28 is before the record's date 2025-03-01",
+    ),
     (penalty(date="2025-03-01", annulled_on="2024-01-01"), "annulled_on", "annulled_on 2024-01-01 is before"),
-    ({"kind": "abnormal_operation", "date": "2025-03-01", "cause": "other", "removed_on": "2025-01-01"},
-     "removed_on", "removed_on 2025-01-01 is before the record's date 2025-03-01"),
-    ({"kind": "external_list", "date": "2025-03-01", "list": "x", "ended_on": "2020-01-01"}, "ended_on",
-     "ended_on 2020-01-01 is before"),
+    (
+        {"kind": "abnormal_operation", "date": "2025-03-01", "cause": "other", "removed_on": "2025-01-01"},
+        "removed_on",
+        "removed_on 2025-01-01 is before the record's date 2025-03-01",
+    ),
+    (
+        {"kind": "external_list", "date": "2025-03-01", "list": "x", "ended_on": "2020-01-01"},
+        "ended_on",
+        "ended_on 2020-01-01 is before",
+    ),
     ({"kind": "commitment", "date": "2025-03-01", "due_on": "2025-02-01"}, "due_on", "due_on 2025-02-01 is before"),
-    ({"kind": "commitment", "date": "2025-03-01", "due_on": "9999-12-31"}, "due_on",
-     "9999-12-31 is after"),
+    ({"kind": "commitment", "date": "2025-03-01", "due_on": "9999-12-31"}, "due_on", "9999-12-31 is after"),
 ]
 
 
@@ -147,15 +183,24 @@ def test_ranges_come_from_the_record_kind(store, entity, tmp_path):
 
 
 def test_values_inside_the_ranges_are_stored(store, entity, tmp_path):
-    path = write_csv(tmp_path / "r.csv", [
-        {"code": entity, **evaluation(year=str(TODAY.year + 1), score="100")},
-        {"code": entity, **penalty(date=TODAY.isoformat(), amount="99999999999", fulfilled_on=TODAY.isoformat())},
-        {"code": entity, "kind": "commitment", "date": "2025-03-01",
-         "due_on": (TODAY + dt.timedelta(days=365)).isoformat()}])
+    path = write_csv(
+        tmp_path / "r.csv",
+        [
+            {"code": entity, **evaluation(year=str(TODAY.year + 1), score="100")},
+            {"code": entity, **penalty(date=TODAY.isoformat(), amount="99999999999", fulfilled_on=TODAY.isoformat())},
+            {
+                "code": entity,
+                "kind": "commitment",
+                "date": "2025-03-01",
+                "due_on": (TODAY + dt.timedelta(days=365)).isoformat(),
+            },
+        ],
+    )
     assert register.import_records(store, path, KINDS).inserted == 3
 
 
 # -- dates and codes of entities ---------------------------------------------------------------------
+
 
 def test_entity_dates_and_codes(store, factory, tmp_path):
     from engine.register.codes import make_person_id
@@ -163,14 +208,18 @@ def test_entity_dates_and_codes(store, factory, tmp_path):
     future_born = make_person_id("350102", TODAY + dt.timedelta(days=30), 1)
     old = make_person_id("350102", dt.date(1899, 12, 31), 1)
     no_region = make_person_id("000000", dt.date(1985, 6, 1), 1)
-    path = write_csv(tmp_path / "e.csv", [
-        factory.entity(established_on=TOMORROW),
-        factory.entity(established_on="0001-01-01"),
-        factory.entity(established_on="9999-12-31"),
-        factory.entity(code=future_born, entity_type="natural_person"),
-        factory.entity(code=old),
-        factory.entity(code=no_region, entity_type="natural_person"),
-        factory.entity(region="000000")])
+    path = write_csv(
+        tmp_path / "e.csv",
+        [
+            factory.entity(established_on=TOMORROW),
+            factory.entity(established_on="0001-01-01"),
+            factory.entity(established_on="9999-12-31"),
+            factory.entity(code=future_born, entity_type="natural_person"),
+            factory.entity(code=old),
+            factory.entity(code=no_region, entity_type="natural_person"),
+            factory.entity(region="000000"),
+        ],
+    )
     errors = refused(register.import_entities, store, path)
     assert errors[0] == f"{path}:2:established_on: {TOMORROW} is in the future (today is {TODAY.isoformat()})"
     assert errors[1] == f"{path}:3:established_on: 0001-01-01 is before 1949-01-01, the earliest plausible date"
@@ -213,6 +262,7 @@ def test_a_mistyped_identity_number_is_not_silently_a_uscc(store, factory, tmp_p
 
 # -- CSV ---------------------------------------------------------------------------------------------
 
+
 def csv_bytes(text: str, encoding: str = "utf-8") -> bytes:
     return text.encode(encoding)
 
@@ -224,13 +274,19 @@ def test_csv_structure_errors(store, factory, tmp_path):
         "short.csv": (f"code,name,region\n{a},甲公司\n", ":2:-: row has 2 cells but the header has 3"),
         "dup.csv": (f"code,name,name\n{a},甲公司,乙公司\n", ":1:name: column 'name' appears twice"),
         "alias.csv": (f"code,name,名称\n{a},甲公司,乙公司\n", ":1:名称: columns 'name' and '名称' both give name"),
-        "codes.csv": (f"统一社会信用代码,信用代码,name\n{a},{b},甲公司\n",
-                      ":1:信用代码: columns '统一社会信用代码' and '信用代码' both give code"),
+        "codes.csv": (
+            f"统一社会信用代码,信用代码,name\n{a},{b},甲公司\n",
+            ":1:信用代码: columns '统一社会信用代码' and '信用代码' both give code",
+        ),
         "both.csv": (f"code,统一社会信用代码,name\n{a},{b},甲公司\n", ":2:code: the file has an entity code column"),
-        "two.csv": (f"entity_code,uscc,name\n{a},{b},甲公司\n",
-                    ":1:uscc: columns 'entity_code' and 'uscc' both give entity_code"),
-        "huge.csv": (f'code,name\n{a},"' + "x" * (intake.MAX_CELL_CHARS + 10) + '"\n',
-                     f":2:-: a cell is longer than {intake.MAX_CELL_CHARS} characters"),
+        "two.csv": (
+            f"entity_code,uscc,name\n{a},{b},甲公司\n",
+            ":1:uscc: columns 'entity_code' and 'uscc' both give entity_code",
+        ),
+        "huge.csv": (
+            f'code,name\n{a},"' + "x" * (intake.MAX_CELL_CHARS + 10) + '"\n',
+            f":2:-: a cell is longer than {intake.MAX_CELL_CHARS} characters",
+        ),
     }
     for name, (text, reason) in cases.items():
         path = tmp_path / name
@@ -265,30 +321,32 @@ def test_a_big5_file_is_refused_and_read_with_encoding(store, factory, runner, d
 def test_private_use_characters_in_utf8_are_refused(store, factory, tmp_path):
     path = write_csv(tmp_path / "e.csv", [factory.entity(name="测试\ue000公司")])
     assert refused(register.import_entities, store, path)[0].startswith(
-        f"{path}:2:name: '测试\ue000公司' contains U+E000, a private-use or unassigned character")
+        f"{path}:2:name: '测试\ue000公司' contains U+E000, a private-use or unassigned character"
+    )
 
 
 # -- JSON Lines --------------------------------------------------------------------------------------
+
 
 def test_jsonl_errors(store, factory, tmp_path):
     code = factory.uscc()
     good = {"code": code, "name": "厦门嘉宇物流有限公司"}
     lines: list[bytes] = [
-        b"[" * 100_000 + b"]" * 100_000,                                                     # 1 RecursionError
-        json.dumps({**good, "name": {"zh": "x"}}, ensure_ascii=False).encode(),              # 2 object for text
-        json.dumps({**good, "name": ["x"]}, ensure_ascii=False).encode(),                    # 3 list for text
-        json.dumps({**good, "region": 350100.0}).encode(),                                   # 4 float region
-        json.dumps({**good, "code": 9.1350100e17}).encode(),                                 # 5 float code
-        json.dumps(good, ensure_ascii=False).encode("gbk"),                                  # 6 GBK bytes
-        ('{"code": "%s", "name": "甲", "name": "乙"}' % code).encode(),                      # 7 duplicate key
-        ('{"code": "%s", "名称": "甲", "name": "乙"}' % code).encode(),                      # 8 two aliases
+        b"[" * 100_000 + b"]" * 100_000,  # 1 RecursionError
+        json.dumps({**good, "name": {"zh": "x"}}, ensure_ascii=False).encode(),  # 2 object for text
+        json.dumps({**good, "name": ["x"]}, ensure_ascii=False).encode(),  # 3 list for text
+        json.dumps({**good, "region": 350100.0}).encode(),  # 4 float region
+        json.dumps({**good, "code": 9.1350100e17}).encode(),  # 5 float code
+        json.dumps(good, ensure_ascii=False).encode("gbk"),  # 6 GBK bytes
+        (f'{{"code": "{code}", "name": "甲", "name": "乙"}}').encode(),  # 7 duplicate key
+        (f'{{"code": "{code}", "名称": "甲", "name": "乙"}}').encode(),  # 8 two aliases
         b'{"code": "' + code.encode() + b'", "name": "x", "region": ' + b"3" * 5000 + b"}",  # 9 5000 digits
-        ('{"a": ' * 30 + "1" + "}" * 30).encode(),                                           # 10 deep, no recursion
+        ('{"a": ' * 30 + "1" + "}" * 30).encode(),  # 10 deep, no recursion
     ]
     path = tmp_path / "e.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     errors = refused(register.import_entities, store, path)
-    by_row = {int(e.split(":")[1]): e[len(str(path)) + 1:] for e in errors}
+    by_row = {int(e.split(":")[1]): e[len(str(path)) + 1 :] for e in errors}
     assert by_row[1].startswith("1:-: the JSON nests deeper than 20 levels")
     assert by_row[2] == "2:name: expected text, got a JSON object"
     assert by_row[3] == "3:name: expected text, got a JSON list"
@@ -303,6 +361,7 @@ def test_jsonl_errors(store, factory, tmp_path):
 
 
 # -- XLSX --------------------------------------------------------------------------------------------
+
 
 def workbook(path: pathlib.Path, rows: list[list]) -> pathlib.Path:
     import openpyxl
@@ -327,8 +386,14 @@ def rewrite(path: pathlib.Path, change) -> pathlib.Path:
 def test_xlsx_with_a_stale_dimension_imports_every_row(store, factory, tmp_path):
     codes = [factory.uscc() for _ in range(5)]
     path = workbook(tmp_path / "e.xlsx", [["code", "name"], *[[c, f"企业{i}有限公司"] for i, c in enumerate(codes)]])
-    rewrite(path, lambda n, b: b.replace(b'<dimension ref="A1:B6" />', b'<dimension ref="A1:B2" />')
-            if n == "xl/worksheets/sheet1.xml" else b)
+    rewrite(
+        path,
+        lambda n, b: (
+            b.replace(b'<dimension ref="A1:B6" />', b'<dimension ref="A1:B2" />')
+            if n == "xl/worksheets/sheet1.xml"
+            else b
+        ),
+    )
     assert b'ref="A1:B2"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
     report = register.import_entities(store, path)
     assert (report.rows, report.inserted) == (5, 5)
@@ -354,8 +419,10 @@ def test_xlsx_zip_bomb_is_refused_before_it_is_unpacked(store, tmp_path, monkeyp
     path = tmp_path / "bomb.xlsx"
     workbook(path, [["code", "name"]])
     filler = b"<!-- " + b"0" * (24 * 2**20) + b" -->"
-    rewrite(path, lambda n, b: b.replace(b"</worksheet>", filler + b"</worksheet>")
-            if n == "xl/worksheets/sheet1.xml" else b)
+    rewrite(
+        path,
+        lambda n, b: b.replace(b"</worksheet>", filler + b"</worksheet>") if n == "xl/worksheets/sheet1.xml" else b,
+    )
     assert path.stat().st_size < 200_000
     assert len(zlib.compress(b"")) < 100  # zlib works (the rewrite above used it)
     tracemalloc.start()
@@ -387,12 +454,16 @@ def test_xlsx_external_links_are_not_followed(store, factory, tmp_path):
     code = factory.uscc()
     path = workbook(tmp_path / "e.xlsx", [["code", "name"], [code, "甲公司"]])
     with zipfile.ZipFile(path, "a") as book:
-        book.writestr("xl/externalLinks/externalLink1.xml",
-                      '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+        book.writestr(
+            "xl/externalLinks/externalLink1.xml",
+            '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>',
+        )
     report = register.import_entities(store, path)
     assert report.inserted == 1
-    assert report.warnings == [f"{path}: the workbook links to 1 other workbook(s); their cells were not "
-                               f"followed, the values cached in this file were imported"]
+    assert report.warnings == [
+        f"{path}: the workbook links to 1 other workbook(s); their cells were not "
+        f"followed, the values cached in this file were imported"
+    ]
 
 
 def test_not_a_workbook(store, tmp_path):
@@ -403,36 +474,47 @@ def test_not_a_workbook(store, tmp_path):
 
 # -- rejects files -------------------------------------------------------------------------------------
 
+
 def test_rejects_file_neutralises_formulas(store, factory, tmp_path):
-    path = write_csv(tmp_path / "e.csv", [factory.entity(),
-                                          factory.entity(code="=HYPERLINK(\"http://x\")", name="@SUM(A1)")])
+    path = write_csv(
+        tmp_path / "e.csv", [factory.entity(), factory.entity(code='=HYPERLINK("http://x")', name="@SUM(A1)")]
+    )
     report = register.import_entities(store, path, skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)
     with open(report.rejects_file, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert rows[0]["code"] == "'=HYPERLINK(\"http://x\")" and rows[0]["name"] == "'@SUM(A1)"
+    assert rows[0]["code"] == '\'=HYPERLINK("http://x")' and rows[0]["name"] == "'@SUM(A1)"
 
 
 # -- intake bugs -------------------------------------------------------------------------------------------
 
+
 def test_uscc_and_code_columns_in_a_records_file(store, entity, tmp_path):
-    path = write_csv(tmp_path / "r.csv", [
-        {"uscc": entity, "kind": "tax_violation", "date": "2025-05-01", "code": "invoice_abuse"},
-        {"统一社会信用代码": entity, "kind": "no_a_condition", "year": "2025", "code": "bad_books"}][:1])
+    path = write_csv(
+        tmp_path / "r.csv",
+        [
+            {"uscc": entity, "kind": "tax_violation", "date": "2025-05-01", "code": "invoice_abuse"},
+            {"统一社会信用代码": entity, "kind": "no_a_condition", "year": "2025", "code": "bad_books"},
+        ][:1],
+    )
     assert register.import_records(store, path, KINDS).inserted == 1
-    cn = write_csv(tmp_path / "r2.csv", [
-        {"统一社会信用代码": entity, "kind": "no_a_condition", "year": "2025", "code": "bad_books"}])
+    cn = write_csv(
+        tmp_path / "r2.csv",
+        [{"统一社会信用代码": entity, "kind": "no_a_condition", "year": "2025", "code": "bad_books"}],
+    )
     assert register.import_records(store, cn, KINDS).inserted == 1
     data = {r["kind"]: r["data"] for r in register.show_entity(store, entity)["records"]}
-    assert data == {"tax_violation": {"date": "2025-05-01", "code": "invoice_abuse"},
-                    "no_a_condition": {"year": 2025, "code": "bad_books"}}
+    assert data == {
+        "tax_violation": {"date": "2025-05-01", "code": "invoice_abuse"},
+        "no_a_condition": {"year": 2025, "code": "bad_books"},
+    }
 
 
 def test_kind_option_conflicting_with_the_rows_kind(store, entity, tmp_path):
     path = write_csv(tmp_path / "r.csv", [{"code": entity, **penalty()}, {"code": entity, **evaluation()}])
     assert refused(register.import_records, store, path, KINDS, default_kind="penalty") == [
-        f"{path}:3:kind: the row's kind is 'tax_evaluation' but --kind says 'penalty'; drop --kind or correct "
-        f"the row"]
+        f"{path}:3:kind: the row's kind is 'tax_evaluation' but --kind says 'penalty'; drop --kind or correct the row"
+    ]
     assert counts(store) == (1, 0)
 
 
@@ -466,15 +548,19 @@ def test_record_kinds_from_a_users_packs(store, entity, runner, db_url, tmp_path
     path = write_csv(tmp_path / "r.csv", [{"code": entity, "date": "2025-04-01", "passed": "是", "fine": "500"}])
     result = runner.invoke(cli, ["--db", db_url, "import", "records", str(path), "--kind", "fire_inspection"])
     assert result.exit_code == 0, result.output
-    assert register.show_entity(store, entity)["records"][0]["data"] == {"date": "2025-04-01", "passed": True,
-                                                                         "fine": 500.0}
+    assert register.show_entity(store, entity)["records"][0]["data"] == {
+        "date": "2025-04-01",
+        "passed": True,
+        "fine": 500.0,
+    }
 
 
 def test_jsonl_in_another_encoding_with_encoding(store, factory, tmp_path):
     code = factory.uscc()
     path = tmp_path / "e.jsonl"
-    path.write_text(json.dumps({"code": code, "name": "厦门嘉宇物流有限公司"}, ensure_ascii=False) + "\n",
-                    encoding="utf-16")
+    path.write_text(
+        json.dumps({"code": code, "name": "厦门嘉宇物流有限公司"}, ensure_ascii=False) + "\n", encoding="utf-16"
+    )
     error = refused(register.import_entities, store, path)[0]
     assert error.startswith(f"{path}:1:-: the line is not utf-8 text")
     assert counts(store) == (0, 0)
@@ -494,8 +580,10 @@ def test_kind_ranges_are_checked_when_the_kinds_are_read():
         parse_limits({"earliest": 1949}, "f.yaml")
     limits = parse_limits({"earliest_date": "1978-12-18", "future_days": 7}, "f.yaml")
     kind = parse_kinds({"k": {"fields": {"d": {"type": "date"}}, "date": "d"}}, "f.yaml", limits)["k"]
-    assert kind.validate({"d": "1978-12-17"})[3] == [("d", "1978-12-17 is before 1978-12-18, the earliest "
-                                                          "plausible date")]
+    assert kind.validate({"d": "1978-12-17"})[3] == [
+        ("d", "1978-12-17 is before 1978-12-18, the earliest plausible date")
+    ]
     assert kind.validate({"d": (TODAY + dt.timedelta(days=7)).isoformat()})[3] == []
     assert kind.validate({"d": (TODAY + dt.timedelta(days=8)).isoformat()})[3][0][1].endswith(
-        "(today + 7 days), the latest plausible d")
+        "(today + 7 days), the latest plausible d"
+    )

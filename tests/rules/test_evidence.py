@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine.pipeline.cycles import run_cycle
 from engine.evaluate import evaluate_entity, explain_text
 from engine.evidence import Evidence
-from notices.issue import issue_for_cycle, render_notice
+from engine.pipeline.cycles import run_cycle
 from engine.store import notices as ns
 from lists import lifecycle
+from notices.issue import issue_for_cycle, render_notice
 from policies import get_pack
 from tests.builders_engine import Register, tax
 
@@ -27,10 +27,12 @@ def _texts(store, cycle_id: int, code: str) -> dict[str, str]:
 
 def test_d_grade_notice_names_the_direct_d_item_its_article_and_the_document(store, tmp_path):
     reg = Register(store)
-    code = reg.entity(records=[
-        tax(2025, 88.0),
-        ("tax_violation", {"date": "2025-06-03", "code": "invoice_abuse", "ref": "泉税稽罚〔2025〕77号"}),
-    ])
+    code = reg.entity(
+        records=[
+            tax(2025, 88.0),
+            ("tax_violation", {"date": "2025-06-03", "code": "invoice_abuse", "ref": "泉税稽罚〔2025〕77号"}),
+        ]
+    )
     reg.entity(records=[tax(2025, 95.0)])  # an A beside it: its notices name no violation
     cycle = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
     assert cycle["tiers"]
@@ -48,11 +50,23 @@ def test_d_grade_notice_names_the_direct_d_item_its_article_and_the_document(sto
 
 def test_market_d_notice_names_the_penalty_and_the_list(store):
     reg = Register(store)
-    code = reg.entity(dept_type="92", records=[
-        ("penalty", {"date": "2025-11-20", "severity": "serious", "decision_no": "泉市监罚〔2025〕301号",
-                     "authority": "泉州市市场监督管理局", "field": "food", "amount": 120000}),
-        ("external_list", {"date": "2024-02-01", "list": "court_dishonest", "authority": "泉州市中级人民法院"}),
-    ])
+    code = reg.entity(
+        dept_type="92",
+        records=[
+            (
+                "penalty",
+                {
+                    "date": "2025-11-20",
+                    "severity": "serious",
+                    "decision_no": "泉市监罚〔2025〕301号",
+                    "authority": "泉州市市场监督管理局",
+                    "field": "food",
+                    "amount": 120000,
+                },
+            ),
+            ("external_list", {"date": "2024-02-01", "list": "court_dishonest", "authority": "泉州市中级人民法院"}),
+        ],
+    )
     cycle = run_cycle(store, "market-credit-risk", AS_OF.isoformat(), as_of=AS_OF)
     issue_for_cycle(store, cycle["cycle"], as_of=AS_OF)
     with store.transaction() as conn:  # the pre-listing notice is issued when served, dated the service
@@ -67,16 +81,20 @@ def test_market_d_notice_names_the_penalty_and_the_list(store):
 
 def test_explain_uses_the_same_wording_and_no_rule_ids(store):
     reg = Register(store)
-    code = reg.entity(records=[
-        tax(2025, 88.0),
-        ("tax_violation", {"date": "2025-06-03", "code": "abnormal_household", "ref": "泉税稽处〔2025〕5号"}),
-    ])
+    code = reg.entity(
+        records=[
+            tax(2025, 88.0),
+            ("tax_violation", {"date": "2025-06-03", "code": "abnormal_household", "ref": "泉税稽处〔2025〕5号"}),
+        ]
+    )
     result, version = evaluate_entity(store, code, "tax-credit", AS_OF)
     assert result["tier"] == "D"
     assert [i["fact"] for i in result["evidence"]["d-direct"]] == ["direct_d"]  # --json keeps the ids
     text = explain_text(result, version)
-    assert "被认定为非正常户或者走逃（失联）户（《纳税缴费信用管理办法》（国家税务总局公告2025年第12号）第十八条第（九）项；" \
-           "泉税稽处〔2025〕5号）" in text
+    assert (
+        "被认定为非正常户或者走逃（失联）户（《纳税缴费信用管理办法》（国家税务总局公告2025年第12号）第十八条第（九）项；"
+        "泉税稽处〔2025〕5号）" in text
+    )
     assert "d-direct" not in text and "b-score" not in text and "优先级" not in text
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
 
@@ -88,8 +106,11 @@ def test_matching_finds_exactly_the_records_each_count_counted():
     records = [
         ("penalty", d(2025, 1, 5), {"severity": "serious", "decision_no": "甲", "authority": "局"}),
         ("penalty", d(2019, 1, 5), {"severity": "serious", "decision_no": "乙", "authority": "局"}),  # too old
-        ("penalty", d(2025, 3, 5), {"severity": "serious", "decision_no": "丙", "authority": "局",
-                                    "annulled_on": "2025-04-01"}),  # annulled: not counted
+        (
+            "penalty",
+            d(2025, 3, 5),
+            {"severity": "serious", "decision_no": "丙", "authority": "局", "annulled_on": "2025-04-01"},
+        ),  # annulled: not counted
         ("penalty", d(2025, 2, 5), {"severity": "general", "decision_no": "丁", "authority": "局"}),
         ("external_list", d(2024, 1, 1), {"list": "court_dishonest", "ended_on": "2026-01-01"}),  # ended
         ("abnormal_operation", d(2025, 7, 1), {"cause": "annual_report_missing"}),

@@ -8,7 +8,6 @@ import pytest
 from engine.errors import PolicyError
 from policies import PACKS_DIR, get_pack, list_packs
 from policies.loader import load_pack
-
 from tests.builders_engine import DEFAULT_LIST_RULES, DEFAULT_TIER_RULES, mini_pack
 
 LINE = re.compile(r"^.+\.yaml:\d+: [\w.\-\[\]]+: .+")
@@ -49,8 +48,10 @@ def test_unknown_fact_with_did_you_mean(tmp_path):
 
 
 def test_unknown_measure_with_did_you_mean(tmp_path):
-    p = one(problems_of(mini_pack(tmp_path, measure_rules='      - {id: m, when: "tier == A", apply: [m-in]}')),
-            "unknown measure 'm-in'")
+    p = one(
+        problems_of(mini_pack(tmp_path, measure_rules='      - {id: m, when: "tier == A", apply: [m-in]}')),
+        "unknown measure 'm-in'",
+    )
     assert "did you mean 'm-inc'" in p and "measure_rules.0.apply.0" in p
 
 
@@ -67,7 +68,7 @@ def test_comparing_a_tier_with_an_unknown_tier(tmp_path):
 def test_overlapping_version_dates(tmp_path):
     path = mini_pack(tmp_path)
     text = path.read_text(encoding="utf-8")
-    version = text[text.index("  - version"):]
+    version = text[text.index("  - version") :]
     text += version.replace('version: "1"', 'version: "2"').replace("2020-01-01", "2021-01-01")
     path.write_text(text, encoding="utf-8")
     p = one(problems_of(path), "must not overlap")
@@ -87,7 +88,10 @@ def test_tier_table_not_unique(tmp_path):
 
 
 def test_rule_that_can_never_fire(tmp_path):
-    rules = DEFAULT_TIER_RULES + '\n      - {id: dead, tier: C, priority: 60, when: {all: ["score > 90", "score < 10"]}, basis: {doc: doc1}}'
+    rules = (
+        DEFAULT_TIER_RULES
+        + '\n      - {id: dead, tier: C, priority: 60, when: {all: ["score > 90", "score < 10"]}, basis: {doc: doc1}}'
+    )
     p = one(problems_of(mini_pack(tmp_path, tier_rules=rules)), "rule dead can never fire")
     assert "tier_rules.4.when" in p
 
@@ -98,7 +102,9 @@ def test_rule_that_never_decides(tmp_path):
 
 
 def test_unknown_key_and_basis(tmp_path):
-    rules = DEFAULT_TIER_RULES.replace("priority: 10, when", "priorty: 10, when", 1).replace("{doc: doc1}", "{doc: doc2}", 1)
+    rules = DEFAULT_TIER_RULES.replace("priority: 10, when", "priorty: 10, when", 1).replace(
+        "{doc: doc1}", "{doc: doc2}", 1
+    )
     problems = problems_of(mini_pack(tmp_path, tier_rules=rules))
     assert "did you mean 'priority'" in one(problems, "unknown key 'priorty'")
     one(problems, "unknown basis document 'doc2'")

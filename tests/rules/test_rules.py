@@ -58,8 +58,14 @@ def test_action_exception_is_raised_not_swallowed():
     def boom(c):
         raise ValueError("kaputt")
 
-    eng.host.set_rulesets({"boom": {"r": {"all": [{"m": {"k": "eval"}}], "run": boom},
-                                    CATCH_ALL: {"all": [{"m": {"k": "eval"}}], "run": eng._action(CATCH_ALL)}}})
+    eng.host.set_rulesets(
+        {
+            "boom": {
+                "r": {"all": [{"m": {"k": "eval"}}], "run": boom},
+                CATCH_ALL: {"all": [{"m": {"k": "eval"}}], "run": eng._action(CATCH_ALL)},
+            }
+        }
+    )
     rs = RuleSet(eng, "boom", {"r": ("const", True)}, {})
     with pytest.raises(RuleEngineError, match="kaputt"):
         eng._fire(rs, [])
@@ -122,8 +128,13 @@ def oracle_2025(f):
     if s is None:
         return "N"
     prev_d = f["direct_d_prev"] >= 1 or (f["score_prev"] is not None and f["score_prev"] < 40)
-    blocked = ((f["years_operating"] is not None and f["years_operating"] < 3) or prev_d or f["zero_vat"] >= 1
-               or f["bad_books"] >= 1 or f["direct_d_prev2"] >= 1)
+    blocked = (
+        (f["years_operating"] is not None and f["years_operating"] < 3)
+        or prev_d
+        or f["zero_vat"] >= 1
+        or f["bad_books"] >= 1
+        or f["direct_d_prev2"] >= 1
+    )
     if s >= 90:
         return "B" if blocked else "A"
     if s >= 70:
@@ -135,14 +146,23 @@ def oracle_2025(f):
 
 def random_facts(rnd):
     def score():
-        return None if rnd.random() < 0.1 else round(rnd.choice([rnd.uniform(0, 100), rnd.choice([40, 70, 90, 39.99, 69.99, 89.99, 100])]), 2)
+        return (
+            None
+            if rnd.random() < 0.1
+            else round(rnd.choice([rnd.uniform(0, 100), rnd.choice([40, 70, 90, 39.99, 69.99, 89.99, 100])]), 2)
+        )
 
     return {
-        "score": score(), "score_prev": score(), "has_revenue": rnd.random() < 0.8,
+        "score": score(),
+        "score_prev": score(),
+        "has_revenue": rnd.random() < 0.8,
         "years_operating": None if rnd.random() < 0.05 else round(rnd.uniform(0, 12), 2),
-        "direct_d": float(rnd.random() < 0.05), "direct_d_prev": float(rnd.random() < 0.05),
-        "direct_d_prev2": float(rnd.random() < 0.05), "zero_vat": float(rnd.random() < 0.05),
-        "bad_books": float(rnd.random() < 0.05), "major_dishonest": float(rnd.random() < 0.02),
+        "direct_d": float(rnd.random() < 0.05),
+        "direct_d_prev": float(rnd.random() < 0.05),
+        "direct_d_prev2": float(rnd.random() < 0.05),
+        "zero_vat": float(rnd.random() < 0.05),
+        "bad_books": float(rnd.random() < 0.05),
+        "major_dishonest": float(rnd.random() < 0.02),
     }
 
 

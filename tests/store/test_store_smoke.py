@@ -1,4 +1,3 @@
-
 from engine.store import schema
 
 
