@@ -29,7 +29,8 @@ def problems(raw: Any) -> list[tuple[tuple, str]]:
         return []
     if not isinstance(raw, list) or not raw:
         return [((), "authorities is a list of {region, name, short, document_prefix}, one per region prefix")]
-    out, seen = [], {}
+    out: list[tuple[tuple, str]] = []
+    seen: dict[str, int] = {}
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping):
             out.append(((i,), "an authority is a mapping {region, name, short, document_prefix}"))

@@ -53,7 +53,7 @@ def problems(raw: Any) -> list[tuple[tuple, str]]:
         return []
     if not isinstance(raw, Mapping):
         return [((), f"deadlines is a mapping of {', '.join(KINDS)} to {{unit, holiday}}")]
-    out = []
+    out: list[tuple[tuple, str]] = []
     for kind, rule in raw.items():
         if kind not in KINDS:
             out.append(((kind,), f"'{kind}' is not a deadline kind; use one of {', '.join(KINDS)}"))

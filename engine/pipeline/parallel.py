@@ -66,7 +66,7 @@ class BatchEvaluator:
         self.prev_get = previous.get if previous and self.ev.facts.needs_previous else None
         self.subjects = set(version.pack.meta.get("subjects") or [])
         self.per_key: dict[str, tuple] = {}  # vector key -> (tier, ratio, per_year, forced)
-        self.timings: Counter = Counter({"load": 0.0, "facts": 0.0, "evaluate": 0.0})
+        self.timings: dict[str, float] = {"load": 0.0, "facts": 0.0, "evaluate": 0.0}
         self.dumps = json.JSONEncoder().encode  # what the JSON column type does (json.dumps defaults)
 
     @property

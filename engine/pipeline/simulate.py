@@ -123,13 +123,13 @@ class _Merge:
         buf, i = self.buf, self.i
         while True:
             if i == len(buf):
-                buf, i = next(self.batches, None), 0
-                if buf is None:
+                nxt, i = next(self.batches, None), 0
+                if nxt is None:
                     raise CycleError(
                         f"Entity {entity_id} was evaluated but is missing from the register stream; the "
                         f"register changed during the simulation. Run it again."
                     )
-                self.buf = buf
+                self.buf = buf = nxt
             eid, region, outcome_id = buf[i]
             i += 1
             if eid == entity_id:
@@ -144,9 +144,10 @@ class _Merge:
             for _eid, region, outcome_id in rows:
                 if outcome_id is not None:
                     self.combos[((region, outcome_id), None)] += 1
-            rows = next(self.batches, None)
-            if rows is None:
+            more = next(self.batches, None)
+            if more is None:
                 return
+            rows = more
 
 
 def _tier_order(version, base: dict | None) -> tuple[list[str], dict[str, str]]:
