@@ -318,12 +318,13 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
     Example: supervise import entities register.csv
     """
     from engine import register
+    from policies import base_limits
 
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing entities") as tick:
             report = register.import_entities(
-                settings().store, file, skip_invalid=skip_invalid, progress=tick, encoding=encoding
+                settings().store, file, base_limits(), skip_invalid=skip_invalid, progress=tick, encoding=encoding
             )
     result = report.as_dict()
     result["unchanged"] = report.valid - report.inserted - report.updated
@@ -1169,11 +1170,14 @@ def plan_results_import(file: str, skip_invalid: bool) -> None:
     Example: supervise plan results import results.csv
     """
     from engine import plans
+    from policies import base_record_kinds
 
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing results") as tick:
-            report = plans.import_results(settings().store, file, skip_invalid=skip_invalid, progress=tick)
+            report = plans.import_results(
+                settings().store, file, base_record_kinds(), skip_invalid=skip_invalid, progress=tick
+            )
     result = report.as_dict()
     result["unchanged"] = 0
     emit(result, _import_text("results"))

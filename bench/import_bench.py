@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from engine import register  # noqa: E402
 from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store  # noqa: E402
-from policies import record_kinds  # noqa: E402
+from policies import base_limits, record_kinds  # noqa: E402
 
 REGIONS = ["350502", "350503", "350504", "350505", "350521", "350524", "350581", "350582", "350102", "350203"]
 INDUSTRIES = ["批发和零售业", "制造业", "住宿和餐饮业", "建筑业", "交通运输业", "信息技术服务业"]
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         store.init()
         kinds = record_kinds()
         for label, run in (
-            ("entities", lambda: register.import_entities(store, entities_csv)),
+            ("entities", lambda: register.import_entities(store, entities_csv, base_limits())),
             ("records", lambda: register.import_records(store, records_csv, kinds)),
         ):
             t, cpu = time.perf_counter(), cpu_seconds()

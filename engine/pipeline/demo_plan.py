@@ -14,6 +14,7 @@ from engine import plans
 from engine.exports import write_csv
 from engine.pipeline.demo import GIVEN, REGIONS, SURNAMES
 from engine.store import Store
+from policies import base_record_kinds
 
 DEPARTMENTS = ["综合执法大队", "食品安全监管科", "市场秩序科", "质量监管科", "网络交易监管科"]
 SPECIALTIES = ["食品安全", "产品质量", "价格监督", "广告监管", "特种设备"]
@@ -133,7 +134,7 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
             ref = f"泉市监罚〔{done.year}〕{500 + i}号" if outcome == "发现问题" else ""
             rows.append([plan_id, check["seq"], check["code"], outcome, ref, done.isoformat()])
         write_csv(results, ["plan", "check", "code", "outcome", "penalty_ref", "inspected_on"], rows)
-        imported = plans.import_results(store, results, actor="demo")
+        imported = plans.import_results(store, results, base_record_kinds(), actor="demo")
         published = plans.publish_results(store, plan_id, out / "plan", on=done + dt.timedelta(days=10), actor="demo")
         lines.append(
             f"{imported.inserted} results imported from {results} (they feed the next cycle); "

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pathlib
 import re
-from collections.abc import Callable
 from typing import Any
 
 from engine import values
-from engine.errors import CodeError, IntakeError
+from engine.errors import CodeError
 from engine.register import intake
 from engine.register.codes import normalize_code
-from engine.store import Store, audit
+from engine.register.intake import ProgressFn
+from engine.store import Store
 from engine.store import plans as q
 
 # -- inspectors import -----------------------------------------------------------------------------
@@ -211,39 +211,16 @@ def import_inspectors(
     path: str | pathlib.Path,
     skip_invalid: bool = False,
     actor: str = "cli",
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> intake.ImportReport:
     """Upsert inspectors (执法检查人员名录库) by code from CSV/XLSX/JSONL in one transaction."""
-    path = pathlib.Path(path)
-    report = intake.ImportReport(str(path))
-    rejects: list = []
-    with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path), parse_inspector, report, rejects)
-        for chunk in intake.chunked_rows(rows, intake.CHUNK):
-            if report.errors and not skip_invalid:
-                continue
-            inserted, updated = q.upsert_inspectors(conn, [p for _, p in chunk])
-            report.inserted += inserted
-            report.updated += updated
-            if progress:
-                progress(len(chunk))
-        report.unchanged = report.valid - report.inserted - report.updated
-        _finish_import(report, path, rejects, skip_invalid)
-        audit(
-            conn,
-            actor,
-            "import_inspectors",
-            str(path),
-            rows=report.rows,
-            inserted=report.inserted,
-            updated=report.updated,
-            rejected=report.rejected,
-        )
-    return report
-
-
-def _finish_import(report: intake.ImportReport, path: pathlib.Path, rejects: list, skip_invalid: bool) -> None:
-    if report.errors and not skip_invalid:
-        raise IntakeError(intake.fail_message(report), report.errors)
-    if rejects:
-        report.rejects_file = str(intake.write_rejects(path, rejects))
+    return intake.run_import(
+        store,
+        path,
+        parse_inspector,
+        q.upsert_inspectors,
+        action="import_inspectors",
+        skip_invalid=skip_invalid,
+        actor=actor,
+        progress=progress,
+    )

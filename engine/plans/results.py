@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pathlib
 import re
-from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from engine import values
-from engine.errors import CodeError
+from engine.errors import CodeError, did_you_mean
 from engine.plans.algorithm import OUTCOMES
-from engine.plans.inspectors import _aliased, _finish_import
+from engine.plans.inspectors import _aliased
 from engine.register import intake
 from engine.register.codes import normalize_code
-from engine.store import Store, audit
+from engine.register.intake import ProgressFn
+from engine.register.records import RecordKind
+from engine.store import Store
 from engine.store import entities as eq
 from engine.store import plans as q
 
@@ -83,8 +86,6 @@ def parse_result(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[str
     else:
         outcome = _outcome(data["outcome"])
         if outcome is None:
-            from engine.errors import did_you_mean
-
             hint = did_you_mean(str(data["outcome"]), OUTCOMES)
             errors.append(
                 (
@@ -118,189 +119,171 @@ def parse_result(row: intake.Row) -> tuple[dict[str, Any] | None, list[tuple[str
 def import_results(
     store: Store,
     path: str | pathlib.Path,
+    kinds: dict[str, RecordKind],
     skip_invalid: bool = False,
     actor: str = "cli",
-    kinds: dict | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> intake.ImportReport:
     """Record inspection results in one transaction; each becomes an ``inspection_result`` record (and a
-    ``not_found`` result also an ``abnormal_operation`` record, cause unreachable_address)."""
-    if kinds is None:
-        from policies import base_record_kinds
-
-        kinds = base_record_kinds()
+    ``not_found`` result also an ``abnormal_operation`` record, cause unreachable_address), of ``kinds``."""
     result_kind, abnormal_kind = kinds["inspection_result"], kinds["abnormal_operation"]
-    path = pathlib.Path(path)
-    report = intake.ImportReport(str(path))
-    rejects: list = []
+    source = pathlib.Path(path).name
     plans: dict[int, tuple[dict | None, dict[int, dict], dict[str, dict], dict[int, dict], set[int]]] = {}
     seen: dict[int, int] = {}
 
-    def reject(row: intake.Row, column: str, reason: str) -> None:
-        report.valid -= 1
-        report.rejected += 1
-        report.errors.append(f"{path}:{row.number}:{column}: {reason}")
-        rejects.append((row, f"{column}: {reason}"))
+    def plan_info(conn: Connection, plan_id: int):
+        if plan_id not in plans:
+            plan = q.get_plan(conn, plan_id)
+            if plan is None:
+                plans[plan_id] = (None, {}, {}, {}, set())
+            else:
+                index = q.check_index(conn, plan_id)
+                done = q.checks_with_results(conn, [c["id"] for c in index.values()])
+                cycle = q.get_cycle(conn, plan["cycle_id"]) or {}
+                plan["as_of_date"] = cycle.get("as_of")
+                plans[plan_id] = (
+                    plan,
+                    index,
+                    {c["code"]: c for c in index.values()},
+                    {c["id"]: c for c in index.values()},
+                    done,
+                )
+        return plans[plan_id]
 
-    with store.transaction() as conn:
-
-        def plan_info(plan_id: int):
-            if plan_id not in plans:
-                plan = q.get_plan(conn, plan_id)
-                if plan is None:
-                    plans[plan_id] = (None, {}, {}, {}, set())
-                else:
-                    index = q.check_index(conn, plan_id)
-                    done = q.checks_with_results(conn, [c["id"] for c in index.values()])
-                    cycle = q.get_cycle(conn, plan["cycle_id"]) or {}
-                    plan["as_of_date"] = cycle.get("as_of")
-                    plans[plan_id] = (
-                        plan,
-                        index,
-                        {c["code"]: c for c in index.values()},
-                        {c["id"]: c for c in index.values()},
-                        done,
+    def with_checks(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
+        """(result, its records) for each row whose check is found and free."""
+        batch: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        for row, r in chunk:
+            plan_id = r["plan"]
+            if plan_id is None:  # check_id alone
+                found = q.check_by_id(conn, r["check_id"])
+                if found is None:
+                    reject(
+                        row,
+                        "check_id",
+                        f"no check with id {r['check_id']}; use the check_id from "
+                        f"'supervise plan show' or give plan and check",
                     )
-            return plans[plan_id]
-
-        rows = intake.validate_rows(path, intake.read_rows(path), parse_result, report, rejects)
-        for chunk in intake.chunked_rows(rows, intake.CHUNK):
-            results, records = [], []
-            for row, r in chunk:
-                plan_id = r["plan"]
-                if plan_id is None:  # check_id alone
-                    found = q.check_by_id(conn, r["check_id"])
-                    if found is None:
-                        reject(
-                            row,
-                            "check_id",
-                            f"no check with id {r['check_id']}; use the check_id from "
-                            f"'supervise plan show' or give plan and check",
-                        )
-                        continue
-                    plan_id = found["plan_id"]
-                plan, index, by_code, by_id, done = plan_info(plan_id)
-                if plan is None:
-                    known = q.plan_ids(conn)
-                    reject(row, "plan", f"no plan {plan_id}; known plans: {', '.join(map(str, known)) or 'none'}")
                     continue
-                check = None
-                if r["check_id"] is not None:
-                    check = by_id.get(r["check_id"])
+                plan_id = found["plan_id"]
+            plan, index, by_code, by_id, done = plan_info(conn, plan_id)
+            if plan is None:
+                known = q.plan_ids(conn)
+                reject(row, "plan", f"no plan {plan_id}; known plans: {', '.join(map(str, known)) or 'none'}")
+                continue
+            check = None
+            if r["check_id"] is not None:
+                check = by_id.get(r["check_id"])
+                if check is None:
+                    reject(row, "check_id", f"check id {r['check_id']} is not in plan {plan_id}")
+                    continue
+            elif r["check"] is not None:
+                check = index.get(r["check"])
+                if check is None:
+                    reject(
+                        row,
+                        "check",
+                        f"check {r['check']} is not in plan {plan_id} (it has checks 1 to "
+                        f"{len(index)}); a result can only be recorded for a drawn check",
+                    )
+                    continue
+            if r["code"] is not None:
+                if check is None:
+                    check = by_code.get(r["code"])
                     if check is None:
-                        reject(row, "check_id", f"check id {r['check_id']} is not in plan {plan_id}")
-                        continue
-                elif r["check"] is not None:
-                    check = index.get(r["check"])
-                    if check is None:
-                        reject(
-                            row,
-                            "check",
-                            f"check {r['check']} is not in plan {plan_id} (it has checks 1 to "
-                            f"{len(index)}); a result can only be recorded for a drawn check",
-                        )
-                        continue
-                if r["code"] is not None:
-                    if check is None:
-                        check = by_code.get(r["code"])
-                        if check is None:
-                            reject(
-                                row,
-                                "code",
-                                f"entity {r['code']} has no check in plan {plan_id}; a result can "
-                                f"only be recorded for a drawn entity",
-                            )
-                            continue
-                    elif check["code"] != r["code"]:
                         reject(
                             row,
                             "code",
-                            f"check {check['seq']} of plan {plan_id} is for entity {check['code']}, "
-                            f"not {r['code']}; fix the check number or the code",
+                            f"entity {r['code']} has no check in plan {plan_id}; a result can "
+                            f"only be recorded for a drawn entity",
                         )
                         continue
-                if check["id"] in done:
+                elif check["code"] != r["code"]:
                     reject(
                         row,
-                        "check",
-                        f"check {check['seq']} of plan {plan_id} already has a result; a check has one result",
+                        "code",
+                        f"check {check['seq']} of plan {plan_id} is for entity {check['code']}, "
+                        f"not {r['code']}; fix the check number or the code",
                     )
                     continue
-                if check["id"] in seen:
-                    reject(
-                        row,
-                        "check",
-                        f"check {check['seq']} of plan {plan_id} already has a result in row "
-                        f"{seen[check['id']]} of this file; a check has one result",
-                    )
-                    continue
-                as_of = plan.get("as_of_date")
-                if as_of is not None and r["inspected_on"] < as_of:
-                    reject(
-                        row,
-                        "inspected_on",
-                        f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
-                        f"an inspection of this plan cannot predate its cycle",
-                    )
-                    continue
-                # The records a result becomes are checked like imported ones (a future inspected_on is refused).
-                made = [
-                    (
-                        result_kind,
-                        {
-                            "date": r["inspected_on"],
-                            "outcome": r["outcome"],
-                            "plan_id": plan_id,
-                            "check_id": check["id"],
-                            "penalty_ref": r["penalty_ref"],
-                        },
-                    )
-                ]
-                if r["outcome"] == "not_found":
-                    made.append((abnormal_kind, {"date": r["inspected_on"], "cause": "unreachable_address"}))
-                checked = [(kind, kind.validate(fields)) for kind, fields in made]
-                errs = [e for _, (*_, kind_errs) in checked for e in kind_errs]
-                if errs:
-                    reject(
-                        row,
-                        "inspected_on" if errs[0][0] == "date" else errs[0][0],
-                        "; ".join(reason for _, reason in errs),
-                    )
-                    continue
-                seen[check["id"]] = row.number
-                results.append(
-                    {
-                        "check_id": check["id"],
-                        "outcome": r["outcome"],
-                        "penalty_ref": r["penalty_ref"],
-                        "inspected_on": r["inspected_on"],
-                        "note": r["note"],
-                    }
+            assert check is not None  # parse_result requires a check number, a check id or an entity code
+            if check["id"] in done:
+                reject(
+                    row,
+                    "check",
+                    f"check {check['seq']} of plan {plan_id} already has a result; a check has one result",
                 )
-                for kind, (date, key, payload, _) in checked:
-                    records.append(
-                        {
-                            "entity_id": check["entity_id"],
-                            "kind": kind.name,
-                            "date": date,
-                            "natural_key": key,
-                            "data": payload,
-                        }
-                    )
-            if report.errors and not skip_invalid:
                 continue
-            report.inserted += q.insert_results(conn, results)
-            eq.insert_records(conn, records, source=path.name)
-            if progress:
-                progress(len(chunk))
-        _finish_import(report, path, rejects, skip_invalid)
-        audit(
-            conn,
-            actor,
-            "plan_results_import",
-            str(path),
-            rows=report.rows,
-            inserted=report.inserted,
-            rejected=report.rejected,
-        )
-    return report
+            if check["id"] in seen:
+                reject(
+                    row,
+                    "check",
+                    f"check {check['seq']} of plan {plan_id} already has a result in row "
+                    f"{seen[check['id']]} of this file; a check has one result",
+                )
+                continue
+            as_of = plan.get("as_of_date")
+            if as_of is not None and r["inspected_on"] < as_of:
+                reject(
+                    row,
+                    "inspected_on",
+                    f"{r['inspected_on']} is before the cycle's as-of date {as_of}; "
+                    f"an inspection of this plan cannot predate its cycle",
+                )
+                continue
+            # The records a result becomes are checked like imported ones (a future inspected_on is refused).
+            made = [
+                (
+                    result_kind,
+                    {
+                        "date": r["inspected_on"],
+                        "outcome": r["outcome"],
+                        "plan_id": plan_id,
+                        "check_id": check["id"],
+                        "penalty_ref": r["penalty_ref"],
+                    },
+                )
+            ]
+            if r["outcome"] == "not_found":
+                made.append((abnormal_kind, {"date": r["inspected_on"], "cause": "unreachable_address"}))
+            checked = [(kind, kind.validate(fields)) for kind, fields in made]
+            errs = [e for _, (*_, kind_errs) in checked for e in kind_errs]
+            if errs:
+                reject(
+                    row,
+                    "inspected_on" if errs[0][0] == "date" else errs[0][0],
+                    "; ".join(reason for _, reason in errs),
+                )
+                continue
+            seen[check["id"]] = row.number
+            result = {
+                "check_id": check["id"],
+                "outcome": r["outcome"],
+                "penalty_ref": r["penalty_ref"],
+                "inspected_on": r["inspected_on"],
+                "note": r["note"],
+            }
+            records = [
+                {"entity_id": check["entity_id"], "kind": kind.name, "date": date, "natural_key": key, "data": payload}
+                for kind, (date, key, payload, _) in checked
+            ]
+            batch.append((result, records))
+        return batch
+
+    def write(conn: Connection, batch: list[Any]) -> tuple[int]:
+        inserted = q.insert_results(conn, [result for result, _ in batch])
+        eq.insert_records(conn, [record for _, records in batch for record in records], source=source)
+        return (inserted,)
+
+    return intake.run_import(
+        store,
+        path,
+        parse_result,
+        write,
+        action="plan_results_import",
+        counts=("inserted",),
+        resolve=with_checks,
+        skip_invalid=skip_invalid,
+        actor=actor,
+        progress=progress,
+    )

@@ -3,65 +3,47 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
 from typing import Any
 
-from engine.errors import CodeError, EntityNotFound, IntakeError
+from sqlalchemy.engine import Connection
+
+from engine.errors import CodeError, EntityNotFound
 from engine.register import intake
 from engine.register.codes import AmbiguousCode, mask_person_id, normalize_code
-from engine.store import Store, audit
+from engine.register.intake import ProgressFn
+from engine.register.records import Limits, RecordKind
+from engine.store import Store
 from engine.store import entities as q
-
-ProgressFn = Callable[[int], None]
 
 
 def import_entities(
     store: Store,
     path: str | pathlib.Path,
+    limits: Limits,
     skip_invalid: bool = False,
     actor: str = "cli",
     progress: ProgressFn | None = None,
     encoding: str | None = None,
 ) -> intake.ImportReport:
-    """Upsert entities from a file in one transaction (``encoding`` overrides the detection of a CSV's)."""
-    from policies import base_limits
-
-    path = pathlib.Path(path)
-    report = intake.ImportReport(str(path))
-    rejects: list = []
-    limits = base_limits()
-
-    def parse(row: intake.Row):
-        return intake.parse_entity(row, limits)
-
-    with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report, rejects)
-        for chunk in intake.chunked_rows(rows, intake.CHUNK):
-            if report.errors and not skip_invalid:
-                continue  # keep validating to list every error; nothing will be stored
-            inserted, updated = q.upsert_entities(conn, [p for _, p in chunk])
-            report.inserted += inserted
-            report.updated += updated
-            if progress:
-                progress(len(chunk))
-        _finish(report, path, rejects, skip_invalid)
-        audit(
-            conn,
-            actor,
-            "import_entities",
-            str(path),
-            rows=report.rows,
-            inserted=report.inserted,
-            updated=report.updated,
-            rejected=report.rejected,
-        )
-    return report
+    """Upsert entities from a file in one transaction; ``limits`` are the plausible field values (the packs'
+    ``limits:``), ``encoding`` overrides the detection of a CSV's."""
+    return intake.run_import(
+        store,
+        path,
+        lambda row: intake.parse_entity(row, limits),
+        q.upsert_entities,
+        action="import_entities",
+        skip_invalid=skip_invalid,
+        actor=actor,
+        progress=progress,
+        encoding=encoding,
+    )
 
 
 def import_records(
     store: Store,
     path: str | pathlib.Path,
-    kinds: dict,
+    kinds: dict[str, RecordKind],
     skip_invalid: bool = False,
     default_kind: str | None = None,
     actor: str = "cli",
@@ -70,67 +52,48 @@ def import_records(
 ) -> intake.ImportReport:
     """Insert credit records from a file in one transaction; unknown entities are errors. ``default_kind``
     (--kind) applies to rows without a kind; a row whose own kind differs is an error."""
-    path = pathlib.Path(path)
-    report = intake.ImportReport(str(path))
-    rejects: list = []
+    source = pathlib.Path(path).name
 
-    def parse(row: intake.Row):
-        return intake.parse_record(row, kinds, default_kind)
-
-    with store.transaction() as conn:
-        rows = intake.validate_rows(path, intake.read_rows(path, encoding, report.warnings), parse, report, rejects)
-        for chunk in intake.chunked_rows(rows, intake.CHUNK):
-            ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
-            good = []
-            for row, parsed in chunk:
-                entity_id = ids.get(parsed["code"])
-                if entity_id is None:
-                    report.valid -= 1
-                    report.rejected += 1
-                    reason = (
-                        f"no entity with code {parsed['code']} in the register; "
-                        f"import it with 'supervise import entities' first"
-                    )
-                    try:
-                        normalize_code(parsed["code"])
-                    except CodeError as exc:  # an ambiguous code: say so too
-                        reason += f" ({exc})"
-                    report.errors.append(f"{path}:{row.number}:code: {reason}")
-                    rejects.append((row, f"code: {reason}"))
-                    continue
-                good.append(
-                    {
-                        "entity_id": entity_id,
-                        "kind": parsed["kind"],
-                        "date": parsed["date"],
-                        "natural_key": parsed["natural_key"],
-                        "data": parsed["data"],
-                    }
+    def with_entities(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
+        ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
+        good = []
+        for row, parsed in chunk:
+            entity_id = ids.get(parsed["code"])
+            if entity_id is None:
+                reason = (
+                    f"no entity with code {parsed['code']} in the register; "
+                    f"import it with 'supervise import entities' first"
                 )
-            if report.errors and not skip_invalid:
+                try:
+                    normalize_code(parsed["code"])
+                except CodeError as exc:  # an ambiguous code: say so too
+                    reason += f" ({exc})"
+                reject(row, "code", reason)
                 continue
-            report.inserted += q.insert_records(conn, good, source=path.name)
-            if progress:
-                progress(len(chunk))
-        report.unchanged = report.valid - report.inserted
-        _finish(report, path, rejects, skip_invalid)
-        audit(
-            conn,
-            actor,
-            "import_records",
-            str(path),
-            rows=report.rows,
-            inserted=report.inserted,
-            rejected=report.rejected,
-        )
-    return report
+            good.append(
+                {
+                    "entity_id": entity_id,
+                    "kind": parsed["kind"],
+                    "date": parsed["date"],
+                    "natural_key": parsed["natural_key"],
+                    "data": parsed["data"],
+                }
+            )
+        return good
 
-
-def _finish(report: intake.ImportReport, path: pathlib.Path, rejects: list, skip_invalid: bool) -> None:
-    if report.errors and not skip_invalid:
-        raise IntakeError(intake.fail_message(report), report.errors)
-    if rejects:
-        report.rejects_file = str(intake.write_rejects(path, rejects))
+    return intake.run_import(
+        store,
+        path,
+        lambda row: intake.parse_record(row, kinds, default_kind),
+        lambda conn, good: (q.insert_records(conn, good, source=source),),
+        action="import_records",
+        counts=("inserted",),
+        resolve=with_entities,
+        skip_invalid=skip_invalid,
+        actor=actor,
+        progress=progress,
+        encoding=encoding,
+    )
 
 
 def resolve_code(raw: str) -> str:

@@ -1,4 +1,4 @@
-"""Import of entities, records and inspectors from CSV (UTF-8/BOM/GB18030), XLSX and JSON Lines.
+"""Import of entities, records, inspectors and results from CSV (UTF-8/BOM/GB18030), XLSX and JSON Lines.
 
 An import is one transaction: any invalid row means nothing is stored and every error is reported as
 ``file:row:column: reason``; with ``skip_invalid`` the valid rows are stored and the rejects written out.
@@ -17,14 +17,20 @@ import math
 import pathlib
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import ParseError
+
+from sqlalchemy.engine import Connection
 
 from engine import values
-from engine.errors import CodeError, IntakeError
+from engine.errors import CodeError, IntakeError, did_you_mean
+from engine.exports import write_csv
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
+from engine.store import Store, audit, chunked
 
 MAX_LISTED_ERRORS = 200
 CHUNK = 5000
@@ -317,8 +323,6 @@ def _size(n: int) -> str:
 
 def _check_xlsx_container(path: pathlib.Path, warnings: list[str]) -> None:
     """Refuse a workbook that unpacks too large or declares a DTD; warn about external links."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as book:
             infos = book.infolist()
@@ -360,9 +364,7 @@ def _check_xlsx_container(path: pathlib.Path, warnings: list[str]) -> None:
 
 
 def _read_xlsx(path: pathlib.Path, warnings: list[str] | None = None) -> Iterator[Row]:
-    from xml.etree.ElementTree import ParseError
-
-    import openpyxl
+    import openpyxl  # heavy and needed only for a workbook: loaded when one is read
 
     warnings = warnings if warnings is not None else []
     _check_xlsx_container(path, warnings)
@@ -767,8 +769,6 @@ def parse_record(
         return None, errors
     kind = kinds.get(str(kind_name).strip())
     if kind is None:
-        from engine.errors import did_you_mean
-
         errors.append(
             (
                 "kind",
@@ -807,8 +807,6 @@ def validate_rows(
 
 def write_rejects(path: pathlib.Path, rejects: list[tuple[Row, str]]) -> pathlib.Path:
     """FILE.rejects.csv: the rejected rows with their reasons, through engine.exports (formula cells neutralised)."""
-    from engine.exports import write_csv
-
     out = path.with_name(path.stem + ".rejects.csv")
     columns: list[str] = []
     for row, _ in rejects:
@@ -823,7 +821,7 @@ def write_rejects(path: pathlib.Path, rejects: list[tuple[Row, str]]) -> pathlib
     return out
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> str | int | float:
     if value is None:
         return ""
     if isinstance(value, (dt.date, dt.datetime)):
@@ -831,7 +829,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)[:200]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value  # type: ignore[return-value] - numbers stay numbers in the rejects file
+        return value  # numbers stay numbers in the rejects file
     return str(value)
 
 
@@ -846,5 +844,60 @@ def fail_message(report: ImportReport) -> str:
     )
 
 
-# One chunking helper for the whole product (engine.store.chunked); this name is kept for the importers.
-from engine.store import chunked as chunked_rows  # noqa: E402, F401 - a re-export
+# -- the import loop --------------------------------------------------------------------------------
+
+ProgressFn = Callable[[int], None]
+RejectFn = Callable[[Row, str, str], None]  # reject(row, column, reason): a row refused after it parsed
+
+
+def run_import(
+    store: Store,
+    path: str | pathlib.Path,
+    parse: Callable[[Row], tuple[Any, list[tuple[str, str]]]],
+    write: Callable[[Connection, list[Any]], tuple[int, ...]],
+    *,
+    action: str,
+    counts: tuple[str, ...] = ("inserted", "updated"),
+    resolve: Callable[[Connection, list[tuple[Row, Any]], RejectFn], list[Any]] | None = None,
+    skip_invalid: bool = False,
+    actor: str = "cli",
+    progress: ProgressFn | None = None,
+    encoding: str | None = None,
+) -> ImportReport:
+    """Import one file in one transaction and return its report; the one loop of every importer.
+
+    Each row is read (``encoding`` overrides the detection) and ``parse``d into a value or errors. Per chunk of
+    valid rows, ``resolve`` (if given) looks them up in the store, refuses rows with ``reject(row, column,
+    reason)`` and returns what to store (without it, the parsed values themselves); ``write`` stores them and
+    returns the report fields named by ``counts``, in that order. Any error refuses the whole file (every error
+    is still listed) unless ``skip_invalid``, which stores the valid rows and writes the rejects to
+    FILE.rejects.csv. The audit entry ``action`` records the rows, ``counts`` and rejected rows.
+    """
+    path = pathlib.Path(path)
+    report = ImportReport(str(path))
+    rejects: list[tuple[Row, str]] = []
+
+    def reject(row: Row, column: str, reason: str) -> None:
+        report.valid -= 1
+        report.rejected += 1
+        report.errors.append(f"{path}:{row.number}:{column}: {reason}")
+        rejects.append((row, f"{column}: {reason}"))
+
+    with store.transaction() as conn:
+        rows = validate_rows(path, read_rows(path, encoding, report.warnings), parse, report, rejects)
+        for chunk in chunked(rows, CHUNK):
+            batch = resolve(conn, chunk, reject) if resolve else [parsed for _, parsed in chunk]
+            if report.errors and not skip_invalid:
+                continue  # keep validating to list every error; nothing will be stored
+            for name, n in zip(counts, write(conn, batch), strict=True):
+                setattr(report, name, getattr(report, name) + n)
+            if progress:
+                progress(len(chunk))
+        report.unchanged = report.valid - report.inserted - report.updated
+        if report.errors and not skip_invalid:
+            raise IntakeError(fail_message(report), report.errors)
+        if rejects:
+            report.rejects_file = str(write_rejects(path, rejects))
+        detail = {"rows": report.rows, **{name: getattr(report, name) for name in counts}, "rejected": report.rejected}
+        audit(conn, actor, action, str(path), **detail)
+    return report

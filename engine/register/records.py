@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import values
-from engine.errors import PolicyError
+from engine.errors import PolicyError, did_you_mean
 
 FIELD_TYPES = {"date", "year", "number", "int", "bool", "string", "enum"}
 
@@ -46,7 +46,7 @@ def parse_limits(raw: dict[str, Any] | None, where: str) -> Limits:
     if unknown:
         raise PolicyError(f"{where}: limits.{unknown[0]}: not a limit; known: {', '.join(sorted(known))}")
     try:
-        body = {
+        body: dict[str, Any] = {
             k: (values.parse_date(v) if k == "earliest_date" else float(v) if k == "number_max" else int(v))
             for k, v in raw.items()
         }
@@ -155,8 +155,6 @@ class FieldSpec:
             raise ValueError(f"'{raw}' is not text")
         text = str(raw).strip()
         if self.type == "enum" and text not in self.values:
-            from engine.errors import did_you_mean
-
             raise ValueError(f"'{text}' is not one of {', '.join(self.values)}{did_you_mean(text, self.values)}")
         return text
 

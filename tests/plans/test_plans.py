@@ -18,8 +18,11 @@ from engine.plans import plan as plan_module
 from engine.register.codes import mask_name, mask_person_id
 from engine.store import plans as q
 from engine.store import schema
+from policies import base_record_kinds
 from tests.builders_plans import TIER_RATIOS, add_inspectors, build_cycle, insert_cycle, inspector_rows, pack_body
 from tests.conftest import write_csv
+
+KINDS = base_record_kinds()
 
 
 def _count(store, table) -> int:
@@ -419,7 +422,7 @@ def test_results_import_records_and_abnormal(store, tmp_path):
         },
         {"plan": plan_id, "check": 4, "code": "", "outcome": "refused", "penalty_ref": "", "inspected_on": "2025/7/12"},
     ]
-    report = plans.import_results(store, write_csv(tmp_path / "results.csv", rows))
+    report = plans.import_results(store, write_csv(tmp_path / "results.csv", rows), KINDS)
     assert report.inserted == 4
     with store.read() as conn:
         recs = conn.execute(
@@ -435,7 +438,7 @@ def test_results_import_records_and_abnormal(store, tmp_path):
     assert sorted(outcomes.values()) == ["clean", "not_found", "problems", "refused"]
     again = write_csv(tmp_path / "again.csv", [rows[0]])
     with pytest.raises(IntakeError, match="already has a result"):
-        plans.import_results(store, again)
+        plans.import_results(store, again, KINDS)
 
 
 def test_results_import_errors_store_nothing(store, tmp_path):
@@ -472,7 +475,7 @@ def test_results_import_errors_store_nothing(store, tmp_path):
     ]
     path = write_csv(tmp_path / "r.csv", rows)
     with pytest.raises(IntakeError) as exc:
-        plans.import_results(store, path)
+        plans.import_results(store, path, KINDS)
     text = str(exc.value)
     assert f"{path}:3:check: check 999 is not in plan {plan_id}" in text
     assert f"{path}:4:check: check 1 of plan {plan_id} already has a result in row 2" in text
@@ -486,7 +489,7 @@ def test_results_import_errors_store_nothing(store, tmp_path):
 def test_publish_results_deadline_flags(store, tmp_path):
     plan_id, checks = _plan_with_checks(store)
     rows = [{"plan": plan_id, "check": i, "outcome": "clean", "inspected_on": "2025-07-01"} for i in (1, 2)]
-    plans.import_results(store, write_csv(tmp_path / "r1.csv", rows))
+    plans.import_results(store, write_csv(tmp_path / "r1.csv", rows), KINDS)
     # 20 working days after Tue 2025-07-01 is Tue 2025-07-29.
     d = plans.plan_details(store, plan_id, dt.date(2025, 7, 29))
     assert d["flags"] == [] and d["checks"][0]["result"]["deadline"] == dt.date(2025, 7, 29)
@@ -499,6 +502,7 @@ def test_publish_results_deadline_flags(store, tmp_path):
         write_csv(
             tmp_path / "r2.csv", [{"plan": plan_id, "check": 3, "outcome": "clean", "inspected_on": "2025-08-01"}]
         ),
+        KINDS,
     )
     plans.publish_results(store, plan_id, tmp_path / "pub", on=dt.date(2025, 8, 5))
     d = plans.plan_details(store, plan_id, dt.date(2025, 12, 1))

@@ -14,10 +14,11 @@ from engine.errors import IntakeError
 from engine.pipeline.demo import build_register
 from engine.store import Store, schema
 from engine.store import entities as q
-from policies import record_kinds
+from policies import base_limits, record_kinds
 from tests.conftest import write_csv
 
 KINDS = record_kinds()
+LIMITS = base_limits()
 HEADER_CN = ["统一社会信用代码", "企业名称", "行政区划", "所属行业", "成立日期", "法定代表人"]
 
 
@@ -46,7 +47,7 @@ def test_csv_encodings_with_chinese_headers(store, factory, tmp_path, encoding):
         [[code, "泉州市丰泽区鑫源贸易有限公司", "350503", "批发和零售业", "2019年3月5日", "陈伟"]],
         encoding,
     )
-    report = register.import_entities(store, path)
+    report = register.import_entities(store, path, LIMITS)
     assert (report.rows, report.inserted, report.rejected) == (1, 1, 0)
     shown = register.show_entity(store, code)
     assert shown["name"] == "泉州市丰泽区鑫源贸易有限公司" and shown["legal_rep"] == "陈伟"
@@ -64,7 +65,7 @@ def test_xlsx(store, factory, tmp_path):
     sheet.append([None, None, None, None, None, None])  # blank rows are skipped
     sheet.append([second, "晋江市陈记小吃店", "350582", None, "2020-01-02", None])
     book.save(tmp_path / "register.xlsx")
-    report = register.import_entities(store, tmp_path / "register.xlsx")
+    report = register.import_entities(store, tmp_path / "register.xlsx", LIMITS)
     assert (report.rows, report.inserted) == (2, 2)
     shown = register.show_entity(store, first)
     assert shown["region"] == "350582" and shown["established_on"] == "2012-07-01"
@@ -76,7 +77,7 @@ def test_jsonl_entities_and_records(store, factory, tmp_path):
     (tmp_path / "e.jsonl").write_text(
         json.dumps({"code": code, "name": "厦门湖里区嘉宇物流有限公司"}, ensure_ascii=False) + "\n\n", encoding="utf-8"
     )
-    assert register.import_entities(store, tmp_path / "e.jsonl").inserted == 1
+    assert register.import_entities(store, tmp_path / "e.jsonl", LIMITS).inserted == 1
     lines = [
         {
             "code": code,
@@ -104,7 +105,7 @@ def test_jsonl_entities_and_records(store, factory, tmp_path):
 
 def test_entity_code_column_frees_code_for_the_record(store, factory, tmp_path):
     code = factory.uscc()
-    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]))
+    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]), LIMITS)
     path = write_csv(
         tmp_path / "r.csv",
         [
@@ -128,12 +129,12 @@ def test_entity_code_column_frees_code_for_the_record(store, factory, tmp_path):
 def test_unreadable_and_unknown_files(store, tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"code,name\n\xff\xfe\xff\x80\x80\n")
     with pytest.raises(IntakeError, match="neither UTF-8 nor GB18030"):
-        register.import_entities(store, tmp_path / "bad.csv")
+        register.import_entities(store, tmp_path / "bad.csv", LIMITS)
     (tmp_path / "x.pdf").write_text("x")
     with pytest.raises(IntakeError, match="unknown file type '.pdf'"):
-        register.import_entities(store, tmp_path / "x.pdf")
+        register.import_entities(store, tmp_path / "x.pdf", LIMITS)
     with pytest.raises(IntakeError, match="file not found"):
-        register.import_entities(store, tmp_path / "missing.csv")
+        register.import_entities(store, tmp_path / "missing.csv", LIMITS)
 
 
 # -- all or nothing ---------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def mixed_file(tmp_path: pathlib.Path, factory) -> tuple[pathlib.Path, list[str]
 def test_invalid_rows_store_nothing_and_list_every_error(store, factory, tmp_path):
     path, _ = mixed_file(tmp_path, factory)
     with pytest.raises(IntakeError) as exc:
-        register.import_entities(store, path)
+        register.import_entities(store, path, LIMITS)
     errors = exc.value.errors
     assert f"{path}:3:code: '91350100M000100Y44' check character is 4, expected 3" in errors
     assert any(e.startswith(f"{path}:5:code: ") and "illegal character 'O'" in e for e in errors)
@@ -169,7 +170,7 @@ def test_invalid_rows_store_nothing_and_list_every_error(store, factory, tmp_pat
 
 def test_skip_invalid_stores_the_valid_rows_and_writes_rejects(store, factory, tmp_path):
     path, good = mixed_file(tmp_path, factory)
-    report = register.import_entities(store, path, skip_invalid=True)
+    report = register.import_entities(store, path, LIMITS, skip_invalid=True)
     assert (report.rows, report.valid, report.inserted, report.rejected) == (6, 2, 2, 4)
     assert counts(store) == (2, 0)
     rejects = pathlib.Path(report.rejects_file)
@@ -191,27 +192,27 @@ def test_importing_the_same_files_twice_changes_nothing(store, factory, tmp_path
             for i, e in enumerate(entities)
         ],
     )
-    assert register.import_entities(store, e_path).inserted == 5
+    assert register.import_entities(store, e_path, LIMITS).inserted == 5
     assert register.import_records(store, r_path, KINDS).inserted == 5
     before = counts(store)
-    again = register.import_entities(store, e_path)
+    again = register.import_entities(store, e_path, LIMITS)
     assert (again.inserted, again.updated, again.valid) == (0, 0, 5)
     records = register.import_records(store, r_path, KINDS)
     assert (records.inserted, records.unchanged) == (0, 5)
     assert counts(store) == before == (5, 5)
     # A changed name is an update, not a new entity.
     entities[0]["name"] = "新名称有限公司"
-    changed = register.import_entities(store, write_csv(tmp_path / "e2.csv", entities))
+    changed = register.import_entities(store, write_csv(tmp_path / "e2.csv", entities), LIMITS)
     assert (changed.inserted, changed.updated) == (0, 1)
     assert register.show_entity(store, entities[0]["code"])["name"] == "新名称有限公司"
 
 
 def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, tmp_path):
     entity = factory.entity(township="350503001")
-    register.import_entities(store, write_csv(tmp_path / "full.csv", [entity]))
+    register.import_entities(store, write_csv(tmp_path / "full.csv", [entity]), LIMITS)
     # Only code and a new name: the other fields stay as stored.
     renamed = register.import_entities(
-        store, write_csv(tmp_path / "names.csv", [{"code": entity["code"], "name": "新名称有限公司"}])
+        store, write_csv(tmp_path / "names.csv", [{"code": entity["code"], "name": "新名称有限公司"}]), LIMITS
     )
     assert (renamed.inserted, renamed.updated) == (0, 1)
     shown = register.show_entity(store, entity["code"])
@@ -224,10 +225,12 @@ def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, 
     with store.read() as conn:
         assert q.get_entity(conn, entity["code"])["extra"] == {"township": "350503001"}
     # The same short file again changes nothing; an empty cell in a column the file has clears the field.
-    again = register.import_entities(store, tmp_path / "names.csv")
+    again = register.import_entities(store, tmp_path / "names.csv", LIMITS)
     assert (again.inserted, again.updated) == (0, 0)
     cleared = register.import_entities(
-        store, write_csv(tmp_path / "clear.csv", [{"code": entity["code"], "name": "新名称有限公司", "industry": ""}])
+        store,
+        write_csv(tmp_path / "clear.csv", [{"code": entity["code"], "name": "新名称有限公司", "industry": ""}]),
+        LIMITS,
     )
     assert cleared.updated == 1
     shown = register.show_entity(store, entity["code"])
@@ -236,7 +239,7 @@ def test_a_file_without_an_optional_column_keeps_what_is_stored(store, factory, 
 
 def test_records_for_an_unknown_entity_are_errors(store, factory, tmp_path):
     known, unknown = factory.uscc(), factory.uscc()
-    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=known)]))
+    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=known)]), LIMITS)
     path = write_csv(
         tmp_path / "p.csv",
         [
@@ -305,7 +308,7 @@ def test_records_for_an_unknown_entity_are_errors(store, factory, tmp_path):
 )
 def test_record_field_validation(store, factory, tmp_path, row, column, reason):
     code = factory.uscc()
-    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]))
+    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]), LIMITS)
     path = write_csv(tmp_path / "r.csv", [{"code": code, **row}])
     with pytest.raises(IntakeError) as exc:
         register.import_records(store, path, KINDS)
@@ -318,7 +321,7 @@ def test_a_row_with_too_many_cells(store, tmp_path):
     path = tmp_path / "e.csv"
     path.write_text("code,name\n91350100M000100Y43,甲,乙\n", encoding="utf-8")
     with pytest.raises(IntakeError) as exc:
-        register.import_entities(store, path)
+        register.import_entities(store, path, LIMITS)
     assert exc.value.errors == [f"{path}:2:-: row has 3 cells but the header has 2"]
 
 
@@ -330,7 +333,7 @@ def test_demo_files_import_to_the_same_register(store, tmp_path):
     assert summary["entities"] == 300 and summary["records_inserted"] == summary["records"]
     copy = Store(f"sqlite:///{tmp_path / 'copy.db'}")
     copy.init()
-    e = register.import_entities(copy, tmp_path / "demo" / "entities.csv")
+    e = register.import_entities(copy, tmp_path / "demo" / "entities.csv", LIMITS)
     r = register.import_records(copy, tmp_path / "demo" / "records.csv", KINDS)
     assert (e.inserted, r.inserted) == (300, summary["records"])
 

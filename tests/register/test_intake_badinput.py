@@ -19,10 +19,11 @@ from engine.errors import IntakeError
 from engine.register import intake
 from engine.store import Store, schema
 from engine.store import entities as q
-from policies import record_kinds
+from policies import base_limits, record_kinds
 from tests.conftest import write_csv
 
 KINDS = record_kinds()
+LIMITS = base_limits()
 TODAY = dt.date.today()
 TOMORROW = (TODAY + dt.timedelta(days=1)).isoformat()
 
@@ -42,7 +43,7 @@ def refused(call, *args, **kwargs) -> list[str]:
 @pytest.fixture
 def entity(store, factory, tmp_path) -> str:
     code = factory.uscc()
-    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]))
+    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=code)]), LIMITS)
     return code
 
 
@@ -220,7 +221,7 @@ def test_entity_dates_and_codes(store, factory, tmp_path):
             factory.entity(region="000000"),
         ],
     )
-    errors = refused(register.import_entities, store, path)
+    errors = refused(register.import_entities, store, path, LIMITS)
     assert errors[0] == f"{path}:2:established_on: {TOMORROW} is in the future (today is {TODAY.isoformat()})"
     assert errors[1] == f"{path}:3:established_on: 0001-01-01 is before 1949-01-01, the earliest plausible date"
     assert errors[2].startswith(f"{path}:4:established_on: 9999-12-31 is in the future")
@@ -242,21 +243,21 @@ def ambiguous_person_code() -> str:
 def test_a_mistyped_identity_number_is_not_silently_a_uscc(store, factory, tmp_path):
     code = ambiguous_person_code()
     path = write_csv(tmp_path / "e.csv", [factory.entity(code=code)])
-    [error] = refused(register.import_entities, store, path)
+    [error] = refused(register.import_entities, store, path, LIMITS)
     assert error.startswith(f"{path}:2:code: ") and "reads two ways" in error
     assert "identity number" in error and "check character is" in error and "统一社会信用代码" in error
     assert "entity_type" in error
     assert counts(store) == (0, 0)
     # The row that says what the entity is decides: an enterprise takes the USCC reading ...
     ok = write_csv(tmp_path / "e2.csv", [factory.entity(code=code, entity_type="enterprise")])
-    assert register.import_entities(store, ok).inserted == 1
+    assert register.import_entities(store, ok, LIMITS).inserted == 1
     assert register.show_entity(store, code)["code_kind"] == "uscc"
     # ... and its records find it by the code's text.
     records = write_csv(tmp_path / "r.csv", [{"code": code, **penalty()}])
     assert register.import_records(store, records, KINDS).inserted == 1
     # A natural person's row gets the identity number's own error.
     person = write_csv(tmp_path / "e3.csv", [factory.entity(code=code, entity_type="natural_person")])
-    [error] = refused(register.import_entities, store, person)
+    [error] = refused(register.import_entities, store, person, LIMITS)
     assert "check character is" in error and "reads two ways" not in error
 
 
@@ -291,7 +292,7 @@ def test_csv_structure_errors(store, factory, tmp_path):
     for name, (text, reason) in cases.items():
         path = tmp_path / name
         path.write_bytes(csv_bytes(text))
-        errors = refused(register.import_entities, store, path)
+        errors = refused(register.import_entities, store, path, LIMITS)
         assert any(e.startswith(f"{path}{reason}") for e in errors), (name, errors)
     assert counts(store) == (0, 0)
 
@@ -305,7 +306,7 @@ def test_a_big5_file_is_refused_and_read_with_encoding(store, factory, runner, d
     body = "".join(f"{c},{n},{r}\n" for c, (n, r) in zip(codes, BIG5_ROWS))
     path = tmp_path / "big5.csv"
     path.write_bytes((text + body).encode("big5"))
-    [error] = refused(register.import_entities, store, path)
+    [error] = refused(register.import_entities, store, path, LIMITS)
     assert error.startswith(f"{path}:") and "private-use or unassigned" in error and "--encoding big5" in error
     assert counts(store) == (0, 0)
     from cli import cli
@@ -320,7 +321,7 @@ def test_a_big5_file_is_refused_and_read_with_encoding(store, factory, runner, d
 
 def test_private_use_characters_in_utf8_are_refused(store, factory, tmp_path):
     path = write_csv(tmp_path / "e.csv", [factory.entity(name="测试\ue000公司")])
-    assert refused(register.import_entities, store, path)[0].startswith(
+    assert refused(register.import_entities, store, path, LIMITS)[0].startswith(
         f"{path}:2:name: '测试\ue000公司' contains U+E000, a private-use or unassigned character"
     )
 
@@ -345,7 +346,7 @@ def test_jsonl_errors(store, factory, tmp_path):
     ]
     path = tmp_path / "e.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    errors = refused(register.import_entities, store, path)
+    errors = refused(register.import_entities, store, path, LIMITS)
     by_row = {int(e.split(":")[1]): e[len(str(path)) + 1 :] for e in errors}
     assert by_row[1].startswith("1:-: the JSON nests deeper than 20 levels")
     assert by_row[2] == "2:name: expected text, got a JSON object"
@@ -395,7 +396,7 @@ def test_xlsx_with_a_stale_dimension_imports_every_row(store, factory, tmp_path)
         ),
     )
     assert b'ref="A1:B2"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
-    report = register.import_entities(store, path)
+    report = register.import_entities(store, path, LIMITS)
     assert (report.rows, report.inserted) == (5, 5)
     assert counts(store) == (5, 0)
     assert report.warnings == [f"{path}: the sheet's stored size said 2 rows, but it has 6; every row was read"]
@@ -405,7 +406,7 @@ def test_xlsx_doctype_and_entities_are_named_errors(store, factory, tmp_path):
     path = workbook(tmp_path / "e.xlsx", [["code", "name"], [factory.uscc(), "&x;"]])
     doctype = b'<!DOCTYPE worksheet [<!ENTITY x "' + b"A" * 50 + b'">]>'
     rewrite(path, lambda n, b: b'<?xml version="1.0"?>' + doctype + b if n == "xl/worksheets/sheet1.xml" else b)
-    [error] = refused(register.import_entities, store, path)
+    [error] = refused(register.import_entities, store, path, LIMITS)
     assert error.startswith(f"{path}: part xl/worksheets/sheet1.xml declares a DOCTYPE or entities")
     assert counts(store) == (0, 0)
 
@@ -426,7 +427,7 @@ def test_xlsx_zip_bomb_is_refused_before_it_is_unpacked(store, tmp_path, monkeyp
     assert path.stat().st_size < 200_000
     assert len(zlib.compress(b"")) < 100  # zlib works (the rewrite above used it)
     tracemalloc.start()
-    [error] = refused(register.import_entities, store, path)
+    [error] = refused(register.import_entities, store, path, LIMITS)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert "the workbook unpacks to 24 MB, over the 8 MB limit" in error and "zip bomb" in error
@@ -437,15 +438,15 @@ def test_xlsx_zip_bomb_is_refused_before_it_is_unpacked(store, tmp_path, monkeyp
 def test_xlsx_row_and_column_caps(store, factory, tmp_path, monkeypatch):
     monkeypatch.setattr(intake, "MAX_XLSX_ROWS", 3)
     path = workbook(tmp_path / "rows.xlsx", [["code", "name"], *[[factory.uscc(), "甲"] for _ in range(4)]])
-    [error] = refused(register.import_entities, store, path)
+    [error] = refused(register.import_entities, store, path, LIMITS)
     assert error == f"{path}: the sheet has more than 3 rows, the limit for an import; split it"
     wide = workbook(tmp_path / "cols.xlsx", [["code", "name"], [factory.uscc(), "甲", *[None] * 1000, "x"]])
-    [error] = refused(register.import_entities, store, wide)
+    [error] = refused(register.import_entities, store, wide, LIMITS)
     assert error.startswith(f"{wide}:2:-: the row has 1,003 columns, over the limit of 1,000")
     monkeypatch.setattr(intake, "MAX_XLSX_SHARED_STRINGS", 100)
     with zipfile.ZipFile(wide, "a") as book:
         book.writestr("xl/sharedStrings.xml", "<sst>" + "x" * 300 + "</sst>")
-    [error] = refused(register.import_entities, store, wide)
+    [error] = refused(register.import_entities, store, wide, LIMITS)
     assert error.startswith(f"{wide}: the workbook's shared strings unpack to 311 bytes, over the 100 bytes limit")
     assert counts(store) == (0, 0)
 
@@ -458,7 +459,7 @@ def test_xlsx_external_links_are_not_followed(store, factory, tmp_path):
             "xl/externalLinks/externalLink1.xml",
             '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>',
         )
-    report = register.import_entities(store, path)
+    report = register.import_entities(store, path, LIMITS)
     assert report.inserted == 1
     assert report.warnings == [
         f"{path}: the workbook links to 1 other workbook(s); their cells were not "
@@ -469,7 +470,7 @@ def test_xlsx_external_links_are_not_followed(store, factory, tmp_path):
 def test_not_a_workbook(store, tmp_path):
     path = tmp_path / "e.xlsx"
     path.write_bytes(b"PK\x03\x04 not really")
-    assert refused(register.import_entities, store, path)[0].startswith(f"{path}: not an .xlsx workbook")
+    assert refused(register.import_entities, store, path, LIMITS)[0].startswith(f"{path}: not an .xlsx workbook")
 
 
 # -- rejects files -------------------------------------------------------------------------------------
@@ -479,7 +480,7 @@ def test_rejects_file_neutralises_formulas(store, factory, tmp_path):
     path = write_csv(
         tmp_path / "e.csv", [factory.entity(), factory.entity(code='=HYPERLINK("http://x")', name="@SUM(A1)")]
     )
-    report = register.import_entities(store, path, skip_invalid=True)
+    report = register.import_entities(store, path, LIMITS, skip_invalid=True)
     assert (report.inserted, report.rejected) == (1, 1)
     with open(report.rejects_file, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -561,10 +562,10 @@ def test_jsonl_in_another_encoding_with_encoding(store, factory, tmp_path):
     path.write_text(
         json.dumps({"code": code, "name": "厦门嘉宇物流有限公司"}, ensure_ascii=False) + "\n", encoding="utf-16"
     )
-    error = refused(register.import_entities, store, path)[0]
+    error = refused(register.import_entities, store, path, LIMITS)[0]
     assert error.startswith(f"{path}:1:-: the line is not utf-8 text")
     assert counts(store) == (0, 0)
-    assert register.import_entities(store, path, encoding="utf-16").inserted == 1
+    assert register.import_entities(store, path, LIMITS, encoding="utf-16").inserted == 1
     assert register.show_entity(store, code)["name"] == "厦门嘉宇物流有限公司"
 
 
