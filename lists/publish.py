@@ -26,6 +26,7 @@ from typing import Any
 
 import jinja2
 
+from engine import templating
 from engine.errors import ListError
 from engine.exports import write_csv
 from engine.register.codes import ENTITY_TYPE_LABELS, public_party
@@ -77,12 +78,7 @@ NOT_RECORDED = "未记载"  # required but nothing stored: counted in the result
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("lists", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    return templating.environment("lists")
 
 
 def listing_authority(entry: Entry) -> str:

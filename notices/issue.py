@@ -18,7 +18,6 @@ says.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import os
 import pathlib
@@ -102,12 +101,6 @@ _DATE_SETTINGS = {"inspection.start", "inspection.end"}
 
 
 # -- small helpers ------------------------------------------------------------------------------
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + int(months)
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _iso(value: Any) -> str | None:

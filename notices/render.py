@@ -1,5 +1,8 @@
 """Render notices from a stored context: the Jinja environment, filters, text/HTML/PDF output.
 
+The environment comes from :func:`engine.templating.environment` (the common filters such as ``cn_date``); this
+module layers on the notice filters (:data:`FILTERS`), the globals, the strict ``finalize`` and undefined class.
+
 Templates live in ``notices/templates`` as ``<kind>.txt`` (plain text, never escaped) and ``<kind>.html``
 (autoescaped). Partials start with ``_``. A user directory given with ``--templates DIR`` is searched first, so a
 file there with a shipped template's name replaces it. Every field a template uses must be in the context:
@@ -32,10 +35,13 @@ from typing import Any
 import jinja2
 import jinja2.compiler
 import jinja2.nodes
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined
 
+from engine import templating
 from engine.errors import NoticeError, did_you_mean
-from engine.register.codes import mask_name, mask_person_id
+from engine.templating import cn_date as cn_date  # the common filters, importable from here as before
+from engine.templating import cn_datetime as cn_datetime
+from engine.templating import cn_number
 
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent / "templates"
 FORMATS = ("txt", "html", "pdf")
@@ -126,44 +132,7 @@ def fill(text: str | None, facts: Mapping[str, Any] | None) -> str:
     return "".join(out)
 
 
-# -- filters (registered in one place: FILTERS) -------------------------------------------------
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def cn_date(value: Any) -> str:
-    """2025-03-01 -> 2025年3月1日 (GB/T 9704: Arabic numerals, no leading zeros)."""
-    d = _as_date(value)
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def cn_datetime(value: Any) -> str:
-    """2025-03-10T14:30 -> 2025年3月10日（星期一）下午14时30分."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    half = "上午" if moment.hour < 12 else "下午"
-    weekday = "一二三四五六日"[moment.weekday()]
-    minutes = f"{moment.minute}分" if moment.minute else ""
-    return f"{cn_date(moment)}（星期{weekday}）{half}{moment.hour}时{minutes}"
-
-
-_CN_DIGITS = "零一二三四五六七八九"
-
-
-def cn_number(value: int) -> str:
-    """1 -> 一, 10 -> 十, 15 -> 十五, 23 -> 二十三 (for 0..99; larger numbers stay Arabic)."""
-    n = int(value)
-    if not 0 <= n < 100:
-        return str(n)
-    if n < 10:
-        return _CN_DIGITS[n]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+# -- notice filters (FILTERS, layered on the common ones of engine.templating) ------------------
 
 
 @functools.lru_cache(maxsize=4096)
@@ -246,17 +215,12 @@ def issuer_layout(name: Any) -> dict[str, Any]:
 
 
 FILTERS = {
-    "cn_date": cn_date,
-    "cn_datetime": cn_datetime,
-    "cn_number": cn_number,
     "center": center,
     "right": right,
     "join_cn": join_cn,
     "sentence": sentence,
     "enum_cn": enum_cn,
     "width": display_width,
-    "mask_id": mask_person_id,
-    "mask_name": mask_name,
     "ident": ident,
 }
 GLOBALS = {"rule_line": rule_line, "TEXT_WIDTH": TEXT_WIDTH, "issuer_layout": issuer_layout}
@@ -412,10 +376,6 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
         self.write(")")
 
 
-class _NoticeEnvironment(Environment):
-    code_generator_class = _CodeGenerator
-
-
 # -- environment --------------------------------------------------------------------------------
 
 
@@ -451,21 +411,13 @@ for _name in dir(StrictUndefined):
 
 @functools.lru_cache(maxsize=16)
 def _environment(user_dir: str | None) -> Environment:
-    loaders: list[jinja2.BaseLoader] = []
-    if user_dir:
-        loaders.append(FileSystemLoader(user_dir))
-    loaders.append(PackageLoader("notices", "templates"))
-    env = _NoticeEnvironment(
-        loader=ChoiceLoader(loaders),
+    env = templating.environment(
+        "notices",
+        search=user_dir,
+        trim=True,
         undefined=NoticeUndefined,
         finalize=check_output,
-        # *.html (and .htm/.xml) are escaped, *.txt and _style.css are not; name HTML templates *.html,
-        # never *.html.j2, which select_autoescape does not match.
-        autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=False, default=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,  # templates do not change during a run; skips a stat() per render
+        code_generator=_CodeGenerator,
     )
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)

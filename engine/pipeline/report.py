@@ -26,8 +26,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
+from engine import templating
 from engine.errors import CycleNotFound
 from engine.exports import write_csv
 from engine.regions import is_region, region_labels
@@ -315,13 +316,8 @@ def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def _date_cn(iso: str) -> str:
-    d = dt.date.fromisoformat(iso)
-    return f"{d.year}年{d.month}月{d.day}日"
+_pct = templating.percent  # the same renderings as the templates' pct and cn_date filters
+_date_cn = templating.cn_date
 
 
 _period_cn = period_cn  # one rendering of period labels (engine.values)
@@ -697,19 +693,7 @@ def chart_lists(data: dict) -> dict | None:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("engine.pipeline", "templates"),
-        autoescape=select_autoescape(("html",)),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = lambda v, digits=0: "—" if v is None else f"{v:,.{digits}f}"
-    env.filters["pct"] = lambda v: "—" if v is None else _pct(v)
-    env.filters["signed"] = lambda v: "—" if v is None else (f"{v:+,}" if v else "0")
-    env.filters["date_cn"] = _date_cn
-    env.filters["period_cn"] = _period_cn
-    return env
+    return templating.environment("engine.pipeline", trim=True, keep_trailing_newline=False)
 
 
 def render_html(data: dict, generated_at: dt.datetime | None = None) -> str:

@@ -63,9 +63,7 @@ from engine.plans.plan import (
 from engine.plans.publish import (
     EXPORT_COLUMNS,
     FLAG_LABELS,
-    PLAN_HTML,
     REASON_LABELS,
-    RESULTS_HTML,
     export_plan,
     publish_plan,
     publish_results,
@@ -123,8 +121,6 @@ __all__ = [
     "REASON_LABELS",
     "FLAG_LABELS",
     "export_plan",
-    "PLAN_HTML",
-    "RESULTS_HTML",
     "publish_plan",
     "publish_results",
     "RESULT_ALIASES",

@@ -7,6 +7,7 @@ import json
 import pathlib
 from typing import Any
 
+from engine import templating
 from engine.errors import PlanError, UsageProblem
 from engine.exports import write_csv, write_xlsx
 from engine.plans.algorithm import OUTCOME_LABELS
@@ -99,56 +100,9 @@ def _public_entity(c: dict[str, Any]) -> tuple[str, str]:
     return shown["name"], shown["code"]
 
 
-PLAN_HTML = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px}
-code{word-break:break-all}</style></head>
-<body>
-<h1>{{ title }}</h1>
-<p>{{ authority }} · 周期 {{ period }} · 计划编号 {{ plan_id }} · 公布日期 {{ published_on }}</p>
-<h2>抽取方法</h2>
-<p>按信用风险分类分层，以 SHA-256(随机种子|算法|统一社会信用代码) 排序抽取，执法检查人员按
-SHA-256(随机种子|算法|检查对象代码|人员编号) 排序并均衡分配。随机种子 <code>{{ seed }}</code>，算法
-<code>{{ algorithm }}</code>，候选名单指纹 <code>{{ candidates_fingerprint }}</code>，执法人员名录指纹
-<code>{{ inspectors_fingerprint }}</code>，抽查计划指纹 <code>{{ plan_fingerprint }}</code>。</p>
-<h2>抽取数量</h2>
-<table><tr><th>信用风险分类</th><th>主体数</th><th>抽查比例</th><th>检查数</th><th>其中必查</th><th>其中随机抽取</th></tr>
-{% for t in tiers %}<tr><td>{{ t.label }}</td><td>{{ t.population }}</td><td>{{ t.ratio_text }}</td>
-<td>{{ t.checks }}</td><td>{{ t.forced }}</td><td>{{ t.sampled }}</td></tr>
-{% endfor %}<tr><th>合计</th><td>{{ totals.population }}</td><td>—</td><td>{{ totals.checks }}</td>
-<td>{{ totals.forced }}</td><td>{{ totals.sampled }}</td></tr></table>
-<p>必查：依规则必须检查的对象（如列入严重违法失信名单的主体），不论是否被随机抽中。</p>
-{% if items %}<h2>抽查事项</h2><ul>{% for i in items %}
-<li>{{ i.title }}{% if i.department %}（{{ i.department }}）{% endif %}
-{%- if i.tiers %}（适用：{{ i.tiers }}）{% endif %}</li>{% endfor %}</ul>{% endif %}
-<h2>检查对象与执法检查人员</h2>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>所在地区</th>
-{%- if items %}<th>抽查事项</th>{% endif %}<th>执法检查人员</th></tr>
-{% for c in checks %}<tr><td>{{ c.seq }}</td><td>{{ c.name }}</td><td>{{ c.code }}</td><td>{{ c.region_name }}</td>
-{% if items %}<td>{{ c.item_titles }}</td>{% endif %}<td>{{ c.inspector_text }}</td></tr>
-{% endfor %}</table>
-</body></html>
-"""
-
-RESULTS_HTML = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px}</style>
-</head><body>
-<h1>{{ title }}</h1>
-<p>{{ authority }} · 周期 {{ period }} · 计划编号 {{ plan_id }} · 公布日期 {{ published_on }}</p>
-<table><tr><th>序号</th><th>检查对象</th><th>统一社会信用代码/证件号码</th><th>检查日期</th><th>检查结果</th><th>处罚决定书文号</th></tr>
-{% for r in results %}<tr><td>{{ r.seq }}</td><td>{{ r.name }}</td><td>{{ r.code }}</td><td>{{ r.inspected_on }}</td>
-<td>{{ r.outcome }}</td><td>{{ r.penalty_ref }}</td></tr>
-{% endfor %}</table>
-</body></html>
-"""
-
-
 def _render(template: str, context: dict[str, Any]) -> str:
-    import jinja2
-
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return env.from_string(template).render(**context)
+    """A public page from ``engine/plans/templates`` (plan.html, results.html)."""
+    return templating.environment("engine.plans").get_template(template).render(**context)
 
 
 def _out_dir(out: str | pathlib.Path) -> pathlib.Path:
@@ -212,7 +166,7 @@ def publish_plan(
     }
     stem = f"plan-{plan_id}"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
-    html_path.write_text(_render(PLAN_HTML, context), encoding="utf-8")
+    html_path.write_text(_render("plan.html", context), encoding="utf-8")
     header = (
         ["序号", "检查对象", "统一社会信用代码/证件号码", "所在地区"]
         + (["抽查事项"] if items else [])
@@ -303,7 +257,7 @@ def publish_results(
     }
     stem = f"plan-{plan_id}-results"
     html_path, csv_path, json_path = (folder / f"{stem}.html", folder / f"{stem}.csv", folder / f"{stem}.json")
-    html_path.write_text(_render(RESULTS_HTML, context), encoding="utf-8")
+    html_path.write_text(_render("results.html", context), encoding="utf-8")
     write_csv(
         csv_path,
         ["序号", "检查对象", "统一社会信用代码/证件号码", "检查日期", "检查结果", "处罚决定书文号"],
