@@ -3,7 +3,9 @@
 ``load_pack(path)`` reads a YAML pack, checks structure, cross-references and types, compiles every version's
 conditions into atomic predicates, and checks exhaustively that each version's tier table is complete and
 unique and that no rule is dead. Problems are reported as ``file:line: key.path: reason``.
-Shipped packs (``policies/packs/*.yaml``) go through the same loader as a user's own.
+Shipped packs (``policies/packs/*.yaml``) go through the same loader as a user's own. What it builds is the
+policy model of ``engine.model`` (Pack, PackVersion, Fact, Rule); the tier table is checked with the precedence of
+``engine.decisions``.
 """
 
 from __future__ import annotations
