@@ -505,7 +505,8 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
 
     Example: supervise evaluate 91350100M000100Y43 --policy tax-credit --as-of 2026-04-30 --explain
     """
-    from engine.evaluate import evaluate_entity, explain_text
+    from engine.evaluate import explain_text
+    from engine.pipeline.evaluate import evaluate_entity
 
     with errors():
         result, version = evaluate_entity(settings().store, code, policy_ref, parse_date(as_of, "--as-of"))

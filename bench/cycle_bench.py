@@ -13,7 +13,7 @@ process on a register of 100,000 entities or more, overlapping the writes) and t
 functions, entities/s, peak RSS of the cycle process and of its worker (so the register build is not in it), the
 number of distinct vectors and of durable-rules evaluations. A second child computes the same facts again and times a
 plain-Python evaluation of the pack's rules over them (per entity: predicate vector, every tier/list/measure/notice
-rule's condition with ``engine.conditions.evaluate``, the tier with ``policies.loader.decide_tier``; no memo, no
+rule's condition with ``engine.conditions.evaluate``, the tier with ``engine.decisions.decide_tier``; no memo, no
 durable-rules), and prints the ratio of the cycle's evaluate stage to it.
 
 Last, per pack, ``simulate`` of the shipped pack against that cycle and ``replay`` of the cycle (two worker
@@ -428,11 +428,11 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
 def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     """Plain-Python evaluation of the pack's rules over the same facts (no memo, no durable-rules)."""
     from engine import conditions as C
+    from engine.decisions import decide_tier
     from engine.evaluate import Evaluator
     from engine.facts import FactCompiler
     from engine.pipeline.cycles import BATCH, _load_version
     from engine.store import entities as qe
-    from policies.loader import decide_tier
 
     version = _load_version(pack, as_of)
     fc = FactCompiler(version, as_of)

@@ -3,29 +3,25 @@
 Entities that agree on every predicate share one evaluation (``Evaluator.outcome`` memoises by vector), so
 durable-rules runs once per distinct vector, not once per entity.
 
-Precedence (docs/precedence.md; one test row per line):
-  P1 tier: the fired tier rule with the highest priority decides;
-  P2 tier: at equal priority the stricter tier (later in tiers.order) wins;
-  P3 tier: no tier rule fired -> default_tier;
-  P4 lists: the same list proposed by several rules -> one proposal, the first rule in pack order decides;
-  P5 lists: an incentive list is not proposed together with a sanction or watch list (the stricter wins);
-  P6 inspection: a proposed list with force_inspection raises the ratio to 100% and marks the entity forced;
-  P7 measures: where a sanction and an incentive address the same service item, the sanction applies and
-      the incentive is ignored.
+Which of the fired rules decides, and why the others are ignored (precedence P1-P7, docs/precedence.md), is
+``engine.decisions``; this module fires the rules and words the reasons. Loading a pack by name and evaluating an
+entity from the register is the pipeline's (``engine.pipeline.evaluate``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 from engine import conditions as C
+from engine import decisions as D
+from engine.evidence import with_evidence
 from engine.facts import FactCompiler, Period
+from engine.model import PackVersion, Rule
 from engine.rules import engine as rule_engine
 from engine.values import fill
-
-STRICTNESS = {"incentive": 0, "watch": 1, "sanction": 2}
 
 
 class _Safe(dict):
@@ -36,7 +32,7 @@ class _Safe(dict):
 class Evaluator:
     """Use this to evaluate many entities against one pack version at one as-of date."""
 
-    def __init__(self, version, as_of: dt.date):
+    def __init__(self, version: PackVersion, as_of: dt.date):
         self.version = version
         self.as_of = as_of
         self.facts = FactCompiler(version, as_of)
@@ -125,20 +121,13 @@ class Evaluator:
     def _evaluate(self, v1: tuple[bool, ...], v2_plain: tuple[bool, ...]) -> dict:
         version = self.version
         fired_tier = [self.rules[rid] for rid in self.rs1.fire(v1)]
-        from policies.loader import decide_tier
-
-        tier, best, others = decide_tier(version, fired_tier)
+        tier, best, others = D.decide_tier(version, fired_tier)
         reasons = []
         if best is not None:
             reasons.append(self._reason(best, "decisive"))
-        for r in others:
-            because = (
-                f"规则 {best.id} 优先级更高（{best.priority} > {r.priority}）"
-                if r.priority < best.priority
-                else f"同一优先级下规则 {best.id} 给出更严格的等级 {best.tier}"
-            )
-            reasons.append(self._reason(r, "ignored", because))
-        if best is None:
+            for r in others:
+                reasons.append(self._reason(r, "ignored", D.tier_ignored_because(best, r)))
+        else:
             reasons.append(
                 {
                     "rule": "default_tier",
@@ -155,69 +144,31 @@ class Evaluator:
         for i, atom in self._atoms2_tier:
             vec2[i] = atom.test(tier)
         fired2 = [self.rules[rid] for rid in self.rs2.fire(vec2)]
-        lists: dict[str, dict] = {}
-        for r in fired2:
-            if r.category != "list":
-                continue
-            if r.list in lists:
-                reasons.append(self._reason(r, "ignored", f"名单 {r.list} 已由规则 {lists[r.list]['rule']} 提出"))
-                continue
-            d = version.lists[r.list]
-            lists[r.list] = {
-                "list": r.list,
-                "title": d.get("title", r.list),
-                "kind": d.get("kind"),
-                "action": "propose",
-                "rule": r.id,
-                "reason": r.reason,
-                "basis": r.basis,
-            }
-            reasons.append(self._reason(r, "fired"))
-        strict = max((STRICTNESS.get(x["kind"], 0) for x in lists.values()), default=0)
-        if strict > 0:
-            for name in [n for n, x in lists.items() if x["kind"] == "incentive"]:
-                dropped = lists.pop(name)
-                for reason in reasons:
-                    if reason["rule"] == dropped["rule"]:
-                        reason["outcome"] = "ignored"
-                        reason["ignored_because"] = "同时拟列入惩戒或重点关注名单，不列入激励名单"
-        sup = dict(version.supervision.get(tier, {"ratio": 0.0, "per_year": 0.0, "note": ""}))
-        forced = False
-        for name in lists:
-            d = version.lists[name]
-            if d.get("force_inspection"):
-                forced = True
-                sup = {
-                    "ratio": 1.0,
-                    "per_year": max(sup["per_year"], float(d.get("per_year", sup["per_year"]) or 0)),
-                    "note": f"列入{d.get('title', name)}，纳入重点检查",
-                }
-        measures: dict[str, dict] = {}
+        lists, proposals = D.propose_lists(version, fired2)
+        for r, because in proposals:
+            reasons.append(self._reason(r, "ignored", because) if because else self._reason(r, "fired"))
+        for dropped in D.drop_incentive_lists(lists):
+            for reason in reasons:
+                if reason["rule"] == dropped["rule"]:
+                    reason["outcome"] = "ignored"
+                    reason["ignored_because"] = D.INCENTIVE_LIST_IGNORED
+        sup, forced = D.inspection(version, tier, lists)
+        measures = D.collect_measures(version, fired2, lists)
         for r in fired2:
             if r.category == "measure":
-                for mid in r.apply:
-                    measures.setdefault(mid, {**version.measures[mid], "rule": r.id})
                 reasons.append(self._reason(r, "fired"))
-        for name in lists:
-            for mid in version.lists[name].get("measures") or []:
-                measures.setdefault(mid, {**version.measures[mid], "rule": f"list:{name}"})
-        sanctioned = {s for m in measures.values() if m["kind"] == "sanction" for s in m["services"]}
-        kept = []
-        for m in measures.values():
-            clash = sorted(set(m["services"]) & sanctioned) if m["kind"] == "incentive" else []
-            if clash:
-                reasons.append(
-                    {
-                        "rule": m["rule"],
-                        "outcome": "ignored",
-                        "why": f"激励措施“{m['text']}”",
-                        "basis": m["basis"],
-                        "condition": "",
-                        "ignored_because": f"同一服务事项（{'、'.join(clash)}）适用惩戒措施，激励措施不予适用",
-                    }
-                )
-                continue
-            kept.append(m)
+        kept, ignored = D.sanctions_first(measures.values())
+        for m, clash in ignored:
+            reasons.append(
+                {
+                    "rule": m["rule"],
+                    "outcome": "ignored",
+                    "why": f"激励措施“{m['text']}”",
+                    "basis": m["basis"],
+                    "condition": "",
+                    "ignored_because": f"同一服务事项（{'、'.join(clash)}）适用惩戒措施，激励措施不予适用",
+                }
+            )
         notices = []
         for r in fired2:
             if r.category == "notice":
@@ -225,7 +176,7 @@ class Evaluator:
                 reasons.append(self._reason(r, "fired"))
         return {
             "tier": tier,
-            "tier_label": version.tier_labels.get(tier, tier),
+            "tier_label": version.tier_labels.get(tier, tier) if tier is not None else None,
             "decisive_rule": best.id if best else "default_tier",
             "inspection": {
                 "ratio": sup["ratio"],
@@ -250,7 +201,7 @@ class Evaluator:
             "reasons": reasons,
         }
 
-    def _reason(self, rule, outcome: str, because: str | None = None) -> dict:
+    def _reason(self, rule: Rule, outcome: str, because: str | None = None) -> dict:
         item = {
             "rule": rule.id,
             "outcome": outcome,
@@ -264,7 +215,7 @@ class Evaluator:
 
 
 def entity_result(
-    version, entity: dict, as_of: dt.date, facts: dict, outcome: dict, evidence: dict | None = None
+    version: PackVersion, entity: dict, as_of: dt.date, facts: dict, outcome: dict, evidence: dict | None = None
 ) -> dict:
     """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled; ``evidence``
     (rule id -> the records behind that reason, engine.evidence) as given."""
@@ -307,11 +258,9 @@ def _cn_date(iso: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def explain_text(result: dict, version) -> str:
+def explain_text(result: dict, version: PackVersion) -> str:
     """A plain-language account a regulator can read to the entity: the reasons with the records behind them
     (the wording notices use, engine.evidence); rule ids, priorities and fact names stay in ``--json``."""
-    from engine.evidence import with_evidence
-
     evidence = result.get("evidence") or {}
     lines = [
         f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
@@ -359,43 +308,4 @@ def explain_text(result: dict, version) -> str:
 
 def _plain(text: str | None) -> bool:
     """Text for the party: no rule ids or other ASCII identifiers (those stay in --json)."""
-    import re
-
     return bool(text) and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text)
-
-
-def evaluate_entity(store, code: str, pack_ref: str, as_of: dt.date | None = None) -> tuple[dict, Any]:
-    """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
-    from engine.errors import EntityNotFound
-    from engine.register import resolve_code
-    from engine.store import cycles as qc
-    from engine.store import entities as qe
-    from policies import get_pack
-
-    as_of = as_of or dt.date.today()
-    version = get_pack(pack_ref).version_at(as_of)
-    code = resolve_code(code)
-    with store.read() as conn:
-        entity = qe.get_entity(conn, code)
-        if entity is None:
-            raise EntityNotFound(
-                f"No entity with code {code} in the register {store.display_url()}; "
-                f"import it first with 'supervise import entities'."
-            )
-        records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
-        prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
-        prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
-    from engine.evidence import Evidence
-
-    ev = Evaluator(version, as_of)
-    facts = ev.facts.compute(entity, records, prev_tier)
-    _, outcome = ev.outcome(facts)
-    evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
-    return entity_result(version, entity, as_of, facts, outcome, evidence), version
-
-
-def check_service(store, code: str, service: str, as_of: dt.date | None = None) -> dict:
-    """``engine.check.check`` for one code, as a dict (kept for callers of the former function)."""
-    from engine.pipeline.check import check
-
-    return check(store, [code], service, as_of)[0].as_dict()

@@ -26,6 +26,7 @@ from typing import Any
 
 from engine import conditions as C
 from engine.facts import FactCompiler
+from engine.model import PackVersion
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
 REASON_OUTCOMES = ("decisive", "fired")
@@ -87,12 +88,12 @@ def _fields(template: str) -> list[str]:
 class Evidence:
     """Use this to name the records behind the reasons of decisions made with one pack version at one date."""
 
-    def __init__(self, version, as_of: dt.date, compiler: FactCompiler | None = None):
+    def __init__(self, version: PackVersion, as_of: dt.date, compiler: FactCompiler | None = None):
         self.version = version
         self.compiler = compiler or FactCompiler(version, as_of)
         self.specs = citation_specs(version.raw)
         self.kinds = version.pack.record_kinds
-        self.docs = version.basis or {}
+        self.docs: dict[Any, dict] = version.basis or {}  # looked up by a citation's doc, which may be absent
         self.rules = {
             r.id: r for r in version.tier_rules + version.list_rules + version.measure_rules + version.notice_rules
         }

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.model import PackVersion
 from engine.values import add_months
 
 Record = tuple  # (kind, date, data)
@@ -172,18 +173,19 @@ class FactCompiler:
     ``compute_each``) stay the reference: both give the same values and types (tests/pipeline/test_cycle_fastpath.py).
     """
 
-    def __init__(self, version, as_of: dt.date):
+    def __init__(self, version: PackVersion, as_of: dt.date):
         self.version = version
         self.period = Period.at(version.period, as_of)
         self.fns: list[tuple[str, Callable]] = []
         kinds = set()
         for name, fact in version.source_facts().items():
+            assert fact.source is not None  # a source fact (the others are conditions)
             fn, kind = compile_fact(name, fact.source, fact.type, fact.default, self.period)
             self.fns.append((name, fn))
             if kind:
                 kinds.add(kind)
         self.kinds = sorted(kinds)
-        self.needs_previous = any("previous" in f.source for f in version.source_facts().values())
+        self.needs_previous = any("previous" in (f.source or {}) for f in version.source_facts().values())
         self._compile_pass(version.source_facts())
 
     # -- the single-pass plan -------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from engine.store import Store, chunked, now
 from engine.store import notices as ns
 from engine.values import period_cn
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
+from policies.loader import BOUNDS, version_from_body
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
 CHUNK = 1000  # notices are numbered and stored in transactions of this many causes
@@ -161,8 +162,6 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                     raise NoticeError(
                         f"Notice setting '{key}' must be a whole number, not '{value}' ({where})."
                     ) from None
-                from policies.loader import BOUNDS
-
                 lo, hi = BOUNDS["notice_settings.days_months"]
                 if not lo <= value <= hi:
                     raise NoticeError(
@@ -408,8 +407,6 @@ class _Evidence:
         if cycle_id is None:
             return None
         if cycle_id not in self.engines:
-            from policies.loader import version_from_body
-
             cycle = cycle if cycle is not None and cycle.get("id") == cycle_id else ns.get_cycle(conn, cycle_id)
             if cycle is None:
                 return None

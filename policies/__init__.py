@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import functools
+import logging
+import os
 import pathlib
 from typing import Any
 
-import yaml
-
-from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
+from engine.errors import PolicyError, UnknownPolicy, did_you_mean
+from engine.model import Pack
+from engine.register.records import RecordKind, parse_kinds
+from policies.loader import base_limits, base_record_kinds, load_pack, read_yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 PACKS_DIR = HERE / "packs"
 
 
-@functools.lru_cache(maxsize=1)
-def _base_file() -> dict[str, Any]:
-    path = HERE / "record_kinds.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-def base_limits() -> Limits:
-    """The plausible ranges of record fields (``limits:`` in record_kinds.yaml)."""
-    return parse_limits(_base_file().get("limits"), str(HERE / "record_kinds.yaml"))
-
-
-@functools.lru_cache(maxsize=1)
-def base_record_kinds() -> dict[str, RecordKind]:
-    return parse_kinds(_base_file().get("kinds"), str(HERE / "record_kinds.yaml"), base_limits())
-
-
 def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, RecordKind]:
     """The base record kinds plus kinds declared under ``record_kinds:`` by the packs in the pack directories
     (shipped, then SUPERVISE_POLICIES) and in ``extra_dirs``; a later directory's kind overrides an earlier one."""
-    from engine.errors import PolicyError
-    from policies.loader import read_yaml
-
     kinds = dict(base_record_kinds())
     limits = base_limits()
     for d in [*pack_dirs(), *(pathlib.Path(x) for x in extra_dirs)]:
@@ -49,13 +32,11 @@ def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Reco
     return kinds
 
 
-_cache: dict[tuple[str, float], Any] = {}
+_cache: dict[tuple[str, float], Pack] = {}
 
 
 def pack_dirs() -> list[pathlib.Path]:
     """Shipped packs first, then directories in SUPERVISE_POLICIES (os.pathsep-separated)."""
-    import os
-
     dirs = [PACKS_DIR]
     for part in (os.environ.get("SUPERVISE_POLICIES") or "").split(os.pathsep):
         if part:
@@ -63,10 +44,8 @@ def pack_dirs() -> list[pathlib.Path]:
     return dirs
 
 
-def load_file(path: str | pathlib.Path):
+def load_file(path: str | pathlib.Path) -> Pack:
     """Load and validate one pack file (cached by path and modification time)."""
-    from policies.loader import load_pack
-
     path = pathlib.Path(path).resolve()
     key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
     if key not in _cache:
@@ -82,11 +61,6 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
     (not UTF-8, not YAML, over the size limits) is reported once on stderr with its file:line (unless not
     ``report``) and left out; its id is taken from the file name, so using that id names the file and the problem.
     A later directory overrides an earlier one."""
-    import logging
-
-    from engine.errors import PolicyError
-    from policies.loader import read_yaml
-
     found: dict[str, pathlib.Path] = {}
     broken: dict[str, tuple[pathlib.Path, str]] = {}
     for d in pack_dirs():
@@ -115,10 +89,8 @@ def pack_files() -> dict[str, pathlib.Path]:
     return discover()[0]
 
 
-def get_pack(ref: str):
+def get_pack(ref: str) -> Pack:
     """A pack by id (shipped or in SUPERVISE_POLICIES) or by file path."""
-    from engine.errors import PolicyError, UnknownPolicy, did_you_mean
-
     if not str(ref).strip():  # pathlib.Path("") is the current folder
         raise UnknownPolicy(
             f"--policy is empty; give a pack id ({', '.join(sorted(discover()[0]))}) or a YAML file path."
@@ -144,8 +116,6 @@ def get_pack(ref: str):
 def pack_status() -> list[dict[str, Any]]:
     """Every pack file found, sorted by id: ``{"id", "file", "pack"}`` for a valid pack, ``{"id", "file",
     "error", "problems"}`` for one that cannot be read or does not validate (the others are unaffected)."""
-    from engine.errors import PolicyError
-
     files, broken = discover(report=False)
     rows: list[dict[str, Any]] = []
     for pid, path in files.items():
@@ -159,6 +129,6 @@ def pack_status() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["id"])
 
 
-def list_packs() -> list[Any]:
+def list_packs() -> list[Pack]:
     """The valid packs (invalid ones are left out: 'policy list' shows them with their problem)."""
     return [r["pack"] for r in pack_status() if "pack" in r]

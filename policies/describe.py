@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from engine.errors import PolicyError
+from engine.model import PackVersion
 from policies import get_pack, load_file, pack_status
 
 
@@ -27,7 +29,7 @@ def validate_files(files) -> list[dict]:
     return results
 
 
-def _version_row(v) -> dict:
+def _version_row(v: PackVersion) -> dict:
     return {
         "version": v.version,
         "title": v.title,
@@ -62,14 +64,14 @@ def pack_summaries() -> list[dict]:
     return rows
 
 
-def resolve(ref: str):
+def resolve(ref: str) -> PackVersion:
     """ID[@VERSION] or FILE[@VERSION] -> pack version (latest version when none is given)."""
     name, _, version = ref.partition("@")
     pack = get_pack(name)
     return pack.get_version(version) if version else pack.versions[-1]
 
 
-def _rule_rows(v) -> list[dict]:
+def _rule_rows(v: PackVersion) -> list[dict]:
     rows = []
     for r in v.tier_rules + v.list_rules + v.measure_rules + v.notice_rules:
         target = r.tier or r.list or (", ".join(r.apply) if r.apply else None) or r.notice
@@ -93,7 +95,7 @@ def show_version(ref: str) -> dict:
         {"name": f.name, "label": f.label, "type": f.type if f.when is None else "condition", "source": f.source}
         for f in v.facts.values()
     ]
-    result = {
+    result: dict[str, Any] = {
         "id": v.pack.id,
         "version": v.version,
         "title": v.title,

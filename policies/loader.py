@@ -3,19 +3,21 @@
 ``load_pack(path)`` reads a YAML pack, checks structure, cross-references and types, compiles every version's
 conditions into atomic predicates, and checks exhaustively that each version's tier table is complete and
 unique and that no rule is dead. Problems are reported as ``file:line: key.path: reason``.
-Shipped packs (``policies/packs/*.yaml``) go through the same loader as a user's own.
+Shipped packs (``policies/packs/*.yaml``) go through the same loader as a user's own. What it builds is the
+policy model of ``engine.model`` (Pack, PackVersion, Fact, Rule); the tier table is checked with the precedence of
+``engine.decisions``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
 import math
 import pathlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -23,24 +25,26 @@ import yaml
 from engine import conditions as C
 from engine.authorities import problems as _authority_problems
 from engine.deadlines import problems as _deadline_problems
+from engine.decisions import decide_tier
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
-from engine.register.records import RecordKind, parse_kinds
-
-PERIODS = ("year", "month", "day")
-FACT_TYPES = ("number", "int", "bool", "enum")
-LIST_KINDS = ("sanction", "incentive", "watch")
-MEASURE_KINDS = ("incentive", "sanction")
-NOTICE_KINDS = (
-    "warning",
-    "interview",
-    "pre_listing",
-    "repair_instructions",
-    "inspection",
-    "commendation",
-    "removal_decision",
+from engine.model import (
+    ENTITY_FACTS,
+    FACT_TYPES,
+    LIST_KINDS,
+    MEASURE_KINDS,
+    NOTICE_KINDS,
+    PERIODS,
+    REPAIR_REQUIREMENTS,
+    Fact,
+    Pack,
+    PackVersion,
+    Rule,
+    jsonable,
+    v_labels,
+    v_values,
 )
-REPAIR_REQUIREMENTS = ("obligations_fulfilled", "commitment", "no_repeat_same_kind", "training", "credit_report")
-ENTITY_FACTS = {"years_operating": "number", "entity_type": "enum", "region": "enum", "is_person": "bool"}
+from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
+
 WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
 MAX_VECTORS = 2_000_000
 
@@ -82,142 +86,6 @@ VERSION_KEYS = {
     "citations",
     "deadlines",
 }
-
-
-@dataclass
-class Fact:
-    name: str
-    label: str
-    type: str
-    source: dict | None = None
-    when: C.Node | None = None  # derived condition (macro)
-    default: Any = None
-    min: float | None = None
-    max: float | None = None
-    values: tuple = ()
-    value_labels: dict = field(default_factory=dict)
-
-    @property
-    def nullable(self) -> bool:
-        if self.source is None or self.default is not None:
-            return False
-        if "count" in self.source or "open" in self.source:
-            return False
-        if self.source.get("entity") in ("entity_type", "is_person"):
-            return False
-        return True
-
-
-@dataclass
-class Rule:
-    id: str
-    category: str  # tier | list | measure | notice
-    when: C.Node
-    path: str
-    priority: int = 0
-    tier: str | None = None
-    list: str | None = None
-    apply: tuple[str, ...] = ()
-    notice: str | None = None
-    reason: str = ""
-    basis: str = ""
-    basis_ref: dict | None = None
-    condition_text: str = ""
-
-
-@dataclass
-class PackVersion:
-    pack: Pack
-    version: str
-    title: str
-    effective_from: dt.date
-    effective_to: dt.date | None
-    period: str
-    raw: dict
-    basis: dict[str, dict]
-    facts: dict[str, Fact]
-    tier_order: list[str]
-    tier_labels: dict[str, str]
-    default_tier: str | None
-    tier_rules: list[Rule]
-    list_rules: list[Rule]
-    measure_rules: list[Rule]
-    notice_rules: list[Rule]
-    supervision: dict[str, dict]
-    lists: dict[str, dict]
-    measures: dict[str, dict]
-    content_hash: str = ""
-    atoms1: list[C.Atom] = field(default_factory=list)  # stage 1: tier rules
-    atoms2: list[C.Atom] = field(default_factory=list)  # stage 2: lists, measures, notices (may test `tier`)
-    services: dict[str, str] = field(default_factory=dict)  # service item id -> Chinese name (`services:`)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.pack.id}@{self.version}"
-
-    def in_force(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
-
-    def stored_body(self) -> dict:
-        return {"pack": self.pack.meta, "version": _jsonable(self.raw)}
-
-    def source_facts(self) -> dict[str, Fact]:
-        return {n: f for n, f in self.facts.items() if f.when is None}
-
-    def basis_text(self, ref: dict | None) -> str:
-        if not ref:
-            return ""
-        doc = self.basis.get(ref.get("doc"), {})
-        title = str(doc.get("title", ref.get("doc", "")))
-        article = ref.get("article") or ""
-        # 《纳税信用管理办法（试行）》第二十条（国家税务总局公告2014年第40号）: only a trailing document
-        # number in brackets goes after the article; other brackets are part of the title.
-        name, number = title, ""
-        if title.endswith("）") and "（" in title:
-            head, _, tail = title.rpartition("（")
-            if any(mark in tail for mark in ("号", "令", "公告")):
-                name, number = head, "（" + tail
-        return f"《{name}》{article}{number}"
-
-
-@dataclass
-class Pack:
-    id: str
-    title: str
-    path: pathlib.Path
-    meta: dict
-    versions: list[PackVersion]
-    record_kinds: dict[str, RecordKind]
-
-    def version_at(self, day: dt.date) -> PackVersion:
-        for v in self.versions:
-            if v.in_force(day):
-                return v
-        spans = ", ".join(f"{v.version} ({v.effective_from}..{v.effective_to or 'open'})" for v in self.versions)
-        raise UnknownPolicy(
-            f"Policy {self.id} has no version in force on {day}; its versions are {spans}. "
-            f"Choose another --as-of date or add a version to {self.path}."
-        )
-
-    def get_version(self, version: str) -> PackVersion:
-        for v in self.versions:
-            if v.version == str(version):
-                return v
-        names = [v.version for v in self.versions]
-        raise UnknownPolicy(
-            f"Policy {self.id} has no version '{version}'{did_you_mean(str(version), names)}; "
-            f"versions: {', '.join(names)}."
-        )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
 
 
 # -- line numbers ---------------------------------------------------------------------------------
@@ -653,7 +521,7 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
     pack_id = str(raw.get("id", path.stem))
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", pack_id):
         P.add(("id",), f"'{pack_id}' must be lower-case letters, digits and hyphens")
-    kinds = dict(base_kinds if base_kinds is not None else _base_kinds())
+    kinds = dict(base_kinds if base_kinds is not None else base_record_kinds())
     try:
         kinds.update(parse_kinds(raw.get("record_kinds"), str(path)))
     except PolicyError as exc:
@@ -673,7 +541,7 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
                 ("note", "note"),
             ):
                 _text_in(item.get(key), bound, ("authorities", i, key), P)
-    meta = {k: _jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
+    meta = {k: jsonable(v) for k, v in raw.items() if k not in ("versions", "record_kinds")}
     meta.setdefault("authority_short", meta.get("authority", ""))
     meta.setdefault("document_prefix", meta.get("authority_short", ""))
     pack = Pack(pack_id, str(raw.get("title", pack_id)), path, meta, [], kinds)
@@ -1197,7 +1065,7 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
                     where + ("repair", "requires", i),
                     f"unknown repair requirement '{req}'{did_you_mean(req, REPAIR_REQUIREMENTS)}",
                 )
-        out[str(name)] = {**_jsonable(body), "name": str(name)}
+        out[str(name)] = {**jsonable(body), "name": str(name)}
     return out
 
 
@@ -1310,18 +1178,6 @@ def _placeholders(text: str) -> list[str]:
         return [f for _, f, _, _ in string.Formatter().parse(text) if f]
     except ValueError:
         return ["<unbalanced braces>"]
-
-
-def v_labels(v: PackVersion) -> dict[str, str]:
-    labels = {n: f.label for n, f in v.facts.items()}
-    labels["tier"] = "信用等级"
-    return labels
-
-
-def v_values(v: PackVersion) -> dict[str, dict]:
-    out = {n: f.value_labels for n, f in v.facts.items() if f.value_labels}
-    out["tier"] = v.tier_labels
-    return out
 
 
 def _check_atoms(v: PackVersion, node: C.Node, where: tuple, P: _Problems, allow_tier: bool) -> None:
@@ -1458,15 +1314,6 @@ def _vectors(v: PackVersion, atoms: list[C.Atom], tiers: list[str] | None = None
             yield vec, values
 
 
-def decide_tier(v: PackVersion, fired: list[Rule]) -> tuple[str | None, Rule | None, list[Rule]]:
-    """Precedence: highest priority wins; at equal priority the stricter (later in tiers.order) tier wins."""
-    if not fired:
-        return v.default_tier, None, []
-    rank = {t: i for i, t in enumerate(v.tier_order)}
-    best = max(fired, key=lambda r: (r.priority, rank.get(r.tier, -1)))
-    return best.tier, best, [r for r in fired if r is not best]
-
-
 def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
     index = {a: i for i, a in enumerate(v.atoms1)}
     fires = {r.id: 0 for r in v.tier_rules}
@@ -1559,15 +1406,24 @@ def _show(values: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-# -- registry -------------------------------------------------------------------------------------
+# -- record kinds and the stored body ----------------------------------------------------------------
 
-_base_cache: dict[str, RecordKind] | None = None
+RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent / "record_kinds.yaml"
 
 
-def _base_kinds() -> dict[str, RecordKind]:
-    from policies import base_record_kinds
+@functools.lru_cache(maxsize=1)
+def _base_file() -> dict[str, Any]:
+    return yaml.safe_load(RECORD_KINDS_YAML.read_text(encoding="utf-8")) or {}
 
-    return base_record_kinds()
+
+def base_limits() -> Limits:
+    """The plausible ranges of record fields (``limits:`` in record_kinds.yaml)."""
+    return parse_limits(_base_file().get("limits"), str(RECORD_KINDS_YAML))
+
+
+@functools.lru_cache(maxsize=1)
+def base_record_kinds() -> dict[str, RecordKind]:
+    return parse_kinds(_base_file().get("kinds"), str(RECORD_KINDS_YAML), base_limits())
 
 
 def version_from_body(body: dict) -> PackVersion:

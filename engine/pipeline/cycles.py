@@ -23,6 +23,7 @@ from typing import Any
 
 from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
+from engine.model import PackVersion
 from engine.pipeline.parallel import Sink, evaluate_batches
 from engine.progress import announce
 from engine.regions import region_label
@@ -31,6 +32,8 @@ from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.values import parse_date
 from lists.lifecycle import Proposer, expiries
+from policies import get_pack
+from policies.loader import version_from_body
 
 BATCH = 20000  # entities per batch (one read, one insert)
 PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this process
@@ -84,9 +87,7 @@ def period_label(period: str) -> str:
         return text
 
 
-def _load_version(pack_ref: str, as_of: dt.date):
-    from policies import get_pack
-
+def _load_version(pack_ref: str, as_of: dt.date) -> PackVersion:
     pack = get_pack(pack_ref)
     return pack.version_at(as_of)
 
@@ -111,7 +112,7 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
 
 def evaluate_register(
     conn,
-    version,
+    version: PackVersion,
     as_of: dt.date,
     sink: Sink,
     previous: dict[int, str] | None = None,
@@ -166,7 +167,7 @@ def _cycle_transaction(store: Store, pack_id: str, period: str):
         ) from exc
 
 
-def check_authorities(conn, version) -> None:
+def check_authorities(conn, version: PackVersion) -> None:
     """Every entity the pack evaluates must be in the region of one of its issuing authorities (when the pack
     names ``authorities``): otherwise a CycleError naming the entities and regions, before anything is stored."""
     pack = version.pack.meta
@@ -194,8 +195,6 @@ def run_cycle(
     The as-of date is ``as_of`` if given; else, for a rerun, the as-of date of the revision it supersedes (a rerun
     redoes that cycle); else the end of the period. ``as_of_from`` in the summary says which."""
     t0 = time.perf_counter()
-    from policies import get_pack
-
     period = period_label(period)
     pack_id = get_pack(pack_ref).id
     as_of_from = "option" if as_of else "period_end"
@@ -334,7 +333,7 @@ def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None,
     }
 
 
-def _summary(conn, cycle_id: int, prev: dict | None, version) -> dict[str, Any]:
+def _summary(conn, cycle_id: int, prev: dict | None, version: PackVersion) -> dict[str, Any]:
     counts = q.tier_counts(conn, cycle_id)
     order = [t for t in version.tier_order if t in counts] + sorted(set(counts) - set(version.tier_order))
     workload = q.region_tier_workload(conn, cycle_id)
@@ -473,8 +472,6 @@ def _list_counts(conn, cycle_id: int) -> dict[str, int]:
 
 def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | None = None) -> dict:
     """Recompute a stored cycle from the pack version it stored and the records known when it ran."""
-    from policies.loader import version_from_body
-
     with store.read() as conn:
         c = q.get_cycle(conn, cycle_id)
         version = version_from_body(c["pack_body"])

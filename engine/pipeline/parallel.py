@@ -37,8 +37,10 @@ from typing import Any
 
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
+from engine.model import PackVersion
 from engine.store import entities as qe
 from engine.store import export_snapshot
+from policies.loader import version_from_body
 
 Row = tuple  # (entity_id, key, tier, ratio, per_year, forced, facts_json)
 Sink = Callable[[list[Row], dict[str, dict]], None]
@@ -50,7 +52,7 @@ class BatchEvaluator:
 
     def __init__(
         self,
-        version,
+        version: PackVersion,
         as_of: dt.date,
         previous: dict[int, str] | None = None,
         imported_before: dt.datetime | None = None,
@@ -112,7 +114,7 @@ class BatchEvaluator:
 
 def evaluate_batches(
     conn,
-    version,
+    version: PackVersion,
     as_of: dt.date,
     ranges: Sequence[tuple[int, int]],
     sink: Sink,
@@ -157,7 +159,7 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
     return count, len(keys), spent
 
 
-def _here(conn, version, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
+def _here(conn, version: PackVersion, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
     be = BatchEvaluator(version, as_of, previous, imported_before)
     count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
@@ -265,7 +267,6 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
     try:
         gc.disable()
         from engine.store import Store
-        from policies.loader import version_from_body
 
         version = version_from_body(body)
         if version.content_hash != digest:

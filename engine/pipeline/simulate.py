@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.errors import CycleError
+from engine.model import PackVersion
 from engine.pipeline.cycles import evaluate_register, workers_for
 from engine.store import Store
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.store import reports as qr
+from policies import get_pack
 
 
 def simulate(
@@ -36,8 +38,6 @@ def simulate(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the register with a draft pack (file or id) and compare with a stored cycle; store nothing."""
-    from policies import get_pack
-
     t0 = time.perf_counter()
     pack = get_pack(policy_ref)  # PolicyError with file:line problems for an invalid draft
     with store.read() as conn, qr.read_only(conn):
@@ -86,9 +86,9 @@ def simulate(
     return result
 
 
-def _previous_tiers(conn, version, as_of: dt.date) -> dict[int, str]:
+def _previous_tiers(conn, version: PackVersion, as_of: dt.date) -> dict[int, str]:
     """The tiers a real cycle would see as 'previous' (only loaded when a fact of the pack reads them)."""
-    if not any("previous" in f.source for f in version.source_facts().values()):
+    if not any("previous" in (f.source or {}) for f in version.source_facts().values()):
         return {}
     prev = q.previous_cycle(conn, version.pack.id, as_of)
     return q.tiers_of(conn, prev["id"]) if prev else {}
@@ -150,7 +150,7 @@ class _Merge:
             rows = more
 
 
-def _tier_order(version, base: dict | None) -> tuple[list[str], dict[str, str]]:
+def _tier_order(version: PackVersion, base: dict | None) -> tuple[list[str], dict[str, str]]:
     order, labels = list(version.tier_order), dict(version.tier_labels)
     if base:
         tiers = (base["pack_body"].get("version") or {}).get("tiers") or {}
@@ -163,7 +163,7 @@ def _tier_order(version, base: dict | None) -> tuple[list[str], dict[str, str]]:
 
 
 def _compare(
-    version,
+    version: PackVersion,
     base: dict | None,
     stored: dict[int, dict],
     stored_workload: list[dict],
@@ -232,7 +232,7 @@ def _compare(
     def ceil(v: float) -> int:
         return math.ceil(round(v, 6))
 
-    tiers = []
+    tiers: list[dict[str, Any]] = []
     for t in order:
         row = {
             "tier": t,

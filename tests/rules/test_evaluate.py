@@ -1,12 +1,13 @@
-"""Worked cases from the regulations and one test per precedence rule (engine/evaluate.py docstring)."""
+"""Worked cases from the regulations and one test per precedence rule (engine/decisions.py docstring)."""
 
 import datetime as dt
 
 import pytest
 
-from engine.evaluate import Evaluator, evaluate_entity
+from engine.decisions import decide_tier
+from engine.evaluate import Evaluator
+from engine.pipeline.evaluate import evaluate_entity
 from policies import get_pack, load_file
-from policies.loader import decide_tier
 from tests.builders_engine import Register, mini_pack, tax, violation
 
 AS_OF = dt.date(2026, 4, 30)  # rates 2025 under the 2025 regime

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine.evaluate import evaluate_entity, explain_text
+from engine.evaluate import explain_text
 from engine.evidence import Evidence
 from engine.pipeline.cycles import run_cycle
+from engine.pipeline.evaluate import evaluate_entity
 from engine.store import notices as ns
 from lists import lifecycle
 from notices.issue import issue_for_cycle, render_notice
