@@ -45,6 +45,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 from lists import measures
+from notices import issue as notices_issue
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
 PRE_LISTING = ("proposed", "notified")
@@ -471,23 +472,9 @@ def _issue_notices(entry: Entry, event: dict[str, Any], batch: Batch) -> None:
 
 
 def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    """The one place that calls the notices package for list events (skipped while ``notices.issue`` is absent)."""
-    if not events:
-        return
-    try:
-        from notices import issue as notices_issue
-    except ModuleNotFoundError as exc:
-        if exc.name in ("notices", "notices.issue"):
-            return
-        raise
-    many = getattr(notices_issue, "issue_for_list_events", None)
-    if many is not None:
-        many(conn, [(entry_id, event["seq"]) for entry_id, event in events])
-        return
-    one = getattr(notices_issue, "issue_for_list_event", None)  # a notices package without the bulk call
-    if one is not None:
-        for entry_id, event in events:
-            one(conn, entry_id, event["event"], seq=event["seq"], as_of=event["valid_from"])
+    """The one place that calls the notices package for list events."""
+    if events:
+        notices_issue.issue_for_list_events(conn, [(entry_id, event["seq"]) for entry_id, event in events])
 
 
 def catch_up(
@@ -574,9 +561,7 @@ class Proposer:
     (or, for a pre-listing notice, by :func:`serve` at the latest)."""
 
     def __init__(self, conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system"):
-        cycle = q.cycle_with_pack(conn, cycle_id)
-        if cycle is None:
-            raise ListError(f"There is no cycle {cycle_id}; list proposals come from a committed cycle.")
+        cycle = cycles_q.get_cycle(conn, cycle_id)  # an unknown id is CycleNotFound
         if cycle["status"] != "committed":
             raise ListError(
                 f"Cycle {cycle_id} is {cycle['status']}; only a committed cycle can propose list "
@@ -612,14 +597,14 @@ class Proposer:
         if regime is None:
             raise ListError(
                 f"Cycle {cycle['id']} decision {prop['decision_id']} proposes list '{name}', which pack "
-                f"{cycle['pack_id']} version {cycle['pack_version']} does not define"
+                f"{cycle['pack_id']} version {cycle['version']} does not define"
                 f"{did_you_mean(str(name), lists_def)}; fix the rule '{item.get('rule')}' or add "
                 f"the list under 'lists:'."
             )
         if regime["missing"]:
             mid = regime["missing"][0]
             raise ListError(
-                f"List '{name}' of pack {cycle['pack_id']} version {cycle['pack_version']} names "
+                f"List '{name}' of pack {cycle['pack_id']} version {cycle['version']} names "
                 f"measure '{mid}', which is not in the pack's measures catalogue"
                 f"{did_you_mean(mid, self.version.get('measures') or {})}; add it under 'measures:' "
                 f"with its department."
@@ -705,7 +690,7 @@ class Proposer:
                     "decision_id": prop["decision_id"],
                     "data": {
                         "policy_version_id": cycle["policy_version_id"],
-                        "pack_version": cycle["pack_version"],
+                        "pack_version": cycle["version"],
                         "records": _basis_records(records.get(prop["entity_id"], ()), as_of, item, parts["ldef"]),
                         "relisting_of": relisting_of,
                     },

@@ -12,16 +12,31 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engine import deadlines
 from engine.errors import ListError
 from engine.store import lists as q
 
-if TYPE_CHECKING:  # pragma: no cover
-    from lists.lifecycle import Entry
-
 DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
+
+
+class ListedEntry(Protocol):
+    """What the routing reads of a list entry (a ``lists.lifecycle.Entry``; named here by shape so that this
+    module, which the lifecycle imports, does not import the lifecycle back)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def list(self) -> str: ...
+    @property
+    def list_def(self) -> dict[str, Any]: ...
+    @property
+    def measures(self) -> dict[str, dict[str, Any]]: ...
+    @property
+    def timing(self) -> dict[str, Any]: ...
+
+    regime: dict[str, Any] | None
 
 
 def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +51,7 @@ def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_rows(
-    conn, entry: Entry, action: str, on: dt.date, pending: Sequence[dict[str, Any]] = ()
+    conn, entry: ListedEntry, action: str, on: dt.date, pending: Sequence[dict[str, Any]] = ()
 ) -> list[dict[str, Any]]:
     """The apply (on listing) or lift (on removal: only measures that were applied, stored or still ``pending``
     in the caller's batch) task rows of an entry, sent on ``on``; ``lists.lifecycle`` stores them with the event

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import authorities, deadlines
-from engine.errors import CycleNotFound, NoticeError, PlanError, PolicyError, did_you_mean
+from engine.errors import NoticeError, PlanError, PolicyError, did_you_mean
 from engine.evidence import (
     Evidence,
     cite,  # one citation rule for notices and explanations
@@ -37,6 +37,7 @@ from engine.outpaths import write_atomically
 from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id
 from engine.store import Store, chunked, now
 from engine.store import notices as ns
+from engine.store.cycles import get_cycle
 from engine.values import period_cn
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
 from policies.loader import BOUNDS, version_from_body
@@ -407,9 +408,7 @@ class _Evidence:
         if cycle_id is None:
             return None
         if cycle_id not in self.engines:
-            cycle = cycle if cycle is not None and cycle.get("id") == cycle_id else ns.get_cycle(conn, cycle_id)
-            if cycle is None:
-                return None
+            cycle = cycle if cycle is not None and cycle.get("id") == cycle_id else get_cycle(conn, cycle_id)
             as_of = _as_date(cycle["as_of"])
             try:
                 version = version_from_body(cycle["pack_body"])
@@ -1340,9 +1339,8 @@ def _entry_events(entry: Mapping[str, Any], result: Mapping[str, Any] | None) ->
 
 
 def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
-    cycle = ns.get_cycle(conn, cycle_id)
-    if cycle is None:
-        raise CycleNotFound(f"No cycle {cycle_id} in the database; 'supervise cycle list' shows the cycles.")
+    """A committed cycle (an unknown id is CycleNotFound)."""
+    cycle = get_cycle(conn, cycle_id)
     if cycle["status"] not in ("committed", "superseded"):
         raise NoticeError(
             f"Cycle {cycle_id} is '{cycle['status']}', not committed; notices are issued only from "
@@ -1566,9 +1564,8 @@ def _entry_pack_body(conn, entry: Mapping[str, Any], on: dt.date) -> tuple[dict,
     """The pack version the entry was decided under: its cycle's, else the one recorded in the entry's data,
     else the version of its pack in force on ``on``."""
     if entry.get("cycle_id"):
-        cycle = ns.get_cycle(conn, entry["cycle_id"])
-        if cycle:
-            return cycle["pack_body"], cycle.get("period")
+        cycle = get_cycle(conn, entry["cycle_id"])
+        return cycle["pack_body"], cycle.get("period")
     pv_id = (entry.get("data") or {}).get("policy_version_id")
     pv = ns.pack_version_by_id(conn, pv_id) if pv_id else None
     pv = pv or ns.pack_version_for(conn, entry["pack_id"], on)

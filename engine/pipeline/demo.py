@@ -14,46 +14,35 @@ import csv
 import datetime as dt
 import pathlib
 import random
+import tempfile
 from collections import Counter
 from typing import Any
 
+import yaml
+
 from engine.errors import StoreError
+from engine.pipeline import cycles as cyc
+from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
+from engine.pipeline.demo_plan import plan_stage
+from engine.pipeline.report import write_report
 from engine.register.codes import ENTITY_TYPE_LABELS, ENTITY_TYPES, USCC_CHARSET, make_person_id, make_uscc
 from engine.register.records import RecordKind
 from engine.store import Store, audit, schema
 from engine.store import entities as q
+from lists import lifecycle
+from lists.publish import publish
+from notices.issue import issue_for_cycle
+from policies import base_record_kinds, pack_files
 
 DEFAULT_AS_OF = dt.date(2026, 4, 30)
 CHUNK = 5000
 
-# Region code -> (district name, city short form used in document numbers, city name).
-REGIONS = {
-    "350502": ("鲤城区", "泉", "泉州"),
-    "350503": ("丰泽区", "泉", "泉州"),
-    "350504": ("洛江区", "泉", "泉州"),
-    "350505": ("泉港区", "泉", "泉州"),
-    "350521": ("惠安县", "泉", "泉州"),
-    "350524": ("安溪县", "泉", "泉州"),
-    "350526": ("德化县", "泉", "泉州"),
-    "350581": ("石狮市", "泉", "泉州"),
-    "350582": ("晋江市", "泉", "泉州"),
-    "350583": ("南安市", "泉", "泉州"),
-    "350102": ("鼓楼区", "榕", "福州"),
-    "350103": ("台江区", "榕", "福州"),
-    "350104": ("仓山区", "榕", "福州"),
-    "350111": ("晋安区", "榕", "福州"),
-    "350203": ("思明区", "厦", "厦门"),
-    "350205": ("海沧区", "厦", "厦门"),
-    "350206": ("湖里区", "厦", "厦门"),
-}
 # 泉州 dominates (the packs are written for it); 晋江 and 南安 are the big manufacturing counties.
 REGION_WEIGHTS = [8, 9, 3, 3, 5, 5, 3, 7, 16, 9, 5, 4, 4, 4, 7, 4, 4]
 
 # Tax grade targets of the evaluated entities (大庆 2019, domain.md §1.7).
 GRADE_SHARES = {"A": 2.27, "B": 37.53, "M": 50.46, "C": 0.93, "D": 8.81}
 
-SURNAMES = "陈林黄张李王吴刘蔡杨郑许洪苏庄施谢曾郭何周徐叶朱高傅卢方潘邱江余胡颜戴柯"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志峰辉鑫荣斌婷雪晓文俊毅宏福清泉金水"
 TRADE = "鑫源恒达盛华泰丰隆宏兴茂佳润顺安嘉宇联创信诚德成发瑞祥利通汇聚晟博远鸿海天新"
 # Name word -> industry (GB/T 4754 section).
 ENTERPRISE_LINES = [
@@ -507,8 +496,6 @@ def build_register(
     Deterministic for a given (entities, seed, as_of). With ``out``, also writes ``entities.csv`` and
     ``records.csv`` there in the import format. Returns counts by entity type, record kind and target grade.
     """
-    from policies import base_record_kinds
-
     kinds = base_record_kinds()
     gen = _Generator(seed, as_of)
     rows: list[dict[str, Any]] = []
@@ -657,10 +644,6 @@ def demo_pack(pack_id: str, out_dir: pathlib.Path) -> pathlib.Path:
     """The shipped pack with :func:`demo_authorities` as its ``authorities`` and the three cities as its
     jurisdiction, written to ``out_dir`` (the demo's register holds entities of 泉州, 福州 and 厦门; each city's
     notices come from its own authority)."""
-    import yaml
-
-    from policies import pack_files
-
     raw = yaml.safe_load(pack_files()[pack_id].read_text(encoding="utf-8"))
     raw["authorities"] = demo_authorities(raw)
     if raw.get("jurisdiction") == "泉州市":  # the site header and the report name the cities the pack now covers
@@ -687,8 +670,6 @@ DEMO_CYCLES = (  # (pack, period, as-of offset): the previous tax year under the
 def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Path | None) -> list[dict[str, Any]]:
     """Run every stage of a supervision cycle on the demo register: cycles, report, inspection plan, list
     lifecycle, notices and the public site. Each stage reads what the previous one stored."""
-    from engine.pipeline import cycles as cyc
-
     stages: list[dict[str, Any]] = []
     existing = cyc.list_cycles(store)
     if existing:
@@ -704,8 +685,6 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
         ]
     cycle_ids: dict[str, int] = {}
     lines = []
-    import tempfile
-
     pack_dir = out / "packs" if out is not None else pathlib.Path(tempfile.mkdtemp(prefix="supervise-demo-packs-"))
     pack_paths = {pack: demo_pack(pack, pack_dir) for pack in dict.fromkeys(p for p, _, _ in DEMO_CYCLES)}
     for pack, kind, offset in DEMO_CYCLES:
@@ -735,8 +714,6 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
         {"name": "cycles", "title": "Supervision cycles (4 policy packs)", "lines": lines, "cycles": cycle_ids}
     )
     if out is not None:
-        from engine.pipeline.report import write_report
-
         rep = write_report(store, tax_cycle, out / "report")
         stages.append(
             {
@@ -754,8 +731,6 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
 
 def _serve_and_advance(store: Store, cycle_id: int, day: dt.date) -> str:
     """Serve the cycle's pre-listing notices a few days after it ran and let the objection windows pass."""
-    from lists import lifecycle
-
     with store.transaction() as conn:
         served = lifecycle.serve(conn, day + dt.timedelta(days=6), "demo", cycle_id=cycle_id)
         adv = lifecycle.advance(conn, day + dt.timedelta(days=30), "demo")
@@ -768,21 +743,12 @@ def _serve_and_advance(store: Store, cycle_id: int, day: dt.date) -> str:
 def _plan_stage(
     store: Store, cycle_ids: dict[str, int], seed: int, as_of: dt.date, out: pathlib.Path | None
 ) -> list[dict[str, Any]]:
-    try:
-        from engine import plans as _plans  # noqa: F401
-        from engine.pipeline.demo_plan import plan_stage
-    except ImportError:
-        return []
     return [plan_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], seed, as_of, out)]
 
 
 def _lists_and_notices(
     store: Store, cycle_ids: dict[str, int], as_of: dt.date, out: pathlib.Path | None
 ) -> list[dict[str, Any]]:
-    from lists import lifecycle
-    from lists.publish import publish
-    from notices.issue import issue_for_cycle
-
     served_on = as_of + dt.timedelta(days=6)
     later = as_of + dt.timedelta(days=45)
     with store.transaction() as conn:

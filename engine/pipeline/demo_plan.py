@@ -12,8 +12,10 @@ from typing import Any
 
 from engine import plans
 from engine.exports import write_csv
-from engine.pipeline.demo import GIVEN, REGIONS, SURNAMES
+from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
 from engine.store import Store
+from engine.store import plans as q
+from notices.issue import issue_for_plan
 from policies import base_record_kinds
 
 DEPARTMENTS = ["综合执法大队", "食品安全监管科", "市场秩序科", "质量监管科", "网络交易监管科"]
@@ -46,8 +48,6 @@ def team_sizes(demand: dict[str, float], per_check: int = 2, max_checks: int = M
 
 def expected_checks(store: Store, cycle_id: int) -> dict[str, float]:
     """region -> expected checks of a cycle (sum of ratios; forced decisions count 1)."""
-    from engine.store import plans as q
-
     demand: dict[str, float] = {}
     with store.read() as conn:
         for part in q.iter_candidates(conn, cycle_id):
@@ -102,8 +102,6 @@ def plan_stage(store: Store, cycle_id: int, seed: int, as_of: dt.date, out: path
         f"plan verify: {'identical' if verified['verified'] else 'DIFFERENT'}",
     ]
     if out is not None:
-        from notices.issue import issue_for_plan
-
         (out / "plan").mkdir(parents=True, exist_ok=True)
         # The inspection teams' working list (unmasked) stays out of the public folder.
         (out / "plan-internal").mkdir(parents=True, exist_ok=True)

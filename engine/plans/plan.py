@@ -30,6 +30,7 @@ from engine.plans.algorithm import (
 )
 from engine.store import Store, audit, now
 from engine.store import plans as q
+from engine.store.cycles import get_cycle
 
 # -- pack settings ---------------------------------------------------------------------------------
 
@@ -89,16 +90,9 @@ def _version(cycle: dict[str, Any]) -> dict[str, Any]:
     return body.get("version") or {}
 
 
-def _require_cycle(conn, cycle_id: int, store: Store) -> dict[str, Any]:
-    cycle = q.get_cycle(conn, cycle_id)
-    if cycle is None:
-        known = q.cycle_ids(conn)
-        hint = (
-            f"known cycles: {', '.join(map(str, known))}"
-            if known
-            else "the database has no cycles yet; run a cycle first"
-        )
-        raise PlanError(f"No cycle {cycle_id} in {store.display_url()}; {hint}.")
+def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
+    """The cycle a plan is drawn on: its committed current revision (an unknown id is CycleNotFound)."""
+    cycle = get_cycle(conn, cycle_id)
     if cycle.get("superseded_by") or cycle["status"] != "committed" or cycle.get("committed_at") is None:
         newer = cycle.get("superseded_by")
         instead = f"draw the plan on cycle {newer}, which replaced it" if newer else "run the cycle again"
@@ -184,7 +178,7 @@ def draw_plan(
         q.lock_plans(conn)
         # The plan's created_at; exclusions only count records imported by then, so verify sees the same.
         stamp = now()
-        cycle = _require_cycle(conn, cycle_id, store)
+        cycle = _require_cycle(conn, cycle_id)
         earlier = q.period_plans(conn, cycle["pack_id"], cycle["period"])
         if earlier and not redraw:
             names = "; ".join(
@@ -421,7 +415,7 @@ def verify_plan(store: Store, plan_id: int) -> dict[str, Any]:
 def _verify(store: Store, plan_id: int, differences: list[str]) -> dict[str, Any]:
     with store.read() as conn:
         plan = _require_plan(conn, plan_id, store)
-        cycle = q.get_cycle(conn, plan["cycle_id"])
+        cycle = get_cycle(conn, plan["cycle_id"])
         params = plan["params"] or {}
         snapshot_rows = params.get("inspectors") or []
         snapshot = {s["id"]: s for s in snapshot_rows}
@@ -592,7 +586,7 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
     as_of = as_of or dt.date.today()
     with store.read() as conn:
         plan = _require_plan(conn, plan_id, store)
-        cycle = q.get_cycle(conn, plan["cycle_id"]) or {}
+        cycle = get_cycle(conn, plan["cycle_id"])
         rows = q.plan_checks(conn, plan_id)
         assignments = q.plan_assignments(conn, plan_id)
         results = q.results_for_plan(conn, plan_id)

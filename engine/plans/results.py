@@ -19,6 +19,7 @@ from engine.register.records import RecordKind
 from engine.store import Store
 from engine.store import entities as eq
 from engine.store import plans as q
+from engine.store.cycles import get_cycle
 
 # -- results import --------------------------------------------------------------------------------
 
@@ -139,7 +140,7 @@ def import_results(
             else:
                 index = q.check_index(conn, plan_id)
                 done = q.checks_with_results(conn, [c["id"] for c in index.values()])
-                cycle = q.get_cycle(conn, plan["cycle_id"]) or {}
+                cycle = get_cycle(conn, plan["cycle_id"])  # a plan's cycle exists (foreign key)
                 plan["as_of_date"] = cycle.get("as_of")
                 plans[plan_id] = (
                     plan,

@@ -137,7 +137,10 @@ def tiers_of(conn: Connection, cycle_id: int) -> dict[int, str]:
             gc.enable()
 
 
-def get_cycle(conn: Connection, cycle_id: int) -> dict:
+def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any]:
+    """The cycle row with its pack version (``version``, ``content_hash``, ``pack_body``), ``superseded_by`` (the
+    next revision of the same pack and period, or None) and ``status``: ``superseded`` when a newer revision
+    exists, else the stored status. The one read of a cycle by id; an unknown id is :class:`CycleNotFound`."""
     row = (
         conn.execute(
             sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
@@ -157,7 +160,7 @@ def get_cycle(conn: Connection, cycle_id: int) -> dict:
         .limit(1)
     ).scalar()
     out["superseded_by"] = newer
-    out["status"] = "superseded" if newer else "committed"
+    out["status"] = "superseded" if newer else out["status"]
     return out
 
 

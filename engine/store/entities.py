@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -238,8 +239,6 @@ def records_for_range(
     """Records of entities with ids in [first_id, last_id], dated on or before ``until`` (and, for replay,
     imported before a moment), grouped by entity; each entity's records in (date, kind, id) order, as
     ``records_for`` gives them. Records with the same data share one decoded dict: treat them as read-only."""
-    import json
-
     kind, date = R.c.kind, R.c.date
     if conn.dialect.name == "sqlite":
         # Without this SQLite answers "kind IN (..) AND date <= .." from ix_records_kind_date, i.e. it walks every

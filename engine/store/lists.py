@@ -53,21 +53,6 @@ def earlier_revisions(conn: Connection, pack_id: str, period: str, revision: int
     )
 
 
-def cycle_with_pack(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
-    """The cycle row with its pack version (``policy_version``, ``pack_body``)."""
-    pv = schema.policy_versions
-    row = (
-        conn.execute(
-            sa.select(schema.cycles, pv.c.version.label("pack_version"), pv.c.body.label("pack_body"))
-            .join(pv, pv.c.id == schema.cycles.c.policy_version_id)
-            .where(schema.cycles.c.id == cycle_id)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
-
-
 def latest_pack_bodies(conn: Connection) -> list[dict[str, Any]]:
     """Bodies of the newest stored version of every pack (for list titles on the public site)."""
     pv = schema.policy_versions

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 from engine.store import schema
 
 N = schema.notices
-C = schema.cycles
 PV = schema.policy_versions
 D = schema.decisions
 O = schema.outcomes
@@ -46,21 +45,7 @@ def _in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[i : i + _IN_CHUNK]
 
 
-# -- cycles, plans, list entries --------------------------------------------------------------------
-
-
-def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
-    """The cycle row with its pack version: ``pack_body``, ``pack_version``."""
-    row = (
-        conn.execute(
-            sa.select(C, PV.c.version.label("pack_version"), PV.c.body.label("pack_body"))
-            .join(PV, PV.c.id == C.c.policy_version_id)
-            .where(C.c.id == cycle_id)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+# -- plans, list entries (a cycle is read with engine.store.cycles.get_cycle) ------------------------------
 
 
 def get_plan(conn: Connection, plan_id: int) -> dict[str, Any] | None:

@@ -88,22 +88,6 @@ def count_inspectors(conn: Connection) -> int:
 # -- cycles and candidates --------------------------------------------------------------------------
 
 
-def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any] | None:
-    """The cycle as ``engine.store.cycles.get_cycle`` reads it (``pack_body``, ``version``, ``status``
-    derived from newer revisions, ``superseded_by``), or None when there is no such cycle."""
-    from engine.errors import CycleNotFound
-    from engine.store.cycles import get_cycle as read
-
-    try:
-        return read(conn, cycle_id)
-    except CycleNotFound:
-        return None
-
-
-def cycle_ids(conn: Connection, limit: int = 20) -> list[int]:
-    return list(conn.execute(sa.select(C.c.id).order_by(C.c.id.desc()).limit(limit)).scalars())
-
-
 def iter_candidates(conn: Connection, cycle_id: int, batch: int = 50000) -> Iterator[list[tuple]]:
     """Stream (code, entity_id, tier, ratio, forced, region, township) for every decision of a cycle.
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import re
-import sys
-import types
 
 import pytest
 import sqlalchemy as sa
 
-from engine.errors import EntityNotFound, ListError, UsageProblem
+from engine.errors import CycleNotFound, EntityNotFound, ListError, UsageProblem
 from engine.store import schema
 from lists import lifecycle as L
 from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, event_rows, scenario
@@ -92,7 +90,7 @@ def test_propose_refuses_uncommitted_cycle_and_unknown_list(store, factory):
         propose(store, superseded)
     with pytest.raises(ListError, match=r"proposes list 'blak'.*did you mean 'black'"):
         propose(store, unknown)
-    with pytest.raises(ListError, match="There is no cycle 999"):
+    with pytest.raises(CycleNotFound, match="No cycle with id 999; 'supervise cycle list'"):
         propose(store, 999)
 
 
@@ -359,14 +357,17 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
     """A cycle's proposals leave their documents to 'notices issue --cycle' (bulk); serving issues the
     pre-listing notice first if it is still missing (dated the proposal); later events issue their own."""
     calls = []
-    fake = types.ModuleType("notices.issue")
-    fake.issue_for_list_event = lambda conn, entry_id, event, **kw: calls.append(
-        (entry_id, event, kw["seq"], kw["as_of"])
-    )
-    monkeypatch.setitem(sys.modules, "notices.issue", fake)
-    import notices
 
-    monkeypatch.setattr(notices, "issue", fake, raising=False)
+    def issue_for_list_events(conn, events):  # records (entry, event, seq, valid_from) instead of issuing
+        for entry_id, seq in events:
+            ev = conn.execute(
+                sa.select(schema.list_events.c.event, schema.list_events.c.valid_from).where(
+                    schema.list_events.c.entry_id == entry_id, schema.list_events.c.seq == seq
+                )
+            ).one()
+            calls.append((entry_id, ev.event, seq, ev.valid_from))
+
+    monkeypatch.setattr(L.notices_issue, "issue_for_list_events", issue_for_list_events)
     s = scenario(store, factory, lists=("black", "black", "red"))
     propose(store, s["cycle"])
     assert calls == []

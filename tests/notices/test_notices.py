@@ -386,7 +386,7 @@ def test_pre_listing_is_skipped_for_a_list_without_objection_window(store):
 
 
 def test_errors_name_the_cycle_and_the_fix(store):
-    with pytest.raises(CycleNotFound, match="No cycle 99"):
+    with pytest.raises(CycleNotFound, match="No cycle with id 99; 'supervise cycle list'"):
         issue.issue_for_cycle(store, 99)
     with store.transaction() as conn:
         cycle = B.add_cycle(conn, B.add_pack_version(conn), status="running")
@@ -542,7 +542,7 @@ def test_cli_usage_and_library_errors(sqlite_store, runner, tmp_path):
     r = runner.invoke(cli, db + ["notices", "issue", "--cycle", "1", "--plan", "1", "--out", str(tmp_path)])
     assert r.exit_code == 2
     r = runner.invoke(cli, db + ["notices", "issue", "--cycle", "42", "--out", str(tmp_path)])
-    assert r.exit_code == 1 and "No cycle 42" in r.output
+    assert r.exit_code == 1 and "No cycle with id 42" in r.output
     r = runner.invoke(cli, db + ["notices", "issue", "--cycle", "42", "--out", str(tmp_path), "--set", "oops"])
     assert r.exit_code == 1 and "KEY=VALUE" in r.output
     r = runner.invoke(cli, db + ["notices", "issue", "--plan", "7", "--out", str(tmp_path)])

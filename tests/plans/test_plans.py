@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine import plans
-from engine.errors import IntakeError, PlanError
+from engine.errors import CycleNotFound, IntakeError, PlanError
 from engine.plans import plan as plan_module
 from engine.register.codes import mask_name, mask_person_id
 from engine.store import plans as q
@@ -227,7 +227,7 @@ def test_capacity_shortage_counts_slots(store):
 
 
 def test_unknown_and_uncommitted_cycle(store):
-    with pytest.raises(PlanError, match="No cycle 99"):
+    with pytest.raises(CycleNotFound, match="No cycle with id 99; 'supervise cycle list'"):
         plans.draw_plan(store, 99, "s")
     cycle_id, rows = build_cycle(store, n=5)
     with store.transaction() as conn:  # a second revision of the same pack and period supersedes the first
@@ -620,7 +620,7 @@ def test_cli_full_flow(runner, sqlite_url, sqlite_store, tmp_path, factory):
 def test_cli_errors(runner, sqlite_url, sqlite_store, tmp_path):
     db = ["--db", sqlite_url]
     res = runner.invoke(cli, [*db, "plan", "draw", "--cycle", "42", "--seed", "x"])
-    assert res.exit_code == 1 and "No cycle 42" in res.output
+    assert res.exit_code == 1 and "No cycle with id 42" in res.output
     cycle_id, _rows = build_cycle(sqlite_store, n=30, regions=("350503",), weights={"D": 1.0})
     res = runner.invoke(cli, [*db, "plan", "draw", "--cycle", str(cycle_id), "--seed", "x"])
     assert res.exit_code == 1 and "import inspectors" in res.output
