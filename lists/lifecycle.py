@@ -45,6 +45,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 from lists import measures
+from lists.results import EntityHistory, ListView
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
 PRE_LISTING = ("proposed", "notified")
@@ -999,7 +1000,7 @@ def known_lists(conn) -> dict[str, str]:
     return {name: "、".join(titles) or name for name, titles in found.items()}
 
 
-def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[str, Any]:
+def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> ListView:
     """Entries of a list on a date. ``state='listed'`` shows those in effect (inside their publication period),
     ``'all'`` every entry that existed on the date, or one state by name."""
     # Several packs may name a list alike (black in tax-credit and market-credit-risk): PACK/LIST picks one.
@@ -1050,16 +1051,12 @@ def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[st
             )
             or titles[name]
         )
-    return {
-        "list": list_name,
-        "title": title,
-        "as_of": as_of.isoformat(),
-        "state": state,
-        "entries": [e.summary(as_of) for e in entries],
-    }
+    return ListView(
+        list=list_name, title=title, as_of=as_of.isoformat(), state=state, entries=[e.summary(as_of) for e in entries]
+    )
 
 
-def history(conn, code: str) -> dict[str, Any]:
+def history(conn, code: str) -> EntityHistory:
     """The whole story of every entry of an entity: events, objections, repair applications, measure tasks
     and notices."""
     entity = entities_q.get_entity(conn, fold(code))
@@ -1087,7 +1084,7 @@ def history(conn, code: str) -> dict[str, Any]:
         item["measure_tasks"] = [jsonable(t) for t in tasks if t["entry_id"] == entry.id]
         item["notices"] = [jsonable(n) for n in notices if n["entry_id"] == entry.id]
         out.append(item)
-    return {"code": entity["code"], "name": entity["name"], "entries": out}
+    return EntityHistory(code=entity["code"], name=entity["name"], entries=out)
 
 
 def active_entries(conn, entity_id: int, as_of: dt.date) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from engine.store import Store, chunked, now
 from engine.store import notices as ns
 from engine.values import period_cn
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
+from notices.results import IssuedNotices, NoticeList
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
 CHUNK = 1000  # notices are numbered and stored in transactions of this many causes
@@ -759,22 +760,24 @@ class IssueReport:
             out[r["kind"]] = out.get(r["kind"], 0) + 1
         return {k: out[k] for k in KINDS if k in out}
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "issued_on": self.issued_on,
-            "out": self.out,
-            "formats": list(self.formats),
-            "issued_count": len(self.issued),
-            "already_count": len(self.already),
-            "issued_by_kind": self.by_kind(self.issued),
-            "already_by_kind": self.by_kind(self.already),
-            "files": self.files,
-            "skipped": self.skipped,
-            "changed": self.changed,
-            "issued": self.issued,
-            "already": self.already,
-        }
+    def as_dict(self) -> IssuedNotices:
+        return IssuedNotices(
+            {
+                "source": self.source,
+                "issued_on": self.issued_on,
+                "out": self.out,
+                "formats": list(self.formats),
+                "issued_count": len(self.issued),
+                "already_count": len(self.already),
+                "issued_by_kind": self.by_kind(self.issued),
+                "already_by_kind": self.by_kind(self.already),
+                "files": self.files,
+                "skipped": self.skipped,
+                "changed": self.changed,
+                "issued": self.issued,
+                "already": self.already,
+            }
+        )
 
 
 def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
@@ -1789,7 +1792,7 @@ def list_notices(
     entity_code: str | None = None,
     plan_id: int | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> NoticeList:
     if kind:
         require_kind(kind)
     if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
@@ -1819,7 +1822,7 @@ def list_notices(
                 "content_hash": r["content_hash"],
             }
         )
-    return out
+    return NoticeList(out)
 
 
 # -- samples (template previews and meta tests) -----------------------------------------------------
