@@ -748,13 +748,13 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
 
     Example: supervise simulate --policy drafts/tax-credit-2026.yaml --against 1
     """
-    from engine.pipeline.simulate import simulate, simulation_text
+    from engine.pipeline.simulate import simulate
 
     with errors():
         settings().store.require_schema()
         with progress(None, "Simulating") as tick:
             r = simulate(settings().store, policy_ref, against, parse_date(as_of, "--as-of"), progress=tick)
-    emit(r, simulation_text)
+    emit(r)
 
 
 # == plan ==
@@ -1112,20 +1112,7 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
 
     with progress(None, "Serving pre-listing notices") as tick:
         r = _list_write(serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick)
-
-    def text(r: dict) -> str:
-        lines = [
-            f"Notice served on {r['on']} for {len(r['served'])} entries; {len(r['skipped'])} not proposed (left alone)."
-        ]
-        lines += [
-            f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
-            for s in r["served"]
-        ]
-        if r.get("note"):
-            lines.append(r["note"])
-        return "\n".join(lines)
-
-    emit(r, text)
+    emit(r)
 
 
 @lists_.command("advance")
@@ -1141,15 +1128,7 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
 
     with progress(None, "Advancing list entries") as tick:
         r = _list_write(advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
-    waiting = ", ".join(f"{v} {k}" for k, v in r["waiting"].items())
-    emit(
-        r,
-        lambda r: (
-            f"As of {r['as_of']}: {len(r['listed'])} listed, {len(r['expired'])} expired"
-            + (f"; waiting: {waiting}" if waiting else "")
-            + "."
-        ),
-    )
+    emit(r)
 
 
 @lists_.command("revoke")

@@ -45,7 +45,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 from lists import measures
-from lists.results import EntityHistory, ListView
+from lists.results import Advanced, EntityHistory, ListView, Served
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
 PRE_LISTING = ("proposed", "notified")
@@ -779,7 +779,7 @@ def serve(
     entry_id: int | None = None,
     cycle_id: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+) -> Served:
     """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
     day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
     its repair instructions (两书同达) are issued dated ``on``, stating that deadline."""
@@ -805,7 +805,7 @@ def serve(
                     f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
                     f"{earlier[0]}'."
                 )
-                return {"on": on.isoformat(), "served": [], "skipped": [], "note": note}
+                return Served({"on": on.isoformat(), "served": [], "skipped": [], "note": note})
     served, skipped = [], []
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
@@ -848,15 +848,13 @@ def serve(
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return {"on": on.isoformat(), "served": served, "skipped": skipped}
+    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
 
 
-def advance(
-    conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None
-) -> dict[str, Any]:
+def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None) -> Advanced:
     """List entries whose objection window has passed with no objection pending, expire those past their
     maximum period. Idempotent: a second run on the same date changes nothing."""
-    result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
+    result = Advanced({"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}})
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):

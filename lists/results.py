@@ -150,3 +150,46 @@ class PendingTasks(Result):
         for dept, n in self.overdue_by_department.items():
             lines.append(f"Overdue: {dept}: {n}")
         return lines
+
+
+class Served(dict):
+    """Pre-listing notices served (lifecycle.serve): on, served entries with their objection deadlines, skipped
+    entries, and a note when nothing could be served. A dict: tests and the demo read its keys."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Notice served on {self['on']} for {len(self['served'])} entries; {len(self['skipped'])} not proposed "
+            f"(left alone)."
+        ]
+        lines += [
+            f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
+            for s in self["served"]
+        ]
+        if self.get("note"):
+            lines.append(self["note"])
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class Advanced(dict):
+    """Entries listed and expired on a date (lifecycle.advance), and the ones still waiting, counted by why.
+    A dict: tests and the demo read its keys."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+    def lines(self) -> list[str]:
+        waiting = ", ".join(f"{v} {k}" for k, v in self["waiting"].items())
+        return [
+            f"As of {self['as_of']}: {len(self['listed'])} listed, {len(self['expired'])} expired"
+            + (f"; waiting: {waiting}" if waiting else "")
+            + "."
+        ]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
