@@ -18,6 +18,12 @@ from typing import Any
 import click
 
 from engine.errors import SupervisionError, UsageProblem
+from engine.outpaths import output_dir, output_file, write_atomically
+from engine.regions import region_label
+from engine.values import parse_date as parse_value_date
+
+# The library modules that load the store (SQLAlchemy) or the policy packs are imported inside the commands:
+# imported here they would make every 'supervise --help' several times slower (about 0.6 s instead of 0.1 s).
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 # Stored ids and counts are 64-bit integers in both databases; a larger number is refused as an option value.
@@ -221,10 +227,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     """A date option, in any form an import accepts: 2026-04-30, 2026/4/30, 20260430, 2026年4月30日."""
     if value is None:
         return None
-    from engine.values import parse_date as parse
-
     try:
-        day = parse(value)
+        day = parse_value_date(value)
     except ValueError:
         raise click.BadParameter(
             f"'{value}' is not a date; use YYYY-MM-DD (or 2026/4/30, 20260430, 2026年4月30日)", param_hint=option
@@ -379,7 +383,6 @@ def entities_show(code: str) -> None:
     Example: supervise entities show 91350100M000100Y43
     """
     from engine import register
-    from engine.regions import region_label
 
     with errors():
         result = register.show_entity(settings().store, code)
@@ -719,7 +722,6 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 
     Example: supervise cycle report 1 --out reports/cycle-1
     """
-    from engine.outpaths import output_dir
     from engine.pipeline.report import write_report
 
     with errors():
@@ -946,7 +948,6 @@ def plan_publish(plan_id: int, out: str, on: str | None) -> None:
     Example: supervise plan publish 5 --out public/
     """
     from engine import plans
-    from engine.outpaths import output_dir
 
     with errors():
         output_dir(out)  # before any work: a wrong --out is named first
@@ -1000,7 +1001,6 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
     Example: supervise plan results publish 5 --out public/
     """
     from engine import plans
-    from engine.outpaths import output_dir
 
     with errors():
         output_dir(out)  # before any work: a wrong --out is named first
@@ -1219,7 +1219,6 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists publish --out site/ --as-of 2026-06-01
     """
-    from engine.outpaths import output_dir
     from lists.publish import publish
 
     with errors():
@@ -1505,7 +1504,6 @@ def notices_issue(
     if plan_id is not None and kinds and set(kinds) != {"inspection"}:
         raise click.UsageError("--plan issues only inspection notices; drop --kind or use --kind inspection.")
     day = parse_date(as_of, "--as-of")
-    from engine.outpaths import output_dir
 
     with errors():
         output_dir(out)
@@ -1548,7 +1546,6 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
 
     Example: supervise notices show "泉市监信告知〔2025〕1号" --format pdf --out notice.pdf
     """
-    from engine.outpaths import output_file, write_atomically
     from notices import issue
 
     if fmt == "pdf" and not out:
@@ -1633,7 +1630,6 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
 
     Example: supervise notices preview pre_listing --templates my_templates/ --format html --out preview.html
     """
-    from engine.outpaths import output_file, write_atomically
     from notices import issue, render
 
     if fmt == "pdf" and not out:
