@@ -3,6 +3,7 @@ of the JSON document ``--json`` prints, ``lines()`` the text the command prints.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,13 @@ def event_detail(ev: dict) -> str:
 class ListView(Result):
     """The entries of a list on a date (lifecycle.show)."""
 
-    list: str
+    list: str  # the field shadows the builtin in this class body: builtins.list below
     title: str
     as_of: str
     state: str
-    entries: list[dict[str, Any]]
+    entries: builtins.list[dict[str, Any]]
 
-    def lines(self) -> list[str]:
+    def lines(self) -> builtins.list[str]:
         lines = [f"{self.title} ({self.list}) on {self.as_of}: {len(self.entries)} entries ({self.state})"]
         for e in self.entries:
             period = f"{e['listed_from']} .. {last_day(e['until'])}" if e["listed_from"] else "never listed"
