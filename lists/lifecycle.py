@@ -45,6 +45,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 from lists import measures
+from lists.results import Advanced, EntityHistory, ListView, Served
 from notices import issue as notices_issue
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
@@ -763,7 +764,7 @@ def serve(
     entry_id: int | None = None,
     cycle_id: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+) -> Served:
     """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
     day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
     its repair instructions (两书同达) are issued dated ``on``, stating that deadline."""
@@ -789,7 +790,7 @@ def serve(
                     f"{', '.join(map(str, earlier))}; serve them with 'supervise lists serve --cycle "
                     f"{earlier[0]}'."
                 )
-                return {"on": on.isoformat(), "served": [], "skipped": [], "note": note}
+                return Served({"on": on.isoformat(), "served": [], "skipped": [], "note": note})
     served, skipped = [], []
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
@@ -832,15 +833,13 @@ def serve(
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return {"on": on.isoformat(), "served": served, "skipped": skipped}
+    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
 
 
-def advance(
-    conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None
-) -> dict[str, Any]:
+def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None) -> Advanced:
     """List entries whose objection window has passed with no objection pending, expire those past their
     maximum period. Idempotent: a second run on the same date changes nothing."""
-    result: dict[str, Any] = {"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}}
+    result = Advanced({"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}})
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
@@ -984,7 +983,7 @@ def known_lists(conn) -> dict[str, str]:
     return {name: "、".join(titles) or name for name, titles in found.items()}
 
 
-def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[str, Any]:
+def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> ListView:
     """Entries of a list on a date. ``state='listed'`` shows those in effect (inside their publication period),
     ``'all'`` every entry that existed on the date, or one state by name."""
     # Several packs may name a list alike (black in tax-credit and market-credit-risk): PACK/LIST picks one.
@@ -1035,16 +1034,12 @@ def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> dict[st
             )
             or titles[name]
         )
-    return {
-        "list": list_name,
-        "title": title,
-        "as_of": as_of.isoformat(),
-        "state": state,
-        "entries": [e.summary(as_of) for e in entries],
-    }
+    return ListView(
+        list=list_name, title=title, as_of=as_of.isoformat(), state=state, entries=[e.summary(as_of) for e in entries]
+    )
 
 
-def history(conn, code: str) -> dict[str, Any]:
+def history(conn, code: str) -> EntityHistory:
     """The whole story of every entry of an entity: events, objections, repair applications, measure tasks
     and notices."""
     entity = entities_q.get_entity(conn, fold(code))
@@ -1072,7 +1067,7 @@ def history(conn, code: str) -> dict[str, Any]:
         item["measure_tasks"] = [jsonable(t) for t in tasks if t["entry_id"] == entry.id]
         item["notices"] = [jsonable(n) for n in notices if n["entry_id"] == entry.id]
         out.append(item)
-    return {"code": entity["code"], "name": entity["name"], "entries": out}
+    return EntityHistory(code=entity["code"], name=entity["name"], entries=out)
 
 
 def active_entries(conn, entity_id: int, as_of: dt.date) -> list[dict[str, Any]]:

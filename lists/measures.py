@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from engine import deadlines
 from engine.errors import ListError
 from engine.store import lists as q
+from lists.results import PendingTasks
 
 DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
 
@@ -106,7 +107,7 @@ def departments(conn) -> list[str]:
     return sorted(n for n in names if n)
 
 
-def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, Any]:
+def pending(conn, as_of: dt.date, department: str | None = None) -> PendingTasks:
     """Tasks created on or before ``as_of`` and not acknowledged by then; overdue ones counted per department.
     A department no task or measure names is an error (with the closest names), not "0 pending"."""
     if department is not None:
@@ -126,13 +127,13 @@ def pending(conn, as_of: dt.date, department: str | None = None) -> dict[str, An
         if view["overdue_days"]:
             overdue[task["department"]] = overdue.get(task["department"], 0) + 1
         tasks.append(view)
-    return {
-        "as_of": as_of.isoformat(),
-        "department": department,
-        "tasks": tasks,
-        "overdue": sum(overdue.values()),
-        "overdue_by_department": overdue,
-    }
+    return PendingTasks(
+        as_of=as_of.isoformat(),
+        department=department,
+        tasks=tasks,
+        overdue=sum(overdue.values()),
+        overdue_by_department=overdue,
+    )
 
 
 def ack(conn, task_id: int, by: str, on: dt.date, note: str | None = None) -> dict[str, Any]:

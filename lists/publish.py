@@ -33,6 +33,7 @@ from engine.register.codes import ENTITY_TYPE_LABELS, public_party
 from engine.store import audit
 from engine.store import lists as q
 from lists.lifecycle import Entry, basis_text, jsonable, load
+from lists.results import PublishedLists
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 PAGE_SIZE = 50
@@ -232,7 +233,7 @@ def _search_script(item: dict[str, Any]) -> str:
     return "// 名单检索数据（自动生成）\n(window.SITE_LISTS = window.SITE_LISTS || []).push(" + text + ");\n"
 
 
-def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "system") -> dict[str, Any]:
+def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "system") -> PublishedLists:
     """Write the public site for ``day`` into ``out_dir`` (created if needed; our files are overwritten, pages
     beyond the list's last page removed)."""
     out = pathlib.Path(out_dir)
@@ -308,4 +309,4 @@ def publish(conn, out_dir: str | pathlib.Path, day: dt.date, actor: str = "syste
     counts = {i["dir"]: i["count"] for i in lists}
     missing = [r["entry_id"] for r in rows if r["decision_no"] == NOT_RECORDED]
     audit(conn, actor, "lists_publish", str(out), as_of=day.isoformat(), counts=counts, missing_documents=missing)
-    return {"out": str(out), "as_of": day.isoformat(), "counts": counts, "files": files, "missing_documents": missing}
+    return PublishedLists(out=str(out), as_of=day.isoformat(), counts=counts, files=files, missing_documents=missing)

@@ -40,6 +40,7 @@ from engine.store import notices as ns
 from engine.store.cycles import get_cycle
 from engine.values import period_cn
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
+from notices.results import IssuedNotices, NoticeList
 from policies.loader import BOUNDS, version_from_body
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
@@ -748,22 +749,24 @@ class IssueReport:
             out[r["kind"]] = out.get(r["kind"], 0) + 1
         return {k: out[k] for k in KINDS if k in out}
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "issued_on": self.issued_on,
-            "out": self.out,
-            "formats": list(self.formats),
-            "issued_count": len(self.issued),
-            "already_count": len(self.already),
-            "issued_by_kind": self.by_kind(self.issued),
-            "already_by_kind": self.by_kind(self.already),
-            "files": self.files,
-            "skipped": self.skipped,
-            "changed": self.changed,
-            "issued": self.issued,
-            "already": self.already,
-        }
+    def as_dict(self) -> IssuedNotices:
+        return IssuedNotices(
+            {
+                "source": self.source,
+                "issued_on": self.issued_on,
+                "out": self.out,
+                "formats": list(self.formats),
+                "issued_count": len(self.issued),
+                "already_count": len(self.already),
+                "issued_by_kind": self.by_kind(self.issued),
+                "already_by_kind": self.by_kind(self.already),
+                "files": self.files,
+                "skipped": self.skipped,
+                "changed": self.changed,
+                "issued": self.issued,
+                "already": self.already,
+            }
+        )
 
 
 def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
@@ -1776,7 +1779,7 @@ def list_notices(
     entity_code: str | None = None,
     plan_id: int | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> NoticeList:
     if kind:
         require_kind(kind)
     if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
@@ -1806,7 +1809,7 @@ def list_notices(
                 "content_hash": r["content_hash"],
             }
         )
-    return out
+    return NoticeList(out)
 
 
 # -- samples (template previews and meta tests) -----------------------------------------------------

@@ -25,6 +25,7 @@ from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
 from engine.model import PackVersion
 from engine.pipeline.parallel import Sink, evaluate_batches
+from engine.pipeline.results import CycleDiff, CycleRun, CycleView
 from engine.progress import announce
 from engine.regions import region_label
 from engine.store import Store, audit, lock_wait_seconds, now
@@ -308,17 +309,17 @@ def run_cycle(
             rerun=rerun,
         )
     summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # with the commit
-    return {
-        "cycle": cycle_id,
-        "pack": pack_id,
-        "version": version.version,
-        "period": period,
-        "as_of": as_of.isoformat(),
-        "revision": existing["revision"] + 1 if existing else 1,
-        "supersedes": existing["id"] if existing else None,
-        "entities": stats["entities"],
+    return CycleRun(
+        cycle=cycle_id,
+        pack=pack_id,
+        version=version.version,
+        period=period,
+        as_of=as_of.isoformat(),
+        revision=existing["revision"] + 1 if existing else 1,
+        supersedes=existing["id"] if existing else None,
+        entities=stats["entities"],
         **summary,
-    }
+    )
 
 
 def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date) -> dict[str, Any]:
@@ -393,7 +394,7 @@ def list_cycles(store: Store) -> list[dict]:
     ]
 
 
-def show_cycle(store: Store, cycle_id: int) -> dict:
+def show_cycle(store: Store, cycle_id: int) -> CycleView:
     with store.read() as conn:
         c = q.get_cycle(conn, cycle_id)
     summary = dict(c["summary"] or {})
@@ -401,25 +402,25 @@ def show_cycle(store: Store, cycle_id: int) -> dict:
         # Cycles stored before the summary kept it: from start to commit as the cycle row recorded them.
         summary["wall_seconds"] = round((c["committed_at"] - c["started_at"]).total_seconds(), 3)
     c["summary"] = summary
-    return {
-        "id": c["id"],
-        "pack": c["pack_id"],
-        "version": c["version"],
-        "content_hash": c["content_hash"],
-        "period": c["period"],
-        "revision": c["revision"],
-        "as_of": c["as_of"].isoformat(),
-        "status": c["status"],
-        "superseded_by": c["superseded_by"],
-        "supersedes": c["supersedes_id"],
-        "entities": c["entity_count"],
-        "started_at": c["started_at"].isoformat(),
-        "committed_at": c["committed_at"].isoformat(),
-        "summary": c["summary"],
-    }
+    return CycleView(
+        id=c["id"],
+        pack=c["pack_id"],
+        version=c["version"],
+        content_hash=c["content_hash"],
+        period=c["period"],
+        revision=c["revision"],
+        as_of=c["as_of"].isoformat(),
+        status=c["status"],
+        superseded_by=c["superseded_by"],
+        supersedes=c["supersedes_id"],
+        entities=c["entity_count"],
+        started_at=c["started_at"].isoformat(),
+        committed_at=c["committed_at"].isoformat(),
+        summary=c["summary"],
+    )
 
 
-def diff_cycles(store: Store, a: int, b: int) -> dict:
+def diff_cycles(store: Store, a: int, b: int) -> CycleDiff:
     with store.read() as conn:
         ca, cb = q.get_cycle(conn, a), q.get_cycle(conn, b)
         trans = q.transitions(conn, a, b)
@@ -442,23 +443,21 @@ def diff_cycles(store: Store, a: int, b: int) -> dict:
                 "change": round(y - x, 2),
             }
         )
-    return {
-        "a": {"id": a, "pack": ca["pack_id"], "period": ca["period"], "version": ca["version"]},
-        "b": {"id": b, "pack": cb["pack_id"], "period": cb["period"], "version": cb["version"]},
-        "tiers": [
-            {"tier": t, "a": ta.get(t, 0), "b": tb.get(t, 0), "change": tb.get(t, 0) - ta.get(t, 0)} for t in tiers
-        ],
-        "transitions": [{"from": x, "to": y, "entities": n} for (x, y), n in sorted(trans.items())],
-        "lists": [
+    return CycleDiff(
+        a={"id": a, "pack": ca["pack_id"], "period": ca["period"], "version": ca["version"]},
+        b={"id": b, "pack": cb["pack_id"], "period": cb["period"], "version": cb["version"]},
+        tiers=[{"tier": t, "a": ta.get(t, 0), "b": tb.get(t, 0), "change": tb.get(t, 0) - ta.get(t, 0)} for t in tiers],
+        transitions=[{"from": x, "to": y, "entities": n} for (x, y), n in sorted(trans.items())],
+        lists=[
             {"list": name, "a": la.get(name, 0), "b": lb.get(name, 0), "change": lb.get(name, 0) - la.get(name, 0)}
             for name in sorted(set(la) | set(lb))
         ],
-        "workload": workload,
-        "expected_inspections": {
+        workload=workload,
+        expected_inspections={
             "a": round(sum(w["a"] for w in workload), 1),
             "b": round(sum(w["b"] for w in workload), 1),
         },
-    }
+    )
 
 
 def _list_counts(conn, cycle_id: int) -> dict[str, int]:

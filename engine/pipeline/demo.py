@@ -783,14 +783,14 @@ def _lists_and_notices(
     stages.append({"name": "notices", "title": "Notices", "lines": n_lines})
     with store.transaction() as conn:
         site = publish(conn, out / "site", later, "demo")
-    counts = site.get("counts") or {}
+    counts = site.counts or {}
     stages.append(
         {
             "name": "site",
             "title": f"Public site as of {later}",
             "lines": [
                 f"{out / 'site' / 'index.html'}: "
-                + (", ".join(f"{k} {v}" for k, v in counts.items()) if counts else str(site.get("rows", "")))
+                + (", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "")
             ],
         }
     )

@@ -23,6 +23,7 @@ from typing import Any
 from engine.errors import CycleError
 from engine.model import PackVersion
 from engine.pipeline.cycles import evaluate_register, workers_for
+from engine.pipeline.results import Simulation
 from engine.store import Store
 from engine.store import cycles as q
 from engine.store import entities as qe
@@ -36,7 +37,7 @@ def simulate(
     against: int | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+) -> Simulation:
     """Evaluate the register with a draft pack (file or id) and compare with a stored cycle; store nothing."""
     t0 = time.perf_counter()
     pack = get_pack(policy_ref)  # PolicyError with file:line problems for an invalid draft
@@ -83,7 +84,7 @@ def simulate(
             "wall_seconds": round(time.perf_counter() - t0, 3),
         }
     )
-    return result
+    return Simulation(result)
 
 
 def _previous_tiers(conn, version: PackVersion, as_of: dt.date) -> dict[int, str]:
@@ -325,101 +326,3 @@ def _compare(
         "lists": lists,
         "measures": measures,
     }
-
-
-def simulation_text(r: dict) -> str:
-    """Compact tables for the terminal."""
-    p, base = r["policy"], r["against"]
-    lines = [
-        f"Simulation of {p['id']}@{p['version']} ({p['file']}, hash {p['content_hash'][:12]}) as of {r['as_of']}: "
-        f"{r['entities']:,} entities evaluated, {r['distinct_vectors']} distinct evaluations, "
-        f"{r['wall_seconds']:.1f}s. Nothing was stored."
-    ]
-    if base:
-        lines.append(
-            f"Against cycle {base['cycle']} ({base['pack']}@{base['version']}, period {base['period']}, "
-            f"as of {base['as_of']}, {base['entities']:,} entities)."
-        )
-    else:
-        lines.append("No cycle of this pack to compare with: absolute figures only.")
-    lines.append("")
-    head = f"{'tier':<6}" + (
-        f"{'against':>10}{'draft':>10}{'change':>9}{'checks a':>10}{'checks d':>10}"
-        if base
-        else f"{'entities':>10}{'ratio':>8}{'checks':>9}"
-    )
-    lines.append(head)
-    for t in r["tiers"]:
-        if base:
-            lines.append(
-                f"{t['tier']:<6}{t['against']:>10,}{t['draft']:>10,}{t['change']:>+9,}"
-                f"{t['against_expected_inspections']:>10,}{t['draft_expected_inspections']:>10,}"
-            )
-        else:
-            ratio = f"{t['draft_ratio']:.0%}" if t["draft_ratio"] is not None else "-"
-            lines.append(f"{t['tier']:<6}{t['draft']:>10,}{ratio:>8}{t['draft_expected_inspections']:>9,}")
-    insp = r["inspections"]
-    lines.append(
-        f"expected inspections: {insp['against']:,} -> {insp['draft']:,} ({insp['change']:+,})"
-        if base
-        else f"expected inspections: {insp['draft']:,}"
-    )
-    if base:
-        tiers = [t["tier"] for t in r["tiers"]]
-        matrix = {(x["from"], x["to"]): x["entities"] for x in r["transitions"]}
-        cols = tiers + (["(none)"] if any(b is None for _, b in matrix) else [])
-        rows = tiers + (["(new)"] if any(a is None for a, _ in matrix) else [])
-        lines += [
-            "",
-            "transitions: rows = tier in the cycle, columns = tier with the draft",
-            "      " + "".join(f"{c:>9}" for c in cols),
-        ]
-        for a in rows:
-            ka = None if a == "(new)" else a
-            lines.append(f"{a:<6}" + "".join(f"{matrix.get((ka, None if c == '(none)' else c), 0):>9,}" for c in cols))
-        ch = r["changes"]
-        lines.append(
-            f"{ch['tier_up']:,} up, {ch['tier_down']:,} down, {ch['unchanged']:,} unchanged, "
-            f"{ch['new']:,} new, {ch['left']:,} no longer evaluated"
-        )
-    regions: dict[str, list[float]] = {}
-    for w in insp["per_region"]:
-        acc = regions.setdefault(w["region"] or "-", [0.0, 0.0])
-        acc[0] += w.get("against", 0.0)
-        acc[1] += w["draft"]
-    if regions:
-        lines += ["", f"{'region':<8}" + (f"{'against':>10}{'draft':>10}{'change':>10}" if base else f"{'checks':>10}")]
-        for region, (x, y) in sorted(regions.items()):
-            lines.append(f"{region:<8}" + (f"{x:>10,.1f}{y:>10,.1f}{y - x:>+10,.1f}" if base else f"{y:>10,.1f}"))
-    if r["lists"]:
-        lines += [
-            "",
-            f"{'list':<10}"
-            + (f"{'against':>10}{'draft':>10}{'entering':>10}{'leaving':>10}" if base else f"{'entities':>10}"),
-        ]
-        for x in r["lists"]:
-            lines.append(
-                f"{x['list']:<10}"
-                + (
-                    f"{x['against']:>10,}{x['draft']:>10,}{x['entering']:>10,}{x['leaving']:>10,}"
-                    if base
-                    else f"{x['draft']:>10,}"
-                )
-            )
-    if r["measures"]:
-        width = max(len(m["id"]) for m in r["measures"]) + 2
-        lines += [
-            "",
-            f"{'measure':<{width}}"
-            + (f"{'against':>10}{'draft':>10}{'gained':>9}{'lost':>9}" if base else f"{'entities':>10}"),
-        ]
-        for m in r["measures"]:
-            lines.append(
-                f"{m['id']:<{width}}"
-                + (
-                    f"{m['against']:>10,}{m['draft']:>10,}{m['gained']:>9,}{m['lost']:>9,}"
-                    if base
-                    else f"{m['draft']:>10,}"
-                )
-            )
-    return "\n".join(lines)

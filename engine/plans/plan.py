@@ -28,6 +28,7 @@ from engine.plans.algorithm import (
     inspectors_fingerprint,
     plan_fingerprint,
 )
+from engine.plans.views import PlanDetails, PlanDrawn, PlanList
 from engine.store import Store, audit, now
 from engine.store import plans as q
 from engine.store.cycles import get_cycle
@@ -155,7 +156,7 @@ def draw_plan(
     timings: dict[str, float] | None = None,
     redraw: bool = False,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> PlanDrawn:
     """Draw and store an inspection plan for a committed cycle (one transaction; nothing stored on failure).
 
     A period (pack and period, whatever the cycle revision) has one plan; another one needs ``redraw`` and a
@@ -327,28 +328,30 @@ def draw_plan(
         t5 = time.perf_counter()
     timings.update({"load": t1 - t0, "exclusions": t2 - t1, "inspectors": t3 - t2, "draw": t4 - t3, "save": t5 - t4})
     used = {code for c in result.checks for code in c.inspectors}
-    return {
-        "plan_id": plan_id,
-        "cycle_id": cycle_id,
-        "seed": result.seed,
-        "algorithm": result.algorithm,
-        "per_check": per_check,
-        "checks": len(result.checks),
-        "inspectors_used": len(used),
-        "inspectors_in_pool": len(inspectors),
-        "strata": result.strata,
-        "excluded": len(result.excluded),
-        "exclude_clean_months": months,
-        "recusal_same_township": recusal,
-        "candidates_fingerprint": result.candidates_fingerprint,
-        "inspectors_fingerprint": result.inspectors_fingerprint,
-        "plan_fingerprint": result.plan_fingerprint,
-        "sampled": result_totals(result.strata)["sampled"],
-        "forced": result_totals(result.strata)["forced"],
-        "tiers": tier_summary(result.strata),
-        "earlier_plans": [p["id"] for p in earlier],
-        "reason": reason,
-    }
+    return PlanDrawn(
+        {
+            "plan_id": plan_id,
+            "cycle_id": cycle_id,
+            "seed": result.seed,
+            "algorithm": result.algorithm,
+            "per_check": per_check,
+            "checks": len(result.checks),
+            "inspectors_used": len(used),
+            "inspectors_in_pool": len(inspectors),
+            "strata": result.strata,
+            "excluded": len(result.excluded),
+            "exclude_clean_months": months,
+            "recusal_same_township": recusal,
+            "candidates_fingerprint": result.candidates_fingerprint,
+            "inspectors_fingerprint": result.inspectors_fingerprint,
+            "plan_fingerprint": result.plan_fingerprint,
+            "sampled": result_totals(result.strata)["sampled"],
+            "forced": result_totals(result.strata)["forced"],
+            "tiers": tier_summary(result.strata),
+            "earlier_plans": [p["id"] for p in earlier],
+            "reason": reason,
+        }
+    )
 
 
 def _check_items(c: Check, shared: dict[tuple, dict] | None = None) -> dict[str, Any]:
@@ -581,7 +584,7 @@ def ratio_pct(ratio: float) -> str:
     return f"{float(ratio) * 100:g}%"
 
 
-def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> dict[str, Any]:
+def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> PlanDetails:
     """Everything about a plan: strata, checks with inspectors, results, publications and deadline flags."""
     as_of = as_of or dt.date.today()
     with store.read() as conn:
@@ -659,50 +662,52 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> di
     used = {i["code"] for c in checks for i in c["inspectors"]}
     forced = result_totals(params.get("strata") or [])["forced"]
     labels = (((cycle.get("pack_body") or {}).get("version") or {}).get("tiers") or {}).get("labels") or {}
-    return {
-        "plan_id": plan_id,
-        "cycle_id": plan["cycle_id"],
-        "pack_id": params.get("pack_id"),
-        "pack_title": ((cycle.get("pack_body") or {}).get("pack") or {}).get("title") if cycle else None,
-        "authority": ((cycle.get("pack_body") or {}).get("pack") or {}).get("authority") if cycle else None,
-        "authorities": _plan_authorities(
-            ((cycle.get("pack_body") or {}).get("pack") or {}) if cycle else {}, [c["region"] for c in checks]
-        ),
-        "period": params.get("period"),
-        "as_of": params.get("as_of"),
-        "seed": plan["seed"],
-        "algorithm": plan["algorithm"],
-        "per_check": plan["per_check"],
-        "created_at": plan["created_at"],
-        "candidates_fingerprint": plan["candidates_fingerprint"],
-        "inspectors_fingerprint": plan["inspectors_fingerprint"],
-        "plan_fingerprint": plan["plan_fingerprint"],
-        "exclude_clean_months": params.get("exclude_clean_months"),
-        "excluded": len(params.get("excluded") or []),
-        "recusal_same_township": params.get("recusal_same_township"),
-        "results_deadline_working_days": wd,
-        "checked_on": as_of,
-        "strata": params.get("strata") or [],
-        "items": list(items.values()),
-        "tiers": tier_summary(params.get("strata") or []),
-        "tier_labels": labels,
-        "redraw": params.get("redraw"),
-        "totals": {
-            "checks": len(checks),
-            "sampled": len(checks) - forced,
-            "forced": forced,
-            "inspectors_used": len(used),
-            "results": len(results),
-            "published_late": sum(1 for f in flags if f["flag"] == "published_late"),
-            "overdue": sum(1 for f in flags if f["flag"] == "overdue"),
-        },
-        "publications": [{"kind": p["kind"], "published_on": p["published_on"], "path": p["path"]} for p in pubs],
-        "flags": flags,
-        "checks": checks,
-    }
+    return PlanDetails(
+        {
+            "plan_id": plan_id,
+            "cycle_id": plan["cycle_id"],
+            "pack_id": params.get("pack_id"),
+            "pack_title": ((cycle.get("pack_body") or {}).get("pack") or {}).get("title") if cycle else None,
+            "authority": ((cycle.get("pack_body") or {}).get("pack") or {}).get("authority") if cycle else None,
+            "authorities": _plan_authorities(
+                ((cycle.get("pack_body") or {}).get("pack") or {}) if cycle else {}, [c["region"] for c in checks]
+            ),
+            "period": params.get("period"),
+            "as_of": params.get("as_of"),
+            "seed": plan["seed"],
+            "algorithm": plan["algorithm"],
+            "per_check": plan["per_check"],
+            "created_at": plan["created_at"],
+            "candidates_fingerprint": plan["candidates_fingerprint"],
+            "inspectors_fingerprint": plan["inspectors_fingerprint"],
+            "plan_fingerprint": plan["plan_fingerprint"],
+            "exclude_clean_months": params.get("exclude_clean_months"),
+            "excluded": len(params.get("excluded") or []),
+            "recusal_same_township": params.get("recusal_same_township"),
+            "results_deadline_working_days": wd,
+            "checked_on": as_of,
+            "strata": params.get("strata") or [],
+            "items": list(items.values()),
+            "tiers": tier_summary(params.get("strata") or []),
+            "tier_labels": labels,
+            "redraw": params.get("redraw"),
+            "totals": {
+                "checks": len(checks),
+                "sampled": len(checks) - forced,
+                "forced": forced,
+                "inspectors_used": len(used),
+                "results": len(results),
+                "published_late": sum(1 for f in flags if f["flag"] == "published_late"),
+                "overdue": sum(1 for f in flags if f["flag"] == "overdue"),
+            },
+            "publications": [{"kind": p["kind"], "published_on": p["published_on"], "path": p["path"]} for p in pubs],
+            "flags": flags,
+            "checks": checks,
+        }
+    )
 
 
-def list_plans(store: Store) -> list[dict[str, Any]]:
+def list_plans(store: Store) -> PlanList:
     """Every stored plan: id, cycle (pack, period, as-of), seed, drawn_at (UTC), checks, status (``drawn``,
     ``published`` or ``results_published``, from the plan's publications), published_on, results_published_on
     and ``redraw`` ({reason, earlier_plans} for a plan drawn with --redraw, else None)."""
@@ -733,7 +738,7 @@ def list_plans(store: Store) -> list[dict[str, Any]]:
                 "redraw": (r["params"] or {}).get("redraw"),
             }
         )
-    return out
+    return PlanList(out)
 
 
 def _plan_authorities(pack: dict[str, Any], regions: Sequence[str | None]) -> list[str]:

@@ -256,8 +256,8 @@ def test_history_tells_the_whole_story(store, factory):
     run(store, L.advance, D(2026, 6, 1))
     with store.read() as conn:
         h = L.history(conn, s["codes"][0].lower())
-    assert h["code"] == s["codes"][0]
-    (e,) = h["entries"]
+    assert h.code == s["codes"][0]
+    (e,) = h.entries
     assert [ev["event"] for ev in e["events"]] == ["proposed", "notified", "listed"]
     assert len(e["measure_tasks"]) == 4
     with store.read() as conn, pytest.raises(EntityNotFound, match="No entity with code 91350100M000100Y43"):
@@ -270,11 +270,11 @@ def test_show_lists_in_effect_on_a_date(store, factory):
     run(store, L.serve, D(2026, 5, 6), "clerk", cycle_id=s["cycle"])
     run(store, L.advance, D(2026, 6, 1))
     with store.read() as conn:
-        assert [e["id"] for e in L.show(conn, "black", D(2026, 5, 21))["entries"]] == []
-        assert [e["id"] for e in L.show(conn, "black", D(2026, 5, 22))["entries"]] == [1, 2]
-        assert [e["state"] for e in L.show(conn, "black", D(2026, 5, 10), state="all")["entries"]] == ["notified"] * 2
-        assert [e["id"] for e in L.show(conn, "red", D(2027, 4, 29))["entries"]] == [3]
-        assert L.show(conn, "red", D(2027, 4, 30))["entries"] == []  # past the maximum period, advance or not
+        assert [e["id"] for e in L.show(conn, "black", D(2026, 5, 21)).entries] == []
+        assert [e["id"] for e in L.show(conn, "black", D(2026, 5, 22)).entries] == [1, 2]
+        assert [e["state"] for e in L.show(conn, "black", D(2026, 5, 10), state="all").entries] == ["notified"] * 2
+        assert [e["id"] for e in L.show(conn, "red", D(2027, 4, 29)).entries] == [3]
+        assert L.show(conn, "red", D(2027, 4, 30)).entries == []  # past the maximum period, advance or not
         with pytest.raises(ListError, match=r"There is no list 'blak' \(did you mean 'black'\?\)"):
             L.show(conn, "blak", D(2026, 6, 1))
 

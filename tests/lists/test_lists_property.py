@@ -209,7 +209,7 @@ def run_actions(store: Store, factory, lists, actions) -> None:
                     R.decide(conn, applications[entry_id][-1], flag, "决定", day, "t")
                     applications[entry_id].pop()
                 elif name == "ack":
-                    tasks = M.pending(conn, day)["tasks"]
+                    tasks = M.pending(conn, day).tasks
                     if tasks:
                         M.ack(conn, tasks[choice % len(tasks)]["task_id"], "部门", day)
         except (ListError, UsageProblem):

@@ -148,7 +148,7 @@ def parse(text: str) -> Cells:
 
 def test_each_pack_list_has_its_own_pages_titled_with_its_name_and_authority(store, factory, tmp_path):
     s, out, result = site(store, factory, tmp_path)
-    assert result["counts"] == {"samr-credit/black": 4, "samr-credit/red": 1, "tax-credit/black": 1}
+    assert result.counts == {"samr-credit/black": 4, "samr-credit/red": 1, "tax-credit/black": 1}
     assert files(out) == ["index.html"] + [
         f"{d}/{f}"
         for d in ("samr-credit/black", "samr-credit/red", "tax-credit/black")
@@ -183,7 +183,7 @@ def test_each_pack_list_has_its_own_pages_titled_with_its_name_and_authority(sto
             .mappings()
             .one()
         )
-    assert audit["detail"]["counts"] == result["counts"]
+    assert audit["detail"]["counts"] == result.counts
 
 
 def test_decision_number_is_the_stored_listing_document_and_no_cell_is_empty(store, factory, tmp_path):
@@ -201,7 +201,7 @@ def test_decision_number_is_the_stored_listing_document_and_no_cell_is_empty(sto
     assert tax[0]["decision_no"].startswith("泉税信告知〔2026〕") and tax[0]["authority"] == "国家税务总局泉州市税务局"
     (red_row,) = json.loads((out / "samr-credit/red/entries.json").read_text(encoding="utf-8"))["entries"]
     assert red_row["entry_id"] == red and red_row["decision_no"] == "—"  # an incentive list: optional, none issued
-    assert result["missing_documents"] == []
+    assert result.missing_documents == []
     for name in files(out):
         if name.endswith(".html"):
             for row in parse((out / name).read_text(encoding="utf-8")).rows:
@@ -225,7 +225,7 @@ def test_listing_document_falls_back_to_the_stored_basis_records(store, factory,
     rows = {r["主体名称"]: r for r in read_csv(tmp_path / "site/samr-credit/black/entries.csv")}
     assert rows["泉州甲0食品有限公司"]["决定文号"] == "泉市监罚〔2026〕100号"
     assert rows["无记录有限公司"]["决定文号"] == "未记载"
-    assert len(result["missing_documents"]) == 1
+    assert len(result.missing_documents) == 1
 
 
 def test_natural_persons_and_operators_are_masked_in_every_written_file(store, factory, tmp_path):
@@ -244,7 +244,7 @@ def test_natural_persons_and_operators_are_masked_in_every_written_file(store, f
     run(store, L.advance, day)
     out = tmp_path / "site"
     result = run(store, publish, out, day)
-    assert result["counts"] == {"samr-credit/black": 2, "samr-credit/red": 1}
+    assert result.counts == {"samr-credit/black": 2, "samr-credit/red": 1}
     written = files(out)
     assert {n.rsplit(".", 1)[1] for n in written} == {"html", "csv", "json", "js"}
     for name in written:

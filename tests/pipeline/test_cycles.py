@@ -94,8 +94,8 @@ def test_committed_cycle_is_immutable_and_rerun_keeps_both(store):
     assert counts(store) == before
     second = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30), rerun=True)
     assert second["revision"] == 2 and second["supersedes"] == first["cycle"]
-    assert show_cycle(store, first["cycle"])["status"] == "superseded"
-    assert show_cycle(store, second["cycle"])["status"] == "committed"
+    assert show_cycle(store, first["cycle"]).status == "superseded"
+    assert show_cycle(store, second["cycle"]).status == "committed"
     assert [c["status"] for c in list_cycles(store)] == ["superseded", "committed"]
 
 
@@ -290,18 +290,18 @@ def test_cycle_show_prints_the_stored_wall_time(store, runner):
     reg.entity(records=[tax(2025, 95)])
     run = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
     shown = show_cycle(store, run["cycle"])
-    stored = shown["summary"]["wall_seconds"]
+    stored = shown.summary["wall_seconds"]
     assert 0 < stored <= run["wall_seconds"]  # the stored time is taken just before the commit
     text = runner.invoke(cli, ["--db", store.url, "cycle", "show", str(run["cycle"])])
     assert text.exit_code == 0 and f"in {stored:.1f}s." in text.output
     # A cycle stored without it (before this was kept): from its start and commit times.
     with store.transaction() as conn:
-        summary = {k: v for k, v in shown["summary"].items() if k != "wall_seconds"}
+        summary = {k: v for k, v in shown.summary.items() if k != "wall_seconds"}
         conn.execute(sa.update(schema.cycles).where(schema.cycles.c.id == run["cycle"]).values(summary=summary))
         started, committed = conn.execute(
             sa.select(schema.cycles.c.started_at, schema.cycles.c.committed_at).where(
                 schema.cycles.c.id == run["cycle"]
             )
         ).one()
-    old = show_cycle(store, run["cycle"])["summary"]["wall_seconds"]
+    old = show_cycle(store, run["cycle"]).summary["wall_seconds"]
     assert old == round((committed - started).total_seconds(), 3) and old > 0

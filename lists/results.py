@@ -1,0 +1,196 @@
+"""Typed results of the lists functions (show, history, publish, measures pending): their fields are the keys
+of the JSON document ``--json`` prints, ``lines()`` the text the command prints."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from engine.results import Result
+
+
+def last_day(until: str | None) -> str:
+    """The last day of publication (what the public site prints as 公示截止日期) of a stored exclusive end."""
+    if not until:
+        return "no end"
+    return (dt.date.fromisoformat(str(until)[:10]) - dt.timedelta(days=1)).isoformat()
+
+
+def event_detail(ev: dict) -> str:
+    """What the history line of an event adds after its reason."""
+    d = ev.get("data") or {}
+    if ev["event"] == "notified":
+        return f" (objections until {d.get('objection_deadline')})"
+    if ev["event"] in ("listed", "extended"):
+        return f" (published through {last_day(d.get('until'))})"
+    if ev["event"].startswith("objection_"):
+        return f" [objection {d.get('objection_id')}]"
+    if ev["event"] == "repair_refused":
+        return f" [application {d.get('application_id')}; earliest {d.get('earliest_on') or 'never'}]"
+    if ev["event"].startswith("repair") and d.get("application_id"):
+        return f" [application {d.get('application_id')}]"
+    return ""
+
+
+@dataclass
+class ListView(Result):
+    """The entries of a list on a date (lifecycle.show)."""
+
+    list: str  # the field shadows the builtin in this class body: builtins.list below
+    title: str
+    as_of: str
+    state: str
+    entries: builtins.list[dict[str, Any]]
+
+    def lines(self) -> builtins.list[str]:
+        lines = [f"{self.title} ({self.list}) on {self.as_of}: {len(self.entries)} entries ({self.state})"]
+        for e in self.entries:
+            period = f"{e['listed_from']} .. {last_day(e['until'])}" if e["listed_from"] else "never listed"
+            served = (
+                f"  served {e['served_on']}, objections until {e['objection_deadline']}"
+                if e.get("objection_deadline")
+                else ""
+            )
+            lines.append(
+                f"  {e['id']:>5} {e['code']} {e['name']}  {e['state']:<9} {period}{served}  "
+                f"{e['authority'] or '-'}  {e['rule']}: {e['reason']}"
+            )
+        return lines
+
+
+@dataclass
+class EntityHistory(Result):
+    """Every list entry of an entity with its events, objections, repairs, measure tasks, notices
+    (lifecycle.history)."""
+
+    code: str
+    name: str
+    entries: list[dict[str, Any]]
+
+    def lines(self) -> list[str]:
+        lines = [f"{self.name} {self.code}: {len(self.entries)} list entries"]
+        for e in self.entries:
+            lines.append(f"Entry {e['id']}  {e['list']} {e['list_title']}  now {e['state']} (since {e['since']})")
+            lines.append(
+                f"  rule {e['rule']}; basis {e['basis']}; authority {e['authority'] or '-'}; "
+                f"decision no. {e['decision_no'] or '-'}; cycle {e['cycle_id']} decision {e['decision_id']}"
+            )
+            lines.append(f"  reason: {e['reason']}")
+            for ev in e["events"]:
+                lines.append(
+                    f"  #{ev['seq']:<2} {ev['valid_from']}  {ev['event']:<18} -> {ev['state']:<9} "
+                    f"by {ev['actor']}: {ev['reason'] or ''}{event_detail(ev)}"
+                )
+            tasks = e["measure_tasks"]
+            if tasks:
+                for action in ("apply", "lift"):
+                    mine = [t for t in tasks if t["action"] == action]
+                    if mine:
+                        acked = sum(1 for t in mine if t["acked_on"])
+                        lines.append(
+                            f"  measures to {action}: {len(mine)} tasks, {acked} acknowledged "
+                            f"({', '.join(sorted({t['department'] for t in mine}))})"
+                        )
+            for n in e["notices"]:
+                lines.append(f"  notice {n['number']} {n['kind']} issued {n['issued_on']}")
+        return lines
+
+
+@dataclass
+class PublishedLists(Result):
+    """What lists.publish wrote: the folder, the date, entries per list folder, the files, entries without a
+    stored listing document."""
+
+    out: str
+    as_of: str
+    counts: dict[str, int]
+    files: list[str]
+    missing_documents: list[int]
+
+    def lines(self) -> list[str]:
+        line = (
+            f"Published {sum(self.counts.values())} entries as of {self.as_of} into {self.out} ("
+            + ", ".join(f"{k}: {v}" for k, v in self.counts.items())
+            + ")."
+        )
+        missing = self.missing_documents
+        if missing:
+            ids = ", ".join(str(i) for i in missing[:10])
+            line += (
+                f"\n{len(missing)} entries have no stored listing document (决定文号 shows 未记载): "
+                f"entries {ids}{' ...' if len(missing) > 10 else ''}; issue their notices with "
+                f"'supervise notices issue --cycle ID' and publish again."
+            )
+        return [line]
+
+
+@dataclass
+class PendingTasks(Result):
+    """Measure tasks not acknowledged on a date, overdue ones counted per department (measures.pending)."""
+
+    as_of: str
+    department: str | None
+    tasks: list[dict[str, Any]]
+    overdue: int
+    overdue_by_department: dict[str, int]
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{len(self.tasks)} measure tasks pending on {self.as_of}"
+            + (f" for {self.department}" if self.department else "")
+            + f", {self.overdue} overdue."
+        ]
+        for t in self.tasks:
+            late = f"  OVERDUE {t['overdue_days']} days" if t["overdue_days"] else ""
+            lines.append(
+                f"  task {t['task_id']:>5} {t['action']:<5} {t['measure_id']} ({t['department']}) "
+                f"{t['list']} {t['code']} {t['name']}, due {t['due_on']}{late}"
+            )
+        for dept, n in self.overdue_by_department.items():
+            lines.append(f"Overdue: {dept}: {n}")
+        return lines
+
+
+class Served(dict):
+    """Pre-listing notices served (lifecycle.serve): on, served entries with their objection deadlines, skipped
+    entries, and a note when nothing could be served. A dict: tests and the demo read its keys."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Notice served on {self['on']} for {len(self['served'])} entries; {len(self['skipped'])} not proposed "
+            f"(left alone)."
+        ]
+        lines += [
+            f"  entry {s['entry_id']} {s['list']} {s['code']}: objections until {s['objection_deadline']}"
+            for s in self["served"]
+        ]
+        if self.get("note"):
+            lines.append(self["note"])
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class Advanced(dict):
+    """Entries listed and expired on a date (lifecycle.advance), and the ones still waiting, counted by why.
+    A dict: tests and the demo read its keys."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+    def lines(self) -> list[str]:
+        waiting = ", ".join(f"{v} {k}" for k, v in self["waiting"].items())
+        return [
+            f"As of {self['as_of']}: {len(self['listed'])} listed, {len(self['expired'])} expired"
+            + (f"; waiting: {waiting}" if waiting else "")
+            + "."
+        ]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
