@@ -1,4 +1,8 @@
-"""Policy packs (YAML, versioned, effective-dated) and record kinds; loader and validator."""
+"""Policy packs (YAML, versioned, effective-dated) and record kinds: the pack files and holidays, finding a pack by
+id or file (how the pipeline loads a pack by name), the loader and validator that build :mod:`engine.model`
+objects, and their views (validate, list, show, diff). It imports engine layers 1-5 only; engine below the
+pipeline never imports it.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """双随机、一公开 inspection plans: the draw algorithm, the inspector pool, plans drawn and verified in the store,
-their exports and public pages, and the inspection results. Callers import from here; the submodules are
+their exports and public pages, and the inspection results. Plans read a committed cycle's stored decisions and
+pack version; they import neither ``lists`` nor ``notices`` nor ``policies`` (notices issues the inspection
+notices from the stored plan). Callers import from here; the submodules are
 
 - :mod:`engine.plans.algorithm`: the plan model and the pure, documented draw (``dsr-sha256-v1``);
 - :mod:`engine.plans.inspectors`: the inspector pool import;

@@ -1,8 +1,11 @@
-"""The store layer: the only code that talks to SQLAlchemy.
+"""The store layer: the only code that talks to SQLAlchemy, and the way every stage reads and writes the database.
 
-``open_store(url)`` gives a :class:`Store` with an engine; ``store.transaction()`` is the unit of work
-(commit on success, roll back on any error). Query functions live in the sibling modules
-(``entities``, ``cycles``, ``lists``, ``plans``, ``notices``) and take a ``Connection``.
+``Store(url)`` (default ``SUPERVISE_DB``, else ``sqlite:///supervise.db``) holds one engine; ``store.transaction()``
+is the unit of work (commit on success, roll back on any error) and ``store.read()`` a read-only connection; the
+schema is created and upgraded with alembic (``engine/migrations``, :meth:`Store.init`). The tables are in
+:mod:`engine.store.schema`; the queries of each stage live in the sibling modules (``entities``, ``cycles``,
+``lists``, ``plans``, ``notices``, ``reports``) and take a ``Connection``; :func:`engine.store.cycles.get_cycle` is
+the one cycle reader. It imports nothing of ours but :mod:`engine.errors`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Tests of the foundation layer: deadlines and the calendar, output paths, regions."""

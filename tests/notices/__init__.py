@@ -1,0 +1,1 @@
+"""Tests of notices: issuing, numbering, strict rendering, PDF output and the golden notices."""

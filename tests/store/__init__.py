@@ -1,0 +1,1 @@
+"""Tests of the store layer: bulk writes and the store on both databases."""
