@@ -6,7 +6,7 @@ abnormal-operation entries (some removed), kept and broken commitments, external
 results), written in bulk with Core executemany like tests/pipeline/test_cycles.py::bulk_register. ``--reuse`` keeps a
 register built earlier (same N and seed) and only clears what earlier cycles wrote.
 
-Then, per pack, a fresh child process runs ``engine.cycles.run_cycle`` (one transaction, lists proposed, summary
+Then, per pack, a fresh child process runs ``engine.pipeline.cycles.run_cycle`` (one transaction, lists proposed, summary
 written) and reports the stage timings from the cycle summary: the evaluation (load, facts, evaluate; in a worker
 process on a register of 100,000 entities or more, overlapping the writes) and the writes of the cycle process
 (store: decisions; lists: proposals, batch by batch), pack load, previous tiers and summary measured around the real
@@ -372,7 +372,7 @@ def clear_cycles(url: str) -> float:
 
 
 def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
-    """Run one cycle through engine.cycles.run_cycle; time the pack load, previous tiers and summary around the real
+    """Run one cycle through engine.pipeline.cycles.run_cycle; time the pack load, previous tiers and summary around the real
     calls (the stages, list proposals included, come from the cycle summary)."""
     import engine.pipeline.cycles as cyc
     from engine.store import cycles as qc

@@ -11,7 +11,7 @@ box finds rows on every page without a server or a build step: a file:// page ma
 JSON). ``index.html`` at the top links every list with its count and searches all of them.
 
 Every row names its list (名单名称) and the listing authority (认定部门). Every published party goes through
-:func:`engine.codes.public_party` (natural persons by entity type, 个体工商户 operators); the operator's name itself
+:func:`engine.register.codes.public_party` (natural persons by entity type, 个体工商户 operators); the operator's name itself
 is never written. Every value goes through Jinja2 autoescaping (HTML) or JSON encoding (scripts).
 """
 
@@ -111,7 +111,7 @@ def listing_document(entry: Entry, notices: Sequence[dict[str, Any]]) -> tuple[s
 def public_row(
     entry: Entry, day: dt.date, notices: Sequence[dict[str, Any]] = (), operator: str | None = None
 ) -> dict[str, Any]:
-    """What the public may see of an entry (party masked by :func:`engine.codes.public_party`)."""
+    """What the public may see of an entry (party masked by :func:`engine.register.codes.public_party`)."""
     r = entry.row
     party = public_party(r["entity_name"], r["code"], r.get("entity_type"), operator)
     until = entry.until_on(day)  # exclusive end; the public sees the last day of publication
