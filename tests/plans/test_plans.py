@@ -18,8 +18,18 @@ from engine.plans import plan as plan_module
 from engine.register.codes import mask_name, mask_person_id
 from engine.store import plans as q
 from engine.store import schema
+from engine.store.cycles import get_cycle
 from policies import base_record_kinds
-from tests.builders_plans import TIER_RATIOS, add_inspectors, build_cycle, insert_cycle, inspector_rows, pack_body
+from tests.builders_plans import (
+    TIER_RATIOS,
+    add_inspectors,
+    build_cycle,
+    entity_rows,
+    insert_cycle,
+    insert_entities,
+    inspector_rows,
+    pack_body,
+)
 from tests.conftest import write_csv
 
 KINDS = base_record_kinds()
@@ -654,9 +664,7 @@ def test_every_plan_command_has_help_and_example(runner):
 
 def test_cycle_builder_matches_contract(sqlite_store):
     with sqlite_store.transaction() as conn:
-        from tests.builders_plans import entity_rows, insert_entities
-
         ids = insert_entities(conn, entity_rows(3))
         cycle_id = insert_cycle(conn, [(i, "B", 0.2, False) for i in ids.values()])
-        cycle = q.get_cycle(conn, cycle_id)
+        cycle = get_cycle(conn, cycle_id)
     assert cycle["status"] == "committed" and cycle["pack_body"]["version"]["inspection"] == {}
