@@ -34,12 +34,14 @@ from engine.evidence import (
     with_evidence,
 )
 from engine.outpaths import write_atomically
-from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id
-from engine.store import Store, chunked, now
+from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id, normalize_code
+from engine.store import Store, audit, chunked, now
 from engine.store import notices as ns
 from engine.store.cycles import get_cycle
-from engine.values import period_cn
-from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind
+from engine.store.plans import forced_entities
+from engine.store.reports import outcome_counts, stored_notice_counts
+from engine.values import parse_date, period_cn
+from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, to_pdf
 from notices.results import IssuedNotices, NoticeList
 from policies.loader import BOUNDS, version_from_body
 
@@ -170,8 +172,6 @@ def resolve_settings(pack_body: Mapping[str, Any], given: Mapping[str, Any] | No
                         f"Notice setting '{key}' must be a whole number from {lo} to {hi:,}, not {value} ({where})."
                     )
             if key in _DATE_SETTINGS and value is not None:
-                from engine.values import parse_date
-
                 try:
                     value = parse_date(value)
                 except ValueError as exc:
@@ -851,8 +851,6 @@ def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str
     for fmt in formats:
         path = out / f"{safe_filename(row['number'])}.{fmt}"
         if fmt == "pdf":
-            from notices.render import to_pdf
-
             html = html if html is not None else render(row["template"], row["context"], "html", templates)
             write_atomically(path, to_pdf(html))
         else:
@@ -1063,8 +1061,6 @@ def _issue_chunks(
                     continue
                 new, old = _store_causes(conn, causes, issued_on, templates)
                 if new:
-                    from engine.store import audit
-
                     audit(
                         conn,
                         actor,
@@ -1449,8 +1445,6 @@ def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
     and of every event of the list entries the cycle created (proposal, listing, removal: recorded by the cycle
     or later by the lifecycle). ``issued`` counts the notices stored for the cycle (``notices.cycle_id``),
     the inspection notices of its plans included (their ``due`` is None: plans, not the cycle, call for them)."""
-    from engine.store.reports import outcome_counts, stored_notice_counts
-
     cycle = _require_cycle(conn, cycle_id)
     version = cycle["pack_body"].get("version") or {}
     outcomes = ns.cycle_outcomes(conn, cycle_id)
@@ -1511,8 +1505,6 @@ def issue_for_plan(
 
     def check_chunk(ids):
         def make(conn):
-            from engine.store.plans import forced_entities
-
             causes = []
             checks = ns.checks_with_inspectors(conn, ids)
             # An entity that must be inspected (e.g. on the black list) is told so, drawn by lot or not.
@@ -1734,8 +1726,6 @@ def issue_list_event(
         numbers = [r["number"] for r in result["issued"] + result["already"]]
         rows = {n: ns.get_notice(conn, n) for n in numbers}
         if result["issued"]:
-            from engine.store import audit
-
             audit(conn, actor, "notices.issue", f"entry:{entry_id}", count=len(result["issued"]))
     report.skipped = result["skipped"]
     out_dir = pathlib.Path(out) if out is not None else None
@@ -1783,8 +1773,6 @@ def list_notices(
     if kind:
         require_kind(kind)
     if entity_code is not None:  # the code as the register stores it (full-width, lower case, spaces); else refused
-        from engine.register.codes import normalize_code
-
         entity_code = normalize_code(entity_code).value
     with store.read() as conn:
         rows = ns.list_notices(

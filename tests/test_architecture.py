@@ -141,23 +141,6 @@ KNOWN_VIOLATIONS: frozenset[str] = frozenset(
         "cli.py:952 function-import -> engine.plans",
         "cli.py:984 function-import -> engine.plans",
         "cli.py:985 function-import -> policies",
-        "engine/pipeline/check.py:113 function-import -> policies",
-        "engine/pipeline/check.py:160 function-import -> policies",
-        "engine/pipeline/check.py:181 function-import -> engine.register",
-        "engine/pipeline/check.py:182 function-import -> engine.store.cycles",
-        "engine/pipeline/check.py:183 function-import -> engine.store.entities",
-        "engine/pipeline/check.py:184 function-import -> lists.lifecycle",
-        "engine/pipeline/parallel.py:269 function-import -> engine.store",
-        "engine/pipeline/report.py:216 function-import -> notices.issue",
-        "engine/plans/publish.py:109 function-import -> engine.outpaths",
-        "engine/plans/publish.py:84 function-import -> engine.outpaths",
-        "notices/issue.py:1066 function-import -> engine.store",
-        "notices/issue.py:1452 function-import -> engine.store.reports",
-        "notices/issue.py:1514 function-import -> engine.store.plans",
-        "notices/issue.py:173 function-import -> engine.values",
-        "notices/issue.py:1737 function-import -> engine.store",
-        "notices/issue.py:1786 function-import -> engine.register.codes",
-        "notices/issue.py:854 function-import -> notices.render",
     }
 )
 

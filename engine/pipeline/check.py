@@ -18,6 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.errors import UnknownServiceItem, did_you_mean
+from engine.register.entities import resolve_code
+from engine.store import cycles as qc
+from engine.store import entities as qe
+from lists.lifecycle import active_entries
+from policies import get_pack, pack_files
 
 VERDICTS = ("restricted", "needs_review", "incentive", "no_measure")
 INCENTIVE_IGNORED = "同一服务事项适用惩戒措施，激励措施不予适用"
@@ -110,8 +115,6 @@ def _body_services(body: dict) -> tuple[set[str], dict[str, str]]:
 
 def _pack_bodies() -> Iterable[tuple[str, dict]]:
     """(pack id, version body) of every version of every pack in the pack directories."""
-    from policies import get_pack, pack_files
-
     for pack_id in pack_files():
         for v in get_pack(pack_id).versions:
             yield v.pack.id, v.stored_body()
@@ -157,8 +160,6 @@ def _applies_to(pack_meta: dict, entity: dict) -> bool:
 def _governing(item: ServiceItem, current: dict[str, dict], as_of: dt.date) -> dict[str, dict]:
     """Pack id -> {"meta", "title", "cycle" (or None)} of the packs that govern the service item on ``as_of``:
     by the version their current cycle used, else by the version in force (a pack without one does not)."""
-    from policies import get_pack, pack_files
-
     out: dict[str, dict] = {}
     for pack_id, cycle in current.items():
         if item.id in _body_services(cycle["pack_body"])[0]:
@@ -178,11 +179,6 @@ def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None
     """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
     ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
     invalid code; an entity not in the register is ``needs_review``."""
-    from engine.register import resolve_code
-    from engine.store import cycles as qc
-    from engine.store import entities as qe
-    from lists.lifecycle import active_entries
-
     as_of = as_of or dt.date.today()
     codes = [codes] if isinstance(codes, str) else list(codes)
     resolved = [resolve_code(c) for c in codes]

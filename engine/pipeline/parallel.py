@@ -38,8 +38,8 @@ from typing import Any
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
 from engine.model import PackVersion
+from engine.store import Store, export_snapshot
 from engine.store import entities as qe
-from engine.store import export_snapshot
 from policies.loader import version_from_body
 
 Row = tuple  # (entity_id, key, tier, ratio, per_year, forced, facts_json)
@@ -266,8 +266,6 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
     try:
         gc.disable()
-        from engine.store import Store
-
         version = version_from_body(body)
         if version.content_hash != digest:
             raise CycleError(

@@ -36,6 +36,7 @@ from engine.store import Store
 from engine.store import cycles as q
 from engine.store import reports as qr
 from engine.values import period_cn
+from notices.issue import cycle_notice_counts
 
 TOP_REGIONS = 20  # regions drawn one bar each; the rest share one bar ("其他地区"), the table lists all
 LIST_KIND_LABELS = {"incentive": "守信激励", "watch": "重点关注", "sanction": "失信惩戒"}
@@ -213,8 +214,6 @@ def _notice_counts(conn, cycle: dict) -> dict[str, dict]:
     """Notices per kind the cycle calls for (``due``) and stored (``issued``); none for a cycle not committed."""
     if cycle["status"] not in ("committed", "superseded"):
         return {}
-    from notices.issue import cycle_notice_counts  # notices build on the engine, not the other way round
-
     return cycle_notice_counts(conn, cycle["id"])
 
 

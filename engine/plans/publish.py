@@ -10,6 +10,7 @@ from typing import Any
 from engine import templating
 from engine.errors import PlanError, UsageProblem
 from engine.exports import write_csv, write_xlsx
+from engine.outpaths import output_dir, output_file
 from engine.plans.algorithm import OUTCOME_LABELS
 from engine.plans.plan import plan_details
 from engine.regions import region_labels
@@ -81,8 +82,6 @@ def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -
     if fmt not in ("csv", "xlsx"):
         raise UsageProblem(f"--format {fmt} is not supported; use csv or xlsx.")
     details = plan_details(store, plan_id)
-    from engine.outpaths import output_file
-
     out = output_file(out)
     rows = _export_rows(details)
     header = [h for _key, h in EXPORT_COLUMNS]
@@ -106,8 +105,6 @@ def _render(template: str, context: dict[str, Any]) -> str:
 
 
 def _out_dir(out: str | pathlib.Path) -> pathlib.Path:
-    from engine.outpaths import output_dir
-
     return output_dir(out, create=True)  # created in an existing folder only, like every --out
 
 
