@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from typing import Any
+from typing import Any, cast
 
 from engine import conditions as C
 from engine import decisions as D
@@ -61,7 +61,9 @@ class Evaluator:
                 by_fact[a.fact].append(a)
         # (fact, cache for non-bool values, cache for bools, truth tuple -> id, atoms). Bools have their own cache:
         # True == 1.0 and hash alike, but 'x >= 1' is false for True.
-        self._classes = [(fact, {}, {}, {}, tuple(atoms)) for fact, atoms in by_fact.items()]
+        self._classes: list[
+            tuple[str, dict[Any, int], dict[Any, int], dict[tuple[bool, ...], int], tuple[C.Atom, ...]]
+        ] = [(fact, {}, {}, {}, tuple(atoms)) for fact, atoms in by_fact.items()]
         self._by_class: dict[tuple, tuple[str, dict]] = {}
 
     def vector(self, facts: dict[str, Any]) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
@@ -115,7 +117,7 @@ class Evaluator:
                     if hit is None:
                         hit = memo[k] = self.outcome(facts_list[i])
                     hits[i] = hit
-        return hits
+        return cast("list[tuple[str, dict]]", hits)  # every None was filled in above
 
     # -- the rules --------------------------------------------------------------------------------
     def _evaluate(self, v1: tuple[bool, ...], v2_plain: tuple[bool, ...]) -> dict:
@@ -308,4 +310,4 @@ def explain_text(result: dict, version: PackVersion) -> str:
 
 def _plain(text: str | None) -> bool:
     """Text for the party: no rule ids or other ASCII identifiers (those stay in --json)."""
-    return bool(text) and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text)
+    return bool(text and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text))

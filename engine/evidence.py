@@ -127,7 +127,7 @@ class Evidence:
     ) -> dict[str, list[dict[str, Any]]]:
         """``{rule id: [{"fact", "kind", "date", "text"}, ...]}`` for the reasons with those outcomes."""
         wanted = {
-            r.get("rule"): self.facts_of(r.get("rule"), facts)
+            r["rule"]: self.facts_of(r["rule"], facts)
             for r in reasons
             if r.get("outcome") in outcomes and r.get("rule") in self.rules
         }

@@ -109,7 +109,7 @@ class RuleEngine:
     def _fire(self, rs: RuleSet, vector: Sequence[bool]) -> list[str]:
         self._check_thread()
         sid = str(next(self._sids))
-        fact = {"sid": sid, "k": "eval"}
+        fact: dict[str, str | bool] = {"sid": sid, "k": "eval"}
         for i, value in enumerate(vector):
             fact[f"p{i}"] = bool(value)
         bucket: list[str] = []

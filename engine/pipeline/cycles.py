@@ -241,7 +241,7 @@ def run_cycle(
         outcome_ids: dict[str, int] = {}
         proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
         proposer = Proposer(conn, cycle_id, as_of, actor)  # entries proposed batch by batch as decisions are stored
-        spent = Counter({"store": 0.0, "lists": 0.0})
+        spent: dict[str, float] = {"store": 0.0, "lists": 0.0}
         loads, clock = json.loads, time.perf_counter
 
         pause = os.environ.get(PAUSE_AFTER_BATCH)

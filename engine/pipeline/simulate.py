@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from engine.errors import CycleError
@@ -114,10 +114,10 @@ class _Merge:
     evaluated by the draft, e.g. outside its ``subjects``) that had a stored decision are counted as leaving.
     """
 
-    def __init__(self, batches: Iterator[list[tuple]], combos: Counter):
+    def __init__(self, batches: Iterator[Sequence[Sequence[Any]]], combos: Counter):
         self.batches = batches
         self.combos = combos
-        self.buf: list[tuple] = []
+        self.buf: Sequence[Sequence[Any]] = []
         self.i = 0
 
     def advance(self, entity_id: int) -> tuple[str | None, int | None]:

@@ -72,6 +72,11 @@ def _inspector_from(row: dict[str, Any]) -> Inspector:
     )
 
 
+def _stored_id(i: Inspector) -> int:
+    assert i.id is not None  # the inspectors of a draw are read from the store, so each has its row id
+    return i.id
+
+
 def _snapshot(i: Inspector) -> dict[str, Any]:
     return {
         "id": i.id,
@@ -264,7 +269,7 @@ def draw_plan(
                 exc.args = (exc.message,)
             raise
         t4 = time.perf_counter()
-        by_code = {i.code: i.id for i in inspectors}
+        by_code = {i.code: _stored_id(i) for i in inspectors}
         deadline = (version.get("publication") or {}).get("results_deadline_working_days")
         params = {
             "pack_id": cycle["pack_id"],
@@ -281,7 +286,11 @@ def draw_plan(
             "results_deadline_working_days": int(deadline or DEFAULT_DEADLINE_WORKING_DAYS),
             "inspectors": [
                 _snapshot(i)
-                | ({"max_checks_period": totals[i.id], "used_in_period": used[i.id]} if used.get(i.id) else {})
+                | (
+                    {"max_checks_period": totals[_stored_id(i)], "used_in_period": used[_stored_id(i)]}
+                    if used.get(_stored_id(i))
+                    else {}
+                )
                 for i in inspectors
             ],
         }
@@ -327,7 +336,7 @@ def draw_plan(
         )
         t5 = time.perf_counter()
     timings.update({"load": t1 - t0, "exclusions": t2 - t1, "inspectors": t3 - t2, "draw": t4 - t3, "save": t5 - t4})
-    used = {code for c in result.checks for code in c.inspectors}
+    codes_used = {code for c in result.checks for code in c.inspectors}
     return PlanDrawn(
         {
             "plan_id": plan_id,
@@ -336,7 +345,7 @@ def draw_plan(
             "algorithm": result.algorithm,
             "per_check": per_check,
             "checks": len(result.checks),
-            "inspectors_used": len(used),
+            "inspectors_used": len(codes_used),
             "inspectors_in_pool": len(inspectors),
             "strata": result.strata,
             "excluded": len(result.excluded),
@@ -371,7 +380,7 @@ def _stored_checks(conn, plan: dict[str, Any], snapshot: dict[int, dict]) -> tup
     assignments = q.plan_assignments(conn, plan["id"])
     out = []
     for row in q.plan_checks(conn, plan["id"]):
-        extra = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
+        extra: dict[str, Any] = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
         codes = []
         for inspector_id in assignments.get(row["id"], []):
             snap = snapshot.get(inspector_id)
@@ -525,6 +534,7 @@ def _compare_checks(stored: list[Check], redo: list[Check]) -> list[str]:
     for seq in sorted(set(a) | set(b)):
         x, y = a.get(seq), b.get(seq)
         if x is None:
+            assert y is not None  # seq is a key of stored or of redo
             out.append(f"check {seq}: missing from the stored plan; the redraw has {y.code} ({y.reason})")
             continue
         if y is None:
@@ -602,7 +612,7 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> Pl
     result_pubs = [(p["published_on"], _utc(p["published_at"])) for p in pubs if p["kind"] == "results"]
     checks, flags = [], []
     for row in rows:
-        extra = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
+        extra: dict[str, Any] = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
         inspectors = []
         for inspector_id in assignments.get(row["id"], []):
             snap = snapshot.get(inspector_id, {"code": f"#{inspector_id}", "name": "?", "department": "?"})

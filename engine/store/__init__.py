@@ -241,7 +241,9 @@ def insert_columns(
     cols = [table.c[name] for name in names]
     dialect = conn.dialect
     if dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # the caller's open transaction holds a live DBAPI connection
+        cursor = driver.cursor()
         if hasattr(cursor, "copy"):  # psycopg 3; COPY reads JSON as text
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
             values = [
@@ -271,11 +273,11 @@ def insert_columns(
 _UNSET = object()
 
 
-def _processed(column: list[Any], process: Any) -> list[Any]:
+def _processed(column: Sequence[Any], process: Any) -> list[Any]:
     """Bind-process a column's values, each distinct value once: the dates and timestamps of a bulk insert repeat
     on nearly every row, and a JSON value shared by many rows (the same object) is serialised once."""
     memo: dict[Any, Any] = {}
-    out = []
+    out: list[Any] = []
     append = out.append
     for v in column:
         # By type and value (True, 1 and 1.0 are equal but serialise differently); containers by identity: the

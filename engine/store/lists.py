@@ -287,7 +287,7 @@ def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
 
 
 def objections_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = (
             sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
@@ -353,7 +353,7 @@ def get_application(conn: Connection, application_id: int) -> dict[str, Any] | N
 
 
 def applications_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = _application_select().where(RA.c.entry_id.in_(part)).order_by(RA.c.id)
         out.extend(dict(r) for r in conn.execute(stmt).mappings())
@@ -446,7 +446,7 @@ def insert_ack(conn: Connection, task_id: int, acked_on: dt.date, acked_by: str,
 
 def notices_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
     N = schema.notices
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = (
             sa.select(N.c.id, N.c.entry_id, N.c.number, N.c.kind, N.c.issued_on)
