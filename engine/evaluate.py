@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from engine import conditions as C
@@ -222,7 +223,7 @@ def entity_result(
     """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled; ``evidence``
     (rule id -> the records behind that reason, engine.evidence) as given."""
 
-    def filled(items, keys=("why", "reason")):
+    def filled(items: Iterable[Mapping[str, Any]], keys: tuple[str, ...] = ("why", "reason")) -> list[dict[str, Any]]:
         out = []
         for item in items:
             item = dict(item)

@@ -27,6 +27,7 @@ from typing import Any
 from engine import conditions as C
 from engine.facts import FactCompiler
 from engine.model import PackVersion
+from engine.register.records import RecordKind
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
 REASON_OUTCOMES = ("decisive", "fired")
@@ -169,7 +170,9 @@ class Evidence:
             notes.append("，".join(extras))
         return text + (f"（{'；'.join(notes)}）" if notes else "")
 
-    def _values(self, kind: str, spec: Mapping, rk, date: dt.date, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _values(
+        self, kind: str, spec: Mapping, rk: RecordKind | None, date: dt.date, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
         labels = spec.get("labels") or {}
         values: dict[str, Any] = {"date": cn_date(date)}
         for fld, value in data.items():

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from engine.errors import CycleError
 from engine.model import PackVersion
 from engine.pipeline.cycles import evaluate_register, workers_for
@@ -87,7 +89,7 @@ def simulate(
     return Simulation(result)
 
 
-def _previous_tiers(conn, version: PackVersion, as_of: dt.date) -> dict[int, str]:
+def _previous_tiers(conn: Connection, version: PackVersion, as_of: dt.date) -> dict[int, str]:
     """The tiers a real cycle would see as 'previous' (only loaded when a fact of the pack reads them)."""
     if not any("previous" in (f.source or {}) for f in version.source_facts().values()):
         return {}

@@ -6,8 +6,10 @@ import contextlib
 import datetime as dt
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from engine import deadlines, values
 from engine.authorities import for_region
@@ -96,7 +98,7 @@ def _version(cycle: dict[str, Any]) -> dict[str, Any]:
     return body.get("version") or {}
 
 
-def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
+def _require_cycle(conn: Connection, cycle_id: int) -> dict[str, Any]:
     """The cycle a plan is drawn on: its committed current revision (an unknown id is CycleNotFound)."""
     cycle = get_cycle(conn, cycle_id)
     if cycle.get("superseded_by") or cycle["status"] != "committed" or cycle.get("committed_at") is None:
@@ -109,7 +111,7 @@ def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
     return cycle
 
 
-def _require_plan(conn, plan_id: int, store: Store) -> dict[str, Any]:
+def _require_plan(conn: Connection, plan_id: int, store: Store) -> dict[str, Any]:
     plan = q.get_plan(conn, plan_id)
     if plan is None:
         known = q.plan_ids(conn)
@@ -122,7 +124,7 @@ def _require_plan(conn, plan_id: int, store: Store) -> dict[str, Any]:
     return plan
 
 
-def _load_candidates(conn, cycle_id: int) -> list[Candidate]:
+def _load_candidates(conn: Connection, cycle_id: int) -> list[Candidate]:
     out: list[Candidate] = []
     make = Candidate._make
     for part in q.iter_candidates(conn, cycle_id):
@@ -138,7 +140,7 @@ def _exclusion_window(as_of: dt.date, months: int) -> tuple[dt.date, dt.date]:
 
 
 @contextlib.contextmanager
-def gc_paused():
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector during bulk work: a million-candidate draw allocates millions of
     tuples without cycles, and repeated full collections over them cost a third of the run time."""
     was = gc.isenabled()
@@ -375,7 +377,7 @@ def _check_items(c: Check, shared: dict[tuple, dict] | None = None) -> dict[str,
     return value
 
 
-def _stored_checks(conn, plan: dict[str, Any], snapshot: dict[int, dict]) -> tuple[list[Check], list[str]]:
+def _stored_checks(conn: Connection, plan: dict[str, Any], snapshot: dict[int, dict]) -> tuple[list[Check], list[str]]:
     problems: list[str] = []
     assignments = q.plan_assignments(conn, plan["id"])
     out = []

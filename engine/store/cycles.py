@@ -40,7 +40,8 @@ def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = 
         time.sleep(0.2)
 
 
-def ensure_policy_version(conn: Connection, version) -> int:
+def ensure_policy_version(conn: Connection, version: Any) -> int:
+    # version: an engine.model.PackVersion (the store sits below the model and does not import it)
     found = conn.execute(sa.select(PV.c.id).where(PV.c.content_hash == version.content_hash)).scalar()
     if found:
         return found

@@ -18,7 +18,7 @@ R = schema.records
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra")
 
 
-def _insert(conn: Connection, table: sa.Table):
+def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
@@ -173,7 +173,7 @@ def batch_ranges(conn: Connection, batch: int = 20000) -> list[tuple[int, int]]:
 class _Days(dict):
     """SQLite keeps dates as ISO text: parse each distinct one once, as the Date type would."""
 
-    def __missing__(self, text):
+    def __missing__(self, text: str | None) -> dt.date | None:
         value = self[text] = None if text is None else dt.date.fromisoformat(text)
         return value
 

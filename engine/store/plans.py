@@ -37,7 +37,8 @@ def _inserted_id(result: sa.CursorResult[Any]) -> int:
     """The new row's id from a single-row insert."""
     key = result.inserted_primary_key
     assert key is not None  # a single-row insert (not executemany) always reports its primary key
-    return key[0]
+    new_id: int = key[0]
+    return new_id
 
 
 # -- inspectors -----------------------------------------------------------------------------------
