@@ -23,7 +23,6 @@ import json
 import math
 import pathlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,7 +279,7 @@ def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
     return out
 
 
-def _lists(defs: dict, per_list: Mapping[str, int], prev: Mapping[str, int] | None, proposals: dict) -> list[dict]:
+def _lists(defs: dict, per_list: dict[str, int], prev: dict[str, int] | None, proposals: dict) -> list[dict]:
     """Per list: entities the rules proposed (and the previous cycle's figure), entries the cycle created, listed
     at once, skipped as already on the list and expired since the previous cycle (the cycle summary's counts)."""
 
@@ -405,7 +404,7 @@ TIER_RAMP = (
 )  # green, yellow-green, amber, orange, red
 
 
-def tier_colours(order: list[str], unrated: Sequence[str] = ()) -> dict[str, str]:
+def tier_colours(order: list[str], unrated: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     """A colour per tier along the pack's tier order: the first (best) green, through amber, the last red; the
     unrated tiers grey."""
     out = {t: UNRATED_COLOUR for t in unrated}
