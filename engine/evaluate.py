@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from engine import conditions as C
 from engine import decisions as D
@@ -61,7 +62,9 @@ class Evaluator:
                 by_fact[a.fact].append(a)
         # (fact, cache for non-bool values, cache for bools, truth tuple -> id, atoms). Bools have their own cache:
         # True == 1.0 and hash alike, but 'x >= 1' is false for True.
-        self._classes = [(fact, {}, {}, {}, tuple(atoms)) for fact, atoms in by_fact.items()]
+        self._classes: list[
+            tuple[str, dict[Any, int], dict[Any, int], dict[tuple[bool, ...], int], tuple[C.Atom, ...]]
+        ] = [(fact, {}, {}, {}, tuple(atoms)) for fact, atoms in by_fact.items()]
         self._by_class: dict[tuple, tuple[str, dict]] = {}
 
     def vector(self, facts: dict[str, Any]) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
@@ -115,7 +118,7 @@ class Evaluator:
                     if hit is None:
                         hit = memo[k] = self.outcome(facts_list[i])
                     hits[i] = hit
-        return hits
+        return cast("list[tuple[str, dict]]", hits)  # every None was filled in above
 
     # -- the rules --------------------------------------------------------------------------------
     def _evaluate(self, v1: tuple[bool, ...], v2_plain: tuple[bool, ...]) -> dict:
@@ -220,7 +223,7 @@ def entity_result(
     """The public shape of one evaluation (``supervise evaluate --json``), placeholders filled; ``evidence``
     (rule id -> the records behind that reason, engine.evidence) as given."""
 
-    def filled(items, keys=("why", "reason")):
+    def filled(items: Iterable[Mapping[str, Any]], keys: tuple[str, ...] = ("why", "reason")) -> list[dict[str, Any]]:
         out = []
         for item in items:
             item = dict(item)
@@ -308,4 +311,4 @@ def explain_text(result: dict, version: PackVersion) -> str:
 
 def _plain(text: str | None) -> bool:
     """Text for the party: no rule ids or other ASCII identifiers (those stay in --json)."""
-    return bool(text) and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text)
+    return bool(text and not re.search(r"[A-Za-z]{2,}|[a-z]+[-_][a-z]+", text))

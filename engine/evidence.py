@@ -27,6 +27,7 @@ from typing import Any
 from engine import conditions as C
 from engine.facts import FactCompiler
 from engine.model import PackVersion
+from engine.register.records import RecordKind
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
 REASON_OUTCOMES = ("decisive", "fired")
@@ -127,7 +128,7 @@ class Evidence:
     ) -> dict[str, list[dict[str, Any]]]:
         """``{rule id: [{"fact", "kind", "date", "text"}, ...]}`` for the reasons with those outcomes."""
         wanted = {
-            r.get("rule"): self.facts_of(r.get("rule"), facts)
+            r["rule"]: self.facts_of(r["rule"], facts)
             for r in reasons
             if r.get("outcome") in outcomes and r.get("rule") in self.rules
         }
@@ -169,7 +170,9 @@ class Evidence:
             notes.append("，".join(extras))
         return text + (f"（{'；'.join(notes)}）" if notes else "")
 
-    def _values(self, kind: str, spec: Mapping, rk, date: dt.date, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _values(
+        self, kind: str, spec: Mapping, rk: RecordKind | None, date: dt.date, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
         labels = spec.get("labels") or {}
         values: dict[str, Any] = {"date": cn_date(date)}
         for fld, value in data.items():

@@ -109,14 +109,14 @@ def compile_fact(
 
         if "count" in source:
 
-            def count(entity, by_kind, prev):
+            def count(entity: dict, by_kind: dict, prev: Any) -> float:
                 return float(sum(1 for d, data in by_kind.get(kind, ()) if in_window(d, data) and match(data)))
 
             return count, kind
         field = source["field"]
         pick = source.get("pick", "latest")
 
-        def record_value(entity, by_kind, prev):
+        def record_value(entity: dict, by_kind: dict, prev: Any) -> Any:
             best = None
             for d, data in by_kind.get(kind, ()):
                 if in_window(d, data) and match(data) and data.get(field) is not None:
@@ -136,7 +136,7 @@ def compile_fact(
         kind, end = source["open"], source["end"]
         match = _matcher(source.get("where"))
 
-        def open_count(entity, by_kind, prev):
+        def open_count(entity: dict, by_kind: dict, prev: Any) -> float:
             return float(
                 sum(
                     1
@@ -151,7 +151,7 @@ def compile_fact(
         at = {"as_of": period.as_of, "period_end": period.end, "period_start": period.start}[source.get("at", "as_of")]
         if attr == "years_operating":
 
-            def years(entity, by_kind, prev):
+            def years(entity: dict, by_kind: dict, prev: Any) -> Any:
                 est = entity.get("established_on")
                 if est is None:
                     return default
@@ -354,12 +354,12 @@ _EQ, _IN, _OPEN_END = 0, 1, 2
 class _Unshared(tuple):
     """Tests that cannot be a dict key: hashed by identity, iterated like the tuple they hold."""
 
-    def __new__(cls, tests: tuple):
+    def __new__(cls, tests: tuple) -> _Unshared:
         return super().__new__(cls, tests)
 
     __hash__ = object.__hash__
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other
 
 

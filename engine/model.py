@@ -118,7 +118,8 @@ class PackVersion:
     def basis_text(self, ref: dict | None) -> str:
         if not ref:
             return ""
-        doc = self.basis.get(ref.get("doc"), {})
+        doc_id = ref.get("doc")
+        doc = self.basis.get(doc_id, {}) if doc_id is not None else {}
         title = str(doc.get("title", ref.get("doc", "")))
         article = ref.get("article") or ""
         # 《纳税信用管理办法（试行）》第二十条（国家税务总局公告2014年第40号）: only a trailing document

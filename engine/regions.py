@@ -26,8 +26,9 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from collections.abc import Iterable
 from importlib import resources
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from engine.errors import SupervisionError
 
@@ -102,7 +103,7 @@ def region_label(code: object, full: bool = True) -> str:
         return f"区划代码{str(code).strip()}（未知）"
 
 
-def region_labels(codes) -> dict:
+def region_labels(codes: Iterable[object]) -> dict[Any, str]:
     """``region_label`` for several codes at once, for a table a person reads: without the province when every
     known code is in the same one (泉州市晋江市, 福州市鼓楼区). Never raises."""
     codes = list(codes)

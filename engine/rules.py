@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from durable import engine as _dr
 
@@ -86,8 +87,8 @@ class RuleEngine:
         self._rulesets[name] = rs
         return rs
 
-    def _action(self, rule_id: str):
-        def action(c) -> None:
+    def _action(self, rule_id: str) -> Callable[[Any], None]:
+        def action(c: Any) -> None:  # c: durable_rules' closure (c.m is the fact)
             if threading.get_ident() != self.owner:
                 self._errors.append(f"action {rule_id} ran on another thread")
                 return
@@ -109,7 +110,7 @@ class RuleEngine:
     def _fire(self, rs: RuleSet, vector: Sequence[bool]) -> list[str]:
         self._check_thread()
         sid = str(next(self._sids))
-        fact = {"sid": sid, "k": "eval"}
+        fact: dict[str, str | bool] = {"sid": sid, "k": "eval"}
         for i, value in enumerate(vector):
             fact[f"p{i}"] = bool(value)
         bucket: list[str] = []

@@ -18,8 +18,10 @@ import pathlib
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
@@ -112,7 +114,7 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
 
 
 def evaluate_register(
-    conn,
+    conn: Connection,
     version: PackVersion,
     as_of: dt.date,
     sink: Sink,
@@ -142,7 +144,7 @@ def evaluate_register(
 
 
 @contextlib.contextmanager
-def _cycle_transaction(store: Store, pack_id: str, period: str):
+def _cycle_transaction(store: Store, pack_id: str, period: str) -> Iterator[Connection]:
     """The cycle's transaction. SQLite: its write lock is the run lock; a run that cannot get it within the lock
     wait (another run or an import is writing) stops with the same message as on PostgreSQL, storing nothing.
 
@@ -168,7 +170,7 @@ def _cycle_transaction(store: Store, pack_id: str, period: str):
         ) from exc
 
 
-def check_authorities(conn, version: PackVersion) -> None:
+def check_authorities(conn: Connection, version: PackVersion) -> None:
     """Every entity the pack evaluates must be in the region of one of its issuing authorities (when the pack
     names ``authorities``): otherwise a CycleError naming the entities and regions, before anything is stored."""
     pack = version.pack.meta
@@ -241,7 +243,7 @@ def run_cycle(
         outcome_ids: dict[str, int] = {}
         proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
         proposer = Proposer(conn, cycle_id, as_of, actor)  # entries proposed batch by batch as decisions are stored
-        spent = Counter({"store": 0.0, "lists": 0.0})
+        spent: dict[str, float] = {"store": 0.0, "lists": 0.0}
         loads, clock = json.loads, time.perf_counter
 
         pause = os.environ.get(PAUSE_AFTER_BATCH)
@@ -322,7 +324,9 @@ def run_cycle(
     )
 
 
-def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date) -> dict[str, Any]:
+def _list_summary(
+    conn: Connection, result: dict[str, Any], pack_id: str, prev: dict | None, as_of: dt.date
+) -> dict[str, Any]:
     """Counts per list only, to keep the cycle summary small at a million entities (the entries are in
     list_entries): proposed, listed at once, already on the list, expired since the previous cycle."""
     entry_list = {p["entry_id"]: p["list"] for p in result["proposed"]}
@@ -334,7 +338,7 @@ def _list_summary(conn, result: dict[str, Any], pack_id: str, prev: dict | None,
     }
 
 
-def _summary(conn, cycle_id: int, prev: dict | None, version: PackVersion) -> dict[str, Any]:
+def _summary(conn: Connection, cycle_id: int, prev: dict | None, version: PackVersion) -> dict[str, Any]:
     counts = q.tier_counts(conn, cycle_id)
     order = [t for t in version.tier_order if t in counts] + sorted(set(counts) - set(version.tier_order))
     workload = q.region_tier_workload(conn, cycle_id)
@@ -460,7 +464,7 @@ def diff_cycles(store: Store, a: int, b: int) -> CycleDiff:
     )
 
 
-def _list_counts(conn, cycle_id: int) -> dict[str, int]:
+def _list_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
     counts: Counter = Counter()
     outcomes = q.outcomes_of(conn, cycle_id)
     for oid, n in q.outcome_counts(conn, cycle_id).items():
@@ -489,7 +493,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
         differences: list[dict] = []
         seen = 0
 
-        def sink(rows, new):
+        def sink(rows: list[tuple], new: dict[str, dict]) -> None:
             nonlocal seen
             for entity_id, key, tier, ratio, per_year, forced, _facts in rows:
                 seen += 1

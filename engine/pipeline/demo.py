@@ -16,7 +16,8 @@ import pathlib
 import random
 import tempfile
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import yaml
 
@@ -36,6 +37,7 @@ from policies import base_record_kinds, pack_files
 
 DEFAULT_AS_OF = dt.date(2026, 4, 30)
 CHUNK = 5000
+T = TypeVar("T")
 
 # 泉州 dominates (the packs are written for it); 晋江 and 南安 are the big manufacturing counties.
 REGION_WEIGHTS = [8, 9, 3, 3, 5, 5, 3, 7, 16, 9, 5, 4, 4, 4, 7, 4, 4]
@@ -158,7 +160,7 @@ def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
     return start + dt.timedelta(days=rng.randint(0, (end - start).days))
 
 
-def _weighted(rng: random.Random, items: list, weights: list[float]):
+def _weighted(rng: random.Random, items: Sequence[T], weights: Sequence[float]) -> T:
     return rng.choices(items, weights)[0]
 
 
@@ -234,7 +236,7 @@ class _Generator:
         )
         if dept_type == "person":
             code = self.person_code(region)
-            row = {
+            row: dict[str, Any] = {
                 "code": code,
                 "code_kind": "person",
                 "name": self.person_name(),
@@ -433,7 +435,7 @@ class _Generator:
     def commitment(self, start: dt.date, bad: bool) -> dict[str, Any]:
         rng = self.rng
         day = _day(rng, start, self.as_of)
-        data = {
+        data: dict[str, Any] = {
             "date": day,
             "due_on": day + dt.timedelta(days=rng.choice((30, 60, 90, 180))),
             "matter": rng.choice(COMMITMENT_MATTERS),

@@ -217,10 +217,12 @@ def _notice_counts(conn, cycle: dict) -> dict[str, dict]:
     return cycle_notice_counts(conn, cycle["id"])
 
 
-def _outcome_aggregates(outcomes: dict[int, dict], counts: dict[int, int]):
+def _outcome_aggregates(
+    outcomes: dict[int, dict], counts: dict[int, int]
+) -> tuple[Counter[str], dict[str, dict[str, Any]]]:
     """Entities per proposed list and per measure, from the stored outcomes."""
-    per_list: Counter = Counter()
-    measures: dict[str, dict] = {}
+    per_list: Counter[str] = Counter()
+    measures: dict[str, dict[str, Any]] = {}
     for oid, n in counts.items():
         result = outcomes[oid]["result"]
         for name in {item["list"] for item in result.get("lists") or []}:
@@ -276,7 +278,7 @@ def _regions(workload: list[dict], rank: dict[str, int]) -> list[dict]:
     return out
 
 
-def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict) -> list[dict]:
+def _lists(defs: dict, per_list: dict[str, int], prev: dict[str, int] | None, proposals: dict) -> list[dict]:
     """Per list: entities the rules proposed (and the previous cycle's figure), entries the cycle created, listed
     at once, skipped as already on the list and expired since the previous cycle (the cycle summary's counts)."""
 
@@ -293,7 +295,7 @@ def _lists(defs: dict, per_list: Counter, prev: Counter | None, proposals: dict)
             "list": name,
             "title": d.get("title") or name,
             "kind": d.get("kind"),
-            "kind_label": LIST_KIND_LABELS.get(d.get("kind"), d.get("kind") or ""),
+            "kind_label": LIST_KIND_LABELS.get(d.get("kind") or "", d.get("kind") or ""),
             "authority": d.get("authority"),
             "proposed_by_rules": per_list.get(name, 0),
             "previous": prev.get(name, 0) if prev is not None else None,
@@ -401,7 +403,7 @@ TIER_RAMP = (
 )  # green, yellow-green, amber, orange, red
 
 
-def tier_colours(order: list[str], unrated: list[str] = ()) -> dict[str, str]:
+def tier_colours(order: list[str], unrated: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     """A colour per tier along the pack's tier order: the first (best) green, through amber, the last red; the
     unrated tiers grey."""
     out = {t: UNRATED_COLOUR for t in unrated}
@@ -527,7 +529,7 @@ def chart_transitions(data: dict, colours: dict[str, str]) -> dict | None:
     if not order:
         return None
     cells = {(x["from"], x["to"]): x["entities"] for x in tr["matrix"]}
-    row_total = Counter()
+    row_total: Counter[str] = Counter()
     for (a, _), n in cells.items():
         row_total[a] += n
     cell, left, head = 64, 100, 62

@@ -17,8 +17,10 @@ import datetime as dt
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError
 from engine.model import PackVersion
@@ -87,7 +89,7 @@ def simulate(
     return Simulation(result)
 
 
-def _previous_tiers(conn, version: PackVersion, as_of: dt.date) -> dict[int, str]:
+def _previous_tiers(conn: Connection, version: PackVersion, as_of: dt.date) -> dict[int, str]:
     """The tiers a real cycle would see as 'previous' (only loaded when a fact of the pack reads them)."""
     if not any("previous" in (f.source or {}) for f in version.source_facts().values()):
         return {}
@@ -114,10 +116,10 @@ class _Merge:
     evaluated by the draft, e.g. outside its ``subjects``) that had a stored decision are counted as leaving.
     """
 
-    def __init__(self, batches: Iterator[list[tuple]], combos: Counter):
+    def __init__(self, batches: Iterator[Sequence[Sequence[Any]]], combos: Counter):
         self.batches = batches
         self.combos = combos
-        self.buf: list[tuple] = []
+        self.buf: Sequence[Sequence[Any]] = []
         self.i = 0
 
     def advance(self, entity_id: int) -> tuple[str | None, int | None]:

@@ -477,6 +477,7 @@ def assign_inspectors(
                 if best is None:
                     exhausted = True
                     break
+                assert head is not None  # set together with best
                 if level < 0:
                     level = head[0]
                 elif head[0] != level:

@@ -6,8 +6,10 @@ import contextlib
 import datetime as dt
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from engine import deadlines, values
 from engine.authorities import for_region
@@ -72,6 +74,11 @@ def _inspector_from(row: dict[str, Any]) -> Inspector:
     )
 
 
+def _stored_id(i: Inspector) -> int:
+    assert i.id is not None  # the inspectors of a draw are read from the store, so each has its row id
+    return i.id
+
+
 def _snapshot(i: Inspector) -> dict[str, Any]:
     return {
         "id": i.id,
@@ -91,7 +98,7 @@ def _version(cycle: dict[str, Any]) -> dict[str, Any]:
     return body.get("version") or {}
 
 
-def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
+def _require_cycle(conn: Connection, cycle_id: int) -> dict[str, Any]:
     """The cycle a plan is drawn on: its committed current revision (an unknown id is CycleNotFound)."""
     cycle = get_cycle(conn, cycle_id)
     if cycle.get("superseded_by") or cycle["status"] != "committed" or cycle.get("committed_at") is None:
@@ -104,7 +111,7 @@ def _require_cycle(conn, cycle_id: int) -> dict[str, Any]:
     return cycle
 
 
-def _require_plan(conn, plan_id: int, store: Store) -> dict[str, Any]:
+def _require_plan(conn: Connection, plan_id: int, store: Store) -> dict[str, Any]:
     plan = q.get_plan(conn, plan_id)
     if plan is None:
         known = q.plan_ids(conn)
@@ -117,7 +124,7 @@ def _require_plan(conn, plan_id: int, store: Store) -> dict[str, Any]:
     return plan
 
 
-def _load_candidates(conn, cycle_id: int) -> list[Candidate]:
+def _load_candidates(conn: Connection, cycle_id: int) -> list[Candidate]:
     out: list[Candidate] = []
     make = Candidate._make
     for part in q.iter_candidates(conn, cycle_id):
@@ -133,7 +140,7 @@ def _exclusion_window(as_of: dt.date, months: int) -> tuple[dt.date, dt.date]:
 
 
 @contextlib.contextmanager
-def gc_paused():
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector during bulk work: a million-candidate draw allocates millions of
     tuples without cycles, and repeated full collections over them cost a third of the run time."""
     was = gc.isenabled()
@@ -264,7 +271,7 @@ def draw_plan(
                 exc.args = (exc.message,)
             raise
         t4 = time.perf_counter()
-        by_code = {i.code: i.id for i in inspectors}
+        by_code = {i.code: _stored_id(i) for i in inspectors}
         deadline = (version.get("publication") or {}).get("results_deadline_working_days")
         params = {
             "pack_id": cycle["pack_id"],
@@ -281,7 +288,11 @@ def draw_plan(
             "results_deadline_working_days": int(deadline or DEFAULT_DEADLINE_WORKING_DAYS),
             "inspectors": [
                 _snapshot(i)
-                | ({"max_checks_period": totals[i.id], "used_in_period": used[i.id]} if used.get(i.id) else {})
+                | (
+                    {"max_checks_period": totals[_stored_id(i)], "used_in_period": used[_stored_id(i)]}
+                    if used.get(_stored_id(i))
+                    else {}
+                )
                 for i in inspectors
             ],
         }
@@ -327,7 +338,7 @@ def draw_plan(
         )
         t5 = time.perf_counter()
     timings.update({"load": t1 - t0, "exclusions": t2 - t1, "inspectors": t3 - t2, "draw": t4 - t3, "save": t5 - t4})
-    used = {code for c in result.checks for code in c.inspectors}
+    codes_used = {code for c in result.checks for code in c.inspectors}
     return PlanDrawn(
         {
             "plan_id": plan_id,
@@ -336,7 +347,7 @@ def draw_plan(
             "algorithm": result.algorithm,
             "per_check": per_check,
             "checks": len(result.checks),
-            "inspectors_used": len(used),
+            "inspectors_used": len(codes_used),
             "inspectors_in_pool": len(inspectors),
             "strata": result.strata,
             "excluded": len(result.excluded),
@@ -366,12 +377,12 @@ def _check_items(c: Check, shared: dict[tuple, dict] | None = None) -> dict[str,
     return value
 
 
-def _stored_checks(conn, plan: dict[str, Any], snapshot: dict[int, dict]) -> tuple[list[Check], list[str]]:
+def _stored_checks(conn: Connection, plan: dict[str, Any], snapshot: dict[int, dict]) -> tuple[list[Check], list[str]]:
     problems: list[str] = []
     assignments = q.plan_assignments(conn, plan["id"])
     out = []
     for row in q.plan_checks(conn, plan["id"]):
-        extra = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
+        extra: dict[str, Any] = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
         codes = []
         for inspector_id in assignments.get(row["id"], []):
             snap = snapshot.get(inspector_id)
@@ -525,6 +536,7 @@ def _compare_checks(stored: list[Check], redo: list[Check]) -> list[str]:
     for seq in sorted(set(a) | set(b)):
         x, y = a.get(seq), b.get(seq)
         if x is None:
+            assert y is not None  # seq is a key of stored or of redo
             out.append(f"check {seq}: missing from the stored plan; the redraw has {y.code} ({y.reason})")
             continue
         if y is None:
@@ -602,7 +614,7 @@ def plan_details(store: Store, plan_id: int, as_of: dt.date | None = None) -> Pl
     result_pubs = [(p["published_on"], _utc(p["published_at"])) for p in pubs if p["kind"] == "results"]
     checks, flags = [], []
     for row in rows:
-        extra = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
+        extra: dict[str, Any] = row["items"] if isinstance(row["items"], dict) else {"items": row["items"] or []}
         inspectors = []
         for inspector_id in assignments.get(row["id"], []):
             snap = snapshot.get(inspector_id, {"code": f"#{inspector_id}", "name": "?", "department": "?"})

@@ -65,12 +65,12 @@ def _export_rows(details: dict[str, Any]) -> list[list[Any]]:
                 "、".join(i["code"] for i in c["inspectors"]),
                 "、".join(i["name"] for i in c["inspectors"]),
                 "、".join(dict.fromkeys(i["department"] for i in c["inspectors"])),
-                OUTCOME_LABELS.get(r.get("outcome"), r.get("outcome") or ""),
+                OUTCOME_LABELS.get(r.get("outcome") or "", r.get("outcome") or ""),
                 r.get("inspected_on"),
                 r.get("penalty_ref") or "",
                 r.get("deadline"),
                 r.get("published_on"),
-                FLAG_LABELS.get(r.get("flag"), r.get("flag") or ""),
+                FLAG_LABELS.get(r.get("flag") or "", r.get("flag") or ""),
             ]
         )
     return out

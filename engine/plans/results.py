@@ -48,6 +48,9 @@ RESULT_ALIASES = {
     "备注": "note",
     "说明": "note",
 }
+# A plan as import_results reads it: (plan row or None when there is no such plan, checks by seq, checks by code,
+# checks by check id, ids of the checks that already have a result).
+_PlanInfo = tuple[dict | None, dict[int, dict], dict[str, dict], dict[int, dict], set[int]]
 
 
 def _outcome(raw: Any) -> str | None:
@@ -129,10 +132,10 @@ def import_results(
     ``not_found`` result also an ``abnormal_operation`` record, cause unreachable_address), of ``kinds``."""
     result_kind, abnormal_kind = kinds["inspection_result"], kinds["abnormal_operation"]
     source = pathlib.Path(path).name
-    plans: dict[int, tuple[dict | None, dict[int, dict], dict[str, dict], dict[int, dict], set[int]]] = {}
+    plans: dict[int, _PlanInfo] = {}
     seen: dict[int, int] = {}
 
-    def plan_info(conn: Connection, plan_id: int):
+    def plan_info(conn: Connection, plan_id: int) -> _PlanInfo:
         if plan_id not in plans:
             plan = q.get_plan(conn, plan_id)
             if plan is None:

@@ -205,9 +205,11 @@ def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: s
             except CodeError:
                 raise person_error from None
             if explicit is None and has_person_shape(code):
+                birth = _birth(code)
+                assert birth is not None  # has_person_shape checked the birth date is a real date
                 raise AmbiguousCode(
                     f"'{mask_person_id(code)}' reads two ways: as a resident identity number (region {code[:6]}, "
-                    f"born {_birth(code).isoformat()}) its {person_error.message.split(' ', 1)[1]}; as a "
+                    f"born {birth.isoformat()}) its {person_error.message.split(' ', 1)[1]}; as a "
                     f"统一社会信用代码 its check character is right. Correct the code, or give the entity type "
                     f"(entity_type: natural_person, or enterprise, individual_business, ...)",
                     code,

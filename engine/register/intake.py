@@ -620,7 +620,7 @@ def _code_text(value: Any, what: str) -> str:
 
 def _entity_code(
     data: dict[str, Any], errors: list[tuple[str, str]], entity_type: Any = None, ambiguous_ok: bool = False
-):
+) -> Code | None:
     column = "entity_code" if "entity_code" in data else "code"
     if values.is_blank(data.get(column)):
         errors.append((column, "code is required (the entity's 统一社会信用代码 or identity number)"))

@@ -124,7 +124,7 @@ class FieldSpec:
             number = int(number)
             if self.type == "year":
                 low = int(self.min) if self.min is not None else limits.earliest_year
-                high = int(self.max) if self.max is not None else dt.date.today().year + limits.years_ahead
+                high: float = int(self.max) if self.max is not None else dt.date.today().year + limits.years_ahead
                 if not low <= number <= high:
                     raise ValueError(f"'{raw}' is not a plausible year ({low} to {high})")
                 return number

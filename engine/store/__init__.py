@@ -16,14 +16,19 @@ import json
 import os
 import pathlib
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import DatabaseLocked, StoreError
 from engine.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///supervise.db"
 MIGRATIONS = pathlib.Path(__file__).resolve().parent.parent / "migrations"
@@ -65,7 +70,7 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": wait})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
             # Let SQLAlchemy/us control transactions: BEGIN IMMEDIATE takes the write lock up front.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
@@ -77,7 +82,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _begin(conn):  # pragma: no cover - trivial
+        def _begin(conn: Connection) -> None:  # pragma: no cover - trivial
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
 
         return engine
@@ -87,7 +92,7 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"Cannot use database URL '{url}': {exc}. Check --db or SUPERVISE_DB.") from exc
 
     @sa.event.listens_for(engine, "connect")
-    def _check_client(dbapi_conn, _record):  # pragma: no cover - trivial
+    def _check_client(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
         # A backend notices that its client died (a killed cycle) only when it next talks to it; until then it
         # keeps the cycle's locks. PostgreSQL 14+ can check the socket during long statements as well.
         if getattr(getattr(dbapi_conn, "info", None), "server_version", 0) >= 140000:
@@ -165,7 +170,7 @@ class Store:
         return f"Database error on {self.display_url()}: {text}"
 
     # -- schema -------------------------------------------------------------------------------
-    def alembic_config(self):
+    def alembic_config(self) -> Config:
         from alembic.config import Config
 
         cfg = Config()
@@ -241,7 +246,9 @@ def insert_columns(
     cols = [table.c[name] for name in names]
     dialect = conn.dialect
     if dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # the caller's open transaction holds a live DBAPI connection
+        cursor = driver.cursor()
         if hasattr(cursor, "copy"):  # psycopg 3; COPY reads JSON as text
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
             values = [
@@ -271,11 +278,11 @@ def insert_columns(
 _UNSET = object()
 
 
-def _processed(column: list[Any], process: Any) -> list[Any]:
+def _processed(column: Sequence[Any], process: Any) -> list[Any]:
     """Bind-process a column's values, each distinct value once: the dates and timestamps of a bulk insert repeat
     on nearly every row, and a JSON value shared by many rows (the same object) is serialised once."""
     memo: dict[Any, Any] = {}
-    out = []
+    out: list[Any] = []
     append = out.append
     for v in column:
         # By type and value (True, 1 and 1.0 are equal but serialise differently); containers by identity: the
@@ -320,8 +327,8 @@ def audit(conn: Connection, actor: str, action: str, target: str | None = None, 
     )
 
 
-def chunked(iterable, size: int):
-    chunk = []
+def chunked(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for item in iterable:
         chunk.append(item)
         if len(chunk) >= size:

@@ -7,13 +7,16 @@ import gc
 import time
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError, CycleNotFound
 from engine.store import allocate_ids, insert_columns, now, schema
+
+if TYPE_CHECKING:  # for annotations only: the store sits below the model
+    from engine.model import PackVersion
 
 CY, OU, DE, PV, E = schema.cycles, schema.outcomes, schema.decisions, schema.policy_versions, schema.entities
 
@@ -40,7 +43,7 @@ def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = 
         time.sleep(0.2)
 
 
-def ensure_policy_version(conn: Connection, version) -> int:
+def ensure_policy_version(conn: Connection, version: PackVersion) -> int:
     found = conn.execute(sa.select(PV.c.id).where(PV.c.content_hash == version.content_hash)).scalar()
     if found:
         return found

@@ -18,7 +18,7 @@ R = schema.records
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra")
 
 
-def _insert(conn: Connection, table: sa.Table):
+def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
@@ -155,7 +155,7 @@ def batch_ranges(conn: Connection, batch: int = 20000) -> list[tuple[int, int]]:
     """(first id, last id) of consecutive batches of ``batch`` entities in id order: the units that the
     evaluation's worker processes take (each reads its batches itself)."""
     out: list[tuple[int, int]] = []
-    first = last = None
+    first = last = 0  # both set by the first row, before any range is appended
     n = 0
     for (i,) in conn.execute(sa.select(E.c.id).order_by(E.c.id)):
         if n == 0:
@@ -173,7 +173,7 @@ def batch_ranges(conn: Connection, batch: int = 20000) -> list[tuple[int, int]]:
 class _Days(dict):
     """SQLite keeps dates as ISO text: parse each distinct one once, as the Date type would."""
 
-    def __missing__(self, text):
+    def __missing__(self, text: str | None) -> dt.date | None:
         value = self[text] = None if text is None else dt.date.fromisoformat(text)
         return value
 
@@ -181,7 +181,16 @@ class _Days(dict):
 def entities_between(conn: Connection, first: int, last: int | None, limit: int | None = None) -> list[dict[str, Any]]:
     """Entities with ids in [first, last] (no upper bound when ``last`` is None) in id order, at most ``limit``,
     as the evaluation reads them."""
-    cols = [E.c.id, E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.industry, E.c.established_on]
+    cols: list[sa.ColumnElement[Any]] = [
+        E.c.id,
+        E.c.code,
+        E.c.code_kind,
+        E.c.name,
+        E.c.entity_type,
+        E.c.region,
+        E.c.industry,
+        E.c.established_on,
+    ]
     days = None
     if conn.dialect.name == "sqlite":
         cols[-1] = sa.type_coerce(E.c.established_on, sa.Text).label("established_on")
@@ -239,7 +248,10 @@ def records_for_range(
     """Records of entities with ids in [first_id, last_id], dated on or before ``until`` (and, for replay,
     imported before a moment), grouped by entity; each entity's records in (date, kind, id) order, as
     ``records_for`` gives them. Records with the same data share one decoded dict: treat them as read-only."""
-    kind, date = R.c.kind, R.c.date
+    kind: sa.ColumnElement[str] = R.c.kind
+    date: sa.ColumnElement[dt.date] = R.c.date
+    data: sa.ColumnElement[str]
+    day: sa.ColumnElement[Any]
     if conn.dialect.name == "sqlite":
         # Without this SQLite answers "kind IN (..) AND date <= .." from ix_records_kind_date, i.e. it walks every
         # record of those kinds in the whole register for each batch (15 s per 100,000 entities of a 2,000,000-record
@@ -263,11 +275,12 @@ def records_for_range(
         stmt = stmt.where(R.c.imported_at < imported_before)
     if kinds is not None:
         stmt = stmt.where(kind.in_(list(kinds)))
-    out: dict[int, list] = {}
+    out: dict[int, list[tuple[str, dt.date, dict]]] = {}
     decoded: dict[str, Any] = {}
     days: dict[Any, dt.date] = {}
     loads, fromiso = json.loads, dt.date.fromisoformat
-    last, group = None, None
+    last: int | None = None
+    group: list[tuple[str, dt.date, dict]] = []  # replaced by each entity's own list at its first record
     for entity_id, kind_, date_, text in conn.execute(stmt).all():
         value = decoded.get(text)
         if value is None:

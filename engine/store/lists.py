@@ -116,7 +116,7 @@ def lock_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
             conn.execute(sa.select(LE.c.id).where(LE.c.id.in_(part)).with_for_update()).all()
 
 
-def _entry_select():
+def _entry_select() -> sa.Select[Any]:
     return sa.select(LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type).join(
         E, E.c.id == LE.c.entity_id
     )
@@ -139,7 +139,7 @@ def events_for(conn: Connection, entry_ids: Iterable[int]) -> dict[int, list[dic
     return out
 
 
-def _latest_states():
+def _latest_states() -> sa.Subquery:
     last = sa.select(EV.c.entry_id, sa.func.max(EV.c.seq).label("seq")).group_by(EV.c.entry_id).subquery()
     return (
         sa.select(EV.c.entry_id, EV.c.state)
@@ -287,7 +287,7 @@ def get_objection(conn: Connection, objection_id: int) -> dict[str, Any] | None:
 
 
 def objections_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = (
             sa.select(OB, OD.c.decision, OD.c.reason.label("decision_reason"), OD.c.decided_on, OD.c.decided_by)
@@ -341,7 +341,7 @@ def insert_application(
     ).scalar_one()
 
 
-def _application_select():
+def _application_select() -> sa.Select[Any]:
     return sa.select(
         RA, RD.c.decision, RD.c.reason.label("decision_reason"), RD.c.decided_on, RD.c.decided_by
     ).outerjoin(RD, RD.c.application_id == RA.c.id)
@@ -353,7 +353,7 @@ def get_application(conn: Connection, application_id: int) -> dict[str, Any] | N
 
 
 def applications_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = _application_select().where(RA.c.entry_id.in_(part)).order_by(RA.c.id)
         out.extend(dict(r) for r in conn.execute(stmt).mappings())
@@ -396,7 +396,7 @@ def insert_tasks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, MT, [{"created_at": stamp, **r} for r in rows])
 
 
-def _task_select():
+def _task_select() -> sa.Select[Any]:
     return (
         sa.select(
             MT,
@@ -446,7 +446,7 @@ def insert_ack(conn: Connection, task_id: int, acked_on: dt.date, acked_by: str,
 
 def notices_for(conn: Connection, entry_ids: Iterable[int]) -> list[dict[str, Any]]:
     N = schema.notices
-    out = []
+    out: list[dict[str, Any]] = []
     for part in _chunks(sorted(set(entry_ids))):
         stmt = (
             sa.select(N.c.id, N.c.entry_id, N.c.number, N.c.kind, N.c.issued_on)

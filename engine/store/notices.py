@@ -36,7 +36,7 @@ _IN_CHUNK = 900
 ENTITY_COLUMNS = (E.c.code, E.c.code_kind, E.c.name, E.c.entity_type, E.c.region, E.c.legal_rep)
 
 
-def _upsert(conn: Connection, table: sa.Table):
+def _upsert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 

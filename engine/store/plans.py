@@ -33,6 +33,14 @@ CHUNK = 5000
 PLAN_LOCK = 0x5D5250  # pg_advisory_xact_lock key for plan draws
 
 
+def _inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The new row's id from a single-row insert."""
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row insert (not executemany) always reports its primary key
+    new_id: int = key[0]
+    return new_id
+
+
 # -- inspectors -----------------------------------------------------------------------------------
 
 
@@ -160,7 +168,7 @@ def insert_plan(
     """Insert a plan, its checks (dicts with seq, entity_id, tier, rank_key, reason, items) and assignments
     ((seq, inspector_id, position)); returns the plan id."""
     values = {**plan, "created_at": plan.get("created_at") or now()}
-    plan_id = conn.execute(sa.insert(P).values(**values)).inserted_primary_key[0]
+    plan_id = _inserted_id(conn.execute(sa.insert(P).values(**values)))
     columns = ("plan_id", "seq", "entity_id", "tier", "rank_key", "reason", "items")
     bulk_insert(
         conn,
@@ -367,9 +375,11 @@ def insert_results(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 
 def insert_publication(conn: Connection, plan_id: int, kind: str, published_on: dt.date, path: str) -> int:
-    return conn.execute(
-        sa.insert(PP).values(plan_id=plan_id, kind=kind, published_on=published_on, published_at=now(), path=path)
-    ).inserted_primary_key[0]
+    return _inserted_id(
+        conn.execute(
+            sa.insert(PP).values(plan_id=plan_id, kind=kind, published_on=published_on, published_at=now(), path=path)
+        )
+    )
 
 
 def publications(conn: Connection, plan_id: int) -> list[dict[str, Any]]:

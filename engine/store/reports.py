@@ -8,7 +8,8 @@ register even by mistake. (SQLite: the read transaction of ``Store.read()`` alre
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -54,14 +55,14 @@ def stored_notice_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
 
 def iter_register_decisions(
     conn: Connection, cycle_id: int | None, batch: int = 20000
-) -> Iterator[list[tuple[int, str | None, int | None]]]:
+) -> Iterator[Sequence[sa.Row[int, str | None, int | None]]]:
     """Every entity in id order as ``(entity_id, region, outcome_id)``; the outcome is that of the entity's decision
     in the cycle (None when it has none, or when ``cycle_id`` is None). Keyset pagination over the entities,
     left-joined through the (cycle_id, entity_id) unique index of ``decisions``: constant memory."""
     last = 0
     if cycle_id is None:
-        cols = [E.c.id, E.c.region, sa.null()]
-        source = E
+        cols: list[sa.ColumnElement[Any]] = [E.c.id, E.c.region, sa.null()]
+        source: sa.FromClause = E
     else:
         cols = [E.c.id, E.c.region, DE.c.outcome_id]
         source = E.outerjoin(DE, (DE.c.entity_id == E.c.id) & (DE.c.cycle_id == cycle_id))
