@@ -28,6 +28,7 @@ repair) issue theirs inline. Every deadline comes from :mod:`engine.deadlines`.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import pathlib
@@ -215,10 +216,12 @@ class Entry:
         return until
 
     @property
-    def pending_objections(self) -> list[int]:
+    def pending_objections(self) -> builtins.list[int]:  # builtins: the class has a `list` property
         if self.state not in PRE_LISTING:
             return []
-        filed = [(ev.get("data") or {}).get("objection_id") for ev in self.events if ev["event"] == "objection_filed"]
+        filed: builtins.list[Any] = [  # the events' JSON data: objection_filed always names its objection
+            (ev.get("data") or {}).get("objection_id") for ev in self.events if ev["event"] == "objection_filed"
+        ]
         decided = {
             (ev.get("data") or {}).get("objection_id")
             for ev in self.events
@@ -244,9 +247,11 @@ class Entry:
     def listable_on(self) -> dt.date | None:
         """The date the entry becomes listed if nothing else happens, or None (not yet known / not applicable)."""
         if self.state == "proposed" and self.objection_days == 0:
+            assert self.last is not None  # a state is the last event's
             return self.last["valid_from"]
         if self.state != "notified" or self.pending_objections:
             return None
+        assert self.objection_deadline is not None and self.last is not None  # a notified entry was served
         day = deadlines.listable_from(self.objection_deadline)
         rejected = self.event("objection_rejected")
         if rejected is not None:
@@ -342,8 +347,9 @@ def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
     ids = sorted(set(entry_ids))
     rows = q.get_entries(conn, ids)
     events = q.events_for(conn, ids)
-    bodies = q.pack_bodies(conn, {(r.get("data") or {}).get("policy_version_id") for r in rows.values()} - {None})
-    regimes: dict[tuple[int, str], dict[str, Any] | None] = {}
+    version_ids = {(r.get("data") or {}).get("policy_version_id") for r in rows.values()}
+    bodies = q.pack_bodies(conn, {v for v in version_ids if v is not None})
+    regimes: dict[tuple[int | None, str], dict[str, Any] | None] = {}
     out = []
     for i in ids:
         if i not in rows:
@@ -351,7 +357,7 @@ def load(conn, entry_ids: Iterable[int]) -> list[Entry]:
         row = rows[i]
         key = ((row.get("data") or {}).get("policy_version_id"), row["list"])
         if key not in regimes:
-            body = bodies.get(key[0])
+            body = bodies.get(key[0]) if key[0] is not None else None
             regimes[key] = list_regime(body.get("version") or {}, key[1]) if body else None
         out.append(Entry(row, events.get(i, []), regimes[key]))
     return out
@@ -442,7 +448,7 @@ def _append(
     sent to the departments (the day of the action that records the event; default ``valid_from``): a listing
     recorded late still gives each department its full ``ack_days``."""
     own = batch is None
-    batch = Batch() if own else batch
+    batch = Batch() if batch is None else batch
     before = entry.state
     row = _event_row(entry, event, valid_from, actor, reason, data)
     batch.events.append(row)
@@ -713,6 +719,7 @@ class Proposer:
             summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
             if catch_up(conn, entry, as_of, batch=batch):
                 summary["listed"].append(entry_id)
+            assert entry.state is not None  # the entry has its events, the proposal first
             self.latest[(prop["entity_id"], name)] = (entry_id, entry.state, entry.until_on())
         batch.flush(conn)
 
@@ -774,6 +781,7 @@ def serve(
         load_one(conn, entry_id)  # an unknown id is an error naming it
         ids = [entry_id]
     else:
+        assert cycle_id is not None  # exactly one of the two was given
         cycle = cycles_q.get_cycle(conn, cycle_id)  # an unknown id is CycleNotFound, named as everywhere
         ids = q.entry_ids(conn, cycle_id=cycle_id)
         if not ids and cycle["revision"] > 1:
@@ -821,7 +829,9 @@ def serve(
                 batch=batch,
             )
             # The notice served is issued now, dated the service and stating this deadline (a no-op if it was).
-            _issue_notices(entry, entry.event("proposed"), batch)
+            proposed = entry.event("proposed")
+            assert proposed is not None  # the entry was in state proposed
+            _issue_notices(entry, proposed, batch)
             served.append(
                 {
                     "entry_id": entry.id,
@@ -928,11 +938,13 @@ def file_objection(
             f"{entry.label} already has objection {entry.pending_objections[0]} pending; decide it first "
             f"(supervise objection decide {entry.pending_objections[0]} --uphold|--reject)."
         )
-    if entry.state == "notified" and on > entry.objection_deadline:
-        raise ListError(
-            f"{entry.label}: the objection window closed on {entry.objection_deadline}; "
-            f"an objection filed on {on} is late."
-        )
+    if entry.state == "notified":
+        assert entry.objection_deadline is not None  # a notified entry was served, with its deadline
+        if on > entry.objection_deadline:
+            raise ListError(
+                f"{entry.label}: the objection window closed on {entry.objection_deadline}; "
+                f"an objection filed on {on} is late."
+            )
     objection_id = q.insert_objection(conn, entry.id, reason, refs, on, actor)
     _append(conn, entry, "objection_filed", on, actor, reason, {"objection_id": objection_id, "evidence": refs})
     return {"objection_id": objection_id, "entry_id": entry.id, "state": entry.state, "filed_on": on.isoformat()}
@@ -1024,7 +1036,7 @@ def show(conn, list_name: str, as_of: dt.date, state: str = "listed") -> ListVie
         title = per_pack.get(pack_id, titles[name])
     else:
         # The title of every pack whose entries are shown (or that defines the list), never another pack's alone.
-        shown = sorted({e.row.get("pack_id") for e in entries}) or sorted(per_pack)
+        shown = sorted({e.row["pack_id"] for e in entries}) or sorted(per_pack)  # rows of list_entries: never None
         title = (
             "、".join(
                 dict.fromkeys(

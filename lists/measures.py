@@ -120,7 +120,8 @@ def pending(conn, as_of: dt.date, department: str | None = None) -> PendingTasks
                 f"{hint}; departments: {', '.join(known) or 'none yet'}. "
                 f"Give --department exactly as the pack's measures name it."
             )
-    tasks, overdue = [], {}
+    tasks: list[dict[str, Any]] = []
+    overdue: dict[str, int] = {}
     for task in q.tasks(conn, department=department, unacked_on=as_of):
         view = task_view({**task, "acked_on": None, "acked_by": None})  # an ack after as_of: pending on as_of
         view["overdue_days"] = max(0, (as_of - task["due_on"]).days)

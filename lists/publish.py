@@ -162,7 +162,7 @@ def _safe(name: str, what: str) -> str:
 def _catalogue(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every published list (``publish: true`` in a pack's newest version, or with rows today) with its pack,
     title, authority, jurisdiction and legal bases, ordered by pack and list."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str | None, str], dict[str, Any]] = {}
     for body in q.latest_pack_bodies(conn):
         pack, version = body.get("pack") or {}, body.get("version") or {}
         rules = version.get("list_rules") or []

@@ -69,6 +69,7 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
             f"(repair.allowed is not true in pack {entry.row['pack_id']})",
         )
     listed_from = entry.listed_from
+    assert listed_from is not None  # asked of listed entries only (apply and decide check the state)
     months = int(repair.get("min_months", ldef.get("min_months") or 0))
     min_end = deadlines.repair_earliest(ldef, listed_from)
     check(

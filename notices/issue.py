@@ -411,6 +411,7 @@ class _Evidence:
         if cycle_id not in self.engines:
             cycle = cycle if cycle is not None and cycle.get("id") == cycle_id else get_cycle(conn, cycle_id)
             as_of = _as_date(cycle["as_of"])
+            assert as_of is not None  # cycles.as_of is NOT NULL
             try:
                 version = version_from_body(cycle["pack_body"])
             except PolicyError:  # a body that no longer builds (hand-made in tests): the reasons stand alone
@@ -424,7 +425,7 @@ class _Evidence:
         conn,
         cycle: Mapping[str, Any] | None,
         cycle_id: int | None,
-        items: Sequence[tuple[int, Mapping[str, Any], Mapping[str, Any]]],
+        items: Sequence[tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None]],
     ) -> list[dict[str, list]]:
         """For ``(entity id, facts, result)`` triples of one cycle: ``{rule id: [record citations]}`` each."""
         found = self.engine(conn, cycle, cycle_id)
@@ -463,7 +464,7 @@ def _repair(
     requires = list(rep.get("requires") or ["obligations_fulfilled", "commitment"])
     conditions = [REPAIR_REQUIREMENTS.get(r, (r, None))[0] for r in requires]
     materials = ["信用修复申请书", "主体身份证明材料（营业执照副本复印件或者身份证件复印件）"]
-    materials += [REPAIR_REQUIREMENTS[r][1] for r in requires if r in REPAIR_REQUIREMENTS and REPAIR_REQUIREMENTS[r][1]]
+    materials += [m for r in requires if r in REPAIR_REQUIREMENTS for m in (REPAIR_REQUIREMENTS[r][1],) if m]
     limit = rep.get("max_repairs") or {}
     max_repairs = (
         f"{int(limit['years'])}年内信用修复次数不超过{int(limit['count'])}次"
@@ -542,7 +543,8 @@ def build_context(
     shown = "".join(findings)
 
     def with_records(text: str) -> str:  # the summary's records, unless a finding names them already
-        return with_evidence(text, [i for i in evidence.get(summary_rule) or [] if i["text"] not in shown])
+        cited = evidence.get(summary_rule) if summary_rule is not None else None
+        return with_evidence(text, [i for i in cited or [] if i["text"] not in shown])
 
     summary = with_records(summary) if summary else None
     ctx["tier"] = _tier(result, period)
@@ -600,6 +602,7 @@ def build_context(
                 f"'list' and the outcome proposes none); add the list to the rule or issue it from the "
                 f"list entry."
             )
+        assert list_id is not None  # linfo is read from it
         ctx["summary"] = fill(list_reason, facts) or summary
         ctx["summary"] = with_records(ctx["summary"]) if ctx["summary"] else None
         ctx["basis"] = _bases(_basis_text(version, list_basis) + _basis_text(version, notice.get("basis")))
@@ -855,6 +858,7 @@ def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str
             write_atomically(path, to_pdf(html))
         else:
             content = render(row["template"], row["context"], fmt, templates)
+            assert isinstance(content, str)  # txt and html render to text
             if fmt == "html":
                 html = content
             write_atomically(path, content.encode("utf-8"))
@@ -1126,7 +1130,7 @@ def _decision_kinds(
         )
         if kind in LIST_KINDS:
             list_id = list_id or (lentry or {}).get("list")
-        at_once = kind == "pre_listing" and bool(list_id) and _listed_at_once(version, list_id)
+        at_once = bool(kind == "pre_listing" and list_id and _listed_at_once(version, list_id))
         plan.append((kind, list_id, lentry, at_once))
     return by_kind, proposed, plan
 
@@ -1217,7 +1221,7 @@ def _event_kinds(version: Mapping[str, Any], list_id: str, event_name: str) -> l
 
 def _listed_on(events: Sequence[Mapping[str, Any]]) -> dt.date | None:
     for ev in events:
-        if EVENT_ALIASES.get(ev.get("event")) == "list":
+        if EVENT_ALIASES.get(ev.get("event", "")) == "list":
             return _as_date(ev.get("valid_from"))
     return None
 
@@ -1239,6 +1243,7 @@ def _entry_causes(
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
     oid = entry.get("outcome_id")
+    result: dict[str, Any] | None
     if not oid:
         result = {}
     elif results is not None:  # many entries share an outcome: read each once
@@ -1276,7 +1281,9 @@ def _entry_causes(
                             }
                         )
                 continue
-            day = _as_date(served.get("valid_from"))
+            served_on = _as_date(served.get("valid_from"))
+            assert served_on is not None  # list_events.valid_from is NOT NULL
+            day = served_on
             deadline = _as_date((served.get("data") or {}).get("objection_deadline"))
         for kind in event_kinds:
             if kinds and kind not in kinds:
@@ -1403,7 +1410,7 @@ def issue_for_cycle(
         def make(conn):
             causes = []
             for entry in ns.entries_with_events(conn, ids):
-                result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
+                result = outcomes.get(entry["outcome_id"]) if entry.get("outcome_id") else None
                 causes += _entry_causes(
                     conn,
                     entry,
@@ -1436,7 +1443,7 @@ def issue_for_cycle(
     )
 
 
-def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
+def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int | None]]:
     """Per notice kind (in ``KINDS`` order), the notices a committed cycle calls for and how many are stored:
     ``{kind: {"due": n, "issued": m}}``. Nothing is rendered or written.
 
@@ -1450,7 +1457,7 @@ def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
     outcomes = ns.cycle_outcomes(conn, cycle_id)
     covered = _covered(version, ns.cycle_entry_events(conn, cycle_id))
     due: dict[str, int] = {}
-    per_outcome: dict[int, set[str]] = {}
+    per_outcome: dict[int | None, set[str]] = {}  # looked up with entries' outcome ids, None for none
     for oid, n in outcome_counts(conn, cycle_id).items():
         plan = _decision_kinds(outcomes[oid], version, f"Cycle {cycle_id} outcome {oid}")[2]
         per_outcome[oid] = {kind for kind, _, _, at_once in plan if not at_once}
@@ -1462,7 +1469,7 @@ def cycle_notice_counts(conn, cycle_id: int) -> dict[str, dict[str, int]]:
         if kind in per_outcome.get(outcome_of.get(decision_id), ()):
             due[kind] -= 1
     for entry in entries:
-        result = outcomes.get(entry.get("outcome_id")) if entry.get("outcome_id") else None
+        result = outcomes.get(entry["outcome_id"]) if entry.get("outcome_id") else None
         for ev in _entry_events(entry, result):
             for kind in _event_kinds(version, entry["list"], ev["event"]):
                 if not (kind == "pre_listing" and _listed_at_once(version, entry["list"])):
@@ -1590,6 +1597,7 @@ def _select_event(entry: Mapping[str, Any], event: str | None, seq: int | None) 
             known = ", ".join(f"{e['seq']}:{e['event']}" for e in events) or "none"
             raise NoticeError(f"List entry {entry['id']} has no event with seq {seq}; its events are {known}.")
         return match[0]
+    assert event is not None  # set above when neither event nor seq was given
     alias = EVENT_ALIASES.get(event)
     if alias is None:
         raise NoticeError(
@@ -1676,6 +1684,7 @@ def issue_for_list_events(
                 if ev["seq"] not in wanted[entry["id"]] or ev["event"] not in EVENT_ALIASES:
                     continue
                 on = _as_date(ev.get("valid_from"))
+                assert on is not None  # list_events.valid_from is NOT NULL
                 pack_body, period, cfg = context(entry, on)
                 by_day.setdefault(on, []).extend(
                     _entry_causes(
@@ -1734,10 +1743,13 @@ def issue_list_event(
     for bucket, summaries in ((report.issued, result["issued"]), (report.already, result["already"])):
         bucket.extend({**s, "files": []} for s in summaries)
     for s in report.issued + report.already:
-        try:
-            s["files"] = write_files(rows[s["number"]], out_dir, formats, templates) if out_dir is not None else []
-        except OSError as exc:
-            raise _write_failed(exc, report, out_dir) from exc
+        if out_dir is not None:  # else s["files"] stays []
+            row = rows[s["number"]]
+            assert row is not None  # just issued, or found stored
+            try:
+                s["files"] = write_files(row, out_dir, formats, templates)
+            except OSError as exc:
+                raise _write_failed(exc, report, out_dir) from exc
         report.files += len(s["files"])
     return report
 
@@ -1873,7 +1885,7 @@ SAMPLE_ENTITY = {
     "region": "350100",
     "legal_rep": "张三",
 }
-SAMPLE_RESULT = {
+SAMPLE_RESULT: dict[str, Any] = {
     "tier": "D",
     "tier_label": "D级",
     "lists": [
@@ -1917,7 +1929,7 @@ SAMPLE_RESULT = {
     ],
 }
 
-SAMPLE_RESULT_A = {
+SAMPLE_RESULT_A: dict[str, Any] = {
     "tier": "A",
     "tier_label": "A级",
     "lists": [],

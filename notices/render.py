@@ -30,7 +30,7 @@ import traceback
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import jinja2
 import jinja2.compiler
@@ -471,6 +471,21 @@ def _template_frames(exc: BaseException) -> list[str]:
     return frames
 
 
+@overload
+def render(
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: Literal["txt", "html"] = "txt",
+    templates: str | os.PathLike | None = None,
+) -> str: ...
+@overload
+def render(
+    kind_or_template: str, context: Mapping[str, Any], fmt: Literal["pdf"], templates: str | os.PathLike | None = None
+) -> bytes: ...
+@overload
+def render(
+    kind_or_template: str, context: Mapping[str, Any], fmt: str, templates: str | os.PathLike | None = None
+) -> str | bytes: ...
 def render(
     kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt", templates: str | os.PathLike | None = None
 ) -> str | bytes:

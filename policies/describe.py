@@ -164,7 +164,7 @@ def diff_versions(a: str, b: str) -> dict:
                 out.append({"key": k, "a": x.get(k), "b": y.get(k)})
         return out
 
-    result = {
+    result: dict[str, Any] = {
         "a": f"{va.pack.id}@{va.version}",
         "b": f"{vb.pack.id}@{vb.version}",
         "rules": changes,

@@ -129,7 +129,8 @@ class _Lines:
 
 class _Problems:
     def __init__(self, path: pathlib.Path, lines: _Lines):
-        self.path, self.lines, self.items = path, lines, []
+        self.path, self.lines = path, lines
+        self.items: list[str] = []
 
     def add(self, keypath: tuple, reason: str) -> None:
         dotted = ".".join(str(k) for k in keypath) or "(top)"
@@ -530,9 +531,10 @@ def _build_pack(raw: Any, path: pathlib.Path, P: _Problems, base_kinds) -> Pack 
         if raw.get(key) is not None and not isinstance(raw.get(key), (str, int, float)):
             P.add((key,), f"'{key}' is a text, not {_short(raw.get(key))}")
         _text_in(raw.get(key), key, (key,), P)
-    for sub, reason in _authority_problems(raw.get("authorities")):  # issuing authority per region prefix
+    authorities = raw.get("authorities")
+    for sub, reason in _authority_problems(authorities):  # issuing authority per region prefix
         P.add(("authorities",) + sub, reason)
-    for i, item in enumerate(raw.get("authorities") if isinstance(raw.get("authorities"), list) else []):
+    for i, item in enumerate(authorities if isinstance(authorities, list) else []):
         if isinstance(item, dict):  # the same length bounds as the pack's own authority (notices' columns)
             for key, bound in (
                 ("name", "authority"),
@@ -1026,8 +1028,8 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         if body.get("kind") not in LIST_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(LIST_KINDS)}")
         _text_in(name, "list", where, P)
-        for key, limit in (("title", "list_title"), ("authority", "authority")):
-            _text_in(body.get(key), limit, where + (key,), P)
+        for key, bound in (("title", "list_title"), ("authority", "authority")):
+            _text_in(body.get(key), bound, where + (key,), P)
         ok = {
             key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
             for key in ("objection_days", "min_months", "max_months")
@@ -1258,7 +1260,7 @@ def fact_classes(fact: Fact, atoms: list[C.Atom], tiers: list[str] | None = None
             candidates.append(points[0] - 1)
             for a, b in zip(points, points[1:]):
                 candidates.append(a)
-                mid = (a + b) / 2
+                mid: float | None = (a + b) / 2
                 if fact.type == "int":
                     mid = math.floor(a) + 1
                     if not a < mid < b:
@@ -1336,6 +1338,7 @@ def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
             if len(tops) > 1 and overlap is None:
                 overlap = (values, [r for r in fired if r.priority == top])
             tier, best, _ = decide_tier(v, fired)
+            assert best is not None and tier is not None  # fired is not empty; a tier rule always names its tier
             decisive[best.id] += 1
             reached.add(tier)
     except PolicyError as exc:

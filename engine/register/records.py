@@ -204,7 +204,7 @@ class RecordKind:
         return date, key, jsonable, []
 
 
-def parse_kinds(raw: dict[str, Any], where: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, RecordKind]:
+def parse_kinds(raw: dict[str, Any] | None, where: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, RecordKind]:
     kinds: dict[str, RecordKind] = {}
     for name, body in (raw or {}).items():
         fields: dict[str, FieldSpec] = {}
