@@ -17,13 +17,27 @@ from typing import Any
 
 import click
 
+from engine import plans
 from engine.errors import SupervisionError, UsageProblem
+from engine.evaluate import explain_text
 from engine.outpaths import output_dir, output_file, write_atomically
-from engine.regions import region_label
+from engine.pipeline.check import check as check_codes
+from engine.pipeline.cycles import diff_cycles, list_cycles, replay_cycle, run_cycle, show_cycle
+from engine.pipeline.demo import run_demo
+from engine.pipeline.evaluate import evaluate_entity
+from engine.pipeline.report import write_report
+from engine.pipeline.simulate import simulate
+from engine.register import entities as register
+from engine.store import Store
 from engine.values import parse_date as parse_value_date
-
-# The library modules that load the store (SQLAlchemy) or the policy packs are imported inside the commands:
-# imported here they would make every 'supervise --help' several times slower (about 0.6 s instead of 0.1 s).
+from lists import lifecycle
+from lists import measures as list_measures
+from lists import publish as list_publish
+from lists import repair as list_repair
+from notices import issue, render
+from notices.results import NoticeShown, PreviewWritten
+from policies import base_limits, base_record_kinds, record_kinds
+from policies.describe import diff_versions, pack_summaries, show_version, validate_files
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 # Stored ids and counts are 64-bit integers in both databases; a larger number is refused as an option value.
@@ -44,8 +58,6 @@ class Settings:
     @property
     def store(self):
         if self._store is None:
-            from engine.store import Store
-
             self._store = Store(self.db)
         return self._store
 
@@ -273,14 +285,7 @@ def init() -> None:
     """
     with errors():
         result = settings().store.init()
-    emit(
-        result,
-        lambda r: (
-            f"Schema of {r['database']} upgraded from {r['from'] or 'empty'} to {r['to']}."
-            if r["changed"]
-            else f"Schema of {r['database']} is up to date ({r['to']})."
-        ),
-    )
+    emit(result)
 
 
 # == import ==
@@ -291,27 +296,10 @@ def import_() -> None:
     """Import entities, credit records and inspectors from CSV, XLSX or JSON Lines."""
 
 
-def _import_text(kind: str) -> Callable[[dict], str]:
-    def text(r: dict) -> str:
-        line = (
-            f"{r['file']}: {r['rows']} rows, {r['inserted']} new, {r.get('updated', 0)} updated, "
-            f"{r['unchanged']} unchanged, {r['rejected']} rejected {kind}."
-        )
-        if r.get("rejects_file"):
-            line += f" Rejected rows with reasons: {r['rejects_file']}"
-        return line
-
-    return text
-
-
 _ENCODING_HELP = (
     "The file's text encoding (e.g. big5, gb18030, utf-16); without it a CSV is read as UTF-8 or "
     "GB18030 and a JSON Lines file as UTF-8."
 )
-
-
-def _with_warnings(text: Callable[[dict], str]) -> Callable[[dict], str]:
-    return lambda r: "\n".join([text(r), *(f"Warning: {w}" for w in r.get("warnings") or [])])
 
 
 @import_.command("entities")
@@ -324,18 +312,13 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
 
     Example: supervise import entities register.csv
     """
-    from engine import register
-    from policies import base_limits
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing entities") as tick:
             report = register.import_entities(
                 settings().store, file, base_limits(), skip_invalid=skip_invalid, progress=tick, encoding=encoding
             )
-    result = report.as_dict()
-    result["unchanged"] = report.valid - report.inserted - report.updated
-    emit(result, _with_warnings(_import_text("rows")))
+    emit(report)
 
 
 @import_.command("records")
@@ -349,9 +332,6 @@ def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: st
 
     Example: supervise import records penalties.xlsx --kind penalty
     """
-    from engine import register
-    from policies import record_kinds
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing records") as tick:
@@ -364,7 +344,7 @@ def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: st
                 progress=tick,
                 encoding=encoding,
             )
-    emit(report.as_dict(), _with_warnings(_import_text("rows")))
+    emit(report)
 
 
 # == entities ==
@@ -383,31 +363,9 @@ def entities_show(code: str) -> None:
 
     Example: supervise entities show 91350100M000100Y43
     """
-    from engine import register
-
     with errors():
         result = register.show_entity(settings().store, code)
-    named = {}
-    for key, value in result.items():  # the region's name next to its code (JSON and text)
-        named[key] = value
-        if key == "region":
-            named["region_name"] = region_label(value)
-    result = named
-
-    def text(r: dict) -> str:
-        lines = [
-            f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']} {r['region_name']}, "
-            f"industry {r['industry'] or '-'},"
-            f" established {r['established_on'] or '-'})",
-            f"legal representative: {r['legal_rep'] or '-'}",
-            f"{len(r['records'])} records:",
-        ]
-        for rec in r["records"]:
-            data = ", ".join(f"{k}={v}" for k, v in rec["data"].items())
-            lines.append(f"  {rec['date']}  {rec['kind']:<20} {data}")
-        return "\n".join(lines)
-
-    emit(result, text)
+    emit(result)
 
 
 # == policy ==
@@ -426,11 +384,9 @@ def policy_validate(files: tuple[str, ...]) -> None:
 
     Example: supervise policy validate my-pack.yaml
     """
-    from policies.describe import validate_files
-
     with errors():
         result = validate_files(files)
-    emit(result, lambda r: "\n".join(f"{p['file']}: valid ({', '.join(p['versions'])})" for p in r))
+    emit(result)
 
 
 @policy.command("list")
@@ -441,29 +397,9 @@ def policy_list() -> None:
 
     Example: supervise policy list
     """
-    from policies.describe import pack_summaries
-
     with errors():
         result = pack_summaries()
-
-    def text(rows):
-        lines = []
-        for p in rows:
-            if not p["valid"]:
-                more = len(p["problems"]) - 1
-                lines.append(
-                    f"{p['id']:<22} INVALID {p['problems'][0]}" + (f" (and {more} more problem(s))" if more > 0 else "")
-                )
-                continue
-            lines.append(f"{p['id']:<22} {p['title']}  ({p['authority']}, {p['jurisdiction']})")
-            for v in p["versions"]:
-                lines.append(
-                    f"    {v['version']:<8} {v['effective_from']} .. {v['effective_to'] or 'open':<10} "
-                    f"{v['rules']} rules  {v['content_hash'][:12]}  {v['title']}"
-                )
-        return "\n".join(lines)
-
-    emit(result, text)
+    emit(result)
 
 
 @policy.command("show")
@@ -474,11 +410,9 @@ def policy_show(ref: str) -> None:
 
     Example: supervise policy show tax-credit@2025
     """
-    from policies.describe import show_version
-
     with errors():
         result = show_version(ref)
-    emit(result, lambda r: r["text"])
+    emit(result)
 
 
 @policy.command("diff")
@@ -490,11 +424,9 @@ def policy_diff(a: str, b: str) -> None:
 
     Example: supervise policy diff tax-credit@2014 tax-credit@2025
     """
-    from policies.describe import diff_versions
-
     with errors():
         result = diff_versions(a, b)
-    emit(result, lambda r: r["text"])
+    emit(result)
 
 
 # == evaluate ==
@@ -511,33 +443,9 @@ def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> No
 
     Example: supervise evaluate 91350100M000100Y43 --policy tax-credit --as-of 2026-04-30 --explain
     """
-    from engine.evaluate import explain_text
-    from engine.pipeline.evaluate import evaluate_entity
-
     with errors():
         result, version = evaluate_entity(settings().store, code, policy_ref, parse_date(as_of, "--as-of"))
-    result = {k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}
-
-    def text(r: dict) -> str:
-        if explain:
-            return explain_text(r, version)
-        lines = [
-            f"{r['name']} {r['uscc']}: {r['tier_label']} ({r['policy']['id']}@{r['policy']['version']}, "
-            f"period {r['period']}, as of {r['as_of']})",
-            f"inspection: ratio {r['inspection']['ratio']:.0%}, {r['inspection']['per_year']:g} per year"
-            + (" (forced)" if r["inspection"]["forced"] else ""),
-        ]
-        for item in r["lists"]:
-            lines.append(f"list: propose {item['list']} ({item['rule']}; {item['basis']})")
-        for m in r["measures"]:
-            lines.append(f"measure: {m['id']} [{m['kind']}] {m['basis']}")
-        for reason in r["reasons"]:
-            extra = f" — ignored: {reason['ignored_because']}" if reason.get("ignored_because") else ""
-            why = f": {reason['why']}" if reason.get("why") else ""
-            lines.append(f"{reason['outcome']:>8}: {reason['rule']}{why}{extra}")
-        return "\n".join(lines)
-
-    emit(result, text)
+    emit(result, (lambda r: explain_text(r, version)) if explain else None)  # --explain: the regulator's account
 
 
 @cli.command()
@@ -557,37 +465,9 @@ def check(code: str, service: str, as_of: str | None) -> None:
 
     Example: supervise check 91350100M000100Y43 --service government_procurement
     """
-    from engine.pipeline.check import check as check_codes
-
     with errors():
-        result = check_codes(settings().store, [code], service, parse_date(as_of, "--as-of"))[0].as_dict()
-
-    def text(r: dict) -> str:
-        item = f"{r['service_name']} ({r['service']})" if r["service_name"] else r["service"]
-        lines = [
-            f"{r['name'] or '(not in the register)'} {r['uscc']} applying for {item} on {r['as_of']}: {r['verdict']}"
-        ]
-        for m in r["measures"]:
-            cause = m["cause"]
-            why = (
-                f"tier {cause['tier']} in cycle {cause['cycle']} (revision {cause['revision']})"
-                if cause["type"] == "tier"
-                else f"{cause['list']} list entry {cause['entry']}"
-            )
-            ignored = f" (not applied: {m['ignored_because']})" if m.get("ignored_because") else ""
-            lines.append(f"  [{m['kind']}] {m['text']} — {m['department']}; basis {m['basis']}; because {why}{ignored}")
-        if not r["measures"] and not r["reviews"]:
-            lines.append("  no joint measure applies")
-        for v in r["reviews"]:
-            lines.append(f"  needs review: {v['reason']}")
-        for d in r["decisions"]:
-            lines.append(
-                f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
-                f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}"
-            )
-        return "\n".join(lines)
-
-    emit(result, text)
+        result = check_codes(settings().store, [code], service, parse_date(as_of, "--as-of"))[0]
+    emit(result)
 
 
 # == cycle ==
@@ -615,8 +495,6 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> N
 
     Example: supervise cycle run --policy tax-credit --period 2025 --as-of 2026-04-30
     """
-    from engine.pipeline.cycles import run_cycle
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Evaluating register") as tick:
@@ -631,21 +509,9 @@ def cycle_list() -> None:
 
     Example: supervise cycle list
     """
-    from engine.pipeline.cycles import list_cycles
-
     with errors():
         rows = list_cycles(settings().store)
-    emit(
-        rows,
-        lambda rs: (
-            "\n".join(
-                f"{r['id']:>4} {r['pack']}@{r['version']} {r['period']} r{r['revision']} "
-                f"as of {r['as_of']} {r['entities']} entities {r['status']}"
-                for r in rs
-            )
-            or "No cycles yet."
-        ),
-    )
+    emit(rows)
 
 
 @cycle.command("show")
@@ -656,8 +522,6 @@ def cycle_show(cycle_id: int) -> None:
 
     Example: supervise cycle show 1
     """
-    from engine.pipeline.cycles import show_cycle
-
     with errors():
         r = show_cycle(settings().store, cycle_id)
     emit(r)
@@ -672,8 +536,6 @@ def cycle_diff(a: int, b: int) -> None:
 
     Example: supervise cycle diff 1 2
     """
-    from engine.pipeline.cycles import diff_cycles
-
     with errors():
         r = diff_cycles(settings().store, a, b)
     emit(r)
@@ -689,19 +551,10 @@ def cycle_replay(cycle_id: int) -> None:
 
     Example: supervise cycle replay 1
     """
-    from engine.pipeline.cycles import replay_cycle
-
     with errors():
         with progress(None, f"Replaying cycle {cycle_id}") as tick:
             r = replay_cycle(settings().store, cycle_id, progress=tick)
-    emit(
-        r,
-        lambda r: (
-            f"Cycle {cycle_id} replayed: {r['entities']} decisions identical."
-            if r["identical"]
-            else f"Cycle {cycle_id} replay differs for {len(r['differences'])} entities: {r['differences'][:5]}"
-        ),
-    )
+    emit(r)
     if not r["identical"]:
         raise SystemExit(1)
 
@@ -724,18 +577,10 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 
     Example: supervise cycle report 1 --out reports/cycle-1
     """
-    from engine.pipeline.report import write_report
-
     with errors():
         output_dir(out_dir)
         r = write_report(settings().store, cycle_id, out_dir)
-    emit(
-        r,
-        lambda r: (
-            f"Report of cycle {cycle_id} ({r['entities']:,} entities, {r['expected_inspections']:,} expected "
-            f"inspections) written to {r['html']}, {r['json']} and {r['csv']}."
-        ),
-    )
+    emit(r)
 
 
 @cli.command("simulate")
@@ -752,8 +597,6 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
 
     Example: supervise simulate --policy drafts/tax-credit-2026.yaml --against 1
     """
-    from engine.pipeline.simulate import simulate
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Simulating") as tick:
@@ -783,13 +626,11 @@ def import_inspectors(file: str, skip_invalid: bool) -> None:
 
     Example: supervise import inspectors inspectors.csv
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing inspectors") as tick:
             report = plans.import_inspectors(settings().store, file, skip_invalid=skip_invalid, progress=tick)
-    emit(report.as_dict(), _import_text("inspectors"))
+    emit(report, "\n".join(report.lines("inspectors", warnings=False)))
 
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
@@ -842,8 +683,6 @@ def plan_draw(
 
     Example: supervise plan draw --cycle 3 --seed 2025-07-01-4711 --per-check 2
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         r = plans.draw_plan(
@@ -867,8 +706,6 @@ def plan_list() -> None:
 
     Example: supervise plan list --json
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         rows = plans.list_plans(settings().store)
@@ -884,12 +721,10 @@ def plan_verify(plan_id: int) -> None:
 
     Example: supervise plan verify 5
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         r = plans.verify_plan(settings().store, plan_id)
-    emit(r, lambda r: r["message"])
+    emit(r)
     if not r["verified"]:
         raise SystemExit(1)
 
@@ -904,8 +739,6 @@ def plan_show(plan_id: int, as_of: str | None, limit: int) -> None:
 
     Example: supervise plan show 5 --as-of 2025-09-30
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         r = plans.plan_details(settings().store, plan_id, parse_date(as_of, "--as-of"))
@@ -930,12 +763,10 @@ def plan_export(plan_id: int, fmt: str, out: str) -> None:
 
     Example: supervise plan export 5 --format xlsx --out plan-5.xlsx
     """
-    from engine import plans
-
     with errors():
         settings().store.require_schema()
         r = plans.export_plan(settings().store, plan_id, fmt, out)
-    emit(r, lambda r: f"Plan {r['plan_id']}: {r['checks']} checks written to {r['file']}.")
+    emit(r)
 
 
 @plan.command("publish")
@@ -949,18 +780,11 @@ def plan_publish(plan_id: int, out: str, on: str | None) -> None:
 
     Example: supervise plan publish 5 --out public/
     """
-    from engine import plans
-
     with errors():
         output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_plan(settings().store, plan_id, out, parse_date(on, "--on"))
-    emit(
-        r,
-        lambda r: (
-            f"Plan {r['plan_id']} published on {r['published_on']}: {r['checks']} checks in " + ", ".join(r["files"])
-        ),
-    )
+    emit(r)
 
 
 @plan.group("results", context_settings=CONTEXT_SETTINGS)
@@ -981,18 +805,13 @@ def plan_results_import(file: str, skip_invalid: bool) -> None:
 
     Example: supervise plan results import results.csv
     """
-    from engine import plans
-    from policies import base_record_kinds
-
     with errors():
         settings().store.require_schema()
         with progress(None, "Importing results") as tick:
             report = plans.import_results(
                 settings().store, file, base_record_kinds(), skip_invalid=skip_invalid, progress=tick
             )
-    result = report.as_dict()
-    result["unchanged"] = 0
-    emit(result, _import_text("results"))
+    emit(report, "\n".join(report.lines("results", warnings=False)))
 
 
 @plan_results.command("publish")
@@ -1005,25 +824,11 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
 
     Example: supervise plan results publish 5 --out public/
     """
-    from engine import plans
-
     with errors():
         output_dir(out)  # before any work: a wrong --out is named first
         settings().store.require_schema()
         r = plans.publish_results(settings().store, plan_id, out, parse_date(on, "--on"))
-
-    def text(r: dict) -> str:
-        line = (
-            f"Results of plan {r['plan_id']} published on {r['published_on']}: {r['results']} results in "
-            + ", ".join(r["files"])
-        )
-        if r["late"]:
-            line += f"\n{len(r['late'])} results are published after their deadline: " + ", ".join(
-                f"check {x['seq']} (deadline {x['deadline']})" for x in r["late"][:20]
-            )
-        return line
-
-    emit(r, text)
+    emit(r)
 
 
 # == lists ==
@@ -1083,18 +888,8 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists propose --cycle 3
     """
-    from lists.lifecycle import propose_from_cycle
-
-    r = _list_write(propose_from_cycle, cycle_id, parse_date(as_of, "--as-of"), _actor(by))
-    emit(
-        r,
-        lambda r: (
-            f"Cycle {cycle_id}: {len(r['proposed'])} entries proposed "
-            f"({', '.join(f'{k}: {v}' for k, v in r['counts'].items()) or 'none'}), "
-            f"{len(r['listed'])} listed at once (no objection window), {len(r['skipped'])} skipped "
-            f"(already listed or already proposed by this cycle)."
-        ),
-    )
+    r = _list_write(lifecycle.propose_from_cycle, cycle_id, parse_date(as_of, "--as-of"), _actor(by))
+    emit(r)
 
 
 @lists_.command("serve")
@@ -1113,10 +908,10 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
 
     Example: supervise lists serve --cycle 3 --on 2026-05-06
     """
-    from lists.lifecycle import serve
-
     with progress(None, "Serving pre-listing notices") as tick:
-        r = _list_write(serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick)
+        r = _list_write(
+            lifecycle.serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick
+        )
     emit(r)
 
 
@@ -1129,10 +924,8 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists advance --as-of 2026-06-01
     """
-    from lists.lifecycle import advance
-
     with progress(None, "Advancing list entries") as tick:
-        r = _list_write(advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
+        r = _list_write(lifecycle.advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
     emit(r)
 
 
@@ -1147,10 +940,8 @@ def lists_revoke(entry_id: int, reason: str, on: str | None, by: str | None) -> 
 
     Example: supervise lists revoke --entry 12 --reason "处罚决定已被行政复议撤销"
     """
-    from lists.lifecycle import revoke
-
-    r = _list_write(revoke, entry_id, reason, _day(on, "--on"), _actor(by))
-    emit(r, lambda r: f"Entry {r['entry_id']} revoked on {r['on']} (was {r['was']}).")
+    r = _list_write(lifecycle.revoke, entry_id, reason, _day(on, "--on"), _actor(by))
+    emit(r)
 
 
 @lists_.command("extend")
@@ -1165,10 +956,8 @@ def lists_extend(entry_id: int, months: int, reason: str, on: str | None, by: st
 
     Example: supervise lists extend --entry 12 --months 6 --reason "整改期间再次违法"
     """
-    from lists.lifecycle import extend
-
-    r = _list_write(extend, entry_id, months, reason, _day(on, "--on"), _actor(by))
-    emit(r, lambda r: f"Entry {r['entry_id']} now published until {r['until']} (was {r['previous_until']}).")
+    r = _list_write(lifecycle.extend, entry_id, months, reason, _day(on, "--on"), _actor(by))
+    emit(r)
 
 
 @lists_.command("show")
@@ -1187,9 +976,7 @@ def lists_show(list_name: str, as_of: str | None, state: str) -> None:
 
     Example: supervise lists show tax-credit/black --as-of 2026-06-01
     """
-    from lists.lifecycle import show
-
-    emit(_list_read(show, list_name, _day(as_of, "--as-of"), state))
+    emit(_list_read(lifecycle.show, list_name, _day(as_of, "--as-of"), state))
 
 
 @lists_.command("history")
@@ -1200,9 +987,7 @@ def lists_history(code: str) -> None:
 
     Example: supervise lists history 91350100M000100Y43
     """
-    from lists.lifecycle import history
-
-    emit(_list_read(history, code))
+    emit(_list_read(lifecycle.history, code))
 
 
 @lists_.command("publish")
@@ -1224,12 +1009,10 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists publish --out site/ --as-of 2026-06-01
     """
-    from lists.publish import publish
-
     with errors():
         output_dir(out_dir)
     with progress(None, "Writing the public lists"):
-        r = _list_write(publish, out_dir, _day(as_of, "--as-of"), _actor(by))
+        r = _list_write(list_publish.publish, out_dir, _day(as_of, "--as-of"), _actor(by))
     emit(r)
 
 
@@ -1253,16 +1036,8 @@ def objection_file(entry_id: int, reason: str, evidence: tuple[str, ...], on: st
 
     Example: supervise objection file --entry 12 --reason "罚款已于处罚前缴清" --evidence receipt.pdf
     """
-    from lists.lifecycle import file_objection
-
-    r = _list_write(file_objection, entry_id, reason, list(evidence), _day(on, "--on"), _actor(by))
-    emit(
-        r,
-        lambda r: (
-            f"Objection {r['objection_id']} filed on {r['filed_on']}; entry {r['entry_id']} "
-            f"({r['state']}) waits for the decision."
-        ),
-    )
+    r = _list_write(lifecycle.file_objection, entry_id, reason, list(evidence), _day(on, "--on"), _actor(by))
+    emit(r)
 
 
 @objection.command("decide")
@@ -1278,23 +1053,12 @@ def objection_decide(objection_id: int, decision: str | None, reason: str, on: s
 
     Example: supervise objection decide 4 --reject --reason "异议理由不成立"
     """
-    from lists.lifecycle import decide_objection
-
     if decision is None:
         raise click.UsageError("Give --uphold or --reject.")
-    r = _list_write(decide_objection, objection_id, decision == "uphold", reason, _day(on, "--on"), _actor(by))
-    emit(
-        r,
-        lambda r: (
-            f"Objection {r['objection_id']} {r['decision']}; entry {r['entry_id']} is {r['state']}"
-            + (
-                f" (listed from {r['listable_on']} unless something else happens)"
-                if r["state"] != "listed" and r["listable_on"]
-                else ""
-            )
-            + "."
-        ),
+    r = _list_write(
+        lifecycle.decide_objection, objection_id, decision == "uphold", reason, _day(on, "--on"), _actor(by)
     )
+    emit(r)
 
 
 # == repair ==
@@ -1333,20 +1097,12 @@ def repair_apply(
 
     Example: supervise repair apply --entry 12 --commitment 承诺书.pdf --evidence 缴款凭证.pdf --on 2027-06-01
     """
-    from lists.repair import apply
-
-    r = _list_write(apply, entry_id, _day(on, "--on"), _actor(by), commitment, list(evidence), training, credit_report)
-    if r["status"] == "refused":
-        emit(r, "")
-        raise click.ClickException(r["message"])
-    emit(
-        r,
-        lambda r: (
-            f"Repair application {r['application_id']} for entry {r['entry_id']} meets every condition; "
-            f"decide it by {r['decide_by']} (supervise repair decide {r['application_id']} "
-            f"--approve|--reject --reason ...)."
-        ),
+    r = _list_write(
+        list_repair.apply, entry_id, _day(on, "--on"), _actor(by), commitment, list(evidence), training, credit_report
     )
+    emit(r)
+    if r.refused:
+        raise click.ClickException(r["message"])
 
 
 @repair.command("decide")
@@ -1362,18 +1118,10 @@ def repair_decide(application_id: int, decision: str | None, reason: str, on: st
 
     Example: supervise repair decide 5 --approve --reason "材料齐全，符合修复条件"
     """
-    from lists.repair import decide
-
     if decision is None:
         raise click.UsageError("Give --approve or --reject.")
-    r = _list_write(decide, application_id, decision == "approve", reason, _day(on, "--on"), _actor(by))
-    emit(
-        r,
-        lambda r: (
-            f"Repair application {r['application_id']} {r['decision']} on {r['on']}; "
-            f"entry {r['entry_id']} is {r['state']}."
-        ),
-    )
+    r = _list_write(list_repair.decide, application_id, decision == "approve", reason, _day(on, "--on"), _actor(by))
+    emit(r)
 
 
 # == measures ==
@@ -1398,9 +1146,7 @@ def measures_pending(department: str | None, as_of: str | None) -> None:
 
     Example: supervise measures pending --department 财政部门
     """
-    from lists.measures import pending
-
-    emit(_list_read(pending, _day(as_of, "--as-of"), department))
+    emit(_list_read(list_measures.pending, _day(as_of, "--as-of"), department))
 
 
 @measures.command("ack")
@@ -1414,16 +1160,8 @@ def measures_ack(task_id: int, by: str, on: str | None, note: str | None) -> Non
 
     Example: supervise measures ack 17 --by "财政局 王五"
     """
-    from lists.measures import ack
-
-    r = _list_write(ack, task_id, by, _day(on, "--on"), note)
-    emit(
-        r,
-        lambda r: (
-            f"Task {r['task_id']} ({r['action']} {r['measure_id']}, {r['department']}) acknowledged on "
-            f"{r['acked_on']} by {r['acked_by']}" + (" — after its due date" if r["late"] else "") + "."
-        ),
-    )
+    r = _list_write(list_measures.ack, task_id, by, _day(on, "--on"), note)
+    emit(r)
 
 
 # == notices ==
@@ -1500,8 +1238,6 @@ def notices_issue(
 
     Example: supervise notices issue --cycle 3 --out notices/ --format html --format pdf
     """
-    from notices import issue
-
     if sum(x is not None for x in (cycle_id, plan_id, entry_id)) != 1:
         raise click.UsageError("Give exactly one of --cycle ID, --plan ID or --entry ID.")
     if event and entry_id is None:
@@ -1551,8 +1287,6 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
 
     Example: supervise notices show "泉市监信告知〔2025〕1号" --format pdf --out notice.pdf
     """
-    from notices import issue
-
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
@@ -1560,26 +1294,7 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
             output_file(out)
         row = issue.get_notice(settings().store, number)
         content = issue.render_notice(row, fmt, templates)
-    if settings().json:
-        meta = {
-            k: row[k]
-            for k in (
-                "number",
-                "kind",
-                "source_key",
-                "template",
-                "pack_id",
-                "pack_version",
-                "content_hash",
-                "cycle_id",
-                "decision_id",
-                "entry_id",
-                "check_id",
-            )
-        }
-        meta.update(issued_on=row["issued_on"], context=row["context"], file=out)
-        if not out:
-            meta["content"] = content
+    shown = NoticeShown.of(row, out, content)
     if out:
         try:
             write_atomically(output_file(out), content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -1588,9 +1303,9 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
                 f"Could not write {out}: {exc.strerror or exc}; nothing was written "
                 f"(free disk space or choose another --out)."
             ) from exc
-        emit(meta if settings().json else None, f"Wrote {row['number']} ({row['kind']}) to {out}.")
+        emit(shown)
     elif settings().json:
-        emit(meta)
+        emit(shown)
     else:
         click.echo(content, nl=False)
 
@@ -1609,8 +1324,6 @@ def notices_list(
 
     Example: supervise notices list --cycle 3 --kind pre_listing
     """
-    from notices import issue
-
     with errors():
         rows = issue.list_notices(
             settings().store, cycle_id=cycle_id, kind=kind, entity_code=entity_code, plan_id=plan_id, limit=limit
@@ -1635,8 +1348,6 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
 
     Example: supervise notices preview pre_listing --templates my_templates/ --format html --out preview.html
     """
-    from notices import issue, render
-
     if fmt == "pdf" and not out:
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
@@ -1645,7 +1356,7 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
         if target is not None:
             write_atomically(target, content if isinstance(content, bytes) else content.encode("utf-8"))
     if out:
-        emit({"kind": kind, "file": out}, f"Wrote a sample {kind} notice to {out}.")
+        emit(PreviewWritten(kind=kind, file=out))
     else:
         click.echo(content, nl=False)
 
@@ -1673,20 +1384,10 @@ def demo(entities: int, seed: int, out: str | None, as_of: str) -> None:
 
     Example: supervise --db sqlite:///out/demo.db demo --entities 2000 --out out
     """
-    from engine.pipeline.demo import run_demo
-
     day = parse_date(as_of, "--as-of")
     with errors():
         result = run_demo(settings().store, entities=entities, seed=seed, out=out, as_of=day)
-
-    def text(r: dict) -> str:
-        lines = [f"Demo on {r['database']}"]
-        for stage in r["stages"]:
-            lines.append(f"== {stage['title']}")
-            lines.extend(f"   {line}" for line in stage["lines"])
-        return "\n".join(lines)
-
-    emit(result, text)
+    emit(result)
 
 
 if __name__ == "__main__":  # pragma: no cover

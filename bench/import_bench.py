@@ -21,7 +21,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import register  # noqa: E402
+from engine.register import entities as register  # noqa: E402
 from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store  # noqa: E402
 from policies import base_limits, record_kinds  # noqa: E402

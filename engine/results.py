@@ -21,3 +21,29 @@ class Result:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class DictResult(dict):
+    """A result that is its JSON document, a dict (callers and tests read its keys); ``lines()`` its text."""
+
+    def to_json(self) -> Any:
+        return dict(self)
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class ListResult(list):
+    """A result that is its JSON document, a list of rows; ``lines()`` its text."""
+
+    def to_json(self) -> Any:
+        return list(self)
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())

@@ -46,7 +46,17 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months, fill
 from lists import measures
-from lists.results import Advanced, EntityHistory, ListView, Served
+from lists.results import (
+    Advanced,
+    EntityHistory,
+    Extended,
+    ListView,
+    ObjectionDecided,
+    ObjectionFiled,
+    Proposed,
+    Revoked,
+    Served,
+)
 from notices import issue as notices_issue
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
@@ -723,7 +733,7 @@ class Proposer:
             self.latest[(prop["entity_id"], name)] = (entry_id, entry.state, entry.until_on())
         batch.flush(conn)
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> Proposed:
         """The summary (``proposed``, ``listed``, ``skipped``, ``counts`` per list), audited."""
         summary = self.summary
         counts: dict[str, int] = {}
@@ -739,7 +749,7 @@ class Proposer:
             listed=len(summary["listed"]),
             skipped=len(summary["skipped"]),
         )
-        return summary
+        return Proposed(summary)
 
 
 def propose_from_cycle(conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system") -> dict[str, Any]:
@@ -881,7 +891,7 @@ def revoke(conn, entry_id: int, reason: str, on: dt.date, actor: str) -> dict[st
     _require_state(entry, OPEN, "it can be revoked", "An entry that has ended needs no revocation.")
     was = entry.state
     _append(conn, entry, "revoked", on, actor, reason)
-    return {"entry_id": entry.id, "was": was, "state": entry.state, "on": on.isoformat()}
+    return Revoked({"entry_id": entry.id, "was": was, "state": entry.state, "on": on.isoformat()})
 
 
 def extension_allowance(list_def: dict[str, Any]) -> int:
@@ -916,7 +926,7 @@ def extend(conn, entry_id: int, months: int, reason: str, on: dt.date, actor: st
         raise ListError(f"{entry.label} has no maximum period on list {entry.list}; there is nothing to extend.")
     new_until = add_months(until, months)
     _append(conn, entry, "extended", on, actor, reason, {"months": months, "until": new_until, "previous_until": until})
-    return {"entry_id": entry.id, "until": new_until.isoformat(), "previous_until": until.isoformat()}
+    return Extended({"entry_id": entry.id, "until": new_until.isoformat(), "previous_until": until.isoformat()})
 
 
 def file_objection(
@@ -947,7 +957,9 @@ def file_objection(
             )
     objection_id = q.insert_objection(conn, entry.id, reason, refs, on, actor)
     _append(conn, entry, "objection_filed", on, actor, reason, {"objection_id": objection_id, "evidence": refs})
-    return {"objection_id": objection_id, "entry_id": entry.id, "state": entry.state, "filed_on": on.isoformat()}
+    return ObjectionFiled(
+        {"objection_id": objection_id, "entry_id": entry.id, "state": entry.state, "filed_on": on.isoformat()}
+    )
 
 
 def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
@@ -971,13 +983,15 @@ def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.
     q.insert_objection_decision(conn, objection_id, decision, reason, on, actor)
     _append(conn, entry, f"objection_{decision}", on, actor, reason, {"objection_id": objection_id})
     catch_up(conn, entry, on)
-    return {
-        "objection_id": objection_id,
-        "entry_id": entry.id,
-        "decision": decision,
-        "state": entry.state,
-        "listable_on": _iso(entry.listable_on()),
-    }
+    return ObjectionDecided(
+        {
+            "objection_id": objection_id,
+            "entry_id": entry.id,
+            "decision": decision,
+            "state": entry.state,
+            "listable_on": _iso(entry.listable_on()),
+        }
+    )
 
 
 # -- reading ------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from engine import deadlines
 from engine.errors import ListError
 from engine.store import lists as q
-from lists.results import PendingTasks
+from lists.results import PendingTasks, TaskAcked
 
 DEFAULT_ACK_DAYS = deadlines.DEFAULT_ACK_DAYS
 
@@ -152,6 +152,6 @@ def ack(conn, task_id: int, by: str, on: dt.date, note: str | None = None) -> di
             f"Measure task {task_id} was created on {task['created_on']}; it cannot be acknowledged earlier ({on})."
         )
     q.insert_ack(conn, task_id, on, by, note)
-    view = task_view({**task, "acked_on": on, "acked_by": by})
+    view = TaskAcked(task_view({**task, "acked_on": on, "acked_by": by}))
     view["late"] = on > task["due_on"]
     return view

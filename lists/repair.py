@@ -36,6 +36,7 @@ from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.values import add_months
 from lists.lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref, jsonable, load_one
+from lists.results import RepairApplied, RepairDecided
 
 # Unmet, these rule out repair of the entry whatever the applicant does later.
 BLOCKING = ("repair_allowed", "no_repeat_same_kind")
@@ -263,13 +264,15 @@ def apply(
             "not eligible: " + ", ".join(result["unmet"]),
             {"application_id": application_id, "unmet": result["unmet"], "earliest_on": result["earliest_on"]},
         )
-    out = {
-        "application_id": application_id,
-        "entry_id": entry.id,
-        "status": "pending" if result["eligible"] else "refused",
-        "decide_by": decide_by.isoformat() if decide_by else None,
-        "eligibility": result,
-    }
+    out = RepairApplied(
+        {
+            "application_id": application_id,
+            "entry_id": entry.id,
+            "status": "pending" if result["eligible"] else "refused",
+            "decide_by": decide_by.isoformat() if decide_by else None,
+            "eligibility": result,
+        }
+    )
     if not result["eligible"]:
         out["message"] = explain_refusal(entry, out)
     return out
@@ -315,13 +318,15 @@ def decide(conn, application_id: int, approve: bool, reason: str, on: dt.date, a
     _append(
         conn, entry, "repaired" if approve else "repair_rejected", on, actor, reason, {"application_id": application_id}
     )
-    return {
-        "application_id": application_id,
-        "entry_id": entry.id,
-        "decision": decision,
-        "state": entry.state,
-        "on": on.isoformat(),
-    }
+    return RepairDecided(
+        {
+            "application_id": application_id,
+            "entry_id": entry.id,
+            "decision": decision,
+            "state": entry.state,
+            "on": on.isoformat(),
+        }
+    )
 
 
 def _stored_files(app: dict[str, Any]) -> dict[str, dict | None]:

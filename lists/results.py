@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from engine.results import Result
+from engine.results import DictResult, Result
 
 
 def last_day(until: str | None) -> str:
@@ -194,3 +194,89 @@ class Advanced(dict):
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class Proposed(DictResult):
+    """propose_from_cycle (Proposer.finish): cycle_id, as_of, proposed, listed, skipped, counts per list."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Cycle {self['cycle_id']}: {len(self['proposed'])} entries proposed "
+            f"({', '.join(f'{k}: {v}' for k, v in self['counts'].items()) or 'none'}), "
+            f"{len(self['listed'])} listed at once (no objection window), {len(self['skipped'])} skipped "
+            f"(already listed or already proposed by this cycle)."
+        ]
+
+
+class Revoked(DictResult):
+    """revoke: entry_id, was, state, on."""
+
+    def lines(self) -> list[str]:
+        return [f"Entry {self['entry_id']} revoked on {self['on']} (was {self['was']})."]
+
+
+class Extended(DictResult):
+    """extend: entry_id, until, previous_until."""
+
+    def lines(self) -> list[str]:
+        return [f"Entry {self['entry_id']} now published until {self['until']} (was {self['previous_until']})."]
+
+
+class ObjectionFiled(DictResult):
+    """file_objection: objection_id, entry_id, state, filed_on."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Objection {self['objection_id']} filed on {self['filed_on']}; entry {self['entry_id']} "
+            f"({self['state']}) waits for the decision."
+        ]
+
+
+class ObjectionDecided(DictResult):
+    """decide_objection: objection_id, entry_id, decision, state, listable_on."""
+
+    def lines(self) -> list[str]:
+        pending = self["state"] != "listed" and self["listable_on"]
+        return [
+            f"Objection {self['objection_id']} {self['decision']}; entry {self['entry_id']} is {self['state']}"
+            + (f" (listed from {self['listable_on']} unless something else happens)" if pending else "")
+            + "."
+        ]
+
+
+class RepairApplied(DictResult):
+    """repair.apply: application_id, entry_id, status (pending or refused), decide_by, eligibility; a refused
+    application also its message (the command's error) and no text."""
+
+    @property
+    def refused(self) -> bool:
+        return self["status"] == "refused"
+
+    def lines(self) -> list[str]:
+        if self.refused:
+            return []
+        return [
+            f"Repair application {self['application_id']} for entry {self['entry_id']} meets every condition; "
+            f"decide it by {self['decide_by']} (supervise repair decide {self['application_id']} "
+            f"--approve|--reject --reason ...)."
+        ]
+
+
+class RepairDecided(DictResult):
+    """repair.decide: application_id, entry_id, decision, state, on."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Repair application {self['application_id']} {self['decision']} on {self['on']}; "
+            f"entry {self['entry_id']} is {self['state']}."
+        ]
+
+
+class TaskAcked(DictResult):
+    """measures.ack: the task's view with late (acknowledged after its due date)."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Task {self['task_id']} ({self['action']} {self['measure_id']}, {self['department']}) acknowledged on "
+            f"{self['acked_on']} by {self['acked_by']}" + (" — after its due date" if self["late"] else "") + "."
+        ]

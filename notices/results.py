@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.results import DictResult
+
 
 class IssuedNotices(dict):
     """An issue run (IssueReport.as_dict): source, counts per kind, files, skipped causes, changed renders."""
@@ -59,3 +61,41 @@ class NoticeList(list):
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+_SHOWN_KEYS = (
+    "number",
+    "kind",
+    "source_key",
+    "template",
+    "pack_id",
+    "pack_version",
+    "content_hash",
+    "cycle_id",
+    "decision_id",
+    "entry_id",
+    "check_id",
+)
+
+
+class NoticeShown(DictResult):
+    """A stored notice shown (``supervise notices show``): its stored row's keys, issued_on, context, the file
+    written (or None) and, when none is, the rendered content; the text names the file written."""
+
+    @classmethod
+    def of(cls, row: dict[str, Any], out: str | None, content: str | bytes) -> NoticeShown:
+        shown = cls({k: row[k] for k in _SHOWN_KEYS})
+        shown.update(issued_on=row["issued_on"], context=row["context"], file=out)
+        if not out:
+            shown["content"] = content
+        return shown
+
+    def lines(self) -> list[str]:
+        return [f"Wrote {self['number']} ({self['kind']}) to {self['file']}."]
+
+
+class PreviewWritten(DictResult):
+    """A sample notice written to a file (``supervise notices preview --out``): kind, file."""
+
+    def lines(self) -> list[str]:
+        return [f"Wrote a sample {self['kind']} notice to {self['file']}."]

@@ -7,12 +7,48 @@ from typing import Any
 
 from engine.errors import PolicyError
 from engine.model import PackVersion
+from engine.results import DictResult, ListResult
 from policies import get_pack, load_file, pack_status
 
 
-def validate_files(files) -> list[dict]:
+class ValidFiles(ListResult):
+    """validate_files: one row per valid file (file, id, versions)."""
+
+    def lines(self) -> list[str]:
+        return [f"{p['file']}: valid ({', '.join(p['versions'])})" for p in self]
+
+
+class PackSummaries(ListResult):
+    """pack_summaries: one row per pack file (an invalid one with its problems)."""
+
+    def lines(self) -> list[str]:
+        lines = []
+        for p in self:
+            if not p["valid"]:
+                more = len(p["problems"]) - 1
+                lines.append(
+                    f"{p['id']:<22} INVALID {p['problems'][0]}" + (f" (and {more} more problem(s))" if more > 0 else "")
+                )
+                continue
+            lines.append(f"{p['id']:<22} {p['title']}  ({p['authority']}, {p['jurisdiction']})")
+            for v in p["versions"]:
+                lines.append(
+                    f"    {v['version']:<8} {v['effective_from']} .. {v['effective_to'] or 'open':<10} "
+                    f"{v['rules']} rules  {v['content_hash'][:12]}  {v['title']}"
+                )
+        return lines
+
+
+class PackText(DictResult):
+    """show_version and diff_versions: the JSON view, with the text view under "text"."""
+
+    def lines(self) -> list[str]:
+        return [self["text"]]
+
+
+def validate_files(files) -> ValidFiles:
     """Validate each file; raise PolicyError with every problem of every file."""
-    results, problems = [], []
+    results, problems = ValidFiles(), []
     for f in files:
         try:
             pack = load_file(f)
@@ -40,9 +76,9 @@ def _version_row(v: PackVersion) -> dict:
     }
 
 
-def pack_summaries() -> list[dict]:
+def pack_summaries() -> PackSummaries:
     """One row per pack file; an invalid pack has ``valid: false`` and its problems (the others are listed)."""
-    rows = []
+    rows = PackSummaries()
     for r in pack_status():
         p = r.get("pack")
         if p is None:
@@ -89,7 +125,7 @@ def _rule_rows(v: PackVersion) -> list[dict]:
     return rows
 
 
-def show_version(ref: str) -> dict:
+def show_version(ref: str) -> PackText:
     v = resolve(ref)
     facts = [
         {"name": f.name, "label": f.label, "type": f.type if f.when is None else "condition", "source": f.source}
@@ -137,10 +173,10 @@ def show_version(ref: str) -> dict:
         "Measures: " + ", ".join(v.measures),
     ]
     result["text"] = "\n".join(lines)
-    return result
+    return PackText(result)
 
 
-def diff_versions(a: str, b: str) -> dict:
+def diff_versions(a: str, b: str) -> PackText:
     va, vb = resolve(a), resolve(b)
     ra = {r["id"]: r for r in _rule_rows(va)}
     rb = {r["id"]: r for r in _rule_rows(vb)}
@@ -187,4 +223,4 @@ def diff_versions(a: str, b: str) -> dict:
     if len(lines) == 1:
         lines.append("no differences")
     result["text"] = "\n".join(lines)
-    return result
+    return PackText(result)

@@ -92,6 +92,35 @@ class CheckResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_json(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    def lines(self) -> list[str]:
+        r = self.as_dict()
+        item = f"{r['service_name']} ({r['service']})" if r["service_name"] else r["service"]
+        lines = [
+            f"{r['name'] or '(not in the register)'} {r['uscc']} applying for {item} on {r['as_of']}: {r['verdict']}"
+        ]
+        for m in r["measures"]:
+            cause = m["cause"]
+            why = (
+                f"tier {cause['tier']} in cycle {cause['cycle']} (revision {cause['revision']})"
+                if cause["type"] == "tier"
+                else f"{cause['list']} list entry {cause['entry']}"
+            )
+            ignored = f" (not applied: {m['ignored_because']})" if m.get("ignored_because") else ""
+            lines.append(f"  [{m['kind']}] {m['text']} — {m['department']}; basis {m['basis']}; because {why}{ignored}")
+        if not r["measures"] and not r["reviews"]:
+            lines.append("  no joint measure applies")
+        for v in r["reviews"]:
+            lines.append(f"  needs review: {v['reason']}")
+        for d in r["decisions"]:
+            lines.append(
+                f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
+                f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}"
+            )
+        return lines
+
 
 # -- service items ------------------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
 from engine.model import PackVersion
 from engine.pipeline.parallel import Sink, evaluate_batches
-from engine.pipeline.results import CycleDiff, CycleRun, CycleView
+from engine.pipeline.results import CycleDiff, CycleList, CycleRun, CycleView, Replay
 from engine.progress import announce
 from engine.regions import region_label
 from engine.store import Store, audit, lock_wait_seconds, now
@@ -379,10 +379,10 @@ def _summary(conn: Connection, cycle_id: int, prev: dict | None, version: PackVe
     return {"tiers": tiers, "changes": changes, "expected_inspections": sum(t["expected_inspections"] for t in tiers)}
 
 
-def list_cycles(store: Store) -> list[dict]:
+def list_cycles(store: Store) -> CycleList:
     with store.read() as conn:
         rows = q.list_cycles(conn)
-    return [
+    return CycleList(
         {
             "id": r["id"],
             "pack": r["pack_id"],
@@ -395,7 +395,7 @@ def list_cycles(store: Store) -> list[dict]:
             "committed_at": r["committed_at"].isoformat() if r["committed_at"] else None,
         }
         for r in rows
-    ]
+    )
 
 
 def show_cycle(store: Store, cycle_id: int) -> CycleView:
@@ -473,7 +473,7 @@ def _list_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
     return dict(counts)
 
 
-def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | None = None) -> dict:
+def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | None = None) -> Replay:
     """Recompute a stored cycle from the pack version it stored and the records known when it ran."""
     with store.read() as conn:
         c = q.get_cycle(conn, cycle_id)
@@ -516,12 +516,14 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
         )
     for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})
-    return {
-        "cycle": cycle_id,
-        "pack": c["pack_id"],
-        "version": c["version"],
-        "as_of": c["as_of"].isoformat(),
-        "entities": seen,
-        "identical": not differences and not stored,
-        "differences": differences,
-    }
+    return Replay(
+        {
+            "cycle": cycle_id,
+            "pack": c["pack_id"],
+            "version": c["version"],
+            "as_of": c["as_of"].isoformat(),
+            "entities": seen,
+            "identical": not differences and not stored,
+            "differences": differences,
+        }
+    )

@@ -26,6 +26,7 @@ from engine.pipeline import cycles as cyc
 from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
 from engine.pipeline.demo_plan import plan_stage
 from engine.pipeline.report import write_report
+from engine.pipeline.results import DemoRun
 from engine.register.codes import ENTITY_TYPE_LABELS, ENTITY_TYPES, USCC_CHARSET, make_person_id, make_uscc
 from engine.register.records import RecordKind
 from engine.store import Store, audit, schema
@@ -621,7 +622,7 @@ def run_demo(
         {"name": "register", "title": f"Register (seed {seed}, as of {as_of.isoformat()})", "lines": lines, **register}
     ]
     stages += supervision_stages(store, as_of, seed, pathlib.Path(out) if out else None)
-    return {"database": init["database"], "as_of": as_of.isoformat(), "seed": seed, "stages": stages}
+    return DemoRun({"database": init["database"], "as_of": as_of.isoformat(), "seed": seed, "stages": stages})
 
 
 DEMO_CITIES = (("3505", "泉州", "泉"), ("3501", "福州", "榕"), ("3502", "厦门", "厦"))  # the demo register's cities

@@ -13,14 +13,39 @@ from engine.evaluate import Evaluator, entity_result
 from engine.evidence import Evidence
 from engine.model import PackVersion
 from engine.pipeline.check import check
-from engine.register import resolve_code
+from engine.register.entities import resolve_code
+from engine.results import DictResult
 from engine.store import Store
 from engine.store import cycles as qc
 from engine.store import entities as qe
 from policies import get_pack
 
 
-def evaluate_entity(store: Store, code: str, pack_ref: str, as_of: dt.date | None = None) -> tuple[dict, PackVersion]:
+class Evaluation(DictResult):
+    """One entity's evaluation (entity_result's keys, facts last); ``lines()`` the short text view."""
+
+    def lines(self) -> list[str]:
+        r = self
+        lines = [
+            f"{r['name']} {r['uscc']}: {r['tier_label']} ({r['policy']['id']}@{r['policy']['version']}, "
+            f"period {r['period']}, as of {r['as_of']})",
+            f"inspection: ratio {r['inspection']['ratio']:.0%}, {r['inspection']['per_year']:g} per year"
+            + (" (forced)" if r["inspection"]["forced"] else ""),
+        ]
+        for item in r["lists"]:
+            lines.append(f"list: propose {item['list']} ({item['rule']}; {item['basis']})")
+        for m in r["measures"]:
+            lines.append(f"measure: {m['id']} [{m['kind']}] {m['basis']}")
+        for reason in r["reasons"]:
+            extra = f" — ignored: {reason['ignored_because']}" if reason.get("ignored_because") else ""
+            why = f": {reason['why']}" if reason.get("why") else ""
+            lines.append(f"{reason['outcome']:>8}: {reason['rule']}{why}{extra}")
+        return lines
+
+
+def evaluate_entity(
+    store: Store, code: str, pack_ref: str, as_of: dt.date | None = None
+) -> tuple[Evaluation, PackVersion]:
     """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
     as_of = as_of or dt.date.today()
     version = get_pack(pack_ref).version_at(as_of)
@@ -39,7 +64,8 @@ def evaluate_entity(store: Store, code: str, pack_ref: str, as_of: dt.date | Non
     facts = ev.facts.compute(entity, records, prev_tier)
     _, outcome = ev.outcome(facts)
     evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
-    return entity_result(version, entity, as_of, facts, outcome, evidence), version
+    result = entity_result(version, entity, as_of, facts, outcome, evidence)
+    return Evaluation({k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}), version
 
 
 def check_service(store: Store, code: str, service: str, as_of: dt.date | None = None) -> dict:

@@ -31,6 +31,7 @@ from jinja2 import Environment
 from engine import templating
 from engine.errors import CycleNotFound
 from engine.exports import write_csv
+from engine.pipeline.results import ReportFiles
 from engine.regions import is_region, region_labels
 from engine.store import Store
 from engine.store import cycles as q
@@ -733,7 +734,7 @@ def write_regions_csv(data: dict, path: str | pathlib.Path) -> int:
     return write_csv(path, header, rows)
 
 
-def write_report(store: Store, cycle_id: int, out_dir: str | pathlib.Path) -> dict[str, Any]:
+def write_report(store: Store, cycle_id: int, out_dir: str | pathlib.Path) -> ReportFiles:
     """Write ``index.html``, ``report.json`` and ``regions.csv`` (表4) for a stored cycle into ``out_dir``
     (created if missing)."""
     data = report_data(store, cycle_id)
@@ -743,12 +744,14 @@ def write_report(store: Store, cycle_id: int, out_dir: str | pathlib.Path) -> di
     html_path.write_text(render_html(data), encoding="utf-8")
     json_path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     write_regions_csv(data, csv_path)
-    return {
-        "cycle": cycle_id,
-        "html": str(html_path),
-        "json": str(json_path),
-        "csv": str(csv_path),
-        "entities": data["cycle"]["entities"],
-        "expected_inspections": data["expected_inspections"],
-        "headline": data["headline"],
-    }
+    return ReportFiles(
+        {
+            "cycle": cycle_id,
+            "html": str(html_path),
+            "json": str(json_path),
+            "csv": str(csv_path),
+            "entities": data["cycle"]["entities"],
+            "expected_inspections": data["expected_inspections"],
+            "headline": data["headline"],
+        }
+    )

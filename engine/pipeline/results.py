@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.results import Result
+from engine.results import DictResult, ListResult, Result
 
 _AS_OF_FROM = {"period_end": " (the end of the period)", "option": ""}
 
@@ -255,3 +255,46 @@ class Simulation(dict):
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class CycleList(ListResult):
+    """list_cycles: one row per stored cycle (superseded revisions included)."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"{r['id']:>4} {r['pack']}@{r['version']} {r['period']} r{r['revision']} "
+            f"as of {r['as_of']} {r['entities']} entities {r['status']}"
+            for r in self
+        ] or ["No cycles yet."]
+
+
+class Replay(DictResult):
+    """replay_cycle: cycle, pack, version, as_of, entities, identical, differences (at most 100)."""
+
+    def lines(self) -> list[str]:
+        if self["identical"]:
+            return [f"Cycle {self['cycle']} replayed: {self['entities']} decisions identical."]
+        return [
+            f"Cycle {self['cycle']} replay differs for {len(self['differences'])} entities: {self['differences'][:5]}"
+        ]
+
+
+class ReportFiles(DictResult):
+    """write_report: the cycle, the files written, its entities, expected inspections and headline."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Report of cycle {self['cycle']} ({self['entities']:,} entities, {self['expected_inspections']:,} "
+            f"expected inspections) written to {self['html']}, {self['json']} and {self['csv']}."
+        ]
+
+
+class DemoRun(DictResult):
+    """run_demo: database, as_of, seed and the stages (title and lines each)."""
+
+    def lines(self) -> list[str]:
+        lines = [f"Demo on {self['database']}"]
+        for stage in self["stages"]:
+            lines.append(f"== {stage['title']}")
+            lines.extend(f"   {line}" for line in stage["lines"])
+        return lines

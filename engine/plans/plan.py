@@ -30,7 +30,7 @@ from engine.plans.algorithm import (
     inspectors_fingerprint,
     plan_fingerprint,
 )
-from engine.plans.views import PlanDetails, PlanDrawn, PlanList
+from engine.plans.views import PlanDetails, PlanDrawn, PlanList, PlanVerified
 from engine.store import Store, audit, now
 from engine.store import plans as q
 from engine.store.cycles import get_cycle
@@ -426,7 +426,7 @@ def verify_plan(store: Store, plan_id: int) -> dict[str, Any]:
         return _verify(store, plan_id, differences)
 
 
-def _verify(store: Store, plan_id: int, differences: list[str]) -> dict[str, Any]:
+def _verify(store: Store, plan_id: int, differences: list[str]) -> PlanVerified:
     with store.read() as conn:
         plan = _require_plan(conn, plan_id, store)
         cycle = get_cycle(conn, plan["cycle_id"])
@@ -500,16 +500,18 @@ def _verify(store: Store, plan_id: int, differences: list[str]) -> dict[str, Any
         if redo.plan_fingerprint != plan["plan_fingerprint"] and not differences:
             differences.append("plan fingerprint: the redraw gives a different fingerprint")
     ok = not differences
-    result = {
-        "plan_id": plan_id,
-        "cycle_id": plan["cycle_id"],
-        "verified": ok,
-        "checks": len(stored),
-        "seed": plan["seed"],
-        "algorithm": plan["algorithm"],
-        "plan_fingerprint": plan["plan_fingerprint"],
-        "differences": differences,
-    }
+    result = PlanVerified(
+        {
+            "plan_id": plan_id,
+            "cycle_id": plan["cycle_id"],
+            "verified": ok,
+            "checks": len(stored),
+            "seed": plan["seed"],
+            "algorithm": plan["algorithm"],
+            "plan_fingerprint": plan["plan_fingerprint"],
+            "differences": differences,
+        }
+    )
     if ok:
         result["message"] = (
             f"Plan {plan_id} verified: redrawing cycle {plan['cycle_id']} with seed "

@@ -13,6 +13,7 @@ from engine.exports import write_csv, write_xlsx
 from engine.outpaths import output_dir, output_file
 from engine.plans.algorithm import OUTCOME_LABELS
 from engine.plans.plan import plan_details
+from engine.plans.views import PlanExported, PlanPublished, ResultsPublished
 from engine.regions import region_labels
 from engine.register.codes import public_party
 from engine.store import Store, audit
@@ -89,7 +90,7 @@ def export_plan(store: Store, plan_id: int, fmt: str, out: str | pathlib.Path) -
         write_csv(out, header, rows)
     else:
         write_xlsx(out, header, rows, sheet_title=f"抽查计划{plan_id}")
-    return {"plan_id": plan_id, "format": fmt, "file": str(out), "checks": len(rows)}
+    return PlanExported({"plan_id": plan_id, "format": fmt, "file": str(out), "checks": len(rows)})
 
 
 def _public_entity(c: dict[str, Any]) -> tuple[str, str]:
@@ -205,12 +206,14 @@ def publish_plan(
     with store.transaction() as conn:
         q.insert_publication(conn, plan_id, "plan", on, str(folder))
         audit(conn, actor, "plan_publish", f"plan:{plan_id}", path=str(folder), checks=len(public))
-    return {
-        "plan_id": plan_id,
-        "published_on": on,
-        "checks": len(public),
-        "files": [str(html_path), str(csv_path), str(json_path)],
-    }
+    return PlanPublished(
+        {
+            "plan_id": plan_id,
+            "published_on": on,
+            "checks": len(public),
+            "files": [str(html_path), str(csv_path), str(json_path)],
+        }
+    )
 
 
 def publish_results(
@@ -266,10 +269,12 @@ def publish_results(
         audit(
             conn, actor, "plan_results_publish", f"plan:{plan_id}", path=str(folder), results=len(rows), late=len(late)
         )
-    return {
-        "plan_id": plan_id,
-        "published_on": on,
-        "results": len(rows),
-        "late": late,
-        "files": [str(html_path), str(csv_path), str(json_path)],
-    }
+    return ResultsPublished(
+        {
+            "plan_id": plan_id,
+            "published_on": on,
+            "results": len(rows),
+            "late": late,
+            "files": [str(html_path), str(csv_path), str(json_path)],
+        }
+    )

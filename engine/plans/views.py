@@ -141,3 +141,42 @@ class PlanList(list):
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class PlanVerified(_View):
+    """verify_plan: plan_id, cycle_id, verified, checks, seed, algorithm, plan_fingerprint, differences, message."""
+
+    def lines(self) -> list[str]:
+        return [self["message"]]
+
+
+class PlanExported(_View):
+    """export_plan: plan_id, format, file, checks."""
+
+    def lines(self) -> list[str]:
+        return [f"Plan {self['plan_id']}: {self['checks']} checks written to {self['file']}."]
+
+
+class PlanPublished(_View):
+    """publish_plan: plan_id, published_on, checks, files."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Plan {self['plan_id']} published on {self['published_on']}: {self['checks']} checks in "
+            + ", ".join(self["files"])
+        ]
+
+
+class ResultsPublished(_View):
+    """publish_results: plan_id, published_on, results, late (seq, deadline, ...), files."""
+
+    def lines(self) -> list[str]:
+        line = (
+            f"Results of plan {self['plan_id']} published on {self['published_on']}: {self['results']} results in "
+            + ", ".join(self["files"])
+        )
+        if self["late"]:
+            line += f"\n{len(self['late'])} results are published after their deadline: " + ", ".join(
+                f"check {x['seq']} (deadline {x['deadline']})" for x in self["late"][:20]
+            )
+        return [line]

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from engine.errors import CodeError, EntityNotFound
+from engine.regions import region_label
 from engine.register import intake
 from engine.register.codes import AmbiguousCode, mask_person_id, normalize_code
 from engine.register.intake import ProgressFn
 from engine.register.records import Limits, RecordKind
+from engine.results import DictResult
 from engine.store import Store
 from engine.store import entities as q
 
@@ -116,17 +118,38 @@ def show_entity(store: Store, raw_code: str) -> dict[str, Any]:
                 f"check the code or import it with 'supervise import entities'."
             )
         records = q.records_for(conn, entity["id"])
-    return {
-        "code": entity["code"],
-        "code_kind": entity["code_kind"],
-        "name": entity["name"],
-        "entity_type": entity["entity_type"],
-        "region": entity["region"],
-        "industry": entity["industry"],
-        "established_on": entity["established_on"].isoformat() if entity["established_on"] else None,
-        "legal_rep": entity["legal_rep"],
-        "records": [
-            {"kind": r["kind"], "date": r["date"].isoformat(), "data": r["data"], "source": r["source"]}
-            for r in records
-        ],
-    }
+    return EntityView(
+        {
+            "code": entity["code"],
+            "code_kind": entity["code_kind"],
+            "name": entity["name"],
+            "entity_type": entity["entity_type"],
+            "region": entity["region"],
+            "region_name": region_label(entity["region"]),
+            "industry": entity["industry"],
+            "established_on": entity["established_on"].isoformat() if entity["established_on"] else None,
+            "legal_rep": entity["legal_rep"],
+            "records": [
+                {"kind": r["kind"], "date": r["date"].isoformat(), "data": r["data"], "source": r["source"]}
+                for r in records
+            ],
+        }
+    )
+
+
+class EntityView(DictResult):
+    """An entity with its credit records (show_entity); region_name is the region's name (GB/T 2260)."""
+
+    def lines(self) -> list[str]:
+        r = self
+        lines = [
+            f"{r['name']}  {r['code']}  ({r['entity_type']}, region {r['region']} {r['region_name']}, "
+            f"industry {r['industry'] or '-'},"
+            f" established {r['established_on'] or '-'})",
+            f"legal representative: {r['legal_rep'] or '-'}",
+            f"{len(r['records'])} records:",
+        ]
+        for rec in r["records"]:
+            data = ", ".join(f"{k}={v}" for k, v in rec["data"].items())
+            lines.append(f"  {rec['date']}  {rec['kind']:<20} {data}")
+        return lines

@@ -122,6 +122,20 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "errors"} | {"errors": self.errors[:MAX_LISTED_ERRORS]}
 
+    def to_json(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    def lines(self, noun: str = "rows", warnings: bool = True) -> list[str]:
+        """The counts as one line (``noun``: what was rejected, e.g. rows, inspectors, results), then the
+        warnings (unless ``warnings`` is false)."""
+        line = (
+            f"{self.file}: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected {noun}."
+        )
+        if self.rejects_file:
+            line += f" Rejected rows with reasons: {self.rejects_file}"
+        return [line, *(f"Warning: {w}" for w in self.warnings)] if warnings else [line]
+
 
 def _clean_header(name: Any) -> str:
     text = str(name or "").strip().lstrip("\ufeff")

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import DatabaseLocked, StoreError
+from engine.results import DictResult
 from engine.store import schema
 
 if TYPE_CHECKING:
@@ -101,6 +102,15 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.commit()
 
     return engine
+
+
+class SchemaUpgrade(DictResult):
+    """What Store.init did: database, from (revision or None), to, changed."""
+
+    def lines(self) -> list[str]:
+        if self["changed"]:
+            return [f"Schema of {self['database']} upgraded from {self['from'] or 'empty'} to {self['to']}."]
+        return [f"Schema of {self['database']} is up to date ({self['to']})."]
 
 
 class Store:
@@ -189,7 +199,7 @@ class Store:
         except sa.exc.OperationalError as exc:
             raise StoreError(self._operational_message(exc)) from exc
         after = self.revision()
-        return {"database": self.display_url(), "from": before, "to": after, "changed": before != after}
+        return SchemaUpgrade({"database": self.display_url(), "from": before, "to": after, "changed": before != after})
 
     def revision(self) -> str | None:
         try:

@@ -9,9 +9,9 @@ import pathlib
 
 import pytest
 
-from engine import register
 from engine.errors import IntakeError
 from engine.pipeline.demo import build_register
+from engine.register import entities as register
 from engine.store import Store, schema
 from engine.store import entities as q
 from policies import base_limits, record_kinds

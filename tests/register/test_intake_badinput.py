@@ -14,8 +14,8 @@ import zipfile
 
 import pytest
 
-from engine import register
 from engine.errors import IntakeError
+from engine.register import entities as register
 from engine.register import intake
 from engine.store import Store, schema
 from engine.store import entities as q
