@@ -339,6 +339,51 @@ def test_imports_point_one_way():
     assert not problems, "\n\n".join(problems)
 
 
+# Third-party packages that one layer owns: the store owns SQLAlchemy and Alembic (other modules name its
+# ``Connection`` through ``engine.store``), the durable-rules adapter owns durable_rules. Importer prefixes allowed.
+OWNED_THIRD_PARTY: dict[str, tuple[str, ...]] = {
+    "sqlalchemy": ("engine.store", "engine.migrations"),
+    "alembic": ("engine.store", "engine.migrations"),
+    "durable": ("engine.rules",),
+}
+
+
+def third_party_owners(files: Mapping[str, pathlib.Path], owned: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """``file:line imports X`` for each import of an owned third-party package outside its owners (any depth:
+    a function-level or ``TYPE_CHECKING`` import counts too)."""
+    out = []
+    for module, path in sorted(files.items()):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                owners = owned.get(name.split(".")[0])
+                if owners is not None and not any(matches(module, o) for o in owners):
+                    out.append(
+                        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{node.lineno} imports {name}"
+                    )
+    return out
+
+
+def test_owned_third_party_packages_stay_with_their_owner():
+    files = module_files(ROOT, PACKAGES, MODULES)
+    assert third_party_owners(files, OWNED_THIRD_PARTY) == []
+
+
+def test_third_party_owner_check_finds_an_outsider(tmp_path):
+    (tmp_path / "pkg" / "store").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "store" / "__init__.py").write_text("import sqlalchemy as sa\n")
+    (tmp_path / "pkg" / "facts.py").write_text("def f():\n    from sqlalchemy.engine import Connection\n")
+    files = module_files(tmp_path, ["pkg"], [])
+    found = third_party_owners(files, {"sqlalchemy": ("pkg.store",)})
+    assert [f.split(":")[1:] for f in found] == [["2 imports sqlalchemy.engine"]]
+
+
 def test_known_violations_are_well_formed():
     rules = {"cycle", "layer", "forbidden", "function-import", "unplaced"}
     for entry in KNOWN_VIOLATIONS:

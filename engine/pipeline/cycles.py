@@ -21,8 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
 from engine.model import PackVersion
@@ -30,7 +28,7 @@ from engine.pipeline.parallel import Sink, evaluate_batches
 from engine.pipeline.results import CycleDiff, CycleList, CycleRun, CycleView, Replay
 from engine.progress import announce
 from engine.regions import region_label
-from engine.store import Store, audit, lock_wait_seconds, now
+from engine.store import Connection, Store, audit, lock_wait_seconds, now
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.values import parse_date

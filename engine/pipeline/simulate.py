@@ -20,13 +20,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from engine.errors import CycleError
 from engine.model import PackVersion
 from engine.pipeline.cycles import evaluate_register, workers_for
 from engine.pipeline.results import Simulation
-from engine.store import Store
+from engine.store import Connection, Store
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.store import reports as qr

@@ -9,8 +9,6 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from engine import deadlines, values
 from engine.authorities import for_region
 from engine.errors import PlanError, UsageProblem
@@ -31,7 +29,7 @@ from engine.plans.algorithm import (
     plan_fingerprint,
 )
 from engine.plans.views import PlanDetails, PlanDrawn, PlanList, PlanVerified
-from engine.store import Store, audit, now
+from engine.store import Connection, Store, audit, now
 from engine.store import plans as q
 from engine.store.cycles import get_cycle
 

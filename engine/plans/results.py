@@ -6,8 +6,6 @@ import pathlib
 import re
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from engine import values
 from engine.errors import CodeError, did_you_mean
 from engine.plans.algorithm import OUTCOMES
@@ -16,7 +14,7 @@ from engine.register import intake
 from engine.register.codes import normalize_code
 from engine.register.intake import ProgressFn
 from engine.register.records import RecordKind
-from engine.store import Store
+from engine.store import Connection, Store
 from engine.store import entities as eq
 from engine.store import plans as q
 from engine.store.cycles import get_cycle

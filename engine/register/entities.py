@@ -5,8 +5,6 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from engine.errors import CodeError, EntityNotFound
 from engine.regions import region_label
 from engine.register import intake
@@ -14,7 +12,7 @@ from engine.register.codes import AmbiguousCode, mask_person_id, normalize_code
 from engine.register.intake import ProgressFn
 from engine.register.records import Limits, RecordKind
 from engine.results import DictResult
-from engine.store import Store
+from engine.store import Connection, Store
 from engine.store import entities as q
 
 

@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
-from sqlalchemy.engine import Connection
-
 from engine import values
 from engine.errors import CodeError, IntakeError, did_you_mean
 from engine.exports import write_csv
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
-from engine.store import Store, audit, chunked
+from engine.store import Connection, Store, audit, chunked
 
 MAX_LISTED_ERRORS = 200
 CHUNK = 5000
