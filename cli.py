@@ -20,6 +20,7 @@ import click
 from engine import plans
 from engine.errors import SupervisionError, UsageProblem
 from engine.evaluate import explain_text
+from engine.model import NOTICE_KINDS
 from engine.outpaths import output_dir, output_file, write_atomically
 from engine.pipeline.check import check as check_codes
 from engine.pipeline.cycles import diff_cycles, list_cycles, replay_cycle, run_cycle, show_cycle
@@ -1172,15 +1173,7 @@ def notices() -> None:
     """Issue, list and show notices (提示函, 约谈通知书, 告知书, 检查通知书, 决定书) as text, HTML or PDF."""
 
 
-_NOTICE_KINDS = (
-    "warning",
-    "interview",
-    "pre_listing",
-    "repair_instructions",
-    "inspection",
-    "commendation",
-    "removal_decision",
-)
+_NOTICE_KINDS = NOTICE_KINDS  # the policy model's notice kinds, one list for packs and commands
 
 
 @notices.command("issue")

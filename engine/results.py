@@ -9,41 +9,33 @@ from dataclasses import fields
 from typing import Any
 
 
-class Result:
+class _Text:
+    """The text view shared by every result: ``lines()`` (each result says its own), ``str()`` joins them."""
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class Result(_Text):
     """Mixin for result dataclasses: ``to_json()`` from the fields, ``str()`` from ``lines()``."""
 
     def to_json(self) -> Any:
         """The JSON document: every field under its own name, in field order (values as stored)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
-    def lines(self) -> list[str]:
-        raise NotImplementedError
 
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-
-class DictResult(dict):
+class DictResult(_Text, dict):
     """A result that is its JSON document, a dict (callers and tests read its keys); ``lines()`` its text."""
 
     def to_json(self) -> Any:
         return dict(self)
 
-    def lines(self) -> list[str]:
-        raise NotImplementedError
 
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-
-class ListResult(list):
+class ListResult(_Text, list):
     """A result that is its JSON document, a list of rows; ``lines()`` its text."""
 
     def to_json(self) -> Any:
         return list(self)
-
-    def lines(self) -> list[str]:
-        raise NotImplementedError
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
