@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from engine import plans
+from engine import plans, values
 from engine.errors import SupervisionError, UsageProblem
 from engine.evaluate import explain_text
 from engine.model import NOTICE_KINDS
@@ -29,6 +29,7 @@ from engine.pipeline.evaluate import evaluate_entity
 from engine.pipeline.report import write_report
 from engine.pipeline.simulate import simulate
 from engine.register import entities as register
+from engine.register.history import annul_record, correct_record, import_corrections, record_history
 from engine.store import Store
 from engine.values import parse_date as parse_value_date
 from lists import lifecycle
@@ -236,6 +237,23 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
         yield _Bar(bar, task)
 
 
+def parse_moment(value: str | None, option: str) -> dt.datetime | None:
+    """A moment option (a knowledge date), see :func:`engine.values.parse_moment`."""
+    if value is None:
+        return None
+    try:
+        moment = values.parse_moment(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not a date and time; use 2026-03-01T14:30 (China Standard Time), "
+            f"2026-03-01T06:30Z, or a date alone for the end of that day",
+            param_hint=option,
+        ) from None
+    if moment.date() < EARLIEST_DATE:
+        raise click.BadParameter(f"'{value}' is before {EARLIEST_DATE}", param_hint=option)
+    return moment
+
+
 def parse_date(value: str | None, option: str) -> dt.date | None:
     """A date option, in any form an import accepts: 2026-04-30, 2026/4/30, 20260430, 2026年4月30日."""
     if value is None:
@@ -289,6 +307,24 @@ def init() -> None:
     emit(result)
 
 
+def by_option(func: Callable) -> Callable:
+    """--by NAME: who records the action (default $SUPERVISE_ACTOR, else the login name)."""
+    return click.option(
+        "--by", "by", metavar="NAME", help="Who records this (default: $SUPERVISE_ACTOR or the login name)."
+    )(func)
+
+
+def _actor(by: str | None) -> str:
+    if by:
+        return by
+    import getpass
+
+    try:
+        return os.environ.get("SUPERVISE_ACTOR") or getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
 # == import ==
 
 
@@ -326,10 +362,20 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--kind", help="Record kind for every row without its own 'kind' (a row whose kind differs is an error).")
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows; write the rest to FILE.rejects.csv.")
+@click.option(
+    "--dry-run", is_flag=True, help="Store nothing; report what would be new and each correction field by field."
+)
 @click.option("--encoding", help=_ENCODING_HELP)
+@by_option
 @json_option
-def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: str | None) -> None:
+def import_records(
+    file: str, kind: str | None, skip_invalid: bool, dry_run: bool, encoding: str | None, by: str | None
+) -> None:
     """Import credit records (tax_evaluation, penalty, commitment, ...).
+
+    A row for a record already stored (same entity, kind and key) with other fields is a correction: it is
+    stored as the record's next version and the version before it is kept (supervise records history). A column
+    the file does not have keeps the stored value; an empty cell clears it.
 
     Example: supervise import records penalties.xlsx --kind penalty
     """
@@ -342,10 +388,113 @@ def import_records(file: str, kind: str | None, skip_invalid: bool, encoding: st
                 record_kinds(),
                 skip_invalid=skip_invalid,
                 default_kind=kind,
+                actor=_actor(by),
                 progress=tick,
                 encoding=encoding,
+                dry_run=dry_run,
             )
     emit(report)
+
+
+# == records ==
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def records() -> None:
+    """Versions of credit records: history, a clerk's correction, an annulment of a record entered in error."""
+
+
+@records.command("history")
+@click.argument("code")
+@click.option("--kind", help="Only records of this kind (penalty, abnormal_operation, ...).")
+@json_option
+def records_history(code: str, kind: str | None) -> None:
+    """Every version of an entity's records: what changed, who recorded it, when, from which import.
+
+    Example: supervise records history 91350100M000100Y43 --kind penalty
+    """
+    with errors():
+        result = record_history(settings().store, code, kind, record_kinds())
+    emit(result)
+
+
+_KEY_HELP = (
+    "The record's key: field=value for each key field (penalty: decision_no=...), or the value of a one-field key."
+)
+
+
+@records.command("correct")
+@click.argument("code", required=False)
+@click.option("--kind", help="Record kind (penalty, abnormal_operation, ...).")
+@click.option("--key", "key", multiple=True, help=_KEY_HELP)
+@click.option(
+    "--set", "sets", multiple=True, metavar="FIELD=VALUE", help="A corrected field (FIELD= clears it); repeat."
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help="A correction file instead: code, kind, key fields and the fields to correct per row.",
+)
+@click.option("--reason", required=True, help="Why (kept with the new version).")
+@click.option("--dry-run", is_flag=True, help="With --file: store nothing, report each correction field by field.")
+@click.option("--encoding", help=_ENCODING_HELP)
+@by_option
+@json_option
+def records_correct(
+    code: str | None,
+    kind: str | None,
+    key: tuple[str, ...],
+    sets: tuple[str, ...],
+    file: str | None,
+    reason: str,
+    dry_run: bool,
+    encoding: str | None,
+    by: str | None,
+) -> None:
+    """Correct a record: its next version, recorded now with the reason; the version before it is kept.
+
+    \b
+    Examples:
+      supervise records correct 91350100M000100Y43 --kind penalty --key decision_no=泉市监罚〔2025〕12号
+        --set annulled_on=2026-03-02 --reason "行政复议决定撤销"
+      supervise records correct --file corrections.csv --reason "税务局2026年3月更正"
+    """
+    with errors():
+        settings().store.require_schema()
+        if file:
+            if code or key or sets:
+                raise UsageProblem("Give either --file or CODE with --kind, --key and --set, not both.")
+            result = import_corrections(
+                settings().store, file, record_kinds(), reason, _actor(by), kind, dry_run=dry_run, encoding=encoding
+            )
+        else:
+            if not code or not kind or not key:
+                raise UsageProblem("Give CODE, --kind and --key (or --file FILE).")
+            if dry_run:
+                raise UsageProblem("--dry-run goes with --file; a single correction prints what it changed.")
+            result = correct_record(settings().store, code, kind, key, sets, reason, _actor(by), record_kinds())
+    emit(result)
+
+
+@records.command("annul")
+@click.argument("code")
+@click.option("--kind", required=True, help="Record kind (penalty, abnormal_operation, ...).")
+@click.option("--key", "key", multiple=True, required=True, help=_KEY_HELP)
+@click.option("--reason", required=True, help="Why the record was entered in error (kept with it).")
+@by_option
+@json_option
+def records_annul(code: str, kind: str, key: tuple[str, ...], reason: str, by: str | None) -> None:
+    """Annul a record entered in error: kept in the history, out of every later evaluation.
+
+    (A penalty annulled by a reconsideration or a court is a correction: --set annulled_on=DATE.)
+
+    Example: supervise records annul 91350100M000100Y43 --kind penalty --key decision_no=X --reason "重复录入"
+    """
+    with errors():
+        settings().store.require_schema()
+        result = annul_record(settings().store, code, kind, key, reason, _actor(by), record_kinds())
+    emit(result)
 
 
 # == entities ==
@@ -437,15 +586,26 @@ def policy_diff(a: str, b: str) -> None:
 @click.argument("code")
 @click.option("--policy", "policy_ref", required=True, help="Pack id or YAML file.")
 @click.option("--as-of", help="Evaluation date (YYYY-MM-DD); default today.")
+@click.option(
+    "--known-at",
+    metavar="DATETIME",
+    help="Knowledge date: use only the record versions recorded by then (2026-03-01T14:30, China Standard Time "
+    "unless a zone is given; a date alone is the end of that day). Default: everything known now.",
+)
 @click.option("--explain", is_flag=True, help="Print a plain-language account a regulator can read to the entity.")
 @json_option
-def evaluate(code: str, policy_ref: str, as_of: str | None, explain: bool) -> None:
+def evaluate(code: str, policy_ref: str, as_of: str | None, known_at: str | None, explain: bool) -> None:
     """Evaluate one entity against a policy pack (nothing is stored).
+
+    --as-of is the date the facts are taken as of (a penalty counts until its annulment, an abnormal-operation
+    entry until its removal); --known-at answers "what would we have decided with what we knew then".
 
     Example: supervise evaluate 91350100M000100Y43 --policy tax-credit --as-of 2026-04-30 --explain
     """
     with errors():
-        result, version = evaluate_entity(settings().store, code, policy_ref, parse_date(as_of, "--as-of"))
+        result, version = evaluate_entity(
+            settings().store, code, policy_ref, parse_date(as_of, "--as-of"), parse_moment(known_at, "--known-at")
+        )
     emit(result, (lambda r: explain_text(r, version)) if explain else None)  # --explain: the regulator's account
 
 
@@ -833,24 +993,6 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
 
 
 # == lists ==
-
-
-def by_option(func: Callable) -> Callable:
-    """--by NAME: who records the action (default $SUPERVISE_ACTOR, else the login name)."""
-    return click.option(
-        "--by", "by", metavar="NAME", help="Who records this (default: $SUPERVISE_ACTOR or the login name)."
-    )(func)
-
-
-def _actor(by: str | None) -> str:
-    if by:
-        return by
-    import getpass
-
-    try:
-        return os.environ.get("SUPERVISE_ACTOR") or getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "cli"
 
 
 def _day(value: str | None, option: str) -> dt.date:

@@ -433,6 +433,7 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     from engine.facts import FactCompiler
     from engine.pipeline.cycles import BATCH, _load_version
     from engine.store import entities as qe
+    from engine.store import records as rq
 
     version = _load_version(pack, as_of)
     fc = FactCompiler(version, as_of)
@@ -449,7 +450,7 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
     store = Store(url)
     with store.read() as conn:
         for batch in qe.iter_entities(conn, BATCH):
-            records = qe.records_for_range(conn, batch[0]["id"], batch[-1]["id"], as_of, fc.kinds) if fc.kinds else {}
+            records = rq.records_for_range(conn, batch[0]["id"], batch[-1]["id"], as_of, fc.kinds) if fc.kinds else {}
             t0 = time.perf_counter()
             facts = [
                 fc.compute(e, records.get(e["id"], ()), None)

@@ -16,6 +16,29 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")  # China Standard Time: a moment given without a zone is read in it
+
+
+def parse_moment(value: Any) -> dt.datetime:
+    """A moment (a knowledge date): ``2026-03-01T14:30``, ``2026-03-01 14:30:05+08:00``, ``2026-03-01T06:30Z`` or a
+    date alone, which means the end of that day (everything recorded on it). Without a zone it is China Standard
+    Time. Returned in UTC, as the store keeps its timestamps."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError
+        except ValueError:
+            day = parse_date(text)  # a date in any accepted form: the end of that day
+            moment = dt.datetime.combine(day, dt.time(23, 59, 59, 999999))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA)
+    return moment.astimezone(dt.UTC)
+
+
 def parse_date(value: Any) -> dt.date:
     """Accept 2024-03-05, 2024/3/5, 20240305, 2024年3月5日, datetime/date objects."""
     if isinstance(value, dt.datetime):

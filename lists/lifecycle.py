@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 import hashlib
 import pathlib
 from collections.abc import Callable, Iterable, Sequence
@@ -40,11 +41,13 @@ from engine import authorities, deadlines
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
 from engine.progress import announce
 from engine.register.codes import fold
+from engine.register.records import RecordKind
 from engine.store import audit, chunked, now
 from engine.store import cycles as cycles_q
 from engine.store import entities as entities_q
 from engine.store import lists as q
-from engine.values import add_months, fill
+from engine.store import records as records_q
+from engine.values import CHINA, add_months, fill
 from lists import measures
 from lists.results import (
     Advanced,
@@ -58,6 +61,7 @@ from lists.results import (
     Served,
 )
 from notices import issue as notices_issue
+from policies import record_kinds as _all_record_kinds
 
 STATES = ("proposed", "notified", "listed", "expired", "repaired", "revoked")
 PRE_LISTING = ("proposed", "notified")
@@ -80,8 +84,18 @@ TRANSITIONS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
     "repaired": (("listed",), "repaired"),
     "expired": (("listed",), "expired"),
     "revoked": (OPEN, "revoked"),
+    "cured": (("listed",), "repaired"),  # the state behind the entry was cured (abnormal operation removed)
 }
 DEFAULT_RECORD_LOOKBACK_MONTHS = 36
+STOP_PUBLICATION_WORKING_DAYS = 3  # Order 44 Art.19: publication stops within 3 working days of the annulment
+
+
+@functools.cache
+def record_kinds() -> dict[str, RecordKind]:
+    """The record kinds (their ``ends``), read once per process."""
+    return _all_record_kinds()
+
+
 BASIS_RECORD_KINDS = ("penalty", "tax_violation")
 
 
@@ -524,23 +538,46 @@ def basis_text(version: dict[str, Any], basis: Any) -> str:
     return str(basis or "")
 
 
+def basis_spec(ldef: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The record kinds and field values of an entry's basis records: the list's ``basis_records: {kinds, where}``
+    (e.g. the abnormal list: its abnormal-operation records), else penalties and tax violations."""
+    spec = ldef.get("basis_records") or {}
+    return tuple(spec.get("kinds") or BASIS_RECORD_KINDS), dict(spec.get("where") or {})
+
+
+def _ended(kind: RecordKind | None, data: dict[str, Any], on: dt.date) -> tuple[str, dt.date] | None:
+    """(meaning, date) of the first end-date field of the record reached by ``on`` (``ends`` of its kind)."""
+    for fname, meaning in kind.ends if kind else ():
+        day = _date(data.get(fname))
+        if day is not None and day <= on:
+            return meaning, day
+    return None
+
+
 def _basis_records(
     records: Sequence[dict[str, Any]], as_of: dt.date, item: dict[str, Any], ldef: dict[str, Any]
 ) -> list[dict]:
-    """The violations behind an entry, from the entity's records dated up to ``as_of``: the outcome's ``records``
-    ids if it names them, else its penalties and tax violations dated within the list's maximum period before
-    ``as_of`` (and not annulled by then)."""
+    """The records behind an entry, from the entity's records dated up to ``as_of``: the outcome's ``records``
+    ids if it names them, else the records of the list's basis kinds (:func:`basis_spec`) in force on ``as_of``
+    (no end date of their kind reached), penalties and tax violations only within the list's maximum period
+    before ``as_of``."""
     wanted = item.get("records")
     if wanted is not None:
         chosen = [r for r in records if r["id"] in set(wanted)]
     else:
+        kinds_, where = basis_spec(ldef)
+        known = record_kinds()
         since = add_months(as_of, -int(ldef.get("max_months") or DEFAULT_RECORD_LOOKBACK_MONTHS))
         chosen = [
             r
             for r in records
-            if r["kind"] in BASIS_RECORD_KINDS
-            and r["date"] > since
-            and not (_date((r["data"] or {}).get("annulled_on")) or dt.date.max) <= as_of
+            if r["kind"] in kinds_
+            and (r["kind"] not in BASIS_RECORD_KINDS or r["date"] > since)
+            and all(
+                (r["data"] or {}).get(f) == v or (isinstance(v, list) and (r["data"] or {}).get(f) in v)
+                for f, v in where.items()
+            )
+            and _ended(known.get(r["kind"]), r["data"] or {}, as_of) is None
         ]
     return [
         {
@@ -549,7 +586,9 @@ def _basis_records(
             "date": r["date"].isoformat(),
             "ref": (r["data"] or {}).get("decision_no")
             or (r["data"] or {}).get("ref")
-            or (r["data"] or {}).get("code"),
+            or (r["data"] or {}).get("code")
+            or (r["data"] or {}).get("cause")
+            or (r["data"] or {}).get("list"),
             "field": (r["data"] or {}).get("field"),
             "severity": (r["data"] or {}).get("severity"),
         }
@@ -687,8 +726,12 @@ class Proposer:
         if not wanted:
             return
         explicit = any(item.get("records") is not None for _, item, *_ in wanted)
-        records = q.basis_records(
-            conn, {p["entity_id"] for p, *_ in wanted}, as_of, None if explicit else BASIS_RECORD_KINDS
+        records = records_q.record_rows(
+            conn,
+            {p["entity_id"] for p, *_ in wanted},
+            as_of,
+            None if explicit else sorted({k for _, _, _, parts, _ in wanted for k in basis_spec(parts["ldef"])[0]}),
+            known_at=cycle.get("known_at"),
         )
         regions = _entity_regions(conn, {p["entity_id"] for p, *_ in wanted})
         rows = []
@@ -856,17 +899,86 @@ def serve(
     return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
 
 
+def basis_ended(
+    entry: Entry, current: dict[int, dict[str, Any]], as_of: dt.date
+) -> tuple[str, dt.date, str, list[dict[str, Any]]] | None:
+    """Whether the basis of an open entry has disappeared by ``as_of``, as the latest record versions say: every
+    record behind it annulled (a penalty's ``annulled_on``, or the record annulled as entered in error) or its
+    state ended (``removed_on``, ``ended_on``: the ``ends`` of its kind). Returns (event, day, reason, records) —
+    ``revoked`` when a basis was annulled or the entry is not listed yet, ``cured`` when a listed entry's cause was
+    cured — or None while any basis record stands (or the entry names none)."""
+    basis = entry.data.get("records") or []
+    if not basis:
+        return None
+    kinds, ended = record_kinds(), []
+    for ref in basis:
+        rec = current.get(ref["id"])
+        if rec is None:
+            return None
+        if rec["status"] == records_q.VOID:
+            day = min(as_of, _local_day(rec["recorded_at"]))
+            ended.append({"id": ref["id"], "kind": rec["kind"], "ref": ref.get("ref"), "how": "void", "on": day})
+            continue
+        gone = _ended(kinds.get(rec["kind"]), rec["data"] or {}, as_of)
+        if gone is None:
+            return None
+        ended.append({"id": ref["id"], "kind": rec["kind"], "ref": ref.get("ref"), "how": gone[0], "on": gone[1]})
+    assert entry.last is not None  # an open entry has its events
+    day = max([e["on"] for e in ended] + [entry.last["valid_from"]])
+    annulled = any(e["how"] in ("annulled", "void") for e in ended)
+    refs = "、".join(str(e["ref"] or e["kind"]) for e in ended)
+    if annulled or entry.state != "listed":
+        how = "annulled" if annulled else "ended"
+        return "revoked", day, f"basis {how}: {refs} (record versions known on {as_of})", ended
+    return "cured", day, f"cause cured: {refs} (record versions known on {as_of})", ended
+
+
+def _local_day(moment: Any) -> dt.date:
+    """The day (China Standard Time) of a stored timestamp (SQLite hands them back without their zone: UTC)."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(CHINA).date()
+
+
+def _end_basis(conn, entries: list[Entry], as_of: dt.date, actor: str, batch: Batch, result: Advanced) -> None:
+    """End the open entries of a chunk whose basis disappeared (:func:`basis_ended`): the event lifts the measures
+    and issues the removal decision; its data names the records and the day publication must stop by."""
+    ids = {ref["id"] for e in entries if e.state in OPEN for ref in e.data.get("records") or []}
+    if not ids:
+        return
+    current = records_q.current_by_id(conn, ids)
+    for entry in entries:
+        if entry.state not in OPEN:
+            continue
+        found = basis_ended(entry, current, as_of)
+        if found is None:
+            continue
+        event, day, reason, ended = found
+        stop_by = deadlines.publication_deadline(entry.timing, as_of, STOP_PUBLICATION_WORKING_DAYS)
+        data = {"basis_ended": ended, "stop_publication_by": stop_by}
+        _append(conn, entry, event, day, actor, reason, data, batch=batch, sent_on=as_of)
+        result.setdefault(event, []).append(entry.id)
+
+
 def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int], None] | None = None) -> Advanced:
     """List entries whose objection window has passed with no objection pending, expire those past their
-    maximum period. Idempotent: a second run on the same date changes nothing."""
-    result = Advanced({"as_of": as_of.isoformat(), "listed": [], "expired": [], "waiting": {}})
+    maximum period, and end those whose basis disappeared by ``as_of`` in the latest record versions (a penalty
+    annulled, an abnormal-operation entry removed: :func:`basis_ended`). Idempotent: a second run on the same date
+    changes nothing."""
+    result = Advanced(
+        {"as_of": as_of.isoformat(), "listed": [], "expired": [], "revoked": [], "cured": [], "waiting": {}}
+    )
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
         batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
-        for entry in load(conn, part):
+        entries = load(conn, part)
+        _end_basis(conn, entries, as_of, actor, batch, result)
+        for entry in entries:
             for ev in catch_up(conn, entry, as_of, actor, batch=batch):
                 result[ev["event"]].append(entry.id)
             if entry.state in PRE_LISTING:

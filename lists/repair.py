@@ -32,9 +32,9 @@ from typing import Any
 
 from engine import deadlines
 from engine.errors import ListError
-from engine.store import entities as entities_q
 from engine.store import lists as q
-from engine.values import add_months
+from engine.store import records as records_q
+from engine.values import add_months, parse_moment
 from lists.lifecycle import Entry, _append, _date, _require_state, catch_up, file_ref, jsonable, load_one
 from lists.results import RepairApplied, RepairDecided
 
@@ -80,7 +80,12 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
         min_end,
     )
 
-    records = {r["id"]: r for r in entities_q.records_for(conn, entry.row["entity_id"], until=on)}
+    # The latest version of each record known on the application date (a payment recorded later counts later); a
+    # record not yet recorded then (an application dated before the import) is read as it stands now.
+    entity_id = entry.row["entity_id"]
+    records = {r["id"]: r for r in records_q.record_rows(conn, [entity_id], until=on).get(entity_id, [])}
+    known = records_q.record_rows(conn, [entity_id], until=on, known_at=parse_moment(on)).get(entity_id, [])
+    records.update({r["id"]: r for r in known})
     basis = entry.data.get("records") or []
     if "obligations_fulfilled" in requires:
         open_ = []

@@ -186,8 +186,14 @@ class Advanced(dict):
 
     def lines(self) -> list[str]:
         waiting = ", ".join(f"{v} {k}" for k, v in self["waiting"].items())
+        ended = ""
+        if self.get("revoked") or self.get("cured"):
+            ended = (
+                f", {len(self.get('revoked') or [])} revoked and {len(self.get('cured') or [])} removed because "
+                f"their basis was annulled or cured"
+            )
         return [
-            f"As of {self['as_of']}: {len(self['listed'])} listed, {len(self['expired'])} expired"
+            f"As of {self['as_of']}: {len(self['listed'])} listed, {len(self['expired'])} expired{ended}"
             + (f"; waiting: {waiting}" if waiting else "")
             + "."
         ]

@@ -37,6 +37,7 @@ from engine.outpaths import write_atomically
 from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id, normalize_code
 from engine.store import Store, audit, chunked, now
 from engine.store import notices as ns
+from engine.store import records as records_q
 from engine.store.cycles import get_cycle
 from engine.store.plans import forced_entities
 from engine.store.reports import outcome_counts, stored_notice_counts
@@ -59,11 +60,13 @@ EVENT_ALIASES = {
     "repaired": "remove",
     "expired": "remove",
     "revoked": "remove",
+    "cured": "remove",
 }
 REMOVAL_REASONS = {
     "repaired": "经审核，{you}已纠正失信行为、履行相关义务并完成信用修复，符合移出条件",
     "expired": "{you}列入该名单的期限已届满",
     "revoked": "{you}被列入该名单所依据的决定已被依法撤销或者变更",
+    "cured": "{you}已纠正导致被列入该名单的情形，列入事由已经消除",
     "removed": "经审核，{you}已符合移出该名单的条件",
     "remove": "经审核，{you}已符合移出该名单的条件",
 }
@@ -400,7 +403,7 @@ def _findings(
 
 class _Evidence:
     """The records behind the reasons of stored decisions (engine.evidence), read as each decision's cycle saw
-    them: dated on or before its as-of date, imported before it started. One engine per cycle."""
+    them: dated on or before its as-of date, in the versions known at its knowledge date. One engine per cycle."""
 
     def __init__(self) -> None:
         self.engines: dict[int, tuple[Evidence, dt.date, Any] | None] = {}
@@ -417,7 +420,11 @@ class _Evidence:
             except PolicyError:  # a body that no longer builds (hand-made in tests): the reasons stand alone
                 self.engines[cycle_id] = None
             else:
-                self.engines[cycle_id] = (Evidence(version, as_of), as_of, cycle.get("started_at"))
+                self.engines[cycle_id] = (
+                    Evidence(version, as_of),
+                    as_of,
+                    cycle.get("known_at") or cycle.get("started_at"),
+                )
         return self.engines[cycle_id]
 
     def of(
@@ -432,7 +439,7 @@ class _Evidence:
         if found is None or not items:
             return [{} for _ in items]
         engine, as_of, started = found
-        records = ns.decision_records(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
+        records = records_q.records_of(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
         return [
             engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
             for entity_id, facts, result in items

@@ -1018,6 +1018,7 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         "authority",
         "extendable",
         "per_year",
+        "basis_records",
     }
     for name, body in (raw or {}).items():
         where = at + (name,)

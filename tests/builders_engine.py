@@ -8,6 +8,7 @@ import textwrap
 
 from engine.register.codes import make_uscc
 from engine.store import entities as qe
+from engine.store import records as rq
 
 MINI_PACK = """
 id: mini
@@ -113,7 +114,7 @@ class Register:
                 date, key, payload, errors = kinds[kind].validate(data)
                 assert not errors, errors
                 rows.append({"entity_id": eid, "kind": kind, "date": date, "natural_key": key, "data": payload})
-            qe.insert_records(conn, rows, source="test")
+            rq.insert_records(conn, rows, source="test")
 
 
 def tax(year: int, score: float, has_revenue: bool = True) -> tuple[str, dict]:

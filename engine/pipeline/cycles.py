@@ -117,7 +117,7 @@ def evaluate_register(
     as_of: dt.date,
     sink: Sink,
     previous: dict[int, str] | None = None,
-    imported_before: dt.datetime | None = None,
+    known_at: dt.datetime | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
     url: str | None = None,
@@ -134,7 +134,7 @@ def evaluate_register(
         qe.batch_ranges(conn, BATCH),
         sink,
         previous=previous,
-        imported_before=imported_before,
+        known_at=known_at,
         workers=workers,
         url=url,
         progress=progress,
@@ -235,6 +235,7 @@ def run_cycle(
             status="committed",
             supersedes_id=existing["id"] if existing else None,
             started_at=started,
+            known_at=started,  # the knowledge date: the record versions recorded by the time the run started
             entity_count=0,
             actor=actor,
         )
@@ -272,7 +273,7 @@ def run_cycle(
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
         stats = evaluate_register(
-            conn, version, as_of, sink, previous, progress=progress, workers=workers, url=store.url
+            conn, version, as_of, sink, previous, known_at=started, progress=progress, workers=workers, url=store.url
         )
         if stats["entities"] == 0:
             raise CycleError(
@@ -507,7 +508,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
             c["as_of"],
             sink,
             previous,
-            imported_before=c["started_at"],
+            known_at=c["known_at"] or c["started_at"],
             workers=workers,
             url=store.url,
             progress=progress,

@@ -31,6 +31,7 @@ from engine.register.codes import ENTITY_TYPE_LABELS, ENTITY_TYPES, USCC_CHARSET
 from engine.register.records import RecordKind
 from engine.store import Store, audit, schema
 from engine.store import entities as q
+from engine.store import records as rq
 from lists import lifecycle
 from lists.publish import publish
 from notices.issue import issue_for_cycle
@@ -527,7 +528,7 @@ def build_register(
             q.upsert_entities(conn, rows[i : i + CHUNK])
         ids = q.entity_ids(conn, [r["code"] for r in rows])
         for i in range(0, len(records), CHUNK):
-            inserted += q.insert_records(
+            inserted += rq.insert_records(
                 conn,
                 [
                     {"entity_id": ids[rows[idx]["code"]], "kind": kind, "date": date, "natural_key": key, "data": data}

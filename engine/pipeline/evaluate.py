@@ -18,6 +18,7 @@ from engine.results import DictResult
 from engine.store import Store
 from engine.store import cycles as qc
 from engine.store import entities as qe
+from engine.store import records as rq
 from policies import get_pack
 
 
@@ -28,7 +29,8 @@ class Evaluation(DictResult):
         r = self
         lines = [
             f"{r['name']} {r['uscc']}: {r['tier_label']} ({r['policy']['id']}@{r['policy']['version']}, "
-            f"period {r['period']}, as of {r['as_of']})",
+            f"period {r['period']}, as of {r['as_of']}"
+            + (f", with the records known at {r['known_at']})" if r.get("known_at") else ")"),
             f"inspection: ratio {r['inspection']['ratio']:.0%}, {r['inspection']['per_year']:g} per year"
             + (" (forced)" if r["inspection"]["forced"] else ""),
         ]
@@ -44,9 +46,13 @@ class Evaluation(DictResult):
 
 
 def evaluate_entity(
-    store: Store, code: str, pack_ref: str, as_of: dt.date | None = None
+    store: Store, code: str, pack_ref: str, as_of: dt.date | None = None, known_at: dt.datetime | None = None
 ) -> tuple[Evaluation, PackVersion]:
-    """Evaluate one entity from the register (nothing is stored). Returns (result, pack version)."""
+    """Evaluate one entity from the register (nothing is stored). Returns (result, pack version).
+
+    ``as_of`` is the valid time (which facts were in force), ``known_at`` the knowledge date: only the record
+    versions recorded by then count, and the previous tier is that of a cycle that had started by then (None: what
+    is known now)."""
     as_of = as_of or dt.date.today()
     version = get_pack(pack_ref).version_at(as_of)
     code = resolve_code(code)
@@ -57,14 +63,15 @@ def evaluate_entity(
                 f"No entity with code {code} in the register {store.display_url()}; "
                 f"import it first with 'supervise import entities'."
             )
-        records = [(r["kind"], r["date"], r["data"]) for r in qe.records_for(conn, entity["id"], as_of)]
-        prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1))
+        records = rq.records_of(conn, [entity["id"]], as_of, known_at=known_at).get(entity["id"], [])
+        prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1), before=known_at)
         prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
     ev = Evaluator(version, as_of)
     facts = ev.facts.compute(entity, records, prev_tier)
     _, outcome = ev.outcome(facts)
     evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
     result = entity_result(version, entity, as_of, facts, outcome, evidence)
+    result["known_at"] = known_at.isoformat() if known_at else None
     return Evaluation({k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}), version
 
 

@@ -40,6 +40,7 @@ from engine.evaluate import Evaluator
 from engine.model import PackVersion
 from engine.store import Store, export_snapshot
 from engine.store import entities as qe
+from engine.store import records as rq
 from policies.loader import version_from_body
 
 Row = tuple  # (entity_id, key, tier, ratio, per_year, forced, facts_json)
@@ -55,11 +56,11 @@ class BatchEvaluator:
         version: PackVersion,
         as_of: dt.date,
         previous: dict[int, str] | None = None,
-        imported_before: dt.datetime | None = None,
+        known_at: dt.datetime | None = None,
     ):
         self.ev = Evaluator(version, as_of)
         self.as_of = as_of
-        self.imported_before = imported_before
+        self.known_at = known_at
         self.kinds = self.ev.facts.kinds
         # The facts as stored (None left out, integral floats as ints) test exactly like the computed ones, so one
         # dict per entity serves the rules and the decision row.
@@ -82,7 +83,7 @@ class BatchEvaluator:
         t0 = clock()
         batch = qe.entities_between(conn, first, last)
         records = (
-            qe.records_for_range(conn, first, last, self.as_of, self.kinds, self.imported_before)
+            rq.records_for_range(conn, first, last, self.as_of, self.kinds, self.known_at)
             if self.kinds and batch
             else {}
         )
@@ -120,7 +121,7 @@ def evaluate_batches(
     sink: Sink,
     *,
     previous: dict[int, str] | None = None,
-    imported_before: dt.datetime | None = None,
+    known_at: dt.datetime | None = None,
     workers: int = 0,
     url: str | None = None,
     progress: Callable[[int], None] | None = None,
@@ -138,8 +139,8 @@ def evaluate_batches(
     gc.disable()
     try:
         if workers > 0:
-            return _in_workers(conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress)
-        return _here(conn, version, as_of, ranges, sink, previous, imported_before, progress)
+            return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress)
+        return _here(conn, version, as_of, ranges, sink, previous, known_at, progress)
     finally:
         if collecting:
             gc.enable()
@@ -159,8 +160,8 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
     return count, len(keys), spent
 
 
-def _here(conn, version: PackVersion, as_of, ranges, sink, previous, imported_before, progress) -> dict[str, Any]:
-    be = BatchEvaluator(version, as_of, previous, imported_before)
+def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress) -> dict[str, Any]:
+    be = BatchEvaluator(version, as_of, previous, known_at)
     count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
         "entities": count,
@@ -171,9 +172,7 @@ def _here(conn, version: PackVersion, as_of, ranges, sink, previous, imported_be
     }
 
 
-def _in_workers(
-    conn, version, as_of, ranges, sink, previous, imported_before, workers, url, progress
-) -> dict[str, Any]:
+def _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress) -> dict[str, Any]:
     import multiprocessing
 
     if not url:
@@ -195,7 +194,7 @@ def _in_workers(
                 as_of,
                 list(ranges[k::workers]),
                 previous,
-                imported_before,
+                known_at,
                 channels[k],
                 os.getpid(),
             ),
@@ -252,7 +251,7 @@ def _receive(channel, proc) -> Any:
         return payload
 
 
-def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_before, channel, parent) -> None:
+def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, channel, parent) -> None:
     """Worker process: evaluate ``ranges`` in order, put ("batch", (rows, new, read)) per batch, then
     ("done", stats); ("error", exception) on failure. Ends at once when the parent is gone."""
 
@@ -273,7 +272,7 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, imported_befor
                 f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
                 f"parallel (run with workers=0)."
             )
-        be = BatchEvaluator(version, as_of, previous, imported_before)
+        be = BatchEvaluator(version, as_of, previous, known_at)
         store = Store(url)
         with store.read(snapshot) as conn:
             for first, last in ranges:

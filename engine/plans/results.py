@@ -15,8 +15,8 @@ from engine.register.codes import normalize_code
 from engine.register.intake import ProgressFn
 from engine.register.records import RecordKind
 from engine.store import Connection, Store
-from engine.store import entities as eq
 from engine.store import plans as q
+from engine.store import records as rq
 from engine.store.cycles import get_cycle
 
 # -- results import --------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def import_results(
 
     def write(conn: Connection, batch: list[Any]) -> tuple[int]:
         inserted = q.insert_results(conn, [result for result, _ in batch])
-        eq.insert_records(conn, [record for _, records in batch for record in records], source=source)
+        rq.insert_records(conn, [record for _, records in batch for record in records], source=source)
         return (inserted,)
 
     return intake.run_import(

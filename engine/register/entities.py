@@ -14,6 +14,7 @@ from engine.register.records import Limits, RecordKind
 from engine.results import DictResult
 from engine.store import Connection, Store
 from engine.store import entities as q
+from engine.store import records as rq
 
 
 def import_entities(
@@ -49,10 +50,19 @@ def import_records(
     actor: str = "cli",
     progress: ProgressFn | None = None,
     encoding: str | None = None,
+    dry_run: bool = False,
 ) -> intake.ImportReport:
-    """Insert credit records from a file in one transaction; unknown entities are errors. ``default_kind``
-    (--kind) applies to rows without a kind; a row whose own kind differs is an error."""
+    """Import credit records from a file in one transaction; unknown entities are errors. ``default_kind``
+    (--kind) applies to rows without a kind; a row whose own kind differs is an error.
+
+    A row whose record (entity, kind, natural key) is new is stored as version 1; one whose record exists with
+    other content is a correction, stored as the next version (the old one kept in the history); identical content
+    changes nothing. Every version this import writes is recorded at its start, by ``actor``, under one import id.
+    ``dry_run`` stores nothing and reports the corrections field by field."""
     source = pathlib.Path(path).name
+    report = intake.ImportReport(str(path), versioned=True)
+    opened: list[tuple[int, Any]] = []  # (import id, recorded time), opened with the first chunk
+    repeated = 0
 
     def with_entities(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
         ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
@@ -70,30 +80,51 @@ def import_records(
                     reason += f" ({exc})"
                 reject(row, "code", reason)
                 continue
-            good.append(
-                {
-                    "entity_id": entity_id,
-                    "kind": parsed["kind"],
-                    "date": parsed["date"],
-                    "natural_key": parsed["natural_key"],
-                    "data": parsed["data"],
-                }
-            )
+            good.append(parsed | {"entity_id": entity_id})
         return good
 
-    return intake.run_import(
+    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
+        nonlocal repeated
+        if not opened:
+            opened.append(rq.open_import(conn, "file", str(path), actor))
+            report.import_id = opened[0][0]
+        import_id, stamp = opened[0]
+        done = rq.write_records(
+            conn,
+            good,
+            source=source,
+            import_id=import_id,
+            actor=actor,
+            stamp=stamp,
+            max_changes=rq.MAX_CHANGES - len(report.changes),
+        )
+        report.changes.extend(done.changes)
+        repeated += done.repeated
+        return done.new, done.corrected, done.void
+
+    intake.run_import(
         store,
         path,
         lambda row: intake.parse_record(row, kinds, default_kind),
-        lambda conn, good: (q.insert_records(conn, good, source=source),),
+        write,
         action="import_records",
-        counts=("inserted",),
+        counts=("inserted", "updated", "void"),
         resolve=with_entities,
         skip_invalid=skip_invalid,
         actor=actor,
         progress=progress,
         encoding=encoding,
+        dry_run=dry_run,
+        report=report,
     )
+    if repeated:
+        report.warnings.append(
+            f"{repeated} rows give a record that an earlier row of the file also gives, with other fields; "
+            f"the later row counts (check the file for duplicates)"
+        )
+    if dry_run:
+        report.import_id = None
+    return report
 
 
 def resolve_code(raw: str) -> str:
@@ -115,7 +146,7 @@ def show_entity(store: Store, raw_code: str) -> dict[str, Any]:
                 f"No entity with code {shown} in the register {store.display_url()}; "
                 f"check the code or import it with 'supervise import entities'."
             )
-        records = q.records_for(conn, entity["id"])
+        records = rq.record_rows(conn, [entity["id"]]).get(entity["id"], [])
     return EntityView(
         {
             "code": entity["code"],
@@ -128,7 +159,13 @@ def show_entity(store: Store, raw_code: str) -> dict[str, Any]:
             "established_on": entity["established_on"].isoformat() if entity["established_on"] else None,
             "legal_rep": entity["legal_rep"],
             "records": [
-                {"kind": r["kind"], "date": r["date"].isoformat(), "data": r["data"], "source": r["source"]}
+                {
+                    "kind": r["kind"],
+                    "date": r["date"].isoformat(),
+                    "data": r["data"],
+                    "source": r["source"],
+                    "version": r["version"],
+                }
                 for r in records
             ],
         }

@@ -95,6 +95,7 @@ MAX_XLSX_ROWS = 1_048_576  # Excel's own sheet limits
 MAX_XLSX_COLUMNS = 1000
 MAX_JSON_DEPTH = 20  # nesting of a JSON Lines object (a record needs 2)
 MAX_NUMBER_DIGITS = 20  # a JSON integer with more digits is refused before it is parsed
+MAX_LISTED_CHANGES = 20  # corrections an import report prints field by field (--json has more)
 
 
 @dataclass
@@ -116,9 +117,20 @@ class ImportReport:
     rejects_file: str | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False  # nothing was stored: the counts and changes say what the import would do
+    versioned: bool = False  # a records import: ``updated`` counts corrections (new versions of known records)
+    void: int = 0  # rows naming records annulled as entered in error (not restored)
+    import_id: int | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)  # corrections, field by field (the first ones)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "errors"} | {"errors": self.errors[:MAX_LISTED_ERRORS]}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("errors", "versioned", "updated")}
+        if self.versioned:
+            out["corrected"] = self.updated
+        else:
+            out.pop("void"), out.pop("changes"), out.pop("import_id")
+            out["updated"] = self.updated
+        return out | {"errors": self.errors[:MAX_LISTED_ERRORS]}
 
     def to_json(self) -> dict[str, Any]:
         return self.as_dict()
@@ -126,13 +138,35 @@ class ImportReport:
     def lines(self, noun: str = "rows", warnings: bool = True) -> list[str]:
         """The counts as one line (``noun``: what was rejected, e.g. rows, inspectors, results), then the
         warnings (unless ``warnings`` is false)."""
+        changed = "corrected" if self.versioned else "updated"
         line = (
-            f"{self.file}: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
+            f"{self.file}: {self.rows} rows, {self.inserted} new, {self.updated} {changed}, "
             f"{self.unchanged} unchanged, {self.rejected} rejected {noun}."
         )
+        if self.dry_run:
+            line = "Dry run, nothing stored. " + line
         if self.rejects_file:
             line += f" Rejected rows with reasons: {self.rejects_file}"
-        return [line, *(f"Warning: {w}" for w in self.warnings)] if warnings else [line]
+        out = [line]
+        if self.void:
+            out.append(
+                f"{self.void} rows name records annulled as entered in error; they were not restored "
+                f"('supervise records history CODE' shows why)."
+            )
+        for change in self.changes[:MAX_LISTED_CHANGES]:
+            fields = "; ".join(
+                f"{name}: {_shown(old)} -> {_shown(new)}" for name, (old, new) in change["fields"].items()
+            )
+            out.append(f"  {change['code']} {change['kind']} [{change['key']}] v{change['version']}: {fields}")
+        if self.updated > min(len(self.changes), MAX_LISTED_CHANGES):
+            out.append(
+                f"  ... and {self.updated - min(len(self.changes), MAX_LISTED_CHANGES)} more corrections (--json lists {len(self.changes)})"
+            )
+        return [*out, *(f"Warning: {w}" for w in self.warnings)] if warnings else out
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else str(value)
 
 
 def _clean_header(name: Any) -> str:
@@ -793,7 +827,16 @@ def parse_record(
     errors.extend(field_errors)
     if errors or code is None:
         return None, errors
-    return {"code": code.value, "kind": kind.name, "date": date, "natural_key": key, "data": payload}, []
+    # The fields whose columns the row has: a correction keeps the stored value of a field the file does not carry.
+    present = frozenset(name for name in kind.fields if name in data)
+    return {
+        "code": code.value,
+        "kind": kind.name,
+        "date": date,
+        "natural_key": key,
+        "data": payload,
+        "present": present,
+    }, []
 
 
 def validate_rows(
@@ -875,6 +918,8 @@ def run_import(
     actor: str = "cli",
     progress: ProgressFn | None = None,
     encoding: str | None = None,
+    dry_run: bool = False,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Import one file in one transaction and return its report; the one loop of every importer.
 
@@ -883,10 +928,14 @@ def run_import(
     reason)`` and returns what to store (without it, the parsed values themselves); ``write`` stores them and
     returns the report fields named by ``counts``, in that order. Any error refuses the whole file (every error
     is still listed) unless ``skip_invalid``, which stores the valid rows and writes the rejects to
-    FILE.rejects.csv. The audit entry ``action`` records the rows, ``counts`` and rejected rows.
+    FILE.rejects.csv. The audit entry ``action`` records the rows, ``counts`` and rejected rows. Rows neither
+    refused nor counted are ``unchanged``. ``dry_run`` does all of it and rolls the transaction back: the report
+    says what the import would store (no rejects file, no audit entry). ``report`` is the report to fill (the
+    caller's ``write`` may add to it).
     """
     path = pathlib.Path(path)
-    report = ImportReport(str(path))
+    report = report if report is not None else ImportReport(str(path))
+    report.dry_run = dry_run
     rejects: list[tuple[Row, str]] = []
 
     def reject(row: Row, column: str, reason: str) -> None:
@@ -895,21 +944,36 @@ def run_import(
         report.errors.append(f"{path}:{row.number}:{column}: {reason}")
         rejects.append((row, f"{column}: {reason}"))
 
-    with store.transaction() as conn:
-        rows = validate_rows(path, read_rows(path, encoding, report.warnings), parse, report, rejects)
-        for chunk in chunked(rows, CHUNK):
-            batch = resolve(conn, chunk, reject) if resolve else [parsed for _, parsed in chunk]
+    try:
+        with store.transaction() as conn:
+            rows = validate_rows(path, read_rows(path, encoding, report.warnings), parse, report, rejects)
+            for chunk in chunked(rows, CHUNK):
+                batch = resolve(conn, chunk, reject) if resolve else [parsed for _, parsed in chunk]
+                if report.errors and not skip_invalid:
+                    continue  # keep validating to list every error; nothing will be stored
+                for name, n in zip(counts, write(conn, batch), strict=True):
+                    setattr(report, name, getattr(report, name) + n)
+                if progress:
+                    progress(len(chunk))
+            report.unchanged = report.valid - sum(getattr(report, name) for name in counts)
             if report.errors and not skip_invalid:
-                continue  # keep validating to list every error; nothing will be stored
-            for name, n in zip(counts, write(conn, batch), strict=True):
-                setattr(report, name, getattr(report, name) + n)
-            if progress:
-                progress(len(chunk))
-        report.unchanged = report.valid - report.inserted - report.updated
-        if report.errors and not skip_invalid:
-            raise IntakeError(fail_message(report), report.errors)
-        if rejects:
-            report.rejects_file = str(write_rejects(path, rejects))
-        detail = {"rows": report.rows, **{name: getattr(report, name) for name in counts}, "rejected": report.rejected}
-        audit(conn, actor, action, str(path), **detail)
+                raise IntakeError(fail_message(report), report.errors)
+            if dry_run:
+                raise _DryRun
+            if rejects:
+                report.rejects_file = str(write_rejects(path, rejects))
+            detail = {
+                "rows": report.rows,
+                **{name: getattr(report, name) for name in counts},
+                "rejected": report.rejected,
+            }
+            if report.import_id is not None:
+                detail["import_id"] = report.import_id
+            audit(conn, actor, action, str(path), **detail)
+    except _DryRun:
+        pass  # rolled back: the report is what the import would have done
     return report
+
+
+class _DryRun(Exception):
+    """Raised inside a dry run's transaction so that it rolls back."""

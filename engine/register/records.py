@@ -12,6 +12,7 @@ from engine import values
 from engine.errors import PolicyError, did_you_mean
 
 FIELD_TYPES = {"date", "year", "number", "int", "bool", "string", "enum"}
+END_MEANINGS = ("annulled", "cured", "ended")
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ class RecordKind:
     key: tuple[str, ...]
     future_days: int | None = None
     limits: Limits = DEFAULT_LIMITS
+    # End-date fields and what reaching them means: ``annulled`` (the record is void from then: the penalty was
+    # annulled), ``cured`` (the state it describes was cured: removed from the abnormal list), ``ended`` (the state
+    # ended: another department's list, a 非正常户 lifted). Read by the list lifecycle: an entry whose every basis
+    # record has ended is ended.
+    ends: tuple[tuple[str, str], ...] = ()
 
     def validate(self, row: dict[str, Any]) -> tuple[dt.date, str, dict[str, Any], list[tuple[str, str]]]:
         """Parse one row's fields. Returns (date, natural key, JSON-able data, [(column, reason)])."""
@@ -246,8 +252,23 @@ def parse_kinds(raw: dict[str, Any] | None, where: str, limits: Limits = DEFAULT
                     f"{where}: kinds.{name}.fields.{fname}.not_before: '{spec.not_before}' is not a "
                     f"date field of {name}"
                 )
+        ends = body.get("ends") or {}
+        for fname, meaning in ends.items():
+            if fname not in fields or fields[fname].type != "date":
+                raise PolicyError(f"{where}: kinds.{name}.ends.{fname}: not a date field of {name}")
+            if meaning not in END_MEANINGS:
+                raise PolicyError(
+                    f"{where}: kinds.{name}.ends.{fname}: '{meaning}' is not one of {', '.join(END_MEANINGS)}"
+                )
         kinds[name] = RecordKind(
-            name, body.get("title", name), fields, date, tuple(body.get("key") or ()), body.get("future_days"), limits
+            name,
+            body.get("title", name),
+            fields,
+            date,
+            tuple(body.get("key") or ()),
+            body.get("future_days"),
+            limits,
+            tuple(ends.items()),
         )
     return kinds
 

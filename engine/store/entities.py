@@ -1,25 +1,19 @@
-"""Entity register and credit records: bulk upserts (Core, executemany) and lookups."""
+"""The entity register: bulk upserts (Core, executemany) and lookups (records are in :mod:`engine.store.records`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from engine.store import now, schema
 
 E = schema.entities
-R = schema.records
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra")
-
-
-def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
 def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -77,19 +71,6 @@ def entity_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def insert_records(conn: Connection, rows: Sequence[dict[str, Any]], source: str) -> int:
-    """Insert records (entity_id already resolved); duplicates on the natural key are ignored."""
-    if not rows:
-        return 0
-    stamp = now()
-    payload = [{**r, "source": source, "imported_at": stamp} for r in rows]
-    stmt = _insert(conn, R).on_conflict_do_nothing(index_elements=["entity_id", "kind", "natural_key"])
-    # The two drivers the store uses (sqlite3, psycopg 3) sum the row counts of an executemany, and an ignored
-    # duplicate counts 0. That is exact, and much cheaper than a count(*) of the whole table around every chunk
-    # or RETURNING (which turns the batch into long multi-VALUES statements that psycopg parses row by row).
-    return conn.execute(stmt.execution_options(preserve_rowcount=True), payload).rowcount
-
-
 def count(conn: Connection, table: sa.Table) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
@@ -142,13 +123,6 @@ def entities_in_regions(
 def get_entity_by_id(conn: Connection, entity_id: int) -> dict[str, Any] | None:
     row = conn.execute(sa.select(E).where(E.c.id == entity_id)).mappings().first()
     return dict(row) if row else None
-
-
-def records_for(conn: Connection, entity_id: int, until: dt.date | None = None) -> list[dict[str, Any]]:
-    stmt = sa.select(R.c.id, R.c.kind, R.c.date, R.c.data, R.c.source).where(R.c.entity_id == entity_id)
-    if until is not None:
-        stmt = stmt.where(R.c.date <= until)
-    return [dict(r) for r in conn.execute(stmt.order_by(R.c.date, R.c.kind, R.c.id)).mappings()]
 
 
 def batch_ranges(conn: Connection, batch: int = 20000) -> list[tuple[int, int]]:
@@ -235,63 +209,3 @@ def iter_entities(conn: Connection, batch: int = 20000) -> Iterator[list[dict[st
             return
         yield rows
         last = rows[-1]["id"]
-
-
-def records_for_range(
-    conn: Connection,
-    first_id: int,
-    last_id: int,
-    until: dt.date,
-    kinds: Sequence[str] | None = None,
-    imported_before: dt.datetime | None = None,
-) -> dict[int, list[tuple[str, dt.date, dict]]]:
-    """Records of entities with ids in [first_id, last_id], dated on or before ``until`` (and, for replay,
-    imported before a moment), grouped by entity; each entity's records in (date, kind, id) order, as
-    ``records_for`` gives them. Records with the same data share one decoded dict: treat them as read-only."""
-    kind: sa.ColumnElement[str] = R.c.kind
-    date: sa.ColumnElement[dt.date] = R.c.date
-    data: sa.ColumnElement[str]
-    day: sa.ColumnElement[Any]
-    if conn.dialect.name == "sqlite":
-        # Without this SQLite answers "kind IN (..) AND date <= .." from ix_records_kind_date, i.e. it walks every
-        # record of those kinds in the whole register for each batch (15 s per 100,000 entities of a 2,000,000-record
-        # register). A unary + keeps both terms off that index, so the entity range uses the (entity_id, kind,
-        # natural_key) unique index.
-        kind = sa.literal_column(f"+{R.name}.kind", sa.String)
-        date = sa.literal_column(f"+{R.name}.date", sa.Date)
-        data = sa.type_coerce(R.c.data, sa.Text)
-        day = sa.type_coerce(R.c.date, sa.Text)  # parsed below, once per distinct text, as the Date type would
-    else:
-        data = sa.cast(R.c.data, sa.Text)
-        day = R.c.date
-    # The JSON text is decoded here, once per distinct text: most records of a kind repeat a few shapes (a tax
-    # evaluation is a year, a score and a flag), and decoding dominated the load.
-    stmt = (
-        sa.select(R.c.entity_id, R.c.kind, day, data)
-        .where(R.c.entity_id.between(first_id, last_id), date <= until)
-        .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
-    )
-    if imported_before is not None:
-        stmt = stmt.where(R.c.imported_at < imported_before)
-    if kinds is not None:
-        stmt = stmt.where(kind.in_(list(kinds)))
-    out: dict[int, list[tuple[str, dt.date, dict]]] = {}
-    decoded: dict[str, Any] = {}
-    days: dict[Any, dt.date] = {}
-    loads, fromiso = json.loads, dt.date.fromisoformat
-    last: int | None = None
-    group: list[tuple[str, dt.date, dict]] = []  # replaced by each entity's own list at its first record
-    for entity_id, kind_, date_, text in conn.execute(stmt).all():
-        value = decoded.get(text)
-        if value is None:
-            value = decoded[text] = loads(text)
-        if date_.__class__ is str:
-            d = days.get(date_)
-            if d is None:
-                d = days[date_] = fromiso(date_)
-            date_ = d
-        if entity_id != last:
-            last, group = entity_id, []
-            out[entity_id] = group
-        group.append((kind_, date_, value))
-    return out

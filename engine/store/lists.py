@@ -239,28 +239,6 @@ def operators(conn: Connection, entity_ids: Iterable[int]) -> dict[int, str | No
     return out
 
 
-def basis_records(
-    conn: Connection, entity_ids: Iterable[int], until: dt.date, kinds: Sequence[str] | None = None
-) -> dict[int, list[dict[str, Any]]]:
-    """Records of several entities dated on or before ``until`` (optionally of some kinds), grouped by entity,
-    each entity's in (date, kind, id) order like ``entities.records_for``."""
-    R = schema.records
-    wanted = set(kinds) if kinds is not None else None
-    out: dict[int, list[dict[str, Any]]] = {}
-    for part in _chunks(sorted(set(entity_ids))):
-        # Kinds are filtered here, not in SQL: "kind IN (..)" lets SQLite answer from ix_records_kind_date, walking
-        # every record of those kinds in the register for each chunk, instead of the entity index.
-        stmt = (
-            sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.date, R.c.data)
-            .where(R.c.entity_id.in_(part), R.c.date <= until)
-            .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
-        )
-        for row in conn.execute(stmt).mappings():
-            if wanted is None or row["kind"] in wanted:
-                out.setdefault(row["entity_id"], []).append(dict(row))
-    return out
-
-
 # -- objections ---------------------------------------------------------------------------------------------
 
 

@@ -275,34 +275,3 @@ def list_notices(
     if limit:
         stmt = stmt.limit(limit)
     return [dict(r) for r in conn.execute(stmt).mappings()]
-
-
-# -- the records behind a decision (engine.evidence) -------------------------------------------------
-
-
-def decision_records(
-    conn: Connection,
-    entity_ids: Sequence[int],
-    until: dt.date,
-    kinds: Sequence[str],
-    imported_before: dt.datetime | None,
-) -> dict[int, list[tuple[str, dt.date, dict]]]:
-    """``{entity id: [(kind, date, data), ...]}``: the records a decision as of ``until`` saw (dated on or before
-    it and, for a cycle, imported before the cycle started), in (date, kind, id) order like the evaluation."""
-    R = schema.records
-    out: dict[int, list[tuple[str, dt.date, dict]]] = {}
-    if not entity_ids or not kinds:
-        return out
-    for part in _in_chunks(sorted(set(entity_ids))):
-        stmt = (
-            sa.select(R.c.entity_id, R.c.kind, R.c.date, R.c.data)
-            .where(R.c.entity_id.in_(part), R.c.date <= until, R.c.kind.in_(list(kinds)))
-            .order_by(R.c.entity_id, R.c.date, R.c.kind, R.c.id)
-        )
-        if imported_before is not None:
-            stmt = stmt.where(R.c.imported_at < imported_before)
-        for entity_id, kind, date, data in conn.execute(stmt):
-            if not isinstance(date, dt.date):
-                date = dt.date.fromisoformat(str(date))
-            out.setdefault(entity_id, []).append((kind, date, data))
-    return out

@@ -140,7 +140,8 @@ def clean_results(
     conn: Connection, since: dt.date, until: dt.date, imported_until: dt.datetime | None = None
 ) -> set[str]:
     """Codes of entities with an ``inspection_result`` record, outcome clean, dated in [since, until]
-    (optionally only records imported at or before ``imported_until``)."""
+    (optionally only the versions known at ``imported_until``: current ones recorded by then; a result corrected
+    later is judged by the outcome that was known then only if it still reads clean, which is the safe side)."""
     stmt = (
         sa.select(E.c.code)
         .join(E, E.c.id == R.c.entity_id)
@@ -151,8 +152,9 @@ def clean_results(
             R.c.data["outcome"].as_string() == "clean",
         )
     )
+    stmt = stmt.where(R.c.status == "valid")
     if imported_until is not None:
-        stmt = stmt.where(R.c.imported_at <= imported_until)
+        stmt = stmt.where(R.c.recorded_at <= imported_until)
     return set(conn.execute(stmt).scalars())
 
 

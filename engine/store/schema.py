@@ -1,7 +1,7 @@
 """Tables for the whole product (SQLAlchemy Core). Alembic migrations in engine/migrations create them.
 
-Append-only tables (``list_events``, ``objection_decisions``, ``repair_decisions``, ``measure_acks``,
-``audit_log``, ``notices``) are never updated or deleted by the library; state is derived from them.
+Append-only tables (``record_versions``, ``imports``, ``list_events``, ``objection_decisions``, ``repair_decisions``,
+``measure_acks``, ``audit_log``, ``notices``) are never updated or deleted by the library; state is derived from them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,22 @@ entities = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
 )
 
+# One import of records (a file, or a clerk's single correction or annulment): the id every version it wrote names.
+imports = sa.Table(
+    "imports",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(16), nullable=False),  # file | correction | annulment
+    sa.Column("source", sa.Text, nullable=False),  # the file, or the command
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+)
+
+# Credit records, bitemporal. A record is its natural key (entity, kind, natural_key); ``date`` and ``data`` are its
+# valid time (the fact's date and its end dates: annulled_on, removed_on, ended_on ...). This table holds the
+# *current* version of each record with its recorded time (``recorded_at``; ``imported_at`` is when the record was
+# first known); every version it replaced is in ``record_versions`` (SQL:2011 system versioning: a current table
+# and an append-only history table whose rows carry the span they were the known version).
 records = sa.Table(
     "records",
     metadata,
@@ -54,9 +70,40 @@ records = sa.Table(
     sa.Column("natural_key", sa.String(255), nullable=False),
     sa.Column("data", JSON, nullable=False),
     sa.Column("source", sa.String(255)),
-    sa.Column("imported_at", TS, nullable=False),
+    sa.Column("imported_at", TS, nullable=False),  # first recorded
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # this version recorded (an insert that gives only imported_at records version 1 then)
+    sa.Column("recorded_at", TS, nullable=False, default=lambda ctx: ctx.get_current_parameters().get("imported_at")),
+    sa.Column("status", sa.String(8), nullable=False, server_default="valid"),  # valid | void (entered in error)
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id")),
+    sa.Column("actor", sa.String(128)),
+    sa.Column("reason", sa.Text),  # why this version was recorded (a clerk's correction or annulment)
     sa.UniqueConstraint("entity_id", "kind", "natural_key"),
     sa.Index("ix_records_kind_date", "kind", "date"),
+)
+
+# Every superseded version of a record, never updated or deleted: the version that was known from ``recorded_at``
+# until ``superseded_at`` (when the next version was recorded). "The records known at T" are the current versions
+# recorded by T plus the history rows with recorded_at <= T < superseded_at.
+record_versions = sa.Table(
+    "record_versions",
+    metadata,
+    _id(),
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id"), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("source", sa.String(255)),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("superseded_at", TS, nullable=False),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id")),
+    sa.Column("actor", sa.String(128)),
+    sa.Column("reason", sa.Text),
+    sa.UniqueConstraint("record_id", "version"),
+    sa.Index("ix_record_versions_entity_id_superseded_at", "entity_id", "superseded_at"),
 )
 
 policy_versions = sa.Table(
@@ -90,6 +137,8 @@ cycles = sa.Table(
     sa.Column("entity_count", sa.Integer, nullable=False, default=0),
     sa.Column("summary", JSON),
     sa.Column("actor", sa.String(128)),
+    # The knowledge date: the records the cycle evaluated are the versions recorded by then (replay uses it).
+    sa.Column("known_at", TS),
     sa.UniqueConstraint("pack_id", "period", "revision"),
 )
 

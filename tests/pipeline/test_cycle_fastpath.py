@@ -25,6 +25,7 @@ from engine.facts import FactCompiler
 from engine.pipeline.cycles import run_cycle
 from engine.store import cycles as qc
 from engine.store import entities as qe
+from engine.store import records as rq
 from engine.store import schema
 from policies import get_pack
 from tests.builders_engine import Register, tax
@@ -299,11 +300,11 @@ def test_records_for_range_matches_records_for(store):
         ids = qe.entity_ids(conn, codes)
         first, last = min(ids.values()), max(ids.values())
         for kinds in (None, ["penalty", "tax_evaluation"], ["honour"]):
-            got = qe.records_for_range(conn, first, last, AS_OF, kinds)
+            got = rq.records_for_range(conn, first, last, AS_OF, kinds)
             for _code, eid in ids.items():
                 want = [
                     (r["kind"], r["date"], r["data"])
-                    for r in qe.records_for(conn, eid, AS_OF)
+                    for r in rq.record_rows(conn, [eid], AS_OF).get(eid, [])
                     if kinds is None or r["kind"] in kinds
                 ]
                 assert got.get(eid, []) == want

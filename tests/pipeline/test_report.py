@@ -15,6 +15,7 @@ from cli import cli
 from engine.pipeline.report import render_html, report_data, write_report
 from engine.register.codes import make_uscc
 from engine.store import entities as qe
+from engine.store import records as rq
 
 REQUIRE_PG = os.environ.get("REQUIRE_PG") == "1"  # CI: the browser must be there as well
 SCORES = (95, 80, 60, 30)  # 2025 scores cycle through these: A, B, C, D under tax-credit@2025
@@ -56,7 +57,7 @@ def build_register(store, enterprises: int = 40, individuals: int = 0, odd_regio
                         "data": {"year": year, "score": score, "has_revenue": True},
                     }
                 )
-        qe.insert_records(conn, records, "test")
+        rq.insert_records(conn, records, "test")
 
 
 def one_authority_pack(pack_id: str = "tax-credit") -> str:

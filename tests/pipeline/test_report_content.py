@@ -11,6 +11,7 @@ import re
 from engine.pipeline.report import write_report
 from engine.register.codes import make_uscc
 from engine.store import entities as qe
+from engine.store import records as rq
 from tests.pipeline.test_report import build_register, two_cycles
 
 UNKNOWN = "350599"  # six digits, not a division
@@ -63,7 +64,7 @@ def add_entities(store) -> None:
             }
             for r in rows[:2]
         ]
-        qe.insert_records(conn, records, "test")
+        rq.insert_records(conn, records, "test")
 
 
 def read(out):

@@ -270,7 +270,7 @@ def test_recusal_and_conflicts(sqlite_store):
 def test_exclude_recent_clean_results(store):
     body = pack_body(inspection={"exclude_clean_within_months": 12})
     cycle_id, rows = build_cycle(store, n=50, regions=("350503",), weights={"D": 1.0}, body=body)
-    from engine.store.entities import insert_records
+    from engine.store.records import insert_records
 
     with store.transaction() as conn:
         recs = []

@@ -41,6 +41,7 @@ def test_bulk_insert_stores_what_a_core_insert_stores(store):
                 "data": v,
                 "source": None,
                 "imported_at": stamp,
+                "recorded_at": stamp,
             }
             for i, v in enumerate(values + [shared, shared])
         ]
