@@ -381,7 +381,7 @@ def import_corrections(
     encoding: str | None = None,
 ) -> intake.ImportReport:
     """Correct records from a file in one transaction: each row names an existing record by code, kind and key
-    fields and gives the fields to correct (a blank cell clears the field). A row naming no record, a column that
+    fields and gives the fields to correct (an empty cell corrects nothing). A row naming no record, a column that
     is not a field of the row's kind, or a corrected value its field refuses, is an error naming file:row:column;
     any error stores nothing."""
     reason = _reason(reason)
@@ -406,8 +406,8 @@ def import_corrections(
                 col,
                 f"{col} is not a field of a {kind.name} record{did_you_mean(col, kind.fields)}; its fields: {', '.join(kind.fields)}",
             )
-            for col in row.data
-            if col not in kind.fields and col not in ROW_COLUMNS
+            for col, value in row.data.items()
+            if col not in kind.fields and col not in ROW_COLUMNS and str(value or "").strip()
         ]
         try:
             key = natural_key(kind, row.data, "key")
@@ -422,7 +422,9 @@ def import_corrections(
         code = str(row.data.get("code") or "").strip()
         if not code:
             errors.append(("code", "code is required (the entity's 统一社会信用代码 or identity number)"))
-        sets = {k: v for k, v in row.data.items() if k in kind.fields and k not in kind.key}
+        # An empty cell corrects nothing (a file mixing kinds has every kind's columns); clearing a field is a
+        # single correction: supervise records correct CODE ... --set field=
+        sets = {k: v for k, v in row.data.items() if k in kind.fields and k not in kind.key and str(v or "").strip()}
         if not sets and not errors:
             errors.append(
                 ("-", f"the row names the record but gives no field to correct (fields: {', '.join(kind.fields)})")
