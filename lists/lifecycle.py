@@ -926,11 +926,28 @@ def basis_ended(
     assert entry.last is not None  # an open entry has its events
     day = max([e["on"] for e in ended] + [entry.last["valid_from"]])
     annulled = any(e["how"] in ("annulled", "void") for e in ended)
-    refs = "、".join(str(e["ref"] or e["kind"]) for e in ended)
+    # The reason is the party's: the removal decision quotes it ({you} is the notice's 你单位 / 你).
+    reason = "{you}被列入该名单所依据的" + "；".join(_ended_phrase(kinds.get(e["kind"]), e) for e in ended)
+    reason += "，列入依据已经消除"
     if annulled or entry.state != "listed":
-        how = "annulled" if annulled else "ended"
-        return "revoked", day, f"basis {how}: {refs} (record versions known on {as_of})", ended
-    return "cured", day, f"cause cured: {refs} (record versions known on {as_of})", ended
+        return "revoked", day, reason, ended
+    return "cured", day, reason, ended
+
+
+def _ended_phrase(kind: RecordKind | None, e: dict[str, Any]) -> str:
+    title = kind.title if kind else e["kind"]
+    ref = f"（{e['ref']}）" if e.get("ref") and _has_cjk(str(e["ref"])) else ""
+    on = f"{e['on'].year}年{e['on'].month}月{e['on'].day}日"
+    return {
+        "annulled": f"{title}决定{ref}已于{on}被依法撤销",
+        "void": f"{title}信息{ref}经核实系错误录入，已于{on}予以更正",
+        "cured": f"{title}记载的情形已于{on}消除",
+        "ended": f"{title}{ref}已于{on}届满或解除",
+    }[e["how"]]
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _local_day(moment: Any) -> dt.date:

@@ -22,12 +22,14 @@ from typing import Any, TypeVar
 import yaml
 
 from engine.errors import StoreError
+from engine.exports import write_csv
 from engine.pipeline import cycles as cyc
 from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
 from engine.pipeline.demo_plan import plan_stage
 from engine.pipeline.report import write_report
 from engine.pipeline.results import DemoRun
 from engine.register.codes import ENTITY_TYPE_LABELS, ENTITY_TYPES, USCC_CHARSET, make_person_id, make_uscc
+from engine.register.entities import import_records
 from engine.register.records import RecordKind
 from engine.store import Store, audit, schema
 from engine.store import entities as q
@@ -733,6 +735,56 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
     return stages
 
 
+CURED, ANNULLED = 5, 3  # abnormal-list entries cured and black-list penalties annulled by the demo's corrections
+
+
+def corrections_stage(store: Store, market_cycle: int, day: dt.date, out: pathlib.Path | None) -> dict[str, Any]:
+    """Records that change: a correction file in which a few listed entities cured their abnormal operation and
+    a few serious penalties were annulled, imported as the bureau's export would be; the earlier market cycle
+    still replays identically, and ``lists advance`` ends the entries whose basis disappeared."""
+    with store.read() as conn:
+        picked: list[tuple[str, dict[str, Any], str]] = []  # (list, record, end field)
+        for name, count, end_field in (("abnormal", CURED, "removed_on"), ("black", ANNULLED, "annulled_on")):
+            view = lifecycle.show(conn, name, day)
+            ids = [e["id"] for e in view.entries if e["pack_id"] == "market-credit-risk"][:count]
+            entries = lifecycle.load(conn, ids)
+            refs = [ref["id"] for e in entries for ref in (e.data.get("records") or [])[:1]]
+            current = rq.current_by_id(conn, refs)
+            picked.extend((name, current[i], end_field) for i in refs if i in current)
+        codes = q.codes_and_regions(conn, {rec["entity_id"] for _, rec, _ in picked} if picked else set())
+    rows = []
+    for _name, rec, end_field in picked:
+        data = dict(rec["data"] or {})
+        start = dt.date.fromisoformat(str(data.get("date") or rec["date"]))
+        data[end_field] = max(start, day - dt.timedelta(days=5)).isoformat()
+        rows.append({"code": codes[rec["entity_id"]]["code"], "kind": rec["kind"], **data})
+    lines: list[str] = []
+    if not rows:
+        return {"name": "corrections", "title": "Records that change", "lines": ["no listed entry to correct"]}
+    folder = out if out is not None else pathlib.Path(tempfile.mkdtemp(prefix="supervise-demo-"))
+    path = folder / "corrections.csv"
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(path, columns, ([_cell(r.get(c)) for c in columns] for r in rows))
+    report = import_records(store, path, base_record_kinds(), actor="demo")
+    lines.append(
+        f"{path}: {report.inserted} new, {report.updated} corrected, {report.unchanged} unchanged "
+        f"(abnormal operation removed, penalties annulled); 'supervise records history CODE' shows both versions"
+    )
+    replay = cyc.replay_cycle(store, market_cycle)
+    lines.append(
+        f"replay of cycle {market_cycle} after the corrections: "
+        f"{'identical' if replay['identical'] else 'DIFFERENT'} (it decided with what was known when it ran)"
+    )
+    with store.transaction() as conn:
+        adv = lifecycle.advance(conn, day, "demo")
+    lines.append(
+        f"advance to {day}: {len(adv.get('cured') or [])} abnormal-list entries removed (cause cured), "
+        f"{len(adv.get('revoked') or [])} black-list entries revoked (penalty annulled), measures lifted"
+    )
+    return {"name": "corrections", "title": "Records that change", "lines": lines}
+
+
 def _serve_and_advance(store: Store, cycle_id: int, day: dt.date) -> str:
     """Serve the cycle's pre-listing notices a few days after it ran and let the objection windows pass."""
     with store.transaction() as conn:
@@ -762,6 +814,7 @@ def _lists_and_notices(
         "see 'supervise lists show black --as-of " + later.isoformat() + "' and 'supervise lists history CODE'",
     ]
     stages = [{"name": "lists", "title": "List lifecycle", "lines": lines}]
+    stages.append(corrections_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], later, out))
     if out is None:
         return stages
     n_lines = []

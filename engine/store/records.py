@@ -523,10 +523,10 @@ def find_record(conn: Connection, entity_id: int, kind: str, natural_key: str) -
 
 
 def current_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Record id -> its current version ``{kind, date, data, status, version, recorded_at}``."""
+    """Record id -> its current version ``{entity_id, kind, date, data, status, version, recorded_at}``."""
     ids = sorted(set(ids))
     out: dict[int, dict[str, Any]] = {}
-    cols = [R.c.id, R.c.kind, R.c.date, R.c.data, R.c.status, R.c.version, R.c.recorded_at]
+    cols = [R.c.id, R.c.entity_id, R.c.kind, R.c.date, R.c.data, R.c.status, R.c.version, R.c.recorded_at]
     for part in _parts(conn, ids):
         for r in conn.execute(sa.select(*cols).where(_id_in(conn, R.c.id, part))).mappings():
             out[r["id"]] = dict(r)
