@@ -88,16 +88,32 @@ def _matcher(where: dict | None) -> Callable[[dict], bool]:
     return lambda data: all(t(data) for t in tests)
 
 
+def in_force_fields(source: dict) -> tuple[str, ...]:
+    """The ``in_force_until`` date fields of a record / count source (one field or a list), in order."""
+    until = source.get("in_force_until")
+    if until is None:
+        return ()
+    return (until,) if isinstance(until, str) else tuple(until)
+
+
 def compile_fact(
     name: str, source: dict, ftype: str, default: Any, period: Period
 ) -> tuple[Callable[[dict, dict, Any], Any], str | None]:
-    """Return (fn(entity, records_by_kind, previous_tier) -> value, record kind used or None)."""
+    """Return (fn(entity, records_by_kind, previous_tier) -> value, record kind used or None).
+
+    A record / count source takes a record whose date (or ``date_field``) lies in the window; with
+    ``lasts_until: F`` the record is a continuing state from its date until F (exclusive, None = still lasting),
+    taken when that state overlaps the window; with ``in_force_until: F`` (or a list) only when the as-of date is
+    before F (None = no end). Neither ever takes a record dated after the as-of date.
+    """
     as_of_iso = period.as_of.isoformat()
     if "record" in source or "count" in source:
         kind = source.get("record") or source.get("count")
         lo, hi = window_bounds(str(source.get("window", "all")), period)
         date_field = source.get("date_field")
         match = _matcher(source.get("where"))
+        until = in_force_fields(source)
+        lasts = source.get("lasts_until")
 
         def in_window(rec_date: dt.date, data: dict) -> bool:
             if date_field:
@@ -105,7 +121,18 @@ def compile_fact(
                 if raw is None:
                     return False
                 rec_date = dt.date.fromisoformat(raw)
-            return lo <= rec_date <= hi
+            if lasts is None:
+                if not lo <= rec_date <= hi:
+                    return False
+            else:
+                ends = data.get(lasts)
+                if rec_date > hi or (ends is not None and dt.date.fromisoformat(ends) <= lo):
+                    return False
+            for fld in until:
+                ends = data.get(fld)
+                if ends is not None and dt.date.fromisoformat(ends) <= period.as_of:
+                    return False
+            return True
 
         if "count" in source:
 
@@ -168,8 +195,8 @@ class FactCompiler:
     """All source facts of a pack version, compiled for one as-of date.
 
     ``compute`` makes one pass over an entity's records: every record is tested once per distinct
-    (kind, window, where) group of the pack's facts and feeds the counts and picks of that group, instead of one
-    pass per fact over records regrouped by kind. The per-fact functions of ``compile_fact`` (``self.fns``,
+    (kind, window, date_field, lasts_until, where + in_force_until) group of the pack's facts and feeds the counts
+    and picks of that group, instead of one pass per fact over records regrouped by kind. The per-fact functions of ``compile_fact`` (``self.fns``,
     ``compute_each``) stay the reference: both give the same values and types (tests/pipeline/test_cycle_fastpath.py).
     """
 
@@ -196,18 +223,24 @@ class FactCompiler:
         n = len(self._names)
         self._init: list = [None] * n  # accumulator per fact: int for counts, (date, value) for picks
         self._finish: list[tuple] = []  # (slot, how, arg) to turn accumulators into values
-        groups: dict[tuple, list] = {}  # (kind, lo, hi, date_field, tests) -> [count slots, pick slots]
+        # (kind, lo, hi, date_field, (lasts_until field, lo as ISO) | None, tests) -> [count slots, pick slots]
+        groups: dict[tuple, list] = {}
         self._entity: list[tuple] = []  # (slot, how, arg) for entity attributes and the previous tier
         for slot, (_name, fact) in enumerate(facts.items()):
             source, ftype, default = fact.source, fact.type, fact.default
             if "record" in source or "count" in source:
                 kind = source.get("record") or source.get("count")
                 lo, hi = window_bounds(str(source.get("window", "all")), period)
-                key = (kind, lo, hi, source.get("date_field"), _tests(source.get("where")))
+                lasts = source.get("lasts_until")
+                lasting = None if lasts is None else (lasts, lo.isoformat())
+                tests = _tests(source.get("where")) + tuple(
+                    (fld, _OPEN_END, as_of_iso) for fld in in_force_fields(source)
+                )
+                key = (kind, lo, hi, source.get("date_field"), lasting, tests)
                 try:
                     hash(key)
                 except TypeError:  # an unhashable where value: a group of its own
-                    key = (kind, lo, hi, source.get("date_field"), _Unshared(key[4]))
+                    key = (kind, lo, hi, source.get("date_field"), lasting, _Unshared(tests))
                 group = groups.setdefault(key, [[], []])
                 if "count" in source:
                     self._init[slot] = 0
@@ -218,11 +251,11 @@ class FactCompiler:
                     self._finish.append((slot, "pick", (default, ftype in ("number", "int"))))
             elif "open" in source:
                 tests = _tests(source.get("where")) + ((source["end"], _OPEN_END, as_of_iso),)
-                key = (source["open"], dt.date.min, period.as_of, None, tests)
+                key = (source["open"], dt.date.min, period.as_of, None, None, tests)
                 try:
                     hash(key)
                 except TypeError:
-                    key = (source["open"], dt.date.min, period.as_of, None, _Unshared(tests))
+                    key = (source["open"], dt.date.min, period.as_of, None, None, _Unshared(tests))
                 self._init[slot] = 0
                 groups.setdefault(key, [[], []])[0].append(slot)
                 self._finish.append((slot, "count", None))
@@ -240,8 +273,8 @@ class FactCompiler:
             else:
                 self._entity.append((slot, "previous", None))
         by_kind: dict[str, list] = {}
-        for (kind, lo, hi, date_field, tests), (counts, picks) in groups.items():
-            by_kind.setdefault(kind, []).append((lo, hi, date_field, tests, tuple(counts), tuple(picks)))
+        for (kind, lo, hi, date_field, lasting, tests), (counts, picks) in groups.items():
+            by_kind.setdefault(kind, []).append((lo, hi, date_field, lasting, tests, tuple(counts), tuple(picks)))
         self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
 
     def compute(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None) -> dict[str, Any]:
@@ -266,13 +299,22 @@ class FactCompiler:
             groups = by_kind.get(kind)
             if groups is None:
                 continue
-            for lo, hi, date_field, tests, counts, picks in groups:
+            for lo, hi, date_field, lasting, tests, counts, picks in groups:
                 if date_field is None:
-                    if not lo <= date <= hi:
-                        continue
+                    start = date
                 else:
                     raw = data.get(date_field)
-                    if raw is None or not lo <= dt.date.fromisoformat(raw) <= hi:
+                    if raw is None:
+                        continue
+                    start = dt.date.fromisoformat(raw)
+                if lasting is None:
+                    if not lo <= start <= hi:
+                        continue
+                elif start > hi:
+                    continue
+                else:  # a continuing state: it overlaps the window unless it ended on or before its start
+                    ends = data.get(lasting[0])
+                    if ends is not None and ends <= lasting[1]:
                         continue
                 if tests and not _passes(tests, data):
                     continue
@@ -324,17 +366,10 @@ class FactCompiler:
         wanted = None if names is None else set(names)
         out: dict[str, list[Record]] = {}
         for kind, date, data in records:
-            for lo, hi, date_field, tests, counts, _ in self._by_kind.get(kind, ()):
-                if date_field is None:
-                    if not lo <= date <= hi:
-                        continue
-                else:
-                    raw = data.get(date_field)
-                    if raw is None or not lo <= dt.date.fromisoformat(raw) <= hi:
-                        continue
-                if tests and not _passes(tests, data):
+            for group in self._by_kind.get(kind, ()):
+                if not _admits(group, date, data):
                     continue
-                for slot in counts:
+                for slot in group[5]:
                     name = self._names[slot]
                     if slot in counted and (wanted is None or name in wanted):
                         out.setdefault(name, []).append((kind, date, data))
@@ -371,6 +406,28 @@ def _tests(where: dict | None) -> tuple:
     return tuple(out)
 
 
+def _admits(group: tuple, date: dt.date, data: dict) -> bool:
+    """Whether a record passes a group's window and tests: what ``FactCompiler._values`` tests, inline there."""
+    lo, hi, date_field, lasting, tests = group[:5]
+    if date_field is None:
+        start = date
+    else:
+        raw = data.get(date_field)
+        if raw is None:
+            return False
+        start = dt.date.fromisoformat(raw)
+    if lasting is None:
+        if not lo <= start <= hi:
+            return False
+    elif start > hi:
+        return False
+    else:
+        ends = data.get(lasting[0])
+        if ends is not None and ends <= lasting[1]:
+            return False
+    return not tests or _passes(tests, data)
+
+
 def _passes(tests: tuple, data: dict) -> bool:
     for fld, op, want in tests:
         value = data.get(fld)
@@ -380,6 +437,6 @@ def _passes(tests: tuple, data: dict) -> bool:
         elif op == _IN:
             if value not in want:
                 return False
-        elif value is not None and not value > want:  # _OPEN_END: no end, or it ends after as_of
+        elif value is not None and not value > want:  # _OPEN_END (open, in_force_until): no end, or after as_of
             return False
     return True

@@ -856,8 +856,8 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
         return
     (kind_key,) = primary
     allowed = {
-        "record": {"record", "field", "window", "where", "date_field", "pick"},
-        "count": {"count", "window", "where", "date_field"},
+        "record": {"record", "field", "window", "where", "date_field", "pick", "in_force_until", "lasts_until"},
+        "count": {"count", "window", "where", "date_field", "in_force_until", "lasts_until"},
         "open": {"open", "end", "where"},
         "entity": {"entity", "at"},
         "previous": {"previous"},
@@ -886,9 +886,27 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
                         f"{kind_name}.{fld} is a {kind.fields[fld].type}, but fact '{name}' is declared {ftype}",
                     )
         if kind_key == "open":
-            end = source.get("end")
-            if end not in kind.fields:
-                P.add(where + ("end",), f"'{end}' is not a date field of {kind_name}")
+            _end_field(kind, source.get("end"), where + ("end",), P)
+        until = source.get("in_force_until")
+        if until is not None:
+            if isinstance(until, str):
+                _end_field(kind, until, where + ("in_force_until",), P, source.get("date_field"))
+            elif not isinstance(until, list) or not until:
+                P.add(where + ("in_force_until",), "in_force_until is a date field of the kind, or a list of them")
+            else:
+                for i, fld in enumerate(until):
+                    _end_field(kind, fld, where + ("in_force_until", i), P, source.get("date_field"))
+                    if fld in until[:i]:
+                        P.add(where + ("in_force_until", i), f"'{fld}' is listed twice")
+        lasts = source.get("lasts_until")
+        if lasts is not None:
+            _end_field(kind, lasts, where + ("lasts_until",), P, source.get("date_field"))
+            if str(source.get("window", "all")) == "all":
+                P.add(
+                    where + ("lasts_until",),
+                    "over window 'all' every state overlaps: give a window (period, period-1, 12m, 3y), "
+                    "or count the states still lasting at the as-of date with in_force_until",
+                )
         for fld in source.get("where") or {}:
             if fld not in kind.fields:
                 P.add(where + ("where", fld), f"'{fld}' is not a field of {kind_name}{did_you_mean(fld, kind.fields)}")
@@ -917,6 +935,22 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
             P.add(where + ("at",), "at is one of as_of, period_end, period_start")
     elif source["previous"] != "tier":
         P.add(where + ("previous",), "only 'previous: tier' (the tier in the previous cycle of this pack) exists")
+
+
+def _end_field(kind: RecordKind, fld: Any, where: tuple, P: _Problems, date_field: Any = None) -> None:
+    """``fld`` (an open source's end, in_force_until, lasts_until) must be a date field of the kind other than the
+    date the record counts from."""
+    dates = [f for f, spec in kind.fields.items() if spec.type == "date"]
+    own = {kind.date if isinstance(kind.date, str) else None, date_field} - {None}
+    if not isinstance(fld, str) or fld not in kind.fields:
+        hint = did_you_mean(str(fld), dates) or (f" (its date fields: {', '.join(dates)})" if dates else "")
+        P.add(where, f"'{fld}' is not a field of {kind.name}{hint}")
+    elif kind.fields[fld].type != "date":
+        others = [f for f in dates if f not in own]
+        hint = f" (its end dates: {', '.join(others)})" if others else f" ({kind.name} has no end date)"
+        P.add(where, f"{kind.name}.{fld} is of type {kind.fields[fld].type}, not a date{hint}")
+    elif fld in own:
+        P.add(where, f"'{fld}' is the date {kind.name} counts from, not an end date")
 
 
 # -- catalogues -----------------------------------------------------------------------------------

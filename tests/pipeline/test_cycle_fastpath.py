@@ -32,6 +32,7 @@ from tests.builders_engine import Register, tax
 
 AS_OF = dt.date(2026, 4, 30)
 FIELDS = ("food", "quality", "consumer", "drugs", "advertising", "other")
+VIOLATIONS = ("invoice_abuse", "invoice_abuse", "abnormal_household", "export_refund_suspended", "tax_crime")
 
 
 def _day(rnd: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -54,7 +55,12 @@ def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
             )
     for _ in range(rnd.choice((0, 0, 1, 2))):
         d = tie if rnd.random() < 0.3 else _day(rnd, dt.date(2022, 1, 1), dt.date(2025, 12, 31))
-        recs.append(("tax_violation", d, {"date": d.isoformat(), "code": "invoice_abuse"}))
+        data = {"date": d.isoformat(), "code": rnd.choice(VIOLATIONS)}
+        if rnd.random() < 0.5:  # an end (lasts_until: ended_on), often on a period boundary or by the as-of date
+            ends = rnd.choice((dt.date(2024, 1, 1), dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2024, 12, 31)))
+            ends = rnd.choice((ends, AS_OF, AS_OF + dt.timedelta(days=1), _day(rnd, d, dt.date(2027, 1, 1))))
+            data["ended_on"] = max(ends, d).isoformat()
+        recs.append(("tax_violation", d, data))
     if rnd.random() < 0.2:
         year = rnd.choice((2024, 2025))
         recs.append(
@@ -74,8 +80,12 @@ def random_records(rnd: random.Random) -> list[tuple[str, dt.date, dict]]:
             "field": rnd.choice(FIELDS),
             "amount": rnd.choice((100.0, 5000.0, 5000, 2.5)),
         }
-        if rnd.random() < 0.15:
-            data["annulled_on"] = AS_OF.isoformat()
+        if rnd.random() < 0.3:
+            data["fulfilled_on"] = _day(rnd, d, AS_OF).isoformat()
+        if rnd.random() < 0.3:  # in_force_until: annulled_on, around the as-of dates the tests use
+            near = rnd.choice((AS_OF, dt.date(2025, 4, 30)))
+            ends = rnd.choice((near - dt.timedelta(days=1), near, near + dt.timedelta(days=1)))
+            data["annulled_on"] = max(ends, d).isoformat()
         recs.append(("penalty", d, data))
     for kind, end, extra in (
         ("abnormal_operation", "removed_on", {"cause": "other"}),
@@ -133,7 +143,14 @@ def stored_form(facts: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    "pack,as_of", [("tax-credit", AS_OF), ("tax-credit", dt.date(2025, 4, 30)), ("market-credit-risk", AS_OF)]
+    "pack,as_of",
+    [
+        ("tax-credit", AS_OF),
+        ("tax-credit", dt.date(2025, 4, 30)),
+        ("market-credit-risk", AS_OF),
+        ("market-credit-risk", dt.date(2025, 4, 30)),
+        ("bank-tax", AS_OF),
+    ],
 )
 def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
     fc = FactCompiler(get_pack(pack).version_at(as_of), as_of)
@@ -178,6 +195,34 @@ class _Version:
                 {"open": "external_list", "end": "ended_on", "where": {"list": ["serious_illegal", "court_dishonest"]}},
                 "int",
             ),
+            "in_force": _Fact({"count": "penalty", "window": "3y", "in_force_until": "annulled_on"}, "int"),
+            "in_force_fields": _Fact(
+                {"count": "penalty", "window": "all", "in_force_until": ["fulfilled_on", "annulled_on"]}, "int"
+            ),
+            "in_force_amount": _Fact(
+                {"record": "penalty", "field": "amount", "pick": "max", "in_force_until": "annulled_on"}
+            ),
+            "lasting": _Fact({"count": "tax_violation", "window": "period-1", "lasts_until": "ended_on"}, "int"),
+            "lasting_where": _Fact(
+                {
+                    "count": "tax_violation",
+                    "window": "12m",
+                    "lasts_until": "ended_on",
+                    "where": {"code": ["abnormal_household", "export_refund_suspended"]},
+                },
+                "int",
+            ),
+            "lasting_in_force": _Fact(
+                {"count": "tax_violation", "window": "period", "lasts_until": "ended_on", "in_force_until": "ended_on"},
+                "int",
+            ),
+            "lasting_code": _Fact(
+                {"record": "tax_violation", "field": "code", "window": "period-2", "lasts_until": "ended_on"}, "enum"
+            ),
+            "lasting_paid": _Fact(
+                {"count": "penalty", "window": "period", "date_field": "fulfilled_on", "lasts_until": "annulled_on"},
+                "int",
+            ),
             "person": _Fact({"entity": "is_person"}, "bool"),
             "industry": _Fact({"entity": "industry"}, "enum"),
             "years": _Fact({"entity": "years_operating", "at": "period_start"}, "number", -1.0),
@@ -191,7 +236,12 @@ def test_single_pass_facts_cover_every_source_shape():
     for i in range(3000):
         entity, recs = random_entity(rnd, i), random_records(rnd)
         prev = rnd.choice(("A", "D", None))
-        assert repr(fc.compute(entity, recs, prev)) == repr(fc.compute_each(entity, recs, prev)), (entity, recs)
+        one = fc.compute(entity, recs, prev)
+        assert repr(one) == repr(fc.compute_each(entity, recs, prev)), (entity, recs)
+        matched = fc.matching(recs)
+        for name, fact in fc.version.source_facts().items():
+            if "count" in fact.source or "open" in fact.source:
+                assert len(matched.get(name, ())) == one[name], (name, recs)
 
 
 def random_facts(rnd: random.Random) -> dict:
@@ -226,6 +276,9 @@ def random_facts(rnd: random.Random) -> dict:
             "direct_d",
             "direct_d_prev",
             "direct_d_prev2",
+            "direct_d_state",
+            "direct_d_state_prev",
+            "direct_d_state_prev2",
             "zero_vat",
             "bad_books",
             "major_dishonest",

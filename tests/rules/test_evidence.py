@@ -90,7 +90,9 @@ def test_explain_uses_the_same_wording_and_no_rule_ids(store):
     )
     result, version = evaluate_entity(store, code, "tax-credit", AS_OF)
     assert result["tier"] == "D"
-    assert [i["fact"] for i in result["evidence"]["d-direct"]] == ["direct_d"]  # --json keeps the ids
+    assert [i["fact"] for i in result["evidence"]["d-direct"]] == [
+        "direct_d_state"
+    ]  # --json keeps the ids (item 9 is a state)
     text = explain_text(result, version)
     assert (
         "被认定为非正常户或者走逃（失联）户（《纳税缴费信用管理办法》（国家税务总局公告2025年第12号）第十八条第（九）项；"
