@@ -19,10 +19,25 @@ durable-rules), and prints the ratio of the cycle's evaluate stage to it.
 Last, per pack, ``simulate`` of the shipped pack against that cycle and ``replay`` of the cycle (two worker
 processes each), with wall time and peak RSS.
 
+``--corrected FRACTION`` (issue 14) measures the load of record versions instead: per pack a cycle A and a replay of it
+on the register as built, then that fraction of the records corrected once, the way an import writes a correction
+(``engine.store.records.write_records`` under one correction import: the old version to ``record_versions`` with
+``superseded_at`` = the correction time, the current row version 2 with the new data, recorded then), with corrections
+that matter (an abnormal operation removed or reinstated, a penalty annulled or fulfilled, a commitment kept or
+broken, a tax score revised, an inspection outcome changed, dated from 2026-01-01 to 2026-08-31: some before the
+as-of date 2026-04-30, some after); then a cycle B (known at its start: current rows only, the history query finds
+nothing) and a replay of A (known at A's start, before the corrections: the corrected records come from the history).
+It prints the load stage of each (as the cycle summary and the replay's evaluation report it, summed over the
+worker processes) and of the load alone in one process (``entities_between`` + ``records_for_range`` per batch, as
+the evaluation's load stage does, best of two passes), with entities/s and the ratio to the figure before the
+corrections. Target: no more than 20% slower at 1,000,000 entities with 10% of records corrected once. ``--reuse``
+first restores a corrected register to its built versions (the history rows of version 1 back into ``records``).
+
 Targets on a 2-core machine: 1,000,000 entities in under 60 s wall on SQLite (120 s on PostgreSQL), peak RSS under
 2 GB, evaluate stage no worse than 3x the plain-Python figure; simulate under 60 s.
 
 Example: .venv/bin/python bench/cycle_bench.py --entities 1000000 --reuse
+Example: .venv/bin/python bench/cycle_bench.py --entities 1000000 --reuse --corrected 0.1 --pack tax-credit
 Example: .venv/bin/python bench/cycle_bench.py --db postgresql://postgres@127.0.0.1:5432/supervise_cycle_bench --reuse
 
 The benchmark owns the database it is given: it is emptied and rebuilt unless --reuse finds a register of the same
@@ -82,7 +97,8 @@ FIELDS = (
 )
 CAUSES = ("annual_report_missing", "info_not_published", "false_info", "unreachable_address", "other")
 CHUNK = 50000
-KEEP = {"entities", "records", "policy_versions", "alembic_version"}
+KEEP = {"entities", "records", "record_versions", "imports", "policy_versions", "alembic_version"}
+CORRECTION_DAYS = (dt.date(2026, 1, 1), dt.date(2026, 8, 31))  # valid dates of the corrections (as-of 2026-04-30)
 
 
 def default_db(n: int) -> str:
@@ -353,6 +369,123 @@ def build(url: str, n: int, seed: int) -> dict:
     }
 
 
+def revert_corrections(url: str) -> int:
+    """Put a register corrected by an earlier --corrected run back as built: each record's version 1 (in the
+    history) becomes its current row again; the history and the imports are emptied. Returns the records restored."""
+    store = Store(url)
+    with store.transaction() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(schema.record_versions)).scalar_one()
+        if n:
+            cols = ("version", "date", "data", "status", "source", "recorded_at", "import_id", "actor", "reason")
+            conn.exec_driver_sql(
+                "UPDATE records SET "
+                + ", ".join(f"{c} = h.{c}" for c in cols)
+                + " FROM record_versions h WHERE h.record_id = records.id AND h.version = 1"
+            )
+            conn.execute(sa.delete(schema.record_versions))
+        conn.execute(sa.delete(schema.imports))
+    store.dispose()
+    return n
+
+
+def _correction(kind: str, date: dt.date, data: dict, rnd: random.Random) -> dict:
+    """The corrected data of one record: a change that matters to the rules, dated after the record."""
+    day = _day(rnd, max(date + dt.timedelta(days=1), CORRECTION_DAYS[0]), CORRECTION_DAYS[1]).isoformat()
+    new = dict(data)
+    if kind == "abnormal_operation":
+        if "removed_on" in new:
+            del new["removed_on"]  # the removal was recorded in error: reinstated
+        else:
+            new["removed_on"] = day
+    elif kind == "penalty":
+        if "annulled_on" not in new and rnd.random() < 0.5:
+            new["annulled_on"] = day
+        elif "fulfilled_on" not in new:
+            new["fulfilled_on"] = day
+        else:  # fulfilled on another day
+            new["fulfilled_on"] = day if new["fulfilled_on"] != day else (date + dt.timedelta(days=1)).isoformat()
+    elif kind == "commitment":
+        new["kept"] = new.get("kept") is not True
+    elif kind == "external_list":
+        if "ended_on" in new:
+            del new["ended_on"]
+        else:
+            new["ended_on"] = day
+    elif kind == "tax_evaluation":
+        new["score"] = max(
+            0.0, min(100.0, round(new["score"] + (-1 if new["score"] > 50 else 1) * rnd.uniform(5, 20), 1))
+        )
+    elif kind == "tax_violation":
+        new["code"] = rnd.choice([c for c in VIOLATIONS if c != new["code"]])
+    elif kind == "no_a_condition":
+        new["code"] = "bad_books" if new["code"] == "zero_vat_returns" else "zero_vat_returns"
+    elif kind == "inspection_result":
+        new["outcome"] = "problems" if new["outcome"] == "clean" else "clean"
+    else:  # honour
+        new["authority"] = "福建省人民政府"
+    return new
+
+
+def correct(url: str, fraction: float, seed: int) -> dict:
+    """Correct ``fraction`` of the records once (records picked by a hash of their id), through write_records under
+    one correction import, in chunks of CHUNK records per transaction."""
+    from engine.store import records as rq
+
+    R = schema.records
+    store = Store(url)
+    rnd = random.Random(seed + 14)
+    t0 = time.perf_counter()
+    per_mille = round(fraction * 1000)
+    pick = (R.c.id * sa.literal(2654435761, sa.BigInteger)) % 1000 < per_mille
+    with store.read() as conn:
+        rows = [
+            {"entity_id": e, "kind": k, "date": d, "natural_key": key, "data": data}
+            for e, k, d, key, data in conn.execute(
+                sa.select(R.c.entity_id, R.c.kind, R.c.date, R.c.natural_key, R.c.data)
+                .where(pick, R.c.version == 1)
+                .order_by(R.c.entity_id, R.c.id)
+            )
+        ]
+    t1 = time.perf_counter()
+    kinds: dict[str, int] = {}
+    for r in rows:
+        r["data"] = _correction(r["kind"], r["date"], r["data"], rnd)
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    with store.transaction() as conn:
+        import_id, stamp = rq.open_import(conn, "correction", "bench --corrected", "bench")
+    corrected = 0
+    for start in range(0, len(rows), CHUNK):
+        with store.transaction() as conn:
+            w = rq.write_records(
+                conn,
+                rows[start : start + CHUNK],
+                source="bench-correction",
+                import_id=import_id,
+                actor="bench",
+                stamp=stamp,
+                reason="bench correction",
+            )
+        assert w.corrected == len(rows[start : start + CHUNK]) and not w.new, w
+        corrected += w.corrected
+    if store.dialect == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE records")
+            conn.exec_driver_sql("VACUUM ANALYZE record_versions")
+    with store.read() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(R)).scalar_one()
+        history = conn.execute(sa.select(sa.func.count()).select_from(schema.record_versions)).scalar_one()
+    store.dispose()
+    return {
+        "corrected": corrected,
+        "records": total,
+        "history": history,
+        "kinds": kinds,
+        "stamp": stamp,
+        "read_s": t1 - t0,
+        "write_s": time.perf_counter() - t1,
+    }
+
+
 def clear_cycles(url: str) -> float:
     """Remove everything earlier cycles wrote (cycles, decisions, list entries, notices, audit...)."""
     t0 = time.perf_counter()
@@ -485,9 +618,17 @@ def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
 
 def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
     """``simulate`` of the shipped pack against the cycle, or ``replay`` of the cycle: wall, RSS, the answer."""
-    from engine.pipeline.cycles import replay_cycle
+    import engine.pipeline.cycles as cyc
     from engine.pipeline.simulate import simulate
 
+    stats: dict = {}
+    evaluate_register = cyc.evaluate_register
+
+    def capture(*a, **k):  # the replay's evaluation report (its timings are summed over the workers)
+        stats.update(evaluate_register(*a, **k))
+        return stats
+
+    cyc.evaluate_register = capture
     store = Store(url)
     t0, c0 = time.perf_counter(), time.process_time()
     if what == "simulate":
@@ -498,8 +639,13 @@ def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
             "unchanged": (r["changes"] or {}).get("unchanged"),
         }
     else:
-        r = replay_cycle(store, cycle)
-        answer = {"entities": r["entities"], "identical": r["identical"]}
+        r = cyc.replay_cycle(store, cycle)
+        answer = {
+            "entities": r["entities"],
+            "identical": r["identical"],
+            "timings": stats.get("timings", {}),
+            "workers": stats.get("workers", 0),
+        }
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     store.dispose()
     return {
@@ -508,7 +654,43 @@ def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
         "cpu": cpu,
         "rss_peak_mb": round(rss_mb(), 1),
         "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "load_average": os.getloadavg()[0],
         **answer,
+    }
+
+
+def child_load(url: str, pack: str, as_of: dt.date, cycle: int | None) -> dict:
+    """The evaluation's load stage alone, in this process: per batch of the register, entities_between and
+    records_for_range with the pack's kinds, known at the start of ``cycle`` (None: now). Two passes."""
+    from engine.facts import FactCompiler
+    from engine.pipeline.cycles import BATCH, _load_version
+    from engine.store import cycles as qc
+    from engine.store import entities as qe
+    from engine.store import now
+    from engine.store import records as rq
+
+    kinds = FactCompiler(_load_version(pack, as_of), as_of).kinds
+    store = Store(url)
+    passes, records, entities = [], 0, 0
+    with store.read() as conn:
+        known_at = qc.get_cycle(conn, cycle)["known_at"] if cycle else now()
+        ranges = qe.batch_ranges(conn, BATCH)
+        for _ in range(2):
+            records = entities = 0
+            t0 = time.perf_counter()
+            for first, last in ranges:
+                batch = qe.entities_between(conn, first, last)
+                got = rq.records_for_range(conn, first, last, as_of, kinds, known_at)
+                entities += len(batch)
+                records += sum(map(len, got.values()))
+            passes.append(time.perf_counter() - t0)
+    store.dispose()
+    return {
+        "known_at": known_at,
+        "entities": entities,
+        "records": records,
+        "passes": passes,
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -570,6 +752,88 @@ def report(c: dict, p: dict) -> None:
         )
 
 
+def _line(n: int, label: str, s: float, base: float | None, load_avg: float, note: str = "") -> None:
+    ratio = f"{s / base:>6.2f}x" if base else f"{'':>7}"
+    print(f"  {label:<62} {s:>8.2f} {n / s:>11,.0f} {ratio}  {load_avg:>5.1f}{note}")
+
+
+def versions(url: str, packs: list[str], fraction: float, seed: int) -> None:
+    """--corrected: the load stage of cycles and replays before and after correcting ``fraction`` of the records."""
+    if not 0 <= fraction <= 1:
+        raise SystemExit("--corrected takes a fraction from 0 to 1 (e.g. 0.1)")
+
+    def cycle(pack: str) -> dict:
+        period, as_of = PACKS[pack]
+        return run_child(
+            ["--db", url, "--child", "cycle", "--pack", pack, "--period", period, "--as-of", as_of.isoformat()]
+        )
+
+    def replay(pack: str, cycle_id: int) -> dict:
+        return run_child(["--db", url, "--child", "replay", "--pack", pack, "--cycle", str(cycle_id)])
+
+    def load(pack: str, cycle_id: int | None) -> dict:
+        args = ["--db", url, "--child", "load", "--pack", pack, "--as-of", PACKS[pack][1].isoformat()]
+        return run_child(args + (["--cycle", str(cycle_id)] if cycle_id else []))
+
+    before = {}
+    for pack in packs:
+        c = cycle(pack)
+        before[pack] = (c, replay(pack, c["cycle"]), load(pack, c["cycle"]))
+        print(f"\n(cycle A {c['cycle']} of {pack}: {c['wall']:.1f} s, load {c['timings']['load']:.2f} s)")
+    if fraction:
+        k = correct(url, fraction, seed)
+        print(
+            f"\ncorrected {k['corrected']:,} of {k['records']:,} records once at {k['stamp']:%H:%M:%S} "
+            f"(read {k['read_s']:.1f} s, written through write_records in {k['write_s']:.1f} s); "
+            f"{k['history']:,} history rows; by kind {k['kinds']}"
+        )
+    else:
+        print("\n--corrected 0: no corrections; the second runs repeat the first")
+    for pack in packs:
+        c0, r0, l0 = before[pack]
+        c1 = cycle(pack)
+        r1 = replay(pack, c0["cycle"])
+        l1, l2 = load(pack, c0["cycle"]), load(pack, None)
+        n = c0["entities"]
+        print(f"\n== load stage, {pack}: cycle A {c0['cycle']} before the corrections, cycle B {c1['cycle']} after ==")
+        print(f"  tiers of A {c0['tiers']}; of B {c1['tiers']}")
+        print(f"  {'':<62} {'load s':>8} {'entities/s':>11} {'ratio':>7}  1-min load avg")
+
+        w = f"{c0.get('workers', 0)} worker(s)"
+        _line(n, f"(a) cycle A, as built ({w})", c0["timings"]["load"], None, c0["load_average"])
+        _line(
+            n,
+            "(a) cycle B, after the corrections (known at its start)",
+            c1["timings"]["load"],
+            c0["timings"]["load"],
+            c1["load_average"],
+        )
+        w = f"{r0.get('workers', 0)} workers, summed"
+        _line(
+            n,
+            f"(b) replay of A, as built ({w})",
+            r0["timings"]["load"],
+            None,
+            r0["load_average"],
+            f"  identical: {r0['identical']}",
+        )
+        _line(
+            n,
+            "(b) replay of A, after the corrections (the history)",
+            r1["timings"]["load"],
+            r0["timings"]["load"],
+            r1["load_average"],
+            f"  identical: {r1['identical']}",
+        )
+        for label, x, base in (
+            ("load alone, known at A's start, as built", l0, None),
+            ("load alone, known at A's start, after (the history)", l1, l0),
+            ("load alone, known now, after (current rows)", l2, l0),
+        ):
+            note = f"  {x['records']:,} records; passes " + ", ".join(f"{p:.2f}" for p in x["passes"])
+            _line(n, label, min(x["passes"]), min(base["passes"]) if base else None, x["load_average"], note)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--entities", type=int, default=1_000_000)
@@ -581,7 +845,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--build-only", action="store_true", help="build (or keep with --reuse) the register and stop")
     ap.add_argument("--no-whatif", action="store_true", help="skip simulate and replay of each cycle")
-    ap.add_argument("--child", choices=["cycle", "plain", "simulate", "replay"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--corrected",
+        type=float,
+        metavar="FRACTION",
+        help="measure the load of record versions: cycle and replay before and after correcting FRACTION of the "
+        "records once (e.g. 0.1; 0: the same runs without corrections)",
+    )
+    ap.add_argument("--child", choices=["cycle", "plain", "simulate", "replay", "load"], help=argparse.SUPPRESS)
     ap.add_argument("--cycle", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--period", help=argparse.SUPPRESS)
     ap.add_argument("--as-of", help=argparse.SUPPRESS)
@@ -593,6 +864,9 @@ def main() -> None:
     if a.child == "plain":
         print(json.dumps(child_plain(url, a.pack, dt.date.fromisoformat(a.as_of)), default=str))
         return
+    if a.child == "load":
+        print(json.dumps(child_load(url, a.pack, dt.date.fromisoformat(a.as_of), a.cycle), default=str))
+        return
     if a.child in ("simulate", "replay"):
         print(json.dumps(child_whatif(url, a.child, a.pack, a.cycle), default=str))
         return
@@ -600,6 +874,10 @@ def main() -> None:
     size = register_size(url) if a.reuse else None
     if size and size[0] == a.entities:
         print(f"reusing the register: {size[0]:,} entities, {size[1]:,} records")
+        t0 = time.perf_counter()
+        restored = revert_corrections(url)
+        if restored:
+            print(f"restored {restored:,} corrected records to their built version in {time.perf_counter() - t0:.1f} s")
         print(f"cleared earlier cycles in {clear_cycles(url):.1f} s")
     else:
         if a.reuse:
@@ -614,6 +892,9 @@ def main() -> None:
     if a.build_only:
         return
     packs = list(PACKS) if a.pack == "all" else [a.pack]
+    if a.corrected is not None:
+        versions(url, packs, a.corrected, a.seed)
+        return
     for pack in packs:
         if a.previous:
             period, as_of = PREVIOUS[pack]
