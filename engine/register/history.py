@@ -434,7 +434,7 @@ def import_corrections(
     def resolve(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
         ids = q.entity_ids(conn, [resolve_code(p["code"]) for _, p in chunk])
         keys = {(ids.get(resolve_code(p["code"])), p["kind"].name, p["key"]) for _, p in chunk}
-        stored = rq.current_versions(conn, [k for k in keys if k[0] is not None], lock=True)
+        stored = rq.current_versions(conn, [(e, k, n) for e, k, n in keys if e is not None], lock=True)
         good = []
         for row, p in chunk:
             entity_id = ids.get(resolve_code(p["code"]))

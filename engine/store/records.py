@@ -361,7 +361,7 @@ def records_for_range(
     )
     if kinds is not None:
         stmt = stmt.where(kind.in_(list(kinds)))
-    rows = conn.execute(stmt).all()
+    rows: Sequence[Any] = conn.execute(stmt).all()
     if known_at is not None:
         older = _older_versions(conn, H.c.entity_id.between(first_id, last_id), until, kinds, known_at, text=True)
         if older:
@@ -412,14 +412,24 @@ def _older_versions(
     return [tuple(r) for r in conn.execute(stmt)]
 
 
-def _merged(rows: Sequence[Any], older: list[tuple]) -> list[tuple]:
-    """The current rows with the older versions known at the time, in (entity, date, kind, record id) order."""
+def _merged(rows: Sequence[Any], older: list[tuple]) -> list[Any]:
+    """The current rows with the older versions known at the time: each entity's rows stay together, and only the
+    entities with older versions are re-sorted, by (date, kind, record id) (the rest keep the database's order)."""
 
     def order(r: Any) -> tuple:
         d = r[3]
-        return (r[0], d if isinstance(d, str) else d.isoformat(), r[2], r[1])
+        return (d if isinstance(d, str) else d.isoformat(), r[2], r[1])
 
-    return sorted([*map(tuple, rows), *older], key=order)
+    affected: dict[int, list[Any]] = {}
+    for r in older:
+        affected.setdefault(r[0], []).append(r)
+    out = [r for r in rows if r[0] not in affected]
+    for r in rows:
+        if r[0] in affected:
+            affected[r[0]].append(r)
+    for group in affected.values():
+        out.extend(sorted(group, key=order))
+    return out
 
 
 def records_of(

@@ -341,3 +341,30 @@ def test_migration_keeps_existing_records_as_their_first_version(tmp_path):
     with store.read() as conn:
         row = conn.execute(sa.select(schema.records)).mappings().one()
     assert row["version"] == 1 and row["status"] == "valid" and row["recorded_at"] == row["imported_at"]
+
+
+def test_the_versions_known_at_a_moment_load_alike_in_batches_and_per_entity(store, factory, tmp_path):
+    from engine.store import records as rq
+
+    codes = []
+    for _ in range(3):
+        row = factory.entity(code=factory.uscc(region=REGION), region=REGION, entity_type="enterprise")
+        codes.append(row["code"])
+        run(store, "import", "entities", str(write_csv(tmp_path / "e.csv", [row])))
+    rows = [penalty(c, decision_no=f"罚{i}号") for i, c in enumerate(codes)] + [abnormal(c) for c in codes]
+    run(store, "import", "records", str(write_csv(tmp_path / "a.csv", rows)))
+    before = dt.datetime.now(dt.UTC)
+    fixed = [penalty(codes[1], decision_no="罚1号", date="2024-01-02"), abnormal(codes[1], "2026-01-01")]
+    run(store, "import", "records", str(write_csv(tmp_path / "b.csv", fixed)))
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(schema.entities.c.id)).scalars())
+        for known in (before, None):
+            batch = rq.records_for_range(conn, ids[0], ids[-1], dt.date(2026, 4, 30), None, known)
+            each = rq.records_of(conn, ids, dt.date(2026, 4, 30), None, known)
+            assert batch == each
+        then = rq.records_of(conn, ids, dt.date(2026, 4, 30), None, before)
+        now = rq.records_of(conn, ids, dt.date(2026, 4, 30))
+    moved = ids[1]
+    assert [d for _, d, _ in then[moved]] == [dt.date(2025, 8, 1), dt.date(2025, 11, 3)]
+    assert [d for _, d, _ in now[moved]] == [dt.date(2024, 1, 2), dt.date(2025, 8, 1)]  # the date moved: new order
+    assert then[ids[0]] == now[ids[0]]
