@@ -1035,6 +1035,30 @@ def _services(v: PackVersion, raw: Any, at: tuple, P: _Problems) -> dict[str, st
     return out
 
 
+def _basis_records_spec(v: PackVersion, spec: Any, where: tuple, P: _Problems) -> None:
+    """``basis_records: {kinds: [record kinds], where: {field: value | [values]}}``: the records behind an entry."""
+    if spec is None:
+        return
+    if not isinstance(spec, dict) or set(spec) - {"kinds", "where"}:
+        P.add(where, "basis_records is {kinds: [record kinds], where: {field: value}} (see docs/policy-format.md)")
+        return
+    kinds = v.pack.record_kinds
+    names = spec.get("kinds")
+    if not isinstance(names, list) or not names:
+        P.add(where + ("kinds",), "give the record kinds behind the list's entries, e.g. [penalty]")
+        return
+    for name in names:
+        if name not in kinds:
+            P.add(where + ("kinds",), f"'{name}' is not a record kind{did_you_mean(str(name), kinds)}")
+    cond = spec.get("where") or {}
+    if not isinstance(cond, dict):
+        P.add(where + ("where",), "where is a mapping of field: value")
+        return
+    for fld in cond:
+        if not any(fld in kinds[n].fields for n in names if n in kinds):
+            P.add(where + ("where", fld), f"'{fld}' is not a field of {', '.join(map(str, names))}")
+
+
 def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict]:
     out = {}
     keys = {
@@ -1073,6 +1097,7 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
             _int_in(body.get(key), f"lists.{key}", where + (key,), P)
         if not isinstance(body.get("extendable"), bool):
             _int_in(body.get("extendable"), "lists.extendable", where + ("extendable",), P)
+        _basis_records_spec(v, body.get("basis_records"), where + ("basis_records",), P)
         if ok["min_months"] and ok["max_months"] and body["min_months"] > body["max_months"]:
             P.add(where + ("min_months",), f"min_months {body['min_months']} exceeds max_months {body['max_months']}")
         for i, mid in enumerate(body.get("measures") or []):

@@ -368,3 +368,25 @@ def test_the_versions_known_at_a_moment_load_alike_in_batches_and_per_entity(sto
     assert [d for _, d, _ in then[moved]] == [dt.date(2025, 8, 1), dt.date(2025, 11, 3)]
     assert [d for _, d, _ in now[moved]] == [dt.date(2024, 1, 2), dt.date(2025, 8, 1)]  # the date moved: new order
     assert then[ids[0]] == now[ids[0]]
+
+
+def test_a_list_basis_naming_no_record_kind_is_refused_at_its_key(tmp_path):
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "policies" / "packs" / "market-credit-risk.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert "basis_records: {kinds: [abnormal_operation]}" in text
+    bad = tmp_path / "market.yaml"
+    bad.write_text(
+        text.replace(
+            "basis_records: {kinds: [abnormal_operation]}", "basis_records: {kinds: [abnormal_operaton]}"
+        ).replace(
+            "basis_records: {kinds: [penalty], where: {severity: serious}}",
+            "basis_records: {kinds: [penalty], where: {severty: serious}}",
+        ),
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["policy", "validate", str(bad)])
+    assert r.exit_code != 0
+    assert "'abnormal_operaton' is not a record kind (did you mean 'abnormal_operation'?)" in r.output
+    assert "'severty' is not a field of penalty" in r.output and "lists.black.basis_records.where" in r.output
