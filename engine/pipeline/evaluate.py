@@ -19,6 +19,7 @@ from engine.store import Store
 from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.store import records as rq
+from engine.values import CHINA
 from policies import get_pack
 
 
@@ -71,7 +72,7 @@ def evaluate_entity(
     _, outcome = ev.outcome(facts)
     evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
     result = entity_result(version, entity, as_of, facts, outcome, evidence)
-    result["known_at"] = known_at.isoformat() if known_at else None
+    result["known_at"] = known_at.astimezone(CHINA).isoformat(timespec="seconds") if known_at else None
     return Evaluation({k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}), version
 
 

@@ -23,6 +23,7 @@ from engine.results import DictResult
 from engine.store import Connection, Store, audit
 from engine.store import entities as q
 from engine.store import records as rq
+from engine.values import CHINA
 
 ROW_COLUMNS = ("code", "kind", "reason")  # columns of a correction row that are not record fields
 
@@ -171,7 +172,7 @@ def _iso(value: Any) -> str | None:
         return None
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)  # SQLite hands timestamps back without their zone: they are UTC
-    return value.isoformat(timespec="seconds")
+    return value.astimezone(CHINA).isoformat(timespec="seconds")  # shown in China Standard Time
 
 
 class RecordHistory(DictResult):

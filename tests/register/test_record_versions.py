@@ -185,9 +185,15 @@ def test_a_cure_and_an_annulment_change_the_next_cycle_and_end_the_listings_whil
         kinds = conn.execute(sa.select(schema.notices.c.kind)).scalars().all()
     assert tasks.count("lift") == tasks.count("apply") == 8  # every measure applied is lifted
     assert kinds.count("removal_decision") == 2
-    notice = [n for n in js(store, "notices", "list") if n["kind"] == "removal_decision"]
-    shown = run(store, "notices", "show", notice[0]["number"]).output
-    assert "已纠正导致被列入该名单的情形" in shown or "已被依法撤销" in shown
+    shown = {
+        n["entry_id"]: run(store, "notices", "show", n["number"]).output
+        for n in js(store, "notices", "list")
+        if n["kind"] == "removal_decision"
+    }
+    black, cured = entries["black"]["id"], entries["abnormal"]["id"]
+    assert "行政处罚决定（泉市监罚〔2025〕12号）已于2026年3月5日被依法撤销，列入依据已经消除" in shown[black]
+    assert "经营异常名录记载的情形已于2026年3月1日消除" in shown[cured]
+    assert "basis" not in shown[black] + shown[cured]  # no technical English reaches the party
 
     # The next cycle proposes nothing new: the entity is neither abnormal nor seriously penalised.
     second = js(store, "cycle", "run", "--policy", "market-credit-risk", "--period", "2026-03", "--as-of", "2026-03-31")
