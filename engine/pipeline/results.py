@@ -87,9 +87,12 @@ class CycleView(Result):
     started_at: str
     committed_at: str
     summary: dict[str, Any]
+    known_at: str | None = None  # the knowledge date: the record versions recorded by then were evaluated
 
     def lines(self) -> list[str]:
         head = f"{self.status} (revision {self.revision}, pack hash {self.content_hash[:12]})"
+        if self.known_at:
+            head += f"; decided with the record versions known at {self.known_at} (cycle replay uses them)"
         rest = cycle_summary_lines(
             {
                 **self.summary,
