@@ -746,7 +746,8 @@ def corrections_stage(store: Store, market_cycle: int, day: dt.date, out: pathli
         picked: list[tuple[str, dict[str, Any], str]] = []  # (list, record, end field)
         for name, count, end_field in (("abnormal", CURED, "removed_on"), ("black", ANNULLED, "annulled_on")):
             view = lifecycle.show(conn, name, day)
-            ids = [e["id"] for e in view.entries if e["pack_id"] == "market-credit-risk"][:count]
+            ids = [e["id"] for e in view.entries if e["pack_id"] == "market-credit-risk"]
+            ids = ids[: min(count, len(ids) // 3)]  # most entries stay: the lists and the site still show them
             entries = lifecycle.load(conn, ids)
             refs = [ref["id"] for e in entries for ref in (e.data.get("records") or [])[:1]]
             current = rq.current_by_id(conn, refs)
