@@ -28,6 +28,7 @@ from engine import conditions as C
 from engine.facts import FactCompiler
 from engine.model import PackVersion
 from engine.register.records import RecordKind
+from engine.values import has_cjk as _has_cjk
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
 REASON_OUTCOMES = ("decisive", "fired")
@@ -76,10 +77,6 @@ def cite(title: str, article: str | None = None) -> str:
         if any(mark in tail for mark in ("号", "令", "公告")):
             name, number = head, f"（{tail}"
     return f"《{name}》{number}{article or ''}"
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _fields(template: str) -> list[str]:

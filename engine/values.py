@@ -19,6 +19,18 @@ def is_blank(value: Any) -> bool:
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")  # China Standard Time: a moment given without a zone is read in it
 
 
+def in_china(moment: dt.datetime) -> dt.datetime:
+    """A stored timestamp in China Standard Time (SQLite hands timestamps back without their zone: they are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(CHINA)
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text holds Chinese characters (a reason written for a person, not a technical note)."""
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 def parse_moment(value: Any) -> dt.datetime:
     """A moment (a knowledge date): ``2026-03-01T14:30``, ``2026-03-01 14:30:05+08:00``, ``2026-03-01T06:30Z`` or a
     date alone, which means the end of that day (everything recorded on it). Without a zone it is China Standard

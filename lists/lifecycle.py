@@ -47,7 +47,7 @@ from engine.store import cycles as cycles_q
 from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.store import records as records_q
-from engine.values import CHINA, add_months, fill
+from engine.values import add_months, fill, has_cjk, in_china
 from lists import measures
 from lists.results import (
     Advanced,
@@ -916,7 +916,7 @@ def basis_ended(
         if rec is None:
             return None
         if rec["status"] == records_q.VOID:
-            day = min(as_of, _local_day(rec["recorded_at"]))
+            day = min(as_of, in_china(rec["recorded_at"]).date())
             ended.append({"id": ref["id"], "kind": rec["kind"], "ref": ref.get("ref"), "how": "void", "on": day})
             continue
         gone = _ended(kinds.get(rec["kind"]), rec["data"] or {}, as_of)
@@ -936,7 +936,7 @@ def basis_ended(
 
 def _ended_phrase(kind: RecordKind | None, e: dict[str, Any]) -> str:
     title = kind.title if kind else e["kind"]
-    ref = f"（{e['ref']}）" if e.get("ref") and _has_cjk(str(e["ref"])) else ""
+    ref = f"（{e['ref']}）" if e.get("ref") and has_cjk(str(e["ref"])) else ""
     on = f"{e['on'].year}年{e['on'].month}月{e['on'].day}日"
     return {
         "annulled": f"{title}决定{ref}已于{on}被依法撤销",
@@ -944,19 +944,6 @@ def _ended_phrase(kind: RecordKind | None, e: dict[str, Any]) -> str:
         "cured": f"{title}记载的情形已于{on}消除",
         "ended": f"{title}{ref}已于{on}届满或解除",
     }[e["how"]]
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
-
-
-def _local_day(moment: Any) -> dt.date:
-    """The day (China Standard Time) of a stored timestamp (SQLite hands them back without their zone: UTC)."""
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(CHINA).date()
 
 
 def _end_basis(conn, entries: list[Entry], as_of: dt.date, actor: str, batch: Batch, result: Advanced) -> None:

@@ -41,6 +41,7 @@ from engine.store import records as records_q
 from engine.store.cycles import get_cycle
 from engine.store.plans import forced_entities
 from engine.store.reports import outcome_counts, stored_notice_counts
+from engine.values import has_cjk as _has_cjk
 from engine.values import parse_date, period_cn
 from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, to_pdf
 from notices.results import IssuedNotices, NoticeList
@@ -135,10 +136,6 @@ def _dedupe(items: Iterable[str | None]) -> list[str]:
         if item:
             seen.setdefault(str(item).strip(), None)
     return [s for s in seen if s]
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _bases(items: Iterable[str | None]) -> list[str]:

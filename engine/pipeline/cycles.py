@@ -31,7 +31,7 @@ from engine.regions import region_label
 from engine.store import Connection, Store, audit, lock_wait_seconds, now
 from engine.store import cycles as q
 from engine.store import entities as qe
-from engine.values import CHINA, parse_date
+from engine.values import in_china, parse_date
 from lists.lifecycle import Proposer, expiries
 from policies import get_pack
 from policies.loader import version_from_body
@@ -420,15 +420,8 @@ def show_cycle(store: Store, cycle_id: int) -> CycleView:
         started_at=c["started_at"].isoformat(),
         committed_at=c["committed_at"].isoformat(),
         summary=c["summary"],
-        known_at=_moment(c["known_at"] or c["started_at"]),
+        known_at=in_china(c["known_at"] or c["started_at"]).isoformat(timespec="seconds"),
     )
-
-
-def _moment(value: dt.datetime) -> str:
-    """A stored timestamp in China Standard Time (SQLite hands them back without their zone: UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(CHINA).isoformat(timespec="seconds")
 
 
 def diff_cycles(store: Store, a: int, b: int) -> CycleDiff:

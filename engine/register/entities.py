@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 from engine.errors import CodeError, EntityNotFound
@@ -59,10 +60,8 @@ def import_records(
     other content is a correction, stored as the next version (the old one kept in the history); identical content
     changes nothing. Every version this import writes is recorded at its start, by ``actor``, under one import id.
     ``dry_run`` stores nothing and reports the corrections field by field."""
-    source = pathlib.Path(path).name
     report = intake.ImportReport(str(path), versioned=True)
-    opened: list[tuple[int, Any]] = []  # (import id, recorded time), opened with the first chunk
-    repeated = 0
+    write, written = versioned_writer(report, path, actor, "file")
 
     def with_entities(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
         ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
@@ -83,25 +82,6 @@ def import_records(
             good.append(parsed | {"entity_id": entity_id})
         return good
 
-    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
-        nonlocal repeated
-        if not opened:
-            opened.append(rq.open_import(conn, "file", str(path), actor))
-            report.import_id = opened[0][0]
-        import_id, stamp = opened[0]
-        done = rq.write_records(
-            conn,
-            good,
-            source=source,
-            import_id=import_id,
-            actor=actor,
-            stamp=stamp,
-            max_changes=rq.MAX_CHANGES - len(report.changes),
-        )
-        report.changes.extend(done.changes)
-        repeated += done.repeated
-        return done.new, done.corrected, done.void
-
     intake.run_import(
         store,
         path,
@@ -117,14 +97,46 @@ def import_records(
         dry_run=dry_run,
         report=report,
     )
-    if repeated:
+    if written.repeated:
         report.warnings.append(
-            f"{repeated} rows give a record that an earlier row of the file also gives, with other fields; "
+            f"{written.repeated} rows give a record that an earlier row of the file also gives, with other fields; "
             f"the later row counts (check the file for duplicates)"
         )
     if dry_run:
         report.import_id = None
     return report
+
+
+def versioned_writer(
+    report: intake.ImportReport, path: str | pathlib.Path, actor: str, kind: str, reason: str | None = None
+) -> tuple[Callable[[Connection, list[dict[str, Any]]], tuple[int, int, int]], rq.Written]:
+    """The ``write`` of a records import (a file, or a correction file: ``kind``): one import id and recorded time
+    opened with the first chunk, each chunk stored by :func:`engine.store.records.write_records`, its corrections
+    added to ``report``; returns it with the running totals (``repeated`` rows)."""
+    opened: list[tuple[int, Any]] = []  # (import id, recorded time)
+    totals = rq.Written()
+    source = pathlib.Path(path).name
+
+    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
+        if not opened:
+            opened.append(rq.open_import(conn, kind, str(path), actor))
+            report.import_id = opened[0][0]
+        import_id, stamp = opened[0]
+        done = rq.write_records(
+            conn,
+            good,
+            source=source,
+            import_id=import_id,
+            actor=actor,
+            stamp=stamp,
+            reason=reason,
+            max_changes=rq.MAX_CHANGES - len(report.changes),
+        )
+        report.changes.extend(done.changes)
+        totals.repeated += done.repeated
+        return done.new, done.corrected, done.void
+
+    return write, totals
 
 
 def resolve_code(raw: str) -> str:

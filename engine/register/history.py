@@ -17,13 +17,14 @@ from typing import Any
 from engine.errors import UsageProblem, did_you_mean
 from engine.register import intake
 from engine.register.codes import mask_person_id
-from engine.register.entities import resolve_code
+from engine.register.entities import resolve_code, versioned_writer
+from engine.register.intake import shown as _shown
 from engine.register.records import RecordKind
 from engine.results import DictResult
 from engine.store import Connection, Store, audit
 from engine.store import entities as q
 from engine.store import records as rq
-from engine.values import CHINA
+from engine.values import in_china
 
 ROW_COLUMNS = ("code", "kind", "reason")  # columns of a correction row that are not record fields
 
@@ -170,9 +171,7 @@ def record_history(store: Store, raw_code: str, kind: str | None, kinds: dict[st
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)  # SQLite hands timestamps back without their zone: they are UTC
-    return value.astimezone(CHINA).isoformat(timespec="seconds")  # shown in China Standard Time
+    return in_china(value).isoformat(timespec="seconds")
 
 
 class RecordHistory(DictResult):
@@ -205,10 +204,6 @@ class RecordHistory(DictResult):
                 if v["reason"]:
                     lines.append(f"      reason: {v['reason']}")
         return lines
-
-
-def _shown(value: Any) -> str:
-    return "(none)" if value is None else str(value)
 
 
 # -- a clerk's correction and annulment -------------------------------------------------------------------------
@@ -261,35 +256,9 @@ def correct_record(
                 f"The {kind.name} record [{natural}] of {entity['code']} already holds these values; nothing to "
                 f"correct."
             )
-        import_id, stamp = rq.open_import(conn, "correction", "supervise records correct", actor)
-        version = rq.replace_version(
-            conn,
-            stored,
-            date=date,
-            data=data,
-            status=rq.VALID,
-            source=stored["source"] or "correction",
-            import_id=import_id,
-            actor=actor,
-            stamp=stamp,
-            reason=reason,
+        return _record_version(
+            conn, entity, kind, stored, natural, date, data, rq.VALID, changes, reason, actor, "correction"
         )
-        audit(conn, actor, "record_correct", f"{entity['code']}:{kind.name}:{natural}", version=version, fields=changes)
-    return RecordChanged(
-        {
-            "code": entity["code"],
-            "kind": kind.name,
-            "key": natural,
-            "record_id": stored["id"],
-            "version": version,
-            "status": rq.VALID,
-            "changed": changes,
-            "reason": reason,
-            "actor": actor,
-            "recorded_at": _iso(stamp),
-            "import_id": import_id,
-        }
-    )
 
 
 def annul_record(
@@ -314,20 +283,50 @@ def annul_record(
                 f"The {kind.name} record [{natural}] of {entity['code']} is already annulled (since "
                 f"{_iso(stored['recorded_at'])})."
             )
-        import_id, stamp = rq.open_import(conn, "annulment", "supervise records annul", actor)
-        version = rq.replace_version(
-            conn,
-            stored,
-            date=stored["date"],
-            data=stored["data"],
-            status=rq.VOID,
-            source=stored["source"] or "annulment",
-            import_id=import_id,
-            actor=actor,
-            stamp=stamp,
-            reason=reason,
+        return _record_version(
+            conn, entity, kind, stored, natural, stored["date"], stored["data"], rq.VOID, {}, reason, actor, "annulment"
         )
-        audit(conn, actor, "record_annul", f"{entity['code']}:{kind.name}:{natural}", version=version, reason=reason)
+
+
+def _record_version(
+    conn: Connection,
+    entity: dict[str, Any],
+    kind: RecordKind,
+    stored: dict[str, Any],
+    natural: str,
+    date: dt.date,
+    data: dict[str, Any],
+    status: str,
+    changes: dict[str, list[Any]],
+    reason: str,
+    actor: str,
+    what: str,
+) -> RecordChanged:
+    """Write a clerk's correction or annulment (``what``) as the record's next version, audited, in the caller's
+    transaction."""
+    command = "correct" if what == "correction" else "annul"
+    import_id, stamp = rq.open_import(conn, what, f"supervise records {command}", actor)
+    version = rq.replace_version(
+        conn,
+        stored,
+        date=date,
+        data=data,
+        status=status,
+        source=stored["source"] or what,
+        import_id=import_id,
+        actor=actor,
+        stamp=stamp,
+        reason=reason,
+    )
+    audit(
+        conn,
+        actor,
+        f"record_{command}",
+        f"{entity['code']}:{kind.name}:{natural}",
+        version=version,
+        fields=changes,
+        reason=reason,
+    )
     return RecordChanged(
         {
             "code": entity["code"],
@@ -335,8 +334,8 @@ def annul_record(
             "key": natural,
             "record_id": stored["id"],
             "version": version,
-            "status": rq.VOID,
-            "changed": {},
+            "status": status,
+            "changed": changes,
             "reason": reason,
             "actor": actor,
             "recorded_at": _iso(stamp),
@@ -388,7 +387,7 @@ def import_corrections(
     reason = _reason(reason)
     path = pathlib.Path(path)
     report = intake.ImportReport(str(path), versioned=True)
-    opened: list[tuple[int, Any]] = []
+    write, _ = versioned_writer(report, path, actor, "correction", reason)
 
     def parse(row: intake.Row) -> tuple[Any, list[tuple[str, str]]]:
         if "__error__" in row.data:
@@ -433,12 +432,13 @@ def import_corrections(
         return ({"code": code, "kind": kind, "key": key, "sets": sets}, errors)
 
     def resolve(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
-        ids = q.entity_ids(conn, [resolve_code(p["code"]) for _, p in chunk])
-        keys = {(ids.get(resolve_code(p["code"])), p["kind"].name, p["key"]) for _, p in chunk}
+        codes = [resolve_code(p["code"]) for _, p in chunk]
+        ids = q.entity_ids(conn, codes)
+        keys = {(ids.get(code), p["kind"].name, p["key"]) for code, (_, p) in zip(codes, chunk)}
         stored = rq.current_versions(conn, [(e, k, n) for e, k, n in keys if e is not None], lock=True)
         good = []
-        for row, p in chunk:
-            entity_id = ids.get(resolve_code(p["code"]))
+        for code, (row, p) in zip(codes, chunk):
+            entity_id = ids.get(code)
             kind = p["kind"]
             if entity_id is None:
                 reject(row, "code", f"no entity with code {p['code']} in the register")
@@ -474,17 +474,6 @@ def import_corrections(
                 }
             )
         return good
-
-    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
-        if not opened:
-            opened.append(rq.open_import(conn, "correction", str(path), actor))
-            report.import_id = opened[0][0]
-        import_id, stamp = opened[0]
-        done = rq.write_records(
-            conn, good, source=path.name, import_id=import_id, actor=actor, stamp=stamp, reason=reason
-        )
-        report.changes.extend(done.changes)
-        return done.new, done.corrected, done.void
 
     intake.run_import(
         store,

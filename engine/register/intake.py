@@ -154,9 +154,7 @@ class ImportReport:
                 f"('supervise records history CODE' shows why)."
             )
         for change in self.changes[:MAX_LISTED_CHANGES]:
-            fields = "; ".join(
-                f"{name}: {_shown(old)} -> {_shown(new)}" for name, (old, new) in change["fields"].items()
-            )
+            fields = "; ".join(f"{name}: {shown(old)} -> {shown(new)}" for name, (old, new) in change["fields"].items())
             out.append(f"  {change['code']} {change['kind']} [{change['key']}] v{change['version']}: {fields}")
         if self.updated > min(len(self.changes), MAX_LISTED_CHANGES):
             out.append(
@@ -165,7 +163,8 @@ class ImportReport:
         return [*out, *(f"Warning: {w}" for w in self.warnings)] if warnings else out
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A field value in a report: ``(none)`` for an empty one."""
     return "(none)" if value is None else str(value)
 
 
