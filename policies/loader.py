@@ -14,7 +14,6 @@ import contextvars
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import json
 import math
 import pathlib
@@ -47,7 +46,6 @@ from engine.model import (
 from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
 
 WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
-MAX_VECTORS = 2_000_000
 
 PACK_KEYS = {
     "id",
@@ -1376,45 +1374,76 @@ def fact_classes(fact: Fact, atoms: list[C.Atom], tiers: list[str] | None = None
     return reps
 
 
-def _vectors(v: PackVersion, atoms: list[C.Atom], tiers: list[str] | None = None):
-    """Every reachable truth vector of ``atoms`` (cross product of each fact's value classes)."""
+def _assign(node: C.Node, fact: str, value: Any) -> C.Node:
+    """``node`` with every atom of ``fact`` replaced by its truth for ``value``, simplified."""
+    kind = node[0]
+    if kind == "atom":
+        atom = node[1]
+        return ("const", atom.test(value)) if atom.fact == fact else node
+    if kind == "not":
+        inner = _assign(node[1], fact, value)
+        return ("const", not inner[1]) if inner[0] == "const" else ("not", inner)
+    if kind == "const":
+        return node
+    absorbing = kind == "any"  # True absorbs an any, False absorbs an all
+    kept = []
+    for child in node[1]:
+        child = _assign(child, fact, value)
+        if child[0] == "const":
+            if child[1] == absorbing:
+                return child
+            continue
+        kept.append(child)
+    if not kept:
+        return ("const", not absorbing)
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+MAX_STATES = 200_000
+
+
+def _outcomes(v: PackVersion, conditions: list[C.Node], tiers: list[str] | None = None):
+    """Every reachable combination of the truth values of ``conditions``, each with one fact assignment giving it.
+
+    The facts are assigned one at a time, each over its classes of values (``fact_classes``); after each, every
+    condition is simplified, and assignments that leave the same residual conditions are merged (one witness
+    kept). Facts that only matter together (``any: [a >= 1, b >= 1]``) so never multiply: the work grows with the
+    distinct residual states, not with the product of the facts' classes. Yields (truth tuple, witness values).
+    """
     by_fact: dict[str, list[C.Atom]] = {}
-    for a in atoms:
-        by_fact.setdefault(a.fact, []).append(a)
-    names = list(by_fact)
-    classes = []
-    for n in names:
-        reps = fact_classes(v.facts[n], by_fact[n]) if n != "tier" else list(tiers or v.tier_order)
-        # Keep one value per distinct truth pattern of this fact's own atoms: values the rules cannot
-        # tell apart need not be combined with everything else.
+    for cond in conditions:
+        for a in C.atoms(cond):
+            by_fact.setdefault(a.fact, []).append(a)
+    states: dict[tuple, dict[str, Any]] = {tuple(_assign(c, "", None) for c in conditions): {}}  # consts folded
+    for name, fatoms in by_fact.items():
+        reps = fact_classes(v.facts[name], fatoms) if name != "tier" else list(tiers or v.tier_order)
         distinct: dict[tuple, Any] = {}
-        for rep in reps:
-            distinct.setdefault(tuple(a.test(rep) for a in by_fact[n]), rep)
-        classes.append(list(distinct.values()))
-    total = math.prod(len(c) for c in classes)
-    if total > MAX_VECTORS:
-        raise PolicyError(
-            f"{v.pack.path}: version {v.version} has {total:,} fact combinations to check; split rules "
-            f"or reduce thresholds (limit {MAX_VECTORS:,})."
-        )
-    seen = set()
-    for combo in itertools.product(*classes):
-        values = dict(zip(names, combo))
-        vec = tuple(a.test(values[a.fact]) for a in atoms)
-        if vec not in seen:
-            seen.add(vec)
-            yield vec, values
+        for rep in reps:  # one value per distinct truth pattern of this fact's own atoms
+            distinct.setdefault(tuple(a.test(rep) for a in fatoms), rep)
+        nxt: dict[tuple, dict[str, Any]] = {}
+        for residual, witness in states.items():
+            for rep in distinct.values():
+                key = tuple(_assign(c, name, rep) for c in residual)
+                if key not in nxt:
+                    nxt[key] = {**witness, name: rep}
+        if len(nxt) > MAX_STATES:
+            raise PolicyError(
+                f"{v.pack.path}: version {v.version} has over {MAX_STATES:,} distinct combinations of facts to "
+                "check; split rules or reduce thresholds."
+            )
+        states = nxt
+    for residual, witness in states.items():
+        yield tuple(c[1] for c in residual), witness
 
 
 def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
-    index = {a: i for i, a in enumerate(v.atoms1)}
     fires = {r.id: 0 for r in v.tier_rules}
     decisive = {r.id: 0 for r in v.tier_rules}
     reached: set[str] = set()
     incomplete, overlap = None, None
     try:
-        for vec, values in _vectors(v, v.atoms1):
-            fired = [r for r in v.tier_rules if C.evaluate(r.when, vec, index)]
+        for truth, values in _outcomes(v, [r.when for r in v.tier_rules]):
+            fired = [r for r, t in zip(v.tier_rules, truth) if t]
             for r in fired:
                 fires[r.id] += 1
             if not fired:
@@ -1463,12 +1492,12 @@ def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
                 f"rule {r.id} can never decide the tier: whenever it applies a rule of higher priority applies too",
             )
     # Stage 2 rules, with `tier` ranging over the tiers the table can give.
-    index2 = {a: i for i, a in enumerate(v.atoms2)}
     fires2: dict[str, int] = {}
     try:
-        for vec, _ in _vectors(v, v.atoms2, sorted(reached, key=v.tier_order.index)):
-            for r in v.list_rules + v.measure_rules + v.notice_rules:
-                if C.evaluate(r.when, vec, index2):
+        stage2 = v.list_rules + v.measure_rules + v.notice_rules
+        for truth, _ in _outcomes(v, [r.when for r in stage2], sorted(reached, key=v.tier_order.index)):
+            for r, t in zip(stage2, truth):
+                if t:
                     fires2[r.id] = fires2.get(r.id, 0) + 1
     except PolicyError as exc:
         P.add(at + ("list_rules",), str(exc))
