@@ -47,10 +47,13 @@ class Fact:
     max: float | None = None
     values: tuple = ()
     value_labels: dict = field(default_factory=dict)
+    # An adjustment (``source: {adjust: score, add: -11, when: ...}``): (target fact, amount, condition, basis
+    # text). The fact is true when the adjustment applied to the target's value (engine.facts).
+    adjust: tuple | None = None
 
     @property
     def nullable(self) -> bool:
-        if self.source is None or self.default is not None:
+        if self.source is None or self.default is not None or self.adjust is not None:
             return False
         if "count" in self.source or "open" in self.source:
             return False

@@ -44,6 +44,7 @@ from engine.model import (
     v_values,
 )
 from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
+from policies import articles
 
 WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
 
@@ -616,8 +617,15 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
         basis = {}
     for doc, body in basis.items():
         if isinstance(body, dict):
+            P.unknown_keys(
+                body, {"title", "article", "url", "note", "articles", "items", "status"}, at + ("basis", doc)
+            )
+            _status(body, at + ("basis", doc), P)
             _text_in(body.get("title"), "basis_title", at + ("basis", doc, "title"), P)
             _text_in(body.get("article"), "basis_article", at + ("basis", doc, "article"), P)
+            problem = articles.structure_problem(body)
+            if problem:
+                P.add(at + ("basis", doc, "articles" if "articles" in problem[:9] else "items"), problem)
     for sub, reason in _deadline_problems(raw.get("deadlines")):  # how each deadline is counted
         P.add(at + ("deadlines",) + sub, reason)
     tiers = raw.get("tiers") or {}
@@ -652,6 +660,10 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     )
     if v.default_tier is not None and v.default_tier not in order:
         P.add(at + ("default_tier",), f"'{v.default_tier}' is not a tier{did_you_mean(v.default_tier, order)}")
+    citations = raw.get("citations") or {}
+    for kind, spec in citations.items() if isinstance(citations, dict) else ():
+        if isinstance(spec, dict) and spec.get("basis") is not None:  # the article of each record, by field value
+            _basis_ref(v, spec["basis"], at + ("citations", kind, "basis"), P)
     _facts(v, raw.get("facts") or {}, at + ("facts",), P)
     v.measures = _measures(v, raw.get("measures") or {}, at + ("measures",), P)
     v.services = _services(v, raw.get("services"), at + ("services",), P)
@@ -796,8 +808,11 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             P.add(where, "a fact is a mapping with label, type and source (or when)")
             continue
         P.unknown_keys(
-            body, {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels"}, where
+            body,
+            {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels", "status", "note"},
+            where,
         )
+        _status(body, where, P)
         _text_in(name, "fact", where, P)
         _text_in(body.get("label"), "fact_label", where + ("label",), P)
         for key in ("min", "max"):
@@ -814,7 +829,7 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             continue
         source = body.get("source")
         if not isinstance(source, dict):
-            P.add(where + ("source",), "source is required: {record|count|open|entity|previous: ...}")
+            P.add(where + ("source",), "source is required: {record|count|open|entity|previous|adjust: ...}")
             continue
         _check_source(v, name, ftype, source, where + ("source",), P)
         values = tuple(str(x) for x in (body.get("values") or ()))
@@ -873,24 +888,80 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
         if node is not None:
             v.facts[name].when = node
             _check_atoms(v, node, at + (name, "when"), P, allow_tier=False)
+    # Adjustments, in the order declared: each condition sees the facts as the adjustments before it left them.
+    names = list(v.facts)
+    for name, fact in v.facts.items():
+        source = fact.source or {}
+        if "adjust" not in source or not isinstance(source.get("when"), (str, dict, list, bool)):
+            continue
+        where = at + (name, "source", "when")
+        try:
+            node = C.substitute(C.parse(source["when"], "when"), resolved)
+        except C.ConditionSyntaxError as exc:
+            P.add(where, str(exc).removeprefix("when: "))
+            continue
+        except ValueError:
+            P.add(where, _HUGE_LITERAL)
+            continue
+        _check_atoms(v, node, where, P, allow_tier=False)
+        for atom in C.atoms(node):
+            other = v.facts.get(atom.fact)
+            if (
+                other is not None
+                and other.source
+                and "adjust" in other.source
+                and (names.index(atom.fact) >= names.index(name))
+            ):
+                P.add(where, f"'{atom.fact}' is an adjustment declared after '{name}'; declare it before")
+        ref = _basis_ref(v, source.get("basis"), at + (name, "source", "basis"), P)
+        if not ref:
+            P.add(at + (name, "source", "basis"), "an adjustment cites its legal basis")
+        add = source.get("add")
+        if isinstance(add, (int, float)) and not isinstance(add, bool):
+            fact.adjust = (str(source["adjust"]), float(add), node, v.basis_text(ref) if ref else "")
 
 
 def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tuple, P: _Problems) -> None:
     kinds = v.pack.record_kinds
     keys = set(source)
-    primary = keys & {"record", "count", "open", "entity", "previous"}
+    primary = keys & {"record", "count", "open", "entity", "previous", "adjust"}
     if len(primary) != 1:
-        P.add(where, "give exactly one of record, count, open, entity, previous")
+        P.add(where, "give exactly one of record, count, open, entity, previous, adjust")
         return
     (kind_key,) = primary
     allowed = {
         "record": {"record", "field", "window", "where", "date_field", "pick", "in_force_until", "lasts_until"},
         "count": {"count", "window", "where", "date_field", "in_force_until", "lasts_until"},
         "open": {"open", "end", "where"},
-        "entity": {"entity", "at"},
+        "entity": {"entity", "at", "years"},
         "previous": {"previous"},
+        "adjust": {"adjust", "add", "when", "basis"},
     }[kind_key]
     P.unknown_keys(source, allowed, where)
+    if kind_key == "adjust":
+        target = v.facts.get(str(source["adjust"]))
+        if ftype != "bool":
+            P.add(where, f"an adjustment is true when it applied; declare fact '{name}' as bool")
+        if target is None or target.source is None or "adjust" in target.source:
+            known = [n for n, f in v.facts.items() if f.type in ("number", "int") and f.source]
+            P.add(
+                where + ("adjust",),
+                f"'{source['adjust']}' is not a number fact declared before '{name}'"
+                + (did_you_mean(str(source["adjust"]), known) or ""),
+            )
+        elif target.type not in ("number", "int"):
+            P.add(where + ("adjust",), f"'{target.name}' is a {target.type}; only a number fact is adjusted")
+        add = source.get("add")
+        if (
+            not isinstance(add, (int, float))
+            or isinstance(add, bool)
+            or add == 0
+            or not _in_range(add, "facts.min_max")
+        ):
+            P.add(where + ("add",), "add is the amount added to the fact when the condition holds (e.g. -11)")
+        if "when" not in source:
+            P.add(where + ("when",), "'when' is required: the condition under which the adjustment applies")
+        return
     if kind_key in ("record", "count", "open"):
         kind_name = source[kind_key]
         kind = kinds.get(kind_name)
@@ -961,6 +1032,12 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
             P.add(where + ("entity",), f"unknown entity attribute '{attr}'{did_you_mean(attr, ENTITY_FACTS)}")
         if source.get("at", "as_of") not in ("as_of", "period_end", "period_start"):
             P.add(where + ("at",), "at is one of as_of, period_end, period_start")
+        if "years" in source and (attr != "years_operating" or source["years"] not in ("calendar", "elapsed")):
+            P.add(
+                where + ("years",),
+                "years (years_operating only) is calendar (whole evaluation years: a year counts when the entity "
+                "was established by its 1 January) or elapsed (days / 365.25, the default)",
+            )
     elif source["previous"] != "tier":
         P.add(where + ("previous",), "only 'previous: tier' (the tier in the previous cycle of this pack) exists")
 
@@ -984,6 +1061,22 @@ def _end_field(kind: RecordKind, fld: Any, where: tuple, P: _Problems, date_fiel
 # -- catalogues -----------------------------------------------------------------------------------
 
 
+STATUSES = ("team_choice",)
+
+
+def _status(body: dict, where: tuple, P: _Problems) -> None:
+    """``status: team_choice`` marks what the team chose where no primary text was found; it needs a ``note``
+    saying what was chosen and why (docs/articles.md lists them: ``supervise policy choices``)."""
+    status = body.get("status")
+    _text_in(body.get("note"), "note", where + ("note",), P)
+    if status is None:
+        return
+    if status not in STATUSES:
+        P.add(where + ("status",), f"'{_short(status)}' is not a status; use {', '.join(STATUSES)} (with a note)")
+    elif not (isinstance(body.get("note"), str) and body["note"].strip()):
+        P.add(where + ("note",), "a team choice says in a note what was chosen and why (the primary text not found)")
+
+
 def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | None:
     if raw is None:
         return None
@@ -998,7 +1091,32 @@ def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | N
             f"unknown basis document '{raw['doc']}'{did_you_mean(raw['doc'], v.basis)}; "
             f"add it under the version's basis",
         )
+    else:
+        _cited_articles(v, raw, where, P)
     return raw
+
+
+def _cited_articles(v: PackVersion, ref: dict, where: tuple, P: _Problems) -> None:
+    """Every article a basis reference cites (``article``, or ``articles`` per value of ``field``) must be declared
+    in its document (policies/articles.py): a citation of an article the document does not have is refused."""
+    doc = str(ref["doc"])
+    body = v.basis.get(doc)
+    cited = []
+    if ref.get("article") is not None:
+        cited.append((where + ("article",), ref["article"]))
+    if isinstance(ref.get("articles"), dict):
+        cited += [(where + ("articles", k), a) for k, a in ref["articles"].items()]
+    for keypath, article in cited:
+        if not isinstance(body, dict) or not articles.declared(body):
+            P.add(
+                keypath,
+                f"{doc} cites '{article}' but the document declares no articles; give it "
+                "articles: N (and items: {article: N}) under the version's basis",
+            )
+            return
+        problem = articles.citation_problem(doc, body, str(article))
+        if problem:
+            P.add(keypath, problem)
 
 
 def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict]:
@@ -1008,7 +1126,12 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
         if not isinstance(body, dict):
             P.add(where, "a measure is a mapping with kind, text, basis, department, services")
             continue
-        P.unknown_keys(body, {"kind", "text", "basis", "department", "duration_months", "services", "title"}, where)
+        P.unknown_keys(
+            body,
+            {"kind", "text", "basis", "department", "duration_months", "services", "title", "status", "note"},
+            where,
+        )
+        _status(body, where, P)
         _text_in(mid, "measure", where, P)
         _text_in(body.get("text"), "measure_text", where + ("text",), P)
         _text_in(body.get("department"), "department", where + ("department",), P)
@@ -1185,7 +1308,7 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
     if not isinstance(raw, list):
         P.add(at, "rules are a list")
         return []
-    keys = {"id", "when", "reason", "basis", "priority", "description"} | {
+    keys = {"id", "when", "reason", "basis", "priority", "description", "status", "note"} | {
         "tier": {"tier"},
         "list": {"list"},
         "measure": {"apply"},
@@ -1199,6 +1322,7 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
             P.add(where, "a rule is a mapping with id and when")
             continue
         P.unknown_keys(body, keys, where)
+        _status(body, where, P)
         rid = str(body.get("id") or f"{category}-{i}")
         if "id" not in body:
             P.add(where + ("id",), "'id' is required")
