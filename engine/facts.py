@@ -224,8 +224,9 @@ def adjustment_plan(version: PackVersion) -> list[tuple]:
     plan = []
     facts = version.source_facts()
     for name, fact in facts.items():
-        if getattr(fact, "adjust", None) is not None:
-            target, add, node, _basis = fact.adjust
+        adjust = getattr(fact, "adjust", None)
+        if adjust is not None:
+            target, add, node, _basis = adjust
             tf = facts[target]
             lo = tf.min if tf.min is not None else -math.inf
             hi = tf.max if tf.max is not None else math.inf

@@ -23,7 +23,7 @@ SHIPPED = (PACKS_DIR / "tax-credit.yaml").read_text(encoding="utf-8")
 def draft(
     tmp_path: pathlib.Path, *changes: tuple[str, str], subjects: str | None = None, name: str = "draft.yaml"
 ) -> pathlib.Path:
-    """The shipped pack with text replaced in its 2025 version only (the 2014 version keeps its anchors)."""
+    """The shipped pack with text replaced in its 2025 version only (the earlier versions keep their anchors)."""
     cut = SHIPPED.index('  - version: "2025"')
     head, tail = SHIPPED[:cut], SHIPPED[cut:]
     for old, new in changes:
@@ -54,7 +54,9 @@ def drafts(tmp_path_factory) -> dict[str, pathlib.Path]:
     the tax-credit pack takes seconds."""
     d = tmp_path_factory.mktemp("drafts")
     bad = d / "bad.yaml"  # the supervision rows are shared by every version (YAML anchors)
-    bad.write_text(SHIPPED.replace("A: &sup_a {ratio: 0.05, per_year: 1", "A: &sup_a {ratio: 5, per_year: 1"), encoding="utf-8")
+    bad.write_text(
+        SHIPPED.replace("A: &sup_a {ratio: 0.05, per_year: 1", "A: &sup_a {ratio: 5, per_year: 1"), encoding="utf-8"
+    )
     return {
         "same": draft(d, name="same.yaml"),
         "stricter": draft(d, *STRICTER_A, name="stricter.yaml"),
