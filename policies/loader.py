@@ -888,7 +888,7 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
     allowed = {
         "record": {"record", "field", "window", "where", "date_field", "pick", "in_force_until", "lasts_until"},
         "count": {"count", "window", "where", "date_field", "in_force_until", "lasts_until"},
-        "open": {"open", "end", "where"},
+        "open": {"open", "end", "where", "open_for"},
         "entity": {"entity", "at"},
         "previous": {"previous"},
     }[kind_key]
@@ -917,6 +917,14 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
                     )
         if kind_key == "open":
             _end_field(kind, source.get("end"), where + ("end",), P)
+            held = source.get("open_for")
+            if held is not None and not re.match(r"^\d+[my]$", str(held)):
+                P.add(where + ("open_for",), f"'{str(held)[:40]}' is not a duration: use Nm or Ny (36m, 3y)")
+            elif held is not None:
+                n = int(str(held)[:-1]) * (12 if str(held).endswith("y") else 1)
+                lo, hi = BOUNDS["facts.source.window"]
+                if not lo <= n <= hi:
+                    P.add(where + ("open_for",), f"open_for '{held}' is too long: at most {hi} months ({hi // 12}y)")
         until = source.get("in_force_until")
         if until is not None:
             if isinstance(until, str):
@@ -986,6 +994,19 @@ def _end_field(kind: RecordKind, fld: Any, where: tuple, P: _Problems, date_fiel
 # -- catalogues -----------------------------------------------------------------------------------
 
 
+STATUSES = ("team_choice",)
+
+
+def _status(body: dict, where: tuple, P: _Problems) -> None:
+    """``status: team_choice`` with a ``note``: a rule, measure or list whose primary text was not found."""
+    status = body.get("status")
+    if status is not None and status not in STATUSES:
+        P.add(where + ("status",), f"'{status}' is not one of {', '.join(STATUSES)}")
+    if status is not None and not body.get("note"):
+        P.add(where + ("note",), "a team_choice says why in a note (which text was not found, what was chosen)")
+    _text_in(body.get("note"), "note", where + ("note",), P)
+
+
 def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | None:
     if raw is None:
         return None
@@ -1010,8 +1031,13 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
         if not isinstance(body, dict):
             P.add(where, "a measure is a mapping with kind, text, basis, department, services")
             continue
-        P.unknown_keys(body, {"kind", "text", "basis", "department", "duration_months", "services", "title"}, where)
+        P.unknown_keys(
+            body,
+            {"kind", "text", "basis", "department", "duration_months", "services", "title", "status", "note"},
+            where,
+        )
         _text_in(mid, "measure", where, P)
+        _status(body, where, P)
         _text_in(body.get("text"), "measure_text", where + ("text",), P)
         _text_in(body.get("department"), "department", where + ("department",), P)
         _int_in(body.get("duration_months"), "measures.duration_months", where + ("duration_months",), P)
@@ -1107,6 +1133,9 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         "extendable",
         "per_year",
         "basis_records",
+        "status",
+        "note",
+        "removal_basis",
     }
     for name, body in (raw or {}).items():
         where = at + (name,)
@@ -1114,6 +1143,7 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
             P.add(where, "a list definition is a mapping (see docs/policy-format.md)")
             continue
         P.unknown_keys(body, keys, where)
+        _status(body, where, P)
         if body.get("kind") not in LIST_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(LIST_KINDS)}")
         _text_in(name, "list", where, P)
@@ -1121,13 +1151,32 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
             _text_in(body.get(key), bound, where + (key,), P)
         ok = {
             key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
-            for key in ("objection_days", "min_months", "max_months")
+            for key in ("objection_days", "min_months")
         }
+        # max_months: null = no maximum: an entry ends only when its basis does (e.g. the abnormal list's cause is
+        # cured), never on a timer; the key is still required, so that no list loses its maximum by omission.
+        if "max_months" not in body:
+            P.add(where + ("max_months",), "'max_months' is required (a number of months, or null for no maximum)")
+            ok["max_months"] = False
+        else:
+            ok["max_months"] = body["max_months"] is not None and _int_in(
+                body["max_months"], "lists.max_months", where + ("max_months",), P
+            )
         for key in ("ack_days", "per_year"):
             _int_in(body.get(key), f"lists.{key}", where + (key,), P)
         if not isinstance(body.get("extendable"), bool):
             _int_in(body.get("extendable"), "lists.extendable", where + ("extendable",), P)
         _basis_records_spec(v, body.get("basis_records"), where + ("basis_records",), P)
+        removal_basis = body.get("removal_basis")
+        if removal_basis is not None and not isinstance(removal_basis, dict):
+            P.add(
+                where + ("removal_basis",),
+                "removal_basis maps a way out (repaired, revoked, cured, expired) to {doc, article}",
+            )
+        for event, ref in (removal_basis if isinstance(removal_basis, dict) else {}).items():
+            if event not in ("repaired", "revoked", "cured", "expired"):
+                P.add(where + ("removal_basis", event), f"'{event}' is not one of repaired, revoked, cured, expired")
+            _basis_ref(v, ref, where + ("removal_basis", event), P)
         if ok["min_months"] and ok["max_months"] and body["min_months"] > body["max_months"]:
             P.add(where + ("min_months",), f"min_months {body['min_months']} exceeds max_months {body['max_months']}")
         for i, mid in enumerate(body.get("measures") or []):
@@ -1187,7 +1236,7 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
     if not isinstance(raw, list):
         P.add(at, "rules are a list")
         return []
-    keys = {"id", "when", "reason", "basis", "priority", "description"} | {
+    keys = {"id", "when", "reason", "basis", "priority", "description", "status", "note"} | {
         "tier": {"tier"},
         "list": {"list"},
         "measure": {"apply"},
@@ -1201,6 +1250,7 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
             P.add(where, "a rule is a mapping with id and when")
             continue
         P.unknown_keys(body, keys, where)
+        _status(body, where, P)
         rid = str(body.get("id") or f"{category}-{i}")
         if "id" not in body:
             P.add(where + ("id",), "'id' is required")
