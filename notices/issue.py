@@ -626,6 +626,11 @@ def build_context(
             ctx["with_repair"] = with_repair
         elif kind == "repair_instructions":
             ctx["repair"] = _repair(version, list_id, listed_on, settings, issued_on)
+            # The conditions are those of the way out by repair: cite its article (removal_basis.repaired, e.g.
+            # Order 44 Art.20) rather than the article the entry is listed under.
+            repaired = (((version.get("lists") or {}).get(list_id) or {}).get("removal_basis") or {}).get("repaired")
+            if repaired and ctx["repair"]["allowed"]:
+                ctx["basis"] = _bases(_basis_text(version, repaired))
             ctx["listed"] = listed_on is not None
         else:
             name = (event or {}).get("event") or "removed"

@@ -159,6 +159,9 @@ def test_still_abnormal_after_3_years_is_proposed_for_the_black_list(store, fact
     assert "2023年1月5日因未按规定报送年度报告被列入经营异常名录" in notice
     assert "《企业经营异常名录管理暂行办法》（原国家工商行政管理总局令第68号）" in notice
     assert "不适用告知承诺制" in notice and "法定代表人" not in notice
+    repair = notice_text(store, "repair_instructions", entry["id"])
+    assert "和《市场监督管理严重违法失信名单管理办法》（国家市场监督管理总局令第44号）第二十条的规定" in repair
+    assert "（四）自列入之日起未再受到市场监督管理部门较重行政处罚" in repair
     assert not CJK_ONLY.findall(notice.split("测试企业")[1].replace("www.creditchina.gov.cn", ""))
 
 
