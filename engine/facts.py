@@ -121,6 +121,17 @@ def in_force_fields(source: dict) -> tuple[str, ...]:
     return (until,) if isinstance(until, str) else tuple(until)
 
 
+def open_since(source: dict, period: Period) -> dt.date:
+    """The latest date an ``open`` source's record may carry: the as-of date, or with ``open_for: 36m`` / ``3y``
+    that many months before it (the state has lasted at least that long on the as-of date)."""
+    held = source.get("open_for")
+    if held is None:
+        return period.as_of
+    text = str(held)
+    months = int(text[:-1]) * (12 if text.endswith("y") else 1)
+    return add_months(period.as_of, -months)
+
+
 def compile_fact(
     name: str, source: dict, ftype: str, default: Any, period: Period
 ) -> tuple[Callable[[dict, dict, Any], Any], str | None]:
@@ -187,13 +198,14 @@ def compile_fact(
     if "open" in source:
         kind, end = source["open"], source["end"]
         match = _matcher(source.get("where"))
+        since = open_since(source, period)
 
         def open_count(entity: dict, by_kind: dict, prev: Any) -> float:
             return float(
                 sum(
                     1
                     for d, data in by_kind.get(kind, ())
-                    if d <= period.as_of and match(data) and (data.get(end) is None or data[end] > as_of_iso)
+                    if d <= since and match(data) and (data.get(end) is None or data[end] > as_of_iso)
                 )
             )
 
@@ -295,11 +307,12 @@ class FactCompiler:
                     self._finish.append((slot, "pick", (default, ftype in ("number", "int"))))
             elif "open" in source:
                 tests = _tests(source.get("where")) + ((source["end"], _OPEN_END, as_of_iso),)
-                key = (source["open"], dt.date.min, period.as_of, None, None, tests)
+                since = open_since(source, period)  # open_for: only states that began on or before it
+                key = (source["open"], dt.date.min, since, None, None, tests)
                 try:
                     hash(key)
                 except TypeError:
-                    key = (source["open"], dt.date.min, period.as_of, None, None, _Unshared(tests))
+                    key = (source["open"], dt.date.min, since, None, None, _Unshared(tests))
                 self._init[slot] = 0
                 groups.setdefault(key, [[], []])[0].append(slot)
                 self._finish.append((slot, "count", None))

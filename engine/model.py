@@ -32,7 +32,14 @@ NOTICE_KINDS = (
     "commendation",
     "removal_decision",
 )
-REPAIR_REQUIREMENTS = ("obligations_fulfilled", "commitment", "no_repeat_same_kind", "training", "credit_report")
+REPAIR_REQUIREMENTS = (
+    "obligations_fulfilled",
+    "commitment",
+    "no_repeat_same_kind",
+    "no_heavier_penalty_since_listing",
+    "training",
+    "credit_report",
+)
 ENTITY_FACTS = {"years_operating": "number", "entity_type": "enum", "region": "enum", "is_person": "bool"}
 
 

@@ -10,6 +10,10 @@ obligations_fulfilled  every penalty behind the entry has ``fulfilled_on`` on or
 commitment             a non-empty 信用承诺书 file
 no_repeat_same_kind    no penalty / tax violation of the same kind (same penalty ``field``) since listing;
                        unmet, it rules out repair of this entry (like ``repair_allowed``)
+no_heavier_penalty_    no new 较重 (heavier) penalty in any field since listing (Order 44 Art.20(三)): a penalty
+since_listing          of severity general or serious dated from the listing date to the application date, not
+                       annulled by then, other than the entry's own basis; a minor one (警告, small fine) does
+                       not bar. Unmet, it rules out early removal of this entry; the reason names the penalty
 training               a training certificate file (``--training``)
 credit_report          a credit report file (``--credit-report``)
 max_repairs            fewer than ``max_repairs.count`` approved repairs of the entity in ``years`` years
@@ -39,7 +43,9 @@ from lists.lifecycle import Entry, _append, _date, _require_state, catch_up, fil
 from lists.results import RepairApplied, RepairDecided
 
 # Unmet, these rule out repair of the entry whatever the applicant does later.
-BLOCKING = ("repair_allowed", "no_repeat_same_kind")
+BLOCKING = ("repair_allowed", "no_repeat_same_kind", "no_heavier_penalty_since_listing")
+# Penalty severities that are 较重 (heavier) for Order 44 Art.20(三); ``minor`` (警告, small fine) is not.
+HEAVIER_SEVERITIES = ("general", "serious")
 FILE_CONDITIONS = {
     "commitment": "信用承诺书 (--commitment FILE)",
     "training": "training certificate (--training FILE)",
@@ -49,6 +55,17 @@ FILE_CONDITIONS = {
 
 def _kind_key(record: dict[str, Any]) -> tuple[str, str | None]:
     return record["kind"], (record.get("field") if record["kind"] == "penalty" else None)
+
+
+def _cn_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _penalty_cn(record: dict[str, Any]) -> str:
+    """A penalty as the party reads it: its decision number, date and authority."""
+    data = record["data"] or {}
+    who = f"，{data['authority']}作出" if data.get("authority") else ""
+    return f"{data.get('decision_no') or '行政处罚'}（{_cn_date(record['date'])}{who}）"
 
 
 def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) -> dict[str, Any]:
@@ -126,6 +143,29 @@ def eligibility(conn, entry: Entry, on: dt.date, files: dict[str, dict | None]) 
             )
             if repeats
             else f"no violation of the same kind since {listed_from}",
+        )
+    if "no_heavier_penalty_since_listing" in requires:
+        based = {r["id"] for r in basis}
+        heavier = sorted(
+            (
+                r
+                for r in records.values()
+                if r["kind"] == "penalty"
+                and r["id"] not in based
+                and listed_from <= r["date"] <= on
+                and (r["data"] or {}).get("severity") in HEAVIER_SEVERITIES
+                and (_date((r["data"] or {}).get("annulled_on")) or dt.date.max) > on
+            ),
+            key=lambda r: (r["date"], r["id"]),
+        )
+        check(
+            "no_heavier_penalty_since_listing",
+            not heavier,
+            f"自{_cn_date(listed_from)}列入以来受到较重行政处罚："
+            + "；".join(_penalty_cn(r) for r in heavier)
+            + "，不符合提前移出条件"
+            if heavier
+            else f"自{_cn_date(listed_from)}列入以来未受到较重行政处罚",
         )
     for name, what in FILE_CONDITIONS.items():
         if name in requires:

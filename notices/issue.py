@@ -81,6 +81,7 @@ REPAIR_REQUIREMENTS = {
         "信用修复承诺书（承诺所提交材料真实有效，并愿意承担违反承诺的责任）",
     ),
     "no_repeat_same_kind": ("自列入之日起未再发生同类失信行为", None),
+    "no_heavier_penalty_since_listing": ("自列入之日起未再受到市场监督管理部门较重行政处罚", None),
     "training": ("参加信用修复专题培训", "信用修复专题培训证明"),
     "credit_report": ("提交信用报告", "依法设立的信用服务机构出具的信用报告"),
 }
@@ -625,6 +626,11 @@ def build_context(
             ctx["with_repair"] = with_repair
         elif kind == "repair_instructions":
             ctx["repair"] = _repair(version, list_id, listed_on, settings, issued_on)
+            # The conditions are those of the way out by repair: cite its article (removal_basis.repaired, e.g.
+            # Order 44 Art.20) rather than the article the entry is listed under.
+            repaired = (((version.get("lists") or {}).get(list_id) or {}).get("removal_basis") or {}).get("repaired")
+            if repaired and ctx["repair"]["allowed"]:
+                ctx["basis"] = _bases(_basis_text(version, repaired))
             ctx["listed"] = listed_on is not None
         else:
             name = (event or {}).get("event") or "removed"
@@ -632,6 +638,11 @@ def build_context(
             if not _has_cjk(reason):  # automatic events carry a technical English note, not a reason for the party
                 reason = REMOVAL_REASONS.get(name, REMOVAL_REASONS["removed"])
             effective = _as_date((event or {}).get("valid_from")) or issued_on
+            # The list's removal_basis names the article of this way out (e.g. early removal: Order 44 Art.20),
+            # in place of the article the entry was listed under.
+            removal_basis = (((version.get("lists") or {}).get(list_id) or {}).get("removal_basis") or {}).get(name)
+            if removal_basis:
+                ctx["basis"] = _bases(_basis_text(version, removal_basis))
             ctx["removal"] = {
                 "event": name,
                 "reason": reason.replace("{you}", you),

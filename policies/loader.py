@@ -932,7 +932,7 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
     allowed = {
         "record": {"record", "field", "window", "where", "date_field", "pick", "in_force_until", "lasts_until"},
         "count": {"count", "window", "where", "date_field", "in_force_until", "lasts_until"},
-        "open": {"open", "end", "where"},
+        "open": {"open", "end", "where", "open_for"},
         "entity": {"entity", "at", "years"},
         "previous": {"previous"},
         "adjust": {"adjust", "add", "when", "basis"},
@@ -986,6 +986,14 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
                     )
         if kind_key == "open":
             _end_field(kind, source.get("end"), where + ("end",), P)
+            held = source.get("open_for")
+            if held is not None and not re.match(r"^\d+[my]$", str(held)):
+                P.add(where + ("open_for",), f"'{str(held)[:40]}' is not a duration: use Nm or Ny (36m, 3y)")
+            elif held is not None:
+                n = int(str(held)[:-1]) * (12 if str(held).endswith("y") else 1)
+                lo, hi = BOUNDS["facts.source.window"]
+                if not lo <= n <= hi:
+                    P.add(where + ("open_for",), f"open_for '{held}' is too long: at most {hi} months ({hi // 12}y)")
         until = source.get("in_force_until")
         if until is not None:
             if isinstance(until, str):
@@ -1072,7 +1080,7 @@ def _status(body: dict, where: tuple, P: _Problems) -> None:
     if status is None:
         return
     if status not in STATUSES:
-        P.add(where + ("status",), f"'{_short(status)}' is not a status; use {', '.join(STATUSES)} (with a note)")
+        P.add(where + ("status",), f"{_short(status)} is not a status; use {', '.join(STATUSES)} (with a note)")
     elif not (isinstance(body.get("note"), str) and body["note"].strip()):
         P.add(where + ("note",), "a team choice says in a note what was chosen and why (the primary text not found)")
 
@@ -1228,6 +1236,9 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
         "extendable",
         "per_year",
         "basis_records",
+        "status",
+        "note",
+        "removal_basis",
     }
     for name, body in (raw or {}).items():
         where = at + (name,)
@@ -1235,6 +1246,7 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
             P.add(where, "a list definition is a mapping (see docs/policy-format.md)")
             continue
         P.unknown_keys(body, keys, where)
+        _status(body, where, P)
         if body.get("kind") not in LIST_KINDS:
             P.add(where + ("kind",), f"'{body.get('kind')}' is not one of {', '.join(LIST_KINDS)}")
         _text_in(name, "list", where, P)
@@ -1242,13 +1254,32 @@ def _lists(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict
             _text_in(body.get(key), bound, where + (key,), P)
         ok = {
             key: _int_in(body.get(key), f"lists.{key}", where + (key,), P, required=True)
-            for key in ("objection_days", "min_months", "max_months")
+            for key in ("objection_days", "min_months")
         }
+        # max_months: null = no maximum: an entry ends only when its basis does (e.g. the abnormal list's cause is
+        # cured), never on a timer; the key is still required, so that no list loses its maximum by omission.
+        if "max_months" not in body:
+            P.add(where + ("max_months",), "'max_months' is required (a number of months, or null for no maximum)")
+            ok["max_months"] = False
+        else:
+            ok["max_months"] = body["max_months"] is not None and _int_in(
+                body["max_months"], "lists.max_months", where + ("max_months",), P
+            )
         for key in ("ack_days", "per_year"):
             _int_in(body.get(key), f"lists.{key}", where + (key,), P)
         if not isinstance(body.get("extendable"), bool):
             _int_in(body.get("extendable"), "lists.extendable", where + ("extendable",), P)
         _basis_records_spec(v, body.get("basis_records"), where + ("basis_records",), P)
+        removal_basis = body.get("removal_basis")
+        if removal_basis is not None and not isinstance(removal_basis, dict):
+            P.add(
+                where + ("removal_basis",),
+                "removal_basis maps a way out (repaired, revoked, cured, expired) to {doc, article}",
+            )
+        for event, ref in (removal_basis if isinstance(removal_basis, dict) else {}).items():
+            if event not in ("repaired", "revoked", "cured", "expired"):
+                P.add(where + ("removal_basis", event), f"'{event}' is not one of repaired, revoked, cured, expired")
+            _basis_ref(v, ref, where + ("removal_basis", event), P)
         if ok["min_months"] and ok["max_months"] and body["min_months"] > body["max_months"]:
             P.add(where + ("min_months",), f"min_months {body['min_months']} exceeds max_months {body['max_months']}")
         for i, mid in enumerate(body.get("measures") or []):

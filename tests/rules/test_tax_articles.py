@@ -281,12 +281,17 @@ def test_team_choice_needs_a_note_and_every_one_is_listed_in_the_docs(tmp_path):
     docs = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "articles.md").read_text(encoding="utf-8")
     for pack in list_packs():
         for v in pack.versions:
-            for kind in ("facts", "tier_rules", "list_rules", "measure_rules", "notice_rules"):
+            for kind in ("facts", "tier_rules", "list_rules", "measure_rules", "notice_rules", "lists", "measures"):
                 items = v.raw.get(kind) or []
                 items = items.items() if isinstance(items, dict) else ((b.get("id"), b) for b in items)
                 for name, body in items:
                     if isinstance(body, dict) and body.get("status") == "team_choice":
-                        assert f"`{pack.id}` {v.version} `{name}`" in docs, (pack.id, v.version, name)
-            for mid, body in (v.raw.get("measures") or {}).items():
-                if body.get("status") == "team_choice":
-                    assert f"`{pack.id}` {v.version} `{mid}`" in docs, (pack.id, v.version, mid)
+                        row = next(
+                            (
+                                line
+                                for line in docs.splitlines()
+                                if f"| `{pack.id}` {v.version} " in line and f"`{name}`" in line
+                            ),
+                            None,
+                        )
+                        assert row, (pack.id, v.version, name)
