@@ -28,7 +28,7 @@ from engine import conditions as C
 from engine.facts import FactCompiler
 from engine.model import PackVersion
 from engine.register.records import RecordKind
-from engine.values import cite
+from engine.values import cite, fill
 from engine.values import has_cjk as _has_cjk
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
@@ -89,12 +89,14 @@ class Evidence:
         self.counted = {
             n for n, f in version.source_facts().items() if f.source and ("count" in f.source or "open" in f.source)
         }
-        # Adjustments (source: adjust): target fact -> [(flag fact, what was adjusted and why, in words)].
+        # Adjustments (source: adjust): target fact -> [(flag fact, what was adjusted and why, in words)], the
+        # words being the adjustment's reason ({fact} placeholders filled per entity) or its label.
         self.adjusted: dict[str, list[tuple[str, str]]] = {}
         for name, f in version.facts.items():
             if f.adjust is not None:
-                target, add, _node, basis = f.adjust
-                self.adjusted.setdefault(target, []).append((name, f.label + (f"（{basis}）" if basis else "")))
+                target, _add, _node, basis, reason = f.adjust
+                text = (reason or f.label) + (f"（{basis}）" if basis else "")
+                self.adjusted.setdefault(target, []).append((name, text))
 
     @property
     def record_kinds(self) -> list[str]:
@@ -121,8 +123,8 @@ class Evidence:
         out: list[tuple[str, str]] = []
         for atom in C.atoms(rule.when):
             for flag, text in self.adjusted.get(atom.fact, ()):
-                if facts.get(flag) is True and (flag, text) not in out:
-                    out.append((flag, text))
+                if facts.get(flag) is True and all(flag != seen for seen, _ in out):
+                    out.append((flag, fill(text, dict(facts))))
         return out
 
     def for_reasons(

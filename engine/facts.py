@@ -238,7 +238,7 @@ def adjustment_plan(version: PackVersion) -> list[tuple]:
     for name, fact in facts.items():
         adjust = getattr(fact, "adjust", None)
         if adjust is not None:
-            target, add, node, _basis = adjust
+            target, add, node = adjust[:3]
             tf = facts[target]
             lo = tf.min if tf.min is not None else -math.inf
             hi = tf.max if tf.max is not None else math.inf

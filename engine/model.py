@@ -56,7 +56,7 @@ class Fact:
     values: tuple = ()
     value_labels: dict = field(default_factory=dict)
     # An adjustment (``source: {adjust: score, add: -11, when: ...}``): (target fact, amount, condition, basis
-    # text). The fact is true when the adjustment applied to the target's value (engine.facts).
+    # text, reason with {fact} placeholders or None). The fact is true when the adjustment applied (engine.facts).
     adjust: tuple | None = None
 
     @property

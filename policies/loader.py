@@ -916,9 +916,17 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
         ref = _basis_ref(v, source.get("basis"), at + (name, "source", "basis"), P)
         if not ref:
             P.add(at + (name, "source", "basis"), "an adjustment cites its legal basis")
+        reason = source.get("reason")
+        _text_in(reason, "reason", at + (name, "source", "reason"), P)
+        for placeholder in _placeholders(str(reason or "")):
+            if placeholder not in v.facts:
+                P.add(
+                    at + (name, "source", "reason"),
+                    f"placeholder {{{placeholder}}} is not a fact{did_you_mean(placeholder, v.facts)}",
+                )
         add = source.get("add")
         if isinstance(add, (int, float)) and not isinstance(add, bool):
-            fact.adjust = (str(source["adjust"]), float(add), node, v.basis_text(ref) if ref else "")
+            fact.adjust = (str(source["adjust"]), float(add), node, v.basis_text(ref) if ref else "", reason)
 
 
 def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tuple, P: _Problems) -> None:
@@ -935,7 +943,7 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
         "open": {"open", "end", "where", "open_for"},
         "entity": {"entity", "at", "years"},
         "previous": {"previous"},
-        "adjust": {"adjust", "add", "when", "basis"},
+        "adjust": {"adjust", "add", "when", "basis", "reason"},
     }[kind_key]
     P.unknown_keys(source, allowed, where)
     if kind_key == "adjust":

@@ -73,7 +73,7 @@ def test_score_d_is_not_kept_the_next_score_loses_11_points(store, reg):
     result, text = rated(store, code, 2025)
     assert result["facts"]["score"] == 74 and result["facts"]["score_deduction"] is True
     assert (result["tier"], decisive(result)["rule"]) == ("B", "b-score")
-    assert "74分" in text and "加扣11分" in text and "第三十四条第（四）项" in text
+    assert "74分" in text and "加扣11分（加扣前85分）" in text and "第三十四条第（四）项" in text
     low = reg.entity(established=D(2010, 1, 1), records=[tax(2024, 35), tax(2025, 45)])
     result, text = rated(store, low, 2025)
     assert (result["tier"], decisive(result)["rule"]) == ("D", "d-score")
