@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine import conditions as C
 from engine.model import PackVersion
 from engine.values import add_months
 
@@ -93,7 +92,7 @@ def apply_adjustments(plan: list[tuple], get: Callable[[Any], Any], put: Callabl
     flag to whether it applied and, when it did, adds the amount to the target (kept within the fact's min/max)."""
     for flag, target, add, node, lo, hi in plan:
         value = get(target)
-        applied = value is not None and C.holds(node, get)
+        applied = value is not None and _holds(node, get)
         put(flag, applied)
         if applied:
             new = value + add
@@ -468,12 +467,37 @@ class _Unshared(tuple):
         return self is other
 
 
-def _slots(node: C.Node, slot_of: dict[str, int]) -> C.Node:
+def _holds(node: tuple, value_of: Callable[[Any], Any]) -> bool:
+    """A compiled condition (engine.conditions' tree of tuples) on fact values: for an adjustment's condition,
+    evaluated per entity before the rules (the rules themselves run on predicate vectors in durable-rules)."""
+    kind = node[0]
+    if kind == "atom":
+        return bool(node[1].test(value_of(node[1].fact)))
+    if kind == "all":
+        return all(_holds(c, value_of) for c in node[1])
+    if kind == "any":
+        return any(_holds(c, value_of) for c in node[1])
+    if kind == "not":
+        return not _holds(node[1], value_of)
+    return bool(node[1])
+
+
+@dataclass(frozen=True)
+class _SlotAtom:
+    """An atom whose fact is named by its slot in the fast path's values list."""
+
+    fact: int
+    atom: Any
+
+    def test(self, value: Any) -> bool:
+        return bool(self.atom.test(value))
+
+
+def _slots(node: tuple, slot_of: dict[str, int]) -> tuple:
     """A condition whose atoms name facts by their slot in the values list (for the fast path's adjustments)."""
     kind = node[0]
     if kind == "atom":
-        a = node[1]
-        return ("atom", C.Atom(slot_of[a.fact], a.op, a.value))  # type: ignore[arg-type]  # an int names the slot
+        return ("atom", _SlotAtom(slot_of[node[1].fact], node[1]))
     if kind in ("all", "any"):
         return (kind, tuple(_slots(c, slot_of) for c in node[1]))
     if kind == "not":

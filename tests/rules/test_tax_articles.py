@@ -255,7 +255,7 @@ def test_adjustments_are_checked(tmp_path):
     facts_at = text.index("    facts:\n") + len("    facts:\n")
     bad = (
         "      cut:\n        label: 扣分\n        type: number\n"
-        '        source: {adjust: nosuch, add: 0, when: "score < 40"}\n'
+        '        source: {adjust: nosuch, add: 0, when: "score < 40", reason: "扣{nosuchfact}分"}\n'
     )
     path.write_text(text[:facts_at] + bad + text[facts_at:], encoding="utf-8")
     problems = problems_of(path)
@@ -263,6 +263,7 @@ def test_adjustments_are_checked(tmp_path):
     assert one(problems, "'nosuch' is not a number fact declared before 'cut'")
     assert one(problems, "add is the amount added")
     assert one(problems, "an adjustment cites its legal basis")
+    assert one(problems, "placeholder {nosuchfact} is not a fact")
 
 
 def test_team_choice_needs_a_note_and_every_one_is_listed_in_the_docs(tmp_path):
