@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import pathlib
 import re
 from typing import Any
@@ -1027,11 +1028,21 @@ def _decision_values(v: PackVersion, pack_id: str, declared: tuple, where: tuple
     return declared
 
 
+PACKS_DIR = pathlib.Path(__file__).resolve().parent / "packs"
+
+
+def pack_dirs() -> list[pathlib.Path]:
+    """Shipped packs first, then directories in SUPERVISE_POLICIES (os.pathsep-separated)."""
+    dirs = [PACKS_DIR]
+    for part in (os.environ.get("SUPERVISE_POLICIES") or "").split(os.pathsep):
+        if part:
+            dirs.append(pathlib.Path(part))
+    return dirs
+
+
 def _pack_tiers(pack_id: str) -> set[str] | None:
     """The tier codes of every version of the pack file with this id in the pack directories (read as YAML, not
     loaded: two packs may read each other's decisions), or None when there is no such file."""
-    from policies import pack_dirs  # the directories are policies' (it imports this module)
-
     path = None
     for d in pack_dirs():
         candidate = pathlib.Path(d) / f"{pack_id}.yaml"
