@@ -278,6 +278,8 @@ def explain_text(result: dict, version: PackVersion) -> str:
         )
         if r.get("condition"):
             lines.append(f"    适用条件：{r['condition']}。")
+    for text in result.get("source_lines") or ():  # decision facts: the stored cycle each came from
+        lines.append(f"    {text}。")
     ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
     tier_rules = {t.id for t in version.tier_rules}
     for r in ignored:

@@ -365,19 +365,23 @@ def source_lines(cycle: dict, facts: dict) -> list[str]:
         key = decision_key(source)
         if key not in recorded:
             continue
-        label, item = body.get("label") or name, recorded[key]
-        title = _pack_title(source["pack"])
-        if item is None:
-            out.append(f"{label}：{title}无在评价时已提交的相应评价周期，按无级别处理")
-            continue
-        d = dt.date.fromisoformat(item["as_of"])
         value = facts.get(name)
         shown = (body.get("value_labels") or {}).get(value, value)
-        out.append(
-            f"{label}取自第{item['cycle']}号评价周期（{title}，{period_cn(item['period'])}，第{item['revision']}次，"
-            f"截至{d.year}年{d.month}月{d.day}日）" + (f"，为{shown}" if value is not None else "，该周期未评价该主体")
-        )
+        out.append(source_text(body.get("label") or name, source["pack"], recorded[key], shown))
     return out
+
+
+def source_text(label: str, pack_id: str, item: dict | None, shown: Any) -> str:
+    """One decision fact's origin for the party: ``纳税信用级别取自第12号评价周期（纳税信用评价，2025年度，第1次，
+    截至2026年4月30日），为A级``; ``item`` is the cycle as a cycle's summary records it (None: none was in force)."""
+    title = _pack_title(pack_id)
+    if item is None:
+        return f"{label}：{title}无在评价时已提交的相应评价周期，按无级别处理"
+    d = dt.date.fromisoformat(item["as_of"])
+    return (
+        f"{label}取自第{item['cycle']}号评价周期（{title}，{period_cn(item['period'])}，第{item['revision']}次，"
+        f"截至{d.year}年{d.month}月{d.day}日）" + (f"，为{shown}" if shown is not None else "，该周期未评价该主体")
+    )
 
 
 def _pack_title(pack_id: str) -> str:

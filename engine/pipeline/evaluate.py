@@ -11,8 +11,9 @@ import datetime as dt
 from engine.errors import EntityNotFound
 from engine.evaluate import Evaluator, entity_result
 from engine.evidence import Evidence
+from engine.facts import decision_key
 from engine.model import PackVersion
-from engine.pipeline.check import check
+from engine.pipeline.check import check, source_text
 from engine.pipeline.cycles import resolve_sources
 from engine.register.entities import resolve_code
 from engine.results import DictResult
@@ -78,6 +79,17 @@ def evaluate_entity(
     result["known_at"] = known_at.astimezone(CHINA).isoformat(timespec="seconds") if known_at else None
     if decided:
         result["sources"] = {k: (c.describe() if c else None) for k, c in decided.items()}
+        # The same in words, for --explain: which stored cycle each decision tier came from.
+        result["source_lines"] = [
+            source_text(
+                f.label,
+                f.source["pack"],
+                result["sources"][decision_key(f.source)],
+                f.value_labels.get(str(facts.get(n)), facts.get(n)),
+            )
+            for n, f in version.source_facts().items()
+            if f.source and f.source.get("decision") == "tier"
+        ]
     return Evaluation({k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}), version
 
 

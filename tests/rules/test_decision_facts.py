@@ -89,6 +89,9 @@ def test_bank_tax_reads_the_tax_grade_with_its_cycle_in_the_explanation(world):
     explained = invoke(store, "evaluate", codes["a"], "--policy", "bank-tax", "--as-of", "2026-04-30", "--explain")
     assert explained.exit_code == 0, explained.output
     assert f"第{cycle}号纳税信用评价周期评定的纳税信用级别为A级，可推送合作银行" in explained.output
+    assert f"纳税信用级别取自第{cycle}号评价周期（{TAX_TITLE}，2025年度，第1次，截至2026年4月30日），为A级。" in (
+        explained.output
+    )
     refused = invoke(store, "evaluate", codes["carried"], "--policy", "bank-tax", "--as-of", "2026-04-30", "--explain")
     assert f"第{cycle}号纳税信用评价周期评定的纳税信用级别为D级" in refused.output
     assert "不予推送" in refused.output
@@ -102,6 +105,8 @@ def test_bank_tax_cycle_records_its_source_cycle_and_check_names_it(world):
     bank = run_cycle(store, "bank-tax", "2025", as_of=AS_OF)
     shown = show_cycle(store, bank["cycle"])
     assert shown.summary["sources"]["tax-credit@period"]["cycle"] == cycle
+    text = invoke(store, "cycle", "show", str(bank["cycle"]))
+    assert f"Read the decisions of tax-credit cycle {cycle} (period 2025, revision 1, as of 2026-04-30)." in text.output
     with store.read() as conn:
         eid = qe.get_entity(conn, codes["a"])["id"]
         decision = qc.decisions_of(conn, bank["cycle"], [eid])[eid]
