@@ -135,19 +135,22 @@ def committed_cycles(
     ``period_kind``, the period its pack version rates (year, month, day), and ``version``."""
     stmt = (
         sa.select(
-            CY.c.id, CY.c.pack_id, CY.c.period, CY.c.revision, CY.c.as_of, CY.c.started_at, PV.c.version, PV.c.body
+            CY.c.id, CY.c.pack_id, CY.c.period, CY.c.revision, CY.c.as_of, CY.c.started_at, CY.c.policy_version_id
         )
-        .join(PV, PV.c.id == CY.c.policy_version_id)
         .where(CY.c.pack_id == pack_id, CY.c.committed_at.is_not(None), CY.c.as_of <= as_of)
+        .order_by(CY.c.revision.desc())
     )
     if known_at is not None:
         stmt = stmt.where(CY.c.started_at <= known_at)
     newest: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(stmt.order_by(CY.c.revision.desc())).mappings():
-        if row["period"] not in newest:
-            out = {k: row[k] for k in row.keys() if k != "body"}
-            out["period_kind"] = ((row["body"] or {}).get("version") or {}).get("period", "year")
-            newest[row["period"]] = out
+    for row in conn.execute(stmt).mappings():
+        newest.setdefault(row["period"], dict(row))
+    kinds: dict[int, tuple[str, str]] = {}  # policy version id -> (version, period kind): one body read per version
+    for pv_id in {r["policy_version_id"] for r in newest.values()}:
+        version, body = conn.execute(sa.select(PV.c.version, PV.c.body).where(PV.c.id == pv_id)).one()
+        kinds[pv_id] = (version, ((body or {}).get("version") or {}).get("period", "year"))
+    for r in newest.values():
+        r["version"], r["period_kind"] = kinds[r["policy_version_id"]]
     return sorted(newest.values(), key=lambda r: (r["as_of"], r["id"]), reverse=True)
 
 
