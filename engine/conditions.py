@@ -12,7 +12,7 @@ once, the validator enumerates the reachable vectors, and the true predicates ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +197,21 @@ def evaluate(node: Node, truth: Sequence[bool], index: dict[Atom, int]) -> bool:
     if kind == "not":
         return not evaluate(node[1], truth, index)
     return node[1]
+
+
+def holds(node: Node, value_of: Callable[[str], Any]) -> bool:
+    """Evaluate a condition on fact values directly (``value_of(name)``): for the few conditions evaluated before
+    the rules (a fact's adjustment), not per rule."""
+    kind = node[0]
+    if kind == "atom":
+        return node[1].test(value_of(node[1].fact))
+    if kind == "all":
+        return all(holds(c, value_of) for c in node[1])
+    if kind == "any":
+        return any(holds(c, value_of) for c in node[1])
+    if kind == "not":
+        return not holds(node[1], value_of)
+    return bool(node[1])
 
 
 def to_durable(node: Node, index: dict[Atom, int], positive: bool = True) -> dict:

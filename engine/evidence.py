@@ -28,6 +28,7 @@ from engine import conditions as C
 from engine.facts import FactCompiler
 from engine.model import PackVersion
 from engine.register.records import RecordKind
+from engine.values import cite
 from engine.values import has_cjk as _has_cjk
 
 RECORD_KINDS_YAML = pathlib.Path(__file__).resolve().parent.parent / "policies" / "record_kinds.yaml"
@@ -69,16 +70,6 @@ def amount(value: Any) -> str:
     return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
 
 
-def cite(title: str, article: str | None = None) -> str:
-    """《name》（document number）article: a trailing （…号）/（…令…） stays outside the title marks."""
-    name, number = title, ""
-    if title.endswith("）") and "（" in title:
-        head, tail = title.rsplit("（", 1)
-        if any(mark in tail for mark in ("号", "令", "公告")):
-            name, number = head, f"（{tail}"
-    return f"《{name}》{number}{article or ''}"
-
-
 def _fields(template: str) -> list[str]:
     return [f for _, f, _, _ in _FORMATTER.parse(template) if f]
 
@@ -98,6 +89,12 @@ class Evidence:
         self.counted = {
             n for n, f in version.source_facts().items() if f.source and ("count" in f.source or "open" in f.source)
         }
+        # Adjustments (source: adjust): target fact -> [(flag fact, what was adjusted and why, in words)].
+        self.adjusted: dict[str, list[tuple[str, str]]] = {}
+        for name, f in version.facts.items():
+            if f.adjust is not None:
+                target, add, _node, basis = f.adjust
+                self.adjusted.setdefault(target, []).append((name, f.label + (f"（{basis}）" if basis else "")))
 
     @property
     def record_kinds(self) -> list[str]:
@@ -116,6 +113,18 @@ class Evidence:
                 out.append(atom.fact)
         return out
 
+    def adjustments_of(self, rule_id: str, facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The adjustments that applied to a fact ``rule_id``'s condition tests (flag fact, words), in order."""
+        rule = self.rules.get(rule_id)
+        if rule is None:
+            return []
+        out: list[tuple[str, str]] = []
+        for atom in C.atoms(rule.when):
+            for flag, text in self.adjusted.get(atom.fact, ()):
+                if facts.get(flag) is True and (flag, text) not in out:
+                    out.append((flag, text))
+        return out
+
     def for_reasons(
         self,
         records: Iterable[tuple],
@@ -130,12 +139,17 @@ class Evidence:
             if r.get("outcome") in outcomes and r.get("rule") in self.rules
         }
         names = {f for fs in wanted.values() for f in fs}
-        if not names:
+        adjusted = {rid: self.adjustments_of(rid, facts) for rid in wanted} if self.adjusted else {}
+        if not names and not any(adjusted.values()):
             return {}
-        matched = self.compiler.matching(records, names)
+        matched = self.compiler.matching(records, names) if names else {}
         out: dict[str, list[dict[str, Any]]] = {}
         for rule_id, fact_names in wanted.items():
-            items, seen = [], set()
+            items: list[dict[str, Any]] = [
+                {"fact": flag, "kind": "adjustment", "date": None, "text": text}
+                for flag, text in adjusted.get(rule_id, ())
+            ]
+            seen = {i["text"] for i in items}
             for name in fact_names:
                 for kind, date, data in matched.get(name, ()):
                     text = self.cite_record(kind, date, data)

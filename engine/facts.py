@@ -7,10 +7,12 @@ records grouped by kind. Nothing here touches the database.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import conditions as C
 from engine.model import PackVersion
 from engine.values import add_months
 
@@ -121,6 +123,29 @@ def window_bounds(window: str, period: Period) -> tuple[dt.date, dt.date]:
     else:
         start, end = add_months(as_of, -12 * int(window[:-1])) + dt.timedelta(days=1), as_of
     return start, min(end, as_of)
+
+
+def operating_years(established: dt.date, at: dt.date, calendar: bool) -> float:
+    """Years of operation at ``at``: elapsed (days / 365.25, 4 decimals) or, with ``calendar``, the whole calendar
+    years of operation that ended by ``at`` (an evaluation year counts when the entity was established on or before
+    its 1 January: established 2023-01-01 -> 3 years at 2025-12-31, 2023-01-02 -> 2)."""
+    if not calendar:
+        return round((at - established).days / 365.25, 4)
+    last = at.year if (at.month, at.day) == (12, 31) else at.year - 1
+    first = established.year if (established.month, established.day) == (1, 1) else established.year + 1
+    return float(max(0, last - first + 1))
+
+
+def apply_adjustments(plan: list[tuple], get: Callable[[Any], Any], put: Callable[[Any, Any], None]) -> None:
+    """Apply a version's adjustments in order: (flag fact, target fact, amount, condition, lo, hi) each sets the
+    flag to whether it applied and, when it did, adds the amount to the target (kept within the fact's min/max)."""
+    for flag, target, add, node, lo, hi in plan:
+        value = get(target)
+        applied = value is not None and C.holds(node, get)
+        put(flag, applied)
+        if applied:
+            new = value + add
+            put(target, float(min(max(new, lo), hi)))
 
 
 def _matcher(where: dict | None) -> Callable[[dict], bool]:
@@ -242,18 +267,36 @@ def compile_fact(
         attr = source["entity"]
         at = {"as_of": period.as_of, "period_end": period.end, "period_start": period.start}[source.get("at", "as_of")]
         if attr == "years_operating":
+            calendar = source.get("years") == "calendar"
 
             def years(entity: dict, by_kind: dict, prev: Any) -> Any:
                 est = entity.get("established_on")
                 if est is None:
                     return default
-                return round((at - est).days / 365.25, 4)
+                return operating_years(est, at, calendar)
 
             return years, None
         if attr == "is_person":
             return (lambda entity, by_kind, prev: entity.get("code_kind") == "person"), None
         return (lambda entity, by_kind, prev, a=attr: entity.get(a)), None
+    if "adjust" in source:  # set after the other facts (apply_adjustments)
+        return (lambda entity, by_kind, prev: False), None
     return (lambda entity, by_kind, prev: prev), None
+
+
+def adjustment_plan(version: PackVersion) -> list[tuple]:
+    """The version's adjustments in declaration order, for :func:`apply_adjustments`."""
+    plan = []
+    facts = version.source_facts()
+    for name, fact in facts.items():
+        adjust = getattr(fact, "adjust", None)
+        if adjust is not None:
+            target, add, node, _basis = adjust
+            tf = facts[target]
+            lo = tf.min if tf.min is not None else -math.inf
+            hi = tf.max if tf.max is not None else math.inf
+            plan.append((name, target, add, node, lo, hi))
+    return plan
 
 
 class FactCompiler:
@@ -279,6 +322,7 @@ class FactCompiler:
                 kinds.add(kind)
         self.kinds = sorted(kinds)
         self.needs_previous = any("previous" in (f.source or {}) for f in version.source_facts().values())
+        self.adjustments = adjustment_plan(version)
         self._compile_pass(version.source_facts())
 
     # -- the single-pass plan -------------------------------------------------------------------------------
@@ -338,13 +382,20 @@ class FactCompiler:
                     at = {"as_of": period.as_of, "period_end": period.end, "period_start": period.start}[
                         source.get("at", "as_of")
                     ]
-                    self._entity.append((slot, "years", (at, default, {})))
+                    self._entity.append((slot, "years", (at, default, {}, source.get("years") == "calendar")))
                 elif attr == "is_person":
                     self._entity.append((slot, "person", None))
                 else:
                     self._entity.append((slot, "attr", attr))
+            elif "adjust" in source:
+                self._entity.append((slot, "false", None))
             else:
                 self._entity.append((slot, "previous", None))
+        slot_of = {name: i for i, name in enumerate(self._names)}
+        self._adjust = [
+            (slot_of[flag], slot_of[target], add, _slots(node, slot_of), lo, hi)
+            for flag, target, add, node, lo, hi in self.adjustments
+        ]
         by_kind: dict[str, list] = {}
         for (kind, lo, hi, date_field, lasting, tests), (counts, picks) in groups.items():
             by_kind.setdefault(kind, []).append((lo, hi, date_field, lasting, tests, tuple(counts), tuple(picks)))
@@ -419,7 +470,7 @@ class FactCompiler:
                     cache = arg[2]
                     years = cache.get(est)
                     if years is None:
-                        years = round((arg[0] - est).days / 365.25, 4)
+                        years = operating_years(est, arg[0], arg[3])
                         if len(cache) < 100_000:
                             cache[est] = years
                     acc[slot] = years
@@ -431,8 +482,12 @@ class FactCompiler:
                 acc[slot] = arg[0](entity.get("id"), arg[1])
             elif how == "const":
                 acc[slot] = arg
+            elif how == "false":
+                acc[slot] = False
             else:
                 acc[slot] = previous_tier
+        if self._adjust:
+            apply_adjustments(self._adjust, acc.__getitem__, acc.__setitem__)
         return acc
 
     def matching(self, records: Iterable[Record], names: Iterable[str] | None = None) -> dict[str, list[Record]]:
@@ -457,7 +512,9 @@ class FactCompiler:
         by_kind: dict[str, list] = {}
         for kind, date, data in records:
             by_kind.setdefault(kind, []).append((date, data))
-        return {name: fn(entity, by_kind, previous_tier) for name, fn in self.fns}
+        values = {name: fn(entity, by_kind, previous_tier) for name, fn in self.fns}
+        apply_adjustments(self.adjustments, values.get, values.__setitem__)
+        return values
 
 
 _EQ, _IN, _OPEN_END = 0, 1, 2
@@ -473,6 +530,19 @@ class _Unshared(tuple):
 
     def __eq__(self, other: object) -> bool:
         return self is other
+
+
+def _slots(node: C.Node, slot_of: dict[str, int]) -> C.Node:
+    """A condition whose atoms name facts by their slot in the values list (for the fast path's adjustments)."""
+    kind = node[0]
+    if kind == "atom":
+        a = node[1]
+        return ("atom", C.Atom(slot_of[a.fact], a.op, a.value))  # type: ignore[arg-type]  # an int names the slot
+    if kind in ("all", "any"):
+        return (kind, tuple(_slots(c, slot_of) for c in node[1]))
+    if kind == "not":
+        return ("not", _slots(node[1], slot_of))
+    return node
 
 
 def _tests(where: dict | None) -> tuple:

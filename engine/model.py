@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import UnknownPolicy, did_you_mean
 from engine.register.records import RecordKind
+from engine.values import cite
 
 if TYPE_CHECKING:  # engine.conditions is a layer above the model; its types only annotate the fields here
     from engine import conditions as C
@@ -47,10 +48,13 @@ class Fact:
     max: float | None = None
     values: tuple = ()
     value_labels: dict = field(default_factory=dict)
+    # An adjustment (``source: {adjust: score, add: -11, when: ...}``): (target fact, amount, condition, basis
+    # text). The fact is true when the adjustment applied to the target's value (engine.facts).
+    adjust: tuple | None = None
 
     @property
     def nullable(self) -> bool:
-        if self.source is None or self.default is not None:
+        if self.source is None or self.default is not None or self.adjust is not None:
             return False
         if "count" in self.source or "open" in self.source:
             return False
@@ -121,15 +125,8 @@ class PackVersion:
         doc_id = ref.get("doc")
         doc = self.basis.get(doc_id, {}) if doc_id is not None else {}
         title = str(doc.get("title", ref.get("doc", "")))
-        article = ref.get("article") or ""
-        # 《纳税信用管理办法（试行）》第二十条（国家税务总局公告2014年第40号）: only a trailing document
-        # number in brackets goes after the article; other brackets are part of the title.
-        name, number = title, ""
-        if title.endswith("）") and "（" in title:
-            head, _, tail = title.rpartition("（")
-            if any(mark in tail for mark in ("号", "令", "公告")):
-                name, number = head, "（" + tail
-        return f"《{name}》{article}{number}"
+        # 《纳税信用管理办法（试行）》（国家税务总局公告2014年第40号）第二十条: the way notices cite records too.
+        return cite(title, ref.get("article") or None)
 
 
 @dataclass

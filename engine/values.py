@@ -173,3 +173,13 @@ def period_cn(period: Any) -> str:
             return str(period)
         return f"{day.year}年{day.month}月{day.day}日"
     return str(period)
+
+
+def cite(title: str, article: str | None = None) -> str:
+    """《name》（document number）article: a trailing （…号）/（…令…） stays outside the title marks."""
+    name, number = title, ""
+    if title.endswith("）") and "（" in title:
+        head, tail = title.rsplit("（", 1)
+        if any(mark in tail for mark in ("号", "令", "公告")):
+            name, number = head, f"（{tail}"
+    return f"《{name}》{number}{article or ''}"

@@ -14,7 +14,6 @@ import contextvars
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -46,9 +45,9 @@ from engine.model import (
     v_values,
 )
 from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
+from policies import articles
 
 WINDOW = re.compile(r"^(period(-\d+)?|\d+[my]|all)$")
-MAX_VECTORS = 2_000_000
 
 PACK_KEYS = {
     "id",
@@ -619,8 +618,15 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
         basis = {}
     for doc, body in basis.items():
         if isinstance(body, dict):
+            P.unknown_keys(
+                body, {"title", "article", "url", "note", "articles", "items", "status"}, at + ("basis", doc)
+            )
+            _status(body, at + ("basis", doc), P)
             _text_in(body.get("title"), "basis_title", at + ("basis", doc, "title"), P)
             _text_in(body.get("article"), "basis_article", at + ("basis", doc, "article"), P)
+            problem = articles.structure_problem(body)
+            if problem:
+                P.add(at + ("basis", doc, "articles" if "articles" in problem[:9] else "items"), problem)
     for sub, reason in _deadline_problems(raw.get("deadlines")):  # how each deadline is counted
         P.add(at + ("deadlines",) + sub, reason)
     tiers = raw.get("tiers") or {}
@@ -655,6 +661,10 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     )
     if v.default_tier is not None and v.default_tier not in order:
         P.add(at + ("default_tier",), f"'{v.default_tier}' is not a tier{did_you_mean(v.default_tier, order)}")
+    citations = raw.get("citations") or {}
+    for kind, spec in citations.items() if isinstance(citations, dict) else ():
+        if isinstance(spec, dict) and spec.get("basis") is not None:  # the article of each record, by field value
+            _basis_ref(v, spec["basis"], at + ("citations", kind, "basis"), P)
     _facts(v, raw.get("facts") or {}, at + ("facts",), P)
     v.measures = _measures(v, raw.get("measures") or {}, at + ("measures",), P)
     v.services = _services(v, raw.get("services"), at + ("services",), P)
@@ -799,8 +809,11 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             P.add(where, "a fact is a mapping with label, type and source (or when)")
             continue
         P.unknown_keys(
-            body, {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels"}, where
+            body,
+            {"label", "type", "source", "when", "default", "min", "max", "values", "value_labels", "status", "note"},
+            where,
         )
+        _status(body, where, P)
         _text_in(name, "fact", where, P)
         _text_in(body.get("label"), "fact_label", where + ("label",), P)
         for key in ("min", "max"):
@@ -817,7 +830,7 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             continue
         source = body.get("source")
         if not isinstance(source, dict):
-            P.add(where + ("source",), "source is required: {record|count|open|entity|previous|decision: ...}")
+            P.add(where + ("source",), "source is required: {record|count|open|entity|previous|adjust|decision: ...}")
             continue
         _check_source(v, name, ftype, source, where + ("source",), P)
         values = tuple(str(x) for x in (body.get("values") or ()))
@@ -878,25 +891,81 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
         if node is not None:
             v.facts[name].when = node
             _check_atoms(v, node, at + (name, "when"), P, allow_tier=False)
+    # Adjustments, in the order declared: each condition sees the facts as the adjustments before it left them.
+    names = list(v.facts)
+    for name, fact in v.facts.items():
+        source = fact.source or {}
+        if "adjust" not in source or not isinstance(source.get("when"), (str, dict, list, bool)):
+            continue
+        where = at + (name, "source", "when")
+        try:
+            node = C.substitute(C.parse(source["when"], "when"), resolved)
+        except C.ConditionSyntaxError as exc:
+            P.add(where, str(exc).removeprefix("when: "))
+            continue
+        except ValueError:
+            P.add(where, _HUGE_LITERAL)
+            continue
+        _check_atoms(v, node, where, P, allow_tier=False)
+        for atom in C.atoms(node):
+            other = v.facts.get(atom.fact)
+            if (
+                other is not None
+                and other.source
+                and "adjust" in other.source
+                and (names.index(atom.fact) >= names.index(name))
+            ):
+                P.add(where, f"'{atom.fact}' is an adjustment declared after '{name}'; declare it before")
+        ref = _basis_ref(v, source.get("basis"), at + (name, "source", "basis"), P)
+        if not ref:
+            P.add(at + (name, "source", "basis"), "an adjustment cites its legal basis")
+        add = source.get("add")
+        if isinstance(add, (int, float)) and not isinstance(add, bool):
+            fact.adjust = (str(source["adjust"]), float(add), node, v.basis_text(ref) if ref else "")
 
 
 def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tuple, P: _Problems) -> None:
     kinds = v.pack.record_kinds
     keys = set(source)
-    primary = keys & {"record", "count", "open", "entity", "previous", "decision"}
+    primary = keys & {"record", "count", "open", "entity", "previous", "adjust", "decision"}
     if len(primary) != 1:
-        P.add(where, "give exactly one of record, count, open, entity, previous, decision")
+        P.add(where, "give exactly one of record, count, open, entity, previous, adjust, decision")
         return
     (kind_key,) = primary
     allowed = {
         "record": {"record", "field", "window", "where", "date_field", "pick", "in_force_until", "lasts_until"},
         "count": {"count", "window", "where", "date_field", "in_force_until", "lasts_until"},
         "open": {"open", "end", "where"},
-        "entity": {"entity", "at"},
+        "entity": {"entity", "at", "years"},
         "previous": {"previous"},
+        "adjust": {"adjust", "add", "when", "basis"},
         "decision": {"decision", "pack", "period", "missing"},
     }[kind_key]
     P.unknown_keys(source, allowed, where)
+    if kind_key == "adjust":
+        target = v.facts.get(str(source["adjust"]))
+        if ftype != "bool":
+            P.add(where, f"an adjustment is true when it applied; declare fact '{name}' as bool")
+        if target is None or target.source is None or "adjust" in target.source:
+            known = [n for n, f in v.facts.items() if f.type in ("number", "int") and f.source]
+            P.add(
+                where + ("adjust",),
+                f"'{source['adjust']}' is not a number fact declared before '{name}'"
+                + (did_you_mean(str(source["adjust"]), known) or ""),
+            )
+        elif target.type not in ("number", "int"):
+            P.add(where + ("adjust",), f"'{target.name}' is a {target.type}; only a number fact is adjusted")
+        add = source.get("add")
+        if (
+            not isinstance(add, (int, float))
+            or isinstance(add, bool)
+            or add == 0
+            or not _in_range(add, "facts.min_max")
+        ):
+            P.add(where + ("add",), "add is the amount added to the fact when the condition holds (e.g. -11)")
+        if "when" not in source:
+            P.add(where + ("when",), "'when' is required: the condition under which the adjustment applies")
+        return
     if kind_key in ("record", "count", "open"):
         kind_name = source[kind_key]
         kind = kinds.get(kind_name)
@@ -967,6 +1036,12 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
             P.add(where + ("entity",), f"unknown entity attribute '{attr}'{did_you_mean(attr, ENTITY_FACTS)}")
         if source.get("at", "as_of") not in ("as_of", "period_end", "period_start"):
             P.add(where + ("at",), "at is one of as_of, period_end, period_start")
+        if "years" in source and (attr != "years_operating" or source["years"] not in ("calendar", "elapsed")):
+            P.add(
+                where + ("years",),
+                "years (years_operating only) is calendar (whole evaluation years: a year counts when the entity "
+                "was established by its 1 January) or elapsed (days / 365.25, the default)",
+            )
     elif kind_key == "decision":
         _check_decision(v, name, ftype, source, where, P)
     elif source["previous"] != "tier":
@@ -1083,6 +1158,22 @@ def _end_field(kind: RecordKind, fld: Any, where: tuple, P: _Problems, date_fiel
 # -- catalogues -----------------------------------------------------------------------------------
 
 
+STATUSES = ("team_choice",)
+
+
+def _status(body: dict, where: tuple, P: _Problems) -> None:
+    """``status: team_choice`` marks what the team chose where no primary text was found; it needs a ``note``
+    saying what was chosen and why (docs/articles.md lists them: ``supervise policy choices``)."""
+    status = body.get("status")
+    _text_in(body.get("note"), "note", where + ("note",), P)
+    if status is None:
+        return
+    if status not in STATUSES:
+        P.add(where + ("status",), f"'{_short(status)}' is not a status; use {', '.join(STATUSES)} (with a note)")
+    elif not (isinstance(body.get("note"), str) and body["note"].strip()):
+        P.add(where + ("note",), "a team choice says in a note what was chosen and why (the primary text not found)")
+
+
 def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | None:
     if raw is None:
         return None
@@ -1097,7 +1188,32 @@ def _basis_ref(v: PackVersion, raw: Any, where: tuple, P: _Problems) -> dict | N
             f"unknown basis document '{raw['doc']}'{did_you_mean(raw['doc'], v.basis)}; "
             f"add it under the version's basis",
         )
+    else:
+        _cited_articles(v, raw, where, P)
     return raw
+
+
+def _cited_articles(v: PackVersion, ref: dict, where: tuple, P: _Problems) -> None:
+    """Every article a basis reference cites (``article``, or ``articles`` per value of ``field``) must be declared
+    in its document (policies/articles.py): a citation of an article the document does not have is refused."""
+    doc = str(ref["doc"])
+    body = v.basis.get(doc)
+    cited = []
+    if ref.get("article") is not None:
+        cited.append((where + ("article",), ref["article"]))
+    if isinstance(ref.get("articles"), dict):
+        cited += [(where + ("articles", k), a) for k, a in ref["articles"].items()]
+    for keypath, article in cited:
+        if not isinstance(body, dict) or not articles.declared(body):
+            P.add(
+                keypath,
+                f"{doc} cites '{article}' but the document declares no articles; give it "
+                "articles: N (and items: {article: N}) under the version's basis",
+            )
+            return
+        problem = articles.citation_problem(doc, body, str(article))
+        if problem:
+            P.add(keypath, problem)
 
 
 def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, dict]:
@@ -1107,7 +1223,12 @@ def _measures(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> dict[str, d
         if not isinstance(body, dict):
             P.add(where, "a measure is a mapping with kind, text, basis, department, services")
             continue
-        P.unknown_keys(body, {"kind", "text", "basis", "department", "duration_months", "services", "title"}, where)
+        P.unknown_keys(
+            body,
+            {"kind", "text", "basis", "department", "duration_months", "services", "title", "status", "note"},
+            where,
+        )
+        _status(body, where, P)
         _text_in(mid, "measure", where, P)
         _text_in(body.get("text"), "measure_text", where + ("text",), P)
         _text_in(body.get("department"), "department", where + ("department",), P)
@@ -1298,6 +1419,7 @@ def _rules(v: PackVersion, raw: list, category: str, at: tuple, P: _Problems) ->
             P.add(where, "a rule is a mapping with id and when")
             continue
         P.unknown_keys(body, keys, where)
+        _status(body, where, P)
         rid = str(body.get("id") or f"{category}-{i}")
         if "id" not in body:
             P.add(where + ("id",), "'id' is required")
@@ -1473,45 +1595,76 @@ def fact_classes(fact: Fact, atoms: list[C.Atom], tiers: list[str] | None = None
     return reps
 
 
-def _vectors(v: PackVersion, atoms: list[C.Atom], tiers: list[str] | None = None):
-    """Every reachable truth vector of ``atoms`` (cross product of each fact's value classes)."""
+def _assign(node: C.Node, fact: str, value: Any) -> C.Node:
+    """``node`` with every atom of ``fact`` replaced by its truth for ``value``, simplified."""
+    kind = node[0]
+    if kind == "atom":
+        atom = node[1]
+        return ("const", atom.test(value)) if atom.fact == fact else node
+    if kind == "not":
+        inner = _assign(node[1], fact, value)
+        return ("const", not inner[1]) if inner[0] == "const" else ("not", inner)
+    if kind == "const":
+        return node
+    absorbing = kind == "any"  # True absorbs an any, False absorbs an all
+    kept = []
+    for child in node[1]:
+        child = _assign(child, fact, value)
+        if child[0] == "const":
+            if child[1] == absorbing:
+                return child
+            continue
+        kept.append(child)
+    if not kept:
+        return ("const", not absorbing)
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+MAX_STATES = 200_000
+
+
+def _outcomes(v: PackVersion, conditions: list[C.Node], tiers: list[str] | None = None):
+    """Every reachable combination of the truth values of ``conditions``, each with one fact assignment giving it.
+
+    The facts are assigned one at a time, each over its classes of values (``fact_classes``); after each, every
+    condition is simplified, and assignments that leave the same residual conditions are merged (one witness
+    kept). Facts that only matter together (``any: [a >= 1, b >= 1]``) so never multiply: the work grows with the
+    distinct residual states, not with the product of the facts' classes. Yields (truth tuple, witness values).
+    """
     by_fact: dict[str, list[C.Atom]] = {}
-    for a in atoms:
-        by_fact.setdefault(a.fact, []).append(a)
-    names = list(by_fact)
-    classes = []
-    for n in names:
-        reps = fact_classes(v.facts[n], by_fact[n]) if n != "tier" else list(tiers or v.tier_order)
-        # Keep one value per distinct truth pattern of this fact's own atoms: values the rules cannot
-        # tell apart need not be combined with everything else.
+    for cond in conditions:
+        for a in C.atoms(cond):
+            by_fact.setdefault(a.fact, []).append(a)
+    states: dict[tuple, dict[str, Any]] = {tuple(_assign(c, "", None) for c in conditions): {}}  # consts folded
+    for name, fatoms in by_fact.items():
+        reps = fact_classes(v.facts[name], fatoms) if name != "tier" else list(tiers or v.tier_order)
         distinct: dict[tuple, Any] = {}
-        for rep in reps:
-            distinct.setdefault(tuple(a.test(rep) for a in by_fact[n]), rep)
-        classes.append(list(distinct.values()))
-    total = math.prod(len(c) for c in classes)
-    if total > MAX_VECTORS:
-        raise PolicyError(
-            f"{v.pack.path}: version {v.version} has {total:,} fact combinations to check; split rules "
-            f"or reduce thresholds (limit {MAX_VECTORS:,})."
-        )
-    seen = set()
-    for combo in itertools.product(*classes):
-        values = dict(zip(names, combo))
-        vec = tuple(a.test(values[a.fact]) for a in atoms)
-        if vec not in seen:
-            seen.add(vec)
-            yield vec, values
+        for rep in reps:  # one value per distinct truth pattern of this fact's own atoms
+            distinct.setdefault(tuple(a.test(rep) for a in fatoms), rep)
+        nxt: dict[tuple, dict[str, Any]] = {}
+        for residual, witness in states.items():
+            for rep in distinct.values():
+                key = tuple(_assign(c, name, rep) for c in residual)
+                if key not in nxt:
+                    nxt[key] = {**witness, name: rep}
+        if len(nxt) > MAX_STATES:
+            raise PolicyError(
+                f"{v.pack.path}: version {v.version} has over {MAX_STATES:,} distinct combinations of facts to "
+                "check; split rules or reduce thresholds."
+            )
+        states = nxt
+    for residual, witness in states.items():
+        yield tuple(c[1] for c in residual), witness
 
 
 def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
-    index = {a: i for i, a in enumerate(v.atoms1)}
     fires = {r.id: 0 for r in v.tier_rules}
     decisive = {r.id: 0 for r in v.tier_rules}
     reached: set[str] = set()
     incomplete, overlap = None, None
     try:
-        for vec, values in _vectors(v, v.atoms1):
-            fired = [r for r in v.tier_rules if C.evaluate(r.when, vec, index)]
+        for truth, values in _outcomes(v, [r.when for r in v.tier_rules]):
+            fired = [r for r, t in zip(v.tier_rules, truth) if t]
             for r in fired:
                 fires[r.id] += 1
             if not fired:
@@ -1560,12 +1713,12 @@ def _check_tables(v: PackVersion, at: tuple, P: _Problems) -> None:
                 f"rule {r.id} can never decide the tier: whenever it applies a rule of higher priority applies too",
             )
     # Stage 2 rules, with `tier` ranging over the tiers the table can give.
-    index2 = {a: i for i, a in enumerate(v.atoms2)}
     fires2: dict[str, int] = {}
     try:
-        for vec, _ in _vectors(v, v.atoms2, sorted(reached, key=v.tier_order.index)):
-            for r in v.list_rules + v.measure_rules + v.notice_rules:
-                if C.evaluate(r.when, vec, index2):
+        stage2 = v.list_rules + v.measure_rules + v.notice_rules
+        for truth, _ in _outcomes(v, [r.when for r in stage2], sorted(reached, key=v.tier_order.index)):
+            for r, t in zip(stage2, truth):
+                if t:
                     fires2[r.id] = fires2.get(r.id, 0) + 1
     except PolicyError as exc:
         P.add(at + ("list_rules",), str(exc))

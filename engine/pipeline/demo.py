@@ -664,7 +664,7 @@ def demo_pack(pack_id: str, out_dir: pathlib.Path) -> pathlib.Path:
     return path
 
 
-DEMO_CYCLES = (  # (pack, period, as-of offset): the previous tax year under the 2014 regime first
+DEMO_CYCLES = (  # (pack, period, as-of offset): the previous tax year under the 2020 version (2014 measures as amended by 2020 No.15) first
     ("tax-credit", "prev-year", -365),
     ("tax-credit", "year", 0),
     ("market-credit-risk", "day", 0),

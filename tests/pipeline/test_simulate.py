@@ -23,7 +23,7 @@ SHIPPED = (PACKS_DIR / "tax-credit.yaml").read_text(encoding="utf-8")
 def draft(
     tmp_path: pathlib.Path, *changes: tuple[str, str], subjects: str | None = None, name: str = "draft.yaml"
 ) -> pathlib.Path:
-    """The shipped pack with text replaced in its 2025 version only (the 2014 version keeps its anchors)."""
+    """The shipped pack with text replaced in its 2025 version only (the earlier versions keep their anchors)."""
     cut = SHIPPED.index('  - version: "2025"')
     head, tail = SHIPPED[:cut], SHIPPED[cut:]
     for old, new in changes:
@@ -53,8 +53,10 @@ def drafts(tmp_path_factory) -> dict[str, pathlib.Path]:
     """Draft files written once per module: the loader caches a validated pack by path and mtime, and validating
     the tax-credit pack takes seconds."""
     d = tmp_path_factory.mktemp("drafts")
-    bad = d / "bad.yaml"  # the supervision table is shared by both versions (a YAML anchor)
-    bad.write_text(SHIPPED.replace("A: {ratio: 0.05, per_year: 1", "A: {ratio: 5, per_year: 1"), encoding="utf-8")
+    bad = d / "bad.yaml"  # the supervision rows are shared by every version (YAML anchors)
+    bad.write_text(
+        SHIPPED.replace("A: &sup_a {ratio: 0.05, per_year: 1", "A: &sup_a {ratio: 5, per_year: 1"), encoding="utf-8"
+    )
     return {
         "same": draft(d, name="same.yaml"),
         "stricter": draft(d, *STRICTER_A, name="stricter.yaml"),
@@ -116,7 +118,7 @@ def test_against_an_older_cycle_and_as_of(store, drafts):
     build_register(store)
     first, _ = two_cycles(store)
     r = simulate(store, str(drafts["stricter"]), against=first["cycle"], as_of=dt.date(2026, 4, 30))
-    assert r["against"]["cycle"] == first["cycle"] and r["against"]["version"] == "2014"
+    assert r["against"]["cycle"] == first["cycle"] and r["against"]["version"] == "2020"
     # Everyone was B in the 2024 cycle; with the draft: 20 B, 10 C, 10 D.
     assert {(x["from"], x["to"]): x["entities"] for x in r["transitions"]} == {
         ("B", "B"): 20,
@@ -178,7 +180,7 @@ def test_cli_bad_input(store, runner, drafts):
     assert result.exit_code == 1
     assert f"{bad}:" in result.output and "supervision.A.ratio: ratio must be a number from 0 to 1" in result.output
     line = int(re.search(rf"{re.escape(str(bad))}:(\d+): versions\.0\.supervision\.A\.ratio", result.output)[1])
-    assert "A: {ratio: 5" in bad.read_text(encoding="utf-8").splitlines()[line - 1]
+    assert "A: &sup_a {ratio: 5" in bad.read_text(encoding="utf-8").splitlines()[line - 1]
     result = runner.invoke(cli, ["--db", store.url, "simulate", "--policy", str(good), "--as-of", "30/04/2026"])
     assert result.exit_code == 2 and "not a date" in result.output
     with pytest.raises(CycleNotFound):

@@ -77,7 +77,7 @@ def test_direct_d_reason_lists_the_ignored_score_rule(sqlite_store, reg):
 def test_version_in_force_at_as_of(sqlite_store, reg):
     code = reg.entity(records=[tax(2024, 95)])
     result = grade(sqlite_store, code, as_of=dt.date(2025, 4, 30))
-    assert result["policy"]["version"] == "2014" and result["period"] == "2024" and result["tier"] == "A"
+    assert result["policy"]["version"] == "2020" and result["period"] == "2024" and result["tier"] == "A"
     assert "第十九条" in decisive(result)["basis"]
 
 

@@ -132,7 +132,7 @@ def test_cli_validate_reports_each_problem(runner, tmp_path):
     assert result.exit_code == 1
     assert f"{path}:" in result.output and "did you mean 'score'" in result.output
     ok = runner.invoke(cli, ["policy", "validate", *map(str, sorted(PACKS_DIR.glob("*.yaml")))])
-    assert ok.exit_code == 0 and "tax-credit.yaml: valid (2014, 2025)" in ok.output
+    assert ok.exit_code == 0 and "tax-credit.yaml: valid (2014, 2018, 2020, 2025)" in ok.output
 
 
 def test_cli_show_and_diff(runner):
@@ -154,3 +154,46 @@ def test_user_pack_dir_overrides(tmp_path, monkeypatch):
     shutil.copy(PACKS_DIR / "bank-tax.yaml", tmp_path / "bank-tax.yaml")
     monkeypatch.setenv("SUPERVISE_POLICIES", str(tmp_path))
     assert get_pack("bank-tax").path == (tmp_path / "bank-tax.yaml").resolve()
+
+
+def _cross_product_outcomes(v, conditions, tiers=None):
+    """The brute-force reference: every combination of every fact's value classes, evaluated in full."""
+    import itertools
+
+    from engine import conditions as C
+    from policies.loader import fact_classes
+
+    by_fact: dict = {}
+    for cond in conditions:
+        for a in C.atoms(cond):
+            by_fact.setdefault(a.fact, []).append(a)
+    names = list(by_fact)
+    classes = []
+    for n in names:  # one value per truth pattern of the fact's own atoms, as the old check did
+        reps = fact_classes(v.facts[n], by_fact[n]) if n != "tier" else list(tiers or v.tier_order)
+        classes.append(list({tuple(a.test(r) for a in by_fact[n]): r for r in reversed(reps)}.values()))
+    index = {a: i for i, a in enumerate(dict.fromkeys(a for n in names for a in by_fact[n]))}
+    vectors = set()
+    for combo in itertools.product(*classes):
+        values = dict(zip(names, combo))
+        vectors.add(tuple(a.test(values[a.fact]) for a in index))
+    return {tuple(C.evaluate(c, vec, index) for c in conditions) for vec in vectors}
+
+
+@pytest.mark.parametrize("version", ["2014", "2025"])
+def test_table_check_reaches_exactly_the_cross_products_outcomes(version):
+    """The tier and list table checks enumerate residual conditions fact by fact instead of the cross product of
+    every fact's classes (which grew 8-fold with the tax pack's continuing-state facts): on the shipped tax pack
+    they reach the same set of rule outcomes, and each outcome's witness values really give it."""
+    from engine import conditions as C
+    from policies.loader import _outcomes
+
+    v = get_pack("tax-credit").get_version(version)
+    for rules, tiers in ((v.tier_rules, None), (v.list_rules + v.measure_rules + v.notice_rules, v.tier_order)):
+        conds = [r.when for r in rules]
+        got = dict(_outcomes(v, conds, tiers))
+        assert set(got) == _cross_product_outcomes(v, conds, tiers)
+        for truth, witness in got.items():
+            index = {a: i for i, a in enumerate(dict.fromkeys(a for c in conds for a in C.atoms(c)))}
+            vec = [a.test(witness[a.fact]) for a in index]
+            assert tuple(C.evaluate(c, vec, index) for c in conds) == truth

@@ -116,9 +116,15 @@ def test_compiled_conditions_never_use_exists_operators():
 
 
 def oracle_2025(f):
-    """Independent reading of the 2025 grade rules (domain.md §1.1-1.3), written without the pack."""
+    """Independent reading of the 2025 grade rules (domain.md §1.1-1.3, §10.1: Art.16-18, Art.34(4) carry-over
+    except items (十)/(十一)), written without the pack. The facts are the adjusted ones (the -11 deduction is
+    the fact compiler's, tests/rules/test_tax_articles.py)."""
     new = f["years_operating"] is not None and f["years_operating"] < 1
-    if f["direct_d"] >= 1 or f["major_dishonest"] >= 1 or f["direct_d_prev"] >= 1:
+    now = f["direct_d"] >= 1 or f["direct_d_state"] >= 1 or f["major_dishonest_year"] >= 1
+    prev = f["direct_d_prev"] >= 1 or f["direct_d_state_prev"] >= 1 or f["major_dishonest_prev"] >= 1
+    prev_kept = f["direct_d_prev_kept"] >= 1 or f["direct_d_state_prev"] >= 1 or f["major_dishonest_prev"] >= 1
+    prev2_kept = f["direct_d_prev2_kept"] >= 1 or f["direct_d_state_prev2"] >= 1 or f["major_dishonest_prev2"] >= 1
+    if now or prev_kept:
         return "D"
     if new:
         return "M"
@@ -127,13 +133,12 @@ def oracle_2025(f):
         return "M"
     if s is None:
         return "N"
-    prev_d = f["direct_d_prev"] >= 1 or (f["score_prev"] is not None and f["score_prev"] < 40)
+    prev_d = prev or prev2_kept or (f["score_prev"] is not None and f["score_prev"] < 40)
     blocked = (
         (f["years_operating"] is not None and f["years_operating"] < 3)
         or prev_d
         or f["zero_vat"] >= 1
         or f["bad_books"] >= 1
-        or f["direct_d_prev2"] >= 1
     )
     if s >= 90:
         return "B" if blocked else "A"
@@ -152,17 +157,29 @@ def random_facts(rnd):
             else round(rnd.choice([rnd.uniform(0, 100), rnd.choice([40, 70, 90, 39.99, 69.99, 89.99, 100])]), 2)
         )
 
+    def some(p):
+        return float(rnd.random() < p)
+
+    prev, prev2 = some(0.05), some(0.05)
     return {
         "score": score(),
         "score_prev": score(),
         "has_revenue": rnd.random() < 0.8,
-        "years_operating": None if rnd.random() < 0.05 else round(rnd.uniform(0, 12), 2),
-        "direct_d": float(rnd.random() < 0.05),
-        "direct_d_prev": float(rnd.random() < 0.05),
-        "direct_d_prev2": float(rnd.random() < 0.05),
-        "zero_vat": float(rnd.random() < 0.05),
-        "bad_books": float(rnd.random() < 0.05),
-        "major_dishonest": float(rnd.random() < 0.02),
+        "years_operating": None if rnd.random() < 0.05 else float(rnd.randint(0, 12)),
+        "direct_d": some(0.05),
+        "direct_d_state": some(0.03),
+        "major_dishonest_year": some(0.02),
+        "direct_d_prev": prev,
+        "direct_d_prev_kept": prev if rnd.random() < 0.6 else 0.0,  # items (十)/(十一) are not kept
+        "direct_d_state_prev": some(0.03),
+        "major_dishonest_prev": some(0.02),
+        "direct_d_prev2": prev2,
+        "direct_d_prev2_kept": prev2 if rnd.random() < 0.6 else 0.0,
+        "direct_d_state_prev2": some(0.03),
+        "major_dishonest_prev2": some(0.02),
+        "zero_vat": some(0.05),
+        "bad_books": some(0.05),
+        "major_dishonest": some(0.02),
     }
 
 

@@ -395,10 +395,10 @@ def test_tax_credit_explain_names_the_continuing_state(sqlite_store, reg):
     assert "ended_on" not in text and "direct_d" not in text
 
 
-def test_tax_credit_2014_version_shares_the_state_facts(sqlite_store, reg):
+def test_tax_credit_2020_version_shares_the_state_facts(sqlite_store, reg):
     code = reg.entity(established=D(2010, 1, 1), records=[tax(2024, 95), _household("2022-05-10")])
     result, version = evaluate_entity(sqlite_store, code, "tax-credit", D(2025, 4, 30))
-    assert version.version == "2014" and result["period"] == "2024"
+    assert version.version == "2020" and result["period"] == "2024"
     assert (result["tier"], _decisive(result)["rule"]) == ("D", "d-direct")
 
 
