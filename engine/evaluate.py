@@ -19,7 +19,7 @@ from typing import Any, cast
 from engine import conditions as C
 from engine import decisions as D
 from engine.evidence import with_evidence
-from engine.facts import FactCompiler, Period
+from engine.facts import FactCompiler, Period, SourceCycle
 from engine.model import PackVersion, Rule
 from engine.rules import engine as rule_engine
 from engine.values import fill
@@ -33,10 +33,10 @@ class _Safe(dict):
 class Evaluator:
     """Use this to evaluate many entities against one pack version at one as-of date."""
 
-    def __init__(self, version: PackVersion, as_of: dt.date):
+    def __init__(self, version: PackVersion, as_of: dt.date, decided: Mapping[str, SourceCycle | None] | None = None):
         self.version = version
         self.as_of = as_of
-        self.facts = FactCompiler(version, as_of)
+        self.facts = FactCompiler(version, as_of, decided)
         self.period: Period = self.facts.period
         self.index1 = {a: i for i, a in enumerate(version.atoms1)}
         self.index2 = {a: i for i, a in enumerate(version.atoms2)}
@@ -278,6 +278,8 @@ def explain_text(result: dict, version: PackVersion) -> str:
         )
         if r.get("condition"):
             lines.append(f"    适用条件：{r['condition']}。")
+    for text in result.get("source_lines") or ():  # decision facts: the stored cycle each came from
+        lines.append(f"    {text}。")
     ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
     tier_rules = {t.id for t in version.tier_rules}
     for r in ignored:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.model import PackVersion
@@ -59,6 +59,54 @@ class Period:
         if self.kind == "month":
             return f"{self.start:%Y-%m}"
         return self.start.isoformat()
+
+
+@dataclass(frozen=True)
+class SourceCycle:
+    """The stored cycle of another pack (or of this one, for an earlier period) that a ``decision`` fact reads:
+    which cycle it is (named in explanations and recorded in the reading cycle for replay) and the tiers it gave,
+    entity id -> tier (all of them for a cycle, only the entity's for one evaluation)."""
+
+    id: int
+    pack: str
+    period: str  # the cycle's period label (2025, 2026-04-30, ...)
+    revision: int
+    as_of: dt.date
+    tiers: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        """What a reading cycle records of it (its summary's ``sources``) and ``evaluate --json`` shows."""
+        return {
+            "cycle": self.id,
+            "pack": self.pack,
+            "period": self.period,
+            "revision": self.revision,
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+def decision_key(source: Mapping[str, Any]) -> str:
+    """The key of a ``decision`` source's cycle: ``pack@period`` (``pack@period-1``) or ``pack@latest``. Facts with
+    the same pack and period (the tier and the cycle id of one reference) read the same cycle."""
+    return f"{source['pack']}@{source.get('period') or 'latest'}"
+
+
+def decision_shift(source: Mapping[str, Any]) -> int | None:
+    """The period shift of a ``decision`` source (``period`` 0, ``period-2`` -2), None without ``period``
+    (the latest cycle in force, whatever period it rated)."""
+    period = source.get("period")
+    if not period:
+        return None
+    return -int(period[7:]) if len(period) > 6 else 0
+
+
+def decision_sources(version: PackVersion) -> dict[str, dict]:
+    """decision key -> its source (the first fact's) for the ``decision`` facts of a pack version."""
+    out: dict[str, dict] = {}
+    for fact in version.source_facts().values():
+        if fact.source and "decision" in fact.source:
+            out.setdefault(decision_key(fact.source), fact.source)
+    return out
 
 
 def window_bounds(window: str, period: Period) -> tuple[dt.date, dt.date]:
@@ -132,7 +180,12 @@ def open_since(source: dict, period: Period) -> dt.date:
 
 
 def compile_fact(
-    name: str, source: dict, ftype: str, default: Any, period: Period
+    name: str,
+    source: dict,
+    ftype: str,
+    default: Any,
+    period: Period,
+    decided: Mapping[str, SourceCycle | None] | None = None,
 ) -> tuple[Callable[[dict, dict, Any], Any], str | None]:
     """Return (fn(entity, records_by_kind, previous_tier) -> value, record kind used or None).
 
@@ -140,8 +193,20 @@ def compile_fact(
     ``lasts_until: F`` the record is a continuing state from its date until F (exclusive, None = still lasting),
     taken when that state overlaps the window; with ``in_force_until: F`` (or a list) only when the as-of date is
     before F (None = no end). Neither ever takes a record dated after the as-of date.
+
+    A ``decision`` source reads ``decided[decision_key(source)]`` (the cycle the pipeline found for it): the tier
+    that cycle gave the entity (``decision: tier``; the default when it did not decide the entity) or the cycle's id
+    (``decision: cycle``); no cycle there gives the default (None) for every entity. Finding the cycle, and refusing
+    to evaluate without one, is the pipeline's (engine.pipeline.cycles.resolve_sources).
     """
     as_of_iso = period.as_of.isoformat()
+    if "decision" in source:
+        found = (decided or {}).get(decision_key(source))
+        if source["decision"] == "cycle":
+            cycle_id = found.id if found is not None else default
+            return (lambda entity, by_kind, prev: cycle_id), None
+        tiers_get = (found.tiers if found is not None else {}).get
+        return (lambda entity, by_kind, prev: tiers_get(entity.get("id"), default)), None
     if "record" in source or "count" in source:
         kind = source.get("record") or source.get("count")
         lo, hi = window_bounds(str(source.get("window", "all")), period)
@@ -254,14 +319,15 @@ class FactCompiler:
     ``compute_each``) stay the reference: both give the same values and types (tests/pipeline/test_cycle_fastpath.py).
     """
 
-    def __init__(self, version: PackVersion, as_of: dt.date):
+    def __init__(self, version: PackVersion, as_of: dt.date, decided: Mapping[str, SourceCycle | None] | None = None):
         self.version = version
         self.period = Period.at(version.period, as_of)
+        self.decided = dict(decided or {})  # decision key -> the cycle a ``decision`` fact reads (None: none)
         self.fns: list[tuple[str, Callable]] = []
         kinds = set()
         for name, fact in version.source_facts().items():
             assert fact.source is not None  # a source fact (the others are conditions)
-            fn, kind = compile_fact(name, fact.source, fact.type, fact.default, self.period)
+            fn, kind = compile_fact(name, fact.source, fact.type, fact.default, self.period, self.decided)
             self.fns.append((name, fn))
             if kind:
                 kinds.add(kind)
@@ -315,6 +381,13 @@ class FactCompiler:
                 self._init[slot] = 0
                 groups.setdefault(key, [[], []])[0].append(slot)
                 self._finish.append((slot, "count", None))
+            elif "decision" in source:
+                found = self.decided.get(decision_key(source))
+                if source["decision"] == "cycle":
+                    self._entity.append((slot, "const", found.id if found is not None else default))
+                else:
+                    tiers = found.tiers if found is not None else {}
+                    self._entity.append((slot, "decision", (tiers.get, default)))
             elif "entity" in source:
                 attr = source["entity"]
                 if attr == "years_operating":
@@ -417,6 +490,10 @@ class FactCompiler:
                 acc[slot] = entity.get("code_kind") == "person"
             elif how == "attr":
                 acc[slot] = entity.get(arg)
+            elif how == "decision":
+                acc[slot] = arg[0](entity.get("id"), arg[1])
+            elif how == "const":
+                acc[slot] = arg
             elif how == "false":
                 acc[slot] = False
             else:

@@ -7,17 +7,16 @@ pipeline never imports it.
 from __future__ import annotations
 
 import logging
-import os
 import pathlib
 from typing import Any
 
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
 from engine.model import Pack
 from engine.register.records import RecordKind, parse_kinds
-from policies.loader import base_limits, base_record_kinds, load_pack, read_yaml
+from policies.loader import PACKS_DIR as PACKS_DIR
+from policies.loader import base_limits, base_record_kinds, load_pack, pack_dirs, read_yaml
 
-HERE = pathlib.Path(__file__).resolve().parent
-PACKS_DIR = HERE / "packs"
+HERE = pathlib.Path(__file__).resolve().parent  # PACKS_DIR and pack_dirs are the loader's (it reads referenced packs)
 
 
 def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, RecordKind]:
@@ -37,15 +36,6 @@ def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Reco
 
 
 _cache: dict[tuple[str, float], Pack] = {}
-
-
-def pack_dirs() -> list[pathlib.Path]:
-    """Shipped packs first, then directories in SUPERVISE_POLICIES (os.pathsep-separated)."""
-    dirs = [PACKS_DIR]
-    for part in (os.environ.get("SUPERVISE_POLICIES") or "").split(os.pathsep):
-        if part:
-            dirs.append(pathlib.Path(part))
-    return dirs
 
 
 def load_file(path: str | pathlib.Path) -> Pack:

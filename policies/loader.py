@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import pathlib
 import re
 from typing import Any
@@ -829,12 +830,14 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
             continue
         source = body.get("source")
         if not isinstance(source, dict):
-            P.add(where + ("source",), "source is required: {record|count|open|entity|previous|adjust: ...}")
+            P.add(where + ("source",), "source is required: {record|count|open|entity|previous|adjust|decision: ...}")
             continue
         _check_source(v, name, ftype, source, where + ("source",), P)
         values = tuple(str(x) for x in (body.get("values") or ()))
         if source.get("previous") == "tier":
             values = tuple(v.tier_order)
+        elif source.get("decision") == "tier" and isinstance(source.get("pack"), str):
+            values = _decision_values(v, source["pack"], values, where, P)
         if ftype == "enum" and not values and source.get("entity") not in ("entity_type", "region"):
             P.add(where + ("values",), "an enum fact lists its values")
         default = body.get("default")
@@ -932,9 +935,9 @@ def _facts(v: PackVersion, raw: dict, at: tuple, P: _Problems) -> None:
 def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tuple, P: _Problems) -> None:
     kinds = v.pack.record_kinds
     keys = set(source)
-    primary = keys & {"record", "count", "open", "entity", "previous", "adjust"}
+    primary = keys & {"record", "count", "open", "entity", "previous", "adjust", "decision"}
     if len(primary) != 1:
-        P.add(where, "give exactly one of record, count, open, entity, previous, adjust")
+        P.add(where, "give exactly one of record, count, open, entity, previous, adjust, decision")
         return
     (kind_key,) = primary
     allowed = {
@@ -944,6 +947,7 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
         "entity": {"entity", "at", "years"},
         "previous": {"previous"},
         "adjust": {"adjust", "add", "when", "basis", "reason"},
+        "decision": {"decision", "pack", "period", "missing"},
     }[kind_key]
     P.unknown_keys(source, allowed, where)
     if kind_key == "adjust":
@@ -1054,8 +1058,101 @@ def _check_source(v: PackVersion, name: str, ftype: str, source: dict, where: tu
                 "years (years_operating only) is calendar (whole evaluation years: a year counts when the entity "
                 "was established by its 1 January) or elapsed (days / 365.25, the default)",
             )
+    elif kind_key == "decision":
+        _check_decision(v, name, ftype, source, where, P)
     elif source["previous"] != "tier":
         P.add(where + ("previous",), "only 'previous: tier' (the tier in the previous cycle of this pack) exists")
+
+
+DECISION_PERIOD = re.compile(r"^period(-\d+)?$")
+
+
+def _check_decision(v: PackVersion, name: str, ftype: str, source: dict, where: tuple, P: _Problems) -> None:
+    """``{decision: tier|cycle, pack: ID, period: period|period-N, missing: error|none}``: a stored decision of a
+    pack's cycle (engine.facts.compile_fact; the cycle is found by engine.pipeline.cycles.resolve_sources)."""
+    what, pack_id = source.get("decision"), source.get("pack")
+    if what not in ("tier", "cycle"):
+        P.add(where + ("decision",), "decision is 'tier' (the tier the cycle gave) or 'cycle' (the cycle's id)")
+    elif what == "tier" and ftype != "enum":
+        P.add(where, f"a decision tier is one of the pack's tiers; declare fact '{name}' as enum")
+    elif what == "cycle" and ftype != "int":
+        P.add(where, f"a decision cycle is a cycle id; declare fact '{name}' as int")
+    if not isinstance(pack_id, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", pack_id):
+        P.add(where + ("pack",), "pack is the id of the pack whose stored decision is read, e.g. tax-credit")
+    period = source.get("period")
+    if period is not None:
+        if not isinstance(period, str) or not DECISION_PERIOD.match(period):
+            P.add(where + ("period",), "period is 'period' (this evaluation's period) or 'period-N' (N periods before)")
+        else:
+            shift = int(period[7:]) if len(period) > 6 else 0
+            lo, hi = BOUNDS["facts.source.window"]
+            if shift > hi:
+                P.add(where + ("period",), f"period-{shift} reaches back too far: at most period-{hi}")
+            if pack_id == v.pack.id and shift == 0:
+                P.add(where + ("period",), "a pack reads its own decisions of earlier periods only: period-1, period-2")
+    elif pack_id == v.pack.id:
+        P.add(where, "a pack reads its own decisions of an earlier period: give period: period-1 (or period-N)")
+    if source.get("missing", "error") not in ("error", "none"):
+        P.add(
+            where + ("missing",),
+            "missing is 'error' (no such cycle: refuse to evaluate, the default) or 'none' (the fact is null)",
+        )
+
+
+def _decision_values(v: PackVersion, pack_id: str, declared: tuple, where: tuple, P: _Problems) -> tuple:
+    """The values of a ``decision: tier`` fact: this pack's tiers when it reads its own decisions; else the ones
+    declared, each checked against the tiers of the referenced pack when its file is in the pack directories (a
+    stored version is rebuilt from its declared values, whatever pack files are present)."""
+    if pack_id == v.pack.id:
+        return tuple(v.tier_order)
+    if not declared:
+        P.add(where + ("values",), f"list the tiers of pack {pack_id} the fact can take (values: [...])")
+        return declared
+    tiers = _pack_tiers(pack_id)
+    if tiers is not None:
+        for i, value in enumerate(declared):
+            if value not in tiers:
+                P.add(
+                    where + ("values", i),
+                    f"'{value}' is not a tier of pack {pack_id}{did_you_mean(value, sorted(tiers))}",
+                )
+    return declared
+
+
+PACKS_DIR = pathlib.Path(__file__).resolve().parent / "packs"
+
+
+def pack_dirs() -> list[pathlib.Path]:
+    """Shipped packs first, then directories in SUPERVISE_POLICIES (os.pathsep-separated)."""
+    dirs = [PACKS_DIR]
+    for part in (os.environ.get("SUPERVISE_POLICIES") or "").split(os.pathsep):
+        if part:
+            dirs.append(pathlib.Path(part))
+    return dirs
+
+
+def _pack_tiers(pack_id: str) -> set[str] | None:
+    """The tier codes of every version of the pack file with this id in the pack directories (read as YAML, not
+    loaded: two packs may read each other's decisions), or None when there is no such file."""
+    path = None
+    for d in pack_dirs():
+        candidate = pathlib.Path(d) / f"{pack_id}.yaml"
+        if candidate.exists():
+            path = candidate
+    if path is None:
+        return None
+    try:
+        _, raw = read_yaml(path)
+    except PolicyError:
+        return None
+    if not isinstance(raw, dict) or raw.get("id", pack_id) != pack_id or not isinstance(raw.get("versions"), list):
+        return None
+    tiers: set[str] = set()
+    for version in raw["versions"]:
+        order = ((version or {}).get("tiers") or {}).get("order") if isinstance(version, dict) else None
+        if isinstance(order, list):
+            tiers.update(str(t) for t in order)
+    return tiers
 
 
 def _end_field(kind: RecordKind, fld: Any, where: tuple, P: _Problems, date_field: Any = None) -> None:

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.errors import UnknownServiceItem, did_you_mean
+from engine.errors import SupervisionError, UnknownServiceItem, did_you_mean
+from engine.facts import decision_key
 from engine.register.entities import resolve_code
 from engine.store import cycles as qc
 from engine.store import entities as qe
+from engine.values import period_cn
 from lists.lifecycle import active_entries
 from policies import get_pack, pack_files
 
@@ -64,6 +66,8 @@ class CitedDecision:
     tier: str
     tier_label: str
     decision: int
+    # Where its decision facts came from: "纳税信用级别取自第N号评价周期（…）", one line per stored cycle it read.
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +123,8 @@ class CheckResult:
                 f"  decided by {d['pack']}@{d['version']} cycle {d['cycle']} (period {d['period']}, revision "
                 f"{d['revision']}, as of {d['cycle_as_of']}): {d['tier_label']}"
             )
+            for text in d["sources"]:
+                lines.append(f"    {text}")
         return lines
 
 
@@ -289,6 +295,7 @@ def _decide(
                 d["tier"],
                 outcome.get("tier_label") or d["tier"],
                 d["id"],
+                source_lines(cycle, d.get("facts") or {}),
             )
         )
         for m in outcome.get("measures") or []:
@@ -343,6 +350,45 @@ def _decide(
         for m in result.measures:
             if m.kind == "incentive":
                 m.ignored_because = INCENTIVE_IGNORED
+
+
+def source_lines(cycle: dict, facts: dict) -> list[str]:
+    """The stored cycles a decision's ``decision`` facts read (recorded in its cycle's summary), in words:
+    ``纳税信用级别取自第12号评价周期（纳税信用评价，2025年度，第1次，截至2026年4月30日），为A级``."""
+    recorded = (cycle.get("summary") or {}).get("sources") or {}
+    body_facts = ((cycle.get("pack_body") or {}).get("version") or {}).get("facts") or {}
+    out: list[str] = []
+    for name, body in body_facts.items():
+        source = body.get("source") if isinstance(body, dict) else None
+        if not isinstance(source, dict) or source.get("decision") != "tier":
+            continue
+        key = decision_key(source)
+        if key not in recorded:
+            continue
+        value = facts.get(name)
+        shown = (body.get("value_labels") or {}).get(value, value)
+        out.append(source_text(body.get("label") or name, source["pack"], recorded[key], shown))
+    return out
+
+
+def source_text(label: str, pack_id: str, item: dict | None, shown: Any) -> str:
+    """One decision fact's origin for the party: ``纳税信用级别取自第12号评价周期（纳税信用评价，2025年度，第1次，
+    截至2026年4月30日），为A级``; ``item`` is the cycle as a cycle's summary records it (None: none was in force)."""
+    title = _pack_title(pack_id)
+    if item is None:
+        return f"{label}：{title}无在评价时已提交的相应评价周期，按无级别处理"
+    d = dt.date.fromisoformat(item["as_of"])
+    return (
+        f"{label}取自第{item['cycle']}号评价周期（{title}，{period_cn(item['period'])}，第{item['revision']}次，"
+        f"截至{d.year}年{d.month}月{d.day}日）" + (f"，为{shown}" if shown is not None else "，该周期未评价该主体")
+    )
+
+
+def _pack_title(pack_id: str) -> str:
+    try:
+        return get_pack(pack_id).title
+    except SupervisionError:
+        return "相应政策包"
 
 
 def verdict(result: CheckResult) -> str:

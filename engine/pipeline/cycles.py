@@ -23,6 +23,7 @@ from typing import Any
 
 from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
+from engine.facts import Period, SourceCycle, decision_shift, decision_sources
 from engine.model import PackVersion
 from engine.pipeline.parallel import Sink, evaluate_batches
 from engine.pipeline.results import CycleDiff, CycleList, CycleRun, CycleView, Replay
@@ -93,6 +94,90 @@ def _load_version(pack_ref: str, as_of: dt.date) -> PackVersion:
     return pack.version_at(as_of)
 
 
+def resolve_sources(
+    conn: Connection,
+    version: PackVersion,
+    as_of: dt.date,
+    known_at: dt.datetime | None = None,
+    entity_ids: list[int] | None = None,
+) -> dict[str, SourceCycle | None]:
+    """The stored cycle each ``decision`` fact of ``version`` reads at ``as_of`` (decision key -> SourceCycle).
+
+    The cycle in force: of the referenced pack's committed cycles with an as-of date on or before ``as_of`` and
+    started by the knowledge date ``known_at`` (None: what is known now), only the newest revision of each period;
+    with ``period: period-N`` the one whose rated period is this evaluation's period shifted by N, else the
+    latest. None stands for no such cycle where the fact says ``missing: none``; otherwise no cycle is a
+    CycleError naming the pack, the date and the cycle to run: the engine never guesses a grade. The tiers are
+    those of ``entity_ids`` only when given (one evaluation), else of every entity the cycle decided."""
+    out: dict[str, SourceCycle | None] = {}
+    reading = Period.at(version.period, as_of)
+    facts = version.source_facts()
+    for key, source in decision_sources(version).items():
+        shift = decision_shift(source)
+        target = None if shift is None else reading.shifted(shift)
+        pack_id = source["pack"]
+        row = next(
+            (
+                r
+                for r in q.committed_cycles(conn, pack_id, as_of, known_at)
+                if target is None or _rated(r["period_kind"], r["as_of"]) == target
+            ),
+            None,
+        )
+        if row is None:
+            if source.get("missing") == "none":
+                out[key] = None
+                continue
+            names = "、".join(n for n, f in facts.items() if f.source and f.source.get("pack") == pack_id)
+            which = (
+                "no committed cycle"
+                if target is None
+                else f"no committed cycle rating period {Period(reading.kind, as_of, *target).label}"
+            )
+            known = f" as known at {known_at.isoformat(timespec='seconds')}" if known_at else ""
+            run = (
+                f"supervise cycle run --policy {pack_id} --period {Period(reading.kind, as_of, *target).label}"
+                if target is not None
+                else f"supervise cycle run --policy {pack_id} --period PERIOD"
+            )
+            raise CycleError(
+                f"Policy {version.pack.id} reads the tier that policy {pack_id} decided (fact {names}), but {pack_id} "
+                f"has {which} in force on {as_of.isoformat()}{known}; nothing was evaluated. Run a {pack_id} cycle "
+                f"first ('{run} --as-of {as_of.isoformat()}' or an earlier as-of date), then evaluate again."
+            )
+        if entity_ids is None:
+            tiers = q.tiers_of(conn, row["id"])
+        else:
+            found = {e: q.tiers_of_entity(conn, row["id"], e) for e in entity_ids}
+            tiers = {e: t for e, t in found.items() if t is not None}
+        out[key] = SourceCycle(row["id"], pack_id, row["period"], row["revision"], row["as_of"], tiers)
+    return out
+
+
+def recorded_sources(conn: Connection, version: PackVersion, cycle: dict) -> dict[str, SourceCycle | None]:
+    """The source cycles a stored cycle read (its summary's ``sources``), with their tiers, for its replay: the same
+    cycles, even when a newer revision of one has been stored since. A cycle stored before its pack read other
+    cycles' decisions recorded none: they are found again as known when it started."""
+    recorded = (cycle.get("summary") or {}).get("sources")
+    if recorded is None:
+        return resolve_sources(conn, version, cycle["as_of"], cycle["known_at"] or cycle["started_at"])
+    out: dict[str, SourceCycle | None] = {}
+    for key in decision_sources(version):
+        item = recorded.get(key)
+        if item is None:
+            out[key] = None
+            continue
+        c = q.get_cycle(conn, int(item["cycle"]))
+        out[key] = SourceCycle(c["id"], c["pack_id"], c["period"], c["revision"], c["as_of"], q.tiers_of(conn, c["id"]))
+    return out
+
+
+def _rated(kind: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The period a cycle of a pack version rating ``kind`` periods rated at ``as_of`` (engine.facts.Period)."""
+    p = Period.at(kind, as_of)
+    return p.start, p.end
+
+
 def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
     """How many evaluation worker processes to use: ``SUPERVISE_WORKERS`` if set; otherwise none for a small
     register (starting one costs about a second) or an in-memory database (a worker could not see it), one
@@ -121,6 +206,7 @@ def evaluate_register(
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
     url: str | None = None,
+    decided: dict[str, SourceCycle | None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
@@ -138,6 +224,7 @@ def evaluate_register(
         workers=workers,
         url=url,
         progress=progress,
+        decided=decided,
     )
 
 
@@ -225,6 +312,8 @@ def run_cycle(
         pv_id = q.ensure_policy_version(conn, version)
         prev = q.previous_cycle(conn, pack_id, as_of)
         previous = q.tiers_of(conn, prev["id"]) if prev else {}
+        # Decisions of other cycles this pack reads (a cycle of the tax pack for 银税互动): the ones committed by now.
+        decided = resolve_sources(conn, version, as_of, started)
         cycle_id = q.create_cycle(
             conn,
             pack_id=pack_id,
@@ -273,7 +362,16 @@ def run_cycle(
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
         stats = evaluate_register(
-            conn, version, as_of, sink, previous, known_at=started, progress=progress, workers=workers, url=store.url
+            conn,
+            version,
+            as_of,
+            sink,
+            previous,
+            known_at=started,
+            progress=progress,
+            workers=workers,
+            url=store.url,
+            decided=decided,
         )
         if stats["entities"] == 0:
             raise CycleError(
@@ -296,6 +394,8 @@ def run_cycle(
             }
         )
         summary["as_of_from"] = as_of_from
+        # The cycles its decision facts read, for the explanation, 'check' and replay (decision key -> cycle).
+        summary["sources"] = {k: (c.describe() if c else None) for k, c in decided.items()}
         summary["wall_seconds"] = round(time.perf_counter() - t0, 3)  # stored: what 'cycle show' prints
         q.finish_cycle(conn, cycle_id, stats["entities"], summary)
         audit(
@@ -485,6 +585,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
             )
         prev = q.previous_cycle(conn, c["pack_id"], c["as_of"], before=c["started_at"])
         previous = q.tiers_of(conn, prev["id"]) if prev else {}
+        decided = recorded_sources(conn, version, c)
         keys = {oid: o["key"] for oid, o in q.outcomes_of(conn, cycle_id).items()}
         stored = {
             entity_id: (tier, ratio, per_year, forced, keys[oid])
@@ -513,6 +614,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
             workers=workers,
             url=store.url,
             progress=progress,
+            decided=decided,
         )
     for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})

@@ -11,8 +11,10 @@ import datetime as dt
 from engine.errors import EntityNotFound
 from engine.evaluate import Evaluator, entity_result
 from engine.evidence import Evidence
+from engine.facts import decision_key
 from engine.model import PackVersion
-from engine.pipeline.check import check
+from engine.pipeline.check import check, source_text
+from engine.pipeline.cycles import resolve_sources
 from engine.register.entities import resolve_code
 from engine.results import DictResult
 from engine.store import Store
@@ -53,7 +55,7 @@ def evaluate_entity(
 
     ``as_of`` is the valid time (which facts were in force), ``known_at`` the knowledge date: only the record
     versions recorded by then count, and the previous tier is that of a cycle that had started by then (None: what
-    is known now)."""
+    is known now); so is every cycle a ``decision`` fact reads (``sources`` in the result)."""
     as_of = as_of or dt.date.today()
     version = get_pack(pack_ref).version_at(as_of)
     code = resolve_code(code)
@@ -67,12 +69,27 @@ def evaluate_entity(
         records = rq.records_of(conn, [entity["id"]], as_of, known_at=known_at).get(entity["id"], [])
         prev = qc.previous_cycle(conn, version.pack.id, as_of + dt.timedelta(days=1), before=known_at)
         prev_tier = qc.tiers_of_entity(conn, prev["id"], entity["id"]) if prev else None
-    ev = Evaluator(version, as_of)
+        # The stored cycles its decision facts read (a CycleError when one is needed and none is in force).
+        decided = resolve_sources(conn, version, as_of, known_at, [entity["id"]])
+    ev = Evaluator(version, as_of, decided)
     facts = ev.facts.compute(entity, records, prev_tier)
     _, outcome = ev.outcome(facts)
     evidence = Evidence(version, as_of, ev.facts).for_reasons(records, facts, outcome["reasons"])
     result = entity_result(version, entity, as_of, facts, outcome, evidence)
     result["known_at"] = known_at.astimezone(CHINA).isoformat(timespec="seconds") if known_at else None
+    if decided:
+        result["sources"] = {k: (c.describe() if c else None) for k, c in decided.items()}
+        # The same in words, for --explain: which stored cycle each decision tier came from.
+        result["source_lines"] = [
+            source_text(
+                f.label,
+                f.source["pack"],
+                result["sources"][decision_key(f.source)],
+                f.value_labels.get(str(facts.get(n)), facts.get(n)),
+            )
+            for n, f in version.source_facts().items()
+            if f.source and f.source.get("decision") == "tier"
+        ]
     return Evaluation({k: v for k, v in result.items() if k != "facts"} | {"facts": result["facts"]}), version
 
 

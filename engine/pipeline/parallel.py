@@ -37,6 +37,7 @@ from typing import Any
 
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
+from engine.facts import SourceCycle
 from engine.model import PackVersion
 from engine.store import Store, export_snapshot
 from engine.store import entities as qe
@@ -57,8 +58,10 @@ class BatchEvaluator:
         as_of: dt.date,
         previous: dict[int, str] | None = None,
         known_at: dt.datetime | None = None,
+        decided: dict[str, SourceCycle | None] | None = None,
     ):
-        self.ev = Evaluator(version, as_of)
+        # ``decided``: the stored cycles the pack's decision facts read (engine.pipeline.cycles.resolve_sources).
+        self.ev = Evaluator(version, as_of, decided)
         self.as_of = as_of
         self.known_at = known_at
         self.kinds = self.ev.facts.kinds
@@ -125,6 +128,7 @@ def evaluate_batches(
     workers: int = 0,
     url: str | None = None,
     progress: Callable[[int], None] | None = None,
+    decided: dict[str, SourceCycle | None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the batches ``ranges`` and call ``sink(rows, new_outcomes)`` for each, in order. ``workers`` > 0
     runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``.
@@ -139,8 +143,8 @@ def evaluate_batches(
     gc.disable()
     try:
         if workers > 0:
-            return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress)
-        return _here(conn, version, as_of, ranges, sink, previous, known_at, progress)
+            return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided)
+        return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided)
     finally:
         if collecting:
             gc.enable()
@@ -160,8 +164,8 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
     return count, len(keys), spent
 
 
-def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress) -> dict[str, Any]:
-    be = BatchEvaluator(version, as_of, previous, known_at)
+def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress, decided) -> dict[str, Any]:
+    be = BatchEvaluator(version, as_of, previous, known_at, decided)
     count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
         "entities": count,
@@ -172,7 +176,9 @@ def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, p
     }
 
 
-def _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress) -> dict[str, Any]:
+def _in_workers(
+    conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided
+) -> dict[str, Any]:
     import multiprocessing
 
     if not url:
@@ -195,6 +201,7 @@ def _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers,
                 list(ranges[k::workers]),
                 previous,
                 known_at,
+                decided,
                 channels[k],
                 os.getpid(),
             ),
@@ -251,7 +258,7 @@ def _receive(channel, proc) -> Any:
         return payload
 
 
-def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, channel, parent) -> None:
+def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, decided, channel, parent) -> None:
     """Worker process: evaluate ``ranges`` in order, put ("batch", (rows, new, read)) per batch, then
     ("done", stats); ("error", exception) on failure. Ends at once when the parent is gone."""
 
@@ -272,7 +279,7 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, chan
                 f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
                 f"parallel (run with workers=0)."
             )
-        be = BatchEvaluator(version, as_of, previous, known_at)
+        be = BatchEvaluator(version, as_of, previous, known_at, decided)
         store = Store(url)
         with store.read(snapshot) as conn:
             for first, last in ranges:

@@ -21,6 +21,15 @@ def cycle_summary_lines(r: dict[str, Any]) -> list[str]:
         f"revision {r['revision']}, {r['entities']} entities ({r['distinct_vectors']} distinct evaluations)"
         f"{wall}."
     ]
+    for key, item in (
+        r.get("sources") or {}
+    ).items():  # the stored cycles its decision facts read (replay rereads them)
+        lines.append(
+            f"Read the decisions of {item['pack']} cycle {item['cycle']} (period {item['period']}, revision "
+            f"{item['revision']}, as of {item['as_of']})."
+            if item
+            else f"Read no cycle for {key}: none was in force (missing: none, so those facts are null)."
+        )
     lines.append(f"{'tier':<6}{'entities':>10}{'ratio':>8}{'per year':>10}{'expected checks':>17}")
     for t in r["tiers"]:
         ratio = f"{t['ratio']:.0%}" if t["ratio"] is not None else "-"

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.errors import CycleError
 from engine.model import PackVersion
-from engine.pipeline.cycles import evaluate_register, workers_for
+from engine.pipeline.cycles import evaluate_register, resolve_sources, workers_for
 from engine.pipeline.results import Simulation
 from engine.store import Connection, Store
 from engine.store import cycles as q
@@ -59,7 +59,15 @@ def simulate(
 
         workers = workers_for(store, qe.entity_count(conn), sink_is_light=True)
         stats = evaluate_register(
-            conn, version, as_of, sink, previous, progress=progress, workers=workers, url=store.url
+            conn,
+            version,
+            as_of,
+            sink,
+            previous,
+            progress=progress,
+            workers=workers,
+            url=store.url,
+            decided=resolve_sources(conn, version, as_of),  # the stored cycles its decision facts read, if any
         )
         stream.drain()
         stored = q.outcomes_of(conn, base["id"]) if base else {}

@@ -126,6 +126,34 @@ def previous_cycle(conn: Connection, pack_id: str, as_of: dt.date, before: dt.da
     return dict(row) if row else None
 
 
+def committed_cycles(
+    conn: Connection, pack_id: str, as_of: dt.date, known_at: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """The cycles of a pack in force at ``as_of`` as known at ``known_at``: committed, with an as-of date on or
+    before ``as_of`` and (given ``known_at``) started by then; of each period only the newest such revision (a
+    rerun started later does not count yet). Latest as-of date first, then the newest cycle. Each row carries
+    ``period_kind``, the period its pack version rates (year, month, day), and ``version``."""
+    stmt = (
+        sa.select(
+            CY.c.id, CY.c.pack_id, CY.c.period, CY.c.revision, CY.c.as_of, CY.c.started_at, CY.c.policy_version_id
+        )
+        .where(CY.c.pack_id == pack_id, CY.c.committed_at.is_not(None), CY.c.as_of <= as_of)
+        .order_by(CY.c.revision.desc())
+    )
+    if known_at is not None:
+        stmt = stmt.where(CY.c.started_at <= known_at)
+    newest: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt).mappings():
+        newest.setdefault(row["period"], dict(row))
+    kinds: dict[int, tuple[str, str]] = {}  # policy version id -> (version, period kind): one body read per version
+    for pv_id in {r["policy_version_id"] for r in newest.values()}:
+        version, body = conn.execute(sa.select(PV.c.version, PV.c.body).where(PV.c.id == pv_id)).one()
+        kinds[pv_id] = (version, ((body or {}).get("version") or {}).get("period", "year"))
+    for r in newest.values():
+        r["version"], r["period_kind"] = kinds[r["policy_version_id"]]
+    return sorted(newest.values(), key=lambda r: (r["as_of"], r["id"]), reverse=True)
+
+
 def tiers_of(conn: Connection, cycle_id: int) -> dict[int, str]:
     """entity id -> tier in a cycle. A million pairs: read with the cyclic collector paused (it ran over every
     row tuple and doubled the time), one str object per tier."""
@@ -282,13 +310,15 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
 
 
 def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:
-    """Entity id -> its decision in a cycle (tier, ratio, per_year, forced, outcome ``result``), for the given
-    entities only."""
+    """Entity id -> its decision in a cycle (tier, ratio, per_year, forced, facts, outcome ``result``), for the
+    given entities only."""
     out: dict[int, dict] = {}
     ids = list(dict.fromkeys(entity_ids))
     for i in range(0, len(ids), 5000):
         rows = conn.execute(
-            sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, OU.c.result)
+            sa.select(
+                DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.facts, OU.c.result
+            )
             .join(OU, OU.c.id == DE.c.outcome_id)
             .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i : i + 5000]))
         ).mappings()

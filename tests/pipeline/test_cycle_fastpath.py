@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.evaluate import Evaluator
-from engine.facts import FactCompiler
+from engine.facts import FactCompiler, SourceCycle
 from engine.pipeline.cycles import run_cycle
 from engine.store import cycles as qc
 from engine.store import entities as qe
@@ -160,6 +160,19 @@ def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
         one, each = fc.compute(entity, recs, "B"), fc.compute_each(entity, recs, "B")
         assert repr(one) == repr(each), (entity, recs)
         assert repr(fc.compute_stored(entity, recs, "B")) == repr(stored_form(each))
+
+
+def test_single_pass_decision_facts_match_the_per_fact_functions():
+    """bank-tax reads the tax grade of a stored cycle (engine.facts decision source): both paths agree."""
+    version = get_pack("bank-tax").version_at(AS_OF)
+    rnd = random.Random(12)
+    tiers = {i: rnd.choice("ABMNCD") for i in range(3000) if rnd.random() < 0.9}
+    fc = FactCompiler(version, AS_OF, {"tax-credit@period": SourceCycle(9, "tax-credit", "2025", 1, AS_OF, tiers)})
+    for i in range(3000):
+        entity, recs = random_entity(rnd, i), random_records(rnd)
+        one, each = fc.compute(entity, recs, None), fc.compute_each(entity, recs, None)
+        assert repr(one) == repr(each) and one["tax_grade"] == tiers.get(i) and one["tax_grade_cycle"] == 9
+        assert repr(fc.compute_stored(entity, recs, None)) == repr(stored_form(each))
 
 
 @dataclass
