@@ -296,3 +296,23 @@ def test_team_choice_needs_a_note_and_every_one_is_listed_in_the_docs(tmp_path):
                             None,
                         )
                         assert row, (pack.id, v.version, name)
+
+
+def test_green_channel_only_after_three_consecutive_a_years(store, reg):
+    """2025 Art.33 (2014 Art.30): the green channel / dedicated staff is for taxpayers rated A three years in a row,
+    not for every A: the pack reads its own stored grades of the two years before (decision facts), and a year
+    without a cycle counts as not A."""
+    from engine.pipeline.cycles import run_cycle
+
+    steady = reg.entity(established=D(2010, 1, 1), records=[tax(2023, 95), tax(2024, 95), tax(2025, 95)])
+    recent = reg.entity(established=D(2010, 1, 1), records=[tax(2023, 80), tax(2024, 95), tax(2025, 95)])
+    for year in (2023, 2024):
+        result, _ = rated(store, steady, year)
+        assert result["tier"] == "A" and "a-green-channel" not in {m["id"] for m in result["measures"]}
+        run_cycle(store, "tax-credit", str(year), as_of=D(year + 1, 4, 30))
+    result, text = rated(store, steady, 2025)
+    assert result["tier"] == "A" and "a-green-channel" in {m["id"] for m in result["measures"]}
+    assert "连续3年A级" in text and "第三十三条" in text
+    result, _ = rated(store, recent, 2025)
+    assert result["tier"] == "A" and "a-green-channel" not in {m["id"] for m in result["measures"]}
+    assert result["facts"]["tier_prev"] == "A" and result["facts"]["tier_prev2"] == "B"
