@@ -166,12 +166,8 @@ class Evidence:
         """One record in words, e.g. ``泉州市市场监督管理局于2025年3月1日作出的行政处罚决定（泉市监罚〔2025〕12号）``."""
         spec = self.specs.get(kind) or {}
         rk = self.kinds.get(kind)
-        title = rk.title if rk else "信用记录"
-        values = self._values(kind, spec, rk, date, data)
-        template = spec.get("text") or "{date}" + title
-        if any(values.get(f) is None for f in _fields(template)):
-            template = "{date}" + title
-        text = template.format_map(values)
+        values = _record_values(spec, rk, date, data)
+        text = _record_sentence(spec, rk, values)
         notes = []
         basis = self._basis(spec.get("basis"), data)
         if basis:
@@ -182,29 +178,6 @@ class Evidence:
         if extras:
             notes.append("，".join(extras))
         return text + (f"（{'；'.join(notes)}）" if notes else "")
-
-    def _values(
-        self, kind: str, spec: Mapping, rk: RecordKind | None, date: dt.date, data: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        labels = spec.get("labels") or {}
-        values: dict[str, Any] = {"date": cn_date(date)}
-        for fld, value in data.items():
-            if value is None or value == "":
-                continue
-            ftype = rk.fields[fld].type if rk and fld in rk.fields else None
-            if fld in labels:
-                key = str(value).lower() if isinstance(value, bool) else str(value)
-                label = labels[fld].get(key)
-                values[fld] = label if label else (str(value) if _has_cjk(str(value)) else (rk.title if rk else None))
-            elif ftype == "date":
-                values[fld] = cn_date(value)
-            elif ftype in ("number", "int") and not isinstance(value, bool):
-                values[fld] = amount(value)
-            elif isinstance(value, bool):
-                values[fld] = "是" if value else "否"
-            else:
-                values[fld] = str(value)
-        return values
 
     def _basis(self, spec: Mapping | None, data: Mapping[str, Any]) -> str | None:
         if not spec:
@@ -217,6 +190,43 @@ class Evidence:
         doc = self.docs.get(spec.get("doc")) or {}
         title = doc.get("title") or spec.get("doc")
         return cite(str(title), article) if title else None
+
+
+def _record_values(spec: Mapping, rk: RecordKind | None, date: dt.date, data: Mapping[str, Any]) -> dict[str, Any]:
+    labels = spec.get("labels") or {}
+    values: dict[str, Any] = {"date": cn_date(date)}
+    for fld, value in data.items():
+        if value is None or value == "":
+            continue
+        ftype = rk.fields[fld].type if rk and fld in rk.fields else None
+        if fld in labels:
+            key = str(value).lower() if isinstance(value, bool) else str(value)
+            label = labels[fld].get(key)
+            values[fld] = label if label else (str(value) if _has_cjk(str(value)) else (rk.title if rk else None))
+        elif ftype == "date":
+            values[fld] = cn_date(value)
+        elif ftype in ("number", "int") and not isinstance(value, bool):
+            values[fld] = amount(value)
+        elif isinstance(value, bool):
+            values[fld] = "是" if value else "否"
+        else:
+            values[fld] = str(value)
+    return values
+
+
+def _record_sentence(spec: Mapping, rk: RecordKind | None, values: Mapping[str, Any]) -> str:
+    title = rk.title if rk else "信用记录"
+    template = spec.get("text") or "{date}" + title
+    if any(values.get(f) is None for f in _fields(template)):
+        template = "{date}" + title
+    return template.format_map(values)
+
+
+def record_words(kind: RecordKind | None, date: dt.date, data: Mapping[str, Any]) -> str:
+    """A record in words by the base wording of its kind (policies/record_kinds.yaml ``citations``), without a
+    pack version's article: ``2026年4月30日因通过登记的住所或者经营场所无法联系被列入经营异常名录``."""
+    spec = base_citations().get(kind.name) or {} if kind else {}
+    return _record_sentence(spec, kind, _record_values(spec, kind, date, data))
 
 
 def with_evidence(why: str, items: Sequence[Mapping[str, Any]] | None) -> str:

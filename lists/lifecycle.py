@@ -39,6 +39,7 @@ from typing import Any
 
 from engine import authorities, deadlines
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
+from engine.evidence import record_words
 from engine.progress import announce
 from engine.register.codes import fold
 from engine.register.records import RecordKind
@@ -922,7 +923,10 @@ def basis_ended(
         gone = _ended(kinds.get(rec["kind"]), rec["data"] or {}, as_of)
         if gone is None:
             return None
-        ended.append({"id": ref["id"], "kind": rec["kind"], "ref": ref.get("ref"), "how": gone[0], "on": gone[1]})
+        item = {"id": ref["id"], "kind": rec["kind"], "ref": ref.get("ref"), "how": gone[0], "on": gone[1]}
+        if gone[0] in ("cured", "ended"):  # a state: name which one (its cause, the list) in the party's words
+            item["text"] = record_words(kinds.get(rec["kind"]), rec["date"], rec["data"] or {})
+        ended.append(item)
     assert entry.last is not None  # an open entry has its events
     day = max([e["on"] for e in ended] + [entry.last["valid_from"]])
     annulled = any(e["how"] in ("annulled", "void") for e in ended)
@@ -941,8 +945,10 @@ def _ended_phrase(kind: RecordKind | None, e: dict[str, Any]) -> str:
     return {
         "annulled": f"{title}决定{ref}已于{on}被依法撤销",
         "void": f"{title}信息{ref}经核实系错误录入，已于{on}予以更正",
-        "cured": f"{title}记载的情形已于{on}消除",
-        "ended": f"{title}{ref}已于{on}届满或解除",
+        "cured": f"{title}记载的情形（{e['text']}）已于{on}消除" if e.get("text") else f"{title}记载的情形已于{on}消除",
+        "ended": f"{title}{ref}记载的情形（{e['text']}）已于{on}届满或解除"
+        if e.get("text")
+        else f"{title}{ref}已于{on}届满或解除",
     }[e["how"]]
 
 

@@ -119,7 +119,10 @@ def test_abnormal_list_has_no_timer_and_ends_when_the_cause_is_cured(store, fact
     entry = entries(store, code)["abnormal"]
     assert entry["state"] == "repaired"
     decision = notice_text(store, "removal_decision", entry["id"])
-    assert "经营异常名录记载的情形已于2026年11月20日消除" in decision
+    assert (
+        "经营异常名录记载的情形（" in decision
+        and "因未按规定报送年度报告被列入经营异常名录）已于2026年11月20日消除" in decision
+    )
     assert "根据《市场监督管理信用修复管理办法》（国市监信规〔2021〕3号）第五条的规定" in decision
 
 

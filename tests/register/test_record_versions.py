@@ -192,7 +192,10 @@ def test_a_cure_and_an_annulment_change_the_next_cycle_and_end_the_listings_whil
     }
     black, cured = entries["black"]["id"], entries["abnormal"]["id"]
     assert "行政处罚决定（泉市监罚〔2025〕12号）已于2026年3月5日被依法撤销，列入依据已经消除" in shown[black]
-    assert "经营异常名录记载的情形已于2026年3月1日消除" in shown[cured]
+    assert (
+        "经营异常名录记载的情形（2025年8月1日因未按规定报送年度报告被列入经营异常名录）已于2026年3月1日消除"
+        in shown[cured]
+    )
     assert "basis" not in shown[black] + shown[cured]  # no technical English reaches the party
 
     # The next cycle proposes nothing new: the entity is neither abnormal nor seriously penalised.
