@@ -366,7 +366,7 @@ def source_lines(cycle: dict, facts: dict) -> list[str]:
         if key not in recorded:
             continue
         value = facts.get(name)
-        shown = (body.get("value_labels") or {}).get(value, value)
+        shown = (body.get("value_labels") or {}).get(value) or _tier_label(source["pack"], value)
         out.append(source_text(body.get("label") or name, source["pack"], recorded[key], shown))
     return out
 
@@ -376,12 +376,26 @@ def source_text(label: str, pack_id: str, item: dict | None, shown: Any) -> str:
     截至2026年4月30日），为A级``; ``item`` is the cycle as a cycle's summary records it (None: none was in force)."""
     title = _pack_title(pack_id)
     if item is None:
-        return f"{label}：{title}无在评价时已提交的相应评价周期，按无级别处理"
+        return f"{label}：评价时尚无{title}的相应评价周期，按无级别处理"
     d = dt.date.fromisoformat(item["as_of"])
     return (
         f"{label}取自第{item['cycle']}号评价周期（{title}，{period_cn(item['period'])}，第{item['revision']}次，"
         f"截至{d.year}年{d.month}月{d.day}日）" + (f"，为{shown}" if shown is not None else "，该周期未评价该主体")
     )
+
+
+def _tier_label(pack_id: str, tier: Any) -> Any:
+    """A tier as the pack's versions label it (``B`` -> ``B级``); the value itself when no version does."""
+    if tier is None:
+        return None
+    try:
+        pack = get_pack(pack_id)
+    except SupervisionError:
+        return tier
+    for v in reversed(pack.versions):
+        if tier in v.tier_labels:
+            return v.tier_labels[tier]
+    return tier
 
 
 def _pack_title(pack_id: str) -> str:
