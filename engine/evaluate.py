@@ -16,13 +16,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from engine import authorities
 from engine import conditions as C
 from engine import decisions as D
 from engine.evidence import with_evidence
 from engine.facts import FactCompiler, Period, SourceCycle
 from engine.model import PackVersion, Rule
 from engine.rules import engine as rule_engine
-from engine.values import fill
+from engine.values import cite, fill, period_cn
 
 
 class _Safe(dict):
@@ -234,9 +235,11 @@ def entity_result(
         return out
 
     period = Period.at(version.period, as_of)
+    authority = authorities.for_region(version.pack.meta, entity.get("region"))
     return {
         "uscc": entity["code"],
         "name": entity.get("name"),
+        "authority": authority["name"] if authority else None,  # of the entity's region (engine.authorities)
         "as_of": as_of.isoformat(),
         "policy": {"id": version.pack.id, "version": version.version, "content_hash": version.content_hash},
         "period": period.label,
@@ -267,8 +270,8 @@ def explain_text(result: dict, version: PackVersion) -> str:
     evidence = result.get("evidence") or {}
     lines = [
         f"{result['name'] or ''}（统一社会信用代码/证件号码：{result['uscc']}）：",
-        f"依据{version.pack.meta.get('authority', '')}《{version.pack.title}》{version.version}版"
-        f"（{version.title}），对{result['period']}评价期、截至{_cn_date(result['as_of'])}的信用记录评价如下。",
+        f"{result.get('authority') or '本机关'}依据{_cite_title(version.title)}，"
+        f"对{period_cn(result['period'])}（截至{_cn_date(result['as_of'])}）的信用记录评价如下。",
     ]
     lines.append(f"一、评价结果：{result['tier_label']}。")
     decisive = [r for r in result["reasons"] if r["outcome"] == "decisive"]
@@ -282,7 +285,10 @@ def explain_text(result: dict, version: PackVersion) -> str:
         lines.append(f"    {text}。")
     ignored = [r for r in result["reasons"] if r["outcome"] == "ignored"]
     tier_rules = {t.id for t in version.tier_rules}
+    fallbacks = {t.id for t in version.tier_rules if t.when == ("const", True)}
     for r in ignored:
+        if r["rule"] in fallbacks:  # "no other case applies" is not a case that also applies
+            continue
         if r["rule"] in tier_rules:  # a tier rule that lost on precedence (P1/P2): not the deciding reason
             lines.append(f"    另有情形（{r['why'].rstrip('。')}）亦符合，但依上述情形确定评价结果。")
         else:
@@ -291,10 +297,13 @@ def explain_text(result: dict, version: PackVersion) -> str:
                 + (f"：{r['ignored_because']}。" if _plain(r.get("ignored_because")) else "。")
             )
     insp = result["inspection"]
-    lines.append(
-        f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
-        + ("，列入重点检查对象。" if insp["forced"] else "。")
-    )
+    if insp["ratio"] or insp["per_year"] or insp["forced"]:
+        lines.append(
+            f"二、监管措施：双随机抽查比例 {insp['ratio']:.0%}，每年检查 {insp['per_year']:g} 次"
+            + ("，列入重点检查对象。" if insp["forced"] else "。")
+        )
+    else:
+        lines.append("二、监管措施：不涉及双随机抽查。")
     if result["lists"]:
         lines.append("三、名单：")
         for item in result["lists"]:
@@ -309,6 +318,11 @@ def explain_text(result: dict, version: PackVersion) -> str:
             lines.append(f"    【{kind}】{m['text']}（实施部门：{m['department']}；依据：{m['basis']}）")
     lines.append("如对评价结果有异议，可在规定期限内提出异议申请；失信行为纠正后可依法申请信用修复。")
     return "\n".join(lines)
+
+
+def _cite_title(title: str) -> str:
+    """A version title as a citation: 《纳税缴费信用管理办法》（国家税务总局公告2025年第12号）."""
+    return cite(title) if title else "本政策"
 
 
 def _plain(text: str | None) -> bool:

@@ -366,7 +366,7 @@ def source_lines(cycle: dict, facts: dict) -> list[str]:
         if key not in recorded:
             continue
         value = facts.get(name)
-        shown = (body.get("value_labels") or {}).get(value) or _tier_label(source["pack"], value)
+        shown = (body.get("value_labels") or {}).get(value, value)
         out.append(source_text(body.get("label") or name, source["pack"], recorded[key], shown))
     return out
 
@@ -375,6 +375,7 @@ def source_text(label: str, pack_id: str, item: dict | None, shown: Any) -> str:
     """One decision fact's origin for the party: ``纳税信用级别取自第12号评价周期（纳税信用评价，2025年度，第1次，
     截至2026年4月30日），为A级``; ``item`` is the cycle as a cycle's summary records it (None: none was in force)."""
     title = _pack_title(pack_id)
+    shown = _tier_label(pack_id, shown)  # B -> B级 (a label given already stays)
     if item is None:
         return f"{label}：评价时尚无{title}的相应评价周期，按无级别处理"
     d = dt.date.fromisoformat(item["as_of"])

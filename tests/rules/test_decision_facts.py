@@ -88,12 +88,13 @@ def test_bank_tax_reads_the_tax_grade_with_its_cycle_in_the_explanation(world):
     }
     explained = invoke(store, "evaluate", codes["a"], "--policy", "bank-tax", "--as-of", "2026-04-30", "--explain")
     assert explained.exit_code == 0, explained.output
-    assert f"纳税信用级别为A级（第{cycle}号纳税信用评价周期评定），可推送合作银行" in explained.output
+    assert "纳税信用级别为A级，可推送合作银行" in explained.output
     assert f"纳税信用级别取自第{cycle}号评价周期（{TAX_TITLE}，2025年度，第1次，截至2026年4月30日），为A级。" in (
         explained.output
     )
     refused = invoke(store, "evaluate", codes["carried"], "--policy", "bank-tax", "--as-of", "2026-04-30", "--explain")
-    assert f"纳税信用级别为D级（第{cycle}号纳税信用评价周期评定" in refused.output
+    assert "纳税信用级别为D级，不属于A级、B级纳税人" in refused.output
+    assert f"纳税信用级别取自第{cycle}号评价周期" in refused.output
     assert "不予推送" in refused.output
 
 

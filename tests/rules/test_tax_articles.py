@@ -316,3 +316,26 @@ def test_green_channel_only_after_three_consecutive_a_years(store, reg):
     result, _ = rated(store, recent, 2025)
     assert result["tier"] == "A" and "a-green-channel" not in {m["id"] for m in result["measures"]}
     assert result["facts"]["tier_prev"] == "A" and result["facts"]["tier_prev2"] == "B"
+
+
+def test_no_deduction_after_a_year_that_was_not_rated_by_score(store, reg):
+    """2025 Art.34(4) deducts after a score-D only: the year before a new entity's first whole year was M (Art.16),
+    so a low score in it is no D, costs nothing the next year and keeps no D (2014 rules: not rated at all)."""
+    code = reg.entity(established=D(2024, 6, 30), records=[tax(2024, 3), tax(2025, 85)])
+    prev, _ = rated(store, code, 2024)
+    assert prev["tier"] == "M"
+    result, text = rated(store, code, 2025)
+    assert result["facts"]["score"] == 85 and result["facts"]["score_deduction"] is False and "加扣" not in text
+    assert (result["tier"], decisive(result)["rule"]) == ("B", "b-score")  # under 3 years: not A
+    old = reg.entity(established=D(2015, 6, 30), records=[tax(2015, 3), tax(2016, 85)])
+    result, _ = rated(store, old, 2016)
+    assert (result["policy"]["version"], result["tier"]) == ("2014", "B")  # 2015 was not rated: nothing kept
+
+
+def test_tax_black_list_ends_with_the_designation():
+    """SAT Order 54 (domain §1.6): the 重大税收违法失信主体 list mirrors another act's designation; its entries rest on
+    the external-list record and end when the designation ends (ended_on), not on a term of the pack's own."""
+    pack = get_pack("tax-credit")
+    for v in pack.versions:
+        spec = v.lists["black"].get("basis_records") or {}
+        assert spec.get("kinds") == ["external_list"] and spec.get("where") == {"list": "major_tax_dishonest"}
