@@ -930,8 +930,9 @@ def basis_ended(
     assert entry.last is not None  # an open entry has its events
     day = max([e["on"] for e in ended] + [entry.last["valid_from"]])
     annulled = any(e["how"] in ("annulled", "void") for e in ended)
-    # The reason is the party's: the removal decision quotes it ({you} is the notice's 你单位 / 你).
-    reason = "{you}被列入该名单所依据的" + "；".join(_ended_phrase(kinds.get(e["kind"]), e) for e in ended)
+    # The reason is the party's: the removal decision quotes it after the notice's 你单位 / 你 (a reason that starts
+    # with 被 is read with its subject there; the history shows it as it is).
+    reason = "被列入该名单所依据的" + "；".join(_ended_phrase(kinds.get(e["kind"]), e) for e in ended)
     reason += "，列入依据已经消除"
     if annulled or entry.state != "listed":
         return "revoked", day, reason, ended

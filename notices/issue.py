@@ -645,7 +645,7 @@ def build_context(
                 ctx["basis"] = _bases(_basis_text(version, removal_basis))
             ctx["removal"] = {
                 "event": name,
-                "reason": reason.replace("{you}", you),
+                "reason": you + reason if reason.startswith("被") else reason.replace("{you}", you),
                 "listed_on": _iso(listed_on),
                 "effective_on": effective.isoformat(),
             }
