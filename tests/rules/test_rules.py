@@ -133,7 +133,9 @@ def oracle_2025(f):
         return "M"
     if s is None:
         return "N"
-    prev_d = prev or prev2_kept or (f["score_prev"] is not None and f["score_prev"] < 40)
+    years = f["years_operating"]
+    rated_prev = years is None or years >= 2  # a new entity's first, partial year was M, not a score-D
+    prev_d = prev or prev2_kept or (f["score_prev"] is not None and f["score_prev"] < 40 and rated_prev)
     blocked = (
         (f["years_operating"] is not None and f["years_operating"] < 3)
         or prev_d
