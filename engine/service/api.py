@@ -2,7 +2,9 @@
 
 - ``GET /api/v1/health``: no authentication;
 - ``POST /api/v1/checks``: signed, scope ``check``; answers from stored decisions (engine.pipeline.check) and
-  writes the decision log in the same transaction (engine.service.checks).
+  writes the decision log in the same transaction (engine.service.checks);
+- ``POST /api/v1/checks/{check_id}/feedback``: signed, scope ``feedback``; acknowledges the measure tasks of the
+  list entries the check cited, once per subject (engine.service.feedback).
 
 Every other request is signed (engine.service.keys). A refusal is HTTP 401 (who are you: a missing or wrong
 signature, an unknown key, a stale timestamp, a used nonce) or 403 (you may not: a revoked key, a missing scope)
@@ -19,15 +21,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import CodeError, StoreError, UnknownServiceItem
+from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import checks as service_checks
+from engine.service import feedback
 from engine.service.keys import derive_secret, load_key, signature, verifier
 from engine.store import Store, now
 from engine.store import service as qs
@@ -101,6 +104,29 @@ class CheckResultOut(BaseModel):
 class CheckAnswer(BaseModel):
     check_id: int
     results: list[CheckResultOut]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ref: str = Field(min_length=1, max_length=128, description="The subject's ref in the check")
+    applied: bool = Field(description="Whether the service system applied the measures")
+    action: str = Field(min_length=1, max_length=512, description="What it did, e.g. 不予受理政府采购投标")
+    operator: str = Field(min_length=1, max_length=128)
+    at: dt.datetime = Field(description="When (ISO date and time; without a zone China Standard Time)")
+
+
+class Acked(BaseModel):
+    task_id: int
+    measure: str
+    department: str
+    late: bool
+
+
+class FeedbackAnswer(BaseModel):
+    check_id: int
+    ref: str
+    acked: list[Acked]
+    already_acked: list[int]
 
 
 class Health(BaseModel):
@@ -231,6 +257,27 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
             raise ApiError(503, str(exc)) from exc
         except StoreError as exc:
             raise ApiError(503, f"The check was not answered: {exc}") from exc
+
+    @api.post(
+        f"{PREFIX}/checks/{{check_id}}/feedback",
+        response_model=FeedbackAnswer,
+        responses={**REFUSALS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    )
+    def post_feedback(
+        check_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        body: FeedbackRequest,
+        app: Annotated[dict[str, Any], Depends(signed("feedback"))],
+    ) -> dict[str, Any]:
+        """What the service system did for one subject of a check (抄告反馈): acknowledges the measure tasks of
+        the list entries the check cited (as 'supervise measures ack' does), once per ref."""
+        try:
+            return feedback.record(store, app, check_id, body.model_dump())
+        except feedback.FeedbackError as exc:
+            raise ApiError(exc.status, str(exc)) from exc
+        except ListError as exc:
+            raise ApiError(422, str(exc)) from exc
+        except StoreError as exc:
+            raise ApiError(503, f"The feedback was not recorded: {exc}") from exc
 
     return api
 

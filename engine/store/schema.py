@@ -441,3 +441,20 @@ checks = sa.Table(
     sa.Column("request", JSON, nullable=False),
     sa.Column("answer", JSON, nullable=False),
 )
+
+# Feedback on a check (抄告反馈): what the service system did for one subject (ref) of a logged check, once per ref;
+# it acknowledges the measure tasks of the list entries the check cited. Append-only (the library only inserts).
+check_feedback = sa.Table(
+    "check_feedback",
+    metadata,
+    _id(),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("checks.id"), nullable=False),
+    sa.Column("ref", sa.String(128), nullable=False),
+    sa.Column("applied", sa.Boolean, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("operator", sa.String(128), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("acked_tasks", JSON, nullable=False),  # measure task ids this feedback acknowledged
+    sa.UniqueConstraint("check_id", "ref"),
+)

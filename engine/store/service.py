@@ -97,3 +97,18 @@ def sqlite_file(url: str) -> str | None:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return parsed.database
     return None
+
+
+def insert_feedback(conn: Connection, row: dict[str, Any]) -> bool:
+    """Append the feedback on one subject of a check; False when that subject already has one."""
+    table = schema.check_feedback
+    if conn.execute(
+        sa.select(table.c.id).where(table.c.check_id == row["check_id"], table.c.ref == row["ref"])
+    ).first():
+        return False
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.insert(table).values(**row, recorded_at=now()))
+    except sa.exc.IntegrityError:  # a concurrent feedback on the same subject won
+        return False
+    return True

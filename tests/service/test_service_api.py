@@ -30,6 +30,7 @@ def test_openapi_documents_the_check_route(caller):
     post = doc["paths"][PATH]["post"]
     assert {"401", "403", "422", "503", "200"} <= set(post["responses"])
     assert {p["name"] for p in post["parameters"]} == {"x-app-key", "x-timestamp", "x-nonce", "x-signature"}
+    assert {"401", "403", "404", "409"} <= set(doc["paths"][PATH + "/{check_id}/feedback"]["post"]["responses"])
     verdict = doc["components"]["schemas"]["CheckResultOut"]["properties"]["verdict"]
     assert set(verdict["enum"]) == {"restricted", "incentive", "no_measure", "needs_review"}
 

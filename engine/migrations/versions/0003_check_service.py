@@ -1,7 +1,8 @@
 """check service: apps, api_nonces and the decision log (checks)
 
 ``apps`` holds who may call ``supervise serve`` (a verifier of each secret, never the secret), ``api_nonces`` the
-nonces signed requests used, ``checks`` every answered check. ``checks`` is append-only: triggers refuse UPDATE
+nonces signed requests used, ``checks`` every answered check, ``check_feedback`` what a service system did for a
+subject of a check (once per subject). ``checks`` is append-only: triggers refuse UPDATE
 and DELETE on both databases.
 
 Revision ID: 0003
@@ -64,6 +65,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_checks_app_id"), "checks", ["app_id"], unique=False)
     op.create_index(op.f("ix_checks_requested_at"), "checks", ["requested_at"], unique=False)
+    op.create_table(
+        "check_feedback",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("check_id", sa.Integer(), nullable=False),
+        sa.Column("ref", sa.String(length=128), nullable=False),
+        sa.Column("applied", sa.Boolean(), nullable=False),
+        sa.Column("action", sa.Text(), nullable=False),
+        sa.Column("operator", sa.String(length=128), nullable=False),
+        sa.Column("at", TS, nullable=False),
+        sa.Column("recorded_at", TS, nullable=False),
+        sa.Column("acked_tasks", JSON, nullable=False),
+        sa.ForeignKeyConstraint(["check_id"], ["checks.id"], name=op.f("fk_check_feedback_check_id_checks")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_check_feedback")),
+        sa.UniqueConstraint("check_id", "ref", name=op.f("uq_check_feedback_check_id_ref")),
+    )
     if op.get_context().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION checks_append_only() RETURNS trigger LANGUAGE plpgsql AS "
@@ -85,6 +101,7 @@ def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS checks_append_only ON checks")
         op.execute("DROP FUNCTION IF EXISTS checks_append_only()")
+    op.drop_table("check_feedback")
     op.drop_index(op.f("ix_checks_requested_at"), table_name="checks")
     op.drop_index(op.f("ix_checks_app_id"), table_name="checks")
     op.drop_table("checks")
