@@ -82,3 +82,9 @@ def test_checks_log_exports_every_answered_check_and_show_shows_one(world, calle
 def test_serve_refuses_before_listening_when_there_is_no_key_file(store, runner, key_file):
     result = run(store, runner, "serve", "--port", "1")
     assert result.exit_code == 1 and "key file" in result.output and "does not exist" in result.output
+
+
+def test_serve_on_sqlite_has_one_worker(sqlite_store, runner, key_file):
+    run(sqlite_store, runner, "apps", "add", "x", "--scopes", "check")
+    result = run(sqlite_store, runner, "serve", "--workers", "2")
+    assert result.exit_code == 2 and "SQLite serves with one worker" in result.output

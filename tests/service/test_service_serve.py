@@ -3,6 +3,7 @@ README's ten-line client (its exact text) and answered from the committed cycle;
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -22,6 +23,11 @@ README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 def readme_client() -> str:
     section = README.read_text(encoding="utf-8").split("## Check service", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def readme_curl() -> str:
+    section = README.read_text(encoding="utf-8").split("## Check service", 1)[1]
+    return next(block for block in re.findall(r"```sh\n(.*?)```", section, re.S) if "curl" in block)
 
 
 def free_port() -> int:
@@ -68,10 +74,16 @@ def test_supervise_serve_answers_the_readme_client(world, key_file, tmp_path):
         response = namespace["signed_post"]("/api/v1/checks", check_body(codes["bad"], codes["good"]))
         assert response.status_code == 200, response.text
         assert [r["verdict"] for r in response.json()["results"]] == ["restricted", "incentive"]
+        # The README's curl example, as written (its port made this server's), signs correctly too.
+        script = readme_curl().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        env = {**os.environ, "APP_KEY": app["app_key"], "SECRET": app["secret"]}
+        curl = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert curl.returncode == 0, curl.stderr
+        assert json.loads(curl.stdout)["results"][0]["verdict"] == "needs_review"  # the README's code: not ours
         unsigned = httpx.post(base + "/api/v1/checks", json=check_body(codes["bad"]))
         assert unsigned.status_code == 401 and "missing" in unsigned.json()["error"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    assert check_count(store) == 1, (tmp_path / "serve.log").read_text()
+    assert check_count(store) == 2, (tmp_path / "serve.log").read_text()
