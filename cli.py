@@ -30,6 +30,9 @@ from engine.pipeline.report import write_report
 from engine.pipeline.simulate import simulate
 from engine.register import entities as register
 from engine.register.history import annul_record, correct_record, import_corrections, record_history
+from engine.service import apps as service_apps
+from engine.service import keys as service_keys
+from engine.service import log as service_log
 from engine.store import Store
 from engine.values import parse_date as parse_value_date
 from lists import lifecycle
@@ -1523,6 +1526,107 @@ def demo(entities: int, seed: int, out: str | None, as_of: str) -> None:
     with errors():
         result = run_demo(settings().store, entities=entities, seed=seed, out=out, as_of=day)
     emit(result)
+
+
+# == the check service ==
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def apps() -> None:
+    """Apps that may call the check service (supervise serve): add, list, revoke."""
+
+
+@apps.command("add")
+@click.argument("name")
+@click.option("--scopes", required=True, help="Comma-separated scopes: check, feedback, lists.")
+@click.option("--department", help="The department the calling system belongs to.")
+@json_option
+def apps_add(name: str, scopes: str, department: str | None) -> None:
+    """Add an app and print its app_key and secret (the secret only this once).
+
+    The first app creates the server key file (SUPERVISE_SERVICE_KEY, else beside the SQLite file).
+
+    Example: supervise apps add 政务服务平台 --scopes check,feedback --department 市行政审批局
+    """
+    with errors():
+        result = service_apps.add_app(settings().store, name, scopes, department)
+    if settings().json:
+        click.echo(dumps({"app_key": result["app_key"], "secret": result["secret"]}))
+    else:
+        emit(result)
+
+
+@apps.command("list")
+@json_option
+def apps_list() -> None:
+    """List the apps (keys, scopes, department, revoked or not; never a secret)."""
+    with errors():
+        emit(service_apps.list_apps(settings().store))
+
+
+@apps.command("revoke")
+@click.argument("app_key")
+@json_option
+def apps_revoke(app_key: str) -> None:
+    """Revoke an app: its signed requests are refused (HTTP 403) from now on.
+
+    Example: supervise apps revoke app_0123456789abcdef01234567
+    """
+    with errors():
+        emit(service_apps.revoke_app(settings().store, app_key))
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def checks() -> None:
+    """The decision log of the check service: every answered check (append-only, personal data masked)."""
+
+
+@checks.command("log")
+@click.option("--since", help="Only checks requested at or after this moment (2026-12-01T08:00, or a date).")
+@click.option("--app", "app_key", metavar="APP_KEY", help="Only the checks of this app.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSON lines file to write.")
+@json_option
+def checks_log(since: str | None, app_key: str | None, out: str) -> None:
+    """Export the decision log as JSON lines (one check a line, oldest first).
+
+    Example: supervise checks log --since 2026-12-01 --out checks.jsonl
+    """
+    moment = parse_moment(since, "--since")
+    if since is not None and ":" not in since:  # a date alone: from the start of that day (China Standard Time)
+        day = parse_date(since, "--since")
+        moment = dt.datetime.combine(day, dt.time(0), tzinfo=values.CHINA) if day else moment
+    with errors():
+        emit(service_log.export_log(settings().store, out, moment, app_key))
+
+
+@checks.command("show")
+@click.argument("check_id", type=ID)
+@json_option
+def checks_show(check_id: int) -> None:
+    """Show one logged check: app, requester, request and answer as stored."""
+    with errors():
+        emit(service_log.show_check(settings().store, check_id))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the check service (HTTP, /api/v1) on the database of --db with uvicorn.
+
+    Example: supervise --db sqlite:///out/demo.db serve --port 8080
+    """
+    import uvicorn
+
+    with errors():
+        store = settings().store
+        store.require_schema()
+        service_keys.load_key(store.url)
+        if store.dialect == "sqlite" and workers > 1:
+            raise click.UsageError("SQLite serves with one worker (--workers 1); use PostgreSQL for more.")
+    os.environ["SUPERVISE_DB"] = store.url
+    uvicorn.run("engine.service.api:app_from_env", factory=True, host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -395,3 +395,66 @@ audit_log = sa.Table(
     sa.Column("target", sa.String(255)),
     sa.Column("detail", JSON),
 )
+
+# -- the check service (issue 16) ---------------------------------------------------------------------------
+
+# An app that may call the check service. ``verifier`` is SHA-256 of its secret: the secret itself is
+# HMAC-SHA256(server key, app_key + ":" + salt), derived again from the server key file outside the database
+# (docs/service.md), so the database never holds a secret that could be read back.
+apps = sa.Table(
+    "apps",
+    metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("app_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("verifier", sa.String(64), nullable=False),
+    sa.Column("scopes", JSON, nullable=False),  # ["check", "feedback", "lists"]
+    sa.Column("department", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+)
+
+# Nonces a signed request used, once per app: a second request with one is a replay.
+api_nonces = sa.Table(
+    "api_nonces",
+    metadata,
+    _id(),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id"), nullable=False),
+    sa.Column("nonce", sa.String(128), nullable=False),
+    sa.Column("seen_at", TS, nullable=False),
+    sa.UniqueConstraint("app_id", "nonce"),
+)
+
+# The decision log: one row per answered check, written in the transaction that answers it. Append-only (the
+# database refuses UPDATE and DELETE by trigger); request and answer are stored with personal data masked.
+checks = sa.Table(
+    "checks",
+    metadata,
+    _id(),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id"), nullable=False, index=True),
+    sa.Column("department", sa.Text),  # the requester's
+    sa.Column("case_no", sa.Text),
+    sa.Column("service_item", sa.String(64), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("requested_at", TS, nullable=False, index=True),
+    sa.Column("request", JSON, nullable=False),
+    sa.Column("answer", JSON, nullable=False),
+)
+
+# Feedback on a check (抄告反馈): what the service system did for one subject (ref) of a logged check, once per ref;
+# it acknowledges the measure tasks of the list entries the check cited. Append-only (the library only inserts).
+check_feedback = sa.Table(
+    "check_feedback",
+    metadata,
+    _id(),
+    sa.Column("check_id", sa.Integer, sa.ForeignKey("checks.id"), nullable=False),
+    sa.Column("ref", sa.String(128), nullable=False),
+    sa.Column("applied", sa.Boolean, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("operator", sa.String(128), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("acked_tasks", JSON, nullable=False),  # measure task ids this feedback acknowledged
+    sa.UniqueConstraint("check_id", "ref"),
+)

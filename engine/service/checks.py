@@ -1,0 +1,125 @@
+"""One check answered: :func:`engine.pipeline.check.check` and its decision-log row in one transaction.
+
+The answer exists only if its log row was committed with it: the check reads inside the transaction that appends
+the row, and a failure to write the row (or to commit) rolls both back and is :class:`DecisionLogError` (HTTP 503).
+The stored copy masks personal data as the public site does (:func:`engine.register.codes.public_party`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from engine.errors import StoreError, SupervisionError
+from engine.pipeline.check import CheckResult, check
+from engine.register.codes import public_party
+from engine.store import Connection, Store, now
+from engine.store import entities as qe
+from engine.store import service as qs
+from lists.lifecycle import active_entries
+
+
+class DecisionLogError(SupervisionError):
+    """The decision log could not be written: the check is not answered."""
+
+
+class _InTransaction:
+    """Hands :func:`check` (which reads through ``store.read()``) the open write transaction instead."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        yield self.conn
+
+
+def _result(ref: str, r: CheckResult, until: dict[int, str | None]) -> dict[str, Any]:
+    def measure(m: Any) -> dict[str, Any]:
+        cause = dict(m.cause)
+        valid_to = until.get(cause["entry"]) if cause["type"] == "list" else None
+        return {
+            "id": m.measure,
+            "kind": m.kind,
+            "text": m.text,
+            "basis": m.basis,
+            "department": m.department,
+            "cause": cause,
+            "valid_to": valid_to,
+        }
+
+    return {
+        "ref": ref,
+        "code": r.uscc,
+        "name": r.name,
+        "verdict": r.verdict,
+        "measures": [measure(m) for m in r.measures if not m.ignored_because],
+        "ignored": [{"id": m.measure, "because": m.ignored_because} for m in r.measures if m.ignored_because],
+        "why": [v.reason for v in r.reviews],
+        "decisions": [{"cycle_id": d.cycle, "pack": d.pack, "version": d.version, "tier": d.tier} for d in r.decisions],
+    }
+
+
+def _masked(value: Any, replace: dict[str, str]) -> Any:
+    """``value`` with every string's personal data replaced (codes, names, operators that the public site masks)."""
+    if isinstance(value, str):
+        for raw, shown in replace.items():
+            value = value.replace(raw, shown)
+        return value
+    if isinstance(value, list):
+        return [_masked(v, replace) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v, replace) for k, v in value.items()}
+    return value
+
+
+def _personal(conn: Connection, codes: list[str]) -> dict[str, str]:
+    """Raw text -> masked text of the parties' personal data (longest first, so a name inside a name goes last)."""
+    out: dict[str, str] = {}
+    for code in codes:
+        e = qe.get_entity(conn, code) or {}
+        shown = public_party(e.get("name"), code, e.get("entity_type"), e.get("legal_rep"))
+        for raw, masked in ((code, shown["code"]), (e.get("name") or "", shown["name"])):
+            if raw and raw != masked:
+                out[raw] = masked
+        if e.get("legal_rep") and shown["operator"] and shown["operator"] != e["legal_rep"]:
+            out[e["legal_rep"]] = shown["operator"]
+    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
+
+
+def answer(store: Store, app: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The answer ``{"check_id", "results"}`` to a check request (already validated: ``service_item``,
+    ``subjects`` [{ref, code}], ``requester`` {department, case_no}, ``as_of`` date or None), logged in the same
+    transaction. Raises UnknownServiceItem or CodeError (nothing is logged), DecisionLogError (nothing answered)."""
+    as_of = request.get("as_of") or dt.date.today()
+    subjects = request["subjects"]
+    requester = request.get("requester") or {}
+    requested_at = now()
+    try:
+        with store.transaction() as conn:
+            results = check(_InTransaction(conn), [s["code"] for s in subjects], request["service_item"], as_of)
+            until: dict[int, str | None] = {}
+            for r in results:
+                if any(m.cause.get("type") == "list" for m in r.measures):
+                    e = qe.get_entity(conn, r.uscc)
+                    if e:
+                        until.update({x["id"]: x.get("until") for x in active_entries(conn, e["id"], as_of)})
+            out = [_result(s["ref"], r, until) for s, r in zip(subjects, results)]
+            replace = _personal(conn, [r.uscc for r in results] + [s["code"] for s in subjects])
+            stored_request = {**request, "as_of": as_of.isoformat()}
+            row = {
+                "app_id": app["id"],
+                "department": requester.get("department"),
+                "case_no": requester.get("case_no"),
+                "service_item": results[0].service if results else request["service_item"],
+                "as_of": as_of,
+                "requested_at": requested_at,
+                "request": _masked(stored_request, replace),
+                "answer": _masked({"results": out}, replace),
+            }
+            check_id = qs.insert_check(conn, row)
+    except StoreError as exc:  # the log row, the commit or the database failed: nothing was answered
+        raise DecisionLogError(f"{str(exc).rstrip('.')}; the check was not answered. Try again later.") from exc
+    return {"check_id": check_id, "results": out}
