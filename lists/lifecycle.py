@@ -48,7 +48,7 @@ from engine.store import cycles as cycles_q
 from engine.store import entities as entities_q
 from engine.store import lists as q
 from engine.store import records as records_q
-from engine.values import add_months, fill, has_cjk, in_china
+from engine.values import add_months, cite, fill, has_cjk, in_china
 from lists import measures
 from lists.results import (
     Advanced,
@@ -535,7 +535,8 @@ def basis_text(version: dict[str, Any], basis: Any) -> str:
     """A legal basis as text: plain text stays, ``{doc, article}`` becomes the document title and article."""
     if isinstance(basis, dict):
         doc = (version.get("basis") or {}).get(basis.get("doc")) or {}
-        return " ".join(str(x) for x in (doc.get("title") or basis.get("doc"), basis.get("article")) if x)
+        title = doc.get("title") or basis.get("doc")
+        return cite(str(title), basis.get("article") or None) if title else ""  # as notices cite: 《名》（文号）第X条
     return str(basis or "")
 
 
