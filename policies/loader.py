@@ -10,7 +10,6 @@ policy model of ``engine.model`` (Pack, PackVersion, Fact, Rule); the tier table
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import functools
 import hashlib
@@ -692,37 +691,8 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     if before == 0 or not any(at == tuple(p.split(":")[2].strip().split(".")[:2]) for p in P.items):
         _compile(v)
         if not [p for p in P.items[before:]] and not _has_errors_in(P, at):
-            _check_tables_once(v, at, P)
+            _check_tables(v, at, P)
     return v
-
-
-class _Found:
-    """Collects what :func:`_check_tables` finds, to replay it into a pack's problems."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[tuple, str]] = []
-
-    def add(self, keypath: tuple, reason: str) -> None:
-        self.items.append((keypath, reason))
-
-
-_TABLE_CHECKS: dict[tuple[str, str, tuple], list[tuple[tuple, str]]] = {}
-_TABLES_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("tables_checked", default=False)
-
-
-def _check_tables_once(v: PackVersion, at: tuple, P: _Problems) -> None:
-    """The exhaustive table checks of a version, once per process for the same content (a version body is
-    content-hashed and immutable; the demo and the notices build the same versions again and again)."""
-    if _TABLES_CHECKED.get():
-        return
-    key = (str(v.pack.path), v.content_hash, at)
-    found = _TABLE_CHECKS.get(key)
-    if found is None:
-        collected = _Found()
-        _check_tables(v, at, collected)  # type: ignore[arg-type]  # it only calls add()
-        found = _TABLE_CHECKS[key] = collected.items
-    for keypath, reason in found:
-        P.add(keypath, reason)
 
 
 DEFAULT_NUMBERING = "{prefix}〔{year}〕{seq}号"
@@ -1815,14 +1785,7 @@ def version_from_body(body: dict) -> PackVersion:
     problems = _Problems(
         pathlib.Path(f"<stored {body['pack'].get('id')}@{body['version'].get('version')}>"), _Lines(None)
     )
-    # A stored version passed every check, the exhaustive tier/list tables included, when its cycle stored it, and
-    # its content hash is checked by the caller: rebuilding it (a worker process, the notices) compiles it without
-    # enumerating its tables again.
-    token = _TABLES_CHECKED.set(True)
-    try:
-        pack = _build_pack(raw, problems.path, problems, None)
-    finally:
-        _TABLES_CHECKED.reset(token)
+    pack = _build_pack(raw, problems.path, problems, None)
     if problems.items or pack is None or not pack.versions:
         raise PolicyError(
             "The stored pack version is not valid any more:\n" + "\n".join(problems.items), problems.items

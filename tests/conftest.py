@@ -156,6 +156,23 @@ def factory() -> Factory:
     return Factory()
 
 
+def cli_run(store: Store, *args: str, ok: bool = True):
+    """``supervise --db <store> ARGS`` through click's runner; asserts exit 0 unless ``ok`` is false."""
+    from cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", store.url, *args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def cli_json(store: Store, *args: str):
+    """``cli_run`` with ``--json``, parsed."""
+    import json
+
+    return json.loads(cli_run(store, *args, "--json").output)
+
+
 def write_csv(path: pathlib.Path, rows: list[dict], encoding: str = "utf-8") -> pathlib.Path:
     import csv
 

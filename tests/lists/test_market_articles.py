@@ -13,29 +13,19 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import cli
 from engine.facts import FactCompiler
 from engine.store import Store
 from policies import get_pack
 from policies.loader import load_pack as load_pack_file
-from tests.conftest import write_csv
+from tests.conftest import cli_json, cli_run, write_csv
 
 REGION = "350503"  # 泉州 (the shipped pack's authority covers 3505)
 SHIPPED = Path(__file__).resolve().parents[2] / "policies" / "packs" / "market-credit-risk.yaml"
 CJK_ONLY = re.compile(r"[A-Za-z_]{4,}")  # an English word or a rule id in text meant for the party
 
 
-def run(store: Store, *args: str, ok: bool = True):
-    result = CliRunner().invoke(cli, ["--db", store.url, *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def js(store: Store, *args: str):
-    return json.loads(run(store, *args, "--json").output)
+run, js = cli_run, cli_json
 
 
 def new_entity(store: Store, factory, tmp_path: Path) -> str:

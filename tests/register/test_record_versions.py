@@ -7,7 +7,6 @@ correction and annulment, the cycles and replays that follow, and the list entri
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 
 import pytest
@@ -16,20 +15,12 @@ from click.testing import CliRunner
 
 from cli import cli
 from engine.store import Store, schema
-from tests.conftest import write_csv
+from tests.conftest import cli_json, cli_run, write_csv
 
 REGION = "350503"  # 泉州 (the shipped packs' authorities cover 3505)
 
 
-def run(store: Store, *args: str, ok: bool = True):
-    result = CliRunner().invoke(cli, ["--db", store.url, *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def js(store: Store, *args: str):
-    return json.loads(run(store, *args, "--json").output)
+run, js = cli_run, cli_json
 
 
 @pytest.fixture
