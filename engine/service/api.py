@@ -15,34 +15,25 @@ server's access log has them). The OpenAPI document is at ``/api/v1/openapi.json
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import checks as service_checks
 from engine.service import feedback
-from engine.service.keys import derive_secret, load_key, signature, verifier
-from engine.store import Store, now
-from engine.store import service as qs
+from engine.service.auth import REFUSALS, ApiError, ErrorOut, Service, signed
+from engine.service.keys import load_key
+from engine.store import Store
 
 PREFIX = "/api/v1"
-MAX_SKEW = 300  # seconds a request's X-Timestamp may be off the server's clock
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any):
-        super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
 
 
 # -- the documents ------------------------------------------------------------------------------------------
@@ -132,75 +123,6 @@ class FeedbackAnswer(BaseModel):
 class Health(BaseModel):
     status: str
     schema_revision: str | None
-
-
-class ErrorOut(BaseModel):
-    error: str
-
-
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "Missing or wrong signature, unknown key, stale timestamp, used nonce"},
-    403: {"model": ErrorOut, "description": "Revoked key, or a scope the app lacks"},
-}
-
-
-# -- authentication -----------------------------------------------------------------------------------------
-
-
-class Service:
-    """What the routes share: the store, the server key, the clock."""
-
-    def __init__(self, store: Store, server_key: bytes, clock: Callable[[], float] = time.time):
-        self.store, self.server_key, self.clock = store, server_key, clock
-
-    def authenticate(
-        self, scope: str, method: str, path: str, headers: dict[str, str | None], body: bytes
-    ) -> dict[str, Any]:
-        missing = [name for name, value in headers.items() if not value]
-        if missing:
-            raise ApiError(401, f"Unsigned request: header(s) {', '.join(missing)} missing.")
-        app_key, stamp, nonce, given = (str(headers[h]) for h in headers)
-        try:
-            skew = abs(self.clock() - int(stamp))
-        except ValueError:
-            raise ApiError(401, f"X-Timestamp '{stamp}' is not unix seconds.") from None
-        if skew > MAX_SKEW:
-            raise ApiError(401, f"X-Timestamp {stamp} is {int(skew)} s off the server's clock (at most {MAX_SKEW}).")
-        with self.store.read() as conn:
-            app = qs.get_app(conn, app_key)
-        if app is None:
-            raise ApiError(401, f"Unknown X-App-Key '{app_key}'.")
-        secret = derive_secret(self.server_key, app_key, app["salt"])
-        if not hmac.compare_digest(verifier(secret), app["verifier"]):
-            raise ApiError(503, "The server's key file is not the one this app was created with; tell the operator.")
-        if not hmac.compare_digest(signature(secret, method, path, stamp, nonce, body), given.lower()):
-            raise ApiError(401, "X-Signature does not match the request (method, path, timestamp, nonce, body).")
-        if app["revoked_at"] is not None:
-            raise ApiError(403, f"App key {app_key} was revoked at {app['revoked_at'].isoformat()}.")
-        if scope not in app["scopes"]:
-            raise ApiError(403, f"App key {app_key} lacks the scope '{scope}' (it has {', '.join(app['scopes'])}).")
-        with self.store.transaction() as conn:
-            if not qs.use_nonce(conn, app["id"], nonce, now()):
-                raise ApiError(401, f"X-Nonce '{nonce}' was used before: a request is accepted once.")
-        return app
-
-
-def signed(scope: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """A dependency that admits a request signed by an app with ``scope`` and returns the app."""
-
-    async def dependency(
-        request: Request,
-        x_app_key: Annotated[str | None, Header()] = None,
-        x_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
-        x_nonce: Annotated[str | None, Header(max_length=128)] = None,
-        x_signature: Annotated[str | None, Header(description="hex HMAC-SHA256, see docs/service.md")] = None,
-    ) -> dict[str, Any]:
-        body = await request.body()
-        headers = {"X-App-Key": x_app_key, "X-Timestamp": x_timestamp, "X-Nonce": x_nonce, "X-Signature": x_signature}
-        service: Service = request.app.state.service
-        return await run_in_threadpool(service.authenticate, scope, request.method, request.url.path, headers, body)
-
-    return dependency
 
 
 # -- the application ----------------------------------------------------------------------------------------

@@ -39,19 +39,30 @@ class Caller:
         self.client, self.app_key, self.secret = client, app_key, secret
 
     def post(self, path: str, body: dict, *, ts: int | None = None, nonce: str | None = None, **spoil):
-        raw = json.dumps(body, ensure_ascii=False).encode()
+        return self.request("POST", path, body, ts=ts, nonce=nonce, **spoil)
+
+    def get(self, path: str, **kw):
+        """GET ``path`` (with its query string, which is signed with it: ``/api/v1/x?since=...``)."""
+        return self.request("GET", path, None, **kw)
+
+    def delete(self, path: str, body: dict | None = None, **kw):
+        return self.request("DELETE", path, body, **kw)
+
+    def request(self, method: str, path: str, body: dict | None, *, ts=None, nonce=None, **spoil):
+        raw = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         stamp = str(int(time.time()) if ts is None else ts)
         nonce = nonce or uuid.uuid4().hex
         headers = {
-            "Content-Type": "application/json",
             "X-App-Key": spoil.get("app_key", self.app_key),
             "X-Timestamp": stamp,
             "X-Nonce": nonce,
-            "X-Signature": spoil.get("signature") or sign(self.secret, "POST", path, stamp, nonce, raw),
+            "X-Signature": spoil.get("signature") or sign(self.secret, method, path, stamp, nonce, raw),
         }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         for name in spoil.get("drop", ()):
             del headers[name]
-        return self.client.post(path, content=spoil.get("send", raw), headers=headers)
+        return self.client.request(method, path, content=spoil.get("send", raw) or None, headers=headers)
 
 
 def check_body(*codes: str, service: str = "invoice_supply", **over) -> dict:
