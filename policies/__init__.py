@@ -35,26 +35,67 @@ def record_kinds(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Reco
     return kinds
 
 
-_cache: dict[tuple[str, float], Pack] = {}
+def _file_state(path: pathlib.Path) -> tuple[str, int, int, int]:
+    """What tells a file changed without reading it: (path, inode, modification time in ns, size); a file
+    replaced by a rename gets a new inode."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), 0, 0, -1)
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _dirs_state() -> tuple[tuple[str, int, int, int], ...]:
+    """The state of every pack file in the pack directories, in reading order (a file added, removed, edited or
+    replaced changes it)."""
+    return tuple(_file_state(path) for d in pack_dirs() for path in sorted(d.glob("*.yaml")))
+
+
+def packs_state() -> tuple:
+    """A value that changes whenever a pack file in the pack directories changes (for callers that cache what
+    they derive from the packs)."""
+    return _dirs_state()
+
+
+_cache: dict[tuple[str, int, int, int], Pack] = {}
 
 
 def load_file(path: str | pathlib.Path) -> Pack:
-    """Load and validate one pack file (cached by path and modification time)."""
+    """Load and validate one pack file (cached by path, modification time and size: an edited file is read
+    again, so a long-running process such as ``supervise serve`` sees a changed pack without a restart)."""
     path = pathlib.Path(path).resolve()
-    key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
+    key = _file_state(path)
     if key not in _cache:
         _cache[key] = load_pack(path)
     return _cache[key]
 
 
 _logged: set[tuple[str, str]] = set()
+_discovered: dict[tuple, tuple[dict[str, pathlib.Path], dict[str, tuple[pathlib.Path, str]]]] = {}
 
 
 def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tuple[pathlib.Path, str]]]:
     """Scan the pack directories: ``(id -> file, id -> (file, problem))``. A file that cannot be read as a pack
     (not UTF-8, not YAML, over the size limits) is reported once on stderr with its file:line (unless not
     ``report``) and left out; its id is taken from the file name, so using that id names the file and the problem.
-    A later directory overrides an earlier one."""
+    A later directory overrides an earlier one. The scan is cached by the files' state (:func:`_dirs_state`, a
+    ``stat`` of each file): parsing every pack on every call cost a check request more than a second."""
+    state = _dirs_state()
+    if state not in _discovered:
+        _discovered.clear()  # one state is current; the old one can only come back by the files changing back
+        _discovered[state] = _scan()
+    found, broken = _discovered[state]
+    if report:
+        for path, problem in broken.values():
+            if (str(path), problem) not in _logged:
+                _logged.add((str(path), problem))
+                logging.getLogger("supervise.policies").warning(
+                    f"Skipping policy pack {problem} ('supervise policy validate {path}' lists its problems)."
+                )
+    return dict(found), dict(broken)
+
+
+def _scan() -> tuple[dict[str, pathlib.Path], dict[str, tuple[pathlib.Path, str]]]:
     found: dict[str, pathlib.Path] = {}
     broken: dict[str, tuple[pathlib.Path, str]] = {}
     for d in pack_dirs():
@@ -62,14 +103,8 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
             try:
                 _, raw = read_yaml(path)
             except PolicyError as exc:
-                problem = str(exc)
                 found.pop(path.stem, None)
-                broken[path.stem] = (path, problem)
-                if report and (str(path), problem) not in _logged:
-                    _logged.add((str(path), problem))
-                    logging.getLogger("supervise.policies").warning(
-                        f"Skipping policy pack {problem} ('supervise policy validate {path}' lists its problems)."
-                    )
+                broken[path.stem] = (path, str(exc))
                 continue
             if isinstance(raw, dict) and "versions" in raw:
                 pid = str(raw.get("id", path.stem))

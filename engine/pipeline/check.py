@@ -24,7 +24,7 @@ from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.values import period_cn
 from lists.lifecycle import active_entries
-from policies import get_pack, pack_files
+from policies import get_pack, pack_files, packs_state
 
 VERDICTS = ("restricted", "needs_review", "incentive", "no_measure")
 INCENTIVE_IGNORED = "同一服务事项适用惩戒措施，激励措施不予适用"
@@ -148,11 +148,17 @@ def _body_services(body: dict) -> tuple[set[str], dict[str, str]]:
     return used, names
 
 
-def _pack_bodies() -> Iterable[tuple[str, dict]]:
-    """(pack id, version body) of every version of every pack in the pack directories."""
-    for pack_id in pack_files():
-        for v in get_pack(pack_id).versions:
-            yield v.pack.id, v.stored_body()
+_bodies: dict[tuple, list[tuple[str, dict]]] = {}
+
+
+def _pack_bodies() -> list[tuple[str, dict]]:
+    """(pack id, version body) of every version of every pack in the pack directories (cached while the files
+    stay as they are: a check request must not rebuild every version's body)."""
+    state = packs_state()
+    if state not in _bodies:
+        _bodies.clear()
+        _bodies[state] = [(v.pack.id, v.stored_body()) for pack_id in pack_files() for v in get_pack(pack_id).versions]
+    return _bodies[state]
 
 
 def service_items(stored_bodies: Iterable[tuple[str, dict]] = ()) -> dict[str, ServiceItem]:

@@ -281,32 +281,43 @@ def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None
     return dict(row) if row else None
 
 
+_bodies: dict[tuple[int, str], dict] = {}  # (policy version id, content hash) -> body: a stored version never changes
+
+
 def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, dict]:
     """Pack id -> the cycle that speaks for the pack on ``as_of``: of each pack and period only the latest
     committed revision counts, and of those the one with the latest as-of date on or before ``as_of`` (then the
-    newest). Each row carries ``version``, ``content_hash`` and ``pack_body``."""
+    newest). Each row carries ``version``, ``content_hash`` and ``pack_body`` (read-only: the body of a stored
+    version is cached by its id and content hash, since the check service asks for it on every request)."""
     newest = (
         sa.select(CY.c.pack_id, CY.c.period, sa.func.max(CY.c.revision).label("revision"))
         .where(CY.c.committed_at.is_not(None))
         .group_by(CY.c.pack_id, CY.c.period)
         .subquery()
     )
-    stmt = (
-        sa.select(CY, PV.c.version, PV.c.content_hash, PV.c.body.label("pack_body"))
-        .join(PV, PV.c.id == CY.c.policy_version_id)
-        .join(
-            newest,
-            (newest.c.pack_id == CY.c.pack_id)
-            & (newest.c.period == CY.c.period)
-            & (newest.c.revision == CY.c.revision),
-        )
+    stmt = sa.select(CY.c.id, CY.c.pack_id).join(
+        newest,
+        (newest.c.pack_id == CY.c.pack_id) & (newest.c.period == CY.c.period) & (newest.c.revision == CY.c.revision),
     )
     if as_of is not None:
         stmt = stmt.where(CY.c.as_of <= as_of)
-    out: dict[str, dict] = {}
-    for row in conn.execute(stmt.order_by(CY.c.pack_id, CY.c.as_of.desc(), CY.c.id.desc())).mappings():
-        out.setdefault(row["pack_id"], dict(row))
-    return out
+    chosen: dict[str, int] = {}
+    for cycle_id, pack_id in conn.execute(stmt.order_by(CY.c.pack_id, CY.c.as_of.desc(), CY.c.id.desc())):
+        chosen.setdefault(pack_id, cycle_id)
+    if not chosen:
+        return {}
+    rows = conn.execute(
+        sa.select(CY, PV.c.version, PV.c.content_hash)
+        .join(PV, PV.c.id == CY.c.policy_version_id)
+        .where(CY.c.id.in_(list(chosen.values())))
+    ).mappings()
+    by_id = {row["id"]: dict(row) for row in rows}
+    for row in by_id.values():
+        key = (row["policy_version_id"], row["content_hash"])
+        if key not in _bodies:
+            _bodies[key] = conn.execute(sa.select(PV.c.body).where(PV.c.id == key[0])).scalar_one()
+        row["pack_body"] = _bodies[key]
+    return {pack_id: by_id[cycle_id] for pack_id, cycle_id in sorted(chosen.items())}
 
 
 def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:

@@ -171,10 +171,11 @@ def entry_ids(
     if cycle_id is not None:
         stmt = stmt.where(LE.c.cycle_id == cycle_id)
     if ever is not None:
-        had = sa.select(EV.c.entry_id).where(EV.c.event == ever)
+        # Correlated (by the entry_id, seq index): an IN over every such event of every entry was a full scan.
+        had = sa.select(EV.c.id).where(EV.c.entry_id == LE.c.id, EV.c.event == ever)
         if ever_before is not None:
             had = had.where(EV.c.valid_from <= ever_before)
-        stmt = stmt.where(LE.c.id.in_(had))
+        stmt = stmt.where(had.exists())
     return list(conn.execute(stmt.order_by(LE.c.id)).scalars())
 
 

@@ -197,3 +197,31 @@ def test_table_check_reaches_exactly_the_cross_products_outcomes(version):
             index = {a: i for i, a in enumerate(dict.fromkeys(a for c in conds for a in C.atoms(c)))}
             vec = [a.test(witness[a.fact]) for a in index]
             assert tuple(C.evaluate(c, vec, index) for c in conds) == truth
+
+
+def test_discovery_is_cached_but_sees_every_change_to_the_pack_files(tmp_path, monkeypatch):
+    """The pack scan is cached by the files' state (the check service asks for it on every request), so an edited,
+    added, broken or removed pack file must still be seen at once by a long-running process."""
+    from policies import discover
+
+    monkeypatch.setenv("SUPERVISE_POLICIES", str(tmp_path))
+    pack = tmp_path / "bank-tax.yaml"
+    shutil.copy(PACKS_DIR / "bank-tax.yaml", pack)
+    assert get_pack("bank-tax").title == "银税互动信用贷款推送"
+    assert discover() == discover()  # a repeated scan of unchanged files agrees
+
+    pack.write_text(
+        pack.read_text(encoding="utf-8").replace("title: 银税互动信用贷款推送", "title: 银税互动（本地）"), "utf-8"
+    )
+    assert get_pack("bank-tax").title == "银税互动（本地）"  # edited: read again
+
+    other = tmp_path / "bank-tax-2.yaml"
+    other.write_text(pack.read_text(encoding="utf-8").replace("id: bank-tax", "id: bank-tax-2"), encoding="utf-8")
+    assert discover()[0]["bank-tax-2"] == other  # added
+    other.write_bytes(b"id: bank-tax-2\ntitle: \xff\n")
+    found, broken = discover(report=False)
+    assert "bank-tax-2" not in found and "not UTF-8" in broken["bank-tax-2"][1]  # broken
+    other.unlink()
+    assert "bank-tax-2" not in discover()[0] and "bank-tax-2" not in discover()[1]  # removed
+    pack.unlink()
+    assert get_pack("bank-tax").path == (PACKS_DIR / "bank-tax.yaml").resolve()  # the shipped one again
