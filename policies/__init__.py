@@ -6,8 +6,12 @@ pipeline never imports it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import os
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 from engine.errors import PolicyError, UnknownPolicy, did_you_mean
@@ -47,8 +51,25 @@ def _file_state(path: pathlib.Path) -> tuple[str, int, int, int]:
 
 def _dirs_state() -> tuple[tuple[str, int, int, int], ...]:
     """The state of every pack file in the pack directories, in reading order (a file added, removed, edited or
-    replaced changes it)."""
+    replaced changes it); inside :func:`pinned`, the state when the block began."""
+    pinned_state = _pinned.get()
+    if pinned_state is not None:
+        return pinned_state
     return tuple(_file_state(path) for d in pack_dirs() for path in sorted(d.glob("*.yaml")))
+
+
+_pinned: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("pinned_packs", default=None)
+
+
+@contextlib.contextmanager
+def pinned() -> Iterator[None]:
+    """Within the block the pack files are looked at once: every lookup sees the packs as they were when it began
+    (one answer of the check service reads one set of packs, and does not ``stat`` every file at each lookup)."""
+    token = _pinned.set(_dirs_state())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def packs_state() -> tuple:
@@ -63,10 +84,12 @@ _cache: dict[tuple[str, int, int, int], Pack] = {}
 def load_file(path: str | pathlib.Path) -> Pack:
     """Load and validate one pack file (cached by path, modification time and size: an edited file is read
     again, so a long-running process such as ``supervise serve`` sees a changed pack without a restart)."""
-    path = pathlib.Path(path).resolve()
-    key = _file_state(path)
+    name = os.path.abspath(path)  # no system call (resolve() costs one per path component)
+    pinned_state = _pinned.get()
+    key = next((k for k in pinned_state if k[0] == name), None) if pinned_state else None
+    key = key or _file_state(pathlib.Path(name))
     if key not in _cache:
-        _cache[key] = load_pack(path)
+        _cache[key] = load_pack(pathlib.Path(name).resolve())
     return _cache[key]
 
 

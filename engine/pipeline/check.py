@@ -23,8 +23,8 @@ from engine.register.entities import resolve_code
 from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.values import period_cn
-from lists.lifecycle import active_entries
-from policies import get_pack, pack_files, packs_state
+from lists.lifecycle import active_entries_of
+from policies import get_pack, pack_files, packs_state, pinned
 
 VERDICTS = ("restricted", "needs_review", "incentive", "no_measure")
 INCENTIVE_IGNORED = "同一服务事项适用惩戒措施，激励措施不予适用"
@@ -92,9 +92,14 @@ class CheckResult:
     decisions: list[CitedDecision] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     governing_packs: list[str] = field(default_factory=list)
+    # The register row it was decided on (for callers in this process, e.g. the decision log's masking); not
+    # part of the answer.
+    entity: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("entity", None)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return self.as_dict()
@@ -219,7 +224,13 @@ def _governing(item: ServiceItem, current: dict[str, dict], as_of: dt.date) -> d
 def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None) -> list[CheckResult]:
     """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
     ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
-    invalid code; an entity not in the register is ``needs_review``."""
+    invalid code; an entity not in the register is ``needs_review``. One check reads one set of pack files
+    (:func:`policies.pinned`)."""
+    with pinned():
+        return _check(store, codes, service, as_of)
+
+
+def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None) -> list[CheckResult]:
     as_of = as_of or dt.date.today()
     codes = [codes] if isinstance(codes, str) else list(codes)
     resolved = [resolve_code(c) for c in codes]
@@ -227,15 +238,17 @@ def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None
         current = qc.current_cycles(conn, as_of)
         item = resolve_service(service, service_items((p, c["pack_body"]) for p, c in current.items()))
         governing = _governing(item, current, as_of)
-        entities = {code: qe.get_entity(conn, code) for code in dict.fromkeys(resolved)}
+        found = qe.entities_by_code(conn, resolved)
+        entities = {code: found.get(code) for code in dict.fromkeys(resolved)}
         ids = [e["id"] for e in entities.values() if e]
         decisions = {p: qc.decisions_of(conn, g["cycle"]["id"], ids) for p, g in governing.items() if g["cycle"]}
-        entries = {e["id"]: active_entries(conn, e["id"], as_of) for e in entities.values() if e}
+        active = active_entries_of(conn, ids, as_of)
+        entries = {i: active.get(i, []) for i in ids}
     results = []
     for code in resolved:
         entity = entities[code]
         result = CheckResult(
-            code, entity["name"] if entity else None, item.id, item.name, as_of.isoformat(), "no_measure"
+            code, entity["name"] if entity else None, item.id, item.name, as_of.isoformat(), "no_measure", entity=entity
         )
         if entity is None:
             result.reviews.append(
@@ -348,6 +361,7 @@ def _decide(
                             "entry": e["id"],
                             "state": e.get("state"),
                             "listed_from": str(e.get("listed_from") or ""),
+                            "until": e.get("until"),  # the end of its publication period, if it has one
                             "cycle": e.get("cycle_id"),
                         },
                     )

@@ -7,6 +7,7 @@ The signed PATH is the request's path and, when it has one, ``?`` and its query 
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,10 @@ from engine.store import Store, now
 from engine.store import service as qs
 
 MAX_SKEW = 300  # seconds a request's X-Timestamp may be off the server's clock
+# A nonce first seen at server time S came with a timestamp T within S ± MAX_SKEW, so a replay is refused by its
+# timestamp from T + MAX_SKEW <= S + 2 * MAX_SKEW on; until then the nonce must be kept (plus a minute of margin).
+NONCE_KEPT = 2 * MAX_SKEW + 60
+PRUNE_EVERY = 1000  # requests of a worker between two prunings of the older nonces
 
 
 class ApiError(Exception):
@@ -44,6 +49,7 @@ class Service:
 
     def __init__(self, store: Store, server_key: bytes, clock: Callable[[], float] = time.time):
         self.store, self.server_key, self.clock = store, server_key, clock
+        self.used = 0  # nonces this process recorded
 
     def authenticate(
         self, scope: str, method: str, path: str, headers: dict[str, str | None], body: bytes
@@ -58,22 +64,29 @@ class Service:
             raise ApiError(401, f"X-Timestamp '{stamp}' is not unix seconds.") from None
         if skew > MAX_SKEW:
             raise ApiError(401, f"X-Timestamp {stamp} is {int(skew)} s off the server's clock (at most {MAX_SKEW}).")
-        with self.store.read() as conn:
-            app = qs.get_app(conn, app_key)
-        if app is None:
-            raise ApiError(401, f"Unknown X-App-Key '{app_key}'.")
-        secret = derive_secret(self.server_key, app_key, app["salt"])
-        if not hmac.compare_digest(verifier(secret), app["verifier"]):
-            raise ApiError(503, "The server's key file is not the one this app was created with; tell the operator.")
-        if not hmac.compare_digest(signature(secret, method, path, stamp, nonce, body), given.lower()):
-            raise ApiError(401, "X-Signature does not match the request (method, path, timestamp, nonce, body).")
-        if app["revoked_at"] is not None:
-            raise ApiError(403, f"App key {app_key} was revoked at {app['revoked_at'].isoformat()}.")
-        if scope not in app["scopes"]:
-            raise ApiError(403, f"App key {app_key} lacks the scope '{scope}' (it has {', '.join(app['scopes'])}).")
+        # One transaction: the app, then the nonce (an exception before the insert rolls back: a refused request
+        # stores nothing).
         with self.store.transaction() as conn:
-            if not qs.use_nonce(conn, app["id"], nonce, now()):
+            app = qs.get_app(conn, app_key)
+            if app is None:
+                raise ApiError(401, f"Unknown X-App-Key '{app_key}'.")
+            secret = derive_secret(self.server_key, app_key, app["salt"])
+            if not hmac.compare_digest(verifier(secret), app["verifier"]):
+                raise ApiError(
+                    503, "The server's key file is not the one this app was created with; tell the operator."
+                )
+            if not hmac.compare_digest(signature(secret, method, path, stamp, nonce, body), given.lower()):
+                raise ApiError(401, "X-Signature does not match the request (method, path, timestamp, nonce, body).")
+            if app["revoked_at"] is not None:
+                raise ApiError(403, f"App key {app_key} was revoked at {app['revoked_at'].isoformat()}.")
+            if scope not in app["scopes"]:
+                raise ApiError(403, f"App key {app_key} lacks the scope '{scope}' (it has {', '.join(app['scopes'])}).")
+            at = now()
+            if not qs.use_nonce(conn, app["id"], nonce, at):
                 raise ApiError(401, f"X-Nonce '{nonce}' was used before: a request is accepted once.")
+            self.used += 1
+            if self.used % PRUNE_EVERY == 1:  # the first request of a process, then every PRUNE_EVERY
+                qs.prune_nonces(conn, at - dt.timedelta(seconds=NONCE_KEPT))
         return app
 
 

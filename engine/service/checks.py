@@ -16,9 +16,7 @@ from engine.errors import StoreError, SupervisionError
 from engine.pipeline.check import CheckResult, check
 from engine.register.codes import public_party
 from engine.store import Connection, Store, now
-from engine.store import entities as qe
 from engine.store import service as qs
-from lists.lifecycle import active_entries
 
 
 class DecisionLogError(SupervisionError):
@@ -36,10 +34,10 @@ class _InTransaction:
         yield self.conn
 
 
-def _result(ref: str, r: CheckResult, until: dict[int, str | None]) -> dict[str, Any]:
+def _result(ref: str, r: CheckResult) -> dict[str, Any]:
     def measure(m: Any) -> dict[str, Any]:
         cause = dict(m.cause)
-        valid_to = until.get(cause["entry"]) if cause["type"] == "list" else None
+        valid_to = cause.get("until") if cause["type"] == "list" else None
         return {
             "id": m.measure,
             "kind": m.kind,
@@ -75,18 +73,22 @@ def _masked(value: Any, replace: dict[str, str]) -> Any:
     return value
 
 
-def _personal(conn: Connection, codes: list[str]) -> dict[str, str]:
+def _personal(entities: list[dict[str, Any]]) -> dict[str, str]:
     """Raw text -> masked text of the parties' personal data (longest first, so a name inside a name goes last)."""
     out: dict[str, str] = {}
-    for code in codes:
-        e = qe.get_entity(conn, code) or {}
-        shown = public_party(e.get("name"), code, e.get("entity_type"), e.get("legal_rep"))
-        for raw, masked in ((code, shown["code"]), (e.get("name") or "", shown["name"])):
+    for e in entities:
+        shown = public_party(e.get("name"), e["code"], e.get("entity_type"), e.get("legal_rep"))
+        for raw, masked in ((e["code"], shown["code"]), (e.get("name") or "", shown["name"])):
             if raw and raw != masked:
                 out[raw] = masked
         if e.get("legal_rep") and shown["operator"] and shown["operator"] != e["legal_rep"]:
             out[e["legal_rep"]] = shown["operator"]
     return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
+
+
+def _unregistered(codes: list[str]) -> list[dict[str, Any]]:
+    """Codes not in the register, masked by their own kind (an identity number is a person's)."""
+    return [{"code": c, "name": None, "entity_type": None, "legal_rep": None} for c in codes]
 
 
 def answer(store: Store, app: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
@@ -100,14 +102,10 @@ def answer(store: Store, app: dict[str, Any], request: dict[str, Any]) -> dict[s
     try:
         with store.transaction() as conn:
             results = check(_InTransaction(conn), [s["code"] for s in subjects], request["service_item"], as_of)
-            until: dict[int, str | None] = {}
-            for r in results:
-                if any(m.cause.get("type") == "list" for m in r.measures):
-                    e = qe.get_entity(conn, r.uscc)
-                    if e:
-                        until.update({x["id"]: x.get("until") for x in active_entries(conn, e["id"], as_of)})
-            out = [_result(s["ref"], r, until) for s, r in zip(subjects, results)]
-            replace = _personal(conn, [r.uscc for r in results] + [s["code"] for s in subjects])
+            out = [_result(s["ref"], r) for s, r in zip(subjects, results)]
+            known = {r.uscc: r.entity for r in results if r.entity}
+            raw_codes = [r.uscc for r in results] + [s["code"] for s in subjects]
+            replace = _personal(list(known.values()) + _unregistered([c for c in raw_codes if c not in known]))
             stored_request = {**request, "as_of": as_of.isoformat()}
             row = {
                 "app_id": app["id"],

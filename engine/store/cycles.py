@@ -295,29 +295,27 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
         .group_by(CY.c.pack_id, CY.c.period)
         .subquery()
     )
-    stmt = sa.select(CY.c.id, CY.c.pack_id).join(
-        newest,
-        (newest.c.pack_id == CY.c.pack_id) & (newest.c.period == CY.c.period) & (newest.c.revision == CY.c.revision),
+    stmt = (
+        sa.select(CY, PV.c.version, PV.c.content_hash)
+        .join(PV, PV.c.id == CY.c.policy_version_id)
+        .join(
+            newest,
+            (newest.c.pack_id == CY.c.pack_id)
+            & (newest.c.period == CY.c.period)
+            & (newest.c.revision == CY.c.revision),
+        )
     )
     if as_of is not None:
         stmt = stmt.where(CY.c.as_of <= as_of)
-    chosen: dict[str, int] = {}
-    for cycle_id, pack_id in conn.execute(stmt.order_by(CY.c.pack_id, CY.c.as_of.desc(), CY.c.id.desc())):
-        chosen.setdefault(pack_id, cycle_id)
-    if not chosen:
-        return {}
-    rows = conn.execute(
-        sa.select(CY, PV.c.version, PV.c.content_hash)
-        .join(PV, PV.c.id == CY.c.policy_version_id)
-        .where(CY.c.id.in_(list(chosen.values())))
-    ).mappings()
-    by_id = {row["id"]: dict(row) for row in rows}
-    for row in by_id.values():
+    out: dict[str, dict] = {}
+    for found in conn.execute(stmt.order_by(CY.c.pack_id, CY.c.as_of.desc(), CY.c.id.desc())).mappings():
+        out.setdefault(found["pack_id"], dict(found))
+    for row in out.values():
         key = (row["policy_version_id"], row["content_hash"])
         if key not in _bodies:
             _bodies[key] = conn.execute(sa.select(PV.c.body).where(PV.c.id == key[0])).scalar_one()
         row["pack_body"] = _bodies[key]
-    return {pack_id: by_id[cycle_id] for pack_id, cycle_id in sorted(chosen.items())}
+    return out
 
 
 def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:

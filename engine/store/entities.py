@@ -84,6 +84,22 @@ def get_entity(conn: Connection, code: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def entities_by_code(conn: Connection, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Code -> entity row of the codes that are in the register (one query per 900 codes on SQLite, one on
+    PostgreSQL)."""
+    codes = list(dict.fromkeys(codes))
+    out: dict[str, dict[str, Any]] = {}
+    step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900
+    for i in range(0, len(codes), step):
+        out.update(
+            {
+                r["code"]: dict(r)
+                for r in conn.execute(sa.select(E).where(_code_in(conn, codes[i : i + step]))).mappings()
+            }
+        )
+    return out
+
+
 def codes_and_regions(conn: Connection, ids: Iterable[int], chunk: int = 5000) -> dict[int, dict[str, Any]]:
     """Entity id -> {code, region}, read a chunk of ids at a time."""
     E, out, ids = schema.entities, {}, sorted(set(ids))

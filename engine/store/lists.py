@@ -157,15 +157,27 @@ def entry_ids(
     cycle_id: int | None = None,
     ever: str | None = None,
     ever_before: dt.date | None = None,
+    entity_ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """Ids of entries filtered by current state, entity, list, proposing cycle, or by having had an event
-    ``ever`` valid on or before ``ever_before``."""
+    """Ids of entries filtered by current state, entity (or any of ``entity_ids``), list, proposing cycle, or by
+    having had an event ``ever`` valid on or before ``ever_before``."""
     stmt = sa.select(LE.c.id)
     if states is not None:
         latest = _latest_states()
         stmt = stmt.join(latest, latest.c.entry_id == LE.c.id).where(latest.c.state.in_(list(states)))
     if entity_id is not None:
         stmt = stmt.where(LE.c.entity_id == entity_id)
+    if entity_ids is not None:
+        ids = sorted(set(entity_ids))
+        if not ids:
+            return []
+        if len(ids) > CHUNK:  # SQLite takes at most 999 parameters: one query per chunk
+            found: set[int] = set()
+            for part in _chunks(ids):
+                found.update(entry_ids(conn, states=states, entity_ids=part, list_name=list_name, ever=ever,
+                                       cycle_id=cycle_id, ever_before=ever_before))  # fmt: skip
+            return sorted(found)
+        stmt = stmt.where(LE.c.entity_id.in_(ids))
     if list_name is not None:
         stmt = stmt.where(LE.c.list == list_name)
     if cycle_id is not None:

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from engine.errors import StoreError
@@ -45,17 +46,22 @@ def revoke_app(conn: Connection, app_id: int, at: dt.datetime) -> None:
 
 
 def use_nonce(conn: Connection, app_id: int, nonce: str, at: dt.datetime) -> bool:
-    """Record a nonce of the app; False when the app used it before (the insert meets the unique key)."""
-    table = schema.api_nonces
-    seen = conn.execute(sa.select(table.c.id).where(table.c.app_id == app_id, table.c.nonce == nonce)).first()
-    if seen is not None:
-        return False
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(table).values(app_id=app_id, nonce=nonce, seen_at=at))
-    except sa.exc.IntegrityError:  # a concurrent request with the same nonce won
-        return False
-    return True
+    """Record a nonce of the app; False when the app used it before. One statement (INSERT ... ON CONFLICT DO
+    NOTHING RETURNING): a concurrent request with the same nonce waits for the first one's transaction and then
+    finds the key taken."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(schema.api_nonces)
+        .values(app_id=app_id, nonce=nonce, seen_at=at)
+        .on_conflict_do_nothing(index_elements=["app_id", "nonce"])
+        .returning(schema.api_nonces.c.id)
+    )
+    return conn.execute(stmt).first() is not None
+
+
+def prune_nonces(conn: Connection, before: dt.datetime) -> int:
+    """Forget the nonces seen before ``before`` (a request that old is refused for its timestamp anyway)."""
+    return conn.execute(sa.delete(schema.api_nonces).where(schema.api_nonces.c.seen_at < before)).rowcount or 0
 
 
 def insert_check(conn: Connection, row: dict[str, Any]) -> int:

@@ -139,6 +139,36 @@ def test_a_replayed_nonce_is_refused(world, caller):
     assert (check_count(store), nonce_count(store)) == (1, 1)
 
 
+def test_nonces_older_than_any_replay_window_are_pruned_and_younger_ones_kept(world, caller):
+    """A nonce must be kept while a replay could still pass the timestamp check (seen at S with a timestamp up to
+    S + 300 s, so a replay is refused by its timestamp only from S + 600 s on); older ones are forgotten by the
+    first request of a worker and then every PRUNE_EVERY requests."""
+    import datetime as dt
+
+    from engine.service.auth import NONCE_KEPT
+    from engine.store import now
+
+    store, codes = world
+    with store.read() as conn:
+        app_id = conn.execute(sa.select(schema.apps.c.id).where(schema.apps.c.app_key == caller.app_key)).scalar_one()
+    at = now()
+    old, young = at - dt.timedelta(seconds=NONCE_KEPT + 5), at - dt.timedelta(seconds=2 * 300 - 5)
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(schema.api_nonces),
+            [
+                {"app_id": app_id, "nonce": "old", "seen_at": old},
+                {"app_id": app_id, "nonce": "young", "seen_at": young},
+            ],
+        )
+    assert caller.post(PATH, check_body(codes["good"])).status_code == 200  # the worker's first request
+    with store.read() as conn:
+        kept = set(conn.execute(sa.select(schema.api_nonces.c.nonce)).scalars())
+    assert "old" not in kept and "young" in kept and len(kept) == 2
+    replay = caller.post(PATH, check_body(codes["good"]), nonce="young")
+    assert replay.status_code == 401 and "used before" in replay.json()["error"]
+
+
 def test_a_revoked_key_is_403(world, caller):
     store, codes = world
     revoke_app(store, caller.app_key)
