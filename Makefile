@@ -6,15 +6,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT := out
+PORT ?= 8080
+SCOPES := check,feedback,lists
 # Debian/Ubuntu packages for notices (WeasyPrint's Pango/HarfBuzz, CJK fonts), PDF checks (poppler) and
 # browser rendering (Chromium).
 APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
-.PHONY: help venv install deps test lint format demo bench clean
+.PHONY: help venv install deps test lint format demo serve bench clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    build a demo register in $(OUT)/demo.db (and $(OUT)/*.csv) and run the supervision stages"
+	@echo "make serve   run the check service on $(OUT)/demo.db at http://127.0.0.1:$(PORT) (an app's key in $(OUT)/demo-app.json)"
 	@echo "make test    run the test suite (REQUIRE_PG=1: PostgreSQL tests fail instead of skipping)"
 	@echo "make lint    ruff (lint and format check) and mypy on the library"
 	@echo "make format rewrite the code with ruff format and the safe ruff fixes"
@@ -56,8 +59,18 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	@mkdir -p $(OUT)
-	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm
+	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm $(OUT)/demo-app.json
 	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db demo --out $(OUT)
+
+# The check service on the demo database, with one app that may use every route: its key and secret are written
+# once to $(OUT)/demo-app.json (mode 0600), as `supervise apps add --json` prints them.
+serve: $(STAMP)
+	@test -f $(OUT)/demo.db || $(MAKE) demo
+	@test -s $(OUT)/demo-app.json || (umask 077; $(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db apps add \
+	  演示政务服务平台 --scopes $(SCOPES) --department 市行政审批局 --json > $(OUT)/demo-app.json.tmp && \
+	  mv $(OUT)/demo-app.json.tmp $(OUT)/demo-app.json)
+	@echo "App key and secret: $(OUT)/demo-app.json"
+	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db serve --port $(PORT)
 
 bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done

@@ -78,7 +78,8 @@ class Decision(BaseModel):
     cycle_id: int
     pack: str
     version: str
-    tier: str
+    tier: str = Field(description="The tier's code in the pack (A, D, ...)")
+    tier_label: str = Field(description="The tier as the pack names it (A级, 守信, ...)")
 
 
 class CheckResultOut(BaseModel):

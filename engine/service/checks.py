@@ -56,7 +56,10 @@ def _result(ref: str, r: CheckResult) -> dict[str, Any]:
         "measures": [measure(m) for m in r.measures if not m.ignored_because],
         "ignored": [{"id": m.measure, "because": m.ignored_because} for m in r.measures if m.ignored_because],
         "why": [v.reason for v in r.reviews],
-        "decisions": [{"cycle_id": d.cycle, "pack": d.pack, "version": d.version, "tier": d.tier} for d in r.decisions],
+        "decisions": [
+            {"cycle_id": d.cycle, "pack": d.pack, "version": d.version, "tier": d.tier, "tier_label": d.tier_label}
+            for d in r.decisions
+        ],
     }
 
 

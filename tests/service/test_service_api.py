@@ -46,6 +46,7 @@ def test_a_signed_check_answers_each_subject_from_the_committed_cycle(world, cal
     bad = results["r0"]
     assert bad["code"] == codes["bad"] and bad["measures"] and all(m["kind"] == "sanction" for m in bad["measures"])
     assert bad["decisions"][0]["pack"] == "tax-credit" and bad["decisions"][0]["tier"] == "D"
+    assert bad["decisions"][0]["tier_label"] == "D级"
     assert results["r1"]["measures"][0]["kind"] == "incentive"
     # Fails closed: a code not in the register is needs_review with the reason, never no_measure.
     assert results["r3"]["why"] and "不在主体名录中" in results["r3"]["why"][0]
