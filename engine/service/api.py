@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import checks as service_checks
 from engine.service import feedback
-from engine.service.auth import REFUSALS, ApiError, ErrorOut, Service, signed
+from engine.service.auth import REFUSALS, Admission, ApiError, ErrorOut, Service, signed, verified
 from engine.service.keys import load_key
 from engine.store import Store
 
@@ -166,12 +166,13 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
         response_model=CheckAnswer,
         responses={**REFUSALS, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     )
-    def post_check(body: CheckRequest, app: Annotated[dict[str, Any], Depends(signed("check"))]) -> dict[str, Any]:
+    def post_check(body: CheckRequest, admission: Annotated[Admission, Depends(verified("check"))]) -> dict[str, Any]:
         """The measures that apply to each subject applying for the service item, logged before it is answered.
         Fails closed: an unknown service item is 422; a subject not in the register, or without a committed
         decision of a pack that governs the item, is needs_review with the reason."""
         try:
-            return service_checks.answer(store, app, body.model_dump())
+            service: Service = api.state.service
+            return service_checks.answer(store, body.model_dump(), lambda conn: service.admit(conn, admission))
         except UnknownServiceItem as exc:
             raise ApiError(422, str(exc), service_item=body.service_item) from exc
         except CodeError as exc:

@@ -11,14 +11,15 @@ import datetime as dt
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from engine.service.keys import derive_secret, signature, verifier
-from engine.store import Store, now
+from engine.store import Connection, Store, now
 from engine.store import service as qs
 
 MAX_SKEW = 300  # seconds a request's X-Timestamp may be off the server's clock
@@ -50,10 +51,11 @@ class Service:
     def __init__(self, store: Store, server_key: bytes, clock: Callable[[], float] = time.time):
         self.store, self.server_key, self.clock = store, server_key, clock
         self.used = 0  # nonces this process recorded
+        self.apps: dict[str, dict[str, Any]] = {}  # app key -> its row, as last seen not revoked
 
-    def authenticate(
-        self, scope: str, method: str, path: str, headers: dict[str, str | None], body: bytes
-    ) -> dict[str, Any]:
+    def verify(self, scope: str, method: str, path: str, headers: dict[str, str | None], body: bytes) -> Admission:
+        """Everything but the nonce: the headers, the timestamp, the app, the signature, revocation as last seen,
+        the scope. Reads the database only for an app this process has not seen (the rest is in memory)."""
         missing = [name for name, value in headers.items() if not value]
         if missing:
             raise ApiError(401, f"Unsigned request: header(s) {', '.join(missing)} missing.")
@@ -64,30 +66,56 @@ class Service:
             raise ApiError(401, f"X-Timestamp '{stamp}' is not unix seconds.") from None
         if skew > MAX_SKEW:
             raise ApiError(401, f"X-Timestamp {stamp} is {int(skew)} s off the server's clock (at most {MAX_SKEW}).")
-        # One transaction: the app, then the nonce (an exception before the insert rolls back: a refused request
-        # stores nothing).
-        with self.store.transaction() as conn:
-            app = qs.get_app(conn, app_key)
-            if app is None:
-                raise ApiError(401, f"Unknown X-App-Key '{app_key}'.")
-            secret = derive_secret(self.server_key, app_key, app["salt"])
-            if not hmac.compare_digest(verifier(secret), app["verifier"]):
-                raise ApiError(
-                    503, "The server's key file is not the one this app was created with; tell the operator."
-                )
-            if not hmac.compare_digest(signature(secret, method, path, stamp, nonce, body), given.lower()):
-                raise ApiError(401, "X-Signature does not match the request (method, path, timestamp, nonce, body).")
-            if app["revoked_at"] is not None:
-                raise ApiError(403, f"App key {app_key} was revoked at {app['revoked_at'].isoformat()}.")
-            if scope not in app["scopes"]:
-                raise ApiError(403, f"App key {app_key} lacks the scope '{scope}' (it has {', '.join(app['scopes'])}).")
-            at = now()
-            if not qs.use_nonce(conn, app["id"], nonce, at):
-                raise ApiError(401, f"X-Nonce '{nonce}' was used before: a request is accepted once.")
-            self.used += 1
-            if self.used % PRUNE_EVERY == 1:  # the first request of a process, then every PRUNE_EVERY
-                qs.prune_nonces(conn, at - dt.timedelta(seconds=NONCE_KEPT))
+        app = self.apps.get(app_key)
+        if app is None:
+            with self.store.read() as conn:
+                app = qs.get_app(conn, app_key)
+        if app is None:
+            raise ApiError(401, f"Unknown X-App-Key '{app_key}'.")
+        secret = derive_secret(self.server_key, app_key, app["salt"])
+        if not hmac.compare_digest(verifier(secret), app["verifier"]):
+            raise ApiError(503, "The server's key file is not the one this app was created with; tell the operator.")
+        if not hmac.compare_digest(signature(secret, method, path, stamp, nonce, body), given.lower()):
+            raise ApiError(401, "X-Signature does not match the request (method, path, timestamp, nonce, body).")
+        if app["revoked_at"] is not None:
+            raise ApiError(403, f"App key {app_key} was revoked at {app['revoked_at'].isoformat()}.")
+        if scope not in app["scopes"]:
+            raise ApiError(403, f"App key {app_key} lacks the scope '{scope}' (it has {', '.join(app['scopes'])}).")
+        # An app's key, salt, verifier and scopes never change; whether it was revoked since is asked by the
+        # nonce's insert (admit), in the transaction of the request's own work.
+        self.apps[app_key] = app
+        return Admission(app, nonce)
+
+    def admit(self, conn: Connection, admission: Admission) -> dict[str, Any]:
+        """Spend the request's nonce in ``conn`` (the transaction of the request's work, so a request that fails
+        later stores nothing, its nonce included) if the app is still not revoked; the app."""
+        app, at = admission.app, now()
+        if not qs.use_nonce(conn, app["id"], admission.nonce, at):
+            self.apps.pop(app["app_key"], None)
+            fresh = qs.get_app(conn, app["app_key"])
+            if fresh is not None and fresh["revoked_at"] is not None:
+                raise ApiError(403, f"App key {app['app_key']} was revoked at {fresh['revoked_at'].isoformat()}.")
+            raise ApiError(401, f"X-Nonce '{admission.nonce}' was used before: a request is accepted once.")
+        self.used += 1
+        if self.used % PRUNE_EVERY == 1:  # the first request of a process, then every PRUNE_EVERY
+            qs.prune_nonces(conn, at - dt.timedelta(seconds=NONCE_KEPT))
         return app
+
+    def authenticate(
+        self, scope: str, method: str, path: str, headers: dict[str, str | None], body: bytes
+    ) -> dict[str, Any]:
+        """:meth:`verify` and :meth:`admit` in a transaction of their own (for routes whose work is separate)."""
+        admission = self.verify(scope, method, path, headers, body)
+        with self.store.transaction() as conn:
+            return self.admit(conn, admission)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request verified but for its nonce: the app and the nonce still to spend (:meth:`Service.admit`)."""
+
+    app: dict[str, Any]
+    nonce: str
 
 
 def signed_path(request: Request) -> str:
@@ -96,19 +124,34 @@ def signed_path(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def signed(scope: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """A dependency that admits a request signed by an app with ``scope`` and returns the app."""
+def _headers(
+    x_app_key: Annotated[str | None, Header()] = None,
+    x_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
+    x_nonce: Annotated[str | None, Header(max_length=128)] = None,
+    x_signature: Annotated[str | None, Header(description="hex HMAC-SHA256, see docs/service.md")] = None,
+) -> dict[str, str | None]:
+    return {"X-App-Key": x_app_key, "X-Timestamp": x_timestamp, "X-Nonce": x_nonce, "X-Signature": x_signature}
 
-    async def dependency(
-        request: Request,
-        x_app_key: Annotated[str | None, Header()] = None,
-        x_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
-        x_nonce: Annotated[str | None, Header(max_length=128)] = None,
-        x_signature: Annotated[str | None, Header(description="hex HMAC-SHA256, see docs/service.md")] = None,
-    ) -> dict[str, Any]:
+
+def signed(scope: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A dependency that admits a request signed by an app with ``scope`` (nonce spent in its own transaction)
+    and returns the app."""
+
+    async def dependency(request: Request, headers: Annotated[dict, Depends(_headers)]) -> dict[str, Any]:
         body = await request.body()
-        headers = {"X-App-Key": x_app_key, "X-Timestamp": x_timestamp, "X-Nonce": x_nonce, "X-Signature": x_signature}
         service: Service = request.app.state.service
         return await run_in_threadpool(service.authenticate, scope, request.method, signed_path(request), headers, body)
+
+    return dependency
+
+
+def verified(scope: str) -> Callable[..., Awaitable[Admission]]:
+    """A dependency that verifies a request signed by an app with ``scope`` and leaves its nonce to the route's
+    transaction (:meth:`Service.admit` there, before the route's work)."""
+
+    async def dependency(request: Request, headers: Annotated[dict, Depends(_headers)]) -> Admission:
+        body = await request.body()
+        service: Service = request.app.state.service
+        return await run_in_threadpool(service.verify, scope, request.method, signed_path(request), headers, body)
 
     return dependency

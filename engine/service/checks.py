@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.errors import StoreError, SupervisionError
@@ -94,16 +94,19 @@ def _unregistered(codes: list[str]) -> list[dict[str, Any]]:
     return [{"code": c, "name": None, "entity_type": None, "legal_rep": None} for c in codes]
 
 
-def answer(store: Store, app: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+def answer(store: Store, request: dict[str, Any], admit: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
     """The answer ``{"check_id", "results"}`` to a check request (already validated: ``service_item``,
     ``subjects`` [{ref, code}], ``requester`` {department, case_no}, ``as_of`` date or None), logged in the same
-    transaction. Raises UnknownServiceItem or CodeError (nothing is logged), DecisionLogError (nothing answered)."""
+    transaction. ``admit(conn)`` runs first in that transaction and returns the calling app (it spends the
+    request's nonce: engine.service.auth.Service.admit), so one commit records the nonce, and the log row or
+    nothing. Raises UnknownServiceItem or CodeError (nothing is logged), DecisionLogError (nothing answered)."""
     as_of = request.get("as_of") or dt.date.today()
     subjects = request["subjects"]
     requester = request.get("requester") or {}
     requested_at = now()
     try:
         with store.transaction() as conn:
+            app = admit(conn)
             results = check(_InTransaction(conn), [s["code"] for s in subjects], request["service_item"], as_of)
             out = [_result(s["ref"], r) for s, r in zip(subjects, results)]
             known = {r.uscc: r.entity for r in results if r.entity}

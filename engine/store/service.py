@@ -46,15 +46,20 @@ def revoke_app(conn: Connection, app_id: int, at: dt.datetime) -> None:
 
 
 def use_nonce(conn: Connection, app_id: int, nonce: str, at: dt.datetime) -> bool:
-    """Record a nonce of the app; False when the app used it before. One statement (INSERT ... ON CONFLICT DO
-    NOTHING RETURNING): a concurrent request with the same nonce waits for the first one's transaction and then
-    finds the key taken."""
+    """Record a nonce of the app if the app is not revoked; False when the app used the nonce before or is revoked
+    (the caller reads the app again to tell which). One statement (INSERT ... SELECT ... WHERE the app is not
+    revoked ON CONFLICT DO NOTHING RETURNING): a concurrent request with the same nonce waits for the first one's
+    transaction and then finds the key taken; a revocation committed before it is seen."""
+    apps, nonces = schema.apps, schema.api_nonces
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    row = sa.select(
+        sa.literal(app_id, sa.Integer), sa.literal(nonce, sa.String), sa.literal(at, nonces.c.seen_at.type)
+    ).where(sa.exists().where(apps.c.id == app_id, apps.c.revoked_at.is_(None)))
     stmt = (
-        insert(schema.api_nonces)
-        .values(app_id=app_id, nonce=nonce, seen_at=at)
+        insert(nonces)
+        .from_select(["app_id", "nonce", "seen_at"], row)
         .on_conflict_do_nothing(index_elements=["app_id", "nonce"])
-        .returning(schema.api_nonces.c.id)
+        .returning(nonces.c.id)
     )
     return conn.execute(stmt).first() is not None
 

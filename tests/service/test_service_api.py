@@ -68,7 +68,7 @@ def test_an_unknown_service_item_is_422_naming_it_with_did_you_mean(world, calle
     assert "Unknown service item 'invoice_suply' (did you mean 'invoice_supply'?)" in error["error"]
     by_name = caller.post(PATH, check_body(codes["good"], service="发票领"))
     assert by_name.status_code == 422 and "did you mean '发票领用'?" in by_name.json()["error"]
-    assert check_count(store) == 0  # nothing answered, nothing logged
+    assert (check_count(store), nonce_count(store)) == (0, 0)  # nothing answered, logged or spent
 
 
 def test_no_committed_cycle_is_needs_review_never_no_measure(store, key_file):
@@ -176,6 +176,17 @@ def test_a_revoked_key_is_403(world, caller):
     response = caller.post(PATH, check_body(codes["good"]))
     assert response.status_code == 403 and "was revoked at" in response.json()["error"]
     assert (check_count(store), nonce_count(store)) == (0, 0)
+
+
+def test_a_key_revoked_after_it_was_used_is_refused_at_once(world, caller):
+    """The server keeps an app it has seen in memory; a revocation committed by another process (the CLI) must
+    still refuse the very next request."""
+    store, codes = world
+    assert caller.post(PATH, check_body(codes["good"])).status_code == 200
+    revoke_app(store, caller.app_key)
+    response = caller.post(PATH, check_body(codes["good"]))
+    assert response.status_code == 403 and "was revoked at" in response.json()["error"], response.text
+    assert (check_count(store), nonce_count(store)) == (1, 1)
 
 
 def test_a_scope_the_app_lacks_is_403(world, caller):
