@@ -284,11 +284,30 @@ def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None
 _bodies: dict[tuple[int, str], dict] = {}  # (policy version id, content hash) -> body: a stored version never changes
 
 
+_current: dict[tuple, dict[str, dict]] = {}  # (committed cycles' count and max id, as_of) -> current_cycles
+
+
 def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, dict]:
     """Pack id -> the cycle that speaks for the pack on ``as_of``: of each pack and period only the latest
     committed revision counts, and of those the one with the latest as-of date on or before ``as_of`` (then the
-    newest). Each row carries ``version``, ``content_hash`` and ``pack_body`` (read-only: the body of a stored
-    version is cached by its id and content hash, since the check service asks for it on every request)."""
+    newest). Each row carries ``version``, ``content_hash`` and ``pack_body`` (read-only).
+
+    The check service asks for this on every request, so the answer is kept in memory by the set of committed
+    cycles, which only grows (a cycle's row is written once, in the transaction that creates it, before it is
+    visible; it is committed or never seen): one small query (their count and highest id) tells whether it still
+    holds, in the caller's transaction. A stored version's body is kept by its id and content hash."""
+    committed = conn.execute(
+        sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id)).where(CY.c.committed_at.is_not(None))
+    ).one()
+    key = (tuple(committed), as_of)
+    if key not in _current:
+        if len(_current) >= 64:
+            _current.clear()
+        _current[key] = _current_cycles(conn, as_of)
+    return {pack_id: dict(row) for pack_id, row in _current[key].items()}
+
+
+def _current_cycles(conn: Connection, as_of: dt.date | None) -> dict[str, dict]:
     newest = (
         sa.select(CY.c.pack_id, CY.c.period, sa.func.max(CY.c.revision).label("revision"))
         .where(CY.c.committed_at.is_not(None))

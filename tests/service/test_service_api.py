@@ -98,6 +98,20 @@ def test_a_hundred_subjects_are_one_check(world, caller):
     assert check_count(store) == 1
 
 
+def test_a_cycle_committed_while_the_service_runs_is_cited_by_the_next_check(world, caller):
+    """The service keeps the current cycles in memory; a new revision committed by another process must be the
+    one the very next check cites (a superseded revision never)."""
+    from engine.pipeline.cycles import run_cycle
+    from tests.service.conftest import AS_OF
+
+    store, codes = world
+    first = caller.post(PATH, check_body(codes["bad"])).json()["results"][0]["decisions"][0]["cycle_id"]
+    second_cycle = run_cycle(store, "tax-credit", "2025", as_of=AS_OF, rerun=True)
+    answer = caller.post(PATH, check_body(codes["bad"])).json()["results"][0]
+    assert answer["decisions"][0]["cycle_id"] == second_cycle["cycle"] != first
+    assert all(m["cause"].get("cycle") != first for m in answer["measures"] if m["cause"]["type"] == "tier")
+
+
 def test_an_invalid_code_is_422_naming_it(world, caller):
     store, _ = world
     response = caller.post(PATH, check_body("91350100M00010000X"))
