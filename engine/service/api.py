@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import checks as service_checks
-from engine.service import feedback
+from engine.service import feedback, public
 from engine.service.auth import REFUSALS, ApiError, ErrorOut, Service, signed
 from engine.service.keys import load_key
 from engine.store import Store
@@ -201,6 +201,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
         except StoreError as exc:
             raise ApiError(503, f"The feedback was not recorded: {exc}") from exc
 
+    public.add_routes(api, store, PREFIX)  # GET entities/{code}, lists/{list}/changes (scope lists)
     return api
 
 
