@@ -346,3 +346,22 @@ def test_bad_codes_lists_times_and_cursors_are_named(world, lists_caller):
     assert beyond.status_code == 422 and "beyond the newest list event" in beyond.json()["error"]
     assert lists_caller.get(feed("tax-credit.red", after=0, limit=0)).status_code == 422
     assert lists_caller.get(ENTITY + "x" * 65).status_code == 422
+
+
+def test_the_readme_feed_loop_signs_and_pages_correctly(world, lists_caller, capsys):
+    import pathlib
+    import re
+    import types
+
+    section = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split("## Check service")[1]
+    client_block, get_block = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    namespace: dict = {}
+    exec(client_block, namespace)
+    client = lists_caller.client
+    shim = types.SimpleNamespace(
+        get=lambda url, headers: client.get(url.removeprefix("http://testserver"), headers=headers)
+    )
+    namespace.update(APP_KEY=lists_caller.app_key, SECRET=lists_caller.secret, BASE="http://testserver", httpx=shim)
+    exec(get_block, namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 1 and " listed " in printed[0] and printed[0].endswith("2027-04-29")  # the A taxpayer
