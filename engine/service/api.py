@@ -25,11 +25,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import checks as service_checks
-from engine.service import feedback
-from engine.service.auth import REFUSALS, Admission, ApiError, ErrorOut, Service, signed, verified
+from engine.service import feedback, public
+from engine.service.auth import REFUSALS, Admission, ApiError, ErrorOut, RequestBody, Service, signed, verified
 from engine.service.keys import load_key
 from engine.store import Store
 
@@ -39,19 +40,19 @@ PREFIX = "/api/v1"
 # -- the documents ------------------------------------------------------------------------------------------
 
 
-class Subject(BaseModel):
+class Subject(RequestBody):
     model_config = ConfigDict(extra="forbid")
     ref: str = Field(min_length=1, max_length=128, description="The caller's reference of this subject")
     code: str = Field(min_length=1, max_length=64, description="统一社会信用代码 or resident identity number")
 
 
-class Requester(BaseModel):
+class Requester(RequestBody):
     model_config = ConfigDict(extra="forbid")
     department: str = Field(min_length=1, max_length=256)
     case_no: str = Field(min_length=1, max_length=128)
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
     service_item: str = Field(min_length=1, max_length=128, description="Service item id or Chinese name")
     subjects: list[Subject] = Field(min_length=1, max_length=100)
@@ -98,7 +99,7 @@ class CheckAnswer(BaseModel):
     results: list[CheckResultOut]
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
     ref: str = Field(min_length=1, max_length=128, description="The subject's ref in the check")
     applied: bool = Field(description="Whether the service system applied the measures")
@@ -144,6 +145,15 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
     @api.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.message, **exc.extra}, status_code=exc.status)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot decode (not UTF-8) with 400 {"detail": ...}: the same 422 {"error"} as
+        # any other invalid request, which the routes document; other HTTP errors (404 no such route, 405) in the
+        # service's error document.
+        if exc.status_code == 400:
+            return JSONResponse({"error": "The request body is not JSON in UTF-8."}, status_code=422)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -203,6 +213,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
         except StoreError as exc:
             raise ApiError(503, f"The feedback was not recorded: {exc}") from exc
 
+    public.add_routes(api, store, PREFIX)  # GET entities/{code}, lists/{list}/changes (scope lists)
     return api
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.service.keys import derive_secret, signature, verifier
@@ -37,6 +37,18 @@ class ApiError(Exception):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class RequestBody(BaseModel):
+    """Base of the request documents: no text field may hold a NUL character (PostgreSQL cannot store one, so it
+    would fail in the database as a 503 instead of being refused as the caller's mistake, a 422)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        return value
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -119,9 +131,12 @@ class Admission:
 
 
 def signed_path(request: Request) -> str:
-    """PATH as signed: the path, plus ``?`` and the raw query string when there is one."""
+    """PATH as signed: the path as sent (percent-escapes kept: the server's raw path, not the decoded one), plus
+    ``?`` and the raw query string when there is one."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else request.url.path
     query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
 
 
 def _headers(
