@@ -284,7 +284,7 @@ def decision_for(conn: Connection, cycle_id: int, entity_id: int) -> dict | None
 _bodies: dict[tuple[int, str], dict] = {}  # (policy version id, content hash) -> body: a stored version never changes
 
 
-_current: dict[tuple, dict[str, dict]] = {}  # (committed cycles' count and max id, as_of) -> current_cycles
+_current: dict[tuple, dict[str, dict]] = {}  # (database, committed cycles' count, max id and time, as_of) -> ...
 
 
 def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, dict]:
@@ -294,12 +294,16 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
 
     The check service asks for this on every request, so the answer is kept in memory by the set of committed
     cycles, which only grows (a cycle's row is written once, in the transaction that creates it, before it is
-    visible; it is committed or never seen): one small query (their count and highest id) tells whether it still
-    holds, in the caller's transaction. A stored version's body is kept by its id and content hash."""
+    visible; it is committed or never seen): one small query (their count, highest id and latest commit time) tells
+    whether it still holds, in the caller's transaction. A stored version's body is kept by its id and content hash."""
     committed = conn.execute(
-        sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id)).where(CY.c.committed_at.is_not(None))
+        sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id), sa.func.max(CY.c.committed_at)).where(
+            CY.c.committed_at.is_not(None)
+        )
     ).one()
-    key = (tuple(committed), as_of)
+    # The database too (a process may open several, or one emptied and filled again, whose ids start over: the
+    # latest commit time, to the microsecond, tells them apart).
+    key = (str(conn.engine.url), tuple(committed), as_of)
     if key not in _current:
         if len(_current) >= 64:
             _current.clear()

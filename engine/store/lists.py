@@ -174,7 +174,7 @@ def entry_ids(
         if len(ids) > CHUNK:  # SQLite takes at most 999 parameters: one query per chunk
             found: set[int] = set()
             for part in _chunks(ids):
-                found.update(entry_ids(conn, states=states, entity_ids=part, list_name=list_name, ever=ever,
+                found |= set(entry_ids(conn, states=states, entity_ids=part, list_name=list_name, ever=ever,
                                        cycle_id=cycle_id, ever_before=ever_before))  # fmt: skip
             return sorted(found)
         stmt = stmt.where(LE.c.entity_id.in_(ids))

@@ -359,7 +359,7 @@ def test_the_readme_feed_loop_signs_and_pages_correctly(world, lists_caller, cap
     exec(client_block, namespace)
     client = lists_caller.client
     shim = types.SimpleNamespace(
-        get=lambda url, headers: client.get(url.removeprefix("http://testserver"), headers=headers)
+        get=lambda url, headers, **_: client.get(url.removeprefix("http://testserver"), headers=headers)
     )
     namespace.update(APP_KEY=lists_caller.app_key, SECRET=lists_caller.secret, BASE="http://testserver", httpx=shim)
     exec(get_block, namespace)
