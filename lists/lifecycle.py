@@ -39,7 +39,7 @@ from typing import Any
 
 from engine import authorities, deadlines
 from engine.errors import EntityNotFound, ListError, UsageProblem, did_you_mean
-from engine.evidence import record_words
+from engine.evidence import cn_date, record_words
 from engine.progress import announce
 from engine.register.codes import fold
 from engine.register.records import RecordKind
@@ -288,13 +288,16 @@ class Entry:
         if self.state in PRE_LISTING:
             day = self.listable_on()
             if day is not None and day <= on:
+                # In the words of the record the public and other systems read (the list feed shows them).
                 if self.state == "proposed":
-                    return "listed", day, f"list {self.list} has no objection window"
-                return ("listed", day, f"objection window ended on {self.objection_deadline} with no objection pending")
+                    return "listed", day, f"{self.title}不设异议期，依程序列入"
+                deadline = cn_date(self.objection_deadline)
+                return "listed", day, f"异议期已于{deadline}届满，无未处理的异议，依程序列入{self.title}"
         elif self.state == "listed":
             until = self.until_on()
             if until is not None and until <= on:
-                return "expired", until, f"maximum publication period ended on {until}"
+                last = cn_date(until - dt.timedelta(days=1))  # until is exclusive: the last day published
+                return "expired", until, f"公示期限已于{last}届满，移出{self.title}"
         return None
 
     def in_effect_on(self, day: dt.date) -> bool:

@@ -361,7 +361,8 @@ def _decide(
                             "entry": e["id"],
                             "state": e.get("state"),
                             "listed_from": str(e.get("listed_from") or ""),
-                            "until": e.get("until"),  # the end of its publication period, if it has one
+                            # The last day of its publication period (until is its exclusive end), if it has one.
+                            "valid_to": _last_day(e.get("until")),
                             "cycle": e.get("cycle_id"),
                         },
                     )
@@ -370,6 +371,13 @@ def _decide(
         for m in result.measures:
             if m.kind == "incentive":
                 m.ignored_because = INCENTIVE_IGNORED
+
+
+def _last_day(until: Any) -> str | None:
+    """The last day of a period given by its exclusive end (an ISO date), or None for no end."""
+    if not until:
+        return None
+    return (dt.date.fromisoformat(str(until)) - dt.timedelta(days=1)).isoformat()
 
 
 def source_lines(cycle: dict, facts: dict) -> list[str]:

@@ -37,7 +37,7 @@ class _InTransaction:
 def _result(ref: str, r: CheckResult) -> dict[str, Any]:
     def measure(m: Any) -> dict[str, Any]:
         cause = dict(m.cause)
-        valid_to = cause.get("until") if cause["type"] == "list" else None
+        valid_to = cause.get("valid_to") if cause["type"] == "list" else None
         return {
             "id": m.measure,
             "kind": m.kind,

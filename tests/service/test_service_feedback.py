@@ -65,7 +65,14 @@ def test_feedback_acknowledges_the_cited_measure_task_once_per_ref(listed):
     (result,) = answer["results"]
     assert result["verdict"] == "restricted"
     ban = next(m for m in result["measures"] if m["id"] == "black-procurement-ban")
-    assert ban["cause"]["type"] == "list" and ban["valid_to"]
+    assert ban["cause"]["type"] == "list"
+    # valid_to is the last day the entry is published, the day the public site shows as 公示截止日期
+    from lists.publish import public_row
+
+    with store.read() as conn:
+        (entry,) = L.load(conn, [ban["cause"]["entry"]])
+        shown = public_row(entry, D(2026, 6, 2))["published_until"]
+    assert ban["valid_to"] == ban["cause"]["valid_to"] == str(shown)
     assert len(pending(store, D(2026, 6, 2))) == 1
     path = f"/api/v1/checks/{answer['check_id']}/feedback"
     response = caller.post(path, feedback())
