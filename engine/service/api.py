@@ -27,8 +27,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
+from engine.service import bank, feedback
 from engine.service import checks as service_checks
-from engine.service import feedback
 from engine.service.auth import REFUSALS, ApiError, ErrorOut, Service, signed
 from engine.service.keys import load_key
 from engine.store import Store
@@ -201,6 +201,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
         except StoreError as exc:
             raise ApiError(503, f"The feedback was not recorded: {exc}") from exc
 
+    bank.add_routes(api, store)  # 银税互动: /api/v1/bank/... (scope bank)
     return api
 
 
