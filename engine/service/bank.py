@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.errors import CodeError, StoreError, SupervisionError, UsageProblem
+from engine.errors import CodeError, CycleNotFound, StoreError, SupervisionError, UsageProblem
 from engine.register.codes import validate_uscc
 from engine.results import DictResult
 from engine.service.auth import REFUSALS, ApiError, ErrorOut, Service, signed
@@ -237,8 +237,15 @@ def _credit(conn: Connection, entity: dict[str, Any], scope: list[str], day: dt.
                 )
             source = facts.get("tax_grade_cycle")
             if isinstance(source, int):  # the decision read a grade: never one of a superseded revision
-                cited = qc.get_cycle(conn, source)
-                if cited["status"] == "superseded":
+                try:
+                    cited = qc.get_cycle(conn, source)
+                except CycleNotFound:
+                    cited = None
+                if cited is None:
+                    why.append(
+                        f"推送决定所依据的纳税信用评价第{source}号评价周期不存在，须重新运行银税互动推送的评价周期。"
+                    )
+                elif cited["status"] == "superseded":
                     why.append(
                         f"推送决定所依据的纳税信用评价第{source}号评价周期已被第{cited['superseded_by']}号更正，"
                         f"须重新运行银税互动推送的评价周期后再作推送决定。"
@@ -384,34 +391,6 @@ def parse_period(text: str) -> tuple[dt.date, dt.date, str]:
     return first[0], last[1], label
 
 
-def _count_cn(n: int) -> str:
-    """``4656000`` -> ``465.6万笔``; below 10,000 the count itself (``12笔``)."""
-    if n < 10_000:
-        return f"{n}笔"
-    return f"{(Decimal(n) / 10_000).quantize(Decimal('0.1')).normalize():f}万笔"
-
-
-def _amount_cn(fen: int) -> str:
-    """An amount as a press release gives it: ``1.198万亿元`` from 10^12 yuan, ``85.30亿元`` from 10^8, else
-    ``120.50万元``."""
-    yuan = Decimal(fen) / 100
-    if yuan >= 10**12:
-        return f"{qb.in_units(fen, 10**12, 3)}万亿元"
-    if yuan >= 10**8:
-        return f"{qb.in_units(fen, 10**8)}亿元"
-    return f"{qb.in_units(fen, 10**4)}万元"
-
-
-def _figures(loans: int, fen: int) -> dict[str, Any]:
-    return {
-        "loans": loans,
-        "amount_yuan": qb.yuan(fen),
-        "amount_wan": qb.in_units(fen, 10**4),
-        "amount_yi": qb.in_units(fen, 10**8),
-        "shown": f"{_count_cn(loans)}，{_amount_cn(fen)}",
-    }
-
-
 class BankTaxReport(DictResult):
     """``supervise report bank-tax``: the loans banks reported in a period, by tax grade and by month."""
 
@@ -439,33 +418,7 @@ def loan_report(store: Store, period: str) -> BankTaxReport:
     start, end, label = parse_period(period)
     store.require_schema()
     with store.read() as conn:
-        f = qb.loan_figures(conn, TAX_PACK, start, end)
-    return BankTaxReport(report_document(f, period, start, end, label))
-
-
-def report_document(f: dict[str, Any], period: str, start: dt.date, end: dt.date, label: str) -> dict[str, Any]:
-    labels = f["grades"]["labels"]
-    grades = [t for t in f["grades"]["order"] if t in f["by_grade"]] + (
-        [qb.NO_GRADE] if qb.NO_GRADE in f["by_grade"] else []
-    )
-    return {
-        "period": period,
-        "label": label,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "banks": f["banks"],
-        "total": _figures(f["loans"], f["amount_fen"]),
-        "by_grade": [
-            {
-                "grade": g,
-                "label": "无纳税信用级别" if g == qb.NO_GRADE else labels.get(g, g),
-                **_figures(f["by_grade"][g]["loans"], f["by_grade"][g]["amount_fen"]),
-            }
-            for g in grades
-        ],
-        "by_month": [{"month": m, **_figures(v["loans"], v["amount_fen"])} for m, v in f["by_month"].items()],
-        "tax_cycles": f["cycles"],
-    }
+        return BankTaxReport(qb.loan_document(conn, TAX_PACK, start, end, period, label))
 
 
 # -- the documents and routes -------------------------------------------------------------------------------

@@ -205,3 +205,80 @@ def loan_figures(conn: Connection, tax_pack: str, start: dt.date, end: dt.date) 
         "grades": {"order": order, "labels": labels},
         "cycles": sorted(c for c in by_cycle if c is not None),
     }
+
+
+def count_cn(n: int) -> str:
+    """``4656000`` -> ``465.6万笔``; below 10,000 the count itself (``12笔``)."""
+    if n < 10_000:
+        return f"{n}笔"
+    return f"{(Decimal(n) / 10_000).quantize(Decimal('0.1')).normalize():f}万笔"
+
+
+def amount_cn(fen: int) -> str:
+    """An amount as a press release gives it: ``1.198万亿元`` from 10^12 yuan, ``85.30亿元`` from 10^8, else
+    ``120.50万元``."""
+    yuan = Decimal(fen) / 100
+    if yuan >= 10**12:
+        return f"{in_units(fen, 10**12, 3)}万亿元"
+    if yuan >= 10**8:
+        return f"{in_units(fen, 10**8)}亿元"
+    return f"{in_units(fen, 10**4)}万元"
+
+
+def figures(loans: int, fen: int) -> dict[str, Any]:
+    return {
+        "loans": loans,
+        "amount_yuan": yuan(fen),
+        "amount_wan": in_units(fen, 10**4),
+        "amount_yi": in_units(fen, 10**8),
+        "shown": f"{count_cn(loans)}，{amount_cn(fen)}",
+    }
+
+
+def loan_document(
+    conn: Connection, tax_pack: str, start: dt.date, end: dt.date, period: str, label: str
+) -> dict[str, Any]:
+    """The figures of ``loan_figures`` as ``supervise report bank-tax`` and the cycle report show them: per grade
+    (tier order, then no grade) and per month, each with ``loans``, ``amount_yuan``, ``amount_wan`` (万元),
+    ``amount_yi`` (亿元) and ``shown`` (as a press release gives them: 465.6万笔，1.198万亿元)."""
+    f = loan_figures(conn, tax_pack, start, end)
+    labels = f["grades"]["labels"]
+    grades = [t for t in f["grades"]["order"] if t in f["by_grade"]] + ([NO_GRADE] if NO_GRADE in f["by_grade"] else [])
+    return {
+        "period": period,
+        "label": label,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "banks": f["banks"],
+        "total": figures(f["loans"], f["amount_fen"]),
+        "by_grade": [
+            {
+                "grade": g,
+                "label": "无纳税信用级别" if g == NO_GRADE else labels.get(g, g),
+                **figures(f["by_grade"][g]["loans"], f["by_grade"][g]["amount_fen"]),
+            }
+            for g in grades
+        ],
+        "by_month": [{"month": m, **figures(v["loans"], v["amount_fen"])} for m, v in f["by_month"].items()],
+        "tax_cycles": f["cycles"],
+    }
+
+
+def cycle_loan_document(conn: Connection, cycle: dict[str, Any], today: dt.date) -> dict[str, Any] | None:
+    """For the report of a cycle whose version shares data with banks (``bank_share:``, the bank-tax pack): the
+    loans reported while its push decisions spoke, from its as-of date to the day before the as-of date of the
+    pack's next cycle (its latest committed revision), else to ``today``; graded by the pack the version's
+    ``decision: tier`` fact reads (the tax grade). None for any other cycle."""
+    version = (cycle.get("pack_body") or {}).get("version") or {}
+    if not version.get("bank_share"):
+        return None
+    sources = [
+        f.get("source") for f in (version.get("facts") or {}).values() if isinstance(f, dict) and f.get("source")
+    ]
+    tax_pack = next((s["pack"] for s in sources if isinstance(s, dict) and s.get("decision") == "tier"), None)
+    if tax_pack is None:
+        return None
+    later = [c["as_of"] for c in speaking_cycles(conn, cycle["pack_id"]) if c["as_of"] > cycle["as_of"]]
+    end = min(later) - dt.timedelta(days=1) if later else max(today, cycle["as_of"])
+    start: dt.date = cycle["as_of"]
+    return loan_document(conn, tax_pack, start, end, f"{start.isoformat()}..{end.isoformat()}", "")

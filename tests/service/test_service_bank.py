@@ -392,10 +392,10 @@ def test_report_bank_tax_gives_loans_and_amounts_by_grade_at_the_loan_date_and_b
 
 
 def test_report_shows_press_release_units():
-    from engine.service.bank import _amount_cn, _count_cn
+    from engine.store.bank import amount_cn, count_cn
 
-    assert (_count_cn(4_656_000), _amount_cn(1_198_000_000_000_00)) == ("465.6万笔", "1.198万亿元")
-    assert (_count_cn(12), _amount_cn(8_530_000_000_00), _amount_cn(1_205_000_00)) == (
+    assert (count_cn(4_656_000), amount_cn(1_198_000_000_000_00)) == ("465.6万笔", "1.198万亿元")
+    assert (count_cn(12), amount_cn(8_530_000_000_00), amount_cn(1_205_000_00)) == (
         "12笔",
         "85.30亿元",
         "120.50万元",
@@ -407,3 +407,49 @@ def test_report_refuses_a_period_it_cannot_read(store):
     assert result.exit_code == 2 and "--period '2026-Q5' is not a period" in result.output
     backwards = cli_run(store, "report", "bank-tax", "--period", "2026-09..2026-01", ok=False)
     assert backwards.exit_code == 2 and "not after its last" in backwards.output
+
+
+def test_the_bank_tax_cycle_report_has_a_page_of_the_loans_while_its_decisions_spoke(banks, tmp_path):
+    store, codes, bank, _, _ = banks
+    for ref, amount, day in (("A-1", "1200000.00", "2026-05-20"), ("A-2", "800000.00", "2026-06-03")):
+        assert bank.post(LOANS, loan(codes["good"], ref, amount=amount, day=day)).status_code == 200
+    assert bank.post(LOANS, loan(codes["good"], "E-1", amount="5.00", day="2026-04-29")).status_code == 200  # before
+    with store.read() as conn:
+        cycle_id = conn.execute(sa.select(schema.cycles.c.id).where(schema.cycles.c.pack_id == "bank-tax")).scalar_one()
+    files = cli_json(store, "cycle", "report", str(cycle_id), "--out", str(tmp_path / "r"))
+    data = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    loans = data["bank_loans"]
+    assert loans["from"] == AS_OF.isoformat() and loans["total"]["loans"] == 2
+    assert loans["total"]["amount_wan"] == "200.00" and loans["by_grade"][0]["label"] == "A级"
+    html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "六、银税互动贷款" in html and "200.00万元" in html and files["cycle"] == cycle_id
+    tax_cycle = cli_json(store, "cycle", "report", str(cycle_id - 1), "--out", str(tmp_path / "t"))
+    assert json.loads((tmp_path / "t" / "report.json").read_text(encoding="utf-8"))["bank_loans"] is None
+    assert tax_cycle["cycle"] == cycle_id - 1
+
+
+def test_the_stored_credit_answer_masks_an_operators_name(banks):
+    store, _, bank, _, _ = banks
+    from engine.store import entities as qe
+
+    code = make_uscc("92", "350503", "T0000077")
+    row = {
+        "code": code,
+        "code_kind": "uscc",
+        "name": "晋江市李四光食品店",
+        "entity_type": "individual_business",
+        "region": "350503",
+        "industry": "零售",
+        "established_on": dt.date(2015, 1, 1),
+        "legal_rep": "李四光",
+    }
+    with store.transaction() as conn:
+        qe.upsert_entities(conn, [row])
+    bank.post(AUTH, authorisation(code))
+    out = bank.get(credit_path(code)).json()
+    assert out["name"] == "晋江市李四光食品店"  # the authorised bank sees the taxpayer as registered
+    assert out["status"] == "needs_review" and "未评价该纳税人" in out["why"][0]  # registered after the cycles
+    with store.read() as conn:
+        stored = conn.execute(sa.select(schema.checks.c.answer)).scalar_one()
+    assert "李四光" not in json.dumps(stored, ensure_ascii=False)
+    assert stored["credit"]["name"].startswith("晋江市李")
