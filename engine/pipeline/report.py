@@ -37,7 +37,7 @@ from engine.store import Store
 from engine.store import bank as qbank
 from engine.store import cycles as q
 from engine.store import reports as qr
-from engine.values import period_cn
+from engine.values import CHINA, period_cn
 from notices.issue import cycle_notice_counts
 
 TOP_REGIONS = 20  # regions drawn one bar each; the rest share one bar ("其他地区"), the table lists all
@@ -78,7 +78,7 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
             _outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0] if prev else {}
         )
         notices = _notice_counts(conn, c)
-        bank_loans = qbank.cycle_loan_document(conn, c, dt.date.today())  # a bank-tax cycle: 银税互动贷款
+        bank_loans = qbank.cycle_loan_document(conn, c, dt.datetime.now(CHINA).date())  # a bank-tax cycle: 银税互动贷款
     body = c["pack_body"] or {}
     pack, version = body.get("pack") or {}, body.get("version") or {}
     tiers_def = version.get("tiers") or {}

@@ -453,3 +453,29 @@ def test_the_stored_credit_answer_masks_an_operators_name(banks):
         stored = conn.execute(sa.select(schema.checks.c.answer)).scalar_one()
     assert "李四光" not in json.dumps(stored, ensure_ascii=False)
     assert stored["credit"]["name"].startswith("晋江市李")
+
+
+def test_feedback_on_a_credit_row_is_422_not_a_crash(banks):
+    store, codes, _, _, _ = banks
+    made = add_app(store, "银行兼反馈", "bank,feedback")
+    both = Caller(TestClient(create_app(store)), made["app_key"], made["secret"])
+    both.post(AUTH, authorisation(codes["good"]))
+    credit_id = both.get(credit_path(codes["good"])).json()["credit_id"]
+    body = {"ref": "r0", "applied": True, "action": "发放贷款", "operator": "客户经理", "at": "2026-12-01T10:00:00"}
+    response = both.post(f"/api/v1/checks/{credit_id}/feedback", body)
+    assert response.status_code == 422 and "has no subject with ref 'r0'" in response.json()["error"]
+
+
+def test_the_pack_loader_refuses_an_unknown_fact_in_bank_share(store, tmp_path):
+    import pathlib
+
+    pack = pathlib.Path(__file__).resolve().parents[2] / "policies" / "packs" / "bank-tax.yaml"
+    text = pack.read_text(encoding="utf-8")
+    shared = "facts: [tax_grade, major_dishonest, court_dishonest]"
+    assert shared in text
+    bad = tmp_path / "bank-tax.yaml"
+    bad.write_text(text.replace(shared, "facts: [tax_grade, major_dishonets, tax_grade]"), encoding="utf-8")
+    result = cli_run(store, "policy", "validate", str(bad), ok=False)
+    assert result.exit_code == 1
+    assert "bank_share.facts.1: unknown fact 'major_dishonets' (did you mean 'major_dishonest'?)" in result.output
+    assert "bank_share.facts.2: fact 'tax_grade' is listed twice" in result.output
