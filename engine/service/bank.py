@@ -41,7 +41,6 @@ TAX_PACK = "tax-credit"  # the pack whose stored tier is the tax grade (纳税�
 BANK_PACK = "bank-tax"  # the pack whose stored tier is the push decision (银税互动推送)
 LOG_ITEM = "bank_credit"  # the decision log's service item of a credit answer
 DATA = ("grade", "decision", "indicators")  # what an authorisation may cover
-DATA_CN = {"grade": "纳税信用级别", "decision": "银税互动推送决定", "indicators": "政策包允许共享的指标"}
 AMOUNT = re.compile(r"^(0|[1-9]\d{0,12})(\.\d{1,2})?$")  # yuan, at most two decimals, below 10 万亿元
 MAX_ID = 2**31 - 1  # an id a path may carry (the stores' INTEGER)
 
@@ -235,8 +234,12 @@ def _credit(conn: Connection, entity: dict[str, Any], scope: list[str], day: dt.
                 out["indicators"].append(
                     {"fact": name, "label": fact.get("label") or name, "value": value, "shown": _shown(fact, value)}
                 )
-            source = facts.get("tax_grade_cycle")
-            if isinstance(source, int):  # the decision read a grade: never one of a superseded revision
+            cited_cycles = [  # the facts that record which stored cycle a decision fact came from
+                facts.get(n)
+                for n, f in declared.items()
+                if isinstance(f, dict) and isinstance(f.get("source"), dict) and f["source"].get("decision") == "cycle"
+            ]
+            for source in [c for c in cited_cycles if isinstance(c, int)]:  # never a grade of a superseded revision
                 try:
                     cited = qc.get_cycle(conn, source)
                 except CycleNotFound:
