@@ -399,8 +399,11 @@ class BankTaxReport(DictResult):
 
     def lines(self) -> list[str]:
         t = self["total"]
+        head = f"银税互动贷款 {self['label']}（{self['from']} 至 {self['to']}）"
+        if not t["loans"]:
+            return [f"{head}：本期没有合作银行报送的贷款。"]
         out = [
-            f"银税互动贷款 {self['label']}（{self['from']} 至 {self['to']}），据{self['banks']}家合作银行报送：",
+            f"{head}，据{self['banks']}家合作银行报送：",
             f"  合计 {t['loans']:,} 笔，金额 {t['amount_wan']} 万元（{t['amount_yi']} 亿元）：{t['shown']}",
             "  按贷款发放日的纳税信用级别：",
         ]
@@ -411,8 +414,6 @@ class BankTaxReport(DictResult):
         out.append("  按月：")
         for m in self["by_month"]:
             out.append(f"    {m['month']}  {m['loans']:>8,} 笔  {m['amount_wan']:>16} 万元  {m['amount_yi']:>12} 亿元")
-        if not t["loans"]:
-            out.append("  （本期没有合作银行报送的贷款。）")
         return out
 
 
