@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT := out
 PORT ?= 8080
-SCOPES := check,feedback,lists
+SCOPES := check,feedback,lists,bank
 # Debian/Ubuntu packages for notices (WeasyPrint's Pango/HarfBuzz, CJK fonts), PDF checks (poppler) and
 # browser rendering (Chromium).
 APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0

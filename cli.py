@@ -31,6 +31,7 @@ from engine.pipeline.simulate import simulate
 from engine.register import entities as register
 from engine.register.history import annul_record, correct_record, import_corrections, record_history
 from engine.service import apps as service_apps
+from engine.service import bank as service_bank
 from engine.service import keys as service_keys
 from engine.service import log as service_log
 from engine.store import Store
@@ -1538,7 +1539,7 @@ def apps() -> None:
 
 @apps.command("add")
 @click.argument("name")
-@click.option("--scopes", required=True, help="Comma-separated scopes: check, feedback, lists.")
+@click.option("--scopes", required=True, help="Comma-separated scopes: check, feedback, lists, bank.")
 @click.option("--department", help="The department the calling system belongs to.")
 @json_option
 def apps_add(name: str, scopes: str, department: str | None) -> None:
@@ -1606,6 +1607,23 @@ def checks_show(check_id: int) -> None:
     """Show one logged check: app, requester, request and answer as stored."""
     with errors():
         emit(service_log.show_check(settings().store, check_id))
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def report() -> None:
+    """Reports over what the service recorded (银税互动 loans)."""
+
+
+@report.command("bank-tax")
+@click.option("--period", required=True, help="2025, 2025-H1, 2025-Q3, 2025-06, or a span such as 2025-Q1..2025-Q3.")
+@json_option
+def report_bank_tax(period: str) -> None:
+    """The loans partner banks reported (银税互动): count and amount by tax grade on the loan date and by month.
+
+    Example: supervise report bank-tax --period 2026-Q1..2026-Q3
+    """
+    with errors():
+        emit(service_bank.loan_report(settings().store, period))
 
 
 @cli.command()

@@ -85,6 +85,7 @@ VERSION_KEYS = {
     "notice_settings",
     "citations",
     "deadlines",
+    "bank_share",
 }
 
 
@@ -667,6 +668,7 @@ def _build_version(pack: Pack, raw: Any, at: tuple, P: _Problems) -> PackVersion
     _facts(v, raw.get("facts") or {}, at + ("facts",), P)
     v.measures = _measures(v, raw.get("measures") or {}, at + ("measures",), P)
     v.services = _services(v, raw.get("services"), at + ("services",), P)
+    _bank_share(v, raw.get("bank_share"), at + ("bank_share",), P)
     v.lists = _lists(v, raw.get("lists") or {}, at + ("lists",), P)
     v.supervision = _supervision(v, raw.get("supervision") or {}, at + ("supervision",), P)
     v.tier_rules = _rules(v, raw.get("tier_rules") or [], "tier", at + ("tier_rules",), P)
@@ -1267,6 +1269,32 @@ def _services(v: PackVersion, raw: Any, at: tuple, P: _Problems) -> dict[str, st
                     f"service item '{sid}' is not declared under services{did_you_mean(str(sid), out)}",
                 )
     return out
+
+
+def _bank_share(v: PackVersion, raw: Any, at: tuple, P: _Problems) -> None:
+    """``bank_share: {facts: [...]}``: the facts of this version whose values a partner bank authorised by the
+    taxpayer may read (GET /api/v1/bank/credit/{code}, docs/service.md). Optional; every name a declared fact."""
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        P.add(at, "bank_share is a mapping {facts: [fact names a partner bank may see]}")
+        return
+    P.unknown_keys(raw, {"facts", "note"}, at)
+    names = raw.get("facts")
+    if not isinstance(names, list) or not names:
+        P.add(at + ("facts",), "facts is a non-empty list of this version's fact names, e.g. [tax_grade]")
+        return
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or name not in v.facts:
+            P.add(
+                at + ("facts", i),
+                f"unknown fact '{name}'{did_you_mean(str(name), list(v.facts))}: a bank may see only facts this "
+                f"version declares under facts ({', '.join(v.facts)})",
+            )
+        elif name in seen:
+            P.add(at + ("facts", i), f"fact '{name}' is listed twice")
+        seen.add(str(name))
 
 
 def _basis_records_spec(v: PackVersion, spec: Any, where: tuple, P: _Problems) -> None:

@@ -34,9 +34,10 @@ from engine.exports import write_csv
 from engine.pipeline.results import ReportFiles
 from engine.regions import is_region, region_labels
 from engine.store import Store
+from engine.store import bank as qbank
 from engine.store import cycles as q
 from engine.store import reports as qr
-from engine.values import period_cn
+from engine.values import CHINA, period_cn
 from notices.issue import cycle_notice_counts
 
 TOP_REGIONS = 20  # regions drawn one bar each; the rest share one bar ("其他地区"), the table lists all
@@ -77,6 +78,7 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
             _outcome_aggregates(q.outcomes_of(conn, prev["id"]), qr.outcome_counts(conn, prev["id"]))[0] if prev else {}
         )
         notices = _notice_counts(conn, c)
+        bank_loans = qbank.cycle_loan_document(conn, c, dt.datetime.now(CHINA).date())  # a bank-tax cycle: 银税互动贷款
     body = c["pack_body"] or {}
     pack, version = body.get("pack") or {}, body.get("version") or {}
     tiers_def = version.get("tiers") or {}
@@ -206,6 +208,7 @@ def report_data(store: Store, cycle_id: int) -> dict[str, Any]:
         "lists": lists,
         "measures": measure_rows,
         "notices": notice_rows,
+        "bank_loans": bank_loans,
     }
     data["headline"] = headline(data)
     return data

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
+from engine.service import bank, feedback, public
 from engine.service import checks as service_checks
-from engine.service import feedback, public
 from engine.service.auth import REFUSALS, Admission, ApiError, ErrorOut, RequestBody, Service, signed, verified
 from engine.service.keys import load_key
 from engine.store import Store
@@ -214,6 +214,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
             raise ApiError(503, f"The feedback was not recorded: {exc}") from exc
 
     public.add_routes(api, store, PREFIX)  # GET entities/{code}, lists/{list}/changes (scope lists)
+    bank.add_routes(api, store)  # 银税互动: /api/v1/bank/... (scope bank)
     return api
 
 

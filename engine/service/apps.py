@@ -9,7 +9,7 @@ from engine.service.keys import ServiceError, load_key, new_credentials
 from engine.store import Store, now
 from engine.store import service as qs
 
-SCOPES = ("check", "feedback", "lists")
+SCOPES = ("check", "feedback", "lists", "bank")
 
 
 class AppAdded(DictResult):

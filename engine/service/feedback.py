@@ -29,7 +29,7 @@ def record(store: Store, app: dict[str, Any], check_id: int, body: dict[str, Any
         row = qs.get_check(conn, check_id)
         if row is None or row["app_id"] != app["id"]:
             raise FeedbackError(404, f"No check {check_id} of app {app['app_key']} in the decision log.")
-        results = {r["ref"]: r for r in row["answer"]["results"]}
+        results = {r["ref"]: r for r in row["answer"].get("results") or []}  # a bank credit row has none
         result = results.get(body["ref"])
         if result is None:
             raise FeedbackError(

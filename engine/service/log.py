@@ -21,9 +21,17 @@ class CheckShown(DictResult):
             f"service item {self['service_item']} as of {self['as_of']}, requester {self['department'] or '-'} "
             f"case {self['case_no'] or '-'}"
         )
+        answer = self["answer"]
+        if "results" not in answer:  # a bank credit request (engine.service.bank): answered or refused
+            credit, refused = answer.get("credit"), answer.get("refused") or {}
+            decision = (credit or {}).get("decision") or {}
+            said = (
+                f"{credit['status']}, push decision {decision.get('tier') or '-'}" if credit else refused.get("error")
+            )
+            return [head, f"  bank credit of {self['request'].get('code')}: {said}"]
         rows = [
             f"  {r['ref']} {r['code']} {r['name'] or '(not in the register)'}: {r['verdict']}"
-            for r in self["answer"]["results"]
+            for r in answer["results"]
         ]
         return [head, *rows]
 

@@ -458,3 +458,49 @@ check_feedback = sa.Table(
     sa.Column("acked_tasks", JSON, nullable=False),  # measure task ids this feedback acknowledged
     sa.UniqueConstraint("check_id", "ref"),
 )
+
+# 银税互动 (migration 0004). A taxpayer's authorisation of one partner bank (an app with scope ``bank``) to read
+# its tax credit through GET /api/v1/bank/credit/{code}: the data it covers (``scope``), the days it is valid and
+# the authorisation document's reference. Append-only (triggers refuse UPDATE and DELETE): a revocation is a row of
+# ``bank_revocations``, at most one per authorisation.
+bank_authorisations = sa.Table(
+    "bank_authorisations",
+    metadata,
+    _id(),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id"), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("scope", JSON, nullable=False),  # ["grade", "decision", "indicators"]
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=False),
+    sa.Column("document_ref", sa.String(128), nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.CheckConstraint("valid_to > valid_from", name="to_after_from"),
+    sa.Index("ix_bank_authorisations_app_id_entity_id", "app_id", "entity_id"),
+)
+
+bank_revocations = sa.Table(
+    "bank_revocations",
+    metadata,
+    _id(),
+    sa.Column("authorisation_id", sa.Integer, sa.ForeignKey("bank_authorisations.id"), nullable=False, unique=True),
+    sa.Column("revoked_at", TS, nullable=False),
+)
+
+# The loans partner banks report (POST /api/v1/bank/loans): amount in integer fen (exact sums on both databases),
+# the bank's own loan reference unique per bank. Append-only (triggers). ``supervise report bank-tax`` counts them
+# by the taxpayer's tax grade at the loan date and by month.
+bank_loans = sa.Table(
+    "bank_loans",
+    metadata,
+    _id(),
+    sa.Column("app_id", sa.Integer, sa.ForeignKey("apps.id"), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("loan_ref", sa.String(128), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("loan_date", sa.Date, nullable=False, index=True),
+    sa.Column("term_months", sa.Integer, nullable=False),
+    sa.Column("product", sa.String(128), nullable=False),
+    sa.Column("reported_at", TS, nullable=False),
+    sa.UniqueConstraint("app_id", "loan_ref"),
+    sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+)
