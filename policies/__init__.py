@@ -11,6 +11,7 @@ import contextvars
 import logging
 import os
 import pathlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +80,9 @@ def packs_state() -> tuple:
 
 
 _cache: dict[tuple[str, int, int, int], Pack] = {}
+# Held while a cache of this module (or one built on it, engine.pipeline.check's) is filled: the threads of a
+# server's pool that miss at once must not each parse every pack (at start, that cost tens of CPU seconds).
+filling = _filling = threading.RLock()
 
 
 def load_file(path: str | pathlib.Path) -> Pack:
@@ -89,7 +93,9 @@ def load_file(path: str | pathlib.Path) -> Pack:
     key = next((k for k in pinned_state if k[0] == name), None) if pinned_state else None
     key = key or _file_state(pathlib.Path(name))
     if key not in _cache:
-        _cache[key] = load_pack(pathlib.Path(name).resolve())
+        with _filling:  # one thread loads; the others wait for it instead of all loading the same file
+            if key not in _cache:
+                _cache[key] = load_pack(pathlib.Path(name).resolve())
     return _cache[key]
 
 
@@ -105,8 +111,11 @@ def discover(report: bool = True) -> tuple[dict[str, pathlib.Path], dict[str, tu
     ``stat`` of each file): parsing every pack on every call cost a check request more than a second."""
     state = _dirs_state()
     if state not in _discovered:
-        _discovered.clear()  # one state is current; the old one can only come back by the files changing back
-        _discovered[state] = _scan()
+        with _filling:
+            if state not in _discovered:
+                scanned = _scan()
+                _discovered.clear()  # one state is current; an old one comes back only if the files change back
+                _discovered[state] = scanned
     found, broken = _discovered[state]
     if report:
         for path, problem in broken.values():

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import policies
 from engine.errors import SupervisionError, UnknownServiceItem, did_you_mean
 from engine.facts import decision_key
 from engine.register.entities import resolve_code
@@ -161,8 +162,11 @@ def _pack_bodies() -> list[tuple[str, dict]]:
     stay as they are: a check request must not rebuild every version's body)."""
     state = packs_state()
     if state not in _bodies:
-        _bodies.clear()
-        _bodies[state] = [(v.pack.id, v.stored_body()) for pack_id in pack_files() for v in get_pack(pack_id).versions]
+        with policies.filling:
+            if state not in _bodies:
+                bodies = [(v.pack.id, v.stored_body()) for pack_id in pack_files() for v in get_pack(pack_id).versions]
+                _bodies.clear()
+                _bodies[state] = bodies
     return _bodies[state]
 
 

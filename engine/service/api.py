@@ -222,4 +222,5 @@ def app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` (each worker of ``supervise serve``): the store of ``SUPERVISE_DB``."""
     store = Store(os.environ.get("SUPERVISE_DB") or None)
     store.require_schema()
+    service_checks.warm_up()
     return create_app(store)

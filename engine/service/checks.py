@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.errors import StoreError, SupervisionError
-from engine.pipeline.check import CheckResult, check
+from engine.pipeline.check import CheckResult, check, service_items
 from engine.register.codes import public_party
 from engine.store import Connection, Store, now
 from engine.store import service as qs
@@ -92,6 +93,15 @@ def _personal(entities: list[dict[str, Any]]) -> dict[str, str]:
 def _unregistered(codes: list[str]) -> list[dict[str, Any]]:
     """Codes not in the register, masked by their own kind (an identity number is a person's)."""
     return [{"code": c, "name": None, "entity_type": None, "legal_rep": None} for c in codes]
+
+
+def warm_up() -> None:
+    """Load the packs before the first request (a worker's first checks would otherwise each wait for them); a
+    pack that cannot be loaded is logged here and answered for as the checks meet it."""
+    try:
+        service_items()
+    except SupervisionError as exc:
+        logging.getLogger("supervise.service").warning(f"Could not load the policy packs at start: {exc}")
 
 
 def answer(store: Store, request: dict[str, Any], admit: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
