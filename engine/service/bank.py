@@ -180,7 +180,13 @@ def _shown(body: dict[str, Any], value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     labels = body.get("value_labels") or {}
-    return str(labels.get(value, value))
+    if value in labels:
+        return str(labels[value])
+    source = body.get("source")
+    if isinstance(source, dict) and "open" in source and isinstance(value, int):
+        # a count of records still in force, under a label that says what they are: 否 / 是（2条）
+        return "否" if value == 0 else f"是（{value}条）"
+    return str(value)
 
 
 def _credit(conn: Connection, entity: dict[str, Any], scope: list[str], day: dt.date) -> dict[str, Any]:
@@ -404,7 +410,9 @@ class BankTaxReport(DictResult):
             return [f"{head}：本期没有合作银行报送的贷款。"]
         out = [
             f"{head}，据{self['banks']}家合作银行报送：",
-            f"  合计 {t['loans']:,} 笔，金额 {t['amount_wan']} 万元（{t['amount_yi']} 亿元）：{t['shown']}",
+            f"  合计 {t['loans']:,} 笔，金额 {t['amount_wan']} 万元（{t['amount_yi']} 亿元）"
+            # the press-release form (465.6万笔，1.198万亿元) only where it says it shorter than the line above
+            + (f"，即{t['shown']}" if t["loans"] >= 10_000 or "亿" in t["shown"] else ""),
             "  按贷款发放日的纳税信用级别：",
         ]
         for g in self["by_grade"]:

@@ -189,7 +189,7 @@ def test_an_authorised_bank_gets_the_grade_the_decision_and_only_the_shared_indi
     assert "税总发〔2015〕96号" in decision["basis"]
     # The pack's bank_share lists tax_grade, major_dishonest, court_dishonest: tax_grade_cycle is not shared.
     shown = {i["fact"]: (i["value"], i["shown"]) for i in out["indicators"]}
-    assert shown == {"tax_grade": ("A", "A级"), "major_dishonest": (0, "0"), "court_dishonest": (0, "0")}
+    assert shown == {"tax_grade": ("A", "A级"), "major_dishonest": (0, "否"), "court_dishonest": (0, "否")}
     assert out["withheld"] == []
     bad = bank.post(AUTH, authorisation(codes["bad"]))
     assert bad.status_code == 200
@@ -479,3 +479,13 @@ def test_the_pack_loader_refuses_an_unknown_fact_in_bank_share(store, tmp_path):
     assert result.exit_code == 1
     assert "bank_share.facts.1: unknown fact 'major_dishonets' (did you mean 'major_dishonest'?)" in result.output
     assert "bank_share.facts.2: fact 'tax_grade' is listed twice" in result.output
+
+
+def test_a_count_of_records_in_force_is_shown_in_words():
+    """An indicator counting open records (a fact with an `open:` source) reads 否 / 是（N条） to the bank, not 0."""
+    from engine.service.bank import _shown
+
+    fact = {"type": "int", "label": "被列为失信被执行人（未届满）", "source": {"open": "external_list"}}
+    assert (_shown(fact, 0), _shown(fact, 2)) == ("否", "是（2条）")
+    assert _shown({"type": "enum", "value_labels": {"B": "B级"}}, "B") == "B级"
+    assert _shown({"type": "int"}, 85) == "85"
