@@ -423,6 +423,8 @@ def test_the_bank_tax_cycle_report_has_a_page_of_the_loans_while_its_decisions_s
     assert loans["total"]["amount_wan"] == "200.00" and loans["by_grade"][0]["label"] == "A级"
     html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
     assert "六、银税互动贷款" in html and "200.00万元" in html and files["cycle"] == cycle_id
+    # the sentence a reader reads: Chinese dates, no figure said twice
+    assert "2026年4月30日至" in html and "金额200.00万元（0.02亿元）。" in html and "（2笔，200.00万元）" not in html
     tax_cycle = cli_json(store, "cycle", "report", str(cycle_id - 1), "--out", str(tmp_path / "t"))
     assert json.loads((tmp_path / "t" / "report.json").read_text(encoding="utf-8"))["bank_loans"] is None
     assert tax_cycle["cycle"] == cycle_id - 1
