@@ -25,10 +25,12 @@ from fastapi import Depends, FastAPI, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import CodeError, CycleNotFound, StoreError, SupervisionError, UsageProblem
+from engine.evidence import cn_date
 from engine.register.codes import validate_uscc
 from engine.results import DictResult
 from engine.service.auth import REFUSALS, ApiError, ErrorOut, RequestBody, Service, signed
-from engine.service.checks import DecisionLogError, _masked, _personal
+from engine.service.checks import DecisionLogError
+from engine.service.masking import masked, replacements
 from engine.store import Connection, Store, now
 from engine.store import bank as qb
 from engine.store import cycles as qc
@@ -189,76 +191,85 @@ def _shown(body: dict[str, Any], value: Any) -> str:
     return str(value)
 
 
+def _decision(
+    conn: Connection,
+    current: dict[str, dict],
+    pack: str,
+    title: str,
+    missing: str,
+    entity: dict[str, Any],
+    day: dt.date,
+    why: list[str],
+) -> tuple[dict | None, dict | None]:
+    """(the pack's current cycle, the entity's decision in it); when either is missing, why (in Chinese) on ``why``."""
+    cycle = current.get(pack)
+    if cycle is None:
+        why.append(f"{title}（{pack}）尚无截至{cn_date(day)}已提交的评价周期，{missing}。")
+        return None, None
+    d = qc.decisions_of(conn, cycle["id"], [entity["id"]]).get(entity["id"])
+    if d is None:
+        why.append(f"{title}第{cycle['id']}号评价周期（{period_cn(cycle['period'])}）未评价该纳税人。")
+    return cycle, d
+
+
 def _credit(conn: Connection, entity: dict[str, Any], scope: list[str], day: dt.date) -> dict[str, Any]:
     """The grade, the push decision and the shared indicators of ``entity`` on ``day`` (parts in ``scope``), from
     the current cycles (latest committed revisions); ``status`` needs_review with ``why`` when one is missing."""
     current = qc.current_cycles(conn, day)
     why: list[str] = []
     out: dict[str, Any] = {"grade": None, "decision": None, "indicators": []}
-    tax = current.get(TAX_PACK)
-    if tax is None:
-        why.append(f"纳税信用评价（{TAX_PACK}）尚无截至{day.isoformat()}已提交的评价周期，无法提供纳税信用级别。")
-    else:
-        d = qc.decisions_of(conn, tax["id"], [entity["id"]]).get(entity["id"])
-        if d is None:
-            why.append(f"纳税信用评价第{tax['id']}号评价周期（{period_cn(tax['period'])}）未评价该纳税人。")
-        else:
-            out["grade"] = {
-                "grade": d["tier"],
-                "label": (d["result"] or {}).get("tier_label") or d["tier"],
-                "cycle_id": tax["id"],
-                "period": tax["period"],
-                "revision": tax["revision"],
-                "cycle_as_of": tax["as_of"].isoformat(),
-            }
-    bank = current.get(BANK_PACK)
-    if bank is None:
-        why.append(f"银税互动推送（{BANK_PACK}）尚无截至{day.isoformat()}已提交的评价周期，无法给出推送决定。")
-    else:
-        d = qc.decisions_of(conn, bank["id"], [entity["id"]]).get(entity["id"])
-        if d is None:
-            why.append(f"银税互动推送第{bank['id']}号评价周期（{period_cn(bank['period'])}）未评价该纳税人。")
-        else:
-            facts = d.get("facts") or {}
-            result = d["result"] or {}
-            reason, basis = _decisive(result, facts)
-            out["decision"] = {
-                "tier": d["tier"],
-                "label": result.get("tier_label") or d["tier"],
-                "reason": reason,
-                "basis": basis,
-                "cycle_id": bank["id"],
-                "period": bank["period"],
-                "revision": bank["revision"],
-                "version": bank["version"],
-            }
-            version = (bank["pack_body"] or {}).get("version") or {}
-            declared = version.get("facts") or {}
-            for name in (version.get("bank_share") or {}).get("facts") or []:
-                fact = declared.get(name) or {}
-                value = facts.get(name)
-                out["indicators"].append(
-                    {"fact": name, "label": fact.get("label") or name, "value": value, "shown": _shown(fact, value)}
+    tax, d = _decision(conn, current, TAX_PACK, "纳税信用评价", "无法提供纳税信用级别", entity, day, why)
+    if tax is not None and d is not None:
+        out["grade"] = {
+            "grade": d["tier"],
+            "label": (d["result"] or {}).get("tier_label") or d["tier"],
+            "cycle_id": tax["id"],
+            "period": tax["period"],
+            "revision": tax["revision"],
+            "cycle_as_of": tax["as_of"].isoformat(),
+        }
+    bank, d = _decision(conn, current, BANK_PACK, "银税互动推送", "无法给出推送决定", entity, day, why)
+    if bank is not None and d is not None:
+        facts = d.get("facts") or {}
+        result = d["result"] or {}
+        reason, basis = _decisive(result, facts)
+        out["decision"] = {
+            "tier": d["tier"],
+            "label": result.get("tier_label") or d["tier"],
+            "reason": reason,
+            "basis": basis,
+            "cycle_id": bank["id"],
+            "period": bank["period"],
+            "revision": bank["revision"],
+            "version": bank["version"],
+        }
+        version = (bank["pack_body"] or {}).get("version") or {}
+        declared = version.get("facts") or {}
+        for name in (version.get("bank_share") or {}).get("facts") or []:
+            fact = declared.get(name) or {}
+            value = facts.get(name)
+            out["indicators"].append(
+                {"fact": name, "label": fact.get("label") or name, "value": value, "shown": _shown(fact, value)}
+            )
+        cited_cycles = [  # the facts that record which stored cycle a decision fact came from
+            facts.get(n)
+            for n, f in declared.items()
+            if isinstance(f, dict) and isinstance(f.get("source"), dict) and f["source"].get("decision") == "cycle"
+        ]
+        for source in [c for c in cited_cycles if isinstance(c, int)]:  # never a grade of a superseded revision
+            try:
+                cited = qc.get_cycle(conn, source)
+            except CycleNotFound:
+                cited = None
+            if cited is None:
+                why.append(
+                    f"推送决定所依据的纳税信用评价第{source}号评价周期不存在，须重新运行银税互动推送的评价周期。"
                 )
-            cited_cycles = [  # the facts that record which stored cycle a decision fact came from
-                facts.get(n)
-                for n, f in declared.items()
-                if isinstance(f, dict) and isinstance(f.get("source"), dict) and f["source"].get("decision") == "cycle"
-            ]
-            for source in [c for c in cited_cycles if isinstance(c, int)]:  # never a grade of a superseded revision
-                try:
-                    cited = qc.get_cycle(conn, source)
-                except CycleNotFound:
-                    cited = None
-                if cited is None:
-                    why.append(
-                        f"推送决定所依据的纳税信用评价第{source}号评价周期不存在，须重新运行银税互动推送的评价周期。"
-                    )
-                elif cited["status"] == "superseded":
-                    why.append(
-                        f"推送决定所依据的纳税信用评价第{source}号评价周期已被第{cited['superseded_by']}号更正，"
-                        f"须重新运行银税互动推送的评价周期后再作推送决定。"
-                    )
+            elif cited["status"] == "superseded":
+                why.append(
+                    f"推送决定所依据的纳税信用评价第{source}号评价周期已被第{cited['superseded_by']}号更正，"
+                    f"须重新运行银税互动推送的评价周期后再作推送决定。"
+                )
     withheld = [part for part in DATA if part not in scope]
     for part in withheld:
         out[part] = [] if part == "indicators" else None
@@ -291,7 +302,7 @@ def credit(store: Store, app: dict[str, Any], raw_code: str, day: dt.date) -> di
                     "scope": scope,
                     **_credit(conn, entity, scope, day),
                 }
-            replace = _personal([entity])
+            replace = replacements([entity])
             row = {
                 "app_id": app["id"],
                 "department": app["department"] or app["name"],
@@ -299,8 +310,8 @@ def credit(store: Store, app: dict[str, Any], raw_code: str, day: dt.date) -> di
                 "service_item": LOG_ITEM,
                 "as_of": day,
                 "requested_at": requested_at,
-                "request": _masked(request, replace),
-                "answer": _masked({"credit": answer} if refused is None else answer, replace),
+                "request": masked(request, replace),
+                "answer": masked({"credit": answer} if refused is None else answer, replace),
             }
             credit_id = qs.insert_check(conn, row)
     except StoreError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.errors import StoreError, SupervisionError
 from engine.pipeline.check import CheckResult, check, service_items
-from engine.register.codes import public_party
+from engine.service.masking import masked, replacements
 from engine.store import Connection, Store, now
 from engine.store import service as qs
 
@@ -64,32 +64,6 @@ def _result(ref: str, r: CheckResult) -> dict[str, Any]:
     }
 
 
-def _masked(value: Any, replace: dict[str, str]) -> Any:
-    """``value`` with every string's personal data replaced (codes, names, operators that the public site masks)."""
-    if isinstance(value, str):
-        for raw, shown in replace.items():
-            value = value.replace(raw, shown)
-        return value
-    if isinstance(value, list):
-        return [_masked(v, replace) for v in value]
-    if isinstance(value, dict):
-        return {k: _masked(v, replace) for k, v in value.items()}
-    return value
-
-
-def _personal(entities: list[dict[str, Any]]) -> dict[str, str]:
-    """Raw text -> masked text of the parties' personal data (longest first, so a name inside a name goes last)."""
-    out: dict[str, str] = {}
-    for e in entities:
-        shown = public_party(e.get("name"), e["code"], e.get("entity_type"), e.get("legal_rep"))
-        for raw, masked in ((e["code"], shown["code"]), (e.get("name") or "", shown["name"])):
-            if raw and raw != masked:
-                out[raw] = masked
-        if e.get("legal_rep") and shown["operator"] and shown["operator"] != e["legal_rep"]:
-            out[e["legal_rep"]] = shown["operator"]
-    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
-
-
 def _unregistered(codes: list[str]) -> list[dict[str, Any]]:
     """Codes not in the register, masked by their own kind (an identity number is a person's)."""
     return [{"code": c, "name": None, "entity_type": None, "legal_rep": None} for c in codes]
@@ -121,7 +95,7 @@ def answer(store: Store, request: dict[str, Any], admit: Callable[[Connection], 
             out = [_result(s["ref"], r) for s, r in zip(subjects, results)]
             known = {r.uscc: r.entity for r in results if r.entity}
             raw_codes = [r.uscc for r in results] + [s["code"] for s in subjects]
-            replace = _personal(list(known.values()) + _unregistered([c for c in raw_codes if c not in known]))
+            replace = replacements(list(known.values()) + _unregistered([c for c in raw_codes if c not in known]))
             stored_request = {**request, "as_of": as_of.isoformat()}
             row = {
                 "app_id": app["id"],
@@ -130,8 +104,8 @@ def answer(store: Store, request: dict[str, Any], admit: Callable[[Connection], 
                 "service_item": results[0].service if results else request["service_item"],
                 "as_of": as_of,
                 "requested_at": requested_at,
-                "request": _masked(stored_request, replace),
-                "answer": _masked({"results": out}, replace),
+                "request": masked(stored_request, replace),
+                "answer": masked({"results": out}, replace),
             }
             check_id = qs.insert_check(conn, row)
     except StoreError as exc:  # the log row, the commit or the database failed: nothing was answered

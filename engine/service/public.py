@@ -27,6 +27,7 @@ from engine.errors import CodeError, StoreError, did_you_mean
 from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id, public_party
 from engine.register.entities import resolve_code
 from engine.service.auth import REFUSALS, ApiError, ErrorOut, signed
+from engine.service.masking import masked, replacements
 from engine.store import Connection, Store
 from engine.store import cycles as qc
 from engine.store import entities as qe
@@ -290,28 +291,15 @@ def _resolve_list(conn: Connection, list_id: str) -> tuple[str, str, str]:
     )
 
 
-def _masker(name: str, code: str, operator: str | None, shown: dict[str, str]) -> dict[str, str]:
-    """Raw personal text -> its masked form (longest first)."""
-    out = {raw: masked for raw, masked in ((code, shown["code"]), (name, shown["name"])) if raw and raw != masked}
-    if operator and shown.get("operator") and shown["operator"] != operator:
-        out[operator] = shown["operator"]
-    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
-
-
-def _masked(text: str, replace: dict[str, str]) -> str:
-    for raw, shown in replace.items():
-        text = text.replace(raw, shown)
-    return text
-
-
 def _change(ev: dict[str, Any], entry: Entry, operator: str | None, notices: list[dict[str, Any]]) -> dict[str, Any]:
     """The change of event ``ev``, with the entry as it stood right after it."""
     upto = Entry(entry.row, [x for x in entry.events if x["id"] <= ev["id"]], entry.regime)
     day = max(x["valid_from"] for x in upto.events)
     row = public_row(upto, day, [n for n in notices if n["issued_on"] <= day], operator)
     r = entry.row
-    shown = public_party(r["entity_name"], r["code"], r.get("entity_type"), operator)
-    replace = _masker(r["entity_name"] or "", r["code"], operator, shown)
+    replace = replacements(
+        [{"code": r["code"], "name": r["entity_name"], "entity_type": r.get("entity_type"), "legal_rep": operator}]
+    )
     return {
         "id": ev["id"],
         "seq": ev["seq"],
@@ -319,7 +307,7 @@ def _change(ev: dict[str, Any], entry: Entry, operator: str | None, notices: lis
         "state": ev["state"],
         "valid_from": ev["valid_from"],
         "recorded_at": in_china(ev["recorded_at"]),
-        "reason": _masked(ev["reason"] or "", replace) or "未记载",
+        "reason": masked(ev["reason"] or "", replace) or "未记载",
         "entry_id": entry.id,
         "party": _party(r["entity_name"], r["code"], r.get("entity_type"), operator),
         "entry": _entry({**row, "state": ev["state"]}),
