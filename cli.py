@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 from engine import plans, values
+from engine.access import offices as access_offices
+from engine.access import users
 from engine.errors import SupervisionError, UsageProblem
 from engine.evaluate import explain_text
 from engine.model import NOTICE_KINDS
@@ -36,10 +38,8 @@ from engine.service import keys as service_keys
 from engine.service import log as service_log
 from engine.store import Store
 from engine.values import parse_date as parse_value_date
-from lists import lifecycle
+from lists import acts, lifecycle
 from lists import measures as list_measures
-from lists import publish as list_publish
-from lists import repair as list_repair
 from notices import issue, render
 from notices.results import NoticeShown, PreviewWritten
 from policies import base_limits, base_record_kinds, record_kinds
@@ -312,21 +312,27 @@ def init() -> None:
 
 
 def by_option(func: Callable) -> Callable:
-    """--by NAME: who records the action (default $SUPERVISE_ACTOR, else the login name)."""
+    """--as USER: the user who acts (default $SUPERVISE_USER, else admin, the administrator `supervise init`
+    creates). --by is its older name."""
     return click.option(
-        "--by", "by", metavar="NAME", help="Who records this (default: $SUPERVISE_ACTOR or the login name)."
+        "--as",
+        "--by",
+        "by",
+        metavar="USER",
+        help="The user who acts: must exist (supervise users list) and hold the role the command needs "
+        "(default: $SUPERVISE_USER, else admin).",
     )(func)
 
 
 def _actor(by: str | None) -> str:
-    if by:
-        return by
-    import getpass
+    """The acting user's name, checked: it must exist and be enabled."""
+    with errors():
+        return users.acting_name(settings().store, by)
 
-    try:
-        return os.environ.get("SUPERVISE_ACTOR") or getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "cli"
+
+def _as(by: str | None) -> str:
+    """The acting user's name for a library function that checks it itself (lists.acts)."""
+    return by or os.environ.get("SUPERVISE_USER") or users.ADMIN
 
 
 # == import ==
@@ -1035,7 +1041,7 @@ def lists_propose(cycle_id: int, as_of: str | None, by: str | None) -> None:
 
     Example: supervise lists propose --cycle 3
     """
-    r = _list_write(lifecycle.propose_from_cycle, cycle_id, parse_date(as_of, "--as-of"), _actor(by))
+    r = _list_write(acts.propose_from_cycle, _as(by), cycle_id, parse_date(as_of, "--as-of"))
     emit(r)
 
 
@@ -1056,9 +1062,7 @@ def lists_serve(entry_id: int | None, cycle_id: int | None, on: str | None, by: 
     Example: supervise lists serve --cycle 3 --on 2026-05-06
     """
     with progress(None, "Serving pre-listing notices") as tick:
-        r = _list_write(
-            lifecycle.serve, _day(on, "--on"), _actor(by), entry_id=entry_id, cycle_id=cycle_id, progress=tick
-        )
+        r = _list_write(acts.serve, _as(by), _day(on, "--on"), entry_id=entry_id, cycle_id=cycle_id, progress=tick)
     emit(r)
 
 
@@ -1072,7 +1076,7 @@ def lists_advance(as_of: str | None, by: str | None) -> None:
     Example: supervise lists advance --as-of 2026-06-01
     """
     with progress(None, "Advancing list entries") as tick:
-        r = _list_write(lifecycle.advance, _day(as_of, "--as-of"), _actor(by) if by else "system", progress=tick)
+        r = _list_write(acts.advance, by, _day(as_of, "--as-of"), progress=tick)
     emit(r)
 
 
@@ -1087,7 +1091,7 @@ def lists_revoke(entry_id: int, reason: str, on: str | None, by: str | None) -> 
 
     Example: supervise lists revoke --entry 12 --reason "处罚决定已被行政复议撤销"
     """
-    r = _list_write(lifecycle.revoke, entry_id, reason, _day(on, "--on"), _actor(by))
+    r = _list_write(acts.revoke, _as(by), entry_id, reason, _day(on, "--on"))
     emit(r)
 
 
@@ -1103,7 +1107,7 @@ def lists_extend(entry_id: int, months: int, reason: str, on: str | None, by: st
 
     Example: supervise lists extend --entry 12 --months 6 --reason "整改期间再次违法"
     """
-    r = _list_write(lifecycle.extend, entry_id, months, reason, _day(on, "--on"), _actor(by))
+    r = _list_write(acts.extend, _as(by), entry_id, months, reason, _day(on, "--on"))
     emit(r)
 
 
@@ -1159,7 +1163,7 @@ def lists_publish(out_dir: str, as_of: str | None, by: str | None) -> None:
     with errors():
         output_dir(out_dir)
     with progress(None, "Writing the public lists"):
-        r = _list_write(list_publish.publish, out_dir, _day(as_of, "--as-of"), _actor(by))
+        r = _list_write(acts.publish, _as(by), out_dir, _day(as_of, "--as-of"))
     emit(r)
 
 
@@ -1183,7 +1187,7 @@ def objection_file(entry_id: int, reason: str, evidence: tuple[str, ...], on: st
 
     Example: supervise objection file --entry 12 --reason "罚款已于处罚前缴清" --evidence receipt.pdf
     """
-    r = _list_write(lifecycle.file_objection, entry_id, reason, list(evidence), _day(on, "--on"), _actor(by))
+    r = _list_write(acts.file_objection, _as(by), entry_id, reason, list(evidence), _day(on, "--on"))
     emit(r)
 
 
@@ -1202,9 +1206,7 @@ def objection_decide(objection_id: int, decision: str | None, reason: str, on: s
     """
     if decision is None:
         raise click.UsageError("Give --uphold or --reject.")
-    r = _list_write(
-        lifecycle.decide_objection, objection_id, decision == "uphold", reason, _day(on, "--on"), _actor(by)
-    )
+    r = _list_write(acts.decide_objection, _as(by), objection_id, decision == "uphold", reason, _day(on, "--on"))
     emit(r)
 
 
@@ -1245,7 +1247,7 @@ def repair_apply(
     Example: supervise repair apply --entry 12 --commitment 承诺书.pdf --evidence 缴款凭证.pdf --on 2027-06-01
     """
     r = _list_write(
-        list_repair.apply, entry_id, _day(on, "--on"), _actor(by), commitment, list(evidence), training, credit_report
+        acts.apply_repair, _as(by), entry_id, _day(on, "--on"), commitment, list(evidence), training, credit_report
     )
     emit(r)
     if r.refused:
@@ -1267,8 +1269,150 @@ def repair_decide(application_id: int, decision: str | None, reason: str, on: st
     """
     if decision is None:
         raise click.UsageError("Give --approve or --reject.")
-    r = _list_write(list_repair.decide, application_id, decision == "approve", reason, _day(on, "--on"), _actor(by))
+    r = _list_write(acts.decide_repair, _as(by), application_id, decision == "approve", reason, _day(on, "--on"))
     emit(r)
+
+
+# == approvals (初审 / 审核) ==
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def approvals() -> None:
+    """Two-step decisions: a clerk's proposal (初审) approved or returned by a reviewer (审核).
+
+    A decision command (lists serve --entry, lists revoke, objection decide, repair decide) run by a clerk or
+    reviewer records a proposal; another user with the reviewer role approves it here, and only then is it
+    carried out, signed by both. An admin's decision commands decide in one step, as before.
+    """
+
+
+@approvals.command("list")
+@click.option("--returned", is_flag=True, help="Proposals a reviewer returned (not yet proposed again).")
+@by_option
+@json_option
+def approvals_list(returned: bool, by: str | None) -> None:
+    """Proposals awaiting review (or returned), within the acting user's authority.
+
+    Example: supervise approvals list --as 李审核
+    """
+    emit(_list_read(acts.proposals, _as(by), "returned" if returned else "pending"))
+
+
+@approvals.command("approve")
+@click.argument("proposal_ids", nargs=-1, required=True, type=ID, metavar="ID...")
+@click.option("--on", help="Date of the approval, today or earlier (default today); the decision takes effect then.")
+@by_option
+@json_option
+def approvals_approve(proposal_ids: tuple[int, ...], on: str | None, by: str | None) -> None:
+    """Approve proposals (审核通过): each decision is carried out now, signed by the proposer and the reviewer.
+
+    Example: supervise approvals approve 7 8 --as 李审核
+    """
+    done = _list_write(acts.approve, _as(by), list(proposal_ids), _day(on, "--on"))
+    emit(
+        {"approved": [r.to_json() for r in done]},
+        lambda _: "\n".join(line for r in done for line in r.lines()),
+    )
+
+
+@approvals.command("return")
+@click.argument("proposal_id", type=ID)
+@click.option("--reason", required=True, help="Why the proposal goes back to its clerk.")
+@click.option("--on", help="Date (default today).")
+@by_option
+@json_option
+def approvals_return(proposal_id: int, reason: str, on: str | None, by: str | None) -> None:
+    """Return a proposal (退回) with the reason; the clerk proposes again.
+
+    Example: supervise approvals return 7 --reason "证据不足，请补充处罚决定书" --as 李审核
+    """
+    emit(_list_write(acts.send_back, _as(by), proposal_id, reason, _day(on, "--on")))
+
+
+# == users and authorities ==
+
+
+def _password_from_stdin() -> str:
+    """A password typed twice at a terminal, or the first line of standard input (never an argument)."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise click.UsageError(
+            "Give the password on standard input, e.g. printf '%s\\n' \"$PW\" | supervise users add ..."
+        )
+    return line.rstrip("\r\n")
+
+
+@cli.group(name="users", context_settings=CONTEXT_SETTINGS)
+def users_() -> None:
+    """People who use the console and the CLI: one authority and one role each (clerk, reviewer, admin)."""
+
+
+@users_.command("add")
+@click.argument("name")
+@click.option(
+    "--authority", help="The authority the user acts for: its short or full name (supervise authorities list)."
+)
+@click.option("--role", type=click.Choice(users.ROLES), required=True, help="clerk (初审), reviewer (审核) or admin.")
+@by_option
+@json_option
+def users_add(name: str, authority: str | None, role: str, by: str | None) -> None:
+    """Create a user; the password is read from standard input (typed twice at a terminal), never from the
+    command line, and stored only as an argon2 hash.
+
+    Example: printf '%s\\n' "$PW" | supervise users add 张经办 --authority 泉市监 --role clerk
+    """
+    password = _password_from_stdin()
+    emit(_list_write(users.add_as, _as(by), name, authority, role, password))
+
+
+@users_.command("password")
+@click.argument("name")
+@by_option
+@json_option
+def users_password(name: str, by: str | None) -> None:
+    """Set a user's password (from standard input), e.g. the admin's before it logs in to the console.
+
+    Example: printf '%s\\n' "$PW" | supervise users password admin
+    """
+    password = _password_from_stdin()
+    emit(_list_write(users.set_password_as, _as(by), name, password))
+
+
+@users_.command("list")
+@json_option
+def users_list() -> None:
+    """Every user with authority, role, whether it has a password, and when it was disabled."""
+    emit(_list_read(users.listing))
+
+
+@users_.command("disable")
+@click.argument("name")
+@by_option
+@json_option
+def users_disable(name: str, by: str | None) -> None:
+    """Disable a user (its login sessions end; its name stays in the history it signed).
+
+    Example: supervise users disable 张经办
+    """
+    emit(_list_write(users.disable_as, _as(by), name))
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def authorities() -> None:
+    """The authorities users act for: department, region prefix and the packs it runs (the packs' data)."""
+
+
+@authorities.command("list")
+@json_option
+def authorities_list() -> None:
+    """Every authority the packs name, with its region and packs.
+
+    Example: supervise authorities list
+    """
+    with errors():
+        emit(access_offices.listing())
 
 
 # == measures ==

@@ -519,8 +519,20 @@ def catch_up(
     made = []
     while (due := entry.due(on)) is not None:
         event, day, reason = due
-        made.append(_append(conn, entry, event, day, actor, reason, batch=batch, sent_on=on))
+        # A listing carries the two names of the decision whose notice was served (the 列入决定 shows them).
+        served = entry.event("notified") if event == "listed" else None
+        signed = ((served or {}).get("data") or {}).get("signed")
+        data = {"signed": signed} if signed else None
+        made.append(_append(conn, entry, event, day, actor, reason, data, batch=batch, sent_on=on))
     return made
+
+
+def _signed(data: dict[str, Any] | None, signed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Event data with the two names of a two-step decision (lists/approvals.py) under ``signed``: proposal id,
+    proposed_by/on (初审), approved_by/on (审核), single_step for an admin's one-step decision."""
+    if not signed:
+        return data
+    return {**(data or {}), "signed": signed}
 
 
 def _require_state(entry: Entry, states: Sequence[str], action: str, fix: str = "") -> None:
@@ -829,6 +841,7 @@ def serve(
     entry_id: int | None = None,
     cycle_id: int | None = None,
     progress: Callable[[int], None] | None = None,
+    signed: dict[str, Any] | None = None,
 ) -> Served:
     """Record that the pre-listing notice was served (proposed -> notified). The objection window runs from the
     day after ``on`` (:func:`engine.deadlines.objection_end`, stored with the event); the pre-listing notice and
@@ -883,7 +896,7 @@ def serve(
                 on,
                 actor,
                 "pre-listing notice served",
-                {"served_on": on, "objection_deadline": deadline},
+                _signed({"served_on": on, "objection_deadline": deadline}, signed),
                 batch=batch,
             )
             # The notice served is issued now, dated the service and stating this deadline (a no-op if it was).
@@ -1011,13 +1024,15 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
     return result
 
 
-def revoke(conn, entry_id: int, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+def revoke(
+    conn, entry_id: int, reason: str, on: dt.date, actor: str, signed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """End an entry because its basis was overturned (e.g. the penalty was annulled)."""
     entry = load_one(conn, entry_id)
     catch_up(conn, entry, on)
     _require_state(entry, OPEN, "it can be revoked", "An entry that has ended needs no revocation.")
     was = entry.state
-    _append(conn, entry, "revoked", on, actor, reason)
+    _append(conn, entry, "revoked", on, actor, reason, _signed(None, signed))
     return Revoked({"entry_id": entry.id, "was": was, "state": entry.state, "on": on.isoformat()})
 
 
@@ -1089,7 +1104,9 @@ def file_objection(
     )
 
 
-def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+def decide_objection(
+    conn, objection_id: int, uphold: bool, reason: str, on: dt.date, actor: str, signed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Uphold an objection (the entry is revoked) or reject it (the entry resumes: listed once the window and the
     decision have passed)."""
     objection = q.get_objection(conn, objection_id)
@@ -1108,7 +1125,7 @@ def decide_objection(conn, objection_id: int, uphold: bool, reason: str, on: dt.
     _require_state(entry, PRE_LISTING, f"objection {objection_id} can be decided")
     decision = "upheld" if uphold else "rejected"
     q.insert_objection_decision(conn, objection_id, decision, reason, on, actor)
-    _append(conn, entry, f"objection_{decision}", on, actor, reason, {"objection_id": objection_id})
+    _append(conn, entry, f"objection_{decision}", on, actor, reason, _signed({"objection_id": objection_id}, signed))
     catch_up(conn, entry, on)
     return ObjectionDecided(
         {

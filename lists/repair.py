@@ -323,7 +323,9 @@ def apply(
     return out
 
 
-def decide(conn, application_id: int, approve: bool, reason: str, on: dt.date, actor: str) -> dict[str, Any]:
+def decide(
+    conn, application_id: int, approve: bool, reason: str, on: dt.date, actor: str, signed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Approve (the entry ends as repaired, publication stops, measures are lifted) or reject an application."""
     app = q.get_application(conn, application_id)
     if app is None:
@@ -361,7 +363,13 @@ def decide(conn, application_id: int, approve: bool, reason: str, on: dt.date, a
     decision = "approved" if approve else "rejected"
     q.insert_repair_decision(conn, application_id, decision, reason, on, actor)
     _append(
-        conn, entry, "repaired" if approve else "repair_rejected", on, actor, reason, {"application_id": application_id}
+        conn,
+        entry,
+        "repaired" if approve else "repair_rejected",
+        on,
+        actor,
+        reason,
+        {"application_id": application_id, **({"signed": signed} if signed else {})},
     )
     return RepairDecided(
         {

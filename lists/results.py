@@ -286,3 +286,46 @@ class TaskAcked(DictResult):
             f"Task {self['task_id']} ({self['action']} {self['measure_id']}, {self['department']}) acknowledged on "
             f"{self['acked_on']} by {self['acked_by']}" + (" — after its due date" if self["late"] else "") + "."
         ]
+
+
+class ProposalMade(DictResult):
+    """approvals.propose: proposal_id, kind, kind_name, entry_id, target_id, decision, proposed_by, proposed_on."""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Proposal {self['proposal_id']} ({self['kind']}, entry {self['entry_id']}) recorded by "
+            f"{self['proposed_by']} on {self['proposed_on']}; it takes effect once another user with the reviewer "
+            f"role approves it: supervise approvals approve {self['proposal_id']} --as REVIEWER"
+        ]
+
+
+class Reviewed(DictResult):
+    """approvals.approve / send_back: proposal_id, kind, status (approved | returned), signed or reason, result."""
+
+    def lines(self) -> list[str]:
+        if self["status"] == "returned":
+            return [f"Proposal {self['proposal_id']} ({self['kind']}) returned: {self['reason']}"]
+        s = self["signed"]
+        how = " (one step, by an admin)" if s.get("single_step") else f"; proposed by {s['proposed_by']}"
+        out = (
+            []
+            if s.get("single_step")
+            else [f"Proposal {self['proposal_id']} ({self['kind']}) approved by {s['approved_by']}{how}."]
+        )
+        result: Any = self.get("result")
+        return out + (result.lines() if hasattr(result, "lines") else [])
+
+
+class ProposalList(DictResult):
+    """approvals.listing: proposals (pending or returned)."""
+
+    def lines(self) -> list[str]:
+        rows = self["proposals"]
+        out = [f"{len(rows)} proposals {self['status']}"]
+        for p in rows:
+            review = f"; returned by {p['reviewed_by']}: {p['review_reason']}" if p["status"] == "returned" else ""
+            out.append(
+                f"  {p['id']:>5} {p['kind']:<10} entry {p['entry_id']} {p['code']} {p['entity_name']}  "
+                f"by {p['proposed_by']} on {p['proposed_on']}: {p['reason']}{review}"
+            )
+        return out

@@ -357,9 +357,11 @@ def scenario(
     as_of: dt.date = dt.date(2026, 4, 30),
     body: dict | None = None,
     penalties: bool = True,
+    penalty_on: dt.date = dt.date(2026, 3, 1),
 ) -> dict[str, Any]:
     """Entities (companies, plus a natural person for a red entry) and a committed cycle proposing ``lists``
-    (one entity each). Every black/watch entity has a serious penalty of 2026-03-01, fulfilled on 2026-08-01."""
+    (one entity each). Every black/watch entity has a serious penalty of ``penalty_on`` (2026-03-01), fulfilled
+    five months later (2026-08-01)."""
     out: dict[str, Any] = {"entities": [], "codes": [], "penalties": []}
     with store.transaction() as conn:
         proposals = []
@@ -373,9 +375,9 @@ def scenario(
                     add_penalty(
                         conn,
                         entity_id,
-                        dt.date(2026, 3, 1),
-                        f"泉市监罚〔2026〕{100 + i}号",
-                        fulfilled_on=dt.date(2026, 8, 1),
+                        penalty_on,
+                        f"泉市监罚〔{penalty_on.year}〕{100 + i}号",
+                        fulfilled_on=penalty_on.replace(month=penalty_on.month + 5),
                     )
                 )
             out["entities"].append(entity_id)

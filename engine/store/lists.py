@@ -117,9 +117,9 @@ def lock_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
 
 
 def _entry_select() -> sa.Select[Any]:
-    return sa.select(LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type).join(
-        E, E.c.id == LE.c.entity_id
-    )
+    return sa.select(
+        LE, E.c.code, E.c.code_kind, E.c.name.label("entity_name"), E.c.entity_type, E.c.region.label("entity_region")
+    ).join(E, E.c.id == LE.c.entity_id)
 
 
 def get_entries(conn: Connection, entry_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -504,3 +504,79 @@ bank_loans = sa.Table(
     sa.UniqueConstraint("app_id", "loan_ref"),
     sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
 )
+
+# The console's people (migration 0005). A user acts for one authority (an office: department + region prefix + the
+# packs it runs, engine/authorities.offices) in one role; ``authority`` NULL only for an admin of every authority
+# (the one ``supervise init`` creates). The password is kept only as an argon2 hash. A user is disabled, never
+# deleted (its name stays in the history it signed).
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("authority", sa.String(64)),
+    sa.Column("role", sa.String(16), nullable=False),  # clerk | reviewer | admin
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("disabled_at", TS),
+    sa.Column("disabled_by", sa.String(64)),
+)
+
+# Login sessions of the console: only the SHA-256 of the cookie's token is kept; ``ended_at`` is set by logout.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("ended_at", TS),
+)
+
+# Two-step decisions (初审 / 审核): a proposal of one decision on one list entry (serve its pre-listing notice, decide
+# an objection, decide a repair application, revoke), and at most one review of it (approved: the decision is
+# carried out in the review's transaction; returned: with the reviewer's reason, the clerk proposes again).
+# Both append-only.
+proposals = sa.Table(
+    "proposals",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(16), nullable=False),  # listing | objection | repair | revocation
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("list_entries.id"), nullable=False, index=True),
+    sa.Column("target_id", sa.Integer, nullable=False),  # the entry, objection or repair application
+    sa.Column("decision", JSON, nullable=False),  # {"uphold": true} / {"approve": false} / {}
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("proposed_on", sa.Date, nullable=False),
+    sa.Column("proposed_at", TS, nullable=False),
+    sa.Column("proposed_by", sa.String(64), nullable=False),
+)
+
+proposal_reviews = sa.Table(
+    "proposal_reviews",
+    metadata,
+    _id(),
+    sa.Column("proposal_id", sa.Integer, sa.ForeignKey("proposals.id"), nullable=False, unique=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # approved | returned
+    sa.Column("reason", sa.Text),
+    sa.Column("reviewed_on", sa.Date, nullable=False),
+    sa.Column("reviewed_at", TS, nullable=False),
+    sa.Column("reviewed_by", sa.String(64), nullable=False),
+)
+
+# Files a clerk attaches to an objection or a repair application in the console (PDF or image), kept in the
+# database with their SHA-256 so the evidence is where the decision is. Append-only.
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    _id(),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("media_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.String(64), nullable=False),
+    sa.Column("uploaded_at", TS, nullable=False),
+)

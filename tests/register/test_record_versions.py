@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from cli import cli
+from engine.access import users
 from engine.store import Store, schema
 from tests.conftest import cli_json, cli_run, write_csv
 
@@ -67,7 +68,7 @@ def tiers(store: Store, cycle_id: int) -> dict[str, str]:
 
 def test_reimport_counts_new_corrected_unchanged_and_keeps_every_version(store, entity, tmp_path):
     first = write_csv(tmp_path / "p1.csv", [penalty(entity), abnormal(entity)])
-    r = js(store, "import", "records", str(first), "--by", "张三")
+    r = js(store, "import", "records", str(first))
     assert (r["inserted"], r["corrected"], r["unchanged"]) == (2, 0, 0)
     again = js(store, "import", "records", str(first))
     assert (again["inserted"], again["corrected"], again["unchanged"]) == (0, 0, 2)
@@ -85,7 +86,9 @@ def test_reimport_counts_new_corrected_unchanged_and_keeps_every_version(store, 
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.record_versions)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.max(schema.records.c.version))).scalar_one() == 1
 
-    done = js(store, "import", "records", str(cured), "--by", "李四")
+    with store.transaction() as conn:  # the second import by a clerk: each version names its user
+        users.add(conn, "李四", "泉市监", "clerk", "secret12345", "admin")
+    done = js(store, "import", "records", str(cured), "--as", "李四")
     assert (done["inserted"], done["corrected"], done["unchanged"]) == (0, 2, 0) and done["import_id"]
 
     # A file without the column keeps the stored value; an empty cell in a present column clears it.
@@ -96,7 +99,7 @@ def test_reimport_counts_new_corrected_unchanged_and_keeps_every_version(store, 
     (rec,) = h["records"]
     assert [v["version"] for v in rec["versions"]] == [1, 2]
     v1, v2 = rec["versions"]
-    assert v1["actor"] == "张三" and v2["actor"] == "李四" and v2["changed"] == {"fulfilled_on": [None, "2026-01-10"]}
+    assert v1["actor"] == "admin" and v2["actor"] == "李四" and v2["changed"] == {"fulfilled_on": [None, "2026-01-10"]}
     assert v1["superseded_at"] == v2["recorded_at"] and v2["superseded_at"] is None
     assert v2["import"]["source"].endswith("p2.csv")
     lines = run(store, "records", "history", entity).output
