@@ -63,14 +63,15 @@ demo: $(STAMP)
 	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db demo --out $(OUT)
 
 # The check service on the demo database, with one app that may use every route: its key and secret are written
-# once to $(OUT)/demo-app.json (mode 0600), as `supervise apps add --json` prints them.
+# once to $(OUT)/demo-app.json (mode 0600), as `supervise apps add --json` prints them. The demo's packs (an
+# authority per city, out/packs) tell the console which authority each demo user acts for.
 serve: $(STAMP)
 	@test -f $(OUT)/demo.db || $(MAKE) demo
 	@test -s $(OUT)/demo-app.json || (umask 077; $(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db apps add \
 	  演示政务服务平台 --scopes $(SCOPES) --department 市行政审批局 --json > $(OUT)/demo-app.json.tmp && \
 	  mv $(OUT)/demo-app.json.tmp $(OUT)/demo-app.json)
 	@echo "App key and secret: $(OUT)/demo-app.json"
-	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db serve --port $(PORT)
+	SUPERVISE_POLICIES=$(OUT)/packs $(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db serve --port $(PORT)
 
 bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done

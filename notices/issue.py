@@ -520,8 +520,13 @@ def build_context(
     evidence: Mapping[str, list] | None = None,
     summary_rule: str | None = None,
     objection_deadline: dt.date | None = None,
+    signed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The render context of one notice (JSON-able; stored with the notice). Pure: no database.
+
+    ``signed``: the two names of a two-step decision (lists/approvals.py: proposed_by/on 初审, approved_by/on 审核);
+    the context has ``signed`` only then (an admin's one-step decision and the automatic ones sign nothing more
+    than the authority's seal), and the notice prints both names and dates above the signature.
 
     ``evidence`` (rule id -> record citations, engine.evidence) names the records behind each finding and behind
     the summary (the reason of rule ``summary_rule``); it is stored in the context as it is.
@@ -680,6 +685,13 @@ def build_context(
                 f"{where}: plan check {check.get('id')} has no inspectors assigned; an inspection "
                 f"notice names at least two. Assign inspectors to the plan first."
             )
+    if signed and not signed.get("single_step") and signed.get("proposed_by") and signed.get("approved_by"):
+        ctx["signed"] = {
+            "proposed_by": str(signed["proposed_by"]),
+            "proposed_on": str(signed["proposed_on"]),
+            "approved_by": str(signed["approved_by"]),
+            "approved_on": str(signed["approved_on"]),
+        }
     return ctx
 
 
@@ -1279,6 +1291,7 @@ def _entry_causes(
     for ev in events:
         event_kinds = _event_kinds(version, list_id, ev["event"])
         day, deadline = issued_on, None
+        signed = (ev.get("data") or {}).get("signed")  # the two names of the decision the event records
         if event_kinds and window and EVENT_ALIASES.get(ev["event"]) == "propose" and ev.get("seq"):
             # The pre-listing notice (with its repair instructions) states the objection deadline counted from its
             # service: it is issued when served, dated the service, with the deadline stored on service.
@@ -1300,6 +1313,7 @@ def _entry_causes(
             assert served_on is not None  # list_events.valid_from is NOT NULL
             day = served_on
             deadline = _as_date((served.get("data") or {}).get("objection_deadline"))
+            signed = (served.get("data") or {}).get("signed")  # the listing decision whose notice this is
         for kind in event_kinds:
             if kinds and kind not in kinds:
                 continue
@@ -1328,6 +1342,7 @@ def _entry_causes(
                 evidence=named,
                 summary_rule=entry.get("rule_id"),
                 objection_deadline=deadline,
+                signed=signed,
             )
             causes.append(
                 Cause(

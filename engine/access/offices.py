@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 import policies
 from engine.access import AccessRefused
@@ -46,10 +47,10 @@ class Office:
         }
 
 
-def offices() -> list[Office]:
-    """Every office named by the valid packs, sorted by region then id."""
+def offices(packs: Iterable[Any] | None = None) -> list[Office]:
+    """Every office named by the valid packs (or by ``packs``, loaded packs), sorted by region then id."""
     found: dict[tuple[str, str], dict] = {}
-    for pack in policies.list_packs():
+    for pack in policies.list_packs() if packs is None else packs:
         meta = pack.meta
         listed = meta.get("authorities") or [
             {

@@ -88,8 +88,11 @@ def check_password(password: str) -> None:
         raise AccessRefused("The password contains a control character; type it again.")
 
 
-def add(conn, name: str, authority: str | None, role: str, password: str, by: str) -> User:
-    """A new user. ``authority`` is an office id or name (None only for an admin of every authority)."""
+def add(
+    conn, name: str, authority: str | None, role: str, password: str, by: str, known: list[Office] | None = None
+) -> User:
+    """A new user. ``authority`` is an office id or name (None only for an admin of every authority), one of
+    ``known`` (default: the offices of the packs found)."""
     if not NAME.fullmatch(name or ""):
         raise AccessRefused(
             f"'{name}' is not a usable user name: 1 to 64 characters, no control characters, "
@@ -97,7 +100,7 @@ def add(conn, name: str, authority: str | None, role: str, password: str, by: st
         )
     if role not in ROLES:
         raise AccessRefused(f"No role '{role}': a user is one of {', '.join(ROLES)}.")
-    office = find(authority) if authority is not None else None
+    office = find(authority, known) if authority is not None else None
     if office is None and role != "admin":
         raise AccessRefused(f"A {role} acts for one authority: give --authority (see 'supervise authorities list').")
     check_password(password)

@@ -25,6 +25,7 @@ from engine.errors import StoreError
 from engine.exports import write_csv
 from engine.pipeline import cycles as cyc
 from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
+from engine.pipeline.demo_people import people_stage
 from engine.pipeline.demo_plan import plan_stage
 from engine.pipeline.report import write_report
 from engine.pipeline.results import DemoRun
@@ -731,7 +732,7 @@ def supervision_stages(store: Store, as_of: dt.date, seed: int, out: pathlib.Pat
         )
         del rep
     stages += _plan_stage(store, cycle_ids, seed, as_of, out)
-    stages += _lists_and_notices(store, cycle_ids, as_of, out)
+    stages += _lists_and_notices(store, cycle_ids, as_of, out, list(pack_paths.values()))
     return stages
 
 
@@ -804,7 +805,7 @@ def _plan_stage(
 
 
 def _lists_and_notices(
-    store: Store, cycle_ids: dict[str, int], as_of: dt.date, out: pathlib.Path | None
+    store: Store, cycle_ids: dict[str, int], as_of: dt.date, out: pathlib.Path | None, packs: list[pathlib.Path]
 ) -> list[dict[str, Any]]:
     served_on = as_of + dt.timedelta(days=6)
     later = as_of + dt.timedelta(days=45)
@@ -816,6 +817,7 @@ def _lists_and_notices(
     ]
     stages = [{"name": "lists", "title": "List lifecycle", "lines": lines}]
     stages.append(corrections_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], later, out))
+    stages.append(people_stage(store, packs, later))
     if out is None:
         return stages
     n_lines = []

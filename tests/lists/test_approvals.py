@@ -11,6 +11,7 @@ from engine.access import AccessRefused, guard, users
 from engine.errors import ListError
 from engine.store import schema
 from lists import acts, approvals, lifecycle
+from notices import issue as notices_issue
 from tests.builders_lists import scenario
 
 D = dt.date
@@ -60,6 +61,14 @@ def test_listing_in_two_steps_serves_the_notice_on_approval_signed_by_both(store
         actions = [r.action for r in conn.execute(sa.select(schema.audit_log).order_by(schema.audit_log.c.id))]
         assert actions[-2:] == ["propose.listing", "approve.listing"]
         assert approvals.pending(conn) == []
+        (number,) = conn.execute(
+            sa.select(schema.notices.c.number).where(schema.notices.c.kind == "pre_listing")
+        ).scalars()
+    # the pre-listing notice, issued on approval, names both and is dated the approval
+    text = notices_issue.render_notice(notices_issue.get_notice(store, number), "txt")
+    assert "初审：张经办（2025年5月5日）　审核：李审核（2025年5月6日）" in text and "2025年5月6日" in text
+    html = notices_issue.render_notice(notices_issue.get_notice(store, number), "html")
+    assert '<p class="signed">初审：张经办（2025年5月5日）　审核：李审核（2025年5月6日）</p>' in html
 
 
 def test_no_one_reviews_its_own_proposal_and_a_clerk_reviews_nothing(store, factory, samr_office):
@@ -155,6 +164,9 @@ def test_objection_repair_and_revocation_decisions_take_two_users(store, factory
     staff(store, samr_office)
     write(store, lifecycle.propose_from_cycle, s["cycle"])
     write(store, acts.serve, "admin", D(2025, 5, 6), cycle_id=s["cycle"])
+    with store.read() as conn:  # the admin's one-step service: the notices carry the seal, no 初审/审核 line
+        contexts = conn.execute(sa.select(schema.notices.c.context)).scalars().all()
+        assert contexts and not any("signed" in c for c in contexts)
     filed = write(store, acts.file_objection, "张经办", 1, "罚款已缴清", [], D(2025, 5, 8))
     p = write(store, acts.decide_objection, "张经办", filed["objection_id"], True, "经核实异议成立", D(2025, 5, 9))
     assert state(store, 1) == "notified"

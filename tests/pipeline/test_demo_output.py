@@ -252,3 +252,35 @@ def test_lists_show_names_the_pack_of_a_list_name_several_packs_use(small_demo):
     assert tax["entries"] and {e["pack_id"] for e in tax["entries"]} == {"tax-credit"}
     assert all(f"（{p}）" in both["title"] for p in packs) and tax["title"] in both["title"]
     assert len(tax["entries"]) < len(both["entries"])
+
+
+def test_demo_people_sign_a_two_step_decision_and_can_log_in(small_demo):
+    """The demo's users exist with the printed password; its two-step revocation's removal decision names the
+    clerk (初审) and the reviewer (审核), and the history carries both names."""
+    import sqlalchemy as sa
+
+    from engine.access import users
+    from engine.pipeline.demo_people import DEMO_PASSWORD, DEMO_USERS
+    from engine.store import Store, schema
+
+    out, done = small_demo
+    assert done.returncode == 0, done.stderr
+    assert f"users (password {DEMO_PASSWORD})" in done.stdout
+    store = Store(f"sqlite:///{out.parent / 'demo.db'}")
+    with store.transaction() as conn:
+        assert users.authenticate(conn, "admin", DEMO_PASSWORD).role == "admin"
+        for name, office, role in DEMO_USERS:
+            user = users.authenticate(conn, name, DEMO_PASSWORD)
+            assert (user.role, user.authority.id if user.authority else None) == (role, office)
+        review = conn.execute(
+            sa.select(schema.proposals.c.entry_id, schema.proposal_reviews.c.reviewed_by).join(
+                schema.proposal_reviews, schema.proposal_reviews.c.proposal_id == schema.proposals.c.id
+            )
+        ).first()
+    assert review is not None and review.reviewed_by == "李审核"
+    removal = [
+        f
+        for f in (out / "notices" / "market-credit-risk").glob("*移出*.txt")
+        if "初审：张经办（2026年6月14日）　审核：李审核（2026年6月14日）" in f.read_text(encoding="utf-8")
+    ]
+    assert len(removal) == 1, "the two-step removal decision names both, and no other notice does"
