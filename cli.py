@@ -324,10 +324,10 @@ def by_option(func: Callable) -> Callable:
     )(func)
 
 
-def _actor(by: str | None) -> str:
-    """The acting user's name, checked: it must exist and be enabled."""
+def _actor(by: str | None, roles: tuple[str, ...] = users.ROLES) -> str:
+    """The acting user's name, checked: it must exist, be enabled and hold one of ``roles``."""
     with errors():
-        return users.acting_name(settings().store, by)
+        return users.acting_name(settings().store, by, roles)
 
 
 def _as(by: str | None) -> str:
@@ -657,8 +657,9 @@ def cycle() -> None:
     help="As-of date (default: end of the period; with --rerun, the as-of date of the revision it supersedes).",
 )
 @click.option("--rerun", is_flag=True, help="Store a new revision when the pack and period already have a cycle.")
+@by_option
 @json_option
-def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> None:
+def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool, by: str | None) -> None:
     """Evaluate every entity in the register and store the cycle (all or nothing).
 
     From 100,000 entities a worker process evaluates while this one writes; SUPERVISE_WORKERS=N sets the number
@@ -669,7 +670,15 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool) -> N
     with errors():
         settings().store.require_schema()
         with progress(None, "Evaluating register") as tick:
-            result = run_cycle(settings().store, policy_ref, period, parse_date(as_of, "--as-of"), rerun, progress=tick)
+            result = run_cycle(
+                settings().store,
+                policy_ref,
+                period,
+                parse_date(as_of, "--as-of"),
+                rerun,
+                actor=_actor(by, ("admin",)),
+                progress=tick,
+            )
     emit(result)
 
 
@@ -833,6 +842,7 @@ def plan() -> None:
 @click.option(
     "--reason", help="Why the period gets another plan (with --redraw; kept with the plan and in the audit log)."
 )
+@by_option
 @json_option
 def plan_draw(
     cycle_id: int,
@@ -842,6 +852,7 @@ def plan_draw(
     recusal_same_township: bool | None,
     redraw: bool,
     reason: str | None,
+    by: str | None,
 ) -> None:
     """Draw a random inspection plan from a cycle's decisions and store it (all or nothing).
 
@@ -863,6 +874,7 @@ def plan_draw(
             per_check,
             exclude_clean_months,
             recusal_same_township,
+            actor=_actor(by, ("admin",)),
             redraw=redraw,
             reason=reason,
         )

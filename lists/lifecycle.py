@@ -121,8 +121,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def file_ref(path: str | pathlib.Path, what: str) -> dict[str, Any]:
-    """Fingerprint a supporting file (evidence, commitment ...): path, size and SHA-256, never its content."""
+def file_ref(path: str | pathlib.Path | dict[str, Any], what: str) -> dict[str, Any]:
+    """Fingerprint a supporting file (evidence, commitment ...): path, size and SHA-256, never its content. An
+    attachment uploaded in the console (lists/attachments.py) is already a reference: it is kept as it is."""
+    if isinstance(path, dict):
+        if not (path.get("attachment_id") and path.get("sha256") and path.get("name")):
+            raise ListError(f"The {what} reference {path!r} names no stored attachment (attachment_id, sha256, name).")
+        return {k: path[k] for k in ("name", "attachment_id", "size", "sha256", "media_type") if k in path}
     p = pathlib.Path(path)
     if not p.is_file():
         raise ListError(f"The {what} file {p} does not exist or is not a file; give the path of the document.")

@@ -11,6 +11,7 @@ as an argon2id hash (argon2-cffi's defaults, rehashed on login when those change
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import unicodedata
 from typing import Any
@@ -193,14 +194,16 @@ def list_users(conn) -> list[dict[str, Any]]:
     return out
 
 
-def acting_name(store: Any, name: str | None) -> str:
+def acting_name(store: Any, name: str | None, roles: tuple[str, ...] = ROLES) -> str:
     """The name of the enabled user a command acts as (``name``, else $SUPERVISE_USER, else ``admin``), checked
-    against the store: AccessRefused for an unknown or disabled one."""
-    import os
-
+    against the store: AccessRefused for an unknown or disabled one, or one whose role is not in ``roles``."""
     chosen = name or os.environ.get("SUPERVISE_USER") or ADMIN
     with store.read() as conn:
-        return get(conn, chosen).name
+        user = get(conn, chosen)
+    if user.role not in roles:
+        allowed = "、".join(ROLE_NAMES[r] for r in roles)
+        raise AccessRefused(f"{user.name}是{user.role_name}：这一步只能由{allowed}办理。")
+    return user.name
 
 
 class UserList(DictResult):

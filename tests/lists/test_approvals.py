@@ -232,3 +232,32 @@ def test_users_passwords_and_disabling(store):
             users.get(conn, "张经办")
         listed = {u["name"]: u for u in users.list_users(conn)}
         assert listed["admin"]["has_password"] is False and listed["张经办"]["disabled_at"]
+
+
+def test_uploaded_evidence_is_kept_with_its_hash_and_only_pdf_or_images_are_taken(store, factory, samr_office):
+    import hashlib
+
+    from lists import attachments
+
+    s = scenario(store, factory, lists=("black",), as_of=D(2025, 4, 30), penalty_on=D(2025, 3, 1))
+    staff(store, samr_office)
+    write(store, lifecycle.propose_from_cycle, s["cycle"])
+    write(store, acts.serve, "admin", D(2025, 5, 6), cycle_id=s["cycle"])
+    pdf = b"%PDF-1.4\n% receipt\n"
+    ref = write(store, attachments.store_upload, "张经办", "C:\\扫描\\缴款凭证.pdf", pdf)
+    assert ref["name"] == "缴款凭证.pdf" and ref["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert ref["media_type"] == "application/pdf" and ref["size"] == len(pdf)
+    for name, content, message in (
+        ("空.pdf", b"", "是空的"),
+        ("程序.pdf", b"MZ\x90\x00 not a pdf", "不是PDF、PNG或JPEG文件"),
+        ("大.pdf", b"%PDF-" + b"0" * attachments.MAX_BYTES, "超过10 MB的上限"),
+    ):
+        with pytest.raises(ListError, match=message):
+            write(store, attachments.store_upload, "张经办", name, content)
+    filed = write(store, acts.file_objection, "张经办", 1, "罚款已缴清", [ref], D(2025, 5, 8))
+    with store.read() as conn:
+        (objection,) = conn.execute(sa.select(schema.objections)).mappings()
+        assert objection["evidence"] == [ref] and objection["id"] == filed["objection_id"]
+        stored = attachments.get(conn, ref["attachment_id"])
+        assert bytes(stored["content"]) == pdf and stored["uploaded_by"] == "张经办"
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.attachments)).scalar_one() == 1
