@@ -11,6 +11,7 @@ as an argon2id hash (argon2-cffi's defaults, rehashed on login when those change
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import unicodedata
@@ -272,3 +273,25 @@ def disable_as(conn, who: str, name: str) -> UserChanged:
 
 def listing(conn) -> UserList:
     return UserList({"users": list_users(conn)})
+
+
+class AuditLog(DictResult):
+    """audit_log: entries (id, at, actor, action, target, detail), newest first."""
+
+    def lines(self) -> list[str]:
+        out = []
+        for e in self["entries"]:
+            detail = ", ".join(
+                f"{k}={v if isinstance(v, (str, int, float)) else json.dumps(v, ensure_ascii=False)}"
+                for k, v in (e["detail"] or {}).items()
+            )
+            out.append(f"{e['id']:>6} {e['at'][:19]}  {e['actor']:<12} {e['action']:<22} {e['target'] or ''}  {detail}")
+        return out or ["no audit entries"]
+
+
+def audit_log(conn, user: str | None = None, since: Any = None, limit: int = 200) -> AuditLog:
+    """The audit log, newest first: every write a person made, with the user (``user`` must exist)."""
+    if user is not None:
+        _row(conn, user)
+    rows = q.audit_entries(conn, user, since, limit)
+    return AuditLog({"entries": [{**r, "at": r["at"].isoformat(), "detail": r["detail"] or {}} for r in rows]})

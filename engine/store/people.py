@@ -135,3 +135,19 @@ def proposals(
     if entry_ids is not None:
         stmt = stmt.where(P.c.entry_id.in_(entry_ids))
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# -- the audit log -------------------------------------------------------------------------------------------
+
+
+def audit_entries(
+    conn: Connection, actor: str | None = None, since: dt.datetime | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The newest audit rows first (of one user, since a time when given)."""
+    A = t.audit_log
+    stmt = sa.select(A).order_by(A.c.id.desc()).limit(limit)
+    if actor is not None:
+        stmt = stmt.where(A.c.actor == actor)
+    if since is not None:
+        stmt = stmt.where(A.c.at >= since)
+    return [dict(r) for r in conn.execute(stmt).mappings()]

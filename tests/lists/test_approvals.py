@@ -261,3 +261,26 @@ def test_uploaded_evidence_is_kept_with_its_hash_and_only_pdf_or_images_are_take
         stored = attachments.get(conn, ref["attachment_id"])
         assert bytes(stored["content"]) == pdf and stored["uploaded_by"] == "张经办"
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.attachments)).scalar_one() == 1
+
+
+def test_the_audit_log_names_the_user_of_every_write(store, factory, samr_office, runner):
+    from cli import cli
+
+    s = scenario(store, factory, lists=("black",), as_of=D(2025, 4, 30), penalty_on=D(2025, 3, 1))
+    staff(store, samr_office)
+    write(store, lifecycle.propose_from_cycle, s["cycle"])
+    proposal = write(store, acts.serve, "张经办", D(2025, 5, 5), entry_id=1)
+    write(store, acts.approve, "李审核", [proposal["proposal_id"]], D(2025, 5, 6))
+    result = runner.invoke(cli, ["--db", store.url, "--json", "users", "audit", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = json.loads(result.stdout)["entries"]
+    assert [(r["actor"], r["action"], r["target"]) for r in rows[:2]] == [
+        ("李审核", "approve.listing", "entry 1"),
+        ("张经办", "propose.listing", "entry 1"),
+    ]
+    result = runner.invoke(cli, ["--db", store.url, "users", "audit", "--user", "张经办"])
+    assert result.exit_code == 0 and "propose.listing" in result.output and "approve.listing" not in result.output
+    result = runner.invoke(cli, ["--db", store.url, "users", "audit", "--user", "nobody"])
+    assert result.exit_code == 1 and "There is no user 'nobody'" in result.output
