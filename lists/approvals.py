@@ -129,7 +129,7 @@ def propose(
 
 
 def _proposal(conn, proposal_id: int) -> Any:
-    row = people.proposal(conn, proposal_id)
+    row = people.proposal(conn, proposal_id, lock=True)
     if row is None:
         raise ListError(f"There is no proposal {proposal_id}; see 'supervise approvals list'.")
     if row.outcome is not None:

@@ -83,13 +83,17 @@ def pending_of(conn: Connection, kind: str, target_id: int) -> Any:
     ).first()
 
 
-def proposal(conn: Connection, proposal_id: int) -> Any:
-    """The proposal with its review's outcome, reviewer, date and reason (None when not reviewed)."""
-    return conn.execute(
+def proposal(conn: Connection, proposal_id: int, lock: bool = False) -> Any:
+    """The proposal with its review's outcome, reviewer, date and reason (None when not reviewed). ``lock``: the
+    proposal row is locked (PostgreSQL) so that two reviewers of one proposal are served one after the other."""
+    stmt = (
         sa.select(P, R.c.outcome, R.c.reviewed_by, R.c.reviewed_on, R.c.reason.label("review_reason"))
         .outerjoin(R, R.c.proposal_id == P.c.id)
         .where(P.c.id == proposal_id)
-    ).first()
+    )
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=P)
+    return conn.execute(stmt).first()
 
 
 def insert_review(conn: Connection, proposal_id: int, outcome: str, reason: str | None, on: dt.date, by: str) -> None:
