@@ -24,6 +24,7 @@ from engine.errors import SupervisionError, UsageProblem
 from engine.evaluate import explain_text
 from engine.model import NOTICE_KINDS
 from engine.outpaths import output_dir, output_file, write_atomically
+from engine.pipeline import jobs
 from engine.pipeline.check import check as check_codes
 from engine.pipeline.cycles import diff_cycles, list_cycles, replay_cycle, run_cycle, show_cycle
 from engine.pipeline.demo import run_demo
@@ -816,6 +817,21 @@ def import_inspectors(file: str, skip_invalid: bool) -> None:
 @cli.group(context_settings=CONTEXT_SETTINGS)
 def plan() -> None:
     """双随机、一公开: draw, verify, show, export and publish inspection plans; record and publish results."""
+
+
+@plan.command("announce")
+@click.option("--cycle", "cycle_id", type=ID, required=True, help="Committed cycle the plan will be drawn from.")
+@click.option("--seed", required=True, help="The seed, made public before the draw.")
+@click.option("--source", required=True, help="Where the public reads the seed (e.g. a lottery draw and its date).")
+@by_option
+@json_option
+def plan_announce(cycle_id: int, seed: str, source: str, by: str | None) -> None:
+    """Record a plan's seed as announced in advance (双随机: the public can check the plan was not fitted to it);
+    the console draws plans only from announced seeds.
+
+    Example: supervise plan announce --cycle 3 --seed 2026150-385 --source "福彩3D第2026150期开奖号码" --as 李审核
+    """
+    emit(_list_write(jobs.announce_seed, _as(by), cycle_id, seed, source))
 
 
 @plan.command("draw")

@@ -26,6 +26,7 @@ MAY: dict[str, tuple[str, ...]] = {
     "record": ("clerk", "reviewer", "admin"),  # serve a notice, record an objection or a repair application, ack
     "run": ("admin",),  # cycles, list upkeep (advance, publish), plans
     "manage_users": ("admin",),
+    "simulate_and_plan": ("reviewer", "admin"),  # console jobs: simulate a draft pack, announce a seed, draw a plan
 }
 ACTION_NAMES = {
     "propose": "提出初审意见",
@@ -34,6 +35,7 @@ ACTION_NAMES = {
     "record": "登记",
     "run": "运行监管周期和名单维护",
     "manage_users": "管理用户",
+    "simulate_and_plan": "模拟政策包草案或抽取检查计划",
 }
 
 

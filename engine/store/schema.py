@@ -580,3 +580,34 @@ attachments = sa.Table(
     sa.Column("uploaded_by", sa.String(64), nullable=False),
     sa.Column("uploaded_at", TS, nullable=False),
 )
+
+# Work the console hands to a worker process (migration 0006): rule evaluation never runs in a web request. A job
+# is queued by a route, run by `python -m engine.pipeline.jobs` (spawned per job), and holds its result or error.
+console_jobs = sa.Table(
+    "console_jobs",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(32), nullable=False),  # simulate | plan_draw | plan_verify
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("result", JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("started_at", TS),
+    sa.Column("finished_at", TS),
+)
+
+# Seeds announced before a plan is drawn (双随机: the seed is made public in advance, e.g. a lottery draw's
+# numbers of a named date), so anyone can check the plan was not fitted to it. Append-only.
+seed_announcements = sa.Table(
+    "seed_announcements",
+    metadata,
+    _id(),
+    sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), nullable=False),
+    sa.Column("seed", sa.String(128), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # where the public can read it (e.g. 福彩3D第2026150期开奖号码)
+    sa.Column("announced_at", TS, nullable=False),
+    sa.Column("announced_by", sa.String(64), nullable=False),
+    sa.UniqueConstraint("cycle_id", "seed"),
+)
