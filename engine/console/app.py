@@ -24,7 +24,7 @@ from engine.access import AccessRefused, guard
 from engine.access.offices import offices
 from engine.access.users import ROLE_NAMES, authenticate
 from engine.console import cases, cycles, entity, queue, sessions
-from engine.errors import CodeError, CycleNotFound, EntityNotFound, ListError, SupervisionError
+from engine.errors import CodeError, CycleNotFound, EntityNotFound, SupervisionError
 from engine.regions import region_label
 from engine.store import Store, audit
 from engine.store import console as qs

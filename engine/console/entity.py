@@ -97,7 +97,9 @@ def register_view(e: dict[str, Any], personal: bool) -> dict[str, Any]:
         "region_name": region_label(e["region"]),
         "industry": e["industry"] or "未记载",
         "established_on": e["established_on"],
-        "legal_rep": (e["legal_rep"] or "未记载") if personal else (shown["operator"] or ("—" if person else "（不公开）")),
+        "legal_rep": (e["legal_rep"] or "未记载")
+        if personal
+        else (shown["operator"] or ("—" if person else "（不公开）")),
         "person": person,
         "masked": not personal,
     }
@@ -146,7 +148,9 @@ def _timeline(item: dict[str, Any]) -> list[dict[str, Any]]:
         detail = ev.get("reason") or ""
         if detail and not has_cjk(detail):  # the lifecycle's own English notes (proposals of a cycle, repairs)
             data = ev.get("data") or {}
-            detail = f"由第{data['cycle_id']}号监管周期提出" if ev["event"] == "proposed" and data.get("cycle_id") else ""
+            detail = (
+                f"由第{data['cycle_id']}号监管周期提出" if ev["event"] == "proposed" and data.get("cycle_id") else ""
+            )
         rows.append(
             {
                 "on": ev["valid_from"],

@@ -25,8 +25,8 @@ from engine.access.offices import Office
 from engine.access.users import User
 from engine.regions import region_label
 from engine.store import Connection
-from engine.templating import cn_date
 from engine.store import lists as ql
+from engine.templating import cn_date
 from lists import approvals, lifecycle, measures
 
 KINDS = {
@@ -192,7 +192,9 @@ def items(conn: Connection, user: User | None, today: dt.date) -> list[dict[str,
             if kind == "review":
                 what = f"{p['kind_name']}：{p['proposed_by']}于{cn_date(p['proposed_on'])}提出，理由：{p['reason']}"
             else:
-                what = f"{p['kind_name']}：{p['reviewed_by']}于{cn_date(p['reviewed_on'])}退回，理由：{p['review_reason']}"
+                what = (
+                    f"{p['kind_name']}：{p['reviewed_by']}于{cn_date(p['reviewed_on'])}退回，理由：{p['review_reason']}"
+                )
             out.append(
                 _item(
                     kind,

@@ -1,0 +1,183 @@
+"""The console's HTTP behaviour on SQLite and PostgreSQL: login and its CSRF token, redirects to the login page,
+CSRF-less POSTs refused, a session reused after logout refused, 403 outside the user's region, form errors next to
+their field, the queue's htmx partial, a notice's PDF, and a decision in two steps."""
+
+from __future__ import annotations
+
+import re
+
+from engine.store import schema
+from lists import lifecycle
+from tests.console.conftest import CSRF
+
+
+def _field_error(html: str, field_id: str) -> str:
+    """The error paragraph inside the form field holding the input ``field_id``."""
+    m = re.search(
+        rf'<div class="field invalid">\s*<label for="{field_id}">[^<]*</label>.*?<p class="error"[^>]*>([^<]+)</p>',
+        html,
+        re.S,
+    )
+    assert m, f"no error next to field {field_id}"
+    return m.group(1)
+
+
+def test_every_page_but_login_redirects_to_login_with_next(browser, world):
+    for path in ("/", "/entities/91350100000000017X", "/cycles", "/objections/1", "/notices/1.pdf"):
+        r = browser.get(path)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login?next=")
+    assert (
+        browser.get("/?list=samr-credit%2Fblack").headers["location"]
+        == "/login?next=%2F%3Flist%3Dsamr-credit%252Fblack"
+    )
+    assert browser.get("/login").status_code == 200
+    assert browser.get("/static/htmx.min.js").status_code == 200
+    assert browser.get("/api/v1/health").json()["status"] == "ok"  # the check API stays as it was
+
+
+def test_login_form_carries_a_csrf_token_and_a_post_without_it_is_refused(browser, world):
+    page = browser.get("/login")
+    token = CSRF.search(page.text).group(1)
+    assert page.cookies.get("supervise_login_csrf") == token
+    refused = browser.client.post("/login", data={"name": "张经办", "password": "secret12345"})
+    assert refused.status_code == 403 and "安全令牌" in refused.text
+    wrong = browser.client.post("/login", data={"name": "张经办", "password": "secret12345", "csrf": "x" + token})
+    assert wrong.status_code == 403
+    assert "supervise_session" not in browser.client.cookies
+
+
+def test_login_errors_are_next_to_their_field(browser, world):
+    token = CSRF.search(browser.get("/login").text).group(1)
+    empty = browser.client.post("/login", data={"name": "", "password": "", "csrf": token})
+    assert empty.status_code == 422
+    assert _field_error(empty.text, "name") == "请输入用户名。"
+    assert _field_error(empty.text, "password") == "请输入密码。"
+    bad = browser.client.post("/login", data={"name": "张经办", "password": "wrong-pass-1", "csrf": token})
+    assert bad.status_code == 422
+    assert _field_error(bad.text, "password") == "用户名或密码不正确，或该账号已停用。"
+    assert 'value="张经办"' in bad.text  # the name stays typed in
+
+
+def test_login_sets_a_strict_http_only_cookie_and_opens_the_queue(browser, world, store):
+    r = browser.login("张经办", next_="/cycles")
+    assert r.status_code == 303 and r.headers["location"] == "/cycles"
+    cookie = r.headers["set-cookie"]
+    assert (
+        "supervise_session=" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=strict" in cookie.replace("Strict", "strict")
+    )
+    token = browser.client.cookies["supervise_session"]
+    with store.read() as conn:
+        stored = [row.token_hash for row in conn.execute(schema.console_sessions.select())]
+    assert token not in stored and len(stored) == 1 and len(stored[0]) == 64  # only its SHA-256
+    home = browser.get("/")
+    assert home.status_code == 200
+    assert "张经办" in home.text and "经办人" in home.text and "福州市市场监督管理局" in home.text
+    assert "待处理异议" in home.text and "待送达列入前告知书" in home.text
+
+
+def test_an_outside_next_is_not_followed(browser, world):
+    r = browser.login("张经办", next_="//evil.example/")
+    assert r.headers["location"] == "/"
+
+
+def test_a_post_without_the_session_csrf_token_is_refused(browser, world):
+    browser.login("张经办")
+    r = browser.post("/logout", csrf=False)
+    assert r.status_code == 403 and "安全令牌" in r.text
+    assert browser.get("/").status_code == 200  # still logged in
+    by_header = browser.client.post("/logout", headers={"X-CSRF-Token": browser.csrf})
+    assert by_header.status_code == 303  # the htmx form of the token
+
+
+def test_a_session_reused_after_logout_is_refused(browser, world, store):
+    browser.login("张经办")
+    token = browser.client.cookies["supervise_session"]
+    r = browser.post("/logout")
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    browser.client.cookies.set("supervise_session", token)  # the old cookie sent again
+    again = browser.get("/")
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    with store.read() as conn:
+        assert all(row.ended_at is not None for row in conn.execute(schema.console_sessions.select()))
+
+
+def test_an_entity_outside_the_users_region_is_403_with_the_rule(browser, world):
+    browser.login("泉州经办")
+    code = world["codes"][0]
+    r = browser.get(f"/entities/{code}")
+    assert r.status_code == 403
+    assert "只能办理泉州市登记的主体" in r.text and "福建省福州市" in r.text
+    assert world["codes"][0] not in browser.get("/").text  # nor in its queue
+    assert browser.get(f"/objections/{world['objection']}").status_code == 403
+
+
+def test_entity_page_shows_register_tiers_timeline_and_notice_pdf(browser, world, store):
+    browser.login("张经办")
+    r = browser.get(f"/entities/{world['codes'][0]}")
+    assert r.status_code == 200
+    assert "福建省福州市" in r.text and "严重违法失信名单" in r.text
+    assert "送达列入前告知书" in r.text and "提出异议" in r.text
+    pdf_link = re.search(r'href="(/notices/\d+\.pdf)"', r.text).group(1)
+    pdf = browser.get(pdf_link)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert browser.get("/notices/99999.pdf").status_code == 404
+
+
+def test_queue_filter_by_deadline_validates_and_answers_htmx_with_the_table(browser, world):
+    browser.login("张经办")
+    bad = browser.get("/?deadline=within&days=abc")
+    assert bad.status_code == 422
+    assert _field_error(bad.text, "f-days") == "请输入0至366之间的天数。"
+    partial = browser.get("/?deadline=overdue", headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert partial.text.lstrip().startswith('<section id="queue">') and "<html" not in partial.text
+    listed = browser.get("/?list=samr-credit%2Fblack")
+    assert "待处理异议" in listed.text
+
+
+def test_objection_in_two_steps_with_form_errors_next_to_the_field(browser, world, store):
+    oid = world["objection"]
+    browser.login("张经办")
+    page = browser.get(f"/objections/{oid}")
+    assert page.status_code == 200 and "处罚决定已申请行政复议" in page.text
+    empty = browser.post(f"/objections/{oid}/propose", {"choice": "reject", "reason": ""})
+    assert empty.status_code == 422
+    assert _field_error(empty.text, "reason") == "请写明理由（所依据的事实和规定）。"
+    done = browser.post(f"/objections/{oid}/propose", {"choice": "reject", "reason": "复议不停止执行，异议不成立"})
+    assert done.status_code == 303
+    mine = browser.get(f"/objections/{oid}")
+    assert "待审核" in mine.text and "提交审核" not in mine.text  # no one reviews their own proposal
+    reviewer = type(browser)(store)
+    reviewer.login("李审核")
+    case = reviewer.get(f"/objections/{oid}")
+    assert "提交审核" in case.text
+    action = re.search(r'action="(/proposals/\d+/review)"', case.text).group(1)
+    missing = reviewer.post(action, {"outcome": "return", "reason": "", "back": f"/objections/{oid}"})
+    assert missing.status_code == 422
+    assert _field_error(missing.text, "review-reason") == "退回时请写明理由。"
+    approved = reviewer.post(action, {"outcome": "approve", "back": f"/objections/{oid}"})
+    assert approved.status_code == 303
+    with store.read() as conn:
+        entry = lifecycle.load_one(conn, 1, lock=False)
+    assert entry.event("objection_rejected")["data"]["signed"]["approved_by"] == "李审核"
+    after = reviewer.get(f"/objections/{oid}")
+    assert "审核通过" in after.text and "异议不成立" in after.text
+
+
+def test_repair_case_page_shows_what_is_unmet_and_the_earliest_date(browser, world):
+    browser.login("张经办")
+    r = browser.get(f"/repairs/{world['application']}")
+    assert r.status_code == 200
+    assert "已满最短公示期" in r.text and "不满足" in r.text and "不符合修复条件" in r.text
+    assert "提交初审意见" not in r.text  # a refused application needs no decision
+
+
+def test_cycle_pages(browser, world):
+    browser.login("张经办")
+    assert "samr-credit" in browser.get("/cycles").text
+    page = browser.get(f"/cycles/{world['cycle']}")
+    assert page.status_code == 200 and "监管周期" in page.text
