@@ -276,7 +276,8 @@ def router(console: Console) -> APIRouter:
             raise _refused(exc) from exc
         extra.setdefault("errors", {})
         extra.setdefault("form", {})
-        return console.page(f"{kind}.html", request, status, c=data, **extra)
+        url = f"/objections/{target_id}" if kind == "objection" else f"/repairs/{target_id}"
+        return console.page(f"{kind}.html", request, status, c=data, case_url=url, **extra)
 
     @r.get("/objections/{objection_id}")
     def objection_page(request: Request, session: Current, objection_id: int) -> HTMLResponse:
@@ -306,7 +307,7 @@ def router(console: Console) -> APIRouter:
             raise _refused(exc) from exc
         except SupervisionError as exc:
             return case(request, kind, target_id, 422, errors={"choice": str(exc)}, form=form)
-        return RedirectResponse(f"/{kind}s/{target_id}" if kind == "objection" else f"/repairs/{target_id}", 303)
+        return RedirectResponse(f"/objections/{target_id}" if kind == "objection" else f"/repairs/{target_id}", 303)
 
     @r.post("/objections/{objection_id}/propose")
     def propose_objection(

@@ -31,11 +31,15 @@ def staff(store, office: str) -> None:
 
 @pytest.fixture
 def world(store, factory, samr_office):  # noqa: F811
+    return build_world(store, factory, samr_office)
+
+
+def build_world(store, factory, office: str) -> dict:
     """Three 严重违法失信名单 entries of 福州 companies (the scenario's region 350100): entry 1 served on 2025-05-06
     with an objection filed on 2025-05-10, entry 2 awaiting its pre-listing notice, entry 3 served, listed after
     its window and with a refused repair application of 2025-07-01."""
     s = scenario(store, factory, lists=("black", "black", "black"), as_of=D(2025, 4, 30), penalty_on=D(2025, 3, 1))
-    staff(store, samr_office)
+    staff(store, office)
     with store.transaction() as conn:
         lifecycle.propose_from_cycle(conn, s["cycle"])
         lifecycle.serve(conn, D(2025, 5, 6), "admin", entry_id=1)
