@@ -363,6 +363,15 @@ def router(console: Console) -> APIRouter:
             raise _refused(exc) from exc
         return RedirectResponse(back, status_code=303)
 
+    @r.get("/proposals/{proposal_id}/preview")
+    def proposal_preview(request: Request, session: Current, proposal_id: int) -> HTMLResponse:
+        """The notices approving the proposal would issue (htmx swaps them into the case page)."""
+        try:
+            notices = cases.preview(store, session.user, proposal_id, today())
+        except SupervisionError as exc:
+            raise _refused(exc) from exc
+        return console.page("_preview.html", request, notices=notices)
+
     # -- notices -----------------------------------------------------------------------------------------------
 
     @r.get("/notices/{notice_id}.pdf")

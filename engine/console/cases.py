@@ -10,9 +10,11 @@ from engine.access import guard
 from engine.access.users import User
 from engine.errors import ListError
 from engine.regions import region_label
-from engine.store import Connection
+from engine.store import Connection, Store
+from engine.store import console as qs
 from engine.store import lists as ql
 from lists import approvals, lifecycle
+from notices import issue as notices_issue
 
 CONDITION_NAMES = {
     "repair_allowed": "名单允许信用修复",
@@ -26,6 +28,40 @@ CONDITION_NAMES = {
     "max_repairs": "未超过修复次数上限",
     "cooldown": "距上次修复已满间隔期",
 }
+
+
+class _RolledBack(Exception):
+    """Raised inside a preview's transaction so that everything the approval wrote is rolled back."""
+
+    def __init__(self, notices: list[dict[str, Any]]):
+        super().__init__("preview")
+        self.notices = notices
+
+
+def preview(store: Store, user: User, proposal_id: int, today: dt.date) -> list[dict[str, Any]]:
+    """The notices approving proposal ``proposal_id`` would issue today, rendered as HTML: the approval is carried
+    out by :func:`lists.approvals.approve` itself (the same rules, the same documents) in a transaction that is
+    then rolled back, so nothing is stored, numbered or audited. Raises what the approval would (AccessRefused for
+    the proposer or a clerk, ListError for a proposal reviewed already)."""
+    try:
+        with store.transaction() as conn:
+            before = qs.last_notice_id(conn)
+            approvals.approve(conn, user, proposal_id, today)
+            rows = qs.notices_after(conn, before)
+            raise _RolledBack(
+                [
+                    {
+                        "number": r["number"],
+                        "kind": r["kind"],
+                        "issued_on": r["issued_on"],
+                        "html": notices_issue.render_notice(r, "html"),
+                    }
+                    for r in rows
+                ]
+            )
+    except _RolledBack as done:
+        return done.notices
+    return []  # pragma: no cover - the block always raises
 
 
 def _entry(conn: Connection, entry_id: int, user: User | None) -> lifecycle.Entry:

@@ -50,3 +50,14 @@ def notice_by_id(conn: Connection, notice_id: int) -> dict[str, Any] | None:
     )
     row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
+
+
+def last_notice_id(conn: Connection) -> int:
+    """The highest notice id (0 for none): what a preview compares with to find the notices it issued."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(N.c.id), 0))).scalar_one())
+
+
+def notices_after(conn: Connection, after_id: int) -> list[dict[str, Any]]:
+    """The notices with an id above ``after_id`` (their template and context), oldest first."""
+    stmt = sa.select(N).where(N.c.id > after_id).order_by(N.c.id)
+    return [dict(r) for r in conn.execute(stmt).mappings()]

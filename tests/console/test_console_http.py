@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from engine.store import schema
 from lists import lifecycle
 from tests.console.conftest import CSRF
@@ -159,8 +161,22 @@ def test_objection_in_two_steps_with_form_errors_next_to_the_field(browser, worl
     missing = reviewer.post(action, {"outcome": "return", "reason": "", "back": f"/objections/{oid}"})
     assert missing.status_code == 422
     assert _field_error(missing.text, "review-reason") == "退回时请写明理由。"
+    preview_url = action.replace("/review", "/preview")
+    assert browser.get(preview_url).status_code == 403  # the proposer does not review, nor preview
+    with store.read() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one()
+    preview = reviewer.get(preview_url, headers={"HX-Request": "true"})
+    assert preview.status_code == 200 and "<iframe" in preview.text
+    previewed = re.findall(r'<iframe class="notice-preview" title="([^"]+)"', preview.text)
+    assert previewed  # rejecting after the window lists the entry at once: its repair instructions go out
+    with store.read() as conn:  # nothing of the preview stayed
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar_one() == before
+        assert lifecycle.load_one(conn, 1, lock=False).event("objection_rejected") is None
     approved = reviewer.post(action, {"outcome": "approve", "back": f"/objections/{oid}"})
     assert approved.status_code == 303
+    with store.read() as conn:  # the approval issued what the preview showed, under the same numbers
+        issued = conn.execute(sa.select(schema.notices.c.number).where(schema.notices.c.id > before)).scalars()
+        assert sorted(issued) == sorted(previewed)
     with store.read() as conn:
         entry = lifecycle.load_one(conn, 1, lock=False)
     assert entry.event("objection_rejected")["data"]["signed"]["approved_by"] == "李审核"
