@@ -13,9 +13,9 @@ import datetime as dt
 import pathlib
 import urllib.parse
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -28,9 +28,10 @@ from engine.errors import CodeError, CycleNotFound, EntityNotFound, SupervisionE
 from engine.regions import region_label
 from engine.store import Store, audit
 from engine.store import console as qs
-from engine.templating import environment
+from engine.templating import cn_date, environment
 from engine.values import CHINA
-from lists import approvals
+from lists import acts, approvals, lifecycle
+from lists import attachments as list_attachments
 from notices import issue as notices_issue
 
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -248,14 +249,117 @@ def router(console: Console) -> APIRouter:
 
     # -- entities ----------------------------------------------------------------------------------------------
 
-    @r.get("/entities/{code}")
-    def entity_page(request: Request, session: Current, code: str, q: str = "") -> HTMLResponse:
+    def entity_response(
+        request: Request, code: str, status: int = 200, forms: dict[int, dict[str, Any]] | None = None
+    ) -> HTMLResponse:
         try:
             with store.read() as conn:
-                data = entity.entity_page(conn, code, session.user, today())
+                data = entity.entity_page(conn, code, request.state.session.user, today())
         except SupervisionError as exc:
             raise _refused(exc) from exc
-        return console.page("entity.html", request, **data)
+        return console.page("entity.html", request, status, forms=forms or {}, today_iso=today().isoformat(), **data)
+
+    @r.get("/entities/{code}")
+    def entity_page(request: Request, session: Current, code: str) -> HTMLResponse:
+        return entity_response(request, code)
+
+    def entry_code(entry_id: int) -> str:
+        try:
+            with store.read() as conn:
+                return str(lifecycle.load_one(conn, entry_id, lock=False).row["code"])
+        except SupervisionError as exc:
+            raise _refused(exc) from exc
+
+    def day_field(raw: str, errors: dict[str, str], field: str) -> dt.date:
+        """A date typed in a form (empty: today); never later than today."""
+        if not raw.strip():
+            return today()
+        try:
+            day = dt.date.fromisoformat(raw.strip())
+        except ValueError:
+            errors[field] = "日期格式应为2025-05-10。"
+            return today()
+        if day > today():
+            errors[field] = f"日期不能晚于今天（{cn_date(today())}）：办理日期只能是今天或以前。"
+        return day
+
+    def read_uploads(files: list[UploadFile]) -> list[tuple[str, bytes]]:
+        return [(f.filename or "附件", f.file.read()) for f in files if f.filename]
+
+    @r.post("/entries/{entry_id}/serve")
+    def serve_entry(request: Request, session: Posted, entry_id: int) -> Response:
+        code = entry_code(entry_id)
+        try:
+            with store.transaction() as conn:
+                acts.serve(conn, session.user, today(), entry_id=entry_id)
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            return entity_response(request, code, 422, {entry_id: {"errors": {"serve": str(exc)}, "form": {}}})
+        return RedirectResponse(f"/entities/{code}#entry-{entry_id}", status_code=303)
+
+    @r.post("/entries/{entry_id}/objections")
+    def file_objection(
+        request: Request,
+        session: Posted,
+        entry_id: int,
+        reason: Annotated[str, Form()] = "",
+        filed_on: Annotated[str, Form()] = "",
+        files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
+    ) -> Response:
+        code = entry_code(entry_id)
+        errors: dict[str, str] = {}
+        if not reason.strip():
+            errors["objection_reason"] = "请写明异议的事实和理由。"
+        on = day_field(filed_on, errors, "filed_on")
+        form = {"objection_reason": reason, "filed_on": filed_on}
+        if errors:
+            return entity_response(request, code, 422, {entry_id: {"errors": errors, "form": form}})
+        uploads = read_uploads(files)
+        try:
+            with store.transaction() as conn:
+                refs = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in uploads]
+                filed = acts.file_objection(conn, session.user, entry_id, reason.strip(), cast(Any, refs), on)
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            field = "objection_files" if uploads and "文件" in str(exc) else "objection_reason"
+            return entity_response(request, code, 422, {entry_id: {"errors": {field: str(exc)}, "form": form}})
+        return RedirectResponse(f"/objections/{filed['objection_id']}", status_code=303)
+
+    @r.post("/entries/{entry_id}/repairs")
+    def apply_repair(
+        request: Request,
+        session: Posted,
+        entry_id: int,
+        applicant: Annotated[str, Form()] = "",
+        applied_on: Annotated[str, Form()] = "",
+        commitment: Annotated[UploadFile | None, File()] = None,
+        files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
+    ) -> Response:
+        code = entry_code(entry_id)
+        errors: dict[str, str] = {}
+        if not applicant.strip():
+            errors["applicant"] = "请填写申请人（主体或其代理人）。"
+        on = day_field(applied_on, errors, "applied_on")
+        form = {"applicant": applicant, "applied_on": applied_on}
+        if errors:
+            return entity_response(request, code, 422, {entry_id: {"errors": errors, "form": form}})
+        promise = read_uploads([commitment] if commitment is not None else [])
+        uploads = read_uploads(files)
+        try:
+            with store.transaction() as conn:
+                pledge = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in promise]
+                refs = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in uploads]
+                # the lifecycle takes an uploaded attachment's reference where the CLI gives a path (file_ref)
+                commitment_ref = cast(Any, pledge[0] if pledge else None)
+                applied = acts.apply_repair(conn, session.user, entry_id, on, commitment_ref, cast(Any, refs))
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            field = "repair_files" if (promise or uploads) and "文件" in str(exc) else "applicant"
+            return entity_response(request, code, 422, {entry_id: {"errors": {field: str(exc)}, "form": form}})
+        return RedirectResponse(f"/repairs/{applied['application_id']}", status_code=303)
 
     @r.get("/find")
     def find(request: Request, session: Current, code: str = "") -> Response:

@@ -197,3 +197,61 @@ def test_cycle_pages(browser, world):
     assert "samr-credit" in browser.get("/cycles").text
     page = browser.get(f"/cycles/{world['cycle']}")
     assert page.status_code == 200 and "监管周期" in page.text
+
+
+PDF = b"%PDF-1.4\n% a one-line test document\n%%EOF\n"
+
+
+def test_clerk_records_an_objection_with_an_uploaded_pdf_and_bad_input_is_told_at_the_field(browser, world, store):
+    browser.login("张经办")
+    code = world["codes"][1]  # entry 2: awaiting its pre-listing notice
+    future = browser.post(
+        "/entries/2/objections", {"reason": "已整改", "filed_on": "2999-01-01"}, files={"files": ("a.pdf", PDF)}
+    )
+    assert future.status_code == 422
+    assert "日期不能晚于今天" in _field_error(future.text, "filed-on-2")
+    text = browser.post("/entries/2/objections", {"reason": "已整改"}, files={"files": ("说明.txt", b"plain text")})
+    assert text.status_code == 422
+    assert (
+        _field_error(text.text, "objection-files-2") == "文件“说明.txt”不是PDF、PNG或JPEG文件：只接受这三种格式的材料。"
+    )
+    empty = browser.post("/entries/2/objections", {"reason": " "})
+    assert _field_error(empty.text, "objection-reason-2") == "请写明异议的事实和理由。"
+    ok = browser.post("/entries/2/objections", {"reason": "罚款已于处罚前缴清"}, files={"files": ("缴款凭证.pdf", PDF)})
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/objections/")
+    case = browser.get(ok.headers["location"])
+    assert "缴款凭证.pdf" in case.text and "罚款已于处罚前缴清" in case.text
+    with store.read() as conn:
+        [row] = conn.execute(sa.select(schema.attachments)).mappings().all()
+    assert row["content"] == PDF and row["uploaded_by"] == "张经办"
+    assert browser.get(f"/entities/{code}").status_code == 200
+
+
+def test_listing_proposed_on_the_entity_page_and_approved_there_by_a_reviewer(browser, world, store):
+    browser.login("张经办")
+    code = world["codes"][1]
+    r = browser.post("/entries/2/serve")
+    assert r.status_code == 303 and r.headers["location"] == f"/entities/{code}#entry-2"
+    mine = browser.get(f"/entities/{code}").text
+    assert "列入名单（送达列入前告知书）：张经办于" in mine and "待审核" in mine
+    assert 'action="/entries/2/serve"' not in mine  # proposed once: no second proposal offered
+    reviewer = type(browser)(store)
+    reviewer.login("李审核")
+    page = reviewer.get(f"/entities/{code}")
+    action = re.search(r'action="(/proposals/\d+/review)"', page.text).group(1)
+    done = reviewer.post(action, {"outcome": "approve", "back": f"/entities/{code}"})
+    assert done.status_code == 303
+    with store.read() as conn:
+        assert lifecycle.load_one(conn, 2, lock=False).state == "notified"
+
+
+def test_clerk_records_a_repair_application_and_sees_the_check(browser, world):
+    browser.login("张经办")
+    missing = browser.post("/entries/3/repairs", {"applicant": ""})
+    assert _field_error(missing.text, "applicant-3") == "请填写申请人（主体或其代理人）。"
+    r = browser.post(
+        "/entries/3/repairs", {"applicant": "王五（委托代理人）"}, files={"commitment": ("承诺书.pdf", PDF)}
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/repairs/")
+    case = browser.get(r.headers["location"])
+    assert "承诺书.pdf" in case.text and "修复条件核查" in case.text
