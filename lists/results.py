@@ -18,9 +18,26 @@ def last_day(until: str | None) -> str:
     return (dt.date.fromisoformat(str(until)[:10]) - dt.timedelta(days=1)).isoformat()
 
 
+def signed_detail(d: dict) -> str:
+    """初审 / 审核 of a two-step decision (lists/approvals.py), or the admin's one step."""
+    s = d.get("signed") or {}
+    if not s:
+        return ""
+    if s.get("single_step"):
+        return f" [decided in one step by {s.get('approved_by')}]"
+    return (
+        f" [proposed by {s.get('proposed_by')} on {s.get('proposed_on')}, approved by {s.get('approved_by')} "
+        f"on {s.get('approved_on')}]"
+    )
+
+
 def event_detail(ev: dict) -> str:
     """What the history line of an event adds after its reason."""
     d = ev.get("data") or {}
+    return _event_detail(ev, d) + signed_detail(d)
+
+
+def _event_detail(ev: dict, d: dict) -> str:
     if ev["event"] == "notified":
         return f" (objections until {d.get('objection_deadline')})"
     if ev["event"] in ("listed", "extended"):

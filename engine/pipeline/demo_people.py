@@ -19,6 +19,7 @@ from lists import acts, lifecycle
 from policies import load_file
 
 DEMO_PASSWORD = "Demo2026pass"
+CONSOLE_URL = "http://127.0.0.1:8080/"  # where `make serve` listens (PORT=8080)
 # (name, authority short name, role): the market bureaus of 泉州 and 福州, the 泉州 tax bureau
 DEMO_USERS = (
     ("张经办", "泉市监", "clerk"),
@@ -47,7 +48,9 @@ def people_stage(store: Store, pack_paths: Iterable[pathlib.Path], day: dt.date)
             quanzhou += local[keep:]
         lines = [
             f"users (password {DEMO_PASSWORD}): admin (every authority), "
-            + ", ".join(f"{n} ({role}, {office})" for n, office, role in DEMO_USERS)
+            + ", ".join(f"{n} ({role}, {office})" for n, office, role in DEMO_USERS),
+            f"console: run 'make serve' and open {CONSOLE_URL} ; log in as 张经办 (clerk) or 李审核 (reviewer) with "
+            f"the password above",
         ]
         if not quanzhou:
             lines.append("too few listed 泉州 market entries: no two-step decision made")

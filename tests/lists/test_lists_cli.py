@@ -199,6 +199,9 @@ def test_the_whole_story(store, factory, sv, tmp_path, samr_office):
     ]
     assert "measures to apply: 4 tasks, 1 acknowledged" in r.output and "measures to lift: 4 tasks" in r.output
     assert "earliest 2026-05-22" in r.output
+    assert "[proposed by 张经办 on 2025-05-19, approved by 王科长 on 2025-05-19]" in r.output
+    assert "[proposed by 张经办 on 2026-05-29, approved by 李审核 on 2026-05-31]" in r.output
+    assert "[decided in one step by admin]" in r.output
     r = sv("lists", "history", good)
     steps = [line.split()[2] for line in r.output.splitlines() if line.strip().startswith("#")]
     assert steps == ["proposed", "notified", "objection_filed", "objection_upheld"]
