@@ -10,15 +10,18 @@ list its authority does not run, is a 403 page with the guard's sentence.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import pathlib
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.access import AccessRefused, guard
 from engine.access.offices import offices
@@ -529,14 +532,43 @@ def _case_of(path: str) -> tuple[str | None, int]:
     return None, 0
 
 
+async def _answer(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result
+
+
 def mount(api: FastAPI, store: Store) -> None:
     """Add the console's pages, its static files and its error pages to the application."""
     console = Console(store)
     api.state.console = console
 
     @api.exception_handler(LoginNeeded)
-    async def _login(_request: Request, exc: LoginNeeded) -> Response:
-        return RedirectResponse("/login?" + urllib.parse.urlencode({"next": exc.path}), status_code=303)
+    async def _login(request: Request, exc: LoginNeeded) -> Response:
+        target = "/login?" + urllib.parse.urlencode({"next": exc.path})
+        if request.headers.get("HX-Request"):  # htmx would swap the login page into the table: reload instead
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    # The check API answers its errors in JSON (engine.service.api); a person's browser outside /api gets a page.
+    api_http = api.exception_handlers[StarletteHTTPException]
+    api_invalid = api.exception_handlers[RequestValidationError]
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await _answer(api_http(request, exc))
+        if exc.status_code == 404:
+            return console.page("error.html", request, 404, title="未找到", message="没有这个页面，请从导航栏进入。")
+        if exc.status_code == 405:
+            return console.page("error.html", request, 405, title="无法办理", message="该地址不接受这种请求方式。")
+        return console.page("error.html", request, exc.status_code, title="出错了", message="请求无法处理。")
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await _answer(api_invalid(request, exc))
+        return console.page(
+            "error.html", request, 404, title="未找到", message="地址中的编号有误，请从页面上的链接进入。"
+        )
 
     @api.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:

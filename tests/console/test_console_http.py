@@ -255,3 +255,20 @@ def test_clerk_records_a_repair_application_and_sees_the_check(browser, world):
     assert r.status_code == 303 and r.headers["location"].startswith("/repairs/")
     case = browser.get(r.headers["location"])
     assert "承诺书.pdf" in case.text and "修复条件核查" in case.text
+
+
+def test_console_errors_are_pages_and_the_apis_stay_json(browser, world):
+    browser.login("张经办")
+    missing = browser.get("/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.text and "<html" in missing.text
+    bad_id = browser.get("/objections/abc")
+    assert bad_id.status_code == 404 and "编号有误" in bad_id.text
+    api = browser.get("/api/v1/no-such-route")
+    assert api.status_code == 404 and api.json() == {"error": "Not Found"}
+    unsigned = browser.client.post("/api/v1/checks", json={})
+    assert unsigned.status_code in (401, 422) and "error" in unsigned.json()
+
+
+def test_an_htmx_request_of_an_ended_session_reloads_to_the_login_page(browser, world):
+    r = browser.get("/?deadline=overdue", headers={"HX-Request": "true"})
+    assert r.status_code == 204 and r.headers["HX-Redirect"].startswith("/login?next=")
