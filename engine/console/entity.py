@@ -27,10 +27,12 @@ from engine.register.entities import resolve_code
 from engine.store import Connection
 from engine.store import cycles as qc
 from engine.store import entities as qe
+from engine.store import notices as qn
 from engine.store import records as qr
 from engine.templating import cn_date
 from engine.values import fill, has_cjk
 from lists import approvals, lifecycle
+from notices.render import KINDS as NOTICE_KINDS
 
 EVENT_NAMES = {
     "proposed": "提出列入",
@@ -58,15 +60,7 @@ STATE_NAMES = {
 }
 ACTOR_NAMES = {"system": "系统（到期自动办理）", "demo": "演示数据"}
 DECISION_NAMES = {"upheld": "成立", "rejected": "不成立", "approved": "准予修复"}
-NOTICE_NAMES = {
-    "pre_listing": "列入前告知书",
-    "repair_instructions": "信用修复告知书",
-    "removal_decision": "移出决定书",
-    "commendation": "守信激励告知书",
-    "warning": "失信提示函",
-    "interview": "约谈通知书",
-    "inspection": "检查通知书",
-}
+NOTICE_NAMES = {k.name: k.title for k in NOTICE_KINDS.values()}  # the documents' own titles
 
 
 def may_see_personal(user: User | None, region: str | None) -> bool:
@@ -251,6 +245,21 @@ def records(conn: Connection, entity_id: int) -> list[dict[str, Any]]:
     return sorted(out, key=lambda s: (str(s["current"]["date"]), s["kind"]), reverse=True)
 
 
+def documents(conn: Connection, code: str) -> list[dict[str, Any]]:
+    """Every notice issued to the entity (of its list entries, its tiers and its inspections), newest first."""
+    rows = qn.list_notices(conn, entity_code=code)
+    return [
+        {
+            "id": n["id"],
+            "number": n["number"],
+            "kind_name": NOTICE_NAMES.get(n["kind"], n["kind"]),
+            "issued_on": n["issued_on"],
+            "link": f"/notices/{n['id']}.pdf",
+        }
+        for n in reversed(rows)
+    ]
+
+
 def entity_page(conn: Connection, raw_code: str, user: User | None, today: dt.date) -> dict[str, Any]:
     """Everything the entity page shows (AccessRefused outside the user's region)."""
     e = find(conn, raw_code, user)
@@ -260,5 +269,6 @@ def entity_page(conn: Connection, raw_code: str, user: User | None, today: dt.da
         "tiers": tiers(conn, e["id"], today),
         "entries": entries(conn, e["code"]),
         "records": records(conn, e["id"]),
+        "documents": documents(conn, e["code"]),
         "today": today,
     }

@@ -78,9 +78,11 @@ def test_entity_page_refuses_outside_the_region_and_masks_personal_data(store, f
     assert page["entity"]["region_name"] == "福建省福州市" and not page["entity"]["masked"]
     [e1] = [e for e in page["entries"] if e["id"] == 1]
     whats = [t["what"] for t in e1["timeline"]]
-    steps = ["提出列入", "送达列入前告知书", "制发列入前告知书", "提出异议"]
+    steps = ["提出列入", "送达列入前告知书", "制发列入名单告知书", "提出异议"]
     assert [w for w in whats if w in steps] == steps  # by date, the notices among the events
     assert any(t["link"] and t["link"].endswith(".pdf") for t in e1["timeline"])
+    kinds = {d["kind_name"] for d in page["documents"]}
+    assert "列入名单告知书" in kinds and all(d["link"].startswith("/notices/") for d in page["documents"])
     person = {
         "code": factory.person(),
         "name": "张三丰",
