@@ -59,7 +59,13 @@ def today() -> dt.date:
 
 def _safe_next(target: str | None) -> str:
     """Where to go after login: a path of this site only (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 33 or ord(c) == 127 for c in target)  # a browser drops a tab: "/\t/host" is "//host"
+    ):
         return "/"
     return target
 
@@ -107,6 +113,8 @@ def logged_in(request: Request) -> sessions.Session:
     with console.store.transaction() as conn:
         session = sessions.resume(conn, _token(request))
     if session is None:
+        if request.method != "GET":  # a form's target is no page to come back to
+            raise LoginNeeded("/")
         query = f"?{request.url.query}" if request.url.query else ""
         raise LoginNeeded(request.url.path + query)
     request.state.session = session

@@ -64,7 +64,7 @@ class Browser:
         token = CSRF.search(page.text).group(1)
         answer = self.client.post("/login", data={"name": name, "password": password, "csrf": token, "next": next_})
         if answer.status_code == 303:
-            home = self.client.get(next_)
+            home = self.client.get(answer.headers["location"])
             self.csrf = CSRF.search(home.text).group(1)
         return answer
 

@@ -81,8 +81,15 @@ def test_login_sets_a_strict_http_only_cookie_and_opens_the_queue(browser, world
 
 
 def test_an_outside_next_is_not_followed(browser, world):
-    r = browser.login("张经办", next_="//evil.example/")
-    assert r.headers["location"] == "/"
+    for target in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "/\\evil.example"):
+        browser.client.cookies.clear()
+        r = browser.login("张经办", next_=target)
+        assert r.headers["location"] == "/", target
+
+
+def test_a_post_without_a_session_goes_to_the_login_page(browser, world):
+    r = browser.post(f"/objections/{world['objection']}/propose", {"choice": "reject", "reason": "x"}, csrf=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F"
 
 
 def test_a_post_without_the_session_csrf_token_is_refused(browser, world):
