@@ -346,6 +346,8 @@ def router(console: Console) -> APIRouter:
         applicant: Annotated[str, Form()] = "",
         applied_on: Annotated[str, Form()] = "",
         commitment: Annotated[UploadFile | None, File()] = None,
+        training: Annotated[UploadFile | None, File()] = None,
+        credit_report: Annotated[UploadFile | None, File()] = None,
         files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
     ) -> Response:
         code = entry_code(entry_id)
@@ -356,15 +358,31 @@ def router(console: Console) -> APIRouter:
         form = {"applicant": applicant, "applied_on": applied_on}
         if errors:
             return entity_response(request, code, 422, {entry_id: {"errors": errors, "form": form}})
-        promise = read_uploads([commitment] if commitment is not None else [])
+        named = {
+            role: read_uploads([f] if f is not None else [])
+            for role, f in (("commitment", commitment), ("training", training), ("credit_report", credit_report))
+        }
         uploads = read_uploads(files)
+        promise = [x for files_of_role in named.values() for x in files_of_role]
         try:
             with store.transaction() as conn:
-                pledge = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in promise]
+
+                def kept(role: str) -> Any:
+                    # the lifecycle takes an uploaded attachment's reference where the CLI gives a path (file_ref)
+                    got = named[role]
+                    return list_attachments.store_upload(conn, session.user.name, *got[0]) if got else None
+
                 refs = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in uploads]
-                # the lifecycle takes an uploaded attachment's reference where the CLI gives a path (file_ref)
-                commitment_ref = cast(Any, pledge[0] if pledge else None)
-                applied = acts.apply_repair(conn, session.user, entry_id, on, commitment_ref, cast(Any, refs))
+                applied = acts.apply_repair(
+                    conn,
+                    session.user,
+                    entry_id,
+                    on,
+                    kept("commitment"),
+                    cast(Any, refs),
+                    training=kept("training"),
+                    credit_report=kept("credit_report"),
+                )
         except AccessRefused as exc:
             raise _refused(exc) from exc
         except SupervisionError as exc:

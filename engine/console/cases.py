@@ -13,9 +13,11 @@ from engine.regions import region_label
 from engine.store import Connection, Store
 from engine.store import console as qs
 from engine.store import lists as ql
+from engine.templating import cn_date
 from lists import approvals, lifecycle
 from notices import issue as notices_issue
 
+FILE_CONDITIONS = {"commitment": "信用承诺书", "training": "信用修复培训证明", "credit_report": "信用报告"}
 CONDITION_NAMES = {
     "repair_allowed": "名单允许信用修复",
     "min_period": "已满最短公示期",
@@ -36,6 +38,17 @@ class _RolledBack(Exception):
     def __init__(self, notices: list[dict[str, Any]]):
         super().__init__("preview")
         self.notices = notices
+
+
+def _condition_text(c: dict[str, Any]) -> str:
+    """A condition's result in Chinese (lists.repair words its details in English: they stay the record)."""
+    earliest = c.get("earliest")
+    day = cn_date(earliest) if earliest else None
+    if c["met"]:
+        return "已满足" + (f"（{day}起）" if day and c["condition"] == "min_period" else "")
+    if c["condition"] in FILE_CONDITIONS:
+        return f"未提交{FILE_CONDITIONS[c['condition']]}"
+    return "未满足" + (f"，最早于{day}满足" if day else "")
 
 
 def preview(store: Store, user: User, proposal_id: int, today: dt.date) -> list[dict[str, Any]]:
@@ -127,7 +140,8 @@ def repair_case(conn: Connection, application_id: int, user: User | None, today:
     entry = _entry(conn, a["entry_id"], user)
     eligibility = a.get("eligibility") or {}
     conditions = [
-        {**c, "name": CONDITION_NAMES.get(c["condition"], c["condition"])} for c in eligibility.get("conditions") or []
+        {**c, "name": CONDITION_NAMES.get(c["condition"], c["condition"]), "text": _condition_text(c)}
+        for c in eligibility.get("conditions") or []
     ]
     materials = ([{**a["commitment"], "role": "commitment"}] if a.get("commitment") else []) + list(
         a.get("evidence") or []

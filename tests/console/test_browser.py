@@ -1,7 +1,7 @@
 """The console in a real browser: ``supervise serve`` in a subprocess on a free port against a SQLite database
 built by the tests' builders, driven by Playwright in Debian's Chromium (``executable_path``: nothing is
 downloaded). A clerk logs in, reads the queue and an entity page, proposes an objection decision; a reviewer
-approves it; a clerk of another city is refused. Screenshots of each page go under a temporary directory (or
+approves it; a repair application goes from filing to removal; a clerk of another city is refused. Screenshots of each page go under a temporary directory (or
 ``SUPERVISE_CONSOLE_SHOTS`` when set). Without Chromium or Playwright the test skips, unless REQUIRE_BROWSER=1 or
 REQUIRE_PG=1 (CI), where it fails."""
 
@@ -22,6 +22,7 @@ from engine.service.keys import load_key
 from tests.console.conftest import PW, build_world
 from tests.lists.conftest import samr_office  # noqa: F401 (a fixture)
 
+PDF = b"%PDF-1.4\n% a one-line test document\n%%EOF\n"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1" or os.environ.get("REQUIRE_PG") == "1"
 pytestmark = pytest.mark.browser
@@ -156,6 +157,40 @@ def test_clerk_and_reviewer_decide_an_objection_in_the_browser(server, chromium,
     expect(page.locator(".proposal")).to_contain_text("审核通过")
     expect(page.locator(".decided")).to_contain_text("异议不成立")
     page.screenshot(path=str(shots / "06-objection-approved.png"), full_page=True)
+    page.click("text=退出登录")
+
+    # a repair application from filing to removal: entry 3, listed in May 2025, its penalty fulfilled since
+    login(page, "张经办")
+    page.goto(f"{base}/entities/{world['codes'][2]}")
+    page.click("text=登记信用修复申请")
+    page.fill("#applicant-3", "泉州丙2食品有限公司")
+    for field, name in (
+        ("commitment", "信用承诺书.pdf"),
+        ("training", "培训证明.pdf"),
+        ("credit-report", "信用报告.pdf"),
+    ):
+        page.set_input_files(f"#{field}-3", {"name": name, "mimeType": "application/pdf", "buffer": PDF})
+    page.click("text=登记申请并核查条件")
+    expect(page.locator("table.conditions")).to_contain_text("已满最短公示期")
+    expect(page.locator("tr.unmet")).to_have_count(0)
+    page.check("input[name=choice][value=approve]")
+    page.fill("#reason", "已履行处罚决定，修复条件均已满足")
+    page.click("text=提交初审意见")
+    expect(page.locator(".proposal")).to_contain_text("待审核")
+    page.screenshot(path=str(shots / "08-repair-proposed.png"), full_page=True)
+    repair_url = page.url
+    page.click("text=退出登录")
+    login(page, "李审核")
+    page.goto(repair_url)
+    page.click("text=预览将制发的文书")
+    expect(page.locator("#preview iframe")).to_have_count(1)
+    page.screenshot(path=str(shots / "09-repair-preview.png"), full_page=True)
+    page.check("input[name=outcome][value=approve]")
+    page.click("text=提交审核")
+    expect(page.locator(".decided")).to_contain_text("准予修复")
+    page.goto(f"{base}/entities/{world['codes'][2]}")
+    expect(page.locator("#entry-3 .state")).to_have_text("修复移出")
+    page.screenshot(path=str(shots / "10-entity-repaired.png"), full_page=True)
     context.close()
 
     other = chromium.new_context(locale="zh-CN")
@@ -173,4 +208,7 @@ def test_clerk_and_reviewer_decide_an_objection_in_the_browser(server, chromium,
         "05-objection-proposed.png",
         "06-objection-approved.png",
         "07-refused.png",
+        "08-repair-proposed.png",
+        "09-repair-preview.png",
+        "10-entity-repaired.png",
     ]

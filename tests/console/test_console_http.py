@@ -196,6 +196,8 @@ def test_repair_case_page_shows_what_is_unmet_and_the_earliest_date(browser, wor
     r = browser.get(f"/repairs/{world['application']}")
     assert r.status_code == 200
     assert "已满最短公示期" in r.text and "不满足" in r.text and "不符合修复条件" in r.text
+    assert "未满足，最早于2026年5月22日满足" in r.text  # 12 months after listing (2025-05-22)
+    assert "未提交信用承诺书" in r.text
     assert "提交初审意见" not in r.text  # a refused application needs no decision
 
 
@@ -279,3 +281,34 @@ def test_console_errors_are_pages_and_the_apis_stay_json(browser, world):
 def test_an_htmx_request_of_an_ended_session_reloads_to_the_login_page(browser, world):
     r = browser.get("/?deadline=overdue", headers={"HX-Request": "true"})
     assert r.status_code == 204 and r.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def test_a_repair_from_filing_to_removal_in_two_steps(browser, world, store):
+    """Entry 3 was listed in May 2025; its penalty was fulfilled on 2025-08-01: a year on, with the commitment,
+    the training certificate and the credit report, the application is eligible; the clerk proposes, the
+    reviewer approves, the entry is removed (repaired)."""
+    browser.login("张经办")
+    files = [
+        ("commitment", ("信用承诺书.pdf", PDF)),
+        ("training", ("培训证明.pdf", PDF)),
+        ("credit_report", ("信用报告.pdf", PDF)),
+    ]
+    r = browser.post("/entries/3/repairs", {"applicant": "泉州丙2食品有限公司"}, files=files)
+    assert r.status_code == 303
+    case_url = r.headers["location"]
+    case = browser.get(case_url)
+    assert "不满足" not in case.text and "提交初审意见" in case.text, case.text
+    proposed = browser.post(f"{case_url}/propose", {"choice": "approve", "reason": "已履行处罚决定，修复条件均已满足"})
+    assert proposed.status_code == 303
+    reviewer = type(browser)(store)
+    reviewer.login("李审核")
+    queue = reviewer.get("/")
+    assert "待审核" in queue.text and case_url in queue.text
+    action = re.search(r'action="(/proposals/\d+/review)"', reviewer.get(case_url).text).group(1)
+    assert reviewer.post(action, {"outcome": "approve", "back": case_url}).status_code == 303
+    with store.read() as conn:
+        entry = lifecycle.load_one(conn, 3, lock=False)
+    assert entry.state == "repaired"
+    assert entry.event("repaired")["data"]["signed"]["proposed_by"] == "张经办"
+    page = reviewer.get(f"/entities/{world['codes'][2]}")
+    assert "修复移出" in page.text and "信用修复，移出" in page.text and "移出名单决定书" in page.text
