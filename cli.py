@@ -1034,7 +1034,7 @@ def plan_results_publish(plan_id: int, out: str, on: str | None) -> None:
 
 
 def _day(value: str | None, option: str) -> dt.date:
-    return parse_date(value, option) or dt.date.today()
+    return parse_date(value, option) or values.today()
 
 
 def _list_write(func: Callable, *args: Any, **kwargs: Any) -> Any:

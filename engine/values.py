@@ -19,6 +19,12 @@ def is_blank(value: Any) -> bool:
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")  # China Standard Time: a moment given without a zone is read in it
 
 
+def today() -> dt.date:
+    """Today in China (where every decision is made and dated), whatever the server's own time zone: the bound
+    of a decision's date and the default date of the CLI and the console."""
+    return dt.datetime.now(CHINA).date()
+
+
 def in_china(moment: dt.datetime) -> dt.datetime:
     """A stored timestamp in China Standard Time (SQLite hands timestamps back without their zone: they are UTC)."""
     if moment.tzinfo is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from engine import values
 from engine.access import AccessRefused
 from engine.access.users import ROLE_NAMES, User
 from engine.regions import region_label
@@ -78,8 +79,8 @@ def require_entries(user: User, entries: Iterable[tuple[str | None, str, str]]) 
 
 
 def require_past(on: dt.date, today: dt.date | None = None, what: str = "决定") -> None:
-    """A decision is dated today or earlier: never later than now."""
-    today = today or dt.date.today()
+    """A decision is dated today (in China) or earlier: never later than now."""
+    today = today or values.today()
     if on > today:
         raise AccessRefused(
             f"{what}日期{on.isoformat()}晚于今天（{today.isoformat()}）：决定只能以今天或以前的日期作出；"

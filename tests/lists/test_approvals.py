@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from engine import values
 from engine.access import AccessRefused, guard, users
 from engine.errors import ListError
 from engine.store import schema
@@ -114,7 +115,7 @@ def test_decisions_are_never_dated_later_than_today(store, factory, samr_office)
     s = scenario(store, factory, lists=("black",), as_of=D(2025, 4, 30), penalty_on=D(2025, 3, 1))
     staff(store, samr_office)
     write(store, lifecycle.propose_from_cycle, s["cycle"])
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = values.today() + dt.timedelta(days=1)  # today in China, as the rule counts it
     with pytest.raises(AccessRefused, match=f"送达日期{tomorrow.isoformat()}晚于今天"):
         write(store, acts.serve, "张经办", tomorrow, entry_id=1)
     with pytest.raises(AccessRefused, match=f"初审日期{tomorrow.isoformat()}晚于今天"):
