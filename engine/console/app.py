@@ -32,7 +32,7 @@ from engine.regions import region_label
 from engine.store import Store, audit
 from engine.store import console as qs
 from engine.templating import cn_date, environment
-from engine.values import CHINA
+from engine.values import today
 from lists import acts, approvals, lifecycle
 from lists import attachments as list_attachments
 from notices import issue as notices_issue
@@ -51,10 +51,6 @@ class PageError(Exception):
     def __init__(self, status: int, message: str, title: str = ""):
         super().__init__(message)
         self.status, self.message, self.title = status, message, title
-
-
-def today() -> dt.date:
-    return dt.datetime.now(CHINA).date()
 
 
 def _safe_next(target: str | None) -> str:
