@@ -25,10 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.access import AccessRefused, guard
 from engine.access.offices import offices
-from engine.access.users import ROLE_NAMES, authenticate
+from engine.access.users import authenticate
 from engine.console import cases, cycles, entity, queue, sessions
 from engine.errors import CodeError, CycleNotFound, EntityNotFound, SupervisionError
-from engine.regions import region_label
 from engine.store import Store, audit
 from engine.store import console as qs
 from engine.templating import cn_date, environment
@@ -71,9 +70,7 @@ class Console:
 
     def __init__(self, store: Store):
         self.store = store
-        self.env = environment("engine.console", trim=True)
-        self.env.globals["role_names"] = ROLE_NAMES
-        self.env.filters["region"] = region_label
+        self.env = environment("engine.console", trim=True)  # the common filters; nothing registered here
 
     def page(self, template: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         session: sessions.Session | None = getattr(request.state, "session", None)

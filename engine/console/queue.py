@@ -257,16 +257,22 @@ def counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def queue(conn: Connection, user: User | None, today: dt.date, filters: Filters | None = None) -> dict[str, Any]:
-    """The queue page's data: the filtered items, the counts per kind (of the filtered items), the lists and
-    offices the filter form offers."""
+PAGE = 200  # items a page lists (the counts are of all of them): a filter narrows the rest down
+
+
+def queue(
+    conn: Connection, user: User | None, today: dt.date, filters: Filters | None = None, limit: int = PAGE
+) -> dict[str, Any]:
+    """The queue page's data: the filtered items (the most urgent ``limit`` of them), the counts per kind (of
+    every filtered item), the lists the filter form offers."""
     every = items(conn, user, today)
     shown = filtered(every, filters or Filters())
     lists_offered = sorted({(i["pack_id"], i["list"], i["list_title"]) for i in every})
     return {
         "today": today,
-        "items": shown,
+        "items": shown[:limit],
         "counts": counts(shown),
         "total": len(shown),
+        "more": max(0, len(shown) - limit),
         "lists": [{"value": f"{p}/{n}", "label": f"{t}（{p}）"} for p, n, t in lists_offered],
     }

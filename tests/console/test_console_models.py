@@ -62,6 +62,10 @@ def test_queue_filters_and_counts(store, world):
     assert all(i["days_left"] < 0 for i in overdue["items"]) and overdue["total"] == every["total"] - 1
     assert [i["kind"] for i in soon["items"]] == ["objection"]  # 9 days left on 2025-05-12; serve has no deadline
     assert black["total"] == every["total"] and other["total"] == 0 and elsewhere["total"] == 0
+    with store.read() as conn:
+        first = queue.queue(conn, user, TODAY, limit=2)
+    assert [i["deadline"] for i in first["items"]] == [i["deadline"] for i in every["items"][:2]]
+    assert first["more"] == every["total"] - 2 and first["counts"] == every["counts"]
 
 
 def test_queue_shows_only_the_users_authority(store, world):
