@@ -24,7 +24,7 @@ from engine.errors import CodeError, SupervisionError
 from engine.regions import is_region, region_label
 from engine.register.codes import fold, normalize_code, validate_org_code, validate_reg_no
 from engine.register.matchconfig import DEFAULT_SETTINGS, MatchSettings
-from engine.register.names import NameParts, parse_name
+from engine.register.names import NameParts, parse_name, without_own_region
 from engine.results import DictResult
 from engine.store import Connection, Store
 from engine.store import matching as mq
@@ -115,11 +115,16 @@ def _agreement(query: Query, entity: dict[str, Any], parts: NameParts, s: MatchS
     return points, reasons
 
 
-def _name_score(parts: NameParts, theirs: NameParts, s: MatchSettings) -> tuple[float, list[str]]:
-    if parts.core == theirs.core:
+def _name_score(
+    parts: NameParts, theirs: NameParts, s: MatchSettings, region: str | None = None
+) -> tuple[float, list[str]]:
+    """The similarity of two names (0-100) and its reasons; ``region``: the entity's, whose own names may begin
+    either core (安溪恒达茶业 / 恒达茶业)."""
+    mine, other = without_own_region(parts.core, region), without_own_region(theirs.core, region)
+    if mine == other:
         score, reasons = 100.0, ["名称一致（不计区划与组织形式）"]
     else:
-        score = fuzz.ratio(parts.core, theirs.core)
+        score = fuzz.ratio(mine, other)
         same_trade = parts.trade == theirs.trade
         reasons = [f"名称相似度{score:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
     if parts.form and theirs.form and parts.form != theirs.form:
@@ -168,7 +173,7 @@ def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[s
     parts = parse_name(query.name or "")
     best: dict[int, dict[str, Any]] = {}
     for entity, theirs, former in index.block(parts, query.region):
-        score, reasons = _name_score(parts, theirs, s)
+        score, reasons = _name_score(parts, theirs, s, entity.get("region"))
         method = "name"
         if former:
             until = former[1]
@@ -188,6 +193,8 @@ def decide(candidates: Sequence[dict[str, Any]], s: MatchSettings) -> tuple[str,
         top = f"（最高分{candidates[0]['score']:g}）" if candidates else ""
         return REJECTED, None, f"没有得分达到{s.review_score:g}的候选主体{top}"
     best = candidates[0]
+    if best.get("conflict"):
+        return REVIEW, None, f"{best['code']}的代码一致，但名称不符"
     margin = best["score"] - candidates[1]["score"] if len(candidates) > 1 else 100.0
     if len(candidates) > 1 and margin <= 0:
         return REVIEW, None, f"{best['code']}与{candidates[1]['code']}得分相同（{best['score']:g}），不自动关联"
@@ -234,10 +241,10 @@ def match_query(conn: Connection, query: Query, s: MatchSettings, index: NameInd
         if query.name and candidates:
             parts = parse_name(query.name)
             for c in candidates:
-                score, reasons = _name_score(parts, parse_name(c["name"]), s)
+                score, reasons = _name_score(parts, parse_name(c["name"]), s, c["region"])
                 c["reasons"].extend(reasons)
                 if score < s.review_score:
-                    c["score"] = min(c["score"], score)
+                    c["conflict"] = True  # a person decides: the code says one entity, the name another
                     c["reasons"].append("代码一致但名称不符")
             candidates.sort(key=lambda c: (-c["score"], c["code"]))
         if not candidates:

@@ -174,3 +174,29 @@ def parse_name(name: str) -> NameParts:
     core = _strip_prefix(core, found) if len(core) > 3 else core
     core = core.replace("(", "").replace(")", "")
     return NameParts(text, core, trade_of(core), form, tuple(found))
+
+
+@functools.lru_cache(maxsize=4096)
+def own_region_names(region: str) -> tuple[str, ...]:
+    """The names of a region and the divisions above it, full and short (丰泽区, 丰泽, 泉州市, 泉州, ...), longest
+    first: a name may begin with its own county's short name (安溪恒达茶业), which ``parse_name`` keeps (a 字号
+    may be a county's name elsewhere: 华安)."""
+    names, _ = _region_names()
+    codes = {region, region[:4] + "00", region[:2] + "0000"} if region and len(region) == 6 else set()
+    found = [n for n, c in names.items() if c in codes]
+    for code in codes:  # a county's short name, which _region_names leaves out
+        for n, c in list(names.items()):
+            if c == code:
+                for suffix in _SUFFIXES:
+                    if n.endswith(suffix) and len(n) - len(suffix) >= 2:
+                        found.append(n[: -len(suffix)])
+                        break
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
+def without_own_region(core: str, region: str | None) -> str:
+    """``core`` without a leading name of ``region`` (or a division above it), if two characters remain."""
+    for name in own_region_names(region or ""):
+        if core.startswith(name) and len(core) - len(name) >= 2:
+            return core[len(name) :]
+    return core
