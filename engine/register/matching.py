@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from engine.errors import CodeError, SupervisionError
 from engine.regions import is_region, region_label
 from engine.register.codes import fold, normalize_code, validate_org_code, validate_reg_no
 from engine.register.matchconfig import DEFAULT_SETTINGS, MatchSettings
-from engine.register.names import NameParts, parse_name, without_own_region
+from engine.register.names import NameParts, parse_name, strip_any_county, trade_of, without_own_region
 from engine.results import DictResult
 from engine.store import Connection, Store
 from engine.store import matching as mq
@@ -133,46 +133,74 @@ def _name_score(
     return score, reasons
 
 
+def trade_keys(trade: str) -> set[str]:
+    """The block keys of a 字号: itself and, for each character, the 字号 with that character left open (祥诚 ->
+    祥诚, ?诚, 祥?): two 字号 one typo apart share a key."""
+    return {trade, *(trade[:i] + "?" + trade[i + 1 :] for i in range(len(trade)))} if trade else set()
+
+
+Entry = tuple[dict[str, Any], NameParts, Any]
+
+
 class NameIndex:
-    """The register's names (and former names) blocked on city + each character of the 字号: a row's candidates
-    share its city (when it gives one) and at least one character of its 字号 (so one typo still finds them)."""
+    """The register's names (and former names) blocked on city + 字号: a row's candidates share its city (when it
+    gives one) and its 字号 but for at most one character (:func:`trade_keys`)."""
 
     def __init__(self, entities: Iterable[dict[str, Any]]):
-        self.by_key: dict[tuple[str, str], list[tuple[dict[str, Any], NameParts, Any]]] = defaultdict(list)
-        self.by_char: dict[str, list[tuple[dict[str, Any], NameParts, Any]]] = defaultdict(list)
+        self.by_key: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+        self.by_trade: dict[str, list[Entry]] = defaultdict(list)
         self.size = 0
         for entity in entities:
             self.size += 1
             names = [(entity["name"], None)] + [(n, ("former", until)) for n, until in entity.get("former_names", ())]
+            city = (entity.get("region") or "")[:4]
             for name, former in names:
                 parts = parse_name(name)
                 entry = (entity, parts, former)
-                city = (entity.get("region") or "")[:4]
-                for ch in set(parts.trade):
-                    self.by_key[(city, ch)].append(entry)
-                    self.by_char[ch].append(entry)
+                for key in trade_keys(parts.trade):
+                    self.by_key[(city, key)].append(entry)
+                    self.by_trade[key].append(entry)
 
-    def block(self, parts: NameParts, region: str | None) -> list[tuple[dict[str, Any], NameParts, Any]]:
+    def block(self, parts: NameParts, region: str | None) -> list[Entry]:
         hints = [region] if region else list(parts.regions)
         cities = {h[:4] for h in hints if h and not h.endswith("0000")}
         provinces = {h[:2] for h in hints if h and h.endswith("0000")}
-        out: list[tuple[dict[str, Any], NameParts, Any]] = []
-        for ch in set(parts.trade):
+        out: list[Entry] = []
+        keys = trade_keys(parts.trade) | trade_keys(trade_of(strip_any_county(parts.core)))  # 安溪恒达茶业: 恒达
+        for key in keys:
             if cities:
                 for city in cities:
-                    out.extend(self.by_key.get((city, ch), ()))
+                    out.extend(self.by_key.get((city, key), ()))
             else:
                 out.extend(
-                    e for e in self.by_char.get(ch, ()) if not provinces or (e[0].get("region") or "")[:2] in provinces
+                    e
+                    for e in self.by_trade.get(key, ())
+                    if not provinces or (e[0].get("region") or "")[:2] in provinces
                 )
         return out
 
 
 def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[str, Any]]:
-    """Every blocked candidate of a name with its score and reasons, best first (one per entity)."""
+    """The blocked candidates of a name that could reach review with their scores and reasons, best first (one
+    per entity). A candidate whose name scores too low to reach ``review_score`` even with every other field the
+    row gives agreeing is left out before its other fields are looked at (never a closer one: a candidate the
+    district or legal representative lifts would be missing from the margin)."""
     parts = parse_name(query.name or "")
     best: dict[int, dict[str, Any]] = {}
-    for entity, theirs, former in index.block(parts, query.region):
+    # The most the other fields can add: only those the row gives.
+    bonus = (max(0.0, s.legal_rep_agrees) if query.legal_rep else 0.0) + max(0.0, s.district_agrees)
+    bonus += max(0.0, s.industry_agrees) if query.industry else 0.0
+    floor = s.review_score - bonus
+    block = index.block(parts, query.region)
+    # The names close enough, in one pass of rapidfuzz's C loop; also with a leading county name of the row's
+    # dropped (安溪恒达茶业), which _name_score drops when it is the candidate's own county.
+    queries = {parts.core, strip_any_county(parts.core)}
+    close: set[int] = set()
+    cores = [theirs.core for _, theirs, _ in block]
+    for q in queries:
+        close.update(i for _, _, i in process.extract(q, cores, scorer=fuzz.ratio, score_cutoff=floor, limit=None))
+    for i in sorted(close):
+        entity, theirs, former = block[i]
         score, reasons = _name_score(parts, theirs, s, entity.get("region"))
         method = "name"
         if former:

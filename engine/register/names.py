@@ -111,6 +111,20 @@ def _region_names() -> tuple[dict[str, str], int]:
     return names, max(map(len, names))
 
 
+@functools.lru_cache(maxsize=1)
+def _all_short_names() -> dict[str, str]:
+    """Short names of every division (丰泽, 安溪, 华安) -> code, first code of a name kept."""
+    text = resources.files("engine").joinpath("data/gb2260.csv").read_text(encoding="utf-8")
+    out: dict[str, str] = {}
+    for line in text.splitlines()[1:]:
+        code, name, _ = line.split(",")
+        for suffix in _SUFFIXES:
+            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                out.setdefault(name[: -len(suffix)], code)
+                break
+    return out
+
+
 def simplify(text: str) -> str:
     """NFKC, traditional to simplified, punctuation and spaces dropped (brackets kept, as half-width)."""
     text = unicodedata.normalize("NFKC", text or "")
@@ -163,8 +177,9 @@ def parse_name(name: str) -> NameParts:
 
     def bracket(match: re.Match[str]) -> str:
         inner = match.group(1)
-        if inner in names:
-            found.append(names[inner])
+        code = names.get(inner) or _all_short_names().get(inner)  # in brackets a county's short name is one too
+        if code:
+            found.append(code)
             return ""
         return match.group(0) if f"({inner})" in FORMS else inner
 
@@ -199,4 +214,14 @@ def without_own_region(core: str, region: str | None) -> str:
     for name in own_region_names(region or ""):
         if core.startswith(name) and len(core) - len(name) >= 2:
             return core[len(name) :]
+    return core
+
+
+def strip_any_county(core: str) -> str:
+    """``core`` without a leading short name of any division, if two characters remain (a candidate key only:
+    whether it counts is decided against the candidate's own region, :func:`without_own_region`)."""
+    shorts = _all_short_names()
+    for n in (4, 3, 2):
+        if len(core) - n >= 2 and core[:n] in shorts:
+            return core[n:]
     return core
