@@ -31,6 +31,7 @@ from engine.pipeline.demo import run_demo
 from engine.pipeline.evaluate import evaluate_entity
 from engine.pipeline.report import write_report
 from engine.pipeline.simulate import simulate
+from engine.register import crosswalk, matching
 from engine.register import entities as register
 from engine.register.history import annul_record, correct_record, import_corrections, record_history
 from engine.service import apps as service_apps
@@ -45,6 +46,7 @@ from notices import issue, render
 from notices.results import NoticeShown, PreviewWritten
 from policies import base_limits, base_record_kinds, record_kinds
 from policies.describe import diff_versions, pack_summaries, show_version, validate_files
+from policies.loader import base_matching
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 # Stored ids and counts are 64-bit integers in both databases; a larger number is refused as an option value.
@@ -350,13 +352,20 @@ _ENCODING_HELP = (
 )
 
 
+_STRICT_ORG_HELP = (
+    "Refuse a USCC whose 组织机构代码 (positions 9-17) fails the GB 11714 check (default: a warning, counted; "
+    "matching.strict_org_code in policies/record_kinds.yaml sets it too)."
+)
+
+
 @import_.command("entities")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows; write the rest to FILE.rejects.csv.")
+@click.option("--strict-org-code", is_flag=True, help=_STRICT_ORG_HELP)
 @click.option("--encoding", help=_ENCODING_HELP)
 @json_option
-def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None:
-    """Import or update entities (统一社会信用代码 or identity number, name, region, ...).
+def import_entities(file: str, skip_invalid: bool, strict_org_code: bool, encoding: str | None) -> None:
+    """Import or update entities (统一社会信用代码 or identity number, name, region, 注册号, ...).
 
     Example: supervise import entities register.csv
     """
@@ -364,7 +373,35 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
         settings().store.require_schema()
         with progress(None, "Importing entities") as tick:
             report = register.import_entities(
-                settings().store, file, base_limits(), skip_invalid=skip_invalid, progress=tick, encoding=encoding
+                settings().store,
+                file,
+                base_limits(),
+                skip_invalid=skip_invalid,
+                progress=tick,
+                encoding=encoding,
+                strict_org_code=strict_org_code or base_matching().strict_org_code,
+            )
+    emit(report)
+
+
+@import_.command("crosswalk")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Store the valid rows; write the rest to FILE.rejects.csv.")
+@click.option("--encoding", help=_ENCODING_HELP)
+@by_option
+@json_option
+def import_crosswalk(file: str, skip_invalid: bool, encoding: str | None, by: str | None) -> None:
+    """Import former numbers and names: 注册号 -> 统一社会信用代码 as the 换照 records give them, and 曾用名.
+
+    Columns: code (统一社会信用代码), reg_no (注册号) and/or former_name (曾用名), changed_on (变更日期).
+
+    Example: supervise import crosswalk huanzhao.csv
+    """
+    with errors():
+        settings().store.require_schema()
+        with progress(None, "Importing the crosswalk") as tick:
+            report = crosswalk.import_crosswalk(
+                settings().store, file, skip_invalid=skip_invalid, actor=_actor(by), progress=tick, encoding=encoding
             )
     emit(report)
 
@@ -376,11 +413,18 @@ def import_entities(file: str, skip_invalid: bool, encoding: str | None) -> None
 @click.option(
     "--dry-run", is_flag=True, help="Store nothing; report what would be new and each correction field by field."
 )
+@click.option("--strict-org-code", is_flag=True, help=_STRICT_ORG_HELP)
 @click.option("--encoding", help=_ENCODING_HELP)
 @by_option
 @json_option
 def import_records(
-    file: str, kind: str | None, skip_invalid: bool, dry_run: bool, encoding: str | None, by: str | None
+    file: str,
+    kind: str | None,
+    skip_invalid: bool,
+    dry_run: bool,
+    strict_org_code: bool,
+    encoding: str | None,
+    by: str | None,
 ) -> None:
     """Import credit records (tax_evaluation, penalty, commitment, ...).
 
@@ -403,8 +447,30 @@ def import_records(
                 progress=tick,
                 encoding=encoding,
                 dry_run=dry_run,
+                strict_org_code=strict_org_code or base_matching().strict_org_code,
             )
     emit(report)
+
+
+# == match ==
+
+
+@cli.command("match", context_settings=CONTEXT_SETTINGS)
+@click.argument("code_or_name", metavar="CODE-OR-NAME")
+@click.option("--region", help="The row's region (GB/T 2260 code, e.g. 350503): candidates of its city only.")
+@json_option
+def match_(code_or_name: str, region: str | None) -> None:
+    """The register's candidates for a 统一社会信用代码, 组织机构代码, 注册号 or a name, with scores and reasons.
+
+    The outcome is what an import would do with a row giving it: linked, review (a person decides) or rejected
+    (thresholds: matching in policies/record_kinds.yaml; docs/matching.md).
+
+    Example: supervise match 泉州祥誠物流有限公司 --region 350503
+    """
+    with errors():
+        settings().store.require_schema()
+        result = matching.match(settings().store, code_or_name, region, base_matching())
+    emit(result)
 
 
 # == records ==

@@ -43,6 +43,7 @@ from engine.model import (
     v_labels,
     v_values,
 )
+from engine.register.matchconfig import MatchSettings, parse_settings
 from engine.register.records import Limits, RecordKind, parse_kinds, parse_limits
 from policies import articles
 
@@ -1799,6 +1800,11 @@ def _base_file() -> dict[str, Any]:
 def base_limits() -> Limits:
     """The plausible ranges of record fields (``limits:`` in record_kinds.yaml)."""
     return parse_limits(_base_file().get("limits"), str(RECORD_KINDS_YAML))
+
+
+def base_matching() -> MatchSettings:
+    """The settings of entity matching and of the organisation-code check (``matching:`` in record_kinds.yaml)."""
+    return parse_settings(_base_file().get("matching"), str(RECORD_KINDS_YAML))
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,7 +1,11 @@
-"""统一社会信用代码 (GB 32100-2015) and resident identity numbers (GB 11643-1999).
+"""统一社会信用代码 (GB 32100-2015), resident identity numbers (GB 11643-1999), and the numbers that came before
+the USCC: the 组织机构代码 (GB 11714, the USCC's positions 9-17) and the 15-digit 注册号 of the former business
+registration.
 
-Both are 18 characters with a check character. ``normalize_code`` accepts either, folds full-width
-characters and lower case, and raises :class:`CodeError` with the exact reason.
+The USCC and the identity number are 18 characters with a check character. ``normalize_code`` accepts either,
+folds full-width characters and lower case, and raises :class:`CodeError` with the exact reason.
+``validate_org_code`` and ``validate_reg_no`` check the older numbers given alone; ``org_code_problem`` is the
+USCC's inner GB 11714 check, which some real codes fail (an import warns about it unless told to refuse).
 """
 
 from __future__ import annotations
@@ -100,6 +104,15 @@ def org_code_check_char(body8: str) -> str:
     return "X" if value == 10 else "0" if value == 11 else str(value)
 
 
+def reg_no_check_char(body14: str) -> str:
+    """The 15th character of a 注册号: ISO 7064 MOD 11,10 over the first 14 digits."""
+    p = 10
+    for ch in body14:
+        s = (p + int(ch)) % 10 or 10
+        p = s * 2 % 11
+    return str((11 - p) % 10)
+
+
 def id_check_char(body17: str) -> str:
     return _ID_CHECK[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS)) % 11]
 
@@ -123,6 +136,63 @@ def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
         raise CodeError(f"'{code}' check character is {code[17]}, expected {expected}")
     entity_type = ENTITY_TYPES.get(code[:2], "other")
     return Code(code, "uscc", entity_type)
+
+
+def org_code_problem(uscc: str) -> str | None:
+    """Why a (valid) USCC's positions 9-17 fail the GB 11714 organisation-code check, or None when they pass."""
+    body, check = uscc[8:16], uscc[16]
+    expected = org_code_check_char(body)
+    if check == expected:
+        return None
+    return (
+        f"'{uscc}' positions 9-17 ({uscc[8:17]}) are the 组织机构代码, whose check character (position 17) is "
+        f"{check}, expected {expected} (GB 11714)"
+    )
+
+
+def validate_org_code(raw: str) -> str:
+    """A 组织机构代码 given alone, ``12345678-9`` or ``123456789`` (full-width folded): its 9 characters, or
+    :class:`CodeError` with the reason."""
+    text = fold(raw)
+    code = text.replace("-", "", 1) if len(text) == 10 and text[8] == "-" else text
+    if len(code) != 9:
+        raise CodeError(
+            f"'{raw}' has {len(code)} characters; a 组织机构代码 has 9 (8 characters, then the check character, "
+            f"written 12345678-9 or 123456789)"
+        )
+    for pos, ch in enumerate(code[:8], 1):
+        if ch not in _ORG_CHARSET:
+            raise CodeError(f"'{raw}' has illegal character '{ch}' at position {pos} (allowed: 0-9 and A-Z)")
+    expected = org_code_check_char(code[:8])
+    if code[8] != expected:
+        raise CodeError(f"'{raw}' check character is {code[8]}, expected {expected} (GB 11714)")
+    return code
+
+
+def validate_reg_no(raw: str) -> str:
+    """A 15-digit 注册号 (工商注册号 before the USCC): the first 6 digits a region, the last an ISO 7064 MOD 11,10
+    check character. Returns the 15 digits or raises :class:`CodeError` with the reason."""
+    code = fold(raw)
+    if len(code) != 15:
+        raise CodeError(f"'{raw}' has {len(code)} characters; a 注册号 has 15 digits")
+    if not code.isdigit():
+        bad = next(ch for ch in code if not ch.isdigit())
+        raise CodeError(f"'{raw}' has '{bad}' at position {code.index(bad) + 1}; a 注册号 is 15 digits")
+    if code[:2] not in PROVINCES:
+        raise CodeError(
+            f"'{raw}' begins with {code[:2]}, which is not a province's code; a 注册号's first 6 digits are the "
+            f"registering authority's region (e.g. 350503)"
+        )
+    expected = reg_no_check_char(code[:14])
+    if code[14] != expected:
+        raise CodeError(f"'{raw}' check character is {code[14]}, expected {expected} (ISO 7064 MOD 11,10)")
+    return code
+
+
+def make_reg_no(region: str, seq: int) -> str:
+    """A valid 注册号 of a region (6 digits) and a sequence number (8 digits kept)."""
+    body = f"{region}{seq % 10**8:08d}"
+    return body + reg_no_check_char(body)
 
 
 # GB/T 2260 province-level codes: the first two digits of a resident identity number's region.

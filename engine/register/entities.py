@@ -26,20 +26,26 @@ def import_entities(
     actor: str = "cli",
     progress: ProgressFn | None = None,
     encoding: str | None = None,
+    strict_org_code: bool = False,
 ) -> intake.ImportReport:
     """Upsert entities from a file in one transaction; ``limits`` are the plausible field values (the packs'
-    ``limits:``), ``encoding`` overrides the detection of a CSV's."""
-    return intake.run_import(
+    ``limits:``), ``encoding`` overrides the detection of a CSV's. A USCC whose inner 组织机构代码 fails GB 11714
+    is a warning counted in the report, an error with ``strict_org_code``."""
+    report = intake.ImportReport(str(path))
+    intake.run_import(
         store,
         path,
-        lambda row: intake.parse_entity(row, limits),
+        intake.org_code_checked(lambda row: intake.parse_entity(row, limits), report, path, strict_org_code),
         q.upsert_entities,
         action="import_entities",
         skip_invalid=skip_invalid,
         actor=actor,
         progress=progress,
         encoding=encoding,
+        report=report,
     )
+    intake.org_code_summary(report)
+    return report
 
 
 def import_records(
@@ -52,6 +58,7 @@ def import_records(
     progress: ProgressFn | None = None,
     encoding: str | None = None,
     dry_run: bool = False,
+    strict_org_code: bool = False,
 ) -> intake.ImportReport:
     """Import credit records from a file in one transaction; unknown entities are errors. ``default_kind``
     (--kind) applies to rows without a kind; a row whose own kind differs is an error.
@@ -59,7 +66,8 @@ def import_records(
     A row whose record (entity, kind, natural key) is new is stored as version 1; one whose record exists with
     other content is a correction, stored as the next version (the old one kept in the history); identical content
     changes nothing. Every version this import writes is recorded at its start, by ``actor``, under one import id.
-    ``dry_run`` stores nothing and reports the corrections field by field."""
+    ``dry_run`` stores nothing and reports the corrections field by field. A USCC whose inner 组织机构代码 fails
+    GB 11714 is a warning counted in the report, an error with ``strict_org_code``."""
     report = intake.ImportReport(str(path), versioned=True)
     write, written = versioned_writer(report, path, actor, "file")
 
@@ -85,7 +93,9 @@ def import_records(
     intake.run_import(
         store,
         path,
-        lambda row: intake.parse_record(row, kinds, default_kind),
+        intake.org_code_checked(
+            lambda row: intake.parse_record(row, kinds, default_kind), report, path, strict_org_code
+        ),
         write,
         action="import_records",
         counts=("inserted", "updated", "void"),
@@ -102,6 +112,7 @@ def import_records(
             f"{written.repeated} rows give a record that an earlier row of the file also gives, with other fields; "
             f"the later row counts (check the file for duplicates)"
         )
+    intake.org_code_summary(report)
     if dry_run:
         report.import_id = None
     return report

@@ -26,7 +26,7 @@ from xml.etree.ElementTree import ParseError
 from engine import values
 from engine.errors import CodeError, IntakeError, did_you_mean
 from engine.exports import write_csv
-from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code
+from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code, org_code_problem, validate_reg_no
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
 from engine.store import Connection, Store, audit, chunked
 
@@ -70,6 +70,16 @@ ALIASES = {
     # in this column instead, leaving `code` to the record.
     "entity_code": "entity_code",
     "主体代码": "entity_code",
+    # The 15-digit 注册号 an entity had before its USCC (its former number).
+    "注册号": "reg_no",
+    "原注册号": "reg_no",
+    "工商注册号": "reg_no",
+    "registration_no": "reg_no",
+    # A crosswalk file (supervise import crosswalk): the name before a change, and the day of the change.
+    "曾用名": "former_name",
+    "原名称": "former_name",
+    "变更日期": "changed_on",
+    "换照日期": "changed_on",
 }
 
 
@@ -122,6 +132,7 @@ class ImportReport:
     void: int = 0  # rows naming records annulled as entered in error (not restored)
     import_id: int | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)  # corrections, field by field (the first ones)
+    org_code_warnings: int = 0  # USCCs whose inner 组织机构代码 (positions 9-17) fails GB 11714 (stored all the same)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("errors", "versioned", "updated")}
@@ -129,6 +140,8 @@ class ImportReport:
             out["corrected"] = self.updated
         else:
             out.pop("void"), out.pop("changes"), out.pop("import_id")
+        if not self.org_code_warnings:
+            out.pop("org_code_warnings")
             out["updated"] = self.updated
         return out | {"errors": self.errors[:MAX_LISTED_ERRORS]}
 
@@ -752,6 +765,12 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
                 )
         except ValueError as exc:
             errors.append(("township", str(exc)))
+    reg_no = None
+    if not values.is_blank(data.get("reg_no")):
+        try:
+            reg_no = validate_reg_no(_code_text(data["reg_no"], "a 15-digit 注册号"))
+        except (CodeError, ValueError) as exc:
+            errors.append(("reg_no", str(exc)))
     if errors or code is None:
         return None, errors
     if values.is_blank(region):
@@ -766,6 +785,7 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         "established_on": established,
         "legal_rep": texts["legal_rep"],
         "extra": {"township": township} if township else None,
+        "reg_no": reg_no,
     }
     # A file without an optional column (e.g. only code and name) leaves what the register holds for it; an
     # empty cell in a column the file has clears it.
@@ -774,6 +794,7 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         ("established_on", "established_on"),
         ("legal_rep", "legal_rep"),
         ("township", "extra"),
+        ("reg_no", "reg_no"),
     ):
         if column not in data:
             del entity[key]
@@ -896,6 +917,59 @@ def fail_message(report: ImportReport) -> str:
         f"Fix them, or pass --skip-invalid to store the valid rows and write the rest to a rejects file.\n"
         f"{lines}"
     )
+
+
+MAX_LISTED_ORG_WARNINGS = 5
+
+
+def org_code_checked(
+    parse: Callable[[Row], tuple[Any, list[tuple[str, str]]]],
+    report: ImportReport,
+    path: str | pathlib.Path,
+    strict: bool,
+) -> Callable[[Row], tuple[Any, list[tuple[str, str]]]]:
+    """``parse`` with the USCC's inner GB 11714 check (positions 9-17) on the parsed ``code``: a warning counted in
+    ``report.org_code_warnings`` (the first ones listed as ``file:row:column``), or with ``strict`` an error."""
+
+    def checked(row: Row) -> tuple[Any, list[tuple[str, str]]]:
+        parsed, errors = parse(row)
+        if parsed is None or parsed.get("code_kind", "uscc") != "uscc" or len(parsed["code"]) != 18:
+            return parsed, errors
+        if parsed.get("code_kind") is None and validate_uscc_quietly(parsed["code"]) is None:
+            return parsed, errors  # a records row naming a person or an ambiguous code: no organisation code
+        problem = org_code_problem(parsed["code"])
+        if problem is None:
+            return parsed, errors
+        column = "entity_code" if "entity_code" in row.data else "code"
+        if strict:
+            return None, [(column, f"{problem}; correct the code (the import was told to refuse such codes)")]
+        report.org_code_warnings += 1
+        if report.org_code_warnings <= MAX_LISTED_ORG_WARNINGS:
+            report.warnings.append(f"{path}:{row.number}:{column}: {problem}; stored all the same")
+        return parsed, errors
+
+    return checked
+
+
+def validate_uscc_quietly(code: str) -> Code | None:
+    """The code as a valid USCC (not an identity number), or None."""
+    try:
+        found = normalize_code(code)
+    except CodeError:
+        return None
+    return found if found.kind == "uscc" else None
+
+
+def org_code_summary(report: ImportReport) -> None:
+    """One warning line counting the USCCs whose organisation code failed (when more than were listed)."""
+    n = report.org_code_warnings
+    if n:
+        report.warnings.append(
+            f"{n} codes have a 组织机构代码 (positions 9-17) that fails the GB 11714 check; they were stored "
+            f"(some real codes fail it). Pass --strict-org-code, or set matching.strict_org_code in "
+            f"policies/record_kinds.yaml, to refuse them"
+            + (f" (the first {MAX_LISTED_ORG_WARNINGS} are listed above)" if n > MAX_LISTED_ORG_WARNINGS else "")
+        )
 
 
 # -- the import loop --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from engine.store import now, schema
 
 E = schema.entities
-ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra")
+ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra", "reg_no")
 
 
 def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:

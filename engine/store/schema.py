@@ -42,6 +42,8 @@ entities = sa.Table(
     sa.Column("extra", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # The 15-digit 注册号 the entity had before its USCC (migration 0007): records that give only it are matched by it.
+    sa.Column("reg_no", sa.String(15), index=True),
 )
 
 # One import of records (a file, or a clerk's single correction or annulment): the id every version it wrote names.
@@ -610,4 +612,31 @@ seed_announcements = sa.Table(
     sa.Column("announced_at", TS, nullable=False),
     sa.Column("announced_by", sa.String(64), nullable=False),
     sa.UniqueConstraint("cycle_id", "seed"),
+)
+
+
+# Numbers and names an entity had before (migration 0007), as the 换照 and change records give them: a record that
+# names an entity by its former 注册号 or a former name (曾用名) is matched through them. Keyed by the USCC, not the
+# entity id: a crosswalk may be imported before the register holds the entity.
+reg_no_crosswalk = sa.Table(
+    "reg_no_crosswalk",
+    metadata,
+    _id(),
+    sa.Column("reg_no", sa.String(15), nullable=False, unique=True),
+    sa.Column("code", sa.String(18), nullable=False, index=True),
+    sa.Column("changed_on", sa.Date),  # the day the USCC replaced the 注册号 (换照), when known
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("imported_at", TS, nullable=False),
+)
+
+former_names = sa.Table(
+    "former_names",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(18), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("used_until", sa.Date),  # the day the name changed, when known
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("imported_at", TS, nullable=False),
+    sa.UniqueConstraint("code", "name"),
 )
