@@ -73,7 +73,8 @@ LAYERS: dict[str, int] = {
     "lists": 7,
     # 8 the pipeline, then the interfaces
     "engine.pipeline": 8,
-    "engine.service": 9,  # the check service (an interface, like the CLI)
+    "engine.service": 9,
+    "engine.console": 9,  # the credit office's web console (pages in the check service's application)  # the check service (an interface, like the CLI)
     "cli": 9,
 }
 # Prefixes that place only the module of that exact name: a submodule matched by nothing longer is unplaced.

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.console import app as console
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import bank, feedback, public
 from engine.service import checks as service_checks
@@ -215,6 +216,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
 
     public.add_routes(api, store, PREFIX)  # GET entities/{code}, lists/{list}/changes (scope lists)
     bank.add_routes(api, store)  # 银税互动: /api/v1/bank/... (scope bank)
+    console.mount(api, store)  # the credit office's web console: pages outside /api/v1 (engine/console)
     return api
 
 
