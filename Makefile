@@ -61,6 +61,7 @@ demo: $(STAMP)
 	@mkdir -p $(OUT)
 	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm $(OUT)/demo-app.json
 	$(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db demo --out $(OUT)
+	@$(PY) -m engine.console.shots --db sqlite:///$(OUT)/demo.db --out $(OUT)/console --policies $(OUT)/packs
 
 # The check service on the demo database, with one app that may use every route: its key and secret are written
 # once to $(OUT)/demo-app.json (mode 0600), as `supervise apps add --json` prints them. The demo's packs (an

@@ -152,8 +152,8 @@ def fill(text: str, facts: dict[str, Any]) -> str:
             continue
         if name in facts:
             value = facts[name]
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
+            if isinstance(value, float):  # 25.799999999999997 (a sum of scores) reads 25.8, 95.0 reads 95
+                value = int(value) if value.is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
             out.append("无" if value is None else str(value))
         else:
             out.append("{" + name + "}")
