@@ -10,7 +10,8 @@ and layer their own filters on the environment they get; they never register a c
 The environment is cached: the same (package, folder, options) give the same environment, so templates are
 compiled once per process.
 
-Common filters: ``cn_date`` (2025-03-01 -> 2025年3月1日), ``cn_datetime``, ``cn_number`` (15 -> 十五),
+Common filters: ``cn_date`` (2025-03-01 -> 2025年3月1日), ``cn_datetime``, ``cn_moment`` (a stored UTC timestamp in
+China time), ``cn_number`` (15 -> 十五),
 ``period_cn`` (:func:`engine.values.period_cn`), ``num`` (1,234; None -> —), ``pct`` (0.125 -> 12.5%),
 ``signed`` (+3 / -2 / 0), ``mask_id`` and ``mask_name`` (:mod:`engine.register.codes`).
 """
@@ -26,7 +27,7 @@ import jinja2
 import jinja2.compiler
 
 from engine.register.codes import mask_name, mask_person_id
-from engine.values import period_cn
+from engine.values import in_china, period_cn
 
 NONE_TEXT = "—"  # what the number filters print for no value
 ESCAPED = ("html", "htm", "xml")  # template name endings that are autoescaped; everything else is printed as is
@@ -92,9 +93,17 @@ def signed(value: Any) -> str:
     return NONE_TEXT if value is None else (f"{value:+,}" if value else "0")
 
 
+def cn_moment(value: Any) -> str:
+    """A stored timestamp (UTC; SQLite hands it back without its zone) as a person in China reads it:
+    2026-06-14T02:30Z -> 2026年6月14日（星期日）上午10时30分."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return cn_datetime(in_china(moment))
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "cn_date": cn_date,
     "cn_datetime": cn_datetime,
+    "cn_moment": cn_moment,
     "cn_number": cn_number,
     "period_cn": period_cn,
     "num": num,

@@ -28,8 +28,10 @@ from engine.access.offices import offices
 from engine.access.users import authenticate
 from engine.console import cases, cycles, entity, queue, sessions
 from engine.errors import CodeError, CycleNotFound, EntityNotFound, SupervisionError
+from engine.pipeline import jobs
 from engine.store import Store, audit
 from engine.store import console as qs
+from engine.store import jobs as jobs_q
 from engine.templating import cn_date, environment
 from engine.values import today
 from lists import acts, approvals, lifecycle
@@ -37,6 +39,7 @@ from lists import attachments as list_attachments
 from notices import issue as notices_issue
 
 STATIC = pathlib.Path(__file__).parent / "static"
+JOB_STATES = {"queued": "排队中", "running": "处理中", "done": "已完成", "failed": "失败"}
 
 
 class LoginNeeded(Exception):
@@ -79,6 +82,8 @@ class Console:
             user=session.user if session else None,
             csrf=session.csrf if session else "",
             path=request.url.path,
+            job_kinds=jobs.KIND_NAMES,
+            job_states=JOB_STATES,
             **context,
         )
         return HTMLResponse(html, status_code=status)
@@ -528,11 +533,109 @@ def router(console: Console) -> APIRouter:
 
     @r.get("/cycles/{cycle_id}")
     def cycle_page(request: Request, session: Current, cycle_id: int) -> HTMLResponse:
+        return cycle_with_work(request, session, cycle_id)
+
+    def cycle_with_work(request: Request, session: sessions.Session, cycle_id: int, status: int = 200, **extra: Any):
         try:
             data = cycles.cycle(store, cycle_id, session.user)
         except SupervisionError as exc:
             raise _refused(exc) from exc
-        return console.page("cycle.html", request, c=data)
+        with store.read() as conn:
+            seeds = jobs_q.announcements(conn, cycle_id)
+            recent = [j for j in jobs_q.recent_jobs(conn) if j["params"].get("cycle_id") in (cycle_id, None)]
+        may = session.user.role in guard.MAY["simulate_and_plan"]
+        extra.setdefault("errors", {})
+        extra.setdefault("form", {})
+        return console.page("cycle.html", request, status, c=data, seeds=seeds, jobs=recent[:10], may_plan=may, **extra)
+
+    @r.post("/cycles/{cycle_id}/simulate")
+    async def simulate_draft(
+        request: Request, session: Posted, cycle_id: int, draft: Annotated[UploadFile | None, File()] = None
+    ) -> Response:
+        content = await draft.read() if draft is not None else b""
+        name = list_attachments.clean_name(draft.filename or "draft.yaml") if draft is not None else ""
+
+        def work() -> Response:
+            errors: dict[str, str] = {}
+            try:
+                text = content.decode("utf-8")
+            except UnicodeDecodeError:
+                text, errors["draft"] = "", f"文件“{name}”不是UTF-8编码的YAML文本。"
+            if not errors:
+                try:
+                    with store.transaction() as conn:
+                        job_id = jobs.submit(
+                            conn, session.user, "simulate", {"draft_yaml": text, "filename": name, "against": cycle_id}
+                        )
+                except AccessRefused as exc:
+                    raise _refused(exc) from exc
+                except SupervisionError as exc:
+                    errors["draft"] = str(exc)
+            if errors:
+                return cycle_with_work(request, session, cycle_id, 422, errors=errors)
+            jobs.spawn(store, job_id)
+            return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+        return await _in_thread(work)
+
+    @r.post("/cycles/{cycle_id}/seeds")
+    def announce(
+        request: Request,
+        session: Posted,
+        cycle_id: int,
+        seed: Annotated[str, Form()] = "",
+        source: Annotated[str, Form()] = "",
+    ) -> Response:
+        try:
+            with store.transaction() as conn:
+                jobs.announce_seed(conn, session.user, cycle_id, seed, source)
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            field = "source" if "出处" in str(exc) else "seed"
+            form = {"seed": seed, "source": source}
+            return cycle_with_work(request, session, cycle_id, 422, errors={field: str(exc)}, form=form)
+        return RedirectResponse(f"/cycles/{cycle_id}#plans", status_code=303)
+
+    @r.post("/cycles/{cycle_id}/plans")
+    def draw(
+        request: Request,
+        session: Posted,
+        cycle_id: int,
+        seed: Annotated[str, Form()] = "",
+        per_check: Annotated[str, Form()] = "2",
+    ) -> Response:
+        try:
+            with store.transaction() as conn:
+                job_id = jobs.submit(
+                    conn, session.user, "plan_draw", {"cycle_id": cycle_id, "seed": seed, "per_check": _int(per_check)}
+                )
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            return cycle_with_work(request, session, cycle_id, 422, errors={"plan": str(exc)})
+        jobs.spawn(store, job_id)
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+    @r.post("/plans/{plan_id}/verify")
+    def verify(request: Request, session: Posted, plan_id: int) -> Response:
+        try:
+            with store.transaction() as conn:
+                job_id = jobs.submit(conn, session.user, "plan_verify", {"plan_id": plan_id})
+        except SupervisionError as exc:
+            raise _refused(exc) from exc
+        jobs.spawn(store, job_id)
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+    @r.get("/jobs/{job_id}")
+    def job_page(request: Request, session: Current, job_id: int) -> HTMLResponse:
+        try:
+            with store.read() as conn:
+                job = jobs.get(conn, session.user, job_id)
+        except SupervisionError as exc:
+            raise _refused(exc) from exc
+        template = "_job.html" if request.headers.get("HX-Request") else "job.html"
+        return console.page(template, request, job=job, kind_name=jobs.KIND_NAMES[job["kind"]])
 
     @r.get("/cycles/{cycle_id}/report")
     def cycle_report(request: Request, session: Current, cycle_id: int) -> HTMLResponse:

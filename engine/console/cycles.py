@@ -15,10 +15,20 @@ from engine.store import cycles as qc
 def cycles(conn: Connection, user: User | None) -> list[dict[str, Any]]:
     """Every cycle of the user's packs, newest first, with its tier counts."""
     out = []
+    titles: dict[str, str] = {}  # the pack's Chinese title, as the cycle stored it (one lookup per pack)
     for row in reversed(qc.list_cycles(conn)):
         if user is not None and not user.runs_pack(row["pack_id"]):
             continue
-        out.append({**row, "status_name": "有效" if row["status"] == "committed" else "已被新修订取代"})
+        if row["pack_id"] not in titles:
+            meta = (qc.get_cycle(conn, row["id"])["pack_body"] or {}).get("pack") or {}
+            titles[row["pack_id"]] = meta.get("title") or row["pack_id"]
+        out.append(
+            {
+                **row,
+                "pack_title": titles[row["pack_id"]],
+                "status_name": "有效" if row["status"] == "committed" else "已被新修订取代",
+            }
+        )
     return out
 
 

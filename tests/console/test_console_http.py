@@ -203,7 +203,7 @@ def test_repair_case_page_shows_what_is_unmet_and_the_earliest_date(browser, wor
 
 def test_cycle_pages(browser, world):
     browser.login("张经办")
-    assert "samr-credit" in browser.get("/cycles").text
+    assert "市场监管信用分级分类监管（2026版）" in browser.get("/cycles").text  # the pack's title, not its id
     page = browser.get(f"/cycles/{world['cycle']}")
     assert page.status_code == 200 and "监管周期" in page.text
 
