@@ -91,8 +91,11 @@ def send_back(conn, who: User | str, proposal_id: int, reason: str, on: dt.date)
     return Reviewed(approvals.send_back(conn, acting(conn, who), proposal_id, reason, on))
 
 
+File = str | dict[str, Any]  # a file's path (CLI) or an uploaded attachment's reference (lists.attachments)
+
+
 def file_objection(
-    conn, who: User | str, entry_id: int, reason: str, evidence: Sequence[str], on: dt.date
+    conn, who: User | str, entry_id: int, reason: str, evidence: Sequence[File], on: dt.date
 ) -> dict[str, Any]:
     """Record the party's objection (a clerk records what the party or its representative filed)."""
     user = acting(conn, who)
@@ -109,10 +112,10 @@ def apply_repair(
     who: User | str,
     entry_id: int,
     on: dt.date,
-    commitment: str | None,
-    evidence: Sequence[str] = (),
-    training: str | None = None,
-    credit_report: str | None = None,
+    commitment: File | None,
+    evidence: Sequence[File] = (),
+    training: File | None = None,
+    credit_report: File | None = None,
 ) -> dict[str, Any]:
     """Record the party's repair application (checked at once against the pack's conditions)."""
     user = acting(conn, who)

@@ -1077,7 +1077,7 @@ def extend(conn, entry_id: int, months: int, reason: str, on: dt.date, actor: st
 
 
 def file_objection(
-    conn, entry_id: int, reason: str, evidence: Sequence[str], on: dt.date, actor: str
+    conn, entry_id: int, reason: str, evidence: Sequence[Any], on: dt.date, actor: str
 ) -> dict[str, Any]:
     """File an objection (异议); it suspends the entry until decided."""
     refs = [file_ref(p, "evidence") for p in evidence]

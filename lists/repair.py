@@ -254,10 +254,10 @@ def apply(
     entry_id: int,
     on: dt.date,
     applicant: str,
-    commitment: str | None,
-    evidence: Sequence[str] = (),
-    training: str | None = None,
-    credit_report: str | None = None,
+    commitment: Any,
+    evidence: Sequence[Any] = (),
+    training: Any = None,
+    credit_report: Any = None,
 ) -> dict[str, Any]:
     """Apply for credit repair of a listed entry. Returns ``status`` 'pending' (eligible, awaiting a decision)
     or 'refused' (stored with its unmet conditions; see :func:`explain_refusal`)."""

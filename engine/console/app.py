@@ -14,7 +14,7 @@ import inspect
 import pathlib
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -328,7 +328,7 @@ def router(console: Console) -> APIRouter:
         try:
             with store.transaction() as conn:
                 refs = [list_attachments.store_upload(conn, session.user.name, n, b) for n, b in uploads]
-                filed = acts.file_objection(conn, session.user, entry_id, reason.strip(), cast(Any, refs), on)
+                filed = acts.file_objection(conn, session.user, entry_id, reason.strip(), refs, on)
         except AccessRefused as exc:
             raise _refused(exc) from exc
         except SupervisionError as exc:
@@ -377,7 +377,7 @@ def router(console: Console) -> APIRouter:
                     entry_id,
                     on,
                     kept("commitment"),
-                    cast(Any, refs),
+                    refs,
                     training=kept("training"),
                     credit_report=kept("credit_report"),
                 )
