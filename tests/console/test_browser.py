@@ -159,6 +159,23 @@ def test_clerk_and_reviewer_decide_an_objection_in_the_browser(server, chromium,
     page.screenshot(path=str(shots / "06-objection-approved.png"), full_page=True)
     page.click("text=退出登录")
 
+    # a pre-listing notice served in two steps: entry 2 awaits its notice; the clerk proposes, the reviewer approves
+    login(page, "张经办")
+    page.goto(f"{base}/entities/{world['codes'][1]}")
+    expect(page.locator("#entry-2 .state")).to_have_text("拟列入")
+    page.click("#entry-2 >> text=提出列入（送达列入前告知书）初审意见")
+    expect(page.locator("#entry-2")).to_contain_text("待审核")
+    page.screenshot(path=str(shots / "07a-listing-proposed.png"), full_page=True)
+    page.click("text=退出登录")
+    login(page, "李审核")
+    page.goto(f"{base}/entities/{world['codes'][1]}")
+    page.check("#entry-2 input[name=outcome][value=approve]")
+    page.click("#entry-2 >> text=提交审核")
+    expect(page.locator("#entry-2 .state")).to_have_text("已告知")  # the entry's state on the page has changed
+    expect(page.locator("#entry-2 .timeline")).to_contain_text("送达列入前告知书")
+    page.screenshot(path=str(shots / "07b-listing-served.png"), full_page=True)
+    page.click("text=退出登录")
+
     # a repair application from filing to removal: entry 3, listed in May 2025, its penalty fulfilled since
     login(page, "张经办")
     page.goto(f"{base}/entities/{world['codes'][2]}")
@@ -198,7 +215,7 @@ def test_clerk_and_reviewer_decide_an_objection_in_the_browser(server, chromium,
     login(page, "泉州经办")
     page.goto(f"{base}/entities/{world['codes'][0]}")
     expect(page.locator(".refusal .message")).to_contain_text("只能办理泉州市登记的主体")
-    page.screenshot(path=str(shots / "07-refused.png"), full_page=True)
+    page.screenshot(path=str(shots / "11-refused.png"), full_page=True)
     other.close()
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "01-login-error.png",
@@ -207,8 +224,10 @@ def test_clerk_and_reviewer_decide_an_objection_in_the_browser(server, chromium,
         "04-entity.png",
         "05-objection-proposed.png",
         "06-objection-approved.png",
-        "07-refused.png",
+        "07a-listing-proposed.png",
+        "07b-listing-served.png",
         "08-repair-proposed.png",
         "09-repair-preview.png",
         "10-entity-repaired.png",
+        "11-refused.png",
     ]
