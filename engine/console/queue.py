@@ -186,7 +186,10 @@ def items(conn: Connection, user: User | None, today: dt.date) -> list[dict[str,
                 proposed_by=None,
             )
         )
-    for kind, rows in (("review", pending), ("returned", approvals.returned(conn, user))):
+    returned = approvals.returned(conn, user)
+    if user is not None and user.role != "admin":  # a returned proposal is its proposer's to redo
+        returned = [p for p in returned if p["proposed_by"] == user.name]
+    for kind, rows in (("review", pending), ("returned", returned)):
         for p in rows:
             row = {**p, "name": p.get("entity_name")}
             if kind == "review":
@@ -213,9 +216,24 @@ def items(conn: Connection, user: User | None, today: dt.date) -> list[dict[str,
     for i in out:
         i["list_title"] = titles.get((i["pack_id"], i["list"]), i["list_title"])
     order = list(KINDS)
+    # A proposal awaiting this user's review and one returned to it come first (they wait on this user and have no
+    # statutory deadline of their own), then everything else by deadline.
+    reviews = user is None or user.role in ("reviewer", "admin")
+
+    def waits_on_user(i: dict[str, Any]) -> bool:
+        if i["kind"] == "returned":
+            return True
+        return i["kind"] == "review" and reviews and (user is None or i["proposed_by"] != user.name)
+
     return sorted(
         out,
-        key=lambda i: (i["deadline"] is None, i["deadline"] or dt.date.max, order.index(i["kind"]), i["entry_id"]),
+        key=lambda i: (
+            not waits_on_user(i),
+            i["deadline"] is None,
+            i["deadline"] or dt.date.max,
+            order.index(i["kind"]),
+            i["entry_id"],
+        ),
     )
 
 

@@ -126,3 +126,19 @@ def test_sessions_store_a_hash_expire_when_idle_and_end_on_logout(store, world, 
     monkeypatch.setenv("SUPERVISE_SESSION_HOURS", "eight")
     with pytest.raises(sessions.SessionSettingError, match="SUPERVISE_SESSION_HOURS='eight'"):
         sessions.idle_hours()
+
+
+def test_proposals_waiting_on_the_user_come_first_and_a_returned_one_only_to_its_proposer(store, world):
+    from lists import acts
+
+    with store.transaction() as conn:
+        returned = acts.serve(conn, "张经办", D(2025, 5, 6), entry_id=2)
+        acts.send_back(conn, "李审核", returned["proposal_id"], "送达地址有误", D(2025, 5, 6))
+        waiting = acts.revoke(conn, "张经办", 3, "处罚决定已被撤销", D(2025, 7, 2))
+    with store.read() as conn:
+        clerk = queue.items(conn, _user(store, "张经办"), TODAY)
+        reviewer = queue.items(conn, _user(store, "李审核"), TODAY)
+    assert clerk[0]["kind"] == "returned" and clerk[0]["proposal_id"] == returned["proposal_id"]
+    assert [i["kind"] for i in reviewer[:1]] == ["review"] and reviewer[0]["proposal_id"] == waiting["proposal_id"]
+    assert "returned" not in {i["kind"] for i in reviewer}  # 李审核 returned it; it is 张经办's to redo
+    assert len(reviewer) > 1 and all(i["kind"] not in ("review", "returned") for i in reviewer[1:])
