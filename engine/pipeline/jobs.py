@@ -22,6 +22,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from typing import Any
 
@@ -114,9 +115,14 @@ def submit(conn, who: User | str, kind: str, params: dict[str, Any]) -> int:
     return job_id
 
 
+_workers: dict[int, subprocess.Popen] = {}  # job id -> its worker process, until it has ended and been reaped
+_workers_lock = threading.Lock()
+
+
 def spawn(store: Store, job_id: int) -> subprocess.Popen:
-    """Run the job in a process of its own (the web server's threads never evaluate rules)."""
-    return subprocess.Popen(
+    """Run the job in a process of its own (the web server's threads never evaluate rules). Workers that have
+    ended are reaped here, so a long-running server leaves no zombie processes."""
+    worker = subprocess.Popen(
         [sys.executable, "-m", "engine.pipeline.jobs", store.url, str(job_id)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -124,6 +130,24 @@ def spawn(store: Store, job_id: int) -> subprocess.Popen:
         start_new_session=True,
         env=os.environ.copy(),
     )
+    with _workers_lock:
+        for done in [i for i, w in _workers.items() if w.poll() is not None]:
+            del _workers[done]
+        _workers[job_id] = worker
+    return worker
+
+
+def wait(job_id: int, timeout: float) -> int | None:
+    """Wait until the worker this process spawned for the job has ended; its exit status (None when this process
+    spawned none for it). TimeoutExpired after ``timeout`` seconds."""
+    with _workers_lock:
+        worker = _workers.get(job_id)
+    if worker is None:
+        return None
+    status = worker.wait(timeout=timeout)
+    with _workers_lock:
+        _workers.pop(job_id, None)
+    return status
 
 
 def _plain(value: Any) -> Any:

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
+from engine.pipeline import jobs
 from engine.store import jobs as jobs_q
 
 
 def finished(store, job_id: int, seconds: float = 180) -> dict:
-    """The job once its worker process has stored an outcome (the state the page reads)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with store.read() as conn:
-            job = jobs_q.get_job(conn, job_id)
-        if job and job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)  # polling the observable state, bounded by the deadline
-    raise AssertionError(f"job {job_id} did not finish in {seconds} s")
+    """The job once the worker process the route spawned has ended (the test waits on that process), as the page
+    reads it."""
+    assert jobs.wait(job_id, timeout=seconds) == 0, f"job {job_id}'s worker failed"
+    with store.read() as conn:
+        job = jobs_q.get_job(conn, job_id)
+    assert job is not None and job["status"] in ("done", "failed"), job
+    return job
 
 
 def job_id_of(answer) -> int:
