@@ -32,11 +32,6 @@ def acting(conn, who: User | str) -> User:
     return who if isinstance(who, User) else users.get(conn, who)
 
 
-def _entry_in_authority(user: User, entry: lifecycle.Entry) -> None:
-    guard.require_region(user, entry.row.get("entity_region"), f"{entry.row.get('entity_name')}（{entry.row['code']}）")
-    guard.require_pack(user, entry.row["pack_id"])
-
-
 def _decision(conn, user: User, kind: str, target_id: int, decision: dict, reason: str, on: dt.date) -> Any:
     result = approvals.decide(conn, user, kind, target_id, decision, reason, on)
     return Reviewed(result) if "signed" in result else ProposalMade(result)
@@ -101,7 +96,7 @@ def file_objection(
     user = acting(conn, who)
     guard.require_role(user, "record")
     guard.require_past(on, what="异议登记")
-    _entry_in_authority(user, lifecycle.load_one(conn, entry_id))
+    approvals.may_act(user, lifecycle.load_one(conn, entry_id))
     result = lifecycle.file_objection(conn, entry_id, reason, evidence, on, user.name)
     audit(conn, user.name, "objection.file", f"entry {entry_id}", objection_id=result["objection_id"])
     return result
@@ -121,7 +116,7 @@ def apply_repair(
     user = acting(conn, who)
     guard.require_role(user, "record")
     guard.require_past(on, what="修复申请登记")
-    _entry_in_authority(user, lifecycle.load_one(conn, entry_id))
+    approvals.may_act(user, lifecycle.load_one(conn, entry_id))
     result = list_repair.apply(conn, entry_id, on, user.name, commitment, evidence, training, credit_report)
     audit(conn, user.name, "repair.apply", f"entry {entry_id}", application_id=result["application_id"])
     return result
@@ -131,7 +126,7 @@ def extend(conn, who: User | str, entry_id: int, months: int, reason: str, on: d
     user = acting(conn, who)
     guard.require_role(user, "review")
     guard.require_past(on, what="延期决定")
-    _entry_in_authority(user, lifecycle.load_one(conn, entry_id))
+    approvals.may_act(user, lifecycle.load_one(conn, entry_id))
     result = lifecycle.extend(conn, entry_id, months, reason, on, user.name)
     audit(conn, user.name, "extend", f"entry {entry_id}", months=months)
     return result

@@ -61,7 +61,8 @@ def _entry_of(conn, kind: str, target_id: int) -> tuple[lifecycle.Entry, dict[st
     raise ListError(f"No decision kind '{kind}': one of {', '.join(KINDS)}.")
 
 
-def _may_act(user: User, entry: lifecycle.Entry) -> None:
+def may_act(user: User, entry: lifecycle.Entry) -> None:
+    """The entry's entity in the user's region and its pack one the user's authority runs (AccessRefused)."""
     guard.require_region(user, entry.row.get("entity_region"), f"{entry.row.get('entity_name')}（{entry.row['code']}）")
     guard.require_pack(user, entry.row["pack_id"])
 
@@ -103,7 +104,7 @@ def propose(
     guard.require_role(user, "propose")
     guard.require_past(on, what="初审")
     entry, target = _entry_of(conn, kind, target_id)
-    _may_act(user, entry)
+    may_act(user, entry)
     reason = (reason or "").strip()
     if not reason:
         raise ListError("A proposal gives its reason (the facts and the rule it rests on).")
@@ -164,7 +165,7 @@ def _review(conn, user: User, proposal_id: int, on: dt.date, single_step: bool =
     if on < row.proposed_on:
         raise ListError(f"Proposal {proposal_id} was made on {row.proposed_on}; it cannot be reviewed earlier ({on}).")
     entry, _ = _entry_of(conn, row.kind, row.target_id)
-    _may_act(user, entry)
+    may_act(user, entry)
     return row
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import argon2
 
 from engine.access import AccessRefused
-from engine.access.offices import Office, find, offices
+from engine.access.offices import Office, find
 from engine.results import DictResult
 from engine.store import audit
 from engine.store import people as q
@@ -68,12 +68,11 @@ class User:
 def _office(ref: str | None) -> Office | None:
     if ref is None:
         return None
-    known = offices()
-    for office in known:
-        if ref in (office.id, office.name):
-            return office
-    # an office that no pack names any more: the user keeps its name and acts on nothing until it is restored
-    return Office(id=ref, name=ref, region="\uffff", packs=())
+    try:
+        return find(ref)
+    except AccessRefused:
+        # an office that no pack names any more: the user keeps its name and acts on nothing until it is restored
+        return Office(id=ref, name=ref, region="\uffff", packs=())
 
 
 def _user(row: Any) -> User:
