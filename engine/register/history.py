@@ -17,8 +17,9 @@ from typing import Any
 from engine.errors import UsageProblem, did_you_mean
 from engine.register import intake
 from engine.register.codes import mask_person_id
-from engine.register.entities import resolve_code, versioned_writer
+from engine.register.entities import resolve_code
 from engine.register.intake import shown as _shown
+from engine.register.intake import versioned_writer
 from engine.register.records import RecordKind
 from engine.results import DictResult
 from engine.store import Connection, Store, audit
