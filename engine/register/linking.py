@@ -258,7 +258,7 @@ class _Linker:
                     row,
                     column,
                     f"no entity in the register matches {what}: {why}; correct the row (a code or the name and "
-                    f"region), or import the entity first ('supervise match' shows the candidates)",
+                    f"region), or import the entity first; supervise match NAME shows its candidates",
                 )
         return out
 

@@ -13,8 +13,8 @@ from engine.store import schema
 from policies import record_kinds
 from policies.loader import base_matching
 from tests.builders_matching import court_rows, matching_register
-from tests.console.conftest import staff
 from tests.conftest import write_csv
+from tests.console.conftest import staff
 
 
 def _world(store, tmp_path, office):
