@@ -52,6 +52,7 @@ from engine.store import Connection, Store, audit
 from engine.store import linking as lq
 from engine.store import matching as mq
 from engine.store import records as rq
+from engine.values import in_china
 
 SAME, NOT_SAME = lq.SAME, lq.NOT_SAME
 SOURCE_FIELDS = ("code", "name", "region", "legal_rep", "industry")
@@ -185,7 +186,7 @@ def _unheld(record: dict[str, Any]) -> dict[str, Any]:
 
 def _judged_link(judgement: dict[str, Any]) -> str:
     return (
-        f"人工核对：{judgement['judged_by']}于{judgement['judged_at'].date().isoformat()}判定为同一主体"
+        f"人工核对：{judgement['judged_by']}于{in_china(judgement['judged_at']).date().isoformat()}判定为同一主体"
         f"（{judgement['entity_name']}，判定#{judgement['id']}）"
     )
 
@@ -474,7 +475,7 @@ def apply_judgement(
     if same is not None:
         raise JudgementError(
             f"review #{review_id} ({_shown_source(review)}) was judged the same as {same['entity_name']} "
-            f"({same['code']}) by {same['judged_by']} on {same['judged_at'].date().isoformat()} (judgement "
+            f"({same['code']}) by {same['judged_by']} on {in_china(same['judged_at']).date().isoformat()} (judgement "
             f"#{same['id']}); its rows are stored for that entity. A judgement is kept as history and not changed"
         )
     linked = lq.linked_reviews(conn, [r["id"] for r in rows])
@@ -491,7 +492,7 @@ def apply_judgement(
         stamp_day = None
         if pending:
             import_id, stamp = rq.open_import(conn, "judgement", f"supervise match judge {review_id}", actor)
-            stamp_day = stamp.date().isoformat()
+            stamp_day = in_china(stamp).date().isoformat()
             for file, group in by_file.items():
                 records = [_unheld(r["record"]) | {"entity_id": entity["id"]} for r in group]
                 done = rq.write_records(

@@ -4,7 +4,6 @@ the judgements of its source key and the links that name it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,7 +148,3 @@ def entity(conn: Connection, code: str) -> dict[str, Any] | None:
         .one_or_none()
     )
     return dict(row) if row else None
-
-
-def day(stamp: dt.datetime) -> str:
-    return stamp.date().isoformat()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import pathlib
 import re
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -17,11 +18,12 @@ from engine.errors import IntakeError
 from engine.register import entities as register
 from engine.register import linking
 from engine.register.codes import make_reg_no, make_uscc, org_code_check_char
-from engine.store import schema
+from engine.store import Store, schema
 from policies import base_limits, record_kinds
 from policies.loader import base_matching
 from tests.builders_matching import court_rows, matching_register
 from tests.conftest import cli_json, cli_run, write_csv
+from tests.pipeline.test_cycles import wait_until
 
 LIMITS = base_limits()
 
@@ -70,6 +72,9 @@ def test_rows_keyed_every_way_are_linked_held_or_stored_with_their_link(store, t
     assert typo["candidates"][0]["code"] == codes["xc"]
     text = report.lines()
     assert any("4 rows linked" in line and "2 held for review" in line for line in text)
+    history = cli_run(store, "records", "history", codes["xc"], "--kind", "external_list").output
+    assert "linked by 名称 (score 100, court.csv row 5; the row gave name=祥誠物流有限公司，region=350503)" in history
+    assert "linked by 统一社会信用代码" in history
 
 
 def test_dry_run_counts_and_writes_the_review_csv_storing_nothing(store, tmp_path, codes):
@@ -281,3 +286,53 @@ def test_cli_import_review_judge(store, tmp_path, codes):
     assert again.exit_code != 0 and "judged the same as" in again.output
     # the lookup still answers as before
     assert cli_json(store, "match", "祥誠物流", "--region", "350503")["code"] == codes["xc"]
+
+
+def test_two_people_judging_one_key_at_once_are_serialised_on_postgresql(pg_url, tmp_path):
+    """The first judgement holds the key's reviews locked; the second waits on it (seen in pg_locks, never a sleep)
+    and, once the first commits, is refused naming it: one judgement, the held rows stored once."""
+    store = Store(pg_url)
+    store.init()
+    try:
+        codes = matching_register(store, tmp_path)
+        imported(store, write_csv(tmp_path / "court.csv", court_rows(codes)))
+        with store.read() as conn:
+            q = next(x for x in linking.review_queue(conn) if "祥城" in x["source"]["name"])
+        outcome: dict[str, object] = {}
+        first = store.engine.connect()
+        tx = first.begin()
+        linking.apply_judgement(first, q["id"], "same", linking.entity_for_judgement(first, codes["xc"]), "admin")
+
+        def second() -> None:
+            try:
+                outcome["result"] = access.judge(store, "admin", q["id"], "same", codes["xc"])
+            except linking.JudgementError as exc:
+                outcome["error"] = str(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+
+        def blocked() -> bool:
+            with store.engine.connect() as conn:
+                return conn.execute(waiting).scalar_one() > 0
+
+        wait_until(blocked, "the second judgement to wait on the first's lock")
+        tx.commit()
+        first.close()
+        thread.join()
+        assert "result" not in outcome and "judged the same as" in str(outcome["error"])
+        assert count(store, schema.match_judgements) == 1
+        with store.read() as conn:
+            assert (
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(schema.record_links)
+                    .where(schema.record_links.c.review_id == q["id"])
+                ).scalar_one()
+                == 1
+            )
+    finally:
+        store.dispose()
