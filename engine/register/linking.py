@@ -166,10 +166,9 @@ def parse_matched(
     body = intake.record_body(data, kinds, default_kind, errors)
     if errors or query is None or body is None:
         return None, errors
-    parsed: dict[str, Any] = {"query": query, "record": body, "code_kind": "other"}
-    if query.code and key_kind(query.code) == "uscc":
-        parsed |= {"code": query.code, "code_kind": None}  # the USCC's inner organisation code is checked
-    return parsed, []
+    if query.code and key_kind(query.code) == "uscc":  # its inner organisation code is checked (org_code_checked)
+        return {"query": query, "record": body, "code": query.code}, []
+    return {"query": query, "record": body, "code_kind": "other"}, []
 
 
 # -- the import -----------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from engine.access import matching as access
 from engine.errors import IntakeError
 from engine.register import entities as register
 from engine.register import linking
-from engine.register.codes import make_reg_no, make_uscc, org_code_check_char
+from engine.register.codes import make_reg_no, make_uscc, org_code_check_char, uscc_check_char
 from engine.store import Store, schema
 from policies import base_limits, record_kinds
 from policies.loader import base_matching
@@ -132,6 +132,22 @@ def test_a_malformed_code_names_the_row_and_the_reason(store, tmp_path, codes, c
         imported(store, path)
     assert any(e.startswith(f"{path}:2:{column}: ") and reason in e for e in err.value.errors), err.value.errors
     assert count(store, schema.records) == 0
+
+
+def test_the_inner_organisation_code_of_a_uscc_row_is_checked_as_without_match(store, tmp_path, codes, factory):
+
+    body = "MA2BAD0"
+    wrong = next(c for c in "0123456789" if c != org_code_check_char(body + "1"))
+    body17 = "91350503" + body + "1" + wrong
+    odd = body17 + uscc_check_char(body17)
+    register.import_entities(store, write_csv(tmp_path / "e.csv", [factory.entity(code=odd)]), LIMITS)
+    row = {"kind": "external_list", "list": "court_dishonest", "date": "2026-01-05", "code": odd}
+    path = write_csv(tmp_path / "odd.csv", [row])
+    report = imported(store, path, dry_run=True)
+    assert report.org_code_warnings == 1 and report.linked == 1
+    with pytest.raises(IntakeError) as err:
+        imported(store, path, strict_org_code=True)
+    assert "GB 11714" in "\n".join(err.value.errors)
 
 
 def test_same_judgement_stores_the_held_rows_and_is_reused(store, tmp_path, codes):
