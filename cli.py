@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from engine import plans, values
+from engine.access import matching as access_matching
 from engine.access import offices as access_offices
 from engine.access import users
 from engine.errors import SupervisionError, UsageProblem
@@ -414,6 +415,13 @@ def import_crosswalk(file: str, skip_invalid: bool, encoding: str | None, by: st
     "--dry-run", is_flag=True, help="Store nothing; report what would be new and each correction field by field."
 )
 @click.option("--strict-org-code", is_flag=True, help=_STRICT_ORG_HELP)
+@click.option(
+    "--match",
+    "match_rows",
+    is_flag=True,
+    help="Rows may name the entity by 组织机构代码 (org_code), 注册号 (reg_no) or name (+ region): each is "
+    "linked, held for a person (supervise match review) or rejected. With --dry-run: FILE.review.csv.",
+)
 @click.option("--encoding", help=_ENCODING_HELP)
 @by_option
 @json_option
@@ -423,6 +431,7 @@ def import_records(
     skip_invalid: bool,
     dry_run: bool,
     strict_org_code: bool,
+    match_rows: bool,
     encoding: str | None,
     by: str | None,
 ) -> None:
@@ -432,7 +441,11 @@ def import_records(
     stored as the record's next version and the version before it is kept (supervise records history). A column
     the file does not have keeps the stored value; an empty cell clears it.
 
-    Example: supervise import records penalties.xlsx --kind penalty
+    With --match, the columns code (any kind of code), org_code, reg_no, name, region, legal_rep and industry
+    name the entity; how each row was linked is stored with its record (docs/matching.md).
+
+    Examples: supervise import records penalties.xlsx --kind penalty
+              supervise import records court.csv --kind external_list --match --dry-run
     """
     with errors():
         settings().store.require_schema()
@@ -448,6 +461,7 @@ def import_records(
                 encoding=encoding,
                 dry_run=dry_run,
                 strict_org_code=strict_org_code or base_matching().strict_org_code,
+                match=base_matching() if match_rows else None,
             )
     emit(report)
 
@@ -455,11 +469,32 @@ def import_records(
 # == match ==
 
 
-@cli.command("match", context_settings=CONTEXT_SETTINGS)
+class _MatchGroup(click.Group):
+    """``supervise match CODE-OR-NAME`` looks a row up; ``supervise match review|judge`` work the queue."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["find", *args]
+        return super().resolve_command(ctx, args)
+
+
+@cli.group("match", cls=_MatchGroup, context_settings=CONTEXT_SETTINGS)
+def match_() -> None:
+    """Match records without a USCC: look up a code or name, and the match review queue.
+
+    \b
+    supervise match CODE-OR-NAME [--region R]   the candidates, scores and reasons
+    supervise match review                      the rows held for a person, side by side
+    supervise match judge ID same CODE          the row is that entity: its held records are stored
+    supervise match judge ID not-same [CODE]    never link it to CODE (or to any candidate shown)
+    """
+
+
+@match_.command("find", context_settings=CONTEXT_SETTINGS)
 @click.argument("code_or_name", metavar="CODE-OR-NAME")
 @click.option("--region", help="The row's region (GB/T 2260 code, e.g. 350503): candidates of its city only.")
 @json_option
-def match_(code_or_name: str, region: str | None) -> None:
+def match_find(code_or_name: str, region: str | None) -> None:
     """The register's candidates for a 统一社会信用代码, 组织机构代码, 注册号 or a name, with scores and reasons.
 
     The outcome is what an import would do with a row giving it: linked, review (a person decides) or rejected
@@ -470,6 +505,46 @@ def match_(code_or_name: str, region: str | None) -> None:
     with errors():
         settings().store.require_schema()
         result = matching.match(settings().store, code_or_name, region, base_matching())
+    emit(result)
+
+
+@match_.command("review", context_settings=CONTEXT_SETTINGS)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Questions shown.")
+@by_option
+@json_option
+def match_review(limit: int, by: str | None) -> None:
+    """The rows an import with --match held for a person: each question once (rows of one name and region wait
+    together), the source row beside its candidates. Only those of the acting user's region.
+
+    Example: supervise match review --as 王经办
+    """
+    with errors():
+        settings().store.require_schema()
+        result = access_matching.queue(settings().store, _as(by), limit)
+    emit(result)
+
+
+@match_.command("judge", context_settings=CONTEXT_SETTINGS)
+@click.argument("review_id", type=ID, metavar="ID")
+@click.argument("verdict", type=click.Choice(["same", "not-same"]))
+@click.argument("code", required=False)
+@click.option("--note", help="Why (kept with the judgement).")
+@by_option
+@json_option
+def match_judge(review_id: int, verdict: str, code: str | None, note: str | None, by: str | None) -> None:
+    """Judge a held row: ``same CODE`` stores its records (and every row held with the same name and region) for
+    that entity; ``not-same [CODE]`` never links it to CODE, or to every candidate shown when no CODE is given.
+
+    A judgement is kept and reused: a later import links rows with that name and region to the entity judged the
+    same without asking, and never links them to one judged not the same.
+
+    Example: supervise match judge 12 same 91350503MA2XYZ0123 --as 王经办
+    """
+    if verdict == "same" and not code:
+        raise click.UsageError("'same' names the entity: supervise match judge ID same CODE")
+    with errors():
+        settings().store.require_schema()
+        result = access_matching.judge(settings().store, _as(by), review_id, verdict.replace("-", "_"), code, note)
     emit(result)
 
 

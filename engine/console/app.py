@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.access import AccessRefused, guard
+from engine.access import matching as access_matching
 from engine.access.offices import offices
 from engine.access.users import authenticate
 from engine.console import cases, cycles, entity, queue, sessions
@@ -39,6 +40,11 @@ from lists import attachments as list_attachments
 from notices import issue as notices_issue
 
 STATIC = pathlib.Path(__file__).parent / "static"
+MATCH_STATES = {
+    "open": "待核对",
+    "linked": "已核对为同一主体，记录已入库",
+    "closed": "已核对：都不是同一主体，记录未入库",
+}
 JOB_STATES = {"queued": "排队中", "running": "处理中", "done": "已完成", "failed": "失败"}
 
 
@@ -393,6 +399,65 @@ def router(console: Console) -> APIRouter:
         if not code.strip():
             return console.page("find.html", request, 422, errors={"code": "请输入统一社会信用代码或身份证号码。"})
         return RedirectResponse(f"/entities/{urllib.parse.quote(code.strip())}", status_code=303)
+
+    # -- the match review queue ---------------------------------------------------------------------------------
+
+    @r.get("/matching")
+    def matching_queue(request: Request, session: Current) -> HTMLResponse:
+        found = access_matching.queue(store, session.user)
+        questions = found["questions"]
+        return console.page("matching.html", request, questions=questions, held=sum(len(q["rows"]) for q in questions))
+
+    def match_page(request: Request, review_id: int, status: int = 200, **extra: Any) -> HTMLResponse:
+        try:
+            q = access_matching.question(store, request.state.session.user, review_id)
+        except SupervisionError as exc:
+            raise _refused(exc) from exc
+        extra.setdefault("errors", {})
+        extra.setdefault("form", {})
+        return console.page(
+            "match_review.html",
+            request,
+            status,
+            q=q,
+            state=q["state"],
+            state_name=MATCH_STATES[q["state"]],
+            kind_titles={name: kind.title for name, kind in lifecycle.record_kinds().items()},
+            **extra,
+        )
+
+    @r.get("/matching/{review_id}")
+    def matching_review(request: Request, session: Current, review_id: int) -> HTMLResponse:
+        return match_page(request, review_id)
+
+    @r.post("/matching/{review_id}/judge")
+    def matching_judge(
+        request: Request,
+        session: Posted,
+        review_id: int,
+        choice: Annotated[str, Form()] = "",
+        code: Annotated[str, Form()] = "",
+        note: Annotated[str, Form()] = "",
+    ) -> Response:
+        form = {"choice": choice, "code": code, "note": note}
+        verdict, _, chosen = choice.partition(":")
+        if verdict not in ("same", "not_same"):
+            return match_page(request, review_id, 422, errors={"verdict": "请选择核对意见。"}, form=form)
+        if chosen == "other":
+            chosen = code.strip()
+            if not chosen:
+                return match_page(
+                    request, review_id, 422, errors={"verdict": "请填写该主体的统一社会信用代码。"}, form=form
+                )
+        if len(note) > 2000:
+            return match_page(request, review_id, 422, errors={"verdict": "说明不超过2000字。"}, form=form)
+        try:
+            access_matching.judge(store, session.user, review_id, verdict, chosen or None, note.strip() or None)
+        except AccessRefused as exc:
+            raise _refused(exc) from exc
+        except SupervisionError as exc:
+            return match_page(request, review_id, 422, errors={"verdict": str(exc)}, form=form)
+        return RedirectResponse(f"/matching/{review_id}", status_code=303)
 
     # -- cases -------------------------------------------------------------------------------------------------
 

@@ -132,6 +132,14 @@ def take(url: str, out: pathlib.Path, policies: pathlib.Path | None = None) -> l
                     shot("entity-returned-proposal", full=True)
                 page.goto(base + "/cycles")
                 shot("cycles")
+                page.goto(base + "/matching")
+                expect(page.locator("h1")).to_have_text("待核对主体")
+                shot("match-queue")
+                first = page.locator("table.matching a").first
+                if first.count():
+                    first.click()
+                    expect(page.locator("table.side-by-side")).to_be_visible()
+                    shot("match-review", full=True)
                 logout()
                 login("李审核")
                 shot("reviewer-queue")

@@ -24,6 +24,7 @@ import yaml
 from engine.errors import StoreError
 from engine.exports import write_csv
 from engine.pipeline import cycles as cyc
+from engine.pipeline.demo_matching import matching_stage
 from engine.pipeline.demo_names import GIVEN, REGIONS, SURNAMES
 from engine.pipeline.demo_people import people_stage
 from engine.pipeline.demo_plan import plan_stage
@@ -818,6 +819,7 @@ def _lists_and_notices(
     stages = [{"name": "lists", "title": "List lifecycle", "lines": lines}]
     stages.append(corrections_stage(store, cycle_ids[f"market-credit-risk@{as_of.isoformat()}"], later, out))
     stages.append(people_stage(store, packs, later))
+    stages.append(matching_stage(store, later, out))
     if out is None:
         return stages
     n_lines = []

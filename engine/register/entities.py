@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
 from typing import Any
 
 from engine.errors import CodeError, EntityNotFound
 from engine.regions import region_label
-from engine.register import intake
+from engine.register import intake, linking
 from engine.register.codes import AmbiguousCode, mask_person_id, normalize_code
 from engine.register.intake import ProgressFn
+from engine.register.matchconfig import MatchSettings
 from engine.register.records import Limits, RecordKind
 from engine.results import DictResult
 from engine.store import Connection, Store
@@ -59,6 +59,7 @@ def import_records(
     encoding: str | None = None,
     dry_run: bool = False,
     strict_org_code: bool = False,
+    match: MatchSettings | None = None,
 ) -> intake.ImportReport:
     """Import credit records from a file in one transaction; unknown entities are errors. ``default_kind``
     (--kind) applies to rows without a kind; a row whose own kind differs is an error.
@@ -67,9 +68,26 @@ def import_records(
     other content is a correction, stored as the next version (the old one kept in the history); identical content
     changes nothing. Every version this import writes is recorded at its start, by ``actor``, under one import id.
     ``dry_run`` stores nothing and reports the corrections field by field. A USCC whose inner 组织机构代码 fails
-    GB 11714 is a warning counted in the report, an error with ``strict_org_code``."""
+    GB 11714 is a warning counted in the report, an error with ``strict_org_code``.
+
+    ``match`` (--match): rows may name their entity by 组织机构代码, 注册号 or name, matched with these settings
+    (:mod:`engine.register.linking`)."""
+    if match is not None:
+        return linking.import_matched_records(
+            store,
+            path,
+            kinds,
+            match,
+            skip_invalid=skip_invalid,
+            default_kind=default_kind,
+            actor=actor,
+            progress=progress,
+            encoding=encoding,
+            dry_run=dry_run,
+            strict_org_code=strict_org_code,
+        )
     report = intake.ImportReport(str(path), versioned=True)
-    write, written = versioned_writer(report, path, actor, "file")
+    write, written = intake.versioned_writer(report, path, actor, "file")
 
     def with_entities(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
         ids = q.entity_ids(conn, [p["code"] for _, p in chunk])
@@ -116,38 +134,6 @@ def import_records(
     if dry_run:
         report.import_id = None
     return report
-
-
-def versioned_writer(
-    report: intake.ImportReport, path: str | pathlib.Path, actor: str, kind: str, reason: str | None = None
-) -> tuple[Callable[[Connection, list[dict[str, Any]]], tuple[int, int, int]], rq.Written]:
-    """The ``write`` of a records import (a file, or a correction file: ``kind``): one import id and recorded time
-    opened with the first chunk, each chunk stored by :func:`engine.store.records.write_records`, its corrections
-    added to ``report``; returns it with the running totals (``repeated`` rows)."""
-    opened: list[tuple[int, Any]] = []  # (import id, recorded time)
-    totals = rq.Written()
-    source = pathlib.Path(path).name
-
-    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
-        if not opened:
-            opened.append(rq.open_import(conn, kind, str(path), actor))
-            report.import_id = opened[0][0]
-        import_id, stamp = opened[0]
-        done = rq.write_records(
-            conn,
-            good,
-            source=source,
-            import_id=import_id,
-            actor=actor,
-            stamp=stamp,
-            reason=reason,
-            max_changes=rq.MAX_CHANGES - len(report.changes),
-        )
-        report.changes.extend(done.changes)
-        totals.repeated += done.repeated
-        return done.new, done.corrected, done.void
-
-    return write, totals
 
 
 def resolve_code(raw: str) -> str:

@@ -17,12 +17,14 @@ from typing import Any
 from engine.errors import UsageProblem, did_you_mean
 from engine.register import intake
 from engine.register.codes import mask_person_id
-from engine.register.entities import resolve_code, versioned_writer
+from engine.register.entities import resolve_code
+from engine.register.intake import METHOD_NAMES, versioned_writer
 from engine.register.intake import shown as _shown
 from engine.register.records import RecordKind
 from engine.results import DictResult
 from engine.store import Connection, Store, audit
 from engine.store import entities as q
+from engine.store import linking as lq
 from engine.store import records as rq
 from engine.values import in_china
 
@@ -131,6 +133,7 @@ def record_history(store: Store, raw_code: str, kind: str | None, kinds: dict[st
         entity = _entity(conn, store, raw_code)
         versions = rq.history(conn, entity["id"], kind)
         sources = rq.import_sources(conn, {v["import_id"] for v in versions if v["import_id"]})
+        links = {(k["import_id"], k["kind"], k["natural_key"]): k for k in lq.links_of(conn, entity["id"], kind)}
     records: list[dict[str, Any]] = []
     by_record: dict[int, dict[str, Any]] = {}
     for v in versions:
@@ -160,12 +163,21 @@ def record_history(store: Store, raw_code: str, kind: str | None, kinds: dict[st
                 "import": sources.get(v["import_id"]),
                 "source": v["source"],
                 "reason": v["reason"],
+                "link": _link(links.get((v["import_id"], v["kind"], v["natural_key"]))),
             }
         )
     for rec in records:
         rec["versions"].sort(key=lambda x: x["version"])
         rec["status"] = rec["versions"][-1]["status"]
     return RecordHistory({"code": entity["code"], "name": entity["name"], "kind": kind, "records": records})
+
+
+def _link(link: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How an import with --match found the entity of this version (engine.register.linking), or None."""
+    if link is None:
+        return None
+    keep = ("method", "score", "explanation", "source", "file", "row_number", "review_id", "judgement_id")
+    return {k: link[k] for k in keep}
 
 
 def _iso(value: Any) -> str | None:
@@ -203,6 +215,13 @@ class RecordHistory(DictResult):
                     lines.append(f"      {fields}")
                 if v["reason"]:
                     lines.append(f"      reason: {v['reason']}")
+                if v["link"]:
+                    link = v["link"]
+                    given = "，".join(f"{k}={val}" for k, val in link["source"].items())
+                    lines.append(
+                        f"      linked by {METHOD_NAMES.get(link['method'], link['method'])} (score {link['score']:g}, "
+                        f"{link['file']} row {link['row_number']}; the row gave {given}): {link['explanation']}"
+                    )
         return lines
 
 

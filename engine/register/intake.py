@@ -29,6 +29,7 @@ from engine.exports import write_csv
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code, org_code_problem, validate_reg_no
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
 from engine.store import Connection, Store, audit, chunked
+from engine.store import records as rq
 
 MAX_LISTED_ERRORS = 200
 CHUNK = 5000
@@ -133,6 +134,12 @@ class ImportReport:
     import_id: int | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)  # corrections, field by field (the first ones)
     org_code_warnings: int = 0  # USCCs whose inner 组织机构代码 (positions 9-17) fails GB 11714 (stored all the same)
+    # An import with --match (engine.register.linking): rows linked (by method), held for review, the review CSV.
+    matched: bool = False
+    linked: int = 0
+    held: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    review_file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("errors", "versioned", "updated")}
@@ -143,6 +150,9 @@ class ImportReport:
         if not self.org_code_warnings:
             out.pop("org_code_warnings")
             out["updated"] = self.updated
+        if not self.matched:
+            for name in ("matched", "linked", "held", "by_method", "review_file"):
+                out.pop(name)
         return out | {"errors": self.errors[:MAX_LISTED_ERRORS]}
 
     def to_json(self) -> dict[str, Any]:
@@ -161,6 +171,14 @@ class ImportReport:
         if self.rejects_file:
             line += f" Rejected rows with reasons: {self.rejects_file}"
         out = [line]
+        if self.matched:
+            methods = "，".join(f"{METHOD_NAMES.get(m, m)}{n}" for m, n in sorted(self.by_method.items()))
+            held = "would be held" if self.dry_run else "held"
+            out.append(
+                f"Matching: {self.linked} rows linked to an entity ({methods or 'none'}), {self.held} {held} for "
+                f"review (supervise match review), {self.rejected} rejected."
+                + (f" Review rows: {self.review_file}" if self.review_file else "")
+            )
         if self.void:
             out.append(
                 f"{self.void} rows name records annulled as entered in error; they were not restored "
@@ -174,6 +192,17 @@ class ImportReport:
                 f"  ... and {self.updated - min(len(self.changes), MAX_LISTED_CHANGES)} more corrections (--json lists {len(self.changes)})"
             )
         return [*out, *(f"Warning: {w}" for w in self.warnings)] if warnings else out
+
+
+# How a row found its entity (engine.register.linking), as reports and the review queue name it.
+METHOD_NAMES = {
+    "uscc": "统一社会信用代码",
+    "org_code": "组织机构代码",
+    "reg_no": "注册号",
+    "name": "名称",
+    "former_name": "曾用名",
+    "judgement": "人工核对",
+}
 
 
 def shown(value: Any) -> str:
@@ -813,13 +842,24 @@ def parse_record(
     errors: list[tuple[str, str]] = []
     # The code's text is what finds the entity: an ambiguous one is fine if the register has it.
     code = _entity_code(data, errors, ambiguous_ok=True)
+    body = record_body(data, kinds, default_kind, errors)
+    if errors or code is None or body is None:
+        return None, errors
+    return {"code": code.value, **body}, []
+
+
+def record_body(
+    data: dict[str, Any], kinds: dict[str, RecordKind], default_kind: str | None, errors: list[tuple[str, str]]
+) -> dict[str, Any] | None:
+    """A records row's kind and fields, parsed: {kind, date, natural_key, data, present}, or None with ``errors``
+    added (the entity it names is the caller's)."""
     kind_name = data.get("kind")
     if not values.is_blank(kind_name):
         try:
             kind_name = _text(kind_name, "a record kind")
         except ValueError as exc:
             errors.append(("kind", str(exc)))
-            return None, errors
+            return None
         if default_kind is not None and kind_name != default_kind:
             errors.append(
                 (
@@ -827,12 +867,12 @@ def parse_record(
                     f"the row's kind is '{kind_name}' but --kind says '{default_kind}'; drop --kind or correct the row",
                 )
             )
-            return None, errors
+            return None
     else:
         kind_name = default_kind
     if kind_name is None:
         errors.append(("kind", "kind is required (or pass --kind)"))
-        return None, errors
+        return None
     kind = kinds.get(str(kind_name).strip())
     if kind is None:
         errors.append(
@@ -842,21 +882,14 @@ def parse_record(
                 f"known kinds: {', '.join(sorted(kinds))}",
             )
         )
-        return None, errors
+        return None
     date, key, payload, field_errors = kind.validate(data)
     errors.extend(field_errors)
-    if errors or code is None:
-        return None, errors
+    if field_errors:
+        return None
     # The fields whose columns the row has: a correction keeps the stored value of a field the file does not carry.
     present = frozenset(name for name in kind.fields if name in data)
-    return {
-        "code": code.value,
-        "kind": kind.name,
-        "date": date,
-        "natural_key": key,
-        "data": payload,
-        "present": present,
-    }, []
+    return {"kind": kind.name, "date": date, "natural_key": key, "data": payload, "present": present}
 
 
 def validate_rows(
@@ -970,6 +1003,38 @@ def org_code_summary(report: ImportReport) -> None:
             f"policies/record_kinds.yaml, to refuse them"
             + (f" (the first {MAX_LISTED_ORG_WARNINGS} are listed above)" if n > MAX_LISTED_ORG_WARNINGS else "")
         )
+
+
+def versioned_writer(
+    report: ImportReport, path: str | pathlib.Path, actor: str, kind: str, reason: str | None = None
+) -> tuple[Callable[[Connection, list[dict[str, Any]]], tuple[int, int, int]], rq.Written]:
+    """The ``write`` of a records import (a file, or a correction file: ``kind``): one import id and recorded time
+    opened with the first chunk, each chunk stored by :func:`engine.store.records.write_records`, its corrections
+    added to ``report``; returns it with the running totals (``repeated`` rows)."""
+    opened: list[tuple[int, Any]] = []  # (import id, recorded time)
+    totals = rq.Written()
+    source = pathlib.Path(path).name
+
+    def write(conn: Connection, good: list[dict[str, Any]]) -> tuple[int, int, int]:
+        if not opened:
+            opened.append(rq.open_import(conn, kind, str(path), actor))
+            report.import_id = opened[0][0]
+        import_id, stamp = opened[0]
+        done = rq.write_records(
+            conn,
+            good,
+            source=source,
+            import_id=import_id,
+            actor=actor,
+            stamp=stamp,
+            reason=reason,
+            max_changes=rq.MAX_CHANGES - len(report.changes),
+        )
+        report.changes.extend(done.changes)
+        totals.repeated += done.repeated
+        return done.new, done.corrected, done.void
+
+    return write, totals
 
 
 # -- the import loop --------------------------------------------------------------------------------

@@ -284,7 +284,7 @@ def match_query(conn: Connection, query: Query, s: MatchSettings, index: NameInd
     if not (query.name or "").strip():
         raise MatchError("the row gives neither a code nor a name; give one of them")
     if index is None:
-        index = NameIndex(mq.name_candidates(conn, _prefixes(query)))
+        index = NameIndex(mq.name_candidates(conn, scope_of(query)))
     candidates = score_names(query, index, s)
     outcome, linked, why = decide(candidates, s)
     method = linked["method"] if linked else "name"
@@ -300,7 +300,9 @@ _METHOD_NAMES = {
 }
 
 
-def _prefixes(query: Query) -> list[str]:
+def scope_of(query: Query) -> list[str]:
+    """The region prefixes (cities, or provinces) whose names a name row is matched against: its region's, else
+    the ones its name's prefix gives; none: the whole register."""
     hints = [query.region] if query.region else list(parse_name(query.name or "").regions)
     out = {h[:4] if not h.endswith("0000") else h[:2] for h in hints if h}
     return sorted(out)

@@ -640,3 +640,63 @@ former_names = sa.Table(
     sa.Column("imported_at", TS, nullable=False),
     sa.UniqueConstraint("code", "name"),
 )
+
+
+# Records linked to an entity by matching (migration 0008, docs/matching.md "Importing with --match"): how each row
+# of an import with --match (or a person's judgement) found its entity. One row per record version written that
+# way, beside it: the method (uscc, org_code, reg_no, name, former_name, judgement), the score, which fields
+# agreed, and what the source row said of the entity. Append-only.
+record_links = sa.Table(
+    "record_links",
+    metadata,
+    _id(),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("natural_key", sa.String(255), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("source", JSON, nullable=False),  # the row's code / name / region / legal_rep / industry
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("match_reviews.id")),  # linked by a person's judgement
+    sa.Column("judgement_id", sa.Integer, sa.ForeignKey("match_judgements.id")),
+    sa.Column("linked_at", TS, nullable=False),
+    sa.Index("ix_record_links_entity_id_kind_natural_key", "entity_id", "kind", "natural_key"),
+)
+
+# Rows an import with --match could not link with confidence, held for a person (the match review queue). The row's
+# parsed record waits here and is stored when a person judges it the same as an entity. ``source_key`` is the
+# normalised name (core and form) and region, or the code: rows with one key are one question, asked once. A review
+# is never changed: it is closed by a judgement (match_judgements) or a link (record_links). Append-only.
+match_reviews = sa.Table(
+    "match_reviews",
+    metadata,
+    _id(),
+    sa.Column("source_key", sa.String(255), nullable=False, index=True),
+    sa.Column("source", JSON, nullable=False),  # what the row said of the entity
+    sa.Column("region", sa.String(6)),  # the row's region, or the candidates' city (who may judge it)
+    sa.Column("record", JSON, nullable=False),  # the parsed record held: kind, date, natural_key, data, present
+    sa.Column("candidates", JSON, nullable=False),  # scored, best first, with reasons (as supervise match shows)
+    sa.Column("why", sa.Text, nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+# A person's judgement of a source key against one entity: ``same`` (the rows of that key are this entity) or
+# ``not_same`` (never linked to it automatically afterwards). Append-only.
+match_judgements = sa.Table(
+    "match_judgements",
+    metadata,
+    _id(),
+    sa.Column("source_key", sa.String(255), nullable=False, index=True),
+    sa.Column("verdict", sa.String(8), nullable=False),  # same | not_same
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id"), nullable=False),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("match_reviews.id")),
+    sa.Column("note", sa.Text),
+    sa.Column("judged_by", sa.String(128), nullable=False),
+    sa.Column("judged_at", TS, nullable=False),
+)
