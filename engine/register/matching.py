@@ -88,8 +88,15 @@ def _candidate(entity: dict[str, Any], method: str, score: float, reasons: list[
     }
 
 
-def _agreement(query: Query, entity: dict[str, Any], parts: NameParts, s: MatchSettings) -> tuple[float, list[str]]:
-    """Points and reasons of the fields besides the name."""
+def _districts(query: Query, parts: NameParts) -> list[str]:
+    """The county-level regions a row names: its region and its name's prefix."""
+    return [r for r in ([query.region] if query.region else []) + list(parts.regions) if not r.endswith("00")]
+
+
+def _agreement(
+    query: Query, entity: dict[str, Any], districts: Sequence[str], s: MatchSettings
+) -> tuple[float, list[str]]:
+    """Points and reasons of the fields besides the name (``districts``: those the row names)."""
     points, reasons = 0.0, []
     rep, their_rep = (query.legal_rep or "").strip(), (entity.get("legal_rep") or "").strip()
     if rep and their_rep:
@@ -100,15 +107,12 @@ def _agreement(query: Query, entity: dict[str, Any], parts: NameParts, s: MatchS
             points += s.legal_rep_differs
             reasons.append("法定代表人不同")
     region = entity.get("region") or ""
-    districts = [r for r in ([query.region] if query.region else []) + list(parts.regions) if not r.endswith("00")]
-    if districts and region:
-        name = region_label(region, full=False)
-        if region in districts:
-            points += s.district_agrees
-            reasons.append(f"区县一致（{name}）")
-        else:
-            points += s.district_differs
-            reasons.append(f"区县不同（登记在{name}）")
+    if region and region in districts:
+        points += s.district_agrees
+        reasons.append(f"区县一致（{region_label(region, full=False)}）")
+    elif region and districts:
+        points += s.district_differs
+        reasons.append(f"区县不同（登记在{region_label(region, full=False)}）")
     if query.industry and entity.get("industry") and query.industry.strip() == entity["industry"]:
         points += s.industry_agrees
         reasons.append("行业一致")
@@ -124,9 +128,10 @@ def _name_score(
     if mine == other:
         score, reasons = 100.0, ["名称一致（不计区划与组织形式）"]
     else:
-        score = fuzz.ratio(mine, other)
+        ratio = fuzz.ratio(mine, other)
         same_trade = parts.trade == theirs.trade
-        reasons = [f"名称相似度{score:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
+        score = ratio + (s.trade_agrees if same_trade else s.trade_differs)
+        reasons = [f"名称相似度{ratio:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
     if parts.form and theirs.form and parts.form != theirs.form:
         score += s.form_differs
         reasons.append(f"组织形式不同（{theirs.form}）")
@@ -189,8 +194,9 @@ def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[s
     best: dict[int, dict[str, Any]] = {}
     # The most the other fields can add: only those the row gives.
     bonus = (max(0.0, s.legal_rep_agrees) if query.legal_rep else 0.0) + max(0.0, s.district_agrees)
-    bonus += max(0.0, s.industry_agrees) if query.industry else 0.0
+    bonus += (max(0.0, s.industry_agrees) if query.industry else 0.0) + max(0.0, s.trade_agrees)
     floor = s.review_score - bonus
+    districts = _districts(query, parts)
     block = index.block(parts, query.region)
     # The names close enough, in one pass of rapidfuzz's C loop; also with a leading county name of the row's
     # dropped (安溪恒达茶业), which _name_score drops when it is the candidate's own county.
@@ -207,11 +213,13 @@ def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[s
             until = former[1]
             method = "former_name"
             reasons = [f"曾用名{theirs.text}" + (f"（使用至{until.isoformat()}）" if until else ""), *reasons]
-        points, more = _agreement(query, entity, parts, s)
+        points, more = _agreement(query, entity, districts, s)
         total = max(0.0, min(100.0, score + points))
         known = best.get(entity["id"])
         if known is None or total > known["score"]:
             best[entity["id"]] = _candidate(entity, method, total, reasons + more)
+            if districts and entity.get("region") not in districts:
+                best[entity["id"]]["other_district"] = True
     return sorted(best.values(), key=lambda c: (-c["score"], c["code"]))
 
 
@@ -223,6 +231,8 @@ def decide(candidates: Sequence[dict[str, Any]], s: MatchSettings) -> tuple[str,
     best = candidates[0]
     if best.get("conflict"):
         return REVIEW, None, f"{best['code']}的代码一致，但名称不符"
+    if best.get("other_district") and not s.link_other_district:
+        return REVIEW, None, f"{best['code']}登记在{best['region_name']}，不是本行所写的区县，不自动关联"
     margin = best["score"] - candidates[1]["score"] if len(candidates) > 1 else 100.0
     if len(candidates) > 1 and margin <= 0:
         return REVIEW, None, f"{best['code']}与{candidates[1]['code']}得分相同（{best['score']:g}），不自动关联"
