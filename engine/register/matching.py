@@ -129,7 +129,8 @@ def _name_score(
         score, reasons = 100.0, ["名称一致（不计区划与组织形式）"]
     else:
         ratio = fuzz.ratio(mine, other)
-        same_trade = parts.trade == theirs.trade
+        # The same 字号, also when a typo in the industry words hid where the row's 字号 ends (合煌生霜科技).
+        same_trade = parts.trade == theirs.trade or (len(mine) == len(other) and mine.startswith(theirs.trade))
         score = ratio + (s.trade_agrees if same_trade else s.trade_differs)
         reasons = [f"名称相似度{ratio:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
     if parts.form and theirs.form and parts.form != theirs.form:
@@ -139,50 +140,57 @@ def _name_score(
 
 
 def trade_keys(trade: str) -> set[str]:
-    """The block keys of a 字号: itself and, for each character, the 字号 with that character left open (祥诚 ->
-    祥诚, ?诚, 祥?): two 字号 one typo apart share a key."""
-    return {trade, *(trade[:i] + "?" + trade[i + 1 :] for i in range(len(trade)))} if trade else set()
+    """The 字号 with each character left open in turn (祥诚 -> ?诚, 祥?): two 字号 one typo apart share one."""
+    return {trade[:i] + "?" + trade[i + 1 :] for i in range(len(trade))} if trade else set()
 
 
 Entry = tuple[dict[str, Any], NameParts, Any]
 
 
 class NameIndex:
-    """The register's names (and former names) blocked on city + 字号: a row's candidates share its city (when it
-    gives one) and its 字号 but for at most one character (:func:`trade_keys`)."""
+    """The register's names (and former names) blocked on the 字号, built once in memory: a row's candidates
+    share its 字号 (``=祥诚``), or its industry words and its 字号 but for one character (``?诚|物流``: a typo),
+    and lie in the city or province the row names (its region, else its name's prefix), anywhere when it names
+    none. A row's 字号 is also tried as the first two to four characters of its core (a typo in the industry words
+    hides where the 字号 ends: 祥诚物硫)."""
 
     def __init__(self, entities: Iterable[dict[str, Any]]):
-        self.by_key: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-        self.by_trade: dict[str, list[Entry]] = defaultdict(list)
+        self.blocks: dict[str, list[Entry]] = defaultdict(list)
         self.size = 0
         for entity in entities:
             self.size += 1
             names = [(entity["name"], None)] + [(n, ("former", until)) for n, until in entity.get("former_names", ())]
-            city = (entity.get("region") or "")[:4]
             for name, former in names:
                 parts = parse_name(name)
                 entry = (entity, parts, former)
-                for key in trade_keys(parts.trade):
-                    self.by_key[(city, key)].append(entry)
-                    self.by_trade[key].append(entry)
+                for key in _keys(parts.trade, parts.core):
+                    self.blocks[key].append(entry)
 
     def block(self, parts: NameParts, region: str | None) -> list[Entry]:
         hints = [region] if region else list(parts.regions)
         cities = {h[:4] for h in hints if h and not h.endswith("0000")}
         provinces = {h[:2] for h in hints if h and h.endswith("0000")}
+        core = parts.core
+        keys = {f"={core[:n]}" for n in (2, 3, 4) if len(core) > n}
+        for c in {core, strip_any_county(core)}:  # 安溪恒达茶业: 恒达
+            keys.update(_keys(trade_of(c), c))
+        seen: set[int] = set()
         out: list[Entry] = []
-        keys = trade_keys(parts.trade) | trade_keys(trade_of(strip_any_county(parts.core)))  # 安溪恒达茶业: 恒达
         for key in keys:
-            if cities:
-                for city in cities:
-                    out.extend(self.by_key.get((city, key), ()))
-            else:
-                out.extend(
-                    e
-                    for e in self.by_trade.get(key, ())
-                    if not provinces or (e[0].get("region") or "")[:2] in provinces
-                )
+            for entry in self.blocks.get(key, ()):
+                region_ = entry[0].get("region") or ""
+                if cities and region_[:4] not in cities or provinces and region_[:2] not in provinces:
+                    continue
+                if id(entry) not in seen:
+                    seen.add(id(entry))
+                    out.append(entry)
         return out
+
+
+def _keys(trade: str, core: str) -> list[str]:
+    """The block keys of a name: its 字号, and its 字号 with one character open followed by its industry words."""
+    rest = core[len(trade) :] if core.startswith(trade) else core
+    return [f"={trade}", *(f"{k}|{rest}" for k in trade_keys(trade))] if trade else []
 
 
 def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[str, Any]]:

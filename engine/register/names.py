@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -127,10 +128,30 @@ def _all_short_names() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _traditional() -> frozenset[str]:
+    """The characters OpenCC ``t2s`` may change: the keys of its character table and, in its phrase table, the
+    characters a phrase changes (a text with none of them converts to itself, so the slow conversion is skipped)."""
+    import opencc
+
+    folder = pathlib.Path(opencc.__file__).parent / "dictionary"
+    out: set[str] = set()
+    for file in ("TSCharacters.txt", "TSPhrases.txt"):
+        for line in (folder / file).read_text(encoding="utf-8").splitlines():
+            key, _, values = line.partition("\t")
+            value = values.split(" ")[0]
+            if len(key) == 1 or len(key) != len(value):
+                out.update(key)
+            else:
+                out.update(k for k, v in zip(key, value, strict=True) if k != v)
+    return frozenset(out)
+
+
 def simplify(text: str) -> str:
     """NFKC, traditional to simplified, punctuation and spaces dropped (brackets kept, as half-width)."""
     text = unicodedata.normalize("NFKC", text or "")
-    text = _converter().convert(text)  # type: ignore[attr-defined]
+    if not _traditional().isdisjoint(text):
+        text = _converter().convert(text)  # type: ignore[attr-defined]
     text = text.replace("〔", "(").replace("〕", ")").replace("【", "(").replace("】", ")")
     return _PUNCT.sub("", text)
 
