@@ -79,11 +79,11 @@ def by_codes(conn: Connection, codes: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def by_org_code(conn: Connection, org_code: str) -> list[dict[str, Any]]:
-    """The entities whose USCC carries this 组织机构代码 at positions 9-17."""
+    """The entities whose USCC carries this 组织机构代码 at positions 9-17 (through the index of migration 0009)."""
     return [
         dict(r)
         for r in conn.execute(
-            sa.select(*CANDIDATE_COLUMNS).where(E.c.code_kind == "uscc", sa.func.substr(E.c.code, 9, 9) == org_code)
+            sa.select(*CANDIDATE_COLUMNS).where(schema.ORG_CODE == org_code, E.c.code_kind == "uscc")
         ).mappings()
     ]
 
