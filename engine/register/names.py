@@ -176,16 +176,20 @@ def _strip_form(text: str) -> tuple[str, str]:
     return text, ""
 
 
+_WORDS = frozenset(INDUSTRY_WORDS)
+_WORD_LENGTHS = sorted({len(w) for w in INDUSTRY_WORDS}, reverse=True)
+
+
 def trade_of(core: str) -> str:
-    """The 字号 of a core (a name without region and form): the core without its trailing industry words, at
-    least two characters of it."""
+    """The 字号 of a core (a name without region and form): the core without its trailing industry words (the
+    longest that fits first), at least two characters of it."""
     trade = core
     changed = True
     while changed:
         changed = False
-        for word in INDUSTRY_WORDS:
-            if trade.endswith(word) and len(trade) - len(word) >= 2:
-                trade = trade[: -len(word)]
+        for n in _WORD_LENGTHS:
+            if len(trade) - n >= 2 and trade[-n:] in _WORDS:
+                trade = trade[:-n]
                 changed = True
                 break
     return trade
