@@ -187,6 +187,27 @@ class NameIndex:
         return out
 
 
+def name_patterns(parts: NameParts) -> list[str]:
+    """SQL LIKE patterns that every register name sharing a block key with ``parts`` matches (:meth:`NameIndex.block`;
+    a name stored in 繁体 is the exception): its 字号 candidates anywhere in the name, and each 字号 with one
+    character open before its industry words (brackets may stand between them: 祥诚（泉州）物流)."""
+
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    core = parts.core
+    out = {f"%{esc(core[:n])}%" for n in (2, 3, 4) if len(core) > n}
+    for c in {core, strip_any_county(core)}:
+        trade = trade_of(c)
+        if not trade:
+            continue
+        out.add(f"%{esc(trade)}%")
+        rest = c[len(trade) :]
+        if rest:  # without industry words a 字号 with a character open would match too much: exact 字号 only
+            out.update(f"%{esc(trade[:i])}_{esc(trade[i + 1 :])}%{esc(rest)}%" for i in range(len(trade)))
+    return sorted(out)
+
+
 def _keys(trade: str, core: str) -> list[str]:
     """The block keys of a name: its 字号, and its 字号 with one character open followed by its industry words."""
     rest = core[len(trade) :] if core.startswith(trade) else core
@@ -301,8 +322,8 @@ def match_query(conn: Connection, query: Query, s: MatchSettings, index: NameInd
         return _outcome(query, method, candidates, outcome, linked, why)
     if not (query.name or "").strip():
         raise MatchError("the row gives neither a code nor a name; give one of them")
-    if index is None:
-        index = NameIndex(mq.name_candidates(conn, _prefixes(query)))
+    if index is None:  # one row: only the entities whose names could share a block key with it
+        index = NameIndex(mq.name_candidates(conn, _prefixes(query), name_patterns(parse_name(query.name or ""))))
     candidates = score_names(query, index, s)
     outcome, linked, why = decide(candidates, s)
     method = linked["method"] if linked else "name"
