@@ -28,7 +28,8 @@ class MatchSettings:
     industry_agrees: float = 5.0
     form_differs: float = -5.0  # organisation forms both given and different (有限公司 / 股份有限公司)
     trade_agrees: float = 10.0  # names not equal, 字号 the same (a typo in the industry words, a 分公司)
-    trade_differs: float = -10.0  # names not equal, 字号 different (a typo in the 字号, or another firm)
+    trade_differs: float = -10.0  # names not equal, 字号 different (a typo in the 字号, or another firm) ...
+    trade_differs_max: float = 75.0  # ... and such a name scores at most this before the other fields
     candidates_shown: int = 5
 
 

@@ -131,7 +131,7 @@ def _name_score(
         ratio = fuzz.ratio(mine, other)
         # The same 字号, also when a typo in the industry words hid where the row's 字号 ends (合煌生霜科技).
         same_trade = parts.trade == theirs.trade or (len(mine) == len(other) and mine.startswith(theirs.trade))
-        score = ratio + (s.trade_agrees if same_trade else s.trade_differs)
+        score = ratio + s.trade_agrees if same_trade else min(ratio + s.trade_differs, s.trade_differs_max)
         reasons = [f"名称相似度{ratio:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
     if parts.form and theirs.form and parts.form != theirs.form:
         score += s.form_differs
