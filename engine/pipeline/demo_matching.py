@@ -13,15 +13,14 @@ import pathlib
 import tempfile
 from typing import Any
 
-import sqlalchemy as sa
-
 from engine.access import matching as access_matching
 from engine.exports import write_csv
 from engine.register import crosswalk, linking
 from engine.register import entities as register
 from engine.register.codes import make_reg_no
 from engine.register.names import parse_name
-from engine.store import Store, schema
+from engine.store import Store
+from engine.store import linking as lq
 from policies import base_record_kinds
 from policies.loader import base_matching
 
@@ -51,11 +50,7 @@ def _typo(name: str) -> str:
 def matching_stage(store: Store, day: dt.date, out: pathlib.Path | None) -> dict[str, Any]:
     """Import the court's file with --match (module docstring); the stage's lines say what each step did."""
     with store.read() as conn:
-        rows = conn.execute(
-            sa.select(schema.entities.c.code, schema.entities.c.name, schema.entities.c.region)
-            .where(schema.entities.c.code_kind == "uscc", schema.entities.c.region.like("3505%"))
-            .order_by(schema.entities.c.code)
-        ).all()
+        rows = lq.market_entities(conn, "3505")
     picked = rows[:: max(1, len(rows) // (PER_WAY * 7))][: PER_WAY * 7]
     if len(picked) < PER_WAY * 7:
         return {"name": "matching", "title": "Records without a USCC", "lines": ["too few 泉州 entities"]}

@@ -20,13 +20,20 @@ class MatchSettings:
     link_score: float = 90.0  # linked at or above this score ...
     link_margin: float = 8.0  # ... and this far above the next candidate (a tie is never linked)
     review_score: float = 70.0  # below this, rejected
-    legal_rep_agrees: float = 15.0
+    legal_rep_agrees: float = 25.0
     legal_rep_differs: float = -25.0
     district_agrees: float = 10.0  # the county-level region (6 digits) of the row and of the entity
     district_differs: float = -10.0
+    link_other_district: bool = False  # link a candidate registered in another district than the row names
     industry_agrees: float = 5.0
     form_differs: float = -5.0  # organisation forms both given and different (有限公司 / 股份有限公司)
+    trade_agrees: float = 10.0  # names not equal, 字号 the same (a typo in the industry words, a 分公司)
+    trade_differs: float = -10.0  # names not equal, 字号 different (a typo in the 字号, or another firm) ...
+    trade_differs_max: float = 75.0  # ... and such a name scores at most this before the other fields
     candidates_shown: int = 5
+
+
+BOOLEANS = ("strict_org_code", "link_other_district")
 
 
 def parse_settings(raw: Any, where: str) -> MatchSettings:
@@ -39,9 +46,9 @@ def parse_settings(raw: Any, where: str) -> MatchSettings:
     for key, value in raw.items():
         if key not in known:
             raise PolicyError(f"{where}: matching.{key}: not a setting; known: {', '.join(sorted(known))}")
-        if key == "strict_org_code":
+        if key in BOOLEANS:
             if not isinstance(value, bool):
-                raise PolicyError(f"{where}: matching.strict_org_code: expected true or false, got {value!r}")
+                raise PolicyError(f"{where}: matching.{key}: expected true or false, got {value!r}")
             body[key] = value
         else:
             try:

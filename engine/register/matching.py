@@ -23,6 +23,7 @@ from rapidfuzz import fuzz, process
 from engine.errors import CodeError, SupervisionError
 from engine.regions import is_region, region_label
 from engine.register.codes import fold, normalize_code, validate_org_code, validate_reg_no
+from engine.register.intake import METHOD_NAMES
 from engine.register.matchconfig import DEFAULT_SETTINGS, MatchSettings
 from engine.register.names import NameParts, parse_name, strip_any_county, trade_of, without_own_region
 from engine.results import DictResult
@@ -88,8 +89,15 @@ def _candidate(entity: dict[str, Any], method: str, score: float, reasons: list[
     }
 
 
-def _agreement(query: Query, entity: dict[str, Any], parts: NameParts, s: MatchSettings) -> tuple[float, list[str]]:
-    """Points and reasons of the fields besides the name."""
+def _districts(query: Query, parts: NameParts) -> list[str]:
+    """The county-level regions a row names: its region and its name's prefix."""
+    return [r for r in ([query.region] if query.region else []) + list(parts.regions) if not r.endswith("00")]
+
+
+def _agreement(
+    query: Query, entity: dict[str, Any], districts: Sequence[str], s: MatchSettings
+) -> tuple[float, list[str]]:
+    """Points and reasons of the fields besides the name (``districts``: those the row names)."""
     points, reasons = 0.0, []
     rep, their_rep = (query.legal_rep or "").strip(), (entity.get("legal_rep") or "").strip()
     if rep and their_rep:
@@ -100,15 +108,12 @@ def _agreement(query: Query, entity: dict[str, Any], parts: NameParts, s: MatchS
             points += s.legal_rep_differs
             reasons.append("法定代表人不同")
     region = entity.get("region") or ""
-    districts = [r for r in ([query.region] if query.region else []) + list(parts.regions) if not r.endswith("00")]
-    if districts and region:
-        name = region_label(region, full=False)
-        if region in districts:
-            points += s.district_agrees
-            reasons.append(f"区县一致（{name}）")
-        else:
-            points += s.district_differs
-            reasons.append(f"区县不同（登记在{name}）")
+    if region and region in districts:
+        points += s.district_agrees
+        reasons.append(f"区县一致（{region_label(region, full=False)}）")
+    elif region and districts:
+        points += s.district_differs
+        reasons.append(f"区县不同（登记在{region_label(region, full=False)}）")
     if query.industry and entity.get("industry") and query.industry.strip() == entity["industry"]:
         points += s.industry_agrees
         reasons.append("行业一致")
@@ -124,9 +129,11 @@ def _name_score(
     if mine == other:
         score, reasons = 100.0, ["名称一致（不计区划与组织形式）"]
     else:
-        score = fuzz.ratio(mine, other)
-        same_trade = parts.trade == theirs.trade
-        reasons = [f"名称相似度{score:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
+        ratio = fuzz.ratio(mine, other)
+        # The same 字号, also when a typo in the industry words hid where the row's 字号 ends (合煌生霜科技).
+        same_trade = parts.trade == theirs.trade or (len(mine) == len(other) and mine.startswith(theirs.trade))
+        score = ratio + s.trade_agrees if same_trade else min(ratio + s.trade_differs, s.trade_differs_max)
+        reasons = [f"名称相似度{ratio:.0f}" + ("，字号一致" if same_trade else f"，字号不同（{theirs.trade}）")]
     if parts.form and theirs.form and parts.form != theirs.form:
         score += s.form_differs
         reasons.append(f"组织形式不同（{theirs.form}）")
@@ -134,50 +141,78 @@ def _name_score(
 
 
 def trade_keys(trade: str) -> set[str]:
-    """The block keys of a 字号: itself and, for each character, the 字号 with that character left open (祥诚 ->
-    祥诚, ?诚, 祥?): two 字号 one typo apart share a key."""
-    return {trade, *(trade[:i] + "?" + trade[i + 1 :] for i in range(len(trade)))} if trade else set()
+    """The 字号 with each character left open in turn (祥诚 -> ?诚, 祥?): two 字号 one typo apart share one."""
+    return {trade[:i] + "?" + trade[i + 1 :] for i in range(len(trade))} if trade else set()
 
 
 Entry = tuple[dict[str, Any], NameParts, Any]
 
 
 class NameIndex:
-    """The register's names (and former names) blocked on city + 字号: a row's candidates share its city (when it
-    gives one) and its 字号 but for at most one character (:func:`trade_keys`)."""
+    """The register's names (and former names) blocked on the 字号, built once in memory: a row's candidates
+    share its 字号 (``=祥诚``), or its industry words and its 字号 but for one character (``?诚|物流``: a typo),
+    and lie in the city or province the row names (its region, else its name's prefix), anywhere when it names
+    none. A row's 字号 is also tried as the first two to four characters of its core (a typo in the industry words
+    hides where the 字号 ends: 祥诚物硫)."""
 
     def __init__(self, entities: Iterable[dict[str, Any]]):
-        self.by_key: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-        self.by_trade: dict[str, list[Entry]] = defaultdict(list)
+        self.blocks: dict[str, list[Entry]] = defaultdict(list)
         self.size = 0
         for entity in entities:
             self.size += 1
             names = [(entity["name"], None)] + [(n, ("former", until)) for n, until in entity.get("former_names", ())]
-            city = (entity.get("region") or "")[:4]
             for name, former in names:
                 parts = parse_name(name)
                 entry = (entity, parts, former)
-                for key in trade_keys(parts.trade):
-                    self.by_key[(city, key)].append(entry)
-                    self.by_trade[key].append(entry)
+                for key in _keys(parts.trade, parts.core):
+                    self.blocks[key].append(entry)
 
     def block(self, parts: NameParts, region: str | None) -> list[Entry]:
         hints = [region] if region else list(parts.regions)
         cities = {h[:4] for h in hints if h and not h.endswith("0000")}
         provinces = {h[:2] for h in hints if h and h.endswith("0000")}
+        core = parts.core
+        keys = {f"={core[:n]}" for n in (2, 3, 4) if len(core) > n}
+        for c in {core, strip_any_county(core)}:  # 安溪恒达茶业: 恒达
+            keys.update(_keys(trade_of(c), c))
+        seen: set[int] = set()
         out: list[Entry] = []
-        keys = trade_keys(parts.trade) | trade_keys(trade_of(strip_any_county(parts.core)))  # 安溪恒达茶业: 恒达
         for key in keys:
-            if cities:
-                for city in cities:
-                    out.extend(self.by_key.get((city, key), ()))
-            else:
-                out.extend(
-                    e
-                    for e in self.by_trade.get(key, ())
-                    if not provinces or (e[0].get("region") or "")[:2] in provinces
-                )
+            for entry in self.blocks.get(key, ()):
+                region_ = entry[0].get("region") or ""
+                if cities and region_[:4] not in cities or provinces and region_[:2] not in provinces:
+                    continue
+                if id(entry) not in seen:
+                    seen.add(id(entry))
+                    out.append(entry)
         return out
+
+
+def name_patterns(parts: NameParts) -> list[str]:
+    """SQL LIKE patterns that every register name sharing a block key with ``parts`` matches (:meth:`NameIndex.block`;
+    a name stored in 繁体 is the exception): its 字号 candidates anywhere in the name, and each 字号 with one
+    character open before its industry words (brackets may stand between them: 祥诚（泉州）物流)."""
+
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    core = parts.core
+    out = {f"%{esc(core[:n])}%" for n in (2, 3, 4) if len(core) > n}
+    for c in {core, strip_any_county(core)}:
+        trade = trade_of(c)
+        if not trade:
+            continue
+        out.add(f"%{esc(trade)}%")
+        rest = c[len(trade) :]
+        if rest:  # without industry words a 字号 with a character open would match too much: exact 字号 only
+            out.update(f"%{esc(trade[:i])}_{esc(trade[i + 1 :])}%{esc(rest)}%" for i in range(len(trade)))
+    return sorted(out)
+
+
+def _keys(trade: str, core: str) -> list[str]:
+    """The block keys of a name: its 字号, and its 字号 with one character open followed by its industry words."""
+    rest = core[len(trade) :] if core.startswith(trade) else core
+    return [f"={trade}", *(f"{k}|{rest}" for k in trade_keys(trade))] if trade else []
 
 
 def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[str, Any]]:
@@ -189,8 +224,9 @@ def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[s
     best: dict[int, dict[str, Any]] = {}
     # The most the other fields can add: only those the row gives.
     bonus = (max(0.0, s.legal_rep_agrees) if query.legal_rep else 0.0) + max(0.0, s.district_agrees)
-    bonus += max(0.0, s.industry_agrees) if query.industry else 0.0
+    bonus += (max(0.0, s.industry_agrees) if query.industry else 0.0) + max(0.0, s.trade_agrees)
     floor = s.review_score - bonus
+    districts = _districts(query, parts)
     block = index.block(parts, query.region)
     # The names close enough, in one pass of rapidfuzz's C loop; also with a leading county name of the row's
     # dropped (安溪恒达茶业), which _name_score drops when it is the candidate's own county.
@@ -207,11 +243,13 @@ def score_names(query: Query, index: NameIndex, s: MatchSettings) -> list[dict[s
             until = former[1]
             method = "former_name"
             reasons = [f"曾用名{theirs.text}" + (f"（使用至{until.isoformat()}）" if until else ""), *reasons]
-        points, more = _agreement(query, entity, parts, s)
+        points, more = _agreement(query, entity, districts, s)
         total = max(0.0, min(100.0, score + points))
         known = best.get(entity["id"])
         if known is None or total > known["score"]:
             best[entity["id"]] = _candidate(entity, method, total, reasons + more)
+            if districts and entity.get("region") not in districts:
+                best[entity["id"]]["other_district"] = True
     return sorted(best.values(), key=lambda c: (-c["score"], c["code"]))
 
 
@@ -223,6 +261,8 @@ def decide(candidates: Sequence[dict[str, Any]], s: MatchSettings) -> tuple[str,
     best = candidates[0]
     if best.get("conflict"):
         return REVIEW, None, f"{best['code']}的代码一致，但名称不符"
+    if best.get("other_district") and not s.link_other_district:
+        return REVIEW, None, f"{best['code']}登记在{best['region_name']}，不是本行所写的区县，不自动关联"
     margin = best["score"] - candidates[1]["score"] if len(candidates) > 1 else 100.0
     if len(candidates) > 1 and margin <= 0:
         return REVIEW, None, f"{best['code']}与{candidates[1]['code']}得分相同（{best['score']:g}），不自动关联"
@@ -277,27 +317,18 @@ def match_query(conn: Connection, query: Query, s: MatchSettings, index: NameInd
             candidates.sort(key=lambda c: (-c["score"], c["code"]))
         if not candidates:
             return _outcome(
-                query, method, [], REJECTED, None, f"登记库中没有{_METHOD_NAMES[method]}为{query.code}的主体"
+                query, method, [], REJECTED, None, f"登记库中没有{METHOD_NAMES[method]}为{query.code}的主体"
             )
         outcome, linked, why = decide(candidates, s)
         return _outcome(query, method, candidates, outcome, linked, why)
     if not (query.name or "").strip():
         raise MatchError("the row gives neither a code nor a name; give one of them")
-    if index is None:
-        index = NameIndex(mq.name_candidates(conn, scope_of(query)))
+    if index is None:  # one row: only the entities whose names could share a block key with it
+        index = NameIndex(mq.name_candidates(conn, scope_of(query), name_patterns(parse_name(query.name or ""))))
     candidates = score_names(query, index, s)
     outcome, linked, why = decide(candidates, s)
     method = linked["method"] if linked else "name"
     return _outcome(query, method, candidates, outcome, linked, why)
-
-
-_METHOD_NAMES = {
-    "uscc": "统一社会信用代码",
-    "org_code": "组织机构代码",
-    "reg_no": "注册号",
-    "name": "名称",
-    "former_name": "曾用名",
-}
 
 
 def scope_of(query: Query) -> list[str]:
@@ -349,7 +380,7 @@ def match(
         with store.read() as conn:
             result = match_query(conn, query, settings)
     except CodeError as exc:
-        raise MatchError(f"{exc}; correct the {_METHOD_NAMES[kind]}") from None
+        raise MatchError(f"{exc}; correct the {METHOD_NAMES[kind]}") from None
     result["candidates"] = result["candidates"][: settings.candidates_shown]
     result["kind"] = kind
     return MatchResult(result)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ INDUSTRY_WORDS = sorted(
         "贸易 国际贸易 进出口 商贸 实业 鞋业 鞋服 纺织 服装 服饰 食品 建材 电子科技 电子 科技 网络科技 信息科技 信息技术 "
         "餐饮管理 餐饮 茶业 茶叶 陶瓷 石材 物流 供应链 医药 药业 建筑工程 建筑 工程 装饰工程 装饰 房地产开发 房地产 置业 "
         "机械 机电 包装材料 包装 材料 商务咨询 咨询 管理 企业管理 酒店管理 酒店 文化传媒 传媒 文化 投资 发展 环保 新能源 "
-        "生物 农业 汽车 汽车修理部 修理部 小吃店 便利店 五金店 服装店 茶叶店 水果店 理发店 面馆 海鲜排档 果蔬 水产养殖 "
+        "电子商务 商务 工艺品 塑胶制品 制品 五金机电 销售服务 服务 生物 农业 汽车 汽车修理部 修理部 小吃店 便利店 五金店 服装店 茶叶店 水果店 理发店 面馆 海鲜排档 果蔬 水产养殖 "
         "生猪养殖 养殖 行业协会 商会 培训学校 养老院 幼儿园 超市 商行 经营部 门市部 店".split()
     ),
     key=len,
@@ -94,21 +95,23 @@ def _converter() -> object:
 
 
 @functools.lru_cache(maxsize=1)
-def _region_names() -> tuple[dict[str, str], int]:
-    """Region names (full, and short for provinces and cities) -> code, and the longest name's length."""
+def _region_names() -> tuple[dict[str, tuple[str, ...]], int]:
+    """Region names (full, and short for provinces and cities) -> the codes of that name (鼓楼区: 南京's, 徐州's,
+    福州's, 开封's; the full names of a higher level first), and the longest name's length."""
     text = resources.files("engine").joinpath("data/gb2260.csv").read_text(encoding="utf-8")
-    names: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
     rows = [line.split(",") for line in text.splitlines()[1:] if line]
     parents = {code: parent for code, _, parent in rows}
+    for code, name, _ in rows:
+        names.setdefault(name, []).append(code)
     for code, name, parent in rows:
-        names.setdefault(name, code)
         level_city_or_province = not parent or not parents.get(parent)
         if level_city_or_province:
             for suffix in _SUFFIXES:
                 if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-                    names.setdefault(name[: -len(suffix)], code)
+                    names.setdefault(name[: -len(suffix)], [code])
                     break
-    return names, max(map(len, names))
+    return {n: tuple(c) for n, c in names.items()}, max(map(len, names))
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,10 +128,30 @@ def _all_short_names() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _traditional() -> frozenset[str]:
+    """The characters OpenCC ``t2s`` may change: the keys of its character table and, in its phrase table, the
+    characters a phrase changes (a text with none of them converts to itself, so the slow conversion is skipped)."""
+    import opencc
+
+    folder = pathlib.Path(opencc.__file__).parent / "dictionary"
+    out: set[str] = set()
+    for file in ("TSCharacters.txt", "TSPhrases.txt"):
+        for line in (folder / file).read_text(encoding="utf-8").splitlines():
+            key, _, values = line.partition("\t")
+            value = values.split(" ")[0]
+            if len(key) == 1 or len(key) != len(value):
+                out.update(key)
+            else:
+                out.update(k for k, v in zip(key, value, strict=True) if k != v)
+    return frozenset(out)
+
+
 def simplify(text: str) -> str:
     """NFKC, traditional to simplified, punctuation and spaces dropped (brackets kept, as half-width)."""
     text = unicodedata.normalize("NFKC", text or "")
-    text = _converter().convert(text)  # type: ignore[attr-defined]
+    if not _traditional().isdisjoint(text):
+        text = _converter().convert(text)  # type: ignore[attr-defined]
     text = text.replace("〔", "(").replace("〕", ")").replace("【", "(").replace("】", ")")
     return _PUNCT.sub("", text)
 
@@ -137,9 +160,9 @@ def _strip_prefix(text: str, found: list[str]) -> str:
     names, longest = _region_names()
     while True:
         for n in range(min(longest, len(text) - 2), 1, -1):
-            code = names.get(text[:n])
-            if code is not None:
-                found.append(code)
+            codes = names.get(text[:n])
+            if codes is not None:
+                found.extend(codes)
                 text = text[n:]
                 break
         else:
@@ -153,16 +176,20 @@ def _strip_form(text: str) -> tuple[str, str]:
     return text, ""
 
 
+_WORDS = frozenset(INDUSTRY_WORDS)
+_WORD_LENGTHS = sorted({len(w) for w in INDUSTRY_WORDS}, reverse=True)
+
+
 def trade_of(core: str) -> str:
-    """The 字号 of a core (a name without region and form): the core without its trailing industry words, at
-    least two characters of it."""
+    """The 字号 of a core (a name without region and form): the core without its trailing industry words (the
+    longest that fits first), at least two characters of it."""
     trade = core
     changed = True
     while changed:
         changed = False
-        for word in INDUSTRY_WORDS:
-            if trade.endswith(word) and len(trade) - len(word) >= 2:
-                trade = trade[: -len(word)]
+        for n in _WORD_LENGTHS:
+            if len(trade) - n >= 2 and trade[-n:] in _WORDS:
+                trade = trade[:-n]
                 changed = True
                 break
     return trade
@@ -177,18 +204,40 @@ def parse_name(name: str) -> NameParts:
 
     def bracket(match: re.Match[str]) -> str:
         inner = match.group(1)
-        code = names.get(inner) or _all_short_names().get(inner)  # in brackets a county's short name is one too
-        if code:
-            found.append(code)
+        short = _all_short_names().get(inner)  # in brackets a county's short name is one too
+        codes = names.get(inner) or ((short,) if short else ())
+        if codes:
+            found.extend(codes)
             return ""
         return match.group(0) if f"({inner})" in FORMS else inner
 
     body = _BRACKETS.sub(bracket, text)
     body = _strip_prefix(body, found)
     core, form = _strip_form(body)
+    place = ""
+    if form == "分公司" and 0 < core.rfind("公司") < len(core) - 2:
+        # 祥诚物流有限公司晋江分公司: the company's core and the branch's place; the 字号 is the company's, the
+        # region the prefix names is the company's, the branch's is its place (within the company's city).
+        at = core.rfind("公司") + 2
+        core, place = _strip_form(core[:at])[0], core[at:]
+        place = place[:-1] if len(place) > 2 and place[-1] in "省市区县" else place
+        within = {c[:4] for c in found if not c.endswith("0000")} or {c[:2] for c in found}
+        found = [c for c in _counties_named(place) if any(c.startswith(w) for w in within)][:1]
     core = _strip_prefix(core, found) if len(core) > 3 else core
     core = core.replace("(", "").replace(")", "")
-    return NameParts(text, core, trade_of(core), form, tuple(found))
+    return NameParts(text, core + place, trade_of(core), form, tuple(found))
+
+
+@functools.lru_cache(maxsize=4096)
+def _counties_named(short: str) -> tuple[str, ...]:
+    """The county-level codes whose name without its suffix is ``short`` (鲤城 -> 350502; 鼓楼 -> several)."""
+    text = resources.files("engine").joinpath("data/gb2260.csv").read_text(encoding="utf-8")
+    out = []
+    for line in text.splitlines()[1:]:
+        code, name, _ = line.split(",")
+        if not code.endswith("00") and name[:-1] == short and name[-1] in "区县市旗":
+            out.append(code)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -198,10 +247,10 @@ def own_region_names(region: str) -> tuple[str, ...]:
     may be a county's name elsewhere: 华安)."""
     names, _ = _region_names()
     codes = {region, region[:4] + "00", region[:2] + "0000"} if region and len(region) == 6 else set()
-    found = [n for n, c in names.items() if c in codes]
+    found = [n for n, c in names.items() if codes.intersection(c)]
     for code in codes:  # a county's short name, which _region_names leaves out
         for n, c in list(names.items()):
-            if c == code:
+            if code in c:
                 for suffix in _SUFFIXES:
                     if n.endswith(suffix) and len(n) - len(suffix) >= 2:
                         found.append(n[: -len(suffix)])

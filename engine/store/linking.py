@@ -148,3 +148,13 @@ def entity(conn: Connection, code: str) -> dict[str, Any] | None:
         .one_or_none()
     )
     return dict(row) if row else None
+
+
+def market_entities(conn: Connection, region_prefix: str) -> list[Any]:
+    """(code, name, region) of the market entities (USCC, not persons) registered in a region, by code."""
+    stmt = (
+        sa.select(E.c.code, E.c.name, E.c.region)
+        .where(E.c.code_kind == "uscc", E.c.region.like(f"{region_prefix}%"))
+        .order_by(E.c.code)
+    )
+    return list(conn.execute(stmt).all())

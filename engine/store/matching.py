@@ -79,11 +79,11 @@ def by_codes(conn: Connection, codes: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def by_org_code(conn: Connection, org_code: str) -> list[dict[str, Any]]:
-    """The entities whose USCC carries this 组织机构代码 at positions 9-17."""
+    """The entities whose USCC carries this 组织机构代码 at positions 9-17 (through the index of migration 0009)."""
     return [
         dict(r)
         for r in conn.execute(
-            sa.select(*CANDIDATE_COLUMNS).where(E.c.code_kind == "uscc", sa.func.substr(E.c.code, 9, 9) == org_code)
+            sa.select(*CANDIDATE_COLUMNS).where(schema.ORG_CODE == org_code, E.c.code_kind == "uscc")
         ).mappings()
     ]
 
@@ -110,19 +110,24 @@ def crosswalk_code(conn: Connection, reg_no: str) -> str | None:
     return conn.execute(sa.select(X.c.code).where(X.c.reg_no == reg_no)).scalar_one_or_none()
 
 
-def name_candidates(conn: Connection, region_prefixes: Sequence[str] = ()) -> list[dict[str, Any]]:
+def name_candidates(
+    conn: Connection, region_prefixes: Sequence[str] = (), name_patterns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every entity (not natural persons) whose region begins with one of ``region_prefixes`` (all, when none
-    is given), with its former names as ``former_names`` [(name, used_until)]."""
-    stmt = sa.select(*CANDIDATE_COLUMNS).where(E.c.code_kind != "person")
-    if region_prefixes:
-        stmt = stmt.where(sa.or_(*(E.c.region.like(f"{p}%") for p in region_prefixes)))
+    is given) and, when ``name_patterns`` (SQL LIKE patterns, ``\\`` escapes) are given, whose name or a former
+    name matches one of them; with its former names as ``former_names`` [(name, used_until)]."""
+    in_region = sa.or_(*(E.c.region.like(f"{p}%") for p in region_prefixes)) if region_prefixes else sa.true()
+    stmt = sa.select(*CANDIDATE_COLUMNS).where(E.c.code_kind != "person", in_region)
+    if name_patterns:
+        named = sa.select(F.c.code).where(sa.or_(*(F.c.name.like(p, escape="\\") for p in name_patterns)))
+        stmt = stmt.where(sa.or_(*(E.c.name.like(p, escape="\\") for p in name_patterns), E.c.code.in_(named)))
     rows = [dict(r) | {"former_names": []} for r in conn.execute(stmt).mappings()]
     by_code = {r["code"]: r for r in rows}
     former = sa.select(F.c.code, F.c.name, F.c.used_until)
-    if region_prefixes:
-        former = former.join(E, E.c.code == F.c.code).where(
-            sa.or_(*(E.c.region.like(f"{p}%") for p in region_prefixes))
-        )
+    if name_patterns:  # a few entities
+        former = former.where(F.c.code.in_(list(by_code) or [""]))
+    elif region_prefixes:
+        former = former.join(E, E.c.code == F.c.code).where(in_region)
     for r in conn.execute(former):
         if r.code in by_code:
             by_code[r.code]["former_names"].append((r.name, r.used_until))

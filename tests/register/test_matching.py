@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -23,9 +24,10 @@ from engine.register.codes import (
     validate_reg_no,
 )
 from engine.register.matchconfig import MatchSettings, parse_settings
-from engine.register.matching import MatchError, Query, decide, match, match_query
+from engine.register.matching import MatchError, NameIndex, Query, decide, match, match_query
 from engine.register.names import parse_name
 from engine.store import entities as q
+from engine.store import matching as mq
 from engine.store import schema
 from policies import base_limits, record_kinds
 from policies.loader import base_matching
@@ -359,3 +361,56 @@ def test_dates_are_kept_on_the_crosswalk(store, register_):
     with store.read() as conn:
         row = conn.execute(schema.reg_no_crosswalk.select()).mappings().one()
     assert row["changed_on"] == dt.date(2016, 3, 1)
+
+
+def test_a_branch_shares_its_company_s_trade_name_and_names_its_own_district():
+    parts = parse_name("泉州市祥诚物流有限公司晋江分公司")
+    assert (parts.trade, parts.form, parts.regions) == ("祥诚", "分公司", ("350582",))
+    assert parse_name("泉州市祥诚物流有限公司晋江市分公司").core == parts.core == "祥诚物流晋江"
+
+
+def test_a_region_name_several_divisions_share_names_them_all():
+    assert {"350102", "320106"} <= set(parse_name("鼓楼区祥诚小吃店").regions)  # 福州's and 南京's 鼓楼区
+
+
+def test_a_branch_and_its_company_are_told_apart(store, tmp_path, register_):
+    branch = make_uscc("91", "350582", "MA2XC009")
+    rows = [{"code": branch, "name": "泉州市祥诚物流有限公司晋江分公司", "legal_rep": "黄明", "region": "350582"}]
+    register.import_entities(store, write_csv(tmp_path / "b.csv", rows), LIMITS)
+    assert run(store, name="泉州市祥诚物流有限公司晋江分公司")["code"] == branch
+    assert run(store, name="泉州市祥诚物流有限公司")["code"] == register_["xc_fz"]
+    assert run(store, name="泉州市祥诚物流有限公司", region="350503")["code"] == register_["xc_fz"]
+
+
+def test_a_candidate_in_another_district_than_the_row_names_is_not_linked(store, register_):
+    out = run(store, name="泉州市祥诚物流有限公司", region="350582")  # registered in 丰泽区
+    assert out["outcome"] == "review" and "不是本行所写的区县" in out["why"]
+    loose = dataclasses.replace(base_matching(), link_other_district=True)
+    with store.read() as conn:
+        assert match_query(conn, Query(name="泉州市祥诚物流有限公司", region="350582"), loose)["outcome"] == "linked"
+
+
+def test_a_typo_in_the_industry_words_keeps_the_trade_name(store, register_):
+    out = run(store, name="泉州市祥诚物硫有限公司", region="350503")
+    assert out["outcome"] == "linked" and out["code"] == register_["xc_fz"], out
+    assert "字号一致" in out["explanation"]
+
+
+@pytest.mark.parametrize(
+    "name,region",
+    [
+        ("泉州市祥诚物流有限公司", None),
+        ("祥城物流", "350503"),  # a typo in the 字号
+        ("泉州市祥诚物硫有限公司", None),  # a typo in the industry words
+        ("祥诚（泉州）物流", "350503"),
+        ("安溪恒达茶业股份有限公司", None),
+        ("晋江市青阳新宇鞋厂", "350582"),  # a former name
+        ("福州华联商贸有限公司", None),
+    ],
+)
+def test_one_row_finds_the_candidates_the_whole_index_finds(store, register_, name, region):
+    """match_query without an index reads only the names its LIKE patterns find; the outcome is the whole index's."""
+    with store.read() as conn:
+        alone = match_query(conn, Query(name=name, region=region), base_matching())
+        whole = match_query(conn, Query(name=name, region=region), base_matching(), NameIndex(mq.name_candidates(conn)))
+    assert alone == whole

@@ -22,7 +22,7 @@ def test_health_answers_without_authentication(world):
     store, _ = world
     add_app(store, "x", "check")
     response = TestClient(create_app(store)).get("/api/v1/health")
-    assert response.status_code == 200 and response.json() == {"status": "ok", "schema_revision": "0008"}
+    assert response.status_code == 200 and response.json() == {"status": "ok", "schema_revision": "0009"}
 
 
 def test_openapi_documents_the_check_route(caller):

@@ -67,7 +67,7 @@ def test_supervise_serve_answers_the_readme_client(world, key_file, tmp_path):
     )
     try:
         health = wait_for_health(proc, base, time.monotonic() + 60)
-        assert health == {"status": "ok", "schema_revision": "0008"}
+        assert health == {"status": "ok", "schema_revision": "0009"}
         namespace: dict = {}
         exec(client_code, namespace)
         namespace.update(APP_KEY=app["app_key"], SECRET=app["secret"], BASE=base)
