@@ -24,6 +24,7 @@ stops at its next batch; an error in a worker is raised here with its message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -34,7 +35,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from engine.errors import CycleError, SupervisionError
@@ -164,20 +165,28 @@ def evaluate_batches(
     # Every batch allocates a few hundred thousand short-lived, acyclic containers (rows, records, facts); the cyclic
     # collector then ran thousands of times over them and over everything long-lived, about a third of a
     # 1,000,000-entity cycle. Reference counting frees all of it, so the collector is paused for the loop.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         if workers > 0:
             return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided)
         return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (see evaluate_batches), restored afterwards."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
+def feed(batches: Iterable[tuple[list[Row], dict[str, dict], int]], sink: Sink, progress) -> tuple[int, int, float]:
     """Hand each (rows, new outcomes, entities read) to the sink; (rows, distinct keys, seconds in the sink)."""
-    count, keys, spent = 0, set(), 0.0
+    count, spent = 0, 0.0
+    keys: set[str] = set()
     for rows, new, read in batches:
         keys.update(new)
         t0 = time.perf_counter()
@@ -191,7 +200,7 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
 
 def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress, decided) -> dict[str, Any]:
     be = BatchEvaluator(version, as_of, previous, known_at, decided)
-    count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
+    count, distinct, spent = feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
         "entities": count,
         "distinct_vectors": distinct,
@@ -237,7 +246,7 @@ def _in_workers(
         p.start()
     try:
         batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
-        count, distinct, spent = _feed(batches, sink, progress)
+        count, distinct, spent = feed(batches, sink, progress)
         timings: Counter = Counter()
         evaluations = 0
         for k in range(workers):
