@@ -156,14 +156,17 @@ def evaluate_on_spark(
     decided: dict[str, SourceCycle | None] | None = None,
 ) -> dict[str, Any]:
     """:func:`engine.pipeline.parallel.evaluate_batches` on Spark: the same sink calls, in the same order, with the
-    same rows and outcomes. Returns the same statistics; ``timings`` has ``load`` and ``export`` (the register read
-    and the Parquet written, in the driver), ``job`` (Spark), ``facts`` and ``evaluate`` (summed over the tasks),
+    same rows and outcomes. Returns the same statistics; ``timings`` has ``session`` (Spark's start, or 0 when the
+    session was running), ``load`` and ``export`` (the register read
+    and the Parquet written, in the driver), ``job`` (Spark), ``convert`` (Arrow to Python), ``facts`` and ``evaluate`` (summed over the tasks),
     ``results`` (read back) and ``sink``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     clock = time.perf_counter
+    t0 = clock()
     spark = session(master)
+    started = clock() - t0
     be = BatchEvaluator(version, as_of, previous, known_at, decided)
     keys = sorted(k for k, c in (decided or {}).items() if c is not None)
     job = _Job(
@@ -177,7 +180,17 @@ def evaluate_on_spark(
     absent = tuple(k for k, c in (decided or {}).items() if c is None)
     job_fn = functools.partial(_evaluate_partition, job=job, absent=absent)
     work = tempfile.mkdtemp(prefix="supervise-spark-", dir=os.environ.get(WORK_DIR) or None)
-    timings = {"load": 0.0, "export": 0.0, "job": 0.0, "facts": 0.0, "evaluate": 0.0, "results": 0.0, "sink": 0.0}
+    timings = {
+        "session": started,
+        "load": 0.0,
+        "export": 0.0,
+        "job": 0.0,
+        "convert": 0.0,
+        "facts": 0.0,
+        "evaluate": 0.0,
+        "results": 0.0,
+        "sink": 0.0,
+    }
     try:
         schema = _input_schema(pa, len(keys))
         # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers (as BatchEvaluator does).
@@ -300,6 +313,7 @@ def _merged(pq: Any, out: str, n: int, stats: dict, timings: dict) -> tuple[list
         stats["durable_evaluations"] += part_stats["durable_evaluations"]
         timings["facts"] += part_stats["facts"]
         timings["evaluate"] += part_stats["evaluate"]
+        timings["convert"] += part_stats["convert"]
     return rows, new, read
 
 
@@ -356,13 +370,14 @@ def _evaluate_partition(batches: Iterator[Any], job: _Job, absent: tuple[str, ..
             os._exit(3)  # the test hook: this Python worker dies once, Spark retries its task
     be, tiers = _evaluator(job, absent)
     sources = list(tiers)
-    loads = json.loads
     decoded: dict[str, Any] = {}
     current: int | None = None
     entities: list[dict] = []
     records: dict[int, list] = {}
     previous: dict[int, str] = {}
     chunk_tiers: list[dict[int, str]] = [{} for _ in sources]
+    clock = time.perf_counter
+    spent = {"convert": 0.0}  # Arrow rows to the load step's entities and records, since the last chunk
 
     def flush() -> Any:
         for k, name in enumerate(sources):
@@ -373,9 +388,11 @@ def _evaluate_partition(batches: Iterator[Any], job: _Job, absent: tuple[str, ..
         rows, new, read = be.evaluate(entities, records, known={}, previous=previous)
         extra = {
             "durable_evaluations": be.durable_evaluations - before,
+            "convert": spent["convert"],
             "facts": be.timings["facts"] - f0,
             "evaluate": be.timings["evaluate"] - e0,
         }
+        spent["convert"] = 0.0
         payload = pickle.dumps((rows, new, read, extra), protocol=pickle.HIGHEST_PROTOCOL)
         return pa.RecordBatch.from_pydict(
             {"batch": [current], "first": [entities[0]["id"]], "payload": [payload]},
@@ -383,31 +400,53 @@ def _evaluate_partition(batches: Iterator[Any], job: _Job, absent: tuple[str, ..
         )
 
     for rb in batches:
-        cols = {name: rb.column(name).to_pylist() for name in rb.schema.names}
-        for j in range(rb.num_rows):
-            n = cols["batch"][j]
+        t1 = clock()
+        converted = list(_rows(rb, len(sources), decoded))
+        spent["convert"] += clock() - t1
+        for n, eid, entity, prev, decided, group in converted:
             if n != current:
                 if entities:
                     yield flush()
                 current, entities, records, previous = n, [], {}, {}
                 chunk_tiers = [{} for _ in sources]
-            eid = cols["id"][j]
-            entities.append({c: cols[c][j] for c in ENTITY_COLUMNS})
-            if cols["previous"][j] is not None:
-                previous[eid] = cols["previous"][j]
-            for k in range(len(sources)):
-                tier = cols[f"decided_{k}"][j]
+            entities.append(entity)
+            if prev is not None:
+                previous[eid] = prev
+            for k, tier in enumerate(decided):
                 if tier is not None:
                     chunk_tiers[k][eid] = tier
-            items = cols["records"][j]
-            if items:
-                group = []
-                for item in items:
-                    text = item["data"]
-                    value = decoded.get(text)
-                    if value is None:
-                        value = decoded[text] = loads(text)
-                    group.append((item["kind"], item["date"], value))
+            if group:
                 records[eid] = group
     if entities:
         yield flush()
+
+
+def _rows(rb: Any, sources: int, decoded: dict[str, Any]) -> Iterator[tuple]:
+    """An Arrow record batch of the export as (batch, entity id, entity, previous tier, decision tiers, records),
+    the entity and its records as the load step gives them (each distinct JSON text decoded once). The nested
+    records are read a column at a time (kinds, dates, texts of the whole batch) and cut by the list offsets."""
+    names = set(rb.schema.names) - {"records"}
+    cols = {name: rb.column(name).to_pylist() for name in names}
+    nested = rb.column("records")
+    offsets = nested.offsets.to_pylist()
+    flat = nested.flatten()  # the records of these rows only (the batch may be a slice)
+    kinds, dates = flat.field("kind").to_pylist(), flat.field("date").to_pylist()
+    values = []
+    for text in flat.field("data").to_pylist():
+        value = decoded.get(text)
+        if value is None:
+            value = decoded[text] = json.loads(text)
+        values.append(value)
+    base = offsets[0]
+    entity_cols = [cols[c] for c in ENTITY_COLUMNS]
+    tier_cols = [cols[f"decided_{k}"] for k in range(sources)]
+    for j in range(rb.num_rows):
+        lo, hi = offsets[j] - base, offsets[j + 1] - base
+        yield (
+            cols["batch"][j],
+            cols["id"][j],
+            dict(zip(ENTITY_COLUMNS, [c[j] for c in entity_cols])),
+            cols["previous"][j],
+            [c[j] for c in tier_cols],
+            list(zip(kinds[lo:hi], dates[lo:hi], values[lo:hi])),
+        )

@@ -28,6 +28,7 @@ from engine.pipeline.simulate import simulate
 from engine.store import Store, schema
 from policies import get_pack
 from tests.pipeline.test_cycles import bulk_register, counts, paused_cycle_run, wait_until
+from tests.pipeline.test_workers import decisions
 
 AS_OF = dt.date(2026, 4, 30)
 N = 3000
@@ -98,6 +99,25 @@ def test_the_spark_engine_stores_what_the_local_engine_stores(twin_registers, sm
     for k in ("wall_seconds", "workers"):
         sim_a.pop(k), sim_b.pop(k)
     assert sim_b == sim_a
+
+
+@pytest.mark.spark
+@pytest.mark.pg
+@pytest.mark.slow
+def test_on_postgresql_the_spark_engine_decides_as_the_local_engine(pg_url, small_batches, spark_master):
+    """One register, two period labels with the same as-of date (as tests/pipeline/test_workers.py does): the same
+    decision for every entity, and the same outcomes."""
+    store = Store(pg_url)
+    store.init()
+    try:
+        bulk_register(store, N)
+        a = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
+        b = run_cycle(store, "tax-credit", "2025-12", as_of=AS_OF, spark=spark_master)
+        assert decisions(store, b["cycle"]) == decisions(store, a["cycle"]) and len(decisions(store, a["cycle"])) == N
+        assert b["tiers"] == a["tiers"] and b["distinct_vectors"] == a["distinct_vectors"]
+        assert b["lists"]["already_listed"] == a["lists"]["proposed"]  # the first cycle's entries, found open
+    finally:
+        store.dispose()
 
 
 @pytest.mark.spark
