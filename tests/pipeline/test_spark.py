@@ -151,8 +151,9 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_a_driver_killed_mid_run_leaves_no_partial_cycle(sqlite_store, spark_master, tmp_path):
+def test_a_driver_killed_mid_run_leaves_no_partial_cycle(sqlite_store, spark_master, tmp_path, monkeypatch):
     bulk_register(sqlite_store, 45000)  # three batches of 20,000: the driver is killed after writing the first
+    monkeypatch.setenv(spark_engine.WORK_DIR, str(tmp_path))  # the killed driver cannot remove its Parquet files
     proc = paused_cycle_run(sqlite_store.url, tmp_path / "paused", "--engine", "spark", "--master", spark_master)
     jvms = _children(proc.pid)  # the driver's JVM (Spark's gateway), which ends with its Python process
     assert jvms
