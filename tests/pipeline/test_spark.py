@@ -84,12 +84,19 @@ def test_the_spark_engine_stores_what_the_local_engine_stores(twin_registers, sm
     assert b["engine"] == {"name": "spark", "master": "local[2,4]", "partitions": 5} and "engine" not in a
     assert b["entities"] == a["entities"] == N
     assert _steady(dict(b)) == _steady(dict(a))
+    # bank-tax reads the tax grade that cycle decided (a decision source: its tiers go to the tasks as a column).
+    bank_a = run_cycle(local, "bank-tax", "2025", as_of=AS_OF)
+    bank_b = run_cycle(on_spark, "bank-tax", "2025", as_of=AS_OF, spark=spark_master)
+    assert (
+        _steady(dict(bank_b)) == _steady(dict(bank_a)) and bank_a["sources"]["tax-credit@period"]["cycle"] == a["cycle"]
+    )
+    assert len({t["tier"] for t in bank_a["tiers"] if t["entities"]}) > 1
     # A second period reads the first one's tiers as the previous ones; its list proposals find open entries.
     a2 = run_cycle(local, "tax-credit", "2026", as_of=dt.date(2027, 4, 30))
     b2 = run_cycle(on_spark, "tax-credit", "2026", as_of=dt.date(2027, 4, 30), spark=spark_master)
     assert _steady(dict(b2)) == _steady(dict(a2)) and a2["changes"]["previous_cycle"] == a["cycle"]
     want, got = stored(local), stored(on_spark)
-    assert len(want["decisions"]) == 2 * N and len(want["list_entries"]) > 100
+    assert len(want["decisions"]) == 3 * N and len(want["list_entries"]) > 100
     for table in want:
         assert got[table] == want[table], table
     # Replay and simulation on Spark agree with the local engine's.
