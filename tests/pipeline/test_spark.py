@@ -27,6 +27,7 @@ from engine.pipeline.cycles import replay_cycle, run_cycle
 from engine.pipeline.simulate import simulate
 from engine.store import Store, schema
 from policies import get_pack
+from tests.builders_engine import DEFAULT_TIER_RULES, mini_pack
 from tests.pipeline.test_cycles import bulk_register, counts, paused_cycle_run, wait_until
 from tests.pipeline.test_workers import decisions
 
@@ -106,6 +107,29 @@ def test_the_spark_engine_stores_what_the_local_engine_stores(twin_registers, sm
     for k in ("wall_seconds", "workers"):
         sim_a.pop(k), sim_b.pop(k)
     assert sim_b == sim_a
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_previous_tiers_reach_the_tasks(twin_registers, small_batches, spark_master, tmp_path):
+    """A pack with a 'previous: tier' fact: its second cycle reads the first one's tiers on Spark as locally."""
+    pack = mini_pack(
+        tmp_path,
+        tier_rules=DEFAULT_TIER_RULES
+        + '\n      - {id: c-again, tier: C, priority: 60, when: "prev in [C]", basis: {doc: doc1}}',
+    )
+    text = pack.read_text(encoding="utf-8").replace(
+        "      bad: {",
+        "      prev: {label: 上期等级, type: enum, values: [A, B, C], source: {previous: tier}}\n      bad: {",
+    )
+    pack.write_text(text, encoding="utf-8")
+    local, on_spark = twin_registers
+    for period, as_of in (("2024", dt.date(2025, 4, 30)), ("2025", AS_OF)):
+        a = run_cycle(local, str(pack), period, as_of=as_of)
+        b = run_cycle(on_spark, str(pack), period, as_of=as_of, spark=spark_master)
+        assert _steady(dict(b)) == _steady(dict(a))
+    assert a["changes"]["tier_up"] + a["changes"]["tier_down"] > 0  # the first cycle's C tiers held some in C
+    assert stored(on_spark) == stored(local)
 
 
 @pytest.mark.spark
