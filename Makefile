@@ -10,7 +10,7 @@ PORT ?= 8080
 SCOPES := check,feedback,lists,bank
 # Debian/Ubuntu packages for notices (WeasyPrint's Pango/HarfBuzz, CJK fonts), PDF checks (poppler) and
 # browser rendering (Chromium).
-APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 openjdk-17-jre-headless
 
 .PHONY: help venv install deps test lint format demo serve bench clean
 .DEFAULT_GOAL := help
@@ -31,7 +31,7 @@ venv install: $(STAMP)
 # Re-install when the package metadata changes; the stamp records the last install.
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,spark]'
 	@touch $(STAMP)
 
 deps:

@@ -315,6 +315,33 @@ def init() -> None:
     emit(result)
 
 
+def engine_options(func: Callable) -> Callable:
+    """--engine local|spark and --master: where the register is evaluated (engine.pipeline.spark); the command
+    receives ``spark``, the Spark master or None."""
+
+    def callback(ctx: click.Context, _param, value: str | None):
+        engine = ctx.params.pop("engine", "local")
+        if engine == "local" and value is not None:
+            raise click.UsageError("--master needs --engine spark.")
+        return (value or "local[2]") if engine == "spark" else None
+
+    func = click.option(
+        "--master",
+        "spark",
+        metavar="URL",
+        callback=callback,
+        help="Spark master with --engine spark: local[2] (default), spark://host:7077, yarn.",
+    )(func)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "spark"]),
+        default="local",
+        show_default=True,
+        is_eager=True,
+        help="Evaluate in this process (local) or on Apache Spark (needs supervise[spark] and Java 17).",
+    )(func)
+
+
 def by_option(func: Callable) -> Callable:
     """--as USER: the user who acts (default $SUPERVISE_USER, else admin, the administrator `supervise init`
     creates). --by is its older name."""
@@ -799,13 +826,15 @@ def cycle() -> None:
     help="As-of date (default: end of the period; with --rerun, the as-of date of the revision it supersedes).",
 )
 @click.option("--rerun", is_flag=True, help="Store a new revision when the pack and period already have a cycle.")
+@engine_options
 @by_option
 @json_option
-def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool, by: str | None) -> None:
+def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool, spark: str | None, by: str | None) -> None:
     """Evaluate every entity in the register and store the cycle (all or nothing).
 
     From 100,000 entities a worker process evaluates while this one writes; SUPERVISE_WORKERS=N sets the number
-    (0: one process). Issue the cycle's notices afterwards with 'supervise notices issue --cycle ID'.
+    (0: one process). --engine spark evaluates on Spark (docs/scale.md); the decisions are the same and are
+    written here. Issue the cycle's notices afterwards with 'supervise notices issue --cycle ID'.
 
     Example: supervise cycle run --policy tax-credit --period 2025 --as-of 2026-04-30
     """
@@ -820,6 +849,7 @@ def cycle_run(policy_ref: str, period: str, as_of: str | None, rerun: bool, by: 
                 rerun,
                 actor=_actor(by, ("admin",)),
                 progress=tick,
+                spark=spark,
             )
     emit(result)
 
@@ -865,8 +895,9 @@ def cycle_diff(a: int, b: int) -> None:
 
 @cycle.command("replay")
 @click.argument("cycle_id", type=ID)
+@engine_options
 @json_option
-def cycle_replay(cycle_id: int) -> None:
+def cycle_replay(cycle_id: int, spark: str | None) -> None:
     """Recompute a cycle from its stored pack version and the records known when it ran; compare.
 
     From 100,000 entities two worker processes evaluate (SUPERVISE_WORKERS=N sets the number).
@@ -875,7 +906,7 @@ def cycle_replay(cycle_id: int) -> None:
     """
     with errors():
         with progress(None, f"Replaying cycle {cycle_id}") as tick:
-            r = replay_cycle(settings().store, cycle_id, progress=tick)
+            r = replay_cycle(settings().store, cycle_id, progress=tick, spark=spark)
     emit(r)
     if not r["identical"]:
         raise SystemExit(1)
@@ -911,8 +942,9 @@ def cycle_report(cycle_id: int, out_dir: str) -> None:
 )
 @click.option("--against", type=ID, help="Cycle to compare with (default: the latest cycle of the same pack id).")
 @click.option("--as-of", help="Evaluation date (default: the --against cycle's as-of date, else today).")
+@engine_options
 @json_option
-def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> None:
+def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None, spark: str | None) -> None:
     """Impact of a draft pack on the whole register, compared with a stored cycle; nothing is written.
 
     From 100,000 entities two worker processes evaluate (SUPERVISE_WORKERS=N sets the number).
@@ -922,7 +954,9 @@ def simulate_cmd(policy_ref: str, against: int | None, as_of: str | None) -> Non
     with errors():
         settings().store.require_schema()
         with progress(None, "Simulating") as tick:
-            r = simulate(settings().store, policy_ref, against, parse_date(as_of, "--as-of"), progress=tick)
+            r = simulate(
+                settings().store, policy_ref, against, parse_date(as_of, "--as-of"), progress=tick, spark=spark
+            )
     emit(r)
 
 

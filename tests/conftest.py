@@ -199,3 +199,21 @@ try:
     _hypothesis_settings.load_profile("supervise")
 except ImportError:  # pragma: no cover - hypothesis is in the test extra
     pass
+
+
+@pytest.fixture
+def spark_master() -> str:
+    """The Spark master of the Spark engine's tests: local[2]. Without pyspark, pyarrow or Java they skip with the
+    reason; with REQUIRE_PG=1 (CI, where ``make test`` installs supervise[spark]) they fail instead."""
+    import importlib.util
+    import shutil
+
+    missing = [m for m in ("pyspark", "pyarrow") if importlib.util.find_spec(m) is None]
+    if shutil.which("java") is None:
+        missing.append("java (Java 17)")
+    if missing:
+        message = f"the Spark engine needs {', '.join(missing)}: pip install -e '.[spark]' and make deps"
+        if REQUIRE_PG:
+            pytest.fail(f"REQUIRE_PG=1 but {message}")
+        pytest.skip(message)
+    return "local[2]"

@@ -25,6 +25,7 @@ from engine import authorities
 from engine.errors import CycleError, DatabaseLocked, UsageProblem
 from engine.facts import Period, SourceCycle, decision_shift, decision_sources
 from engine.model import PackVersion
+from engine.pipeline import spark as spark_engine
 from engine.pipeline.parallel import Sink, evaluate_batches
 from engine.pipeline.results import CycleDiff, CycleList, CycleRun, CycleView, Replay
 from engine.progress import announce
@@ -207,17 +208,34 @@ def evaluate_register(
     workers: int = 0,
     url: str | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
+    spark: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
-    ``url`` while the sink runs here. ``progress`` is told the register's size, then advanced per batch."""
+    ``url`` while the sink runs here; ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``, ``yarn``)
+    evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``progress`` is told the
+    register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
+    ranges = qe.batch_ranges(conn, BATCH)
+    if spark:
+        return spark_engine.evaluate_on_spark(
+            conn,
+            version,
+            as_of,
+            ranges,
+            sink,
+            master=spark,
+            previous=previous,
+            known_at=known_at,
+            progress=progress,
+            decided=decided,
+        )
     return evaluate_batches(
         conn,
         version,
         as_of,
-        qe.batch_ranges(conn, BATCH),
+        ranges,
         sink,
         previous=previous,
         known_at=known_at,
@@ -277,8 +295,10 @@ def run_cycle(
     rerun: bool = False,
     actor: str = "cli",
     progress: Callable[[int], None] | None = None,
+    spark: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every entity and store the cycle; returns the summary.
+    """Evaluate every entity and store the cycle; returns the summary. ``spark``: evaluate on Spark with that
+    master (engine.pipeline.spark; the same decisions, written here in the same transaction).
 
     The as-of date is ``as_of`` if given; else, for a rerun, the as-of date of the revision it supersedes (a rerun
     redoes that cycle); else the end of the period. ``as_of_from`` in the summary says which."""
@@ -360,7 +380,7 @@ def run_cycle(
                 _pause_for_test(pause)
                 pause = None
 
-        workers = workers_for(store, qe.entity_count(conn), sink_is_light=False)
+        workers = 0 if spark else workers_for(store, qe.entity_count(conn), sink_is_light=False)
         stats = evaluate_register(
             conn,
             version,
@@ -372,6 +392,7 @@ def run_cycle(
             workers=workers,
             url=store.url,
             decided=decided,
+            spark=spark,
         )
         if stats["entities"] == 0:
             raise CycleError(
@@ -393,6 +414,8 @@ def run_cycle(
                 "timings": {k: round(v, 3) for k, v in timings.items()},
             }
         )
+        if spark:  # which engine evaluated (a local cycle's summary has no such key)
+            summary["engine"] = {"name": "spark", "master": stats["master"], "partitions": stats["partitions"]}
         summary["as_of_from"] = as_of_from
         # The cycles its decision facts read, for the explanation, 'check' and replay (decision key -> cycle).
         summary["sources"] = {k: (c.describe() if c else None) for k, c in decided.items()}
@@ -573,8 +596,11 @@ def _list_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
     return dict(counts)
 
 
-def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | None = None) -> Replay:
-    """Recompute a stored cycle from the pack version it stored and the records known when it ran."""
+def replay_cycle(
+    store: Store, cycle_id: int, progress: Callable[[int], None] | None = None, spark: str | None = None
+) -> Replay:
+    """Recompute a stored cycle from the pack version it stored and the records known when it ran (``spark``: on
+    Spark with that master)."""
     with store.read() as conn:
         c = q.get_cycle(conn, cycle_id)
         version = version_from_body(c["pack_body"])
@@ -603,7 +629,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
                 if want != got and len(differences) < 100:
                     differences.append({"entity_id": entity_id, "stored": want, "replayed": got})
 
-        workers = workers_for(store, c["entity_count"], sink_is_light=True)
+        workers = 0 if spark else workers_for(store, c["entity_count"], sink_is_light=True)
         evaluate_register(
             conn,
             version,
@@ -615,6 +641,7 @@ def replay_cycle(store: Store, cycle_id: int, progress: Callable[[int], None] | 
             url=store.url,
             progress=progress,
             decided=decided,
+            spark=spark,
         )
     for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})

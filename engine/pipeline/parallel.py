@@ -1,8 +1,10 @@
 """Evaluating the register in batches, in this process or in worker processes.
 
 A batch is a range of entity ids (``store.entities.batch_ranges``). :class:`BatchEvaluator` turns one into
-evaluation rows: it reads the entities and their records, computes the facts, evaluates them (durable-rules
-once per distinct predicate vector, memoised) and serialises the facts. A row is a plain tuple, the cheapest
+evaluation rows in two steps: ``load`` reads the entities and their records; ``evaluate``, pure, computes the
+facts, evaluates them (durable-rules once per distinct predicate vector, memoised) and serialises the facts. The
+Spark engine (engine.pipeline.spark) runs the same two steps, the load in the driver and the evaluation in Spark
+tasks. A row is a plain tuple, the cheapest
 thing to send between processes::
 
     (entity_id, vector key, tier, ratio, per_year, forced, facts as JSON text)
@@ -22,6 +24,7 @@ stops at its next batch; an error in a worker is raised here with its message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -32,7 +35,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from engine.errors import CycleError, SupervisionError
@@ -79,29 +82,47 @@ class BatchEvaluator:
     def durable_evaluations(self) -> int:
         return self.ev.rs1.evaluations + self.ev.rs2.evaluations
 
-    def run(self, conn, first: int, last: int) -> tuple[list[Row], dict[str, dict], int]:
-        """Rows of the entities with ids in [first, last] (those the pack evaluates), the outcomes of vector keys
-        first met in this batch, and the number of entities read."""
-        clock = time.perf_counter
-        t0 = clock()
+    def load(self, conn, first: int, last: int) -> tuple[list[dict], dict[int, list]]:
+        """The load step: the entities with ids in [first, last] and the records their evaluation reads (entity id
+        -> records in (date, kind, id) order), as of this evaluator's date and knowledge date."""
+        t0 = time.perf_counter()
         batch = qe.entities_between(conn, first, last)
         records = (
             rq.records_for_range(conn, first, last, self.as_of, self.kinds, self.known_at)
             if self.kinds and batch
             else {}
         )
+        self.timings["load"] += time.perf_counter() - t0
+        return batch, records
+
+    def evaluate(
+        self,
+        batch: list[dict],
+        records: dict[int, list],
+        known: dict[str, tuple] | None = None,
+        previous: dict[int, str] | None = None,
+    ) -> tuple[list[Row], dict[str, dict], int]:
+        """The evaluate step, pure: rows of the entities of ``batch`` the pack evaluates, the outcomes of the vector
+        keys not in ``known`` (vector key -> (tier, ratio, per_year, forced), updated here), and len(batch).
+
+        ``known`` defaults to this evaluator's own memo, so that each key's outcome is reported once over the
+        batches it evaluates (what the sink needs); pass a fresh dict to report every key the batch uses (a Spark
+        task, whose result must not depend on the tasks the same worker ran before). ``previous`` replaces the
+        previous tiers given at construction (a Spark task gets those of its own entities)."""
+        clock = time.perf_counter
         t1 = clock()
         entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
-        get, none, compute, prev_get = records.get, (), self.compute, self.prev_get
+        get, none, compute = records.get, (), self.compute
+        prev_get = self.prev_get if previous is None or not self.ev.facts.needs_previous else previous.get
         if prev_get is None:
             facts_list = [compute(e, get(e["id"], none), None) for e in entities]
         else:
             facts_list = [compute(e, get(e["id"], none), prev_get(e["id"])) for e in entities]
-        del records
         t2 = clock()
         rows: list[Row] = []
         new: dict[str, dict] = {}
-        per_key, dumps = self.per_key, self.dumps
+        per_key = self.per_key if known is None else known
+        dumps = self.dumps
         for entity, facts, (key, outcome) in zip(entities, facts_list, self.ev.outcomes(facts_list)):
             fixed = per_key.get(key)
             if fixed is None:  # the first entity with this vector in this evaluator
@@ -110,10 +131,15 @@ class BatchEvaluator:
                 new[key] = outcome
             rows.append((entity["id"], key, fixed[0], fixed[1], fixed[2], fixed[3], dumps(facts)))
         t3 = clock()
-        self.timings["load"] += t1 - t0
         self.timings["facts"] += t2 - t1
         self.timings["evaluate"] += t3 - t2
         return rows, new, len(batch)
+
+    def run(self, conn, first: int, last: int) -> tuple[list[Row], dict[str, dict], int]:
+        """Rows of the entities with ids in [first, last] (those the pack evaluates), the outcomes of vector keys
+        first met in this batch, and the number of entities read: ``evaluate(*load(...))``."""
+        batch, records = self.load(conn, first, last)
+        return self.evaluate(batch, records)
 
 
 def evaluate_batches(
@@ -139,20 +165,28 @@ def evaluate_batches(
     # Every batch allocates a few hundred thousand short-lived, acyclic containers (rows, records, facts); the cyclic
     # collector then ran thousands of times over them and over everything long-lived, about a third of a
     # 1,000,000-entity cycle. Reference counting frees all of it, so the collector is paused for the loop.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         if workers > 0:
             return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided)
         return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (see evaluate_batches), restored afterwards."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
+def feed(batches: Iterable[tuple[list[Row], dict[str, dict], int]], sink: Sink, progress) -> tuple[int, int, float]:
     """Hand each (rows, new outcomes, entities read) to the sink; (rows, distinct keys, seconds in the sink)."""
-    count, keys, spent = 0, set(), 0.0
+    count, spent = 0, 0.0
+    keys: set[str] = set()
     for rows, new, read in batches:
         keys.update(new)
         t0 = time.perf_counter()
@@ -166,7 +200,7 @@ def _feed(batches, sink: Sink, progress) -> tuple[int, int, float]:
 
 def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress, decided) -> dict[str, Any]:
     be = BatchEvaluator(version, as_of, previous, known_at, decided)
-    count, distinct, spent = _feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
+    count, distinct, spent = feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
         "entities": count,
         "distinct_vectors": distinct,
@@ -212,7 +246,7 @@ def _in_workers(
         p.start()
     try:
         batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
-        count, distinct, spent = _feed(batches, sink, progress)
+        count, distinct, spent = feed(batches, sink, progress)
         timings: Counter = Counter()
         evaluations = 0
         for k in range(workers):

@@ -37,8 +37,10 @@ def simulate(
     against: int | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    spark: str | None = None,
 ) -> Simulation:
-    """Evaluate the register with a draft pack (file or id) and compare with a stored cycle; store nothing."""
+    """Evaluate the register with a draft pack (file or id) and compare with a stored cycle; store nothing.
+    ``spark``: evaluate on Spark with that master (engine.pipeline.spark)."""
     t0 = time.perf_counter()
     pack = get_pack(policy_ref)  # PolicyError with file:line problems for an invalid draft
     with store.read() as conn, qr.read_only(conn):
@@ -57,7 +59,7 @@ def simulate(
             for r in rows:  # (entity_id, key, ...): see engine.parallel
                 combos[(advance(r[0]), r[1])] += 1
 
-        workers = workers_for(store, qe.entity_count(conn), sink_is_light=True)
+        workers = 0 if spark else workers_for(store, qe.entity_count(conn), sink_is_light=True)
         stats = evaluate_register(
             conn,
             version,
@@ -68,6 +70,7 @@ def simulate(
             workers=workers,
             url=store.url,
             decided=resolve_sources(conn, version, as_of),  # the stored cycles its decision facts read, if any
+            spark=spark,
         )
         stream.drain()
         stored = q.outcomes_of(conn, base["id"]) if base else {}
