@@ -269,6 +269,11 @@ def _what(value: Any) -> str:
 
 def _problem(value: Any) -> str | None:
     """Why ``value`` must not be printed in a notice, or None when it may."""
+    kind = type(value)
+    if kind is str:
+        return _text_problem(value)
+    if kind is int or kind is float or kind is _Ident:
+        return None
     if isinstance(value, jinja2.Undefined):
         return None  # printing it raises the missing-field error, which names the field
     if value is None:
@@ -286,21 +291,32 @@ def _problem(value: Any) -> str | None:
     if isinstance(value, _Ident):
         return None
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return "empty (it prints nothing); leave the sentence out with {% if %}"
-        if _KEY_NAME.match(text):
-            return f"the bare key name '{text}': a field name, not text for the party"
-        found = _REPR.search(text)
-        if found:
-            return f"Python text ('{found.group(0)}' in '{text[:60]}')"
-        found = _PLACEHOLDER.search(text)
-        if found:
-            return f"an unfilled placeholder ('{found.group(0)}' in '{text[:60]}')"
-        return None
+        return _text_problem(str(value))
     if isinstance(value, _PLAIN):
         return None
     return f"a Python object ({type(value).__name__}): it would print its repr"
+
+
+_MAYBE_REPR = frozenset("([{<NTF")  # a text without any of these cannot match _REPR
+_MAYBE_PLACEHOLDER = frozenset("{}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _text_problem(value: str) -> str | None:
+    """:func:`_problem` of a text (cached: a run prints the same authority, dates and sentences many times)."""
+    text = value.strip()
+    if not text:
+        return "empty (it prints nothing); leave the sentence out with {% if %}"
+    if text.isascii() and _KEY_NAME.match(text):
+        return f"the bare key name '{text}': a field name, not text for the party"
+    chars = set(text)
+    found = _REPR.search(text) if not chars.isdisjoint(_MAYBE_REPR) else None
+    if found:
+        return f"Python text ('{found.group(0)}' in '{text[:60]}')"
+    found = _PLACEHOLDER.search(text) if not chars.isdisjoint(_MAYBE_PLACEHOLDER) else None
+    if found:
+        return f"an unfilled placeholder ('{found.group(0)}' in '{text[:60]}')"
+    return None
 
 
 def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
@@ -316,6 +332,14 @@ class _StrictDict(dict):
 
     __slots__ = ()
 
+    def __getattr__(self, name: str) -> Any:
+        # Jinja's ``a.b`` tries getattr first and falls back to a["b"] only after an AttributeError; answering
+        # here spares that exception on every field a template prints (dict methods still win, as in Jinja).
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
     def __iter__(self):
         raise RenderProblem(
             f"iterating a mapping gives its keys (field names such as "
@@ -323,7 +347,15 @@ class _StrictDict(dict):
         )
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _strict(value: Any) -> Any:
+    kind = type(value)
+    if kind in _LEAVES or kind is _StrictDict:
+        return value  # a _StrictDict's values are strict already
+    if kind is list:
+        return [_strict(v) for v in value]
     if isinstance(value, Mapping):
         return _StrictDict((k, _strict(v)) for k, v in value.items())
     if isinstance(value, list):
