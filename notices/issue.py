@@ -43,7 +43,7 @@ from engine.store.plans import forced_entities
 from engine.store.reports import outcome_counts, stored_notice_counts
 from engine.values import has_cjk as _has_cjk
 from engine.values import parse_date, period_cn
-from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, to_pdf
+from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, require_pdf_engine
 from notices.results import IssuedNotices, NoticeList
 from policies.loader import BOUNDS, version_from_body
 
@@ -874,21 +874,21 @@ def safe_filename(number: str) -> str:
     return number.translate(_UNSAFE)
 
 
-def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str], templates: Any) -> list[str]:
-    """Render a stored notice in each format and write ``out/<number>.<fmt>``; returns the paths."""
+def write_files(
+    row: Mapping[str, Any],
+    out: pathlib.Path,
+    formats: Sequence[str],
+    templates: Any,
+    pdf_engine: str | None = None,
+) -> list[str]:
+    """Render a stored notice in each format and write ``out/<number>.<fmt>``; returns the paths. The PDF is
+    made by ``pdf_engine`` (notices.render.PDF_ENGINES, default notices.render.PDF_ENGINE)."""
     paths = []
-    html = None
+    name = safe_filename(row["number"])
     for fmt in formats:
-        path = out / f"{safe_filename(row['number'])}.{fmt}"
-        if fmt == "pdf":
-            html = html if html is not None else render(row["template"], row["context"], "html", templates)
-            write_atomically(path, to_pdf(html))
-        else:
-            content = render(row["template"], row["context"], fmt, templates)
-            assert isinstance(content, str)  # txt and html render to text
-            if fmt == "html":
-                html = content
-            write_atomically(path, content.encode("utf-8"))
+        path = out / f"{name}.{fmt}"
+        content = render(row["template"], row["context"], fmt, templates, pdf_engine)
+        write_atomically(path, content if isinstance(content, bytes) else content.encode("utf-8"))
         paths.append(str(path))
     return paths
 
@@ -944,7 +944,7 @@ _IN_FLIGHT = 8  # worker jobs queued at most (bounds the memory held by pending 
 
 
 def _file_job(
-    rows: list[dict], out: str | None, formats: Sequence[str], templates: Any
+    rows: list[dict], out: str | None, formats: Sequence[str], templates: Any, pdf_engine: str | None = None
 ) -> list[tuple[list[str], bool]]:
     """Render and write the files of stored notices; for already-issued ones (``check``) also tell whether the
     text form still renders to the stored hash. Runs in a worker process for large runs."""
@@ -954,7 +954,7 @@ def _file_job(
             bool(row.get("check"))
             and content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
         )
-        files = write_files(row, pathlib.Path(out), formats, templates) if out else []
+        files = write_files(row, pathlib.Path(out), formats, templates, pdf_engine) if out else []
         results.append((files, changed))
     return results
 
@@ -970,10 +970,11 @@ class _Files:
         templates: Any,
         parallel: bool,
         progress: Callable[[int], None] | None = None,
+        pdf_engine: str | None = None,
     ):
         self.progress = progress  # advanced as files are written (rendering PDFs is most of a run)
         self.out = str(out_dir) if out_dir is not None else None
-        self.formats, self.templates = tuple(formats), templates
+        self.formats, self.templates, self.pdf_engine = tuple(formats), templates, pdf_engine
         self.pool = None
         self.pending: list[tuple[Any, list[dict]]] = []
         if parallel:
@@ -998,12 +999,16 @@ class _Files:
         if self.pool is None:
             for i in range(0, len(jobs), 20):  # 20 at a time: a PDF takes about half a second
                 self._collect(
-                    _file_job(jobs[i : i + 20], self.out, self.formats, self.templates), summaries[i : i + 20], report
+                    _file_job(jobs[i : i + 20], self.out, self.formats, self.templates, self.pdf_engine),
+                    summaries[i : i + 20],
+                    report,
                 )
             return
         step = 20 if "pdf" in self.formats else _BATCH  # PDF jobs smaller: progress moves every few seconds
         for i in range(0, len(jobs), step):
-            future = self.pool.submit(_file_job, jobs[i : i + step], self.out, self.formats, self.templates)
+            future = self.pool.submit(
+                _file_job, jobs[i : i + step], self.out, self.formats, self.templates, self.pdf_engine
+            )
             self.pending.append((future, summaries[i : i + step]))
             while len(self.pending) > _IN_FLIGHT:
                 self._wait_one(report)
@@ -1042,6 +1047,7 @@ def _run(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     out_dir = pathlib.Path(out) if out is not None else None
     if out_dir is not None:
@@ -1052,6 +1058,7 @@ def _run(
         templates,
         parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
         progress=progress,
+        pdf_engine=pdf_engine,
     )
     try:
         _issue_chunks(
@@ -1397,9 +1404,12 @@ def issue_for_cycle(
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
     progress: Callable[[int], None] | None = None,
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """Issue every notice a committed cycle's decisions and its new list entries call for."""
     formats, wanted = _check_formats(formats), _check_kinds(kinds)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     with store.read() as conn:
         cycle = _require_cycle(conn, cycle_id)
@@ -1470,6 +1480,7 @@ def issue_for_cycle(
         report=report,
         progress=progress,
         actor=actor,
+        pdf_engine=pdf_engine,
     )
 
 
@@ -1523,9 +1534,12 @@ def issue_for_plan(
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
     progress: Callable[[int], None] | None = None,
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """Issue one inspection notice per plan check, naming the inspectors drawn for it."""
     formats = _check_formats(formats)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     with store.read() as conn:
         plan = ns.get_plan(conn, plan_id)
@@ -1589,6 +1603,7 @@ def issue_for_plan(
         report=report,
         progress=progress,
         actor=actor,
+        pdf_engine=pdf_engine,
     )
 
 
@@ -1751,9 +1766,12 @@ def issue_list_event(
     templates: Any = None,
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """:func:`issue_for_list_event` in its own transaction, then write the files (for the CLI)."""
     formats = _check_formats(formats)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     report = IssueReport(
         f"list entry {entry_id}" + (f" ({event})" if event else ""), issued_on.isoformat(), _iso(out), formats
@@ -1777,7 +1795,7 @@ def issue_list_event(
             row = rows[s["number"]]
             assert row is not None  # just issued, or found stored
             try:
-                s["files"] = write_files(row, out_dir, formats, templates)
+                s["files"] = write_files(row, out_dir, formats, templates, pdf_engine)
             except OSError as exc:
                 raise _write_failed(exc, report, out_dir) from exc
         report.files += len(s["files"])
@@ -1798,9 +1816,12 @@ def get_notice(store: Store, number: str) -> dict[str, Any]:
     return row
 
 
-def render_notice(row: Mapping[str, Any], fmt: str = "txt", templates: Any = None) -> str | bytes:
-    """Re-render a stored notice from its stored context."""
-    return render(row["template"], row["context"], fmt, templates)
+def render_notice(
+    row: Mapping[str, Any], fmt: str = "txt", templates: Any = None, pdf_engine: str | None = None
+) -> str | bytes:
+    """Re-render a stored notice from its stored context (a PDF made by ``pdf_engine``, default
+    notices.render.PDF_ENGINE)."""
+    return render(row["template"], row["context"], fmt, templates, pdf_engine)
 
 
 def list_notices(

@@ -214,7 +214,46 @@ def issuer_layout(name: Any) -> dict[str, Any]:
     return {"size": f"{size:g}", "lines": [text[i : i + per] for i in range(0, len(text), per)] or [text]}
 
 
+def typst_text(value: Any) -> str:
+    """A value as Typst markup that prints it literally: every ASCII character other than a letter, a digit or a
+    space is preceded by a backslash (Typst's escape for any character), so ``#read(...)``, ``*bold*``, ``$x$``,
+    ``<label>``, ``@ref``, ``[...]``, ``//`` and backslashes print as written and never run; a line break becomes a
+    space (a blank line would end the paragraph)."""
+    return _typst_text(str(value))
+
+
+_TYPST_ESCAPES = {c: "\\" + c for c in map(chr, range(33, 127)) if not c.isalnum()}
+_TYPST_ESCAPES.update({chr(i): " " for i in range(32)})  # control characters and line breaks
+_TYPST_TABLE = str.maketrans(_TYPST_ESCAPES)
+
+
+@functools.lru_cache(maxsize=65536)
+def _typst_text(text: str) -> str:
+    return text.translate(_TYPST_TABLE) if not text.isalnum() else text
+
+
+def typst_pt(value: Any) -> _Typst:
+    """A font size in points as a Typst length (``26`` -> ``26pt``), for code positions where escaping would break
+    the number; anything but a number is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RenderProblem(f"'typst_pt' needs a number of points, and was given {_what(value)}")
+    try:
+        points = float(value)
+    except ValueError:
+        raise RenderProblem(f"'typst_pt' needs a number of points, and was given {_what(value)}") from None
+    return _Typst(f"{points:g}pt")
+
+
+def typst_date(value: Any) -> _Typst:
+    """A date as a Typst ``datetime`` (the PDF's date: the notice's own, so its bytes do not depend on the day
+    it is rendered)."""
+    d = templating._as_date(value)
+    return _Typst(f"datetime(year: {d.year}, month: {d.month}, day: {d.day})")
+
+
 FILTERS = {
+    "typst_pt": typst_pt,
+    "typst_date": typst_date,
     "center": center,
     "right": right,
     "join_cn": join_cn,
@@ -240,6 +279,10 @@ class RenderProblem(jinja2.TemplateRuntimeError):
 
 class _Ident(str):
     """A key name printed on purpose (``|ident``)."""
+
+
+class _Typst(str):
+    """Typst code a filter made from a checked value (``|typst_pt``): printed as it is, never escaped."""
 
 
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -272,7 +315,7 @@ def _problem(value: Any) -> str | None:
     kind = type(value)
     if kind is str:
         return _text_problem(value)
-    if kind is int or kind is float or kind is _Ident:
+    if kind is int or kind is float or kind is _Ident or kind is _Typst:
         return None
     if isinstance(value, jinja2.Undefined):
         return None  # printing it raises the missing-field error, which names the field
@@ -325,6 +368,16 @@ def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -
     if problem:
         raise RenderProblem(problem, where)
     return value
+
+
+def check_typst(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
+    """``finalize`` of the Typst templates: the output check, then the value escaped for Typst markup."""
+    problem = _problem(value)
+    if problem:
+        raise RenderProblem(problem, where)
+    if type(value) is _Typst:
+        return value
+    return _typst_text(str(value))  # str() of a missing field raises the missing-field error
 
 
 class _StrictDict(dict):
@@ -442,13 +495,13 @@ for _name in dir(StrictUndefined):
 
 
 @functools.lru_cache(maxsize=16)
-def _environment(user_dir: str | None) -> Environment:
+def _environment(user_dir: str | None, typst: bool = False) -> Environment:
     env = templating.environment(
         "notices",
         search=user_dir,
         trim=True,
         undefined=NoticeUndefined,
-        finalize=check_output,
+        finalize=check_typst if typst else check_output,
         code_generator=_CodeGenerator,
     )
     env.filters.update(FILTERS)
@@ -456,17 +509,18 @@ def _environment(user_dir: str | None) -> Environment:
     return env
 
 
-def environment(templates: str | os.PathLike | None = None) -> Environment:
-    """The Jinja environment: ``templates`` (a user directory) first, then the shipped templates."""
+def environment(templates: str | os.PathLike | None = None, typst: bool = False) -> Environment:
+    """The Jinja environment: ``templates`` (a user directory) first, then the shipped templates. ``typst``: the
+    environment of the ``*.typ`` templates, whose every printed value is escaped for Typst markup."""
     if templates is None:
-        return _environment(None)
+        return _environment(None, typst)
     path = pathlib.Path(templates)
     if not path.is_dir():
         raise NoticeError(
             f"Template directory '{templates}' does not exist or is not a directory; "
             f"fix --templates (it may hold e.g. warning.html to replace the shipped one)."
         )
-    return _environment(str(path.resolve()))
+    return _environment(str(path.resolve()), typst)
 
 
 def template_names(templates: str | os.PathLike | None = None) -> list[str]:
@@ -498,7 +552,7 @@ def _template_frames(exc: BaseException) -> list[str]:
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         name = pathlib.Path(frame.filename).name
-        if frame.filename.endswith((".txt", ".html", ".css", ".htm")):
+        if frame.filename.endswith((".txt", ".html", ".css", ".htm", ".typ")):
             frames.append(f"{name} line {frame.lineno}")
     return frames
 
@@ -507,27 +561,44 @@ def _template_frames(exc: BaseException) -> list[str]:
 def render(
     kind_or_template: str,
     context: Mapping[str, Any],
-    fmt: Literal["txt", "html"] = "txt",
+    fmt: Literal["txt", "html", "typ"] = "txt",
     templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str: ...
 @overload
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: Literal["pdf"], templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: Literal["pdf"],
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> bytes: ...
 @overload
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: str, templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: str,
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str | bytes: ...
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt", templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: str = "txt",
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str | bytes:
-    """Render a notice: ``txt`` and ``html`` give str, ``pdf`` gives bytes (WeasyPrint)."""
+    """Render a notice: ``txt``, ``html`` and ``typ`` (the Typst source of the PDF) give str, ``pdf`` gives bytes,
+    made by ``pdf_engine`` (:data:`PDF_ENGINES`; default :data:`PDF_ENGINE`)."""
     if fmt == "pdf":
-        return to_pdf(render(kind_or_template, context, "html", templates))
-    if fmt not in ("txt", "html"):
+        engine = require_pdf_engine(pdf_engine)
+        if engine == "weasyprint":
+            return to_pdf(render(kind_or_template, context, "html", templates))
+        return typst_pdf(render(kind_or_template, context, "typ", templates))
+    if fmt not in ("txt", "html", "typ"):
         raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
     name = f"{kind_or_template}.{fmt}"
-    env = environment(templates)
+    env = environment(templates, typst=fmt == "typ")
     try:
         template = env.get_template(name)
     except jinja2.TemplateNotFound as exc:
@@ -616,8 +687,13 @@ def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
 def require_pdf_fonts(html: str) -> None:
     """Refuse (NoticeError) when no Chinese font of a ``font-family`` the notice's style names is installed:
     WeasyPrint would then print every character as an empty box, without a warning."""
+    require_fonts(css_font_families(html))
+
+
+def require_fonts(families: list[list[str]]) -> None:
+    """Refuse (NoticeError) when a font list of the notice has no Chinese font installed (fontconfig)."""
     installed = cjk_font_families(os.environ.get("FONTCONFIG_FILE"))
-    missing = [names for names in css_font_families(html) if not installed.intersection(names)]
+    missing = [names for names in families if not installed.intersection(names)]
     if missing:
         wanted = "、".join(dict.fromkeys(n for names in missing for n in names))
         raise NoticeError(
@@ -637,3 +713,79 @@ def to_pdf(html: str) -> bytes:
             f"PDF output needs WeasyPrint ({exc}); pip install weasyprint, or use --format html."
         ) from exc
     return weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+
+
+# -- PDF engines ----------------------------------------------------------------------------------
+
+PDF_ENGINES = ("typst", "weasyprint")
+PDF_ENGINE = "typst"  # the default: see docs/notices.md for the figures and the renderings that chose it
+
+
+def require_pdf_engine(engine: str | None) -> str:
+    engine = engine or PDF_ENGINE
+    if engine not in PDF_ENGINES:
+        raise NoticeError(
+            f"Unknown PDF engine '{engine}'{did_you_mean(engine, PDF_ENGINES)}; use {' or '.join(PDF_ENGINES)}."
+        )
+    return engine
+
+
+_TYPST_FONTS = re.compile(r'^#let\s+\w+\s*=\s*\(((?:\s*"[^"\n]*"\s*,?)+)\)', re.MULTILINE)
+
+
+def typst_font_families(source: str) -> list[list[str]]:
+    """The families of each font list a Typst notice defines (``#let serif = ("FangSong", ...)``)."""
+    out = []
+    for names in _TYPST_FONTS.findall(source):
+        named = [n.strip().strip('"') for n in names.split(",") if n.strip()]
+        if named and named not in out:
+            out.append(named)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def cjk_font_dirs(fontconfig_file: str | None = None) -> tuple[str, ...]:
+    """The folders of the fonts fontconfig has for Chinese (``fc-list :lang=zh file``): where Typst looks, so both
+    engines see the same fonts (Typst reads no fontconfig); ``fontconfig_file`` only keys the cache."""
+    import subprocess
+
+    done = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=60, check=False)
+    files = [line.split(":")[0].strip() for line in done.stdout.splitlines()]
+    return tuple(sorted({str(pathlib.Path(f).parent) for f in files if f}))
+
+
+@functools.lru_cache(maxsize=4)
+def _typst_compiler(font_dirs: tuple[str, ...]) -> tuple[Any, Any]:
+    """One Typst compiler per process and font set (it keeps the fonts it has read), and the empty folder that is
+    its root: a notice's source can read no file (its values are escaped anyway)."""
+    import tempfile
+
+    try:
+        import typst
+    except ImportError as exc:  # pragma: no cover - typst is a dependency
+        raise NoticeError(
+            f"PDF output with the Typst engine needs the typst package ({exc}); pip install typst, or use "
+            f"--pdf-engine weasyprint."
+        ) from exc
+    root = tempfile.TemporaryDirectory(prefix="supervise-typst-")
+    return typst.Compiler(font_paths=list(font_dirs), ignore_system_fonts=True), root
+
+
+def typst_pdf(source: str) -> bytes:
+    """Typst source -> PDF with the process's reused compiler; refused when its CJK fonts are missing."""
+    fontconfig = os.environ.get("FONTCONFIG_FILE")
+    require_fonts(typst_font_families(source))
+    compiler, root = _typst_compiler(cjk_font_dirs(fontconfig))
+    import typst
+
+    try:
+        pdf = compiler.compile(input=source.encode("utf-8"), format="pdf", root=root.name)
+    except typst.TypstError as exc:
+        raise NoticeError(
+            f"Typst could not typeset the notice: {exc.message}"
+            + (f" ({'; '.join(exc.hints)})" if exc.hints else "")
+            + ". Fix the .typ template (escape nothing by hand: every printed value is escaped), or use "
+            "--pdf-engine weasyprint."
+        ) from None
+    assert isinstance(pdf, bytes)
+    return pdf
