@@ -939,6 +939,7 @@ def _check_kinds(kinds: Sequence[str] | None) -> set[str] | None:
 
 
 PARALLEL_MIN = 2000  # a run that may write at least this many notices renders its files in worker processes
+PARALLEL_MIN_PDF = 100  # ... or this many with PDFs (a PDF takes 10-500 ms, a worker about a second to start)
 _BATCH = 200  # notices per worker job
 _IN_FLIGHT = 8  # worker jobs queued at most (bounds the memory held by pending contexts)
 
@@ -1048,15 +1049,20 @@ def _run(
     progress: Callable[[int], None] | None,
     actor: str,
     pdf_engine: str | None = None,
+    size: int | None = None,
 ) -> IssueReport:
+    """Issue the causes of each chunk; ``size``: how many causes there may be (decides on worker processes)."""
     out_dir = pathlib.Path(out) if out is not None else None
+    size = len(chunks) * CHUNK if size is None else size
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     files = _Files(
         out_dir,
         formats,
         templates,
-        parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
+        parallel=out_dir is not None
+        and size >= (PARALLEL_MIN_PDF if "pdf" in formats else PARALLEL_MIN)
+        and (os.cpu_count() or 1) > 1,
         progress=progress,
         pdf_engine=pdf_engine,
     )
@@ -1473,6 +1479,7 @@ def issue_for_cycle(
         store,
         f"cycle:{cycle_id}",
         chunks,
+        size=len(decision_ids) + len(entry_ids),
         issued_on=issued_on,
         out=out,
         formats=formats,
@@ -1596,6 +1603,7 @@ def issue_for_plan(
         store,
         f"plan:{plan_id}",
         [check_chunk(c) for c in chunked(check_ids, CHUNK)],
+        size=len(check_ids),
         issued_on=issued_on,
         out=out,
         formats=formats,
