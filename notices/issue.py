@@ -1278,7 +1278,10 @@ def _entry_causes(
     period: str | None = None,
     results: dict[int, Any] | None = None,
     evidence: _Evidence | None = None,
+    named: Mapping[str, list] | None = None,
 ) -> list[Cause]:
+    """The notices of an entry's events. ``results`` (outcome id -> result) and ``named`` (the entry's evidence,
+    :meth:`_Evidence.of`) when the caller read them for a whole chunk; else they are read here."""
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
@@ -1294,11 +1297,12 @@ def _entry_causes(
         result = ns.outcome_result(conn, oid)
     facts = entry.get("facts") or {}
     listed_on = _listed_on(entry.get("events") or [])
-    named: dict[str, list] = {}
-    if entry.get("decision_id") and events:
-        named = (evidence or _Evidence()).of(
-            conn, None, entry.get("cycle_id"), [(entry["entity_id"], facts, result or {})]
-        )[0]
+    if named is None:
+        named = {}
+        if entry.get("decision_id") and events:
+            named = (evidence or _Evidence()).of(
+                conn, None, entry.get("cycle_id"), [(entry["entity_id"], facts, result or {})]
+            )[0]
     causes = []
     window = int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0)
     for ev in events:
@@ -1454,8 +1458,18 @@ def issue_for_cycle(
 
     def entry_chunk(ids):
         def make(conn):
+            entries = ns.entries_with_events(conn, ids)
+            # the records behind the entries' reasons, read for the chunk at once (one query, not one an entry)
+            decided = [e for e in entries if e.get("decision_id")]
+            found = evidence.of(
+                conn,
+                cycle,
+                cycle_id,
+                [(e["entity_id"], e.get("facts") or {}, outcomes.get(e.get("outcome_id")) or {}) for e in decided],
+            )
+            named = {e["id"]: f for e, f in zip(decided, found)}
             causes = []
-            for entry in ns.entries_with_events(conn, ids):
+            for entry in entries:
                 result = outcomes.get(entry["outcome_id"]) if entry.get("outcome_id") else None
                 causes += _entry_causes(
                     conn,
@@ -1467,7 +1481,9 @@ def issue_for_cycle(
                     cfg,
                     report.skipped,
                     period=cycle.get("period"),
+                    results=outcomes,
                     evidence=evidence,
+                    named=named.get(entry["id"], {}),
                 )
             return causes
 

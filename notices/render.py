@@ -26,6 +26,8 @@ import os
 import pathlib
 import re
 import string
+import subprocess
+import tempfile
 import traceback
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -669,8 +671,6 @@ def css_font_families(html: str) -> list[list[str]]:
 def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
     """Font families fontconfig has for Chinese (``fc-list :lang=zh family``); ``fontconfig_file`` only keys the
     cache (the environment variable FONTCONFIG_FILE is what fc-list reads)."""
-    import subprocess
-
     try:
         done = subprocess.run(
             ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60, check=False
@@ -718,7 +718,7 @@ def to_pdf(html: str) -> bytes:
 # -- PDF engines ----------------------------------------------------------------------------------
 
 PDF_ENGINES = ("typst", "weasyprint")
-PDF_ENGINE = "typst"  # the default: see docs/notices.md for the figures and the renderings that chose it
+PDF_ENGINE = "typst"  # the default: README "Benchmarks" has the figures and the comparison that chose it
 
 
 def require_pdf_engine(engine: str | None) -> str:
@@ -747,43 +747,39 @@ def typst_font_families(source: str) -> list[list[str]]:
 def cjk_font_dirs(fontconfig_file: str | None = None) -> tuple[str, ...]:
     """The folders of the fonts fontconfig has for Chinese (``fc-list :lang=zh file``): where Typst looks, so both
     engines see the same fonts (Typst reads no fontconfig); ``fontconfig_file`` only keys the cache."""
-    import subprocess
-
     done = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=60, check=False)
     files = [line.split(":")[0].strip() for line in done.stdout.splitlines()]
     return tuple(sorted({str(pathlib.Path(f).parent) for f in files if f}))
 
 
 @functools.lru_cache(maxsize=4)
-def _typst_compiler(font_dirs: tuple[str, ...]) -> tuple[Any, Any]:
-    """One Typst compiler per process and font set (it keeps the fonts it has read), and the empty folder that is
-    its root: a notice's source can read no file (its values are escaped anyway)."""
-    import tempfile
-
+def _typst_compiler(font_dirs: tuple[str, ...]) -> tuple[Any, Any, type[Exception]]:
+    """One Typst compiler per process and font set (it keeps the fonts it has read and what it laid out), the
+    empty folder that is its root (a notice's source can read no file; its values are escaped anyway), and the
+    error class it raises."""
     try:
-        import typst
+        import typst  # heavy (a Rust extension with its own fonts): loaded when a PDF is first typeset
     except ImportError as exc:  # pragma: no cover - typst is a dependency
         raise NoticeError(
             f"PDF output with the Typst engine needs the typst package ({exc}); pip install typst, or use "
             f"--pdf-engine weasyprint."
         ) from exc
     root = tempfile.TemporaryDirectory(prefix="supervise-typst-")
-    return typst.Compiler(font_paths=list(font_dirs), ignore_system_fonts=True), root
+    return typst.Compiler(font_paths=list(font_dirs), ignore_system_fonts=True), root, typst.TypstError
 
 
 def typst_pdf(source: str) -> bytes:
     """Typst source -> PDF with the process's reused compiler; refused when its CJK fonts are missing."""
     fontconfig = os.environ.get("FONTCONFIG_FILE")
     require_fonts(typst_font_families(source))
-    compiler, root = _typst_compiler(cjk_font_dirs(fontconfig))
-    import typst
-
+    compiler, root, typst_error = _typst_compiler(cjk_font_dirs(fontconfig))
     try:
         pdf = compiler.compile(input=source.encode("utf-8"), format="pdf", root=root.name)
-    except typst.TypstError as exc:
+    except typst_error as exc:
+        message, hints = getattr(exc, "message", str(exc)), getattr(exc, "hints", None) or []
         raise NoticeError(
-            f"Typst could not typeset the notice: {exc.message}"
-            + (f" ({'; '.join(exc.hints)})" if exc.hints else "")
+            f"Typst could not typeset the notice: {message}"
+            + (f" ({'; '.join(hints)})" if hints else "")
             + ". Fix the .typ template (escape nothing by hand: every printed value is escaped), or use "
             "--pdf-engine weasyprint."
         ) from None
