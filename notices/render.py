@@ -409,11 +409,14 @@ def _strict(value: Any) -> Any:
     kind = type(value)
     if kind in _LEAVES or kind is _StrictDict:
         return value  # a _StrictDict's values are strict already
-    if kind is list:
-        return [_strict(v) for v in value]
-    if isinstance(value, Mapping):
-        return _StrictDict((k, _strict(v)) for k, v in value.items())
-    if isinstance(value, list):
+    if kind is dict or isinstance(value, Mapping):
+        out = _StrictDict()
+        for k, v in value.items():
+            out[k] = v if type(v) in _LEAVES else _strict(v)
+        return out
+    if kind is list or isinstance(value, list):
+        if all(type(v) in _LEAVES for v in value):
+            return list(value)  # a list of texts: nothing in it to make strict (a copy all the same)
         return [_strict(v) for v in value]
     return value
 
