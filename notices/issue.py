@@ -1465,7 +1465,7 @@ def issue_for_cycle(
                 conn,
                 cycle,
                 cycle_id,
-                [(e["entity_id"], e.get("facts") or {}, outcomes.get(e.get("outcome_id")) or {}) for e in decided],
+                [(e["entity_id"], e.get("facts") or {}, outcomes.get(e["outcome_id"]) or {}) for e in decided],
             )
             named = {e["id"]: f for e, f in zip(decided, found)}
             causes = []
