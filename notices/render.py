@@ -599,6 +599,7 @@ def render(
         engine = require_pdf_engine(pdf_engine)
         if engine == "weasyprint":
             return to_pdf(render(kind_or_template, context, "html", templates))
+        _require_typst_templates(kind_or_template, templates)
         return typst_pdf(render(kind_or_template, context, "typ", templates))
     if fmt not in ("txt", "html", "typ"):
         raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
@@ -648,6 +649,22 @@ def render(
         raise NoticeError(f"Notice template '{name}'{where} failed: {exc}. Fix the template or the context.") from None
     except jinja2.TemplateError as exc:
         raise NoticeError(f"Notice template '{name}' failed: {exc}. Fix the template.") from None
+
+
+def _require_typst_templates(kind: str, templates: str | os.PathLike | None) -> None:
+    """A user directory that changes the HTML form of a notice must change its Typst form too, or the Typst PDF
+    would silently keep the shipped wording and layout: refused, naming the files and the two fixes."""
+    if templates is None:
+        return
+    folder = pathlib.Path(templates)
+    html = [n for n in (f"{kind}.html", "_base.html", "_facts.html", "_style.css") if (folder / n).is_file()]
+    typ = [n for n in (f"{kind}.typ", "_base.typ", "_facts.typ") if (folder / n).is_file()]
+    if html and not typ:
+        raise NoticeError(
+            f"The template directory '{templates}' changes the HTML form ({', '.join(html)}) but has no Typst "
+            f"form ({kind}.typ), so a Typst PDF would not show the change; add {kind}.typ there (copy "
+            f"{TEMPLATES_DIR / (kind + '.typ')}), or use --pdf-engine weasyprint to print the HTML form."
+        )
 
 
 def content_hash(text: str) -> str:

@@ -79,6 +79,15 @@ def test_typst_text_escapes_every_markup_character():
     assert typst_text("一\n\n二") == "一  二"  # a blank line would end the paragraph
 
 
+def test_an_html_template_of_ones_own_without_its_typst_form_is_refused_for_a_typst_pdf(tmp_path):
+    shipped = pathlib.Path(__file__).resolve().parents[2] / "notices" / "templates" / "warning.html"
+    (tmp_path / "warning.html").write_text(shipped.read_text(encoding="utf-8").replace("特此函告", "此致"))
+    ctx = issue.sample_context("warning")
+    with pytest.raises(NoticeError, match=r"changes the HTML form \(warning\.html\).*warning\.typ.*weasyprint"):
+        render("warning", ctx, "pdf", tmp_path, "typst")
+    assert "此致" in squeeze(pdf_text(render("warning", ctx, "pdf", tmp_path, "weasyprint"), tmp_path))
+
+
 def test_a_typst_template_error_names_the_fix(tmp_path):
     (tmp_path / "warning.typ").write_text('{% extends "_base.typ" %}{% block body %}#nosuchfunc(1){% endblock %}')
     with pytest.raises(NoticeError, match=r"Typst could not typeset.*\.typ template"):
