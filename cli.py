@@ -1684,6 +1684,15 @@ def notices() -> None:
 _NOTICE_KINDS = NOTICE_KINDS  # the policy model's notice kinds, one list for packs and commands
 
 
+def _pdf_engine_option(f):
+    return click.option(
+        "--pdf-engine",
+        type=click.Choice(render.PDF_ENGINES),
+        default=None,
+        help=f"What typesets the PDF (default {render.PDF_ENGINE}; weasyprint renders the HTML form).",
+    )(f)
+
+
 @notices.command("issue")
 @click.option(
     "--cycle", "cycle_id", type=ID, help="Committed cycle: every notice its decisions and list entries call for."
@@ -1717,6 +1726,7 @@ _NOTICE_KINDS = NOTICE_KINDS  # the policy model's notice kinds, one list for pa
     metavar="KEY=VALUE",
     help="Notice setting, e.g. interview.place=本局三楼会议室, contact.phone=0595-12345678 (repeatable).",
 )
+@_pdf_engine_option
 @json_option
 def notices_issue(
     cycle_id: int | None,
@@ -1729,6 +1739,7 @@ def notices_issue(
     as_of: str | None,
     templates: str | None,
     set_: tuple[str, ...],
+    pdf_engine: str | None,
 ) -> None:
     """Number, store and write the notices a cycle, plan or list event calls for.
 
@@ -1758,6 +1769,7 @@ def notices_issue(
             templates=templates,
             settings=issue.parse_settings(set_),
             actor=_actor(None),
+            pdf_engine=pdf_engine,
         )
         if cycle_id is not None:
             with progress(None, "Issuing notices") as tick:
@@ -1782,8 +1794,9 @@ def notices_issue(
 )
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates that replace shipped ones.")
+@_pdf_engine_option
 @json_option
-def notices_show(number: str, fmt: str, out: str | None, templates: str | None) -> None:
+def notices_show(number: str, fmt: str, out: str | None, templates: str | None, pdf_engine: str | None) -> None:
     """Print a stored notice, re-rendered from its stored context (identical to what was issued).
 
     Example: supervise notices show "泉市监信告知〔2025〕1号" --format pdf --out notice.pdf
@@ -1794,7 +1807,7 @@ def notices_show(number: str, fmt: str, out: str | None, templates: str | None) 
         if out is not None:
             output_file(out)
         row = issue.get_notice(settings().store, number)
-        content = issue.render_notice(row, fmt, templates)
+        content = issue.render_notice(row, fmt, templates, pdf_engine)
     shown = NoticeShown.of(row, out, content)
     if out:
         try:
@@ -1844,7 +1857,8 @@ def notices_list(
 )
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of printing.")
 @click.option("--templates", type=click.Path(file_okay=False), help="Directory of templates to try out.")
-def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None) -> None:
+@_pdf_engine_option
+def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None, pdf_engine: str | None) -> None:
     """Render a kind with built-in sample data (to check a template of your own before issuing with it).
 
     Example: supervise notices preview pre_listing --templates my_templates/ --format html --out preview.html
@@ -1853,7 +1867,7 @@ def notices_preview(kind: str, fmt: str, out: str | None, templates: str | None)
         raise click.UsageError("A PDF is binary: add --out FILE.")
     with errors():
         target = output_file(out) if out is not None else None
-        content = render.render(kind, issue.sample_context(kind), fmt, templates)
+        content = render.render(kind, issue.sample_context(kind), fmt, templates, pdf_engine)
         if target is not None:
             write_atomically(target, content if isinstance(content, bytes) else content.encode("utf-8"))
     if out:

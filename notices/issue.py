@@ -43,7 +43,7 @@ from engine.store.plans import forced_entities
 from engine.store.reports import outcome_counts, stored_notice_counts
 from engine.values import has_cjk as _has_cjk
 from engine.values import parse_date, period_cn
-from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, to_pdf
+from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, require_pdf_engine
 from notices.results import IssuedNotices, NoticeList
 from policies.loader import BOUNDS, version_from_body
 
@@ -874,21 +874,21 @@ def safe_filename(number: str) -> str:
     return number.translate(_UNSAFE)
 
 
-def write_files(row: Mapping[str, Any], out: pathlib.Path, formats: Sequence[str], templates: Any) -> list[str]:
-    """Render a stored notice in each format and write ``out/<number>.<fmt>``; returns the paths."""
+def write_files(
+    row: Mapping[str, Any],
+    out: pathlib.Path,
+    formats: Sequence[str],
+    templates: Any,
+    pdf_engine: str | None = None,
+) -> list[str]:
+    """Render a stored notice in each format and write ``out/<number>.<fmt>``; returns the paths. The PDF is
+    made by ``pdf_engine`` (notices.render.PDF_ENGINES, default notices.render.PDF_ENGINE)."""
     paths = []
-    html = None
+    name = safe_filename(row["number"])
     for fmt in formats:
-        path = out / f"{safe_filename(row['number'])}.{fmt}"
-        if fmt == "pdf":
-            html = html if html is not None else render(row["template"], row["context"], "html", templates)
-            write_atomically(path, to_pdf(html))
-        else:
-            content = render(row["template"], row["context"], fmt, templates)
-            assert isinstance(content, str)  # txt and html render to text
-            if fmt == "html":
-                html = content
-            write_atomically(path, content.encode("utf-8"))
+        path = out / f"{name}.{fmt}"
+        content = render(row["template"], row["context"], fmt, templates, pdf_engine)
+        write_atomically(path, content if isinstance(content, bytes) else content.encode("utf-8"))
         paths.append(str(path))
     return paths
 
@@ -939,12 +939,13 @@ def _check_kinds(kinds: Sequence[str] | None) -> set[str] | None:
 
 
 PARALLEL_MIN = 2000  # a run that may write at least this many notices renders its files in worker processes
+PARALLEL_MIN_PDF = 100  # ... or this many with PDFs (a PDF takes 10-500 ms, a worker about a second to start)
 _BATCH = 200  # notices per worker job
 _IN_FLIGHT = 8  # worker jobs queued at most (bounds the memory held by pending contexts)
 
 
 def _file_job(
-    rows: list[dict], out: str | None, formats: Sequence[str], templates: Any
+    rows: list[dict], out: str | None, formats: Sequence[str], templates: Any, pdf_engine: str | None = None
 ) -> list[tuple[list[str], bool]]:
     """Render and write the files of stored notices; for already-issued ones (``check``) also tell whether the
     text form still renders to the stored hash. Runs in a worker process for large runs."""
@@ -954,7 +955,7 @@ def _file_job(
             bool(row.get("check"))
             and content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
         )
-        files = write_files(row, pathlib.Path(out), formats, templates) if out else []
+        files = write_files(row, pathlib.Path(out), formats, templates, pdf_engine) if out else []
         results.append((files, changed))
     return results
 
@@ -970,10 +971,11 @@ class _Files:
         templates: Any,
         parallel: bool,
         progress: Callable[[int], None] | None = None,
+        pdf_engine: str | None = None,
     ):
         self.progress = progress  # advanced as files are written (rendering PDFs is most of a run)
         self.out = str(out_dir) if out_dir is not None else None
-        self.formats, self.templates = tuple(formats), templates
+        self.formats, self.templates, self.pdf_engine = tuple(formats), templates, pdf_engine
         self.pool = None
         self.pending: list[tuple[Any, list[dict]]] = []
         if parallel:
@@ -998,12 +1000,16 @@ class _Files:
         if self.pool is None:
             for i in range(0, len(jobs), 20):  # 20 at a time: a PDF takes about half a second
                 self._collect(
-                    _file_job(jobs[i : i + 20], self.out, self.formats, self.templates), summaries[i : i + 20], report
+                    _file_job(jobs[i : i + 20], self.out, self.formats, self.templates, self.pdf_engine),
+                    summaries[i : i + 20],
+                    report,
                 )
             return
         step = 20 if "pdf" in self.formats else _BATCH  # PDF jobs smaller: progress moves every few seconds
         for i in range(0, len(jobs), step):
-            future = self.pool.submit(_file_job, jobs[i : i + step], self.out, self.formats, self.templates)
+            future = self.pool.submit(
+                _file_job, jobs[i : i + step], self.out, self.formats, self.templates, self.pdf_engine
+            )
             self.pending.append((future, summaries[i : i + step]))
             while len(self.pending) > _IN_FLIGHT:
                 self._wait_one(report)
@@ -1042,16 +1048,23 @@ def _run(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
+    pdf_engine: str | None = None,
+    size: int | None = None,
 ) -> IssueReport:
+    """Issue the causes of each chunk; ``size``: how many causes there may be (decides on worker processes)."""
     out_dir = pathlib.Path(out) if out is not None else None
+    size = len(chunks) * CHUNK if size is None else size
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     files = _Files(
         out_dir,
         formats,
         templates,
-        parallel=out_dir is not None and len(chunks) * CHUNK >= PARALLEL_MIN and (os.cpu_count() or 1) > 1,
+        parallel=out_dir is not None
+        and size >= (PARALLEL_MIN_PDF if "pdf" in formats else PARALLEL_MIN)
+        and (os.cpu_count() or 1) > 1,
         progress=progress,
+        pdf_engine=pdf_engine,
     )
     try:
         _issue_chunks(
@@ -1265,7 +1278,10 @@ def _entry_causes(
     period: str | None = None,
     results: dict[int, Any] | None = None,
     evidence: _Evidence | None = None,
+    named: Mapping[str, list] | None = None,
 ) -> list[Cause]:
+    """The notices of an entry's events. ``results`` (outcome id -> result) and ``named`` (the entry's evidence,
+    :meth:`_Evidence.of`) when the caller read them for a whole chunk; else they are read here."""
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
@@ -1281,11 +1297,12 @@ def _entry_causes(
         result = ns.outcome_result(conn, oid)
     facts = entry.get("facts") or {}
     listed_on = _listed_on(entry.get("events") or [])
-    named: dict[str, list] = {}
-    if entry.get("decision_id") and events:
-        named = (evidence or _Evidence()).of(
-            conn, None, entry.get("cycle_id"), [(entry["entity_id"], facts, result or {})]
-        )[0]
+    if named is None:
+        named = {}
+        if entry.get("decision_id") and events:
+            named = (evidence or _Evidence()).of(
+                conn, None, entry.get("cycle_id"), [(entry["entity_id"], facts, result or {})]
+            )[0]
     causes = []
     window = int(((version.get("lists") or {}).get(list_id) or {}).get("objection_days") or 0)
     for ev in events:
@@ -1397,9 +1414,12 @@ def issue_for_cycle(
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
     progress: Callable[[int], None] | None = None,
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """Issue every notice a committed cycle's decisions and its new list entries call for."""
     formats, wanted = _check_formats(formats), _check_kinds(kinds)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     with store.read() as conn:
         cycle = _require_cycle(conn, cycle_id)
@@ -1438,8 +1458,18 @@ def issue_for_cycle(
 
     def entry_chunk(ids):
         def make(conn):
+            entries = ns.entries_with_events(conn, ids)
+            # the records behind the entries' reasons, read for the chunk at once (one query, not one an entry)
+            decided = [e for e in entries if e.get("decision_id")]
+            found = evidence.of(
+                conn,
+                cycle,
+                cycle_id,
+                [(e["entity_id"], e.get("facts") or {}, outcomes.get(e["outcome_id"]) or {}) for e in decided],
+            )
+            named = {e["id"]: f for e, f in zip(decided, found)}
             causes = []
-            for entry in ns.entries_with_events(conn, ids):
+            for entry in entries:
                 result = outcomes.get(entry["outcome_id"]) if entry.get("outcome_id") else None
                 causes += _entry_causes(
                     conn,
@@ -1451,7 +1481,9 @@ def issue_for_cycle(
                     cfg,
                     report.skipped,
                     period=cycle.get("period"),
+                    results=outcomes,
                     evidence=evidence,
+                    named=named.get(entry["id"], {}),
                 )
             return causes
 
@@ -1463,6 +1495,7 @@ def issue_for_cycle(
         store,
         f"cycle:{cycle_id}",
         chunks,
+        size=len(decision_ids) + len(entry_ids),
         issued_on=issued_on,
         out=out,
         formats=formats,
@@ -1470,6 +1503,7 @@ def issue_for_cycle(
         report=report,
         progress=progress,
         actor=actor,
+        pdf_engine=pdf_engine,
     )
 
 
@@ -1523,9 +1557,12 @@ def issue_for_plan(
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
     progress: Callable[[int], None] | None = None,
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """Issue one inspection notice per plan check, naming the inspectors drawn for it."""
     formats = _check_formats(formats)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     with store.read() as conn:
         plan = ns.get_plan(conn, plan_id)
@@ -1582,6 +1619,7 @@ def issue_for_plan(
         store,
         f"plan:{plan_id}",
         [check_chunk(c) for c in chunked(check_ids, CHUNK)],
+        size=len(check_ids),
         issued_on=issued_on,
         out=out,
         formats=formats,
@@ -1589,6 +1627,7 @@ def issue_for_plan(
         report=report,
         progress=progress,
         actor=actor,
+        pdf_engine=pdf_engine,
     )
 
 
@@ -1751,9 +1790,12 @@ def issue_list_event(
     templates: Any = None,
     settings: Mapping[str, Any] | None = None,
     actor: str = "system",
+    pdf_engine: str | None = None,
 ) -> IssueReport:
     """:func:`issue_for_list_event` in its own transaction, then write the files (for the CLI)."""
     formats = _check_formats(formats)
+    if "pdf" in formats:
+        require_pdf_engine(pdf_engine)
     issued_on = _as_date(as_of) or dt.date.today()
     report = IssueReport(
         f"list entry {entry_id}" + (f" ({event})" if event else ""), issued_on.isoformat(), _iso(out), formats
@@ -1777,7 +1819,7 @@ def issue_list_event(
             row = rows[s["number"]]
             assert row is not None  # just issued, or found stored
             try:
-                s["files"] = write_files(row, out_dir, formats, templates)
+                s["files"] = write_files(row, out_dir, formats, templates, pdf_engine)
             except OSError as exc:
                 raise _write_failed(exc, report, out_dir) from exc
         report.files += len(s["files"])
@@ -1798,9 +1840,12 @@ def get_notice(store: Store, number: str) -> dict[str, Any]:
     return row
 
 
-def render_notice(row: Mapping[str, Any], fmt: str = "txt", templates: Any = None) -> str | bytes:
-    """Re-render a stored notice from its stored context."""
-    return render(row["template"], row["context"], fmt, templates)
+def render_notice(
+    row: Mapping[str, Any], fmt: str = "txt", templates: Any = None, pdf_engine: str | None = None
+) -> str | bytes:
+    """Re-render a stored notice from its stored context (a PDF made by ``pdf_engine``, default
+    notices.render.PDF_ENGINE)."""
+    return render(row["template"], row["context"], fmt, templates, pdf_engine)
 
 
 def list_notices(

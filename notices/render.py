@@ -26,6 +26,8 @@ import os
 import pathlib
 import re
 import string
+import subprocess
+import tempfile
 import traceback
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -214,7 +216,46 @@ def issuer_layout(name: Any) -> dict[str, Any]:
     return {"size": f"{size:g}", "lines": [text[i : i + per] for i in range(0, len(text), per)] or [text]}
 
 
+def typst_text(value: Any) -> str:
+    """A value as Typst markup that prints it literally: every ASCII character other than a letter, a digit or a
+    space is preceded by a backslash (Typst's escape for any character), so ``#read(...)``, ``*bold*``, ``$x$``,
+    ``<label>``, ``@ref``, ``[...]``, ``//`` and backslashes print as written and never run; a line break becomes a
+    space (a blank line would end the paragraph)."""
+    return _typst_text(str(value))
+
+
+_TYPST_ESCAPES = {c: "\\" + c for c in map(chr, range(33, 127)) if not c.isalnum()}
+_TYPST_ESCAPES.update({chr(i): " " for i in range(32)})  # control characters and line breaks
+_TYPST_TABLE = str.maketrans(_TYPST_ESCAPES)
+
+
+@functools.lru_cache(maxsize=65536)
+def _typst_text(text: str) -> str:
+    return text.translate(_TYPST_TABLE) if not text.isalnum() else text
+
+
+def typst_pt(value: Any) -> _Typst:
+    """A font size in points as a Typst length (``26`` -> ``26pt``), for code positions where escaping would break
+    the number; anything but a number is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RenderProblem(f"'typst_pt' needs a number of points, and was given {_what(value)}")
+    try:
+        points = float(value)
+    except ValueError:
+        raise RenderProblem(f"'typst_pt' needs a number of points, and was given {_what(value)}") from None
+    return _Typst(f"{points:g}pt")
+
+
+def typst_date(value: Any) -> _Typst:
+    """A date as a Typst ``datetime`` (the PDF's date: the notice's own, so its bytes do not depend on the day
+    it is rendered)."""
+    d = templating._as_date(value)
+    return _Typst(f"datetime(year: {d.year}, month: {d.month}, day: {d.day})")
+
+
 FILTERS = {
+    "typst_pt": typst_pt,
+    "typst_date": typst_date,
     "center": center,
     "right": right,
     "join_cn": join_cn,
@@ -240,6 +281,10 @@ class RenderProblem(jinja2.TemplateRuntimeError):
 
 class _Ident(str):
     """A key name printed on purpose (``|ident``)."""
+
+
+class _Typst(str):
+    """Typst code a filter made from a checked value (``|typst_pt``): printed as it is, never escaped."""
 
 
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -269,6 +314,11 @@ def _what(value: Any) -> str:
 
 def _problem(value: Any) -> str | None:
     """Why ``value`` must not be printed in a notice, or None when it may."""
+    kind = type(value)
+    if kind is str:
+        return _text_problem(value)
+    if kind is int or kind is float or kind is _Ident or kind is _Typst:
+        return None
     if isinstance(value, jinja2.Undefined):
         return None  # printing it raises the missing-field error, which names the field
     if value is None:
@@ -286,21 +336,32 @@ def _problem(value: Any) -> str | None:
     if isinstance(value, _Ident):
         return None
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return "empty (it prints nothing); leave the sentence out with {% if %}"
-        if _KEY_NAME.match(text):
-            return f"the bare key name '{text}': a field name, not text for the party"
-        found = _REPR.search(text)
-        if found:
-            return f"Python text ('{found.group(0)}' in '{text[:60]}')"
-        found = _PLACEHOLDER.search(text)
-        if found:
-            return f"an unfilled placeholder ('{found.group(0)}' in '{text[:60]}')"
-        return None
+        return _text_problem(str(value))
     if isinstance(value, _PLAIN):
         return None
     return f"a Python object ({type(value).__name__}): it would print its repr"
+
+
+_MAYBE_REPR = frozenset("([{<NTF")  # a text without any of these cannot match _REPR
+_MAYBE_PLACEHOLDER = frozenset("{}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _text_problem(value: str) -> str | None:
+    """:func:`_problem` of a text (cached: a run prints the same authority, dates and sentences many times)."""
+    text = value.strip()
+    if not text:
+        return "empty (it prints nothing); leave the sentence out with {% if %}"
+    if text.isascii() and _KEY_NAME.match(text):
+        return f"the bare key name '{text}': a field name, not text for the party"
+    chars = set(text)
+    found = _REPR.search(text) if not chars.isdisjoint(_MAYBE_REPR) else None
+    if found:
+        return f"Python text ('{found.group(0)}' in '{text[:60]}')"
+    found = _PLACEHOLDER.search(text) if not chars.isdisjoint(_MAYBE_PLACEHOLDER) else None
+    if found:
+        return f"an unfilled placeholder ('{found.group(0)}' in '{text[:60]}')"
+    return None
 
 
 def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
@@ -311,10 +372,28 @@ def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -
     return value
 
 
+def check_typst(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
+    """``finalize`` of the Typst templates: the output check, then the value escaped for Typst markup."""
+    problem = _problem(value)
+    if problem:
+        raise RenderProblem(problem, where)
+    if type(value) is _Typst:
+        return value
+    return _typst_text(str(value))  # str() of a missing field raises the missing-field error
+
+
 class _StrictDict(dict):
     """A context mapping: fields by name, ``.items()``, ``.values()``; iterating it (its keys) is an error."""
 
     __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Jinja's ``a.b`` tries getattr first and falls back to a["b"] only after an AttributeError; answering
+        # here spares that exception on every field a template prints (dict methods still win, as in Jinja).
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def __iter__(self):
         raise RenderProblem(
@@ -323,10 +402,21 @@ class _StrictDict(dict):
         )
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _strict(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return _StrictDict((k, _strict(v)) for k, v in value.items())
-    if isinstance(value, list):
+    kind = type(value)
+    if kind in _LEAVES or kind is _StrictDict:
+        return value  # a _StrictDict's values are strict already
+    if kind is dict or isinstance(value, Mapping):
+        out = _StrictDict()
+        for k, v in value.items():
+            out[k] = v if type(v) in _LEAVES else _strict(v)
+        return out
+    if kind is list or isinstance(value, list):
+        if all(type(v) in _LEAVES for v in value):
+            return list(value)  # a list of texts: nothing in it to make strict (a copy all the same)
         return [_strict(v) for v in value]
     return value
 
@@ -410,13 +500,13 @@ for _name in dir(StrictUndefined):
 
 
 @functools.lru_cache(maxsize=16)
-def _environment(user_dir: str | None) -> Environment:
+def _environment(user_dir: str | None, typst: bool = False) -> Environment:
     env = templating.environment(
         "notices",
         search=user_dir,
         trim=True,
         undefined=NoticeUndefined,
-        finalize=check_output,
+        finalize=check_typst if typst else check_output,
         code_generator=_CodeGenerator,
     )
     env.filters.update(FILTERS)
@@ -424,17 +514,18 @@ def _environment(user_dir: str | None) -> Environment:
     return env
 
 
-def environment(templates: str | os.PathLike | None = None) -> Environment:
-    """The Jinja environment: ``templates`` (a user directory) first, then the shipped templates."""
+def environment(templates: str | os.PathLike | None = None, typst: bool = False) -> Environment:
+    """The Jinja environment: ``templates`` (a user directory) first, then the shipped templates. ``typst``: the
+    environment of the ``*.typ`` templates, whose every printed value is escaped for Typst markup."""
     if templates is None:
-        return _environment(None)
+        return _environment(None, typst)
     path = pathlib.Path(templates)
     if not path.is_dir():
         raise NoticeError(
             f"Template directory '{templates}' does not exist or is not a directory; "
             f"fix --templates (it may hold e.g. warning.html to replace the shipped one)."
         )
-    return _environment(str(path.resolve()))
+    return _environment(str(path.resolve()), typst)
 
 
 def template_names(templates: str | os.PathLike | None = None) -> list[str]:
@@ -466,7 +557,7 @@ def _template_frames(exc: BaseException) -> list[str]:
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         name = pathlib.Path(frame.filename).name
-        if frame.filename.endswith((".txt", ".html", ".css", ".htm")):
+        if frame.filename.endswith((".txt", ".html", ".css", ".htm", ".typ")):
             frames.append(f"{name} line {frame.lineno}")
     return frames
 
@@ -475,27 +566,45 @@ def _template_frames(exc: BaseException) -> list[str]:
 def render(
     kind_or_template: str,
     context: Mapping[str, Any],
-    fmt: Literal["txt", "html"] = "txt",
+    fmt: Literal["txt", "html", "typ"] = "txt",
     templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str: ...
 @overload
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: Literal["pdf"], templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: Literal["pdf"],
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> bytes: ...
 @overload
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: str, templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: str,
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str | bytes: ...
 def render(
-    kind_or_template: str, context: Mapping[str, Any], fmt: str = "txt", templates: str | os.PathLike | None = None
+    kind_or_template: str,
+    context: Mapping[str, Any],
+    fmt: str = "txt",
+    templates: str | os.PathLike | None = None,
+    pdf_engine: str | None = None,
 ) -> str | bytes:
-    """Render a notice: ``txt`` and ``html`` give str, ``pdf`` gives bytes (WeasyPrint)."""
+    """Render a notice: ``txt``, ``html`` and ``typ`` (the Typst source of the PDF) give str, ``pdf`` gives bytes,
+    made by ``pdf_engine`` (:data:`PDF_ENGINES`; default :data:`PDF_ENGINE`)."""
     if fmt == "pdf":
-        return to_pdf(render(kind_or_template, context, "html", templates))
-    if fmt not in ("txt", "html"):
+        engine = require_pdf_engine(pdf_engine)
+        if engine == "weasyprint":
+            return to_pdf(render(kind_or_template, context, "html", templates))
+        _require_typst_templates(kind_or_template, templates)
+        return typst_pdf(render(kind_or_template, context, "typ", templates))
+    if fmt not in ("txt", "html", "typ"):
         raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
     name = f"{kind_or_template}.{fmt}"
-    env = environment(templates)
+    env = environment(templates, typst=fmt == "typ")
     try:
         template = env.get_template(name)
     except jinja2.TemplateNotFound as exc:
@@ -542,6 +651,22 @@ def render(
         raise NoticeError(f"Notice template '{name}' failed: {exc}. Fix the template.") from None
 
 
+def _require_typst_templates(kind: str, templates: str | os.PathLike | None) -> None:
+    """A user directory that changes the HTML form of a notice must change its Typst form too, or the Typst PDF
+    would silently keep the shipped wording and layout: refused, naming the files and the two fixes."""
+    if templates is None:
+        return
+    folder = pathlib.Path(templates)
+    html = [n for n in (f"{kind}.html", "_base.html", "_facts.html", "_style.css") if (folder / n).is_file()]
+    typ = [n for n in (f"{kind}.typ", "_base.typ", "_facts.typ") if (folder / n).is_file()]
+    if html and not typ:
+        raise NoticeError(
+            f"The template directory '{templates}' changes the HTML form ({', '.join(html)}) but has no Typst "
+            f"form ({kind}.typ), so a Typst PDF would not show the change; add {kind}.typ there (copy "
+            f"{TEMPLATES_DIR / (kind + '.typ')}), or use --pdf-engine weasyprint to print the HTML form."
+        )
+
+
 def content_hash(text: str) -> str:
     """SHA-256 of the text form: what ``sha256sum`` gives on the written .txt file."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -566,8 +691,6 @@ def css_font_families(html: str) -> list[list[str]]:
 def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
     """Font families fontconfig has for Chinese (``fc-list :lang=zh family``); ``fontconfig_file`` only keys the
     cache (the environment variable FONTCONFIG_FILE is what fc-list reads)."""
-    import subprocess
-
     try:
         done = subprocess.run(
             ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60, check=False
@@ -584,8 +707,13 @@ def cjk_font_families(fontconfig_file: str | None = None) -> frozenset[str]:
 def require_pdf_fonts(html: str) -> None:
     """Refuse (NoticeError) when no Chinese font of a ``font-family`` the notice's style names is installed:
     WeasyPrint would then print every character as an empty box, without a warning."""
+    require_fonts(css_font_families(html))
+
+
+def require_fonts(families: list[list[str]]) -> None:
+    """Refuse (NoticeError) when a font list of the notice has no Chinese font installed (fontconfig)."""
     installed = cjk_font_families(os.environ.get("FONTCONFIG_FILE"))
-    missing = [names for names in css_font_families(html) if not installed.intersection(names)]
+    missing = [names for names in families if not installed.intersection(names)]
     if missing:
         wanted = "、".join(dict.fromkeys(n for names in missing for n in names))
         raise NoticeError(
@@ -605,3 +733,75 @@ def to_pdf(html: str) -> bytes:
             f"PDF output needs WeasyPrint ({exc}); pip install weasyprint, or use --format html."
         ) from exc
     return weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+
+
+# -- PDF engines ----------------------------------------------------------------------------------
+
+PDF_ENGINES = ("typst", "weasyprint")
+PDF_ENGINE = "typst"  # the default: README "Benchmarks" has the figures and the comparison that chose it
+
+
+def require_pdf_engine(engine: str | None) -> str:
+    engine = engine or PDF_ENGINE
+    if engine not in PDF_ENGINES:
+        raise NoticeError(
+            f"Unknown PDF engine '{engine}'{did_you_mean(engine, PDF_ENGINES)}; use {' or '.join(PDF_ENGINES)}."
+        )
+    return engine
+
+
+_TYPST_FONTS = re.compile(r'^#let\s+\w+\s*=\s*\(((?:\s*"[^"\n]*"\s*,?)+)\)', re.MULTILINE)
+
+
+def typst_font_families(source: str) -> list[list[str]]:
+    """The families of each font list a Typst notice defines (``#let serif = ("FangSong", ...)``)."""
+    out = []
+    for names in _TYPST_FONTS.findall(source):
+        named = [n.strip().strip('"') for n in names.split(",") if n.strip()]
+        if named and named not in out:
+            out.append(named)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def cjk_font_dirs(fontconfig_file: str | None = None) -> tuple[str, ...]:
+    """The folders of the fonts fontconfig has for Chinese (``fc-list :lang=zh file``): where Typst looks, so both
+    engines see the same fonts (Typst reads no fontconfig); ``fontconfig_file`` only keys the cache."""
+    done = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=60, check=False)
+    files = [line.split(":")[0].strip() for line in done.stdout.splitlines()]
+    return tuple(sorted({str(pathlib.Path(f).parent) for f in files if f}))
+
+
+@functools.lru_cache(maxsize=4)
+def _typst_compiler(font_dirs: tuple[str, ...]) -> tuple[Any, Any, type[Exception]]:
+    """One Typst compiler per process and font set (it keeps the fonts it has read and what it laid out), the
+    empty folder that is its root (a notice's source can read no file; its values are escaped anyway), and the
+    error class it raises."""
+    try:
+        import typst  # heavy (a Rust extension with its own fonts): loaded when a PDF is first typeset
+    except ImportError as exc:  # pragma: no cover - typst is a dependency
+        raise NoticeError(
+            f"PDF output with the Typst engine needs the typst package ({exc}); pip install typst, or use "
+            f"--pdf-engine weasyprint."
+        ) from exc
+    root = tempfile.TemporaryDirectory(prefix="supervise-typst-")
+    return typst.Compiler(font_paths=list(font_dirs), ignore_system_fonts=True), root, typst.TypstError
+
+
+def typst_pdf(source: str) -> bytes:
+    """Typst source -> PDF with the process's reused compiler; refused when its CJK fonts are missing."""
+    fontconfig = os.environ.get("FONTCONFIG_FILE")
+    require_fonts(typst_font_families(source))
+    compiler, root, typst_error = _typst_compiler(cjk_font_dirs(fontconfig))
+    try:
+        pdf = compiler.compile(input=source.encode("utf-8"), format="pdf", root=root.name)
+    except typst_error as exc:
+        message, hints = getattr(exc, "message", str(exc)), getattr(exc, "hints", None) or []
+        raise NoticeError(
+            f"Typst could not typeset the notice: {message}"
+            + (f" ({'; '.join(hints)})" if hints else "")
+            + ". Fix the .typ template (escape nothing by hand: every printed value is escaped), or use "
+            "--pdf-engine weasyprint."
+        ) from None
+    assert isinstance(pdf, bytes)
+    return pdf

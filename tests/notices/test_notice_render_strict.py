@@ -86,8 +86,8 @@ def test_missing_field_is_still_named_as_missing(tmp_path):
 
 
 def test_every_shipped_template_renders_the_sample_context_strictly():
-    names = [n for n in template_names() if not n.startswith("_") and n.endswith((".txt", ".html"))]
-    assert len(names) == 2 * len(KINDS)
+    names = [n for n in template_names() if not n.startswith("_") and n.endswith((".txt", ".html", ".typ"))]
+    assert len(names) == 3 * len(KINDS)
     assert {p.name for p in TEMPLATES_DIR.iterdir() if not p.name.startswith("_")} == set(names)
     for name in names:
         kind, fmt = name.rsplit(".", 1)
