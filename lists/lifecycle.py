@@ -422,6 +422,31 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.notices: list[tuple[int, dict[str, Any]]] = []  # (entry id, event) whose notices are due
+        # Measures applied to the chunk's entries: read ahead for the listed ones (:meth:`read_ahead`) and added
+        # to as the batch applies more, so that a removal lifts exactly what was applied without a query per entry.
+        self.applied: dict[int, set[str]] = {}
+        self.read: set[int] = set()  # entries whose stored applied measures are in ``applied``
+
+    def read_ahead(self, conn, entries: Sequence[Entry]) -> None:
+        """Read the applied measures of the chunk's listed entries in one query (a removal lifts them)."""
+        listed = [e.id for e in entries if e.state == "listed"]
+        for entry_id, found in q.applied_measures(conn, listed).items():
+            self.applied.setdefault(entry_id, set()).update(found)
+        self.read.update(listed)
+
+    def applied_to(self, conn, entry_id: int) -> set[str]:
+        """The measures applied to an entry: stored (read ahead, else looked up now) and applied in this batch."""
+        if entry_id not in self.read:
+            stored = q.applied_measures(conn, [entry_id])[entry_id]
+            self.applied.setdefault(entry_id, set()).update(stored)
+            self.read.add(entry_id)
+        return self.applied.get(entry_id, set())
+
+    def add_tasks(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.tasks.extend(rows)
+        for row in rows:
+            if row["action"] == "apply":
+                self.applied.setdefault(row["entry_id"], set()).add(row["measure_id"])
 
     def flush(self, conn) -> None:
         q.insert_events(conn, self.events)
@@ -489,11 +514,11 @@ def _append(
     listing = row["state"] == "listed" and before != "listed"
     removal = before == "listed" and row["state"] in TERMINAL
     if listing or removal:  # joint measures: applied on listing, lifted on removal
-        batch.tasks.extend(
-            measures.task_rows(
-                conn, entry, "apply" if listing else "lift", max(valid_from, sent_on or valid_from), batch.tasks
-            )
-        )
+        day = max(valid_from, sent_on or valid_from)
+        if listing:
+            batch.add_tasks(measures.task_rows(conn, entry, "apply", day))
+        else:
+            batch.add_tasks(measures.task_rows(conn, entry, "lift", day, batch.applied_to(conn, entry.id)))
     # Documents: pre-listing notice (with repair instructions), 两书同达 on listing, removal decision.
     if listing or removal or event == "proposed":
         _issue_notices(entry, row, batch)
@@ -881,7 +906,9 @@ def serve(
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
         batch = Batch()  # events, tasks and notices of the chunk: a few statements, not several per entry
-        for entry in load(conn, part):
+        entries = load(conn, part)
+        batch.read_ahead(conn, entries)
+        for entry in entries:
             catch_up(conn, entry, on, batch=batch)
             if entry.state != "proposed":
                 if entry_id is not None:
@@ -1010,6 +1037,7 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
         q.lock_entries(conn, part)
         batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
         entries = load(conn, part)
+        batch.read_ahead(conn, entries)
         _end_basis(conn, entries, as_of, actor, batch, result)
         for entry in entries:
             for ev in catch_up(conn, entry, as_of, actor, batch=batch):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 from engine import deadlines
@@ -52,15 +51,15 @@ def task_data(list_name: str, measure: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_rows(
-    conn, entry: ListedEntry, action: str, on: dt.date, pending: Sequence[dict[str, Any]] = ()
+    conn, entry: ListedEntry, action: str, on: dt.date, applied: set[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The apply (on listing) or lift (on removal: only measures that were applied, stored or still ``pending``
-    in the caller's batch) task rows of an entry, sent on ``on``; ``lists.lifecycle`` stores them with the event
-    that calls for them."""
+    """The apply (on listing) or lift (on removal: only the measures that were applied) task rows of an entry,
+    sent on ``on``; ``lists.lifecycle`` stores them with the event that calls for them. ``applied``: the measures
+    applied to the entry, stored or waiting in the caller's batch (looked up when not given)."""
     measures = entry.measures
     if action == "lift":
-        applied = {t["measure_id"] for t in q.tasks(conn, entry_ids=[entry.id]) if t["action"] == "apply"}
-        applied |= {t["measure_id"] for t in pending if t["entry_id"] == entry.id and t["action"] == "apply"}
+        if applied is None:
+            applied = q.applied_measures(conn, [entry.id])[entry.id]
         measures = {mid: m for mid, m in measures.items() if mid in applied}
     due = deadlines.ack_due(entry.timing, entry.list_def, on)
     shared = (entry.regime or {}).get("task_data") or {}  # one object per measure for every entry of the list

@@ -405,6 +405,20 @@ class _Evidence:
 
     def __init__(self) -> None:
         self.engines: dict[int, tuple[Evidence, dt.date, Any] | None] = {}
+        # Records read ahead for a chunk of entries (cycle id -> entity id -> records): one query per chunk
+        # instead of one per entry (:meth:`prefetch`); emptied by the next prefetch, so memory stays a chunk's.
+        self.ahead: dict[int, dict[int, list]] = {}
+
+    def prefetch(self, conn, wanted: Mapping[int, Sequence[int]]) -> None:
+        """Read the records of ``{cycle id: [entity id, ...]}`` in one query per cycle, for :meth:`of`."""
+        self.ahead = {}
+        for cycle_id, entity_ids in wanted.items():
+            found = self.engine(conn, None, cycle_id)
+            if found is None or not entity_ids:
+                continue
+            engine, as_of, started = found
+            records = records_q.records_of(conn, entity_ids, as_of, engine.record_kinds, started)
+            self.ahead[cycle_id] = {i: records.get(i, []) for i in entity_ids}
 
     def engine(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None) -> tuple | None:
         if cycle_id is None:
@@ -437,7 +451,10 @@ class _Evidence:
         if found is None or not items:
             return [{} for _ in items]
         engine, as_of, started = found
-        records = records_q.records_of(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
+        ahead = self.ahead.get(cycle_id, {})
+        missing = [i[0] for i in items if i[0] not in ahead]
+        records = records_q.records_of(conn, missing, as_of, engine.record_kinds, started) if missing else {}
+        records = {**{i: ahead[i] for i in (x[0] for x in items) if i in ahead}, **records}
         return [
             engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
             for entity_id, facts, result in items
@@ -1748,7 +1765,13 @@ def issue_for_list_events(
 
     for ids in chunked(sorted(wanted), CHUNK):
         by_day: dict[dt.date, list[Cause]] = {}
-        for entry in ns.entries_with_events(conn, ids):
+        entries = ns.entries_with_events(conn, ids)
+        decided: dict[int, list[int]] = {}  # the records the reasons cite, read for the whole chunk at once
+        for entry in entries:
+            if entry.get("decision_id") and entry.get("cycle_id"):
+                decided.setdefault(entry["cycle_id"], []).append(entry["entity_id"])
+        evidence.prefetch(conn, decided)
+        for entry in entries:
             for ev in entry.get("events") or []:
                 if ev["seq"] not in wanted[entry["id"]] or ev["event"] not in EVENT_ALIASES:
                     continue

@@ -428,6 +428,16 @@ def tasks(
     return [dict(r) for r in conn.execute(stmt.order_by(MT.c.due_on, MT.c.id)).mappings()]
 
 
+def applied_measures(conn: Connection, entry_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The measures applied to each of these entries (an ``apply`` task stored): what a removal lifts."""
+    out: dict[int, set[str]] = {i: set() for i in entry_ids}
+    for part in _chunks(sorted(set(entry_ids))):
+        stmt = sa.select(MT.c.entry_id, MT.c.measure_id).where(MT.c.entry_id.in_(part), MT.c.action == "apply")
+        for entry_id, measure_id in conn.execute(stmt):
+            out[entry_id].add(measure_id)
+    return out
+
+
 def insert_ack(conn: Connection, task_id: int, acked_on: dt.date, acked_by: str, note: str | None) -> None:
     conn.execute(sa.insert(MA).values(task_id=task_id, acked_on=acked_on, acked_at=now(), acked_by=acked_by, note=note))
 
