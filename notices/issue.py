@@ -405,21 +405,6 @@ class _Evidence:
 
     def __init__(self) -> None:
         self.engines: dict[int, tuple[Evidence, dt.date, Any] | None] = {}
-        # Records read ahead for a chunk of entries (cycle id -> entity id -> records): one query per chunk
-        # instead of one per entry (:meth:`prefetch`); emptied by the next prefetch, so memory stays a chunk's.
-        self.ahead: dict[int, dict[int, list]] = {}
-
-    def prefetch(self, conn, wanted: Mapping[int, Sequence[int]]) -> None:
-        """Read the records of ``{cycle id: [entity id, ...]}`` in one query per cycle, for :meth:`of`."""
-        self.ahead = {}
-        for cycle_id, entity_ids in wanted.items():
-            found = self.engine(conn, None, cycle_id)
-            if found is None or not entity_ids:
-                continue
-            engine, as_of, started = found
-            records = records_q.records_of(conn, entity_ids, as_of, engine.record_kinds, started)
-            self.ahead[cycle_id] = {i: records.get(i, []) for i in entity_ids}
-
     def engine(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None) -> tuple | None:
         if cycle_id is None:
             return None
@@ -451,14 +436,31 @@ class _Evidence:
         if found is None or not items:
             return [{} for _ in items]
         engine, as_of, started = found
-        ahead = self.ahead.get(cycle_id, {})
-        missing = [i[0] for i in items if i[0] not in ahead]
-        records = records_q.records_of(conn, missing, as_of, engine.record_kinds, started) if missing else {}
-        records = {**{i: ahead[i] for i in (x[0] for x in items) if i in ahead}, **records}
+        records = records_q.records_of(conn, [i[0] for i in items], as_of, engine.record_kinds, started)
         return [
             engine.for_reasons(records.get(entity_id, ()), facts or {}, (result or {}).get("reasons") or [])
             for entity_id, facts, result in items
         ]
+
+
+def _chunk_evidence(
+    conn,
+    entries: Sequence[Mapping[str, Any]],
+    evidence: _Evidence,
+    result_of: Callable[[Mapping[str, Any]], Mapping[str, Any] | None],
+    cycle: Mapping[str, Any] | None = None,
+) -> dict[int, dict[str, list]]:
+    """The records behind each decided entry's reasons (:meth:`_Evidence.of`), by entry id, for a chunk of entries
+    at once: one read per cycle, not one an entry. ``result_of`` gives an entry's outcome result."""
+    by_cycle: dict[int | None, list[Mapping[str, Any]]] = {}
+    for e in entries:
+        if e.get("decision_id"):
+            by_cycle.setdefault(e.get("cycle_id"), []).append(e)
+    out: dict[int, dict[str, list]] = {}
+    for cycle_id, group in by_cycle.items():
+        items = [(e["entity_id"], e.get("facts") or {}, result_of(e) or {}) for e in group]
+        out.update({e["id"]: found for e, found in zip(group, evidence.of(conn, cycle, cycle_id, items))})
+    return out
 
 
 def _tier(result: Mapping[str, Any], period: str | None) -> dict[str, Any] | None:
@@ -1476,15 +1478,7 @@ def issue_for_cycle(
     def entry_chunk(ids):
         def make(conn):
             entries = ns.entries_with_events(conn, ids)
-            # the records behind the entries' reasons, read for the chunk at once (one query, not one an entry)
-            decided = [e for e in entries if e.get("decision_id")]
-            found = evidence.of(
-                conn,
-                cycle,
-                cycle_id,
-                [(e["entity_id"], e.get("facts") or {}, outcomes.get(e["outcome_id"]) or {}) for e in decided],
-            )
-            named = {e["id"]: f for e, f in zip(decided, found)}
+            named = _chunk_evidence(conn, entries, evidence, lambda e: outcomes.get(e["outcome_id"]), cycle)
             causes = []
             for entry in entries:
                 result = outcomes.get(entry["outcome_id"]) if entry.get("outcome_id") else None
@@ -1754,6 +1748,15 @@ def issue_for_list_events(
     evidence = _Evidence()  # one evidence engine per cycle
     contexts: dict[tuple, tuple[dict, str | None, dict]] = {}
 
+    def outcome_of(conn, entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """An entry's outcome result, read once per outcome (many entries share one)."""
+        oid = entry.get("outcome_id")
+        if not oid:
+            return None
+        if oid not in results:
+            results[oid] = ns.outcome_result(conn, oid)
+        return results[oid]
+
     def context(entry: Mapping[str, Any], on: dt.date) -> tuple[dict, str | None, dict]:
         """Pack body, period and settings of the version the entry was decided under, read once per version."""
         pv_id = (entry.get("data") or {}).get("policy_version_id")
@@ -1766,11 +1769,7 @@ def issue_for_list_events(
     for ids in chunked(sorted(wanted), CHUNK):
         by_day: dict[dt.date, list[Cause]] = {}
         entries = ns.entries_with_events(conn, ids)
-        decided: dict[int, list[int]] = {}  # the records the reasons cite, read for the whole chunk at once
-        for entry in entries:
-            if entry.get("decision_id") and entry.get("cycle_id"):
-                decided.setdefault(entry["cycle_id"], []).append(entry["entity_id"])
-        evidence.prefetch(conn, decided)
+        named = _chunk_evidence(conn, entries, evidence, lambda e: outcome_of(conn, e))
         for entry in entries:
             for ev in entry.get("events") or []:
                 if ev["seq"] not in wanted[entry["id"]] or ev["event"] not in EVENT_ALIASES:
@@ -1791,6 +1790,7 @@ def issue_for_list_events(
                         period=period,
                         results=results,
                         evidence=evidence,
+                        named=named.get(entry["id"], {}),
                     )
                 )
         for on in sorted(by_day):
