@@ -845,7 +845,8 @@ def parse_record(
     body = record_body(data, kinds, default_kind, errors)
     if errors or code is None or body is None:
         return None, errors
-    return {"code": code.value, **body}, []
+    # code_kind (uscc, person, ambiguous): the inner organisation-code check needs no second validation
+    return {"code": code.value, "code_kind": code.kind, **body}, []
 
 
 def record_body(

@@ -93,15 +93,18 @@ def current_versions(
     """The current version of each record named by (entity id, kind, natural key) that exists."""
     wanted = set(keys)
     ids = sorted({k[0] for k in wanted})
-    out: dict[tuple[int, str, str], dict[str, Any]] = {}
+    found: list[int] = []
+    # First the keys alone (no JSON decoded for the entities' other records), then the rows that match.
     for part in _parts(conn, ids):
-        stmt = sa.select(R).where(_id_in(conn, R.c.entity_id, part))
+        stmt = sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.natural_key).where(_id_in(conn, R.c.entity_id, part))
+        found.extend(r.id for r in conn.execute(stmt) if (r.entity_id, r.kind, r.natural_key) in wanted)
+    out: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for part in _parts(conn, found):
+        stmt = sa.select(R).where(_id_in(conn, R.c.id, part))
         if lock and conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         for row in conn.execute(stmt).mappings():
-            key = (row["entity_id"], row["kind"], row["natural_key"])
-            if key in wanted:
-                out[key] = dict(row)
+            out[(row["entity_id"], row["kind"], row["natural_key"])] = dict(row)
     return out
 
 
