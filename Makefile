@@ -74,8 +74,21 @@ serve: $(STAMP)
 	@echo "App key and secret: $(OUT)/demo-app.json"
 	SUPERVISE_POLICIES=$(OUT)/packs $(VENV)/bin/supervise --db sqlite:///$(OUT)/demo.db serve --port $(PORT)
 
+# Every benchmark at a size that fits about 10 minutes together on a 2-core machine; each script's --entities (or
+# --notices, --rows, --count) runs the issue's full size, e.g. bench/cycle_bench.py --entities 1000000.
+BENCH_RUNS := \
+  "import_bench.py --entities 100000 --records 200000" \
+  "cycle_bench.py --entities 100000" \
+  "plan_bench.py --entities 100000 --inspectors 200" \
+  "lists_bench.py --entities 10000" \
+  "notices_bench.py --notices 10000" \
+  "notices_bench.py --notices 200 --format pdf --pdf-engine both" \
+  "match_bench.py --entities 20000 --rows 20000" \
+  "serve_bench.py --entities 5000 --count 2000 --batches 50" \
+  "spark_bench.py --entities 20000"
+
 bench: $(STAMP)
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	@set -e; for run in $(BENCH_RUNS); do echo "== bench/$$run"; $(PY) bench/$$run; done
 
 clean:
 	rm -rf $(OUT) build dist *.egg-info .pytest_cache .hypothesis bench/out
