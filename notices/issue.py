@@ -405,6 +405,7 @@ class _Evidence:
 
     def __init__(self) -> None:
         self.engines: dict[int, tuple[Evidence, dt.date, Any] | None] = {}
+
     def engine(self, conn, cycle: Mapping[str, Any] | None, cycle_id: int | None) -> tuple | None:
         if cycle_id is None:
             return None
