@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError, CycleNotFound
-from engine.store import allocate_ids, insert_columns, now, schema
+from engine.store import allocate_ids, any_of, insert_columns, now, prebuilt, schema
 
 if TYPE_CHECKING:  # for annotations only: the store sits below the model
     from engine.model import PackVersion
@@ -296,11 +296,7 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
     cycles, which only grows (a cycle's row is written once, in the transaction that creates it, before it is
     visible; it is committed or never seen): one small query (their count, highest id and latest commit time) tells
     whether it still holds, in the caller's transaction. A stored version's body is kept by its id and content hash."""
-    committed = conn.execute(
-        sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id), sa.func.max(CY.c.committed_at)).where(
-            CY.c.committed_at.is_not(None)
-        )
-    ).one()
+    committed = conn.execute(prebuilt(conn, "committed_cycles", _committed_cycles)).one()
     # The database too (a process may open several, or one emptied and filled again, whose ids start over: the
     # latest commit time, to the microsecond, tells them apart).
     key = (str(conn.engine.url), tuple(committed), as_of)
@@ -309,6 +305,12 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
             _current.clear()
         _current[key] = _current_cycles(conn, as_of)
     return {pack_id: dict(row) for pack_id, row in _current[key].items()}
+
+
+def _committed_cycles(_dialect: str) -> sa.Select:
+    return sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id), sa.func.max(CY.c.committed_at)).where(
+        CY.c.committed_at.is_not(None)
+    )
 
 
 def _current_cycles(conn: Connection, as_of: dt.date | None) -> dict[str, dict]:
@@ -346,16 +348,21 @@ def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> 
     given entities only."""
     out: dict[int, dict] = {}
     ids = list(dict.fromkeys(entity_ids))
+    stmt = prebuilt(conn, "decisions_of", _decisions_of)
     for i in range(0, len(ids), 5000):
-        rows = conn.execute(
-            sa.select(
-                DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.facts, OU.c.result
-            )
-            .join(OU, OU.c.id == DE.c.outcome_id)
-            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i : i + 5000]))
-        ).mappings()
+        rows = conn.execute(stmt, {"cycle_id": cycle_id, "ids": ids[i : i + 5000]}).mappings()
         out.update({r["entity_id"]: dict(r) for r in rows})
     return out
+
+
+def _decisions_of(dialect: str) -> sa.Select:
+    return (
+        sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.facts, OU.c.result)
+        .join(OU, OU.c.id == DE.c.outcome_id)
+        .where(
+            DE.c.cycle_id == sa.bindparam("cycle_id", type_=DE.c.cycle_id.type), any_of(DE.c.entity_id, "ids", dialect)
+        )
+    )
 
 
 def tier_counts(conn: Connection, cycle_id: int) -> dict[str, int]:
