@@ -225,16 +225,19 @@ def _governing(item: ServiceItem, current: dict[str, dict], as_of: dt.date) -> d
     return out
 
 
-def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None) -> list[CheckResult]:
+def check(
+    store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None, sources: bool = True
+) -> list[CheckResult]:
     """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
     ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
     invalid code; an entity not in the register is ``needs_review``. One check reads one set of pack files
-    (:func:`policies.pinned`)."""
+    (:func:`policies.pinned`). ``sources=False``: the cited decisions' ``sources`` (where their decision facts came
+    from, in words) are left empty, for a caller that does not show them (the check service)."""
     with pinned():
-        return _check(store, codes, service, as_of)
+        return _check(store, codes, service, as_of, sources)
 
 
-def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None) -> list[CheckResult]:
+def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None, sources: bool) -> list[CheckResult]:
     as_of = as_of or dt.date.today()
     codes = [codes] if isinstance(codes, str) else list(codes)
     resolved = [resolve_code(c) for c in codes]
@@ -262,7 +265,7 @@ def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | Non
                 )
             )
         else:
-            _decide(result, item, entity, governing, decisions, entries[entity["id"]])
+            _decide(result, item, entity, governing, decisions, entries[entity["id"]], sources)
         result.verdict = verdict(result)
         results.append(result)
     return results
@@ -275,6 +278,7 @@ def _decide(
     governing: dict[str, dict],
     decisions: dict[str, dict[int, dict]],
     entries: list[dict],
+    sources: bool = True,
 ) -> None:
     seen: set[tuple[str, str | None]] = set()
     for pack_id, g in sorted(governing.items()):
@@ -318,7 +322,7 @@ def _decide(
                 d["tier"],
                 outcome.get("tier_label") or d["tier"],
                 d["id"],
-                source_lines(cycle, d.get("facts") or {}),
+                source_lines(cycle, d.get("facts") or {}) if sources else [],
             )
         )
         for m in outcome.get("measures") or []:
