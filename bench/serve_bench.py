@@ -242,13 +242,30 @@ def phase(name, port, app, bodies, clients, threads, seconds, server=None, kill_
     return {"name": name, "wall": wall, "lat": lat, "answered": answered, "errors": errors, "killed": killed}
 
 
-def wrk_phase(name, port, app, bodies, threads, connections, seconds, subjects=1) -> dict:
+def logged_since(url: str, app_id: int, after: int) -> tuple[int, int, float]:
+    """(highest log id, rows, seconds from the first to the last one's requested_at) of the app's log rows with an
+    id above ``after``."""
+    C = schema.checks
+    store = Store(url)
+    with store.read() as conn:
+        top, n, first, last = conn.execute(
+            sa.select(
+                sa.func.max(C.c.id), sa.func.count(), sa.func.min(C.c.requested_at), sa.func.max(C.c.requested_at)
+            ).where(C.c.app_id == app_id, C.c.id > after)
+        ).one()
+    store.dispose()
+    return top or after, n, (last - first).total_seconds() if n > 1 else 0.0
+
+
+def wrk_phase(name, port, app, bodies, threads, connections, seconds, subjects=1, db=None) -> dict:
     """The same checks sent by wrk (C, event loop: far less CPU per request than Python clients), each request
     signed beforehand with its own nonce and a timestamp inside the replay window, each sent once. A thread that has
-    sent its share sends ``GET /api/v1/health`` (logged nowhere) on the connections that wait, and stops when every
-    check it sent has its answer, so that no check is in flight when wrk stops: the log then holds exactly the
-    answered checks. Answers are counted in the script's response() callback: 200 with a check_id, or another
-    status (a refusal or a 503)."""
+    sent its share sends ``GET /api/v1/health`` (logged nowhere) every 100 ms on the connections that wait, and
+    stops when every check it sent has its answer (or after 30 such health checks per connection: about 3 s), so
+    that no check is in flight when wrk stops: the log then holds exactly the answered checks. wrk runs for its -d
+    whatever its threads do, so the rate is taken from the log: the rows the phase added over the time from the
+    first one's requested_at to the last one's. Answers are counted in the script's response() callback: 200 with
+    a check_id, or another status (a refusal or a 503)."""
     path = "/api/v1/checks"
     now = str(int(time.time()))
     lines = ["local reqs = {"]
@@ -267,7 +284,7 @@ def wrk_phase(name, port, app, bodies, threads, connections, seconds, subjects=1
     lines.append("}")
     lines.append(
         """
-local counter, per, first, finished = 0, 0, 0, 0
+local counter, per, first, finished, idle, verified = 0, 0, 0, 0, 0, false
 ok, other = 0, 0
 local threads = {}
 function setup(thread)
@@ -278,7 +295,18 @@ function init(args)
   per = math.floor(#reqs / @THREADS@)
   first = (id - 1) * per
 end
+function delay()
+  if counter >= per then
+    return 100
+  end
+  return 0
+end
 function request()
+  -- wrk calls the first thread's request() once before the run to look at it, and never sends that request
+  if id == 1 and not verified then
+    verified = true
+    return wrk.format("GET", "/api/v1/health")
+  end
   if counter >= per then
     return wrk.format("GET", "/api/v1/health")
   end
@@ -290,11 +318,13 @@ function response(status, headers, body)
   if status == 200 and string.find(body, '"check_id"', 1, true) then
     ok = ok + 1
     finished = finished + 1
-  elseif not (status == 200 and string.find(body, '"schema_revision"', 1, true)) then
+  elseif status == 200 and string.find(body, '"schema_revision"', 1, true) then
+    idle = idle + 1
+  else
     other = other + 1
     finished = finished + 1
   end
-  if finished >= per then
+  if finished >= per or idle > @IDLE@ then
     wrk.thread:stop()
   end
 end
@@ -309,8 +339,11 @@ function done(summary, latency, requests)
     + summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
     summary.duration / 1e6))
 end
-""".replace("@THREADS@", str(threads)).replace("@PATH@", path)
+""".replace("@THREADS@", str(threads))
+        .replace("@IDLE@", str(30 * connections // threads))
+        .replace("@PATH@", path)
     )
+    before = logged_since(db, app["id"], 0)[0]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as f:
         f.write("\n".join(lines))
         script = f.name
@@ -328,10 +361,13 @@ end
         os.unlink(script)
     line = next((x for x in out.splitlines() if x.startswith("WRK ")), "")
     fields = dict(kv.split("=") for kv in line[4:].split())
-    ok, secs = int(fields.get("ok", 0)), float(fields.get("seconds", seconds))
+    ok = int(fields.get("ok", 0))
+    _, rows, secs = logged_since(db, app["id"], before)
+    secs = secs or float(fields.get("seconds", seconds))
     extra = f", {ok * subjects / secs:,.0f} subjects/s" if subjects > 1 else ""
     print(
-        f"{name} (wrk {threads} threads x {connections // threads} connections): {ok:,} answered in {secs:.1f}s = "
+        f"{name} (wrk {threads} threads x {connections // threads} connections): {ok:,} answered ({rows:,} logged) "
+        f"in {secs:.1f} s = "
         f"{ok / secs:,.0f} req/s{extra}; p50 {fields.get('p50')} ms, p99 {fields.get('p99')} ms, max "
         f"{fields.get('max')} ms; non-200 {fields.get('other')}, socket errors {fields.get('errors')}; "
         f"load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
@@ -436,11 +472,15 @@ def main() -> None:
             warm = phase("warm-up", port, app, [body(1) for _ in range(200)], args.clients, args.threads, 30)
             answered += warm["answered"]
             if args.wrk:
-                fast = wrk_phase("single", port, app, [body(1) for _ in range(args.count)], 2, 16, args.seconds)
+                fast = wrk_phase(
+                    "single", port, app, [body(1) for _ in range(args.count)], 2, 16, args.seconds, 1, args.db
+                )
                 delivered = fast["ok"] + len(answered)
                 if args.batches:
                     many = [body(args.batch) for _ in range(args.batches)]
-                    batch = wrk_phase(f"batch of {args.batch}", port, app, many, 2, 8, args.seconds, args.batch)
+                    batch = wrk_phase(
+                        f"batch of {args.batch}", port, app, many, 2, 8, args.seconds, args.batch, args.db
+                    )
                     delivered += batch["ok"]
                 with Store(args.db).read() as conn:
                     logged = conn.execute(
