@@ -11,7 +11,7 @@ connections, http.client) send correctly signed ``POST /api/v1/checks`` for rand
 - with --kill-after S: S seconds into the single phase one worker process of the server is killed with SIGKILL
   (uvicorn starts another); requests in flight on it fail (counted as errors, not as answers).
 
-With --wrk both phases are sent by wrk (Debian's package; 2 threads x 8 connections, 2 x 4 for the batches) from
+With --wrk both phases are sent by wrk (Debian's package; 2 threads, --connections 16, half for the batches) from
 requests signed beforehand, so the load generator takes little CPU from the server; each wrk thread stops once
 every check it sent is answered, so the log must hold exactly the answered checks.
 
@@ -432,7 +432,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60.0, help="at most this long per phase")
     ap.add_argument("--kill-after", type=float, default=None, help="SIGKILL one worker this far into 'single'")
-    ap.add_argument("--wrk", action="store_true", help="send the single-subject checks with wrk (pre-signed)")
+    ap.add_argument("--wrk", action="store_true", help="send the checks with wrk (pre-signed)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk's connections (half of them for the batches)")
     args = ap.parse_args()
 
     prepare(args.db, args.entities, args.seed, args.reuse)
@@ -473,13 +474,29 @@ def main() -> None:
             answered += warm["answered"]
             if args.wrk:
                 fast = wrk_phase(
-                    "single", port, app, [body(1) for _ in range(args.count)], 2, 16, args.seconds, 1, args.db
+                    "single",
+                    port,
+                    app,
+                    [body(1) for _ in range(args.count)],
+                    2,
+                    args.connections,
+                    args.seconds,
+                    1,
+                    args.db,
                 )
                 delivered = fast["ok"] + len(answered)
                 if args.batches:
                     many = [body(args.batch) for _ in range(args.batches)]
                     batch = wrk_phase(
-                        f"batch of {args.batch}", port, app, many, 2, 8, args.seconds, args.batch, args.db
+                        f"batch of {args.batch}",
+                        port,
+                        app,
+                        many,
+                        2,
+                        max(2, args.connections // 2),
+                        args.seconds,
+                        args.batch,
+                        args.db,
                     )
                     delivered += batch["ok"]
                 with Store(args.db).read() as conn:
