@@ -22,7 +22,6 @@ from engine.errors import SupervisionError, UnknownServiceItem, did_you_mean
 from engine.facts import decision_key
 from engine.register.entities import resolve_code
 from engine.store import cycles as qc
-from engine.store import entities as qe
 from engine.values import period_cn
 from lists.lifecycle import active_entries_of
 from policies import get_pack, pack_files, packs_state, pinned
@@ -245,11 +244,14 @@ def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | Non
         current = qc.current_cycles(conn, as_of)
         item = resolve_service(service, service_items((p, c["pack_body"]) for p, c in current.items()))
         governing = _governing(item, current, as_of)
-        found = qe.entities_by_code(conn, resolved)
+        cycle_of = {p: g["cycle"]["id"] for p, g in governing.items() if g["cycle"]}
+        # One statement for the subjects, their decisions and whether they have a list entry at all: the entries
+        # are loaded for those that do (on the service, most subjects have none).
+        found, decided, listed = qc.subjects(conn, resolved, sorted(set(cycle_of.values())), as_of)
         entities = {code: found.get(code) for code in dict.fromkeys(resolved)}
         ids = [e["id"] for e in entities.values() if e]
-        decisions = {p: qc.decisions_of(conn, g["cycle"]["id"], ids) for p, g in governing.items() if g["cycle"]}
-        active = active_entries_of(conn, ids, as_of)
+        decisions = {p: decided[c] for p, c in cycle_of.items()}
+        active = active_entries_of(conn, [i for i in ids if i in listed], as_of)
         entries = {i: active.get(i, []) for i in ids}
     results = []
     for code in resolved:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError, CycleNotFound
 from engine.store import allocate_ids, any_of, insert_columns, now, prebuilt, schema
+from engine.store import lists as ql
 
 if TYPE_CHECKING:  # for annotations only: the store sits below the model
     from engine.model import PackVersion
@@ -341,6 +342,47 @@ def _current_cycles(conn: Connection, as_of: dt.date | None) -> dict[str, dict]:
             _bodies[key] = conn.execute(sa.select(PV.c.body).where(PV.c.id == key[0])).scalar_one()
         row["pack_body"] = _bodies[key]
     return out
+
+
+def subjects(
+    conn: Connection, codes: Sequence[str], cycle_ids: Sequence[int], listed_before: dt.date
+) -> tuple[dict[str, dict[str, Any]], dict[int, dict[int, dict]], set[int]]:
+    """What a check reads of its subjects, in one statement: (code -> entity row of the codes in the register,
+    cycle id -> entity id -> its decision in that cycle as :func:`decisions_of` gives it, the ids of the entities
+    with a list entry listed on or before ``listed_before``, whose entries the check then loads)."""
+    codes = list(dict.fromkeys(codes))
+    entities: dict[str, dict[str, Any]] = {}
+    decided: dict[int, dict[int, dict]] = {c: {} for c in cycle_ids}
+    listed: set[int] = set()
+    stmt = prebuilt(conn, "check_subjects", _subjects)
+    step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900  # SQLite: at most 999 parameters
+    for i in range(0, len(codes), step):
+        params = {"codes": codes[i : i + step], "cycles": list(cycle_ids) or [0], "ever": "listed"}
+        for r in conn.execute(stmt, {**params, "ever_before": listed_before}).mappings():
+            entity = entities.setdefault(r["code"], {c.name: r[c.name] for c in E.c})
+            if r["decision_id"] is not None:
+                decided[r["decision_cycle_id"]][entity["id"]] = {
+                    name: r[f"decision_{name}"] for name in ("id", "entity_id", *_DECIDED)
+                }
+            if r["listed"]:
+                listed.add(entity["id"])
+    return entities, decided, listed
+
+
+_DECIDED = ("tier", "ratio", "per_year", "forced", "facts", "result")
+
+
+def _subjects(dialect: str) -> sa.Select:
+    decided = DE.join(OU, OU.c.id == DE.c.outcome_id)
+    listed = sa.exists().where(
+        schema.list_entries.c.entity_id == E.c.id, ql.had_event(sa.bindparam("ever", type_=sa.String), True)
+    )
+    columns = [DE.c.id, DE.c.entity_id, DE.c.cycle_id, *(DE.c[n] for n in _DECIDED[:-1]), OU.c.result]
+    return (
+        sa.select(E, *(c.label(f"decision_{c.name}") for c in columns), listed.label("listed"))
+        .select_from(E.outerjoin(decided, (DE.c.entity_id == E.c.id) & any_of(DE.c.cycle_id, "cycles", dialect)))
+        .where(any_of(E.c.code, "codes", dialect))
+    )
 
 
 def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:

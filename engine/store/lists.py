@@ -201,14 +201,18 @@ def _entry_ids_stmt(dialect: str, given: set[str]) -> sa.Select:
     if "cycle_id" in given:
         stmt = stmt.where(LE.c.cycle_id == sa.bindparam("cycle_id", type_=LE.c.cycle_id.type))
     if "ever" in given:
-        # Correlated (by the entry_id, seq index): an IN over every such event of every entry was a full scan.
-        had = sa.select(EV.c.id).where(
-            EV.c.entry_id == LE.c.id, EV.c.event == sa.bindparam("ever", type_=EV.c.event.type)
-        )
-        if "ever_before" in given:
-            had = had.where(EV.c.valid_from <= sa.bindparam("ever_before", type_=EV.c.valid_from.type))
-        stmt = stmt.where(had.exists())
+        stmt = stmt.where(had_event(sa.bindparam("ever", type_=EV.c.event.type), "ever_before" in given))
     return stmt.order_by(LE.c.id)
+
+
+def had_event(event: sa.ColumnElement[Any], before: bool) -> sa.Exists:
+    """The entry (``list_entries``, correlated) has had the event ``event``, valid on or before the bind parameter
+    ``ever_before`` when ``before``. Correlated by the entry_id, seq index: an IN over every such event of every
+    entry was a full scan."""
+    had = sa.select(EV.c.id).where(EV.c.entry_id == LE.c.id, EV.c.event == event)
+    if before:
+        had = had.where(EV.c.valid_from <= sa.bindparam("ever_before", type_=EV.c.valid_from.type))
+    return had.exists()
 
 
 def entries_of_cycle(conn: Connection, cycle_id: int) -> set[tuple[int, str]]:
