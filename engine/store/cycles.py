@@ -373,14 +373,18 @@ _DECIDED = ("tier", "ratio", "per_year", "forced", "facts", "result")
 
 
 def _subjects(dialect: str) -> sa.Select:
-    decided = DE.join(OU, OU.c.id == DE.c.outcome_id)
     listed = sa.exists().where(
         schema.list_entries.c.entity_id == E.c.id, ql.had_event(sa.bindparam("ever", type_=sa.String), True)
     )
     columns = [DE.c.id, DE.c.entity_id, DE.c.cycle_id, *(DE.c[n] for n in _DECIDED[:-1]), OU.c.result]
+    # Two left joins, not one to (decisions JOIN outcomes): SQLite materialises such a nested join, every decision of
+    # the cycle, before it looks at the subjects. A decision always has its outcome.
+    joined = E.outerjoin(DE, (DE.c.entity_id == E.c.id) & any_of(DE.c.cycle_id, "cycles", dialect)).outerjoin(
+        OU, OU.c.id == DE.c.outcome_id
+    )
     return (
         sa.select(E, *(c.label(f"decision_{c.name}") for c in columns), listed.label("listed"))
-        .select_from(E.outerjoin(decided, (DE.c.entity_id == E.c.id) & any_of(DE.c.cycle_id, "cycles", dialect)))
+        .select_from(joined)
         .where(any_of(E.c.code, "codes", dialect))
     )
 
