@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -124,6 +125,10 @@ class Store:
     def __init__(self, url: str | None = None, serving: bool = False):
         self.url = normalize_url(url or default_url())
         self.engine = make_engine(self.url, serving)
+        # SQLite: this process's writers take turns here before BEGIN IMMEDIATE. Waiting on SQLite's own lock, a
+        # thread sleeps in its busy handler (up to 100 ms a try) and misses the lock's release: the check
+        # service's threads, one worker's, then waited up to a second or two behind each other.
+        self._writers = threading.RLock() if self.url.startswith("sqlite") else None
 
     @property
     def dialect(self) -> str:
@@ -141,11 +146,27 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A unit of work: commit on success, roll back on any exception."""
+        with self._writing():
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except sa.exc.OperationalError as exc:
+                raise self._operational_error(exc) from exc
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._writers is None:
+            yield
+            return
+        if not self._writers.acquire(timeout=lock_wait_seconds()):
+            raise DatabaseLocked(
+                f"The database {self.display_url()} is locked by another thread of this process that is writing; "
+                f"try again when it has finished."
+            )
         try:
-            with self.engine.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise self._operational_error(exc) from exc
+            yield
+        finally:
+            self._writers.release()
 
     @contextlib.contextmanager
     def read(self, snapshot: str | None = None) -> Iterator[Connection]:
