@@ -22,7 +22,6 @@ from engine.errors import SupervisionError, UnknownServiceItem, did_you_mean
 from engine.facts import decision_key
 from engine.register.entities import resolve_code
 from engine.store import cycles as qc
-from engine.store import entities as qe
 from engine.values import period_cn
 from lists.lifecycle import active_entries_of
 from policies import get_pack, pack_files, packs_state, pinned
@@ -225,16 +224,19 @@ def _governing(item: ServiceItem, current: dict[str, dict], as_of: dt.date) -> d
     return out
 
 
-def check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None) -> list[CheckResult]:
+def check(
+    store, codes: str | Sequence[str], service: str, as_of: dt.date | None = None, sources: bool = True
+) -> list[CheckResult]:
     """The verdict for each entity code (in the order given) applying for ``service`` (id or Chinese name) on
     ``as_of`` (default today). Raises UnknownServiceItem for an unknown service item and CodeError for an
     invalid code; an entity not in the register is ``needs_review``. One check reads one set of pack files
-    (:func:`policies.pinned`)."""
+    (:func:`policies.pinned`). ``sources=False``: the cited decisions' ``sources`` (where their decision facts came
+    from, in words) are left empty, for a caller that does not show them (the check service)."""
     with pinned():
-        return _check(store, codes, service, as_of)
+        return _check(store, codes, service, as_of, sources)
 
 
-def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None) -> list[CheckResult]:
+def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | None, sources: bool) -> list[CheckResult]:
     as_of = as_of or dt.date.today()
     codes = [codes] if isinstance(codes, str) else list(codes)
     resolved = [resolve_code(c) for c in codes]
@@ -242,11 +244,14 @@ def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | Non
         current = qc.current_cycles(conn, as_of)
         item = resolve_service(service, service_items((p, c["pack_body"]) for p, c in current.items()))
         governing = _governing(item, current, as_of)
-        found = qe.entities_by_code(conn, resolved)
+        cycle_of = {p: g["cycle"]["id"] for p, g in governing.items() if g["cycle"]}
+        # One statement for the subjects, their decisions and whether they have a list entry at all: the entries
+        # are loaded for those that do (on the service, most subjects have none).
+        found, decided, listed = qc.subjects(conn, resolved, sorted(set(cycle_of.values())), as_of)
         entities = {code: found.get(code) for code in dict.fromkeys(resolved)}
         ids = [e["id"] for e in entities.values() if e]
-        decisions = {p: qc.decisions_of(conn, g["cycle"]["id"], ids) for p, g in governing.items() if g["cycle"]}
-        active = active_entries_of(conn, ids, as_of)
+        decisions = {p: decided[c] for p, c in cycle_of.items()}
+        active = active_entries_of(conn, [i for i in ids if i in listed], as_of)
         entries = {i: active.get(i, []) for i in ids}
     results = []
     for code in resolved:
@@ -262,7 +267,7 @@ def _check(store, codes: str | Sequence[str], service: str, as_of: dt.date | Non
                 )
             )
         else:
-            _decide(result, item, entity, governing, decisions, entries[entity["id"]])
+            _decide(result, item, entity, governing, decisions, entries[entity["id"]], sources)
         result.verdict = verdict(result)
         results.append(result)
     return results
@@ -275,6 +280,7 @@ def _decide(
     governing: dict[str, dict],
     decisions: dict[str, dict[int, dict]],
     entries: list[dict],
+    sources: bool = True,
 ) -> None:
     seen: set[tuple[str, str | None]] = set()
     for pack_id, g in sorted(governing.items()):
@@ -318,7 +324,7 @@ def _decide(
                 d["tier"],
                 outcome.get("tier_label") or d["tier"],
                 d["id"],
-                source_lines(cycle, d.get("facts") or {}),
+                source_lines(cycle, d.get("facts") or {}) if sources else [],
             )
         )
         for m in outcome.get("measures") or []:

@@ -91,7 +91,8 @@ def answer(store: Store, request: dict[str, Any], admit: Callable[[Connection], 
     try:
         with store.transaction() as conn:
             app = admit(conn)
-            results = check(_InTransaction(conn), [s["code"] for s in subjects], request["service_item"], as_of)
+            codes = [s["code"] for s in subjects]
+            results = check(_InTransaction(conn), codes, request["service_item"], as_of, sources=False)
             out = [_result(s["ref"], r) for s, r in zip(subjects, results)]
             known = {r.uscc: r.entity for r in results if r.entity}
             raw_codes = [r.uscc for r in results] + [s["code"] for s in subjects]

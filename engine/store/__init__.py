@@ -16,7 +16,8 @@ import json
 import os
 import pathlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -64,7 +65,11 @@ def lock_wait_seconds() -> float:
         ) from None
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, serving: bool = False) -> Engine:
+    """The engine of ``url``. ``serving`` (the check service's workers, PostgreSQL): no pre-ping on checkout (a
+    round trip before every request's transaction; a connection that was dropped fails that one request instead,
+    with 503, and SQLAlchemy then discards the pool's older connections) and a pool as large as a worker's
+    concurrent requests, so that connections are kept instead of opened and closed under load."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         wait = lock_wait_seconds()
@@ -88,7 +93,8 @@ def make_engine(url: str) -> Engine:
 
         return engine
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        pool = {"pool_pre_ping": False, "pool_size": 16, "max_overflow": 8} if serving else {"pool_pre_ping": True}
+        engine = sa.create_engine(url, **pool)
     except Exception as exc:  # bad URL, missing driver
         raise StoreError(f"Cannot use database URL '{url}': {exc}. Check --db or SUPERVISE_DB.") from exc
 
@@ -116,9 +122,13 @@ class SchemaUpgrade(DictResult):
 class Store:
     """Use this for every database access: one engine, transactions, schema checks."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, serving: bool = False):
         self.url = normalize_url(url or default_url())
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, serving)
+        # SQLite: this process's writers take turns here before BEGIN IMMEDIATE. Waiting on SQLite's own lock, a
+        # thread sleeps in its busy handler (up to 100 ms a try) and misses the lock's release: the check
+        # service's threads, one worker's, then waited up to a second or two behind each other.
+        self._writers = threading.RLock() if self.url.startswith("sqlite") else None
 
     @property
     def dialect(self) -> str:
@@ -136,11 +146,27 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A unit of work: commit on success, roll back on any exception."""
+        with self._writing():
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except sa.exc.OperationalError as exc:
+                raise self._operational_error(exc) from exc
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._writers is None:
+            yield
+            return
+        if not self._writers.acquire(timeout=lock_wait_seconds()):
+            raise DatabaseLocked(
+                f"The database {self.display_url()} is locked by another thread of this process that is writing; "
+                f"try again when it has finished."
+            )
         try:
-            with self.engine.begin() as conn:
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise self._operational_error(exc) from exc
+            yield
+        finally:
+            self._writers.release()
 
     @contextlib.contextmanager
     def read(self, snapshot: str | None = None) -> Iterator[Connection]:
@@ -232,6 +258,31 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_prebuilt: dict[tuple[str, Any], Any] = {}
+
+
+def prebuilt(conn: Connection, key: Any, build: Callable[[str], T]) -> T:
+    """The statement ``build(dialect name)`` makes, built once per dialect and ``key`` and then reused: its values
+    must be bind parameters (``sa.bindparam``, :func:`any_of`), given to ``conn.execute(stmt, params)``. SQLAlchemy
+    then finds its compiled form in its cache without constructing the statement again, which on the check
+    service's path cost more than executing it."""
+    k = (conn.dialect.name, key)
+    stmt = _prebuilt.get(k)
+    if stmt is None:
+        stmt = _prebuilt[k] = build(conn.dialect.name)
+    return stmt
+
+
+def any_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    """``column`` is one of the values of the bind parameter ``name`` (a list): PostgreSQL ``= ANY(array)``, one
+    statement text whatever the list's length (psycopg keeps it prepared); elsewhere an expanding ``IN``."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

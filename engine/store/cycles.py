@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError, CycleNotFound
-from engine.store import allocate_ids, insert_columns, now, schema
+from engine.store import allocate_ids, any_of, insert_columns, now, prebuilt, schema
+from engine.store import lists as ql
 
 if TYPE_CHECKING:  # for annotations only: the store sits below the model
     from engine.model import PackVersion
@@ -296,11 +297,7 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
     cycles, which only grows (a cycle's row is written once, in the transaction that creates it, before it is
     visible; it is committed or never seen): one small query (their count, highest id and latest commit time) tells
     whether it still holds, in the caller's transaction. A stored version's body is kept by its id and content hash."""
-    committed = conn.execute(
-        sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id), sa.func.max(CY.c.committed_at)).where(
-            CY.c.committed_at.is_not(None)
-        )
-    ).one()
+    committed = conn.execute(prebuilt(conn, "committed_cycles", _committed_cycles)).one()
     # The database too (a process may open several, or one emptied and filled again, whose ids start over: the
     # latest commit time, to the microsecond, tells them apart).
     key = (str(conn.engine.url), tuple(committed), as_of)
@@ -309,6 +306,12 @@ def current_cycles(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
             _current.clear()
         _current[key] = _current_cycles(conn, as_of)
     return {pack_id: dict(row) for pack_id, row in _current[key].items()}
+
+
+def _committed_cycles(_dialect: str) -> sa.Select:
+    return sa.select(sa.func.count(CY.c.id), sa.func.max(CY.c.id), sa.func.max(CY.c.committed_at)).where(
+        CY.c.committed_at.is_not(None)
+    )
 
 
 def _current_cycles(conn: Connection, as_of: dt.date | None) -> dict[str, dict]:
@@ -341,21 +344,71 @@ def _current_cycles(conn: Connection, as_of: dt.date | None) -> dict[str, dict]:
     return out
 
 
+def subjects(
+    conn: Connection, codes: Sequence[str], cycle_ids: Sequence[int], listed_before: dt.date
+) -> tuple[dict[str, dict[str, Any]], dict[int, dict[int, dict]], set[int]]:
+    """What a check reads of its subjects, in one statement: (code -> entity row of the codes in the register,
+    cycle id -> entity id -> its decision in that cycle as :func:`decisions_of` gives it, the ids of the entities
+    with a list entry listed on or before ``listed_before``, whose entries the check then loads)."""
+    codes = list(dict.fromkeys(codes))
+    entities: dict[str, dict[str, Any]] = {}
+    decided: dict[int, dict[int, dict]] = {c: {} for c in cycle_ids}
+    listed: set[int] = set()
+    stmt = prebuilt(conn, "check_subjects", _subjects)
+    step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900  # SQLite: at most 999 parameters
+    for i in range(0, len(codes), step):
+        params = {"codes": codes[i : i + step], "cycles": list(cycle_ids) or [0], "ever": "listed"}
+        for r in conn.execute(stmt, {**params, "ever_before": listed_before}).mappings():
+            entity = entities.setdefault(r["code"], {c.name: r[c.name] for c in E.c})
+            if r["decision_id"] is not None:
+                decided[r["decision_cycle_id"]][entity["id"]] = {
+                    name: r[f"decision_{name}"] for name in ("id", "entity_id", *_DECIDED)
+                }
+            if r["listed"]:
+                listed.add(entity["id"])
+    return entities, decided, listed
+
+
+_DECIDED = ("tier", "ratio", "per_year", "forced", "facts", "result")
+
+
+def _subjects(dialect: str) -> sa.Select:
+    listed = sa.exists().where(
+        schema.list_entries.c.entity_id == E.c.id, ql.had_event(sa.bindparam("ever", type_=sa.String), True)
+    )
+    columns = [DE.c.id, DE.c.entity_id, DE.c.cycle_id, *(DE.c[n] for n in _DECIDED[:-1]), OU.c.result]
+    # Two left joins, not one to (decisions JOIN outcomes): SQLite materialises such a nested join, every decision of
+    # the cycle, before it looks at the subjects. A decision always has its outcome.
+    joined = E.outerjoin(DE, (DE.c.entity_id == E.c.id) & any_of(DE.c.cycle_id, "cycles", dialect)).outerjoin(
+        OU, OU.c.id == DE.c.outcome_id
+    )
+    return (
+        sa.select(E, *(c.label(f"decision_{c.name}") for c in columns), listed.label("listed"))
+        .select_from(joined)
+        .where(any_of(E.c.code, "codes", dialect))
+    )
+
+
 def decisions_of(conn: Connection, cycle_id: int, entity_ids: Sequence[int]) -> dict[int, dict]:
     """Entity id -> its decision in a cycle (tier, ratio, per_year, forced, facts, outcome ``result``), for the
     given entities only."""
     out: dict[int, dict] = {}
     ids = list(dict.fromkeys(entity_ids))
+    stmt = prebuilt(conn, "decisions_of", _decisions_of)
     for i in range(0, len(ids), 5000):
-        rows = conn.execute(
-            sa.select(
-                DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.facts, OU.c.result
-            )
-            .join(OU, OU.c.id == DE.c.outcome_id)
-            .where(DE.c.cycle_id == cycle_id, DE.c.entity_id.in_(ids[i : i + 5000]))
-        ).mappings()
+        rows = conn.execute(stmt, {"cycle_id": cycle_id, "ids": ids[i : i + 5000]}).mappings()
         out.update({r["entity_id"]: dict(r) for r in rows})
     return out
+
+
+def _decisions_of(dialect: str) -> sa.Select:
+    return (
+        sa.select(DE.c.id, DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.facts, OU.c.result)
+        .join(OU, OU.c.id == DE.c.outcome_id)
+        .where(
+            DE.c.cycle_id == sa.bindparam("cycle_id", type_=DE.c.cycle_id.type), any_of(DE.c.entity_id, "ids", dialect)
+        )
+    )
 
 
 def tier_counts(conn: Connection, cycle_id: int) -> dict[str, int]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from engine.store import now, schema
+from engine.store import any_of, now, prebuilt, schema
 
 E = schema.entities
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra", "reg_no")
@@ -89,14 +89,10 @@ def entities_by_code(conn: Connection, codes: Iterable[str]) -> dict[str, dict[s
     PostgreSQL)."""
     codes = list(dict.fromkeys(codes))
     out: dict[str, dict[str, Any]] = {}
+    stmt = prebuilt(conn, "entities_by_code", lambda d: sa.select(E).where(any_of(E.c.code, "codes", d)))
     step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900
     for i in range(0, len(codes), step):
-        out.update(
-            {
-                r["code"]: dict(r)
-                for r in conn.execute(sa.select(E).where(_code_in(conn, codes[i : i + step]))).mappings()
-            }
-        )
+        out.update({r["code"]: dict(r) for r in conn.execute(stmt, {"codes": codes[i : i + step]}).mappings()})
     return out
 
 

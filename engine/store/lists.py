@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.store import allocate_ids, bulk_insert, now, schema
+from engine.store import allocate_ids, any_of, bulk_insert, now, prebuilt, schema
 
 LE = schema.list_entries
 EV = schema.list_events
@@ -160,13 +160,9 @@ def entry_ids(
     entity_ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Ids of entries filtered by current state, entity (or any of ``entity_ids``), list, proposing cycle, or by
-    having had an event ``ever`` valid on or before ``ever_before``."""
-    stmt = sa.select(LE.c.id)
-    if states is not None:
-        latest = _latest_states()
-        stmt = stmt.join(latest, latest.c.entry_id == LE.c.id).where(latest.c.state.in_(list(states)))
-    if entity_id is not None:
-        stmt = stmt.where(LE.c.entity_id == entity_id)
+    having had an event ``ever`` valid on or before ``ever_before``. One statement per set of filters given, built
+    once (:func:`engine.store.prebuilt`: the check service asks this on every check)."""
+    ids: list[int] | None = None
     if entity_ids is not None:
         ids = sorted(set(entity_ids))
         if not ids:
@@ -177,18 +173,46 @@ def entry_ids(
                 found |= set(entry_ids(conn, states=states, entity_ids=part, list_name=list_name, ever=ever,
                                        cycle_id=cycle_id, ever_before=ever_before))  # fmt: skip
             return sorted(found)
-        stmt = stmt.where(LE.c.entity_id.in_(ids))
-    if list_name is not None:
-        stmt = stmt.where(LE.c.list == list_name)
-    if cycle_id is not None:
-        stmt = stmt.where(LE.c.cycle_id == cycle_id)
-    if ever is not None:
-        # Correlated (by the entry_id, seq index): an IN over every such event of every entry was a full scan.
-        had = sa.select(EV.c.id).where(EV.c.entry_id == LE.c.id, EV.c.event == ever)
-        if ever_before is not None:
-            had = had.where(EV.c.valid_from <= ever_before)
-        stmt = stmt.where(had.exists())
-    return list(conn.execute(stmt.order_by(LE.c.id)).scalars())
+    given = {
+        "states": list(states) if states is not None else None,
+        "entity_id": entity_id,
+        "entity_ids": ids,
+        "list_name": list_name,
+        "cycle_id": cycle_id,
+        "ever": ever,
+        "ever_before": ever_before if ever is not None else None,
+    }
+    params = {k: v for k, v in given.items() if v is not None}
+    stmt = prebuilt(conn, ("entry_ids", *params), lambda d: _entry_ids_stmt(d, set(params)))
+    return list(conn.execute(stmt, params).scalars())
+
+
+def _entry_ids_stmt(dialect: str, given: set[str]) -> sa.Select:
+    stmt = sa.select(LE.c.id)
+    if "states" in given:
+        latest = _latest_states()
+        stmt = stmt.join(latest, latest.c.entry_id == LE.c.id).where(any_of(latest.c.state, "states", dialect))
+    if "entity_id" in given:
+        stmt = stmt.where(LE.c.entity_id == sa.bindparam("entity_id", type_=LE.c.entity_id.type))
+    if "entity_ids" in given:
+        stmt = stmt.where(any_of(LE.c.entity_id, "entity_ids", dialect))
+    if "list_name" in given:
+        stmt = stmt.where(LE.c.list == sa.bindparam("list_name", type_=LE.c.list.type))
+    if "cycle_id" in given:
+        stmt = stmt.where(LE.c.cycle_id == sa.bindparam("cycle_id", type_=LE.c.cycle_id.type))
+    if "ever" in given:
+        stmt = stmt.where(had_event(sa.bindparam("ever", type_=EV.c.event.type), "ever_before" in given))
+    return stmt.order_by(LE.c.id)
+
+
+def had_event(event: sa.ColumnElement[Any], before: bool) -> sa.Exists:
+    """The entry (``list_entries``, correlated) has had the event ``event``, valid on or before the bind parameter
+    ``ever_before`` when ``before``. Correlated by the entry_id, seq index: an IN over every such event of every
+    entry was a full scan."""
+    had = sa.select(EV.c.id).where(EV.c.entry_id == LE.c.id, EV.c.event == event)
+    if before:
+        had = had.where(EV.c.valid_from <= sa.bindparam("ever_before", type_=EV.c.valid_from.type))
+    return had.exists()
 
 
 def entries_of_cycle(conn: Connection, cycle_id: int) -> set[tuple[int, str]]:

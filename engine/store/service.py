@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from engine.errors import StoreError
-from engine.store import now, schema
+from engine.store import now, prebuilt, schema
 
 
 def insert_app(
@@ -50,18 +50,23 @@ def use_nonce(conn: Connection, app_id: int, nonce: str, at: dt.datetime) -> boo
     (the caller reads the app again to tell which). One statement (INSERT ... SELECT ... WHERE the app is not
     revoked ON CONFLICT DO NOTHING RETURNING): a concurrent request with the same nonce waits for the first one's
     transaction and then finds the key taken; a revocation committed before it is seen."""
+    stmt = prebuilt(conn, "use_nonce", _use_nonce)
+    return conn.execute(stmt, {"app_id": app_id, "nonce": nonce, "at": at}).first() is not None
+
+
+def _use_nonce(dialect: str) -> sa.Insert:
     apps, nonces = schema.apps, schema.api_nonces
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    app_id = sa.bindparam("app_id", type_=sa.Integer)
     row = sa.select(
-        sa.literal(app_id, sa.Integer), sa.literal(nonce, sa.String), sa.literal(at, nonces.c.seen_at.type)
+        app_id, sa.bindparam("nonce", type_=sa.String), sa.bindparam("at", type_=nonces.c.seen_at.type)
     ).where(sa.exists().where(apps.c.id == app_id, apps.c.revoked_at.is_(None)))
-    stmt = (
+    return (
         insert(nonces)
         .from_select(["app_id", "nonce", "seen_at"], row)
         .on_conflict_do_nothing(index_elements=["app_id", "nonce"])
         .returning(nonces.c.id)
     )
-    return conn.execute(stmt).first() is not None
 
 
 def prune_nonces(conn: Connection, before: dt.datetime) -> int:
@@ -73,7 +78,8 @@ def insert_check(conn: Connection, row: dict[str, Any]) -> int:
     """Append one answered check (``app_id``, ``department``, ``case_no``, ``service_item``, ``as_of``,
     ``requested_at``, ``request``, ``answer``); its id."""
     try:
-        return int(conn.execute(sa.insert(schema.checks).values(**row).returning(schema.checks.c.id)).scalar_one())
+        stmt = prebuilt(conn, "insert_check", lambda _d: sa.insert(schema.checks).returning(schema.checks.c.id))
+        return int(conn.execute(stmt, row).scalar_one())
     except sa.exc.SQLAlchemyError as exc:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StoreError(f"The decision log could not be written ({text})") from exc

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from engine.service.api import create_app
+from engine.service.api import CheckAnswer, create_app
 from engine.service.apps import add_app, revoke_app
 from engine.store import schema
 from tests.service.conftest import PERSON, STRANGER, check_body, check_count, nonce_count
@@ -51,6 +51,8 @@ def test_a_signed_check_answers_each_subject_from_the_committed_cycle(world, cal
     # Fails closed: a code not in the register is needs_review with the reason, never no_measure.
     assert results["r3"]["why"] and "不在主体名录中" in results["r3"]["why"][0]
     assert check_count(store) == 1
+    # The answer is sent as answer() built it: exactly the document the OpenAPI schema's model describes.
+    assert CheckAnswer.model_validate(answer).model_dump(mode="json") == answer
 
 
 def test_the_chinese_name_of_a_service_item_is_accepted(world, caller):
