@@ -156,10 +156,24 @@ def simplify(text: str) -> str:
     return _PUNCT.sub("", text)
 
 
+@functools.lru_cache(maxsize=1)
+def _name_lengths() -> dict[str, tuple[int, ...]]:
+    """The lengths of the region names beginning with each character, longest first (a name's first character
+    rules out almost every length, and most characters begin no region name at all)."""
+    out: dict[str, set[int]] = {}
+    for name in _region_names()[0]:
+        if len(name) >= 2:
+            out.setdefault(name[0], set()).add(len(name))
+    return {c: tuple(sorted(n, reverse=True)) for c, n in out.items()}
+
+
 def _strip_prefix(text: str, found: list[str]) -> str:
-    names, longest = _region_names()
+    names = _region_names()[0]
+    lengths = _name_lengths()
     while True:
-        for n in range(min(longest, len(text) - 2), 1, -1):
+        for n in lengths.get(text[:1], ()):
+            if n > len(text) - 2:
+                continue
             codes = names.get(text[:n])
             if codes is not None:
                 found.extend(codes)
