@@ -71,22 +71,9 @@ def import_records(
     GB 11714 is a warning counted in the report, an error with ``strict_org_code``.
 
     ``match`` (--match): rows may name their entity by 组织机构代码, 注册号 or name, matched with these settings
-    (:mod:`engine.register.linking`)."""
-    if match is not None:
-        return linking.import_matched_records(
-            store,
-            path,
-            kinds,
-            match,
-            skip_invalid=skip_invalid,
-            default_kind=default_kind,
-            actor=actor,
-            progress=progress,
-            encoding=encoding,
-            dry_run=dry_run,
-            strict_org_code=strict_org_code,
-        )
-    report = intake.ImportReport(str(path), versioned=True)
+    (:mod:`engine.register.linking`): each is linked (stored with its link), held for a person or rejected; a dry
+    run also writes FILE.review.csv."""
+    report = intake.ImportReport(str(path), versioned=True, matched=match is not None)
     write, written = intake.versioned_writer(report, path, actor, "file")
 
     def with_entities(conn: Connection, chunk: list[tuple[intake.Row, Any]], reject: intake.RejectFn) -> list[Any]:
@@ -108,16 +95,16 @@ def import_records(
             good.append(parsed | {"entity_id": entity_id})
         return good
 
+    linker = None if match is None else linking.Linker(match, pathlib.Path(path), actor, report, write, dry_run)
+    parse = linking.parse_matched if linker else intake.parse_record
     intake.run_import(
         store,
         path,
-        intake.org_code_checked(
-            lambda row: intake.parse_record(row, kinds, default_kind), report, path, strict_org_code
-        ),
-        write,
+        intake.org_code_checked(lambda row: parse(row, kinds, default_kind), report, path, strict_org_code),
+        linker.write if linker else write,
         action="import_records",
-        counts=("inserted", "updated", "void"),
-        resolve=with_entities,
+        counts=("inserted", "updated", "void", "held") if linker else ("inserted", "updated", "void"),
+        resolve=linker.resolve if linker else with_entities,
         skip_invalid=skip_invalid,
         actor=actor,
         progress=progress,
@@ -133,6 +120,8 @@ def import_records(
     intake.org_code_summary(report)
     if dry_run:
         report.import_id = None
+        if linker:
+            linker.dry_run_done()
     return report
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine import values
@@ -31,7 +31,7 @@ from engine.exports import write_csv
 from engine.regions import is_region, region_label
 from engine.register import intake
 from engine.register.codes import AmbiguousCode, normalize_code, validate_org_code, validate_reg_no
-from engine.register.intake import METHOD_NAMES, ProgressFn, RejectFn, Row
+from engine.register.intake import METHOD_NAMES, RejectFn, Row
 from engine.register.matchconfig import MatchSettings
 from engine.register.matching import (
     LINKED,
@@ -48,7 +48,8 @@ from engine.register.matching import (
 from engine.register.names import parse_name
 from engine.register.records import RecordKind
 from engine.results import DictResult
-from engine.store import Connection, Store, audit
+from engine.store import Connection, audit
+from engine.store import entities as eq
 from engine.store import linking as lq
 from engine.store import matching as mq
 from engine.store import records as rq
@@ -190,14 +191,25 @@ def _judged_link(judgement: dict[str, Any]) -> str:
     )
 
 
-class _Linker:
-    """The resolve and write steps of one import with --match (the one import loop runs them per chunk)."""
+class Linker:
+    """The resolve and write steps of a records import with --match (``engine.register.entities.import_records``
+    runs them in the one import loop): ``write_records`` is the import's versioned writer, which stores the
+    linked records; the held rows go to the review queue."""
 
-    def __init__(self, settings: MatchSettings, path: pathlib.Path, actor: str, report: intake.ImportReport):
+    def __init__(
+        self,
+        settings: MatchSettings,
+        path: pathlib.Path,
+        actor: str,
+        report: intake.ImportReport,
+        write_records: Callable[[Connection, list[dict[str, Any]]], tuple[int, int, int]],
+        dry_run: bool = False,
+    ):
         self.settings, self.path, self.actor, self.report = settings, path, actor, report
+        self.write_records = write_records
         self.indexes: dict[tuple[str, ...], NameIndex] = {}
-        self.write_records, self.written = intake.versioned_writer(report, path, actor, "file")
-        self.review_rows: list[dict[str, Any]] = []
+        self.dry_run = dry_run
+        self.review_rows: list[dict[str, Any]] = []  # a dry run's held rows, for FILE.review.csv
 
     def _index(self, conn: Connection, query: Query) -> NameIndex:
         scope = tuple(scope_of(query))
@@ -288,8 +300,14 @@ class _Linker:
         self.report.linked += len(records)
         reviews = [b["review"] for b in batch if "review" in b]
         lq.add_reviews(conn, reviews, self.actor)
-        self.review_rows.extend(reviews)
+        if self.dry_run:
+            self.review_rows.extend(reviews)
         return new, corrected, void, len(reviews)
+
+    def dry_run_done(self) -> None:
+        """After a dry run: FILE.review.csv, the rows that would wait for a person, with their best candidates."""
+        if self.review_rows:
+            self.report.review_file = str(write_review_csv(self.path, self.review_rows))
 
 
 def _row_column(row: Row, query: Query) -> str:
@@ -299,53 +317,6 @@ def _row_column(row: Row, query: Query) -> str:
         if not values.is_blank(row.data.get(column)):
             return column
     return "code"
-
-
-def import_matched_records(
-    store: Store,
-    path: str | pathlib.Path,
-    kinds: dict[str, RecordKind],
-    settings: MatchSettings,
-    *,
-    skip_invalid: bool = False,
-    default_kind: str | None = None,
-    actor: str = "cli",
-    progress: ProgressFn | None = None,
-    encoding: str | None = None,
-    dry_run: bool = False,
-    strict_org_code: bool = False,
-) -> intake.ImportReport:
-    """``supervise import records FILE --match`` (module docstring): one transaction; ``dry_run`` stores nothing
-    and writes FILE.review.csv, the rows that would wait for a person, with their best candidates."""
-    path = pathlib.Path(path)
-    report = intake.ImportReport(str(path), versioned=True, matched=True)
-    linker = _Linker(settings, path, actor, report)
-    intake.run_import(
-        store,
-        path,
-        intake.org_code_checked(lambda row: parse_matched(row, kinds, default_kind), report, path, strict_org_code),
-        linker.write,
-        action="import_records",
-        counts=("inserted", "updated", "void", "held"),
-        resolve=linker.resolve,
-        skip_invalid=skip_invalid,
-        actor=actor,
-        progress=progress,
-        encoding=encoding,
-        dry_run=dry_run,
-        report=report,
-    )
-    if linker.written.repeated:
-        report.warnings.append(
-            f"{linker.written.repeated} rows give a record that an earlier row of the file also gives, with other "
-            f"fields; the later row counts (check the file for duplicates)"
-        )
-    intake.org_code_summary(report)
-    if dry_run:
-        report.import_id = None
-        if linker.review_rows:
-            report.review_file = str(write_review_csv(path, linker.review_rows))
-    return report
 
 
 def write_review_csv(path: pathlib.Path, rows: Sequence[dict[str, Any]]) -> pathlib.Path:
@@ -578,7 +549,7 @@ def entity_for_judgement(conn: Connection, code: str) -> dict[str, Any]:
         value = exc.value
     except CodeError as exc:
         raise JudgementError(f"{exc}; a judgement names the entity by its 统一社会信用代码") from None
-    entity = lq.entity(conn, value)
+    entity = eq.get_entity(conn, value)
     if entity is None:
         raise JudgementError(
             f"no entity with code {value} in the register; import it with 'supervise import entities' first"

@@ -137,19 +137,6 @@ def links_of(conn: Connection, entity_id: int, kind: str | None = None) -> list[
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def entity(conn: Connection, code: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(
-            sa.select(E.c.id, E.c.code, E.c.name, E.c.region, E.c.legal_rep, E.c.industry, E.c.code_kind).where(
-                E.c.code == code
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
-    return dict(row) if row else None
-
-
 def market_entities(conn: Connection, region_prefix: str) -> list[Any]:
     """(code, name, region) of the market entities (USCC, not persons) registered in a region, by code."""
     stmt = (
