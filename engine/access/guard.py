@@ -52,6 +52,11 @@ def require_region(user: User, region: str | None, what: str = "该主体") -> N
         return
     office = user.authority
     assert office is not None  # an admin of every authority covers every region
+    if office.unknown:
+        raise AccessRefused(
+            f"{user.name}属{office.name}，但现行政策包的 authorities 中没有该机关，不能办理任何主体；请确认政策包目录"
+            f"（SUPERVISE_POLICIES）是否正确，或由管理员改正该用户的机关。"
+        )
     where = region_label(region) if region else "未登记区划"
     raise AccessRefused(
         f"{user.name}属{office.name}，只能办理{office.region_name}登记的主体；{what}登记于{where}，"

@@ -19,6 +19,9 @@ from engine.access import AccessRefused
 from engine.regions import region_label
 from engine.results import DictResult
 
+# The region of an office no pack names any more: a prefix no division code begins with, so it covers nothing.
+NOWHERE = "\uffff"
+
 
 @dataclasses.dataclass(frozen=True)
 class Office:
@@ -32,7 +35,14 @@ class Office:
         """泉州市 for 3505 (the prefix padded to a division code), 全部地区 for every region."""
         if not self.region:
             return "全部地区"
+        if self.unknown:
+            return "（无：现行政策包未列明该机关）"
         return region_label(self.region.ljust(6, "0"), full=False)
+
+    @property
+    def unknown(self) -> bool:
+        """An office a user was given that no pack names now (:data:`NOWHERE`): it covers no region."""
+        return self.region == NOWHERE
 
     def covers(self, region: str | None) -> bool:
         return str(region or "").startswith(self.region) if self.region else True

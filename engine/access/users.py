@@ -20,7 +20,7 @@ from typing import Any
 import argon2
 
 from engine.access import AccessRefused
-from engine.access.offices import Office, find
+from engine.access.offices import NOWHERE, Office, find
 from engine.results import DictResult
 from engine.store import audit
 from engine.store import people as q
@@ -72,7 +72,7 @@ def _office(ref: str | None) -> Office | None:
         return find(ref)
     except AccessRefused:
         # an office that no pack names any more: the user keeps its name and acts on nothing until it is restored
-        return Office(id=ref, name=ref, region="\uffff", packs=())
+        return Office(id=ref, name=ref, region=NOWHERE, packs=())
 
 
 def _user(row: Any) -> User:

@@ -352,3 +352,20 @@ def test_two_people_judging_one_key_at_once_are_serialised_on_postgresql(pg_url,
             )
     finally:
         store.dispose()
+
+
+def test_a_clerk_of_an_office_no_pack_names_now_is_told_so(store, tmp_path, codes, two_cities, monkeypatch):
+    imported(store, write_csv(tmp_path / "court.csv", court_rows(codes)))
+    with store.transaction() as conn:
+        users.add(conn, "榕经办", "榕市监", "clerk", "secret12345", "admin")
+    with store.read() as conn:
+        q = next(x for x in linking.review_queue(conn) if x["source"]["name"] == "福州华联商贸有限公司")
+    only_quanzhou = tmp_path / "only-quanzhou"
+    only_quanzhou.mkdir()
+    shipped = pathlib.Path(policies.__file__).parent / "packs/market-credit-risk.yaml"
+    (only_quanzhou / "market-credit-risk.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("SUPERVISE_POLICIES", str(only_quanzhou))
+    with pytest.raises(AccessRefused, match="现行政策包的 authorities 中没有该机关") as refused:
+        access.judge(store, "榕经办", q["id"], "same", codes["hl"])
+    assert "\uffff" not in str(refused.value)
+    assert count(store, schema.match_judgements) == 0
