@@ -441,6 +441,11 @@ end
         f"{fields.get('max')} ms; non-200 {fields.get('other')}, socket errors {fields.get('errors')}"
         f"{cpu_line(cpu, ok)}; load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
+    if ok + int(fields.get("other", 0)) < len(bodies) // threads * threads:
+        print(
+            f"  wrk's {int(seconds)} s ran out before every check was sent and answered: the checks in flight then "
+            "are committed without their answers being read, so the log holds more rows; give more --seconds"
+        )
     return {"ok": ok, "seconds": secs, "other": int(fields.get("other", 0)), "errors": int(fields.get("errors", 0))}
 
 

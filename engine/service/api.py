@@ -41,10 +41,10 @@ from engine.service.auth import (
     ErrorOut,
     RequestBody,
     Service,
-    admit,
     headers_as_declared,
     signed,
     verified,
+    verify_signed,
 )
 from engine.service.keys import load_key
 from engine.store import Store
@@ -251,7 +251,7 @@ def create_app(
             body = CheckRequest.model_validate(json.loads(raw), from_attributes=True)
         except Exception:  # not JSON, not UTF-8, not a valid request: FastAPI answers it as before
             return None
-        admission = await admit(api.state.service, "check", request, headers, raw)
+        admission = await verify_signed(api.state.service, "check", request, headers, raw)
         return await run_in_threadpool(answer_check, body, admission)
 
     api.router.add_api_route(

@@ -164,7 +164,7 @@ def headers_as_declared(request: Request) -> dict[str, str | None] | None:
     return None if nonce is not None and len(nonce) > NONCE_MAX else headers
 
 
-async def admit(
+async def verify_signed(
     service: Service, scope: str, request: Request, headers: dict[str, str | None], body: bytes
 ) -> Admission:
     """:meth:`Service.verify` of a request: on the event loop for an app this process has seen (three HMACs, no
@@ -191,6 +191,6 @@ def verified(scope: str) -> Callable[..., Awaitable[Admission]]:
     transaction (:meth:`Service.admit` there, before the route's work)."""
 
     async def dependency(request: Request, headers: Annotated[dict, Depends(_headers)]) -> Admission:
-        return await admit(request.app.state.service, scope, request, headers, await request.body())
+        return await verify_signed(request.app.state.service, scope, request, headers, await request.body())
 
     return dependency
