@@ -130,7 +130,7 @@ def start_server(url: str, port: int, workers: int, env: dict) -> subprocess.Pop
     ]
     log = open(pathlib.Path(env["BENCH_DIR"]) / "serve.log", "w")  # noqa: SIM115 (kept open for the child)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine: the workers load the packs first
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"supervise serve exited with {proc.returncode}; see {log.name}")
@@ -142,7 +142,7 @@ def start_server(url: str, port: int, workers: int, env: dict) -> subprocess.Pop
         except OSError:
             pass
         time.sleep(0.2)  # waiting for a child process to listen: polled, bounded by the deadline
-    raise SystemExit("supervise serve did not answer /api/v1/health within 60 s")
+    raise SystemExit("supervise serve did not answer /api/v1/health within 180 s")
 
 
 def cpu_seconds(pid: int) -> float:
