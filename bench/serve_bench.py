@@ -130,7 +130,7 @@ def start_server(url: str, port: int, workers: int, env: dict) -> subprocess.Pop
     ]
     log = open(pathlib.Path(env["BENCH_DIR"]) / "serve.log", "w")  # noqa: SIM115 (kept open for the child)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine: the workers load the packs first
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"supervise serve exited with {proc.returncode}; see {log.name}")
@@ -142,7 +142,64 @@ def start_server(url: str, port: int, workers: int, env: dict) -> subprocess.Pop
         except OSError:
             pass
         time.sleep(0.2)  # waiting for a child process to listen: polled, bounded by the deadline
-    raise SystemExit("supervise serve did not answer /api/v1/health within 60 s")
+    raise SystemExit("supervise serve did not answer /api/v1/health within 180 s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (0 for one that is gone), from /proc/PID/stat."""
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (stat's 14th and 15th)
+
+
+def usage(server: subprocess.Popen | None, url: str | None) -> dict[tuple[str, int], float]:
+    """CPU seconds so far of the serving process and its workers ("server", pid) and of the PostgreSQL processes
+    serving the bench database's connections ("postgres", pid)."""
+    out: dict[tuple[str, int], float] = {}
+    if server is not None:
+        for pid in [server.pid, *worker_pids(server.pid)]:
+            out["server", pid] = cpu_seconds(pid)
+    for pid in backend_pids(url) if url else []:
+        out["postgres", pid] = cpu_seconds(pid)
+    return out
+
+
+def spent(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> dict[str, float]:
+    """CPU seconds of each kind between two :func:`usage` snapshots (a process started in between counts whole)."""
+    out = {"server": 0.0, "postgres": 0.0}
+    for key, cpu in after.items():
+        out[key[0]] += cpu - before.get(key, 0.0)
+    return out
+
+
+def cpu_line(cpu: dict[str, float], answered: int) -> str:
+    if not answered:
+        return ""
+    per = {k: v / answered * 1000 for k, v in cpu.items()}
+    return (
+        f"; CPU per check: server {per['server']:.2f} ms ({cpu['server']:.1f} s), PostgreSQL backends "
+        f"{per['postgres']:.2f} ms ({cpu['postgres']:.1f} s)"
+    )
+
+
+def backend_pids(url: str) -> list[int]:
+    """PostgreSQL: the server processes of the connections to the bench's database (the workers' pools); none on
+    SQLite."""
+    if not url.startswith("postgresql"):
+        return []
+    store = Store(url)
+    with store.read() as conn:
+        pids = list(
+            conn.execute(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+        )
+    store.dispose()
+    return pids
 
 
 def worker_pids(pid: int) -> list[int]:
@@ -210,8 +267,9 @@ def client(port: int, app_key: str, secret: str, bodies: list[bytes], threads: i
     q.put((lat, answered, errors))
 
 
-def phase(name, port, app, bodies, clients, threads, seconds, server=None, kill_after=None) -> dict:
+def phase(name, port, app, bodies, clients, threads, seconds, server=None, kill_after=None, db=None) -> dict:
     ctx = mp.get_context("fork")
+    cpu_before = usage(server, db)
     q = ctx.Queue()
     share = [bodies[i::clients] for i in range(clients)]
     t0 = time.perf_counter()
@@ -233,13 +291,22 @@ def phase(name, port, app, bodies, clients, threads, seconds, server=None, kill_
     for p in procs:
         p.join()
     wall = time.perf_counter() - t0
+    cpu = spent(cpu_before, usage(server, db))
     lat = sorted(x for r in results for x in r[0])
     answered = [c for r in results for c in r[1]]
     errors: dict[str, int] = {}
     for r in results:
         for k, v in r[2].items():
             errors[k] = errors.get(k, 0) + v
-    return {"name": name, "wall": wall, "lat": lat, "answered": answered, "errors": errors, "killed": killed}
+    return {
+        "name": name,
+        "wall": wall,
+        "lat": lat,
+        "answered": answered,
+        "errors": errors,
+        "killed": killed,
+        "cpu": cpu,
+    }
 
 
 def logged_since(url: str, app_id: int, after: int) -> tuple[int, int, float]:
@@ -257,7 +324,7 @@ def logged_since(url: str, app_id: int, after: int) -> tuple[int, int, float]:
     return top or after, n, (last - first).total_seconds() if n > 1 else 0.0
 
 
-def wrk_phase(name, port, app, bodies, threads, connections, seconds, subjects=1, db=None) -> dict:
+def wrk_phase(name, port, app, bodies, threads, connections, seconds, subjects=1, db=None, server=None) -> dict:
     """The same checks sent by wrk (C, event loop: far less CPU per request than Python clients), each request
     signed beforehand with its own nonce and a timestamp inside the replay window, each sent once. A thread that has
     sent its share sends ``GET /api/v1/health`` (logged nowhere) every 100 ms on the connections that wait, and
@@ -344,6 +411,7 @@ end
         .replace("@PATH@", path)
     )
     before = logged_since(db, app["id"], 0)[0]
+    cpu_before = usage(server, db)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as f:
         f.write("\n".join(lines))
         script = f.name
@@ -359,6 +427,7 @@ end
             print(f"wrk printed no summary:\n{out}\n{done.stderr}")
     finally:
         os.unlink(script)
+    cpu = spent(cpu_before, usage(server, db))
     line = next((x for x in out.splitlines() if x.startswith("WRK ")), "")
     fields = dict(kv.split("=") for kv in line[4:].split())
     ok = int(fields.get("ok", 0))
@@ -369,9 +438,14 @@ end
         f"{name} (wrk {threads} threads x {connections // threads} connections): {ok:,} answered ({rows:,} logged) "
         f"in {secs:.1f} s = "
         f"{ok / secs:,.0f} req/s{extra}; p50 {fields.get('p50')} ms, p99 {fields.get('p99')} ms, max "
-        f"{fields.get('max')} ms; non-200 {fields.get('other')}, socket errors {fields.get('errors')}; "
-        f"load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+        f"{fields.get('max')} ms; non-200 {fields.get('other')}, socket errors {fields.get('errors')}"
+        f"{cpu_line(cpu, ok)}; load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
+    if ok + int(fields.get("other", 0)) < len(bodies) // threads * threads:
+        print(
+            f"  wrk's {int(seconds)} s ran out before every check was sent and answered: the checks in flight then "
+            "are committed without their answers being read, so the log holds more rows; give more --seconds"
+        )
     return {"ok": ok, "seconds": secs, "other": int(fields.get("other", 0)), "errors": int(fields.get("errors", 0))}
 
 
@@ -391,7 +465,7 @@ def show(r: dict, subjects: int) -> None:
         f"p50 {pct(r['lat'], 0.5):.1f} ms, p99 {pct(r['lat'], 0.99):.1f} ms, "
         f"max {(r['lat'][-1] * 1000 if r['lat'] else 0):.1f} ms"
         f"{mean}; "
-        f"errors {r['errors'] or 0}{kill}; load avg {load:.1f}"
+        f"errors {r['errors'] or 0}{kill}{cpu_line(r['cpu'], n)}; load avg {load:.1f}"
     )
 
 
@@ -483,6 +557,7 @@ def main() -> None:
                     args.seconds,
                     1,
                     args.db,
+                    server,
                 )
                 delivered = fast["ok"] + len(answered)
                 if args.batches:
@@ -518,6 +593,7 @@ def main() -> None:
                 args.seconds,
                 server=server,
                 kill_after=args.kill_after,
+                db=args.db,
             )
             show(single, 1)
             answered += single["answered"]
@@ -530,6 +606,8 @@ def main() -> None:
                     args.clients,
                     max(1, args.threads // 2),
                     args.seconds,
+                    server=server,
+                    db=args.db,
                 )
                 show(batch, args.batch)
                 answered += batch["answered"]

@@ -15,23 +15,37 @@ server's access log has them). The OpenAPI document is at ``/api/v1/openapi.json
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.console import app as console
 from engine.errors import CodeError, ListError, StoreError, UnknownServiceItem
 from engine.service import bank, feedback, public
 from engine.service import checks as service_checks
-from engine.service.auth import REFUSALS, Admission, ApiError, ErrorOut, RequestBody, Service, signed, verified
+from engine.service.auth import (
+    REFUSALS,
+    Admission,
+    ApiError,
+    ErrorOut,
+    RequestBody,
+    Service,
+    headers_as_declared,
+    signed,
+    verified,
+    verify_signed,
+)
 from engine.service.keys import load_key
 from engine.store import Store
 
@@ -131,8 +145,34 @@ class Health(BaseModel):
 # -- the application ----------------------------------------------------------------------------------------
 
 
-def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
-    """The application on ``store``; the server key from its key file unless given."""
+def _json_content(value: str | None) -> bool:
+    """Whether FastAPI reads a body of this Content-Type as JSON and nothing else does differently: its type
+    (before any ``;``, stripped, lower case, as email.message reads it) is application/json."""
+    return value is not None and value.partition(";")[0].strip().lower() == "application/json"
+
+
+def shortcut_route(shortcut: Callable[[Request], Awaitable[Response | None]]) -> type[APIRoute]:
+    """A route class whose handler tries ``shortcut(request)`` first and, when it returns None, handles the
+    request as FastAPI does (the route's declared parameters, its OpenAPI operation and errors unchanged)."""
+
+    class ShortcutRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            declared = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                response = await shortcut(request)
+                return response if response is not None else await declared(request)
+
+            return handler
+
+    return ShortcutRoute
+
+
+def create_app(
+    store: Store, server_key: bytes | None = None, clock: Callable[[], float] = time.time, shortcuts: bool = True
+) -> FastAPI:
+    """The application on ``store``; the server key from its key file unless given. ``shortcuts=False``: every
+    request through FastAPI's machinery (the tests compare the two)."""
     api = FastAPI(
         title="supervise check service",
         version="1",
@@ -172,15 +212,7 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
         except StoreError as exc:
             raise ApiError(503, str(exc)) from exc
 
-    @api.post(
-        f"{PREFIX}/checks",
-        response_model=CheckAnswer,
-        responses={**REFUSALS, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
-    )
-    def post_check(body: CheckRequest, admission: Annotated[Admission, Depends(verified("check"))]) -> JSONResponse:
-        """The measures that apply to each subject applying for the service item, logged before it is answered.
-        Fails closed: an unknown service item is 422; a subject not in the register, or without a committed
-        decision of a pack that governs the item, is needs_review with the reason."""
+    def answer_check(body: CheckRequest, admission: Admission) -> JSONResponse:
         try:
             service: Service = api.state.service
             answer = service_checks.answer(store, body.model_dump(), lambda conn: service.admit(conn, admission))
@@ -195,6 +227,41 @@ def create_app(store: Store, server_key: bytes | None = None, clock: Callable[[]
             raise ApiError(503, str(exc)) from exc
         except StoreError as exc:
             raise ApiError(503, f"The check was not answered: {exc}") from exc
+
+    def post_check(body: CheckRequest, admission: Annotated[Admission, Depends(verified("check"))]) -> JSONResponse:
+        """The measures that apply to each subject applying for the service item, logged before it is answered.
+        Fails closed: an unknown service item is 422; a subject not in the register, or without a committed
+        decision of a pack that governs the item, is needs_review with the reason."""
+        return answer_check(body, admission)
+
+    async def check_shortcut(request: Request) -> Response | None:
+        """POST /checks as post_check answers it through FastAPI, for a request FastAPI would take without an
+        error (a JSON body that is a valid CheckRequest, the signed headers as declared): the same steps in the
+        same order (the signature, then the check in a thread of the pool), without FastAPI's dependency and
+        parameter machinery, which cost more of a worker than the check's own Python. Anything else is left to
+        FastAPI (None), whose errors (422 with the body's or a header's problems) stay as they are. Nothing is
+        stored before the check's transaction, so a request left to FastAPI has changed nothing."""
+        raw = await request.body()
+        if not raw or not _json_content(request.headers.get("content-type")):
+            return None
+        headers = headers_as_declared(request)
+        if headers is None:
+            return None
+        try:  # as FastAPI reads and validates the body (Request.json, then the model from Python values)
+            body = CheckRequest.model_validate(json.loads(raw), from_attributes=True)
+        except Exception:  # not JSON, not UTF-8, not a valid request: FastAPI answers it as before
+            return None
+        admission = await verify_signed(api.state.service, "check", request, headers, raw)
+        return await run_in_threadpool(answer_check, body, admission)
+
+    api.router.add_api_route(
+        f"{PREFIX}/checks",
+        post_check,
+        methods=["POST"],
+        response_model=CheckAnswer,
+        responses={**REFUSALS, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        route_class_override=shortcut_route(check_shortcut) if shortcuts else None,
+    )
 
     @api.post(
         f"{PREFIX}/checks/{{check_id}}/feedback",

@@ -135,17 +135,43 @@ def signed_path(request: Request) -> str:
     ``?`` and the raw query string when there is one."""
     raw = request.scope.get("raw_path")
     path = raw.decode("latin-1") if raw else request.url.path
+    if not request.scope.get("query_string"):
+        return path  # request.url.query is empty then (Starlette escapes a "?" of the path); not built for nothing
     query = request.url.query
     return path + (f"?{query}" if query else "")
 
 
-def _headers(
+SIGNED = ("X-App-Key", "X-Timestamp", "X-Nonce", "X-Signature")
+NONCE_MAX = 128  # characters of X-Nonce (a longer one is the caller's 422, as FastAPI validates the header)
+
+
+async def _headers(  # async: FastAPI runs a plain function dependency in a thread of its pool
     x_app_key: Annotated[str | None, Header()] = None,
     x_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
-    x_nonce: Annotated[str | None, Header(max_length=128)] = None,
+    x_nonce: Annotated[str | None, Header(max_length=NONCE_MAX)] = None,
     x_signature: Annotated[str | None, Header(description="hex HMAC-SHA256, see docs/service.md")] = None,
 ) -> dict[str, str | None]:
     return {"X-App-Key": x_app_key, "X-Timestamp": x_timestamp, "X-Nonce": x_nonce, "X-Signature": x_signature}
+
+
+def headers_as_declared(request: Request) -> dict[str, str | None] | None:
+    """The signed headers as :func:`_headers` gives them, read from the request directly (for a route's shortcut,
+    engine.service.api); None when FastAPI would refuse them (an X-Nonce over ``NONCE_MAX`` characters), so that
+    the shortcut leaves the request to FastAPI and its error."""
+    got = request.headers
+    headers = {name: got.get(name) for name in SIGNED}
+    nonce = headers["X-Nonce"]
+    return None if nonce is not None and len(nonce) > NONCE_MAX else headers
+
+
+async def verify_signed(
+    service: Service, scope: str, request: Request, headers: dict[str, str | None], body: bytes
+) -> Admission:
+    """:meth:`Service.verify` of a request: on the event loop for an app this process has seen (three HMACs, no
+    database read), else in a thread of the pool."""
+    if headers["X-App-Key"] in service.apps:
+        return service.verify(scope, request.method, signed_path(request), headers, body)
+    return await run_in_threadpool(service.verify, scope, request.method, signed_path(request), headers, body)
 
 
 def signed(scope: str) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -165,10 +191,6 @@ def verified(scope: str) -> Callable[..., Awaitable[Admission]]:
     transaction (:meth:`Service.admit` there, before the route's work)."""
 
     async def dependency(request: Request, headers: Annotated[dict, Depends(_headers)]) -> Admission:
-        body = await request.body()
-        service: Service = request.app.state.service
-        if headers["X-App-Key"] in service.apps:  # no database read: three HMACs, on the event loop
-            return service.verify(scope, request.method, signed_path(request), headers, body)
-        return await run_in_threadpool(service.verify, scope, request.method, signed_path(request), headers, body)
+        return await verify_signed(request.app.state.service, scope, request, headers, await request.body())
 
     return dependency
