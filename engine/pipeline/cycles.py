@@ -181,9 +181,10 @@ def _rated(kind: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
 
 def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
     """How many evaluation worker processes to use: ``SUPERVISE_WORKERS`` if set; otherwise none for a small
-    register (starting one costs about a second) or an in-memory database (a worker could not see it), one
-    when this process writes (a cycle: the worker evaluates while this process stores), and two when it only
-    counts (simulate, replay)."""
+    register (starting one costs about a second) or an in-memory database (a worker could not see it), else one
+    per core, at most two. A cycle too: the evaluation is about three quarters of its work and this process only
+    stores, so two workers and the writer share two cores better than one worker that the writer waits for.
+    ``sink_is_light`` (simulate, replay) is kept for the callers; it no longer changes the answer."""
     setting = os.environ.get("SUPERVISE_WORKERS")
     if setting is not None:
         try:
@@ -194,7 +195,7 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
             ) from None
     if store.in_memory or entities < PARALLEL_MIN:
         return 0
-    return min(2, os.cpu_count() or 1) if sink_is_light else 1
+    return min(2, os.cpu_count() or 1)
 
 
 def evaluate_register(
@@ -209,11 +210,13 @@ def evaluate_register(
     url: str | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
     spark: str | None = None,
+    facts_json: bool = True,
 ) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
     ``url`` while the sink runs here; ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``, ``yarn``)
-    evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``progress`` is told the
+    evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``facts_json`` False: the rows
+    carry None for the facts JSON (a sink that does not store them; local evaluation only). ``progress`` is told the
     register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
@@ -243,6 +246,7 @@ def evaluate_register(
         url=url,
         progress=progress,
         decided=decided,
+        facts_json=facts_json,
     )
 
 
@@ -642,6 +646,7 @@ def replay_cycle(
             progress=progress,
             decided=decided,
             spark=spark,
+            facts_json=False,  # replay compares tier, ratio, per year, forced and outcome, not the facts
         )
     for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})
