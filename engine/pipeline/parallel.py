@@ -72,9 +72,11 @@ class BatchEvaluator:
         self.as_of = as_of
         self.known_at = known_at
         self.kinds = self.ev.facts.kinds
-        # The facts as stored (None left out, integral floats as ints) test exactly like the computed ones, so one
-        # dict per entity serves the rules and the decision row.
+        # The facts as a list of values per entity (FactCompiler.values): the rules test them as they test the
+        # stored dict (None left out, integral floats as ints), and the decision row's JSON is built from them
+        # (FactCompiler.stored_json, the text json.dumps gives for that dict), without the dict.
         self.compute = self.ev.facts.compute_stored
+        self.values = self.ev.facts.values
         # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers.
         self.prev_get = previous.get if previous and self.ev.facts.needs_previous else None
         self.subjects = set(version.pack.meta.get("subjects") or [])
@@ -116,7 +118,7 @@ class BatchEvaluator:
         clock = time.perf_counter
         t1 = clock()
         entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
-        get, none, compute = records.get, (), self.compute
+        get, none, compute = records.get, (), self.values
         prev_get = self.prev_get if previous is None or not self.ev.facts.needs_previous else previous.get
         if prev_get is None:
             facts_list = [compute(e, get(e["id"], none), None) for e in entities]
@@ -126,8 +128,9 @@ class BatchEvaluator:
         rows: list[Row] = []
         new: dict[str, dict] = {}
         per_key = self.per_key if known is None else known
-        dumps = self.dumps if self.facts_json else _none
-        for entity, facts, (key, outcome) in zip(entities, facts_list, self.ev.outcomes(facts_list)):
+        dumps = self.ev.facts.stored_json if self.facts_json else _none
+        outcomes = self.ev.outcomes_of(facts_list, self.ev.facts.names)
+        for entity, facts, (key, outcome) in zip(entities, facts_list, outcomes):
             fixed = per_key.get(key)
             if fixed is None:  # the first entity with this vector in this evaluator
                 insp = outcome["inspection"]
@@ -146,7 +149,7 @@ class BatchEvaluator:
         return self.evaluate(batch, records)
 
 
-def _none(_facts: dict) -> None:
+def _none(_facts: list) -> None:
     return None
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from engine.evaluate import Evaluator
 from engine.facts import FactCompiler, SourceCycle
 from engine.pipeline.cycles import run_cycle
+from engine.pipeline.parallel import BatchEvaluator
 from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.store import records as rq
@@ -160,6 +161,48 @@ def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
         one, each = fc.compute(entity, recs, "B"), fc.compute_each(entity, recs, "B")
         assert repr(one) == repr(each), (entity, recs)
         assert repr(fc.compute_stored(entity, recs, "B")) == repr(stored_form(each))
+
+
+@pytest.mark.parametrize("pack", ["tax-credit", "market-credit-risk", "bank-tax"])
+def test_evaluation_rows_match_the_stored_dict_path(pack):
+    """BatchEvaluator builds a decision row from the facts as a list of values (FactCompiler.values,
+    stored_json, Evaluator.outcomes_of) without the stored dict: the same JSON text as json.dumps of
+    compute_stored and the same vector key as Evaluator.outcomes of that dict, on every entity."""
+    version = get_pack(pack).version_at(AS_OF)
+    fc, ev = FactCompiler(version, AS_OF), Evaluator(version, AS_OF)
+    rnd = random.Random(21)
+    pairs = [(random_entity(rnd, i), random_records(rnd)) for i in range(3000)]
+    values = [fc.values(e, r, "B") for e, r in pairs]
+    stored = [fc.compute_stored(e, r, "B") for e, r in pairs]
+    assert [fc.stored(v) for v in values] == stored
+    assert [fc.stored_json(v) for v in values] == [json.dumps(f) for f in stored]
+    assert [fc.stored_json(v) for v in values] == [json.dumps(f) for f in stored]  # again, from the kept texts
+    assert [k for k, _ in ev.outcomes_of(values, fc.names)] == [
+        k for k, _ in Evaluator(version, AS_OF).outcomes(stored)
+    ]
+
+    be = BatchEvaluator(version, AS_OF)
+    batch = [{**e, "id": i + 1, "entity_type": "enterprise"} for i, (e, _) in enumerate(pairs)]
+    rows, new, read = be.evaluate(batch, {i + 1: r for i, (_, r) in enumerate(pairs)})
+    want_facts = [json.dumps(fc.compute_stored(e, r)) for e, r in zip(batch, (r for _, r in pairs))]
+    assert read == len(batch) and [row[6] for row in rows] == want_facts[: len(rows)]
+    assert {row[1] for row in rows} == set(new)
+
+
+def test_stored_json_is_the_json_text_of_every_value_shape():
+    """Values that are equal but print differently (True, 1, 1.0), integral floats, NaN, -0.0, strings that need
+    escaping and unhashable values: each fact's text is kept by value and type, and a list or mapping falls back to
+    encoding the whole dict."""
+    version = get_pack("market-credit-risk").version_at(AS_OF)
+    fc = FactCompiler(version, AS_OF)
+    n = len(fc.names)
+    shapes = [True, 1, 1.0, 0, 0.0, -0.0, False, 2.5, float("nan"), float("inf"), '引号"\n', None, 10**20, 3.0]
+    rnd = random.Random(5)
+    for _ in range(400):
+        values = [rnd.choice(shapes) for _ in range(n)]
+        if rnd.random() < 0.05:
+            values[rnd.randrange(n)] = rnd.choice([[1, 2], {"a": 1}])
+        assert fc.stored_json(values) == json.dumps(fc.stored(values))
 
 
 def test_single_pass_decision_facts_match_the_per_fact_functions():
