@@ -34,7 +34,7 @@ from engine.store import Connection, Store, audit, lock_wait_seconds, now
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.values import in_china, parse_date
-from lists.lifecycle import Proposer, expiries
+from lists.lifecycle import Proposer, expiries, record_kinds
 from policies import get_pack
 from policies.loader import version_from_body
 
@@ -211,12 +211,14 @@ def evaluate_register(
     decided: dict[str, SourceCycle | None] | None = None,
     spark: str | None = None,
     facts_json: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
     ``url`` while the sink runs here; ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``, ``yarn``)
     evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``facts_json`` False: the rows
-    carry None for the facts JSON (a sink that does not store them; local evaluation only). ``progress`` is told the
+    carry None for the facts JSON (a sink that does not store them; local evaluation only); ``meanwhile`` is called
+    once before the first batch, while the workers start (local evaluation only). ``progress`` is told the
     register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
@@ -247,6 +249,7 @@ def evaluate_register(
         progress=progress,
         decided=decided,
         facts_json=facts_json,
+        meanwhile=meanwhile,
     )
 
 
@@ -397,6 +400,7 @@ def run_cycle(
             url=store.url,
             decided=decided,
             spark=spark,
+            meanwhile=_before_first_batch,
         )
         if stats["entities"] == 0:
             raise CycleError(
@@ -448,6 +452,12 @@ def run_cycle(
         entities=stats["entities"],
         **summary,
     )
+
+
+def _before_first_batch() -> None:
+    """What a cycle process can do while its workers start: read the record kinds the list proposals use (every
+    pack file is parsed for them, once per process: about half a second) instead of at the first batch."""
+    record_kinds()
 
 
 def _list_summary(

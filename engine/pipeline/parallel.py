@@ -167,10 +167,12 @@ def evaluate_batches(
     progress: Callable[[int], None] | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
     facts_json: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the batches ``ranges`` and call ``sink(rows, new_outcomes)`` for each, in order. ``workers`` > 0
     runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``. ``facts_json``
-    False: rows carry None for the facts (a sink that does not store them).
+    False: rows carry None for the facts (a sink that does not store them). ``meanwhile`` is called once before the
+    first batch, while the workers start and evaluate it (work of the caller's that would otherwise wait for it).
 
     Returns ``entities``, ``distinct_vectors``, ``durable_evaluations`` (summed over workers: each evaluates the
     vectors it meets) and ``timings``: ``load``, ``facts``, ``evaluate`` (summed over the workers, overlapping
@@ -181,8 +183,22 @@ def evaluate_batches(
     with collector_paused():
         if workers > 0:
             return _in_workers(
-                conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided, facts_json
+                conn,
+                version,
+                as_of,
+                ranges,
+                sink,
+                previous,
+                known_at,
+                workers,
+                url,
+                progress,
+                decided,
+                facts_json,
+                meanwhile,
             )
+        if meanwhile is not None:
+            meanwhile()
         return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided, facts_json)
 
 
@@ -228,7 +244,7 @@ def _here(
 
 
 def _in_workers(
-    conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided, facts_json
+    conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided, facts_json, meanwhile
 ) -> dict[str, Any]:
     import multiprocessing
 
@@ -263,6 +279,8 @@ def _in_workers(
     for p in procs:
         p.start()
     try:
+        if meanwhile is not None:
+            meanwhile()
         batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
         count, distinct, spent = feed(batches, sink, progress)
         timings: Counter = Counter()
