@@ -467,3 +467,36 @@ def test_insert_decisions_keeps_any_json(store):
     with store.read() as conn:
         row = qc.decision_for(conn, result["cycle"], eid)
     assert row["facts"] == odd and row["forced"] is True and row["ratio"] == 0.25 and row["tier"] == "B"
+
+
+def test_record_rows_of_some_kinds_are_those_of_all_kinds_filtered(store, factory, tmp_path):
+    """record_rows filters the kinds in SQL (the list proposals read two kinds): the same rows, in the same order,
+    as reading every kind and keeping those, for current versions and as known before a correction."""
+    from tests.conftest import cli_run, write_csv
+
+    codes = []
+    for _ in range(3):
+        row = factory.entity(code=factory.uscc(region="350503"), region="350503", entity_type="enterprise")
+        codes.append(row["code"])
+        cli_run(store, "import", "entities", str(write_csv(tmp_path / "e.csv", [row])))
+
+    def penalty(code: str, **over: str) -> dict:
+        row = {"code": code, "kind": "penalty", "date": "2025-11-03", "severity": "serious", "field": "food"}
+        return row | {"decision_no": "罚1号", "authority": "泉州市市场监督管理局", "amount": "1000"} | over
+
+    def abnormal(code: str, removed_on: str = "") -> dict:
+        row = {"code": code, "kind": "abnormal_operation", "date": "2025-08-01", "cause": "annual_report_missing"}
+        return row | {"removed_on": removed_on}
+
+    rows = [penalty(c, decision_no=f"罚{i}号") for i, c in enumerate(codes)] + [abnormal(c) for c in codes]
+    cli_run(store, "import", "records", str(write_csv(tmp_path / "a.csv", rows)))
+    before = dt.datetime.now(dt.UTC)
+    fixed = [penalty(codes[1], decision_no="罚1号", date="2024-01-02"), abnormal(codes[1], "2026-01-01")]
+    cli_run(store, "import", "records", str(write_csv(tmp_path / "b.csv", fixed)))
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(schema.entities.c.id)).scalars())
+        for known in (before, None):
+            every = rq.record_rows(conn, ids, AS_OF, None, known)
+            for kinds in (["penalty"], ["abnormal_operation", "penalty"], ["tax_violation"]):
+                want = {e: [r for r in rs if r["kind"] in kinds] for e, rs in every.items()}
+                assert rq.record_rows(conn, ids, AS_OF, kinds, known) == {e: rs for e, rs in want.items() if rs}
