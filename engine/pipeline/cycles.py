@@ -366,12 +366,13 @@ def run_cycle(
         def sink(rows: list[tuple], new: dict[str, dict]) -> None:
             nonlocal pause
             t0 = clock()
-            for key, outcome in new.items():
-                if key not in outcome_ids:  # two workers may both meet a vector first
-                    outcome_ids[key] = q.insert_outcome(conn, cycle_id, key, outcome["tier"], outcome)
-                    items = [i for i in outcome.get("lists") or [] if i.get("action") == "propose"]
-                    if items:
-                        proposing[key] = items
+            first = [(key, outcome) for key, outcome in new.items() if key not in outcome_ids]  # two workers may
+            ids = q.insert_outcomes(conn, cycle_id, [(k, o["tier"], o) for k, o in first])  # both meet a vector first
+            for (key, outcome), oid in zip(first, ids):
+                outcome_ids[key] = oid
+                items = [i for i in outcome.get("lists") or [] if i.get("action") == "propose"]
+                if items:
+                    proposing[key] = items
             ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
             t1 = clock()
             proposer.add(

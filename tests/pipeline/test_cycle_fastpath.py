@@ -500,3 +500,37 @@ def test_record_rows_of_some_kinds_are_those_of_all_kinds_filtered(store, factor
             for kinds in (["penalty"], ["abnormal_operation", "penalty"], ["tax_violation"]):
                 want = {e: [r for r in rs if r["kind"] in kinds] for e, rs in every.items()}
                 assert rq.record_rows(conn, ids, AS_OF, kinds, known) == {e: rs for e, rs in want.items() if rs}
+
+
+def test_outcomes_inserted_together_are_stored_as_one_by_one(store):
+    """A cycle stores the outcomes of a batch in one statement (insert_outcomes): the same rows, ids in order,
+    and result JSON as insert_outcome row by row."""
+    version = get_pack("market-credit-risk").version_at(AS_OF)
+    ev, rnd = Evaluator(version, AS_OF), random.Random(2)
+    outcomes = dict(ev.outcome(random_facts(rnd)) for _ in range(300))
+    items = [(key, o["tier"], o) for key, o in outcomes.items()]
+    with store.transaction() as conn:
+        pv = qc.ensure_policy_version(conn, version)
+        made = []
+        for period in ("one", "all"):
+            made.append(
+                qc.create_cycle(
+                    conn,
+                    pack_id="market-credit-risk",
+                    period=period,
+                    revision=1,
+                    as_of=AS_OF,
+                    policy_version_id=pv,
+                    status="committed",
+                    started_at=dt.datetime.now(dt.UTC),
+                    entity_count=0,
+                    actor="test",
+                )
+            )
+        one = [qc.insert_outcome(conn, made[0], key, tier, result) for key, tier, result in items]
+        together = qc.insert_outcomes(conn, made[1], items)
+        assert together == list(range(one[-1] + 1, one[-1] + 1 + len(items))) or store.dialect == "postgresql"
+        assert qc.insert_outcomes(conn, made[1], []) == []
+        a, b = qc.outcomes_of(conn, made[0]), qc.outcomes_of(conn, made[1])
+    assert [a[i] for i in one] == [b[i] for i in together]
+    assert [b[i]["result"] for i in together] == [json.loads(json.dumps(o)) for _, _, o in items]
