@@ -33,8 +33,11 @@ the evaluation's load stage does, best of two passes), with entities/s and the r
 corrections. Target: no more than 20% slower at 1,000,000 entities with 10% of records corrected once. ``--reuse``
 first restores a corrected register to its built versions (the history rows of version 1 back into ``records``).
 
-Targets on a 2-core machine: 1,000,000 entities in under 60 s wall on SQLite (120 s on PostgreSQL), peak RSS under
-2 GB, evaluate stage no worse than 3x the plain-Python figure; simulate under 60 s.
+Targets on a 2-core machine (issue 19): 1,000,000 entities in under 10 s wall on SQLite (20 s on PostgreSQL), for
+both shipped packs, with previous tiers (``--previous``); simulate and replay under 10 s; peak RSS under 1 GB (the
+cycle process plus its workers); the evaluate stage's ratio to the plain-Python figure and the agreement of the tiers
+printed with them. Every figure is printed with the 1-minute load average: the machine is shared, so a figure taken
+under load is not the machine's. (Issue 4's targets were 60 s / 120 s, 2 GB, 3x, simulate 60 s.)
 
 Example: .venv/bin/python bench/cycle_bench.py --entities 1000000 --reuse
 Example: .venv/bin/python bench/cycle_bench.py --entities 1000000 --reuse --corrected 0.1 --pack tax-credit
@@ -552,6 +555,7 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
         "wall": wall,
         "cpu": cpu,
         "load_average": os.getloadavg()[0],
+        "dialect": store.dialect,
         "timings": result["timings"],
         "extra": {k: round(v, 3) for k, v in extra.items()},
         "distinct_vectors": result["distinct_vectors"],
@@ -564,9 +568,16 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
         # the largest peak among this process's finished children, the evaluation worker: an upper bound, since
         # a spawned child's peak also counts the parent's pages between fork and exec
         "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "worker_cpu": _children_cpu(),
         "rss_start_mb": round(rss0, 1),
         "rss_peak_mb": round(rss_mb(), 1),
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (the evaluation workers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(ru.ru_utime + ru.ru_stime, 2)
 
 
 def child_plain(url: str, pack: str, as_of: dt.date) -> dict:
@@ -665,6 +676,7 @@ def child_whatif(url: str, what: str, pack: str, cycle: int) -> dict:
         "cpu": cpu,
         "rss_peak_mb": round(rss_mb(), 1),
         "worker_rss_peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "worker_cpu": _children_cpu(),
         "load_average": os.getloadavg()[0],
         **answer,
     }
@@ -738,12 +750,23 @@ def report(c: dict, p: dict) -> None:
     print(f"  {'summary':<20} {c['extra']['summary']:>10.2f} s")
     print(
         f"  {'wall':<20} {c['wall']:>10.2f} s   -> {n / c['wall']:,.0f} entities/s  (CPU {c['cpu']:.1f} s in the "
-        f"cycle process; 1-min load average at the end {c['load_average']:.1f} on {os.cpu_count()} cores)"
+        f"cycle process + {c.get('worker_cpu', 0.0):.1f} s in its workers; 1-min load average at the end "
+        f"{c['load_average']:.1f} on {os.cpu_count()} cores)"
     )
-    peak = c["rss_peak_mb"] + (c.get("worker_rss_peak_mb", 0.0) if workers else 0.0)
+    peak = c["rss_peak_mb"] + (workers * c.get("worker_rss_peak_mb", 0.0) if workers else 0.0)
     print(
         f"  peak RSS: cycle process {c['rss_peak_mb']:,.0f} MB (at start {c['rss_start_mb']:,.0f} MB)"
-        + (f" + worker at most {c['worker_rss_peak_mb']:,.0f} MB = at most {peak:,.0f} MB" if workers else "")
+        + (
+            f" + {workers} worker(s) at most {c['worker_rss_peak_mb']:,.0f} MB each = at most {peak:,.0f} MB"
+            if workers
+            else ""
+        )
+        + f"  (target < 1,024 MB: {'met' if peak < 1024 else 'NOT met'})"
+    )
+    target = 20.0 if c.get("dialect") == "postgresql" else 10.0
+    print(
+        f"  target: {target:.0f} s wall on {c.get('dialect', 'sqlite')} -> "
+        f"{'met' if c['wall'] < target else 'NOT met'} ({c['wall']:.2f} s at load {c['load_average']:.1f})"
     )
     print(f"  distinct vectors {c['distinct_vectors']:,}; durable evaluations {c['durable_evaluations']:,}")
     print(f"  tiers {c['tiers']}")
@@ -933,8 +956,10 @@ def main() -> None:
                 else f"identical: {w['identical']}"
             )
             print(
-                f"  {what:<20} {w['wall']:>10.2f} s   {w['entities']:,} entities, {detail}; CPU {w['cpu']:.1f} s here, "
-                f"peak RSS {w['rss_peak_mb']:,.0f} MB here + at most {w['worker_rss_peak_mb']:,.0f} MB per worker"
+                f"  {what:<20} {w['wall']:>10.2f} s   {w['entities']:,} entities, {detail}; CPU {w['cpu']:.1f} s here + "
+                f"{w.get('worker_cpu', 0.0):.1f} s in the workers, "
+                f"peak RSS {w['rss_peak_mb']:,.0f} MB here + at most {w['worker_rss_peak_mb']:,.0f} MB per worker; "
+                f"load {w['load_average']:.1f}; target 10 s {'met' if w['wall'] < 10 else 'NOT met'}"
             )
 
 

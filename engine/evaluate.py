@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from engine import authorities
@@ -86,10 +86,29 @@ class Evaluator:
 
     def outcomes(self, facts_list: list[dict[str, Any]]) -> list[tuple[str, dict]]:
         """``[outcome(f) for f in facts_list]``, computed a fact at a time over the whole list."""
+        return self._outcomes(lambda fact: [f.get(fact) for f in facts_list], len(facts_list), facts_list.__getitem__)
+
+    def outcomes_of(self, values_list: list[list], names: Sequence[str]) -> list[tuple[str, dict]]:
+        """:meth:`outcomes` of facts given as lists of values in ``names`` order, None for no value
+        (engine.facts.FactCompiler.values): the same answers as for the dicts of the facts that have a value."""
+        slot = {name: i for i, name in enumerate(names)}
+
+        def column(fact: str) -> list:
+            i = slot.get(fact)
+            return [None] * len(values_list) if i is None else [v[i] for v in values_list]
+
+        def facts_at(i: int) -> dict[str, Any]:
+            return {name: value for name, value in zip(names, values_list[i]) if value is not None}
+
+        return self._outcomes(column, len(values_list), facts_at)
+
+    def _outcomes(
+        self, column: Callable[[str], list], n: int, facts_at: Callable[[int], dict[str, Any]]
+    ) -> list[tuple[str, dict]]:
         columns = []
         try:
             for fact, cache, bools, seen, atoms in self._classes:
-                values = [f.get(fact) for f in facts_list]
+                values = column(fact)
                 get, bget = cache.get, bools.get
                 ids = [bget(v) if v is True or v is False else get(v) for v in values]
                 if None in ids:  # values not met before: classify each new distinct value once
@@ -109,15 +128,15 @@ class Evaluator:
                                 target[v] = cid
                 columns.append(ids)
         except TypeError:  # an unhashable fact value (or a test that fails): the plain path raises or answers
-            return [self.outcome(f) for f in facts_list]
+            return [self.outcome(facts_at(i)) for i in range(n)]
         memo = self._by_class
-        hits = [memo.get(k) for k in zip(*columns)] if columns else [memo.get(())] * len(facts_list)
+        hits = [memo.get(k) for k in zip(*columns)] if columns else [memo.get(())] * n
         if None in hits:
-            for i, k in enumerate(zip(*columns) if columns else [()] * len(facts_list)):
+            for i, k in enumerate(zip(*columns) if columns else [()] * n):
                 if hits[i] is None:
                     hit = memo.get(k)
                     if hit is None:
-                        hit = memo[k] = self.outcome(facts_list[i])
+                        hit = memo[k] = self.outcome(facts_at(i))
                     hits[i] = hit
         return cast("list[tuple[str, dict]]", hits)  # every None was filled in above
 

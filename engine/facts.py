@@ -7,6 +7,7 @@ records grouped by kind. Nothing here touches the database.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -408,10 +409,39 @@ class FactCompiler:
             (slot_of[flag], slot_of[target], add, _slots(node, slot_of), lo, hi)
             for flag, target, add, node, lo, hi in self.adjustments
         ]
+        # The same plan with each condition compiled to a function of the values list (:func:`_compiled`): the
+        # adjustments were about a quarter of the facts stage with the tree walked per entity.
+        self._adjust_fast = [
+            (flag, target, add, _compiled(node), lo, hi) for flag, target, add, node, lo, hi in self._adjust
+        ]
+        # The stored JSON of the facts (json.dumps of compute_stored) from each fact's "name": value text, kept
+        # per fact and value (:meth:`stored_json`).
+        encode = json.JSONEncoder().encode
+        self._encode = encode
+        self._fragments: list[dict[Any, tuple[type, str]]] = [{} for _ in self._names]
+        self._keys = [encode(name) + ": " for name in self._names]
+        # The plan of _values, split by what each step does so that its loops test nothing per fact: counts
+        # start at 0.0 (n additions of 1 give float(n), what the finish step made of an int count), picks are
+        # finished from (default, numeric), entity attributes and the other per-entity facts by kind.
+        self._start: list[Any] = [0.0 if how == "count" else None for how in self._how_of(n)]
+        self._picks = [(slot, arg[0], arg[1]) for slot, how, arg in self._finish if how == "pick"]
+        self._years = [(slot, *arg) for slot, how, arg in self._entity if how == "years"]
+        self._attrs = [(slot, arg) for slot, how, arg in self._entity if how == "attr"]
+        self._persons = [slot for slot, how, _ in self._entity if how == "person"]
+        self._decisions = [(slot, *arg) for slot, how, arg in self._entity if how == "decision"]
+        self._consts = [(slot, arg) for slot, how, arg in self._entity if how == "const"]
+        self._consts += [(slot, False) for slot, how, _ in self._entity if how == "false"]
+        self._previous = [slot for slot, how, _ in self._entity if how == "previous"]
         by_kind: dict[str, list] = {}
         for (kind, lo, hi, date_field, lasting, tests), (counts, picks) in groups.items():
             by_kind.setdefault(kind, []).append((lo, hi, date_field, lasting, tests, tuple(counts), tuple(picks)))
         self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
+
+    def _how_of(self, n: int) -> list[str | None]:
+        how: list[str | None] = [None] * n
+        for slot, kind, _ in self._finish:
+            how[slot] = kind
+        return how
 
     def compute(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None) -> dict[str, Any]:
         return dict(zip(self._names, self._values(entity, records, previous_tier)))
@@ -428,8 +458,8 @@ class FactCompiler:
             if value is not None
         }
 
-    def _values(self, entity: dict, records: Iterable[Record], previous_tier: str | None) -> list:
-        acc = self._init[:]
+    def _values(self, entity: dict, records: Iterable[Record], previous_tier: str | None = None) -> list:
+        acc = self._start[:]
         by_kind = self._by_kind
         for kind, date, data in records:
             groups = by_kind.get(kind)
@@ -465,42 +495,81 @@ class FactCompiler:
                         date >= best[0] if pick == "latest" else (value > best[1] if pick == "max" else value < best[1])
                     ):
                         acc[slot] = (date, value)
-        for slot, how, arg in self._finish:
+        for slot, default, numeric in self._picks:
             value = acc[slot]
-            if how == "count":
-                acc[slot] = float(value)
-            elif value is None:
-                acc[slot] = arg[0]
-            else:
-                acc[slot] = float(value[1]) if arg[1] else value[1]
-        for slot, how, arg in self._entity:
-            if how == "years":
-                est = entity.get("established_on")
+            acc[slot] = default if value is None else (float(value[1]) if numeric else value[1])
+        if self._years:
+            est = entity.get("established_on")
+            for slot, at, default, cache, calendar in self._years:
                 if est is None:
-                    acc[slot] = arg[1]
+                    acc[slot] = default
                 else:
-                    cache = arg[2]
                     years = cache.get(est)
                     if years is None:
-                        years = operating_years(est, arg[0], arg[3])
+                        years = operating_years(est, at, calendar)
                         if len(cache) < 100_000:
                             cache[est] = years
                     acc[slot] = years
-            elif how == "person":
-                acc[slot] = entity.get("code_kind") == "person"
-            elif how == "attr":
-                acc[slot] = entity.get(arg)
-            elif how == "decision":
-                acc[slot] = arg[0](entity.get("id"), arg[1])
-            elif how == "const":
-                acc[slot] = arg
-            elif how == "false":
-                acc[slot] = False
-            else:
-                acc[slot] = previous_tier
-        if self._adjust:
-            apply_adjustments(self._adjust, acc.__getitem__, acc.__setitem__)
+        for slot, attr in self._attrs:
+            acc[slot] = entity.get(attr)
+        for slot in self._persons:
+            acc[slot] = entity.get("code_kind") == "person"
+        for slot, tiers_get, default in self._decisions:
+            acc[slot] = tiers_get(entity.get("id"), default)
+        for slot, const in self._consts:
+            acc[slot] = const
+        for slot in self._previous:
+            acc[slot] = previous_tier
+        for flag, target, add, holds, lo, hi in self._adjust_fast:  # apply_adjustments on the list
+            value = acc[target]
+            applied = value is not None and holds(acc)
+            acc[flag] = applied
+            if applied:
+                acc[target] = float(min(max(value + add, lo), hi))
         return acc
+
+    # values(entity, records, previous_tier): the facts as a list in ``names`` order (None for a fact without a
+    # value), what ``compute`` maps by name. Conditions test them like ``compute_stored``'s dict
+    # (engine.evaluate.Evaluator.outcomes_of). The same function as _values: a call less per entity.
+    values = _values
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    def stored(self, values: list) -> dict[str, Any]:
+        """``compute_stored`` of the facts given as :meth:`values`."""
+        return {
+            name: (int(value) if isinstance(value, float) and value.is_integer() else value)
+            for name, value in zip(self._names, values)
+            if value is not None
+        }
+
+    def stored_json(self, values: list) -> str:
+        """``json.dumps(self.stored(values))``, the same text: built from each fact's ``"name": value`` text, which
+        is encoded once per fact and value (by value and type: 1, 1.0 and True are equal keys)."""
+        parts: list[str] = []
+        append = parts.append
+        try:
+            for slot, value in enumerate(values):
+                if value is None:
+                    continue
+                hit = self._fragments[slot].get(value)
+                if hit is None or hit[0] is not value.__class__:
+                    hit = self._fragment(slot, value)
+                append(hit[1])
+        except TypeError:  # an unhashable value (a list or mapping from a record): the whole dict encoded
+            return self._encode(self.stored(values))
+        return "{" + ", ".join(parts) + "}"
+
+    def _fragment(self, slot: int, value: Any) -> tuple[type, str]:
+        stored = int(value) if isinstance(value, float) and value.is_integer() else value
+        text = self._encode({self._names[slot]: stored})[1:-1]
+        hit = (value.__class__, text)
+        cache = self._fragments[slot]
+        if len(cache) < 65536 and value == value:  # not NaN (never found again as a key)
+            cache[value] = hit
+        return hit
 
     def matching(self, records: Iterable[Record], names: Iterable[str] | None = None) -> dict[str, list[Record]]:
         """The records each count / open fact counted (only ``names`` when given): what ``compute`` counts,
@@ -580,6 +649,62 @@ def _slots(node: tuple, slot_of: dict[str, int]) -> tuple:
     if kind == "not":
         return ("not", _slots(node[1], slot_of))
     return node
+
+
+def _compiled(node: tuple) -> Callable[[list], bool]:
+    """A condition over slots (:func:`_slots`) as a function of the values list: what :func:`_holds` answers."""
+    kind = node[0]
+    if kind == "atom":
+        slot, test = node[1].fact, _atom_test(node[1].atom)
+        return lambda acc: bool(test(acc[slot]))
+    if kind in ("all", "any"):
+        parts = tuple(_compiled(c) for c in node[1])
+        if kind == "all":
+
+            def every(acc: list) -> bool:
+                for part in parts:
+                    if not part(acc):
+                        return False
+                return True
+
+            return every
+
+        def some(acc: list) -> bool:
+            for part in parts:
+                if part(acc):
+                    return True
+            return False
+
+        return some
+    if kind == "not":
+        inner = _compiled(node[1])
+        return lambda acc: not inner(acc)
+    const = bool(node[1])
+    return lambda acc: const
+
+
+def _atom_test(atom: Any) -> Callable[[Any], Any]:
+    """``atom.test`` (engine.conditions.Atom) specialised to its operator and value: the same answers."""
+    op, value = atom.op, atom.value
+    if op == "==":
+        return (lambda v: v is None) if value is None else (lambda v: v == value)
+    if op == "!=":
+        return (lambda v: v is not None) if value is None else (lambda v: v != value)
+    if op == "in":
+        return lambda v: v in value
+    if op == "not in":
+        return lambda v: v not in value
+    is_bool = isinstance(value, bool)
+    if op == ">=":
+        return lambda v: v is not None and isinstance(v, bool) == is_bool and v >= value
+    if op == "<=":
+        return lambda v: v is not None and isinstance(v, bool) == is_bool and v <= value
+    if op == ">":
+        return lambda v: v is not None and isinstance(v, bool) == is_bool and v > value
+    if op == "<":
+        return lambda v: v is not None and isinstance(v, bool) == is_bool and v < value
+    test: Callable[[Any], Any] = atom.test
+    return test
 
 
 def _tests(where: dict | None) -> tuple:

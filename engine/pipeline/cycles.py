@@ -34,7 +34,7 @@ from engine.store import Connection, Store, audit, lock_wait_seconds, now
 from engine.store import cycles as q
 from engine.store import entities as qe
 from engine.values import in_china, parse_date
-from lists.lifecycle import Proposer, expiries
+from lists.lifecycle import Proposer, expiries, record_kinds
 from policies import get_pack
 from policies.loader import version_from_body
 
@@ -181,9 +181,10 @@ def _rated(kind: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
 
 def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
     """How many evaluation worker processes to use: ``SUPERVISE_WORKERS`` if set; otherwise none for a small
-    register (starting one costs about a second) or an in-memory database (a worker could not see it), one
-    when this process writes (a cycle: the worker evaluates while this process stores), and two when it only
-    counts (simulate, replay)."""
+    register (starting one costs about a second) or an in-memory database (a worker could not see it), else one
+    per core, at most two. A cycle too: the evaluation is about three quarters of its work and this process only
+    stores, so two workers and the writer share two cores better than one worker that the writer waits for.
+    ``sink_is_light`` (simulate, replay) is kept for the callers; it no longer changes the answer."""
     setting = os.environ.get("SUPERVISE_WORKERS")
     if setting is not None:
         try:
@@ -194,7 +195,7 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
             ) from None
     if store.in_memory or entities < PARALLEL_MIN:
         return 0
-    return min(2, os.cpu_count() or 1) if sink_is_light else 1
+    return min(2, os.cpu_count() or 1)
 
 
 def evaluate_register(
@@ -209,11 +210,15 @@ def evaluate_register(
     url: str | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
     spark: str | None = None,
+    facts_json: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every entity of the register in batches; call ``sink(rows, new_outcomes)`` per batch, in entity
     order (rows as described in :mod:`engine.parallel`). ``workers`` > 0 evaluates in worker processes reading
     ``url`` while the sink runs here; ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``, ``yarn``)
-    evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``progress`` is told the
+    evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``facts_json`` False: the rows
+    carry None for the facts JSON (a sink that does not store them; local evaluation only); ``meanwhile`` is called
+    once before the first batch, while the workers start (local evaluation only). ``progress`` is told the
     register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
@@ -243,6 +248,8 @@ def evaluate_register(
         url=url,
         progress=progress,
         decided=decided,
+        facts_json=facts_json,
+        meanwhile=meanwhile,
     )
 
 
@@ -359,12 +366,13 @@ def run_cycle(
         def sink(rows: list[tuple], new: dict[str, dict]) -> None:
             nonlocal pause
             t0 = clock()
-            for key, outcome in new.items():
-                if key not in outcome_ids:  # two workers may both meet a vector first
-                    outcome_ids[key] = q.insert_outcome(conn, cycle_id, key, outcome["tier"], outcome)
-                    items = [i for i in outcome.get("lists") or [] if i.get("action") == "propose"]
-                    if items:
-                        proposing[key] = items
+            first = [(key, outcome) for key, outcome in new.items() if key not in outcome_ids]  # two workers may
+            ids = q.insert_outcomes(conn, cycle_id, [(k, o["tier"], o) for k, o in first])  # both meet a vector first
+            for (key, outcome), oid in zip(first, ids):
+                outcome_ids[key] = oid
+                items = [i for i in outcome.get("lists") or [] if i.get("action") == "propose"]
+                if items:
+                    proposing[key] = items
             ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
             t1 = clock()
             proposer.add(
@@ -393,6 +401,7 @@ def run_cycle(
             url=store.url,
             decided=decided,
             spark=spark,
+            meanwhile=_before_first_batch,
         )
         if stats["entities"] == 0:
             raise CycleError(
@@ -444,6 +453,12 @@ def run_cycle(
         entities=stats["entities"],
         **summary,
     )
+
+
+def _before_first_batch() -> None:
+    """What a cycle process can do while its workers start: read the record kinds the list proposals use (every
+    pack file is parsed for them, once per process: about half a second) instead of at the first batch."""
+    record_kinds()
 
 
 def _list_summary(
@@ -642,6 +657,7 @@ def replay_cycle(
             progress=progress,
             decided=decided,
             spark=spark,
+            facts_json=False,  # replay compares tier, ratio, per year, forced and outcome, not the facts
         )
     for entity_id, want in list(stored.items())[: 100 - len(differences)]:
         differences.append({"entity_id": entity_id, "stored": want, "replayed": None})

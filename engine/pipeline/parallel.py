@@ -62,15 +62,21 @@ class BatchEvaluator:
         previous: dict[int, str] | None = None,
         known_at: dt.datetime | None = None,
         decided: dict[str, SourceCycle | None] | None = None,
+        facts_json: bool = True,
     ):
+        # ``facts_json``: False leaves the facts out of the rows (None in their place) for a sink that does not
+        # store them (simulate, replay): their serialisation was about a sixth of the evaluation.
+        self.facts_json = facts_json
         # ``decided``: the stored cycles the pack's decision facts read (engine.pipeline.cycles.resolve_sources).
         self.ev = Evaluator(version, as_of, decided)
         self.as_of = as_of
         self.known_at = known_at
         self.kinds = self.ev.facts.kinds
-        # The facts as stored (None left out, integral floats as ints) test exactly like the computed ones, so one
-        # dict per entity serves the rules and the decision row.
+        # The facts as a list of values per entity (FactCompiler.values): the rules test them as they test the
+        # stored dict (None left out, integral floats as ints), and the decision row's JSON is built from them
+        # (FactCompiler.stored_json, the text json.dumps gives for that dict), without the dict.
         self.compute = self.ev.facts.compute_stored
+        self.values = self.ev.facts.values
         # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers.
         self.prev_get = previous.get if previous and self.ev.facts.needs_previous else None
         self.subjects = set(version.pack.meta.get("subjects") or [])
@@ -112,7 +118,7 @@ class BatchEvaluator:
         clock = time.perf_counter
         t1 = clock()
         entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
-        get, none, compute = records.get, (), self.compute
+        get, none, compute = records.get, (), self.values
         prev_get = self.prev_get if previous is None or not self.ev.facts.needs_previous else previous.get
         if prev_get is None:
             facts_list = [compute(e, get(e["id"], none), None) for e in entities]
@@ -122,8 +128,9 @@ class BatchEvaluator:
         rows: list[Row] = []
         new: dict[str, dict] = {}
         per_key = self.per_key if known is None else known
-        dumps = self.dumps
-        for entity, facts, (key, outcome) in zip(entities, facts_list, self.ev.outcomes(facts_list)):
+        dumps = self.ev.facts.stored_json if self.facts_json else _none
+        outcomes = self.ev.outcomes_of(facts_list, self.ev.facts.names)
+        for entity, facts, (key, outcome) in zip(entities, facts_list, outcomes):
             fixed = per_key.get(key)
             if fixed is None:  # the first entity with this vector in this evaluator
                 insp = outcome["inspection"]
@@ -142,6 +149,10 @@ class BatchEvaluator:
         return self.evaluate(batch, records)
 
 
+def _none(_facts: list) -> None:
+    return None
+
+
 def evaluate_batches(
     conn,
     version: PackVersion,
@@ -155,9 +166,13 @@ def evaluate_batches(
     url: str | None = None,
     progress: Callable[[int], None] | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
+    facts_json: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the batches ``ranges`` and call ``sink(rows, new_outcomes)`` for each, in order. ``workers`` > 0
-    runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``.
+    runs the evaluation in that many spawned processes reading ``url``; 0 runs it here on ``conn``. ``facts_json``
+    False: rows carry None for the facts (a sink that does not store them). ``meanwhile`` is called once before the
+    first batch, while the workers start and evaluate it (work of the caller's that would otherwise wait for it).
 
     Returns ``entities``, ``distinct_vectors``, ``durable_evaluations`` (summed over workers: each evaluates the
     vectors it meets) and ``timings``: ``load``, ``facts``, ``evaluate`` (summed over the workers, overlapping
@@ -167,8 +182,24 @@ def evaluate_batches(
     # 1,000,000-entity cycle. Reference counting frees all of it, so the collector is paused for the loop.
     with collector_paused():
         if workers > 0:
-            return _in_workers(conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided)
-        return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided)
+            return _in_workers(
+                conn,
+                version,
+                as_of,
+                ranges,
+                sink,
+                previous,
+                known_at,
+                workers,
+                url,
+                progress,
+                decided,
+                facts_json,
+                meanwhile,
+            )
+        if meanwhile is not None:
+            meanwhile()
+        return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided, facts_json)
 
 
 @contextlib.contextmanager
@@ -198,8 +229,10 @@ def feed(batches: Iterable[tuple[list[Row], dict[str, dict], int]], sink: Sink, 
     return count, len(keys), spent
 
 
-def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress, decided) -> dict[str, Any]:
-    be = BatchEvaluator(version, as_of, previous, known_at, decided)
+def _here(
+    conn, version: PackVersion, as_of, ranges, sink, previous, known_at, progress, decided, facts_json
+) -> dict[str, Any]:
+    be = BatchEvaluator(version, as_of, previous, known_at, decided, facts_json)
     count, distinct, spent = feed((be.run(conn, first, last) for first, last in ranges), sink, progress)
     return {
         "entities": count,
@@ -211,7 +244,7 @@ def _here(conn, version: PackVersion, as_of, ranges, sink, previous, known_at, p
 
 
 def _in_workers(
-    conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided
+    conn, version, as_of, ranges, sink, previous, known_at, workers, url, progress, decided, facts_json, meanwhile
 ) -> dict[str, Any]:
     import multiprocessing
 
@@ -236,6 +269,7 @@ def _in_workers(
                 previous,
                 known_at,
                 decided,
+                facts_json,
                 channels[k],
                 os.getpid(),
             ),
@@ -245,6 +279,8 @@ def _in_workers(
     for p in procs:
         p.start()
     try:
+        if meanwhile is not None:
+            meanwhile()
         batches = (_receive(channels[i % workers], procs[i % workers]) for i in range(len(ranges)))
         count, distinct, spent = feed(batches, sink, progress)
         timings: Counter = Counter()
@@ -292,7 +328,9 @@ def _receive(channel, proc) -> Any:
         return payload
 
 
-def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, decided, channel, parent) -> None:
+def _worker(
+    url, snapshot, body, digest, as_of, ranges, previous, known_at, decided, facts_json, channel, parent
+) -> None:
     """Worker process: evaluate ``ranges`` in order, put ("batch", (rows, new, read)) per batch, then
     ("done", stats); ("error", exception) on failure. Ends at once when the parent is gone."""
 
@@ -313,7 +351,7 @@ def _worker(url, snapshot, body, digest, as_of, ranges, previous, known_at, deci
                 f"{version.content_hash[:12]}, not {digest[:12]}; the pack cannot be evaluated in "
                 f"parallel (run with workers=0)."
             )
-        be = BatchEvaluator(version, as_of, previous, known_at, decided)
+        be = BatchEvaluator(version, as_of, previous, known_at, decided, facts_json)
         store = Store(url)
         with store.read(snapshot) as conn:
             for first, last in ranges:

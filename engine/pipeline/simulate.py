@@ -71,6 +71,7 @@ def simulate(
             url=store.url,
             decided=resolve_sources(conn, version, as_of),  # the stored cycles its decision facts read, if any
             spark=spark,
+            facts_json=False,  # the comparison reads outcomes only
         )
         stream.drain()
         stored = q.outcomes_of(conn, base["id"]) if base else {}

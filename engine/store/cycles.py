@@ -92,6 +92,22 @@ def insert_outcome(conn: Connection, cycle_id: int, key: str, tier: str, result:
     ).scalar_one()
 
 
+def insert_outcomes(conn: Connection, cycle_id: int, outcomes: Sequence[tuple[str, str, dict]]) -> list[int]:
+    """Insert outcomes ``(vector key, tier, result)`` of a cycle in one statement (ids reserved first, then
+    :func:`insert_columns`, as :func:`insert_decisions`); returns their ids in order. What :func:`insert_outcome`
+    stores, row by row."""
+    if not outcomes:
+        return []
+    ids = allocate_ids(conn, OU, len(outcomes))
+    keys, tiers, results = zip(*outcomes)
+    insert_columns(
+        conn,
+        OU,
+        {"id": ids, "cycle_id": [cycle_id] * len(ids), "vector_key": keys, "tier": tiers, "result": results},
+    )
+    return ids
+
+
 def insert_decisions(conn: Connection, cycle_id: int, rows: Sequence[tuple], outcome_ids: dict[str, int]) -> list[int]:
     """Insert a batch of evaluation rows ``(entity_id, vector key, tier, ratio, per_year, forced, facts JSON)`` as
     decisions of a cycle (ids reserved first, then :func:`insert_columns`); returns their ids in row order."""

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from engine.evaluate import Evaluator
 from engine.facts import FactCompiler, SourceCycle
 from engine.pipeline.cycles import run_cycle
+from engine.pipeline.parallel import BatchEvaluator
 from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.store import records as rq
@@ -160,6 +161,48 @@ def test_single_pass_facts_match_the_per_fact_functions(pack, as_of):
         one, each = fc.compute(entity, recs, "B"), fc.compute_each(entity, recs, "B")
         assert repr(one) == repr(each), (entity, recs)
         assert repr(fc.compute_stored(entity, recs, "B")) == repr(stored_form(each))
+
+
+@pytest.mark.parametrize("pack", ["tax-credit", "market-credit-risk", "bank-tax"])
+def test_evaluation_rows_match_the_stored_dict_path(pack):
+    """BatchEvaluator builds a decision row from the facts as a list of values (FactCompiler.values,
+    stored_json, Evaluator.outcomes_of) without the stored dict: the same JSON text as json.dumps of
+    compute_stored and the same vector key as Evaluator.outcomes of that dict, on every entity."""
+    version = get_pack(pack).version_at(AS_OF)
+    fc, ev = FactCompiler(version, AS_OF), Evaluator(version, AS_OF)
+    rnd = random.Random(21)
+    pairs = [(random_entity(rnd, i), random_records(rnd)) for i in range(3000)]
+    values = [fc.values(e, r, "B") for e, r in pairs]
+    stored = [fc.compute_stored(e, r, "B") for e, r in pairs]
+    assert [fc.stored(v) for v in values] == stored
+    assert [fc.stored_json(v) for v in values] == [json.dumps(f) for f in stored]
+    assert [fc.stored_json(v) for v in values] == [json.dumps(f) for f in stored]  # again, from the kept texts
+    assert [k for k, _ in ev.outcomes_of(values, fc.names)] == [
+        k for k, _ in Evaluator(version, AS_OF).outcomes(stored)
+    ]
+
+    be = BatchEvaluator(version, AS_OF)
+    batch = [{**e, "id": i + 1, "entity_type": "enterprise"} for i, (e, _) in enumerate(pairs)]
+    rows, new, read = be.evaluate(batch, {i + 1: r for i, (_, r) in enumerate(pairs)})
+    want_facts = [json.dumps(fc.compute_stored(e, r)) for e, r in zip(batch, (r for _, r in pairs))]
+    assert read == len(batch) and [row[6] for row in rows] == want_facts[: len(rows)]
+    assert {row[1] for row in rows} == set(new)
+
+
+def test_stored_json_is_the_json_text_of_every_value_shape():
+    """Values that are equal but print differently (True, 1, 1.0), integral floats, NaN, -0.0, strings that need
+    escaping and unhashable values: each fact's text is kept by value and type, and a list or mapping falls back to
+    encoding the whole dict."""
+    version = get_pack("market-credit-risk").version_at(AS_OF)
+    fc = FactCompiler(version, AS_OF)
+    n = len(fc.names)
+    shapes = [True, 1, 1.0, 0, 0.0, -0.0, False, 2.5, float("nan"), float("inf"), '引号"\n', None, 10**20, 3.0]
+    rnd = random.Random(5)
+    for _ in range(400):
+        values = [rnd.choice(shapes) for _ in range(n)]
+        if rnd.random() < 0.05:
+            values[rnd.randrange(n)] = rnd.choice([[1, 2], {"a": 1}])
+        assert fc.stored_json(values) == json.dumps(fc.stored(values))
 
 
 def test_single_pass_decision_facts_match_the_per_fact_functions():
@@ -424,3 +467,70 @@ def test_insert_decisions_keeps_any_json(store):
     with store.read() as conn:
         row = qc.decision_for(conn, result["cycle"], eid)
     assert row["facts"] == odd and row["forced"] is True and row["ratio"] == 0.25 and row["tier"] == "B"
+
+
+def test_record_rows_of_some_kinds_are_those_of_all_kinds_filtered(store, factory, tmp_path):
+    """record_rows filters the kinds in SQL (the list proposals read two kinds): the same rows, in the same order,
+    as reading every kind and keeping those, for current versions and as known before a correction."""
+    from tests.conftest import cli_run, write_csv
+
+    codes = []
+    for _ in range(3):
+        row = factory.entity(code=factory.uscc(region="350503"), region="350503", entity_type="enterprise")
+        codes.append(row["code"])
+        cli_run(store, "import", "entities", str(write_csv(tmp_path / "e.csv", [row])))
+
+    def penalty(code: str, **over: str) -> dict:
+        row = {"code": code, "kind": "penalty", "date": "2025-11-03", "severity": "serious", "field": "food"}
+        return row | {"decision_no": "罚1号", "authority": "泉州市市场监督管理局", "amount": "1000"} | over
+
+    def abnormal(code: str, removed_on: str = "") -> dict:
+        row = {"code": code, "kind": "abnormal_operation", "date": "2025-08-01", "cause": "annual_report_missing"}
+        return row | {"removed_on": removed_on}
+
+    rows = [penalty(c, decision_no=f"罚{i}号") for i, c in enumerate(codes)] + [abnormal(c) for c in codes]
+    cli_run(store, "import", "records", str(write_csv(tmp_path / "a.csv", rows)))
+    before = dt.datetime.now(dt.UTC)
+    fixed = [penalty(codes[1], decision_no="罚1号", date="2024-01-02"), abnormal(codes[1], "2026-01-01")]
+    cli_run(store, "import", "records", str(write_csv(tmp_path / "b.csv", fixed)))
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(schema.entities.c.id)).scalars())
+        for known in (before, None):
+            every = rq.record_rows(conn, ids, AS_OF, None, known)
+            for kinds in (["penalty"], ["abnormal_operation", "penalty"], ["tax_violation"]):
+                want = {e: [r for r in rs if r["kind"] in kinds] for e, rs in every.items()}
+                assert rq.record_rows(conn, ids, AS_OF, kinds, known) == {e: rs for e, rs in want.items() if rs}
+
+
+def test_outcomes_inserted_together_are_stored_as_one_by_one(store):
+    """A cycle stores the outcomes of a batch in one statement (insert_outcomes): the same rows, ids in order,
+    and result JSON as insert_outcome row by row."""
+    version = get_pack("market-credit-risk").version_at(AS_OF)
+    ev, rnd = Evaluator(version, AS_OF), random.Random(2)
+    outcomes = dict(ev.outcome(random_facts(rnd)) for _ in range(300))
+    items = [(key, o["tier"], o) for key, o in outcomes.items()]
+    with store.transaction() as conn:
+        pv = qc.ensure_policy_version(conn, version)
+        made = []
+        for period in ("one", "all"):
+            made.append(
+                qc.create_cycle(
+                    conn,
+                    pack_id="market-credit-risk",
+                    period=period,
+                    revision=1,
+                    as_of=AS_OF,
+                    policy_version_id=pv,
+                    status="committed",
+                    started_at=dt.datetime.now(dt.UTC),
+                    entity_count=0,
+                    actor="test",
+                )
+            )
+        one = [qc.insert_outcome(conn, made[0], key, tier, result) for key, tier, result in items]
+        together = qc.insert_outcomes(conn, made[1], items)
+        assert together == list(range(one[-1] + 1, one[-1] + 1 + len(items))) or store.dialect == "postgresql"
+        assert qc.insert_outcomes(conn, made[1], []) == []
+        a, b = qc.outcomes_of(conn, made[0]), qc.outcomes_of(conn, made[1])
+    assert [a[i] for i in one] == [b[i] for i in together]
+    assert [b[i]["result"] for i in together] == [json.loads(json.dumps(o)) for _, _, o in items]
