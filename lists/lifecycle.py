@@ -417,8 +417,9 @@ class Batch:
     proposals): none are issued; ``supervise notices issue --cycle ID`` issues them (pre-listing notices with
     repair instructions, 两书同达 on listing), and :func:`serve` a pre-listing notice still missing."""
 
-    def __init__(self, documents: bool = True) -> None:
+    def __init__(self, documents: bool = True, sealer: notices_issue._Sealer | None = None) -> None:
         self.documents = documents
+        self.sealer = sealer  # stores the notices (notices.issue.sealer): the caller drains it before committing
         self.events: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.notices: list[tuple[int, dict[str, Any]]] = []  # (entry id, event) whose notices are due
@@ -451,7 +452,7 @@ class Batch:
     def flush(self, conn) -> None:
         q.insert_events(conn, self.events)
         q.insert_tasks(conn, self.tasks)
-        _issue_notices_many(conn, self.notices)  # after the events: issuing reads them back
+        _issue_notices_many(conn, self.notices, self.sealer)  # after the events: issuing reads them back
         self.events, self.tasks, self.notices = [], [], []
 
 
@@ -536,10 +537,14 @@ def _issue_notices(entry: Entry, event: dict[str, Any], batch: Batch) -> None:
         batch.notices.append((entry.id, event))
 
 
-def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> None:
+def _issue_notices_many(
+    conn, events: Sequence[tuple[int, dict[str, Any]]], sealer: notices_issue._Sealer | None = None
+) -> None:
     """The one place that calls the notices package for list events."""
     if events:
-        notices_issue.issue_for_list_events(conn, [(entry_id, event["seq"]) for entry_id, event in events])
+        notices_issue.issue_for_list_events(
+            conn, [(entry_id, event["seq"]) for entry_id, event in events], sealer=sealer
+        )
 
 
 def catch_up(
@@ -902,10 +907,28 @@ def serve(
                 return Served({"on": on.isoformat(), "served": [], "skipped": [], "note": note})
     served, skipped = [], []
     announce(progress, len(ids))
+    with notices_issue.sealer(size=2 * len(ids)) as sealer:  # two notices an entry served (两书同达)
+        _serve(conn, ids, on, actor, entry_id, signed, sealer, served, skipped, progress)
+        sealer.drain(conn)  # every notice stored before the caller commits
+    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
+
+
+def _serve(
+    conn,
+    ids: Sequence[int],
+    on: dt.date,
+    actor: str,
+    entry_id: int | None,
+    signed: dict[str, Any] | None,
+    sealer: notices_issue._Sealer,
+    served: list[dict[str, Any]],
+    skipped: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> None:
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
-        batch = Batch()  # events, tasks and notices of the chunk: a few statements, not several per entry
+        batch = Batch(sealer=sealer)  # the chunk's events, tasks and notices: a few statements, not several an entry
         entries = load(conn, part)
         batch.read_ahead(conn, entries)
         for entry in entries:
@@ -946,7 +969,6 @@ def serve(
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
 
 
 def basis_ended(
@@ -1032,10 +1054,25 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
     )
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
+    with notices_issue.sealer(size=2 * len(ids)) as sealer:  # up to two notices an entry moved
+        _advance(conn, ids, as_of, actor, sealer, result, progress)
+        sealer.drain(conn)  # every notice stored before the caller commits
+    return result
+
+
+def _advance(
+    conn,
+    ids: Sequence[int],
+    as_of: dt.date,
+    actor: str,
+    sealer: notices_issue._Sealer,
+    result: Advanced,
+    progress: Callable[[int], None] | None,
+) -> None:
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
-        batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
+        batch = Batch(sealer=sealer)  # the chunk's listings and expiries: their events, tasks and notices together
         entries = load(conn, part)
         batch.read_ahead(conn, entries)
         _end_basis(conn, entries, as_of, actor, batch, result)
@@ -1054,7 +1091,6 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return result
 
 
 def revoke(

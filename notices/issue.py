@@ -19,6 +19,7 @@ says.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pathlib
 import string
@@ -831,9 +832,17 @@ def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
     }
 
 
-def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any) -> tuple[list[dict], list[dict]]:
-    """Inside one transaction: lock, skip causes already issued, number the rest and insert them."""
+def _store_causes(
+    conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any, sealer: _Sealer | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Inside one transaction: lock, skip causes already issued, number the rest and store them (through
+    ``sealer``, which may still hold them when this returns: the caller drains it before committing; without one,
+    stored at once)."""
+    own = sealer is None
+    sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     ns.lock_issuing(conn)
+    if sealer.holds(c.source_key for c in causes):  # a cause numbered ahead but not stored yet: store it first
+        sealer.drain(conn)
     existing = ns.notices_by_source_keys(conn, [c.source_key for c in causes])
     new: list[Cause] = []
     seen: set[str] = set()
@@ -858,7 +867,6 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
         for c in groups[key]:
             seq += 1
             c.context["number"] = format_number(key, seq)
-            text = render(c.kind, c.context, "txt", templates)
             rows.append(
                 {
                     "number": c.context["number"],
@@ -872,18 +880,109 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
                     "template": c.kind,
                     "pack_id": c.pack_id,
                     "pack_version": c.pack_version,
-                    "content_hash": content_hash(text),
+                    "content_hash": None,  # set by the sealer: SHA-256 of the text form
                     "context": c.context,
                     "issued_on": c.issued_on or issued_on,
                     "issued_at": stamp,
                 }
             )
         ns.set_counter(conn, key, seq)
-    ns.insert_notices(conn, rows)
+    sealer.add(conn, rows)
+    if own:
+        sealer.drain(conn)
     order = {c.source_key: i for i, c in enumerate(causes)}
     rows.sort(key=lambda r: order[r["source_key"]])
     old = sorted(existing.values(), key=lambda r: order.get(r["source_key"], 0))
     return rows, old
+
+
+SEAL_PARALLEL_MIN = 2000  # a run that may store at least this many notices renders their text forms in workers
+_SEAL_BATCH = 250  # notices per sealing job
+_SEAL_AHEAD = 2  # numbered chunks a sealer holds at most before storing the oldest (the workers' queue)
+
+
+def _seal_job(items: Sequence[tuple[str, Mapping[str, Any]]], templates: Any) -> list[tuple[str, str]]:
+    """(content hash, context as stored JSON) of numbered notices: the text form rendered and hashed, the context
+    serialised as the JSON column serialises it. Runs in a worker process for large runs."""
+    return [(content_hash(render(template, ctx, "txt", templates)), json.dumps(ctx)) for template, ctx in items]
+
+
+class _Sealer:
+    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here,
+    or for large runs in worker processes while this process reads, builds and numbers the next chunk. Rows are
+    inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
+    must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
+
+    def __init__(self, templates: Any, parallel: bool):
+        self.templates = templates
+        self.pool = None
+        self.pending: list[tuple[list[dict], list[Any]]] = []  # (rows, futures of their seal jobs), oldest first
+        self.keys: set[str] = set()  # source keys of the rows held
+        if parallel:
+            import concurrent.futures
+            import multiprocessing
+
+            workers = max(1, min(2, (os.cpu_count() or 1)))
+            # spawn: a worker must not inherit this process's database connections
+            self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def __enter__(self) -> _Sealer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def holds(self, keys: Iterable[str]) -> bool:
+        return bool(self.keys) and not self.keys.isdisjoint(keys)
+
+    def add(self, conn, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self.pool is None:
+            self._insert(conn, rows, _seal_job([(r["template"], r["context"]) for r in rows], self.templates))
+            return
+        futures = [
+            self.pool.submit(
+                _seal_job, [(r["template"], r["context"]) for r in rows[i : i + _SEAL_BATCH]], self.templates
+            )
+            for i in range(0, len(rows), _SEAL_BATCH)
+        ]
+        self.pending.append((list(rows), futures))  # a copy: the caller may reorder its list
+        self.keys.update(r["source_key"] for r in rows)
+        while len(self.pending) > _SEAL_AHEAD:
+            self._store_oldest(conn)
+
+    def drain(self, conn) -> None:
+        while self.pending:
+            self._store_oldest(conn)
+
+    def _store_oldest(self, conn) -> None:
+        rows, futures = self.pending.pop(0)
+        sealed = [item for future in futures for item in future.result()]
+        self.keys.difference_update(r["source_key"] for r in rows)
+        self._insert(conn, rows, sealed)
+
+    @staticmethod
+    def _insert(conn, rows: list[dict], sealed: list[tuple[str, str]]) -> None:
+        for row, (digest, _) in zip(rows, sealed):
+            row["content_hash"] = digest
+        ns.insert_notices(conn, rows, [text for _, text in sealed])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for _, futures in self.pending:
+                for future in futures:
+                    future.cancel()
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+        self.pending, self.keys = [], set()
+
+
+def sealer(templates: Any = None, size: int = 0) -> _Sealer:
+    """A sealer for a run that may store ``size`` notices in one transaction (worker processes from
+    :data:`SEAL_PARALLEL_MIN` on a machine with more than one core); use it as a context manager, pass it to
+    :func:`issue_for_list_events` and :meth:`_Sealer.drain` it before the transaction commits."""
+    return _Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1)
 
 
 _UNSAFE = str.maketrans({**{c: "_" for c in '/\\:*?"<>|'}, **{chr(i): "_" for i in range(32)}})
@@ -1735,12 +1834,21 @@ def issue_for_list_event(
 
 
 def issue_for_list_events(
-    conn, events: Sequence[tuple[int, int]], *, templates: Any = None, settings: Mapping[str, Any] | None = None
+    conn,
+    events: Sequence[tuple[int, int]],
+    *,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    sealer: _Sealer | None = None,
 ) -> dict[str, list[dict]]:
     """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
     transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
     chunk at a time. The list lifecycle calls it when it moves many entries (serving a cycle's pre-listing
-    notices, listing them when their objection windows end)."""
+    notices, listing them when their objection windows end). With ``sealer`` (:func:`sealer`, made with the same
+    ``templates``) the notices are numbered here and may still be held by it, their text forms rendered in worker
+    processes, when this returns: the caller drains it before committing; without one they are stored here."""
+    own = sealer is None
+    sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     wanted: dict[int, set[int]] = {}
     for entry_id, seq in events:
         wanted.setdefault(entry_id, set()).add(seq)
@@ -1795,9 +1903,11 @@ def issue_for_list_events(
                     )
                 )
         for on in sorted(by_day):
-            new, old = _store_causes(conn, by_day[on], on, templates)
+            new, old = _store_causes(conn, by_day[on], on, templates, sealer)
             out["issued"] += [_summary(r, []) for r in new]
             out["already"] += [_summary(r, []) for r in old]
+    if own:
+        sealer.drain(conn)
     return out
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from engine.store import schema
+from engine.store import insert_columns, schema
 
 N = schema.notices
 PV = schema.policy_versions
@@ -229,9 +229,36 @@ def notices_by_source_keys(conn: Connection, keys: Sequence[str]) -> dict[str, d
     return out
 
 
-def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
+_INSERTED = (
+    "number",
+    "kind",
+    "entity_id",
+    "cycle_id",
+    "decision_id",
+    "entry_id",
+    "check_id",
+    "source_key",
+    "template",
+    "pack_id",
+    "pack_version",
+    "content_hash",
+    "issued_on",
+    "issued_at",
+)
+
+
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], contexts: Sequence[str] | None = None) -> None:
+    """Insert notices (ids in the order of ``rows``). ``contexts``: each row's context as JSON text already
+    (serialised where its text form was rendered), written straight through the driver (COPY on PostgreSQL, one
+    executemany of tuples on SQLite); without it, the rows' ``context`` dicts through a Core insert."""
+    if not rows:
+        return
+    if contexts is None:
         conn.execute(sa.insert(N), list(rows))
+        return
+    columns: dict[str, Sequence[Any]] = {name: [r[name] for r in rows] for name in _INSERTED}
+    columns["context"] = contexts
+    insert_columns(conn, N, columns, raw_json=("context",))
 
 
 def get_notice(conn: Connection, number: str) -> dict[str, Any] | None:

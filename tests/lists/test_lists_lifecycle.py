@@ -358,7 +358,7 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
     pre-listing notice first if it is still missing (dated the proposal); later events issue their own."""
     calls = []
 
-    def issue_for_list_events(conn, events):  # records (entry, event, seq, valid_from) instead of issuing
+    def issue_for_list_events(conn, events, **kw):  # records (entry, event, seq, valid_from) instead of issuing
         for entry_id, seq in events:
             ev = conn.execute(
                 sa.select(schema.list_events.c.event, schema.list_events.c.valid_from).where(
