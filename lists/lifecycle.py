@@ -423,6 +423,7 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.notices: list[tuple[int, dict[str, Any]]] = []  # (entry id, event) whose notices are due
+        self.entries: dict[int, Entry] = {}  # the entries of those events, as loaded (the notices read no more)
         # Measures applied to the chunk's entries: read ahead for the listed ones (:meth:`read_ahead`) and added
         # to as the batch applies more, so that a removal lifts exactly what was applied without a query per entry.
         self.applied: dict[int, set[str]] = {}
@@ -452,8 +453,8 @@ class Batch:
     def flush(self, conn) -> None:
         q.insert_events(conn, self.events)
         q.insert_tasks(conn, self.tasks)
-        _issue_notices_many(conn, self.notices, self.sealer)  # after the events: issuing reads them back
-        self.events, self.tasks, self.notices = [], [], []
+        _issue_notices_many(conn, self.notices, self.sealer, self.entries)  # after the events are stored
+        self.events, self.tasks, self.notices, self.entries = [], [], [], {}
 
 
 def _event_row(
@@ -535,15 +536,22 @@ def _issue_notices(entry: Entry, event: dict[str, Any], batch: Batch) -> None:
     per event and kind)."""
     if batch.documents:
         batch.notices.append((entry.id, event))
+        batch.entries[entry.id] = entry
 
 
 def _issue_notices_many(
-    conn, events: Sequence[tuple[int, dict[str, Any]]], sealer: notices_issue._Sealer | None = None
+    conn,
+    events: Sequence[tuple[int, dict[str, Any]]],
+    sealer: notices_issue._Sealer | None = None,
+    entries: dict[int, Entry] | None = None,
 ) -> None:
-    """The one place that calls the notices package for list events."""
+    """The one place that calls the notices package for list events (``entries``: theirs, as loaded)."""
     if events:
         notices_issue.issue_for_list_events(
-            conn, [(entry_id, event["seq"]) for entry_id, event in events], sealer=sealer
+            conn,
+            [(entry_id, event["seq"]) for entry_id, event in events],
+            sealer=sealer,
+            loaded={i: (e.row, e.events) for i, e in (entries or {}).items()},
         )
 
 

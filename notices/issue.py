@@ -918,6 +918,7 @@ class _Sealer:
         self.pool = None
         self.pending: list[tuple[list[dict], list[Any]]] = []  # (rows, futures of their seal jobs), oldest first
         self.keys: set[str] = set()  # source keys of the rows held
+        self.memo: dict[str, Any] = {}  # what issuing reads once for the run (outcomes, evidence, pack versions)
         if parallel:
             import concurrent.futures
             import multiprocessing
@@ -1840,22 +1841,28 @@ def issue_for_list_events(
     templates: Any = None,
     settings: Mapping[str, Any] | None = None,
     sealer: _Sealer | None = None,
+    loaded: Mapping[int, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]] | None = None,
 ) -> dict[str, list[dict]]:
     """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
     transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
     chunk at a time. The list lifecycle calls it when it moves many entries (serving a cycle's pre-listing
     notices, listing them when their objection windows end). With ``sealer`` (:func:`sealer`, made with the same
     ``templates``) the notices are numbered here and may still be held by it, their text forms rendered in worker
-    processes, when this returns: the caller drains it before committing; without one they are stored here."""
+    processes, when this returns: the caller drains it before committing; without one they are stored here.
+    ``loaded``: entries the caller has read already, ``{id: (row, events)}`` with the row as
+    ``engine.store.lists.get_entries`` reads it and the entry's events (stored and just appended) by seq; the
+    others are read here."""
     own = sealer is None
     sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     wanted: dict[int, set[int]] = {}
     for entry_id, seq in events:
         wanted.setdefault(entry_id, set()).add(seq)
     out: dict[str, list[dict]] = {"issued": [], "already": [], "skipped": []}
-    results: dict[int, Any] = {}  # outcome id -> result, shared by many entries
-    evidence = _Evidence()  # one evidence engine per cycle
-    contexts: dict[tuple, tuple[dict, str | None, dict]] = {}
+    # Read once per outcome, cycle and pack version: for the sealer's whole run when the settings are the packs'
+    memo = sealer.memo if settings is None else {}
+    results: dict[int, Any] = memo.setdefault("results", {})  # outcome id -> result, shared by many entries
+    evidence: _Evidence = memo.setdefault("evidence", _Evidence())  # one evidence engine per cycle
+    contexts: dict[tuple, tuple[dict, str | None, dict]] = memo.setdefault("contexts", {})
 
     def outcome_of(conn, entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """An entry's outcome result, read once per outcome (many entries share one)."""
@@ -1877,7 +1884,7 @@ def issue_for_list_events(
 
     for ids in chunked(sorted(wanted), CHUNK):
         by_day: dict[dt.date, list[Cause]] = {}
-        entries = ns.entries_with_events(conn, ids)
+        entries = _list_event_entries(conn, ids, loaded or {})
         named = _chunk_evidence(conn, entries, evidence, lambda e: outcome_of(conn, e))
         for entry in entries:
             for ev in entry.get("events") or []:
@@ -1909,6 +1916,32 @@ def issue_for_list_events(
     if own:
         sealer.drain(conn)
     return out
+
+
+def _list_event_entries(
+    conn, ids: Sequence[int], loaded: Mapping[int, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """The entries as :func:`engine.store.notices.entries_with_events` gives them, those in ``loaded`` completed
+    with what the caller did not read (the party's legal representative, the decision's facts and outcome)."""
+    have = [i for i in ids if i in loaded]
+    if not have:
+        return ns.entries_with_events(conn, ids)
+    found = {e["id"]: e for e in ns.entries_with_events(conn, [i for i in ids if i not in loaded])}
+    extras = ns.entry_parties(conn, have)
+    for i in have:
+        row, events = loaded[i]
+        entry = {k: row[k] for k in ns.ENTRY_KEYS}
+        entry.update(
+            code=row["code"],
+            code_kind=row["code_kind"],
+            name=row["entity_name"],
+            entity_type=row["entity_type"],
+            region=row["entity_region"],
+            **extras[i],
+            events=list(events),
+        )
+        found[i] = entry
+    return [found[i] for i in sorted(found)]
 
 
 def issue_list_event(

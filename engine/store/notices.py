@@ -120,6 +120,25 @@ def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, 
     return out
 
 
+ENTRY_KEYS = tuple(c.name for c in LE.columns)
+
+
+def entry_parties(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """For list entries read without them: the entity's ``legal_rep``, the decision's ``facts`` and ``outcome_id``
+    (None without a decision), as :func:`entries_with_events` gives them."""
+    out: dict[int, dict[str, Any]] = {}
+    for part in _in_chunks(list(ids)):
+        stmt = (
+            sa.select(LE.c.id, E.c.legal_rep, D.c.facts.label("facts"), D.c.outcome_id.label("outcome_id"))
+            .join(E, E.c.id == LE.c.entity_id)
+            .outerjoin(D, D.c.id == LE.c.decision_id)
+            .where(LE.c.id.in_(part))
+        )
+        for r in conn.execute(stmt).mappings():
+            out[r["id"]] = {"legal_rep": r["legal_rep"], "facts": r["facts"], "outcome_id": r["outcome_id"]}
+    return out
+
+
 def outcome_result(conn: Connection, outcome_id: int) -> dict | None:
     return conn.execute(sa.select(O.c.result).where(O.c.id == outcome_id)).scalar()
 
