@@ -913,13 +913,14 @@ class _Sealer:
     inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
     must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
 
-    def __init__(self, templates: Any, parallel: bool):
+    def __init__(self, templates: Any, parallel: bool, pool: Any = None):
         self.templates = templates
-        self.pool = None
+        self.pool = pool  # the file writers' workers when given (shared: fewer processes to start)
+        self.owned = pool is None
         self.pending: list[tuple[list[dict], list[Any]]] = []  # (rows, futures of their seal jobs), oldest first
         self.keys: set[str] = set()  # source keys of the rows held
         self.memo: dict[str, Any] = {}  # what issuing reads once for the run (outcomes, evidence, pack versions)
-        if parallel:
+        if parallel and pool is None:
             import concurrent.futures
             import multiprocessing
 
@@ -974,7 +975,8 @@ class _Sealer:
             for _, futures in self.pending:
                 for future in futures:
                     future.cancel()
-            self.pool.shutdown(cancel_futures=True)
+            if self.owned:
+                self.pool.shutdown(cancel_futures=True)
             self.pool = None
         self.pending, self.keys = [], set()
 
@@ -1197,6 +1199,7 @@ def _run(
             report=report,
             progress=progress,
             actor=actor,
+            seal=_Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1, pool=files.pool),
         )
     except OSError as exc:
         if out_dir is None:
@@ -1216,32 +1219,51 @@ def _issue_chunks(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
+    seal: _Sealer,
 ) -> None:
-    try:
-        for make_causes in chunks:
-            with store.transaction() as conn:
-                causes = make_causes(conn)
-                if not causes:
-                    continue
-                new, old = _store_causes(conn, causes, issued_on, templates)
-                if new:
-                    audit(
-                        conn,
-                        actor,
-                        "notices.issue",
-                        source,
-                        count=len(new),
-                        first=new[0]["number"],
-                        last=new[-1]["number"],
-                    )
-            for row in old:
-                row["_check"] = True
-            for rows, bucket in ((new, report.issued), (old, report.already)):
-                summaries = [_summary(row, []) for row in rows]
-                bucket.extend(summaries)
-                files.add(rows, summaries, report)  # advances progress per notice written
-    finally:
-        files.finish(report)
+    """Each chunk's causes numbered and stored in a transaction of its own, then its files written. A large run
+    (``seal`` with workers, those writing the files when there are) renders the text forms in worker processes;
+    while they do, this process builds the next
+    chunk's causes on a read connection (the cycle, plan and records it reads are committed), so a failure there
+    is raised only after this chunk is committed, as it would be without the look-ahead."""
+    with seal:
+        ahead = seal.pool is not None and not store.in_memory
+        try:
+            built: list[Cause] | None = None  # the next chunk's causes, built ahead
+            for i, make_causes in enumerate(chunks):
+                failed: Exception | None = None
+                with store.transaction() as conn:
+                    causes = make_causes(conn) if built is None else built
+                    built = None
+                    new, old = _store_causes(conn, causes, issued_on, templates, seal) if causes else ([], [])
+                    if ahead and i + 1 < len(chunks):
+                        try:
+                            with store.read() as read:
+                                built = chunks[i + 1](read)
+                        except Exception as exc:  # raised once this chunk is committed and written
+                            failed = exc
+                    seal.drain(conn)
+                    if new:
+                        audit(
+                            conn,
+                            actor,
+                            "notices.issue",
+                            source,
+                            count=len(new),
+                            first=new[0]["number"],
+                            last=new[-1]["number"],
+                        )
+                for row in old:
+                    row["_check"] = True
+                for rows, bucket in ((new, report.issued), (old, report.already)):
+                    if rows:
+                        summaries = [_summary(row, []) for row in rows]
+                        bucket.extend(summaries)
+                        files.add(rows, summaries, report)  # advances progress per notice written
+                if failed is not None:
+                    raise failed
+        finally:
+            files.finish(report)
 
 
 def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:
