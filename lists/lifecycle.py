@@ -552,6 +552,7 @@ def _issue_notices_many(
             [(entry_id, event["seq"]) for entry_id, event in events],
             sealer=sealer,
             loaded={i: (e.row, e.events) for i, e in (entries or {}).items()},
+            summaries=False,
         )
 
 
@@ -913,7 +914,8 @@ def serve(
                     f"{earlier[0]}'."
                 )
                 return Served({"on": on.isoformat(), "served": [], "skipped": [], "note": note})
-    served, skipped = [], []
+    served: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     announce(progress, len(ids))
     with notices_issue.sealer(size=2 * len(ids)) as sealer:  # two notices an entry served (两书同达)
         _serve(conn, ids, on, actor, entry_id, signed, sealer, served, skipped, progress)

@@ -1864,6 +1864,7 @@ def issue_for_list_events(
     settings: Mapping[str, Any] | None = None,
     sealer: _Sealer | None = None,
     loaded: Mapping[int, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]] | None = None,
+    summaries: bool = True,
 ) -> dict[str, list[dict]]:
     """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
     transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
@@ -1873,7 +1874,8 @@ def issue_for_list_events(
     processes, when this returns: the caller drains it before committing; without one they are stored here.
     ``loaded``: entries the caller has read already, ``{id: (row, events)}`` with the row as
     ``engine.store.lists.get_entries`` reads it and the entry's events (stored and just appended) by seq; the
-    others are read here."""
+    others are read here. ``summaries=False``: the lists ``issued`` and ``already`` stay empty (a caller that
+    does not show them)."""
     own = sealer is None
     sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     wanted: dict[int, set[int]] = {}
@@ -1933,8 +1935,9 @@ def issue_for_list_events(
                 )
         for on in sorted(by_day):
             new, old = _store_causes(conn, by_day[on], on, templates, sealer)
-            out["issued"] += [_summary(r, []) for r in new]
-            out["already"] += [_summary(r, []) for r in old]
+            if summaries:
+                out["issued"] += [_summary(r, []) for r in new]
+                out["already"] += [_summary(r, []) for r in old]
     if own:
         sealer.drain(conn)
     return out
