@@ -901,10 +901,11 @@ _SEAL_BATCH = 250  # notices per sealing job
 _SEAL_AHEAD = 2  # numbered chunks a sealer holds at most before storing the oldest (the workers' queue)
 
 
-def _seal_job(items: Sequence[tuple[str, Mapping[str, Any]]], templates: Any) -> list[tuple[str, str]]:
-    """(content hash, context as stored JSON) of numbered notices: the text form rendered and hashed, the context
-    serialised as the JSON column serialises it. Runs in a worker process for large runs."""
-    return [(content_hash(render(template, ctx, "txt", templates)), json.dumps(ctx)) for template, ctx in items]
+def _seal_job(items: Sequence[tuple[str, str]], templates: Any) -> list[str]:
+    """The content hashes of numbered notices given as (template, context JSON as stored): the text form rendered
+    from the context as stored and hashed. Runs in a worker process for large runs (a JSON text crosses to it
+    far cheaper than the pickled dict)."""
+    return [content_hash(render(template, json.loads(text), "txt", templates)) for template, text in items]
 
 
 class _Sealer:
@@ -940,12 +941,14 @@ class _Sealer:
     def add(self, conn, rows: list[dict]) -> None:
         if not rows:
             return
+        for r in rows:  # serialised as the JSON column serialises it (json.dumps), once: stored and sent as it is
+            r["_json"] = json.dumps(r["context"])
         if self.pool is None:
-            self._insert(conn, rows, _seal_job([(r["template"], r["context"]) for r in rows], self.templates))
+            self._insert(conn, rows, _seal_job([(r["template"], r["_json"]) for r in rows], self.templates))
             return
         futures = [
             self.pool.submit(
-                _seal_job, [(r["template"], r["context"]) for r in rows[i : i + _SEAL_BATCH]], self.templates
+                _seal_job, [(r["template"], r["_json"]) for r in rows[i : i + _SEAL_BATCH]], self.templates
             )
             for i in range(0, len(rows), _SEAL_BATCH)
         ]
@@ -965,10 +968,10 @@ class _Sealer:
         self._insert(conn, rows, sealed)
 
     @staticmethod
-    def _insert(conn, rows: list[dict], sealed: list[tuple[str, str]]) -> None:
-        for row, (digest, _) in zip(rows, sealed):
+    def _insert(conn, rows: list[dict], hashes: list[str]) -> None:
+        for row, digest in zip(rows, hashes):
             row["content_hash"] = digest
-        ns.insert_notices(conn, rows, [text for _, text in sealed])
+        ns.insert_notices(conn, rows, [row["_json"] for row in rows])  # kept: the file writers are sent it too
 
     def close(self) -> None:
         if self.pool is not None:
@@ -1073,6 +1076,8 @@ def _file_job(
     text form still renders to the stored hash. Runs in a worker process for large runs."""
     results = []
     for row in rows:
+        if "context_json" in row:
+            row = {**row, "context": json.loads(row["context_json"])}
         changed = (
             bool(row.get("check"))
             and content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
@@ -1113,7 +1118,8 @@ class _Files:
             {
                 "number": r["number"],
                 "template": r["template"],
-                "context": r["context"],
+                # a new notice's context as stored (JSON text: far cheaper to send than the pickled dict)
+                **({"context_json": r["_json"]} if "_json" in r else {"context": r["context"]}),
                 "content_hash": r["content_hash"],
                 "check": r.get("_check", False),
             }
