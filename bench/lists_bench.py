@@ -8,14 +8,17 @@ runs it, it times:
 
 1. the cycle (``run_cycle``: decisions and list proposals);
 2. ``serve --cycle``: every pre-listing notice served (an event per entry, the notice with its repair instructions
-   issued and numbered: context stored, its text rendered for the content hash);
+   issued and numbered: context stored, its text rendered for the content hash, in worker processes from
+   ``notices.issue.SEAL_PARALLEL_MIN`` notices while the main process builds the next chunk);
 3. ``advance`` past the objection windows: every black entry listed (an event, the joint measures' tasks sent to the
    departments, the 列入决定 issued);
 4. ``advance`` past the publication periods: every entry expired (an event, the measures lifted, read ahead a chunk
    at a time, the removal decisions issued).
 
-Each line gives the entries moved, wall seconds, entries/s and the machine's load average (1 min). Target (2-core
-machine): serve and advance of 100,000 entries under 15 s each.
+Each line gives the entries moved, wall seconds, entries/s, the CPU seconds of the main process and of the worker
+processes (with the CPU microseconds per entry moved: on a shared machine wall time also counts the time others
+held the cores) and the machine's load average (1 min). Target (2-core machine): serve and advance of 100,000
+entries under 15 s each.
 
 Example: .venv/bin/python bench/lists_bench.py --entities 100000
 Example: .venv/bin/python bench/lists_bench.py --entities 20000 --db postgresql://postgres@127.0.0.1:5432/supervise_lists_bench
@@ -29,6 +32,7 @@ import argparse
 import datetime as dt
 import os
 import pathlib
+import resource
 import sys
 import time
 
@@ -135,10 +139,22 @@ def build(store: Store, n: int) -> dict:
     return {"entities": n, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def line(what: str, moved: int, seconds: float) -> None:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished worker processes."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def line(what: str, moved: int, seconds: float, cpu: tuple[float, float] | None = None) -> None:
     rate = moved / seconds if seconds else 0.0
+    used = (
+        f"   cpu {cpu[0]:6.2f} s main + {cpu[1]:6.2f} s workers = {1e6 * sum(cpu) / max(1, moved):5,.0f} us/entry"
+        if cpu
+        else ""
+    )
     print(
-        f"{what:<34} {moved:>8,} entries {seconds:8.2f} s {rate:10,.0f} entries/s   load {os.getloadavg()[0]:.2f}",
+        f"{what:<34} {moved:>8,} entries {seconds:8.2f} s {rate:10,.0f} entries/s{used}   "
+        f"load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
 
@@ -162,10 +178,11 @@ def main() -> None:
     line(f"cycle (proposed {dict(proposed)})", sum(proposed.values()), time.perf_counter() - t)
 
     def timed(what: str, fn, key: str) -> None:
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         with store.transaction() as conn:
             out = fn(conn)
-        line(what, len(out[key]), time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        line(what, len(out[key]), elapsed, tuple(b - a for a, b in zip(c0, cpu_seconds())))  # type: ignore[arg-type]
 
     served_on = AS_OF + dt.timedelta(days=6)
     timed("serve --cycle", lambda c: lifecycle.serve(c, served_on, "bench", cycle_id=cycle["cycle"]), "served")

@@ -417,11 +417,13 @@ class Batch:
     proposals): none are issued; ``supervise notices issue --cycle ID`` issues them (pre-listing notices with
     repair instructions, 两书同达 on listing), and :func:`serve` a pre-listing notice still missing."""
 
-    def __init__(self, documents: bool = True) -> None:
+    def __init__(self, documents: bool = True, sealer: notices_issue._Sealer | None = None) -> None:
         self.documents = documents
+        self.sealer = sealer  # stores the notices (notices.issue.sealer): the caller drains it before committing
         self.events: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.notices: list[tuple[int, dict[str, Any]]] = []  # (entry id, event) whose notices are due
+        self.entries: dict[int, Entry] = {}  # the entries of those events, as loaded (the notices read no more)
         # Measures applied to the chunk's entries: read ahead for the listed ones (:meth:`read_ahead`) and added
         # to as the batch applies more, so that a removal lifts exactly what was applied without a query per entry.
         self.applied: dict[int, set[str]] = {}
@@ -451,8 +453,8 @@ class Batch:
     def flush(self, conn) -> None:
         q.insert_events(conn, self.events)
         q.insert_tasks(conn, self.tasks)
-        _issue_notices_many(conn, self.notices)  # after the events: issuing reads them back
-        self.events, self.tasks, self.notices = [], [], []
+        _issue_notices_many(conn, self.notices, self.sealer, self.entries)  # after the events are stored
+        self.events, self.tasks, self.notices, self.entries = [], [], [], {}
 
 
 def _event_row(
@@ -534,12 +536,24 @@ def _issue_notices(entry: Entry, event: dict[str, Any], batch: Batch) -> None:
     per event and kind)."""
     if batch.documents:
         batch.notices.append((entry.id, event))
+        batch.entries[entry.id] = entry
 
 
-def _issue_notices_many(conn, events: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    """The one place that calls the notices package for list events."""
+def _issue_notices_many(
+    conn,
+    events: Sequence[tuple[int, dict[str, Any]]],
+    sealer: notices_issue._Sealer | None = None,
+    entries: dict[int, Entry] | None = None,
+) -> None:
+    """The one place that calls the notices package for list events (``entries``: theirs, as loaded)."""
     if events:
-        notices_issue.issue_for_list_events(conn, [(entry_id, event["seq"]) for entry_id, event in events])
+        notices_issue.issue_for_list_events(
+            conn,
+            [(entry_id, event["seq"]) for entry_id, event in events],
+            sealer=sealer,
+            loaded={i: (e.row, e.events) for i, e in (entries or {}).items()},
+            summaries=False,
+        )
 
 
 def catch_up(
@@ -900,12 +914,31 @@ def serve(
                     f"{earlier[0]}'."
                 )
                 return Served({"on": on.isoformat(), "served": [], "skipped": [], "note": note})
-    served, skipped = [], []
+    served: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     announce(progress, len(ids))
+    with notices_issue.sealer(size=2 * len(ids)) as sealer:  # two notices an entry served (两书同达)
+        _serve(conn, ids, on, actor, entry_id, signed, sealer, served, skipped, progress)
+        sealer.drain(conn)  # every notice stored before the caller commits
+    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
+
+
+def _serve(
+    conn,
+    ids: Sequence[int],
+    on: dt.date,
+    actor: str,
+    entry_id: int | None,
+    signed: dict[str, Any] | None,
+    sealer: notices_issue._Sealer,
+    served: list[dict[str, Any]],
+    skipped: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> None:
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
-        batch = Batch()  # events, tasks and notices of the chunk: a few statements, not several per entry
+        batch = Batch(sealer=sealer)  # the chunk's events, tasks and notices: a few statements, not several an entry
         entries = load(conn, part)
         batch.read_ahead(conn, entries)
         for entry in entries:
@@ -946,7 +979,6 @@ def serve(
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return Served({"on": on.isoformat(), "served": served, "skipped": skipped})
 
 
 def basis_ended(
@@ -1032,10 +1064,25 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
     )
     ids = q.entry_ids(conn, states=OPEN)
     announce(progress, len(ids))
+    with notices_issue.sealer(size=2 * len(ids)) as sealer:  # up to two notices an entry moved
+        _advance(conn, ids, as_of, actor, sealer, result, progress)
+        sealer.drain(conn)  # every notice stored before the caller commits
+    return result
+
+
+def _advance(
+    conn,
+    ids: Sequence[int],
+    as_of: dt.date,
+    actor: str,
+    sealer: notices_issue._Sealer,
+    result: Advanced,
+    progress: Callable[[int], None] | None,
+) -> None:
     for i in range(0, len(ids), ENTRY_CHUNK):
         part = ids[i : i + ENTRY_CHUNK]
         q.lock_entries(conn, part)
-        batch = Batch()  # the chunk's listings and expiries: their events, measure tasks and notices together
+        batch = Batch(sealer=sealer)  # the chunk's listings and expiries: their events, tasks and notices together
         entries = load(conn, part)
         batch.read_ahead(conn, entries)
         _end_basis(conn, entries, as_of, actor, batch, result)
@@ -1054,7 +1101,6 @@ def advance(conn, as_of: dt.date, actor: str = "system", progress: Callable[[int
         batch.flush(conn)
         if progress:
             progress(len(part))
-    return result
 
 
 def revoke(

@@ -19,6 +19,7 @@ says.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pathlib
 import string
@@ -831,9 +832,17 @@ def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
     }
 
 
-def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any) -> tuple[list[dict], list[dict]]:
-    """Inside one transaction: lock, skip causes already issued, number the rest and insert them."""
+def _store_causes(
+    conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any, sealer: _Sealer | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Inside one transaction: lock, skip causes already issued, number the rest and store them (through
+    ``sealer``, which may still hold them when this returns: the caller drains it before committing; without one,
+    stored at once)."""
+    own = sealer is None
+    sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     ns.lock_issuing(conn)
+    if sealer.holds(c.source_key for c in causes):  # a cause numbered ahead but not stored yet: store it first
+        sealer.drain(conn)
     existing = ns.notices_by_source_keys(conn, [c.source_key for c in causes])
     new: list[Cause] = []
     seen: set[str] = set()
@@ -858,7 +867,6 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
         for c in groups[key]:
             seq += 1
             c.context["number"] = format_number(key, seq)
-            text = render(c.kind, c.context, "txt", templates)
             rows.append(
                 {
                     "number": c.context["number"],
@@ -872,18 +880,115 @@ def _store_causes(conn, causes: Sequence[Cause], issued_on: dt.date, templates: 
                     "template": c.kind,
                     "pack_id": c.pack_id,
                     "pack_version": c.pack_version,
-                    "content_hash": content_hash(text),
+                    "content_hash": None,  # set by the sealer: SHA-256 of the text form
                     "context": c.context,
                     "issued_on": c.issued_on or issued_on,
                     "issued_at": stamp,
                 }
             )
         ns.set_counter(conn, key, seq)
-    ns.insert_notices(conn, rows)
+    sealer.add(conn, rows)
+    if own:
+        sealer.drain(conn)
     order = {c.source_key: i for i, c in enumerate(causes)}
     rows.sort(key=lambda r: order[r["source_key"]])
     old = sorted(existing.values(), key=lambda r: order.get(r["source_key"], 0))
     return rows, old
+
+
+SEAL_PARALLEL_MIN = 2000  # a run that may store at least this many notices renders their text forms in workers
+_SEAL_BATCH = 250  # notices per sealing job
+_SEAL_AHEAD = 2  # numbered chunks a sealer holds at most before storing the oldest (the workers' queue)
+
+
+def _seal_job(items: Sequence[tuple[str, str]], templates: Any) -> list[str]:
+    """The content hashes of numbered notices given as (template, context JSON as stored): the text form rendered
+    from the context as stored and hashed. Runs in a worker process for large runs (a JSON text crosses to it
+    far cheaper than the pickled dict)."""
+    return [content_hash(render(template, json.loads(text), "txt", templates)) for template, text in items]
+
+
+class _Sealer:
+    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here,
+    or for large runs in worker processes while this process reads, builds and numbers the next chunk. Rows are
+    inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
+    must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
+
+    def __init__(self, templates: Any, parallel: bool, pool: Any = None):
+        self.templates = templates
+        self.pool = pool  # the file writers' workers when given (shared: fewer processes to start)
+        self.owned = pool is None
+        self.pending: list[tuple[list[dict], list[Any]]] = []  # (rows, futures of their seal jobs), oldest first
+        self.keys: set[str] = set()  # source keys of the rows held
+        self.memo: dict[str, Any] = {}  # what issuing reads once for the run (outcomes, evidence, pack versions)
+        if parallel and pool is None:
+            import concurrent.futures
+            import multiprocessing
+
+            workers = max(1, min(2, (os.cpu_count() or 1)))
+            # spawn: a worker must not inherit this process's database connections
+            self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def __enter__(self) -> _Sealer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def holds(self, keys: Iterable[str]) -> bool:
+        return bool(self.keys) and not self.keys.isdisjoint(keys)
+
+    def add(self, conn, rows: list[dict]) -> None:
+        if not rows:
+            return
+        for r in rows:  # serialised as the JSON column serialises it (json.dumps), once: stored and sent as it is
+            r["_json"] = json.dumps(r["context"])
+        if self.pool is None:
+            self._insert(conn, rows, _seal_job([(r["template"], r["_json"]) for r in rows], self.templates))
+            return
+        futures = [
+            self.pool.submit(
+                _seal_job, [(r["template"], r["_json"]) for r in rows[i : i + _SEAL_BATCH]], self.templates
+            )
+            for i in range(0, len(rows), _SEAL_BATCH)
+        ]
+        self.pending.append((list(rows), futures))  # a copy: the caller may reorder its list
+        self.keys.update(r["source_key"] for r in rows)
+        while len(self.pending) > _SEAL_AHEAD:
+            self._store_oldest(conn)
+
+    def drain(self, conn) -> None:
+        while self.pending:
+            self._store_oldest(conn)
+
+    def _store_oldest(self, conn) -> None:
+        rows, futures = self.pending.pop(0)
+        sealed = [item for future in futures for item in future.result()]
+        self.keys.difference_update(r["source_key"] for r in rows)
+        self._insert(conn, rows, sealed)
+
+    @staticmethod
+    def _insert(conn, rows: list[dict], hashes: list[str]) -> None:
+        for row, digest in zip(rows, hashes):
+            row["content_hash"] = digest
+        ns.insert_notices(conn, rows, [row["_json"] for row in rows])  # kept: the file writers are sent it too
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for _, futures in self.pending:
+                for future in futures:
+                    future.cancel()
+            if self.owned:
+                self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+        self.pending, self.keys = [], set()
+
+
+def sealer(templates: Any = None, size: int = 0) -> _Sealer:
+    """A sealer for a run that may store ``size`` notices in one transaction (worker processes from
+    :data:`SEAL_PARALLEL_MIN` on a machine with more than one core); use it as a context manager, pass it to
+    :func:`issue_for_list_events` and :meth:`_Sealer.drain` it before the transaction commits."""
+    return _Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1)
 
 
 _UNSAFE = str.maketrans({**{c: "_" for c in '/\\:*?"<>|'}, **{chr(i): "_" for i in range(32)}})
@@ -971,6 +1076,8 @@ def _file_job(
     text form still renders to the stored hash. Runs in a worker process for large runs."""
     results = []
     for row in rows:
+        if "context_json" in row:
+            row = {**row, "context": json.loads(row["context_json"])}
         changed = (
             bool(row.get("check"))
             and content_hash(render(row["template"], row["context"], "txt", templates)) != row["content_hash"]
@@ -1011,7 +1118,8 @@ class _Files:
             {
                 "number": r["number"],
                 "template": r["template"],
-                "context": r["context"],
+                # a new notice's context as stored (JSON text: far cheaper to send than the pickled dict)
+                **({"context_json": r["_json"]} if "_json" in r else {"context": r["context"]}),
                 "content_hash": r["content_hash"],
                 "check": r.get("_check", False),
             }
@@ -1097,6 +1205,7 @@ def _run(
             report=report,
             progress=progress,
             actor=actor,
+            seal=_Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1, pool=files.pool),
         )
     except OSError as exc:
         if out_dir is None:
@@ -1116,32 +1225,51 @@ def _issue_chunks(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
+    seal: _Sealer,
 ) -> None:
-    try:
-        for make_causes in chunks:
-            with store.transaction() as conn:
-                causes = make_causes(conn)
-                if not causes:
-                    continue
-                new, old = _store_causes(conn, causes, issued_on, templates)
-                if new:
-                    audit(
-                        conn,
-                        actor,
-                        "notices.issue",
-                        source,
-                        count=len(new),
-                        first=new[0]["number"],
-                        last=new[-1]["number"],
-                    )
-            for row in old:
-                row["_check"] = True
-            for rows, bucket in ((new, report.issued), (old, report.already)):
-                summaries = [_summary(row, []) for row in rows]
-                bucket.extend(summaries)
-                files.add(rows, summaries, report)  # advances progress per notice written
-    finally:
-        files.finish(report)
+    """Each chunk's causes numbered and stored in a transaction of its own, then its files written. A large run
+    (``seal`` with workers, those writing the files when there are) renders the text forms in worker processes;
+    while they do, this process builds the next
+    chunk's causes on a read connection (the cycle, plan and records it reads are committed), so a failure there
+    is raised only after this chunk is committed, as it would be without the look-ahead."""
+    with seal:
+        ahead = seal.pool is not None and not store.in_memory
+        try:
+            built: list[Cause] | None = None  # the next chunk's causes, built ahead
+            for i, make_causes in enumerate(chunks):
+                failed: Exception | None = None
+                with store.transaction() as conn:
+                    causes = make_causes(conn) if built is None else built
+                    built = None
+                    new, old = _store_causes(conn, causes, issued_on, templates, seal) if causes else ([], [])
+                    if ahead and i + 1 < len(chunks):
+                        try:
+                            with store.read() as read:
+                                built = chunks[i + 1](read)
+                        except Exception as exc:  # raised once this chunk is committed and written
+                            failed = exc
+                    seal.drain(conn)
+                    if new:
+                        audit(
+                            conn,
+                            actor,
+                            "notices.issue",
+                            source,
+                            count=len(new),
+                            first=new[0]["number"],
+                            last=new[-1]["number"],
+                        )
+                for row in old:
+                    row["_check"] = True
+                for rows, bucket in ((new, report.issued), (old, report.already)):
+                    if rows:
+                        summaries = [_summary(row, []) for row in rows]
+                        bucket.extend(summaries)
+                        files.add(rows, summaries, report)  # advances progress per notice written
+                if failed is not None:
+                    raise failed
+        finally:
+            files.finish(report)
 
 
 def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -1735,19 +1863,36 @@ def issue_for_list_event(
 
 
 def issue_for_list_events(
-    conn, events: Sequence[tuple[int, int]], *, templates: Any = None, settings: Mapping[str, Any] | None = None
+    conn,
+    events: Sequence[tuple[int, int]],
+    *,
+    templates: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    sealer: _Sealer | None = None,
+    loaded: Mapping[int, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]] | None = None,
+    summaries: bool = True,
 ) -> dict[str, list[dict]]:
     """:func:`issue_for_list_event` for many ``(entry id, event seq)`` pairs at once, inside the caller's
     transaction: the same notices (each dated its event's valid_from, one per event and kind), read and stored a
     chunk at a time. The list lifecycle calls it when it moves many entries (serving a cycle's pre-listing
-    notices, listing them when their objection windows end)."""
+    notices, listing them when their objection windows end). With ``sealer`` (:func:`sealer`, made with the same
+    ``templates``) the notices are numbered here and may still be held by it, their text forms rendered in worker
+    processes, when this returns: the caller drains it before committing; without one they are stored here.
+    ``loaded``: entries the caller has read already, ``{id: (row, events)}`` with the row as
+    ``engine.store.lists.get_entries`` reads it and the entry's events (stored and just appended) by seq; the
+    others are read here. ``summaries=False``: the lists ``issued`` and ``already`` stay empty (a caller that
+    does not show them)."""
+    own = sealer is None
+    sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
     wanted: dict[int, set[int]] = {}
     for entry_id, seq in events:
         wanted.setdefault(entry_id, set()).add(seq)
     out: dict[str, list[dict]] = {"issued": [], "already": [], "skipped": []}
-    results: dict[int, Any] = {}  # outcome id -> result, shared by many entries
-    evidence = _Evidence()  # one evidence engine per cycle
-    contexts: dict[tuple, tuple[dict, str | None, dict]] = {}
+    # Read once per outcome, cycle and pack version: for the sealer's whole run when the settings are the packs'
+    memo = sealer.memo if settings is None else {}
+    results: dict[int, Any] = memo.setdefault("results", {})  # outcome id -> result, shared by many entries
+    evidence: _Evidence = memo.setdefault("evidence", _Evidence())  # one evidence engine per cycle
+    contexts: dict[tuple, tuple[dict, str | None, dict]] = memo.setdefault("contexts", {})
 
     def outcome_of(conn, entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """An entry's outcome result, read once per outcome (many entries share one)."""
@@ -1769,7 +1914,7 @@ def issue_for_list_events(
 
     for ids in chunked(sorted(wanted), CHUNK):
         by_day: dict[dt.date, list[Cause]] = {}
-        entries = ns.entries_with_events(conn, ids)
+        entries = _list_event_entries(conn, ids, loaded or {})
         named = _chunk_evidence(conn, entries, evidence, lambda e: outcome_of(conn, e))
         for entry in entries:
             for ev in entry.get("events") or []:
@@ -1795,10 +1940,39 @@ def issue_for_list_events(
                     )
                 )
         for on in sorted(by_day):
-            new, old = _store_causes(conn, by_day[on], on, templates)
-            out["issued"] += [_summary(r, []) for r in new]
-            out["already"] += [_summary(r, []) for r in old]
+            new, old = _store_causes(conn, by_day[on], on, templates, sealer)
+            if summaries:
+                out["issued"] += [_summary(r, []) for r in new]
+                out["already"] += [_summary(r, []) for r in old]
+    if own:
+        sealer.drain(conn)
     return out
+
+
+def _list_event_entries(
+    conn, ids: Sequence[int], loaded: Mapping[int, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """The entries as :func:`engine.store.notices.entries_with_events` gives them, those in ``loaded`` completed
+    with what the caller did not read (the party's legal representative, the decision's facts and outcome)."""
+    have = [i for i in ids if i in loaded]
+    if not have:
+        return ns.entries_with_events(conn, ids)
+    found = {e["id"]: e for e in ns.entries_with_events(conn, [i for i in ids if i not in loaded])}
+    extras = ns.entry_parties(conn, have)
+    for i in have:
+        row, events = loaded[i]
+        entry = {k: row[k] for k in ns.ENTRY_KEYS}
+        entry.update(
+            code=row["code"],
+            code_kind=row["code_kind"],
+            name=row["entity_name"],
+            entity_type=row["entity_type"],
+            region=row["entity_region"],
+            **extras[i],
+            events=list(events),
+        )
+        found[i] = entry
+    return [found[i] for i in sorted(found)]
 
 
 def issue_list_event(

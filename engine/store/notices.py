@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from engine.store import schema
+from engine.store import insert_columns, schema
 
 N = schema.notices
 PV = schema.policy_versions
@@ -117,6 +117,25 @@ def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, 
         for r in rows:
             r["events"] = events[r["id"]]
         out.extend(rows)
+    return out
+
+
+ENTRY_KEYS = tuple(c.name for c in LE.columns)
+
+
+def entry_parties(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """For list entries read without them: the entity's ``legal_rep``, the decision's ``facts`` and ``outcome_id``
+    (None without a decision), as :func:`entries_with_events` gives them."""
+    out: dict[int, dict[str, Any]] = {}
+    for part in _in_chunks(list(ids)):
+        stmt = (
+            sa.select(LE.c.id, E.c.legal_rep, D.c.facts.label("facts"), D.c.outcome_id.label("outcome_id"))
+            .join(E, E.c.id == LE.c.entity_id)
+            .outerjoin(D, D.c.id == LE.c.decision_id)
+            .where(LE.c.id.in_(part))
+        )
+        for r in conn.execute(stmt).mappings():
+            out[r["id"]] = {"legal_rep": r["legal_rep"], "facts": r["facts"], "outcome_id": r["outcome_id"]}
     return out
 
 
@@ -221,17 +240,60 @@ _SUMMARY = (
 )
 
 
+def _stored_keys(conn: Connection, keys: Sequence[str]) -> list[str]:
+    """Which of ``keys`` are source keys of stored notices: one plain statement through the driver per chunk (a
+    Core ``IN`` of a thousand keys costs more to render than to answer, and most runs find none)."""
+    found: list[str] = []
+    for part in _in_chunks(list(keys)):
+        if conn.dialect.name == "postgresql":
+            rows = conn.exec_driver_sql(
+                "SELECT source_key FROM notices WHERE source_key = ANY(%(k)s)", {"k": list(part)}
+            )
+        else:
+            marks = ", ".join("?" * len(part))
+            rows = conn.exec_driver_sql(f"SELECT source_key FROM notices WHERE source_key IN ({marks})", tuple(part))
+        found.extend(r[0] for r in rows)
+    return found
+
+
 def notices_by_source_keys(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for part in _in_chunks(list(keys)):
+    for part in _in_chunks(_stored_keys(conn, keys)):
         for r in conn.execute(sa.select(*_SUMMARY, N.c.context).where(N.c.source_key.in_(part))).mappings():
             out[r["source_key"]] = dict(r)
     return out
 
 
-def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
+_INSERTED = (
+    "number",
+    "kind",
+    "entity_id",
+    "cycle_id",
+    "decision_id",
+    "entry_id",
+    "check_id",
+    "source_key",
+    "template",
+    "pack_id",
+    "pack_version",
+    "content_hash",
+    "issued_on",
+    "issued_at",
+)
+
+
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]], contexts: Sequence[str] | None = None) -> None:
+    """Insert notices (ids in the order of ``rows``). ``contexts``: each row's context as JSON text already
+    (serialised where its text form was rendered), written straight through the driver (COPY on PostgreSQL, one
+    executemany of tuples on SQLite); without it, the rows' ``context`` dicts through a Core insert."""
+    if not rows:
+        return
+    if contexts is None:
         conn.execute(sa.insert(N), list(rows))
+        return
+    columns: dict[str, Sequence[Any]] = {name: [r[name] for r in rows] for name in _INSERTED}
+    columns["context"] = contexts
+    insert_columns(conn, N, columns, raw_json=("context",))
 
 
 def get_notice(conn: Connection, number: str) -> dict[str, Any] | None:

@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from engine.errors import CycleNotFound, EntityNotFound, ListError, UsageProblem
-from engine.store import schema
+from engine.store import Store, schema
 from lists import lifecycle as L
+from notices import issue
 from tests.builders_lists import add_cycle, add_entity, all_append_only_rows, event_rows, scenario
+from tests.conftest import Factory
 
 D = dt.date
 
@@ -358,7 +360,7 @@ def test_notice_hook_is_called_for_manual_events_and_before_serving(store, facto
     pre-listing notice first if it is still missing (dated the proposal); later events issue their own."""
     calls = []
 
-    def issue_for_list_events(conn, events):  # records (entry, event, seq, valid_from) instead of issuing
+    def issue_for_list_events(conn, events, **kw):  # records (entry, event, seq, valid_from) instead of issuing
         for entry_id, seq in events:
             ev = conn.execute(
                 sa.select(schema.list_events.c.event, schema.list_events.c.valid_from).where(
@@ -542,3 +544,47 @@ def test_a_list_of_another_pack_with_the_same_name_does_not_block_a_proposal(sto
         cycle = add_cycle(conn, D(2026, 5, 31), [(s["entities"][0], ["black"])], body=other)
     result = propose(store, cycle)
     assert [p["list"] for p in result["proposed"]] == ["black"] and result["skipped"] == []
+
+
+def _stored_lifecycle(store) -> dict[str, list[dict]]:
+    """Every notice, list event and measure task as stored, in id order, less the clock's timestamps."""
+    out = {}
+    with store.read() as conn:
+        for table, drop in (
+            (schema.notices, {"issued_at"}),
+            (schema.list_events, {"recorded_at"}),
+            (schema.measure_tasks, {"created_at"}),
+            (schema.doc_counters, set()),
+        ):
+            order = table.c.id if "id" in table.c else table.c.key
+            rows = conn.execute(sa.select(table).order_by(order)).mappings()
+            out[table.name] = [{k: v for k, v in r.items() if k not in drop} for r in rows]
+    return out
+
+
+def _serve_and_advance(store, factory) -> dict[str, list[dict]]:
+    s = scenario(store, factory, lists=("black",) * 9 + ("red",))
+    propose(store, s["cycle"])
+    run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"])
+    run(store, L.advance, D(2026, 6, 1))  # objection windows over: listed (两书同达)
+    run(store, L.advance, D(2031, 6, 1))  # publication periods over: expired, removal decisions
+    return _stored_lifecycle(store)
+
+
+def test_large_serve_and_advance_store_what_the_serial_path_stores(store, tmp_path, monkeypatch):
+    """From SEAL_PARALLEL_MIN notices on, serve and advance render the notices' text forms (the content hash) in
+    worker processes while the next chunk is built: the notices (numbers, order, contexts, hashes), events and
+    tasks stored are those of the serial path, chunk boundaries and all."""
+    monkeypatch.setattr(L, "ENTRY_CHUNK", 3)
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 10**9)
+    serial_store = Store(f"sqlite:///{tmp_path / 'serial.db'}")
+    serial_store.init()
+    serial = _serve_and_advance(serial_store, Factory())
+    serial_store.dispose()
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "_SEAL_BATCH", 2)
+    monkeypatch.setattr(issue, "_SEAL_AHEAD", 1)
+    parallel = _serve_and_advance(store, Factory())
+    assert len(serial["notices"]) > 30 and len(serial["list_events"]) > 30
+    assert {n["kind"] for n in serial["notices"]} >= {"pre_listing", "repair_instructions", "removal_decision"}
+    assert parallel == serial

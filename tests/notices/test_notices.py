@@ -572,3 +572,35 @@ def test_large_runs_write_files_in_worker_processes_with_identical_bytes(sqlite_
     assert sorted(os.listdir(tmp_path / "a")) == sorted(os.listdir(tmp_path / "b"))
     for name in os.listdir(tmp_path / "a"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def _stored_notices(store) -> list[dict]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(schema.notices).order_by(schema.notices.c.id)).mappings()
+        return [{k: v for k, v in r.items() if k != "issued_at"} for r in rows]
+
+
+def test_large_runs_store_the_notices_the_serial_path_stores(store, tmp_path, monkeypatch):
+    """From SEAL_PARALLEL_MIN causes on, the text forms (content hashes) are rendered by the file writers' worker
+    processes while the next chunk is read ahead: the stored notices (ids, numbers, contexts, hashes) and the
+    files are those of the serial path."""
+    monkeypatch.setattr(issue, "CHUNK", 2)  # several chunks, so the look-ahead runs
+    monkeypatch.setattr(issue, "PARALLEL_MIN", 10**9)
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 10**9)
+    serial_store = Store(f"sqlite:///{tmp_path / 'serial.db'}")
+    serial_store.init()
+    world = B.build_world(serial_store)
+    issue.issue_for_cycle(serial_store, world.cycle_id, out=tmp_path / "a", formats=("txt", "html"), as_of=AS_OF)
+    serial = _stored_notices(serial_store)
+    serial_store.dispose()
+    monkeypatch.setattr(issue, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "_SEAL_BATCH", 1)
+    monkeypatch.setattr(issue, "_SEAL_AHEAD", 1)
+    world = B.build_world(store)
+    report = issue.issue_for_cycle(store, world.cycle_id, out=tmp_path / "b", formats=("txt", "html"), as_of=AS_OF)
+    assert len(report.issued) == len(serial) == 7
+    assert _stored_notices(store) == serial
+    assert sorted(os.listdir(tmp_path / "a")) == sorted(os.listdir(tmp_path / "b"))
+    for name in os.listdir(tmp_path / "a"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
