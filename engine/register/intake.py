@@ -27,7 +27,7 @@ from engine import values
 from engine.errors import CodeError, IntakeError, did_you_mean
 from engine.exports import write_csv
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code, org_code_problem, validate_reg_no
-from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
+from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind, parse_day
 from engine.store import Connection, Store, audit, chunked
 from engine.store import records as rq
 
@@ -682,6 +682,8 @@ def _bracket_depth(line: str) -> int:
 
 def _text(value: Any, what: str = "text") -> str:
     """A cell as text: a JSON object, list or boolean where a text is expected is an error."""
+    if value.__class__ is str:  # every CSV cell
+        return value.strip()
     if isinstance(value, dict):
         raise ValueError(f"expected {what}, got a JSON object")
     if isinstance(value, (list, tuple)):
@@ -759,7 +761,7 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         try:
             if isinstance(data["established_on"], (dict, list, float, bool)):
                 raise ValueError(f"expected a date (YYYY-MM-DD), got {data['established_on']!r}")
-            established = values.parse_date(data["established_on"])
+            established = parse_day(data["established_on"])
             today = dt.date.today()
             if established > today:
                 raise ValueError(f"{established.isoformat()} is in the future (today is {today.isoformat()})")
@@ -889,7 +891,7 @@ def record_body(
     if field_errors:
         return None
     # The fields whose columns the row has: a correction keeps the stored value of a field the file does not carry.
-    present = frozenset(name for name in kind.fields if name in data)
+    present = kind.present(data)
     return {"kind": kind.name, "date": date, "natural_key": key, "data": payload, "present": present}
 
 
