@@ -388,11 +388,12 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
                 ) from None
             if header_errors:
                 raise _header_error(path, header_errors)
+            width = len(header)
             for number, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():  # a blank line: no cell holds more than whitespace
                     continue
-                if len(cells) != len(header):
-                    yield Row(number, {}, [("-", f"row has {len(cells)} cells but the header has {len(header)}")])
+                if len(cells) != width:
+                    yield Row(number, {}, [("-", f"row has {len(cells)} cells but the header has {width}")])
                     continue
                 yield Row(number, dict(zip(header, cells)))
     except csv.Error as exc:

@@ -269,6 +269,7 @@ class _Compiled:
         self.dates = [name for name, spec in kind.fields.items() if spec.type == "date"]
         self.numbers = [name for name, spec in kind.fields.items() if spec.type == "number"]
         self.year_end = kind.date["year_end"] if isinstance(kind.date, dict) else None
+        self.date = kind.date if isinstance(kind.date, str) else ""
 
     def _parser(self, spec: FieldSpec) -> Any:
         limits, future_days = self.kind.limits, self.kind.future_days
@@ -319,7 +320,7 @@ class _Compiled:
                 )
         if errors:
             return dt.date.min, "", {}, errors
-        date = data[kind.date] if self.year_end is None else dt.date(data[self.year_end], 12, 31)
+        date = data[self.date] if self.year_end is None else dt.date(data[self.year_end], 12, 31)
         key = "|".join(["" if data.get(k) is None else str(data[k]) for k in kind.key])
         for name in self.numbers:  # the guard of validate_slowly's json.dumps(allow_nan=False)
             value = data.get(name)
