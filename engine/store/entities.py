@@ -76,7 +76,13 @@ def entity_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900  # SQLite: at most 999 parameters
     for i in range(0, len(codes), step):
         part = codes[i : i + step]
-        out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
+        if conn.dialect.name == "sqlite":  # plain text parameters: straight to the driver, no expanding IN to render
+            marks = ",".join("?" * len(part))
+            out.update(
+                conn.exec_driver_sql(f"SELECT code, id FROM entities WHERE code IN ({marks})", tuple(part)).all()
+            )
+        else:
+            out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
     return out
 
 
