@@ -14,13 +14,16 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+from operator import mul
 
 from engine.errors import CodeError
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+_USCC_CHARS = frozenset(USCC_CHARSET)
 _ORG_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ORG_VALUE = {c: i for i, c in enumerate(_ORG_CHARSET)}
 _ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
 _ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _ID_CHECK = "10X98765432"
@@ -89,17 +92,23 @@ class Code:
 
 def fold(raw: str) -> str:
     """Full-width to half-width, strip spaces, upper case."""
-    return unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "").upper()
+    text = str(raw)
+    if text.isascii():  # NFKC leaves ASCII as it is: the common case skips it
+        return text.strip().replace(" ", "").upper()
+    return unicodedata.normalize("NFKC", text).strip().replace(" ", "").upper()
 
 
 def uscc_check_char(body17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(body17, USCC_WEIGHTS))
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, body17), USCC_WEIGHTS))
     value = 31 - total % 31
     return USCC_CHARSET[0 if value == 31 else value]
 
 
 def org_code_check_char(body8: str) -> str:
-    total = sum(_ORG_CHARSET.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS))
+    try:
+        total = sum(map(mul, map(_ORG_VALUE.__getitem__, body8), _ORG_WEIGHTS))
+    except KeyError:  # not a GB 11714 character: the ValueError it always raised
+        total = sum(_ORG_CHARSET.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS))
     value = 11 - total % 11
     return "X" if value == 10 else "0" if value == 11 else str(value)
 
@@ -113,6 +122,9 @@ def reg_no_check_char(body14: str) -> str:
     return str((11 - p) % 10)
 
 
+_PERSON_SHAPE = re.compile(r"\d{17}[\dX]")
+
+
 def id_check_char(body17: str) -> str:
     return _ID_CHECK[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS)) % 11]
 
@@ -122,11 +134,11 @@ def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
     code = fold(raw)
     if len(code) != 18:
         raise CodeError(f"'{raw}' has {len(code)} characters; a 统一社会信用代码 has 18")
-    for pos, ch in enumerate(code, 1):
-        if ch not in _USCC_VALUE:
-            raise CodeError(
-                f"'{code}' has illegal character '{ch}' at position {pos} (allowed: {USCC_CHARSET}; no I, O, S, V or Z)"
-            )
+    if not _USCC_CHARS.issuperset(code):
+        pos, ch = next((pos, ch) for pos, ch in enumerate(code, 1) if ch not in _USCC_VALUE)
+        raise CodeError(
+            f"'{code}' has illegal character '{ch}' at position {pos} (allowed: {USCC_CHARSET}; no I, O, S, V or Z)"
+        )
     if code[0] not in DEPARTMENTS:
         raise CodeError(f"'{code}' starts with '{code[0]}', which is not a registration department code")
     if not code[2:8].isdigit():
@@ -266,7 +278,7 @@ def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: s
     explicit = None if entity_type is None or not str(entity_type).strip() else str(entity_type).strip()
     if explicit in PERSON_TYPES:
         return validate_person_id(code)
-    if re.fullmatch(r"\d{17}[\dX]", code) and code[6:8] in ("18", "19", "20"):
+    if code[6:8] in ("18", "19", "20") and _PERSON_SHAPE.fullmatch(code):
         try:
             return validate_person_id(code)
         except CodeError as person_error:

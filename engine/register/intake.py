@@ -27,7 +27,7 @@ from engine import values
 from engine.errors import CodeError, IntakeError, did_you_mean
 from engine.exports import write_csv
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code, org_code_problem, validate_reg_no
-from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind
+from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind, parse_day
 from engine.store import Connection, Store, audit, chunked
 from engine.store import records as rq
 
@@ -388,11 +388,12 @@ def _read_csv(path: pathlib.Path, encoding: str) -> Iterator[Row]:
                 ) from None
             if header_errors:
                 raise _header_error(path, header_errors)
+            width = len(header)
             for number, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():  # a blank line: no cell holds more than whitespace
                     continue
-                if len(cells) != len(header):
-                    yield Row(number, {}, [("-", f"row has {len(cells)} cells but the header has {len(header)}")])
+                if len(cells) != width:
+                    yield Row(number, {}, [("-", f"row has {len(cells)} cells but the header has {width}")])
                     continue
                 yield Row(number, dict(zip(header, cells)))
     except csv.Error as exc:
@@ -682,6 +683,8 @@ def _bracket_depth(line: str) -> int:
 
 def _text(value: Any, what: str = "text") -> str:
     """A cell as text: a JSON object, list or boolean where a text is expected is an error."""
+    if value.__class__ is str:  # every CSV cell
+        return value.strip()
     if isinstance(value, dict):
         raise ValueError(f"expected {what}, got a JSON object")
     if isinstance(value, (list, tuple)):
@@ -759,7 +762,7 @@ def parse_entity(row: Row, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, A
         try:
             if isinstance(data["established_on"], (dict, list, float, bool)):
                 raise ValueError(f"expected a date (YYYY-MM-DD), got {data['established_on']!r}")
-            established = values.parse_date(data["established_on"])
+            established = parse_day(data["established_on"])
             today = dt.date.today()
             if established > today:
                 raise ValueError(f"{established.isoformat()} is in the future (today is {today.isoformat()})")
@@ -889,7 +892,7 @@ def record_body(
     if field_errors:
         return None
     # The fields whose columns the row has: a correction keeps the stored value of a field the file does not carry.
-    present = frozenset(name for name in kind.fields if name in data)
+    present = kind.present(data)
     return {"kind": kind.name, "date": date, "natural_key": key, "data": payload, "present": present}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,22 @@ def parse_limits(raw: dict[str, Any] | None, where: str) -> Limits:
     except (TypeError, ValueError) as exc:
         raise PolicyError(f"{where}: limits: {exc}") from None
     return Limits(**body)
+
+
+_DAYS: dict[str, dt.date] = {}
+
+
+def parse_day(value: Any) -> dt.date:
+    """:func:`engine.values.parse_date`, each distinct text parsed once (an import's dates repeat)."""
+    if value.__class__ is not str:
+        return values.parse_date(value)
+    day = _DAYS.get(value)
+    if day is None:
+        day = values.parse_date(value)
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        _DAYS[value] = day
+    return day
 
 
 def _shape(raw: Any) -> str | None:
@@ -177,6 +194,11 @@ class RecordKind:
 
     def validate(self, row: dict[str, Any]) -> tuple[dt.date, str, dict[str, Any], list[tuple[str, str]]]:
         """Parse one row's fields. Returns (date, natural key, JSON-able data, [(column, reason)])."""
+        return _compiled(self).validate(row)
+
+    def validate_slowly(self, row: dict[str, Any]) -> tuple[dt.date, str, dict[str, Any], list[tuple[str, str]]]:
+        """:meth:`validate` field by field through :meth:`FieldSpec.parse`, without the per-import memo of
+        :class:`_Compiled` (the reference its tests compare with)."""
         errors: list[tuple[str, str]] = []
         data: dict[str, Any] = {}
         for name, spec in self.fields.items():
@@ -208,6 +230,107 @@ class RecordKind:
         except ValueError:
             return dt.date.min, "", {}, [("-", "the record holds a non-finite number (NaN or infinity)")]
         return date, key, jsonable, []
+
+    def present(self, row: dict[str, Any]) -> frozenset[str]:
+        """The fields of this kind whose columns the row has."""
+        return _compiled(self).names.intersection(row)
+
+
+_MISSING = object()
+MEMO_SIZE = 20_000  # distinct cell texts remembered per field (dates, scores, enum values repeat; serials do not)
+_COMPILED: dict[int, tuple[RecordKind, float, _Compiled]] = {}
+
+
+def _compiled(kind: RecordKind) -> _Compiled:
+    """The kind's :class:`_Compiled` parser for today (rebuilt at midnight: a date's bounds move with today)."""
+    entry = _COMPILED.get(id(kind))
+    if entry is not None and entry[0] is kind and time.time() < entry[1]:
+        return entry[2]
+    if len(_COMPILED) > 256:  # kinds loaded again and again (tests, a reloaded pack): forget the old ones
+        _COMPILED.clear()
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    expires = dt.datetime.combine(tomorrow, dt.time()).timestamp()
+    compiled = _Compiled(kind)
+    _COMPILED[id(kind)] = (kind, expires, compiled)
+    return compiled
+
+
+class _Compiled:
+    """A record kind's row validation with the work done once: the fields in order with their parsers, a memo per
+    field of the cell texts already parsed (the result of :meth:`FieldSpec.parse` is a function of the text, the
+    limits and today), the date fields whose values become ISO text. Gives exactly what
+    :meth:`RecordKind.validate_slowly` gives: every error comes from :meth:`FieldSpec.parse` itself."""
+
+    def __init__(self, kind: RecordKind):
+        self.kind = kind
+        self.names = frozenset(kind.fields)
+        self.fields = [(name, spec.required, self._parser(spec)) for name, spec in kind.fields.items()]
+        self.ordered = [(name, spec.not_before) for name, spec in kind.fields.items() if spec.not_before]
+        self.dates = [name for name, spec in kind.fields.items() if spec.type == "date"]
+        self.numbers = [name for name, spec in kind.fields.items() if spec.type == "number"]
+        self.year_end = kind.date["year_end"] if isinstance(kind.date, dict) else None
+        self.date = kind.date if isinstance(kind.date, str) else ""
+
+    def _parser(self, spec: FieldSpec) -> Any:
+        limits, future_days = self.kind.limits, self.kind.future_days
+        if spec.type == "string":
+
+            def text(raw: Any) -> Any:
+                if raw.__class__ is str:
+                    return raw.strip()
+                return spec.parse(raw, limits, future_days)
+
+            return text
+        memo: dict[str, Any] = {}
+
+        def parse(raw: Any) -> Any:
+            if raw.__class__ is str:
+                value = memo.get(raw, _MISSING)
+                if value is _MISSING:
+                    value = spec.parse(raw, limits, future_days)
+                    if len(memo) < MEMO_SIZE:
+                        memo[raw] = value
+                return value
+            return spec.parse(raw, limits, future_days)
+
+        return parse
+
+    def validate(self, row: dict[str, Any]) -> tuple[dt.date, str, dict[str, Any], list[tuple[str, str]]]:
+        kind = self.kind
+        errors: list[tuple[str, str]] | None = None
+        data: dict[str, Any] = {}
+        get = row.get
+        for name, required, parse in self.fields:
+            raw = get(name)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                if required:
+                    errors = errors or []
+                    errors.append((name, f"{name} is required for a {kind.name} record"))
+                continue
+            try:
+                data[name] = parse(raw)
+            except ValueError as exc:
+                errors = errors or []
+                errors.append((name, str(exc)))
+        for name, other in self.ordered:
+            if data.get(name) is not None and data.get(other) is not None and data[name] < data[other]:
+                errors = errors or []
+                errors.append(
+                    (name, f"{name} {data[name].isoformat()} is before the record's {other} {data[other].isoformat()}")
+                )
+        if errors:
+            return dt.date.min, "", {}, errors
+        date = data[self.date] if self.year_end is None else dt.date(data[self.year_end], 12, 31)
+        key = "|".join(["" if data.get(k) is None else str(data[k]) for k in kind.key])
+        for name in self.numbers:  # the guard of validate_slowly's json.dumps(allow_nan=False)
+            value = data.get(name)
+            if value is not None and not math.isfinite(value):
+                return dt.date.min, "", {}, [("-", "the record holds a non-finite number (NaN or infinity)")]
+        for name in self.dates:
+            value = data.get(name)
+            if value is not None:
+                data[name] = value.isoformat()
+        return date, key, data, []
 
 
 def parse_kinds(raw: dict[str, Any] | None, where: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, RecordKind]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from engine.store import any_of, now, prebuilt, schema
+from engine.store import any_of, insert_columns, now, prebuilt, schema
 
 E = schema.entities
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra", "reg_no")
@@ -31,18 +31,27 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
         for row in conn.execute(sa.select(E.c.code, *[E.c[f] for f in ENTITY_FIELDS]).where(_code_in(conn, codes)))
     }
     stamp = now()
-    to_insert, to_update = [], []
+    to_insert: list[dict[str, Any]] = []
+    to_update = []
     for code, row in unique.items():
         old = found.get(code)
         if old is None:
-            to_insert.append({f: None for f in ENTITY_FIELDS} | row | {"created_at": stamp, "updated_at": stamp})
+            to_insert.append(row)
         else:
             # A field the row does not carry (its column is not in the file) keeps the stored value.
             row = {f: getattr(old, f) for f in ENTITY_FIELDS} | row
             if any(getattr(old, f) != row[f] for f in ENTITY_FIELDS):
                 to_update.append(row)
     if to_insert:
-        conn.execute(sa.insert(E), to_insert)
+        # Straight through the driver (COPY on PostgreSQL, an executemany of tuples on SQLite), the values bound as
+        # a Core insert binds them; a field a row does not carry is NULL.
+        names = dict.fromkeys(["code", *ENTITY_FIELDS])
+        for r in to_insert:
+            names.update(dict.fromkeys(r))
+        names.pop("created_at", None), names.pop("updated_at", None)
+        stamps = [stamp] * len(to_insert)
+        columns = {name: [r.get(name) for r in to_insert] for name in names}
+        insert_columns(conn, E, columns | {"created_at": stamps, "updated_at": stamps})
     if to_update:
         stmt = (
             sa.update(E)
@@ -67,7 +76,13 @@ def entity_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     step = (len(codes) or 1) if conn.dialect.name == "postgresql" else 900  # SQLite: at most 999 parameters
     for i in range(0, len(codes), step):
         part = codes[i : i + step]
-        out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
+        if conn.dialect.name == "sqlite":  # plain text parameters: straight to the driver, no expanding IN to render
+            marks = ",".join("?" * len(part))
+            out.update(
+                conn.exec_driver_sql(f"SELECT code, id FROM entities WHERE code IN ({marks})", tuple(part)).all()
+            )
+        else:
+            out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
     return out
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from engine.store import now, schema
+from engine.store import insert_columns, now, schema
 
 R = schema.records
 H = schema.record_versions
@@ -106,6 +106,11 @@ def current_versions(
     found: list[int] = []
     # First the keys alone (no JSON decoded for the entities' other records), then the rows that match.
     for part in _parts(conn, ids):
+        if conn.dialect.name == "sqlite":  # integers and text: straight to the driver, no expanding IN to render
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id IN ({marks})"
+            found.extend(r[0] for r in conn.exec_driver_sql(sql, tuple(part)) if (r[1], r[2], r[3]) in wanted)
+            continue
         stmt = sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.natural_key).where(_id_in(conn, R.c.entity_id, part))
         found.extend(r.id for r in conn.execute(stmt) if (r.entity_id, r.kind, r.natural_key) in wanted)
     out: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -148,27 +153,12 @@ def write_records(
                 out.unchanged += 1
         latest[key] = row
     stored = current_versions(conn, latest, lock=True)
-    inserts, history, updates = [], [], []
+    inserts: list[dict[str, Any]] = []
+    history, updates = [], []
     for key, row in latest.items():
         old = stored.get(key)
         if old is None:
-            inserts.append(
-                {
-                    "entity_id": row["entity_id"],
-                    "kind": row["kind"],
-                    "date": row["date"],
-                    "natural_key": row["natural_key"],
-                    "data": row["data"],
-                    "source": source,
-                    "imported_at": stamp,
-                    "version": 1,
-                    "recorded_at": stamp,
-                    "status": VALID,
-                    "import_id": import_id,
-                    "actor": actor,
-                    "reason": reason,
-                }
-            )
+            inserts.append(row)
             continue
         if old["status"] == VOID:
             out.void += 1
@@ -207,11 +197,46 @@ def write_records(
                 "b_reason": reason,
             }
         )
-    if inserts:
-        conn.execute(sa.insert(R), inserts)
+    _insert_new(conn, inserts, source=source, import_id=import_id, actor=actor, stamp=stamp, reason=reason)
     _supersede(conn, history, updates)
     out.new = len(inserts)
     return out
+
+
+def _insert_new(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    source: str,
+    import_id: int | None,
+    actor: str,
+    stamp: dt.datetime,
+    reason: str | None,
+) -> None:
+    """Version 1 of new records, straight through the driver (COPY on PostgreSQL, an executemany of tuples on
+    SQLite), each value bound as a Core insert binds it."""
+    if not rows:
+        return
+    n = len(rows)
+    insert_columns(
+        conn,
+        R,
+        {
+            "entity_id": [r["entity_id"] for r in rows],
+            "kind": [r["kind"] for r in rows],
+            "date": [r["date"] for r in rows],
+            "natural_key": [r["natural_key"] for r in rows],
+            "data": [r["data"] for r in rows],
+            "source": [source] * n,
+            "imported_at": [stamp] * n,
+            "version": [1] * n,
+            "recorded_at": [stamp] * n,
+            "status": [VALID] * n,
+            "import_id": [import_id] * n,
+            "actor": [actor] * n,
+            "reason": [reason] * n,
+        },
+    )
 
 
 def _history_row(old: dict[str, Any], stamp: dt.datetime) -> dict[str, Any]:
