@@ -1205,7 +1205,7 @@ def _run(
             report=report,
             progress=progress,
             actor=actor,
-            seal=_Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1, pool=files.pool),
+            seal=_Sealer(templates, parallel=False),
         )
     except OSError as exc:
         if out_dir is None:
