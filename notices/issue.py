@@ -914,14 +914,13 @@ class _Sealer:
     inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
     must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
 
-    def __init__(self, templates: Any, parallel: bool, pool: Any = None):
+    def __init__(self, templates: Any, parallel: bool):
         self.templates = templates
-        self.pool = pool  # the file writers' workers when given (shared: fewer processes to start)
-        self.owned = pool is None
+        self.pool: Any = None
         self.pending: list[tuple[list[dict], list[Any]]] = []  # (rows, futures of their seal jobs), oldest first
         self.keys: set[str] = set()  # source keys of the rows held
         self.memo: dict[str, Any] = {}  # what issuing reads once for the run (outcomes, evidence, pack versions)
-        if parallel and pool is None:
+        if parallel:
             import concurrent.futures
             import multiprocessing
 
@@ -978,8 +977,7 @@ class _Sealer:
             for _, futures in self.pending:
                 for future in futures:
                     future.cancel()
-            if self.owned:
-                self.pool.shutdown(cancel_futures=True)
+            self.pool.shutdown(cancel_futures=True)
             self.pool = None
         self.pending, self.keys = [], set()
 
@@ -1205,7 +1203,6 @@ def _run(
             report=report,
             progress=progress,
             actor=actor,
-            seal=_Sealer(templates, parallel=False),
         )
     except OSError as exc:
         if out_dir is None:
@@ -1225,51 +1222,33 @@ def _issue_chunks(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
-    seal: _Sealer,
 ) -> None:
-    """Each chunk's causes numbered and stored in a transaction of its own, then its files written. A large run
-    (``seal`` with workers, those writing the files when there are) renders the text forms in worker processes;
-    while they do, this process builds the next
-    chunk's causes on a read connection (the cycle, plan and records it reads are committed), so a failure there
-    is raised only after this chunk is committed, as it would be without the look-ahead."""
-    with seal:
-        ahead = seal.pool is not None and not store.in_memory
-        try:
-            built: list[Cause] | None = None  # the next chunk's causes, built ahead
-            for i, make_causes in enumerate(chunks):
-                failed: Exception | None = None
-                with store.transaction() as conn:
-                    causes = make_causes(conn) if built is None else built
-                    built = None
-                    new, old = _store_causes(conn, causes, issued_on, templates, seal) if causes else ([], [])
-                    if ahead and i + 1 < len(chunks):
-                        try:
-                            with store.read() as read:
-                                built = chunks[i + 1](read)
-                        except Exception as exc:  # raised once this chunk is committed and written
-                            failed = exc
-                    seal.drain(conn)
-                    if new:
-                        audit(
-                            conn,
-                            actor,
-                            "notices.issue",
-                            source,
-                            count=len(new),
-                            first=new[0]["number"],
-                            last=new[-1]["number"],
-                        )
-                for row in old:
-                    row["_check"] = True
-                for rows, bucket in ((new, report.issued), (old, report.already)):
-                    if rows:
-                        summaries = [_summary(row, []) for row in rows]
-                        bucket.extend(summaries)
-                        files.add(rows, summaries, report)  # advances progress per notice written
-                if failed is not None:
-                    raise failed
-        finally:
-            files.finish(report)
+    """Each chunk's causes numbered and stored in a transaction of its own (their text forms rendered here: in
+    the file writers' workers it was slower, see README's Benchmarks), then its files written."""
+    try:
+        for make_causes in chunks:
+            with store.transaction() as conn:
+                causes = make_causes(conn)
+                new, old = _store_causes(conn, causes, issued_on, templates) if causes else ([], [])
+                if new:
+                    audit(
+                        conn,
+                        actor,
+                        "notices.issue",
+                        source,
+                        count=len(new),
+                        first=new[0]["number"],
+                        last=new[-1]["number"],
+                    )
+            for row in old:
+                row["_check"] = True
+            for rows, bucket in ((new, report.issued), (old, report.already)):
+                if rows:
+                    summaries = [_summary(row, []) for row in rows]
+                    bucket.extend(summaries)
+                    files.add(rows, summaries, report)  # advances progress per notice written
+    finally:
+        files.finish(report)
 
 
 def _pack_ids(pack_body: Mapping[str, Any]) -> tuple[str | None, str | None]:

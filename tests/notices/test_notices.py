@@ -418,15 +418,13 @@ def test_settings_reach_the_interview_notice(store):
 # -- two real processes on PostgreSQL -----------------------------------------------------------
 
 WORKER = """
-import datetime as dt, pathlib, sys, time
-sys.path.insert(0, sys.argv[4])
+import datetime as dt, sys
+sys.path.insert(0, sys.argv[3])
 from engine.store import Store
 from notices import issue
 issue.CHUNK = 6
 store = Store(sys.argv[1])
-go = pathlib.Path(sys.argv[3])
-while not go.exists():
-    time.sleep(0.002)
+sys.stdin.readline()  # blocks until the test has started every process and says go
 report = issue.issue_for_cycle(store, int(sys.argv[2]), as_of=dt.date(2025, 3, 3))
 print(len(report.issued), len(report.already))
 """
@@ -441,17 +439,20 @@ def test_overlapping_issuing_processes_number_without_gaps_or_duplicates(pg_url,
     store.dispose()
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
-    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), pg_url, str(c), str(go), str(ROOT)],
+            [sys.executable, str(script), pg_url, str(c), str(ROOT)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for c in (a, b, a)
     ]
-    go.touch()
+    for p in procs:  # every process is started before any is told to go
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outputs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err
@@ -581,10 +582,9 @@ def _stored_notices(store) -> list[dict]:
 
 
 def test_large_runs_store_the_notices_the_serial_path_stores(store, tmp_path, monkeypatch):
-    """From SEAL_PARALLEL_MIN causes on, the text forms (content hashes) are rendered by the file writers' worker
-    processes while the next chunk is read ahead: the stored notices (ids, numbers, contexts, hashes) and the
-    files are those of the serial path."""
-    monkeypatch.setattr(issue, "CHUNK", 2)  # several chunks, so the look-ahead runs
+    """A large run (the files written by worker processes, several chunks) stores the notices (ids, numbers,
+    contexts, hashes) and writes the files of the serial path."""
+    monkeypatch.setattr(issue, "CHUNK", 2)  # several chunks
     monkeypatch.setattr(issue, "PARALLEL_MIN", 10**9)
     monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 10**9)
     serial_store = Store(f"sqlite:///{tmp_path / 'serial.db'}")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from engine.service.api import create_app
 from engine.service.apps import add_app, revoke_app
 from engine.store import schema
-from tests.service.conftest import STRANGER, check_body, sign
+from tests.service.conftest import STRANGER, Caller, check_body, sign
 
 PATH = "/api/v1/checks"
 
@@ -114,20 +114,13 @@ def test_the_shortcut_logs_what_the_declared_route_logs(both):
     how = dict(body=check_body(codes["bad"], codes["good"], codes["person"], STRANGER))
     ids = []
     for client, tag in ((declared, "d"), (shortcut, "s")):
-        stamp, nonce = str(int(time.time())), f"{tag}-{uuid.uuid4().hex}"
-        raw = json.dumps(how["body"], ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-App-Key": app["app_key"],
-            "X-Timestamp": stamp,
-            "X-Nonce": nonce,
-            "X-Signature": sign(app["secret"], "POST", PATH, stamp, nonce, raw),
-        }
-        response = client.post(PATH, content=raw, headers=headers)
+        signer = Caller(client, app["app_key"], app["secret"])
+        stamp, nonce = int(time.time()), f"{tag}-{uuid.uuid4().hex}"
+        response = signer.post(PATH, how["body"], ts=stamp, nonce=nonce)
         assert response.status_code == 200, response.text
         ids.append(response.json()["check_id"])
         # The nonce is spent: the same request again is refused alike by both.
-        again = client.post(PATH, content=raw, headers=headers)
+        again = signer.post(PATH, how["body"], ts=stamp, nonce=nonce)
         assert again.status_code == 401 and "was used before" in again.json()["error"]
     first, second = log_rows(store, ids)
     assert first == second
