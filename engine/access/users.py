@@ -11,6 +11,7 @@ as an argon2id hash (argon2-cffi's defaults, rehashed on login when those change
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -33,7 +34,13 @@ MIN_PASSWORD = 10
 NAME = re.compile(r"[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]{0,62}[^\s\x00-\x1f\x7f])?")
 
 _hasher = argon2.PasswordHasher()
-_DUMMY = _hasher.hash("not a password of anyone")  # verified against on an unknown name, so timing tells nothing
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against on an unknown name, so timing tells nothing; made on first use (a hash costs about 0.2 s
+    and 64 MiB, which every CLI command paid at start when this was done on import)."""
+    return _hasher.hash("not a password of anyone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +157,7 @@ def authenticate(conn, name: str, password: str) -> User:
     refused = AccessRefused("用户名或密码不正确，或该账号已停用。")
     if row is None or row.password_hash == LOCKED:
         try:
-            _hasher.verify(_DUMMY, password + "x")
+            _hasher.verify(_dummy_hash(), password + "x")
         except argon2.exceptions.VerificationError:
             pass
         raise refused

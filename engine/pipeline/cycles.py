@@ -198,6 +198,23 @@ def workers_for(store: Store, entities: int, sink_is_light: bool) -> int:
     return min(2, os.cpu_count() or 1)
 
 
+def batch_size() -> int:
+    """Entities per batch: ``SUPERVISE_CYCLE_BATCH`` if set (fewer: less memory per batch, more statements),
+    otherwise :data:`BATCH`."""
+    setting = os.environ.get("SUPERVISE_CYCLE_BATCH")
+    if setting is None:
+        return BATCH
+    try:
+        size = int(setting)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise UsageProblem(
+            f"SUPERVISE_CYCLE_BATCH must be a whole number of entities per batch (1 or more), not '{setting}'."
+        )
+    return size
+
+
 def evaluate_register(
     conn: Connection,
     version: PackVersion,
@@ -222,7 +239,7 @@ def evaluate_register(
     register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
-    ranges = qe.batch_ranges(conn, BATCH)
+    ranges = qe.batch_ranges(conn, batch_size())
     if spark:
         return spark_engine.evaluate_on_spark(
             conn,

@@ -13,6 +13,7 @@ from engine import values
 from engine.errors import IntakeError
 from engine.outpaths import OutputPathError, output_dir, output_file
 from engine.register.intake import read_rows
+from tests.conftest import restore_state
 
 HUGE = "123456789012345678901234567890"
 INSPECTOR_HEADER = "code,name,department,region,specialties,max_checks,conflicts,home_region"
@@ -29,14 +30,19 @@ def _counts(url: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def demo_db(db_url, runner, tmp_path):
-    """A small demo register: cycles 1-5 and plan 1 of cycle 3 (drawn before the notices stage)."""
-    out = tmp_path / "demo"
-    r = runner.invoke(cli, ["--db", db_url, "-q", "demo", "--entities", "30", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    plan = runner.invoke(cli, ["--db", db_url, "plan", "show", "1"])
-    assert plan.exit_code == 0, plan.output
-    return db_url, out
+def demo_db(any_db_url, runner, tmp_path_factory):
+    """A small demo register: cycles 1-5 and plan 1 of cycle 3 (drawn before the notices stage); built once per
+    worker and database, each test gets a copy (every test here refuses a command and checks nothing changed)."""
+
+    def build(url: str) -> None:
+        out = tmp_path_factory.mktemp("demo")
+        r = runner.invoke(cli, ["--db", url, "-q", "demo", "--entities", "30", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        plan = runner.invoke(cli, ["--db", url, "plan", "show", "1"])
+        assert plan.exit_code == 0, plan.output
+
+    restore_state(any_db_url, "sweep-demo-30", build)
+    return any_db_url, None
 
 
 def _refused(runner, url, args, code=None):

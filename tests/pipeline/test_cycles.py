@@ -197,15 +197,16 @@ def killed_run_released(store: Store) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store, tmp_path):
-    bulk_register(store, 30000)  # two batches: the process is killed between them
+def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")  # the process is killed after the first of three batches
+    bulk_register(store, 2500)
     proc = paused_cycle_run(store.url, tmp_path / "paused")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_run_released(store)
     assert counts(store)["cycles"] == 0 and counts(store)["decisions"] == 0
     result = run_cycle(store, "tax-credit", "2025", as_of=dt.date(2026, 4, 30))
-    assert result["entities"] == 30000 and counts(store)["decisions"] == 30000
+    assert result["entities"] == 2500 and counts(store)["decisions"] == 2500
 
 
 def test_pause_hook_resumes_when_told(sqlite_store, tmp_path):

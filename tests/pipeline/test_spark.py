@@ -183,7 +183,8 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.spark
 @pytest.mark.slow
 def test_a_driver_killed_mid_run_leaves_no_partial_cycle(sqlite_store, spark_master, tmp_path, monkeypatch):
-    bulk_register(sqlite_store, 45000)  # three batches of 20,000: the driver is killed after writing the first
+    monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")  # three batches: the driver is killed after writing the first
+    bulk_register(sqlite_store, 2500)
     monkeypatch.setenv(spark_engine.WORK_DIR, str(tmp_path))  # the killed driver cannot remove its Parquet files
     proc = paused_cycle_run(sqlite_store.url, tmp_path / "paused", "--engine", "spark", "--master", spark_master)
     jvms = _children(proc.pid)  # the driver's JVM (Spark's gateway), which ends with its Python process
@@ -193,7 +194,7 @@ def test_a_driver_killed_mid_run_leaves_no_partial_cycle(sqlite_store, spark_mas
     wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in jvms), "the driver's JVM to end")
     assert counts(sqlite_store)["cycles"] == 0 and counts(sqlite_store)["decisions"] == 0
     result = run_cycle(sqlite_store, "tax-credit", "2025", as_of=AS_OF)  # the run lock went with the process
-    assert result["entities"] == 45000
+    assert result["entities"] == 2500
 
 
 def test_a_pack_version_that_hashes_otherwise_on_an_executor_is_refused():

@@ -134,7 +134,8 @@ def _marked(mark: str) -> list[int]:
 
 @pytest.mark.slow
 def test_workers_of_a_killed_cycle_exit_and_a_rerun_succeeds(store, monkeypatch, tmp_path):
-    bulk_register(store, 30000)
+    monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")  # the cycle pauses after the first of three batches
+    bulk_register(store, 2500)
     mark = f"SUPERVISE_TEST_MARK={uuid.uuid4().hex}"
     monkeypatch.setenv("SUPERVISE_WORKERS", "1")
     monkeypatch.setenv(*mark.split("=", 1))
@@ -147,7 +148,7 @@ def test_workers_of_a_killed_cycle_exit_and_a_rerun_succeeds(store, monkeypatch,
     killed_run_released(store)
     assert counts(store)["cycles"] == 0 and counts(store)["decisions"] == 0
     monkeypatch.setenv("SUPERVISE_WORKERS", "0")
-    assert run_cycle(store, "tax-credit", "2025", as_of=AS_OF)["entities"] == 30000
+    assert run_cycle(store, "tax-credit", "2025", as_of=AS_OF)["entities"] == 2500
 
 
 def test_worker_count_follows_the_register_and_the_setting(store, monkeypatch):
@@ -161,6 +162,18 @@ def test_worker_count_follows_the_register_and_the_setting(store, monkeypatch):
     monkeypatch.setenv("SUPERVISE_WORKERS", "two")
     with pytest.raises(Exception, match="SUPERVISE_WORKERS must be a whole number"):
         workers_for(store, 10, sink_is_light=False)
+
+
+def test_the_batch_size_follows_the_setting_and_refuses_a_bad_one(store, monkeypatch):
+    bulk_register(store, 2500)
+    monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")
+    result = run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
+    assert result["entities"] == 2500 and len(decisions(store, result["cycle"])) == 2500
+    for bad in ("0", "-5", "many", "1e3"):
+        monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", bad)
+        with pytest.raises(Exception, match=f"SUPERVISE_CYCLE_BATCH must be a whole number .* not '{bad}'"):
+            run_cycle(store, "tax-credit", "2025-12", as_of=AS_OF)
+    assert counts(store)["cycles"] == 1  # the refused runs stored nothing
 
 
 def test_batch_ranges_cover_the_register_in_order(store):

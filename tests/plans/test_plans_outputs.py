@@ -369,7 +369,7 @@ def test_cli_redraw_and_plan_list(runner, sqlite_url, sqlite_store, tmp_path):
 # -- the demo's plan stage -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=[100, 5000])
+@pytest.fixture(scope="module", params=[100, 2000])
 def demo_out(request, tmp_path_factory):
     from click.testing import CliRunner
 

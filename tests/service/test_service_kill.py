@@ -152,7 +152,7 @@ def assert_log_has_every_answer(store, app_key: str, answers: dict[int, dict]) -
 
 
 @pytest.mark.pg
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # several workers need PostgreSQL
+@pytest.mark.parametrize("any_db_url", ["postgresql"], indirect=True)  # several workers need PostgreSQL
 def test_a_worker_killed_under_load_loses_no_logged_answer_and_the_service_goes_on(world, key_file, tmp_path):
     store, codes = world
     app = add_app(store, "政务服务平台", "check")
@@ -181,7 +181,7 @@ def test_a_worker_killed_under_load_loses_no_logged_answer_and_the_service_goes_
         stop(proc)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # SQLite serves with one process
+@pytest.mark.parametrize("any_db_url", ["sqlite"], indirect=True)  # SQLite serves with one process
 def test_the_sqlite_service_killed_under_load_restarts_on_an_intact_database(world, key_file, tmp_path):
     store, codes = world
     app = add_app(store, "政务服务平台", "check")
