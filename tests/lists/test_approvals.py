@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
 
 import pytest
 import sqlalchemy as sa
@@ -233,6 +234,22 @@ def test_users_passwords_and_disabling(store):
             users.get(conn, "张经办")
         listed = {u["name"]: u for u in users.list_users(conn)}
         assert listed["admin"]["has_password"] is False and listed["张经办"]["disabled_at"]
+
+
+def test_a_command_starts_without_hashing_a_password():
+    """The hash an unknown name is checked against (so that timing tells nothing) is made on the first login, not
+    when the CLI is imported (argon2 costs about 0.2 s and 64 MiB, which every command paid at start)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import argon2; calls = []; hash_ = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: calls.append(a) or hash_(self, *a, **k)\n"
+        "import cli, engine.access.users as u\n"
+        "assert not calls, 'a password was hashed at import'\n"
+        "assert u._dummy_hash().startswith('$argon2id$') and len(calls) == 1"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).resolve().parents[2])
 
 
 def test_uploaded_evidence_is_kept_with_its_hash_and_only_pdf_or_images_are_taken(store, factory, samr_office):
