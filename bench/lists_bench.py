@@ -45,6 +45,7 @@ from engine.pipeline.cycles import run_cycle  # noqa: E402
 from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store, schema  # noqa: E402
 from lists import lifecycle  # noqa: E402
+from notices import issue as notices_issue  # noqa: E402
 
 AS_OF = dt.date(2026, 4, 30)
 CHUNK = 20_000
@@ -163,7 +164,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--db", help="database URL (default sqlite:////tmp/supervise_lists_bench_N.db); emptied")
+    ap.add_argument(
+        "--serial", action="store_true", help="render the notices' text forms in this process only (no workers)"
+    )
+    ap.add_argument(
+        "--parallel", action="store_true", help="render them in worker processes (from the first notice on)"
+    )
     args = ap.parse_args()
+    if args.serial:
+        notices_issue.SEAL_PARALLEL_MIN = 10**12
+    elif args.parallel:
+        notices_issue.SEAL_PARALLEL_MIN, notices_issue.SEAL_PARALLEL_CORES = 0, 1
     url = args.db or f"sqlite:////tmp/supervise_lists_bench_{args.entities}.db"
     _reset(url)
     store = Store(url)
