@@ -665,15 +665,27 @@ def render_stored_text(
     (``stored``: ``json.dumps(context)``): rendered from ``context`` itself when JSON keeps every value of it as
     it is (the usual case: building the contexts makes them so), which spares decoding the text; else from the
     decoded text. ``memo``: the strict forms of shared parts (:func:`_strict_json`)."""
-    strict: dict[str, Any] | None = None
-    if type(context) is dict and all(type(k) is str for k in context):
-        try:
-            strict = {k: v if type(v) in _LEAVES else _strict_json(v, memo) for k, v in context.items()}
-        except _NotJson:
-            strict = None
+    strict = strict_if_json(context, memo)
     if strict is None:
         return render(template, json.loads(stored), "txt", templates)
-    return _render(template, strict, "txt", templates)
+    return render_strict(template, strict, "txt", templates)
+
+
+def strict_if_json(context: Mapping[str, Any], memo: dict[int, Any] | None = None) -> dict[str, Any] | None:
+    """The strict form :func:`render` renders of ``json.loads(json.dumps(context))``, made from ``context`` itself,
+    or None when JSON would change something in it (a tuple, a date, a key that is not text ...). ``memo``: the
+    strict forms of shared parts (:func:`_strict_json`)."""
+    if type(context) is not dict or not all(type(k) is str for k in context):
+        return None
+    try:
+        return {k: v if type(v) in _LEAVES else _strict_json(v, memo) for k, v in context.items()}
+    except _NotJson:
+        return None
+
+
+def render_strict(template: str, strict: dict[str, Any], fmt: str = "txt", templates: Any = None) -> str:
+    """:func:`render` (txt, html or typ) of a strict form made by :func:`strict_if_json`."""
+    return _render(template, strict, fmt, templates)
 
 
 def _render(kind_or_template: str, strict: dict[str, Any], fmt: str, templates: Any) -> str:

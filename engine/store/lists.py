@@ -127,7 +127,7 @@ def get_entries(conn: Connection, entry_ids: Iterable[int]) -> dict[int, dict[st
     for part in _chunks(sorted(set(entry_ids))):
         result = conn.execute(_entry_select().where(LE.c.id.in_(part)))
         keys = list(result.keys())  # each row a dict of its columns (as dict(row mapping), without one per row)
-        for row in result:
+        for row in result.all():
             found = dict(zip(keys, row))
             out[found["id"]] = found
     return out
@@ -139,7 +139,7 @@ def events_for(conn: Connection, entry_ids: Iterable[int]) -> dict[int, list[dic
         stmt = sa.select(EV).where(EV.c.entry_id.in_(part)).order_by(EV.c.entry_id, EV.c.seq)
         result = conn.execute(stmt)
         keys = list(result.keys())
-        for row in result:
+        for row in result.all():
             event = dict(zip(keys, row))
             out.setdefault(event["entry_id"], []).append(event)
     return out

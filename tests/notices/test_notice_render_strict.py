@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import NoticeError
 from notices import issue
-from notices.render import KINDS, TEMPLATES_DIR, render, render_stored_text, template_names
+from notices.render import KINDS, TEMPLATES_DIR, render, render_stored_text, strict_if_json, template_names
 
 
 def _render_tiny(tmp_path, body: str, context: dict, fmt: str = "txt") -> str:
@@ -130,3 +130,23 @@ def test_the_text_form_from_the_context_in_memory_is_the_one_from_the_context_as
     assert render_stored_text(
         "warning", {"a": ("甲",), "m": {}, "s": "丙"}, json.dumps({"a": ["乙"], "m": {"k": "值"}, "s": "丁"}), folder
     ) == ("乙 k=值 丁\n")
+
+
+def test_strict_if_json_refuses_what_json_would_change():
+    """strict_if_json gives None for a context JSON would change (the sealer then renders the decoded text and
+    sends the file writers that text, not the marshalled context), else the strict form of the decoded context."""
+
+    class Text(str):
+        pass
+
+    for bad in (
+        {"a": ("x",)},
+        {"a": {1: "x"}},
+        {1: "x"},
+        {"a": [dt.date(2026, 1, 1)]},
+        {"a": Text("x")},
+        {"a": {"b": {2.5}}},
+    ):
+        assert strict_if_json(bad) is None, bad
+    good = {"a": [1, 2.5, None, True, {"b": "乙"}], "c": {"d": []}}
+    assert strict_if_json(good) == json.loads(json.dumps(good))
