@@ -8,8 +8,10 @@ runs it, it times:
 
 1. the cycle (``run_cycle``: decisions and list proposals);
 2. ``serve --cycle``: every pre-listing notice served (an event per entry, the notice with its repair instructions
-   issued and numbered: context stored, its text rendered for the content hash, in worker processes from
-   ``notices.issue.SEAL_PARALLEL_MIN`` notices while the main process builds the next chunk);
+   issued and numbered: context stored, its text rendered for the content hash, in this process on a 2-core
+   machine, in worker processes from ``notices.issue.SEAL_PARALLEL_MIN`` notices on one with
+   ``SEAL_PARALLEL_CORES`` cores or more while the main process builds the next chunk; ``--serial`` and
+   ``--parallel`` choose);
 3. ``advance`` past the objection windows: every black entry listed (an event, the joint measures' tasks sent to the
    departments, the 列入决定 issued);
 4. ``advance`` past the publication periods: every entry expired (an event, the measures lifted, read ahead a chunk
@@ -21,6 +23,7 @@ held the cores) and the machine's load average (1 min). Target (2-core machine):
 entries under 15 s each.
 
 Example: .venv/bin/python bench/lists_bench.py --entities 100000
+Example: .venv/bin/python bench/lists_bench.py --entities 5000 --parallel --db sqlite:////tmp/lists_bench_5000.db
 Example: .venv/bin/python bench/lists_bench.py --entities 20000 --db postgresql://postgres@127.0.0.1:5432/supervise_lists_bench
 
 The benchmark owns the database it is given: it is emptied and rebuilt.
