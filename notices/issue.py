@@ -1031,8 +1031,10 @@ def _seal_job(items: Sequence[tuple[str, str]], templates: Any) -> list[str]:
 
 
 class _Sealer:
-    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here,
-    or for large runs in worker processes while this process reads, builds and numbers the next chunk. Rows are
+    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here
+    (the text form rendered from the context in memory, :func:`notices.render.strict_if_json`), or for large runs on
+    machines with :data:`SEAL_PARALLEL_CORES` cores in worker processes (from the stored JSON text) while this
+    process reads, builds and numbers the next chunk. Rows are
     inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
     must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
 
