@@ -10,7 +10,15 @@ import pytest
 
 from engine.errors import NoticeError
 from notices import issue
-from notices.render import KINDS, TEMPLATES_DIR, render, render_stored_text, strict_if_json, template_names
+from notices.render import (
+    KINDS,
+    TEMPLATES_DIR,
+    json_native,
+    render,
+    render_stored_text,
+    strict_if_json,
+    template_names,
+)
 
 
 def _render_tiny(tmp_path, body: str, context: dict, fmt: str = "txt") -> str:
@@ -147,6 +155,6 @@ def test_strict_if_json_refuses_what_json_would_change():
         {"a": Text("x")},
         {"a": {"b": {2.5}}},
     ):
-        assert strict_if_json(bad) is None, bad
+        assert strict_if_json(bad) is None and not json_native(bad), bad
     good = {"a": [1, 2.5, None, True, {"b": "乙"}], "c": {"d": []}}
-    assert strict_if_json(good) == json.loads(json.dumps(good))
+    assert strict_if_json(good) == json.loads(json.dumps(good)) and json_native(good)
