@@ -1016,9 +1016,9 @@ def _store_causes(
 
 
 SEAL_PARALLEL_MIN = 2000  # a run that may store at least this many notices renders their text forms in workers
-# ... on a machine with at least this many cores: on 2 the workers took the core the main process needs (the text
-# form rendered in the main process from the context in memory costs less than decoding it in a worker), so serve
-# and advance of 5,000 entries were 1.3-1.9 times slower with them (README "Benchmarks")
+# ... on a machine with at least this many cores: on 2 the workers took the core the main process needs, and the
+# main process, which bounds the run, saved little (what rendering costs it there, handing the contexts over costs
+# it too): serve and advance of 5,000 entries were 2-3 times slower in wall time with them (README "Benchmarks")
 SEAL_PARALLEL_CORES = 3
 _SEAL_BATCH = 250  # notices per sealing job
 _SEAL_AHEAD = 2  # numbered chunks a sealer holds at most before storing the oldest (the workers' queue)
