@@ -8,8 +8,10 @@ runs it, it times:
 
 1. the cycle (``run_cycle``: decisions and list proposals);
 2. ``serve --cycle``: every pre-listing notice served (an event per entry, the notice with its repair instructions
-   issued and numbered: context stored, its text rendered for the content hash, in worker processes from
-   ``notices.issue.SEAL_PARALLEL_MIN`` notices while the main process builds the next chunk);
+   issued and numbered: context stored, its text rendered for the content hash, in this process on a 2-core
+   machine, in worker processes from ``notices.issue.SEAL_PARALLEL_MIN`` notices on one with
+   ``SEAL_PARALLEL_CORES`` cores or more while the main process builds the next chunk; ``--serial`` and
+   ``--parallel`` choose);
 3. ``advance`` past the objection windows: every black entry listed (an event, the joint measures' tasks sent to the
    departments, the 列入决定 issued);
 4. ``advance`` past the publication periods: every entry expired (an event, the measures lifted, read ahead a chunk
@@ -21,6 +23,7 @@ held the cores) and the machine's load average (1 min). Target (2-core machine):
 entries under 15 s each.
 
 Example: .venv/bin/python bench/lists_bench.py --entities 100000
+Example: .venv/bin/python bench/lists_bench.py --entities 5000 --parallel --db sqlite:////tmp/lists_bench_5000.db
 Example: .venv/bin/python bench/lists_bench.py --entities 20000 --db postgresql://postgres@127.0.0.1:5432/supervise_lists_bench
 
 The benchmark owns the database it is given: it is emptied and rebuilt.
@@ -45,6 +48,7 @@ from engine.pipeline.cycles import run_cycle  # noqa: E402
 from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store, schema  # noqa: E402
 from lists import lifecycle  # noqa: E402
+from notices import issue as notices_issue  # noqa: E402
 
 AS_OF = dt.date(2026, 4, 30)
 CHUNK = 20_000
@@ -163,7 +167,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--db", help="database URL (default sqlite:////tmp/supervise_lists_bench_N.db); emptied")
+    ap.add_argument(
+        "--serial", action="store_true", help="render the notices' text forms in this process only (no workers)"
+    )
+    ap.add_argument(
+        "--parallel", action="store_true", help="render them in worker processes (from the first notice on)"
+    )
     args = ap.parse_args()
+    if args.serial:
+        notices_issue.SEAL_PARALLEL_MIN = 10**12
+    elif args.parallel:
+        notices_issue.SEAL_PARALLEL_MIN, notices_issue.SEAL_PARALLEL_CORES = 0, 1
     url = args.db or f"sqlite:////tmp/supervise_lists_bench_{args.entities}.db"
     _reset(url)
     store = Store(url)

@@ -107,7 +107,27 @@ def for_version(version: Mapping[str, Any] | None) -> WorkCalendar:
     pub = (version or {}).get("publication") or {}
     if not pub.get("holidays") and not pub.get("working_weekends"):
         return national()
-    return national().with_extra(
-        _dates(pub.get("holidays"), "publication.holidays"),
-        _dates(pub.get("working_weekends"), "publication.working_weekends"),
-    )
+    try:  # built once per set of extra days (each deadline of a run asks for it): the calendar is immutable
+        key: tuple | None = (_key(pub.get("holidays")), _key(pub.get("working_weekends")))
+        hash(key)
+    except TypeError:
+        key = None
+    found = _VERSION_CALENDARS.get(key) if key is not None else None
+    if found is None:
+        found = national().with_extra(
+            _dates(pub.get("holidays"), "publication.holidays"),
+            _dates(pub.get("working_weekends"), "publication.working_weekends"),
+        )
+        if key is not None:
+            if len(_VERSION_CALENDARS) >= 64:
+                _VERSION_CALENDARS.clear()
+            _VERSION_CALENDARS[key] = found
+    return found
+
+
+_VERSION_CALENDARS: dict[tuple, WorkCalendar] = {}  # (extra holidays, working weekends) as given -> the calendar
+
+
+def _key(items: Iterable[Any] | None) -> tuple:
+    """Extra days as given (dates, texts, ``{from, to}`` ranges) as a hashable key."""
+    return tuple(tuple(sorted(i.items(), key=str)) if isinstance(i, Mapping) else i for i in items or ())

@@ -70,8 +70,10 @@ def amount(value: Any) -> str:
     return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
 
 
-def _fields(template: str) -> list[str]:
-    return [f for _, f, _, _ in _FORMATTER.parse(template) if f]
+@functools.lru_cache(maxsize=1024)
+def _fields(template: str) -> tuple[str, ...]:
+    """The placeholders of a citation text (cached: the same few texts cite every record of a run)."""
+    return tuple(f for _, f, _, _ in _FORMATTER.parse(template) if f)
 
 
 class Evidence:
@@ -146,6 +148,7 @@ class Evidence:
             return {}
         matched = self.compiler.matching(records, names) if names else {}
         out: dict[str, list[dict[str, Any]]] = {}
+        cited: dict[tuple, str] = {}  # a record behind several reasons is put in words once
         for rule_id, fact_names in wanted.items():
             items: list[dict[str, Any]] = [
                 {"fact": flag, "kind": "adjustment", "date": None, "text": text}
@@ -154,7 +157,10 @@ class Evidence:
             seen = {i["text"] for i in items}
             for name in fact_names:
                 for kind, date, data in matched.get(name, ()):
-                    text = self.cite_record(kind, date, data)
+                    key = (kind, date, id(data))
+                    text = cited.get(key)
+                    if text is None:
+                        text = cited[key] = self.cite_record(kind, date, data)
                     if text not in seen:
                         seen.add(text)
                         items.append({"fact": name, "kind": kind, "date": date.isoformat(), "text": text})

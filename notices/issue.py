@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import marshal
 import os
 import pathlib
 import string
@@ -44,7 +45,18 @@ from engine.store.plans import forced_entities
 from engine.store.reports import outcome_counts, stored_notice_counts
 from engine.values import has_cjk as _has_cjk
 from engine.values import parse_date, period_cn
-from notices.render import FORMATS, KINDS, content_hash, fill, render, require_kind, require_pdf_engine
+from notices.render import (
+    FORMATS,
+    KINDS,
+    content_hash,
+    fill,
+    json_native,
+    render,
+    render_strict,
+    require_kind,
+    require_pdf_engine,
+    strict_if_json,
+)
 from notices.results import IssuedNotices, NoticeList
 from policies.loader import BOUNDS, version_from_body
 
@@ -307,6 +319,54 @@ def issuing_authority(
     return found
 
 
+_SHARED_KEPT = "kept"  # Shared.parts key of the objects whose ids the other keys hold (kept alive, so ids stay theirs)
+
+
+class Shared:
+    """What the contexts of one run share: the parts of a context that depend only on the pack version, the
+    settings, the list and such (the issuing authority, the list, its measures, the repair conditions ...), made
+    once and referred to by every context that has them, instead of rebuilt for each notice. The parts are never
+    changed after they are made (a context is changed at its top level only: its number); :meth:`strict` keeps
+    their strict forms (notices.render), so rendering a text form converts them once as well. A caller keeps one
+    for a run whose pack bodies and settings do not change (the objects are known by id and kept alive here)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[Any, Any] = {_SHARED_KEPT: {}}
+        self.strict: dict[int, Any] = {}  # id of a part -> its strict form (notices.render._strict_json)
+        # The last party's parts (its recipient, the findings of its decision): the notices of one entry or decision
+        # are built one after the other; the objects they were made from are held, so their ids stay theirs.
+        self.last: dict[str, tuple[tuple, Any]] = {}
+
+    def of_last(self, what: str, objects: tuple, make: Callable[[], Any]) -> Any:
+        """``make()`` for these very ``objects``, made again only when they differ from the last call's."""
+        held = self.last.get(what)
+        if held is not None and len(held[0]) == len(objects) and all(a is b for a, b in zip(held[0], objects)):
+            return held[1]
+        value = make()
+        self.last[what] = (objects, value)
+        return value
+
+    def key(self, *objects: Any) -> tuple[int, ...]:
+        kept = self.parts[_SHARED_KEPT]
+        for obj in objects:
+            kept[id(obj)] = obj
+        return tuple(map(id, objects))
+
+    def part(self, key: tuple, make: Callable[[], Any]) -> Any:
+        try:
+            return self.parts[key]
+        except KeyError:
+            value = self.parts[key] = make()
+            if isinstance(value, (dict, list)):
+                self.strict.setdefault(id(value), None)  # converted on first render
+            return value
+
+
+def _part(shared: Shared | None, key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, made once per ``key`` when the caller shares the run's parts (:class:`Shared`)."""
+    return make() if shared is None else shared.part(key, make)
+
+
 def _common(
     kind: str,
     pack_body: Mapping[str, Any],
@@ -316,34 +376,50 @@ def _common(
     *,
     authority: Mapping[str, Any] | None = None,
     title: str | None = None,
+    shared: Shared | None = None,
 ) -> dict[str, Any]:
     pack = pack_body.get("pack") or {}
     version = pack_body.get("version") or {}
     authority = authority or authorities.for_region(pack, None, None) or {}
+    ids = shared.key(pack_body, settings, authority) if shared is not None else ()
     return {
         "kind": kind,
         "title": title or KINDS[kind].title,
         "number": None,
         "issued_on": issued_on.isoformat(),
-        "authority": {
-            "name": authority.get("name") or pack.get("authority") or "",
-            "document_prefix": authority.get("document_prefix"),
-            "contact_person": settings["contact.person"],
-            "phone": settings["contact.phone"],
-            "address": settings["contact.address"],
-        },
-        "recipient": _recipient(entity),
-        "pack": {
-            "id": pack.get("id"),
-            "title": pack.get("title") or "",
-            "version": version.get("version"),
-            "version_title": version.get("title") or "",
-        },
-        "review": {
-            "body": settings["review.body"],
-            "days": settings["review.days"],
-            "court_months": settings["review.court_months"],
-        },
+        "authority": _part(
+            shared,
+            ("authority", *ids),
+            lambda: {
+                "name": authority.get("name") or pack.get("authority") or "",
+                "document_prefix": authority.get("document_prefix"),
+                "contact_person": settings["contact.person"],
+                "phone": settings["contact.phone"],
+                "address": settings["contact.address"],
+            },
+        ),
+        "recipient": _recipient(entity)
+        if shared is None
+        else shared.of_last("recipient", (entity,), lambda: _recipient(entity)),
+        "pack": _part(
+            shared,
+            ("pack", *ids[:1]),
+            lambda: {
+                "id": pack.get("id"),
+                "title": pack.get("title") or "",
+                "version": version.get("version"),
+                "version_title": version.get("title") or "",
+            },
+        ),
+        "review": _part(
+            shared,
+            ("review", *ids[1:2]),
+            lambda: {
+                "body": settings["review.body"],
+                "days": settings["review.days"],
+                "court_months": settings["review.court_months"],
+            },
+        ),
     }
 
 
@@ -542,8 +618,12 @@ def build_context(
     summary_rule: str | None = None,
     objection_deadline: dt.date | None = None,
     signed: Mapping[str, Any] | None = None,
+    shared: Shared | None = None,
 ) -> dict[str, Any]:
     """The render context of one notice (JSON-able; stored with the notice). Pure: no database.
+
+    ``shared``: the parts the run's contexts share (:class:`Shared`), made once for all of them; the context is the
+    same with or without it.
 
     ``signed``: the two names of a two-step decision (lists/approvals.py: proposed_by/on 初审, approved_by/on 审核);
     the context has ``signed`` only then (an admin's one-step decision and the automatic ones sign nothing more
@@ -559,17 +639,28 @@ def build_context(
     result = result or {}
     facts = facts or {}
     notice = notice or {}
-    linfo = _list_info(version, list_id, where) if list_id else None
-    authority = issuing_authority(pack_body, entity, list_id, where)
+    vid = shared.key(version) if shared is not None else ()
+    linfo = _part(shared, ("list", *vid, list_id), lambda: _list_info(version, list_id, where)) if list_id else None
+    authority = _part(
+        shared,
+        ("issuer", *(shared.key(pack_body) if shared is not None else ()), entity.get("region"), list_id),
+        lambda: issuing_authority(pack_body, entity, list_id, where),
+    )
     title = None
     if linfo and kind == "pre_listing":
         title = f"列入{linfo['title']}告知书"
     elif linfo and kind == "removal_decision":
         title = f"移出{linfo['title']}决定书"
-    ctx = _common(kind, pack_body, entity, issued_on, settings, authority=authority, title=title)
+    ctx = _common(kind, pack_body, entity, issued_on, settings, authority=authority, title=title, shared=shared)
     you = ctx["recipient"]["you"]
+    given = evidence
     evidence = dict(evidence or {})
-    findings, finding_basis = _findings(result, facts, evidence)
+    if shared is not None and given:
+        findings, finding_basis = shared.of_last(
+            "findings", (result, facts, given), lambda: _findings(result, facts, evidence)
+        )
+    else:
+        findings, finding_basis = _findings(result, facts, evidence)
     summary = fill(notice.get("reason"), facts) or fill(list_reason, facts) or None
     shown = "".join(findings)
 
@@ -578,7 +669,11 @@ def build_context(
         return with_evidence(text, [i for i in cited or [] if i["text"] not in shown])
 
     summary = with_records(summary) if summary else None
-    ctx["tier"] = _tier(result, period)
+    ctx["tier"] = _part(
+        shared if result else None,
+        ("tier", *(shared.key(result) if shared is not None else ()), period),
+        lambda: _tier(result, period),
+    )
     ctx["summary"] = summary
     ctx["facts"] = findings
     ctx["evidence"] = evidence
@@ -587,8 +682,16 @@ def build_context(
     if kind == "warning":
         days = int(notice.get("days") or settings["warning.rectify_days"])
         ctx["basis"] = _bases(_basis_text(version, notice.get("basis")) + _basis_text(version, finding_basis))
-        ctx["measures"] = _result_measures(result, "sanction")
-        ctx["rectify"] = {"days": days, "deadline": deadlines.rectify_by(version, issued_on, days).isoformat()}
+        ctx["measures"] = _part(
+            shared if result else None,
+            ("sanctions", *(shared.key(result) if shared is not None else ())),
+            lambda: _result_measures(result, "sanction"),
+        )
+        ctx["rectify"] = _part(
+            shared,
+            ("rectify", *vid, issued_on, days),
+            lambda: {"days": days, "deadline": deadlines.rectify_by(version, issued_on, days).isoformat()},
+        )
     elif kind == "interview":
         at = notice.get("at") or settings["interview.at"]
         if at:
@@ -637,7 +740,7 @@ def build_context(
         ctx["summary"] = fill(list_reason, facts) or summary
         ctx["summary"] = with_records(ctx["summary"]) if ctx["summary"] else None
         ctx["basis"] = _bases(_basis_text(version, list_basis) + _basis_text(version, notice.get("basis")))
-        ctx["measures"] = _list_measures(version, list_id)
+        ctx["measures"] = _part(shared, ("measures", *vid, list_id), lambda: _list_measures(version, list_id))
         if kind == "pre_listing":
             days = linfo["objection_days"]
             ldef = (version.get("lists") or {}).get(list_id) or {}
@@ -651,12 +754,18 @@ def build_context(
             }
             ctx["with_repair"] = with_repair
         elif kind == "repair_instructions":
-            ctx["repair"] = _repair(version, list_id, listed_on, settings, issued_on)
+            ctx["repair"] = _part(
+                shared,
+                ("repair", *vid, *(shared.key(settings) if shared is not None else ()), list_id, listed_on, issued_on),
+                lambda: _repair(version, list_id, listed_on, settings, issued_on),
+            )
             # The conditions are those of the way out by repair: cite its article (removal_basis.repaired, e.g.
             # Order 44 Art.20) rather than the article the entry is listed under.
             repaired = (((version.get("lists") or {}).get(list_id) or {}).get("removal_basis") or {}).get("repaired")
             if repaired and ctx["repair"]["allowed"]:
-                ctx["basis"] = _bases(_basis_text(version, repaired))
+                ctx["basis"] = _part(
+                    shared, ("repaired", *vid, list_id), lambda: _bases(_basis_text(version, repaired))
+                )
             ctx["listed"] = listed_on is not None
         else:
             name = (event or {}).get("event") or "removed"
@@ -668,7 +777,9 @@ def build_context(
             # in place of the article the entry was listed under.
             removal_basis = (((version.get("lists") or {}).get(list_id) or {}).get("removal_basis") or {}).get(name)
             if removal_basis:
-                ctx["basis"] = _bases(_basis_text(version, removal_basis))
+                ctx["basis"] = _part(
+                    shared, ("removal", *vid, list_id, name), lambda: _bases(_basis_text(version, removal_basis))
+                )
             ctx["removal"] = {
                 "event": name,
                 "reason": you + reason if reason.startswith("被") else reason.replace("{you}", you),
@@ -833,13 +944,21 @@ def _summary(row: Mapping[str, Any], files: list[str]) -> dict[str, Any]:
 
 
 def _store_causes(
-    conn, causes: Sequence[Cause], issued_on: dt.date, templates: Any, sealer: _Sealer | None = None
+    conn,
+    causes: Sequence[Cause],
+    issued_on: dt.date,
+    templates: Any,
+    sealer: _Sealer | None = None,
+    shared: Shared | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Inside one transaction: lock, skip causes already issued, number the rest and store them (through
     ``sealer``, which may still hold them when this returns: the caller drains it before committing; without one,
-    stored at once)."""
+    stored at once; ``shared``: the parts the causes' contexts share, for the text forms rendered here)."""
     own = sealer is None
-    sealer = _Sealer(templates, parallel=False) if sealer is None else sealer
+    if sealer is None:
+        sealer = _Sealer(templates, parallel=False)
+        if shared is not None:
+            sealer.memo["shared"] = shared
     ns.lock_issuing(conn)
     if sealer.holds(c.source_key for c in causes):  # a cause numbered ahead but not stored yet: store it first
         sealer.drain(conn)
@@ -897,20 +1016,30 @@ def _store_causes(
 
 
 SEAL_PARALLEL_MIN = 2000  # a run that may store at least this many notices renders their text forms in workers
+# ... on a machine with at least this many cores: on 2 the workers took the core the main process needs, and the
+# main process, which bounds the run, saved little (what rendering costs it there, handing the contexts over costs
+# it too): serve and advance of 5,000 entries were 2-3 times slower in wall time with them (README "Benchmarks")
+SEAL_PARALLEL_CORES = 3
 _SEAL_BATCH = 250  # notices per sealing job
 _SEAL_AHEAD = 2  # numbered chunks a sealer holds at most before storing the oldest (the workers' queue)
 
 
-def _seal_job(items: Sequence[tuple[str, str]], templates: Any) -> list[str]:
-    """The content hashes of numbered notices given as (template, context JSON as stored): the text form rendered
-    from the context as stored and hashed. Runs in a worker process for large runs (a JSON text crosses to it
-    far cheaper than the pickled dict)."""
-    return [content_hash(render(template, json.loads(text), "txt", templates)) for template, text in items]
+def _seal_job(items: Sequence[tuple[str, str | bytes]], templates: Any) -> list[str]:
+    """The content hashes of numbered notices given as (template, context): the text form rendered from the
+    context as stored and hashed. Runs in a worker process for large runs; the context crosses as its JSON text as
+    stored, or marshalled when JSON keeps it as it is (:func:`notices.render.json_native`: the same context, decoded
+    in half the time; either far cheaper than the pickled dict)."""
+    return [
+        content_hash(render(template, marshal.loads(c) if type(c) is bytes else json.loads(c), "txt", templates))
+        for template, c in items
+    ]
 
 
 class _Sealer:
-    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here,
-    or for large runs in worker processes while this process reads, builds and numbers the next chunk. Rows are
+    """Stores numbered notices with their content hash (their text form rendered) and context JSON: computed here
+    (the text form rendered from the context in memory, :func:`notices.render.strict_if_json`), or for large runs on
+    machines with :data:`SEAL_PARALLEL_CORES` cores in worker processes (from the stored JSON text) while this
+    process reads, builds and numbers the next chunk. Rows are
     inserted in the order they were numbered, in the caller's transaction: :meth:`drain` stores all it holds and
     must run before that transaction commits; :meth:`close` stops the workers (nothing held is stored)."""
 
@@ -942,13 +1071,25 @@ class _Sealer:
             return
         for r in rows:  # serialised as the JSON column serialises it (json.dumps), once: stored and sent as it is
             r["_json"] = json.dumps(r["context"])
-        if self.pool is None:
-            self._insert(conn, rows, _seal_job([(r["template"], r["_json"]) for r in rows], self.templates))
+        if self.pool is None:  # the text form rendered from the context as stored, without decoding its JSON
+            shared = self.memo.get("shared")
+            memo = shared.strict if shared is not None else None
+            hashes = []
+            for r in rows:
+                strict = strict_if_json(r["context"], memo)
+                if strict is None:  # JSON changes something in it: the text of the context as decoded
+                    text = render(r["template"], json.loads(r["_json"]), "txt", self.templates)
+                else:
+                    text = render_strict(r["template"], strict, "txt", self.templates)
+                    r["_native"] = True  # JSON's own types only: marshal gives the file writers the same context
+                hashes.append(content_hash(text))
+            self._insert(conn, rows, hashes)
             return
+        items = [
+            (r["template"], marshal.dumps(r["context"]) if json_native(r["context"]) else r["_json"]) for r in rows
+        ]
         futures = [
-            self.pool.submit(
-                _seal_job, [(r["template"], r["_json"]) for r in rows[i : i + _SEAL_BATCH]], self.templates
-            )
+            self.pool.submit(_seal_job, items[i : i + _SEAL_BATCH], self.templates)
             for i in range(0, len(rows), _SEAL_BATCH)
         ]
         self.pending.append((list(rows), futures))  # a copy: the caller may reorder its list
@@ -984,9 +1125,9 @@ class _Sealer:
 
 def sealer(templates: Any = None, size: int = 0) -> _Sealer:
     """A sealer for a run that may store ``size`` notices in one transaction (worker processes from
-    :data:`SEAL_PARALLEL_MIN` on a machine with more than one core); use it as a context manager, pass it to
-    :func:`issue_for_list_events` and :meth:`_Sealer.drain` it before the transaction commits."""
-    return _Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) > 1)
+    :data:`SEAL_PARALLEL_MIN` on a machine with :data:`SEAL_PARALLEL_CORES` cores or more); use it as a context
+    manager, pass it to :func:`issue_for_list_events` and :meth:`_Sealer.drain` it before the transaction commits."""
+    return _Sealer(templates, parallel=size >= SEAL_PARALLEL_MIN and (os.cpu_count() or 1) >= SEAL_PARALLEL_CORES)
 
 
 _UNSAFE = str.maketrans({**{c: "_" for c in '/\\:*?"<>|'}, **{chr(i): "_" for i in range(32)}})
@@ -1074,7 +1215,9 @@ def _file_job(
     text form still renders to the stored hash. Runs in a worker process for large runs."""
     results = []
     for row in rows:
-        if "context_json" in row:
+        if "context_marshal" in row:
+            row = {**row, "context": marshal.loads(row["context_marshal"])}
+        elif "context_json" in row:
             row = {**row, "context": json.loads(row["context_json"])}
         changed = (
             bool(row.get("check"))
@@ -1116,8 +1259,16 @@ class _Files:
             {
                 "number": r["number"],
                 "template": r["template"],
-                # a new notice's context as stored (JSON text: far cheaper to send than the pickled dict)
-                **({"context_json": r["_json"]} if "_json" in r else {"context": r["context"]}),
+                # a new notice's context as stored: made of JSON's own types only, marshalled (decoded in half the
+                # time of its JSON text, which has every CJK character escaped), else its JSON text (far cheaper to
+                # send than the pickled dict)
+                **(
+                    {"context_marshal": marshal.dumps(r["context"])}
+                    if r.get("_native") and self.pool is not None
+                    else {"context_json": r["_json"]}
+                    if "_json" in r
+                    else {"context": r["context"]}
+                ),
                 "content_hash": r["content_hash"],
                 "check": r.get("_check", False),
             }
@@ -1176,8 +1327,10 @@ def _run(
     actor: str,
     pdf_engine: str | None = None,
     size: int | None = None,
+    shared: Shared | None = None,
 ) -> IssueReport:
-    """Issue the causes of each chunk; ``size``: how many causes there may be (decides on worker processes)."""
+    """Issue the causes of each chunk; ``size``: how many causes there may be (decides on worker processes);
+    ``shared``: the parts of the contexts the chunks share (:class:`Shared`)."""
     out_dir = pathlib.Path(out) if out is not None else None
     size = len(chunks) * CHUNK if size is None else size
     if out_dir is not None:
@@ -1203,6 +1356,7 @@ def _run(
             report=report,
             progress=progress,
             actor=actor,
+            shared=shared,
         )
     except OSError as exc:
         if out_dir is None:
@@ -1222,6 +1376,7 @@ def _issue_chunks(
     report: IssueReport,
     progress: Callable[[int], None] | None,
     actor: str,
+    shared: Shared | None = None,
 ) -> None:
     """Each chunk's causes numbered and stored in a transaction of its own (their text forms rendered here: in
     the file writers' workers it was slower, see README's Benchmarks), then its files written."""
@@ -1229,7 +1384,7 @@ def _issue_chunks(
         for make_causes in chunks:
             with store.transaction() as conn:
                 causes = make_causes(conn)
-                new, old = _store_causes(conn, causes, issued_on, templates) if causes else ([], [])
+                new, old = _store_causes(conn, causes, issued_on, templates, shared=shared) if causes else ([], [])
                 if new:
                     audit(
                         conn,
@@ -1312,8 +1467,10 @@ def _decision_causes(
     settings: Mapping[str, Any],
     skipped: list[dict],
     evidence: Mapping[str, list] | None = None,
+    shared: Shared | None = None,
 ) -> list[Cause]:
-    """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue."""
+    """The notices a decision's outcome asks for (``result["notices"]``), minus those its list entries issue
+    (``shared``: the parts of the contexts the run shares)."""
     pack_body = cycle["pack_body"]
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
@@ -1348,6 +1505,7 @@ def _decision_causes(
             where=entry["_where"],
             evidence=evidence,
             summary_rule=(lentry or {}).get("rule") if kind in LIST_KINDS else entry.get("rule"),
+            shared=shared,
         )
         causes.append(
             Cause(
@@ -1406,9 +1564,11 @@ def _entry_causes(
     results: dict[int, Any] | None = None,
     evidence: _Evidence | None = None,
     named: Mapping[str, list] | None = None,
+    shared: Shared | None = None,
 ) -> list[Cause]:
     """The notices of an entry's events. ``results`` (outcome id -> result) and ``named`` (the entry's evidence,
-    :meth:`_Evidence.of`) when the caller read them for a whole chunk; else they are read here."""
+    :meth:`_Evidence.of`) when the caller read them for a whole chunk; else they are read here. ``shared``: the
+    parts of the contexts the run shares (:class:`Shared`)."""
     version = pack_body.get("version") or {}
     pack_id, pack_version = _pack_ids(pack_body)
     list_id = entry["list"]
@@ -1487,6 +1647,7 @@ def _entry_causes(
                 summary_rule=entry.get("rule_id"),
                 objection_deadline=deadline,
                 signed=signed,
+                shared=shared,
             )
             causes.append(
                 Cause(
@@ -1558,6 +1719,7 @@ def issue_for_cycle(
     report = IssueReport(f"cycle {cycle_id}", issued_on.isoformat(), _iso(out), formats)
 
     evidence = _Evidence()
+    shared = Shared()  # the cycle's pack body, settings and outcomes are the same for every chunk
 
     def decision_chunk(ids):
         def make(conn):
@@ -1578,6 +1740,7 @@ def issue_for_cycle(
                     cfg,
                     report.skipped,
                     evidence=found,
+                    shared=shared,
                 )
             ]
 
@@ -1603,6 +1766,7 @@ def issue_for_cycle(
                     results=outcomes,
                     evidence=evidence,
                     named=named.get(entry["id"], {}),
+                    shared=shared,
                 )
             return causes
 
@@ -1623,6 +1787,7 @@ def issue_for_cycle(
         progress=progress,
         actor=actor,
         pdf_engine=pdf_engine,
+        shared=shared,
     )
 
 
@@ -1872,6 +2037,7 @@ def issue_for_list_events(
     results: dict[int, Any] = memo.setdefault("results", {})  # outcome id -> result, shared by many entries
     evidence: _Evidence = memo.setdefault("evidence", _Evidence())  # one evidence engine per cycle
     contexts: dict[tuple, tuple[dict, str | None, dict]] = memo.setdefault("contexts", {})
+    shared: Shared = memo.setdefault("shared", Shared())  # the parts of the contexts the run's notices share
 
     def outcome_of(conn, entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """An entry's outcome result, read once per outcome (many entries share one)."""
@@ -1916,6 +2082,7 @@ def issue_for_list_events(
                         results=results,
                         evidence=evidence,
                         named=named.get(entry["id"], {}),
+                        shared=shared,
                     )
                 )
         for on in sorted(by_day):

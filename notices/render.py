@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -163,17 +164,17 @@ def rule_line(width: int = TEXT_WIDTH, char: str = "━") -> str:
 
 def _items(values: Any, name: str) -> list[str]:
     """The items of a list a filter joins, each checked like a printed field (never a mapping's keys)."""
-    if isinstance(values, (Mapping, str)) or not isinstance(values, Iterable):
+    if type(values) is not list and (isinstance(values, (Mapping, str)) or not isinstance(values, Iterable)):
         raise RenderProblem(
             f"'{name}' joins the items of a list, and was given {_what(values)}; give it a list "
             f"of texts (a mapping's keys are field names, not text for the party)"
         )
     out = []
     for i, item in enumerate(values):
-        problem = _problem(item)
+        problem = _text_problem(item) if type(item) is str else _problem(item)
         if problem:
             raise RenderProblem(f"'{name}' item {i + 1} is {problem}")
-        out.append(str(item))
+        out.append(item if type(item) is str else str(item))
     return out
 
 
@@ -366,7 +367,7 @@ def _text_problem(value: str) -> str | None:
 
 def check_output(value: Any, where: tuple[str | None, int, str] | None = None) -> Any:
     """The environment's ``finalize``: every ``{{ ... }}`` passes here with (template, line, expression)."""
-    problem = _problem(value)
+    problem = _text_problem(value) if type(value) is str else _problem(value)
     if problem:
         raise RenderProblem(problem, where)
     return value
@@ -419,6 +420,41 @@ def _strict(value: Any) -> Any:
             return list(value)  # a list of texts: nothing in it to make strict (a copy all the same)
         return [_strict(v) for v in value]
     return value
+
+
+class _NotJson(Exception):
+    """A context holds something JSON would change (a tuple, a date, a non-text key, a str or int subclass)."""
+
+
+def _strict_json(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """:func:`_strict` of a value made only of what JSON keeps as it is (dict with text keys, list, str, int, float,
+    bool, None, exact types): the same strict value as ``_strict(json.loads(json.dumps(value)))``, without the
+    round trip; anything else raises :class:`_NotJson` (the caller then renders from the JSON text). ``memo``: id
+    -> strict form (None until made) of the parts many contexts share and nobody changes (notices.issue.Shared),
+    converted once; a strict form is only read, so one serves every context that has the part."""
+    kind = type(value)
+    if kind is dict:
+        if memo is not None and id(value) in memo:
+            done = memo[id(value)]
+            if done is None:
+                done = memo[id(value)] = _strict_json(value)
+            return done
+        out = _StrictDict()
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotJson
+            out[k] = v if type(v) in _LEAVES else _strict_json(v, memo)
+        return out
+    if kind is list:
+        if memo is not None and id(value) in memo:
+            done = memo[id(value)]
+            if done is None:
+                done = memo[id(value)] = [v if type(v) in _LEAVES else _strict_json(v) for v in value]
+            return done
+        return [v if type(v) in _LEAVES else _strict_json(v, memo) for v in value]
+    if kind in _LEAVES:
+        return value
+    raise _NotJson
 
 
 def describe(node: jinja2.nodes.Node) -> str:
@@ -511,7 +547,27 @@ def _environment(user_dir: str | None, typst: bool = False) -> Environment:
     )
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
+    env.getattr = functools.partial(_getattr, env, jinja2.Environment.getattr.__get__(env))  # type: ignore[method-assign]
+    # A template's globals as a plain mapping, not Jinja's ChainMap over the environment's: every render copies them
+    # into its context, and iterating a ChainMap runs in Python (a tenth of a text form). The environment's globals
+    # are all set here, before any template is loaded (which Jinja asks of them anyway).
+    env.make_globals = lambda given: {**env.globals, **(given or {})}  # type: ignore[method-assign,assignment]
     return env
+
+
+_DICT_NAMES = frozenset(dir(_StrictDict))  # what ``mapping.name`` finds on the mapping itself (items, get ...)
+
+
+def _getattr(env: Environment, generic: Any, obj: Any, attribute: str) -> Any:
+    """The environment's ``a.b`` (Jinja's ``Environment.getattr``: the attribute, else the item, else undefined),
+    answered straight from a context mapping's fields: what the generic way gives, without its round of
+    ``getattr`` and ``_StrictDict.__getattr__`` for every field a template prints."""
+    if type(obj) is _StrictDict and attribute not in _DICT_NAMES:
+        try:
+            return dict.__getitem__(obj, attribute)
+        except KeyError:
+            return env.undefined(obj=obj, name=attribute)
+    return generic(obj, attribute)
 
 
 def environment(templates: str | os.PathLike | None = None, typst: bool = False) -> Environment:
@@ -603,6 +659,56 @@ def render(
         return typst_pdf(render(kind_or_template, context, "typ", templates))
     if fmt not in ("txt", "html", "typ"):
         raise NoticeError(f"Unknown notice format '{fmt}'{did_you_mean(fmt, FORMATS)}; use txt, html or pdf.")
+    return _render(kind_or_template, {k: _strict(v) for k, v in context.items()}, fmt, templates)
+
+
+def render_stored_text(
+    template: str, context: Mapping[str, Any], stored: str, templates: Any = None, memo: dict[int, Any] | None = None
+) -> str:
+    """The text form of a notice as :func:`render` gives it from its context as stored, ``json.loads(stored)``
+    (``stored``: ``json.dumps(context)``): rendered from ``context`` itself when JSON keeps every value of it as
+    it is (the usual case: building the contexts makes them so), which spares decoding the text; else from the
+    decoded text. ``memo``: the strict forms of shared parts (:func:`_strict_json`)."""
+    strict = strict_if_json(context, memo)
+    if strict is None:
+        return render(template, json.loads(stored), "txt", templates)
+    return render_strict(template, strict, "txt", templates)
+
+
+def strict_if_json(context: Mapping[str, Any], memo: dict[int, Any] | None = None) -> dict[str, Any] | None:
+    """The strict form :func:`render` renders of ``json.loads(json.dumps(context))``, made from ``context`` itself,
+    or None when JSON would change something in it (a tuple, a date, a key that is not text ...). ``memo``: the
+    strict forms of shared parts (:func:`_strict_json`)."""
+    if type(context) is not dict or not all(type(k) is str for k in context):
+        return None
+    try:
+        return {k: v if type(v) in _LEAVES else _strict_json(v, memo) for k, v in context.items()}
+    except _NotJson:
+        return None
+
+
+def json_native(value: Any) -> bool:
+    """Whether JSON gives ``value`` back as it is (:func:`strict_if_json` would make its strict form), checked
+    without making anything: then ``marshal`` carries the same value to a worker process, decoded in about half
+    the time of its ASCII-escaped JSON text."""
+    kind = type(value)
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _LEAVES and not json_native(v)):
+                return False
+        return True
+    if kind is list:
+        return all(type(v) in _LEAVES or json_native(v) for v in value)
+    return kind in _LEAVES
+
+
+def render_strict(template: str, strict: dict[str, Any], fmt: str = "txt", templates: Any = None) -> str:
+    """:func:`render` (txt, html or typ) of a strict form made by :func:`strict_if_json`."""
+    return _render(template, strict, fmt, templates)
+
+
+def _render(kind_or_template: str, strict: dict[str, Any], fmt: str, templates: Any) -> str:
+    """Render the strict context (:func:`_strict` of each value) in ``txt``, ``html`` or ``typ``."""
     name = f"{kind_or_template}.{fmt}"
     env = environment(templates, typst=fmt == "typ")
     try:
@@ -618,7 +724,6 @@ def render(
             f"Notice template '{exc.filename or exc.name}' line {exc.lineno} has a syntax error: "
             f"{exc.message}. Fix the template."
         ) from None
-    strict = {k: _strict(v) for k, v in context.items()}
     try:
         return template.render(strict)
     except RenderProblem as exc:

@@ -125,8 +125,11 @@ def _entry_select() -> sa.Select[Any]:
 def get_entries(conn: Connection, entry_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for part in _chunks(sorted(set(entry_ids))):
-        for row in conn.execute(_entry_select().where(LE.c.id.in_(part))).mappings():
-            out[row["id"]] = dict(row)
+        result = conn.execute(_entry_select().where(LE.c.id.in_(part)))
+        keys = list(result.keys())  # each row a dict of its columns (as dict(row mapping), without one per row)
+        for row in result.all():
+            found = dict(zip(keys, row))
+            out[found["id"]] = found
     return out
 
 
@@ -134,8 +137,11 @@ def events_for(conn: Connection, entry_ids: Iterable[int]) -> dict[int, list[dic
     out: dict[int, list[dict[str, Any]]] = {}
     for part in _chunks(sorted(set(entry_ids))):
         stmt = sa.select(EV).where(EV.c.entry_id.in_(part)).order_by(EV.c.entry_id, EV.c.seq)
-        for row in conn.execute(stmt).mappings():
-            out.setdefault(row["entry_id"], []).append(dict(row))
+        result = conn.execute(stmt)
+        keys = list(result.keys())
+        for row in result.all():
+            event = dict(zip(keys, row))
+            out.setdefault(event["entry_id"], []).append(event)
     return out
 
 

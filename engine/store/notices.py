@@ -61,6 +61,12 @@ def cycle_decision_ids(conn: Connection, cycle_id: int) -> list[int]:
     return list(conn.execute(sa.select(D.c.id).where(D.c.cycle_id == cycle_id).order_by(D.c.id)).scalars())
 
 
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """The rows of a result as dicts of their columns (``dict(row mapping)`` each, without a mapping a row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row)) for row in result.all()]
+
+
 def decisions_with_entities(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for part in _in_chunks(list(ids)):
@@ -70,7 +76,7 @@ def decisions_with_entities(conn: Connection, ids: Sequence[int]) -> list[dict[s
             .where(D.c.id.in_(part))
             .order_by(D.c.id)
         )
-        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+        out.extend(_dicts(conn.execute(stmt)))
     return out
 
 
@@ -94,7 +100,7 @@ def cycle_entry_events(conn: Connection, cycle_id: int) -> list[dict[str, Any]]:
         .outerjoin(LV, LV.c.entry_id == LE.c.id)
         .where(LE.c.cycle_id == cycle_id, LE.c.decision_id.is_not(None))
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return _dicts(conn.execute(stmt))
 
 
 def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -108,12 +114,10 @@ def entries_with_events(conn: Connection, ids: Sequence[int]) -> list[dict[str, 
             .where(LE.c.id.in_(part))
             .order_by(LE.c.id)
         )
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        rows = _dicts(conn.execute(stmt))
         events: dict[int, list[dict]] = {r["id"]: [] for r in rows}
-        for ev in conn.execute(
-            sa.select(LV).where(LV.c.entry_id.in_(part)).order_by(LV.c.entry_id, LV.c.seq)
-        ).mappings():
-            events[ev["entry_id"]].append(dict(ev))
+        for ev in _dicts(conn.execute(sa.select(LV).where(LV.c.entry_id.in_(part)).order_by(LV.c.entry_id, LV.c.seq))):
+            events[ev["entry_id"]].append(ev)
         for r in rows:
             r["events"] = events[r["id"]]
         out.extend(rows)
@@ -134,8 +138,8 @@ def entry_parties(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, A
             .outerjoin(D, D.c.id == LE.c.decision_id)
             .where(LE.c.id.in_(part))
         )
-        for r in conn.execute(stmt).mappings():
-            out[r["id"]] = {"legal_rep": r["legal_rep"], "facts": r["facts"], "outcome_id": r["outcome_id"]}
+        for entry_id, legal_rep, facts, outcome_id in conn.execute(stmt).all():
+            out[entry_id] = {"legal_rep": legal_rep, "facts": facts, "outcome_id": outcome_id}
     return out
 
 

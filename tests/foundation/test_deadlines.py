@@ -71,6 +71,21 @@ def test_national_holidays_and_working_weekends_come_from_the_data_file():
         wc.for_version({"publication": {"holidays": ["soon"]}})
 
 
+def test_a_versions_calendar_is_built_once_per_set_of_extra_days():
+    """for_version builds the calendar of the same extra days once (every deadline of a run asks for it): equal
+    days give that calendar, other days their own, and days that are not dates are refused every time."""
+    body = {
+        "publication": {"holidays": [{"from": "2026-05-11", "to": "2026-05-12"}], "working_weekends": ["2026-05-10"]}
+    }
+    first = wc.for_version(body)
+    assert wc.for_version({"publication": {**body["publication"]}}) is first
+    other = wc.for_version({"publication": {"holidays": ["2026-05-13"]}})
+    assert other is not first and not other.is_working_day(D(2026, 5, 13)) and first.is_working_day(D(2026, 5, 13))
+    for _ in range(2):
+        with pytest.raises(PolicyError, match="'later' is not a date"):
+            wc.for_version({"publication": {"holidays": ["later"]}})
+
+
 @pytest.mark.parametrize(
     "rule,start,days,end",
     [

@@ -582,6 +582,7 @@ def test_large_serve_and_advance_store_what_the_serial_path_stores(store, tmp_pa
     serial = _serve_and_advance(serial_store, Factory())
     serial_store.dispose()
     monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_CORES", 1)  # workers whatever the machine
     monkeypatch.setattr(issue, "_SEAL_BATCH", 2)
     monkeypatch.setattr(issue, "_SEAL_AHEAD", 1)
     parallel = _serve_and_advance(store, Factory())

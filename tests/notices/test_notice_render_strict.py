@@ -3,11 +3,22 @@ template, its line and the expression. Every shipped template renders the sample
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 
 from engine.errors import NoticeError
 from notices import issue
-from notices.render import KINDS, TEMPLATES_DIR, render, template_names
+from notices.render import (
+    KINDS,
+    TEMPLATES_DIR,
+    json_native,
+    render,
+    render_stored_text,
+    strict_if_json,
+    template_names,
+)
 
 
 def _render_tiny(tmp_path, body: str, context: dict, fmt: str = "txt") -> str:
@@ -95,3 +106,55 @@ def test_every_shipped_template_renders_the_sample_context_strictly():
         assert out.strip()
         for bad in ("None", "{{", "}}", "('", "['", "{'"):
             assert bad not in out, (name, bad)
+
+
+def test_the_text_form_from_the_context_in_memory_is_the_one_from_the_context_as_stored(tmp_path):
+    """render_stored_text renders the context itself when JSON keeps it as it is, else its stored JSON: either way
+    the text of render(json.loads(stored)), which a re-render from the stored notice gives."""
+    for kind in KINDS:
+        context = json.loads(json.dumps(issue.sample_context(kind, number="泉市监信〔2026〕1号")))
+        stored = json.dumps(context)
+        assert render_stored_text(kind, context, stored) == render(kind, json.loads(stored), "txt")
+    # What JSON would change: a tuple (a list once stored), a non-text key, a str subclass, a date in a nested list.
+    body = "{{ a|join_cn }} {% for k, v in m.items() %}{{ k|ident }}={{ v }}{% endfor %} {{ s }}\n"
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "warning.txt").write_text(body, encoding="utf-8")
+
+    class Text(str):
+        pass
+
+    for context in (
+        {"a": ("甲", "乙"), "m": {"x": 1}, "s": "丙"},
+        {"a": ["甲"], "m": {1: "一"}, "s": "丙"},
+        {"a": ["甲"], "m": {"x": 1}, "s": Text("丙")},
+        {"a": ["甲"], "m": {"x": dt.date(2026, 1, 2)}, "s": "丙"},
+    ):
+        stored = json.dumps(context, default=str)
+        assert render_stored_text("warning", context, stored, folder) == render(
+            "warning", json.loads(stored), "txt", folder
+        )
+    # The JSON text is what is rendered when the context is not JSON's own (here they differ on purpose).
+    assert render_stored_text(
+        "warning", {"a": ("甲",), "m": {}, "s": "丙"}, json.dumps({"a": ["乙"], "m": {"k": "值"}, "s": "丁"}), folder
+    ) == ("乙 k=值 丁\n")
+
+
+def test_strict_if_json_refuses_what_json_would_change():
+    """strict_if_json gives None for a context JSON would change (the sealer then renders the decoded text and
+    sends the file writers that text, not the marshalled context), else the strict form of the decoded context."""
+
+    class Text(str):
+        pass
+
+    for bad in (
+        {"a": ("x",)},
+        {"a": {1: "x"}},
+        {1: "x"},
+        {"a": [dt.date(2026, 1, 1)]},
+        {"a": Text("x")},
+        {"a": {"b": {2.5}}},
+    ):
+        assert strict_if_json(bad) is None and not json_native(bad), bad
+    good = {"a": [1, 2.5, None, True, {"b": "乙"}], "c": {"d": []}}
+    assert strict_if_json(good) == json.loads(json.dumps(good)) and json_native(good)

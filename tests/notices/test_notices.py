@@ -23,7 +23,7 @@ from cli import cli
 from engine.errors import CycleNotFound, NoticeError
 from engine.store import Store, schema
 from notices import issue
-from notices.render import KINDS, cn_date, cn_datetime, cn_number, fill, render, template_names
+from notices.render import KINDS, cn_date, cn_datetime, cn_number, fill, render, render_stored_text, template_names
 from tests import builders_notices as B
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -595,6 +595,7 @@ def test_large_runs_store_the_notices_the_serial_path_stores(store, tmp_path, mo
     serial_store.dispose()
     monkeypatch.setattr(issue, "PARALLEL_MIN", 0)
     monkeypatch.setattr(issue, "SEAL_PARALLEL_MIN", 0)
+    monkeypatch.setattr(issue, "SEAL_PARALLEL_CORES", 1)  # workers whatever the machine
     monkeypatch.setattr(issue, "_SEAL_BATCH", 1)
     monkeypatch.setattr(issue, "_SEAL_AHEAD", 1)
     world = B.build_world(store)
@@ -604,3 +605,54 @@ def test_large_runs_store_the_notices_the_serial_path_stores(store, tmp_path, mo
     assert sorted(os.listdir(tmp_path / "a")) == sorted(os.listdir(tmp_path / "b"))
     for name in os.listdir(tmp_path / "a"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_contexts_built_with_shared_parts_are_those_built_alone():
+    """build_context with a run's Shared: the same contexts (and JSON texts) as built one by one, for every kind and
+    several parties, issue dates and listing dates; the parts shared are one object in every context that has
+    them, and rendering with their strict forms kept gives the text rendered from the stored JSON."""
+    shared = issue.Shared()
+    memo = shared.strict
+    settings = issue.resolve_settings(issue.SAMPLE_PACK, None)
+    seen: dict[str, list[int]] = {}
+    for kind in sorted(issue.KINDS):
+        list_id = {"pre_listing": "black", "repair_instructions": "black", "removal_decision": "black"}.get(kind)
+        if kind == "commendation":
+            list_id = "red"
+        for n, (issued_on, listed_on) in enumerate(
+            [(dt.date(2025, 9, 1), dt.date(2024, 9, 1)), (dt.date(2026, 5, 6), None), (dt.date(2025, 9, 1), None)]
+        ):
+            entity = {**issue.SAMPLE_ENTITY, "name": f"样本{n}有限公司", "code": f"91350100M0000{n}"}
+            result = issue.SAMPLE_RESULT_A if kind == "commendation" else issue.SAMPLE_RESULT
+            args = dict(
+                pack_body=issue.SAMPLE_PACK,
+                entity=entity,
+                issued_on=issued_on,
+                settings=settings,
+                result=result,
+                facts={"score": 35},
+                notice=result["notices"][0] if kind in ("warning", "interview", "commendation") else {},
+                list_id=list_id,
+                list_reason="被确定为重大税收违法失信主体",
+                list_basis="sat-2025-12",
+                listed_on=listed_on,
+                event={"event": "repaired", "valid_from": issued_on.isoformat()},
+                check={
+                    "id": 1,
+                    "seq": 1,
+                    "tier": "D",
+                    "items": ["invoice"],
+                    "inspectors": [{"code": "1", "name": "李明"}, {"code": "2", "name": "王芳"}],
+                },
+                plan={"id": 1, "params": {}},
+                period="2024",
+                with_repair=True,
+            )
+            alone = issue.build_context(kind, **args)
+            together = issue.build_context(kind, shared=shared, **args)
+            assert together == alone and json.dumps(together) == json.dumps(alone), kind
+            together["number"] = alone["number"] = f"第{n}号"
+            stored = json.dumps(together)
+            assert render_stored_text(kind, together, stored, None, memo) == render(kind, json.loads(stored), "txt")
+            seen.setdefault(kind, []).append(id(together["authority"]))
+    assert all(len(set(ids)) == 1 for ids in seen.values())  # one authority object for the run's contexts
