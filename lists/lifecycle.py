@@ -691,9 +691,10 @@ class _Course:
 
     def follow(self, batch: Batch, entry_id: int, reason: str, data: dict[str, Any]) -> None:
         """Add the rows of another new entry of the list to ``batch``: the same rows, its id, reason and data."""
-        proposal, *after = self.events
-        batch.events.append({**proposal, "entry_id": entry_id, "reason": reason, "data": data})
-        batch.events.extend({**ev, "entry_id": entry_id} for ev in after)
+        events = batch.events
+        events.append({**self.events[0], "entry_id": entry_id, "reason": reason, "data": data})
+        for i in range(1, len(self.events)):
+            events.append({**self.events[i], "entry_id": entry_id})
         if self.tasks:
             batch.add_tasks([{**t, "entry_id": entry_id} for t in self.tasks])
 
