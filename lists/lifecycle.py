@@ -739,6 +739,7 @@ class Proposer:
         }
         self.per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what its entries share
         self.bases: dict[str, str] = {}
+        self.items: dict[int, tuple[Any, ...]] = {}  # id(item) -> (item, what its entries share): see _item
         self.authorities: dict[tuple[str, str | None], str] = {}  # (list, region) -> the deciding authority
 
     def _list(self, name: str, prop: dict, item: dict) -> dict[str, Any]:
@@ -789,6 +790,23 @@ class Proposer:
         if key not in self.bases:
             self.bases[key] = basis_text(self.version, basis)
         return self.bases[key]
+
+    def _item(self, item: dict[str, Any], name: str, ldef: dict[str, Any]) -> tuple[Any, ...]:
+        """What every entry of a list proposal (an outcome's item, shared by the decisions of its vector) has
+        alike: rule id, basis text, decision number, the proposal event's reason, and the entry's reason when it
+        names no fact (else None: filled per entry); kept with the item, so that its id stays the item's."""
+        found = self.items.get(id(item))
+        if found is None or found[0] is not item:
+            text = str(item.get("reason") or ldef.get("title") or name)
+            found = self.items[id(item)] = (
+                item,
+                str(item.get("rule") or ""),
+                self._basis(item.get("basis") or ldef.get("basis")),
+                item.get("decision_no"),
+                f"proposed by cycle {self.cycle['id']}, rule {item.get('rule')}",
+                None if "{" in text or "}" in text else text,
+            )
+        return found
 
     @staticmethod
     def _reason(item: dict[str, Any], ldef: dict[str, Any], name: str, facts: dict[str, Any] | str | bytes) -> str:
@@ -848,17 +866,20 @@ class Proposer:
         )
         regions = _entity_regions(conn, {p["entity_id"] for p, *_ in wanted})
         rows = []
+        proposal_reasons = []
         for prop, item, name, parts, relisting_of in wanted:
+            _, rule_id, basis, decision_no, proposal_reason, reason = self._item(item, name, parts["ldef"])
+            proposal_reasons.append(proposal_reason)
             rows.append(
                 {
                     "entity_id": prop["entity_id"],
                     "list": name,
                     "pack_id": cycle["pack_id"],
-                    "rule_id": str(item.get("rule") or ""),
-                    "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
+                    "rule_id": rule_id,
+                    "basis": basis,
                     "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
-                    "decision_no": item.get("decision_no"),
-                    "reason": self._reason(item, parts["ldef"], name, prop["facts"]),
+                    "decision_no": decision_no,
+                    "reason": reason if reason is not None else self._reason(item, parts["ldef"], name, prop["facts"]),
                     "cycle_id": cycle["id"],
                     "decision_id": prop["decision_id"],
                     "data": {
@@ -871,8 +892,9 @@ class Proposer:
             )
         batch = Batch(documents=False)
         courses: dict[str, _Course] = {}  # list name -> the course of its first entry in this chunk
-        for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
-            reason = f"proposed by cycle {cycle['id']}, rule {item.get('rule')}"
+        for entry_id, row, reason, (prop, _, name, parts, _) in zip(
+            q.insert_entries(conn, rows), rows, proposal_reasons, wanted
+        ):
             data = {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]}
             course = courses.get(name)
             if course is None:
