@@ -32,6 +32,7 @@ import builtins
 import datetime as dt
 import functools
 import hashlib
+import json
 import pathlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -622,6 +623,8 @@ def _basis_records(
     ids if it names them, else the records of the list's basis kinds (:func:`basis_spec`) in force on ``as_of``
     (no end date of their kind reached), penalties and tax violations only within the list's maximum period
     before ``as_of``."""
+    if not records:  # most proposed entities have none of the basis kinds
+        return []
     wanted = item.get("records")
     if wanted is not None:
         chosen = [r for r in records if r["id"] in set(wanted)]
@@ -666,6 +669,36 @@ def _entity_regions(conn, ids: set[int]) -> dict[int, dict[str, Any]]:
     return entities_q.codes_and_regions(conn, ids)
 
 
+@dataclass
+class _Course:
+    """What proposing a new entry on a list made, as :func:`_append` and :func:`catch_up` made it for the first new
+    entry of the list in a chunk of proposals: its event rows (the proposal first) and measure-task rows, whether it
+    was listed at once, and its state and publication end afterwards.
+
+    Every new entry of that list in the chunk goes the same way: an entry without events, proposed on the same
+    as-of date by the same actor under the same regime (the list's rules in the cycle's pack version). The
+    transitions that follow, their dates, reasons, ``until`` and tasks depend on those alone, not on the entry's
+    row nor on the proposal event's reason and data (the rule and decision). So the other entries take copies of
+    these rows with their own entry id, and their own reason and data on the proposal (:meth:`follow`):
+    tests/lists/test_lists_lifecycle.py compares the rows stored so with those of proposing every entry through
+    :func:`_append` and :func:`catch_up`, on SQLite and PostgreSQL."""
+
+    events: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    listed: bool
+    state: str
+    until: dt.date | None
+
+    def follow(self, batch: Batch, entry_id: int, reason: str, data: dict[str, Any]) -> None:
+        """Add the rows of another new entry of the list to ``batch``: the same rows, its id, reason and data."""
+        events = batch.events
+        events.append({**self.events[0], "entry_id": entry_id, "reason": reason, "data": data})
+        for i in range(1, len(self.events)):
+            events.append({**self.events[i], "entry_id": entry_id})
+        if self.tasks:
+            batch.add_tasks([{**t, "entry_id": entry_id} for t in self.tasks])
+
+
 class Proposer:
     """Use this to create the list entries a committed cycle proposes, in chunks as its decisions come: the cycle
     run feeds it each batch of decisions it stores (:meth:`add`), :func:`propose_from_cycle` feeds it the stored
@@ -677,7 +710,9 @@ class Proposer:
     several per entry. The notices these events call for are issued by ``supervise notices issue --cycle ID``
     (or, for a pre-listing notice, by :func:`serve` at the latest)."""
 
-    def __init__(self, conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system"):
+    def __init__(
+        self, conn, cycle_id: int, as_of: dt.date | None = None, actor: str = "system", chunk: int = PROPOSAL_CHUNK
+    ):
         cycle = cycles_q.get_cycle(conn, cycle_id)  # an unknown id is CycleNotFound
         if cycle["status"] != "committed":
             raise ListError(
@@ -691,7 +726,7 @@ class Proposer:
                 f"date {cycle['as_of']}; give --as-of {cycle['as_of']} or later."
             )
         body = cycle["pack_body"] or {}
-        self.conn, self.cycle, self.as_of, self.actor = conn, cycle, as_of, actor
+        self.conn, self.cycle, self.as_of, self.actor, self.chunk = conn, cycle, as_of, actor, chunk
         self.pack, self.version = body.get("pack") or {}, body.get("version") or {}
         self.done = q.entries_of_cycle(conn, cycle_id)
         self.latest = q.pair_states(conn, cycle["pack_id"])
@@ -704,6 +739,8 @@ class Proposer:
         }
         self.per_list: dict[str, dict[str, Any]] = {}  # list name -> its regime and what its entries share
         self.bases: dict[str, str] = {}
+        self.items: dict[int, tuple[Any, ...]] = {}  # id(item) -> (item, what its entries share): see _item
+        self.authorities: dict[tuple[str, str | None], str] = {}  # (list, region) -> the deciding authority
 
     def _list(self, name: str, prop: dict, item: dict) -> dict[str, Any]:
         parts = self.per_list.get(name)
@@ -731,7 +768,12 @@ class Proposer:
         return parts
 
     def _authority(self, name: str, ldef: dict[str, Any], entity: dict[str, Any]) -> str:
-        """The deciding authority of the entity's region (``authorities`` in the pack; see engine.authorities)."""
+        """The deciding authority of the entity's region (``authorities`` in the pack; see engine.authorities),
+        found once per list and region."""
+        key = (name, entity.get("region"))
+        known = self.authorities.get(key)
+        if known is not None:
+            return known
         found = authorities.for_region(self.pack, entity.get("region"), ldef)
         if found is None:
             raise ListError(
@@ -740,6 +782,7 @@ class Proposer:
                 f"({authorities.covered(self.pack)}); add an authority for its region under "
                 f"'authorities:' in the pack (list {name})."
             )
+        self.authorities[key] = found["name"]
         return found["name"]
 
     def _basis(self, basis: Any) -> str:
@@ -748,10 +791,37 @@ class Proposer:
             self.bases[key] = basis_text(self.version, basis)
         return self.bases[key]
 
+    def _item(self, item: dict[str, Any], name: str, ldef: dict[str, Any]) -> tuple[Any, ...]:
+        """What every entry of a list proposal (an outcome's item, shared by the decisions of its vector) has
+        alike: rule id, basis text, decision number, the proposal event's reason, and the entry's reason when it
+        names no fact (else None: filled per entry); kept with the item, so that its id stays the item's."""
+        found = self.items.get(id(item))
+        if found is None or found[0] is not item:
+            text = str(item.get("reason") or ldef.get("title") or name)
+            found = self.items[id(item)] = (
+                item,
+                str(item.get("rule") or ""),
+                self._basis(item.get("basis") or ldef.get("basis")),
+                item.get("decision_no"),
+                f"proposed by cycle {self.cycle['id']}, rule {item.get('rule')}",
+                None if "{" in text or "}" in text else text,
+            )
+        return found
+
+    @staticmethod
+    def _reason(item: dict[str, Any], ldef: dict[str, Any], name: str, facts: dict[str, Any] | str | bytes) -> str:
+        """The entry's reason: the item's (else the list's title) with the decision's facts filled in. ``facts``
+        may be their stored JSON text, decoded only for a reason that names a fact (one without braces is its own
+        text, as :func:`engine.values.fill` would give it)."""
+        text = str(item.get("reason") or ldef.get("title") or name)
+        if "{" not in text and "}" not in text:
+            return text
+        return fill(text, json.loads(facts) if isinstance(facts, (str, bytes)) else facts)
+
     def add(self, proposals: Iterable[dict[str, Any]]) -> None:
         """Propose the entries of decisions ``{decision_id, entity_id, facts, items}`` (items: the outcome's
-        list proposals)."""
-        for chunk in chunked(proposals, PROPOSAL_CHUNK):
+        list proposals; facts: the decision's, or their stored JSON text)."""
+        for chunk in chunked(proposals, self.chunk):
             self._chunk(chunk)
 
     def _chunk(self, chunk: list[dict[str, Any]]) -> None:
@@ -796,17 +866,20 @@ class Proposer:
         )
         regions = _entity_regions(conn, {p["entity_id"] for p, *_ in wanted})
         rows = []
+        proposal_reasons = []
         for prop, item, name, parts, relisting_of in wanted:
+            _, rule_id, basis, decision_no, proposal_reason, reason = self._item(item, name, parts["ldef"])
+            proposal_reasons.append(proposal_reason)
             rows.append(
                 {
                     "entity_id": prop["entity_id"],
                     "list": name,
                     "pack_id": cycle["pack_id"],
-                    "rule_id": str(item.get("rule") or ""),
-                    "basis": self._basis(item.get("basis") or parts["ldef"].get("basis")),
+                    "rule_id": rule_id,
+                    "basis": basis,
                     "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
-                    "decision_no": item.get("decision_no"),
-                    "reason": fill(str(item.get("reason") or parts["ldef"].get("title") or name), prop["facts"]),
+                    "decision_no": decision_no,
+                    "reason": reason if reason is not None else self._reason(item, parts["ldef"], name, prop["facts"]),
                     "cycle_id": cycle["id"],
                     "decision_id": prop["decision_id"],
                     "data": {
@@ -818,24 +891,32 @@ class Proposer:
                 }
             )
         batch = Batch(documents=False)
-        for entry_id, row, (prop, item, name, parts, _) in zip(q.insert_entries(conn, rows), rows, wanted):
-            entry = Entry({**row, "id": entry_id}, regime=parts["regime"])
-            _append(
-                conn,
-                entry,
-                "proposed",
-                as_of,
-                self.actor,
-                f"proposed by cycle {cycle['id']}, rule {item.get('rule')}",
-                {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]},
-                batch=batch,
-            )
+        courses: dict[str, _Course] = {}  # list name -> the course of its first entry in this chunk
+        for entry_id, row, reason, (prop, _, name, parts, _) in zip(
+            q.insert_entries(conn, rows), rows, proposal_reasons, wanted
+        ):
+            data = {"cycle_id": cycle["id"], "decision_id": prop["decision_id"]}
+            course = courses.get(name)
+            if course is None:
+                course = courses[name] = self._first(
+                    Entry({**row, "id": entry_id}, regime=parts["regime"]), reason, data, batch
+                )
+            else:
+                course.follow(batch, entry_id, reason, data)
             summary["proposed"].append({"entry_id": entry_id, "entity_id": prop["entity_id"], "list": name})
-            if catch_up(conn, entry, as_of, batch=batch):
+            if course.listed:
                 summary["listed"].append(entry_id)
-            assert entry.state is not None  # the entry has its events, the proposal first
-            self.latest[(prop["entity_id"], name)] = (entry_id, entry.state, entry.until_on())
+            self.latest[(prop["entity_id"], name)] = (entry_id, course.state, course.until)
         batch.flush(conn)
+
+    def _first(self, entry: Entry, reason: str, data: dict[str, Any], batch: Batch) -> _Course:
+        """Propose ``entry`` (a new entry, no events yet) through :func:`_append` and :func:`catch_up` into
+        ``batch``, and keep what that made as the course the chunk's other new entries of its list follow."""
+        events, tasks = len(batch.events), len(batch.tasks)
+        _append(self.conn, entry, "proposed", self.as_of, self.actor, reason, data, batch=batch)
+        listed = bool(catch_up(self.conn, entry, self.as_of, batch=batch))
+        assert entry.state is not None  # the entry has its events, the proposal first
+        return _Course(batch.events[events:], batch.tasks[tasks:], listed, entry.state, entry.until_on())
 
     def finish(self) -> Proposed:
         """The summary (``proposed``, ``listed``, ``skipped``, ``counts`` per list), audited."""

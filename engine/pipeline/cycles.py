@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime as dt
-import json
 import math
 import os
 import pathlib
@@ -376,7 +375,7 @@ def run_cycle(
         proposing: dict[str, list[dict]] = {}  # vector key -> the list proposals its outcome makes
         proposer = Proposer(conn, cycle_id, as_of, actor)  # entries proposed batch by batch as decisions are stored
         spent: dict[str, float] = {"store": 0.0, "lists": 0.0}
-        loads, clock = json.loads, time.perf_counter
+        clock = time.perf_counter
 
         pause = os.environ.get(PAUSE_AFTER_BATCH)
 
@@ -392,9 +391,9 @@ def run_cycle(
                     proposing[key] = items
             ids = q.insert_decisions(conn, cycle_id, rows, outcome_ids)
             t1 = clock()
-            proposer.add(
+            proposer.add(  # the facts as their JSON text: the proposer decodes them only for a reason naming one
                 [
-                    {"decision_id": i, "entity_id": r[0], "facts": loads(r[6]), "items": proposing[r[1]]}
+                    {"decision_id": i, "entity_id": r[0], "facts": r[6], "items": proposing[r[1]]}
                     for i, r in zip(ids, rows)
                     if r[1] in proposing
                 ]

@@ -285,6 +285,19 @@ def any_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnE
     return column.in_(sa.bindparam(name, expanding=True))
 
 
+def ids_in(conn: Connection, column: sa.ColumnElement[int], ids: Sequence[int]) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``ids`` (integers), bound as one value however many there are: PostgreSQL
+    ``= ANY(array)``, SQLite ``IN (SELECT value FROM json_each(text))`` with the ids as a JSON array. A plain
+    ``IN (...)`` list has SQLAlchemy coerce, render and bind each value, which on thousands of ids cost more than
+    the query (and SQLite's older builds allow at most 999 bound values)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return column == sa.any_(sa.literal(list(ids), postgresql.ARRAY(sa.Integer)))
+    listed = sa.select(sa.column("value", sa.Integer)).select_from(sa.func.json_each(json.dumps(list(ids))))
+    return column.in_(listed)
+
+
 def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows (dicts with the keys of the first) with :func:`insert_columns`."""
     if rows:
@@ -345,7 +358,12 @@ def _processed(column: Sequence[Any], process: Any) -> list[Any]:
     memo: dict[Any, Any] = {}
     out: list[Any] = []
     append = out.append
+    last: Any = _UNSET
+    done: Any = None
     for v in column:
+        if v is last:  # the same object as the row before (a bulk insert's dates): its processed value
+            append(done)
+            continue
         # By type and value (True, 1 and 1.0 are equal but serialise differently); containers by identity: the
         # rows keep them alive, so an id stays theirs for the whole call.
         key = (list, id(v)) if isinstance(v, (dict, list)) else (v.__class__, v)
@@ -353,6 +371,7 @@ def _processed(column: Sequence[Any], process: Any) -> list[Any]:
         if done is _UNSET:
             done = memo[key] = process(v)
         append(done)
+        last = v
     return out
 
 

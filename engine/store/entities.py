@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from engine.store import any_of, insert_columns, now, prebuilt, schema
+from engine.store import any_of, ids_in, insert_columns, now, prebuilt, schema
 
 E = schema.entities
 ENTITY_FIELDS = ("name", "entity_type", "region", "industry", "established_on", "legal_rep", "extra", "reg_no")
@@ -115,8 +115,10 @@ def codes_and_regions(conn: Connection, ids: Iterable[int], chunk: int = 5000) -
     """Entity id -> {code, region}, read a chunk of ids at a time."""
     E, out, ids = schema.entities, {}, sorted(set(ids))
     for i in range(0, len(ids), chunk):
-        for r in conn.execute(sa.select(E.c.id, E.c.code, E.c.region).where(E.c.id.in_(ids[i : i + chunk]))).mappings():
-            out[r["id"]] = {"code": r["code"], "region": r["region"]}
+        for entity_id, code, region in conn.execute(
+            sa.select(E.c.id, E.c.code, E.c.region).where(ids_in(conn, E.c.id, ids[i : i + chunk]))
+        ):
+            out[entity_id] = {"code": code, "region": region}
     return out
 
 

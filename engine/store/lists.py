@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.store import allocate_ids, any_of, bulk_insert, now, prebuilt, schema
+from engine.store import allocate_ids, any_of, bulk_insert, insert_columns, now, prebuilt, schema
 
 LE = schema.list_entries
 EV = schema.list_events
@@ -26,6 +26,11 @@ MT = schema.measure_tasks
 MA = schema.measure_acks
 E = schema.entities
 CHUNK = 900  # stay below SQLite's bound-parameter limit
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows (dicts with the keys of the first) column by column, for :func:`insert_columns`."""
+    return {name: [r[name] for r in rows] for name in rows[0]}
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -96,8 +101,9 @@ def list_proposals(conn: Connection, cycle_id: int) -> Iterator[dict[str, Any]]:
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert entries (ids reserved first, then one bulk insert); returns their ids in the order of ``rows``."""
     ids = allocate_ids(conn, LE, len(rows))
-    stamp = now()
-    bulk_insert(conn, LE, [{"id": i, "created_at": stamp, **r} for i, r in zip(ids, rows)])
+    if rows:
+        columns: dict[str, Sequence[Any]] = {"id": ids, "created_at": [now()] * len(rows), **_columns(rows)}
+        insert_columns(conn, LE, columns)
     return ids
 
 
@@ -413,8 +419,8 @@ def insert_repair_decision(
 
 def insert_tasks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert measure tasks (one bulk insert)."""
-    stamp = now()
-    bulk_insert(conn, MT, [{"created_at": stamp, **r} for r in rows])
+    if rows:
+        insert_columns(conn, MT, {"created_at": [now()] * len(rows), **_columns(rows)})
 
 
 def _task_select() -> sa.Select[Any]:

@@ -23,13 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from engine.store import insert_columns, now, schema
+from engine.store import ids_in, insert_columns, now, schema
 
 R = schema.records
 H = schema.record_versions
 IMP = schema.imports
 VALID, VOID = "valid", "void"
-SQLITE_IN = 900  # ids per IN (...) on SQLite (at most 999 parameters in old builds)
+SQLITE_IN = 5000  # ids per statement on SQLite (one JSON array: see engine.store.ids_in)
 MAX_CHANGES = 1000  # corrections described field by field in one report
 
 
@@ -54,9 +54,7 @@ def _of_kinds(conn: Connection, table: sa.Table, kinds: Sequence[str] | None) ->
 
 
 def _id_in(conn: Connection, column: sa.ColumnElement[int], ids: Sequence[int]) -> sa.ColumnElement[bool]:
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.literal(list(ids), postgresql.ARRAY(sa.Integer)))
-    return column.in_(list(ids))
+    return ids_in(conn, column, ids)
 
 
 def open_import(conn: Connection, kind: str, source: str, actor: str) -> tuple[int, dt.datetime]:

@@ -589,3 +589,83 @@ def test_large_serve_and_advance_store_what_the_serial_path_stores(store, tmp_pa
     assert len(serial["notices"]) > 30 and len(serial["list_events"]) > 30
     assert {n["kind"] for n in serial["notices"]} >= {"pre_listing", "repair_instructions", "removal_decision"}
     assert parallel == serial
+
+
+def _proposals_stored(store, cycle_id: int, chunk: int, facts_as_text: bool) -> dict:
+    """What proposing a cycle in chunks of ``chunk`` stores (rolled back after): entries, events and measure tasks
+    in id order (entry ids as their rank among the new entries: PostgreSQL's sequences do not roll back), the
+    summary and the audit row. ``facts_as_text``: the decisions' facts given as their JSON text, as a cycle run
+    gives them."""
+    import json
+
+    from engine.store import lists as ql
+
+    def rank(value):
+        return ("new", new[value]) if value in new else value
+
+    le, ev, mt, log = schema.list_entries, schema.list_events, schema.measure_tasks, schema.audit_log
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(le.c.id), 0))).scalar_one()
+        proposals = list(ql.list_proposals(conn, cycle_id))
+        if facts_as_text:
+            proposals = [{**p, "facts": json.dumps(p["facts"])} for p in proposals]
+        proposer = L.Proposer(conn, cycle_id, None, "tester", chunk=chunk)
+        proposer.add(proposals)
+        summary = proposer.finish()
+        entries = conn.execute(sa.select(le).where(le.c.id > before).order_by(le.c.id)).mappings().all()
+        new = {r["id"]: i for i, r in enumerate(entries)}
+        events = conn.execute(sa.select(ev).where(ev.c.entry_id.in_(list(new))).order_by(ev.c.id)).mappings().all()
+        tasks = conn.execute(sa.select(mt).where(mt.c.entry_id.in_(list(new))).order_by(mt.c.id)).mappings().all()
+        audit = conn.execute(sa.select(log.c.actor, log.c.target, log.c.detail).where(log.c.action == "lists_propose"))
+        out = {
+            "entries": [{k: v for k, v in r.items() if k not in ("id", "created_at")} for r in entries],
+            "events": [
+                {**{k: v for k, v in r.items() if k not in ("id", "recorded_at")}, "entry_id": rank(r["entry_id"])}
+                for r in events
+            ],
+            "tasks": [
+                {**{k: v for k, v in r.items() if k not in ("id", "created_at")}, "entry_id": rank(r["entry_id"])}
+                for r in tasks
+            ],
+            "summary": {
+                **summary,
+                "proposed": [{**p, "entry_id": rank(p["entry_id"])} for p in summary["proposed"]],
+                "listed": [rank(i) for i in summary["listed"]],
+            },
+            "audit": [tuple(r) for r in audit],
+        }
+        tx.rollback()
+    return out
+
+
+def test_proposals_in_chunks_store_what_proposing_entry_by_entry_stores(store, factory):
+    """A chunk's new entries of a list take the rows its first one made through _append and catch_up (the
+    course): the entries, events (ids and order included), measure tasks, summary and audit are those of proposing
+    every entry on its own, whatever the chunk size, with the facts given as a dict or as their JSON text."""
+    from tests.builders_lists import add_penalty, pack_body
+
+    body = pack_body(red={"measures": ["red-fast-track", "black-more-inspections"]}, watch={"objection_days": 0})
+    lists = [("black",), ("red",), ("watch",), ("black", "watch"), ("red", "watch"), ()]
+    with store.transaction() as conn:
+        ids = [add_entity(conn, factory.uscc(), f"泉州样本{i}有限公司") for i in range(36)]
+        for i, entity_id in enumerate(ids):
+            if i % 3 == 0:
+                add_penalty(conn, entity_id, D(2026, 3, 1), f"泉市监罚〔2026〕{200 + i}号", fulfilled_on=D(2026, 8, 1))
+        earlier = add_cycle(conn, D(2025, 4, 30), [(e, ["black"]) for e in ids[:4]], body=body)
+        cycle = add_cycle(conn, D(2026, 4, 30), [(e, lists[i % len(lists)]) for i, e in enumerate(ids)], body=body)
+    first = propose(store, earlier)
+    run(store, L.revoke, first["proposed"][0]["entry_id"], "处罚决定被撤销", D(2025, 6, 1), "tester")
+
+    one_by_one = _proposals_stored(store, cycle, chunk=1, facts_as_text=False)
+    assert len(one_by_one["entries"]) > 30 and len(one_by_one["tasks"]) > 20
+    assert {e["event"] for e in one_by_one["events"]} == {"proposed", "listed"}
+    assert one_by_one["summary"]["listed"] and {s["why"] for s in one_by_one["summary"]["skipped"]} == {
+        "already listed"
+    }
+    assert any(e["data"]["relisting_of"] for e in one_by_one["entries"])
+    assert any(e["data"]["records"] for e in one_by_one["entries"])
+    assert "近三年受到2次从重行政处罚，情节严重" in {e["reason"] for e in one_by_one["entries"]}  # a fact filled in
+    for chunk in (2, 7, L.PROPOSAL_CHUNK):
+        for facts_as_text in (False, True):
+            assert _proposals_stored(store, cycle, chunk, facts_as_text) == one_by_one, (chunk, facts_as_text)
