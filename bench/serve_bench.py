@@ -572,6 +572,7 @@ def main() -> None:
                         args.seconds,
                         args.batch,
                         args.db,
+                        server,
                     )
                     delivered += batch["ok"]
                 with Store(args.db).read() as conn:
