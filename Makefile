@@ -9,8 +9,8 @@ OUT := out
 PORT ?= 8080
 SCOPES := check,feedback,lists,bank
 # Debian/Ubuntu packages for notices (WeasyPrint's Pango/HarfBuzz, CJK fonts), PDF checks (poppler) and
-# browser rendering (Chromium).
-APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 openjdk-17-jre-headless
+# browser rendering (Chromium), the Spark engine (Java 17) and the check service benchmark (wrk).
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 openjdk-17-jre-headless wrk
 
 .PHONY: help venv install deps test lint format demo serve bench clean
 .DEFAULT_GOAL := help
