@@ -29,6 +29,9 @@ from engine.register.codes import make_uscc  # noqa: E402
 from engine.store import Store  # noqa: E402
 from policies import base_limits, record_kinds  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from cycle_bench import _ensure_database  # noqa: E402
+
 REGIONS = ["350502", "350503", "350504", "350505", "350521", "350524", "350581", "350582", "350102", "350203"]
 INDUSTRIES = ["批发和零售业", "制造业", "住宿和餐饮业", "建筑业", "交通运输业", "信息技术服务业"]
 RECORD_COLUMNS = [
@@ -128,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=2_000_000, help="records to import (default 2,000,000)")
     parser.add_argument(
         "--db",
-        help="URL of an empty database, which the bench does not clear "
-        "(default: a SQLite file in a temporary directory)",
+        help="URL of an empty database, which the bench does not clear; a PostgreSQL database that does not exist "
+        "is created (default: a SQLite file in a temporary directory)",
     )
     parser.add_argument("--dir", help="where to write the CSV files, kept afterwards (default: a temporary directory)")
     args = parser.parse_args(argv)
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             f"wrote {args.entities:,} entities and {args.records:,} records as CSV in {time.perf_counter() - t:.1f} s"
         )
 
+        _ensure_database(url)
         store = Store(url)
         store.init()
         kinds = record_kinds()

@@ -196,6 +196,18 @@ class Store:
 
     def _operational_message(self, exc: Exception) -> str:
         text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        missing = re.search(r'database "([^"]+)" does not exist', text)
+        if missing:  # the server answered, but the database is not there: 'init' creates a schema, not a database
+            return (
+                f"The PostgreSQL database '{missing[1]}' of {self.display_url()} does not exist; create it "
+                f'(createdb {missing[1]}, or CREATE DATABASE "{missing[1]}" as a user who may), then run '
+                f"'supervise init'."
+            )
+        if "Connection refused" in text or "could not translate host name" in text or "timeout expired" in text:
+            return (
+                f"Cannot reach the database server of {self.display_url()} ({text}); check that PostgreSQL runs "
+                f"there and that the host and port in --db (or SUPERVISE_DB) are right."
+            )
         if "no such table" in text or "does not exist" in text:
             return f"The database {self.display_url()} has no supervise schema ({text}). Run 'supervise init' first."
         if "database is locked" in text:

@@ -42,6 +42,27 @@ def test_commands_need_init_first(run, factory, tmp_path):
     assert "has no supervise schema" in result.output and "supervise init" in result.output
 
 
+@pytest.mark.pg
+def test_a_missing_postgresql_database_or_server_is_named_with_what_to_do(runner, pg_url):
+    """'init' creates a schema, not a database: a database that is not on the server is named with how to create
+    it (not 'run supervise init first'); a server that does not answer is said to be unreachable."""
+    import sqlalchemy as sa
+
+    from cli import cli
+
+    url = sa.engine.make_url(pg_url)
+    missing = url.set(database="supervise_no_such_db").render_as_string(hide_password=False)
+    for args in (["init"], ["cycle", "list"]):
+        result = runner.invoke(cli, ["--db", missing, *args])
+        assert result.exit_code == 1, result.output
+        assert "The PostgreSQL database 'supervise_no_such_db'" in result.output, result.output
+        assert "createdb supervise_no_such_db" in result.output and "Run 'supervise init' first" not in result.output
+    closed = url.set(port=1).render_as_string(hide_password=False)
+    result = runner.invoke(cli, ["--db", closed, "init"])
+    assert result.exit_code == 1 and "Cannot reach the database server" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_import_entities_and_records(ready, factory, tmp_path):
     people = [factory.entity(), factory.entity(code=factory.person(), name="陈伟")]
     path = write_csv(tmp_path / "register.csv", people, encoding="gb18030")
