@@ -13,8 +13,8 @@ import contextlib
 import datetime as dt
 import math
 import os
-import pathlib
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -41,16 +41,16 @@ BATCH = 20000  # entities per batch (one read, one insert)
 PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this process
 
 
-# Test hook: with SUPERVISE_TEST_PAUSE_AFTER_BATCH=FILE a cycle writes FILE once its first batch of decisions is
-# stored (in the open transaction) and waits until FILE.go exists, so that a test can kill it at a known point.
+# Test hook: with SUPERVISE_TEST_PAUSE_AFTER_BATCH set, a cycle prints the line PAUSED_LINE (with its process id)
+# on stderr once its first batch of decisions is stored (in the open transaction), and waits for a line on stdin
+# (or its end), so that a test can kill it at a known point: the test reads the line, it does not poll.
 PAUSE_AFTER_BATCH = "SUPERVISE_TEST_PAUSE_AFTER_BATCH"
+PAUSED_LINE = "SUPERVISE_TEST_PAUSED"
 
 
-def _pause_for_test(marker: str) -> None:
-    go = pathlib.Path(marker + ".go")
-    pathlib.Path(marker).write_text(str(os.getpid()), encoding="utf-8")
-    while not go.exists():
-        time.sleep(0.05)
+def _pause_for_test() -> None:
+    print(f"{PAUSED_LINE} {os.getpid()}", file=sys.stderr, flush=True)
+    sys.stdin.readline()
 
 
 def period_end(period: str) -> dt.date:
@@ -401,7 +401,7 @@ def run_cycle(
             spent["store"] += t1 - t0
             spent["lists"] += clock() - t1
             if pause:
-                _pause_for_test(pause)
+                _pause_for_test()
                 pause = None
 
         workers = 0 if spark else workers_for(store, qe.entity_count(conn), sink_is_light=False)

@@ -25,6 +25,11 @@ CY, OU, DE, PV, E = schema.cycles, schema.outcomes, schema.decisions, schema.pol
 LOCK_WAIT_SECONDS = 5.0
 
 
+def run_lock_key(pack_id: str, period: str) -> int:
+    """The PostgreSQL advisory-lock key of the run lock of a pack and period."""
+    return zlib.crc32(f"supervise-cycle:{pack_id}:{period}".encode())
+
+
 def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = LOCK_WAIT_SECONDS) -> None:
     """Take the run lock of this pack and period, or fail with a clear message (PostgreSQL advisory lock; on
     SQLite the write transaction itself is exclusive: BEGIN IMMEDIATE waits for the other writer).
@@ -33,7 +38,7 @@ def lock_pack_period(conn: Connection, pack_id: str, period: str, wait: float = 
     and release the lock; a run still going after that is reported as in progress."""
     if conn.dialect.name != "postgresql":
         return
-    key = zlib.crc32(f"supervise-cycle:{pack_id}:{period}".encode())
+    key = run_lock_key(pack_id, period)
     deadline = time.monotonic() + wait
     while not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
         if time.monotonic() >= deadline:

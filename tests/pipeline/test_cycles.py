@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 import os
+import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -13,9 +15,10 @@ import sqlalchemy as sa
 
 from cli import cli
 from engine.errors import CycleError
-from engine.pipeline.cycles import PAUSE_AFTER_BATCH, list_cycles, replay_cycle, run_cycle, show_cycle
+from engine.pipeline.cycles import PAUSE_AFTER_BATCH, PAUSED_LINE, list_cycles, replay_cycle, run_cycle, show_cycle
 from engine.register.codes import make_uscc
 from engine.store import Store, schema
+from engine.store import cycles as qc
 from engine.store import entities as qe
 from tests.builders_engine import Register, tax, violation
 
@@ -143,6 +146,7 @@ def _cli(db_url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -150,17 +154,53 @@ def _cli(db_url: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def wait_until(condition, what: str, limit: float = 600.0) -> None:
-    """Poll an observable condition; ``limit`` only bounds a hung test, it is not a guess at how long work takes."""
+def read_stderr_until(proc: subprocess.Popen, line_start: str, limit: float = 600.0) -> str:
+    """What ``proc`` wrote on stderr up to and including the first line starting with ``line_start``, waiting for
+    its output (select on the pipe), not for a time; the process ending first, or ``limit`` passing (which only
+    bounds a hung test), fails the test with what it wrote."""
+    assert proc.stderr is not None
+    fd, seen = proc.stderr.fileno(), b""
     deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not any(line.startswith(line_start.encode()) for line in seen.splitlines()):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and selector.select(remaining), f"no '{line_start}' line: {seen.decode()}"
+            chunk = os.read(fd, 65536)
+            assert chunk, f"the process ended before printing '{line_start}': {seen.decode()}"
+            seen += chunk
+    return seen.decode()
 
 
-def paused_cycle_run(db_url: str, marker, *args: str) -> subprocess.Popen:
+def wait_for_exit(pids: list[int], what: str, limit: float = 600.0) -> None:
+    """Wait until every process of ``pids`` has ended, on a pidfd each (the kernel says when; no polling), also for
+    processes that are not our children; ``limit`` only bounds a hung test."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except ProcessLookupError:  # already gone
+            pass
+    try:
+        poller, left = select.poll(), set(fds)
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + limit
+        while left:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"gave up waiting for {what}"
+            for fd, _ in poller.poll(remaining * 1000):
+                left.discard(fd)
+                poller.unregister(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def paused_cycle_run(db_url: str, *args: str) -> subprocess.Popen:
     """Start 'cycle run' in a process of its own and return it once it has stored its first batch of decisions
-    (inside its open transaction) and waits there (engine.cycles test hook SUPERVISE_TEST_PAUSE_AFTER_BATCH)."""
+    (inside its open transaction) and waits there for a line on its stdin (engine.cycles test hook
+    SUPERVISE_TEST_PAUSE_AFTER_BATCH: it says so on stderr)."""
     proc = _cli(
         db_url,
         "cycle",
@@ -172,35 +212,29 @@ def paused_cycle_run(db_url: str, marker, *args: str) -> subprocess.Popen:
         "--as-of",
         "2026-04-30",
         *args,
-        env={PAUSE_AFTER_BATCH: str(marker)},
+        env={PAUSE_AFTER_BATCH: "1"},
     )
-    wait_until(lambda: marker.exists() or proc.poll() is not None, "the cycle's first batch")
-    assert proc.poll() is None, f"the cycle ended without pausing: {proc.communicate()}"
+    read_stderr_until(proc, PAUSED_LINE)
     return proc
 
 
-def killed_run_released(store: Store) -> None:
-    """Wait until the killed run's PostgreSQL backend has rolled back and released its run lock (SQLite: the
-    killed process's lock went with it)."""
+def killed_run_released(store: Store, pack_id: str = "tax-credit", period: str = "2025") -> None:
+    """Wait until the killed run's PostgreSQL backend has rolled back and released its run lock, by waiting for
+    that lock in the server (the wait ends when it is released; statement_timeout only bounds a hung test). SQLite:
+    the killed process's lock went with it."""
     if store.engine.dialect.name != "postgresql":
         return
-    held = sa.text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-
-    def released() -> bool:
-        with store.engine.connect() as conn:
-            return conn.execute(held).scalar_one() == 0
-
-    wait_until(released, "the killed run's database session to end")
+    with store.engine.connect() as conn:
+        conn.execute(sa.text("SET LOCAL statement_timeout = '600s'"))
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": qc.run_lock_key(pack_id, period)})
+        conn.rollback()
 
 
 @pytest.mark.slow
 def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store, tmp_path, monkeypatch):
     monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")  # the process is killed after the first of three batches
     bulk_register(store, 2500)
-    proc = paused_cycle_run(store.url, tmp_path / "paused")
+    proc = paused_cycle_run(store.url)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_run_released(store)
@@ -210,14 +244,13 @@ def test_sigkill_leaves_no_partial_cycle_and_rerun_succeeds(store, tmp_path, mon
 
 
 def test_pause_hook_resumes_when_told(sqlite_store, tmp_path):
-    """The hook the kill tests rely on: the run really waits at the marker, and finishes once told to go on."""
+    """The hook the kill tests rely on: the run really waits once it has said so on stderr (nothing committed), and
+    finishes once told to go on through its stdin."""
     reg = Register(sqlite_store)
     reg.entity(records=[tax(2025, 95)])
-    marker = tmp_path / "paused"
-    proc = paused_cycle_run(sqlite_store.url, marker)
+    proc = paused_cycle_run(sqlite_store.url)
     assert counts(sqlite_store)["cycles"] == 0  # stored, not committed
-    (tmp_path / "paused.go").touch()
-    out, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(input="go on\n", timeout=600)
     assert proc.returncode == 0, err
     assert "Cycle 1: tax-credit@2025" in out and counts(sqlite_store)["decisions"] == 1
 

@@ -28,7 +28,7 @@ from engine.pipeline.simulate import simulate
 from engine.store import Store, schema
 from policies import get_pack
 from tests.builders_engine import DEFAULT_TIER_RULES, mini_pack
-from tests.pipeline.test_cycles import bulk_register, counts, paused_cycle_run, wait_until
+from tests.pipeline.test_cycles import bulk_register, counts, paused_cycle_run, wait_for_exit
 from tests.pipeline.test_workers import decisions
 
 AS_OF = dt.date(2026, 4, 30)
@@ -186,12 +186,12 @@ def test_a_driver_killed_mid_run_leaves_no_partial_cycle(sqlite_store, spark_mas
     monkeypatch.setenv("SUPERVISE_CYCLE_BATCH", "1000")  # three batches: the driver is killed after writing the first
     bulk_register(sqlite_store, 2500)
     monkeypatch.setenv(spark_engine.WORK_DIR, str(tmp_path))  # the killed driver cannot remove its Parquet files
-    proc = paused_cycle_run(sqlite_store.url, tmp_path / "paused", "--engine", "spark", "--master", spark_master)
+    proc = paused_cycle_run(sqlite_store.url, "--engine", "spark", "--master", spark_master)
     jvms = _children(proc.pid)  # the driver's JVM (Spark's gateway), which ends with its Python process
     assert jvms
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in jvms), "the driver's JVM to end")
+    wait_for_exit(jvms, "the driver's JVM to end")
     assert counts(sqlite_store)["cycles"] == 0 and counts(sqlite_store)["decisions"] == 0
     result = run_cycle(sqlite_store, "tax-credit", "2025", as_of=AS_OF)  # the run lock went with the process
     assert result["entities"] == 2500

@@ -26,7 +26,7 @@ from engine.store import Store, schema
 from engine.store import entities as qe
 from engine.store import lists as ql
 from policies import get_pack
-from tests.pipeline.test_cycles import bulk_register, counts, killed_run_released, paused_cycle_run, wait_until
+from tests.pipeline.test_cycles import bulk_register, counts, killed_run_released, paused_cycle_run, wait_for_exit
 
 AS_OF = dt.date(2026, 4, 30)
 N = 3000
@@ -139,12 +139,14 @@ def test_workers_of_a_killed_cycle_exit_and_a_rerun_succeeds(store, monkeypatch,
     mark = f"SUPERVISE_TEST_MARK={uuid.uuid4().hex}"
     monkeypatch.setenv("SUPERVISE_WORKERS", "1")
     monkeypatch.setenv(*mark.split("=", 1))
-    proc = paused_cycle_run(store.url, tmp_path / "paused")  # its first batch is stored; the worker is running
+    proc = paused_cycle_run(store.url)  # its first batch is stored; the worker is running
     workers = [pid for pid in _marked(mark) if b"spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(workers) == 1, "the evaluation worker is not running while the cycle waits"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    wait_until(lambda: not _marked(mark), "the evaluation worker to exit after its parent was killed")
+    # the worker and multiprocessing's resource tracker: nothing started by the killed run may outlive it
+    wait_for_exit(_marked(mark), "the evaluation worker to exit after its parent was killed")
+    assert not _marked(mark)
     killed_run_released(store)
     assert counts(store)["cycles"] == 0 and counts(store)["decisions"] == 0
     monkeypatch.setenv("SUPERVISE_WORKERS", "0")

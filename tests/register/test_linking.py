@@ -7,6 +7,7 @@ import csv
 import pathlib
 import re
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +24,6 @@ from policies import base_limits, record_kinds
 from policies.loader import base_matching
 from tests.builders_matching import court_rows, matching_register
 from tests.conftest import cli_json, cli_run, write_csv
-from tests.pipeline.test_cycles import wait_until
 
 LIMITS = base_limits()
 
@@ -304,6 +304,15 @@ def test_cli_import_review_judge(store, tmp_path, codes):
     assert cli_json(store, "match", "祥誠物流", "--region", "350503")["code"] == codes["xc"]
 
 
+def _until_the_server_shows(condition, what: str, limit: float = 600.0) -> None:
+    """Ask the server again until it shows ``condition`` (a session waiting on a lock: PostgreSQL has no event a
+    client could wait on for that); ``limit`` only bounds a hung test."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_two_people_judging_one_key_at_once_are_serialised_on_postgresql(pg_url, tmp_path):
     """The first judgement holds the key's reviews locked; the second waits on it (seen in pg_locks, never a sleep)
     and, once the first commits, is refused naming it: one judgement, the held rows stored once."""
@@ -335,7 +344,7 @@ def test_two_people_judging_one_key_at_once_are_serialised_on_postgresql(pg_url,
             with store.engine.connect() as conn:
                 return conn.execute(waiting).scalar_one() > 0
 
-        wait_until(blocked, "the second judgement to wait on the first's lock")
+        _until_the_server_shows(blocked, "the second judgement to wait on the first's lock")
         tx.commit()
         first.close()
         thread.join()
