@@ -793,8 +793,9 @@ class Proposer:
 
     def _item(self, item: dict[str, Any], name: str, ldef: dict[str, Any]) -> tuple[Any, ...]:
         """What every entry of a list proposal (an outcome's item, shared by the decisions of its vector) has
-        alike: rule id, basis text, decision number, the proposal event's reason, and the entry's reason when it
-        names no fact (else None: filled per entry); kept with the item, so that its id stays the item's."""
+        alike: rule id, basis text, decision number, the proposal event's reason, the entry's reason as written
+        (the item's, else the list's title) and whether it names a fact (then filled per entry, see
+        :meth:`_reason`); kept with the item, so that its id stays the item's."""
         found = self.items.get(id(item))
         if found is None or found[0] is not item:
             text = str(item.get("reason") or ldef.get("title") or name)
@@ -804,17 +805,17 @@ class Proposer:
                 self._basis(item.get("basis") or ldef.get("basis")),
                 item.get("decision_no"),
                 f"proposed by cycle {self.cycle['id']}, rule {item.get('rule')}",
-                None if "{" in text or "}" in text else text,
+                text,
+                "{" in text or "}" in text,
             )
         return found
 
     @staticmethod
-    def _reason(item: dict[str, Any], ldef: dict[str, Any], name: str, facts: dict[str, Any] | str | bytes) -> str:
-        """The entry's reason: the item's (else the list's title) with the decision's facts filled in. ``facts``
-        may be their stored JSON text, decoded only for a reason that names a fact (one without braces is its own
-        text, as :func:`engine.values.fill` would give it)."""
-        text = str(item.get("reason") or ldef.get("title") or name)
-        if "{" not in text and "}" not in text:
+    def _reason(text: str, names_fact: bool, facts: dict[str, Any] | str | bytes) -> str:
+        """The entry's reason: ``text`` with the decision's facts filled in. ``facts`` may be their stored JSON
+        text, decoded only when the text names a fact (one without braces is its own text, as
+        :func:`engine.values.fill` would give it)."""
+        if not names_fact:
             return text
         return fill(text, json.loads(facts) if isinstance(facts, (str, bytes)) else facts)
 
@@ -868,7 +869,7 @@ class Proposer:
         rows = []
         proposal_reasons = []
         for prop, item, name, parts, relisting_of in wanted:
-            _, rule_id, basis, decision_no, proposal_reason, reason = self._item(item, name, parts["ldef"])
+            _, rule_id, basis, decision_no, proposal_reason, text, names_fact = self._item(item, name, parts["ldef"])
             proposal_reasons.append(proposal_reason)
             rows.append(
                 {
@@ -879,7 +880,7 @@ class Proposer:
                     "basis": basis,
                     "authority": self._authority(name, parts["ldef"], regions.get(prop["entity_id"]) or {}),
                     "decision_no": decision_no,
-                    "reason": reason if reason is not None else self._reason(item, parts["ldef"], name, prop["facts"]),
+                    "reason": self._reason(text, names_fact, prop["facts"]),
                     "cycle_id": cycle["id"],
                     "decision_id": prop["decision_id"],
                     "data": {
