@@ -301,7 +301,8 @@ def ids_in(conn: Connection, column: sa.ColumnElement[int], ids: Sequence[int]) 
     """``column`` is one of ``ids`` (integers), bound as one value however many there are: PostgreSQL
     ``= ANY(array)``, SQLite ``IN (SELECT value FROM json_each(text))`` with the ids as a JSON array. A plain
     ``IN (...)`` list has SQLAlchemy coerce, render and bind each value, which on thousands of ids cost more than
-    the query (and SQLite's older builds allow at most 999 bound values)."""
+    the query (and SQLite's older builds allow at most 999 bound values). The ids are part of the statement: for a
+    prebuilt statement whose list comes as a named parameter at execution, use :func:`any_of`."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
