@@ -46,6 +46,7 @@ PARALLEL_MIN = 100_000  # registers smaller than this are evaluated in this proc
 # (or its end), so that a test can kill it at a known point: the test reads the line, it does not poll.
 PAUSE_AFTER_BATCH = "SUPERVISE_TEST_PAUSE_AFTER_BATCH"
 PAUSED_LINE = "SUPERVISE_TEST_PAUSED"
+HOLD_LOCK = "SUPERVISE_TEST_HOLD"  # test hook of _cycle_transaction
 
 
 def _pause_for_test() -> None:
@@ -274,18 +275,14 @@ def _cycle_transaction(store: Store, pack_id: str, period: str) -> Iterator[Conn
     """The cycle's transaction. SQLite: its write lock is the run lock; a run that cannot get it within the lock
     wait (another run or an import is writing) stops with the same message as on PostgreSQL, storing nothing.
 
-    Test hook: with ``SUPERVISE_TEST_HOLD=PATH`` set, the run creates ``PATH.locked`` once it holds the
-    transaction and the run lock, and waits until ``PATH`` is removed (so a test can start a second run while this one holds it)."""
+    Test hook: with ``SUPERVISE_TEST_HOLD`` set, the run takes the run lock, prints PAUSED_LINE on stderr once it
+    holds the transaction and the lock, and waits for a line on stdin (so a test can start a second run while this
+    one holds them, and let it go on by writing a line)."""
     try:
         with store.transaction() as conn:
-            hold = os.environ.get("SUPERVISE_TEST_HOLD")
-            if hold:
+            if os.environ.get(HOLD_LOCK):
                 q.lock_pack_period(conn, pack_id, period)  # PostgreSQL: the run lock (taken again below, re-entrant)
-                with open(hold + ".locked", "w", encoding="utf-8") as handle:
-                    handle.write(str(os.getpid()))
-                deadline = time.monotonic() + 600
-                while os.path.exists(hold) and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                _pause_for_test()
             yield conn
     except DatabaseLocked as exc:
         raise CycleError(

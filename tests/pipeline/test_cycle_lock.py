@@ -1,8 +1,9 @@
 """Two `cycle run` processes at once: one wins, the other stops with the documented message and stores nothing
 (README: "Two runs started at once: one wins, the other stops with a message"), on SQLite and PostgreSQL.
 
-The processes are real; they are synchronised on files the winner creates and the test removes
-(``SUPERVISE_TEST_HOLD``), never on a sleep: the winner holds its transaction until the loser has finished.
+The processes are real; they are synchronised on what the winner says (``SUPERVISE_TEST_HOLD``: it prints a line on
+stderr once it holds the lock, and waits for a line on stdin), never on a sleep: the winner holds its transaction
+until the loser has finished.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import sqlalchemy as sa
 
+from engine.pipeline.cycles import HOLD_LOCK, PAUSED_LINE
 from engine.store import Store, schema
 from tests.builders_engine import Register, tax
+from tests.pipeline.test_cycles import read_stderr_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARGS = ("cycle", "run", "--policy", "tax-credit", "--period", "2025", "--as-of", "2026-04-30")
@@ -25,6 +27,7 @@ def _cli(db_url: str, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
         env={**os.environ, "SUPERVISE_DB": db_url, **env},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,24 +40,13 @@ def _cycles(store: Store) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(schema.cycles)).scalar_one()
 
 
-def _wait_for(path: str, proc: subprocess.Popen) -> None:
-    """Until the winner says it holds the lock (or dies: then its error is the test failure)."""
-    deadline = time.monotonic() + 120
-    while not os.path.exists(path):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the first run never took its lock"
-        time.sleep(0.02)
-
-
-def test_the_second_of_two_concurrent_runs_stops_with_the_documented_message(store, tmp_path):
+def test_the_second_of_two_concurrent_runs_stops_with_the_documented_message(store):
     reg = Register(store)
     for score in (95, 80, 55, 20):
         reg.entity(records=[tax(2025, score)])
-    hold = str(tmp_path / "hold")
-    open(hold, "w").close()
-    winner = _cli(store.url, *ARGS, SUPERVISE_TEST_HOLD=hold)
+    winner = _cli(store.url, *ARGS, **{HOLD_LOCK: "1"})
     try:
-        _wait_for(hold + ".locked", winner)
+        read_stderr_until(winner, PAUSED_LINE)
         # the winner holds its transaction (SQLite: the write lock; PostgreSQL: the run lock) until we let go
         loser = _cli(store.url, *ARGS, SUPERVISE_LOCK_WAIT="1")
         out, err = loser.communicate(timeout=120)
@@ -67,8 +59,7 @@ def test_the_second_of_two_concurrent_runs_stops_with_the_documented_message(sto
         assert winner.poll() is None  # the loser did not wait for the winner to finish
         assert _cycles(store) == 0
     finally:
-        os.unlink(hold)
-    out, err = winner.communicate(timeout=300)
+        out, err = winner.communicate("go on\n", timeout=300)
     assert winner.returncode == 0, err
     assert _cycles(store) == 1
     # once the winner has committed, a second run is told the cycle exists (and how to get a new revision)
