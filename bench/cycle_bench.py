@@ -9,8 +9,8 @@ register built earlier (same N and seed) and only clears what earlier cycles wro
 Then, per pack, a fresh child process runs ``engine.pipeline.cycles.run_cycle`` (one transaction, lists proposed, summary
 written) and reports the stage timings from the cycle summary: the evaluation (load, facts, evaluate; in a worker
 process on a register of 100,000 entities or more, overlapping the writes) and the writes of the cycle process
-(store: decisions; lists: proposals, batch by batch), pack load, previous tiers and summary measured around the real
-functions, entities/s, peak RSS of the cycle process and of its worker (so the register build is not in it), the
+(store: decisions; lists: proposals, batch by batch), pack load and summary measured around the real functions (the
+previous cycle's tiers are read batch by batch in the load stage), entities/s, peak RSS of the cycle process and of its worker (so the register build is not in it), the
 number of distinct vectors and of durable-rules evaluations. A second child computes the same facts again and times a
 plain-Python evaluation of the pack's rules over them (per entity: predicate vector, every tier/list/measure/notice
 rule's condition with ``engine.conditions.evaluate``, the tier with ``engine.decisions.decide_tier``; no memo, no
@@ -519,12 +519,12 @@ def clear_cycles(url: str) -> float:
 
 
 def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
-    """Run one cycle through engine.pipeline.cycles.run_cycle; time the pack load, previous tiers and summary around the real
+    """Run one cycle through engine.pipeline.cycles.run_cycle; time the pack load and summary around the real
     calls (the stages, list proposals included, come from the cycle summary)."""
     import engine.pipeline.cycles as cyc
     from engine.store import cycles as qc
 
-    extra = {"pack_load": 0.0, "previous_tiers": 0.0, "summary": 0.0, "store_cpu": 0.0, "lists_cpu": 0.0}
+    extra = {"pack_load": 0.0, "summary": 0.0, "store_cpu": 0.0, "lists_cpu": 0.0}
 
     def timed(name, fn, clock=time.perf_counter):
         def wrapper(*a, **k):
@@ -538,7 +538,6 @@ def child_cycle(url: str, pack: str, period: str, as_of: dt.date) -> dict:
 
     cyc._load_version = timed("pack_load", cyc._load_version)
     cyc._summary = timed("summary", cyc._summary)
-    qc.tiers_of = timed("previous_tiers", qc.tiers_of)
     # CPU seconds of the cycle process's two write stages (their wall times, in the summary, count the waits
     # for a core: the cycle process shares two cores with its workers)
     cpu = time.thread_time  # the sink runs in the cycle process's main thread
@@ -743,8 +742,12 @@ def report(c: dict, p: dict) -> None:
     print(f"  entities evaluated   {n:>12,}")
     print(f"  {'pack load+validate':<20} {c['extra']['pack_load']:>10.2f} s  (policies.get_pack, before the stages)")
     print(
-        f"  {'previous tiers':<20} {c['extra']['previous_tiers']:>10.2f} s"
-        + (f"  (previous cycle {c['previous_cycle']})" if c["previous_cycle"] else "  (no previous cycle)")
+        f"  {'previous tiers':<20} "
+        + (
+            f"cycle {c['previous_cycle']}'s, read batch by batch in the load stage"
+            if c["previous_cycle"]
+            else "no previous cycle"
+        )
     )
     print(
         f"  evaluation, {'in ' + str(workers) + ' worker process(es), overlapping the writes' if workers else 'in the cycle process'}:"

@@ -66,7 +66,9 @@ class Period:
 class SourceCycle:
     """The stored cycle of another pack (or of this one, for an earlier period) that a ``decision`` fact reads:
     which cycle it is (named in explanations and recorded in the reading cycle for replay) and the tiers it gave,
-    entity id -> tier (all of them for a cycle, only the entity's for one evaluation)."""
+    entity id -> tier (only the entity's for one evaluation). ``ranged``: the tiers are those of the batch being
+    evaluated, refilled for each batch by the process that reads it (engine.pipeline.parallel.BatchEvaluator.load),
+    so that no process holds a whole cycle's."""
 
     id: int
     pack: str
@@ -74,6 +76,7 @@ class SourceCycle:
     revision: int
     as_of: dt.date
     tiers: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
+    ranged: bool = field(default=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         """What a reading cycle records of it (its summary's ``sources``) and ``evaluate --json`` shows."""

@@ -109,7 +109,8 @@ def resolve_sources(
     with ``period: period-N`` the one whose rated period is this evaluation's period shifted by N, else the
     latest. None stands for no such cycle where the fact says ``missing: none``; otherwise no cycle is a
     CycleError naming the pack, the date and the cycle to run: the engine never guesses a grade. The tiers are
-    those of ``entity_ids`` only when given (one evaluation), else of every entity the cycle decided."""
+    those of ``entity_ids`` when given (one evaluation); else none are read here: the source is ``ranged``, its
+    tiers read batch by batch where each batch is evaluated."""
     out: dict[str, SourceCycle | None] = {}
     reading = Period.at(version.period, as_of)
     facts = version.source_facts()
@@ -146,17 +147,18 @@ def resolve_sources(
                 f"has {which} in force on {as_of.isoformat()}{known}; nothing was evaluated. Run a {pack_id} cycle "
                 f"first ('{run} --as-of {as_of.isoformat()}' or an earlier as-of date), then evaluate again."
             )
-        if entity_ids is None:
-            tiers = q.tiers_of(conn, row["id"])
-        else:
+        tiers: dict[int, str] = {}
+        if entity_ids is not None:
             found = {e: q.tiers_of_entity(conn, row["id"], e) for e in entity_ids}
             tiers = {e: t for e, t in found.items() if t is not None}
-        out[key] = SourceCycle(row["id"], pack_id, row["period"], row["revision"], row["as_of"], tiers)
+        out[key] = SourceCycle(
+            row["id"], pack_id, row["period"], row["revision"], row["as_of"], tiers, ranged=entity_ids is None
+        )
     return out
 
 
 def recorded_sources(conn: Connection, version: PackVersion, cycle: dict) -> dict[str, SourceCycle | None]:
-    """The source cycles a stored cycle read (its summary's ``sources``), with their tiers, for its replay: the same
+    """The source cycles a stored cycle read (its summary's ``sources``; ranged: their tiers read batch by batch), for its replay: the same
     cycles, even when a newer revision of one has been stored since. A cycle stored before its pack read other
     cycles' decisions recorded none: they are found again as known when it started."""
     recorded = (cycle.get("summary") or {}).get("sources")
@@ -169,7 +171,7 @@ def recorded_sources(conn: Connection, version: PackVersion, cycle: dict) -> dic
             out[key] = None
             continue
         c = q.get_cycle(conn, int(item["cycle"]))
-        out[key] = SourceCycle(c["id"], c["pack_id"], c["period"], c["revision"], c["as_of"], q.tiers_of(conn, c["id"]))
+        out[key] = SourceCycle(c["id"], c["pack_id"], c["period"], c["revision"], c["as_of"], {}, ranged=True)
     return out
 
 
@@ -220,7 +222,7 @@ def evaluate_register(
     version: PackVersion,
     as_of: dt.date,
     sink: Sink,
-    previous: dict[int, str] | None = None,
+    previous: int | None = None,
     known_at: dt.datetime | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
@@ -235,7 +237,8 @@ def evaluate_register(
     ``url`` while the sink runs here; ``spark`` (a Spark master: ``local[2]``, ``spark://host:7077``, ``yarn``)
     evaluates on Spark instead (engine.pipeline.spark), with the same sink calls. ``facts_json`` False: the rows
     carry None for the facts JSON (a sink that does not store them; local evaluation only); ``meanwhile`` is called
-    once before the first batch, while the workers start (local evaluation only). ``progress`` is told the
+    once before the first batch, while the workers start (local evaluation only). ``previous`` is the id of the
+    cycle whose tiers the pack's 'previous' facts read (None: no previous cycle). ``progress`` is told the
     register's size, then advanced per batch."""
     if progress is not None:
         announce(progress, qe.entity_count(conn))
@@ -351,7 +354,7 @@ def run_cycle(
         check_authorities(conn, version)
         pv_id = q.ensure_policy_version(conn, version)
         prev = q.previous_cycle(conn, pack_id, as_of)
-        previous = q.tiers_of(conn, prev["id"]) if prev else {}
+        previous = prev["id"] if prev else None  # its tiers are read batch by batch where each is evaluated
         # Decisions of other cycles this pack reads (a cycle of the tax pack for 银税互动): the ones committed by now.
         decided = resolve_sources(conn, version, as_of, started)
         cycle_id = q.create_cycle(
@@ -638,7 +641,7 @@ def replay_cycle(
                 f"the stored body was altered."
             )
         prev = q.previous_cycle(conn, c["pack_id"], c["as_of"], before=c["started_at"])
-        previous = q.tiers_of(conn, prev["id"]) if prev else {}
+        previous = prev["id"] if prev else None
         decided = recorded_sources(conn, version, c)
         keys = {oid: o["key"] for oid, o in q.outcomes_of(conn, cycle_id).items()}
         stored = {

@@ -36,13 +36,14 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
 from engine.facts import SourceCycle
 from engine.model import PackVersion
 from engine.store import Store, export_snapshot
+from engine.store import cycles as qc
 from engine.store import entities as qe
 from engine.store import records as rq
 from policies.loader import version_from_body
@@ -59,11 +60,13 @@ class BatchEvaluator:
         self,
         version: PackVersion,
         as_of: dt.date,
-        previous: dict[int, str] | None = None,
+        previous: int | None = None,
         known_at: dt.datetime | None = None,
         decided: dict[str, SourceCycle | None] | None = None,
         facts_json: bool = True,
     ):
+        # ``previous``: the id of the cycle whose tiers the 'previous' facts read; they are read with each batch
+        # (load), as are those of the ``ranged`` decision sources: no process holds a whole cycle's tiers.
         # ``facts_json``: False leaves the facts out of the rows (None in their place) for a sink that does not
         # store them (simulate, replay): their serialisation was about a sixth of the evaluation.
         self.facts_json = facts_json
@@ -78,7 +81,12 @@ class BatchEvaluator:
         self.compute = self.ev.facts.compute_stored
         self.values = self.ev.facts.values
         # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers.
-        self.prev_get = previous.get if previous and self.ev.facts.needs_previous else None
+        self.previous_cycle = previous if self.ev.facts.needs_previous else None
+        self.previous_tiers: dict[int, str] = {}  # those of the batch last loaded
+        self.prev_get = self.previous_tiers.get if self.previous_cycle is not None else None
+        self.ranged = [  # (cycle id, the dict its facts read): refilled for each batch
+            (c.id, cast(dict[int, str], c.tiers)) for c in (decided or {}).values() if c is not None and c.ranged
+        ]
         self.subjects = set(version.pack.meta.get("subjects") or [])
         self.per_key: dict[str, tuple] = {}  # vector key -> (tier, ratio, per_year, forced)
         self.timings: dict[str, float] = {"load": 0.0, "facts": 0.0, "evaluate": 0.0}
@@ -90,8 +98,13 @@ class BatchEvaluator:
 
     def load(self, conn, first: int, last: int) -> tuple[list[dict], dict[int, list]]:
         """The load step: the entities with ids in [first, last] and the records their evaluation reads (entity id
-        -> records in (date, kind, id) order), as of this evaluator's date and knowledge date."""
+        -> records in (date, kind, id) order), as of this evaluator's date and knowledge date; the tiers of the
+        previous cycle (``previous_tiers``) and of the ranged decision sources for those ids are read too."""
         t0 = time.perf_counter()
+        if self.previous_cycle is not None:
+            qc.tiers_between(conn, self.previous_cycle, first, last, self.previous_tiers)
+        for cycle_id, tiers in self.ranged:
+            qc.tiers_between(conn, cycle_id, first, last, tiers)
         batch = qe.entities_between(conn, first, last)
         records = (
             rq.records_for_range(conn, first, last, self.as_of, self.kinds, self.known_at)
@@ -114,7 +127,7 @@ class BatchEvaluator:
         ``known`` defaults to this evaluator's own memo, so that each key's outcome is reported once over the
         batches it evaluates (what the sink needs); pass a fresh dict to report every key the batch uses (a Spark
         task, whose result must not depend on the tasks the same worker ran before). ``previous`` replaces the
-        previous tiers given at construction (a Spark task gets those of its own entities)."""
+        previous tiers of the batch loaded (a Spark task gets those of its own entities)."""
         clock = time.perf_counter
         t1 = clock()
         entities = [e for e in batch if e["entity_type"] in self.subjects] if self.subjects else batch
@@ -160,7 +173,7 @@ def evaluate_batches(
     ranges: Sequence[tuple[int, int]],
     sink: Sink,
     *,
-    previous: dict[int, str] | None = None,
+    previous: int | None = None,
     known_at: dt.datetime | None = None,
     workers: int = 0,
     url: str | None = None,

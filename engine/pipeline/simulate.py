@@ -47,7 +47,7 @@ def simulate(
         base = q.get_cycle(conn, against) if against is not None else q.latest_cycle(conn, pack.id)
         as_of = as_of or (base["as_of"] if base else dt.date.today())
         version = pack.version_at(as_of)
-        previous = _previous_tiers(conn, version, as_of)
+        previous = _previous_cycle(conn, version, as_of)
         combos: Counter = Counter()
         drafts: dict[str, dict] = {}
         stream = _Merge(qr.iter_register_decisions(conn, base["id"] if base else None), combos)
@@ -99,12 +99,12 @@ def simulate(
     return Simulation(result)
 
 
-def _previous_tiers(conn: Connection, version: PackVersion, as_of: dt.date) -> dict[int, str]:
-    """The tiers a real cycle would see as 'previous' (only loaded when a fact of the pack reads them)."""
+def _previous_cycle(conn: Connection, version: PackVersion, as_of: dt.date) -> int | None:
+    """The cycle a real cycle would see as 'previous' (only looked up when a fact of the pack reads it)."""
     if not any("previous" in (f.source or {}) for f in version.source_facts().values()):
-        return {}
+        return None
     prev = q.previous_cycle(conn, version.pack.id, as_of)
-    return q.tiers_of(conn, prev["id"]) if prev else {}
+    return prev["id"] if prev else None
 
 
 def _slim(outcome: dict) -> dict:

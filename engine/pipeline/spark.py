@@ -150,7 +150,7 @@ def evaluate_on_spark(
     sink: Sink,
     *,
     master: str,
-    previous: dict[int, str] | None = None,
+    previous: int | None = None,
     known_at: dt.datetime | None = None,
     progress: Callable[[int], None] | None = None,
     decided: dict[str, SourceCycle | None] | None = None,
@@ -193,8 +193,9 @@ def evaluate_on_spark(
     }
     try:
         schema = _input_schema(pa, len(keys))
-        # Only a pack with a 'previous: tier' fact reads the previous cycle's tiers (as BatchEvaluator does).
-        prev_get = previous.get if previous and be.ev.facts.needs_previous else None
+        # The tiers of the previous cycle and of the decision sources: those of each batch, read by be.load (only a
+        # pack with a 'previous: tier' fact reads the previous cycle's).
+        prev_get = be.prev_get
         tiers_get = [c.tiers.get for k in keys for c in [(decided or {})[k]] if c is not None]
         os.makedirs(os.path.join(work, "in"))
         for n, (first, last) in enumerate(ranges):

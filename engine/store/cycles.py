@@ -176,18 +176,16 @@ def committed_cycles(
     return sorted(newest.values(), key=lambda r: (r["as_of"], r["id"]), reverse=True)
 
 
-def tiers_of(conn: Connection, cycle_id: int) -> dict[int, str]:
-    """entity id -> tier in a cycle. A million pairs: read with the cyclic collector paused (it ran over every
-    row tuple and doubled the time), one str object per tier."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        rows = conn.execute(sa.select(DE.c.entity_id, DE.c.tier).where(DE.c.cycle_id == cycle_id)).all()
-        same: dict[str, str] = {}
-        return {entity_id: same.setdefault(tier, tier) for entity_id, tier in rows}
-    finally:
-        if collecting:
-            gc.enable()
+def tiers_between(conn: Connection, cycle_id: int, first: int, last: int, into: dict[int, str]) -> None:
+    """Fill ``into`` (emptied first) with entity id -> tier in a cycle for the entities with ids in [first, last]:
+    read where the batch is evaluated (the unique index on (cycle, entity)), so that no process holds a whole
+    cycle's (a million pairs)."""
+    into.clear()
+    same: dict[str, str] = {}
+    rows = conn.execute(
+        sa.select(DE.c.entity_id, DE.c.tier).where(DE.c.cycle_id == cycle_id, DE.c.entity_id.between(first, last))
+    )
+    into.update((entity_id, same.setdefault(tier, tier)) for entity_id, tier in rows)
 
 
 def get_cycle(conn: Connection, cycle_id: int) -> dict[str, Any]:
@@ -266,7 +264,7 @@ def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
 
 def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
     """Entity id -> (tier, ratio, per_year, forced, outcome id) of every decision of a cycle (what replay compares);
-    a million pairs read with the cyclic collector paused, as ``tiers_of`` does."""
+    a million pairs read with the cyclic collector paused (it ran over every row tuple and doubled the time)."""
     collecting = gc.isenabled()
     gc.disable()
     try:

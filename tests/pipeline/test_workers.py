@@ -26,6 +26,7 @@ from engine.store import Store, schema
 from engine.store import entities as qe
 from engine.store import lists as ql
 from policies import get_pack
+from tests.builders_engine import DEFAULT_TIER_RULES, mini_pack
 from tests.pipeline.test_cycles import bulk_register, counts, killed_run_released, paused_cycle_run, wait_for_exit
 
 AS_OF = dt.date(2026, 4, 30)
@@ -90,6 +91,42 @@ def test_simulate_and_replay_in_two_workers_agree_with_one_process(store, small_
         results[workers] = sim
     assert results["0"] == results["2"]
     assert results["2"]["changes"]["unchanged"] == N
+
+
+def test_tiers_read_batch_by_batch_in_the_workers_decide_as_in_one_process(store, small_batches, monkeypatch, tmp_path):
+    """The previous cycle's tiers ('previous: tier') and a decision source's (bank-tax reads tax-credit's) are read
+    with each batch where it is evaluated, not handed to the workers whole: two workers decide as one process."""
+    bulk_register(store, N)
+    pack = mini_pack(
+        tmp_path,
+        tier_rules=DEFAULT_TIER_RULES
+        + '\n      - {id: c-again, tier: C, priority: 60, when: "prev in [C]", basis: {doc: doc1}}',
+    )
+    pack.write_text(
+        pack.read_text(encoding="utf-8").replace(
+            "      bad: {",
+            "      prev: {label: 上期等级, type: enum, values: [A, B, C], source: {previous: tier}}\n      bad: {",
+        ),
+        encoding="utf-8",
+    )
+    first = run_cycle(store, str(pack), "2024", as_of=dt.date(2025, 4, 30))
+    run_cycle(store, "tax-credit", "2025", as_of=AS_OF)
+    cycles_of = {}
+    for workers, period in (("2", "2025"), ("0", "2025-12")):
+        monkeypatch.setenv("SUPERVISE_WORKERS", workers)
+        mine = run_cycle(store, str(pack), period, as_of=AS_OF)
+        assert mine["workers"] == int(workers) and mine["changes"]["previous_cycle"] == first["cycle"]
+        bank = run_cycle(store, "bank-tax", "2025", as_of=AS_OF, rerun=workers == "0")
+        assert bank["workers"] == int(workers)
+        cycles_of[workers] = (mine["cycle"], bank["cycle"])
+    for k in (0, 1):
+        assert decisions(store, cycles_of["2"][k]) == decisions(store, cycles_of["0"][k])
+    mine = decisions(store, cycles_of["2"][0]).values()
+    # the previous tiers reached the facts, and held in C some entities that their score alone puts higher
+    assert {d[-1].get("prev") for d in mine} == {"A", "B", "C"}
+    assert any(d[1] == "C" and d[-1]["prev"] == "C" and d[-1].get("score", 0) >= 50 for d in mine)
+    graded = {d[-1].get("tax_grade") for d in decisions(store, cycles_of["2"][1]).values()}
+    assert len(graded - {None}) >= 3  # the tax grades reached the bank-tax facts
 
 
 def test_an_error_in_a_worker_is_raised_with_its_message(store, tmp_path):
