@@ -139,3 +139,31 @@ def typo_passing_uscc(good: str) -> str:
             except CodeError:
                 continue
     raise AssertionError("no typo of this number passes the USCC check")
+
+
+def penalty_row(code: str, **over) -> dict:
+    """A serious food-safety penalty of the entity ``code`` as a records-file row (``over`` changes columns)."""
+    row = {
+        "code": code,
+        "kind": "penalty",
+        "date": "2025-11-03",
+        "severity": "serious",
+        "decision_no": "泉市监罚〔2025〕12号",
+        "authority": "泉州市市场监督管理局",
+        "field": "food",
+        "amount": "200000",
+        "fulfilled_on": "",
+        "annulled_on": "",
+    }
+    return row | over
+
+
+def abnormal_row(code: str, removed_on: str = "") -> dict:
+    """An abnormal-operation entry of ``code`` as a records-file row (removed on ``removed_on``, if given)."""
+    return {
+        "code": code,
+        "kind": "abnormal_operation",
+        "date": "2025-08-01",
+        "cause": "annual_report_missing",
+        "removed_on": removed_on,
+    }

@@ -30,6 +30,8 @@ from engine.store import records as rq
 from engine.store import schema
 from policies import get_pack
 from tests.builders_engine import Register, tax
+from tests.builders_engine import abnormal_row as abnormal
+from tests.builders_engine import penalty_row as penalty
 
 AS_OF = dt.date(2026, 4, 30)
 FIELDS = ("food", "quality", "consumer", "drugs", "advertising", "other")
@@ -479,14 +481,6 @@ def test_record_rows_of_some_kinds_are_those_of_all_kinds_filtered(store, factor
         row = factory.entity(code=factory.uscc(region="350503"), region="350503", entity_type="enterprise")
         codes.append(row["code"])
         cli_run(store, "import", "entities", str(write_csv(tmp_path / "e.csv", [row])))
-
-    def penalty(code: str, **over: str) -> dict:
-        row = {"code": code, "kind": "penalty", "date": "2025-11-03", "severity": "serious", "field": "food"}
-        return row | {"decision_no": "罚1号", "authority": "泉州市市场监督管理局", "amount": "1000"} | over
-
-    def abnormal(code: str, removed_on: str = "") -> dict:
-        row = {"code": code, "kind": "abnormal_operation", "date": "2025-08-01", "cause": "annual_report_missing"}
-        return row | {"removed_on": removed_on}
 
     rows = [penalty(c, decision_no=f"罚{i}号") for i, c in enumerate(codes)] + [abnormal(c) for c in codes]
     cli_run(store, "import", "records", str(write_csv(tmp_path / "a.csv", rows)))

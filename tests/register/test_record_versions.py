@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from cli import cli
 from engine.access import users
 from engine.store import Store, schema
+from tests.builders_engine import abnormal_row as abnormal
+from tests.builders_engine import penalty_row as penalty
 from tests.conftest import cli_json, cli_run, write_csv
 
 REGION = "350503"  # 泉州 (the shipped packs' authorities cover 3505)
@@ -29,32 +31,6 @@ def entity(store, factory, tmp_path):
     row = factory.entity(code=factory.uscc(region=REGION), region=REGION, entity_type="enterprise")
     run(store, "import", "entities", str(write_csv(tmp_path / "e.csv", [row])))
     return row["code"]
-
-
-def penalty(code: str, **over) -> dict:
-    row = {
-        "code": code,
-        "kind": "penalty",
-        "date": "2025-11-03",
-        "severity": "serious",
-        "decision_no": "泉市监罚〔2025〕12号",
-        "authority": "泉州市市场监督管理局",
-        "field": "food",
-        "amount": "200000",
-        "fulfilled_on": "",
-        "annulled_on": "",
-    }
-    return row | over
-
-
-def abnormal(code: str, removed_on: str = "") -> dict:
-    return {
-        "code": code,
-        "kind": "abnormal_operation",
-        "date": "2025-08-01",
-        "cause": "annual_report_missing",
-        "removed_on": removed_on,
-    }
 
 
 def tiers(store: Store, cycle_id: int) -> dict[str, str]:
