@@ -43,6 +43,7 @@ def import_entities(
         progress=progress,
         encoding=encoding,
         report=report,
+        parallel=None,  # a large file is read and parsed in a second process while this one writes
     )
     intake.org_code_summary(report)
     return report
@@ -111,6 +112,7 @@ def import_records(
         encoding=encoding,
         dry_run=dry_run,
         report=report,
+        parallel=None,  # a large file is read and parsed in a second process while this one writes
     )
     if written.repeated:
         report.warnings.append(
