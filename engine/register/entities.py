@@ -93,7 +93,8 @@ def import_records(
                     reason += f" ({exc})"
                 reject(row, "code", reason)
                 continue
-            good.append(parsed | {"entity_id": entity_id})
+            parsed["entity_id"] = entity_id  # the parsed row is this import's own: no copy
+            good.append(parsed)
         return good
 
     linker = None if match is None else linking.Linker(match, pathlib.Path(path), actor, report, write, dry_run)
