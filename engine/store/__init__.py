@@ -375,12 +375,12 @@ def _json_texts(column: Sequence[Any], dumps: Callable[[Any], str], plain: bool)
     those defaults for the whole column (json.dumps builds one per value): the same text."""
     from json import encoder
 
-    make = encoder.c_make_encoder
+    make = getattr(encoder, "c_make_encoder", None)  # the C accelerator, None without it
     if not plain or make is None:
         return [dumps(v) for v in column]
     # Its markers dict guards against circular containers and is empty again after each value it encodes; an
     # exception ends the whole insert, and the next one builds a new encoder.
-    ascii_text = encoder.c_encode_basestring_ascii or encoder.py_encode_basestring_ascii
+    ascii_text = getattr(encoder, "c_encode_basestring_ascii", None) or encoder.py_encode_basestring_ascii
     encode = make({}, json.JSONEncoder().default, ascii_text, None, ": ", ", ", False, False, True)
     join = "".join
     return [join(encode(v, 0)) if v.__class__ is dict or v.__class__ is list else dumps(v) for v in column]
