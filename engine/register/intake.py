@@ -947,8 +947,8 @@ def _validated(
 # A file at least this large is read and parsed in a forked worker process while this one resolves and writes
 # the chunks before (run_import's ``parallel``); a smaller one in this process (the fork would cost more).
 PARALLEL_MIN_BYTES = 2 * 2**20
-WORKER_BATCH = 2000  # rows a worker sends at a time
-WORKER_QUEUE = 16  # batches received and not yet used, at most
+WORKER_BATCH = 500  # rows a worker sends at a time (a batch of a few hundred stays in the CPU caches while it is built)
+WORKER_QUEUE = 64  # batches received and not yet used, at most
 
 
 def _use_worker(path: pathlib.Path, parallel: bool | None) -> bool:
@@ -1002,6 +1002,27 @@ def _apply(report: ImportReport, delta: dict[str, Any]) -> None:
             setattr(report, name, getattr(report, name) + change)
 
 
+class _SentRow(Row):
+    """A row the worker sent as its cells (its columns are the file's): ``data`` is made from them when it is first
+    read, which for most rows is never (the rejects file and a linked row's review are what read it)."""
+
+    def __init__(self, number: int, columns: tuple[str, ...], cells: tuple[Any, ...]):
+        self.number = number
+        self.errors = []
+        self._columns, self._cells = columns, cells
+        self._data: dict[str, Any] | None = None
+
+    @property  # a field of Row, a property here: the same attribute to its readers
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = dict(zip(self._columns, self._cells))
+        return self._data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
+
+
 def _work(
     out: Any,
     path: pathlib.Path,
@@ -1020,17 +1041,23 @@ def _work(
     since = _snapshot(report)
     state = _report_state(report)
     batch: list[tuple[Any, ...]] = []
+    columns: tuple[str, ...] = ()  # the first row's column names: a row with the same ones is sent as its cells
     try:
         for row, parsed, errors in _parse_each(read_rows(path, encoding, report.warnings), parse):
             delta = None
             if _report_state(report) != state:
                 delta = _report_delta(report, since)
                 state = _report_state(report)
-            batch.append((row.number, row.data, row.errors or None, parsed, errors or None, delta))
+            data: Any = row.data
+            if not columns:
+                columns = tuple(data)
+            elif tuple(data) == columns:
+                data = tuple(data.values())
+            batch.append((row.number, data, row.errors or None, parsed, errors or None, delta))
             if len(batch) >= WORKER_BATCH:
-                out.send_bytes(pickle.dumps(("rows", batch), protocol=pickle.HIGHEST_PROTOCOL))
+                out.send_bytes(pickle.dumps(("rows", columns, batch), protocol=pickle.HIGHEST_PROTOCOL))
                 batch = []
-        out.send_bytes(pickle.dumps(("rows", batch), protocol=pickle.HIGHEST_PROTOCOL))
+        out.send_bytes(pickle.dumps(("rows", columns, batch), protocol=pickle.HIGHEST_PROTOCOL))
         out.send_bytes(pickle.dumps(("end", _report_delta(report, since)), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as exc:  # noqa: BLE001 - whatever stopped the reading is raised in the importing process
         if isinstance(exc, IntakeError):
@@ -1114,13 +1141,16 @@ def _parsed_in_worker(
                 if collecting:
                     gc.enable()
             if kind == "rows":
-                for number, data, read_errors, parsed, errors, delta in body[0]:
+                columns = body[0]
+                for number, data, read_errors, parsed, errors, delta in body[1]:
                     if delta:
                         _apply(report, delta)
+                    row = _SentRow(number, columns, data) if data.__class__ is tuple else Row(number, data)
                     if read_errors:
-                        yield Row(number, data, read_errors), parsed, read_errors
+                        row.errors = read_errors
+                        yield row, parsed, read_errors
                     else:
-                        yield Row(number, data), parsed, errors or []
+                        yield row, parsed, errors or []
             elif kind == "end":
                 if body[0]:
                     _apply(report, body[0])
