@@ -58,6 +58,21 @@ def _count_workers(monkeypatch) -> list[int]:
     return started
 
 
+def _untimed(value: Any) -> Any:
+    """``value`` with every timestamp in it (a datetime, ISO text) replaced by 'time' (when a row was linked or held
+    is the clock's)."""
+    import datetime as dt
+    import re
+
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d", value):
+        return "time"
+    return "time" if isinstance(value, dt.datetime) else value
+
+
 def _run(store: Store, tmp_path: pathlib.Path, entities, record_files) -> list[dict[str, Any]]:
     kinds = record_kinds()
     out = []
@@ -154,3 +169,32 @@ def test_a_worker_that_dies_is_a_clear_error_and_nothing_is_stored(store, tmp_pa
         intake.run_import(store, path, parse, qe.upsert_entities, action="import_entities", parallel=True)
     with store.read() as conn:
         assert qe.count(conn, schema.entities) == 0
+
+
+def test_a_match_import_through_the_worker_links_holds_and_reports_as_the_serial_one(db_url, tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from engine.register import linking
+    from policies.loader import base_matching
+    from tests.builders_matching import court_rows, matching_register
+
+    started = _count_workers(monkeypatch)
+    monkeypatch.setattr(intake, "WORKER_BATCH", 2)
+    results = {}
+    for name, min_bytes in (("serial", 1 << 60), ("worker", 0)):
+        store = _fresh(db_url, tmp_path)
+        codes = matching_register(store, tmp_path)  # its own imports are small: serial either way
+        monkeypatch.setattr(intake, "PARALLEL_MIN_BYTES", min_bytes)
+        report = register.import_records(
+            store, write_csv(tmp_path / "court.csv", court_rows(codes)), record_kinds(), match=base_matching()
+        )
+        monkeypatch.setattr(intake, "PARALLEL_MIN_BYTES", 1 << 60)
+        with store.read() as conn:
+            links = [dict(r) for r in conn.execute(sa.select(schema.record_links).order_by("id")).mappings()]
+            queue = linking.review_queue(conn)
+        results[name] = (report.as_dict(), report.lines(), _snapshot(store), _untimed(links), _untimed(queue))
+        store.dispose()
+    assert started == [1]
+    for part, (w, s_) in enumerate(zip(results["worker"], results["serial"])):
+        assert w == s_, part
+    assert results["worker"][0]["linked"] == 4 and results["worker"][0]["held"] == 2
