@@ -131,7 +131,11 @@ def id_check_char(body17: str) -> str:
 
 def validate_uscc(raw: str, allow: frozenset[str] = frozenset()) -> Code:
     """Validate a 统一社会信用代码; ``allow`` lists codes accepted despite a bad check character."""
-    code = fold(raw)
+    return _validate_uscc(fold(raw), raw, allow)
+
+
+def _validate_uscc(code: str, raw: str, allow: frozenset[str]) -> Code:
+    """:func:`validate_uscc` of ``raw``, folded already to ``code``."""
     if len(code) != 18:
         raise CodeError(f"'{raw}' has {len(code)} characters; a 统一社会信用代码 has 18")
     if not _USCC_CHARS.issuperset(code):
@@ -283,7 +287,7 @@ def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: s
             return validate_person_id(code)
         except CodeError as person_error:
             try:
-                uscc = validate_uscc(code, allow)
+                uscc = _validate_uscc(code, code, allow)
             except CodeError:
                 raise person_error from None
             if explicit is None and has_person_shape(code):
@@ -297,7 +301,7 @@ def normalize_code(raw: str, allow: frozenset[str] = frozenset(), entity_type: s
                     code,
                 ) from None
             return uscc
-    return validate_uscc(code, allow)
+    return _validate_uscc(code, code, allow)  # folded already (fold of a folded text is itself)
 
 
 def mask_person_id(code: str) -> str:

@@ -43,6 +43,7 @@ def import_entities(
         progress=progress,
         encoding=encoding,
         report=report,
+        parallel=None,  # a large file is read and parsed in a second process while this one writes
     )
     intake.org_code_summary(report)
     return report
@@ -92,7 +93,8 @@ def import_records(
                     reason += f" ({exc})"
                 reject(row, "code", reason)
                 continue
-            good.append(parsed | {"entity_id": entity_id})
+            parsed["entity_id"] = entity_id  # the parsed row is this import's own: no copy
+            good.append(parsed)
         return good
 
     linker = None if match is None else linking.Linker(match, pathlib.Path(path), actor, report, write, dry_run)
@@ -111,6 +113,7 @@ def import_records(
         encoding=encoding,
         dry_run=dry_run,
         report=report,
+        parallel=None,  # a large file is read and parsed in a second process while this one writes
     )
     if written.repeated:
         report.warnings.append(

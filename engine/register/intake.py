@@ -10,15 +10,17 @@ refused by name before anything is stored. The limits are the ``MAX_*`` constant
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
+import gc
 import json
 import math
 import pathlib
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -251,6 +253,8 @@ _SEEN_CHARACTERS: set[str] = set()
 
 def _odd_character(text: str) -> str | None:
     """The first private-use or unassigned character in a text (what a wrong encoding produces), or None."""
+    if _PLAIN.search(text) is None:  # the common case: one scan in C
+        return None
     for match in _PLAIN.finditer(text):
         ch = match.group()
         if ch in _SEEN_CHARACTERS:
@@ -904,9 +908,30 @@ def validate_rows(
     rejects: list[tuple[Row, str]],
 ) -> Iterator[Any]:
     """Yield parsed rows; record errors (and rejects) in the report as ``file:row:column: reason``."""
+    return _validated(path, _parse_each(rows, parse), report, rejects)
+
+
+def _parse_each(
+    rows: Iterable[Row], parse: Callable[[Row], tuple[Any, list]]
+) -> Generator[tuple[Row, Any, list], None, None]:
+    """(row, parsed, errors) of each row: a row with reading errors is not parsed."""
     for row in rows:
+        if row.errors:
+            yield row, None, row.errors
+        else:
+            parsed, errors = parse(row)
+            yield row, parsed, errors
+
+
+def _validated(
+    path: pathlib.Path,
+    parsed_rows: Iterable[tuple[Row, Any, list]],
+    report: ImportReport,
+    rejects: list[tuple[Row, str]],
+) -> Iterator[tuple[Row, Any]]:
+    """(row, parsed) of the valid rows; the others counted and their errors listed in the report."""
+    for row, parsed, errors in parsed_rows:
         report.rows += 1
-        parsed, errors = (None, row.errors) if row.errors else parse(row)
         if errors:
             report.rejected += 1
             for column, reason in errors:
@@ -915,6 +940,239 @@ def validate_rows(
             continue
         report.valid += 1
         yield row, parsed
+
+
+# -- reading and parsing in a second process --------------------------------------------------------------
+
+# A file at least this large is read and parsed in a forked worker process while this one resolves and writes
+# the chunks before (run_import's ``parallel``); a smaller one in this process (the fork would cost more).
+PARALLEL_MIN_BYTES = 2 * 2**20
+WORKER_BATCH = 500  # rows a worker sends at a time (a batch of a few hundred stays in the CPU caches while it is built)
+WORKER_QUEUE = 64  # batches received and not yet used, at most
+
+
+def _use_worker(path: pathlib.Path, parallel: bool | None) -> bool:
+    if parallel is not None:
+        return parallel
+    import multiprocessing
+    import threading
+
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return False  # a forked child of a threaded process may inherit a lock some other thread holds
+    try:
+        return path.is_file() and path.stat().st_size >= PARALLEL_MIN_BYTES
+    except OSError:
+        return False
+
+
+def _report_state(report: ImportReport) -> tuple[int, int]:
+    """What a row's parse may change in the report, cheaply: the warnings (read_rows', org_code_checked's) and
+    the organisation-code count."""
+    return len(report.warnings), report.org_code_warnings
+
+
+def _report_delta(report: ImportReport, since: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's changes since ``since`` (a snapshot, updated): added list items, integer differences."""
+    delta: dict[str, Any] = {}
+    for name, value in report.__dict__.items():
+        old = since.get(name)
+        if isinstance(value, list):
+            if len(value) != old:
+                delta[name] = value[old or 0 :]
+                since[name] = len(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and value != old:
+            delta[name] = value - (old or 0)
+            since[name] = value
+    return delta or None
+
+
+def _snapshot(report: ImportReport) -> dict[str, Any]:
+    return {
+        name: len(value) if isinstance(value, list) else value
+        for name, value in report.__dict__.items()
+        if isinstance(value, list) or (isinstance(value, int) and not isinstance(value, bool))
+    }
+
+
+def _apply(report: ImportReport, delta: dict[str, Any]) -> None:
+    for name, change in delta.items():
+        if isinstance(change, list):
+            getattr(report, name).extend(change)
+        else:
+            setattr(report, name, getattr(report, name) + change)
+
+
+class _SentRow(Row):
+    """A row the worker sent as its cells (its columns are the file's): ``data`` is made from them when it is first
+    read, which for most rows is never (the rejects file and a linked row's review are what read it)."""
+
+    def __init__(self, number: int, columns: tuple[str, ...], cells: tuple[Any, ...]):
+        self.number = number
+        self.errors = []
+        self._columns, self._cells = columns, cells
+        self._data: dict[str, Any] | None = None
+
+    @property  # a field of Row, a property here: the same attribute to its readers
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = dict(zip(self._columns, self._cells))
+        return self._data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
+
+
+def _work(
+    out: Any,
+    path: pathlib.Path,
+    encoding: str | None,
+    report: ImportReport,
+    parse: Callable[[Row], tuple[Any, list]],
+) -> None:
+    """The worker: read and parse the file, send batches of (number, data, reading errors, parsed, errors, report
+    changes) down ``out``, then ("end", changes); an exception is sent as ("error", ...)."""
+    import pickle
+
+    # What the fork inherited is never garbage here: leave it out of the collections, and collect less often (a
+    # batch holds thousands of new containers, none of them garbage until it is sent).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    since = _snapshot(report)
+    state = _report_state(report)
+    batch: list[tuple[Any, ...]] = []
+    columns: tuple[str, ...] = ()  # the first row's column names: a row with the same ones is sent as its cells
+    try:
+        for row, parsed, errors in _parse_each(read_rows(path, encoding, report.warnings), parse):
+            delta = None
+            if _report_state(report) != state:
+                delta = _report_delta(report, since)
+                state = _report_state(report)
+            data: Any = row.data
+            if not columns:
+                columns = tuple(data)
+            elif tuple(data) == columns:
+                data = tuple(data.values())
+            batch.append((row.number, data, row.errors or None, parsed, errors or None, delta))
+            if len(batch) >= WORKER_BATCH:
+                out.send_bytes(pickle.dumps(("rows", columns, batch), protocol=pickle.HIGHEST_PROTOCOL))
+                batch = []
+        out.send_bytes(pickle.dumps(("rows", columns, batch), protocol=pickle.HIGHEST_PROTOCOL))
+        out.send_bytes(pickle.dumps(("end", _report_delta(report, since)), protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException as exc:  # noqa: BLE001 - whatever stopped the reading is raised in the importing process
+        if isinstance(exc, IntakeError):
+            message: tuple[Any, ...] = ("intake", str(exc), exc.errors)
+        else:
+            try:
+                pickle.dumps(exc)
+                message = ("error", exc)
+            except Exception:  # noqa: BLE001 - an exception that does not pickle is sent as its text
+                import traceback
+
+                message = ("failed", "".join(traceback.format_exception(exc)))
+        try:
+            out.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # the importing process is gone or stopped listening
+    finally:
+        out.close()
+
+
+def _widen(fd: int) -> None:
+    """Let a pipe hold a whole batch (Linux: up to /proc/sys/fs/pipe-max-size, 1 MB by default, instead of 64 KB),
+    so that the thread taking the batches off it wakes once a batch, not once every 64 KB."""
+    import fcntl
+
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is None:
+        return
+    try:
+        limit = int(pathlib.Path("/proc/sys/fs/pipe-max-size").read_text())
+        fcntl.fcntl(fd, setsize, min(limit, 4 * 2**20))
+    except (OSError, ValueError):
+        pass  # the default size works, only more slowly
+
+
+def _parsed_in_worker(
+    path: pathlib.Path, encoding: str | None, report: ImportReport, parse: Callable[[Row], tuple[Any, list]]
+) -> Generator[tuple[Row, Any, list], None, None]:
+    """What :func:`_parse_each` over :func:`read_rows` gives, read and parsed in a forked process: the rows in file
+    order, each row's changes to the report applied just before it (where the parse made them), any exception of
+    the reading raised here at the same place. The worker is stopped when the import stops early."""
+    import multiprocessing
+    import pickle
+    import queue
+    import threading
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    _widen(send.fileno())
+    worker = ctx.Process(target=_work, args=(send, path, encoding, report, parse), daemon=True)
+    worker.start()
+    send.close()
+    # A thread takes the worker's batches off the pipe as they come (the read waits without the GIL), so that the
+    # worker goes on parsing while this thread resolves and writes a chunk; at most WORKER_QUEUE batches wait.
+    waiting: queue.Queue[bytes | None] = queue.Queue(WORKER_QUEUE)
+    stopping = threading.Event()
+
+    def take() -> None:
+        try:
+            while not stopping.is_set():
+                waiting.put(receive.recv_bytes())
+        except (EOFError, OSError):
+            waiting.put(None)
+
+    taker = threading.Thread(target=take, name="import-reader", daemon=True)
+    taker.start()
+    try:
+        while True:
+            message = waiting.get()
+            if message is None:
+                worker.join()
+                raise IntakeError(
+                    f"{path}: the process reading the file stopped (exit code {worker.exitcode}) before the end of "
+                    f"the file; nothing was stored. Run the import again (with more memory if it was killed)"
+                ) from None
+            collecting = gc.isenabled()
+            gc.disable()  # unpickling a batch allocates thousands of containers, none of them garbage
+            try:
+                kind, *body = pickle.loads(message)
+            finally:
+                if collecting:
+                    gc.enable()
+            if kind == "rows":
+                columns = body[0]
+                for number, data, read_errors, parsed, errors, delta in body[1]:
+                    if delta:
+                        _apply(report, delta)
+                    row = _SentRow(number, columns, data) if data.__class__ is tuple else Row(number, data)
+                    if read_errors:
+                        row.errors = read_errors
+                        yield row, parsed, read_errors
+                    else:
+                        yield row, parsed, errors or []
+            elif kind == "end":
+                if body[0]:
+                    _apply(report, body[0])
+                return
+            elif kind == "intake":
+                raise IntakeError(body[0], body[1])
+            elif kind == "error":
+                raise body[0]
+            else:
+                raise RuntimeError(f"reading {path} failed in the worker process:\n{body[0]}")
+    finally:
+        stopping.set()
+        if worker.is_alive():
+            worker.terminate()  # the taker's read ends when the worker's end of the pipe closes
+        worker.join()
+        while taker.is_alive():  # make room for the taker's last put, then it sees ``stopping``
+            try:
+                waiting.get(timeout=1)
+            except queue.Empty:
+                pass
+        taker.join()
+        receive.close()
 
 
 def write_rejects(path: pathlib.Path, rejects: list[tuple[Row, str]]) -> pathlib.Path:
@@ -1062,6 +1320,7 @@ def run_import(
     encoding: str | None = None,
     dry_run: bool = False,
     report: ImportReport | None = None,
+    parallel: bool | None = False,
 ) -> ImportReport:
     """Import one file in one transaction and return its report; the one loop of every importer.
 
@@ -1074,6 +1333,11 @@ def run_import(
     refused nor counted are ``unchanged``. ``dry_run`` does all of it and rolls the transaction back: the report
     says what the import would store (no rejects file, no audit entry). ``report`` is the report to fill (the
     caller's ``write`` may add to it).
+
+    ``parallel``: read and parse the file in a forked worker process while this one resolves and writes (None:
+    when the file is at least ``PARALLEL_MIN_BYTES`` and this process has no other threads). Only for a ``parse``
+    whose effects outside its result are on the report's warnings and counters (they are carried back); the
+    rows, errors, report and stored rows are those of the serial path.
     """
     path = pathlib.Path(path)
     report = report if report is not None else ImportReport(str(path))
@@ -1086,9 +1350,18 @@ def run_import(
         report.errors.append(f"{path}:{row.number}:{column}: {reason}")
         rejects.append((row, f"{column}: {reason}"))
 
+    # What the process held before the import is no garbage the import makes: left out of the collections while
+    # it runs, which otherwise walk the whole heap again and again as the chunks' rows pile up.
+    gc.freeze()
     try:
-        with store.transaction() as conn:
-            rows = validate_rows(path, read_rows(path, encoding, report.warnings), parse, report, rejects)
+        with store.transaction() as conn, contextlib.ExitStack() as stack:
+            parsed_rows = (
+                _parsed_in_worker(path, encoding, report, parse)
+                if _use_worker(path, parallel)
+                else _parse_each(read_rows(path, encoding, report.warnings), parse)
+            )
+            rows = _validated(path, parsed_rows, report, rejects)
+            stack.callback(parsed_rows.close)  # a worker is stopped when the import stops early
             for chunk in chunked(rows, CHUNK):
                 batch = resolve(conn, chunk, reject) if resolve else [parsed for _, parsed in chunk]
                 if report.errors and not skip_invalid:
@@ -1114,6 +1387,8 @@ def run_import(
             audit(conn, actor, action, str(path), **detail)
     except _DryRun:
         pass  # rolled back: the report is what the import would have done
+    finally:
+        gc.unfreeze()
     return report
 
 

@@ -233,7 +233,7 @@ class RecordKind:
 
     def present(self, row: dict[str, Any]) -> frozenset[str]:
         """The fields of this kind whose columns the row has."""
-        return _compiled(self).names.intersection(row)
+        return _compiled(self).present(row)
 
 
 _MISSING = object()
@@ -270,6 +270,14 @@ class _Compiled:
         self.numbers = [name for name, spec in kind.fields.items() if spec.type == "number"]
         self.year_end = kind.date["year_end"] if isinstance(kind.date, dict) else None
         self.date = kind.date if isinstance(kind.date, str) else ""
+        # One object for each distinct answer (every row of a file has the same columns, a year's end is one day):
+        # rows that share them are smaller to send to another process, and to keep.
+        self._present: dict[frozenset[str], frozenset[str]] = {}
+        self._year_ends: dict[int, dt.date] = {}
+
+    def present(self, row: dict[str, Any]) -> frozenset[str]:
+        found = self.names.intersection(row)
+        return self._present.setdefault(found, found) if len(self._present) < MEMO_SIZE else found
 
     def _parser(self, spec: FieldSpec) -> Any:
         limits, future_days = self.kind.limits, self.kind.future_days
@@ -320,7 +328,15 @@ class _Compiled:
                 )
         if errors:
             return dt.date.min, "", {}, errors
-        date = data[self.date] if self.year_end is None else dt.date(data[self.year_end], 12, 31)
+        if self.year_end is None:
+            date = data[self.date]
+        else:
+            year = data[self.year_end]
+            date = self._year_ends.get(year)
+            if date is None:
+                date = dt.date(year, 12, 31)
+                if len(self._year_ends) < MEMO_SIZE:
+                    self._year_ends[year] = date
         key = "|".join(["" if data.get(k) is None else str(data[k]) for k in kind.key])
         for name in self.numbers:  # the guard of validate_slowly's json.dumps(allow_nan=False)
             value = data.get(name)

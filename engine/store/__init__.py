@@ -337,11 +337,11 @@ def insert_columns(
         assert driver is not None  # the caller's open transaction holds a live DBAPI connection
         cursor = driver.cursor()
         if hasattr(cursor, "copy"):  # psycopg 3; COPY reads JSON as text
-            dumps = getattr(dialect, "_json_serializer", None) or json.dumps
+            serializer = getattr(dialect, "_json_serializer", None)
             values = [
                 columns[name]
                 if name in raw_json or not isinstance(col.type, sa.JSON)
-                else [dumps(v) for v in columns[name]]
+                else _json_texts(columns[name], serializer or json.dumps, serializer is None)
                 for name, col in zip(names, cols)
             ]
             with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
@@ -355,14 +355,35 @@ def insert_columns(
         conn.execute(sa.insert(table), [dict(zip(names, row)) for row in zip(*values)])
         return
     values = []
+    plain_json = dialect._json_serializer is None and sa.String()._cached_bind_processor(dialect) is None
     for name, col in zip(names, cols):
         process = None if name in raw_json else col.type._cached_bind_processor(dialect)
-        values.append(_processed(columns[name], process) if process else columns[name])
+        if process and plain_json and isinstance(col.type, sa.JSON):
+            values.append(_json_texts(columns[name], process, True))  # the JSON type binds a dict as json.dumps does
+        else:
+            values.append(_processed(columns[name], process) if process else columns[name])
     marks = ", ".join("?" * len(names))
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", list(zip(*values)))
 
 
 _UNSET = object()
+
+
+def _json_texts(column: Sequence[Any], dumps: Callable[[Any], str], plain: bool) -> list[Any]:
+    """A JSON column's values as text: ``dumps`` (json.dumps or the JSON type's bind processor) of each. When
+    ``dumps`` is json.dumps with its defaults (``plain``), dicts and lists go through one C encoder built with
+    those defaults for the whole column (json.dumps builds one per value): the same text."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)  # the C accelerator, None without it
+    if not plain or make is None:
+        return [dumps(v) for v in column]
+    # Its markers dict guards against circular containers and is empty again after each value it encodes; an
+    # exception ends the whole insert, and the next one builds a new encoder.
+    ascii_text = getattr(encoder, "c_encode_basestring_ascii", None) or encoder.py_encode_basestring_ascii
+    encode = make({}, json.JSONEncoder().default, ascii_text, None, ": ", ", ", False, False, True)
+    join = "".join
+    return [join(encode(v, 0)) if v.__class__ is dict or v.__class__ is list else dumps(v) for v in column]
 
 
 def _processed(column: Sequence[Any], process: Any) -> list[Any]:

@@ -26,10 +26,16 @@ def upsert_entities(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[i
     # Last row wins for duplicate codes within one chunk (like a sequential upsert would).
     unique = {r["code"]: r for r in rows}
     codes = list(unique)
-    found = {
-        row.code: row
-        for row in conn.execute(sa.select(E.c.code, *[E.c[f] for f in ENTITY_FIELDS]).where(_code_in(conn, codes)))
-    }
+    if conn.dialect.name == "sqlite":  # first which codes the register has, through the driver (cheap per code)
+        codes = list(entity_ids(conn, codes))
+    found = (
+        {
+            row.code: row
+            for row in conn.execute(sa.select(E.c.code, *[E.c[f] for f in ENTITY_FIELDS]).where(_code_in(conn, codes)))
+        }
+        if codes
+        else {}
+    )
     stamp = now()
     to_insert: list[dict[str, Any]] = []
     to_update = []
@@ -81,8 +87,9 @@ def entity_ids(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
             out.update(
                 conn.exec_driver_sql(f"SELECT code, id FROM entities WHERE code IN ({marks})", tuple(part)).all()
             )
-        else:
-            out.update({c: i_ for c, i_ in conn.execute(sa.select(E.c.code, E.c.id).where(_code_in(conn, part)))})
+        else:  # one array parameter, plain tuples back
+            sql = "SELECT code, id FROM entities WHERE code = ANY(%(codes)s)"
+            out.update(conn.exec_driver_sql(sql, {"codes": part}).all())
     return out
 
 

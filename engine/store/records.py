@@ -109,6 +109,10 @@ def current_versions(
             sql = f"SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id IN ({marks})"
             found.extend(r[0] for r in conn.exec_driver_sql(sql, tuple(part)) if (r[1], r[2], r[3]) in wanted)
             continue
+        if conn.dialect.name == "postgresql":  # one array parameter, plain tuples back: no result processing per row
+            sql = "SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id = ANY(%(ids)s)"
+            found.extend(r[0] for r in conn.exec_driver_sql(sql, {"ids": list(part)}) if (r[1], r[2], r[3]) in wanted)
+            continue
         stmt = sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.natural_key).where(_id_in(conn, R.c.entity_id, part))
         found.extend(r.id for r in conn.execute(stmt) if (r.entity_id, r.kind, r.natural_key) in wanted)
     out: dict[tuple[int, str, str], dict[str, Any]] = {}
