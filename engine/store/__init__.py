@@ -381,7 +381,10 @@ def _json_texts(column: Sequence[Any], dumps: Callable[[Any], str], plain: bool)
     # Its markers dict guards against circular containers and is empty again after each value it encodes; an
     # exception ends the whole insert, and the next one builds a new encoder.
     ascii_text = getattr(encoder, "c_encode_basestring_ascii", None) or encoder.py_encode_basestring_ascii
-    encode = make({}, json.JSONEncoder().default, ascii_text, None, ": ", ", ", False, False, True)
+    try:
+        encode = make({}, json.JSONEncoder().default, ascii_text, None, ": ", ", ", False, False, True)
+    except TypeError:  # another Python's private signature: the public path, the same text
+        return [dumps(v) for v in column]
     join = "".join
     return [join(encode(v, 0)) if v.__class__ is dict or v.__class__ is list else dumps(v) for v in column]
 
