@@ -26,6 +26,7 @@ inspection plans (results publication deadline).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,11 +85,15 @@ def rule(version: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
 
 def count(start: dt.date, days: int, how: Mapping[str, str], cal: WorkCalendar) -> dt.date:
     """The last day of a period of ``days`` counted from the day after ``start`` under rule ``how``."""
-    days = int(days)
-    if how["unit"] == "working":
+    return _count(start, int(days), how["unit"], how["holiday"], cal)
+
+
+@functools.lru_cache(maxsize=4096)  # a run counts the same period from the same day for every entry it moves
+def _count(start: dt.date, days: int, unit: str, holiday: str, cal: WorkCalendar) -> dt.date:
+    if unit == "working":
         return cal.add_working_days(start, days)
     end = start + dt.timedelta(days=days)
-    if how["holiday"] == "extend":
+    if holiday == "extend":
         # 连续3日以上法定休假日: the period runs that many days longer (a run may push the end into another run).
         counted: set[dt.date] = set()
         while True:
@@ -97,7 +102,7 @@ def count(start: dt.date, days: int, how: Mapping[str, str], cal: WorkCalendar) 
                 break
             counted |= extra
             end += dt.timedelta(days=len(extra))
-    if how["holiday"] in ("roll", "extend"):
+    if holiday in ("roll", "extend"):
         end = cal.next_working_day(end)
     return end
 

@@ -24,7 +24,6 @@ stops at its next batch; an error in a worker is raised here with its message.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import json
@@ -35,13 +34,14 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from engine.errors import CycleError, SupervisionError
 from engine.evaluate import Evaluator
 from engine.facts import SourceCycle
 from engine.model import PackVersion
+from engine.progress import collector_paused
 from engine.store import Store, export_snapshot
 from engine.store import cycles as qc
 from engine.store import entities as qe
@@ -213,18 +213,6 @@ def evaluate_batches(
         if meanwhile is not None:
             meanwhile()
         return _here(conn, version, as_of, ranges, sink, previous, known_at, progress, decided, facts_json)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused (see evaluate_batches), restored afterwards."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def feed(batches: Iterable[tuple[list[Row], dict[str, dict], int]], sink: Sink, progress) -> tuple[int, int, float]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from engine import deadlines, values
@@ -29,6 +27,7 @@ from engine.plans.algorithm import (
     plan_fingerprint,
 )
 from engine.plans.views import PlanDetails, PlanDrawn, PlanList, PlanVerified
+from engine.progress import collector_paused
 from engine.store import Connection, Store, audit, now
 from engine.store import plans as q
 from engine.store.cycles import get_cycle
@@ -137,17 +136,7 @@ def _exclusion_window(as_of: dt.date, months: int) -> tuple[dt.date, dt.date]:
 # -- draw, verify ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during bulk work: a million-candidate draw allocates millions of
-    tuples without cycles, and repeated full collections over them cost a third of the run time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+gc_paused = collector_paused  # a million-candidate draw allocates millions of tuples without cycles
 
 
 def draw_plan(

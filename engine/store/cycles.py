@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
 import zlib
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.errors import CycleError, CycleNotFound
+from engine.progress import collector_paused
 from engine.store import allocate_ids, any_of, insert_columns, now, prebuilt, schema
 from engine.store import lists as ql
 
@@ -265,18 +265,13 @@ def outcome_counts(conn: Connection, cycle_id: int) -> dict[int, int]:
 def decided(conn: Connection, cycle_id: int) -> dict[int, tuple]:
     """Entity id -> (tier, ratio, per_year, forced, outcome id) of every decision of a cycle (what replay compares);
     a million pairs read with the cyclic collector paused (it ran over every row tuple and doubled the time)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         rows = conn.execute(
             sa.select(DE.c.entity_id, DE.c.tier, DE.c.ratio, DE.c.per_year, DE.c.forced, DE.c.outcome_id).where(
                 DE.c.cycle_id == cycle_id
             )
         ).all()
         return {r[0]: tuple(r[1:]) for r in rows}
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def outcomes_of(conn: Connection, cycle_id: int) -> dict[int, dict]:

@@ -571,6 +571,35 @@ def _serve_and_advance(store, factory) -> dict[str, list[dict]]:
     return _stored_lifecycle(store)
 
 
+def test_serve_and_advance_pause_the_cyclic_collector_and_restore_it(store, factory):
+    """Serving and advancing many entries run with the cyclic garbage collector paused (its full passes over the
+    run's objects were a fifth of the time); it is running again afterwards, also when the step fails, and a caller
+    that paused it finds it paused."""
+    import gc
+
+    s = scenario(store, factory, lists=("black",) * 3)
+    propose(store, s["cycle"])
+    seen: list[bool] = []
+
+    def progress(n: int) -> None:
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    run(store, L.serve, D(2026, 5, 6), "t", cycle_id=s["cycle"], progress=progress)
+    run(store, L.advance, D(2026, 6, 1), progress=progress)
+    assert seen and not any(seen) and gc.isenabled()
+    entry_id = entry(store, 1).id
+    with pytest.raises(ListError, match="the pre-listing notice can be served"):
+        run(store, L.serve, D(2026, 6, 2), "t", entry_id=entry_id)  # listed already: refused
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(store, L.advance, D(2031, 6, 1), progress=progress)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_large_serve_and_advance_store_what_the_serial_path_stores(store, tmp_path, monkeypatch):
     """From SEAL_PARALLEL_MIN notices on, serve and advance render the notices' text forms (the content hash) in
     worker processes while the next chunk is built: the notices (numbers, order, contexts, hashes), events and
