@@ -36,6 +36,7 @@ from engine.evidence import (
     with_evidence,
 )
 from engine.outpaths import write_atomically
+from engine.progress import collector_paused
 from engine.register.codes import ENTITY_TYPE_LABELS, mask_person_id, normalize_code
 from engine.store import Store, audit, chunked, now
 from engine.store import notices as ns
@@ -1346,18 +1347,19 @@ def _run(
         pdf_engine=pdf_engine,
     )
     try:
-        _issue_chunks(
-            store,
-            source,
-            chunks,
-            files,
-            issued_on=issued_on,
-            templates=templates,
-            report=report,
-            progress=progress,
-            actor=actor,
-            shared=shared,
-        )
+        with collector_paused():  # bulk work, as serve and advance (README "Benchmarks")
+            _issue_chunks(
+                store,
+                source,
+                chunks,
+                files,
+                issued_on=issued_on,
+                templates=templates,
+                report=report,
+                progress=progress,
+                actor=actor,
+                shared=shared,
+            )
     except OSError as exc:
         if out_dir is None:
             raise
