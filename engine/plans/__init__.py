@@ -53,7 +53,6 @@ from engine.plans.inspectors import (
 )
 from engine.plans.plan import (
     draw_plan,
-    gc_paused,
     list_plans,
     parse_items,
     plan_details,
@@ -111,7 +110,6 @@ __all__ = [
     "parse_inspector",
     "import_inspectors",
     "parse_items",
-    "gc_paused",
     "draw_plan",
     "verify_plan",
     "tier_summary",

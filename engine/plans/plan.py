@@ -136,9 +136,6 @@ def _exclusion_window(as_of: dt.date, months: int) -> tuple[dt.date, dt.date]:
 # -- draw, verify ----------------------------------------------------------------------------------
 
 
-gc_paused = collector_paused  # a million-candidate draw allocates millions of tuples without cycles
-
-
 def draw_plan(
     store: Store,
     cycle_id: int,
@@ -168,7 +165,7 @@ def draw_plan(
     if redraw and not reason:
         raise UsageProblem("--redraw needs --reason TEXT: why the period gets another plan (kept in the audit log).")
     timings = timings if timings is not None else {}
-    with gc_paused(), store.transaction() as conn:
+    with collector_paused(), store.transaction() as conn:  # a million-candidate draw: millions of tuples
         t0 = time.perf_counter()
         q.lock_plans(conn)
         # The plan's created_at; exclusions only count records imported by then, so verify sees the same.
@@ -409,7 +406,7 @@ def _options_from(params: dict[str, Any]) -> DrawOptions:
 def verify_plan(store: Store, plan_id: int) -> dict[str, Any]:
     """Redo a stored plan's draw from what was logged and compare it with what is stored."""
     differences: list[str] = []
-    with gc_paused():
+    with collector_paused():
         return _verify(store, plan_id, differences)
 
 

@@ -28,6 +28,7 @@ from xml.etree.ElementTree import ParseError
 from engine import values
 from engine.errors import CodeError, IntakeError, did_you_mean
 from engine.exports import write_csv
+from engine.progress import collector_paused
 from engine.register.codes import PROVINCES, AmbiguousCode, Code, normalize_code, org_code_problem, validate_reg_no
 from engine.register.records import DEFAULT_LIMITS, Limits, RecordKind, parse_day
 from engine.store import Connection, Store, audit, chunked
@@ -900,17 +901,6 @@ def record_body(
     return {"kind": kind.name, "date": date, "natural_key": key, "data": payload, "present": present}
 
 
-def validate_rows(
-    path: pathlib.Path,
-    rows: Iterable[Row],
-    parse: Callable[[Row], tuple[Any, list]],
-    report: ImportReport,
-    rejects: list[tuple[Row, str]],
-) -> Iterator[Any]:
-    """Yield parsed rows; record errors (and rejects) in the report as ``file:row:column: reason``."""
-    return _validated(path, _parse_each(rows, parse), report, rejects)
-
-
 def _parse_each(
     rows: Iterable[Row], parse: Callable[[Row], tuple[Any, list]]
 ) -> Generator[tuple[Row, Any, list], None, None]:
@@ -1133,13 +1123,8 @@ def _parsed_in_worker(
                     f"{path}: the process reading the file stopped (exit code {worker.exitcode}) before the end of "
                     f"the file; nothing was stored. Run the import again (with more memory if it was killed)"
                 ) from None
-            collecting = gc.isenabled()
-            gc.disable()  # unpickling a batch allocates thousands of containers, none of them garbage
-            try:
+            with collector_paused():  # unpickling a batch allocates thousands of containers, none of them garbage
                 kind, *body = pickle.loads(message)
-            finally:
-                if collecting:
-                    gc.enable()
             if kind == "rows":
                 columns = body[0]
                 for number, data, read_errors, parsed, errors, delta in body[1]:

@@ -103,18 +103,19 @@ def current_versions(
     ids = sorted({k[0] for k in wanted})
     found: list[int] = []
     # First the keys alone (no JSON decoded for the entities' other records), then the rows that match.
+    # Straight to the driver on SQLite (integers, no expanding IN to render) and PostgreSQL (one array parameter):
+    # plain tuples back, no result processing per row.
+    columns = "SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id"
     for part in _parts(conn, ids):
-        if conn.dialect.name == "sqlite":  # integers and text: straight to the driver, no expanding IN to render
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id IN ({marks})"
-            found.extend(r[0] for r in conn.exec_driver_sql(sql, tuple(part)) if (r[1], r[2], r[3]) in wanted)
-            continue
-        if conn.dialect.name == "postgresql":  # one array parameter, plain tuples back: no result processing per row
-            sql = "SELECT id, entity_id, kind, natural_key FROM records WHERE entity_id = ANY(%(ids)s)"
-            found.extend(r[0] for r in conn.exec_driver_sql(sql, {"ids": list(part)}) if (r[1], r[2], r[3]) in wanted)
-            continue
-        stmt = sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.natural_key).where(_id_in(conn, R.c.entity_id, part))
-        found.extend(r.id for r in conn.execute(stmt) if (r.entity_id, r.kind, r.natural_key) in wanted)
+        if conn.dialect.name == "sqlite":
+            rows: Iterable[Any] = conn.exec_driver_sql(f"{columns} IN ({','.join('?' * len(part))})", tuple(part))
+        elif conn.dialect.name == "postgresql":
+            rows = conn.exec_driver_sql(f"{columns} = ANY(%(ids)s)", {"ids": list(part)})
+        else:
+            rows = conn.execute(
+                sa.select(R.c.id, R.c.entity_id, R.c.kind, R.c.natural_key).where(_id_in(conn, R.c.entity_id, part))
+            )
+        found.extend(r[0] for r in rows if (r[1], r[2], r[3]) in wanted)
     out: dict[tuple[int, str, str], dict[str, Any]] = {}
     for part in _parts(conn, found):
         stmt = sa.select(R).where(_id_in(conn, R.c.id, part))

@@ -18,6 +18,7 @@ from engine.facts import FactCompiler
 from engine.store import Store
 from policies import get_pack
 from policies.loader import load_pack as load_pack_file
+from tests.builders_engine import penalty_row
 from tests.conftest import cli_json, cli_run, write_csv
 
 REGION = "350503"  # 泉州 (the shipped pack's authority covers 3505)
@@ -50,19 +51,7 @@ def abnormal(code: str, date: str, removed_on: str = "") -> dict:
 
 
 def penalty(code: str, decision_no: str, date: str, severity: str, **over: str) -> dict:
-    row = {
-        "code": code,
-        "kind": "penalty",
-        "date": date,
-        "severity": severity,
-        "decision_no": decision_no,
-        "authority": "泉州市市场监督管理局",
-        "field": "food",
-        "amount": "200000",
-        "fulfilled_on": "",
-        "annulled_on": "",
-    }
-    return row | over
+    return penalty_row(code, decision_no=decision_no, date=date, severity=severity, **over)
 
 
 def entries(store: Store, code: str) -> dict[str, dict]:
